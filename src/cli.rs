@@ -1,0 +1,188 @@
+//! The command line (clap derive). No logic, no I/O.
+
+use camino::Utf8PathBuf;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Render a whole film's worth of AI video shots from one YAML storyboard.
+#[derive(Debug, Parser)]
+#[command(name = "storyboard", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Expand, validate and price a storyboard: no network, no files written.
+    #[command(
+        after_help = "Example:\n  storyboard plan examples/reunion.yaml\n  storyboard plan examples/reunion.yaml --json"
+    )]
+    Plan(PlanArgs),
+    /// Plan, show the estimate, confirm, and render every shot into clips plus manifest.json.
+    #[command(
+        after_help = "Examples:\n  storyboard render examples/reunion.yaml --sandbox      # offline, $0, real MP4s\n  FAL_KEY=… storyboard render shots.yaml --yes --concurrency 8 --only 'portrait-*'"
+    )]
+    Render(RenderArgs),
+    /// List the model catalog with prices.
+    #[command(after_help = "Example:\n  storyboard models --json")]
+    Models(ModelsArgs),
+    /// Print a JSON Schema (draft-07): the storyboard format or the manifest.
+    #[command(after_help = "Example:\n  storyboard schema storyboard > storyboard.schema.json")]
+    Schema(SchemaArgs),
+    /// Run the emulator (fal queue, fal storage, Eachlabs, file host) on loopback until Ctrl-C.
+    #[command(
+        after_help = "Example:\n  storyboard sandbox --port 8765\n  STORYBOARD_FAL_URL=http://127.0.0.1:8765 FAL_KEY=test storyboard render shots.yaml --yes"
+    )]
+    Sandbox(SandboxArgs),
+    /// Print shell completions.
+    #[command(
+        after_help = "Example:\n  storyboard completions bash > ~/.local/share/bash-completion/completions/storyboard"
+    )]
+    Completions(CompletionsArgs),
+}
+
+/// `storyboard plan`.
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// The storyboard (`-` for standard input).
+    pub file: Utf8PathBuf,
+    /// Print the plan as one JSON document.
+    #[arg(long)]
+    pub json: bool,
+    /// Provider for every shot (overrides the storyboard's `provider:`).
+    #[arg(long, value_enum)]
+    pub provider: Option<ProviderArg>,
+}
+
+/// `storyboard render`.
+#[derive(Debug, Args)]
+pub struct RenderArgs {
+    /// The storyboard (`-` for standard input).
+    pub file: Utf8PathBuf,
+    /// Only plan (same as `storyboard plan`).
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Shots in flight at once (overrides the storyboard's `concurrency:`).
+    #[arg(long, short = 'j')]
+    pub concurrency: Option<u32>,
+    /// Render only these shot ids (globs allowed, e.g. 'portrait-*').
+    #[arg(long, num_args = 1..)]
+    pub only: Vec<String>,
+    /// Re-render shots even when their clip is cached.
+    #[arg(long)]
+    pub force: bool,
+    /// Refuse to start when the estimate exceeds this many USD.
+    #[arg(long, value_name = "USD")]
+    pub max_cost: Option<f64>,
+    /// Do not ask for confirmation.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Render against the built-in emulator: offline, $0, no key needed.
+    #[arg(long)]
+    pub sandbox: bool,
+    /// Output folder (overrides the storyboard's `output:`).
+    #[arg(long)]
+    pub out: Option<Utf8PathBuf>,
+    /// Machine-readable events on stdout, one JSON object per line.
+    #[arg(long)]
+    pub json: bool,
+    /// Print only errors and the final summary.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+    /// Provider for every shot (overrides the storyboard's `provider:`).
+    #[arg(long, value_enum)]
+    pub provider: Option<ProviderArg>,
+    /// Submit again the shots whose earlier submit had an unknown outcome (check your provider dashboard first: it may bill twice).
+    #[arg(long)]
+    pub retry_uncertain: bool,
+    /// Submit again the shots whose journaled request the provider no longer knows (a second bill).
+    #[arg(long)]
+    pub resubmit_expired: bool,
+    /// Let a budget check pass although some shots have no known price.
+    #[arg(long)]
+    pub allow_unpriced: bool,
+    /// fal API key.
+    #[arg(long, env = "FAL_KEY", hide_env_values = true, hide = true)]
+    pub fal_key: Option<String>,
+    /// Eachlabs API key.
+    #[arg(long, env = "EACHLABS_API_KEY", hide_env_values = true, hide = true)]
+    pub eachlabs_key: Option<String>,
+}
+
+/// `storyboard models`.
+#[derive(Debug, Args)]
+pub struct ModelsArgs {
+    /// Print the catalog as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `storyboard schema`.
+#[derive(Debug, Args)]
+pub struct SchemaArgs {
+    /// Which schema.
+    #[arg(value_enum, default_value = "storyboard")]
+    pub which: SchemaKind,
+}
+
+/// `storyboard sandbox`.
+#[derive(Debug, Args)]
+pub struct SandboxArgs {
+    /// Port on 127.0.0.1 (0 = any free port).
+    #[arg(long, default_value_t = 8765)]
+    pub port: u16,
+    /// Address to bind (loopback unless told otherwise).
+    #[arg(long, default_value = "127.0.0.1")]
+    pub bind: String,
+    /// Seconds a job waits in the queue.
+    #[arg(long, default_value_t = 1.0)]
+    pub queue_seconds: f64,
+    /// Seconds a job runs.
+    #[arg(long, default_value_t = 3.0)]
+    pub job_seconds: f64,
+    /// Pad every clip to this many bytes (to test big downloads).
+    #[arg(long)]
+    pub clip_bytes: Option<u64>,
+    /// Fault plan, e.g. `submit_429=2,result_5xx=1,seed=7` (see `storyboard sandbox --help-faults`).
+    #[arg(long, default_value = "")]
+    pub faults: String,
+}
+
+/// `storyboard completions`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+/// Providers on the command line.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ProviderArg {
+    /// fal.ai queue API.
+    Fal,
+    /// Eachlabs prediction API.
+    Eachlabs,
+}
+
+/// Schemas `storyboard schema` prints.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum SchemaKind {
+    /// The storyboard YAML format.
+    Storyboard,
+    /// manifest.json.
+    Manifest,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,148 @@
+//! Money as integer micro-dollars, and the list prices of the catalog's endpoints.
+
+use serde::{Serialize, Serializer};
+use std::fmt;
+use std::iter::Sum;
+use std::ops::Add;
+
+/// An amount of US dollars in millionths (micro-dollars): never a float.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Micros(pub u64);
+
+impl Micros {
+    /// Dollars from a user-written number (rounded to the nearest micro-dollar).
+    pub fn from_usd(usd: f64) -> Option<Micros> {
+        (usd.is_finite() && (0.0..1e12).contains(&usd)).then(|| Micros((usd * 1e6).round() as u64))
+    }
+
+    /// As a JSON number of dollars (for the plan and manifest documents).
+    pub fn usd(self) -> f64 {
+        self.0 as f64 / 1e6
+    }
+}
+
+impl Add for Micros {
+    type Output = Micros;
+    fn add(self, rhs: Micros) -> Micros {
+        Micros(self.0 + rhs.0)
+    }
+}
+
+impl Sum for Micros {
+    fn sum<I: Iterator<Item = Micros>>(iter: I) -> Micros {
+        iter.fold(Micros(0), Add::add)
+    }
+}
+
+impl fmt::Display for Micros {
+    /// `$1.68`; sub-cent amounts keep their digits (`$0.0035`).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let dollars = self.0 / 1_000_000;
+        let frac = self.0 % 1_000_000;
+        let mut digits = format!("{frac:06}");
+        while digits.len() > 2 && digits.ends_with('0') {
+            digits.pop();
+        }
+        write!(f, "${dollars}.{digits}")
+    }
+}
+
+impl Serialize for Micros {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f64(self.usd())
+    }
+}
+
+/// How an endpoint is priced. Figures are list prices in micro-dollars.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pricing {
+    /// Per second of output, by audio tier (Kling v2.6).
+    PerSecond {
+        /// Audio off.
+        silent: u64,
+        /// Audio on.
+        audio: u64,
+        /// Audio on with voice control (`voice_ids`).
+        voices: u64,
+    },
+    /// A base price for the first seconds, then per extra second (Kling v2.5 turbo).
+    BasePlusExtra {
+        /// Seconds the base price covers.
+        base_seconds: u64,
+        /// Price of those seconds.
+        base: u64,
+        /// Price per second beyond them.
+        per_extra_second: u64,
+    },
+    /// No confirmed list price: the shot needs `price_usd`.
+    Unpriced,
+}
+
+/// Kling v2.6 pro: $0.07/s audio off, $0.14/s audio on, $0.168/s audio on with voice control.
+/// Source: https://fal.ai/models/fal-ai/kling-video/v2.6/pro/image-to-video/llms.txt
+/// ("5 s with audio = $0.70; 10 s with audio+voice = $1.68"), reference/001 ("$0.07 (no audio)
+/// / $0.14 (with audio)"). Text-to-video is assumed to share the tiers (protocol.md §3).
+pub const KLING_V26_PRO: Pricing = Pricing::PerSecond {
+    silent: 70_000,
+    audio: 140_000,
+    voices: 168_000,
+};
+
+/// Kling v2.5 turbo pro: $0.35 for 5 s + $0.07 per extra second.
+/// Source: https://fal.ai/models/fal-ai/kling-video/v2.5-turbo/pro/image-to-video/llms.txt and,
+/// for text-to-video, https://www.eachlabs.ai/kling/kling-v2-5/kling-v2-5-turbo-pro-text-to-video/llms.txt
+pub const KLING_V25_TURBO_PRO: Pricing = Pricing::BasePlusExtra {
+    base_seconds: 5,
+    base: 350_000,
+    per_extra_second: 70_000,
+};
+
+impl Pricing {
+    /// The price of one clip of `seconds` (whole seconds), or `None` when unpriced.
+    pub fn price(self, seconds: u64, audio: bool, voices: bool) -> Option<Micros> {
+        match self {
+            Pricing::PerSecond {
+                silent,
+                audio: with_audio,
+                voices: with_voices,
+            } => {
+                let rate = match (audio, voices) {
+                    (true, true) => with_voices,
+                    (true, false) => with_audio,
+                    (false, _) => silent,
+                };
+                Some(Micros(rate * seconds))
+            }
+            Pricing::BasePlusExtra {
+                base_seconds,
+                base,
+                per_extra_second,
+            } => Some(Micros(base + per_extra_second * seconds.saturating_sub(base_seconds))),
+            Pricing::Unpriced => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn list_prices_match_the_published_examples() {
+        assert_eq!(KLING_V26_PRO.price(5, true, false), Some(Micros(700_000)));
+        assert_eq!(KLING_V26_PRO.price(10, true, true), Some(Micros(1_680_000)));
+        assert_eq!(KLING_V26_PRO.price(5, false, false), Some(Micros(350_000)));
+        assert_eq!(KLING_V25_TURBO_PRO.price(5, false, false), Some(Micros(350_000)));
+        assert_eq!(KLING_V25_TURBO_PRO.price(10, false, false), Some(Micros(700_000)));
+        assert_eq!(Pricing::Unpriced.price(10, true, true), None);
+    }
+
+    #[test]
+    fn money_prints_as_dollars() {
+        assert_eq!(Micros(1_680_000).to_string(), "$1.68");
+        assert_eq!(Micros(0).to_string(), "$0.00");
+        assert_eq!(Micros(3_500).to_string(), "$0.0035");
+        assert_eq!(Micros::from_usd(4.62), Some(Micros(4_620_000)));
+        assert_eq!(Micros::from_usd(-1.0), None);
+    }
+}

@@ -1,0 +1,102 @@
+//! `storyboard`: render a whole film's worth of AI video shots from one YAML storyboard.
+//!
+//! Stages: [`storyboard`] (the YAML) → [`plan`] (expanded, validated, priced requests) →
+//! render (providers, runner, downloads, manifest). [`run`] is the only place they are wired.
+
+pub mod catalog;
+pub mod cli;
+pub mod cost;
+pub mod error;
+pub mod manifest;
+pub mod plan;
+pub mod problem;
+pub mod report;
+pub mod schema;
+pub mod storyboard;
+
+use camino::Utf8Path;
+use clap::CommandFactory;
+use std::io::Read;
+
+use cli::{Cli, Command, ProviderArg, SchemaKind};
+use error::{Error, exit};
+use storyboard::Source;
+
+/// Runs one command; returns the exit code. Callable in-process and more than once.
+pub async fn run(cli: Cli) -> Result<i32, Error> {
+    match cli.command {
+        Command::Plan(args) => {
+            let src = load_source(&args.file)?;
+            let plan = plan::plan(
+                &src,
+                &plan::Overrides {
+                    provider: args.provider.map(provider_kind),
+                },
+            )
+            .map_err(Error::BadInput)?;
+            if args.json {
+                report::stdout(&(serde_json::to_string_pretty(&plan.to_json()).unwrap_or_default() + "\n"));
+            } else {
+                report::stdout(&report::summary::plan(&plan));
+            }
+            Ok(exit::OK)
+        }
+        Command::Render(_) => Err(Error::Other("render is not implemented yet".into())),
+        Command::Models(args) => {
+            if args.json {
+                report::stdout(
+                    &(serde_json::to_string_pretty(&report::summary::models_json()).unwrap_or_default() + "\n"),
+                );
+            } else {
+                report::stdout(&report::summary::models());
+            }
+            Ok(exit::OK)
+        }
+        Command::Schema(args) => {
+            report::stdout(&match args.which {
+                SchemaKind::Storyboard => schema::storyboard(),
+                SchemaKind::Manifest => schema::manifest(),
+            });
+            Ok(exit::OK)
+        }
+        Command::Sandbox(_) => Err(Error::Other("sandbox is not implemented yet".into())),
+        Command::Completions(args) => {
+            let mut buf = Vec::new();
+            clap_complete::generate(args.shell, &mut Cli::command(), "storyboard", &mut buf);
+            report::stdout(&String::from_utf8_lossy(&buf));
+            Ok(exit::OK)
+        }
+    }
+}
+
+/// The provider a command-line value names.
+pub fn provider_kind(p: ProviderArg) -> catalog::ProviderKind {
+    match p {
+        ProviderArg::Fal => catalog::ProviderKind::Fal,
+        ProviderArg::Eachlabs => catalog::ProviderKind::Eachlabs,
+    }
+}
+
+/// Reads a storyboard from a file, or standard input for `-`.
+pub fn load_source(path: &Utf8Path) -> Result<Source, Error> {
+    if path.as_str() == "-" {
+        let mut text = String::new();
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .map_err(|source| Error::Read {
+                path: path.to_owned(),
+                source,
+            })?;
+        return Ok(Source {
+            name: "<stdin>".into(),
+            dir: ".".into(),
+            stem: "stdin".into(),
+            text,
+        });
+    }
+    let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    Ok(Source::from_file(path, text))
+}

@@ -1,0 +1,204 @@
+//! Human tables for `plan`, `models` and the end of `render`: pure functions returning text.
+
+use crate::catalog::{CATALOG, Endpoint};
+use crate::cost::{Micros, Pricing};
+use crate::plan::Plan;
+use serde_json::{Value, json};
+
+/// Lays out rows in columns; `right` marks right-aligned columns.
+pub fn table(header: &[&str], rows: &[Vec<String>], right: &[bool]) -> String {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (i, cell) in row.iter().enumerate() {
+            widths[i] = widths[i].max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<&str>| -> String {
+        let mut out = String::from(" ");
+        for (i, c) in cells.iter().enumerate() {
+            let pad = widths[i] - c.chars().count();
+            out.push(' ');
+            if right.get(i).copied().unwrap_or(false) {
+                out.push_str(&" ".repeat(pad));
+                out.push_str(c);
+            } else {
+                out.push_str(c);
+                if i + 1 < cells.len() {
+                    out.push_str(&" ".repeat(pad));
+                }
+            }
+            out.push(' ');
+        }
+        out.trim_end().to_owned() + "\n"
+    };
+    let mut out = line(header.to_vec());
+    for row in rows {
+        out.push_str(&line(row.iter().map(String::as_str).collect()));
+    }
+    out
+}
+
+/// The plan table: one row per shot, then the totals and the budget.
+pub fn plan(plan: &Plan) -> String {
+    let mut out = String::new();
+    let title = plan.title.as_deref().unwrap_or("(untitled)");
+    out.push_str(&format!("{title} — {}\n", plan.source));
+    out.push_str(&format!(
+        "provider {} · model {} · output {} · concurrency {}\n\n",
+        plan.provider, plan.family, plan.output, plan.concurrency
+    ));
+    let rows: Vec<Vec<String>> = plan
+        .shots
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let ep = CATALOG
+                .iter()
+                .find(|e| e.id == s.endpoint)
+                .map_or(s.endpoint.clone(), |e: &Endpoint| e.short().to_owned());
+            vec![
+                (i + 1).to_string(),
+                s.id.clone(),
+                ep,
+                format_seconds(s.seconds),
+                if s.audio { "on" } else { "off" }.to_owned(),
+                if s.voices.is_empty() {
+                    "-".to_owned()
+                } else {
+                    s.voices.join(",")
+                },
+                s.images.to_string(),
+                match s.estimate {
+                    Some(m) if s.price_assumed => format!("~{m}"),
+                    Some(m) => m.to_string(),
+                    None => "unpriced".to_owned(),
+                },
+            ]
+        })
+        .collect();
+    out.push_str(&table(
+        &["#", "shot", "endpoint", "sec", "audio", "voices", "images", "est. USD"],
+        &rows,
+        &[true, false, false, true, false, false, true, true],
+    ));
+    out.push('\n');
+    out.push_str(&totals(plan));
+    if plan.shots.iter().any(|s| s.price_assumed) {
+        out.push_str("~ price assumed from fal's list price (the provider publishes none)\n");
+    }
+    for w in &plan.warnings {
+        out.push_str(&format!("warning: {w}\n"));
+    }
+    out
+}
+
+/// `total: 7 shots · 55 s · $8.12` plus unpriced and budget lines.
+pub fn totals(plan: &Plan) -> String {
+    let mut out = format!(
+        "total: {} shot{} · {} s · {}",
+        plan.shots.len(),
+        if plan.shots.len() == 1 { "" } else { "s" },
+        format_seconds(plan.seconds()),
+        plan.total()
+    );
+    let unpriced = plan.unpriced();
+    if unpriced > 0 {
+        out.push_str(&format!(
+            " + {unpriced} unpriced shot{} (not included: give them `price_usd:`)",
+            if unpriced == 1 { "" } else { "s" }
+        ));
+    }
+    out.push('\n');
+    if let Some(b) = plan.budget {
+        let verdict = if unpriced > 0 {
+            "cannot be checked: unpriced shots count as over budget (render --allow-unpriced to accept)"
+        } else if plan.total() <= b {
+            "the estimate is within budget"
+        } else {
+            "the estimate EXCEEDS the budget: render will refuse to start"
+        };
+        out.push_str(&format!("budget: {b} — {verdict}\n"));
+    }
+    out
+}
+
+fn format_seconds(s: f64) -> String {
+    if s.fract() == 0.0 {
+        format!("{}", s as u64)
+    } else {
+        format!("{s:.1}")
+    }
+}
+
+fn price_text(p: Pricing) -> String {
+    match p {
+        Pricing::PerSecond { silent, audio, voices } => format!(
+            "{}/s audio off, {}/s audio on, {}/s audio + voices",
+            Micros(silent),
+            Micros(audio),
+            Micros(voices)
+        ),
+        Pricing::BasePlusExtra {
+            base_seconds,
+            base,
+            per_extra_second,
+        } => {
+            format!(
+                "{} for {base_seconds} s + {}/s beyond",
+                Micros(base),
+                Micros(per_extra_second)
+            )
+        }
+        Pricing::Unpriced => "no list price (set price_usd)".to_owned(),
+    }
+}
+
+/// The catalog as a table.
+pub fn models() -> String {
+    let rows: Vec<Vec<String>> = CATALOG
+        .iter()
+        .map(|e| {
+            vec![
+                e.family.to_owned(),
+                e.provider.to_string(),
+                e.kind.name().to_owned(),
+                e.id.to_owned(),
+                format!(
+                    "{}{}",
+                    price_text(e.pricing),
+                    if e.price_assumed { " (assumed from fal)" } else { "" }
+                ),
+            ]
+        })
+        .collect();
+    table(&["model", "provider", "kind", "endpoint", "price"], &rows, &[])
+}
+
+/// The catalog as JSON.
+pub fn models_json() -> Value {
+    Value::Array(
+        CATALOG
+            .iter()
+            .map(|e| {
+                let pricing = match e.pricing {
+                    Pricing::PerSecond { silent, audio, voices } => json!({
+                        "per_second_usd": { "audio_off": Micros(silent), "audio_on": Micros(audio), "audio_with_voices": Micros(voices) }
+                    }),
+                    Pricing::BasePlusExtra { base_seconds, base, per_extra_second } => json!({
+                        "base_seconds": base_seconds, "base_usd": Micros(base), "per_extra_second_usd": Micros(per_extra_second)
+                    }),
+                    Pricing::Unpriced => Value::Null,
+                };
+                json!({
+                    "model": e.family,
+                    "provider": e.provider,
+                    "kind": e.kind,
+                    "endpoint": e.id,
+                    "version": e.version,
+                    "price": pricing,
+                    "price_assumed": e.price_assumed,
+                })
+            })
+            .collect(),
+    )
+}

@@ -1,0 +1,456 @@
+//! The storyboard file: the serde model of the YAML a user writes, and the only module that
+//! parses YAML. Structural problems (syntax, wrong types, unknown fields) become
+//! [`Problem`]s that carry the file, line and column; all of a file's shots are checked in
+//! one run, not just the first.
+
+use camino::{Utf8Path, Utf8PathBuf};
+use schemars::JsonSchema;
+use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::{Deserialize, Deserializer};
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+use std::fmt;
+
+use crate::problem::Problem;
+
+/// A storyboard (format version 1): shots with prompt templates, images, voices and settings.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(
+    title = "storyboard",
+    description = "A storyboard for `storyboard render` (format version 1)"
+)]
+pub struct StoryboardFile<S = Vec<ShotSpec>> {
+    /// Format version; only 1 exists.
+    #[serde(default)]
+    pub version: Option<u32>,
+    /// Title of the film, shown in the manifest and the review page.
+    #[serde(default)]
+    pub title: Option<String>,
+    /// Model family (see `storyboard models`); default `kling-v2.6-pro`.
+    #[serde(default)]
+    pub model: Option<String>,
+    /// `fal` (default) or `eachlabs`.
+    #[serde(default)]
+    pub provider: Option<String>,
+    /// Shots in flight at once; `--concurrency` overrides.
+    #[serde(default)]
+    #[schemars(range(min = 1))]
+    pub concurrency: Option<u32>,
+    /// `render` refuses to start when the estimate exceeds this many USD.
+    #[serde(default)]
+    #[schemars(range(min = 0))]
+    pub budget_usd: Option<f64>,
+    /// Output folder, relative to this file's folder; default `renders/<file stem>`.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub output: Option<Utf8PathBuf>,
+    /// Model parameters for every shot, unless the shot overrides them.
+    #[serde(default)]
+    pub defaults: Params,
+    /// Free-form values for the templates.
+    #[serde(default)]
+    pub vars: Map<String, Value>,
+    /// Friendly names for Kling voice IDs, used with `voice("name")` or a shot's `voices:`.
+    #[serde(default)]
+    pub voices: BTreeMap<String, String>,
+    /// The shots, in film order.
+    pub shots: S,
+}
+
+/// Model parameters a shot (or `defaults`) may set.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Params {
+    /// Seconds: 5 or 10 (sent to the API as the string "5"/"10").
+    #[serde(default)]
+    pub duration: Option<Duration>,
+    /// `16:9`, `9:16` or `1:1` (text-to-video only: image-to-video follows the image).
+    #[serde(default)]
+    pub aspect_ratio: Option<String>,
+    /// Generate native audio (Kling v2.6 only).
+    #[serde(default)]
+    pub generate_audio: Option<bool>,
+    /// What the model should avoid.
+    #[serde(default)]
+    pub negative_prompt: Option<String>,
+    /// Classifier-free guidance, 0..1.
+    #[serde(default)]
+    pub cfg_scale: Option<f64>,
+}
+
+/// A duration as written: `5`, `10` or the strings `"5"`/`"10"`.
+#[derive(Debug, Clone, Deserialize, JsonSchema, PartialEq)]
+#[serde(untagged)]
+pub enum Duration {
+    /// `duration: 5`
+    Seconds(u64),
+    /// `duration: "5"`
+    Text(String),
+}
+
+impl fmt::Display for Duration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Duration::Seconds(n) => write!(f, "{n}"),
+            Duration::Text(s) => write!(f, "{s:?}"),
+        }
+    }
+}
+
+/// One shot as written; `matrix` and `takes` may expand it into several.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ShotSpec {
+    /// Shot id (a template); becomes the clip's file name. Default `shot-<n>`.
+    #[serde(default)]
+    pub id: Option<String>,
+    /// The prompt (a minijinja template).
+    #[serde(default)]
+    pub prompt: Option<String>,
+    /// First frame: an http(s) URL or a path relative to the storyboard. Makes the shot image-to-video.
+    #[serde(default)]
+    pub start_image: Option<String>,
+    /// Last frame (needs `start_image`): an http(s) URL or a local path.
+    #[serde(default)]
+    pub end_image: Option<String>,
+    /// Voice names (keys of `voices:`) this shot uses, in `<<<voice_N>>>` order.
+    #[serde(default)]
+    pub voices: Vec<String>,
+    /// Expands the shot into the cartesian product of these lists (in declaration order).
+    #[serde(default)]
+    pub matrix: Map<String, Value>,
+    /// Renders each expansion this many times, ids suffixed `-take1` … `-takeN`.
+    #[serde(default)]
+    #[schemars(range(min = 1))]
+    pub takes: Option<u32>,
+    /// Motion control: a character image and a reference video.
+    #[serde(default)]
+    pub motion: Option<Motion>,
+    /// Escape hatch: any endpoint id, sent as is.
+    #[serde(default)]
+    pub endpoint: Option<String>,
+    /// Escape hatch: raw input fields added to the request body.
+    #[serde(default)]
+    pub params: Map<String, Value>,
+    /// Price of one render of this shot in USD, for endpoints without a known price.
+    #[serde(default)]
+    #[schemars(range(min = 0))]
+    pub price_usd: Option<f64>,
+    /// Seconds: 5 or 10.
+    #[serde(default)]
+    pub duration: Option<Duration>,
+    /// `16:9`, `9:16` or `1:1` (text-to-video only).
+    #[serde(default)]
+    pub aspect_ratio: Option<String>,
+    /// Generate native audio (Kling v2.6 only).
+    #[serde(default)]
+    pub generate_audio: Option<bool>,
+    /// What the model should avoid.
+    #[serde(default)]
+    pub negative_prompt: Option<String>,
+    /// Classifier-free guidance, 0..1.
+    #[serde(default)]
+    pub cfg_scale: Option<f64>,
+}
+
+impl ShotSpec {
+    /// The model parameters the shot sets itself.
+    pub fn params(&self) -> Params {
+        Params {
+            duration: self.duration.clone(),
+            aspect_ratio: self.aspect_ratio.clone(),
+            generate_audio: self.generate_audio,
+            negative_prompt: self.negative_prompt.clone(),
+            cfg_scale: self.cfg_scale,
+        }
+    }
+}
+
+/// Motion control inputs.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Motion {
+    /// The character image: an http(s) URL or a local path.
+    pub image: String,
+    /// The reference video (3–30 s): an http(s) URL or a local path.
+    pub video: String,
+    /// `image` or `video`: whose orientation the character follows.
+    pub orientation: String,
+    /// Length of the reference video in seconds, for the estimate (else the maximum).
+    #[serde(default)]
+    pub seconds: Option<f64>,
+    /// Keep the reference video's sound (default true).
+    #[serde(default)]
+    pub keep_original_sound: Option<bool>,
+}
+
+/// The source a storyboard was read from.
+#[derive(Debug, Clone)]
+pub struct Source {
+    /// How to name it in messages (`shots.yaml` or `<stdin>`).
+    pub name: String,
+    /// The folder relative paths in it are resolved against.
+    pub dir: Utf8PathBuf,
+    /// The file stem, for the default output folder.
+    pub stem: String,
+    /// The text.
+    pub text: String,
+}
+
+impl Source {
+    /// A source read from a file.
+    pub fn from_file(path: &Utf8Path, text: String) -> Source {
+        let dir = match path.parent() {
+            Some(p) if !p.as_str().is_empty() => p.to_owned(),
+            _ => Utf8PathBuf::from("."),
+        };
+        Source {
+            name: path.to_string(),
+            dir,
+            stem: path.file_stem().unwrap_or("storyboard").to_owned(),
+            text,
+        }
+    }
+}
+
+/// Parses a storyboard, reporting every structural problem (first the top level, then each shot).
+pub fn parse(src: &Source) -> Result<StoryboardFile, Vec<Problem>> {
+    match serde_yaml::from_str::<StoryboardFile>(&src.text) {
+        Ok(sb) => Ok(sb),
+        Err(first) => Err(collect_problems(src, first)),
+    }
+}
+
+fn collect_problems(src: &Source, first: serde_yaml::Error) -> Vec<Problem> {
+    // Syntax errors stop the parser: there is nothing more to find.
+    let Ok(doc) = serde_yaml::from_str::<serde_yaml::Value>(&src.text) else {
+        return vec![yaml_problem(src, &first)];
+    };
+    if !doc.is_mapping() {
+        return vec![Problem::in_file(
+            &src.name,
+            None,
+            "the storyboard must be a mapping with at least `version: 1` and `shots:`",
+        )];
+    }
+    let mut problems = Vec::new();
+    if let Err(e) = serde_yaml::from_str::<StoryboardFile<IgnoredAny>>(&src.text) {
+        problems.push(yaml_problem(src, &e));
+    }
+    let shots = doc.get("shots").and_then(|s| s.as_sequence()).map_or(0, Vec::len);
+    for i in 0..shots {
+        if let Err(e) = ShotAt::<ShotSpec>::new(i).parse(&src.text) {
+            problems.push(yaml_problem(src, &e));
+        }
+    }
+    if problems.is_empty() {
+        problems.push(yaml_problem(src, &first));
+    }
+    problems
+}
+
+/// Turns a YAML/serde error into a problem naming the file, line and column, with a
+/// "did you mean" for unknown fields.
+fn yaml_problem(src: &Source, e: &serde_yaml::Error) -> Problem {
+    let loc = e.location().map(|l| (l.line(), l.column()));
+    let mut msg = e.to_string();
+    // The location is carried separately; drop it from the text.
+    if let Some(i) = msg.find(" at line ") {
+        let rest = &msg[i + " at line ".len()..];
+        let tail =
+            rest.find(|c: char| !(c.is_ascii_digit() || c == ' ' || c.is_ascii_alphabetic() && "column".contains(c)));
+        msg = match tail {
+            Some(t) => format!("{}{}", &msg[..i], &rest[t..]),
+            None => msg[..i].to_owned(),
+        };
+    }
+    let msg = improve_unknown_field(&msg).unwrap_or(msg);
+    Problem::in_file(&src.name, loc, msg)
+}
+
+/// `shots[1]: unknown field `promt`, expected one of `id`, `prompt`` →
+/// `unknown field `promt` in shots[1] — did you mean `prompt`? (allowed: …)`.
+fn improve_unknown_field(msg: &str) -> Option<String> {
+    let at = msg.find("unknown field `")?;
+    let (path, rest) = msg.split_at(at);
+    let rest = &rest["unknown field `".len()..];
+    let end = rest.find('`')?;
+    let field = &rest[..end];
+    let expected: Vec<&str> = rest[end + 1..].split('`').skip(1).step_by(2).collect();
+    let path = path.trim_end_matches(": ").trim();
+    let place = if path.is_empty() || path == "." {
+        "at the top level".to_owned()
+    } else {
+        format!("in {path}")
+    };
+    let hint = crate::problem::closest(field, expected.iter().copied())
+        .map(|c| format!(" — did you mean `{c}`?"))
+        .unwrap_or_default();
+    let allowed = if expected.is_empty() {
+        String::new()
+    } else {
+        format!(
+            " (allowed: {})",
+            expected.iter().map(|e| format!("`{e}`")).collect::<Vec<_>>().join(", ")
+        )
+    };
+    Some(format!("unknown field `{field}` {place}{hint}{allowed}"))
+}
+
+/// Deserializes only `shots[index]` strictly (everything else ignored), so that its error
+/// carries the line and column in the original text.
+struct ShotAt<T> {
+    index: usize,
+    _t: std::marker::PhantomData<T>,
+}
+
+impl<'de, T: Deserialize<'de>> ShotAt<T> {
+    fn new(index: usize) -> Self {
+        ShotAt {
+            index,
+            _t: std::marker::PhantomData,
+        }
+    }
+
+    fn parse(self, text: &'de str) -> Result<(), serde_yaml::Error> {
+        self.deserialize(serde_yaml::Deserializer::from_str(text))
+    }
+}
+
+impl<'de, T: Deserialize<'de>> DeserializeSeed<'de> for ShotAt<T> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Visitor<'de> for ShotAt<T> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a storyboard mapping")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(key) = map.next_key::<String>()? {
+            if key == "shots" {
+                map.next_value_seed(PickSeq::<T> {
+                    index: self.index,
+                    _t: std::marker::PhantomData,
+                })?;
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(())
+    }
+}
+
+struct PickSeq<T> {
+    index: usize,
+    _t: std::marker::PhantomData<T>,
+}
+
+impl<'de, T: Deserialize<'de>> DeserializeSeed<'de> for PickSeq<T> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Visitor<'de> for PickSeq<T> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a list of shots")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let mut i = 0;
+        loop {
+            let more = if i == self.index {
+                seq.next_element::<T>()?.is_some()
+            } else {
+                seq.next_element::<IgnoredAny>()?.is_some()
+            };
+            if !more {
+                return Ok(());
+            }
+            i += 1;
+        }
+    }
+}
+
+/// Finds the 1-based line where `shots[index]` starts, for messages about a shot's values.
+/// Best effort: block-style lists (the common case); `None` when it cannot tell.
+pub fn shot_line(text: &str, index: usize) -> Option<usize> {
+    let mut lines = text.lines().enumerate();
+    let mut indent = None;
+    for (_, line) in lines.by_ref() {
+        if line.trim_end() == "shots:" || line.starts_with("shots:") && line.trim_end().ends_with(':') {
+            break;
+        }
+    }
+    let mut count = 0;
+    for (n, line) in lines {
+        let trimmed = line.trim_start();
+        if trimmed.is_empty() || trimmed.starts_with('#') {
+            continue;
+        }
+        let ind = line.len() - trimmed.len();
+        if !trimmed.starts_with('-') {
+            if ind == 0 {
+                return None;
+            }
+            continue;
+        }
+        match indent {
+            None => indent = Some(ind),
+            Some(i) if ind != i => continue,
+            _ => {}
+        }
+        if count == index {
+            return Some(n + 1);
+        }
+        count += 1;
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn src(text: &str) -> Source {
+        Source::from_file(Utf8Path::new("t.yaml"), text.to_owned())
+    }
+
+    #[test]
+    fn unknown_field_names_closest_and_line() {
+        let p = parse(&src(
+            "version: 1\nshots:\n  - id: a\n    prompt: x\n  - id: b\n    promt: y\n",
+        ))
+        .unwrap_err();
+        assert_eq!(p.len(), 1, "{p:?}");
+        let text = p[0].to_string();
+        assert!(text.contains("t.yaml:6:"), "{text}");
+        assert!(text.contains("did you mean `prompt`"), "{text}");
+        assert!(text.contains("shots[1]"), "{text}");
+    }
+
+    #[test]
+    fn every_shot_with_a_problem_is_reported() {
+        let p = parse(&src(
+            "version: 1\nshots:\n  - promt: a\n  - prompt: ok\n  - prompt: b\n    duratoin: 5\n",
+        ))
+        .unwrap_err();
+        assert_eq!(p.len(), 2, "{p:?}");
+        assert!(p[0].to_string().contains("t.yaml:3:"));
+        assert!(p[1].to_string().contains("t.yaml:6:"));
+    }
+
+    #[test]
+    fn shot_line_finds_block_items() {
+        let text = "version: 1\nshots:\n  - id: a\n    prompt: x\n\n  - id: b\n    matrix:\n      - 1\n";
+        assert_eq!(shot_line(text, 0), Some(3));
+        assert_eq!(shot_line(text, 1), Some(6));
+        assert_eq!(shot_line(text, 2), None);
+    }
+}

@@ -1,0 +1,297 @@
+//! Bad input: exit 2, one clear message per problem naming the file and line or the shot and
+//! field, nothing written. One test per case.
+
+use crate::common::{files_below, storyboard, write};
+
+/// Plans `yaml` from a fresh folder and asserts exit 2, that stderr names the file and holds
+/// every `expect`ed fragment, and that nothing was written.
+fn refuses(yaml: &str, expect: &[&str]) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "shots.yaml", yaml);
+    let out = storyboard().arg("plan").arg(&file).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(2), "stderr: {stderr}");
+    assert!(
+        out.stdout.is_empty(),
+        "stdout: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(stderr.contains("shots.yaml"), "no file name in: {stderr}");
+    for e in expect {
+        assert!(stderr.contains(e), "expected {e:?} in: {stderr}");
+    }
+    assert_eq!(files_below(dir.path()), ["shots.yaml"], "plan wrote files");
+    stderr
+}
+
+const HEAD: &str = "version: 1\nvoices:\n  mara: vc_1\n  tomas: vc_2\n  ines: vc_3\nshots:\n";
+
+fn shots(body: &str) -> String {
+    format!("{HEAD}{body}")
+}
+
+#[test]
+fn invalid_yaml_names_line_and_column() {
+    refuses(
+        "version: 1\nshots:\n  - prompt: hi\n   bad: x\n",
+        &["shots.yaml:4:4", "did not find expected"],
+    );
+}
+
+#[test]
+fn wrong_type_names_the_field_and_line() {
+    refuses(
+        &shots("  - prompt: hi\n    generate_audio: loud\n"),
+        &["shots.yaml:8:", "generate_audio", "boolean"],
+    );
+}
+
+#[test]
+fn unknown_field_suggests_the_closest() {
+    refuses(
+        &shots("  - id: a\n    promt: hi\n"),
+        &["shots.yaml:8:", "unknown field `promt`", "did you mean `prompt`"],
+    );
+}
+
+#[test]
+fn unknown_top_level_field_suggests_the_closest() {
+    refuses(
+        "version: 1\ndefualts: {}\nshots:\n  - prompt: hi\n",
+        &["shots.yaml:2:", "did you mean `defaults`"],
+    );
+}
+
+#[test]
+fn missing_prompt() {
+    refuses(
+        &shots("  - id: silent\n"),
+        &["shot `silent`, field `prompt`", "missing"],
+    );
+}
+
+#[test]
+fn undefined_template_variables_are_all_reported() {
+    let err = refuses(
+        &shots("  - id: a\n    prompt: \"{{ place }} at {{ time }}\"\n  - id: b\n    prompt: \"{{ mood }}\"\n"),
+        &[
+            "undefined variable `place`",
+            "undefined variable `time`",
+            "shot `b`",
+            "undefined variable `mood`",
+            "template line 1",
+        ],
+    );
+    assert_eq!(err.matches("undefined variable").count(), 3, "{err}");
+}
+
+#[test]
+fn template_syntax_error() {
+    refuses(
+        &shots("  - id: a\n    prompt: \"{{ broken \"\n"),
+        &["shot `a`, field `prompt`", "syntax error"],
+    );
+}
+
+#[test]
+fn duration_seven() {
+    refuses(
+        &shots("  - id: a\n    prompt: hi\n    duration: 7\n"),
+        &["shot `a`, field `duration`", "5 or 10"],
+    );
+}
+
+#[test]
+fn aspect_ratio_four_three() {
+    refuses(
+        &shots("  - id: a\n    prompt: hi\n    aspect_ratio: \"4:3\"\n"),
+        &["field `aspect_ratio`", "`4:3` is not allowed", "16:9, 9:16, 1:1"],
+    );
+}
+
+#[test]
+fn cfg_scale_out_of_range() {
+    refuses(
+        &shots("  - id: a\n    prompt: hi\n    cfg_scale: 1.5\n"),
+        &["field `cfg_scale`", "1.5 is outside 0..1"],
+    );
+}
+
+#[test]
+fn three_voices_in_one_shot() {
+    refuses(
+        &shots(
+            "  - id: a\n    prompt: \"{{ voice('mara') }} {{ voice('tomas') }} {{ voice('ines') }}\"\n    start_image: https://example.com/a.png\n",
+        ),
+        &["shot `a`, field `voices`", "at most 2"],
+    );
+}
+
+#[test]
+fn unknown_voice_name() {
+    refuses(
+        &shots("  - id: a\n    prompt: \"{{ voice('marra') }}\"\n    start_image: https://example.com/a.png\n"),
+        &["shot `a`", "unknown voice `marra`", "did you mean `mara`"],
+    );
+}
+
+#[test]
+fn unknown_voice_in_voices_list() {
+    refuses(
+        &shots("  - id: a\n    prompt: hi\n    voices: [bob]\n    start_image: https://example.com/a.png\n"),
+        &["field `voices`", "unknown voice `bob`"],
+    );
+}
+
+#[test]
+fn end_image_without_start_image() {
+    refuses(
+        &shots("  - id: a\n    prompt: hi\n    end_image: https://example.com/b.png\n"),
+        &["field `end_image`", "needs a start image"],
+    );
+}
+
+#[test]
+fn voices_on_an_endpoint_without_voice_support() {
+    refuses(
+        &shots("  - id: a\n    prompt: \"{{ voice('mara') }} speaks\"\n"),
+        &["field `voices`", "text-to-video` takes no voices", "image-to-video"],
+    );
+}
+
+#[test]
+fn voices_on_v25_turbo() {
+    refuses(
+        &format!(
+            "model: kling-v2.5-turbo-pro\n{}",
+            shots("  - id: a\n    prompt: \"{{ voice('mara') }}\"\n    start_image: https://example.com/a.png\n")
+        ),
+        &["field `voices`", "takes no voices"],
+    );
+}
+
+#[test]
+fn image_inputs_on_eachlabs() {
+    refuses(
+        &format!(
+            "provider: eachlabs\n{}",
+            shots("  - id: a\n    prompt: hi\n    start_image: https://example.com/a.png\n")
+        ),
+        &[
+            "shot `a`, field `start_image`",
+            "Eachlabs has no image-to-video",
+            "provider: fal",
+        ],
+    );
+}
+
+#[test]
+fn duplicate_ids_after_expansion() {
+    refuses(
+        &shots("  - id: same\n    prompt: \"{{ m }}\"\n    matrix:\n      m: [a, b]\n"),
+        &["shot `same`, field `id`", "duplicate id"],
+    );
+}
+
+#[test]
+fn id_with_a_slash() {
+    refuses(
+        &shots("  - id: a/b\n    prompt: hi\n"),
+        &["field `id`", "leave the output folder"],
+    );
+}
+
+#[test]
+fn id_with_dot_dot() {
+    refuses(
+        &shots("  - id: ../x\n    prompt: hi\n"),
+        &["field `id`", "leave the output folder"],
+    );
+}
+
+#[test]
+fn empty_shots() {
+    refuses("version: 1\nshots: []\n", &["`shots`", "no shots"]);
+}
+
+#[test]
+fn matrix_value_that_is_not_a_list() {
+    refuses(
+        &shots("  - id: \"a-{{ m }}\"\n    prompt: hi\n    matrix:\n      m: single\n"),
+        &["field `matrix.m`", "must be a list"],
+    );
+}
+
+#[test]
+fn unknown_model() {
+    refuses(
+        "version: 1\nmodel: kling-v2.6-por\nshots:\n  - prompt: hi\n",
+        &["shots.yaml:2", "unknown model", "did you mean `kling-v2.6-pro`"],
+    );
+}
+
+#[test]
+fn unknown_provider() {
+    refuses(
+        "version: 1\nprovider: replicate\nshots:\n  - prompt: hi\n",
+        &["shots.yaml:2", "unknown provider `replicate`", "fal, eachlabs"],
+    );
+}
+
+#[test]
+fn non_http_image_url() {
+    refuses(
+        &shots("  - id: a\n    prompt: hi\n    start_image: ftp://example.com/a.png\n"),
+        &["field `start_image`", "only http(s) URLs or local paths"],
+    );
+}
+
+#[test]
+fn local_image_that_does_not_exist() {
+    refuses(
+        &shots("  - id: a\n    prompt: hi\n    start_image: ./frames/missing.png\n"),
+        &["field `start_image`", "does not exist"],
+    );
+}
+
+#[test]
+fn version_two() {
+    refuses(
+        "version: 2\nshots:\n  - prompt: hi\n",
+        &["shots.yaml:1", "version 2 is not supported"],
+    );
+}
+
+#[test]
+fn parameter_an_endpoint_does_not_take_set_on_the_shot() {
+    refuses(
+        &shots("  - id: a\n    prompt: hi\n    start_image: https://example.com/a.png\n    aspect_ratio: \"9:16\"\n"),
+        &["field `aspect_ratio`", "does not take `aspect_ratio`"],
+    );
+}
+
+#[test]
+fn every_problem_of_a_file_is_reported_in_one_run() {
+    let err = refuses(
+        &shots(
+            "  - id: a\n    prompt: hi\n    duration: 7\n  - id: b\n    prompt: hi\n    cfg_scale: 3\n  - id: c/d\n    prompt: hi\n",
+        ),
+        &["duration", "cfg_scale", "c/d"],
+    );
+    assert!(err.contains("3 problems"), "{err}");
+}
+
+#[test]
+fn unknown_endpoint_needs_a_price() {
+    refuses(
+        &shots("  - id: a\n    prompt: hi\n    endpoint: fal-ai/some/new-model\n"),
+        &["field `price_usd`", "not in the catalog"],
+    );
+}
+
+#[test]
+fn missing_file_is_bad_input() {
+    let out = storyboard().args(["plan", "/nonexistent/shots.yaml"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/shots.yaml"));
+}
