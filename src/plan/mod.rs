@@ -283,9 +283,14 @@ impl<'a> Planner<'a> {
         }
 
         let mut templates = Templates::new();
-        let mut shots = Vec::new();
+        let mut shots = Vec::with_capacity(sb.shots.len());
+        let vars: BTreeMap<String, TValue> = sb
+            .vars
+            .iter()
+            .map(|(k, v)| (k.clone(), TValue::from(minijinja::value::Serde(v))))
+            .collect();
         for (i, spec) in sb.shots.iter().enumerate() {
-            self.expand(&mut templates, i, spec, &mut shots);
+            self.expand(&mut templates, &vars, i, spec, &mut shots);
         }
 
         // Ids must be unique after expansion.
@@ -357,7 +362,14 @@ impl<'a> Planner<'a> {
         }
     }
 
-    fn expand(&mut self, templates: &mut Templates<'a>, i: usize, spec: &'a ShotSpec, out: &mut Vec<PlannedShot>) {
+    fn expand(
+        &mut self,
+        templates: &mut Templates<'a>,
+        vars: &BTreeMap<String, TValue>,
+        i: usize,
+        spec: &'a ShotSpec,
+        out: &mut Vec<PlannedShot>,
+    ) {
         let name = spec.id.clone().unwrap_or_else(|| format!("shots[{i}]"));
         let before = self.problems.len();
 

@@ -29,6 +29,7 @@ pub struct TemplateError {
 /// The template engine with the `voice()` helper, for templates borrowed from a storyboard.
 pub struct Templates<'s> {
     env: Environment<'s>,
+    globals: BTreeSet<String>,
 }
 
 impl Default for Templates<'_> {
@@ -44,7 +45,8 @@ impl<'s> Templates<'s> {
         env.set_undefined_behavior(UndefinedBehavior::Strict);
         env.add_function("voice", voice);
         env.add_filter("slug", slug);
-        Templates { env }
+        let globals = env.globals().map(|(name, _)| name.to_owned()).collect();
+        Templates { env, globals }
     }
 
     /// Compiles `source` under `name` (never ending in `.html`/`.json`, which would auto-escape).
@@ -64,7 +66,7 @@ impl<'s> Templates<'s> {
         let mut missing: Vec<String> = tmpl
             .undeclared_variables(false)
             .into_iter()
-            .filter(|v| !known.contains(v) && self.env.globals().all(|(g, _)| g != v))
+            .filter(|v| !known.contains(v) && !self.globals.contains(v))
             .collect();
         missing.sort();
         missing
