@@ -145,7 +145,7 @@ pub struct SandboxArgs {
     /// Pad every clip to this many bytes (to test big downloads).
     #[arg(long)]
     pub clip_bytes: Option<u64>,
-    /// Fault plan, e.g. `submit_429=2,result_5xx=1,seed=7` (see `storyboard sandbox --help-faults`).
+    /// Fault plan: `kind=N` (the first N requests of that kind) or `kind~P` (probability), comma-separated, with `seed=N`. Kinds: submit_429, submit_503, submit_drop, status_5xx, result_5xx, stream_drop, stream_off, truncate, fail_job, each_429, each_402, each_error, each_failed.
     #[arg(long, default_value = "")]
     pub faults: String,
 }

@@ -11,6 +11,7 @@ pub mod manifest;
 pub mod plan;
 pub mod problem;
 pub mod report;
+pub mod sandbox;
 pub mod schema;
 pub mod storyboard;
 
@@ -59,7 +60,7 @@ pub async fn run(cli: Cli) -> Result<i32, Error> {
             });
             Ok(exit::OK)
         }
-        Command::Sandbox(_) => Err(Error::Other("sandbox is not implemented yet".into())),
+        Command::Sandbox(args) => run_sandbox(args).await,
         Command::Completions(args) => {
             let mut buf = Vec::new();
             clap_complete::generate(args.shell, &mut Cli::command(), "storyboard", &mut buf);
@@ -67,6 +68,40 @@ pub async fn run(cli: Cli) -> Result<i32, Error> {
             Ok(exit::OK)
         }
     }
+}
+
+async fn run_sandbox(args: cli::SandboxArgs) -> Result<i32, Error> {
+    let ip: std::net::IpAddr = args
+        .bind
+        .parse()
+        .map_err(|_| Error::Usage(format!("--bind `{}` is not an IP address", args.bind)))?;
+    let secs = |name: &str, v: f64| {
+        (v.is_finite() && v >= 0.0)
+            .then(|| std::time::Duration::from_secs_f64(v))
+            .ok_or_else(|| Error::Usage(format!("--{name} must be a number of seconds ≥ 0")))
+    };
+    let config = sandbox::SandboxConfig {
+        queue_time: secs("queue-seconds", args.queue_seconds)?,
+        job_time: secs("job-seconds", args.job_seconds)?,
+        clip_bytes: args.clip_bytes,
+        faults: args
+            .faults
+            .parse()
+            .map_err(|e| Error::Usage(format!("--faults: {e}")))?,
+        ..sandbox::SandboxConfig::default()
+    };
+    let stats = sandbox::serve_until(
+        std::net::SocketAddr::new(ip, args.port),
+        config,
+        |sb| report::sandbox_ready(&sb.base_url()),
+        async {
+            let _ = tokio::signal::ctrl_c().await;
+        },
+    )
+    .await
+    .map_err(|e| Error::Other(format!("cannot serve on {ip}:{}: {e}", args.port)))?;
+    report::stderr_line(&format!("sandbox stopped; requests served: {}", stats["requests"]));
+    Ok(exit::OK)
 }
 
 /// The provider a command-line value names.

@@ -433,12 +433,7 @@ impl<'a> Planner<'a> {
         let combos = cartesian(&axes);
         let takes = spec.takes.unwrap_or(1).max(1);
         for (c, combo) in combos.iter().enumerate() {
-            let mut ctx: BTreeMap<String, TValue> = self
-                .sb
-                .vars
-                .iter()
-                .map(|(k, v)| (k.clone(), TValue::from(minijinja::value::Serde(v))))
-                .collect();
+            let mut ctx = vars.clone();
             for (k, v) in combo {
                 ctx.insert((*k).to_owned(), TValue::from(minijinja::value::Serde(v)));
             }

@@ -16,3 +16,15 @@ pub fn stderr_line(text: &str) {
     let mut err = std::io::stderr().lock();
     let _ = writeln!(err, "{text}");
 }
+
+/// What `storyboard sandbox` prints once it listens.
+pub fn sandbox_ready(base: &str) {
+    stdout(&format!(
+        "sandbox listening on {base}\n\
+         \x20 fal queue:    STORYBOARD_FAL_URL={base}\n\
+         \x20 fal storage:  STORYBOARD_FAL_STORAGE_URL={base}\n\
+         \x20 Eachlabs:     STORYBOARD_EACHLABS_URL={base}\n\
+         \x20 counters:     {base}/__sandbox/stats\n\
+         any non-empty key is accepted (FAL_KEY=sandbox); Ctrl-C stops it\n"
+    ));
+}

@@ -1,0 +1,262 @@
+//! The file host: real playable MP4 clips (committed fixtures, see `clips/README.md`),
+//! padded on request to any size and streamed without holding it in memory; uploaded files;
+//! range requests and Content-Length.
+
+use axum::body::{Body, Bytes};
+use axum::http::{HeaderMap, Response, StatusCode};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use super::{Fault, Inner, Outcome, Shared, json_response};
+
+/// Which fixture a job's clip is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClipSpec {
+    /// `16x9`, `9x16` or `1x1`.
+    pub aspect: &'static str,
+    /// 5 or 10.
+    pub seconds: u32,
+    /// With an audio track.
+    pub audio: bool,
+}
+
+impl ClipSpec {
+    /// The clip a request asks for: its aspect ratio (16:9 when it has none, as for
+    /// image-to-video), duration ("10" → 10 s, else 5 s; motion control: 10 s for orientation
+    /// `video`, 5 s for `image`), and audio (`generate_audio`, `keep_original_sound`).
+    pub fn from_input(input: &Value, audio_default: bool) -> ClipSpec {
+        let aspect = match input.get("aspect_ratio").and_then(Value::as_str) {
+            Some("9:16") => "9x16",
+            Some("1:1") => "1x1",
+            _ => "16x9",
+        };
+        let seconds = match (
+            input.get("duration").and_then(Value::as_str),
+            input.get("character_orientation"),
+        ) {
+            (Some("10"), _) => 10,
+            (None, Some(o)) if o == "video" => 10,
+            _ => 5,
+        };
+        let audio = input
+            .get("generate_audio")
+            .or_else(|| input.get("keep_original_sound"))
+            .and_then(Value::as_bool)
+            .unwrap_or(audio_default);
+        ClipSpec { aspect, seconds, audio }
+    }
+
+    fn fixture(self) -> &'static [u8] {
+        macro_rules! clip {
+            ($name:literal) => {
+                include_bytes!(concat!("clips/", $name, ".mp4")).as_slice()
+            };
+        }
+        match (self.aspect, self.seconds, self.audio) {
+            ("16x9", 5, false) => clip!("16x9_5s"),
+            ("16x9", 5, true) => clip!("16x9_5s_audio"),
+            ("16x9", _, false) => clip!("16x9_10s"),
+            ("16x9", _, true) => clip!("16x9_10s_audio"),
+            ("9x16", 5, false) => clip!("9x16_5s"),
+            ("9x16", 5, true) => clip!("9x16_5s_audio"),
+            ("9x16", _, false) => clip!("9x16_10s"),
+            ("9x16", _, true) => clip!("9x16_10s_audio"),
+            (_, 5, false) => clip!("1x1_5s"),
+            (_, 5, true) => clip!("1x1_5s_audio"),
+            (_, _, false) => clip!("1x1_10s"),
+            (_, _, true) => clip!("1x1_10s_audio"),
+        }
+    }
+}
+
+/// The bytes of a clip: the fixture, then (when padding) an MP4 `free` box of zeros.
+struct Clip {
+    fixture: &'static [u8],
+    total: u64,
+}
+
+impl Clip {
+    fn new(state: &Shared, spec: &ClipSpec) -> Clip {
+        let fixture = spec.fixture();
+        let flen = fixture.len() as u64;
+        let total = match state.config.clip_bytes {
+            Some(want) if want >= flen + 16 => want,
+            _ => flen,
+        };
+        Clip { fixture, total }
+    }
+
+    /// The `free` box header for `pad` bytes (64-bit size form, 16 bytes).
+    fn pad_header(&self) -> [u8; 16] {
+        let pad = self.total - self.fixture.len() as u64;
+        let mut h = [0u8; 16];
+        h[..4].copy_from_slice(&1u32.to_be_bytes());
+        h[4..8].copy_from_slice(b"free");
+        h[8..].copy_from_slice(&pad.to_be_bytes());
+        h
+    }
+
+    /// Bytes `[start, end)` of the clip.
+    fn slice(&self, start: u64, end: u64) -> Bytes {
+        let flen = self.fixture.len() as u64;
+        let mut out = Vec::with_capacity((end - start) as usize);
+        let header = self.pad_header();
+        let mut pos = start;
+        while pos < end {
+            if pos < flen {
+                let stop = end.min(flen);
+                out.extend_from_slice(&self.fixture[pos as usize..stop as usize]);
+                pos = stop;
+            } else if pos < flen + 16 {
+                let stop = end.min(flen + 16);
+                out.extend_from_slice(&header[(pos - flen) as usize..(stop - flen) as usize]);
+                pos = stop;
+            } else {
+                out.resize(out.len() + (end - pos) as usize, 0);
+                pos = end;
+            }
+        }
+        Bytes::from(out)
+    }
+}
+
+/// The size of a job's clip, as the result's `file_size` reports it.
+pub fn clip_len(state: &Shared, spec: &ClipSpec) -> u64 {
+    Clip::new(state, spec).total
+}
+
+const CHUNK: u64 = 64 * 1024;
+
+/// `GET /files/{id}/output.mp4` (a job's clip) and `GET /files/uploads/{token}/{name}`.
+pub(super) fn serve(state: &Shared, segs: &[&str], headers: &HeaderMap, head: bool) -> Response<Body> {
+    let mut inner = state.lock();
+    inner.count("download");
+    if let ["uploads", token, _name] = segs {
+        return match inner.uploads.get(*token) {
+            Some(super::Upload {
+                content_type,
+                bytes: Some(bytes),
+            }) => Response::builder()
+                .status(StatusCode::OK)
+                .header("content-type", content_type.as_str())
+                .header("content-length", bytes.len())
+                .body(if head { Body::empty() } else { Body::from(bytes.clone()) })
+                .unwrap_or_default(),
+            _ => json_response(StatusCode::NOT_FOUND, json!({"detail": "File not found"})),
+        };
+    }
+    let id = segs.first().copied().unwrap_or("").trim_end_matches(".mp4");
+    let spec = inner
+        .jobs
+        .get(id)
+        .map(|j| &j.outcome)
+        .or_else(|| inner.predictions.get(id).map(|p| &p.outcome))
+        .and_then(|o| match o {
+            Outcome::Clip(spec) => Some(*spec),
+            _ => None,
+        });
+    let Some(spec) = spec else {
+        return json_response(StatusCode::NOT_FOUND, json!({"detail": "File not found"}));
+    };
+    let truncate = !head && inner.fault(&state.config.faults, Fault::Truncate);
+    drop(inner);
+    let clip = Clip::new(state, &spec);
+    let (status, start, end) = match range(headers, clip.total) {
+        Ok(Some((s, e))) => (StatusCode::PARTIAL_CONTENT, s, e),
+        Ok(None) => (StatusCode::OK, 0, clip.total),
+        Err(()) => {
+            return Response::builder()
+                .status(StatusCode::RANGE_NOT_SATISFIABLE)
+                .header("content-range", format!("bytes */{}", clip.total))
+                .body(Body::empty())
+                .unwrap_or_default();
+        }
+    };
+    let mut builder = Response::builder()
+        .status(status)
+        .header("content-type", "video/mp4")
+        .header("accept-ranges", "bytes")
+        .header("content-length", end - start);
+    if status == StatusCode::PARTIAL_CONTENT {
+        builder = builder.header("content-range", format!("bytes {start}-{}/{}", end - 1, clip.total));
+    }
+    if head {
+        return builder.body(Body::empty()).unwrap_or_default();
+    }
+    // A truncated download sends half of what Content-Length promised, then fails.
+    let stop = if truncate { start + (end - start) / 2 } else { end };
+    let stream = futures::stream::unfold((clip, start, false), move |(clip, pos, failed)| async move {
+        if pos >= stop {
+            if truncate && !failed {
+                return Some((Err(std::io::Error::other("connection reset")), (clip, pos, true)));
+            }
+            return None;
+        }
+        let next = (pos + CHUNK).min(stop);
+        let bytes = clip.slice(pos, next);
+        Some((Ok::<Bytes, std::io::Error>(bytes), (clip, next, failed)))
+    });
+    builder.body(Body::from_stream(stream)).unwrap_or_default()
+}
+
+/// One `bytes=a-b` range (`Ok(None)` when there is none or it is not understood).
+fn range(headers: &HeaderMap, total: u64) -> Result<Option<(u64, u64)>, ()> {
+    let Some(spec) = headers
+        .get("range")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("bytes="))
+    else {
+        return Ok(None);
+    };
+    if spec.contains(',') {
+        return Ok(None);
+    }
+    let Some((a, b)) = spec.split_once('-') else {
+        return Ok(None);
+    };
+    let (start, end) = match (a.trim().parse::<u64>().ok(), b.trim().parse::<u64>().ok()) {
+        (Some(s), Some(e)) => (s, e.saturating_add(1).min(total)),
+        (Some(s), None) => (s, total),
+        (None, Some(suffix)) => (total.saturating_sub(suffix), total),
+        (None, None) => return Ok(None),
+    };
+    if start >= total || start >= end {
+        return Err(());
+    }
+    Ok(Some((start, end)))
+}
+
+/// `PUT /__upload/{token}`: the bytes of an initiated (fal) or presigned (Eachlabs) upload.
+pub(super) fn receive_upload(state: &Shared, token: Option<&str>, headers: &HeaderMap, body: Bytes) -> Response<Body> {
+    let mut inner = state.lock();
+    inner.count("upload");
+    let Some(upload) = token.and_then(|t| inner.uploads.get_mut(t)) else {
+        return json_response(StatusCode::NOT_FOUND, json!({"detail": "Unknown upload"}));
+    };
+    let sent_type = headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("");
+    if sent_type != upload.content_type {
+        return json_response(
+            StatusCode::FORBIDDEN,
+            json!({"detail": format!("Content-Type `{sent_type}` does not match the signed `{}`", upload.content_type)}),
+        );
+    }
+    upload.bytes = Some(body);
+    json_response(StatusCode::OK, json!({}))
+}
+
+/// A stable voice id for a sample: by the uploaded bytes when the URL is one of ours, else by
+/// the URL.
+pub(super) fn voice_id_for(inner: &Inner, url: &str, _app: &str) -> String {
+    let content = url
+        .split("/files/uploads/")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .and_then(|token| inner.uploads.get(token))
+        .and_then(|u| u.bytes.clone());
+    let digest = match content {
+        Some(bytes) => Sha256::digest(&bytes),
+        None => Sha256::digest(url.as_bytes()),
+    };
+    let hex: String = digest.iter().take(6).map(|b| format!("{b:02x}")).collect();
+    format!("vc_{hex}")
+}

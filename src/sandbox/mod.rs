@@ -1,0 +1,309 @@
+//! The sandbox: a strict emulator of the fal queue, fal storage and Eachlabs APIs, with a file
+//! host serving real MP4 clips, knobs for timing and faults, and request counters.
+//!
+//! Written from `reference/` (protocol.md); it imports nothing of the client side (no
+//! `plan`, `catalog` or provider types), so the client's wire-format mistakes are not copied.
+
+mod eachlabs;
+mod fal;
+pub mod faults;
+mod files;
+pub mod schemas;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, Method, Response, StatusCode, Uri};
+use serde_json::{Value, json};
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+use tokio::sync::oneshot;
+
+pub use faults::{Fault, FaultPlan, Rule};
+
+/// How the sandbox behaves.
+#[derive(Debug, Clone)]
+pub struct SandboxConfig {
+    /// How long a job waits in the queue.
+    pub queue_time: Duration,
+    /// How long a job runs once started.
+    pub job_time: Duration,
+    /// Pad every clip to at least this many bytes (a trailing MP4 `free` box), streamed.
+    pub clip_bytes: Option<u64>,
+    /// Results disappear this long after completion (fal keeps them only minutes).
+    pub result_ttl: Option<Duration>,
+    /// Keep-alive comment interval of the status stream (fal: 15 s).
+    pub keep_alive: Duration,
+    /// Eachlabs: predictions in flight per key before 429 (low balance: 10).
+    pub eachlabs_max_in_flight: usize,
+    /// When set, only this key is accepted (401 otherwise); else any non-empty key.
+    pub api_key: Option<String>,
+    /// Injected faults.
+    pub faults: FaultPlan,
+}
+
+impl Default for SandboxConfig {
+    fn default() -> Self {
+        SandboxConfig {
+            queue_time: Duration::from_millis(500),
+            job_time: Duration::from_secs(2),
+            clip_bytes: None,
+            result_ttl: None,
+            keep_alive: Duration::from_secs(15),
+            eachlabs_max_in_flight: 10,
+            api_key: None,
+            faults: FaultPlan::default(),
+        }
+    }
+}
+
+impl SandboxConfig {
+    /// Millisecond jobs, for tests.
+    pub fn fast() -> SandboxConfig {
+        SandboxConfig {
+            queue_time: Duration::from_millis(20),
+            job_time: Duration::from_millis(60),
+            keep_alive: Duration::from_millis(200),
+            ..SandboxConfig::default()
+        }
+    }
+}
+
+/// A running sandbox; stops when dropped.
+pub struct Sandbox {
+    addr: SocketAddr,
+    state: Arc<Shared>,
+    stop: Option<oneshot::Sender<()>>,
+}
+
+impl Sandbox {
+    /// Starts the sandbox on `addr` (use port 0 for any free port).
+    pub async fn start(addr: SocketAddr, config: SandboxConfig) -> std::io::Result<Sandbox> {
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        let addr = listener.local_addr()?;
+        let seed = config.faults.seed;
+        let state = Arc::new(Shared {
+            base: format!("http://{addr}"),
+            config,
+            inner: Mutex::new(Inner {
+                rng: fastrand::Rng::with_seed(seed),
+                ..Inner::default()
+            }),
+        });
+        let app = Router::new()
+            .fallback(dispatch)
+            .layer(DefaultBodyLimit::max(200 * 1024 * 1024))
+            .with_state(state.clone());
+        let (tx, rx) = oneshot::channel();
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = rx.await;
+                })
+                .await;
+        });
+        Ok(Sandbox {
+            addr,
+            state,
+            stop: Some(tx),
+        })
+    }
+
+    /// `http://127.0.0.1:PORT`: the base URL of every API it serves.
+    pub fn base_url(&self) -> String {
+        self.state.base.clone()
+    }
+
+    /// The address it listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The counters, as `GET /__sandbox/stats` returns them.
+    pub fn stats(&self) -> Value {
+        self.state.lock().stats_json()
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// State shared by the handlers.
+struct Shared {
+    base: String,
+    config: SandboxConfig,
+    inner: Mutex<Inner>,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// What a job will produce.
+#[derive(Debug, Clone)]
+enum Outcome {
+    /// A clip (by aspect, duration and audio).
+    Clip(files::ClipSpec),
+    /// A voice id.
+    Voice(String),
+    /// The job fails (COMPLETED with `error`).
+    Fail { error: String, error_type: String },
+    /// The model refuses the input at run time: 422 at the result.
+    Reject(Value),
+}
+
+#[derive(Debug)]
+struct Job {
+    app: String,
+    created: Instant,
+    outcome: Outcome,
+    cancelled: bool,
+    finished: bool,
+}
+
+#[derive(Debug)]
+struct Prediction {
+    key: String,
+    model: String,
+    input: Value,
+    created: Instant,
+    outcome: Outcome,
+    failure_word: &'static str,
+    cost: f64,
+    cancelled: bool,
+    finished: bool,
+}
+
+#[derive(Debug, Clone)]
+struct Upload {
+    content_type: String,
+    bytes: Option<Bytes>,
+}
+
+#[derive(Default)]
+struct Inner {
+    jobs: HashMap<String, Job>,
+    predictions: HashMap<String, Prediction>,
+    /// Upload token → file; `bytes` is `None` until the PUT arrives.
+    uploads: HashMap<String, Upload>,
+    requests: BTreeMap<&'static str, u64>,
+    jobs_created: BTreeMap<String, u64>,
+    faults_injected: BTreeMap<&'static str, u64>,
+    fault_seen: HashMap<Fault, u32>,
+    in_flight: usize,
+    max_in_flight: usize,
+    rng: fastrand::Rng,
+    next_id: u64,
+}
+
+impl Inner {
+    fn count(&mut self, kind: &'static str) {
+        *self.requests.entry(kind).or_default() += 1;
+    }
+
+    /// Whether this request gets `fault` (and counts it when it does).
+    fn fault(&mut self, plan: &FaultPlan, fault: Fault) -> bool {
+        let Some(rule) = plan.rules.get(&fault) else {
+            return false;
+        };
+        let seen = self.fault_seen.entry(fault).or_default();
+        *seen += 1;
+        let hit = *seen <= rule.first || (rule.rate > 0.0 && self.rng.f64() < rule.rate);
+        if hit {
+            *self.faults_injected.entry(fault.name()).or_default() += 1;
+        }
+        hit
+    }
+
+    fn new_id(&mut self) -> String {
+        self.next_id += 1;
+        let r = self.rng.u64(..);
+        format!(
+            "{:08x}-{:04x}-4{:03x}-a{:03x}-{:012x}",
+            (r >> 32) as u32,
+            (r >> 16) as u16,
+            self.next_id & 0xfff,
+            (r >> 4) & 0xfff,
+            (self.next_id << 24) ^ (r & 0xff_ffff)
+        )
+    }
+
+    fn job_started(&mut self, endpoint: &str) {
+        *self.jobs_created.entry(endpoint.to_owned()).or_default() += 1;
+        self.in_flight += 1;
+        self.max_in_flight = self.max_in_flight.max(self.in_flight);
+    }
+
+    fn job_finished(&mut self) {
+        self.in_flight = self.in_flight.saturating_sub(1);
+    }
+
+    fn stats_json(&self) -> Value {
+        json!({
+            "requests": self.requests,
+            "jobs_created": self.jobs_created,
+            "jobs_created_total": self.jobs_created.values().sum::<u64>(),
+            "faults_injected": self.faults_injected,
+            "in_flight": self.in_flight,
+            "max_in_flight": self.max_in_flight,
+        })
+    }
+}
+
+/// One JSON response.
+fn json_response(status: StatusCode, body: Value) -> Response<Body> {
+    Response::builder()
+        .status(status)
+        .header("content-type", "application/json")
+        .body(Body::from(body.to_string()))
+        .unwrap_or_default()
+}
+
+/// Routes by path: the real services live on different hosts, so their paths never clash
+/// there; here `/v1/…` is Eachlabs, `/storage/…` fal storage, `/files/…` and `/__upload/…`
+/// the file host, and everything else the fal queue.
+async fn dispatch(
+    State(state): State<Arc<Shared>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response<Body> {
+    let path = uri.path().trim_end_matches('/').to_owned();
+    let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    let query = uri.query().unwrap_or("");
+    match (segs.first().copied(), &method) {
+        (Some("__sandbox"), &Method::GET) if segs.get(1) == Some(&"stats") => {
+            json_response(StatusCode::OK, state.lock().stats_json())
+        }
+        (Some("files"), &Method::GET | &Method::HEAD) => {
+            files::serve(&state, &segs[1..], &headers, method == Method::HEAD)
+        }
+        (Some("__upload"), &Method::PUT) => files::receive_upload(&state, segs.get(1).copied(), &headers, body),
+        (Some("storage"), &Method::POST) => fal::storage_initiate(&state, &segs, &headers, &body),
+        (Some("v1"), _) => eachlabs::handle(&state, &method, &segs[1..], &headers, &body),
+        _ => fal::handle(&state, &method, &segs, query, &headers, body).await,
+    }
+}
+
+/// Runs `storyboard sandbox`: serves until the future `until` completes.
+pub async fn serve_until(
+    addr: SocketAddr,
+    config: SandboxConfig,
+    ready: impl FnOnce(&Sandbox),
+    until: impl std::future::Future<Output = ()>,
+) -> std::io::Result<Value> {
+    let sandbox = Sandbox::start(addr, config).await?;
+    ready(&sandbox);
+    until.await;
+    Ok(sandbox.stats())
+}
