@@ -296,7 +296,7 @@ fn stream(state: Arc<Shared>, app: String, id: String, query: &str) -> Response<
         if inner.fault(&state.config.faults, Fault::StreamOff) {
             return json_response(StatusCode::NOT_FOUND, json!({"detail": "Not found"}));
         }
-        if !inner.jobs.get(&id).is_some_and(|j| j.app == app) {
+        if inner.jobs.get(&id).is_none_or(|j| j.app != app) {
             return not_found();
         }
     }

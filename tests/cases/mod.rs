@@ -1,2 +1,3 @@
 mod plan;
 mod plan_errors;
+mod sandbox;
