@@ -6,11 +6,16 @@
 pub mod catalog;
 pub mod cli;
 pub mod cost;
+pub mod download;
 pub mod error;
+pub mod journal;
 pub mod manifest;
 pub mod plan;
 pub mod problem;
+pub mod provider;
+pub mod render;
 pub mod report;
+pub mod runner;
 pub mod sandbox;
 pub mod schema;
 pub mod storyboard;
@@ -42,7 +47,7 @@ pub async fn run(cli: Cli) -> Result<i32, Error> {
             }
             Ok(exit::OK)
         }
-        Command::Render(_) => Err(Error::Other("render is not implemented yet".into())),
+        Command::Render(args) => render::render(args).await,
         Command::Models(args) => {
             if args.json {
                 report::stdout(

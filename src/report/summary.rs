@@ -202,3 +202,55 @@ pub fn models_json() -> Value {
             .collect(),
     )
 }
+
+/// The end of a render: counts, money, and what to do about uncertain or failed shots.
+pub fn render_summary(
+    records: &[&crate::manifest::ShotRecord],
+    out: &camino::Utf8Path,
+    stopped: bool,
+    sandbox: bool,
+) -> String {
+    use crate::manifest::ShotStatus;
+    let count = |s: ShotStatus| records.iter().filter(|r| r.status == s).count();
+    let committed: f64 = records
+        .iter()
+        .filter(|r| r.status == ShotStatus::Done || (r.request_id.is_some() && r.status != ShotStatus::Cached))
+        .filter_map(|r| r.actual_usd.or(r.estimated_usd))
+        .fold(0.0, |a, b| a + b);
+    let mut s = format!(
+        "\n{} done · {} cached · {} failed · {} uncertain · {} pending — {}\n",
+        count(ShotStatus::Done),
+        count(ShotStatus::Cached),
+        count(ShotStatus::Failed),
+        count(ShotStatus::Uncertain),
+        count(ShotStatus::Pending),
+        if sandbox {
+            "sandbox: nothing billed".to_owned()
+        } else {
+            format!("${committed:.2} committed this run (estimate)")
+        },
+    );
+    s.push_str(&format!("clips and manifest: {out}/manifest.json\n"));
+    for r in records.iter().filter(|r| r.status == ShotStatus::Failed) {
+        s.push_str(&format!(
+            "  failed     {}: {}\n",
+            r.id,
+            r.error.as_deref().unwrap_or("")
+        ));
+    }
+    let uncertain: Vec<&str> = records
+        .iter()
+        .filter(|r| r.status == ShotStatus::Uncertain)
+        .map(|r| r.id.as_str())
+        .collect();
+    if !uncertain.is_empty() {
+        s.push_str(&format!(
+            "  uncertain  {}: the submit went out and no answer came back, so it may have been created and billed.\n             Check your provider's dashboard; to submit again anyway: storyboard render … --retry-uncertain\n",
+            uncertain.join(", ")
+        ));
+    }
+    if stopped && count(ShotStatus::Pending) > 0 {
+        s.push_str("  stopped early: run the same render again to finish (nothing is submitted twice)\n");
+    }
+    s
+}

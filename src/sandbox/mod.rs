@@ -201,7 +201,10 @@ struct Inner {
     fault_seen: HashMap<Fault, u32>,
     in_flight: usize,
     max_in_flight: usize,
+    /// Drives the fault rates (seeded: the same plan injects the same faults).
     rng: fastrand::Rng,
+    /// Request ids: random, so ids of different sandbox runs never collide.
+    ids: fastrand::Rng,
     next_id: u64,
 }
 
@@ -226,7 +229,7 @@ impl Inner {
 
     fn new_id(&mut self) -> String {
         self.next_id += 1;
-        let r = self.rng.u64(..);
+        let r = self.ids.u64(..);
         format!(
             "{:08x}-{:04x}-4{:03x}-a{:03x}-{:012x}",
             (r >> 32) as u32,

@@ -1,3 +1,4 @@
 mod plan;
 mod plan_errors;
+mod render;
 mod sandbox;

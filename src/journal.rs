@@ -1,0 +1,341 @@
+//! The journal: `.storyboard/journal.jsonl` in the output folder, append-only, one JSON record
+//! per event, fsync'd. The intent to submit is written before the request leaves and the
+//! accepted request id the moment it arrives, so a crash never loses a paid job. A torn last
+//! line (a crash mid-write) is skipped on reading.
+
+use camino::{Utf8Path, Utf8PathBuf};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::io::Write;
+use std::sync::Mutex;
+
+use crate::manifest::ClipRecord;
+use crate::provider::Accepted;
+
+/// One journal line.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Record {
+    /// About to send a submit.
+    Intent {
+        /// Shot id (informational: requests are matched by key).
+        shot: String,
+        /// The request key.
+        request_key: String,
+        /// Which API (`sandbox` or a base URL).
+        api: String,
+        /// When.
+        at: String,
+    },
+    /// The provider accepted the request.
+    Accepted {
+        /// Shot id.
+        shot: String,
+        /// The request key.
+        request_key: String,
+        /// Which API.
+        api: String,
+        /// How to follow it.
+        job: Accepted,
+        /// When.
+        at: String,
+    },
+    /// The submit went out and no usable answer came back.
+    Uncertain {
+        /// Shot id.
+        shot: String,
+        /// The request key.
+        request_key: String,
+        /// Which API.
+        api: String,
+        /// What happened.
+        reason: String,
+        /// When.
+        at: String,
+    },
+    /// The clip is on disk.
+    Done {
+        /// Shot id.
+        shot: String,
+        /// The request key.
+        request_key: String,
+        /// Which API.
+        api: String,
+        /// The request id it came from.
+        request_id: Option<String>,
+        /// The clip.
+        clip: ClipRecord,
+        /// Cost the provider reported.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        actual_usd: Option<f64>,
+        /// When.
+        at: String,
+    },
+    /// The job failed (failures are never cached: the next run submits again).
+    Failed {
+        /// Shot id.
+        shot: String,
+        /// The request key.
+        request_key: String,
+        /// Which API.
+        api: String,
+        /// The request id, when there was one.
+        request_id: Option<String>,
+        /// The provider's message.
+        error: String,
+        /// When.
+        at: String,
+    },
+    /// The provider no longer knows the request (expired result, unknown id).
+    Gone {
+        /// Shot id.
+        shot: String,
+        /// The request key.
+        request_key: String,
+        /// Which API.
+        api: String,
+        /// The request id.
+        request_id: String,
+        /// What the provider said.
+        reason: String,
+        /// When.
+        at: String,
+    },
+    /// A local file was uploaded (remembered by content hash, so re-runs upload nothing unchanged).
+    Upload {
+        /// sha256 of the content.
+        sha256: String,
+        /// Which API.
+        api: String,
+        /// The URL to send.
+        url: String,
+        /// When.
+        at: String,
+    },
+}
+
+/// Where one request stands, from the journal.
+#[derive(Debug, Clone, PartialEq)]
+pub enum KeyState {
+    /// A submit was about to go out and nothing more is known: it may have been created.
+    Intent,
+    /// Accepted and not finished: follow it, never resubmit.
+    Accepted(Accepted),
+    /// Unknown outcome.
+    Uncertain(String),
+    /// On disk.
+    Done {
+        /// The clip.
+        clip: ClipRecord,
+        /// The request id.
+        request_id: Option<String>,
+        /// Reported cost.
+        actual_usd: Option<f64>,
+    },
+    /// Failed.
+    Failed {
+        /// The message.
+        error: String,
+        /// The request id.
+        request_id: Option<String>,
+    },
+    /// The provider forgot it.
+    Gone {
+        /// The request id.
+        request_id: String,
+        /// What it said.
+        reason: String,
+    },
+}
+
+/// What the journal says, folded.
+#[derive(Debug, Default, Clone)]
+pub struct History {
+    /// By (api, request key), the latest state.
+    pub keys: HashMap<(String, String), KeyState>,
+    /// Submit attempts by (api, request key).
+    pub attempts: HashMap<(String, String), u32>,
+    /// Uploads by (api, sha256).
+    pub uploads: HashMap<(String, String), String>,
+    /// Lines that could not be read (a torn last line).
+    pub skipped: usize,
+}
+
+impl History {
+    /// The state of a request.
+    pub fn state(&self, api: &str, key: &str) -> Option<&KeyState> {
+        self.keys.get(&(api.to_owned(), key.to_owned()))
+    }
+
+    fn apply(&mut self, r: Record) {
+        let (api, key, state) = match r {
+            Record::Intent { request_key, api, .. } => {
+                *self.attempts.entry((api.clone(), request_key.clone())).or_default() += 1;
+                (api, request_key, KeyState::Intent)
+            }
+            Record::Accepted {
+                request_key, api, job, ..
+            } => (api, request_key, KeyState::Accepted(job)),
+            Record::Uncertain {
+                request_key,
+                api,
+                reason,
+                ..
+            } => (api, request_key, KeyState::Uncertain(reason)),
+            Record::Done {
+                request_key,
+                api,
+                clip,
+                request_id,
+                actual_usd,
+                ..
+            } => (
+                api,
+                request_key,
+                KeyState::Done {
+                    clip,
+                    request_id,
+                    actual_usd,
+                },
+            ),
+            Record::Failed {
+                request_key,
+                api,
+                error,
+                request_id,
+                ..
+            } => (api, request_key, KeyState::Failed { error, request_id }),
+            Record::Gone {
+                request_key,
+                api,
+                request_id,
+                reason,
+                ..
+            } => (api, request_key, KeyState::Gone { request_id, reason }),
+            Record::Upload { sha256, api, url, .. } => {
+                self.uploads.insert((api, sha256), url);
+                return;
+            }
+        };
+        self.keys.insert((api, key), state);
+    }
+}
+
+/// The journal file, open for appending.
+pub struct Journal {
+    path: Utf8PathBuf,
+    file: Mutex<std::fs::File>,
+}
+
+impl Journal {
+    /// The journal's path in an output folder.
+    pub fn path_in(out: &Utf8Path) -> Utf8PathBuf {
+        out.join(".storyboard").join("journal.jsonl")
+    }
+
+    /// Reads a journal (missing = empty), tolerating unreadable lines.
+    pub fn read(path: &Utf8Path) -> History {
+        let mut h = History::default();
+        let Ok(text) = std::fs::read_to_string(path) else {
+            return h;
+        };
+        for line in text.lines().filter(|l| !l.trim().is_empty()) {
+            match serde_json::from_str::<Record>(line) {
+                Ok(r) => h.apply(r),
+                Err(_) => h.skipped += 1,
+            }
+        }
+        h
+    }
+
+    /// Opens for appending (creating the folder and file).
+    pub fn open(path: &Utf8Path) -> std::io::Result<Journal> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .read(true)
+            .open(path)?;
+        // A torn last line from a crash: end it, so the next record starts on its own line.
+        let len = file.metadata()?.len();
+        if len > 0 {
+            use std::io::{Read, Seek, SeekFrom};
+            let mut last = [0u8; 1];
+            file.seek(SeekFrom::Start(len - 1))?;
+            file.read_exact(&mut last)?;
+            if last[0] != b'\n' {
+                file.write_all(b"\n")?;
+            }
+        }
+        Ok(Journal {
+            path: path.to_owned(),
+            file: Mutex::new(file),
+        })
+    }
+
+    /// Appends one record and fsyncs it before returning.
+    pub fn append(&self, record: &Record) -> std::io::Result<()> {
+        let mut line = serde_json::to_vec(record).map_err(std::io::Error::other)?;
+        line.push(b'\n');
+        let mut f = self.file.lock().unwrap_or_else(|e| e.into_inner());
+        f.write_all(&line)?;
+        f.sync_data()
+    }
+
+    /// Where it is.
+    pub fn path(&self) -> &Utf8Path {
+        &self.path
+    }
+}
+
+/// Now, RFC 3339 UTC to the second.
+pub fn now() -> String {
+    humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn torn_last_line_is_skipped_and_the_next_record_starts_clean() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = Utf8PathBuf::from_path_buf(dir.path().join(".storyboard/journal.jsonl")).unwrap();
+        let j = Journal::open(&path).unwrap();
+        let intent = Record::Intent {
+            shot: "a".into(),
+            request_key: "k".into(),
+            api: "x".into(),
+            at: now(),
+        };
+        j.append(&intent).unwrap();
+        drop(j);
+        // A crash mid-write leaves half a line.
+        let mut f = std::fs::OpenOptions::new().append(true).open(&path).unwrap();
+        f.write_all(br#"{"event":"accepted","shot":"a","req"#).unwrap();
+        drop(f);
+        let h = Journal::read(&path);
+        assert_eq!(h.skipped, 1);
+        assert_eq!(h.state("x", "k"), Some(&KeyState::Intent));
+        let j = Journal::open(&path).unwrap();
+        let job = Accepted {
+            request_id: "r1".into(),
+            status_url: None,
+            response_url: None,
+            cancel_url: None,
+        };
+        j.append(&Record::Accepted {
+            shot: "a".into(),
+            request_key: "k".into(),
+            api: "x".into(),
+            job: job.clone(),
+            at: now(),
+        })
+        .unwrap();
+        let h = Journal::read(&path);
+        assert_eq!(h.state("x", "k"), Some(&KeyState::Accepted(job)));
+        assert_eq!(h.attempts[&("x".to_owned(), "k".to_owned())], 1);
+    }
+}

@@ -1,0 +1,360 @@
+//! fal queue client (protocol.md §1): submit to the full endpoint id, then use the URLs the
+//! server returned; follow on the status stream, falling back to polling; fetch the result the
+//! moment the job completes (fal keeps results only minutes).
+
+use futures::StreamExt;
+use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
+use serde_json::{Map, Value, json};
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::http::{Backoff, retry_after, retryable_status};
+use super::{Accepted, ClipSource, Endpoints, JobError, JobState, SubmitError, describe, error_message};
+
+/// The fal client.
+#[derive(Clone)]
+pub struct Fal {
+    queue: String,
+    storage: String,
+    key: Arc<str>,
+    http: reqwest::Client,
+}
+
+impl Fal {
+    /// A client for the given base URLs.
+    pub fn new(endpoints: &Endpoints, key: String, http: reqwest::Client) -> Fal {
+        Fal {
+            queue: endpoints.fal_queue.clone(),
+            storage: endpoints.fal_storage.clone(),
+            key: key.into(),
+            http,
+        }
+    }
+
+    fn auth(&self) -> String {
+        format!("Key {}", self.key)
+    }
+
+    /// `POST {queue}/{endpoint}` once.
+    pub async fn submit(&self, endpoint: &str, input: &Map<String, Value>) -> Result<Accepted, SubmitError> {
+        let url = format!("{}/{endpoint}", self.queue);
+        let sent = self
+            .http
+            .post(&url)
+            .header(AUTHORIZATION, self.auth())
+            .header(ACCEPT, "application/json")
+            .json(input)
+            .timeout(Duration::from_secs(60))
+            .send()
+            .await;
+        let resp = match sent {
+            Ok(r) => r,
+            // A refused connection never carried the request: nothing was created.
+            Err(e) if e.is_connect() => {
+                return Err(SubmitError::Retry {
+                    reason: describe(&e),
+                    retry_after: None,
+                    rate_limited: false,
+                });
+            }
+            Err(e) => {
+                return Err(SubmitError::Uncertain(format!(
+                    "no answer to the submit: {}",
+                    describe(&e)
+                )));
+            }
+        };
+        let status = resp.status().as_u16();
+        let ra = retry_after(resp.headers());
+        let body = resp.bytes().await;
+        let text = body
+            .as_ref()
+            .map(|b| String::from_utf8_lossy(b).into_owned())
+            .unwrap_or_default();
+        match status {
+            200..=299 => {
+                let body = body.map_err(|e| {
+                    SubmitError::Uncertain(format!("the submit's answer was cut off: {}", describe(&e)))
+                })?;
+                let v: Value = serde_json::from_slice(&body)
+                    .map_err(|_| SubmitError::Uncertain("the submit's answer was not JSON".into()))?;
+                let Some(id) = v.get("request_id").and_then(Value::as_str) else {
+                    return Err(SubmitError::Uncertain("the submit's answer had no request_id".into()));
+                };
+                let (status_url, response_url, cancel_url) = self.urls(endpoint, id, &v);
+                Ok(Accepted {
+                    request_id: id.to_owned(),
+                    status_url: Some(status_url),
+                    response_url: Some(response_url),
+                    cancel_url: Some(cancel_url),
+                })
+            }
+            429 => Err(SubmitError::Retry {
+                reason: error_message(status, &text),
+                retry_after: ra,
+                rate_limited: true,
+            }),
+            503 => Err(SubmitError::Retry {
+                reason: error_message(status, &text),
+                retry_after: ra,
+                rate_limited: false,
+            }),
+            401 | 403 => Err(SubmitError::Fatal(format!(
+                "fal refused the API key ({}): check FAL_KEY",
+                error_message(status, &text)
+            ))),
+            400..=499 => Err(SubmitError::Rejected(error_message(status, &text))),
+            _ => Err(SubmitError::Uncertain(error_message(status, &text))),
+        }
+    }
+
+    /// The server's URLs, or (for an older answer without them) the documented shape:
+    /// `{queue}/{owner}/{alias}/requests/{id}`.
+    fn urls(&self, endpoint: &str, id: &str, v: &Value) -> (String, String, String) {
+        let parts: Vec<&str> = endpoint.split('/').collect();
+        let n = if matches!(parts.first(), Some(&"workflows") | Some(&"comfy")) {
+            3
+        } else {
+            2
+        };
+        let base = format!("{}/{}/requests/{id}", self.queue, parts[..n.min(parts.len())].join("/"));
+        let get = |k: &str, fallback: String| v.get(k).and_then(Value::as_str).map_or(fallback, str::to_owned);
+        (
+            get("status_url", format!("{base}/status")),
+            get("response_url", base.clone()),
+            get("cancel_url", format!("{base}/cancel")),
+        )
+    }
+
+    /// Follows a job to completion and fetches its result.
+    pub async fn follow(
+        &self,
+        job: &Accepted,
+        on_state: &(dyn Fn(JobState) + Send + Sync),
+    ) -> Result<ClipSource, JobError> {
+        let status_url = job.status_url.clone().unwrap_or_default();
+        let done = match self.stream(&status_url, on_state).await {
+            Some(done) => done,
+            None => self.poll(&status_url, &job.request_id, on_state).await?,
+        };
+        if let Some(err) = done.get("error").filter(|e| !e.is_null()) {
+            let kind = done
+                .get("error_type")
+                .and_then(Value::as_str)
+                .map(|t| format!(" ({t})"))
+                .unwrap_or_default();
+            return Err(JobError::Failed(format!(
+                "{}{kind}",
+                err.as_str().map_or(err.to_string(), str::to_owned)
+            )));
+        }
+        self.result(job.response_url.as_deref().unwrap_or_default(), &job.request_id)
+            .await
+    }
+
+    /// The status stream; `None` when it is unavailable or drops before COMPLETED.
+    async fn stream(&self, status_url: &str, on_state: &(dyn Fn(JobState) + Send + Sync)) -> Option<Value> {
+        let resp = self
+            .http
+            .get(format!("{status_url}/stream?logs=0"))
+            .header(AUTHORIZATION, self.auth())
+            .header(ACCEPT, "text/event-stream")
+            .send()
+            .await
+            .ok()?;
+        if resp.status().as_u16() != 200 {
+            return None;
+        }
+        let mut body = resp.bytes_stream();
+        let mut buf: Vec<u8> = Vec::new();
+        while let Some(chunk) = body.next().await {
+            buf.extend_from_slice(&chunk.ok()?);
+            while let Some(pos) = buf.iter().position(|b| *b == b'\n') {
+                let line: Vec<u8> = buf.drain(..=pos).collect();
+                let line = String::from_utf8_lossy(&line);
+                let Some(data) = line.trim_end().strip_prefix("data:") else {
+                    continue;
+                };
+                let Ok(v) = serde_json::from_str::<Value>(data.trim()) else {
+                    continue;
+                };
+                if report(&v, on_state) {
+                    return Some(v);
+                }
+            }
+        }
+        None
+    }
+
+    /// Polls the status with growing intervals until COMPLETED.
+    async fn poll(
+        &self,
+        status_url: &str,
+        id: &str,
+        on_state: &(dyn Fn(JobState) + Send + Sync),
+    ) -> Result<Value, JobError> {
+        let mut interval = Duration::from_millis(100);
+        let mut errors = 0;
+        loop {
+            let sent = self
+                .http
+                .get(format!("{status_url}?logs=0"))
+                .header(AUTHORIZATION, self.auth())
+                .send()
+                .await;
+            match sent {
+                Ok(r) if r.status().as_u16() == 200 || r.status().as_u16() == 202 => {
+                    errors = 0;
+                    if let Ok(v) = r.json::<Value>().await
+                        && report(&v, on_state)
+                    {
+                        return Ok(v);
+                    }
+                }
+                Ok(r) if r.status().as_u16() == 404 => {
+                    return Err(JobError::Gone(format!("fal no longer knows request {id} (status 404)")));
+                }
+                Ok(r) => {
+                    let code = r.status().as_u16();
+                    let text = r.text().await.unwrap_or_default();
+                    errors += 1;
+                    if !retryable_status(code) || errors >= Backoff::GET.attempts {
+                        return Err(JobError::Unreachable(format!(
+                            "status of {id}: {}",
+                            error_message(code, &text)
+                        )));
+                    }
+                    tokio::time::sleep(Backoff::GET.delay(errors, None)).await;
+                    continue;
+                }
+                Err(e) => {
+                    errors += 1;
+                    if errors >= Backoff::GET.attempts {
+                        return Err(JobError::Unreachable(format!("status of {id}: {}", describe(&e))));
+                    }
+                    tokio::time::sleep(Backoff::GET.delay(errors, None)).await;
+                    continue;
+                }
+            }
+            tokio::time::sleep(interval).await;
+            interval = (interval.mul_f64(1.5)).min(Duration::from_secs(5));
+        }
+    }
+
+    /// `GET {response_url}`, retried on 5xx and transport errors.
+    async fn result(&self, response_url: &str, id: &str) -> Result<ClipSource, JobError> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let sent = self
+                .http
+                .get(response_url)
+                .header(AUTHORIZATION, self.auth())
+                .send()
+                .await;
+            let (code, text, ra) = match sent {
+                Ok(r) => {
+                    let code = r.status().as_u16();
+                    let ra = retry_after(r.headers());
+                    (code, r.text().await.unwrap_or_default(), ra)
+                }
+                Err(e) => {
+                    if attempt >= Backoff::GET.attempts {
+                        return Err(JobError::Unreachable(format!("result of {id}: {}", describe(&e))));
+                    }
+                    tokio::time::sleep(Backoff::GET.delay(attempt, None)).await;
+                    continue;
+                }
+            };
+            match code {
+                200 => {
+                    let v: Value = serde_json::from_str(&text)
+                        .map_err(|_| JobError::Failed(format!("result of {id} is not JSON")))?;
+                    let video = &v["video"];
+                    let Some(url) = video.get("url").and_then(Value::as_str) else {
+                        return Err(JobError::Failed(format!(
+                            "result of {id} has no video.url: {}",
+                            truncate(&text)
+                        )));
+                    };
+                    return Ok(ClipSource {
+                        url: url.to_owned(),
+                        size: video.get("file_size").and_then(Value::as_u64),
+                        cost_usd: None,
+                    });
+                }
+                404 => {
+                    return Err(JobError::Gone(format!(
+                        "the result of {id} is gone (fal keeps results only minutes after completion)"
+                    )));
+                }
+                // Not ready yet (a status said otherwise moments ago): wait a little.
+                400 if attempt < Backoff::GET.attempts => tokio::time::sleep(Duration::from_millis(200)).await,
+                c if retryable_status(c) && attempt < Backoff::GET.attempts => {
+                    tokio::time::sleep(Backoff::GET.delay(attempt, ra)).await;
+                }
+                c => return Err(JobError::Failed(error_message(c, &text))),
+            }
+        }
+    }
+
+    /// fal storage: initiate, then PUT the bytes; returns the `file_url` to send.
+    pub async fn upload(&self, bytes: Vec<u8>, content_type: &str, file_name: &str) -> Result<String, String> {
+        let init = self
+            .http
+            .post(format!(
+                "{}/storage/upload/initiate?storage_type=fal-cdn-v3",
+                self.storage
+            ))
+            .header(AUTHORIZATION, self.auth())
+            .json(&json!({"file_name": file_name, "content_type": content_type}))
+            .send()
+            .await
+            .map_err(|e| format!("upload of {file_name}: {}", describe(&e)))?;
+        let code = init.status().as_u16();
+        let text = init.text().await.unwrap_or_default();
+        if code != 200 {
+            return Err(format!("upload of {file_name}: {}", error_message(code, &text)));
+        }
+        let v: Value = serde_json::from_str(&text).map_err(|_| format!("upload of {file_name}: answer is not JSON"))?;
+        let (Some(upload_url), Some(file_url)) = (v["upload_url"].as_str(), v["file_url"].as_str()) else {
+            return Err(format!("upload of {file_name}: answer lacks upload_url/file_url"));
+        };
+        let put = self
+            .http
+            .put(upload_url)
+            .header(CONTENT_TYPE, content_type)
+            .body(bytes)
+            .send()
+            .await
+            .map_err(|e| format!("upload of {file_name}: {}", describe(&e)))?;
+        if !put.status().is_success() {
+            let code = put.status().as_u16();
+            return Err(format!(
+                "upload of {file_name}: {}",
+                error_message(code, &put.text().await.unwrap_or_default())
+            ));
+        }
+        Ok(file_url.to_owned())
+    }
+}
+
+/// Tells the caller where the job is; true when it is COMPLETED.
+fn report(v: &Value, on_state: &(dyn Fn(JobState) + Send + Sync)) -> bool {
+    match v.get("status").and_then(Value::as_str) {
+        Some("COMPLETED") => true,
+        Some("IN_QUEUE") => {
+            on_state(JobState::Queued(v.get("queue_position").and_then(Value::as_u64)));
+            false
+        }
+        Some("IN_PROGRESS") => {
+            on_state(JobState::Running);
+            false
+        }
+        _ => false,
+    }
+}
+
+fn truncate(s: &str) -> String {
+    s.chars().take(200).collect()
+}

@@ -1,0 +1,247 @@
+//! Providers: submit a request, follow it, fetch its result (the clip's URL), cancel it.
+//! Chosen in one place ([`Provider::new`]); base URLs can point at the sandbox.
+
+pub mod eachlabs;
+pub mod fal;
+pub mod http;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use std::time::Duration;
+
+use crate::catalog::ProviderKind;
+
+/// A job the provider accepted: everything needed to follow it, kept in the journal.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Accepted {
+    /// The provider's request id.
+    pub request_id: String,
+    /// fal: where to poll.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_url: Option<String>,
+    /// fal: where the result is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response_url: Option<String>,
+    /// fal: where to cancel.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cancel_url: Option<String>,
+}
+
+/// A finished job's clip.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClipSource {
+    /// Where to download it.
+    pub url: String,
+    /// The size the provider reported, if any.
+    pub size: Option<u64>,
+    /// The cost the provider reported (Eachlabs `metrics.cost`), in USD.
+    pub cost_usd: Option<f64>,
+}
+
+/// Why a submit did not give a request id.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SubmitError {
+    /// Certainly nothing was created and trying again may work (connection refused, 429, 503).
+    Retry {
+        /// What happened.
+        reason: String,
+        /// The server's `Retry-After`.
+        retry_after: Option<Duration>,
+        /// A 429 (counts towards lowering concurrency on Eachlabs).
+        rate_limited: bool,
+    },
+    /// The provider refused the request: nothing was created; trying again will not help.
+    Rejected(String),
+    /// The provider refused for the whole account (bad key, no balance): stop submitting.
+    Fatal(String),
+    /// The request went out and no usable answer came back: it may have been created (and billed).
+    Uncertain(String),
+}
+
+/// How following a job ended, short of a clip.
+#[derive(Debug, Clone, PartialEq)]
+pub enum JobError {
+    /// The model or provider reported a failure.
+    Failed(String),
+    /// The provider no longer knows the request (expired result, unknown id).
+    Gone(String),
+    /// The provider could not be reached after every retry.
+    Unreachable(String),
+}
+
+impl JobError {
+    /// The message.
+    pub fn message(&self) -> &str {
+        match self {
+            JobError::Failed(m) | JobError::Gone(m) | JobError::Unreachable(m) => m,
+        }
+    }
+}
+
+/// Progress of a followed job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobState {
+    /// Waiting, with this many ahead.
+    Queued(Option<u64>),
+    /// Running.
+    Running,
+}
+
+/// Where each provider lives and its key.
+#[derive(Debug, Clone)]
+pub struct Endpoints {
+    /// fal queue base URL.
+    pub fal_queue: String,
+    /// fal storage base URL.
+    pub fal_storage: String,
+    /// Eachlabs base URL.
+    pub eachlabs: String,
+}
+
+impl Default for Endpoints {
+    fn default() -> Self {
+        Endpoints {
+            fal_queue: "https://queue.fal.run".into(),
+            fal_storage: "https://rest.fal.ai".into(),
+            eachlabs: "https://api.eachlabs.ai".into(),
+        }
+    }
+}
+
+/// A provider client.
+#[derive(Clone)]
+pub enum Provider {
+    /// fal queue.
+    Fal(fal::Fal),
+    /// Eachlabs predictions.
+    Eachlabs(eachlabs::Eachlabs),
+}
+
+impl Provider {
+    /// The client for `kind`.
+    pub fn new(kind: ProviderKind, endpoints: &Endpoints, key: String, http: reqwest::Client) -> Provider {
+        match kind {
+            ProviderKind::Fal => Provider::Fal(fal::Fal::new(endpoints, key, http)),
+            ProviderKind::Eachlabs => Provider::Eachlabs(eachlabs::Eachlabs::new(endpoints, key, http)),
+        }
+    }
+
+    /// Submits once (the runner decides about retries).
+    pub async fn submit(
+        &self,
+        endpoint: &str,
+        version: Option<&str>,
+        input: &Map<String, Value>,
+    ) -> Result<Accepted, SubmitError> {
+        match self {
+            Provider::Fal(p) => p.submit(endpoint, input).await,
+            Provider::Eachlabs(p) => p.submit(endpoint, version.unwrap_or("0.0.1"), input).await,
+        }
+    }
+
+    /// Follows a job until it finishes, then returns its clip.
+    pub async fn follow(
+        &self,
+        job: &Accepted,
+        on_state: &(dyn Fn(JobState) + Send + Sync),
+    ) -> Result<ClipSource, JobError> {
+        match self {
+            Provider::Fal(p) => p.follow(job, on_state).await,
+            Provider::Eachlabs(p) => p.follow(job, on_state).await,
+        }
+    }
+
+    /// Uploads a local file; returns the URL to send.
+    pub async fn upload(&self, bytes: Vec<u8>, content_type: &str, file_name: &str) -> Result<String, String> {
+        match self {
+            Provider::Fal(p) => p.upload(bytes, content_type, file_name).await,
+            Provider::Eachlabs(p) => p.upload(bytes, content_type).await,
+        }
+    }
+}
+
+/// A short, key-free description of a transport error.
+pub fn describe(e: &reqwest::Error) -> String {
+    let what = if e.is_connect() {
+        "cannot connect"
+    } else if e.is_timeout() {
+        "timed out"
+    } else if e.is_body() || e.is_decode() {
+        "the answer was cut off"
+    } else {
+        "request failed"
+    };
+    match e.url() {
+        Some(u) => format!(
+            "{what} ({}{})",
+            u.host_str().unwrap_or(""),
+            u.port().map(|p| format!(":{p}")).unwrap_or_default()
+        ),
+        None => what.to_owned(),
+    }
+}
+
+/// The message of an error body: fal's `detail` (a string or pydantic entries), Eachlabs'
+/// `error`/`message`/`details`, else the text.
+pub fn error_message(status: u16, body: &str) -> String {
+    let parsed: Option<Value> = serde_json::from_str(body).ok();
+    let text = match &parsed {
+        Some(Value::Object(o)) => {
+            if let Some(detail) = o.get("detail") {
+                match detail {
+                    Value::String(s) => s.clone(),
+                    Value::Array(items) => items
+                        .iter()
+                        .map(|d| {
+                            let loc: Vec<String> = d["loc"]
+                                .as_array()
+                                .map(|l| {
+                                    l.iter()
+                                        .filter(|x| *x != "body")
+                                        .map(|x| x.as_str().map_or(x.to_string(), str::to_owned))
+                                        .collect()
+                                })
+                                .unwrap_or_default();
+                            format!("{}: {}", loc.join("."), d["msg"].as_str().unwrap_or("invalid"))
+                        })
+                        .collect::<Vec<_>>()
+                        .join("; "),
+                    other => other.to_string(),
+                }
+            } else {
+                let pick = |k: &str| o.get(k).and_then(Value::as_str).map(str::to_owned);
+                match (pick("error").or_else(|| pick("message")), o.get("details")) {
+                    (Some(e), Some(Value::String(d))) => format!("{e}: {d}"),
+                    (Some(e), Some(d @ Value::Array(_))) => format!("{e}: {d}"),
+                    (Some(e), _) => e,
+                    (None, _) => body.to_owned(),
+                }
+            }
+        }
+        _ => body.chars().take(300).collect(),
+    };
+    format!("HTTP {status}: {text}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_messages_read_both_providers_shapes() {
+        let m = error_message(
+            422,
+            r#"{"detail":[{"loc":["body","duration"],"msg":"bad","type":"x"}]}"#,
+        );
+        assert_eq!(m, "HTTP 422: duration: bad");
+        assert_eq!(
+            error_message(503, r#"{"detail":"Runner disconnected","error_type":"x"}"#),
+            "HTTP 503: Runner disconnected"
+        );
+        assert_eq!(
+            error_message(429, r#"{"status":429,"error":"too many requests","details":"cap"}"#),
+            "HTTP 429: too many requests: cap"
+        );
+        assert_eq!(error_message(500, "oops"), "HTTP 500: oops");
+    }
+}

@@ -1,0 +1,762 @@
+//! `storyboard render`: settings, the estimate and its confirmation, the folder lock, the
+//! journal's verdict on each shot (cached / resume / submit / uncertain), uploads, and the run.
+
+use camino::{Utf8Path, Utf8PathBuf};
+use futures::StreamExt;
+use serde_json::{Map, Value, json};
+use std::collections::HashMap;
+use std::io::{BufRead, IsTerminal, Write};
+use std::sync::Arc;
+
+use crate::catalog::ProviderKind;
+use crate::cli::RenderArgs;
+use crate::cost::Micros;
+use crate::download;
+use crate::error::{Error, exit};
+use crate::journal::{self, History, Journal, KeyState, Record};
+use crate::manifest::{Manifest, ShotRecord, ShotStatus};
+use crate::plan::{self, Plan};
+use crate::provider::http::{self, check_base_url};
+use crate::provider::{Endpoints, Provider};
+use crate::report::progress::{self, Style};
+use crate::report::{self, Event, Reporter};
+use crate::runner::{Action, Ledger, Runner, Stop, Work, uncertain_message};
+use crate::sandbox::{Sandbox, SandboxConfig};
+
+/// What the journal and the disk say about one selected shot.
+#[derive(Debug, Clone, PartialEq)]
+enum Verdict {
+    /// The clip is on disk and verified.
+    Cached,
+    /// Render it.
+    Go(Action),
+    /// An earlier submit's outcome is unknown: left alone.
+    Uncertain(String),
+    /// The provider forgot an earlier request: left alone.
+    Gone(String),
+}
+
+/// Resolved render settings.
+struct Settings {
+    concurrency: usize,
+    out: Utf8PathBuf,
+    provider: ProviderKind,
+    endpoints: Endpoints,
+    key: Option<String>,
+    api: String,
+    budget: Option<Micros>,
+    style: Style,
+}
+
+fn settings(args: &RenderArgs, plan: &Plan) -> Result<Settings, Error> {
+    let concurrency = match args.concurrency {
+        Some(0) => return Err(Error::Usage("--concurrency must be at least 1".into())),
+        Some(n) => n as usize,
+        None => plan.concurrency.max(1) as usize,
+    };
+    let env = |name: &str, default: &str| -> Result<String, Error> {
+        let v = std::env::var(name)
+            .ok()
+            .filter(|v| !v.trim().is_empty())
+            .unwrap_or_else(|| default.to_owned());
+        check_base_url(name, &v).map_err(Error::Usage)
+    };
+    let d = Endpoints::default();
+    let endpoints = Endpoints {
+        fal_queue: env("STORYBOARD_FAL_URL", &d.fal_queue)?,
+        fal_storage: env("STORYBOARD_FAL_STORAGE_URL", &d.fal_storage)?,
+        eachlabs: env("STORYBOARD_EACHLABS_URL", &d.eachlabs)?,
+    };
+    let provider = plan.provider;
+    let key = match provider {
+        ProviderKind::Fal => args.fal_key.clone(),
+        ProviderKind::Eachlabs => args.eachlabs_key.clone(),
+    }
+    .filter(|k| !k.trim().is_empty());
+    let api = if args.sandbox {
+        "sandbox".to_owned()
+    } else {
+        match provider {
+            ProviderKind::Fal => endpoints.fal_queue.clone(),
+            ProviderKind::Eachlabs => endpoints.eachlabs.clone(),
+        }
+    };
+    let budget = match args.max_cost {
+        Some(usd) => Some(
+            Micros::from_usd(usd)
+                .ok_or_else(|| Error::Usage(format!("--max-cost {usd} is not an amount of dollars")))?,
+        ),
+        None => plan.budget,
+    };
+    let style = if args.json {
+        Style::Json
+    } else if args.quiet {
+        Style::Quiet
+    } else if std::io::stderr().is_terminal() && std::env::var_os("STORYBOARD_PLAIN").is_none() {
+        Style::Bars
+    } else {
+        Style::Plain
+    };
+    Ok(Settings {
+        concurrency,
+        out: args.out.clone().unwrap_or_else(|| plan.output.clone()),
+        provider,
+        endpoints,
+        key,
+        api,
+        budget,
+        style,
+    })
+}
+
+/// Which plan indices `--only` selects (all when empty).
+fn select(plan: &Plan, only: &[String]) -> Result<Vec<usize>, Error> {
+    if only.is_empty() {
+        return Ok((0..plan.shots.len()).collect());
+    }
+    let mut patterns = Vec::new();
+    for o in only
+        .iter()
+        .flat_map(|o| o.split(','))
+        .map(str::trim)
+        .filter(|o| !o.is_empty())
+    {
+        let p = glob::Pattern::new(o).map_err(|e| Error::Usage(format!("--only `{o}` is not a valid glob: {e}")))?;
+        if !plan.shots.iter().any(|s| p.matches(&s.id)) {
+            let ids: Vec<&str> = plan.shots.iter().map(|s| s.id.as_str()).collect();
+            let hint = crate::problem::closest(o, ids.iter().copied())
+                .map(|c| format!(" — did you mean `{c}`?"))
+                .unwrap_or_default();
+            return Err(Error::Usage(format!("--only `{o}` matches no shot{hint}")));
+        }
+        patterns.push(p);
+    }
+    Ok(plan
+        .shots
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| patterns.iter().any(|p| p.matches(&s.id)))
+        .map(|(i, _)| i)
+        .collect())
+}
+
+/// The clip a journal's Done record left, if it is still on disk and intact.
+fn intact_clip(out: &Utf8Path, state: Option<&KeyState>) -> Option<crate::manifest::ClipRecord> {
+    match state {
+        Some(KeyState::Done { clip, .. }) if download::verify(&out.join(&clip.path), clip.bytes, &clip.sha256) => {
+            Some(clip.clone())
+        }
+        _ => None,
+    }
+}
+
+fn verdicts(
+    plan: &Plan,
+    selected: &[usize],
+    history: &History,
+    s: &Settings,
+    args: &RenderArgs,
+) -> HashMap<usize, Verdict> {
+    selected
+        .iter()
+        .map(|&i| {
+            let shot = &plan.shots[i];
+            let state = history.state(&s.api, &shot.request_key);
+            if !args.force && intact_clip(&s.out, state).is_some() {
+                return (i, Verdict::Cached);
+            }
+            let v = match state {
+                // The in-process sandbox of an earlier run is gone, and it costs nothing.
+                _ if args.sandbox => Verdict::Go(Action::Submit),
+                Some(KeyState::Accepted(job)) => Verdict::Go(Action::Follow(job.clone())),
+                Some(KeyState::Intent) if !args.retry_uncertain => {
+                    Verdict::Uncertain(uncertain_message("the previous run stopped while submitting this shot"))
+                }
+                Some(KeyState::Uncertain(reason)) if !args.retry_uncertain => {
+                    Verdict::Uncertain(uncertain_message(reason))
+                }
+                Some(KeyState::Gone { request_id, reason }) if !args.resubmit_expired => Verdict::Gone(format!(
+                    "{reason} (request {request_id}); `render --resubmit-expired` submits it again (a second bill)"
+                )),
+                _ => Verdict::Go(Action::Submit),
+            };
+            (i, v)
+        })
+        .collect()
+}
+
+/// Runs `storyboard render`.
+pub async fn render(args: RenderArgs) -> Result<i32, Error> {
+    let src = crate::load_source(&args.file)?;
+    let overrides = plan::Overrides {
+        provider: args.provider.map(crate::provider_kind),
+    };
+    let plan = plan::plan(&src, &overrides).map_err(Error::BadInput)?;
+    if args.dry_run {
+        report::stdout(&report::summary::plan(&plan));
+        return Ok(exit::OK);
+    }
+    let s = settings(&args, &plan)?;
+    let selected = select(&plan, &args.only)?;
+    let journal_path = Journal::path_in(&s.out);
+    let history = Journal::read(&journal_path);
+    let verdicts0 = verdicts(&plan, &selected, &history, &s, &args);
+
+    // The estimate, the budget and the confirmation: before anything is written or sent.
+    let to_submit: Vec<usize> = selected
+        .iter()
+        .copied()
+        .filter(|i| verdicts0[i] == Verdict::Go(Action::Submit))
+        .collect();
+    let spend: Micros = to_submit.iter().filter_map(|&i| plan.shots[i].estimate).sum();
+    let unpriced = to_submit.iter().filter(|&&i| plan.shots[i].estimate.is_none()).count();
+    if s.style != Style::Json && s.style != Style::Quiet {
+        report::stderr_line(report::summary::plan(&plan).trim_end());
+    }
+    let resumes = selected
+        .iter()
+        .filter(|i| matches!(verdicts0[i], Verdict::Go(Action::Follow(_))))
+        .count();
+    let cached = selected.iter().filter(|i| verdicts0[i] == Verdict::Cached).count();
+    let to_pay = format!(
+        "to render: {} shot{} for {}{} · {cached} cached · {resumes} resumed{}",
+        to_submit.len(),
+        if to_submit.len() == 1 { "" } else { "s" },
+        spend,
+        if unpriced > 0 {
+            format!(" + {unpriced} unpriced")
+        } else {
+            String::new()
+        },
+        if args.sandbox {
+            " · sandbox: $0, nothing is billed"
+        } else {
+            ""
+        }
+    );
+    if s.style != Style::Json {
+        report::stderr_line(&to_pay);
+    }
+    if !args.sandbox
+        && let Some(limit) = s.budget
+    {
+        if unpriced > 0 && !args.allow_unpriced {
+            return Err(Error::NotConfirmed(format!(
+                "{unpriced} shot(s) have no known price, so the budget of {limit} cannot be checked: give them `price_usd:` or pass --allow-unpriced"
+            )));
+        }
+        if spend > limit {
+            return Err(Error::NotConfirmed(format!(
+                "the estimate {spend} exceeds the budget of {limit} (budget_usd / --max-cost): nothing was sent"
+            )));
+        }
+    }
+    let needs_key = !args.sandbox && (!to_submit.is_empty() || resumes > 0);
+    if needs_key && s.key.is_none() {
+        let var = if s.provider == ProviderKind::Fal {
+            "FAL_KEY"
+        } else {
+            "EACHLABS_API_KEY"
+        };
+        return Err(Error::Usage(format!(
+            "{var} is not set: export your {} API key as {var} to render for real, or try `storyboard render {} --sandbox` (offline, $0) or `storyboard plan {}` (the estimate)",
+            s.provider, args.file, args.file
+        )));
+    }
+    if !args.sandbox && !args.yes && !to_submit.is_empty() {
+        confirm(&s, spend, unpriced, to_submit.len())?;
+    }
+
+    // From here on, files are written: lock the folder, then read the journal again under the lock.
+    std::fs::create_dir_all(s.out.join(".storyboard")).map_err(|source| Error::Write {
+        path: s.out.clone(),
+        source,
+    })?;
+    let _lock = lock(&s.out)?;
+    let history = Journal::read(&journal_path);
+    let verdicts = verdicts(&plan, &selected, &history, &s, &args);
+    let journal = Arc::new(Journal::open(&journal_path).map_err(|source| Error::Write {
+        path: journal_path.clone(),
+        source,
+    })?);
+    if history.skipped > 0 {
+        report::stderr_line(&format!(
+            "note: {} unreadable journal line(s) skipped (a crash mid-write)",
+            history.skipped
+        ));
+    }
+
+    let sandbox = if args.sandbox {
+        Some(start_sandbox().await?)
+    } else {
+        None
+    };
+    let endpoints = match &sandbox {
+        Some(sb) => Endpoints {
+            fal_queue: sb.base_url(),
+            fal_storage: sb.base_url(),
+            eachlabs: sb.base_url(),
+        },
+        None => s.endpoints.clone(),
+    };
+    let key = if args.sandbox {
+        "sandbox".to_owned()
+    } else {
+        s.key.clone().unwrap_or_default()
+    };
+    let http_client = http::client();
+    let mut provider = Provider::new(s.provider, &endpoints, key, http_client.clone());
+    if let Provider::Eachlabs(e) = &mut provider
+        && (args.sandbox || std::env::var_os("STORYBOARD_FAST_POLL").is_some())
+    {
+        e.poll = std::time::Duration::from_millis(100);
+    }
+
+    let started = journal::now();
+    let ledger = Arc::new(Ledger::new(
+        s.out.join("manifest.json"),
+        initial_manifest(&src.name, &plan, &selected, &history, &s, &started),
+    ));
+    ledger.write(None).map_err(|source| Error::Write {
+        path: s.out.join("manifest.json"),
+        source,
+    })?;
+
+    let reporter: Arc<dyn Reporter> = Arc::from(progress::reporter(s.style, selected.len()));
+    let stop = Stop::default();
+    let signals = tokio::spawn(watch_signals(stop.clone(), reporter.clone()));
+
+    // Shots left alone, and cached ones (copied into place when renamed).
+    let mut work: Vec<Work> = Vec::new();
+    let mut leaders: HashMap<&str, usize> = HashMap::new();
+    for &i in &selected {
+        let shot = &plan.shots[i];
+        match &verdicts[&i] {
+            Verdict::Cached => cache_hit(&s.out, &history, &s.api, &plan, i, &ledger, reporter.as_ref()),
+            Verdict::Uncertain(msg) => {
+                ledger.update(i, false, |r| {
+                    r.status = ShotStatus::Uncertain;
+                    r.error = Some(msg.clone());
+                });
+                reporter.event(&Event::Uncertain {
+                    id: shot.id.clone(),
+                    reason: msg.clone(),
+                });
+            }
+            Verdict::Gone(msg) => {
+                ledger.update(i, false, |r| {
+                    r.status = ShotStatus::Failed;
+                    r.error = Some(msg.clone());
+                });
+                reporter.event(&Event::Failed {
+                    id: shot.id.clone(),
+                    error: msg.clone(),
+                });
+            }
+            Verdict::Go(action) => match leaders.get(shot.request_key.as_str()) {
+                // The same request twice in one storyboard: sent once, the clip copied.
+                Some(&w) => work[w].copies.push(i),
+                None => {
+                    leaders.insert(&shot.request_key, work.len());
+                    work.push(Work {
+                        index: i,
+                        copies: Vec::new(),
+                        action: action.clone(),
+                    });
+                }
+            },
+        }
+    }
+    let _ = ledger.write(None);
+
+    // Local files: each distinct one uploaded once, remembered across runs by content hash.
+    let mut inputs: Vec<Map<String, Value>> = plan.shots.iter().map(|s| s.input.clone()).collect();
+    let needed: Vec<usize> = work
+        .iter()
+        .filter(|w| w.action == Action::Submit)
+        .flat_map(|w| std::iter::once(w.index).chain(w.copies.clone()))
+        .collect();
+    let uploaded = upload_local_files(&plan, &needed, &provider, &history, &journal, &s.api, s.concurrency).await;
+    let mut upload_failed = Vec::new();
+    for &i in &needed {
+        for f in &plan.shots[i].local_files {
+            match uploaded.get(&f.sha256) {
+                Some(Ok(url)) => {
+                    inputs[i].insert(f.field.clone(), json!(url));
+                }
+                Some(Err(e)) => upload_failed.push((i, format!("upload of {} failed: {e}", f.written))),
+                None => {}
+            }
+        }
+    }
+    for &i in &needed {
+        ledger.update(i, false, |r| r.input = inputs[i].clone());
+    }
+    let failed_uploads: Vec<usize> = upload_failed.iter().map(|(i, _)| *i).collect();
+    for (i, msg) in upload_failed {
+        ledger.update(i, true, |r| {
+            r.status = ShotStatus::Failed;
+            r.error = Some(msg.clone());
+        });
+        reporter.event(&Event::Failed {
+            id: plan.shots[i].id.clone(),
+            error: msg,
+        });
+    }
+    work.retain(|w| !failed_uploads.contains(&w.index));
+
+    let attempts: Vec<u32> = plan
+        .shots
+        .iter()
+        .map(|sh| {
+            history
+                .attempts
+                .get(&(s.api.clone(), sh.request_key.clone()))
+                .copied()
+                .unwrap_or(0)
+        })
+        .collect();
+    let runner = Arc::new(Runner {
+        provider,
+        http: http_client,
+        journal,
+        ledger: ledger.clone(),
+        reporter: reporter.clone(),
+        stop: stop.clone(),
+        out: s.out.clone(),
+        api: s.api.clone(),
+        shots: Arc::new(plan.shots.clone()),
+        inputs: Arc::new(inputs),
+        attempts: Arc::new(attempts),
+        concurrency: s.concurrency,
+    });
+    runner.run(work).await;
+    signals.abort();
+    reporter.finish();
+    let interrupted = stop.level() >= 2;
+    ledger.write(Some(journal::now())).map_err(|source| Error::Write {
+        path: s.out.join("manifest.json"),
+        source,
+    })?;
+    let manifest = ledger.snapshot();
+    drop(sandbox);
+
+    let selected_records: Vec<&ShotRecord> = selected.iter().map(|&i| &manifest.shots[i]).collect();
+    let summary = report::summary::render_summary(&selected_records, &s.out, stop.level() >= 1, args.sandbox);
+    if s.style == Style::Json {
+        report::stdout(&format!(
+            "{}\n",
+            json!({"state": "summary", "at": journal::now(), "manifest": s.out.join("manifest.json"), "counts": counts(&selected_records)})
+        ));
+    } else {
+        report::stderr_line(summary.trim_end());
+    }
+    if interrupted {
+        return Err(Error::Interrupted);
+    }
+    let bad = selected_records
+        .iter()
+        .any(|r| !matches!(r.status, ShotStatus::Done | ShotStatus::Cached));
+    Ok(if bad { exit::SHOTS_FAILED } else { exit::OK })
+}
+
+fn counts(records: &[&ShotRecord]) -> Value {
+    let mut m: Map<String, Value> = Map::new();
+    for r in records {
+        let k = serde_json::to_value(r.status)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        let n = m.get(&k).and_then(Value::as_u64).unwrap_or(0) + 1;
+        m.insert(k, json!(n));
+    }
+    Value::Object(m)
+}
+
+fn confirm(s: &Settings, spend: Micros, unpriced: usize, n: usize) -> Result<(), Error> {
+    let covered = s.budget.is_some_and(|b| unpriced == 0 && spend <= b);
+    if std::io::stdin().is_terminal() && std::io::stderr().is_terminal() {
+        let mut err = std::io::stderr();
+        let _ = write!(
+            err,
+            "Render {n} shot{} for {spend}{} on {}? [y/N] ",
+            if n == 1 { "" } else { "s" },
+            if unpriced > 0 {
+                format!(" + {unpriced} unpriced")
+            } else {
+                String::new()
+            },
+            s.provider
+        );
+        let _ = err.flush();
+        let mut line = String::new();
+        let _ = std::io::stdin().lock().read_line(&mut line);
+        if matches!(line.trim().to_ascii_lowercase().as_str(), "y" | "yes") {
+            return Ok(());
+        }
+        return Err(Error::NotConfirmed("not confirmed: nothing was sent".into()));
+    }
+    if covered {
+        return Ok(());
+    }
+    Err(Error::NotConfirmed(format!(
+        "no terminal to confirm on: a paid render ({spend}) needs --yes, or a budget (budget_usd / --max-cost) that covers the estimate"
+    )))
+}
+
+/// One render per output folder: an advisory lock the OS releases when the holder dies.
+fn lock(out: &Utf8Path) -> Result<std::fs::File, Error> {
+    let path = out.join(".storyboard").join("lock");
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .read(true)
+        .write(true)
+        .open(&path)
+        .map_err(|source| Error::Write {
+            path: path.clone(),
+            source,
+        })?;
+    match f.try_lock() {
+        Ok(()) => {
+            let _ = f.set_len(0);
+            let _ = write!(f, "{}", std::process::id());
+            let _ = f.sync_all();
+            Ok(f)
+        }
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let holder = std::fs::read_to_string(&path).unwrap_or_default();
+            Err(Error::Locked(format!(
+                "another render (process {}) is using {out}: two renders of one folder would pay for every shot twice; wait for it to finish or stop it",
+                if holder.trim().is_empty() {
+                    "unknown".to_owned()
+                } else {
+                    holder.trim().to_owned()
+                }
+            )))
+        }
+        Err(std::fs::TryLockError::Error(source)) => Err(Error::Write { path, source }),
+    }
+}
+
+async fn start_sandbox() -> Result<Sandbox, Error> {
+    // Realistic but fast: seconds, not minutes.
+    let config = SandboxConfig {
+        queue_time: std::time::Duration::from_millis(300),
+        job_time: std::time::Duration::from_millis(1500),
+        ..SandboxConfig::default()
+    };
+    Sandbox::start("127.0.0.1:0".parse().expect("literal address"), config)
+        .await
+        .map_err(|e| Error::Other(format!("cannot start the sandbox: {e}")))
+}
+
+fn initial_manifest(
+    source: &str,
+    plan: &Plan,
+    selected: &[usize],
+    history: &History,
+    s: &Settings,
+    started: &str,
+) -> Manifest {
+    let estimated = selected.iter().filter_map(|&i| plan.shots[i].estimate).sum::<Micros>();
+    let shots = plan
+        .shots
+        .iter()
+        .map(|shot| {
+            let mut rec = ShotRecord {
+                id: shot.id.clone(),
+                status: ShotStatus::Pending,
+                provider: shot.provider.to_string(),
+                endpoint: shot.endpoint.clone(),
+                input: shot.input.clone(),
+                request_key: shot.request_key.clone(),
+                request_id: None,
+                estimated_usd: shot.estimate.map(Micros::usd),
+                actual_usd: None,
+                clip: None,
+                submitted_at: None,
+                completed_at: None,
+                attempts: history
+                    .attempts
+                    .get(&(s.api.clone(), shot.request_key.clone()))
+                    .copied()
+                    .unwrap_or(0),
+                error: None,
+            };
+            // Shots not selected keep what is on disk.
+            let state = history.state(&s.api, &shot.request_key);
+            if let Some(clip) = intact_clip(&s.out, state)
+                && clip.path.as_str() == format!("{}.mp4", shot.id)
+            {
+                rec.status = ShotStatus::Cached;
+                rec.clip = Some(clip);
+            }
+            match state {
+                Some(KeyState::Accepted(job)) => rec.request_id = Some(job.request_id.clone()),
+                Some(KeyState::Done {
+                    request_id, actual_usd, ..
+                }) => {
+                    rec.request_id = request_id.clone();
+                    rec.actual_usd = *actual_usd;
+                }
+                _ => {}
+            }
+            rec
+        })
+        .collect();
+    Manifest {
+        version: 1,
+        storyboard: source.to_owned(),
+        title: plan.title.clone(),
+        generator: format!("storyboard {}", env!("CARGO_PKG_VERSION")),
+        started_at: started.to_owned(),
+        finished_at: None,
+        estimated_usd: estimated.usd(),
+        shots,
+    }
+}
+
+fn cache_hit(
+    out: &Utf8Path,
+    history: &History,
+    api: &str,
+    plan: &Plan,
+    i: usize,
+    ledger: &Ledger,
+    reporter: &dyn Reporter,
+) {
+    let shot = &plan.shots[i];
+    let Some(mut clip) = intact_clip(out, history.state(api, &shot.request_key)) else {
+        return;
+    };
+    let own = Utf8PathBuf::from(format!("{}.mp4", shot.id));
+    if clip.path != own {
+        // Renamed shot (or a duplicate request): same request, so the same clip.
+        if !download::verify(&out.join(&own), clip.bytes, &clip.sha256)
+            && download::copy_clip(&out.join(&clip.path), &out.join(&own)).is_err()
+        {
+            return;
+        }
+        clip.path = own;
+    }
+    ledger.update(i, false, |r| {
+        r.status = ShotStatus::Cached;
+        r.clip = Some(clip.clone());
+        r.error = None;
+    });
+    reporter.event(&Event::Cached { id: shot.id.clone() });
+}
+
+fn content_type(path: &Utf8Path) -> &'static str {
+    match path.extension().map(str::to_ascii_lowercase).as_deref() {
+        Some("png") => "image/png",
+        Some("jpg" | "jpeg") => "image/jpeg",
+        Some("webp") => "image/webp",
+        Some("mp4") => "video/mp4",
+        Some("mov") => "video/quicktime",
+        Some("wav") => "audio/wav",
+        Some("mp3") => "audio/mpeg",
+        Some("m4a") => "audio/mp4",
+        _ => "application/octet-stream",
+    }
+}
+
+/// Uploads every distinct local file the shots need, once; by sha256 → URL (or the error).
+async fn upload_local_files(
+    plan: &Plan,
+    needed: &[usize],
+    provider: &Provider,
+    history: &History,
+    journal: &Journal,
+    api: &str,
+    concurrency: usize,
+) -> HashMap<String, Result<String, String>> {
+    let mut out: HashMap<String, Result<String, String>> = HashMap::new();
+    let mut todo: Vec<(String, Utf8PathBuf)> = Vec::new();
+    for &i in needed {
+        for f in &plan.shots[i].local_files {
+            if out.contains_key(&f.sha256) || todo.iter().any(|(h, _)| *h == f.sha256) {
+                continue;
+            }
+            match history.uploads.get(&(api.to_owned(), f.sha256.clone())) {
+                Some(url) if api != "sandbox" => {
+                    out.insert(f.sha256.clone(), Ok(url.clone()));
+                }
+                _ => todo.push((f.sha256.clone(), f.path.clone())),
+            }
+        }
+    }
+    let results: Vec<(String, Result<String, String>)> = futures::stream::iter(todo)
+        .map(|(sha, path)| async move {
+            let result = match tokio::fs::read(&path).await {
+                Ok(bytes)
+                    if crate::plan::hex(&sha2::Digest::finalize(sha2::Digest::chain_update(
+                        sha2::Sha256::default(),
+                        &bytes,
+                    ))) != sha =>
+                {
+                    Err(format!("{path} changed since it was planned"))
+                }
+                Ok(bytes) => {
+                    provider
+                        .upload(bytes, content_type(&path), path.file_name().unwrap_or("upload.bin"))
+                        .await
+                }
+                Err(e) => Err(format!("cannot read {path}: {e}")),
+            };
+            (sha, result)
+        })
+        .buffer_unordered(concurrency.max(1))
+        .collect()
+        .await;
+    for (sha, result) in results {
+        if let Ok(url) = &result {
+            let _ = journal.append(&Record::Upload {
+                sha256: sha.clone(),
+                api: api.to_owned(),
+                url: url.clone(),
+                at: journal::now(),
+            });
+        }
+        out.insert(sha, result);
+    }
+    out
+}
+
+/// First Ctrl-C: no new submits, in-flight shots finish. Second Ctrl-C or SIGTERM: stop at
+/// once (the journal keeps the in-flight request ids for the next render).
+async fn watch_signals(stop: Stop, reporter: Arc<dyn Reporter>) {
+    #[cfg(unix)]
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    loop {
+        #[cfg(unix)]
+        let terminated = async {
+            match term.as_mut() {
+                Some(t) => {
+                    t.recv().await;
+                }
+                None => std::future::pending::<()>().await,
+            }
+        };
+        #[cfg(not(unix))]
+        let terminated = std::future::pending::<()>();
+        tokio::select! {
+            r = tokio::signal::ctrl_c() => {
+                if r.is_err() {
+                    return;
+                }
+                if stop.level() == 0 {
+                    reporter.event(&Event::Notice("Ctrl-C: submitting nothing new; in-flight shots finish and download (Ctrl-C again to stop at once)".into()));
+                    stop.raise(1, "stopped by Ctrl-C before it was submitted");
+                } else {
+                    reporter.event(&Event::Notice("stopping now; in-flight request ids are in the journal: run render again to resume".into()));
+                    stop.raise(2, "interrupted");
+                }
+            }
+            _ = terminated => {
+                stop.raise(2, "terminated");
+            }
+        }
+    }
+}

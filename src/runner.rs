@@ -1,0 +1,550 @@
+//! The runner: at most `concurrency` shots in flight (one semaphore, here and nowhere else),
+//! each submitted, followed, downloaded and recorded; a failed shot is data, not an early
+//! return. It emits events and never prints.
+
+use camino::Utf8PathBuf;
+use serde_json::{Map, Value};
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use tokio::sync::{Notify, Semaphore};
+
+use crate::download;
+use crate::journal::{self, Journal, Record};
+use crate::manifest::{ClipRecord, Manifest, ShotRecord, ShotStatus};
+use crate::plan::PlannedShot;
+use crate::provider::http::Backoff;
+use crate::provider::{Accepted, JobError, JobState, Provider, SubmitError};
+use crate::report::{Event, Reporter};
+
+/// 429s a submit may meet before the shot gives up (each honours `Retry-After`).
+const MAX_RATE_LIMITED: u32 = 30;
+
+/// What to do with a shot.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    /// Submit it (a new bill).
+    Submit,
+    /// Follow a job an earlier run submitted (already paid: never resubmitted).
+    Follow(Accepted),
+}
+
+/// One unit of work: a shot, and the shots that send the very same request.
+#[derive(Debug, Clone)]
+pub struct Work {
+    /// Index in the plan.
+    pub index: usize,
+    /// Other plan indices with the same request key: they get a copy of the clip.
+    pub copies: Vec<usize>,
+    /// What to do.
+    pub action: Action,
+}
+
+/// Stop levels: 0 run; 1 submit nothing new (first Ctrl-C, or the provider refused the
+/// account); 2 stop at once.
+#[derive(Clone, Default)]
+pub struct Stop {
+    level: Arc<AtomicU8>,
+    notify: Arc<Notify>,
+    reason: Arc<Mutex<Option<String>>>,
+}
+
+impl Stop {
+    /// Raises the level (never lowers it).
+    pub fn raise(&self, level: u8, reason: &str) {
+        let prev = self.level.fetch_max(level, Ordering::SeqCst);
+        if prev < level {
+            let mut r = self.reason.lock().unwrap_or_else(|e| e.into_inner());
+            if r.is_none() || level > 1 {
+                *r = Some(reason.to_owned());
+            }
+        }
+        self.notify.notify_waiters();
+    }
+
+    /// The current level.
+    pub fn level(&self) -> u8 {
+        self.level.load(Ordering::SeqCst)
+    }
+
+    /// Why it stopped.
+    pub fn reason(&self) -> String {
+        self.reason
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+            .unwrap_or_else(|| "stopped".into())
+    }
+
+    /// Resolves once the level reaches `level`.
+    pub async fn reached(&self, level: u8) {
+        loop {
+            let notified = self.notify.notified();
+            if self.level() >= level {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
+/// The manifest being written: updated and rewritten atomically after every finished shot.
+pub struct Ledger {
+    path: Utf8PathBuf,
+    manifest: Mutex<Manifest>,
+}
+
+impl Ledger {
+    /// A ledger writing to `path`.
+    pub fn new(path: Utf8PathBuf, manifest: Manifest) -> Ledger {
+        Ledger {
+            path,
+            manifest: Mutex::new(manifest),
+        }
+    }
+
+    /// Changes a shot's record; `persist` rewrites the file.
+    pub fn update(&self, index: usize, persist: bool, f: impl FnOnce(&mut ShotRecord)) {
+        let mut m = self.manifest.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(rec) = m.shots.get_mut(index) {
+            f(rec);
+        }
+        if persist {
+            let _ = m.write(&self.path);
+        }
+    }
+
+    /// Writes the manifest now (with `finished_at` when given).
+    pub fn write(&self, finished_at: Option<String>) -> std::io::Result<()> {
+        let mut m = self.manifest.lock().unwrap_or_else(|e| e.into_inner());
+        if finished_at.is_some() {
+            m.finished_at = finished_at;
+        }
+        m.write(&self.path)
+    }
+
+    /// A copy of the manifest.
+    pub fn snapshot(&self) -> Manifest {
+        self.manifest.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+/// Everything the shot tasks share.
+pub struct Runner {
+    /// The provider client.
+    pub provider: Provider,
+    /// The HTTP client for downloads.
+    pub http: reqwest::Client,
+    /// The journal.
+    pub journal: Arc<Journal>,
+    /// The manifest.
+    pub ledger: Arc<Ledger>,
+    /// Where events go.
+    pub reporter: Arc<dyn Reporter>,
+    /// Ctrl-C and fatal provider errors.
+    pub stop: Stop,
+    /// The output folder.
+    pub out: Utf8PathBuf,
+    /// Which API (`sandbox` or a base URL): namespaces the journal.
+    pub api: String,
+    /// The plan's shots.
+    pub shots: Arc<Vec<PlannedShot>>,
+    /// Request bodies to send (local files replaced by uploaded URLs), by plan index.
+    pub inputs: Arc<Vec<Map<String, Value>>>,
+    /// Submit attempts so far, by plan index.
+    pub attempts: Arc<Vec<u32>>,
+    /// Shots in flight at once.
+    pub concurrency: usize,
+}
+
+impl Runner {
+    /// Runs every unit of work with at most `concurrency` in flight; returns when all are
+    /// finished or the stop level reaches 2.
+    pub async fn run(self: Arc<Self>, work: Vec<Work>) {
+        let limit = Arc::new(Semaphore::new(self.concurrency.max(1)));
+        let effective = Arc::new(AtomicUsize::new(self.concurrency.max(1)));
+        let mut tasks = tokio::task::JoinSet::new();
+        for w in work {
+            let me = self.clone();
+            let limit = limit.clone();
+            let effective = effective.clone();
+            tasks.spawn(async move { me.shot(w, limit, effective).await });
+        }
+        tokio::select! {
+            _ = async { while tasks.join_next().await.is_some() {} } => {}
+            _ = self.stop.reached(2) => tasks.abort_all(),
+        }
+    }
+
+    fn emit(&self, e: Event) {
+        self.reporter.event(&e);
+    }
+
+    async fn shot(&self, w: Work, limit: Arc<Semaphore>, effective: Arc<AtomicUsize>) {
+        let shot = &self.shots[w.index];
+        let id = shot.id.clone();
+        let following = matches!(w.action, Action::Follow(_));
+        // Jobs already submitted are followed even after the first Ctrl-C; new submits wait.
+        let permit = tokio::select! {
+            p = limit.clone().acquire_owned() => p.ok(),
+            _ = self.stop.reached(1), if !following => None,
+        };
+        let Some(_permit) = permit else {
+            self.pending(&w, &self.stop.reason());
+            return;
+        };
+        if !following && self.stop.level() >= 1 {
+            self.pending(&w, &self.stop.reason());
+            return;
+        }
+        let job = match w.action.clone() {
+            Action::Follow(job) => {
+                self.emit(Event::Resumed {
+                    id: id.clone(),
+                    request_id: job.request_id.clone(),
+                });
+                job
+            }
+            Action::Submit => match self.submit(&w, &limit, &effective).await {
+                Some(job) => job,
+                None => return,
+            },
+        };
+        self.follow(&w, job).await;
+    }
+
+    fn pending(&self, w: &Work, reason: &str) {
+        for i in std::iter::once(w.index).chain(w.copies.iter().copied()) {
+            let id = self.shots[i].id.clone();
+            self.ledger.update(i, true, |r| {
+                r.status = ShotStatus::Pending;
+                r.error = Some(reason.to_owned());
+            });
+            self.emit(Event::Pending {
+                id,
+                reason: reason.to_owned(),
+            });
+        }
+    }
+
+    fn record(&self, r: Record) {
+        // The journal is the promise that no paid job is lost: a write failure is worth a note.
+        if let Err(e) = self.journal.append(&r) {
+            self.emit(Event::Notice(format!(
+                "warning: cannot write the journal {}: {e}",
+                self.journal.path()
+            )));
+        }
+    }
+
+    async fn submit(&self, w: &Work, limit: &Semaphore, effective: &AtomicUsize) -> Option<Accepted> {
+        let shot = &self.shots[w.index];
+        let id = shot.id.clone();
+        let input = &self.inputs[w.index];
+        let (mut attempts, mut rate_limited, mut transient) = (self.attempts[w.index], 0u32, 0u32);
+        loop {
+            self.emit(Event::Submitting { id: id.clone() });
+            self.record(Record::Intent {
+                shot: id.clone(),
+                request_key: shot.request_key.clone(),
+                api: self.api.clone(),
+                at: journal::now(),
+            });
+            attempts += 1;
+            let outcome = self
+                .provider
+                .submit(&shot.endpoint, shot.version.as_deref(), input)
+                .await;
+            match outcome {
+                Ok(job) => {
+                    self.record(Record::Accepted {
+                        shot: id.clone(),
+                        request_key: shot.request_key.clone(),
+                        api: self.api.clone(),
+                        job: job.clone(),
+                        at: journal::now(),
+                    });
+                    let at = journal::now();
+                    for i in std::iter::once(w.index).chain(w.copies.iter().copied()) {
+                        self.ledger.update(i, true, |r| {
+                            r.request_id = Some(job.request_id.clone());
+                            r.submitted_at = Some(at.clone());
+                            r.attempts = attempts;
+                            r.status = ShotStatus::Pending;
+                            r.error = None;
+                        });
+                    }
+                    self.emit(Event::Submitted {
+                        id,
+                        request_id: job.request_id.clone(),
+                    });
+                    return Some(job);
+                }
+                Err(SubmitError::Retry {
+                    reason,
+                    retry_after,
+                    rate_limited: is_429,
+                }) => {
+                    // Certainly nothing was created: say so, so a crash now is not taken for uncertain.
+                    self.record(Record::Failed {
+                        shot: id.clone(),
+                        request_key: shot.request_key.clone(),
+                        api: self.api.clone(),
+                        request_id: None,
+                        error: format!("not created: {reason}"),
+                        at: journal::now(),
+                    });
+                    let n = if is_429 {
+                        rate_limited += 1;
+                        self.slow_down(limit, effective);
+                        rate_limited
+                    } else {
+                        transient += 1;
+                        transient
+                    };
+                    let budget = if is_429 {
+                        MAX_RATE_LIMITED
+                    } else {
+                        Backoff::SUBMIT.attempts
+                    };
+                    if n >= budget {
+                        self.finish_failed(w, None, attempts, format!("could not submit after {n} tries: {reason}"));
+                        return None;
+                    }
+                    let delay = Backoff::SUBMIT.delay(n, retry_after);
+                    self.emit(Event::Retrying {
+                        id: id.clone(),
+                        reason,
+                        delay_ms: delay.as_millis() as u64,
+                    });
+                    tokio::select! {
+                        _ = tokio::time::sleep(delay) => {}
+                        _ = self.stop.reached(1) => {
+                            self.pending(w, &self.stop.reason());
+                            return None;
+                        }
+                    }
+                }
+                Err(SubmitError::Rejected(msg)) => {
+                    self.record(Record::Failed {
+                        shot: id.clone(),
+                        request_key: shot.request_key.clone(),
+                        api: self.api.clone(),
+                        request_id: None,
+                        error: msg.clone(),
+                        at: journal::now(),
+                    });
+                    self.finish_failed(w, None, attempts, format!("the provider refused the request: {msg}"));
+                    return None;
+                }
+                Err(SubmitError::Fatal(msg)) => {
+                    self.record(Record::Failed {
+                        shot: id.clone(),
+                        request_key: shot.request_key.clone(),
+                        api: self.api.clone(),
+                        request_id: None,
+                        error: msg.clone(),
+                        at: journal::now(),
+                    });
+                    self.stop.raise(1, &format!("no new submits: {msg}"));
+                    self.emit(Event::Notice(format!("stopping new submits: {msg}")));
+                    self.finish_failed(w, None, attempts, msg);
+                    return None;
+                }
+                Err(SubmitError::Uncertain(reason)) => {
+                    self.record(Record::Uncertain {
+                        shot: id.clone(),
+                        request_key: shot.request_key.clone(),
+                        api: self.api.clone(),
+                        reason: reason.clone(),
+                        at: journal::now(),
+                    });
+                    let msg = uncertain_message(&reason);
+                    for i in std::iter::once(w.index).chain(w.copies.iter().copied()) {
+                        self.ledger.update(i, true, |r| {
+                            r.status = ShotStatus::Uncertain;
+                            r.attempts = attempts;
+                            r.error = Some(msg.clone());
+                            r.completed_at = Some(journal::now());
+                        });
+                        self.emit(Event::Uncertain {
+                            id: self.shots[i].id.clone(),
+                            reason: msg.clone(),
+                        });
+                    }
+                    return None;
+                }
+            }
+        }
+    }
+
+    /// A 429 lowers the effective concurrency for the rest of the run (never below 1).
+    fn slow_down(&self, limit: &Semaphore, effective: &AtomicUsize) {
+        let now = effective.load(Ordering::SeqCst);
+        if now > 1 && limit.forget_permits(1) == 1 {
+            effective.store(now - 1, Ordering::SeqCst);
+            self.emit(Event::Notice(format!(
+                "the provider is rate-limiting (429): lowering concurrency to {} for the rest of the run",
+                now - 1
+            )));
+        }
+    }
+
+    fn finish_failed(&self, w: &Work, request_id: Option<String>, attempts: u32, error: String) {
+        for i in std::iter::once(w.index).chain(w.copies.iter().copied()) {
+            self.ledger.update(i, true, |r| {
+                r.status = ShotStatus::Failed;
+                r.error = Some(error.clone());
+                if attempts > 0 {
+                    r.attempts = attempts;
+                }
+                if request_id.is_some() {
+                    r.request_id = request_id.clone();
+                }
+                r.completed_at = Some(journal::now());
+            });
+            self.emit(Event::Failed {
+                id: self.shots[i].id.clone(),
+                error: error.clone(),
+            });
+        }
+    }
+
+    async fn follow(&self, w: &Work, job: Accepted) {
+        let shot = &self.shots[w.index];
+        let id = shot.id.clone();
+        let last = Mutex::new(None::<JobState>);
+        let on_state = |s: JobState| {
+            let mut l = last.lock().unwrap_or_else(|e| e.into_inner());
+            if *l != Some(s) {
+                *l = Some(s);
+                self.emit(match s {
+                    JobState::Queued(position) => Event::Queued {
+                        id: id.clone(),
+                        position,
+                    },
+                    JobState::Running => Event::Running { id: id.clone() },
+                });
+            }
+        };
+        let source = match self.provider.follow(&job, &on_state).await {
+            Ok(s) => s,
+            Err(e) => {
+                match &e {
+                    JobError::Failed(msg) => self.record(Record::Failed {
+                        shot: id.clone(),
+                        request_key: shot.request_key.clone(),
+                        api: self.api.clone(),
+                        request_id: Some(job.request_id.clone()),
+                        error: msg.clone(),
+                        at: journal::now(),
+                    }),
+                    JobError::Gone(msg) => self.record(Record::Gone {
+                        shot: id.clone(),
+                        request_key: shot.request_key.clone(),
+                        api: self.api.clone(),
+                        request_id: job.request_id.clone(),
+                        reason: msg.clone(),
+                        at: journal::now(),
+                    }),
+                    // Unreachable: the job may still finish; the journal keeps it for the next run.
+                    JobError::Unreachable(_) => {}
+                }
+                let msg = match &e {
+                    JobError::Gone(m) => format!("{m}; `render --resubmit-expired` submits it again (a second bill)"),
+                    JobError::Unreachable(m) => {
+                        format!("{m}; the job is kept in the journal: run render again to resume it")
+                    }
+                    JobError::Failed(m) => m.clone(),
+                };
+                self.finish_failed(w, Some(job.request_id.clone()), 0, msg);
+                return;
+            }
+        };
+        let path = self.out.join(format!("{id}.mp4"));
+        let progress = |bytes: u64, total: Option<u64>| {
+            self.emit(Event::Downloading {
+                id: id.clone(),
+                bytes,
+                total,
+            })
+        };
+        let clip = match download::download(&self.http, &source.url, &path, source.size, &progress).await {
+            Ok(c) => c,
+            Err(msg) => {
+                self.finish_failed(
+                    w,
+                    Some(job.request_id.clone()),
+                    0,
+                    format!("{msg}; run render again to retry"),
+                );
+                return;
+            }
+        };
+        let record = ClipRecord {
+            path: Utf8PathBuf::from(format!("{id}.mp4")),
+            bytes: clip.bytes,
+            sha256: clip.sha256.clone(),
+            source_url: source.url.clone(),
+        };
+        self.record(Record::Done {
+            shot: id.clone(),
+            request_key: shot.request_key.clone(),
+            api: self.api.clone(),
+            request_id: Some(job.request_id.clone()),
+            clip: record.clone(),
+            actual_usd: source.cost_usd,
+            at: journal::now(),
+        });
+        let at = journal::now();
+        for i in std::iter::once(w.index).chain(w.copies.iter().copied()) {
+            let sid = self.shots[i].id.clone();
+            let mut rec = record.clone();
+            if i != w.index {
+                let dest = self.out.join(format!("{sid}.mp4"));
+                if let Err(e) = download::copy_clip(&path, &dest) {
+                    self.finish_failed(
+                        &Work {
+                            index: i,
+                            copies: vec![],
+                            action: Action::Submit,
+                        },
+                        None,
+                        0,
+                        format!("cannot copy the clip: {e}"),
+                    );
+                    continue;
+                }
+                rec.path = Utf8PathBuf::from(format!("{sid}.mp4"));
+            }
+            self.ledger.update(i, true, |r| {
+                r.status = ShotStatus::Done;
+                r.clip = Some(rec.clone());
+                r.request_id = Some(job.request_id.clone());
+                r.actual_usd = if i == w.index {
+                    source.cost_usd
+                } else {
+                    Some(0.0).filter(|_| source.cost_usd.is_some())
+                };
+                r.completed_at = Some(at.clone());
+                r.error = None;
+            });
+            self.emit(Event::Done {
+                id: sid,
+                path: rec.path.to_string(),
+                bytes: rec.bytes,
+                estimated_usd: if i == w.index {
+                    shot.estimate.map(|m| m.usd())
+                } else {
+                    Some(0.0)
+                },
+            });
+        }
+    }
+}
+
+/// What the user reads about an uncertain submit.
+pub fn uncertain_message(reason: &str) -> String {
+    format!(
+        "{reason}: the request may or may not have been created (and billed). It will not be submitted again by itself: check your provider's dashboard, then run `render --retry-uncertain` to submit it again"
+    )
+}

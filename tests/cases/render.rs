@@ -1,0 +1,486 @@
+//! `render` against the sandbox over real HTTP: clips, manifest, concurrency, every fault
+//! knob, resume and cache, budget and confirmation, and keys that never leak.
+
+use crate::common::{example, files_below, root, storyboard, write};
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::time::Duration;
+use storyboard::sandbox::{Fault, FaultPlan, Sandbox, SandboxConfig};
+
+const KEY: &str = "sk-test-SECRET-4242";
+
+async fn sandbox(config: SandboxConfig) -> Sandbox {
+    Sandbox::start("127.0.0.1:0".parse().unwrap(), config).await.unwrap()
+}
+
+fn fast() -> SandboxConfig {
+    SandboxConfig {
+        queue_time: Duration::from_millis(10),
+        job_time: Duration::from_millis(40),
+        ..SandboxConfig::fast()
+    }
+}
+
+/// Runs `storyboard render FILE --yes …` against the sandbox at `url` (blocking thread).
+async fn render(url: &str, file: &Path, args: &[&str]) -> Output {
+    let mut cmd = storyboard();
+    cmd.arg("render").arg(file).arg("--yes").args(args);
+    cmd.env("FAL_KEY", KEY)
+        .env("EACHLABS_API_KEY", KEY)
+        .env("STORYBOARD_FAST_POLL", "1");
+    for var in [
+        "STORYBOARD_FAL_URL",
+        "STORYBOARD_FAL_STORAGE_URL",
+        "STORYBOARD_EACHLABS_URL",
+    ] {
+        cmd.env(var, url);
+    }
+    tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap()
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "stdout:\n{}\nstderr:\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn manifest(out: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap()
+}
+
+fn statuses(m: &Value) -> Vec<String> {
+    m["shots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| format!("{}={}", s["id"].as_str().unwrap(), s["status"].as_str().unwrap()))
+        .collect()
+}
+
+fn assert_valid_manifest(out: &Path) {
+    let schema: Value =
+        serde_json::from_str(&std::fs::read_to_string(root().join("schemas/manifest.schema.json")).unwrap()).unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let m = manifest(out);
+    let errors: Vec<String> = validator.iter_errors(&m).map(|e| e.to_string()).collect();
+    assert!(errors.is_empty(), "manifest does not match its schema: {errors:?}");
+    for s in m["shots"].as_array().unwrap() {
+        if let Some(clip) = s["clip"].as_object() {
+            let path = out.join(clip["path"].as_str().unwrap());
+            let bytes = std::fs::read(&path).unwrap();
+            assert_eq!(bytes.len() as u64, clip["bytes"].as_u64().unwrap());
+            assert_eq!(
+                storyboard::plan::hex(&sha2::Digest::finalize(sha2::Digest::chain_update(
+                    sha2::Sha256::default(),
+                    &bytes
+                ))),
+                clip["sha256"].as_str().unwrap()
+            );
+        }
+    }
+    assert!(
+        !files_below(out).iter().any(|f| f.ends_with(".part")),
+        "partial files left: {:?}",
+        files_below(out)
+    );
+}
+
+/// A storyboard of `n` text-to-video shots writing into `dir/out`.
+fn shots_yaml(n: usize, extra: &str) -> String {
+    let mut s = format!("version: 1\noutput: out\n{extra}shots:\n");
+    for i in 0..n {
+        s.push_str(&format!("  - id: s{i}\n    prompt: shot number {i}\n"));
+    }
+    s
+}
+
+fn jobs(sb: &Sandbox) -> u64 {
+    sb.stats()["jobs_created_total"].as_u64().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_example_renders_in_the_sandbox_with_a_valid_manifest() {
+    for name in ["reunion.yaml", "product-ad.yaml", "dance.yaml"] {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("out");
+        let mut cmd = storyboard();
+        cmd.arg("render")
+            .arg(example(name))
+            .arg("--sandbox")
+            .arg("--out")
+            .arg(&out);
+        let o = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+            .await
+            .unwrap();
+        assert_eq!(o.status.code(), Some(0), "{name}: {}", text(&o));
+        assert_valid_manifest(&out);
+        let m = manifest(&out);
+        assert!(
+            m["shots"].as_array().unwrap().iter().all(|s| s["status"] == "done"),
+            "{name}: {:?}",
+            statuses(&m)
+        );
+        assert!(m["finished_at"].is_string());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn concurrency_never_exceeds_the_limit_and_is_used() {
+    let sb = sandbox(SandboxConfig {
+        job_time: Duration::from_millis(150),
+        ..fast()
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "s.yaml", &shots_yaml(12, ""));
+    let o = render(&sb.base_url(), &file, &["--concurrency", "3"]).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let stats = sb.stats();
+    assert_eq!(stats["jobs_created_total"], 12);
+    assert_eq!(stats["max_in_flight"], 3, "{stats}");
+    assert_valid_manifest(&dir.path().join("out"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn transient_faults_end_in_clips_with_nothing_submitted_twice() {
+    let plans = [
+        FaultPlan::first(Fault::Submit429, 3),
+        FaultPlan::first(Fault::Submit503, 2),
+        FaultPlan::first(Fault::Status5xx, 3).with(Fault::StreamOff, 6),
+        FaultPlan::first(Fault::Result5xx, 3),
+        FaultPlan::first(Fault::StreamDrop, 4),
+        FaultPlan::first(Fault::Truncate, 3),
+    ];
+    for plan in plans {
+        let sb = sandbox(SandboxConfig {
+            faults: plan.clone(),
+            clip_bytes: Some(300_000),
+            ..fast()
+        })
+        .await;
+        let dir = tempfile::tempdir().unwrap();
+        let file = write(dir.path(), "s.yaml", &shots_yaml(6, ""));
+        let o = render(&sb.base_url(), &file, &["--concurrency", "3"]).await;
+        assert_eq!(o.status.code(), Some(0), "{plan:?}: {}", text(&o));
+        assert_eq!(jobs(&sb), 6, "{plan:?}");
+        let injected = sb.stats()["faults_injected"].clone();
+        for (fault, rule) in &plan.rules {
+            assert_eq!(injected[fault.name()], rule.first, "{plan:?}: {injected}");
+        }
+        assert_valid_manifest(&dir.path().join("out"));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn failed_jobs_are_recorded_and_the_rest_go_on() {
+    let sb = sandbox(fast()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = "version: 1\noutput: out\nshots:\n  - id: ok\n    prompt: fine\n  - id: broken\n    prompt: \"breaks [sandbox:fail]\"\n  - id: refused\n    prompt: \"flagged [sandbox:reject]\"\n  - id: also-ok\n    prompt: fine too\n";
+    let file = write(dir.path(), "s.yaml", yaml);
+    let o = render(&sb.base_url(), &file, &[]).await;
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let m = manifest(&dir.path().join("out"));
+    assert_eq!(
+        statuses(&m),
+        ["ok=done", "broken=failed", "refused=failed", "also-ok=done"]
+    );
+    assert!(
+        m["shots"][1]["error"].as_str().unwrap().contains("Runner disconnected"),
+        "{}",
+        m["shots"][1]
+    );
+    assert!(
+        m["shots"][2]["error"]
+            .as_str()
+            .unwrap()
+            .contains("flagged by the content checker"),
+        "{}",
+        m["shots"][2]
+    );
+    assert!(m["shots"][1]["request_id"].is_string());
+    assert_valid_manifest(&dir.path().join("out"));
+    // Failures are never cached: the next run submits them again, and only them.
+    let o = render(&sb.base_url(), &file, &[]).await;
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(jobs(&sb), 6);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_ambiguous_submit_is_uncertain_and_never_silently_repeated() {
+    let sb = sandbox(SandboxConfig {
+        faults: FaultPlan::first(Fault::SubmitDrop, 1),
+        ..fast()
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "s.yaml", &shots_yaml(3, ""));
+    let o = render(&sb.base_url(), &file, &["--concurrency", "1"]).await;
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("--retry-uncertain"),
+        "{}",
+        text(&o)
+    );
+    let m = manifest(&dir.path().join("out"));
+    assert_eq!(statuses(&m), ["s0=uncertain", "s1=done", "s2=done"]);
+    assert_eq!(jobs(&sb), 3, "the dropped submit did create a job");
+    // A plain re-run leaves it alone.
+    let o = render(&sb.base_url(), &file, &[]).await;
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(jobs(&sb), 3);
+    assert_eq!(
+        statuses(&manifest(&dir.path().join("out"))),
+        ["s0=uncertain", "s1=cached", "s2=cached"]
+    );
+    // After checking, the user asks for it again: one more job.
+    let o = render(&sb.base_url(), &file, &["--retry-uncertain"]).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(jobs(&sb), 4);
+    assert_valid_manifest(&dir.path().join("out"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_expired_result_is_said_plainly_and_resubmitted_only_when_asked() {
+    let sb = sandbox(SandboxConfig {
+        result_ttl: Some(Duration::ZERO),
+        job_time: Duration::from_millis(40),
+        ..fast()
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "s.yaml", &shots_yaml(1, ""));
+    // A result of zero lifetime is gone by the time anyone asks for it.
+    let o = render(&sb.base_url(), &file, &[]).await;
+    assert_eq!(o.status.code(), Some(1));
+    let m = manifest(&dir.path().join("out"));
+    let err = m["shots"][0]["error"].as_str().unwrap();
+    assert!(err.contains("gone") && err.contains("--resubmit-expired"), "{err}");
+    let o = render(&sb.base_url(), &file, &[]).await;
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(jobs(&sb), 1, "not resubmitted without --resubmit-expired");
+    let _ = render(&sb.base_url(), &file, &["--resubmit-expired"]).await;
+    assert_eq!(jobs(&sb), 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn re_runs_render_only_what_changed() {
+    let sb = sandbox(fast()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let v1 = "version: 1\noutput: out\nshots:\n  - id: a\n    prompt: alpha\n  - id: b\n    prompt: beta\n  - id: c\n    prompt: gamma\n";
+    let file = write(dir.path(), "s.yaml", v1);
+    assert_eq!(render(&sb.base_url(), &file, &[]).await.status.code(), Some(0));
+    assert_eq!(jobs(&sb), 3);
+    // Unchanged: nothing.
+    assert_eq!(render(&sb.base_url(), &file, &[]).await.status.code(), Some(0));
+    assert_eq!(jobs(&sb), 3);
+    // Reordered and renamed: nothing (the renamed clip is copied).
+    write(
+        dir.path(),
+        "s.yaml",
+        "version: 1\noutput: out\nshots:\n  - id: c\n    prompt: gamma\n  - id: bee\n    prompt: beta\n  - id: a\n    prompt: alpha\n",
+    );
+    let o = render(&sb.base_url(), &file, &[]).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(jobs(&sb), 3);
+    assert!(dir.path().join("out/bee.mp4").exists());
+    // One prompt edited: one job.
+    write(
+        dir.path(),
+        "s.yaml",
+        "version: 1\noutput: out\nshots:\n  - id: c\n    prompt: gamma\n  - id: bee\n    prompt: beta, edited\n  - id: a\n    prompt: alpha\n",
+    );
+    assert_eq!(render(&sb.base_url(), &file, &[]).await.status.code(), Some(0));
+    assert_eq!(jobs(&sb), 4);
+    // --only with --force: exactly the selected ones.
+    assert_eq!(
+        render(&sb.base_url(), &file, &["--force", "--only", "a", "c*"])
+            .await
+            .status
+            .code(),
+        Some(0)
+    );
+    assert_eq!(jobs(&sb), 6);
+    assert_eq!(
+        statuses(&manifest(&dir.path().join("out"))),
+        ["c=done", "bee=cached", "a=done"]
+    );
+    assert_valid_manifest(&dir.path().join("out"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_same_request_twice_is_submitted_once_and_copied() {
+    let sb = sandbox(fast()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        dir.path(),
+        "s.yaml",
+        "version: 1\noutput: out\nshots:\n  - id: one\n    prompt: same\n  - id: two\n    prompt: same\n",
+    );
+    let o = render(&sb.base_url(), &file, &[]).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(jobs(&sb), 1);
+    let m = manifest(&dir.path().join("out"));
+    assert_eq!(m["shots"][0]["clip"]["sha256"], m["shots"][1]["clip"]["sha256"]);
+    assert_valid_manifest(&dir.path().join("out"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn keys_never_appear_in_output_or_files() {
+    let sb = sandbox(SandboxConfig {
+        faults: FaultPlan::first(Fault::Submit429, 1).with(Fault::FailJob, 1),
+        ..fast()
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "s.yaml", &shots_yaml(3, ""));
+    let mut outputs = Vec::new();
+    outputs.push(render(&sb.base_url(), &file, &[]).await);
+    outputs.push(render(&sb.base_url(), &file, &["--json"]).await);
+    for o in &outputs {
+        assert!(!text(o).contains("SECRET-4242"), "key leaked: {}", text(o));
+    }
+    for f in files_below(dir.path()) {
+        let bytes = std::fs::read(dir.path().join(&f)).unwrap();
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains("SECRET-4242"),
+            "key leaked into {f}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn json_events_are_one_object_per_line() {
+    let sb = sandbox(fast()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "s.yaml", &shots_yaml(2, ""));
+    let o = render(&sb.base_url(), &file, &["--json"]).await;
+    assert_eq!(o.status.code(), Some(0));
+    let events: Vec<Value> = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let done: Vec<&Value> = events.iter().filter(|e| e["state"] == "done").collect();
+    assert_eq!(done.len(), 2);
+    assert!(done[0]["path"].as_str().unwrap().ends_with(".mp4"));
+    assert!(
+        events
+            .iter()
+            .any(|e| e["state"] == "submitted" && e["request_id"].is_string())
+    );
+    assert_eq!(events.last().unwrap()["state"], "summary");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn budget_and_confirmation_are_checked_before_any_request() {
+    let sb = sandbox(fast()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "s.yaml", &shots_yaml(3, "budget_usd: 1\n"));
+    let o = render(&sb.base_url(), &file, &[]).await;
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("exceeds the budget"));
+    let o = render(&sb.base_url(), &file, &["--max-cost", "0.5"]).await;
+    assert_eq!(o.status.code(), Some(3));
+    // Without a terminal and without --yes, a paid render needs a covering budget.
+    let file2 = write(dir.path(), "t.yaml", &shots_yaml(1, ""));
+    let url = sb.base_url();
+    let mut cmd = storyboard();
+    cmd.arg("render")
+        .arg(&file2)
+        .env("FAL_KEY", KEY)
+        .env("STORYBOARD_FAL_URL", &url);
+    let o = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--yes"));
+    assert_eq!(jobs(&sb), 0);
+    assert!(
+        !dir.path().join("out").exists(),
+        "nothing is written before confirmation"
+    );
+    // With a budget that covers it, no --yes is needed.
+    let file3 = write(dir.path(), "u.yaml", &shots_yaml(1, "budget_usd: 5\n"));
+    let mut cmd = storyboard();
+    cmd.arg("render")
+        .arg(&file3)
+        .env("FAL_KEY", KEY)
+        .env("STORYBOARD_FAL_URL", &url);
+    let o = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(jobs(&sb), 1);
+}
+
+#[test]
+fn a_missing_key_mentions_sandbox_and_plan() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "s.yaml", &shots_yaml(1, ""));
+    let o = storyboard().arg("render").arg(&file).arg("--yes").output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("FAL_KEY") && err.contains("--sandbox") && err.contains("plan"),
+        "{err}"
+    );
+}
+
+#[test]
+fn plain_http_is_refused_for_non_loopback_hosts() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "s.yaml", &shots_yaml(1, ""));
+    let o = storyboard()
+        .arg("render")
+        .arg(&file)
+        .arg("--yes")
+        .env("FAL_KEY", KEY)
+        .env("STORYBOARD_FAL_URL", "http://example.com")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("loopback"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_second_render_on_a_folder_in_use_refuses_before_any_request() {
+    let sb = sandbox(fast()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "s.yaml", &shots_yaml(2, ""));
+    let lock_path: PathBuf = dir.path().join("out/.storyboard/lock");
+    std::fs::create_dir_all(lock_path.parent().unwrap()).unwrap();
+    let held = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .unwrap();
+    held.try_lock().unwrap();
+    std::fs::write(&lock_path, "4242").unwrap();
+    let o = render(&sb.base_url(), &file, &[]).await;
+    assert_ne!(o.status.code(), Some(0));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("another render") && err.contains("4242"), "{err}");
+    assert_eq!(jobs(&sb), 0);
+    drop(held);
+    let o = render(&sb.base_url(), &file, &[]).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn eachlabs_renders_and_reports_its_cost() {
+    let sb = sandbox(fast()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "s.yaml", &shots_yaml(2, "provider: eachlabs\n"));
+    let o = render(&sb.base_url(), &file, &[]).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let m = manifest(&dir.path().join("out"));
+    assert_eq!(m["shots"][0]["status"], "done");
+    assert_eq!(m["shots"][0]["actual_usd"], json!(0.7));
+    assert_eq!(sb.stats()["jobs_created"]["kling-v2-6-pro-text-to-video"], 2);
+    assert_valid_manifest(&dir.path().join("out"));
+}
