@@ -31,6 +31,11 @@ pub enum Command {
     /// Print a JSON Schema (draft-07): the storyboard format or the manifest.
     #[command(after_help = "Example:\n  storyboard schema storyboard > storyboard.schema.json")]
     Schema(SchemaArgs),
+    /// Where each shot stands (from the manifest and journal; no network).
+    #[command(
+        after_help = "Examples:\n  storyboard status examples/reunion.yaml\n  storyboard status examples/renders/reunion --json"
+    )]
+    Status(StatusArgs),
     /// Run the emulator (fal queue, fal storage, Eachlabs, file host) on loopback until Ctrl-C.
     #[command(
         after_help = "Example:\n  storyboard sandbox --port 8765\n  STORYBOARD_FAL_URL=http://127.0.0.1:8765 FAL_KEY=test storyboard render shots.yaml --yes"
@@ -109,6 +114,16 @@ pub struct RenderArgs {
     /// Eachlabs API key.
     #[arg(long, env = "EACHLABS_API_KEY", hide_env_values = true, hide = true)]
     pub eachlabs_key: Option<String>,
+}
+
+/// `storyboard status`.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// A storyboard, or an output folder.
+    pub target: Utf8PathBuf,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `storyboard models`.

@@ -157,6 +157,8 @@ pub struct History {
     pub attempts: HashMap<(String, String), u32>,
     /// Uploads by (api, sha256).
     pub uploads: HashMap<(String, String), String>,
+    /// By request key alone (whichever API wrote last): for `storyboard status`.
+    pub latest: HashMap<String, (String, KeyState)>,
     /// Lines that could not be read (a torn last line).
     pub skipped: usize,
 }
@@ -217,6 +219,7 @@ impl History {
                 return;
             }
         };
+        self.latest.insert(key.clone(), (api.clone(), state.clone()));
         self.keys.insert((api, key), state);
     }
 }

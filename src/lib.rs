@@ -18,6 +18,7 @@ pub mod report;
 pub mod runner;
 pub mod sandbox;
 pub mod schema;
+pub mod status;
 pub mod storyboard;
 
 use camino::Utf8Path;
@@ -66,6 +67,7 @@ pub async fn run(cli: Cli) -> Result<i32, Error> {
             Ok(exit::OK)
         }
         Command::Sandbox(args) => run_sandbox(args).await,
+        Command::Status(args) => run_status(args),
         Command::Completions(args) => {
             let mut buf = Vec::new();
             clap_complete::generate(args.shell, &mut Cli::command(), "storyboard", &mut buf);
@@ -73,6 +75,34 @@ pub async fn run(cli: Cli) -> Result<i32, Error> {
             Ok(exit::OK)
         }
     }
+}
+
+fn run_status(args: cli::StatusArgs) -> Result<i32, Error> {
+    let (out, listing) = if args.target.is_dir() {
+        let listing = status::listing_from_manifest(&args.target).ok_or_else(|| {
+            Error::Usage(format!(
+                "{}: no manifest.json here: nothing has been rendered into this folder",
+                args.target
+            ))
+        })?;
+        (args.target.clone(), listing)
+    } else {
+        let src = load_source(&args.target)?;
+        let plan = plan::plan(&src, &plan::Overrides::default()).map_err(Error::BadInput)?;
+        let listing = plan
+            .shots
+            .iter()
+            .map(|s| (s.id.clone(), s.request_key.clone(), s.estimate.map(cost::Micros::usd)))
+            .collect();
+        (plan.output.clone(), listing)
+    };
+    let states = status::status(&out, &listing);
+    if args.json {
+        report::stdout(&(serde_json::to_string_pretty(&status::to_json(&out, &states)).unwrap_or_default() + "\n"));
+    } else {
+        report::stdout(&report::summary::status(&out, &states));
+    }
+    Ok(exit::OK)
 }
 
 async fn run_sandbox(args: cli::SandboxArgs) -> Result<i32, Error> {

@@ -433,7 +433,7 @@ pub async fn render(args: RenderArgs) -> Result<i32, Error> {
     runner.run(work).await;
     signals.abort();
     reporter.finish();
-    let interrupted = stop.level() >= 2;
+    let interrupted = stop.signalled();
     ledger.write(Some(journal::now())).map_err(|source| Error::Write {
         path: s.out.join("manifest.json"),
         source,
@@ -748,14 +748,14 @@ async fn watch_signals(stop: Stop, reporter: Arc<dyn Reporter>) {
                 }
                 if stop.level() == 0 {
                     reporter.event(&Event::Notice("Ctrl-C: submitting nothing new; in-flight shots finish and download (Ctrl-C again to stop at once)".into()));
-                    stop.raise(1, "stopped by Ctrl-C before it was submitted");
+                    stop.signal(1, "stopped by Ctrl-C before it was submitted");
                 } else {
                     reporter.event(&Event::Notice("stopping now; in-flight request ids are in the journal: run render again to resume".into()));
-                    stop.raise(2, "interrupted");
+                    stop.signal(2, "interrupted");
                 }
             }
             _ = terminated => {
-                stop.raise(2, "terminated");
+                stop.signal(2, "terminated");
             }
         }
     }

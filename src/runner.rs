@@ -44,6 +44,7 @@ pub struct Work {
 #[derive(Clone, Default)]
 pub struct Stop {
     level: Arc<AtomicU8>,
+    signalled: Arc<std::sync::atomic::AtomicBool>,
     notify: Arc<Notify>,
     reason: Arc<Mutex<Option<String>>>,
 }
@@ -59,6 +60,17 @@ impl Stop {
             }
         }
         self.notify.notify_waiters();
+    }
+
+    /// Raises the level for a signal (Ctrl-C, SIGTERM): the run ends as interrupted.
+    pub fn signal(&self, level: u8, reason: &str) {
+        self.signalled.store(true, Ordering::SeqCst);
+        self.raise(level, reason);
+    }
+
+    /// Whether a signal stopped the run.
+    pub fn signalled(&self) -> bool {
+        self.signalled.load(Ordering::SeqCst)
     }
 
     /// The current level.

@@ -254,3 +254,38 @@ pub fn render_summary(
     }
     s
 }
+
+/// `storyboard status` as a table.
+pub fn status(out: &camino::Utf8Path, states: &[crate::status::ShotState]) -> String {
+    let rows: Vec<Vec<String>> = states
+        .iter()
+        .map(|s| {
+            vec![
+                s.id.clone(),
+                s.state.to_owned(),
+                s.request_id.clone().unwrap_or_else(|| "-".into()),
+                s.clip.to_owned(),
+                s.estimated_usd.map_or("unpriced".into(), |u| format!("${u:.2}")),
+                s.reason.clone().unwrap_or_default(),
+            ]
+        })
+        .collect();
+    let mut text = format!("{out}\n\n");
+    text.push_str(&table(
+        &["shot", "state", "request", "clip", "est. USD", "note"],
+        &rows,
+        &[false, false, false, false, true, false],
+    ));
+    let n = |st: &str| states.iter().filter(|s| s.state == st).count();
+    text.push_str(&format!(
+        "\n{} done · {} cached · {} in flight · {} failed · {} uncertain · {} pending — ${:.2} committed\n",
+        n("done"),
+        n("cached"),
+        n("in flight"),
+        n("failed"),
+        n("uncertain"),
+        n("pending"),
+        crate::status::committed(states)
+    ));
+    text
+}

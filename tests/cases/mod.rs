@@ -1,3 +1,4 @@
+mod crash;
 mod plan;
 mod plan_errors;
 mod render;

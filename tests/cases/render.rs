@@ -204,6 +204,13 @@ async fn failed_jobs_are_recorded_and_the_rest_go_on() {
     );
     assert!(m["shots"][1]["request_id"].is_string());
     assert_valid_manifest(&dir.path().join("out"));
+    let st = storyboard().arg("status").arg(dir.path().join("out")).output().unwrap();
+    let table = String::from_utf8_lossy(&st.stdout);
+    assert!(table.contains("2 done") && table.contains("2 failed"), "{table}");
+    assert!(
+        table.contains("verified") && table.contains("Runner disconnected"),
+        "{table}"
+    );
     // Failures are never cached: the next run submits them again, and only them.
     let o = render(&sb.base_url(), &file, &[]).await;
     assert_eq!(o.status.code(), Some(1));

@@ -1,0 +1,126 @@
+//! `storyboard status`: where each shot stands, from the manifest and the journal, without
+//! network: done / cached / in flight (request id) / failed (why) / uncertain / pending, whether
+//! each clip is present and verified, and the money committed.
+
+use camino::{Utf8Path, Utf8PathBuf};
+use serde_json::{Value, json};
+
+use crate::download;
+use crate::journal::{Journal, KeyState};
+use crate::manifest::{Manifest, ShotStatus};
+
+/// One shot's standing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ShotState {
+    /// Shot id.
+    pub id: String,
+    /// `done`, `cached`, `in flight`, `failed`, `uncertain`, `pending`.
+    pub state: &'static str,
+    /// The request id, when there is one.
+    pub request_id: Option<String>,
+    /// `verified`, `missing`, `corrupt`, or `-` (no clip expected).
+    pub clip: &'static str,
+    /// Why (failed, uncertain).
+    pub reason: Option<String>,
+    /// Estimated USD.
+    pub estimated_usd: Option<f64>,
+}
+
+/// The shots to report: (id, request key, estimate), from a storyboard's plan or a manifest.
+pub type Listing = Vec<(String, String, Option<f64>)>;
+
+/// Reads the folder's manifest and journal and reports each listed shot.
+pub fn status(out: &Utf8Path, listing: &Listing) -> Vec<ShotState> {
+    let history = Journal::read(&Journal::path_in(out));
+    let manifest = Manifest::read(&out.join("manifest.json"));
+    listing
+        .iter()
+        .map(|(id, key, est)| {
+            let record = manifest
+                .as_ref()
+                .and_then(|m| m.shots.iter().find(|s| s.request_key == *key && s.id == *id));
+            let latest = history.latest.get(key).map(|(_, s)| s);
+            let clip_state = |path: &Utf8Path, bytes: u64, sha: &str| {
+                if !out.join(path).exists() {
+                    "missing"
+                } else if download::verify(&out.join(path), bytes, sha) {
+                    "verified"
+                } else {
+                    "corrupt"
+                }
+            };
+            let own = Utf8PathBuf::from(format!("{id}.mp4"));
+            let (state, request_id, clip, reason) = match latest {
+                Some(KeyState::Done { clip, request_id, .. }) => {
+                    let c = clip_state(&own, clip.bytes, &clip.sha256);
+                    let st = if record.is_some_and(|r| r.status == ShotStatus::Cached) {
+                        "cached"
+                    } else {
+                        "done"
+                    };
+                    (
+                        if c == "verified" { st } else { "pending" },
+                        request_id.clone(),
+                        c,
+                        None,
+                    )
+                }
+                Some(KeyState::Accepted(job)) => ("in flight", Some(job.request_id.clone()), "-", None),
+                Some(KeyState::Failed { error, request_id }) => {
+                    ("failed", request_id.clone(), "-", Some(error.clone()))
+                }
+                Some(KeyState::Gone { request_id, reason }) => {
+                    ("failed", Some(request_id.clone()), "-", Some(reason.clone()))
+                }
+                Some(KeyState::Uncertain(reason)) => ("uncertain", None, "-", Some(reason.clone())),
+                Some(KeyState::Intent) => (
+                    "uncertain",
+                    None,
+                    "-",
+                    Some("the render stopped while submitting".into()),
+                ),
+                None => ("pending", None, "-", None),
+            };
+            ShotState {
+                id: id.clone(),
+                state,
+                request_id,
+                clip,
+                reason,
+                estimated_usd: *est,
+            }
+        })
+        .collect()
+}
+
+/// Money committed: shots the provider accepted (in flight or finished), by estimate.
+pub fn committed(states: &[ShotState]) -> f64 {
+    states
+        .iter()
+        .filter(|s| s.request_id.is_some() && s.state != "cached")
+        .filter_map(|s| s.estimated_usd)
+        .fold(0.0, |a, b| a + b)
+}
+
+/// The listing from a manifest (when given a folder).
+pub fn listing_from_manifest(out: &Utf8Path) -> Option<Listing> {
+    let m = Manifest::read(&out.join("manifest.json"))?;
+    Some(
+        m.shots
+            .iter()
+            .map(|s| (s.id.clone(), s.request_key.clone(), s.estimated_usd))
+            .collect(),
+    )
+}
+
+/// The report as JSON.
+pub fn to_json(out: &Utf8Path, states: &[ShotState]) -> Value {
+    json!({
+        "output": out,
+        "committed_usd": committed(states),
+        "shots": states.iter().map(|s| json!({
+            "id": s.id, "state": s.state, "request_id": s.request_id, "clip": s.clip,
+            "reason": s.reason, "estimated_usd": s.estimated_usd,
+        })).collect::<Vec<_>>(),
+    })
+}
