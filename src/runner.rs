@@ -19,6 +19,12 @@ use crate::report::{Event, Reporter};
 /// 429s a submit may meet before the shot gives up (each honours `Retry-After`).
 const MAX_RATE_LIMITED: u32 = 30;
 
+/// The concurrency limit as lowered by 429s: the target, and permits still to give up.
+pub struct Effective {
+    now: AtomicUsize,
+    owed: AtomicUsize,
+}
+
 /// What to do with a shot.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Action {
@@ -173,7 +179,10 @@ impl Runner {
     /// finished or the stop level reaches 2.
     pub async fn run(self: Arc<Self>, work: Vec<Work>) {
         let limit = Arc::new(Semaphore::new(self.concurrency.max(1)));
-        let effective = Arc::new(AtomicUsize::new(self.concurrency.max(1)));
+        let effective = Arc::new(Effective {
+            now: AtomicUsize::new(self.concurrency.max(1)),
+            owed: AtomicUsize::new(0),
+        });
         let mut tasks = tokio::task::JoinSet::new();
         for w in work {
             let me = self.clone();
@@ -191,19 +200,31 @@ impl Runner {
         self.reporter.event(&e);
     }
 
-    async fn shot(&self, w: Work, limit: Arc<Semaphore>, effective: Arc<AtomicUsize>) {
-        let shot = &self.shots[w.index];
-        let id = shot.id.clone();
+    async fn shot(&self, w: Work, limit: Arc<Semaphore>, effective: Arc<Effective>) {
         let following = matches!(w.action, Action::Follow(_));
         // Jobs already submitted are followed even after the first Ctrl-C; new submits wait.
         let permit = tokio::select! {
             p = limit.clone().acquire_owned() => p.ok(),
             _ = self.stop.reached(1), if !following => None,
         };
-        let Some(_permit) = permit else {
+        let Some(permit) = permit else {
             self.pending(&w, &self.stop.reason());
             return;
         };
+        self.shot_with_permit(w, &limit, &effective).await;
+        // A lowered limit is paid back with permits as shots finish.
+        if effective
+            .owed
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+        {
+            permit.forget();
+        }
+    }
+
+    async fn shot_with_permit(&self, w: Work, limit: &Semaphore, effective: &Effective) {
+        let id = self.shots[w.index].id.clone();
+        let following = matches!(w.action, Action::Follow(_));
         if !following && self.stop.level() >= 1 {
             self.pending(&w, &self.stop.reason());
             return;
@@ -216,7 +237,7 @@ impl Runner {
                 });
                 job
             }
-            Action::Submit => match self.submit(&w, &limit, &effective).await {
+            Action::Submit => match self.submit(&w, limit, effective).await {
                 Some(job) => job,
                 None => return,
             },
@@ -248,7 +269,7 @@ impl Runner {
         }
     }
 
-    async fn submit(&self, w: &Work, limit: &Semaphore, effective: &AtomicUsize) -> Option<Accepted> {
+    async fn submit(&self, w: &Work, limit: &Semaphore, effective: &Effective) -> Option<Accepted> {
         let shot = &self.shots[w.index];
         let id = shot.id.clone();
         let input = &self.inputs[w.index];
@@ -390,15 +411,21 @@ impl Runner {
     }
 
     /// A 429 lowers the effective concurrency for the rest of the run (never below 1).
-    fn slow_down(&self, limit: &Semaphore, effective: &AtomicUsize) {
-        let now = effective.load(Ordering::SeqCst);
-        if now > 1 && limit.forget_permits(1) == 1 {
-            effective.store(now - 1, Ordering::SeqCst);
-            self.emit(Event::Notice(format!(
-                "the provider is rate-limiting (429): lowering concurrency to {} for the rest of the run",
-                now - 1
-            )));
+    fn slow_down(&self, limit: &Semaphore, effective: &Effective) {
+        let Ok(now) = effective
+            .now
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| (n > 1).then(|| n - 1))
+        else {
+            return;
+        };
+        if limit.forget_permits(1) == 0 {
+            // Every permit is held: the next shot to finish gives its permit up instead.
+            effective.owed.fetch_add(1, Ordering::SeqCst);
         }
+        self.emit(Event::Notice(format!(
+            "the provider is rate-limiting (429): lowering concurrency to {} for the rest of the run",
+            now - 1
+        )));
     }
 
     fn finish_failed(&self, w: &Work, request_id: Option<String>, attempts: u32, error: String) {

@@ -1,5 +1,6 @@
 mod crash;
 mod plan;
 mod plan_errors;
+mod providers;
 mod render;
 mod sandbox;

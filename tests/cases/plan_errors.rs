@@ -295,3 +295,51 @@ fn missing_file_is_bad_input() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/shots.yaml"));
 }
+
+#[test]
+fn local_image_with_a_wrong_extension() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "frames/a.gif", "GIF89a");
+    let file = write(
+        dir.path(),
+        "shots.yaml",
+        &shots("  - id: a\n    prompt: hi\n    start_image: ./frames/a.gif\n"),
+    );
+    let out = storyboard().arg("plan").arg(&file).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("shot `a`, field `start_image`") && err.contains("jpg/jpeg/png/webp"),
+        "{err}"
+    );
+}
+
+#[test]
+fn local_image_that_is_a_folder_or_too_big() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("frames/dir.png")).unwrap();
+    let big = std::fs::File::create(dir.path().join("frames/big.png")).unwrap();
+    big.set_len(11 * 1024 * 1024).unwrap();
+    let file = write(
+        dir.path(),
+        "shots.yaml",
+        &shots(
+            "  - id: a\n    prompt: hi\n    start_image: ./frames/dir.png\n  - id: b\n    prompt: hi\n    start_image: ./frames/big.png\n",
+        ),
+    );
+    let out = storyboard().arg("plan").arg(&file).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("`./frames/dir.png` is not a regular file"), "{err}");
+    assert!(err.contains("shot `b`") && err.contains("10 MB"), "{err}");
+}
+
+#[test]
+fn motion_reference_video_must_be_mp4_or_mov() {
+    refuses(
+        &shots(
+            "  - id: m\n    motion:\n      image: https://x.test/a.png\n      video: ./dance.avi\n      orientation: video\n",
+        ),
+        &["field `motion.video`", "mp4/mov"],
+    );
+}

@@ -105,7 +105,14 @@ fn jobs(sb: &Sandbox) -> u64 {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn every_example_renders_in_the_sandbox_with_a_valid_manifest() {
-    for name in ["reunion.yaml", "product-ad.yaml", "dance.yaml"] {
+    let mut names: Vec<String> = std::fs::read_dir(root().join("examples"))
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n.ends_with(".yaml"))
+        .collect();
+    names.sort();
+    assert!(names.len() >= 5, "{names:?}");
+    for name in &names {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("out");
         let mut cmd = storyboard();
