@@ -201,6 +201,8 @@ struct Inner {
     fault_seen: HashMap<Fault, u32>,
     in_flight: usize,
     max_in_flight: usize,
+    /// Milliseconds from a job's completion to the first fetch of its result.
+    result_latency_ms: Vec<f64>,
     /// Drives the fault rates (seeded: the same plan injects the same faults).
     rng: fastrand::Rng,
     /// Request ids: random, so ids of different sandbox runs never collide.
@@ -258,8 +260,20 @@ impl Inner {
             "faults_injected": self.faults_injected,
             "in_flight": self.in_flight,
             "max_in_flight": self.max_in_flight,
+            "result_latency_ms": percentiles(&self.result_latency_ms),
         })
     }
+}
+
+/// `{count, p50, p90, max}` of a list of samples.
+fn percentiles(samples: &[f64]) -> Value {
+    if samples.is_empty() {
+        return json!({"count": 0});
+    }
+    let mut v = samples.to_vec();
+    v.sort_by(f64::total_cmp);
+    let at = |q: f64| v[((v.len() - 1) as f64 * q).round() as usize];
+    json!({"count": v.len(), "p50": at(0.5), "p90": at(0.9), "max": at(1.0)})
 }
 
 /// One JSON response.
