@@ -43,7 +43,11 @@ fn render(url: &str, file: &Path, concurrency: usize) -> (Duration, u64) {
         if let Ok(text) = std::fs::read_to_string(&status_path)
             && let Some(line) = text.lines().find(|l| l.starts_with("VmHWM:"))
         {
-            peak = line.split_whitespace().nth(1).and_then(|v| v.parse().ok()).unwrap_or(peak);
+            peak = line
+                .split_whitespace()
+                .nth(1)
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(peak);
         }
         std::thread::sleep(Duration::from_millis(10));
     }
@@ -62,18 +66,32 @@ fn python() -> Option<PathBuf> {
 
 fn requests_per_clip(stats: &serde_json::Value, n: usize) -> f64 {
     let r = &stats["requests"];
-    let sum: u64 = ["submit", "status", "stream", "result", "download"].iter().map(|k| r[k].as_u64().unwrap_or(0)).sum();
+    let sum: u64 = ["submit", "status", "stream", "result", "download"]
+        .iter()
+        .map(|k| r[k].as_u64().unwrap_or(0))
+        .sum();
     sum as f64 / n as f64
 }
 
 fn main() {
     let full = std::env::args().any(|a| a == "--bench");
-    let (n, c, job) = if full { (48, 8, Duration::from_secs(1)) } else { (8, 4, Duration::from_millis(100)) };
+    let (n, c, job) = if full {
+        (48, 8, Duration::from_secs(1))
+    } else {
+        (8, 4, Duration::from_millis(100))
+    };
     let rt = tokio::runtime::Runtime::new().expect("runtime");
-    let config = SandboxConfig { queue_time: Duration::ZERO, job_time: job, keep_alive: Duration::from_secs(15), ..SandboxConfig::default() };
+    let config = SandboxConfig {
+        queue_time: Duration::ZERO,
+        job_time: job,
+        keep_alive: Duration::from_secs(15),
+        ..SandboxConfig::default()
+    };
 
     // 1. Makespan, requests per clip, result latency: storyboard.
-    let sb = rt.block_on(Sandbox::start("127.0.0.1:0".parse().expect("addr"), config.clone())).expect("sandbox");
+    let sb = rt
+        .block_on(Sandbox::start("127.0.0.1:0".parse().expect("addr"), config.clone()))
+        .expect("sandbox");
     let dir = tempfile::tempdir().expect("tempdir");
     let file = dir.path().join("bench.yaml");
     std::fs::write(&file, storyboard_yaml(n)).expect("write");
@@ -81,7 +99,10 @@ fn main() {
     let stats = sb.stats();
     assert_eq!(stats["jobs_created_total"].as_u64(), Some(n as u64));
     let ideal = job.as_secs_f64() * n.div_ceil(c) as f64;
-    println!("workload: {n} shots, concurrency {c}, {:.1} s jobs; ideal makespan ⌈N/C⌉·T = {ideal:.2} s", job.as_secs_f64());
+    println!(
+        "workload: {n} shots, concurrency {c}, {:.1} s jobs; ideal makespan ⌈N/C⌉·T = {ideal:.2} s",
+        job.as_secs_f64()
+    );
     println!(
         "storyboard : makespan {:.2} s = {:.3}× ideal · {:.2} requests/clip · result fetched {:.1} ms after completion (p50), {:.1} ms (max)",
         took.as_secs_f64(),
@@ -95,7 +116,9 @@ fn main() {
     // The same workload through fal's Python client.
     match python() {
         Some(py) => {
-            let sb = rt.block_on(Sandbox::start("127.0.0.1:0".parse().expect("addr"), config.clone())).expect("sandbox");
+            let sb = rt
+                .block_on(Sandbox::start("127.0.0.1:0".parse().expect("addr"), config.clone()))
+                .expect("sandbox");
             let out = tempfile::tempdir().expect("tempdir");
             let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("benches/fal_client_bench.py");
             let o = Command::new(py)
@@ -126,7 +149,12 @@ fn main() {
     let sb = rt
         .block_on(Sandbox::start(
             "127.0.0.1:0".parse().expect("addr"),
-            SandboxConfig { queue_time: Duration::ZERO, job_time: Duration::from_millis(200), clip_bytes: Some(size), ..SandboxConfig::default() },
+            SandboxConfig {
+                queue_time: Duration::ZERO,
+                job_time: Duration::from_millis(200),
+                clip_bytes: Some(size),
+                ..SandboxConfig::default()
+            },
         ))
         .expect("sandbox");
     let dir = tempfile::tempdir().expect("tempdir");

@@ -383,7 +383,9 @@ fn result(state: &Shared, app: &str, id: &str) -> Response<Body> {
         job.finished = true;
         inner.job_finished();
         if !cancelled {
-            inner.result_latency_ms.push(now.saturating_duration_since(done_at).as_secs_f64() * 1e3);
+            inner
+                .result_latency_ms
+                .push(now.saturating_duration_since(done_at).as_secs_f64() * 1e3);
         }
     }
     let mut response = if cancelled {

@@ -238,7 +238,13 @@ fn examples_validate_against_the_storyboard_schema() {
     let schema: Value =
         serde_json::from_str(&std::fs::read_to_string(root().join("schemas/storyboard.schema.json")).unwrap()).unwrap();
     let validator = jsonschema::validator_for(&schema).unwrap();
-    for name in ["reunion.yaml", "product-ad.yaml", "dance.yaml", "lookbook.yaml", "teaser-eachlabs.yaml"] {
+    for name in [
+        "reunion.yaml",
+        "product-ad.yaml",
+        "dance.yaml",
+        "lookbook.yaml",
+        "teaser-eachlabs.yaml",
+    ] {
         let doc: Value = yaml_to_json(&std::fs::read_to_string(example(name)).unwrap());
         let errors: Vec<String> = validator.iter_errors(&doc).map(|e| e.to_string()).collect();
         assert!(errors.is_empty(), "{name}: {errors:?}");
