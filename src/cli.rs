@@ -31,6 +31,11 @@ pub enum Command {
     /// Print a JSON Schema (draft-07): the storyboard format or the manifest.
     #[command(after_help = "Example:\n  storyboard schema storyboard > storyboard.schema.json")]
     Schema(SchemaArgs),
+    /// After render: the cut (ffmpeg), an OpenTimelineIO timeline and review.html.
+    #[command(
+        after_help = "Example:\n  storyboard assemble examples/reunion.yaml\n  storyboard render examples/reunion.yaml --sandbox --assemble"
+    )]
+    Assemble(AssembleArgs),
     /// Where each shot stands (from the manifest and journal; no network).
     #[command(
         after_help = "Examples:\n  storyboard status examples/reunion.yaml\n  storyboard status examples/renders/reunion --json"
@@ -108,12 +113,31 @@ pub struct RenderArgs {
     /// Let a budget check pass although some shots have no known price.
     #[arg(long)]
     pub allow_unpriced: bool,
+    /// After rendering, assemble the cut, the timeline and the review page.
+    #[arg(long)]
+    pub assemble: bool,
+    /// With --assemble: fail when a shot has no clip.
+    #[arg(long, requires = "assemble")]
+    pub strict: bool,
     /// fal API key.
     #[arg(long, env = "FAL_KEY", hide_env_values = true, hide = true)]
     pub fal_key: Option<String>,
     /// Eachlabs API key.
     #[arg(long, env = "EACHLABS_API_KEY", hide_env_values = true, hide = true)]
     pub eachlabs_key: Option<String>,
+}
+
+/// `storyboard assemble`.
+#[derive(Debug, Args)]
+pub struct AssembleArgs {
+    /// The storyboard (`-` for standard input).
+    pub file: Utf8PathBuf,
+    /// Output folder (overrides the storyboard's `output:`).
+    #[arg(long)]
+    pub out: Option<Utf8PathBuf>,
+    /// Fail when a shot has no clip, instead of leaving it out with a warning.
+    #[arg(long)]
+    pub strict: bool,
 }
 
 /// `storyboard status`.

@@ -3,6 +3,7 @@
 //! Stages: [`storyboard`] (the YAML) → [`plan`] (expanded, validated, priced requests) →
 //! render (providers, runner, downloads, manifest). [`run`] is the only place they are wired.
 
+pub mod assemble;
 pub mod catalog;
 pub mod cli;
 pub mod cost;
@@ -68,6 +69,12 @@ pub async fn run(cli: Cli) -> Result<i32, Error> {
         }
         Command::Sandbox(args) => run_sandbox(args).await,
         Command::Status(args) => run_status(args),
+        Command::Assemble(args) => {
+            let src = load_source(&args.file)?;
+            let plan = plan::plan(&src, &plan::Overrides::default()).map_err(Error::BadInput)?;
+            let out = args.out.clone().unwrap_or_else(|| plan.output.clone());
+            run_assemble(&plan, &src.stem, &out, args.strict)
+        }
         Command::Completions(args) => {
             let mut buf = Vec::new();
             clap_complete::generate(args.shell, &mut Cli::command(), "storyboard", &mut buf);
@@ -75,6 +82,21 @@ pub async fn run(cli: Cli) -> Result<i32, Error> {
             Ok(exit::OK)
         }
     }
+}
+
+/// Assembles the cut, timeline and review page of a rendered plan; reports what was written.
+pub fn run_assemble(plan: &plan::Plan, stem: &str, out: &Utf8Path, strict: bool) -> Result<i32, Error> {
+    let ids: Vec<&str> = plan.shots.iter().map(|s| s.id.as_str()).collect();
+    let name = assemble::name(plan.title.as_deref(), stem, &ids);
+    let result = assemble::assemble(out, &name, strict).map_err(|e| match e {
+        assemble::AssembleError::NoManifest(_) => Error::Usage(e.to_string()),
+        other => Error::Other(other.to_string()),
+    })?;
+    report::stderr_line(report::summary::assembly(&result).trim_end());
+    Ok(match (&result.cut, &result.cut_problem) {
+        (None, Some(p)) if !p.contains("not installed") && result.clips > 0 => exit::SHOTS_FAILED,
+        _ => exit::OK,
+    })
 }
 
 fn run_status(args: cli::StatusArgs) -> Result<i32, Error> {

@@ -454,10 +454,16 @@ pub async fn render(args: RenderArgs) -> Result<i32, Error> {
     if interrupted {
         return Err(Error::Interrupted);
     }
+    drop(_lock);
     let bad = selected_records
         .iter()
         .any(|r| !matches!(r.status, ShotStatus::Done | ShotStatus::Cached));
-    Ok(if bad { exit::SHOTS_FAILED } else { exit::OK })
+    let assembled = if args.assemble {
+        crate::run_assemble(&plan, &src.stem, &s.out, args.strict)?
+    } else {
+        exit::OK
+    };
+    Ok(if bad { exit::SHOTS_FAILED } else { assembled })
 }
 
 fn counts(records: &[&ShotRecord]) -> Value {

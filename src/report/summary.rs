@@ -289,3 +289,23 @@ pub fn status(out: &camino::Utf8Path, states: &[crate::status::ShotState]) -> St
     ));
     text
 }
+
+/// What `assemble` wrote, and what it left out.
+pub fn assembly(a: &crate::assemble::Assembly) -> String {
+    let mut s = String::new();
+    for skipped in &a.skipped {
+        s.push_str(&format!("warning: left out of the cut and timeline: {skipped}\n"));
+    }
+    match (&a.cut, &a.cut_problem) {
+        (Some(cut), _) => s.push_str(&format!(
+            "cut:      {cut} ({} clips, {:.1} s, {})\n",
+            a.clips,
+            a.seconds,
+            if a.stream_copy { "stream copy" } else { "re-encoded" }
+        )),
+        (None, Some(p)) => s.push_str(&format!("cut:      not made: {p}\n")),
+        (None, None) => {}
+    }
+    s.push_str(&format!("timeline: {}\nreview:   {}\n", a.otio, a.review));
+    s
+}

@@ -1,3 +1,4 @@
+mod assemble;
 mod crash;
 mod plan;
 mod plan_errors;

@@ -1,7 +1,7 @@
 //! Eachlabs and local files against the sandbox: every status path, 429 back-off, 402, 401;
 //! uploads once across runs; request bodies carry the uploaded URLs.
 
-use crate::common::{storyboard, write};
+use crate::common::write;
 use serde_json::Value;
 use std::path::Path;
 use std::process::Output;
@@ -9,7 +9,7 @@ use std::time::Duration;
 use storyboard::sandbox::{Fault, FaultPlan, Sandbox, SandboxConfig};
 
 async fn sandbox(config: SandboxConfig) -> Sandbox {
-    Sandbox::start("127.0.0.1:0".parse().unwrap(), config).await.unwrap()
+    crate::common::start_sandbox(config).await
 }
 
 fn fast() -> SandboxConfig {
@@ -21,21 +21,7 @@ fn fast() -> SandboxConfig {
 }
 
 async fn render(url: &str, file: &Path, key: &str, args: &[&str]) -> Output {
-    let mut cmd = storyboard();
-    cmd.arg("render").arg(file).arg("--yes").args(args);
-    cmd.env("FAL_KEY", key)
-        .env("EACHLABS_API_KEY", key)
-        .env("STORYBOARD_FAST_POLL", "1");
-    for var in [
-        "STORYBOARD_FAL_URL",
-        "STORYBOARD_FAL_STORAGE_URL",
-        "STORYBOARD_EACHLABS_URL",
-    ] {
-        cmd.env(var, url);
-    }
-    tokio::task::spawn_blocking(move || cmd.output().unwrap())
-        .await
-        .unwrap()
+    crate::common::render_against(url, file, key, args).await
 }
 
 fn manifest(dir: &Path) -> Value {

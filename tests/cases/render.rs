@@ -11,7 +11,7 @@ use storyboard::sandbox::{Fault, FaultPlan, Sandbox, SandboxConfig};
 const KEY: &str = "sk-test-SECRET-4242";
 
 async fn sandbox(config: SandboxConfig) -> Sandbox {
-    Sandbox::start("127.0.0.1:0".parse().unwrap(), config).await.unwrap()
+    crate::common::start_sandbox(config).await
 }
 
 fn fast() -> SandboxConfig {
@@ -22,23 +22,9 @@ fn fast() -> SandboxConfig {
     }
 }
 
-/// Runs `storyboard render FILE --yes …` against the sandbox at `url` (blocking thread).
+/// Runs `storyboard render FILE --yes …` against the sandbox at `url`.
 async fn render(url: &str, file: &Path, args: &[&str]) -> Output {
-    let mut cmd = storyboard();
-    cmd.arg("render").arg(file).arg("--yes").args(args);
-    cmd.env("FAL_KEY", KEY)
-        .env("EACHLABS_API_KEY", KEY)
-        .env("STORYBOARD_FAST_POLL", "1");
-    for var in [
-        "STORYBOARD_FAL_URL",
-        "STORYBOARD_FAL_STORAGE_URL",
-        "STORYBOARD_EACHLABS_URL",
-    ] {
-        cmd.env(var, url);
-    }
-    tokio::task::spawn_blocking(move || cmd.output().unwrap())
-        .await
-        .unwrap()
+    crate::common::render_against(url, file, KEY, args).await
 }
 
 fn text(o: &Output) -> String {

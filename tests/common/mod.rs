@@ -57,3 +57,30 @@ pub fn files_below(dir: &Path) -> Vec<String> {
     out.sort();
     out
 }
+
+/// Starts a sandbox on a free loopback port.
+pub async fn start_sandbox(config: storyboard::sandbox::SandboxConfig) -> storyboard::sandbox::Sandbox {
+    storyboard::sandbox::Sandbox::start("127.0.0.1:0".parse().unwrap(), config)
+        .await
+        .unwrap()
+}
+
+/// Runs `storyboard render FILE --yes ARGS` with `key` as both providers' key and every base
+/// URL pointed at the sandbox at `url` (on a blocking thread, so the sandbox keeps serving).
+pub async fn render_against(url: &str, file: &Path, key: &str, args: &[&str]) -> std::process::Output {
+    let mut cmd = storyboard();
+    cmd.arg("render").arg(file).arg("--yes").args(args);
+    cmd.env("FAL_KEY", key)
+        .env("EACHLABS_API_KEY", key)
+        .env("STORYBOARD_FAST_POLL", "1");
+    for var in [
+        "STORYBOARD_FAL_URL",
+        "STORYBOARD_FAL_STORAGE_URL",
+        "STORYBOARD_EACHLABS_URL",
+    ] {
+        cmd.env(var, url);
+    }
+    tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap()
+}

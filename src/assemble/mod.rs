@@ -1,0 +1,309 @@
+//! Hand-off: the cut (ffmpeg), an OpenTimelineIO timeline and a static review page, from the
+//! rendered clips in storyboard order. Durations are read from the clips themselves.
+
+pub mod mp4;
+pub mod otio;
+pub mod review;
+
+use camino::{Utf8Path, Utf8PathBuf};
+use serde_json::Value;
+use std::process::Command;
+
+use crate::download;
+use crate::manifest::{Manifest, ShotRecord, ShotStatus};
+
+/// What went wrong while assembling.
+#[derive(Debug, thiserror::Error)]
+pub enum AssembleError {
+    /// Nothing was rendered into the folder.
+    #[error("no manifest.json in {0}: render the storyboard first (`storyboard render …`)")]
+    NoManifest(Utf8PathBuf),
+    /// `--strict` and some shots are missing.
+    #[error("--strict: {} shot(s) have no clip: {}", .0.len(), .0.join("; "))]
+    Strict(Vec<String>),
+    /// A file could not be written.
+    #[error("cannot write {path}: {source}")]
+    Write {
+        /// Which.
+        path: Utf8PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// A clip in the cut.
+#[derive(Debug, Clone)]
+pub struct Clip {
+    /// The shot's record.
+    pub record: ShotRecord,
+    /// Path relative to the output folder.
+    pub rel: String,
+    /// Seconds, from the file.
+    pub duration: f64,
+    /// What ffprobe said (when installed).
+    pub probe: Option<Probe>,
+}
+
+/// The parts of ffprobe's answer that decide between stream copy and re-encoding.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Probe {
+    /// Video codec.
+    pub codec: String,
+    /// Frame size.
+    pub width: u64,
+    /// Frame size.
+    pub height: u64,
+    /// Frames per second (`30/1`).
+    pub frame_rate: String,
+    /// Has an audio stream.
+    pub audio: bool,
+}
+
+/// The result of `assemble`.
+#[derive(Debug, Clone)]
+pub struct Assembly {
+    /// The cut, when ffmpeg made one.
+    pub cut: Option<Utf8PathBuf>,
+    /// Why there is no cut.
+    pub cut_problem: Option<String>,
+    /// Stream copy (true) or re-encode (false).
+    pub stream_copy: bool,
+    /// The timeline.
+    pub otio: Utf8PathBuf,
+    /// The review page.
+    pub review: Utf8PathBuf,
+    /// Clips in the cut.
+    pub clips: usize,
+    /// Total seconds.
+    pub seconds: f64,
+    /// Shots left out, with why.
+    pub skipped: Vec<String>,
+}
+
+fn tool(name: &str) -> bool {
+    Command::new(name)
+        .arg("-version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// ffprobe's view of a clip; `None` without ffprobe.
+pub fn probe(path: &Utf8Path) -> Option<(f64, Probe)> {
+    let o = Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-show_entries",
+            "stream=codec_type,codec_name,width,height,r_frame_rate:format=duration",
+            "-of",
+            "json",
+        ])
+        .arg(path)
+        .output()
+        .ok()?;
+    let v: Value = serde_json::from_slice(&o.stdout).ok()?;
+    let streams = v["streams"].as_array()?;
+    let video = streams.iter().find(|s| s["codec_type"] == "video")?;
+    let duration = v["format"]["duration"].as_str()?.parse().ok()?;
+    Some((
+        duration,
+        Probe {
+            codec: video["codec_name"].as_str().unwrap_or("").to_owned(),
+            width: video["width"].as_u64().unwrap_or(0),
+            height: video["height"].as_u64().unwrap_or(0),
+            frame_rate: video["r_frame_rate"].as_str().unwrap_or("30/1").to_owned(),
+            audio: streams.iter().any(|s| s["codec_type"] == "audio"),
+        },
+    ))
+}
+
+/// The name of the cut and timeline: the title as a slug, else the storyboard's stem; never a
+/// shot's own clip name.
+pub fn name(title: Option<&str>, stem: &str, ids: &[&str]) -> String {
+    let base = title
+        .map(|t| crate::plan::template::slug(t.to_owned()))
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| stem.to_owned());
+    if ids.contains(&base.as_str()) {
+        format!("{base}-cut")
+    } else {
+        base
+    }
+}
+
+/// Builds the cut, the timeline and the review page in `out`.
+pub fn assemble(out: &Utf8Path, name: &str, strict: bool) -> Result<Assembly, AssembleError> {
+    let manifest =
+        Manifest::read(&out.join("manifest.json")).ok_or_else(|| AssembleError::NoManifest(out.to_owned()))?;
+    let has_ffprobe = tool("ffprobe");
+    let mut clips = Vec::new();
+    let mut skipped = Vec::new();
+    for rec in &manifest.shots {
+        let usable = matches!(rec.status, ShotStatus::Done | ShotStatus::Cached);
+        let clip = rec
+            .clip
+            .as_ref()
+            .filter(|c| usable && download::verify(&out.join(&c.path), c.bytes, &c.sha256));
+        let Some(c) = clip else {
+            let why = match rec.status {
+                ShotStatus::Failed | ShotStatus::Uncertain => format!("{}: {:?}", rec.id, rec.status).to_lowercase(),
+                _ if rec.clip.is_some() => format!("{}: clip missing or changed on disk", rec.id),
+                _ => format!("{}: not rendered", rec.id),
+            };
+            skipped.push(why);
+            continue;
+        };
+        let path = out.join(&c.path);
+        let (duration, probe) = match if has_ffprobe { probe(&path) } else { None } {
+            Some((d, p)) => (d, Some(p)),
+            None => (mp4::duration(&path).unwrap_or(0.0), None),
+        };
+        clips.push(Clip {
+            record: rec.clone(),
+            rel: c.path.to_string(),
+            duration,
+            probe,
+        });
+    }
+    if strict && !skipped.is_empty() {
+        return Err(AssembleError::Strict(skipped));
+    }
+    let write = |path: Utf8PathBuf, text: String| -> Result<Utf8PathBuf, AssembleError> {
+        crate::manifest::write_atomic(&path, text.as_bytes()).map_err(|source| AssembleError::Write {
+            path: path.clone(),
+            source,
+        })?;
+        Ok(path)
+    };
+    let title = manifest.title.clone().unwrap_or_else(|| name.to_owned());
+    let otio = write(out.join(format!("{name}.otio")), otio::timeline(&title, &clips))?;
+    let review = write(out.join("review.html"), review::page(&title, &manifest, &clips))?;
+    let seconds = clips.iter().map(|c| c.duration).sum();
+    let (cut, cut_problem, stream_copy) = if clips.is_empty() {
+        (None, Some("no clips to join".to_owned()), false)
+    } else if !tool("ffmpeg") {
+        (None, Some("ffmpeg is not installed (on Debian/Ubuntu: apt install ffmpeg); the timeline and review page were written".to_owned()), false)
+    } else {
+        let copy = can_stream_copy(&clips);
+        match cut(out, name, &clips, copy) {
+            Ok(path) => (Some(path), None, copy),
+            Err(e) => (None, Some(e), copy),
+        }
+    };
+    Ok(Assembly {
+        cut,
+        cut_problem,
+        stream_copy,
+        otio,
+        review,
+        clips: clips.len(),
+        seconds,
+        skipped,
+    })
+}
+
+/// Stream copy needs one codec, size, frame rate and audio layout across every clip.
+fn can_stream_copy(clips: &[Clip]) -> bool {
+    let first = clips[0].probe.as_ref();
+    first.is_some() && clips.iter().all(|c| c.probe.as_ref() == first)
+}
+
+fn cut(out: &Utf8Path, name: &str, clips: &[Clip], copy: bool) -> Result<Utf8PathBuf, String> {
+    let dest = out.join(format!("{name}.mp4"));
+    let part = download::part_path(&dest);
+    let mut cmd = Command::new("ffmpeg");
+    cmd.args(["-y", "-v", "error"]);
+    if copy {
+        let list = out.join(".storyboard").join("concat.txt");
+        let text: String = clips
+            .iter()
+            .map(|c| {
+                format!(
+                    "file '{}'\n",
+                    out.join(&c.rel)
+                        .canonicalize_utf8()
+                        .unwrap_or_else(|_| out.join(&c.rel))
+                        .as_str()
+                        .replace('\'', "'\\''")
+                )
+            })
+            .collect();
+        std::fs::create_dir_all(out.join(".storyboard")).map_err(|e| e.to_string())?;
+        std::fs::write(&list, text).map_err(|e| format!("cannot write {list}: {e}"))?;
+        cmd.args(["-f", "concat", "-safe", "0", "-i"]).arg(&list).args([
+            "-c",
+            "copy",
+            "-movflags",
+            "+faststart",
+            "-f",
+            "mp4",
+        ]);
+    } else {
+        // Re-encode through the concat filter to the first clip's size: scaled and padded (never
+        // stretched), one frame rate, and silence for clips without audio so sound stays in sync.
+        let (w, h, fps) = clips[0].probe.as_ref().map_or((1280, 720, "30/1".to_owned()), |p| {
+            (p.width, p.height, p.frame_rate.clone())
+        });
+        let mut filter = String::new();
+        for (i, c) in clips.iter().enumerate() {
+            cmd.arg("-i").arg(out.join(&c.rel));
+            filter.push_str(&format!(
+                "[{i}:v]scale={w}:{h}:force_original_aspect_ratio=decrease,pad={w}:{h}:(ow-iw)/2:(oh-ih)/2,setsar=1,fps={fps},format=yuv420p[v{i}];"
+            ));
+            if c.probe.as_ref().is_some_and(|p| p.audio) {
+                filter.push_str(&format!(
+                    "[{i}:a]aresample=48000,aformat=channel_layouts=stereo,apad,atrim=0:{d}[a{i}];",
+                    d = c.duration
+                ));
+            } else {
+                filter.push_str(&format!(
+                    "anullsrc=channel_layout=stereo:sample_rate=48000,atrim=0:{d}[a{i}];",
+                    d = c.duration
+                ));
+            }
+        }
+        for i in 0..clips.len() {
+            filter.push_str(&format!("[v{i}][a{i}]"));
+        }
+        filter.push_str(&format!("concat=n={}:v=1:a=1[v][a]", clips.len()));
+        cmd.args(["-filter_complex", &filter, "-map", "[v]", "-map", "[a]"]);
+        cmd.args([
+            "-c:v",
+            "libx264",
+            "-preset",
+            "veryfast",
+            "-crf",
+            "20",
+            "-c:a",
+            "aac",
+            "-movflags",
+            "+faststart",
+            "-f",
+            "mp4",
+        ]);
+    }
+    cmd.arg(&part);
+    let o = cmd.output().map_err(|e| format!("cannot run ffmpeg: {e}"))?;
+    if !o.status.success() {
+        let _ = std::fs::remove_file(&part);
+        let err = String::from_utf8_lossy(&o.stderr);
+        return Err(format!("ffmpeg failed: {}", err.lines().last().unwrap_or("")));
+    }
+    std::fs::rename(&part, &dest).map_err(|e| format!("cannot rename {part}: {e}"))?;
+    Ok(dest)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cut_never_takes_a_clip_name() {
+        assert_eq!(
+            name(Some("Reunion at the station"), "reunion", &["reunion"]),
+            "reunion-at-the-station"
+        );
+        assert_eq!(name(None, "reunion", &["reunion", "arrival"]), "reunion-cut");
+        assert_eq!(name(Some("!!"), "film", &[]), "film");
+    }
+}

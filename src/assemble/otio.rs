@@ -1,0 +1,88 @@
+//! An OpenTimelineIO timeline (JSON written directly: there is no official Rust binding):
+//! Timeline → Stack → one video Track → one Clip per shot, each an ExternalReference to the
+//! clip file with its real duration.
+
+use serde_json::{Value, json};
+
+use super::Clip;
+
+/// Frames per second of a clip (`30/1` → 30), 30 when unknown (Kling renders 30 fps).
+fn rate(clip: &Clip) -> f64 {
+    clip.probe
+        .as_ref()
+        .and_then(|p| {
+            let (n, d) = p.frame_rate.split_once('/')?;
+            let (n, d): (f64, f64) = (n.parse().ok()?, d.parse().ok()?);
+            (n > 0.0 && d > 0.0).then_some(n / d)
+        })
+        .unwrap_or(30.0)
+}
+
+fn time(value: f64, rate: f64) -> Value {
+    json!({"OTIO_SCHEMA": "RationalTime.1", "rate": rate, "value": value})
+}
+
+fn range(duration_s: f64, rate: f64) -> Value {
+    json!({"OTIO_SCHEMA": "TimeRange.1", "start_time": time(0.0, rate), "duration": time((duration_s * rate).round(), rate)})
+}
+
+/// The timeline document.
+pub fn timeline(title: &str, clips: &[Clip]) -> String {
+    let children: Vec<Value> = clips
+        .iter()
+        .map(|c| {
+            let r = rate(c);
+            json!({
+                "OTIO_SCHEMA": "Clip.2",
+                "metadata": {"storyboard": {
+                    "shot": c.record.id,
+                    "endpoint": c.record.endpoint,
+                    "prompt": c.record.input.get("prompt"),
+                    "request_id": c.record.request_id,
+                    "sha256": c.record.clip.as_ref().map(|k| k.sha256.clone()),
+                }},
+                "name": c.record.id,
+                "source_range": range(c.duration, r),
+                "effects": [],
+                "markers": [],
+                "enabled": true,
+                "media_references": {"DEFAULT_MEDIA": {
+                    "OTIO_SCHEMA": "ExternalReference.1",
+                    "metadata": {},
+                    "name": c.rel,
+                    "available_range": range(c.duration, r),
+                    "available_image_bounds": null,
+                    "target_url": c.rel,
+                }},
+                "active_media_reference_key": "DEFAULT_MEDIA",
+            })
+        })
+        .collect();
+    let doc = json!({
+        "OTIO_SCHEMA": "Timeline.1",
+        "metadata": {"storyboard": {"generator": format!("storyboard {}", env!("CARGO_PKG_VERSION"))}},
+        "name": title,
+        "global_start_time": null,
+        "tracks": {
+            "OTIO_SCHEMA": "Stack.1",
+            "metadata": {},
+            "name": "tracks",
+            "source_range": null,
+            "effects": [],
+            "markers": [],
+            "enabled": true,
+            "children": [{
+                "OTIO_SCHEMA": "Track.1",
+                "metadata": {},
+                "name": "Video 1",
+                "source_range": null,
+                "effects": [],
+                "markers": [],
+                "enabled": true,
+                "kind": "Video",
+                "children": children,
+            }],
+        },
+    });
+    serde_json::to_string_pretty(&doc).unwrap_or_default()
+}
