@@ -184,6 +184,12 @@ pub struct SandboxArgs {
     /// Pad every clip to this many bytes (to test big downloads).
     #[arg(long)]
     pub clip_bytes: Option<u64>,
+    /// Results disappear this many seconds after completion (fal keeps them only minutes).
+    #[arg(long)]
+    pub result_ttl_seconds: Option<f64>,
+    /// Eachlabs: predictions in flight per key before 429 (a low balance allows 10).
+    #[arg(long, default_value_t = 10)]
+    pub eachlabs_max_in_flight: usize,
     /// Fault plan: `kind=N` (the first N requests of that kind) or `kind~P` (probability), comma-separated, with `seed=N`. Kinds: submit_429, submit_503, submit_drop, status_5xx, result_5xx, stream_drop, stream_off, truncate, fail_job, each_429, each_402, each_error, each_failed.
     #[arg(long, default_value = "")]
     pub faults: String,

@@ -141,6 +141,11 @@ async fn run_sandbox(args: cli::SandboxArgs) -> Result<i32, Error> {
         queue_time: secs("queue-seconds", args.queue_seconds)?,
         job_time: secs("job-seconds", args.job_seconds)?,
         clip_bytes: args.clip_bytes,
+        result_ttl: args
+            .result_ttl_seconds
+            .map(|s| secs("result-ttl-seconds", s))
+            .transpose()?,
+        eachlabs_max_in_flight: args.eachlabs_max_in_flight.max(1),
         faults: args
             .faults
             .parse()

@@ -183,7 +183,7 @@ impl Bars {
             .or_insert_with(|| {
                 let bar = self.multi.insert_before(&self.overall, ProgressBar::new_spinner());
                 bar.set_style(
-                    ProgressStyle::with_template("  {spinner} {prefix:24} {msg}")
+                    ProgressStyle::with_template("  {spinner} {prefix:24} {msg} ({elapsed})")
                         .unwrap_or_else(|_| ProgressStyle::default_spinner()),
                 );
                 bar.set_prefix(id.to_owned());
@@ -221,13 +221,7 @@ impl Reporter for Bars {
             return;
         }
         let bar = self.line(id);
-        match e {
-            Event::Running { .. } => {
-                let secs = bar.elapsed().as_secs();
-                bar.set_message(format!("running {:02}:{:02}", secs / 60, secs % 60));
-            }
-            other => bar.set_message(describe(other)),
-        }
+        bar.set_message(describe(e));
     }
 
     fn finish(&self) {

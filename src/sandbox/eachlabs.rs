@@ -94,9 +94,11 @@ fn create(state: &Shared, key: String, body: &[u8]) -> Response<Body> {
             p.key == key && !p.cancelled && now.saturating_duration_since(p.created) < cfg.queue_time + cfg.job_time
         })
         .count();
-    if in_flight >= cfg.eachlabs_max_in_flight || inner.fault(&cfg.faults, Fault::Each429) {
-        *inner.faults_injected.entry("each_429_limit").or_default() +=
-            u64::from(in_flight >= cfg.eachlabs_max_in_flight);
+    let capped = in_flight >= cfg.eachlabs_max_in_flight;
+    if capped || inner.fault(&cfg.faults, Fault::Each429) {
+        if capped {
+            *inner.faults_injected.entry("each_429_limit").or_default() += 1;
+        }
         return json_response(
             StatusCode::TOO_MANY_REQUESTS,
             json!({"status": 429, "error": "too many requests", "details": format!("Account rate limited: {} predictions in flight", in_flight)}),

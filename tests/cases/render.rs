@@ -484,3 +484,26 @@ async fn eachlabs_renders_and_reports_its_cost() {
     assert_eq!(sb.stats()["jobs_created"]["kling-v2-6-pro-text-to-video"], 2);
     assert_valid_manifest(&dir.path().join("out"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_renders_started_at_once_on_one_folder_pay_once() {
+    let sb = sandbox(SandboxConfig {
+        job_time: Duration::from_millis(800),
+        ..fast()
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "s.yaml", &shots_yaml(3, ""));
+    let url = sb.base_url();
+    let (a, b) = tokio::join!(render(&url, &file, &[]), render(&url, &file, &[]));
+    let codes = [a.status.code(), b.status.code()];
+    assert!(codes.contains(&Some(0)), "{} {}", text(&a), text(&b));
+    let loser = if a.status.code() == Some(0) { &b } else { &a };
+    assert_ne!(loser.status.code(), Some(0));
+    assert!(
+        String::from_utf8_lossy(&loser.stderr).contains("another render"),
+        "{}",
+        text(loser)
+    );
+    assert_eq!(jobs(&sb), 3);
+}

@@ -731,3 +731,83 @@ fn the_official_fal_client_works_against_the_sandbox_unchanged() {
     assert_eq!(sb.stats()["jobs_created"][T2V], 2);
     assert_eq!(sb.stats()["jobs_created_total"], 2);
 }
+
+#[tokio::test]
+async fn eachlabs_fault_knobs() {
+    let plan = FaultPlan::first(Fault::Each429, 1)
+        .with(Fault::EachError, 1)
+        .with(Fault::EachFailed, 1);
+    let sb = start(SandboxConfig {
+        faults: plan,
+        ..SandboxConfig::fast()
+    })
+    .await;
+    let body = json!({"model": "kling-v2-5-turbo-pro-text-to-video", "version": "0.0.1", "input": {"prompt": "a"}});
+    let (code, _) = each(&sb, reqwest::Method::POST, "prediction", Some(body.clone())).await;
+    assert_eq!(code, 429);
+    assert_eq!(sb.stats()["jobs_created_total"], 0);
+    let mut ends = Vec::new();
+    for _ in 0..3 {
+        let (code, c) = each(&sb, reqwest::Method::POST, "prediction", Some(body.clone())).await;
+        assert_eq!(code, 201);
+        ends.push(
+            each_until_terminal(&sb, c["predictionID"].as_str().unwrap()).await["status"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    ends.sort();
+    assert_eq!(ends, ["error", "failed", "success"]);
+    assert_eq!(
+        sb.stats()["faults_injected"],
+        json!({"each_429": 1, "each_error": 1, "each_failed": 1})
+    );
+}
+
+#[test]
+fn the_sandbox_command_serves_until_stopped() {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("storyboard"))
+        .args([
+            "sandbox",
+            "--port",
+            "0",
+            "--job-seconds",
+            "0.05",
+            "--queue-seconds",
+            "0",
+            "--faults",
+            "submit_429=1",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    let base = first.trim().strip_prefix("sandbox listening on ").unwrap().to_owned();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let stats = rt.block_on(async {
+        let r = http()
+            .post(format!("{base}/{T2V}"))
+            .header("authorization", KEY)
+            .json(&json!({"prompt": "a"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 429, "the fault plan from the command line applies");
+        http()
+            .get(format!("{base}/__sandbox/stats"))
+            .send()
+            .await
+            .unwrap()
+            .json::<Value>()
+            .await
+            .unwrap()
+    });
+    assert_eq!(stats["requests"]["submit"], 1);
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
