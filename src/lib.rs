@@ -9,6 +9,7 @@ pub mod cli;
 pub mod cost;
 pub mod download;
 pub mod error;
+pub mod frames;
 pub mod journal;
 pub mod manifest;
 pub mod plan;

@@ -43,6 +43,8 @@ pub enum ShotStatus {
     Uncertain,
     /// Not rendered yet.
     Pending,
+    /// Not rendered because a shot it starts from (`start_image: { after: … }`) has no clip.
+    Skipped,
 }
 
 /// One shot of the manifest.

@@ -20,7 +20,7 @@ use crate::provider::http::{self, check_base_url};
 use crate::provider::{Endpoints, Provider};
 use crate::report::progress::{self, Style};
 use crate::report::{self, Event, Reporter};
-use crate::runner::{Action, Ledger, Runner, Stop, Work, uncertain_message};
+use crate::runner::{Action, Decision, Ledger, Runner, Stop, Work, uncertain_message};
 use crate::sandbox::{Sandbox, SandboxConfig};
 
 /// What the journal and the disk say about one selected shot.
@@ -34,6 +34,8 @@ enum Verdict {
     Uncertain(String),
     /// The provider forgot an earlier request: left alone.
     Gone(String),
+    /// A chained shot whose upstream clip is rendered in this run: decided once it exists.
+    Deferred,
 }
 
 /// Resolved render settings.
@@ -150,37 +152,135 @@ fn intact_clip(out: &Utf8Path, state: Option<&KeyState>) -> Option<crate::manife
     }
 }
 
+/// The flags that change how the journal's state of a request is read.
+#[derive(Debug, Clone, Copy)]
+struct Flags {
+    force: bool,
+    sandbox: bool,
+    retry_uncertain: bool,
+    resubmit_expired: bool,
+}
+
+/// The journal's verdict on one request.
+fn decision(out: &Utf8Path, state: Option<&KeyState>, f: Flags) -> Decision {
+    if !f.force
+        && let Some(clip) = intact_clip(out, state)
+    {
+        return Decision::Cached(clip);
+    }
+    match state {
+        // The in-process sandbox of an earlier run is gone, and it costs nothing.
+        _ if f.sandbox => Decision::Go(Action::Submit),
+        Some(KeyState::Accepted(job)) => Decision::Go(Action::Follow(job.clone())),
+        Some(KeyState::Intent) if !f.retry_uncertain => {
+            Decision::Uncertain(uncertain_message("the previous run stopped while submitting this shot"))
+        }
+        Some(KeyState::Uncertain(reason)) if !f.retry_uncertain => Decision::Uncertain(uncertain_message(reason)),
+        Some(KeyState::Gone { request_id, reason }) if !f.resubmit_expired => Decision::Gone(format!(
+            "{reason} (request {request_id}); `render --resubmit-expired` submits it again (a second bill)"
+        )),
+        _ => Decision::Go(Action::Submit),
+    }
+}
+
+/// Final request keys where they can be known before rendering: a chained shot's key needs
+/// the sha256 of each upstream clip, known when that clip is on disk and stays (not re-rendered).
+struct Keys<'a> {
+    plan: &'a Plan,
+    history: &'a History,
+    out: &'a Utf8Path,
+    api: &'a str,
+    rerendered: &'a dyn Fn(usize) -> bool,
+    memo: HashMap<usize, Option<String>>,
+}
+
+impl Keys<'_> {
+    fn key(&mut self, i: usize) -> Option<String> {
+        if let Some(k) = self.memo.get(&i) {
+            return k.clone();
+        }
+        let shot = &self.plan.shots[i];
+        let key = if shot.chain.is_empty() {
+            Some(shot.request_key.clone())
+        } else {
+            let ids: Vec<usize> = shot.chain.iter().filter_map(|c| self.index(&c.upstream)).collect();
+            let mut shas = Vec::new();
+            for u in ids {
+                match self.settled_sha(u) {
+                    Some(sha) => shas.push(sha),
+                    None => {
+                        self.memo.insert(i, None);
+                        return None;
+                    }
+                }
+            }
+            Some(shot.key_with_upstream(&shas))
+        };
+        self.memo.insert(i, key.clone());
+        key
+    }
+
+    fn index(&self, id: &str) -> Option<usize> {
+        self.plan.shots.iter().position(|s| s.id == id)
+    }
+
+    /// The sha256 of a shot's clip when it is on disk and this run will not replace it.
+    fn settled_sha(&mut self, u: usize) -> Option<String> {
+        if (self.rerendered)(u) {
+            return None;
+        }
+        let key = self.key(u)?;
+        intact_clip(self.out, self.history.state(self.api, &key)).map(|c| c.sha256)
+    }
+}
+
+/// Each selected shot's verdict, and the request key it has (provisional for deferred ones).
 fn verdicts(
     plan: &Plan,
     selected: &[usize],
     history: &History,
     s: &Settings,
-    args: &RenderArgs,
-) -> HashMap<usize, Verdict> {
+    flags: Flags,
+) -> HashMap<usize, (Verdict, String)> {
+    // A selected shot is re-rendered unless its clip is cached (and not forced).
+    let mut base = Keys {
+        plan,
+        history,
+        out: &s.out,
+        api: &s.api,
+        rerendered: &|_| false,
+        memo: HashMap::new(),
+    };
+    let rerendered: Vec<bool> = (0..plan.shots.len())
+        .map(|i| {
+            selected.contains(&i)
+                && (flags.force
+                    || base
+                        .key(i)
+                        .is_none_or(|k| intact_clip(&s.out, history.state(&s.api, &k)).is_none()))
+        })
+        .collect();
+    let mut keys = Keys {
+        plan,
+        history,
+        out: &s.out,
+        api: &s.api,
+        rerendered: &|u| rerendered[u],
+        memo: HashMap::new(),
+    };
     selected
         .iter()
-        .map(|&i| {
-            let shot = &plan.shots[i];
-            let state = history.state(&s.api, &shot.request_key);
-            if !args.force && intact_clip(&s.out, state).is_some() {
-                return (i, Verdict::Cached);
+        .map(|&i| match keys.key(i) {
+            None => (i, (Verdict::Deferred, plan.shots[i].request_key.clone())),
+            Some(k) => {
+                let v = match decision(&s.out, history.state(&s.api, &k), flags) {
+                    Decision::Cached(_) => Verdict::Cached,
+                    Decision::Go(a) => Verdict::Go(a),
+                    Decision::Uncertain(m) => Verdict::Uncertain(m),
+                    Decision::Gone(m) => Verdict::Gone(m),
+                };
+                (i, (v, k))
             }
-            let v = match state {
-                // The in-process sandbox of an earlier run is gone, and it costs nothing.
-                _ if args.sandbox => Verdict::Go(Action::Submit),
-                Some(KeyState::Accepted(job)) => Verdict::Go(Action::Follow(job.clone())),
-                Some(KeyState::Intent) if !args.retry_uncertain => {
-                    Verdict::Uncertain(uncertain_message("the previous run stopped while submitting this shot"))
-                }
-                Some(KeyState::Uncertain(reason)) if !args.retry_uncertain => {
-                    Verdict::Uncertain(uncertain_message(reason))
-                }
-                Some(KeyState::Gone { request_id, reason }) if !args.resubmit_expired => Verdict::Gone(format!(
-                    "{reason} (request {request_id}); `render --resubmit-expired` submits it again (a second bill)"
-                )),
-                _ => Verdict::Go(Action::Submit),
-            };
-            (i, v)
         })
         .collect()
 }
@@ -200,13 +300,29 @@ pub async fn render(args: RenderArgs) -> Result<i32, Error> {
     let selected = select(&plan, &args.only)?;
     let journal_path = Journal::path_in(&s.out);
     let history = Journal::read(&journal_path);
-    let verdicts0 = verdicts(&plan, &selected, &history, &s, &args);
+    let flags = Flags {
+        force: args.force,
+        sandbox: args.sandbox,
+        retry_uncertain: args.retry_uncertain,
+        resubmit_expired: args.resubmit_expired,
+    };
+    let verdicts0 = verdicts(&plan, &selected, &history, &s, flags);
+    if selected
+        .iter()
+        .any(|&i| !plan.shots[i].chain.is_empty() && verdicts0[&i].0 != Verdict::Cached)
+        && !crate::frames::available()
+    {
+        return Err(Error::Usage(
+            "shots that start from another shot's frame need ffmpeg on PATH (on Debian/Ubuntu: apt install ffmpeg)"
+                .into(),
+        ));
+    }
 
     // The estimate, the budget and the confirmation: before anything is written or sent.
     let to_submit: Vec<usize> = selected
         .iter()
         .copied()
-        .filter(|i| verdicts0[i] == Verdict::Go(Action::Submit))
+        .filter(|i| matches!(verdicts0[i].0, Verdict::Go(Action::Submit) | Verdict::Deferred))
         .collect();
     let spend: Micros = to_submit.iter().filter_map(|&i| plan.shots[i].estimate).sum();
     let unpriced = to_submit.iter().filter(|&&i| plan.shots[i].estimate.is_none()).count();
@@ -215,9 +331,9 @@ pub async fn render(args: RenderArgs) -> Result<i32, Error> {
     }
     let resumes = selected
         .iter()
-        .filter(|i| matches!(verdicts0[i], Verdict::Go(Action::Follow(_))))
+        .filter(|i| matches!(verdicts0[i].0, Verdict::Go(Action::Follow(_))))
         .count();
-    let cached = selected.iter().filter(|i| verdicts0[i] == Verdict::Cached).count();
+    let cached = selected.iter().filter(|i| verdicts0[i].0 == Verdict::Cached).count();
     let to_pay = format!(
         "to render: {} shot{} for {}{} · {cached} cached · {resumes} resumed{}",
         to_submit.len(),
@@ -274,7 +390,7 @@ pub async fn render(args: RenderArgs) -> Result<i32, Error> {
     })?;
     let _lock = lock(&s.out)?;
     let history = Journal::read(&journal_path);
-    let verdicts = verdicts(&plan, &selected, &history, &s, &args);
+    let verdicts = verdicts(&plan, &selected, &history, &s, flags);
     let journal = Arc::new(Journal::open(&journal_path).map_err(|source| Error::Write {
         path: journal_path.clone(),
         source,
@@ -326,13 +442,28 @@ pub async fn render(args: RenderArgs) -> Result<i32, Error> {
     let stop = Stop::default();
     let signals = tokio::spawn(watch_signals(stop.clone(), reporter.clone()));
 
+    // Every shot's outcome, for the shots that start from its clip.
+    let board: Vec<_> = plan.shots.iter().map(|_| tokio::sync::watch::channel(None).0).collect();
+    let publish = |i: usize, outcome: Result<String, String>| {
+        board[i].send_replace(Some(outcome));
+    };
+
     // Shots left alone, and cached ones (copied into place when renamed).
     let mut work: Vec<Work> = Vec::new();
-    let mut leaders: HashMap<&str, usize> = HashMap::new();
+    let mut leaders: HashMap<String, usize> = HashMap::new();
     for &i in &selected {
         let shot = &plan.shots[i];
-        match &verdicts[&i] {
-            Verdict::Cached => cache_hit(&s.out, &history, &s.api, &plan, i, &ledger, reporter.as_ref()),
+        let (verdict, key) = &verdicts[&i];
+        let upstream: Vec<usize> = shot
+            .chain
+            .iter()
+            .filter_map(|c| plan.shots.iter().position(|x| x.id == c.upstream))
+            .collect();
+        match verdict {
+            Verdict::Cached => match cache_hit(&s.out, &history, &s.api, key, &plan, i, &ledger, reporter.as_ref()) {
+                Some(sha) => publish(i, Ok(sha)),
+                None => publish(i, Err("its clip could not be put in place".into())),
+            },
             Verdict::Uncertain(msg) => {
                 ledger.update(i, false, |r| {
                     r.status = ShotStatus::Uncertain;
@@ -342,6 +473,7 @@ pub async fn render(args: RenderArgs) -> Result<i32, Error> {
                     id: shot.id.clone(),
                     reason: msg.clone(),
                 });
+                publish(i, Err("uncertain".into()));
             }
             Verdict::Gone(msg) => {
                 ledger.update(i, false, |r| {
@@ -352,58 +484,104 @@ pub async fn render(args: RenderArgs) -> Result<i32, Error> {
                     id: shot.id.clone(),
                     error: msg.clone(),
                 });
+                publish(i, Err("its request expired".into()));
             }
-            Verdict::Go(action) => match leaders.get(shot.request_key.as_str()) {
+            Verdict::Go(_) | Verdict::Deferred => {
+                let action = match verdict {
+                    Verdict::Go(a) => a.clone(),
+                    _ => Action::Submit,
+                };
                 // The same request twice in one storyboard: sent once, the clip copied.
-                Some(&w) => work[w].copies.push(i),
-                None => {
-                    leaders.insert(&shot.request_key, work.len());
-                    work.push(Work {
-                        index: i,
-                        copies: Vec::new(),
-                        action: action.clone(),
-                    });
+                if shot.chain.is_empty()
+                    && let Some(&w) = leaders.get(key)
+                {
+                    work[w].copies.push(i);
+                    continue;
                 }
-            },
+                leaders.insert(key.clone(), work.len());
+                work.push(Work {
+                    index: i,
+                    copies: Vec::new(),
+                    action,
+                    key: key.clone(),
+                    input: shot.input.clone(),
+                    upstream,
+                    deferred: *verdict == Verdict::Deferred,
+                });
+            }
+        }
+    }
+    // Shots not selected (--only) still tell the shots that start from them whether a clip exists.
+    for (i, shot) in plan.shots.iter().enumerate() {
+        if !selected.contains(&i) {
+            let clip = intact_clip(&s.out, history.state(&s.api, &shot.request_key))
+                .filter(|c| c.path.as_str() == format!("{}.mp4", shot.id));
+            publish(
+                i,
+                clip.map(|c| c.sha256)
+                    .ok_or_else(|| "not rendered, and not selected by --only".to_owned()),
+            );
         }
     }
     let _ = ledger.write(None);
 
     // Local files: each distinct one uploaded once, remembered across runs by content hash.
-    let mut inputs: Vec<Map<String, Value>> = plan.shots.iter().map(|s| s.input.clone()).collect();
     let needed: Vec<usize> = work
         .iter()
         .filter(|w| w.action == Action::Submit)
         .flat_map(|w| std::iter::once(w.index).chain(w.copies.clone()))
         .collect();
     let uploaded = upload_local_files(&plan, &needed, &provider, &history, &journal, &s.api, s.concurrency).await;
-    let mut upload_failed = Vec::new();
-    for &i in &needed {
-        for f in &plan.shots[i].local_files {
+    let voices = create_voices(&plan, &needed, &provider, &src.dir, &s.api, reporter.as_ref()).await;
+    let mut failed: HashMap<usize, String> = HashMap::new();
+    for w in &mut work {
+        let shot = &plan.shots[w.index];
+        for f in &shot.local_files {
             match uploaded.get(&f.sha256) {
                 Some(Ok(url)) => {
-                    inputs[i].insert(f.field.clone(), json!(url));
+                    w.input.insert(f.field.clone(), json!(url));
                 }
-                Some(Err(e)) => upload_failed.push((i, format!("upload of {} failed: {e}", f.written))),
+                Some(Err(e)) => {
+                    failed.insert(w.index, format!("upload of {} failed: {e}", f.written));
+                }
                 None => {}
             }
         }
+        for (n, name) in &shot.voice_samples {
+            match voices.get(name) {
+                Some(Ok(id)) => {
+                    if let Some(slot) = w
+                        .input
+                        .get_mut("voice_ids")
+                        .and_then(Value::as_array_mut)
+                        .and_then(|a| a.get_mut(*n))
+                    {
+                        *slot = json!(id);
+                    }
+                }
+                Some(Err(e)) => {
+                    failed.insert(w.index, format!("voice `{name}` could not be created: {e}"));
+                }
+                None => {}
+            }
+        }
+        let input = w.input.clone();
+        for i in std::iter::once(w.index).chain(w.copies.iter().copied()) {
+            ledger.update(i, false, |r| r.input = input.clone());
+        }
     }
-    for &i in &needed {
-        ledger.update(i, false, |r| r.input = inputs[i].clone());
-    }
-    let failed_uploads: Vec<usize> = upload_failed.iter().map(|(i, _)| *i).collect();
-    for (i, msg) in upload_failed {
-        ledger.update(i, true, |r| {
+    for (i, msg) in &failed {
+        ledger.update(*i, true, |r| {
             r.status = ShotStatus::Failed;
             r.error = Some(msg.clone());
         });
         reporter.event(&Event::Failed {
-            id: plan.shots[i].id.clone(),
-            error: msg,
+            id: plan.shots[*i].id.clone(),
+            error: msg.clone(),
         });
+        publish(*i, Err(msg.clone()));
     }
-    work.retain(|w| !failed_uploads.contains(&w.index));
+    work.retain(|w| !failed.contains_key(&w.index));
 
     let attempts: Vec<u32> = plan
         .shots
@@ -416,6 +594,16 @@ pub async fn render(args: RenderArgs) -> Result<i32, Error> {
                 .unwrap_or(0)
         })
         .collect();
+    let uploads: HashMap<String, String> = history
+        .uploads
+        .iter()
+        .filter(|((api, _), _)| *api == s.api && !args.sandbox)
+        .map(|((_, sha), url)| (sha.clone(), url.clone()))
+        .collect();
+    let decide = {
+        let (out, api, history) = (s.out.clone(), s.api.clone(), history.clone());
+        Arc::new(move |key: &str| decision(&out, history.state(&api, key), flags))
+    };
     let runner = Arc::new(Runner {
         provider,
         http: http_client,
@@ -426,7 +614,9 @@ pub async fn render(args: RenderArgs) -> Result<i32, Error> {
         out: s.out.clone(),
         api: s.api.clone(),
         shots: Arc::new(plan.shots.clone()),
-        inputs: Arc::new(inputs),
+        board: Arc::new(board),
+        decide,
+        uploads: Arc::new(std::sync::Mutex::new(uploads)),
         attempts: Arc::new(attempts),
         concurrency: s.concurrency,
     });
@@ -623,35 +813,102 @@ fn initial_manifest(
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn cache_hit(
     out: &Utf8Path,
     history: &History,
     api: &str,
+    key: &str,
     plan: &Plan,
     i: usize,
     ledger: &Ledger,
     reporter: &dyn Reporter,
-) {
+) -> Option<String> {
     let shot = &plan.shots[i];
-    let Some(mut clip) = intact_clip(out, history.state(api, &shot.request_key)) else {
-        return;
-    };
+    let mut clip = intact_clip(out, history.state(api, key))?;
     let own = Utf8PathBuf::from(format!("{}.mp4", shot.id));
     if clip.path != own {
         // Renamed shot (or a duplicate request): same request, so the same clip.
         if !download::verify(&out.join(&own), clip.bytes, &clip.sha256)
             && download::copy_clip(&out.join(&clip.path), &out.join(&own)).is_err()
         {
-            return;
+            return None;
         }
         clip.path = own;
     }
+    let sha = clip.sha256.clone();
+    let key = key.to_owned();
     ledger.update(i, false, |r| {
         r.status = ShotStatus::Cached;
-        r.clip = Some(clip.clone());
+        r.clip = Some(clip);
+        r.request_key = key;
         r.error = None;
     });
     reporter.event(&Event::Cached { id: shot.id.clone() });
+    Some(sha)
+}
+
+/// Voices given as samples: each created once (fal `create-voice`), remembered by the sample's
+/// content hash in `.storyboard/voices.json` beside the storyboard, so later runs and other
+/// storyboards in the same folder reuse it. By voice name: the voice id, or why not.
+async fn create_voices(
+    plan: &Plan,
+    needed: &[usize],
+    provider: &Provider,
+    dir: &Utf8Path,
+    api: &str,
+    reporter: &dyn Reporter,
+) -> HashMap<String, Result<String, String>> {
+    let mut out = HashMap::new();
+    let wanted: std::collections::BTreeSet<&str> = needed
+        .iter()
+        .flat_map(|&i| plan.shots[i].voice_samples.iter().map(|(_, name)| name.as_str()))
+        .collect();
+    if wanted.is_empty() {
+        return out;
+    }
+    let path = dir.join(".storyboard").join("voices.json");
+    let mut known: Value = std::fs::read_to_string(&path)
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or_else(|| json!({}));
+    for v in plan
+        .voices_to_create
+        .iter()
+        .filter(|v| wanted.contains(v.name.as_str()))
+    {
+        if let Some(id) = known[api][&v.sha256].as_str() {
+            out.insert(v.name.clone(), Ok(id.to_owned()));
+            continue;
+        }
+        reporter.event(&Event::Notice(format!(
+            "creating voice `{}` from {}",
+            v.name, v.written
+        )));
+        let created = match tokio::fs::read(&v.path).await {
+            Ok(bytes) => match provider
+                .upload(bytes, content_type(&v.path), v.path.file_name().unwrap_or("voice.wav"))
+                .await
+            {
+                Ok(url) => provider.create_voice(&url).await,
+                Err(e) => Err(e),
+            },
+            Err(e) => Err(format!("cannot read {}: {e}", v.path)),
+        };
+        if let Ok(id) = &created {
+            if !known[api].is_object() {
+                known[api] = json!({});
+            }
+            known[api][&v.sha256] = json!(id);
+            let _ = std::fs::create_dir_all(dir.join(".storyboard"));
+            let _ = crate::manifest::write_atomic(
+                &path,
+                serde_json::to_string_pretty(&known).unwrap_or_default().as_bytes(),
+            );
+        }
+        out.insert(v.name.clone(), created);
+    }
+    out
 }
 
 fn content_type(path: &Utf8Path) -> &'static str {

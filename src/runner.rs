@@ -41,9 +41,36 @@ pub struct Work {
     pub index: usize,
     /// Other plan indices with the same request key: they get a copy of the clip.
     pub copies: Vec<usize>,
-    /// What to do.
+    /// What to do (for a chained shot: decided again once its upstream clips exist).
     pub action: Action,
+    /// The request key (for a chained shot: final once its upstream clips exist).
+    pub key: String,
+    /// The request body to send (uploaded files as URLs).
+    pub input: Map<String, Value>,
+    /// Plan indices of the shots whose frames this one uses, in `chain` order.
+    pub upstream: Vec<usize>,
+    /// The verdict waits for the upstream clips (their hashes are part of the key).
+    pub deferred: bool,
 }
+
+/// What the journal says about a request, for a shot decided during the run.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Decision {
+    /// The clip for this exact request is on disk.
+    Cached(ClipRecord),
+    /// Render (or follow) it.
+    Go(Action),
+    /// An earlier submit's outcome is unknown: left alone.
+    Uncertain(String),
+    /// The provider forgot an earlier request: left alone.
+    Gone(String),
+}
+
+/// Every shot's outcome, for the shots that start from its clip: `Ok(sha256)` or `Err(why)`.
+pub type Board = Vec<tokio::sync::watch::Sender<Option<Result<String, String>>>>;
+
+/// Decides a request by its key (the journal's verdict), during the run.
+pub type Decide = dyn Fn(&str) -> Decision + Send + Sync;
 
 /// Stop levels: 0 run; 1 submit nothing new (first Ctrl-C, or the provider refused the
 /// account); 2 stop at once.
@@ -166,8 +193,12 @@ pub struct Runner {
     pub api: String,
     /// The plan's shots.
     pub shots: Arc<Vec<PlannedShot>>,
-    /// Request bodies to send (local files replaced by uploaded URLs), by plan index.
-    pub inputs: Arc<Vec<Map<String, Value>>>,
+    /// Outcomes by plan index, for chained shots.
+    pub board: Arc<Board>,
+    /// The journal's verdict for a key (chained shots).
+    pub decide: Arc<Decide>,
+    /// Uploaded frames by content hash.
+    pub uploads: Arc<Mutex<std::collections::HashMap<String, String>>>,
     /// Submit attempts so far, by plan index.
     pub attempts: Arc<Vec<u32>>,
     /// Shots in flight at once.
@@ -200,7 +231,26 @@ impl Runner {
         self.reporter.event(&e);
     }
 
-    async fn shot(&self, w: Work, limit: Arc<Semaphore>, effective: Arc<Effective>) {
+    async fn shot(&self, mut w: Work, limit: Arc<Semaphore>, effective: Arc<Effective>) {
+        // A chained shot starts when the shots it takes frames from have their clips.
+        let mut upstream_sha = Vec::new();
+        for &u in &w.upstream {
+            let mut rx = self.board[u].subscribe();
+            let outcome: Result<String, String> = rx
+                .wait_for(Option::is_some)
+                .await
+                .ok()
+                .and_then(|v| v.clone())
+                .unwrap_or_else(|| Err("stopped".into()));
+            match outcome {
+                Ok(sha) => upstream_sha.push(sha),
+                Err(why) => {
+                    let why = format!("`{}` has no clip: {why}", self.shots[u].id);
+                    self.skip(&w, &why);
+                    return;
+                }
+            }
+        }
         let following = matches!(w.action, Action::Follow(_));
         // Jobs already submitted are followed even after the first Ctrl-C; new submits wait.
         let permit = tokio::select! {
@@ -211,6 +261,16 @@ impl Runner {
             self.pending(&w, &self.stop.reason());
             return;
         };
+        if !w.upstream.is_empty() {
+            match self.prepare_chain(&mut w, &upstream_sha).await {
+                Ok(true) => {}
+                Ok(false) => return,
+                Err(msg) => {
+                    self.finish_failed(&w, None, 0, msg);
+                    return;
+                }
+            }
+        }
         self.shot_with_permit(w, &limit, &effective).await;
         // A lowered limit is paid back with permits as shots finish.
         if effective
@@ -245,7 +305,132 @@ impl Runner {
         self.follow(&w, job).await;
     }
 
+    /// Tells the shots waiting on this one how it ended.
+    fn publish(&self, w: &Work, outcome: Result<String, String>) {
+        for i in std::iter::once(w.index).chain(w.copies.iter().copied()) {
+            self.board[i].send_replace(Some(outcome.clone()));
+        }
+    }
+
+    /// A chained shot whose upstream has no clip: skipped (pending when the run is stopping).
+    fn skip(&self, w: &Work, why: &str) {
+        if self.stop.level() >= 1 {
+            self.pending(w, &format!("not rendered: {why}"));
+            return;
+        }
+        self.publish(w, Err(format!("skipped: {why}")));
+        for i in std::iter::once(w.index).chain(w.copies.iter().copied()) {
+            self.ledger.update(i, true, |r| {
+                r.status = ShotStatus::Skipped;
+                r.error = Some(format!("skipped: {why}"));
+            });
+            self.emit(Event::Skipped {
+                id: self.shots[i].id.clone(),
+                reason: why.to_owned(),
+            });
+        }
+    }
+
+    /// Takes the frames from the upstream clips, uploads them, and settles the request key;
+    /// decides the shot again when its verdict waited for them. `Ok(false)`: nothing left to do.
+    async fn prepare_chain(&self, w: &mut Work, upstream_sha: &[String]) -> Result<bool, String> {
+        let shot = &self.shots[w.index];
+        let frames_dir = self.out.join(".storyboard").join("frames");
+        std::fs::create_dir_all(&frames_dir).map_err(|e| format!("cannot create {frames_dir}: {e}"))?;
+        for ((c, sha), &u) in shot.chain.iter().zip(upstream_sha).zip(&w.upstream) {
+            let at = c.at.map_or("last".to_owned(), |t| format!("{t}s"));
+            let png = frames_dir.join(format!("{}-{at}.png", &sha[..16.min(sha.len())]));
+            if !png.exists() {
+                let clip = self.out.join(format!("{}.mp4", self.shots[u].id));
+                let (clip, dest, t) = (clip.clone(), png.clone(), c.at);
+                tokio::task::spawn_blocking(move || crate::frames::extract(&clip, t, &dest))
+                    .await
+                    .map_err(|e| e.to_string())??;
+            }
+            let bytes = std::fs::read(&png).map_err(|e| format!("cannot read {png}: {e}"))?;
+            let png_sha = crate::plan::hex(&sha2::Digest::finalize(sha2::Digest::chain_update(
+                sha2::Sha256::default(),
+                &bytes,
+            )));
+            let known = self
+                .uploads
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .get(&png_sha)
+                .cloned();
+            let url = match known {
+                Some(url) => url,
+                None => {
+                    let name = png.file_name().unwrap_or("frame.png").to_owned();
+                    let url = self
+                        .provider
+                        .upload(bytes, "image/png", &name)
+                        .await
+                        .map_err(|e| format!("upload of the frame of `{}`: {e}", self.shots[u].id))?;
+                    self.record(Record::Upload {
+                        sha256: png_sha.clone(),
+                        api: self.api.clone(),
+                        url: url.clone(),
+                        at: journal::now(),
+                    });
+                    self.uploads
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .insert(png_sha, url.clone());
+                    url
+                }
+            };
+            w.input.insert(c.field.clone(), Value::String(url));
+        }
+        w.key = shot.key_with_upstream(upstream_sha);
+        let (key, input) = (w.key.clone(), w.input.clone());
+        self.ledger.update(w.index, false, |r| {
+            r.request_key = key;
+            r.input = input;
+        });
+        if !w.deferred {
+            return Ok(true);
+        }
+        match (self.decide)(&w.key) {
+            Decision::Go(action) => {
+                w.action = action;
+                Ok(true)
+            }
+            Decision::Cached(mut clip) => {
+                let own = Utf8PathBuf::from(format!("{}.mp4", shot.id));
+                if clip.path != own {
+                    download::copy_clip(&self.out.join(&clip.path), &self.out.join(&own))
+                        .map_err(|e| format!("cannot copy the clip: {e}"))?;
+                    clip.path = own;
+                }
+                let sha = clip.sha256.clone();
+                self.ledger.update(w.index, true, |r| {
+                    r.status = ShotStatus::Cached;
+                    r.clip = Some(clip);
+                    r.error = None;
+                });
+                self.emit(Event::Cached { id: shot.id.clone() });
+                self.publish(w, Ok(sha));
+                Ok(false)
+            }
+            Decision::Uncertain(msg) => {
+                self.ledger.update(w.index, true, |r| {
+                    r.status = ShotStatus::Uncertain;
+                    r.error = Some(msg.clone());
+                });
+                self.emit(Event::Uncertain {
+                    id: shot.id.clone(),
+                    reason: msg.clone(),
+                });
+                self.publish(w, Err(msg));
+                Ok(false)
+            }
+            Decision::Gone(msg) => Err(msg),
+        }
+    }
+
     fn pending(&self, w: &Work, reason: &str) {
+        self.publish(w, Err(reason.to_owned()));
         for i in std::iter::once(w.index).chain(w.copies.iter().copied()) {
             let id = self.shots[i].id.clone();
             self.ledger.update(i, true, |r| {
@@ -272,13 +457,13 @@ impl Runner {
     async fn submit(&self, w: &Work, limit: &Semaphore, effective: &Effective) -> Option<Accepted> {
         let shot = &self.shots[w.index];
         let id = shot.id.clone();
-        let input = &self.inputs[w.index];
+        let input = &w.input;
         let (mut attempts, mut rate_limited, mut transient) = (self.attempts[w.index], 0u32, 0u32);
         loop {
             self.emit(Event::Submitting { id: id.clone() });
             self.record(Record::Intent {
                 shot: id.clone(),
-                request_key: shot.request_key.clone(),
+                request_key: w.key.clone(),
                 api: self.api.clone(),
                 at: journal::now(),
             });
@@ -291,7 +476,7 @@ impl Runner {
                 Ok(job) => {
                     self.record(Record::Accepted {
                         shot: id.clone(),
-                        request_key: shot.request_key.clone(),
+                        request_key: w.key.clone(),
                         api: self.api.clone(),
                         job: job.clone(),
                         at: journal::now(),
@@ -320,7 +505,7 @@ impl Runner {
                     // Certainly nothing was created: say so, so a crash now is not taken for uncertain.
                     self.record(Record::Failed {
                         shot: id.clone(),
-                        request_key: shot.request_key.clone(),
+                        request_key: w.key.clone(),
                         api: self.api.clone(),
                         request_id: None,
                         error: format!("not created: {reason}"),
@@ -360,7 +545,7 @@ impl Runner {
                 Err(SubmitError::Rejected(msg)) => {
                     self.record(Record::Failed {
                         shot: id.clone(),
-                        request_key: shot.request_key.clone(),
+                        request_key: w.key.clone(),
                         api: self.api.clone(),
                         request_id: None,
                         error: msg.clone(),
@@ -372,7 +557,7 @@ impl Runner {
                 Err(SubmitError::Fatal(msg)) => {
                     self.record(Record::Failed {
                         shot: id.clone(),
-                        request_key: shot.request_key.clone(),
+                        request_key: w.key.clone(),
                         api: self.api.clone(),
                         request_id: None,
                         error: msg.clone(),
@@ -386,12 +571,13 @@ impl Runner {
                 Err(SubmitError::Uncertain(reason)) => {
                     self.record(Record::Uncertain {
                         shot: id.clone(),
-                        request_key: shot.request_key.clone(),
+                        request_key: w.key.clone(),
                         api: self.api.clone(),
                         reason: reason.clone(),
                         at: journal::now(),
                     });
                     let msg = uncertain_message(&reason);
+                    self.publish(w, Err(msg.clone()));
                     for i in std::iter::once(w.index).chain(w.copies.iter().copied()) {
                         self.ledger.update(i, true, |r| {
                             r.status = ShotStatus::Uncertain;
@@ -429,6 +615,7 @@ impl Runner {
     }
 
     fn finish_failed(&self, w: &Work, request_id: Option<String>, attempts: u32, error: String) {
+        self.publish(w, Err(error.clone()));
         for i in std::iter::once(w.index).chain(w.copies.iter().copied()) {
             self.ledger.update(i, true, |r| {
                 r.status = ShotStatus::Failed;
@@ -471,7 +658,7 @@ impl Runner {
                 match &e {
                     JobError::Failed(msg) => self.record(Record::Failed {
                         shot: id.clone(),
-                        request_key: shot.request_key.clone(),
+                        request_key: w.key.clone(),
                         api: self.api.clone(),
                         request_id: Some(job.request_id.clone()),
                         error: msg.clone(),
@@ -479,7 +666,7 @@ impl Runner {
                     }),
                     JobError::Gone(msg) => self.record(Record::Gone {
                         shot: id.clone(),
-                        request_key: shot.request_key.clone(),
+                        request_key: w.key.clone(),
                         api: self.api.clone(),
                         request_id: job.request_id.clone(),
                         reason: msg.clone(),
@@ -527,7 +714,7 @@ impl Runner {
         };
         self.record(Record::Done {
             shot: id.clone(),
-            request_key: shot.request_key.clone(),
+            request_key: w.key.clone(),
             api: self.api.clone(),
             request_id: Some(job.request_id.clone()),
             clip: record.clone(),
@@ -545,7 +732,9 @@ impl Runner {
                         &Work {
                             index: i,
                             copies: vec![],
-                            action: Action::Submit,
+                            upstream: vec![],
+                            deferred: false,
+                            ..w.clone()
                         },
                         None,
                         0,
@@ -578,6 +767,7 @@ impl Runner {
                 },
             });
         }
+        self.publish(w, Ok(clip.sha256.clone()));
     }
 }
 

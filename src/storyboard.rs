@@ -51,9 +51,10 @@ pub struct StoryboardFile<S = Vec<ShotSpec>> {
     /// Free-form values for the templates.
     #[serde(default)]
     pub vars: Map<String, Value>,
-    /// Friendly names for Kling voice IDs, used with `voice("name")` or a shot's `voices:`.
+    /// Friendly names for Kling voices, used with `voice("name")` or a shot's `voices:`: an
+    /// existing voice id, or `{ sample: ./voice.wav }` (5–30 s of clean speech) to create one.
     #[serde(default)]
-    pub voices: BTreeMap<String, String>,
+    pub voices: BTreeMap<String, VoiceSpec>,
     /// The shots, in film order.
     pub shots: S,
 }
@@ -108,12 +109,13 @@ pub struct ShotSpec {
     /// The prompt (a minijinja template).
     #[serde(default)]
     pub prompt: Option<String>,
-    /// First frame: an http(s) URL or a path relative to the storyboard. Makes the shot image-to-video.
+    /// First frame: an http(s) URL, a path relative to the storyboard, `{ after: SHOT }` (that
+    /// shot's last frame) or `{ frame_of: SHOT, at: SECONDS }`. Makes the shot image-to-video.
     #[serde(default)]
-    pub start_image: Option<String>,
-    /// Last frame (needs `start_image`): an http(s) URL or a local path.
+    pub start_image: Option<ImageSpec>,
+    /// Last frame (needs `start_image`): as `start_image`.
     #[serde(default)]
-    pub end_image: Option<String>,
+    pub end_image: Option<ImageSpec>,
     /// Voice names (keys of `voices:`) this shot uses, in `<<<voice_N>>>` order.
     #[serde(default)]
     pub voices: Vec<String>,
@@ -165,6 +167,54 @@ impl ShotSpec {
             cfg_scale: self.cfg_scale,
         }
     }
+}
+
+/// An image input: a URL or local path, or a frame of another shot's clip.
+#[derive(Debug, Clone, Deserialize, JsonSchema, PartialEq)]
+#[serde(untagged)]
+pub enum ImageSpec {
+    /// An http(s) URL or a local path.
+    Source(String),
+    /// The last frame of another shot.
+    After(AfterFrame),
+    /// The frame of another shot at a time.
+    FrameOf(FrameAt),
+}
+
+/// `{ after: SHOT }`.
+#[derive(Debug, Clone, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct AfterFrame {
+    /// The shot (its expanded id) whose last frame starts this one.
+    pub after: String,
+}
+
+/// `{ frame_of: SHOT, at: SECONDS }`.
+#[derive(Debug, Clone, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct FrameAt {
+    /// The shot (its expanded id).
+    pub frame_of: String,
+    /// Seconds into that shot's clip.
+    pub at: f64,
+}
+
+/// A voice: an existing Kling voice id, or a sample to create one from.
+#[derive(Debug, Clone, Deserialize, JsonSchema, PartialEq)]
+#[serde(untagged)]
+pub enum VoiceSpec {
+    /// An existing voice id (`vc_…`).
+    Id(String),
+    /// A sample to create the voice from.
+    Sample(VoiceSample),
+}
+
+/// `{ sample: ./voices/mara.wav }`.
+#[derive(Debug, Clone, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct VoiceSample {
+    /// 5–30 s of clean, single-voice speech: wav, mp3 or m4a (or mp4/mov), relative to the storyboard.
+    pub sample: String,
 }
 
 /// Motion control inputs.
@@ -266,6 +316,19 @@ fn yaml_problem(src: &Source, e: &serde_yaml::Error) -> Problem {
         };
     }
     let msg = improve_unknown_field(&msg).unwrap_or(msg);
+    let msg = if msg.contains("did not match any variant of untagged enum ImageSpec") {
+        msg.replace(
+            "data did not match any variant of untagged enum ImageSpec",
+            "expected a URL, a local path, `{ after: SHOT }` or `{ frame_of: SHOT, at: SECONDS }`",
+        )
+    } else if msg.contains("did not match any variant of untagged enum VoiceSpec") {
+        msg.replace(
+            "data did not match any variant of untagged enum VoiceSpec",
+            "expected a voice id or `{ sample: ./voice.wav }`",
+        )
+    } else {
+        msg
+    };
     Problem::in_file(&src.name, loc, msg)
 }
 

@@ -87,6 +87,23 @@ fn tool(name: &str) -> bool {
         .is_ok_and(|o| o.status.success())
 }
 
+/// The duration of any media file by ffprobe; `None` without ffprobe (or when it cannot tell).
+pub fn probe_duration(path: &Utf8Path) -> Option<f64> {
+    let o = Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-show_entries",
+            "format=duration",
+            "-of",
+            "default=nw=1:nk=1",
+        ])
+        .arg(path)
+        .output()
+        .ok()?;
+    String::from_utf8_lossy(&o.stdout).trim().parse().ok()
+}
+
 /// ffprobe's view of a clip; `None` without ffprobe.
 pub fn probe(path: &Utf8Path) -> Option<(f64, Probe)> {
     let o = Command::new("ffprobe")

@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use crate::catalog::{self, Endpoint, Kind, ProviderKind};
 use crate::cost::Micros;
 use crate::problem::Problem;
-use crate::storyboard::{self, Duration, Motion, Params, ShotSpec, Source, StoryboardFile};
+use crate::storyboard::{self, Duration, ImageSpec, Motion, Params, ShotSpec, Source, StoryboardFile, VoiceSpec};
 use template::{MAX_VOICES, Templates};
 
 /// The default model family.
@@ -27,6 +27,8 @@ const IMAGE_MAX_BYTES: u64 = 10 * 1024 * 1024;
 /// Reference videos for motion control: mp4/mov, ≤ 100 MB (protocol.md §2).
 const VIDEO_EXTENSIONS: &[&str] = &["mp4", "mov"];
 const VIDEO_MAX_BYTES: u64 = 100 * 1024 * 1024;
+/// Voice samples for `create-voice` (protocol.md §3: ".mp3/.wav audio or .mp4/.mov video").
+const SAMPLE_EXTENSIONS: &[&str] = &["wav", "mp3", "m4a", "mp4", "mov"];
 
 /// Settings a command line may override before planning.
 #[derive(Debug, Clone, Default)]
@@ -56,6 +58,46 @@ pub struct Plan {
     pub shots: Vec<PlannedShot>,
     /// Things worth knowing that are not errors.
     pub warnings: Vec<String>,
+    /// Voices to create from samples (fal `create-voice`; no list price).
+    pub voices_to_create: Vec<VoiceToCreate>,
+}
+
+/// A voice given as a sample: created once, remembered by the sample's content hash.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct VoiceToCreate {
+    /// The name in `voices:`.
+    pub name: String,
+    /// The sample as written.
+    pub written: String,
+    /// The sample resolved against the storyboard's folder.
+    pub path: Utf8PathBuf,
+    /// sha256 of the sample.
+    pub sha256: String,
+}
+
+/// A frame of another shot's clip used as an image input.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Chain {
+    /// The body field it goes into.
+    pub field: String,
+    /// The storyboard field it came from (`start_image`, `end_image`).
+    pub shot_field: String,
+    /// The upstream shot's id.
+    pub upstream: String,
+    /// Seconds into the upstream clip; `None` for its last frame.
+    pub at: Option<f64>,
+}
+
+/// A part of the request body replaced in the cache key by what it stands for (a file's
+/// content hash, an upstream clip's hash), so paths and temporary URLs do not change the key.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Subst {
+    /// Body field.
+    pub field: String,
+    /// Index within a list field (`voice_ids`).
+    pub index: Option<usize>,
+    /// The value used for the key.
+    pub value: String,
 }
 
 /// A local file a request refers to; uploaded before the request is sent.
@@ -93,6 +135,13 @@ pub struct PlannedShot {
     pub input: Map<String, Value>,
     /// Local files to upload, with their content hashes.
     pub local_files: Vec<LocalFile>,
+    /// Frames of other shots this one starts (or ends) with.
+    pub chain: Vec<Chain>,
+    /// Sampled voices in `voice_ids`: (index, voice name).
+    pub voice_samples: Vec<(usize, String)>,
+    /// Key substitutions known at plan time (local files, voice samples).
+    #[serde(skip)]
+    pub substs: Vec<Subst>,
     /// Output seconds.
     pub seconds: f64,
     /// Audio generated.
@@ -107,6 +156,23 @@ pub struct PlannedShot {
     pub price_assumed: bool,
     /// The cache key: sha256 of provider + endpoint + input + take (local files by content).
     pub request_key: String,
+}
+
+impl PlannedShot {
+    /// The cache key once the upstream clips are known: each chained frame stands for the
+    /// upstream clip's sha256 (and where in it), so re-rendering the upstream re-renders this.
+    pub fn key_with_upstream(&self, upstream_sha: &[String]) -> String {
+        let mut substs = self.substs.clone();
+        for (c, sha) in self.chain.iter().zip(upstream_sha) {
+            let at = c.at.map_or("last".to_owned(), |t| format!("{t}"));
+            substs.push(Subst {
+                field: c.field.clone(),
+                index: None,
+                value: format!("frame:{at}:sha256:{sha}"),
+            });
+        }
+        request_key(self.provider, &self.endpoint, &self.input, &substs, self.take)
+    }
 }
 
 impl Plan {
@@ -141,6 +207,9 @@ impl Plan {
             "budget_usd": self.budget,
             "within_budget": self.budget.map(|b| self.unpriced() == 0 && self.total() <= b),
             "warnings": self.warnings,
+            "voices_to_create": self.voices_to_create.iter().map(|v| json!({
+                "name": v.name, "sample": v.written, "sha256": v.sha256, "estimated_usd": null,
+            })).collect::<Vec<_>>(),
             "shots": self.shots.iter().map(|s| json!({
                 "id": s.id,
                 "provider": s.provider,
@@ -154,7 +223,8 @@ impl Plan {
                 "images": s.images,
                 "estimated_usd": s.estimate,
                 "price_assumed": s.price_assumed,
-                "request_key": s.request_key,
+                "request_key": if s.chain.is_empty() { json!(s.request_key) } else { Value::Null },
+                "after": s.chain.iter().map(|c| json!({"field": c.field, "shot": c.upstream, "at": c.at})).collect::<Vec<_>>(),
                 "take": s.take,
             })).collect::<Vec<_>>(),
         })
@@ -175,6 +245,12 @@ struct Planner<'a> {
     family: String,
     problems: Vec<Problem>,
     voice_names: BTreeSet<String>,
+    /// Sampled voices by name.
+    samples: BTreeMap<String, VoiceToCreate>,
+    /// Chained references to check once every id is known: (shot index in the plan, spec, field, upstream, at).
+    refs: Vec<(usize, usize, String, String, Option<f64>)>,
+    /// Index the next built shot will have in the plan.
+    next_index: usize,
     file_hashes: HashMap<Utf8PathBuf, Result<String, String>>,
 }
 
@@ -196,6 +272,9 @@ impl<'a> Planner<'a> {
             family: DEFAULT_FAMILY.to_owned(),
             problems: Vec::new(),
             voice_names: sb.voices.keys().cloned().collect(),
+            samples: BTreeMap::new(),
+            refs: Vec::new(),
+            next_index: 0,
             file_hashes: HashMap::new(),
         }
     }
@@ -273,9 +352,26 @@ impl<'a> Planner<'a> {
             None => None,
         };
         self.check_defaults(&sb.defaults);
-        for (name, id) in &sb.voices {
-            if id.trim().is_empty() {
-                self.top("voices", format!("voice `{name}` has an empty voice id"));
+        for (name, v) in &sb.voices {
+            match v {
+                VoiceSpec::Id(id) if id.trim().is_empty() => {
+                    self.top("voices", format!("voice `{name}` has an empty voice id"))
+                }
+                VoiceSpec::Id(_) => {}
+                VoiceSpec::Sample(sample) => match self.check_sample(&sample.sample) {
+                    Ok((path, sha256)) => {
+                        self.samples.insert(
+                            name.clone(),
+                            VoiceToCreate {
+                                name: name.clone(),
+                                written: sample.sample.clone(),
+                                path,
+                                sha256,
+                            },
+                        );
+                    }
+                    Err(m) => self.top("voices", format!("voice `{name}`: {m}")),
+                },
             }
         }
         if sb.shots.is_empty() {
@@ -292,6 +388,8 @@ impl<'a> Planner<'a> {
         for (i, spec) in sb.shots.iter().enumerate() {
             self.expand(&mut templates, &vars, i, spec, &mut shots);
         }
+
+        self.check_chains(&shots);
 
         // Ids must be unique after expansion.
         let mut seen: HashMap<&str, usize> = HashMap::new();
@@ -341,7 +439,157 @@ impl<'a> Planner<'a> {
             output,
             shots,
             warnings,
+            voices_to_create: self.samples.values().cloned().collect(),
         })
+    }
+
+    /// A voice sample: exists, wav/mp3/m4a (or mp4/mov), not empty, 5–30 s when ffprobe is
+    /// installed. Returns the resolved path and its sha256.
+    fn check_sample(&mut self, written: &str) -> Result<(Utf8PathBuf, String), String> {
+        let path = if Utf8Path::new(written).is_absolute() {
+            Utf8PathBuf::from(written)
+        } else {
+            self.src.dir.join(written)
+        };
+        let ext = path.extension().map(str::to_ascii_lowercase).unwrap_or_default();
+        if !SAMPLE_EXTENSIONS.contains(&ext.as_str()) {
+            return Err(format!(
+                "sample `{written}` must be {} (got `.{ext}`)",
+                SAMPLE_EXTENSIONS.join("/")
+            ));
+        }
+        let meta = std::fs::metadata(&path).map_err(|_| {
+            format!(
+                "sample `{written}` does not exist (looked for {path}); paths are relative to the storyboard's folder"
+            )
+        })?;
+        if !meta.is_file() || meta.len() == 0 {
+            return Err(format!("sample `{written}` is empty or not a regular file"));
+        }
+        if let Some(secs) = crate::assemble::probe_duration(&path)
+            && !(5.0..=30.0).contains(&secs)
+        {
+            return Err(format!(
+                "sample `{written}` is {secs:.1} s long; Kling needs 5–30 s of clean speech"
+            ));
+        }
+        let sha = sha256_file(&path).map_err(|e| format!("cannot read `{written}`: {e}"))?;
+        Ok((path, sha))
+    }
+
+    /// Chained frames: every reference names one existing shot, not itself, with no cycles.
+    fn check_chains(&mut self, shots: &[PlannedShot]) {
+        let index: HashMap<&str, usize> = shots.iter().enumerate().map(|(i, s)| (s.id.as_str(), i)).collect();
+        let refs = std::mem::take(&mut self.refs);
+        let mut ok = true;
+        for (at_shot, spec, field, upstream, at) in &refs {
+            let me = &shots[*at_shot].id;
+            let field = field.as_str();
+            match index.get(upstream.as_str()) {
+                Some(&u) if shots[u].id == *me => {
+                    ok = false;
+                    self.shot_problem(
+                        *spec,
+                        me,
+                        field,
+                        format!("`{upstream}` is this shot itself: a shot cannot start from its own clip"),
+                    );
+                }
+                Some(&u) => {
+                    if let Some(t) = at
+                        && (*t < 0.0 || *t > shots[u].seconds)
+                    {
+                        ok = false;
+                        self.shot_problem(
+                            *spec,
+                            me,
+                            field,
+                            format!("at {t} s is outside `{upstream}` (0–{} s)", shots[u].seconds),
+                        );
+                    }
+                }
+                None => {
+                    ok = false;
+                    let family: Vec<&str> = shots
+                        .iter()
+                        .filter(|s| {
+                            self.sb.shots[s.spec_index].id.as_deref() == Some(upstream.as_str())
+                                || s.id.starts_with(&format!("{upstream}-"))
+                        })
+                        .map(|s| s.id.as_str())
+                        .collect();
+                    let msg = if family.len() > 1 {
+                        format!(
+                            "`{upstream}` expands to several shots ({}): name one of them, e.g. `after: {}`",
+                            family.join(", "),
+                            family[0]
+                        )
+                    } else {
+                        let ids: Vec<&str> = shots.iter().map(|s| s.id.as_str()).collect();
+                        let hint = crate::problem::closest(upstream, ids.iter().copied())
+                            .map(|c| format!(" — did you mean `{c}`?"))
+                            .unwrap_or_default();
+                        format!("no shot `{upstream}`{hint}")
+                    };
+                    self.shot_problem(*spec, me, field, msg);
+                }
+            }
+        }
+        if !ok {
+            return;
+        }
+        // Cycles: depth-first search over the references.
+        let deps: Vec<Vec<usize>> = shots
+            .iter()
+            .map(|s| {
+                s.chain
+                    .iter()
+                    .filter_map(|c| index.get(c.upstream.as_str()).copied())
+                    .collect()
+            })
+            .collect();
+        let mut state = vec![0u8; shots.len()];
+        let mut stack = Vec::new();
+        fn visit(n: usize, deps: &[Vec<usize>], state: &mut [u8], stack: &mut Vec<usize>) -> Option<Vec<usize>> {
+            state[n] = 1;
+            stack.push(n);
+            for &d in &deps[n] {
+                if state[d] == 1 {
+                    let from = stack.iter().position(|&x| x == d).unwrap_or(0);
+                    let mut cycle = stack[from..].to_vec();
+                    cycle.push(d);
+                    return Some(cycle);
+                }
+                if state[d] == 0
+                    && let Some(c) = visit(d, deps, state, stack)
+                {
+                    return Some(c);
+                }
+            }
+            stack.pop();
+            state[n] = 2;
+            None
+        }
+        for n in 0..shots.len() {
+            if state[n] == 0
+                && let Some(cycle) = visit(n, &deps, &mut state, &mut stack)
+            {
+                let names: Vec<&str> = cycle.iter().map(|&i| shots[i].id.as_str()).collect();
+                let first = &shots[cycle[0]];
+                let field = first
+                    .chain
+                    .first()
+                    .map_or("start_image", |c| c.shot_field.as_str())
+                    .to_owned();
+                self.shot_problem(
+                    first.spec_index,
+                    &first.id,
+                    &field,
+                    format!("the shots wait on each other in a cycle: {}", names.join(" → ")),
+                );
+                return;
+            }
+        }
     }
 
     fn check_defaults(&mut self, d: &Params) {
@@ -647,6 +895,7 @@ impl<'a> Planner<'a> {
                 return Some(Resolved {
                     endpoint: None,
                     raw_id: Some(id),
+                    chain: Vec::new(),
                     body: Map::new(),
                     seconds,
                     audio: false,
@@ -751,15 +1000,16 @@ impl<'a> Planner<'a> {
         }
 
         // Images.
+        let mut chain = Vec::new();
         if let (Some(img), Some(field)) = (&spec.start_image, ep.start_image_field) {
             images += 1;
-            self.media(i, name, "start_image", field, img, Media::Image, &mut body, &mut local);
+            self.image(i, name, "start_image", field, img, &mut body, &mut local, &mut chain);
         }
         if let Some(img) = &spec.end_image {
             match ep.end_image_field {
                 Some(field) if spec.start_image.is_some() => {
                     images += 1;
-                    self.media(i, name, "end_image", field, img, Media::Image, &mut body, &mut local);
+                    self.image(i, name, "end_image", field, img, &mut body, &mut local, &mut chain);
                 }
                 _ => {}
             }
@@ -772,6 +1022,7 @@ impl<'a> Planner<'a> {
         Some(Resolved {
             endpoint: Some(ep),
             raw_id: None,
+            chain,
             body,
             seconds,
             audio,
@@ -838,6 +1089,37 @@ impl<'a> Planner<'a> {
             Some(s) => s.ceil(),
             None => max,
         }
+    }
+
+    /// An image input: a URL or local file, or a frame of another shot (checked once all ids are known).
+    #[allow(clippy::too_many_arguments)]
+    fn image(
+        &mut self,
+        i: usize,
+        name: &str,
+        field: &str,
+        body_field: &str,
+        value: &ImageSpec,
+        body: &mut Map<String, Value>,
+        local: &mut Vec<LocalFile>,
+        chain: &mut Vec<Chain>,
+    ) {
+        let (upstream, at) = match value {
+            ImageSpec::Source(s) => return self.media(i, name, field, body_field, s, Media::Image, body, local),
+            ImageSpec::After(a) => (a.after.clone(), None),
+            ImageSpec::FrameOf(f) => (f.frame_of.clone(), Some(f.at)),
+        };
+        let shown = match at {
+            None => format!("<last frame of {upstream}>"),
+            Some(t) => format!("<frame of {upstream} at {t} s>"),
+        };
+        body.insert(body_field.into(), json!(shown));
+        chain.push(Chain {
+            field: body_field.to_owned(),
+            shot_field: field.to_owned(),
+            upstream,
+            at,
+        });
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -976,7 +1258,14 @@ impl<'a> Planner<'a> {
                         );
                         return None;
                     }
-                    let ids: Vec<&String> = voices.iter().filter_map(|v| self.sb.voices.get(v)).collect();
+                    let ids: Vec<String> = voices
+                        .iter()
+                        .map(|v| match self.sb.voices.get(v) {
+                            Some(VoiceSpec::Id(id)) => id.clone(),
+                            Some(VoiceSpec::Sample(s)) => format!("<voice from {}>", s.sample),
+                            None => String::new(),
+                        })
+                        .collect();
                     input.insert("voice_ids".into(), json!(ids));
                 }
                 _ => {
@@ -1027,7 +1316,35 @@ impl<'a> Planner<'a> {
             },
         };
         let take_no = (takes > 1).then_some(take);
-        let request_key = request_key(provider, &endpoint, &input, &r.local, take_no);
+        let voice_samples: Vec<(usize, String)> = voices
+            .iter()
+            .enumerate()
+            .filter(|(_, v)| self.samples.contains_key(*v))
+            .map(|(n, v)| (n, v.clone()))
+            .collect();
+        let mut substs: Vec<Subst> = r
+            .local
+            .iter()
+            .map(|f| Subst {
+                field: f.field.clone(),
+                index: None,
+                value: format!("sha256:{}", f.sha256),
+            })
+            .collect();
+        for (n, v) in &voice_samples {
+            substs.push(Subst {
+                field: "voice_ids".into(),
+                index: Some(*n),
+                value: format!("voice-sample:sha256:{}", self.samples[v].sha256),
+            });
+        }
+        let request_key = request_key(provider, &endpoint, &input, &substs, take_no);
+        let index = self.next_index;
+        self.next_index += 1;
+        for c in &r.chain {
+            self.refs
+                .push((index, i, c.shot_field.clone(), c.upstream.clone(), c.at));
+        }
         Some(PlannedShot {
             id: id.to_owned(),
             spec_index: i,
@@ -1038,6 +1355,9 @@ impl<'a> Planner<'a> {
             kind,
             input,
             local_files: r.local.clone(),
+            chain: r.chain.clone(),
+            voice_samples,
+            substs,
             seconds: r.seconds,
             audio: r.audio,
             voices,
@@ -1063,6 +1383,7 @@ enum Media {
 struct Resolved {
     endpoint: Option<&'static Endpoint>,
     raw_id: Option<String>,
+    chain: Vec<Chain>,
     body: Map<String, Value>,
     seconds: f64,
     audio: bool,
@@ -1190,12 +1511,25 @@ pub fn request_key(
     provider: ProviderKind,
     endpoint: &str,
     input: &Map<String, Value>,
-    local: &[LocalFile],
+    substs: &[Subst],
     take: Option<u32>,
 ) -> String {
     let mut input = input.clone();
-    for f in local {
-        input.insert(f.field.clone(), json!(format!("sha256:{}", f.sha256)));
+    for s in substs {
+        match s.index {
+            None => {
+                input.insert(s.field.clone(), json!(s.value));
+            }
+            Some(n) => {
+                if let Some(slot) = input
+                    .get_mut(&s.field)
+                    .and_then(Value::as_array_mut)
+                    .and_then(|a| a.get_mut(n))
+                {
+                    *slot = json!(s.value);
+                }
+            }
+        }
     }
     let doc =
         json!({ "provider": provider, "endpoint": endpoint, "input": canonical(&Value::Object(input)), "take": take });
@@ -1254,11 +1588,10 @@ mod tests {
         with_path.insert("start_image_url".into(), json!("./one.png"));
         let mut other_path = a.clone();
         other_path.insert("start_image_url".into(), json!("./two.png"));
-        let file = |p: &str| LocalFile {
+        let file = |_p: &str| Subst {
             field: "start_image_url".into(),
-            written: p.into(),
-            path: p.into(),
-            sha256: "ab".into(),
+            index: None,
+            value: "sha256:ab".into(),
         };
         assert_eq!(
             request_key(ProviderKind::Fal, e, &with_path, &[file("./one.png")], None),

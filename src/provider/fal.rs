@@ -126,12 +126,52 @@ impl Fal {
         )
     }
 
-    /// Follows a job to completion and fetches its result.
+    /// Follows a job to completion and fetches its clip.
     pub async fn follow(
         &self,
         job: &Accepted,
         on_state: &(dyn Fn(JobState) + Send + Sync),
     ) -> Result<ClipSource, JobError> {
+        let v = self.follow_json(job, on_state).await?;
+        let video = &v["video"];
+        let Some(url) = video.get("url").and_then(Value::as_str) else {
+            return Err(JobError::Failed(format!(
+                "result of {} has no video.url: {}",
+                job.request_id,
+                truncate(&v.to_string())
+            )));
+        };
+        Ok(ClipSource {
+            url: url.to_owned(),
+            size: video.get("file_size").and_then(Value::as_u64),
+            cost_usd: None,
+        })
+    }
+
+    /// Creates a Kling voice from an uploaded sample (`fal-ai/kling-video/create-voice`).
+    pub async fn create_voice(&self, voice_url: &str) -> Result<String, String> {
+        let mut input = Map::new();
+        input.insert("voice_url".into(), json!(voice_url));
+        let job = self
+            .submit("fal-ai/kling-video/create-voice", &input)
+            .await
+            .map_err(|e| format!("create-voice: {e:?}"))?;
+        let v = self
+            .follow_json(&job, &|_| {})
+            .await
+            .map_err(|e| format!("create-voice: {}", e.message()))?;
+        v["voice_id"]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| "create-voice answered without a voice_id".to_owned())
+    }
+
+    /// Follows a job to completion and fetches its result as JSON.
+    pub async fn follow_json(
+        &self,
+        job: &Accepted,
+        on_state: &(dyn Fn(JobState) + Send + Sync),
+    ) -> Result<Value, JobError> {
         let status_url = job.status_url.clone().unwrap_or_default();
         let done = match self.stream(&status_url, on_state).await {
             Some(done) => done,
@@ -242,7 +282,7 @@ impl Fal {
     }
 
     /// `GET {response_url}`, retried on 5xx and transport errors.
-    async fn result(&self, response_url: &str, id: &str) -> Result<ClipSource, JobError> {
+    async fn result(&self, response_url: &str, id: &str) -> Result<Value, JobError> {
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -268,20 +308,8 @@ impl Fal {
             };
             match code {
                 200 => {
-                    let v: Value = serde_json::from_str(&text)
-                        .map_err(|_| JobError::Failed(format!("result of {id} is not JSON")))?;
-                    let video = &v["video"];
-                    let Some(url) = video.get("url").and_then(Value::as_str) else {
-                        return Err(JobError::Failed(format!(
-                            "result of {id} has no video.url: {}",
-                            truncate(&text)
-                        )));
-                    };
-                    return Ok(ClipSource {
-                        url: url.to_owned(),
-                        size: video.get("file_size").and_then(Value::as_u64),
-                        cost_usd: None,
-                    });
+                    return serde_json::from_str(&text)
+                        .map_err(|_| JobError::Failed(format!("result of {id} is not JSON")));
                 }
                 404 => {
                     return Err(JobError::Gone(format!(

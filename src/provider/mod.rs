@@ -151,6 +151,14 @@ impl Provider {
         }
     }
 
+    /// Creates a voice from an uploaded sample (fal only); returns its voice id.
+    pub async fn create_voice(&self, voice_url: &str) -> Result<String, String> {
+        match self {
+            Provider::Fal(p) => p.create_voice(voice_url).await,
+            Provider::Eachlabs(_) => Err("Eachlabs has no create-voice: use provider: fal".into()),
+        }
+    }
+
     /// Uploads a local file; returns the URL to send.
     pub async fn upload(&self, bytes: Vec<u8>, content_type: &str, file_name: &str) -> Result<String, String> {
         match self {

@@ -63,8 +63,10 @@ pub enum Event {
     Failed { id: String, error: String },
     /// The submit's outcome is unknown.
     Uncertain { id: String, reason: String },
-    /// Not rendered (stopped, skipped).
+    /// Not rendered (stopped).
     Pending { id: String, reason: String },
+    /// Not rendered: a shot it starts from has no clip.
+    Skipped { id: String, reason: String },
 }
 
 impl Event {
@@ -83,7 +85,8 @@ impl Event {
             | Event::Done { id, .. }
             | Event::Failed { id, .. }
             | Event::Uncertain { id, .. }
-            | Event::Pending { id, .. } => Some(id),
+            | Event::Pending { id, .. }
+            | Event::Skipped { id, .. } => Some(id),
         }
     }
 
@@ -103,6 +106,7 @@ impl Event {
             Event::Failed { .. } => "failed",
             Event::Uncertain { .. } => "uncertain",
             Event::Pending { .. } => "pending",
+            Event::Skipped { .. } => "skipped",
         }
     }
 
@@ -115,6 +119,7 @@ impl Event {
                 | Event::Failed { .. }
                 | Event::Uncertain { .. }
                 | Event::Pending { .. }
+                | Event::Skipped { .. }
         )
     }
 }

@@ -70,7 +70,9 @@ impl Reporter for Json {
                 v["estimated_usd"] = json!(estimated_usd);
             }
             Event::Failed { error, .. } => v["error"] = json!(error),
-            Event::Uncertain { reason, .. } | Event::Pending { reason, .. } => v["error"] = json!(reason),
+            Event::Uncertain { reason, .. } | Event::Pending { reason, .. } | Event::Skipped { reason, .. } => {
+                v["error"] = json!(reason)
+            }
             Event::Cached { .. } | Event::Submitting { .. } | Event::Running { .. } => {}
         }
         stdout(&format!("{}\n", Value::to_string(&v)));
@@ -140,6 +142,7 @@ fn describe(e: &Event) -> String {
         Event::Failed { error, .. } => format!("FAILED: {error}"),
         Event::Uncertain { reason, .. } => format!("UNCERTAIN: {reason}"),
         Event::Pending { reason, .. } => format!("not rendered: {reason}"),
+        Event::Skipped { reason, .. } => format!("SKIPPED: {reason}"),
     }
 }
 

@@ -67,7 +67,19 @@ pub fn plan(plan: &Plan) -> String {
                 } else {
                     s.voices.join(",")
                 },
-                s.images.to_string(),
+                if s.chain.is_empty() {
+                    s.images.to_string()
+                } else {
+                    format!(
+                        "{}←{}",
+                        s.images,
+                        s.chain
+                            .iter()
+                            .map(|c| c.upstream.as_str())
+                            .collect::<Vec<_>>()
+                            .join(",")
+                    )
+                },
                 match s.estimate {
                     Some(m) if s.price_assumed => format!("~{m}"),
                     Some(m) => m.to_string(),
@@ -85,6 +97,12 @@ pub fn plan(plan: &Plan) -> String {
     out.push_str(&totals(plan));
     if plan.shots.iter().any(|s| s.price_assumed) {
         out.push_str("~ price assumed from fal's list price (the provider publishes none)\n");
+    }
+    for v in &plan.voices_to_create {
+        out.push_str(&format!(
+            "voice to create: {} from {} (unpriced: fal lists no price for create-voice)\n",
+            v.name, v.written
+        ));
     }
     for w in &plan.warnings {
         out.push_str(&format!("warning: {w}\n"));

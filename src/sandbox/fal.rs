@@ -397,7 +397,7 @@ fn result(state: &Shared, app: &str, id: &str) -> Response<Body> {
     } else {
         match outcome {
             Outcome::Clip(spec) => {
-                let size = super::files::clip_len(state, &spec);
+                let size = super::files::clip_len(state, &spec, id);
                 json_response(
                     StatusCode::OK,
                     json!({"video": {

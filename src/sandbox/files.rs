@@ -69,15 +69,19 @@ impl ClipSpec {
     }
 }
 
-/// The bytes of a clip: the fixture, then (when padding) an MP4 `free` box of zeros.
+/// The bytes of a clip: the fixture, a `free` box naming the job (so every job's clip is its
+/// own file, as a real model's would be), then (when padding) a `free` box of zeros.
 struct Clip {
-    fixture: &'static [u8],
+    fixture: Vec<u8>,
     total: u64,
 }
 
 impl Clip {
-    fn new(state: &Shared, spec: &ClipSpec) -> Clip {
-        let fixture = spec.fixture();
+    fn new(state: &Shared, spec: &ClipSpec, job: &str) -> Clip {
+        let mut fixture = spec.fixture().to_vec();
+        fixture.extend_from_slice(&(8 + job.len() as u32).to_be_bytes());
+        fixture.extend_from_slice(b"free");
+        fixture.extend_from_slice(job.as_bytes());
         let flen = fixture.len() as u64;
         let total = match state.config.clip_bytes {
             Some(want) if want >= flen + 16 => want,
@@ -121,8 +125,8 @@ impl Clip {
 }
 
 /// The size of a job's clip, as the result's `file_size` reports it.
-pub fn clip_len(state: &Shared, spec: &ClipSpec) -> u64 {
-    Clip::new(state, spec).total
+pub fn clip_len(state: &Shared, spec: &ClipSpec, job: &str) -> u64 {
+    Clip::new(state, spec, job).total
 }
 
 const CHUNK: u64 = 64 * 1024;
@@ -160,7 +164,7 @@ pub(super) fn serve(state: &Shared, segs: &[&str], headers: &HeaderMap, head: bo
     };
     let truncate = !head && inner.fault(&state.config.faults, Fault::Truncate);
     drop(inner);
-    let clip = Clip::new(state, &spec);
+    let clip = Clip::new(state, &spec, id);
     let (status, start, end) = match range(headers, clip.total) {
         Ok(Some((s, e))) => (StatusCode::PARTIAL_CONTENT, s, e),
         Ok(None) => (StatusCode::OK, 0, clip.total),
