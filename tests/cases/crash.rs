@@ -305,12 +305,7 @@ fn first_ctrl_c_submits_nothing_new_and_lets_in_flight_shots_finish() {
     assert_eq!(done, 2, "{rest:?}");
     assert_eq!(sb.stats()["jobs_created_total"], 2);
     let m = manifest(&dir.path().join("out"));
-    let st: Vec<&str> = m["shots"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["status"].as_str().unwrap())
-        .collect();
+    let st = crate::common::shot_statuses(&m);
     assert_eq!(st.iter().filter(|s| **s == "done").count(), 2);
     assert_eq!(st.iter().filter(|s| **s == "pending").count(), 2);
 }

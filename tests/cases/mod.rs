@@ -1,4 +1,5 @@
 mod assemble;
+mod continuity;
 mod crash;
 mod plan;
 mod plan_errors;

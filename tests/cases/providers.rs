@@ -107,12 +107,7 @@ async fn eachlabs_402_stops_new_submits_with_a_clear_message() {
     let o = render(&sb.base_url(), &file, "k", &["--concurrency", "1"]).await;
     assert_eq!(o.status.code(), Some(1));
     let m = manifest(dir.path());
-    let st: Vec<&str> = m["shots"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["status"].as_str().unwrap())
-        .collect();
+    let st = crate::common::shot_statuses(&m);
     assert_eq!(st, ["failed", "pending", "pending"]);
     assert!(
         m["shots"][0]["error"].as_str().unwrap().contains("balance is too low"),

@@ -84,3 +84,13 @@ pub async fn render_against(url: &str, file: &Path, key: &str, args: &[&str]) ->
         .await
         .unwrap()
 }
+
+/// Each shot's status in a manifest, in order.
+pub fn shot_statuses(manifest: &serde_json::Value) -> Vec<String> {
+    manifest["shots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["status"].as_str().unwrap().to_owned())
+        .collect()
+}

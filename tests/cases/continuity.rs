@@ -1,0 +1,408 @@
+//! Continuity: shots that start on another shot's frame, and voices made from samples.
+
+use crate::common::{render_against, start_sandbox, storyboard, write};
+use serde_json::Value;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+use storyboard::sandbox::SandboxConfig;
+
+fn ffmpeg_present() -> bool {
+    let ok = Command::new("ffmpeg")
+        .arg("-version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        assert!(
+            std::env::var("STORYBOARD_REQUIRE_TOOLS").is_err(),
+            "ffmpeg is required (scripts/test installs it)"
+        );
+        eprintln!("skipping: ffmpeg not installed");
+    }
+    ok
+}
+
+fn chain_yaml(first: &str, last: &str) -> String {
+    format!(
+        "version: 1\noutput: out\nshots:\n  - id: arrival\n    prompt: {first}\n  - id: platform\n    prompt: The doors open and Mara steps out\n    start_image: {{ after: arrival }}\n  - id: embrace\n    prompt: {last}\n    start_image: {{ after: platform }}\n"
+    )
+}
+
+fn manifest(dir: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(dir.join("out/manifest.json")).unwrap()).unwrap()
+}
+
+fn jobs(sb: &storyboard::sandbox::Sandbox) -> u64 {
+    sb.stats()["jobs_created_total"].as_u64().unwrap()
+}
+
+fn fast() -> SandboxConfig {
+    SandboxConfig {
+        queue_time: Duration::from_millis(10),
+        job_time: Duration::from_millis(60),
+        ..SandboxConfig::fast()
+    }
+}
+
+/// Decodes an image or a video frame to raw RGB with ffmpeg (`select`: which frame).
+fn rgb(input: &Path, select: Option<u64>) -> Vec<u8> {
+    let mut cmd = Command::new("ffmpeg");
+    cmd.args(["-v", "error", "-i"]).arg(input);
+    if let Some(n) = select {
+        cmd.args(["-vf", &format!("select=eq(n\\,{n})"), "-fps_mode", "passthrough"]);
+    }
+    let o = cmd
+        .args(["-frames:v", "1", "-f", "rawvideo", "-pix_fmt", "rgb24", "-"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    o.stdout
+}
+
+fn frame_count(clip: &Path) -> u64 {
+    let o = Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-count_frames",
+            "-select_streams",
+            "v:0",
+            "-show_entries",
+            "stream=nb_read_frames",
+            "-of",
+            "csv=p=0",
+        ])
+        .arg(clip)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&o.stdout).trim().parse().unwrap()
+}
+
+/// ffmpeg present: a sandbox and a three-shot chain storyboard in a fresh folder.
+async fn chain_setup(
+    config: SandboxConfig,
+) -> Option<(storyboard::sandbox::Sandbox, tempfile::TempDir, std::path::PathBuf)> {
+    if !ffmpeg_present() {
+        return None;
+    }
+    let sb = start_sandbox(config).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        dir.path(),
+        "s.yaml",
+        &chain_yaml("A steam train pulls in", "Mara and Tomas embrace"),
+    );
+    Some((sb, dir, file))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_chain_renders_in_order_from_the_exact_last_frames() {
+    let Some((sb, dir, file)) = chain_setup(fast()).await else {
+        return;
+    };
+    let o = render_against(&sb.base_url(), &file, "k", &["--json", "--concurrency", "3"]).await;
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let events: Vec<Value> = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let at = |shot: &str, state: &str| {
+        events
+            .iter()
+            .position(|e| e["shot"] == shot && e["state"] == state)
+            .unwrap()
+    };
+    assert!(at("arrival", "done") < at("platform", "submitting"));
+    assert!(at("platform", "done") < at("embrace", "submitting"));
+
+    let m = manifest(dir.path());
+    for (shot, upstream) in [(1, "arrival"), (2, "platform")] {
+        let url = m["shots"][shot]["input"]["start_image_url"].as_str().unwrap();
+        assert!(url.starts_with(&format!("{}/files/uploads/", sb.base_url())), "{url}");
+        let png = dir.path().join(format!("frame{shot}.png"));
+        std::fs::write(&png, reqwest::get(url).await.unwrap().bytes().await.unwrap()).unwrap();
+        let clip = dir.path().join(format!("out/{upstream}.mp4"));
+        let last = frame_count(&clip) - 1;
+        assert_eq!(
+            rgb(&png, None),
+            rgb(&clip, Some(last)),
+            "{upstream}: the uploaded PNG is not its last frame"
+        );
+        assert_ne!(
+            rgb(&png, None),
+            rgb(&clip, Some(last - 5)),
+            "the comparison can tell frames apart"
+        );
+    }
+    assert_eq!(jobs(&sb), 3);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn editing_a_shot_re_renders_it_and_everything_downstream_only() {
+    let Some((sb, dir, file)) = chain_setup(fast()).await else {
+        return;
+    };
+    assert_eq!(
+        render_against(&sb.base_url(), &file, "k", &[]).await.status.code(),
+        Some(0)
+    );
+    assert_eq!(jobs(&sb), 3);
+    assert_eq!(
+        render_against(&sb.base_url(), &file, "k", &[]).await.status.code(),
+        Some(0)
+    );
+    assert_eq!(jobs(&sb), 3, "unchanged: all cached");
+    write(
+        dir.path(),
+        "s.yaml",
+        &chain_yaml("A steam train pulls in", "They embrace, laughing"),
+    );
+    assert_eq!(
+        render_against(&sb.base_url(), &file, "k", &[]).await.status.code(),
+        Some(0)
+    );
+    assert_eq!(jobs(&sb), 4, "the last shot alone");
+    write(
+        dir.path(),
+        "s.yaml",
+        &chain_yaml("A diesel train pulls in", "They embrace, laughing"),
+    );
+    let o = render_against(&sb.base_url(), &file, "k", &[]).await;
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(jobs(&sb), 7, "the first shot and both that follow from it");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_upstream_skips_its_dependents_and_the_rest_goes_on() {
+    if !ffmpeg_present() {
+        return;
+    }
+    let sb = start_sandbox(fast()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut yaml = chain_yaml("\"breaks [sandbox:fail]\"", "Mara and Tomas embrace");
+    yaml.push_str("  - id: elsewhere\n    prompt: A quiet street\n");
+    let file = write(dir.path(), "s.yaml", &yaml);
+    let o = render_against(&sb.base_url(), &file, "k", &[]).await;
+    assert_eq!(o.status.code(), Some(1));
+    let m = manifest(dir.path());
+    let st = crate::common::shot_statuses(&m);
+    assert_eq!(st, ["failed", "skipped", "skipped", "done"]);
+    assert!(
+        m["shots"][1]["error"]
+            .as_str()
+            .unwrap()
+            .contains("`arrival` has no clip"),
+        "{}",
+        m["shots"][1]
+    );
+    assert!(
+        m["shots"][2]["error"]
+            .as_str()
+            .unwrap()
+            .contains("`platform` has no clip"),
+        "{}",
+        m["shots"][2]
+    );
+    assert_eq!(jobs(&sb), 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_kill_between_chained_shots_renders_nothing_twice() {
+    let Some((sb, dir, file)) = chain_setup(SandboxConfig {
+        job_time: Duration::from_millis(300),
+        ..fast()
+    })
+    .await
+    else {
+        return;
+    };
+    let url = sb.base_url();
+    let f = file.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut child = Command::new(assert_cmd::cargo::cargo_bin("storyboard"))
+            .arg("render")
+            .arg(&f)
+            .args(["--yes", "--json"])
+            .env("FAL_KEY", "k")
+            .env("STORYBOARD_FAL_URL", &url)
+            .env("STORYBOARD_FAL_STORAGE_URL", &url)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        // Killed once `platform` is submitted: `arrival` is done, `platform` in flight.
+        for line in BufReader::new(child.stdout.take().unwrap()).lines() {
+            let v: Value = serde_json::from_str(&line.unwrap()).unwrap();
+            if v["shot"] == "platform" && v["state"] == "submitted" {
+                child.kill().unwrap();
+                break;
+            }
+        }
+        child.wait().unwrap();
+    })
+    .await
+    .unwrap();
+    assert_eq!(jobs(&sb), 2);
+    let o = render_against(&sb.base_url(), &file, "k", &[]).await;
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(jobs(&sb), 3);
+    let st: Vec<String> = manifest(dir.path())["shots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["status"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(st, ["cached", "done", "done"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn voices_from_samples_are_created_once_across_runs() {
+    let sb = start_sandbox(fast()).await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("voices")).unwrap();
+    std::fs::copy(
+        crate::common::example("voices/mara.mp3"),
+        dir.path().join("voices/mara.mp3"),
+    )
+    .unwrap();
+    let yaml = "version: 1\noutput: out\nvoices:\n  mara: { sample: ./voices/mara.mp3 }\nshots:\n  - id: a\n    prompt: \"{{ voice('mara') }} speaks\"\n    start_image: https://x.test/a.png\n  - id: b\n    prompt: \"{{ voice('mara') }} again\"\n    start_image: https://x.test/b.png\n";
+    let file = write(dir.path(), "s.yaml", yaml);
+    assert_eq!(
+        render_against(&sb.base_url(), &file, "k", &[]).await.status.code(),
+        Some(0)
+    );
+    assert_eq!(
+        render_against(&sb.base_url(), &file, "k", &["--force"])
+            .await
+            .status
+            .code(),
+        Some(0)
+    );
+    let stats = sb.stats();
+    assert_eq!(stats["jobs_created"]["fal-ai/kling-video/create-voice"], 1, "{stats}");
+    let m = manifest(dir.path());
+    let id = m["shots"][0]["input"]["voice_ids"][0].as_str().unwrap();
+    assert!(id.starts_with("vc_"), "{id}");
+    assert_eq!(m["shots"][1]["input"]["voice_ids"][0], id);
+    let remembered = std::fs::read_to_string(dir.path().join(".storyboard/voices.json")).unwrap();
+    assert!(remembered.contains(id));
+}
+
+fn plan_fails(yaml: &str, files: &[(&str, &[u8])], expect: &[&str]) {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, bytes) in files {
+        let p = dir.path().join(name);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, bytes).unwrap();
+    }
+    let file = write(dir.path(), "shots.yaml", yaml);
+    let o = storyboard().arg("plan").arg(&file).output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    for e in expect {
+        assert!(err.contains(e), "expected {e:?} in {err}");
+    }
+}
+
+#[test]
+fn references_to_unknown_shots_are_refused_with_a_suggestion() {
+    plan_fails(
+        "version: 1\nshots:\n  - id: arrival\n    prompt: a\n  - id: b\n    prompt: b\n    start_image: { after: arival }\n",
+        &[],
+        &[
+            "shot `b`, field `start_image`",
+            "no shot `arival`",
+            "did you mean `arrival`",
+        ],
+    );
+}
+
+#[test]
+fn a_shot_cannot_start_from_itself() {
+    plan_fails(
+        "version: 1\nshots:\n  - id: a\n    prompt: a\n    start_image: { after: a }\n",
+        &[],
+        &["shot `a`", "itself"],
+    );
+}
+
+#[test]
+fn cycles_are_refused_naming_the_shots() {
+    plan_fails(
+        "version: 1\nshots:\n  - id: a\n    prompt: a\n    start_image: { after: b }\n  - id: b\n    prompt: b\n    start_image: { after: a }\n",
+        &[],
+        &["cycle", "a → b → a"],
+    );
+}
+
+#[test]
+fn a_reference_into_a_matrix_shot_must_name_one_expansion() {
+    plan_fails(
+        "version: 1\nshots:\n  - id: \"close-{{ who }}\"\n    prompt: \"{{ who }}\"\n    matrix: { who: [mara, tomas] }\n  - id: next\n    prompt: n\n    start_image: { after: close }\n",
+        &[],
+        &[
+            "shot `next`",
+            "`close` expands to several shots (close-mara, close-tomas)",
+            "name one",
+        ],
+    );
+}
+
+#[test]
+fn a_frame_past_the_end_is_refused() {
+    plan_fails(
+        "version: 1\nshots:\n  - id: a\n    prompt: a\n  - id: b\n    prompt: b\n    start_image: { frame_of: a, at: 7 }\n",
+        &[],
+        &["shot `b`", "at 7 s is outside `a` (0–5 s)"],
+    );
+}
+
+#[test]
+fn chained_shots_on_eachlabs_point_at_fal() {
+    plan_fails(
+        "version: 1\nprovider: eachlabs\nshots:\n  - id: a\n    prompt: a\n  - id: b\n    prompt: b\n    start_image: { after: a }\n",
+        &[],
+        &["shot `b`", "provider: fal"],
+    );
+}
+
+#[test]
+fn voice_samples_are_checked_before_anything_is_sent() {
+    plan_fails(
+        "version: 1\nvoices:\n  mara: { sample: ./voices/none.wav }\nshots:\n  - prompt: a\n",
+        &[],
+        &["voice `mara`", "does not exist"],
+    );
+    plan_fails(
+        "version: 1\nvoices:\n  mara: { sample: ./voices/mara.ogg }\nshots:\n  - prompt: a\n",
+        &[("voices/mara.ogg", b"OggS")],
+        &["voice `mara`", "wav/mp3/m4a/mp4/mov"],
+    );
+    plan_fails(
+        "version: 1\nvoices:\n  mara: { sample: ./v.wav }\nshots:\n  - prompt: a\n",
+        &[("v.wav", b"")],
+        &["voice `mara`", "empty"],
+    );
+}
+
+#[test]
+fn a_voice_sample_must_be_5_to_30_seconds() {
+    if !ffmpeg_present() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let wav = dir.path().join("short.wav");
+    let o = Command::new("ffmpeg")
+        .args(["-v", "error", "-f", "lavfi", "-i", "sine=d=2"])
+        .arg(&wav)
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let bytes = std::fs::read(&wav).unwrap();
+    plan_fails(
+        "version: 1\nvoices:\n  mara: { sample: ./short.wav }\nshots:\n  - prompt: a\n",
+        &[("short.wav", &bytes)],
+        &["voice `mara`", "2.0 s long", "5–30 s"],
+    );
+}
