@@ -14,7 +14,7 @@ use crate::manifest::{Manifest, ShotStatus};
 pub struct ShotState {
     /// Shot id.
     pub id: String,
-    /// `done`, `cached`, `in flight`, `failed`, `uncertain`, `pending`.
+    /// `done`, `cached`, `in flight`, `failed`, `uncertain`, `skipped`, `pending`.
     pub state: &'static str,
     /// The request id, when there is one.
     pub request_id: Option<String>,
@@ -79,7 +79,10 @@ pub fn status(out: &Utf8Path, listing: &Listing) -> Vec<ShotState> {
                     "-",
                     Some("the render stopped while submitting".into()),
                 ),
-                None => ("pending", None, "-", None),
+                None => match record {
+                    Some(r) if r.status == ShotStatus::Skipped => ("skipped", None, "-", r.error.clone()),
+                    _ => ("pending", None, "-", None),
+                },
             };
             ShotState {
                 id: id.clone(),

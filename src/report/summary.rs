@@ -236,11 +236,12 @@ pub fn render_summary(
         .filter_map(|r| r.actual_usd.or(r.estimated_usd))
         .fold(0.0, |a, b| a + b);
     let mut s = format!(
-        "\n{} done · {} cached · {} failed · {} uncertain · {} pending — {}\n",
+        "\n{} done · {} cached · {} failed · {} uncertain · {} skipped · {} pending — {}\n",
         count(ShotStatus::Done),
         count(ShotStatus::Cached),
         count(ShotStatus::Failed),
         count(ShotStatus::Uncertain),
+        count(ShotStatus::Skipped),
         count(ShotStatus::Pending),
         if sandbox {
             "sandbox: nothing billed".to_owned()
@@ -296,12 +297,13 @@ pub fn status(out: &camino::Utf8Path, states: &[crate::status::ShotState]) -> St
     ));
     let n = |st: &str| states.iter().filter(|s| s.state == st).count();
     text.push_str(&format!(
-        "\n{} done · {} cached · {} in flight · {} failed · {} uncertain · {} pending — ${:.2} committed\n",
+        "\n{} done · {} cached · {} in flight · {} failed · {} uncertain · {} skipped · {} pending — ${:.2} committed\n",
         n("done"),
         n("cached"),
         n("in flight"),
         n("failed"),
         n("uncertain"),
+        n("skipped"),
         n("pending"),
         crate::status::committed(states)
     ));

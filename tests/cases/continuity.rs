@@ -205,6 +205,9 @@ async fn a_failed_upstream_skips_its_dependents_and_the_rest_goes_on() {
         m["shots"][2]
     );
     assert_eq!(jobs(&sb), 2);
+    let status = storyboard().arg("status").arg(dir.path().join("out")).output().unwrap();
+    let table = String::from_utf8_lossy(&status.stdout);
+    assert!(table.contains("2 skipped"), "{table}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
