@@ -203,7 +203,7 @@ impl Keys<'_> {
         let key = if shot.chain.is_empty() {
             Some(shot.request_key.clone())
         } else {
-            let ids: Vec<usize> = shot.chain.iter().filter_map(|c| self.index(&c.upstream)).collect();
+            let ids: Vec<usize> = shot.chain.iter().map(|c| c.upstream_index).collect();
             let mut shas = Vec::new();
             for u in ids {
                 match self.settled_sha(u) {
@@ -220,10 +220,6 @@ impl Keys<'_> {
         key
     }
 
-    fn index(&self, id: &str) -> Option<usize> {
-        self.plan.shots.iter().position(|s| s.id == id)
-    }
-
     /// The sha256 of a shot's clip when it is on disk and this run will not replace it.
     fn settled_sha(&mut self, u: usize) -> Option<String> {
         if (self.rerendered)(u) {
@@ -232,6 +228,15 @@ impl Keys<'_> {
         let key = self.key(u)?;
         intact_clip(self.out, self.history.state(self.api, &key)).map(|c| c.sha256)
     }
+}
+
+/// Whether each plan index is selected.
+fn selection(plan: &Plan, selected: &[usize]) -> Vec<bool> {
+    let mut v = vec![false; plan.shots.len()];
+    for &i in selected {
+        v[i] = true;
+    }
+    v
 }
 
 /// Each selected shot's verdict, and the request key it has (provisional for deferred ones).
@@ -251,9 +256,10 @@ fn verdicts(
         rerendered: &|_| false,
         memo: HashMap::new(),
     };
+    let is_selected = selection(plan, selected);
     let rerendered: Vec<bool> = (0..plan.shots.len())
         .map(|i| {
-            selected.contains(&i)
+            is_selected[i]
                 && (flags.force
                     || base
                         .key(i)
@@ -442,6 +448,7 @@ pub async fn render(args: RenderArgs) -> Result<i32, Error> {
     let stop = Stop::default();
     let signals = tokio::spawn(watch_signals(stop.clone(), reporter.clone()));
 
+    let is_selected = selection(&plan, &selected);
     // Every shot's outcome, for the shots that start from its clip.
     let board: Vec<_> = plan.shots.iter().map(|_| tokio::sync::watch::channel(None).0).collect();
     let publish = |i: usize, outcome: Result<String, String>| {
@@ -454,11 +461,7 @@ pub async fn render(args: RenderArgs) -> Result<i32, Error> {
     for &i in &selected {
         let shot = &plan.shots[i];
         let (verdict, key) = &verdicts[&i];
-        let upstream: Vec<usize> = shot
-            .chain
-            .iter()
-            .filter_map(|c| plan.shots.iter().position(|x| x.id == c.upstream))
-            .collect();
+        let upstream: Vec<usize> = shot.chain.iter().map(|c| c.upstream_index).collect();
         match verdict {
             Verdict::Cached => match cache_hit(&s.out, &history, &s.api, key, &plan, i, &ledger, reporter.as_ref()) {
                 Some(sha) => publish(i, Ok(sha)),
@@ -513,7 +516,7 @@ pub async fn render(args: RenderArgs) -> Result<i32, Error> {
     }
     // Shots not selected (--only) still tell the shots that start from them whether a clip exists.
     for (i, shot) in plan.shots.iter().enumerate() {
-        if !selected.contains(&i) {
+        if !is_selected[i] {
             let clip = intact_clip(&s.out, history.state(&s.api, &shot.request_key))
                 .filter(|c| c.path.as_str() == format!("{}.mp4", shot.id));
             publish(

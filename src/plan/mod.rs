@@ -84,6 +84,8 @@ pub struct Chain {
     pub shot_field: String,
     /// The upstream shot's id.
     pub upstream: String,
+    /// The upstream shot's index in the plan (set once every id is known).
+    pub upstream_index: usize,
     /// Seconds into the upstream clip; `None` for its last frame.
     pub at: Option<f64>,
 }
@@ -389,7 +391,7 @@ impl<'a> Planner<'a> {
             self.expand(&mut templates, &vars, i, spec, &mut shots);
         }
 
-        self.check_chains(&shots);
+        self.check_chains(&mut shots);
 
         // Ids must be unique after expansion.
         let mut seen: HashMap<&str, usize> = HashMap::new();
@@ -478,8 +480,14 @@ impl<'a> Planner<'a> {
     }
 
     /// Chained frames: every reference names one existing shot, not itself, with no cycles.
-    fn check_chains(&mut self, shots: &[PlannedShot]) {
-        let index: HashMap<&str, usize> = shots.iter().enumerate().map(|(i, s)| (s.id.as_str(), i)).collect();
+    fn check_chains(&mut self, shots: &mut [PlannedShot]) {
+        let index: HashMap<String, usize> = shots.iter().enumerate().map(|(i, s)| (s.id.clone(), i)).collect();
+        for shot in shots.iter_mut() {
+            for c in &mut shot.chain {
+                c.upstream_index = index.get(&c.upstream).copied().unwrap_or(usize::MAX);
+            }
+        }
+        let shots: &[PlannedShot] = shots;
         let refs = std::mem::take(&mut self.refs);
         let mut ok = true;
         for (at_shot, spec, field, upstream, at) in &refs {
@@ -1118,6 +1126,7 @@ impl<'a> Planner<'a> {
             field: body_field.to_owned(),
             shot_field: field.to_owned(),
             upstream,
+            upstream_index: usize::MAX,
             at,
         });
     }
