@@ -214,16 +214,35 @@ impl Runner {
             now: AtomicUsize::new(self.concurrency.max(1)),
             owed: AtomicUsize::new(0),
         });
-        let mut tasks = tokio::task::JoinSet::new();
-        for w in work {
-            let me = self.clone();
-            let limit = limit.clone();
-            let effective = effective.clone();
-            tasks.spawn(async move { me.shot(w, limit, effective).await });
-        }
+        let all = async {
+            let mut tasks = tokio::task::JoinSet::new();
+            // Shots that wait for nothing take their permits here, in storyboard order; chained
+            // shots take theirs once their upstream clips exist.
+            for w in work {
+                let permit = if w.upstream.is_empty() {
+                    Some(self.permit(&w, &limit).await)
+                } else {
+                    None
+                };
+                let (me, limit, effective) = (self.clone(), limit.clone(), effective.clone());
+                tasks.spawn(async move { me.shot(w, permit, limit, effective).await });
+            }
+            while tasks.join_next().await.is_some() {}
+        };
+        // Dropping the tasks at the second Ctrl-C aborts them.
         tokio::select! {
-            _ = async { while tasks.join_next().await.is_some() {} } => {}
-            _ = self.stop.reached(2) => tasks.abort_all(),
+            _ = all => {}
+            _ = self.stop.reached(2) => {}
+        }
+    }
+
+    /// The one concurrency limit. Jobs already submitted are followed even after the first
+    /// Ctrl-C; new submits get `None` once the run is stopping.
+    async fn permit(&self, w: &Work, limit: &Arc<Semaphore>) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        let following = matches!(w.action, Action::Follow(_));
+        tokio::select! {
+            p = limit.clone().acquire_owned() => p.ok(),
+            _ = self.stop.reached(1), if !following => None,
         }
     }
 
@@ -231,7 +250,13 @@ impl Runner {
         self.reporter.event(&e);
     }
 
-    async fn shot(&self, mut w: Work, limit: Arc<Semaphore>, effective: Arc<Effective>) {
+    async fn shot(
+        &self,
+        mut w: Work,
+        permit: Option<Option<tokio::sync::OwnedSemaphorePermit>>,
+        limit: Arc<Semaphore>,
+        effective: Arc<Effective>,
+    ) {
         // A chained shot starts when the shots it takes frames from have their clips.
         let mut upstream_sha = Vec::new();
         for &u in &w.upstream {
@@ -251,11 +276,9 @@ impl Runner {
                 }
             }
         }
-        let following = matches!(w.action, Action::Follow(_));
-        // Jobs already submitted are followed even after the first Ctrl-C; new submits wait.
-        let permit = tokio::select! {
-            p = limit.clone().acquire_owned() => p.ok(),
-            _ = self.stop.reached(1), if !following => None,
+        let permit = match permit {
+            Some(p) => p,
+            None => self.permit(&w, &limit).await,
         };
         let Some(permit) = permit else {
             self.pending(&w, &self.stop.reason());

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::http::{Backoff, retry_after, retryable_status};
-use super::{Accepted, ClipSource, Endpoints, JobError, JobState, SubmitError, describe, error_message};
+use super::{Accepted, ClipSource, Endpoints, JobError, JobState, SubmitError, describe, error_message, send_submit};
 
 /// Polls of a status the docs do not list, before giving up.
 const MAX_UNKNOWN_POLLS: u32 = 300;
@@ -39,44 +39,16 @@ impl Eachlabs {
         version: &str,
         input: &Map<String, Value>,
     ) -> Result<Accepted, SubmitError> {
-        let sent = self
+        let request = self
             .http
             .post(format!("{}/v1/prediction", self.base))
             .header("x-api-key", &*self.key)
-            .json(&json!({"model": model, "version": version, "input": input}))
-            .timeout(Duration::from_secs(60))
-            .send()
-            .await;
-        let resp = match sent {
-            Ok(r) => r,
-            Err(e) if e.is_connect() => {
-                return Err(SubmitError::Retry {
-                    reason: describe(&e),
-                    retry_after: None,
-                    rate_limited: false,
-                });
-            }
-            Err(e) => {
-                return Err(SubmitError::Uncertain(format!(
-                    "no answer to the create: {}",
-                    describe(&e)
-                )));
-            }
-        };
-        let status = resp.status().as_u16();
-        let ra = retry_after(resp.headers());
-        let body = resp.bytes().await;
-        let text = body
-            .as_ref()
-            .map(|b| String::from_utf8_lossy(b).into_owned())
-            .unwrap_or_default();
+            .json(&json!({"model": model, "version": version, "input": input}));
+        let answer = send_submit(request).await?;
+        let (status, text) = (answer.status, answer.text.as_str());
         match status {
             200..=299 => {
-                let body = body.map_err(|e| {
-                    SubmitError::Uncertain(format!("the create's answer was cut off: {}", describe(&e)))
-                })?;
-                let v: Value = serde_json::from_slice(&body)
-                    .map_err(|_| SubmitError::Uncertain("the create's answer was not JSON".into()))?;
+                let v = answer.json()?;
                 match v.get("predictionID").or_else(|| v.get("id")).and_then(Value::as_str) {
                     Some(id) => Ok(Accepted {
                         request_id: id.to_owned(),
@@ -88,21 +60,17 @@ impl Eachlabs {
                 }
             }
             // A 429 creates nothing and costs nothing (protocol.md §4).
-            429 => Err(SubmitError::Retry {
-                reason: error_message(status, &text),
-                retry_after: ra,
-                rate_limited: true,
-            }),
+            429 => Err(answer.retry(true)),
             401 | 403 => Err(SubmitError::Fatal(format!(
                 "Eachlabs refused the API key ({}): check EACHLABS_API_KEY",
-                error_message(status, &text)
+                error_message(status, text)
             ))),
             402 => Err(SubmitError::Fatal(format!(
                 "Eachlabs: the balance is too low for more predictions ({}); top up, then run render again to finish",
-                error_message(status, &text)
+                error_message(status, text)
             ))),
-            400..=499 => Err(SubmitError::Rejected(error_message(status, &text))),
-            _ => Err(SubmitError::Uncertain(error_message(status, &text))),
+            400..=499 => Err(SubmitError::Rejected(error_message(status, text))),
+            _ => Err(SubmitError::Uncertain(error_message(status, text))),
         }
     }
 

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::http::{Backoff, retry_after, retryable_status};
-use super::{Accepted, ClipSource, Endpoints, JobError, JobState, SubmitError, describe, error_message};
+use super::{Accepted, ClipSource, Endpoints, JobError, JobState, SubmitError, describe, error_message, send_submit};
 
 /// The fal client.
 #[derive(Clone)]
@@ -37,47 +37,17 @@ impl Fal {
 
     /// `POST {queue}/{endpoint}` once.
     pub async fn submit(&self, endpoint: &str, input: &Map<String, Value>) -> Result<Accepted, SubmitError> {
-        let url = format!("{}/{endpoint}", self.queue);
-        let sent = self
+        let request = self
             .http
-            .post(&url)
+            .post(format!("{}/{endpoint}", self.queue))
             .header(AUTHORIZATION, self.auth())
             .header(ACCEPT, "application/json")
-            .json(input)
-            .timeout(Duration::from_secs(60))
-            .send()
-            .await;
-        let resp = match sent {
-            Ok(r) => r,
-            // A refused connection never carried the request: nothing was created.
-            Err(e) if e.is_connect() => {
-                return Err(SubmitError::Retry {
-                    reason: describe(&e),
-                    retry_after: None,
-                    rate_limited: false,
-                });
-            }
-            Err(e) => {
-                return Err(SubmitError::Uncertain(format!(
-                    "no answer to the submit: {}",
-                    describe(&e)
-                )));
-            }
-        };
-        let status = resp.status().as_u16();
-        let ra = retry_after(resp.headers());
-        let body = resp.bytes().await;
-        let text = body
-            .as_ref()
-            .map(|b| String::from_utf8_lossy(b).into_owned())
-            .unwrap_or_default();
+            .json(input);
+        let answer = send_submit(request).await?;
+        let (status, text) = (answer.status, answer.text.as_str());
         match status {
             200..=299 => {
-                let body = body.map_err(|e| {
-                    SubmitError::Uncertain(format!("the submit's answer was cut off: {}", describe(&e)))
-                })?;
-                let v: Value = serde_json::from_slice(&body)
-                    .map_err(|_| SubmitError::Uncertain("the submit's answer was not JSON".into()))?;
+                let v = answer.json()?;
                 let Some(id) = v.get("request_id").and_then(Value::as_str) else {
                     return Err(SubmitError::Uncertain("the submit's answer had no request_id".into()));
                 };
@@ -89,22 +59,14 @@ impl Fal {
                     cancel_url: Some(cancel_url),
                 })
             }
-            429 => Err(SubmitError::Retry {
-                reason: error_message(status, &text),
-                retry_after: ra,
-                rate_limited: true,
-            }),
-            503 => Err(SubmitError::Retry {
-                reason: error_message(status, &text),
-                retry_after: ra,
-                rate_limited: false,
-            }),
+            429 => Err(answer.retry(true)),
+            503 => Err(answer.retry(false)),
             401 | 403 => Err(SubmitError::Fatal(format!(
                 "fal refused the API key ({}): check FAL_KEY",
-                error_message(status, &text)
+                error_message(status, text)
             ))),
-            400..=499 => Err(SubmitError::Rejected(error_message(status, &text))),
-            _ => Err(SubmitError::Uncertain(error_message(status, &text))),
+            400..=499 => Err(SubmitError::Rejected(error_message(status, text))),
+            _ => Err(SubmitError::Uncertain(error_message(status, text))),
         }
     }
 

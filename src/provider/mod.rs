@@ -168,6 +168,71 @@ impl Provider {
     }
 }
 
+/// The answer to a submit that did arrive: its status, `Retry-After` and body text.
+pub struct SubmitAnswer {
+    /// HTTP status.
+    pub status: u16,
+    /// The server's `Retry-After`.
+    pub retry_after: Option<Duration>,
+    /// The body as text (empty when it could not be read).
+    pub text: String,
+    body: Result<Vec<u8>, String>,
+}
+
+impl SubmitAnswer {
+    /// The JSON of a 2xx answer; an unreadable one leaves the outcome unknown.
+    pub fn json(&self) -> Result<Value, SubmitError> {
+        let body = self
+            .body
+            .as_ref()
+            .map_err(|e| SubmitError::Uncertain(format!("the submit's answer was cut off: {e}")))?;
+        serde_json::from_slice(body).map_err(|_| SubmitError::Uncertain("the submit's answer was not JSON".into()))
+    }
+
+    /// A 429 or 503: nothing was created; try again.
+    pub fn retry(&self, rate_limited: bool) -> SubmitError {
+        SubmitError::Retry {
+            reason: error_message(self.status, &self.text),
+            retry_after: self.retry_after,
+            rate_limited,
+        }
+    }
+}
+
+/// Sends a submit once. A refused connection never carried the request (nothing created:
+/// `Retry`); a request that went out without an answer is `Uncertain`.
+pub async fn send_submit(request: reqwest::RequestBuilder) -> Result<SubmitAnswer, SubmitError> {
+    let resp = match request.timeout(Duration::from_secs(60)).send().await {
+        Ok(r) => r,
+        Err(e) if e.is_connect() => {
+            return Err(SubmitError::Retry {
+                reason: describe(&e),
+                retry_after: None,
+                rate_limited: false,
+            });
+        }
+        Err(e) => {
+            return Err(SubmitError::Uncertain(format!(
+                "no answer to the submit: {}",
+                describe(&e)
+            )));
+        }
+    };
+    let status = resp.status().as_u16();
+    let retry_after = http::retry_after(resp.headers());
+    let body = resp.bytes().await.map(|b| b.to_vec()).map_err(|e| describe(&e));
+    let text = body
+        .as_ref()
+        .map(|b| String::from_utf8_lossy(b).into_owned())
+        .unwrap_or_default();
+    Ok(SubmitAnswer {
+        status,
+        retry_after,
+        text,
+        body,
+    })
+}
+
 /// A short, key-free description of a transport error.
 pub fn describe(e: &reqwest::Error) -> String {
     let what = if e.is_connect() {

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use super::files::ClipSpec;
 use super::schemas;
-use super::{Fault, Outcome, Prediction, Shared, Upload, json_response};
+use super::{Fault, Outcome, Prediction, Shared, json_response};
 
 fn key(state: &Shared, headers: &HeaderMap) -> Option<String> {
     let from_header = headers
@@ -245,16 +245,7 @@ fn presign(state: &Shared, body: &[u8]) -> Response<Body> {
         return error(StatusCode::BAD_REQUEST, "content_type is required");
     };
     let ext = content_type.rsplit('/').next().unwrap_or("bin").replace("jpeg", "jpg");
-    let mut inner = state.lock();
-    inner.count("upload_presign");
-    let token = inner.new_id();
-    inner.uploads.insert(
-        token.clone(),
-        Upload {
-            content_type: content_type.to_owned(),
-            bytes: None,
-        },
-    );
+    let token = state.lock().expect_upload("upload_presign", content_type);
     let expires = std::time::SystemTime::now() + std::time::Duration::from_secs(15 * 60);
     json_response(
         StatusCode::OK,

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use super::files::ClipSpec;
 use super::schemas::{self, Output};
-use super::{Fault, Inner, Job, Outcome, Shared, Upload, json_response};
+use super::{Fault, Inner, Job, Outcome, Shared, json_response};
 
 /// Where a job is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -456,16 +456,7 @@ pub(super) fn storage_initiate(state: &Shared, segs: &[&str], headers: &HeaderMa
         .filter(|n| !n.is_empty() && !n.contains('/'))
         .unwrap_or("upload.bin")
         .to_owned();
-    let mut inner = state.lock();
-    inner.count("upload_initiate");
-    let token = inner.new_id();
-    inner.uploads.insert(
-        token.clone(),
-        Upload {
-            content_type: content_type.to_owned(),
-            bytes: None,
-        },
-    );
+    let token = state.lock().expect_upload("upload_initiate", content_type);
     json_response(
         StatusCode::OK,
         json!({

@@ -242,6 +242,20 @@ impl Inner {
         )
     }
 
+    /// Counts an upload request of `kind` and opens a slot for its bytes; returns the token.
+    fn expect_upload(&mut self, kind: &'static str, content_type: &str) -> String {
+        self.count(kind);
+        let token = self.new_id();
+        self.uploads.insert(
+            token.clone(),
+            Upload {
+                content_type: content_type.to_owned(),
+                bytes: None,
+            },
+        );
+        token
+    }
+
     fn job_started(&mut self, endpoint: &str) {
         *self.jobs_created.entry(endpoint.to_owned()).or_default() += 1;
         self.in_flight += 1;

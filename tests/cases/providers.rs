@@ -108,7 +108,11 @@ async fn eachlabs_402_stops_new_submits_with_a_clear_message() {
     assert_eq!(o.status.code(), Some(1));
     let m = manifest(dir.path());
     let st = crate::common::shot_statuses(&m);
-    assert_eq!(st, ["failed", "pending", "pending"]);
+    assert_eq!(
+        st,
+        ["failed", "pending", "pending"],
+        "shots are submitted in storyboard order"
+    );
     assert!(
         m["shots"][0]["error"].as_str().unwrap().contains("balance is too low"),
         "{}",
