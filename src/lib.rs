@@ -112,10 +112,19 @@ fn run_status(args: cli::StatusArgs) -> Result<i32, Error> {
     } else {
         let src = load_source(&args.target)?;
         let plan = plan::plan(&src, &plan::Overrides::default()).map_err(Error::BadInput)?;
+        // A chained shot's key depends on its upstream clip: take the one the last render used.
+        let rendered = manifest::Manifest::read(&plan.output.join("manifest.json"));
+        let key_of = |shot: &plan::PlannedShot| {
+            let last = rendered.as_ref().and_then(|m| m.shots.iter().find(|r| r.id == shot.id));
+            match last {
+                Some(r) if !shot.chain.is_empty() => r.request_key.clone(),
+                _ => shot.request_key.clone(),
+            }
+        };
         let listing = plan
             .shots
             .iter()
-            .map(|s| (s.id.clone(), s.request_key.clone(), s.estimate.map(cost::Micros::usd)))
+            .map(|s| (s.id.clone(), key_of(s), s.estimate.map(cost::Micros::usd)))
             .collect();
         (plan.output.clone(), listing)
     };

@@ -409,3 +409,24 @@ fn a_voice_sample_must_be_5_to_30_seconds() {
         &["voice `mara`", "2.0 s long", "5–30 s"],
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn status_of_a_storyboard_knows_chained_shots() {
+    let Some((sb, dir, file)) = chain_setup(fast()).await else {
+        return;
+    };
+    assert_eq!(
+        render_against(&sb.base_url(), &file, "k", &[]).await.status.code(),
+        Some(0)
+    );
+    let o = storyboard().arg("status").arg(&file).arg("--json").output().unwrap();
+    let st: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let states: Vec<&str> = st["shots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["state"].as_str().unwrap())
+        .collect();
+    assert_eq!(states, ["done", "done", "done"], "{st}");
+    assert!(dir.path().join("out/embrace.mp4").exists());
+}
