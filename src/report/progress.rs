@@ -169,7 +169,7 @@ impl Bars {
             ProgressStyle::with_template("{bar:30} {pos}/{len} shots · {msg} · {elapsed_precise} (ETA {eta})")
                 .unwrap_or_else(|_| ProgressStyle::default_bar()),
         );
-        overall.set_message("$0.00 committed");
+        overall.set_message("$0.00 of the estimate rendered");
         overall.enable_steady_tick(Duration::from_millis(250));
         Bars {
             multi,
@@ -215,7 +215,7 @@ impl Reporter for Bars {
             {
                 let mut spent = self.spent.lock().unwrap_or_else(|p| p.into_inner());
                 *spent += usd;
-                self.overall.set_message(format!("${spent:.2} committed"));
+                self.overall.set_message(format!("${spent:.2} of the estimate rendered"));
             }
             if matches!(e, Event::Failed { .. } | Event::Uncertain { .. }) {
                 let _ = self.multi.println(format!("{id}: {}", describe(e)));
