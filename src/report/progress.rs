@@ -215,7 +215,8 @@ impl Reporter for Bars {
             {
                 let mut spent = self.spent.lock().unwrap_or_else(|p| p.into_inner());
                 *spent += usd;
-                self.overall.set_message(format!("${spent:.2} of the estimate rendered"));
+                self.overall
+                    .set_message(format!("${spent:.2} of the estimate rendered"));
             }
             if matches!(e, Event::Failed { .. } | Event::Uncertain { .. }) {
                 let _ = self.multi.println(format!("{id}: {}", describe(e)));
