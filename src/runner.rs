@@ -467,6 +467,18 @@ impl Runner {
         }
     }
 
+    /// Journals a failure of this request (failures are never cached: the next run submits again).
+    fn record_failed(&self, w: &Work, request_id: Option<String>, error: String) {
+        self.record(Record::Failed {
+            shot: self.shots[w.index].id.clone(),
+            request_key: w.key.clone(),
+            api: self.api.clone(),
+            request_id,
+            error,
+            at: journal::now(),
+        });
+    }
+
     fn record(&self, r: Record) {
         // The journal is the promise that no paid job is lost: a write failure is worth a note.
         if let Err(e) = self.journal.append(&r) {
@@ -526,14 +538,7 @@ impl Runner {
                     rate_limited: is_429,
                 }) => {
                     // Certainly nothing was created: say so, so a crash now is not taken for uncertain.
-                    self.record(Record::Failed {
-                        shot: id.clone(),
-                        request_key: w.key.clone(),
-                        api: self.api.clone(),
-                        request_id: None,
-                        error: format!("not created: {reason}"),
-                        at: journal::now(),
-                    });
+                    self.record_failed(w, None, format!("not created: {reason}"));
                     let n = if is_429 {
                         rate_limited += 1;
                         self.slow_down(limit, effective);
@@ -566,26 +571,12 @@ impl Runner {
                     }
                 }
                 Err(SubmitError::Rejected(msg)) => {
-                    self.record(Record::Failed {
-                        shot: id.clone(),
-                        request_key: w.key.clone(),
-                        api: self.api.clone(),
-                        request_id: None,
-                        error: msg.clone(),
-                        at: journal::now(),
-                    });
+                    self.record_failed(w, None, msg.clone());
                     self.finish_failed(w, None, attempts, format!("the provider refused the request: {msg}"));
                     return None;
                 }
                 Err(SubmitError::Fatal(msg)) => {
-                    self.record(Record::Failed {
-                        shot: id.clone(),
-                        request_key: w.key.clone(),
-                        api: self.api.clone(),
-                        request_id: None,
-                        error: msg.clone(),
-                        at: journal::now(),
-                    });
+                    self.record_failed(w, None, msg.clone());
                     self.stop.raise(1, &format!("no new submits: {msg}"));
                     self.emit(Event::Notice(format!("stopping new submits: {msg}")));
                     self.finish_failed(w, None, attempts, msg);
@@ -679,14 +670,7 @@ impl Runner {
             Ok(s) => s,
             Err(e) => {
                 match &e {
-                    JobError::Failed(msg) => self.record(Record::Failed {
-                        shot: id.clone(),
-                        request_key: w.key.clone(),
-                        api: self.api.clone(),
-                        request_id: Some(job.request_id.clone()),
-                        error: msg.clone(),
-                        at: journal::now(),
-                    }),
+                    JobError::Failed(msg) => self.record_failed(w, Some(job.request_id.clone()), msg.clone()),
                     JobError::Gone(msg) => self.record(Record::Gone {
                         shot: id.clone(),
                         request_key: w.key.clone(),
