@@ -956,12 +956,7 @@ async fn upload_local_files(
     let results: Vec<(String, Result<String, String>)> = futures::stream::iter(todo)
         .map(|(sha, path)| async move {
             let result = match tokio::fs::read(&path).await {
-                Ok(bytes)
-                    if crate::plan::hex(&sha2::Digest::finalize(sha2::Digest::chain_update(
-                        sha2::Sha256::default(),
-                        &bytes,
-                    ))) != sha =>
-                {
+                Ok(bytes) if crate::plan::sha256_hex(&bytes) != sha => {
                     Err(format!("{path} changed since it was planned"))
                 }
                 Ok(bytes) => {

@@ -371,10 +371,7 @@ impl Runner {
                     .map_err(|e| e.to_string())??;
             }
             let bytes = std::fs::read(&png).map_err(|e| format!("cannot read {png}: {e}"))?;
-            let png_sha = crate::plan::hex(&sha2::Digest::finalize(sha2::Digest::chain_update(
-                sha2::Sha256::default(),
-                &bytes,
-            )));
+            let png_sha = crate::plan::sha256_hex(&bytes);
             let known = self
                 .uploads
                 .lock()

@@ -1505,6 +1505,11 @@ pub fn sha256_file(path: &Utf8Path) -> std::io::Result<String> {
     Ok(hex(&h.finalize()))
 }
 
+/// sha256 of bytes, lower-case hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex(&Sha256::digest(bytes))
+}
+
 /// Lower-case hex of bytes.
 pub fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write;
@@ -1543,7 +1548,7 @@ pub fn request_key(
     let doc =
         json!({ "provider": provider, "endpoint": endpoint, "input": canonical(&Value::Object(input)), "take": take });
     let text = serde_json::to_string(&canonical(&doc)).unwrap_or_default();
-    format!("sha256:{}", hex(&Sha256::digest(text.as_bytes())))
+    format!("sha256:{}", sha256_hex(text.as_bytes()))
 }
 
 /// The same value with every object's keys sorted (canonical JSON).

@@ -8,34 +8,6 @@ use std::process::Command;
 use std::time::Duration;
 use storyboard::sandbox::SandboxConfig;
 
-fn required(tool: &str) -> bool {
-    let flag = if tool.starts_with("ff") {
-        "-version"
-    } else {
-        "--version"
-    };
-    let ok = Command::new(tool).arg(flag).output().is_ok_and(|o| o.status.success());
-    if !ok {
-        assert!(
-            std::env::var("STORYBOARD_REQUIRE_TOOLS").is_err(),
-            "{tool} is required (scripts/test installs it)"
-        );
-        eprintln!("skipping: {tool} not installed (run scripts/test)");
-    }
-    ok
-}
-
-fn python() -> Option<String> {
-    let p = std::env::var("STORYBOARD_TEST_PYTHON").ok();
-    if p.is_none() {
-        assert!(
-            std::env::var("STORYBOARD_REQUIRE_TOOLS").is_err(),
-            "STORYBOARD_TEST_PYTHON is required"
-        );
-    }
-    p
-}
-
 fn ffprobe_duration(path: &Path) -> f64 {
     let o = Command::new("ffprobe")
         .args([
@@ -94,7 +66,7 @@ fn chromium(page: &Path, screenshot: &Path) -> (Vec<String>, String) {
 
 #[test]
 fn the_browser_check_catches_console_errors() {
-    if !required("chromium") {
+    if !crate::common::tool_present("chromium") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -110,10 +82,10 @@ fn the_browser_check_catches_console_errors() {
 
 #[test]
 fn render_assemble_on_every_example_hands_off_a_cut_a_timeline_and_a_review_page() {
-    if !required("ffmpeg") || !required("chromium") {
+    if !crate::common::tool_present("ffmpeg") || !crate::common::tool_present("chromium") {
         return;
     }
-    let Some(py) = python() else { return };
+    let Some(py) = crate::common::test_python() else { return };
     let shots_dir = root().join("target/review-screenshots");
     std::fs::create_dir_all(&shots_dir).unwrap();
     let mut names: Vec<String> = std::fs::read_dir(root().join("examples"))

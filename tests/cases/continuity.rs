@@ -8,21 +8,6 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 use storyboard::sandbox::SandboxConfig;
 
-fn ffmpeg_present() -> bool {
-    let ok = Command::new("ffmpeg")
-        .arg("-version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        assert!(
-            std::env::var("STORYBOARD_REQUIRE_TOOLS").is_err(),
-            "ffmpeg is required (scripts/test installs it)"
-        );
-        eprintln!("skipping: ffmpeg not installed");
-    }
-    ok
-}
-
 fn chain_yaml(first: &str, last: &str) -> String {
     format!(
         "version: 1\noutput: out\nshots:\n  - id: arrival\n    prompt: {first}\n  - id: platform\n    prompt: The doors open and Mara steps out\n    start_image: {{ after: arrival }}\n  - id: embrace\n    prompt: {last}\n    start_image: {{ after: platform }}\n"
@@ -83,7 +68,7 @@ fn frame_count(clip: &Path) -> u64 {
 async fn chain_setup(
     config: SandboxConfig,
 ) -> Option<(storyboard::sandbox::Sandbox, tempfile::TempDir, std::path::PathBuf)> {
-    if !ffmpeg_present() {
+    if !crate::common::tool_present("ffmpeg") {
         return None;
     }
     let sb = start_sandbox(config).await;
@@ -175,7 +160,7 @@ async fn editing_a_shot_re_renders_it_and_everything_downstream_only() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_failed_upstream_skips_its_dependents_and_the_rest_goes_on() {
-    if !ffmpeg_present() {
+    if !crate::common::tool_present("ffmpeg") {
         return;
     }
     let sb = start_sandbox(fast()).await;
@@ -391,7 +376,7 @@ fn voice_samples_are_checked_before_anything_is_sent() {
 
 #[test]
 fn a_voice_sample_must_be_5_to_30_seconds() {
-    if !ffmpeg_present() {
+    if !crate::common::tool_present("ffmpeg") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();

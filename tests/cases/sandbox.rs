@@ -49,18 +49,6 @@ async fn wait_done(status_url: &str) -> Value {
     panic!("job never completed");
 }
 
-fn tool_or_skip(tool: &str) -> bool {
-    let ok = std::process::Command::new(tool).arg("-version").output().is_ok();
-    if !ok {
-        assert!(
-            std::env::var("STORYBOARD_REQUIRE_TOOLS").is_err(),
-            "{tool} is required (scripts/test installs it)"
-        );
-        eprintln!("skipping: {tool} not installed (run scripts/test)");
-    }
-    ok
-}
-
 #[tokio::test]
 async fn submit_status_result_follow_the_queue_protocol() {
     let sb = start(SandboxConfig::fast()).await;
@@ -622,7 +610,7 @@ async fn eachlabs_presigned_upload() {
 
 #[tokio::test]
 async fn clips_play_with_the_requested_duration_size_and_audio() {
-    if !tool_or_skip("ffprobe") {
+    if !crate::common::tool_present("ffprobe") {
         return;
     }
     let sb = start(SandboxConfig::fast()).await;
@@ -701,16 +689,8 @@ async fn clips_play_with_the_requested_duration_size_and_audio() {
 
 #[test]
 fn the_official_fal_client_works_against_the_sandbox_unchanged() {
-    let python = match std::env::var("STORYBOARD_TEST_PYTHON") {
-        Ok(p) => p,
-        Err(_) => {
-            assert!(
-                std::env::var("STORYBOARD_REQUIRE_TOOLS").is_err(),
-                "STORYBOARD_TEST_PYTHON must point at a python with fal-client"
-            );
-            eprintln!("skipping: STORYBOARD_TEST_PYTHON not set (run scripts/test)");
-            return;
-        }
+    let Some(python) = crate::common::test_python() else {
+        return;
     };
     let rt = tokio::runtime::Runtime::new().unwrap();
     let sb = rt.block_on(start(SandboxConfig::fast()));

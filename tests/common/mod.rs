@@ -94,3 +94,38 @@ pub fn shot_statuses(manifest: &serde_json::Value) -> Vec<String> {
         .map(|s| s["status"].as_str().unwrap().to_owned())
         .collect()
 }
+
+/// Whether an external tool runs; without it the calling test is skipped, except under
+/// `scripts/test` (STORYBOARD_REQUIRE_TOOLS), which installs every tool and so must find it.
+pub fn tool_present(tool: &str) -> bool {
+    let flag = if tool.starts_with("ff") {
+        "-version"
+    } else {
+        "--version"
+    };
+    let ok = std::process::Command::new(tool)
+        .arg(flag)
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        assert!(
+            std::env::var("STORYBOARD_REQUIRE_TOOLS").is_err(),
+            "{tool} is required (scripts/test installs it)"
+        );
+        eprintln!("skipping: {tool} not installed (run scripts/test)");
+    }
+    ok
+}
+
+/// The Python with fal-client and opentimelineio (`scripts/test` sets it up); `None` skips.
+pub fn test_python() -> Option<String> {
+    let p = std::env::var("STORYBOARD_TEST_PYTHON").ok();
+    if p.is_none() {
+        assert!(
+            std::env::var("STORYBOARD_REQUIRE_TOOLS").is_err(),
+            "STORYBOARD_TEST_PYTHON is required (scripts/test sets it)"
+        );
+        eprintln!("skipping: STORYBOARD_TEST_PYTHON not set (run scripts/test)");
+    }
+    p
+}
