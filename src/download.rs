@@ -136,11 +136,42 @@ pub fn sync_dir(path: &Utf8Path) {
 }
 
 /// Whether the file at `path` has this size and sha256.
+///
+/// A render asks this about the same clip several times (the verdict before and after taking
+/// the folder lock, the manifest, the shots chained to it): a file already hashed with this
+/// size and modification time is not read again.
 pub fn verify(path: &Utf8Path, bytes: u64, sha256: &str) -> bool {
-    match std::fs::metadata(path) {
-        Ok(m) if m.is_file() && m.len() == bytes => crate::plan::sha256_file(path).is_ok_and(|h| h == sha256),
-        _ => false,
-    }
+    type Seen = std::collections::HashMap<(Utf8PathBuf, u64, std::time::SystemTime), String>;
+    static HASHED: std::sync::Mutex<Option<Seen>> = std::sync::Mutex::new(None);
+    let meta = match std::fs::metadata(path) {
+        Ok(m) if m.is_file() && m.len() == bytes => m,
+        _ => return false,
+    };
+    let Ok(modified) = meta.modified() else {
+        return crate::plan::sha256_file(path).is_ok_and(|h| h == sha256);
+    };
+    let key = (path.to_owned(), bytes, modified);
+    let known = HASHED
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get_or_insert_with(Default::default)
+        .get(&key)
+        .cloned();
+    let hash = match known {
+        Some(h) => h,
+        None => match crate::plan::sha256_file(path) {
+            Ok(h) => {
+                HASHED
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .get_or_insert_with(Default::default)
+                    .insert(key, h.clone());
+                h
+            }
+            Err(_) => return false,
+        },
+    };
+    hash == sha256
 }
 
 /// Copies a verified clip to another name (duplicate requests, renamed shots), atomically.
@@ -154,4 +185,29 @@ pub fn copy_clip(from: &Utf8Path, to: &Utf8Path) -> std::io::Result<()> {
     std::fs::rename(&part, to)?;
     sync_dir(to);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verify_rereads_a_file_that_changed_since_it_was_hashed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = Utf8PathBuf::from_path_buf(dir.path().join("clip.mp4")).unwrap();
+        std::fs::write(&path, b"first").unwrap();
+        let sha = crate::plan::sha256_hex(b"first");
+        assert!(verify(&path, 5, &sha));
+        assert!(verify(&path, 5, &sha), "asked again");
+        assert!(!verify(&path, 5, &crate::plan::sha256_hex(b"other")));
+        // Same size, new content, a later modification time: hashed again.
+        std::fs::write(&path, b"secnd").unwrap();
+        let f = std::fs::File::options().write(true).open(&path).unwrap();
+        f.set_modified(std::time::SystemTime::now() + std::time::Duration::from_secs(5))
+            .unwrap();
+        drop(f);
+        assert!(!verify(&path, 5, &sha));
+        assert!(verify(&path, 5, &crate::plan::sha256_hex(b"secnd")));
+        assert!(!verify(&path, 6, &sha), "size must match");
+    }
 }
