@@ -7,6 +7,8 @@
 //! 1. 48 shots at concurrency 8 with 1 s jobs: makespan against the ideal ⌈N/C⌉·T, HTTP requests
 //!    per clip, and the delay from a job's completion to its result fetch (p50).
 //! 2. 16 clips of 50 MB downloading at once: peak RSS of the render process.
+//! 3. Scale: 250 and 2,000 shots at concurrency 40 with 0.5 s jobs: makespan against the ideal
+//!    and the render process's CPU time per shot (bookkeeping must grow linearly).
 //!
 //! Under `cargo test` (no `--bench` argument) it runs a small smoke version.
 
@@ -24,8 +26,19 @@ fn storyboard_yaml(n: usize) -> String {
     s
 }
 
-/// Runs the real binary; returns (wall time, peak RSS in KiB read from /proc while it ran).
-fn render(url: &str, file: &Path, concurrency: usize) -> (Duration, u64) {
+/// CPU time (user + system) of the waited-for children of this process so far.
+fn children_cpu() -> Duration {
+    // SAFETY: getrusage writes into the zeroed struct it is given.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) };
+    let tv = |t: libc::timeval| Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64);
+    tv(usage.ru_utime) + tv(usage.ru_stime)
+}
+
+/// Runs the real binary; returns (wall time, peak RSS in KiB read from /proc while it ran,
+/// CPU time of the render process).
+fn render(url: &str, file: &Path, concurrency: usize) -> (Duration, u64, Duration) {
+    let cpu_before = children_cpu();
     let t = Instant::now();
     let mut child = Command::new(env!("CARGO_BIN_EXE_storyboard"))
         .arg("render")
@@ -54,7 +67,7 @@ fn render(url: &str, file: &Path, concurrency: usize) -> (Duration, u64) {
     let mut err = String::new();
     let _ = child.stderr.take().map(|mut e| e.read_to_string(&mut err));
     assert!(child.wait().expect("wait").success(), "render failed: {err}");
-    (t.elapsed(), peak)
+    (t.elapsed(), peak, children_cpu().saturating_sub(cpu_before))
 }
 
 fn python() -> Option<PathBuf> {
@@ -95,7 +108,7 @@ fn main() {
     let dir = tempfile::tempdir().expect("tempdir");
     let file = dir.path().join("bench.yaml");
     std::fs::write(&file, storyboard_yaml(n)).expect("write");
-    let (took, _) = render(&sb.base_url(), &file, c);
+    let (took, _, _) = render(&sb.base_url(), &file, c);
     let stats = sb.stats();
     assert_eq!(stats["jobs_created_total"].as_u64(), Some(n as u64));
     let ideal = job.as_secs_f64() * n.div_ceil(c) as f64;
@@ -160,7 +173,7 @@ fn main() {
     let dir = tempfile::tempdir().expect("tempdir");
     let file = dir.path().join("big.yaml");
     std::fs::write(&file, storyboard_yaml(clips)).expect("write");
-    let (took, peak_kib) = render(&sb.base_url(), &file, clips);
+    let (took, peak_kib, _) = render(&sb.base_url(), &file, clips);
     let total_mb = (clips as u64 * size) as f64 / 1e6;
     println!(
         "downloads  : {clips} clips × {:.0} MB at once in {:.2} s ({:.0} MB/s) · peak RSS {:.1} MB = {:.3} of the bytes downloaded",
@@ -170,4 +183,47 @@ fn main() {
         peak_kib as f64 / 1024.0,
         (peak_kib as f64 * 1024.0) / (clips as f64 * size as f64),
     );
+
+    scale(&rt, full);
+}
+
+/// Scale: makespan and CPU per shot at 250 and 2,000 shots (concurrency 40, 0.5 s jobs); the
+/// render's own bookkeeping must not grow faster than the number of shots.
+fn scale(rt: &tokio::runtime::Runtime, full: bool) {
+    let (sizes, c, job) = if full {
+        (vec![250, 2000], 40, Duration::from_millis(500))
+    } else {
+        (vec![20, 80], 10, Duration::from_millis(50))
+    };
+    let mut per_shot = Vec::new();
+    for n in sizes {
+        let sb = rt
+            .block_on(Sandbox::start(
+                "127.0.0.1:0".parse().expect("addr"),
+                SandboxConfig {
+                    queue_time: Duration::ZERO,
+                    job_time: job,
+                    keep_alive: Duration::from_secs(15),
+                    ..SandboxConfig::default()
+                },
+            ))
+            .expect("sandbox");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("scale.yaml");
+        std::fs::write(&file, storyboard_yaml(n)).expect("write");
+        let (took, peak_kib, cpu) = render(&sb.base_url(), &file, c);
+        assert_eq!(sb.stats()["jobs_created_total"].as_u64(), Some(n as u64));
+        let ideal = job.as_secs_f64() * n.div_ceil(c) as f64;
+        let cpu_ms = cpu.as_secs_f64() * 1e3 / n as f64;
+        per_shot.push(cpu_ms);
+        println!(
+            "scale      : {n} shots, concurrency {c}, {:.1} s jobs: makespan {:.2} s = {:.3}× ideal ({ideal:.2} s) · CPU {:.2} s = {cpu_ms:.2} ms/shot ({:.2}× the first row) · peak RSS {:.1} MB",
+            job.as_secs_f64(),
+            took.as_secs_f64(),
+            took.as_secs_f64() / ideal,
+            cpu.as_secs_f64(),
+            cpu_ms / per_shot[0],
+            peak_kib as f64 / 1024.0,
+        );
+    }
 }

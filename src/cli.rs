@@ -221,6 +221,15 @@ pub enum SchemaKind {
     Manifest,
 }
 
+impl From<ProviderArg> for crate::catalog::ProviderKind {
+    fn from(p: ProviderArg) -> Self {
+        match p {
+            ProviderArg::Fal => crate::catalog::ProviderKind::Fal,
+            ProviderArg::Eachlabs => crate::catalog::ProviderKind::Eachlabs,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -53,6 +53,76 @@ impl Serialize for Micros {
     }
 }
 
+/// What a render will spend: the shots it submits, their priced sum, and how many have no price.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Estimate {
+    /// Shots that will be submitted (new bills).
+    pub shots: usize,
+    /// The sum of their known prices.
+    pub spend: Micros,
+    /// How many of them have no known price.
+    pub unpriced: usize,
+}
+
+/// Why a render does not start: over budget, or not confirmed.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum Refusal {
+    /// Some shots have no price, so a budget cannot be checked.
+    #[error(
+        "{unpriced} shot(s) have no known price, so the budget of {limit} cannot be checked: give them `price_usd:` or pass --allow-unpriced"
+    )]
+    Unpriced {
+        /// Shots without a price.
+        unpriced: usize,
+        /// The budget.
+        limit: Micros,
+    },
+    /// The estimate is over the budget.
+    #[error("the estimate {spend} exceeds the budget of {limit} (budget_usd / --max-cost): nothing was sent")]
+    OverBudget {
+        /// The estimate.
+        spend: Micros,
+        /// The budget.
+        limit: Micros,
+    },
+    /// The user answered no at the prompt.
+    #[error("not confirmed: nothing was sent")]
+    Declined,
+    /// A paid render with no terminal to ask on and no budget that covers it.
+    #[error(
+        "no terminal to confirm on: a paid render ({spend}) needs --yes, or a budget (budget_usd / --max-cost) that covers the estimate"
+    )]
+    NoTerminal {
+        /// The estimate.
+        spend: Micros,
+    },
+}
+
+impl Estimate {
+    /// The budget gate: every priced shot within `limit`, and no unpriced one unless allowed.
+    pub fn check_budget(&self, limit: Option<Micros>, allow_unpriced: bool) -> Result<(), Refusal> {
+        let Some(limit) = limit else { return Ok(()) };
+        if self.unpriced > 0 && !allow_unpriced {
+            return Err(Refusal::Unpriced {
+                unpriced: self.unpriced,
+                limit,
+            });
+        }
+        if self.spend > limit {
+            return Err(Refusal::OverBudget {
+                spend: self.spend,
+                limit,
+            });
+        }
+        Ok(())
+    }
+
+    /// Whether a budget covers the whole estimate (no unpriced shot), so no prompt is needed.
+    pub fn covered_by(&self, limit: Option<Micros>) -> bool {
+        limit.is_some_and(|b| self.unpriced == 0 && self.spend <= b)
+    }
+}
+
 /// How an endpoint is priced. Figures are list prices in micro-dollars.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Pricing {

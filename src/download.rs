@@ -8,9 +8,10 @@ use futures::StreamExt;
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 
-use crate::plan::hex;
+use crate::digest::{hex, sha256_file};
+use crate::files::{part_path, sync_dir};
 use crate::provider::describe;
-use crate::provider::http::{Backoff, retry_after, retryable_status};
+use crate::provider::http::{Backoff, Step, retry_after, retry_get, retryable_status, transient};
 
 /// A verified clip on disk.
 #[derive(Debug, Clone, PartialEq)]
@@ -23,10 +24,14 @@ pub struct ClipFile {
     pub sha256: String,
 }
 
-/// The temporary name of a file being written: `.<name>.part` beside it.
-pub fn part_path(path: &Utf8Path) -> Utf8PathBuf {
-    let name = path.file_name().unwrap_or("clip.mp4");
-    path.with_file_name(format!(".{name}.part"))
+/// Why a clip could not be downloaded.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("download failed after {attempts} attempt(s): {reason}")]
+pub struct DownloadError {
+    /// Attempts made.
+    pub attempts: u32,
+    /// What the last attempt met.
+    pub reason: String,
 }
 
 /// Downloads `url` to `dest`, retrying transport errors, 5xx and truncated bodies.
@@ -36,24 +41,54 @@ pub async fn download(
     dest: &Utf8Path,
     expected: Option<u64>,
     progress: &(dyn Fn(u64, Option<u64>) + Send + Sync),
-) -> Result<ClipFile, String> {
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
-        match once(http, url, dest, expected, progress).await {
-            Ok(clip) => return Ok(clip),
-            Err((msg, retry, ra)) => {
-                let _ = tokio::fs::remove_file(part_path(dest)).await;
-                if !retry || attempt >= Backoff::GET.attempts {
-                    return Err(format!("download failed after {attempt} attempt(s): {msg}"));
+) -> Result<ClipFile, DownloadError> {
+    retry_get(Backoff::GET, move |attempt| async move {
+        let result = once(http, url, dest, expected, progress).await;
+        if result.is_err() {
+            let _ = tokio::fs::remove_file(part_path(dest)).await;
+        }
+        match result {
+            Ok(clip) => Step::Done(Ok(clip)),
+            Err(f) => {
+                let error = DownloadError {
+                    attempts: attempt,
+                    reason: f.reason,
+                };
+                if f.retry {
+                    transient(error, f.retry_after)
+                } else {
+                    Step::Done(Err(error))
                 }
-                tokio::time::sleep(Backoff::GET.delay(attempt, ra)).await;
             }
+        }
+    })
+    .await
+}
+
+/// One attempt's failure: what happened, and whether another attempt may succeed.
+struct Failure {
+    reason: String,
+    retry: bool,
+    retry_after: Option<std::time::Duration>,
+}
+
+impl Failure {
+    fn passing(reason: String) -> Failure {
+        Failure {
+            reason,
+            retry: true,
+            retry_after: None,
+        }
+    }
+
+    fn lasting(reason: String) -> Failure {
+        Failure {
+            reason,
+            retry: false,
+            retry_after: None,
         }
     }
 }
-
-type Failure = (String, bool, Option<std::time::Duration>);
 
 async fn once(
     http: &reqwest::Client,
@@ -62,40 +97,38 @@ async fn once(
     expected: Option<u64>,
     progress: &(dyn Fn(u64, Option<u64>) + Send + Sync),
 ) -> Result<ClipFile, Failure> {
-    let resp = http.get(url).send().await.map_err(|e| (describe(&e), true, None))?;
+    let resp = http.get(url).send().await.map_err(|e| Failure::passing(describe(&e)))?;
     let code = resp.status().as_u16();
     if code != 200 {
-        return Err((
-            format!("HTTP {code}"),
-            retryable_status(code),
-            retry_after(resp.headers()),
-        ));
+        return Err(Failure {
+            reason: format!("HTTP {code}"),
+            retry: retryable_status(code),
+            retry_after: retry_after(resp.headers()),
+        });
     }
     let length = resp.content_length();
     if let (Some(l), Some(e)) = (length, expected)
         && l != e
     {
-        return Err((
-            format!("Content-Length {l} differs from the reported file_size {e}"),
-            false,
-            None,
-        ));
+        return Err(Failure::lasting(format!(
+            "Content-Length {l} differs from the reported file_size {e}"
+        )));
     }
     let total = length.or(expected);
     let part = part_path(dest);
     let mut file = tokio::fs::File::create(&part)
         .await
-        .map_err(|e| (format!("cannot write {part}: {e}"), false, None))?;
+        .map_err(|e| Failure::lasting(format!("cannot write {part}: {e}")))?;
     let mut hasher = Sha256::new();
     let mut written = 0u64;
     let mut last_report = 0u64;
     let mut body = resp.bytes_stream();
     while let Some(chunk) = body.next().await {
-        let chunk = chunk.map_err(|e| (format!("{} after {written} bytes", describe(&e)), true, None))?;
+        let chunk = chunk.map_err(|e| Failure::passing(format!("{} after {written} bytes", describe(&e))))?;
         hasher.update(&chunk);
         file.write_all(&chunk)
             .await
-            .map_err(|e| (format!("cannot write {part}: {e}"), false, None))?;
+            .map_err(|e| Failure::lasting(format!("cannot write {part}: {e}")))?;
         written += chunk.len() as u64;
         if written - last_report >= 1 << 20 {
             last_report = written;
@@ -105,14 +138,14 @@ async fn once(
     if let Some(t) = total
         && written != t
     {
-        return Err((format!("truncated: got {written} of {t} bytes"), true, None));
+        return Err(Failure::passing(format!("truncated: got {written} of {t} bytes")));
     }
-    file.flush().await.map_err(|e| (e.to_string(), false, None))?;
-    file.sync_all().await.map_err(|e| (e.to_string(), false, None))?;
+    file.flush().await.map_err(|e| Failure::lasting(e.to_string()))?;
+    file.sync_all().await.map_err(|e| Failure::lasting(e.to_string()))?;
     drop(file);
     tokio::fs::rename(&part, dest)
         .await
-        .map_err(|e| (format!("cannot rename {part}: {e}"), false, None))?;
+        .map_err(|e| Failure::lasting(format!("cannot rename {part}: {e}")))?;
     sync_dir(dest);
     progress(written, Some(written));
     Ok(ClipFile {
@@ -120,19 +153,6 @@ async fn once(
         bytes: written,
         sha256: hex(&hasher.finalize()),
     })
-}
-
-/// Makes a rename durable.
-pub fn sync_dir(path: &Utf8Path) {
-    if let Some(dir) = path.parent()
-        && let Ok(d) = std::fs::File::open(if dir.as_str().is_empty() {
-            Utf8Path::new(".")
-        } else {
-            dir
-        })
-    {
-        let _ = d.sync_all();
-    }
 }
 
 /// Whether the file at `path` has this size and sha256.
@@ -148,7 +168,7 @@ pub fn verify(path: &Utf8Path, bytes: u64, sha256: &str) -> bool {
         _ => return false,
     };
     let Ok(modified) = meta.modified() else {
-        return crate::plan::sha256_file(path).is_ok_and(|h| h == sha256);
+        return sha256_file(path).is_ok_and(|h| h == sha256);
     };
     let key = (path.to_owned(), bytes, modified);
     let known = HASHED
@@ -159,7 +179,7 @@ pub fn verify(path: &Utf8Path, bytes: u64, sha256: &str) -> bool {
         .cloned();
     let hash = match known {
         Some(h) => h,
-        None => match crate::plan::sha256_file(path) {
+        None => match sha256_file(path) {
             Ok(h) => {
                 HASHED
                     .lock()
@@ -174,19 +194,6 @@ pub fn verify(path: &Utf8Path, bytes: u64, sha256: &str) -> bool {
     hash == sha256
 }
 
-/// Copies a verified clip to another name (duplicate requests, renamed shots), atomically.
-pub fn copy_clip(from: &Utf8Path, to: &Utf8Path) -> std::io::Result<()> {
-    if from == to {
-        return Ok(());
-    }
-    let part = part_path(to);
-    std::fs::copy(from, &part)?;
-    std::fs::File::open(&part)?.sync_all()?;
-    std::fs::rename(&part, to)?;
-    sync_dir(to);
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -196,10 +203,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = Utf8PathBuf::from_path_buf(dir.path().join("clip.mp4")).unwrap();
         std::fs::write(&path, b"first").unwrap();
-        let sha = crate::plan::sha256_hex(b"first");
+        let sha = crate::digest::sha256_hex(b"first");
         assert!(verify(&path, 5, &sha));
         assert!(verify(&path, 5, &sha), "asked again");
-        assert!(!verify(&path, 5, &crate::plan::sha256_hex(b"other")));
+        assert!(!verify(&path, 5, &crate::digest::sha256_hex(b"other")));
         // Same size, new content, a later modification time: hashed again.
         std::fs::write(&path, b"secnd").unwrap();
         let f = std::fs::File::options().write(true).open(&path).unwrap();
@@ -207,7 +214,7 @@ mod tests {
             .unwrap();
         drop(f);
         assert!(!verify(&path, 5, &sha));
-        assert!(verify(&path, 5, &crate::plan::sha256_hex(b"secnd")));
+        assert!(verify(&path, 5, &crate::digest::sha256_hex(b"secnd")));
         assert!(!verify(&path, 6, &sha), "size must match");
     }
 }

@@ -1,7 +1,13 @@
-//! The top-level error: decides how a failure is shown and which exit code it gets.
+//! The top-level error: what stopped a command, how it is shown (a message and a hint line),
+//! and which exit code it gets. Leaf errors of each stage are wrapped here, never re-formatted.
 
-use crate::problem::Problem;
 use camino::Utf8PathBuf;
+
+use crate::assemble::AssembleError;
+use crate::cost::Refusal;
+use crate::problem::Problem;
+use crate::provider::http::BaseUrlError;
+use crate::storyboard::ReadError;
 
 /// Exit codes (DESIGN §3).
 pub mod exit {
@@ -24,19 +30,14 @@ pub enum Error {
     #[error("{} problem{} in the storyboard:\n{}", .0.len(), if .0.len() == 1 { "" } else { "s" }, .0.iter().map(|p| format!("  {p}")).collect::<Vec<_>>().join("\n"))]
     BadInput(Vec<Problem>),
     /// The storyboard file cannot be read.
-    #[error("cannot read {path}: {source}")]
-    Read {
-        /// The file.
-        path: Utf8PathBuf,
-        /// Why.
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Read(#[from] ReadError),
     /// A command-line value or environment setting is wrong.
-    #[error("{0}")]
-    Usage(String),
+    #[error(transparent)]
+    Usage(#[from] UsageError),
     /// The estimate is over budget, or the user did not confirm.
-    #[error("{0}")]
-    NotConfirmed(String),
+    #[error(transparent)]
+    NotConfirmed(#[from] Refusal),
     /// Writing output failed.
     #[error("cannot write {path}: {source}")]
     Write {
@@ -46,24 +47,125 @@ pub enum Error {
         source: std::io::Error,
     },
     /// Another process renders into the same folder.
-    #[error("{0}")]
-    Locked(String),
+    #[error(
+        "another render (process {holder}) is using {out}: two renders of one folder would pay for every shot twice; wait for it to finish or stop it"
+    )]
+    Locked {
+        /// The output folder.
+        out: Utf8PathBuf,
+        /// The holder's process id as it wrote it (`unknown` when it wrote none).
+        holder: String,
+    },
     /// The run was interrupted.
     #[error("interrupted")]
     Interrupted,
-    /// Anything else that ends the run.
-    #[error("{0}")]
-    Other(String),
+    /// The built-in sandbox could not start.
+    #[error("cannot start the sandbox: {0}")]
+    Sandbox(std::io::Error),
+    /// `storyboard sandbox` could not listen.
+    #[error("cannot serve on {addr}: {source}")]
+    Serve {
+        /// The address asked for.
+        addr: std::net::SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The cut, timeline or review page could not be made.
+    #[error(transparent)]
+    Assemble(#[from] AssembleError),
+}
+
+/// A command-line value or environment setting that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum UsageError {
+    /// `--concurrency 0`.
+    #[error("--concurrency must be at least 1")]
+    ZeroConcurrency,
+    /// A base URL from the environment.
+    #[error(transparent)]
+    BaseUrl(#[from] BaseUrlError),
+    /// `--max-cost` is not money.
+    #[error("--max-cost {0} is not an amount of dollars")]
+    MaxCost(f64),
+    /// `--only` is not a glob.
+    #[error("--only `{pattern}` is not a valid glob: {reason}")]
+    BadGlob {
+        /// As given.
+        pattern: String,
+        /// The glob crate's words.
+        reason: String,
+    },
+    /// `--only` selects nothing.
+    #[error("--only `{pattern}` matches no shot{}", .closest.as_ref().map(|c| format!(" — did you mean `{c}`?")).unwrap_or_default())]
+    NoMatch {
+        /// As given.
+        pattern: String,
+        /// The nearest shot id.
+        closest: Option<String>,
+    },
+    /// Chained shots need ffmpeg.
+    #[error("shots that start from another shot's frame need ffmpeg on PATH (on Debian/Ubuntu: apt install ffmpeg)")]
+    NeedsFfmpeg,
+    /// A paid render without its provider's key.
+    #[error(
+        "{var} is not set: export your {provider} API key as {var} to render for real, or try `storyboard render {file} --sandbox` (offline, $0) or `storyboard plan {file}` (the estimate)"
+    )]
+    MissingKey {
+        /// `FAL_KEY` or `EACHLABS_API_KEY`.
+        var: &'static str,
+        /// The provider's name.
+        provider: String,
+        /// The storyboard as given.
+        file: Utf8PathBuf,
+    },
+    /// `status DIR` on a folder nothing was rendered into.
+    #[error("{0}: no manifest.json here: nothing has been rendered into this folder")]
+    NothingRendered(Utf8PathBuf),
+    /// `sandbox --bind` is not an address.
+    #[error("--bind `{0}` is not an IP address")]
+    Bind(String),
+    /// A `sandbox` duration flag.
+    #[error("--{0} must be a number of seconds ≥ 0")]
+    Seconds(&'static str),
+    /// `sandbox --faults`.
+    #[error("--faults: {0}")]
+    Faults(String),
 }
 
 impl Error {
     /// The exit code for this error.
     pub fn exit_code(&self) -> i32 {
         match self {
-            Error::BadInput(_) | Error::Read { .. } | Error::Usage(_) => exit::BAD_INPUT,
+            Error::BadInput(_) | Error::Read(_) | Error::Usage(_) => exit::BAD_INPUT,
+            Error::Assemble(AssembleError::NoManifest(_)) => exit::BAD_INPUT,
             Error::NotConfirmed(_) => exit::NOT_CONFIRMED,
             Error::Interrupted => exit::INTERRUPTED,
-            Error::Write { .. } | Error::Locked(_) | Error::Other(_) => exit::SHOTS_FAILED,
+            Error::Write { .. }
+            | Error::Locked { .. }
+            | Error::Sandbox(_)
+            | Error::Serve { .. }
+            | Error::Assemble(_) => exit::SHOTS_FAILED,
+        }
+    }
+
+    /// What to do about it, when the message does not already say.
+    pub fn hint(&self) -> Option<&'static str> {
+        match self {
+            Error::BadInput(_) => {
+                Some("nothing was sent and nothing written; `storyboard plan FILE` checks a storyboard for free")
+            }
+            Error::Read(_) => Some("check the path; `-` reads the storyboard from standard input"),
+            Error::Write { .. } => {
+                Some("check that the folder is writable and the disk has room; the journal keeps every paid request")
+            }
+            Error::Interrupted => {
+                Some("run the same command again to resume: jobs already submitted are followed, never paid twice")
+            }
+            Error::Usage(UsageError::NoMatch { .. } | UsageError::BadGlob { .. }) => {
+                Some("`storyboard plan FILE` lists the shot ids; --only takes ids or globs, comma-separated")
+            }
+            Error::Serve { .. } => Some("choose another --port, or --port 0 for any free one"),
+            _ => None,
         }
     }
 }

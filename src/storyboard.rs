@@ -248,7 +248,37 @@ pub struct Source {
     pub text: String,
 }
 
+/// The storyboard file cannot be read.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot read {path}: {source}")]
+pub struct ReadError {
+    /// The file as given.
+    pub path: Utf8PathBuf,
+    /// Why.
+    pub source: std::io::Error,
+}
+
 impl Source {
+    /// Reads a storyboard from a file, or standard input for `-`.
+    pub fn load(path: &Utf8Path) -> Result<Source, ReadError> {
+        let failed = |source| ReadError {
+            path: path.to_owned(),
+            source,
+        };
+        if path.as_str() == "-" {
+            let mut text = String::new();
+            std::io::Read::read_to_string(&mut std::io::stdin(), &mut text).map_err(failed)?;
+            return Ok(Source {
+                name: "<stdin>".into(),
+                dir: ".".into(),
+                stem: "stdin".into(),
+                text,
+            });
+        }
+        let text = std::fs::read_to_string(path).map_err(failed)?;
+        Ok(Source::from_file(path, text))
+    }
+
     /// A source read from a file.
     pub fn from_file(path: &Utf8Path, text: String) -> Source {
         let dir = match path.parent() {

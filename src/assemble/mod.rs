@@ -1,16 +1,16 @@
 //! Hand-off: the cut (ffmpeg), an OpenTimelineIO timeline and a static review page, from the
 //! rendered clips in storyboard order. Durations are read from the clips themselves.
 
-pub mod mp4;
 pub mod otio;
 pub mod review;
 
 use camino::{Utf8Path, Utf8PathBuf};
-use serde_json::Value;
 use std::process::Command;
 
 use crate::download;
+use crate::files;
 use crate::manifest::{Manifest, ShotRecord, ShotStatus};
+use crate::media::{self, Probe, mp4};
 
 /// What went wrong while assembling.
 #[derive(Debug, thiserror::Error)]
@@ -44,21 +44,6 @@ pub struct Clip {
     pub probe: Option<Probe>,
 }
 
-/// The parts of ffprobe's answer that decide between stream copy and re-encoding.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Probe {
-    /// Video codec.
-    pub codec: String,
-    /// Frame size.
-    pub width: u64,
-    /// Frame size.
-    pub height: u64,
-    /// Frames per second (`30/1`).
-    pub frame_rate: String,
-    /// Has an audio stream.
-    pub audio: bool,
-}
-
 /// The result of `assemble`.
 #[derive(Debug, Clone)]
 pub struct Assembly {
@@ -80,60 +65,6 @@ pub struct Assembly {
     pub skipped: Vec<String>,
 }
 
-fn tool(name: &str) -> bool {
-    Command::new(name)
-        .arg("-version")
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
-/// The duration of any media file by ffprobe; `None` without ffprobe (or when it cannot tell).
-pub fn probe_duration(path: &Utf8Path) -> Option<f64> {
-    let o = Command::new("ffprobe")
-        .args([
-            "-v",
-            "error",
-            "-show_entries",
-            "format=duration",
-            "-of",
-            "default=nw=1:nk=1",
-        ])
-        .arg(path)
-        .output()
-        .ok()?;
-    String::from_utf8_lossy(&o.stdout).trim().parse().ok()
-}
-
-/// ffprobe's view of a clip; `None` without ffprobe.
-pub fn probe(path: &Utf8Path) -> Option<(f64, Probe)> {
-    let o = Command::new("ffprobe")
-        .args([
-            "-v",
-            "error",
-            "-show_entries",
-            "stream=codec_type,codec_name,width,height,r_frame_rate:format=duration",
-            "-of",
-            "json",
-        ])
-        .arg(path)
-        .output()
-        .ok()?;
-    let v: Value = serde_json::from_slice(&o.stdout).ok()?;
-    let streams = v["streams"].as_array()?;
-    let video = streams.iter().find(|s| s["codec_type"] == "video")?;
-    let duration = v["format"]["duration"].as_str()?.parse().ok()?;
-    Some((
-        duration,
-        Probe {
-            codec: video["codec_name"].as_str().unwrap_or("").to_owned(),
-            width: video["width"].as_u64().unwrap_or(0),
-            height: video["height"].as_u64().unwrap_or(0),
-            frame_rate: video["r_frame_rate"].as_str().unwrap_or("30/1").to_owned(),
-            audio: streams.iter().any(|s| s["codec_type"] == "audio"),
-        },
-    ))
-}
-
 /// The name of the cut and timeline: the title as a slug, else the storyboard's stem; never a
 /// shot's own clip name.
 pub fn name(title: Option<&str>, stem: &str, ids: &[&str]) -> String {
@@ -152,7 +83,7 @@ pub fn name(title: Option<&str>, stem: &str, ids: &[&str]) -> String {
 pub fn assemble(out: &Utf8Path, name: &str, strict: bool) -> Result<Assembly, AssembleError> {
     let manifest =
         Manifest::read(&out.join("manifest.json")).ok_or_else(|| AssembleError::NoManifest(out.to_owned()))?;
-    let has_ffprobe = tool("ffprobe");
+    let has_ffprobe = media::tool("ffprobe");
     let mut clips = Vec::new();
     let mut skipped = Vec::new();
     for rec in &manifest.shots {
@@ -171,7 +102,7 @@ pub fn assemble(out: &Utf8Path, name: &str, strict: bool) -> Result<Assembly, As
             continue;
         };
         let path = out.join(&c.path);
-        let (duration, probe) = match if has_ffprobe { probe(&path) } else { None } {
+        let (duration, probe) = match if has_ffprobe { media::probe(&path) } else { None } {
             Some((d, p)) => (d, Some(p)),
             None => (mp4::duration(&path).unwrap_or(0.0), None),
         };
@@ -186,7 +117,7 @@ pub fn assemble(out: &Utf8Path, name: &str, strict: bool) -> Result<Assembly, As
         return Err(AssembleError::Strict(skipped));
     }
     let write = |path: Utf8PathBuf, text: String| -> Result<Utf8PathBuf, AssembleError> {
-        crate::manifest::write_atomic(&path, text.as_bytes()).map_err(|source| AssembleError::Write {
+        crate::files::write_atomic(&path, text.as_bytes()).map_err(|source| AssembleError::Write {
             path: path.clone(),
             source,
         })?;
@@ -198,7 +129,7 @@ pub fn assemble(out: &Utf8Path, name: &str, strict: bool) -> Result<Assembly, As
     let seconds = clips.iter().map(|c| c.duration).sum();
     let (cut, cut_problem, stream_copy) = if clips.is_empty() {
         (None, Some("no clips to join".to_owned()), false)
-    } else if !tool("ffmpeg") {
+    } else if !media::tool("ffmpeg") {
         (None, Some("ffmpeg is not installed (on Debian/Ubuntu: apt install ffmpeg); the timeline and review page were written".to_owned()), false)
     } else {
         let copy = can_stream_copy(&clips);
@@ -227,7 +158,7 @@ fn can_stream_copy(clips: &[Clip]) -> bool {
 
 fn cut(out: &Utf8Path, name: &str, clips: &[Clip], copy: bool) -> Result<Utf8PathBuf, String> {
     let dest = out.join(format!("{name}.mp4"));
-    let part = download::part_path(&dest);
+    let part = files::part_path(&dest);
     let mut cmd = Command::new("ffmpeg");
     cmd.args(["-y", "-v", "error"]);
     if copy {

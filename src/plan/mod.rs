@@ -7,11 +7,11 @@ use camino::{Utf8Path, Utf8PathBuf};
 use minijinja::Value as TValue;
 use serde::Serialize;
 use serde_json::{Map, Value, json};
-use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::catalog::{self, Endpoint, Kind, ProviderKind};
 use crate::cost::Micros;
+use crate::digest::{sha256_file, sha256_hex};
 use crate::problem::Problem;
 use crate::storyboard::{self, Duration, ImageSpec, Motion, Params, ShotSpec, Source, StoryboardFile, VoiceSpec};
 use template::{MAX_VOICES, Templates};
@@ -468,7 +468,7 @@ impl<'a> Planner<'a> {
         if !meta.is_file() || meta.len() == 0 {
             return Err(format!("sample `{written}` is empty or not a regular file"));
         }
-        if let Some(secs) = crate::assemble::probe_duration(&path)
+        if let Some(secs) = crate::media::probe_duration(&path)
             && !(5.0..=30.0).contains(&secs)
         {
             return Err(format!(
@@ -1495,28 +1495,6 @@ fn cartesian<'v>(axes: &[(&'v str, &'v Vec<Value>)]) -> Vec<Vec<(&'v str, &'v Va
             .collect();
     }
     out
-}
-
-/// sha256 of a file's content, hex.
-pub fn sha256_file(path: &Utf8Path) -> std::io::Result<String> {
-    let mut f = std::fs::File::open(path)?;
-    let mut h = Sha256::new();
-    std::io::copy(&mut f, &mut h)?;
-    Ok(hex(&h.finalize()))
-}
-
-/// sha256 of bytes, lower-case hex.
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    hex(&Sha256::digest(bytes))
-}
-
-/// Lower-case hex of bytes.
-pub fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
 }
 
 /// The cache key (DESIGN §5): sha256 of the canonical JSON of provider + endpoint + input +

@@ -5,8 +5,11 @@ use serde_json::{Map, Value, json};
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::http::{Backoff, retry_after, retryable_status};
-use super::{Accepted, ClipSource, Endpoints, JobError, JobState, SubmitError, describe, error_message, send_submit};
+use super::http::{Backoff, Step, retry_after, retry_get, retryable_status, transient};
+use super::{
+    Accepted, ClipSource, Endpoints, JobError, JobState, SubmitError, UploadError, UploadFailure, describe,
+    error_message, send_submit,
+};
 
 /// Polls of a status the docs do not list, before giving up.
 const MAX_UNKNOWN_POLLS: u32 = 300;
@@ -74,91 +77,79 @@ impl Eachlabs {
         }
     }
 
-    /// Polls `GET /v1/prediction/{id}` until it ends.
+    /// Polls `GET /v1/prediction/{id}` until it ends; each poll is retried on transport
+    /// errors and 5xx/429 (with `Retry-After`).
     pub async fn follow(
         &self,
         job: &Accepted,
         on_state: &(dyn Fn(JobState) + Send + Sync),
     ) -> Result<ClipSource, JobError> {
         let id = &job.request_id;
-        let (mut errors, mut unknown) = (0, 0);
+        let mut unknown = 0;
         loop {
-            let sent = self
-                .http
-                .get(format!("{}/v1/prediction/{id}", self.base))
-                .header("x-api-key", &*self.key)
-                .send()
-                .await;
-            match sent {
-                Ok(r) if r.status().is_success() => {
-                    errors = 0;
-                    let v: Value = r.json().await.unwrap_or(Value::Null);
-                    match v.get("status").and_then(Value::as_str).unwrap_or("") {
-                        "created" | "starting" => on_state(JobState::Queued(None)),
-                        "processing" => on_state(JobState::Running),
-                        "success" => {
-                            let url = match &v["output"] {
-                                Value::String(s) => Some(s.clone()),
-                                Value::Array(a) => a.iter().find_map(|x| x.as_str().map(str::to_owned)),
-                                Value::Object(o) => o.get("url").and_then(Value::as_str).map(str::to_owned),
-                                _ => None,
-                            };
-                            let Some(url) = url else {
-                                return Err(JobError::Failed(format!(
-                                    "prediction {id} succeeded without an output URL"
-                                )));
-                            };
-                            return Ok(ClipSource {
-                                url,
-                                size: None,
-                                cost_usd: v["metrics"]["cost"].as_f64(),
-                            });
-                        }
-                        s @ ("error" | "failed" | "cancelled") => return Err(JobError::Failed(failure(s, &v))),
-                        other => {
-                            unknown += 1;
-                            if unknown > MAX_UNKNOWN_POLLS {
-                                return Err(JobError::Unreachable(format!(
-                                    "prediction {id} stayed in unknown status `{other}`"
-                                )));
-                            }
-                        }
-                    }
-                }
-                Ok(r) if r.status().as_u16() == 404 => {
-                    return Err(JobError::Gone(format!(
-                        "Eachlabs no longer knows prediction {id} (404)"
-                    )));
-                }
-                Ok(r) => {
-                    let code = r.status().as_u16();
-                    let ra = retry_after(r.headers());
-                    let text = r.text().await.unwrap_or_default();
-                    errors += 1;
-                    if !retryable_status(code) || errors >= Backoff::GET.attempts {
+            let v = self.prediction(id).await?;
+            match v.get("status").and_then(Value::as_str).unwrap_or("") {
+                "created" | "starting" => on_state(JobState::Queued(None)),
+                "processing" => on_state(JobState::Running),
+                "success" => return success(id, &v),
+                s @ ("error" | "failed" | "cancelled") => return Err(JobError::Failed(failure(s, &v))),
+                other => {
+                    unknown += 1;
+                    if unknown > MAX_UNKNOWN_POLLS {
                         return Err(JobError::Unreachable(format!(
-                            "prediction {id}: {}",
-                            error_message(code, &text)
+                            "prediction {id} stayed in unknown status `{other}`"
                         )));
                     }
-                    tokio::time::sleep(Backoff::GET.delay(errors, ra)).await;
-                    continue;
-                }
-                Err(e) => {
-                    errors += 1;
-                    if errors >= Backoff::GET.attempts {
-                        return Err(JobError::Unreachable(format!("prediction {id}: {}", describe(&e))));
-                    }
-                    tokio::time::sleep(Backoff::GET.delay(errors, None)).await;
-                    continue;
                 }
             }
             tokio::time::sleep(self.poll).await;
         }
     }
 
+    /// One `GET /v1/prediction/{id}`, retried on passing failures.
+    async fn prediction(&self, id: &str) -> Result<Value, JobError> {
+        retry_get(Backoff::GET, move |_| async move {
+            let sent = self
+                .http
+                .get(format!("{}/v1/prediction/{id}", self.base))
+                .header("x-api-key", &*self.key)
+                .send()
+                .await;
+            let r = match sent {
+                Ok(r) => r,
+                Err(e) => {
+                    return transient(
+                        JobError::Unreachable(format!("prediction {id}: {}", describe(&e))),
+                        None,
+                    );
+                }
+            };
+            let (code, ra) = (r.status().as_u16(), retry_after(r.headers()));
+            match code {
+                200..=299 => Step::Done(Ok(r.json().await.unwrap_or(Value::Null))),
+                404 => Step::Done(Err(JobError::Gone(format!(
+                    "Eachlabs no longer knows prediction {id} (404)"
+                )))),
+                _ => {
+                    let text = r.text().await.unwrap_or_default();
+                    let e = JobError::Unreachable(format!("prediction {id}: {}", error_message(code, &text)));
+                    if retryable_status(code) {
+                        transient(e, ra)
+                    } else {
+                        Step::Done(Err(e))
+                    }
+                }
+            }
+        })
+        .await
+    }
+
     /// Presigned upload: `POST /v1/upload/presign`, then `PUT` with the required headers.
-    pub async fn upload(&self, bytes: Vec<u8>, content_type: &str) -> Result<String, String> {
+    pub async fn upload(&self, bytes: Vec<u8>, content_type: &str) -> Result<String, UploadError> {
+        let failed = |failure| UploadError {
+            what: "upload".into(),
+            failure,
+        };
         let r = self
             .http
             .post(format!("{}/v1/upload/presign", self.base))
@@ -166,15 +157,15 @@ impl Eachlabs {
             .json(&json!({"content_type": content_type}))
             .send()
             .await
-            .map_err(|e| format!("upload: {}", describe(&e)))?;
+            .map_err(|e| failed(UploadFailure::Transport(describe(&e))))?;
         let code = r.status().as_u16();
         let text = r.text().await.unwrap_or_default();
         if !(200..300).contains(&code) {
-            return Err(format!("upload: {}", error_message(code, &text)));
+            return Err(failed(UploadFailure::Status(error_message(code, &text))));
         }
-        let v: Value = serde_json::from_str(&text).map_err(|_| "upload: answer is not JSON".to_owned())?;
+        let v: Value = serde_json::from_str(&text).map_err(|_| failed(UploadFailure::NotJson))?;
         let (Some(put_url), Some(public)) = (v["presigned_url"].as_str(), v["public_url"].as_str()) else {
-            return Err("upload: answer lacks presigned_url/public_url".into());
+            return Err(failed(UploadFailure::Missing("presigned_url/public_url")));
         };
         let mut put = self.http.put(put_url).header(CONTENT_TYPE, content_type).body(bytes);
         if let Some(h) = v["required_headers"].as_object() {
@@ -186,16 +177,37 @@ impl Eachlabs {
                 }
             }
         }
-        let done = put.send().await.map_err(|e| format!("upload: {}", describe(&e)))?;
+        let done = put
+            .send()
+            .await
+            .map_err(|e| failed(UploadFailure::Transport(describe(&e))))?;
         if !done.status().is_success() {
             let code = done.status().as_u16();
-            return Err(format!(
-                "upload: {}",
-                error_message(code, &done.text().await.unwrap_or_default())
-            ));
+            let text = done.text().await.unwrap_or_default();
+            return Err(failed(UploadFailure::Status(error_message(code, &text))));
         }
         Ok(public.to_owned())
     }
+}
+
+/// The clip of a successful prediction, wherever the body carries its URL.
+fn success(id: &str, v: &Value) -> Result<ClipSource, JobError> {
+    let url = match &v["output"] {
+        Value::String(s) => Some(s.clone()),
+        Value::Array(a) => a.iter().find_map(|x| x.as_str().map(str::to_owned)),
+        Value::Object(o) => o.get("url").and_then(Value::as_str).map(str::to_owned),
+        _ => None,
+    };
+    let Some(url) = url else {
+        return Err(JobError::Failed(format!(
+            "prediction {id} succeeded without an output URL"
+        )));
+    };
+    Ok(ClipSource {
+        url,
+        size: None,
+        cost_usd: v["metrics"]["cost"].as_f64(),
+    })
 }
 
 /// The failure message of a finished prediction, wherever the body carries it.

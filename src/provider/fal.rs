@@ -8,8 +8,11 @@ use serde_json::{Map, Value, json};
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::http::{Backoff, retry_after, retryable_status};
-use super::{Accepted, ClipSource, Endpoints, JobError, JobState, SubmitError, describe, error_message, send_submit};
+use super::http::{Backoff, Step, retry_after, retry_get, retryable_status, transient};
+use super::{
+    Accepted, ClipSource, Endpoints, JobError, JobState, SubmitError, UploadError, UploadFailure, VoiceError, describe,
+    error_message, send_submit,
+};
 
 /// The fal client.
 #[derive(Clone)]
@@ -111,21 +114,15 @@ impl Fal {
     }
 
     /// Creates a Kling voice from an uploaded sample (`fal-ai/kling-video/create-voice`).
-    pub async fn create_voice(&self, voice_url: &str) -> Result<String, String> {
+    pub async fn create_voice(&self, voice_url: &str) -> Result<String, VoiceError> {
         let mut input = Map::new();
         input.insert("voice_url".into(), json!(voice_url));
         let job = self
             .submit("fal-ai/kling-video/create-voice", &input)
             .await
-            .map_err(|e| format!("create-voice: {e:?}"))?;
-        let v = self
-            .follow_json(&job, &|_| {})
-            .await
-            .map_err(|e| format!("create-voice: {}", e.message()))?;
-        v["voice_id"]
-            .as_str()
-            .map(str::to_owned)
-            .ok_or_else(|| "create-voice answered without a voice_id".to_owned())
+            .map_err(VoiceError::Submit)?;
+        let v = self.follow_json(&job, &|_| {}).await.map_err(VoiceError::Job)?;
+        v["voice_id"].as_str().map(str::to_owned).ok_or(VoiceError::NoVoiceId)
     }
 
     /// Follows a job to completion and fetches its result as JSON.
@@ -188,7 +185,8 @@ impl Fal {
         None
     }
 
-    /// Polls the status with growing intervals until COMPLETED.
+    /// Polls the status with growing intervals until COMPLETED; each poll is retried on
+    /// transport errors and 5xx/429 (with `Retry-After`).
     async fn poll(
         &self,
         status_url: &str,
@@ -196,100 +194,88 @@ impl Fal {
         on_state: &(dyn Fn(JobState) + Send + Sync),
     ) -> Result<Value, JobError> {
         let mut interval = Duration::from_millis(100);
-        let mut errors = 0;
         loop {
-            let sent = self
-                .http
-                .get(format!("{status_url}?logs=0"))
-                .header(AUTHORIZATION, self.auth())
-                .send()
-                .await;
-            match sent {
-                Ok(r) if r.status().as_u16() == 200 || r.status().as_u16() == 202 => {
-                    errors = 0;
-                    if let Ok(v) = r.json::<Value>().await
-                        && report(&v, on_state)
-                    {
-                        return Ok(v);
+            let status = retry_get(Backoff::GET, move |_| async move {
+                let sent = self
+                    .http
+                    .get(format!("{status_url}?logs=0"))
+                    .header(AUTHORIZATION, self.auth())
+                    .send()
+                    .await;
+                let r = match sent {
+                    Ok(r) => r,
+                    Err(e) => {
+                        return transient(JobError::Unreachable(format!("status of {id}: {}", describe(&e))), None);
                     }
-                }
-                Ok(r) if r.status().as_u16() == 404 => {
-                    return Err(JobError::Gone(format!("fal no longer knows request {id} (status 404)")));
-                }
-                Ok(r) => {
-                    let code = r.status().as_u16();
-                    let text = r.text().await.unwrap_or_default();
-                    errors += 1;
-                    if !retryable_status(code) || errors >= Backoff::GET.attempts {
-                        return Err(JobError::Unreachable(format!(
+                };
+                let (code, ra) = (r.status().as_u16(), retry_after(r.headers()));
+                match code {
+                    200 | 202 => Step::Done(Ok(r.json::<Value>().await.ok())),
+                    404 => Step::Done(Err(JobError::Gone(format!(
+                        "fal no longer knows request {id} (status 404)"
+                    )))),
+                    _ => {
+                        let e = JobError::Unreachable(format!(
                             "status of {id}: {}",
-                            error_message(code, &text)
-                        )));
+                            error_message(code, &r.text().await.unwrap_or_default())
+                        ));
+                        if retryable_status(code) {
+                            transient(e, ra)
+                        } else {
+                            Step::Done(Err(e))
+                        }
                     }
-                    tokio::time::sleep(Backoff::GET.delay(errors, None)).await;
-                    continue;
                 }
-                Err(e) => {
-                    errors += 1;
-                    if errors >= Backoff::GET.attempts {
-                        return Err(JobError::Unreachable(format!("status of {id}: {}", describe(&e))));
-                    }
-                    tokio::time::sleep(Backoff::GET.delay(errors, None)).await;
-                    continue;
-                }
+            })
+            .await?;
+            if let Some(v) = status
+                && report(&v, on_state)
+            {
+                return Ok(v);
             }
             tokio::time::sleep(interval).await;
             interval = (interval.mul_f64(1.5)).min(Duration::from_secs(5));
         }
     }
 
-    /// `GET {response_url}`, retried on 5xx and transport errors.
+    /// `GET {response_url}`, retried on 5xx, 429 and transport errors, and briefly while fal
+    /// still answers 400 (not ready a moment after COMPLETED).
     async fn result(&self, response_url: &str, id: &str) -> Result<Value, JobError> {
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
+        retry_get(Backoff::GET, move |_| async move {
             let sent = self
                 .http
                 .get(response_url)
                 .header(AUTHORIZATION, self.auth())
                 .send()
                 .await;
-            let (code, text, ra) = match sent {
-                Ok(r) => {
-                    let code = r.status().as_u16();
-                    let ra = retry_after(r.headers());
-                    (code, r.text().await.unwrap_or_default(), ra)
-                }
-                Err(e) => {
-                    if attempt >= Backoff::GET.attempts {
-                        return Err(JobError::Unreachable(format!("result of {id}: {}", describe(&e))));
-                    }
-                    tokio::time::sleep(Backoff::GET.delay(attempt, None)).await;
-                    continue;
-                }
+            let r = match sent {
+                Ok(r) => r,
+                Err(e) => return transient(JobError::Unreachable(format!("result of {id}: {}", describe(&e))), None),
             };
+            let (code, ra) = (r.status().as_u16(), retry_after(r.headers()));
+            let text = r.text().await.unwrap_or_default();
+            let failed = || JobError::Failed(error_message(code, &text));
             match code {
-                200 => {
-                    return serde_json::from_str(&text)
-                        .map_err(|_| JobError::Failed(format!("result of {id} is not JSON")));
-                }
-                404 => {
-                    return Err(JobError::Gone(format!(
-                        "the result of {id} is gone (fal keeps results only minutes after completion)"
-                    )));
-                }
-                // Not ready yet (a status said otherwise moments ago): wait a little.
-                400 if attempt < Backoff::GET.attempts => tokio::time::sleep(Duration::from_millis(200)).await,
-                c if retryable_status(c) && attempt < Backoff::GET.attempts => {
-                    tokio::time::sleep(Backoff::GET.delay(attempt, ra)).await;
-                }
-                c => return Err(JobError::Failed(error_message(c, &text))),
+                200 => Step::Done(
+                    serde_json::from_str(&text).map_err(|_| JobError::Failed(format!("result of {id} is not JSON"))),
+                ),
+                404 => Step::Done(Err(JobError::Gone(format!(
+                    "the result of {id} is gone (fal keeps results only minutes after completion)"
+                )))),
+                400 => transient(failed(), Some(Duration::from_millis(200))),
+                c if retryable_status(c) => transient(failed(), ra),
+                _ => Step::Done(Err(failed())),
             }
-        }
+        })
+        .await
     }
 
     /// fal storage: initiate, then PUT the bytes; returns the `file_url` to send.
-    pub async fn upload(&self, bytes: Vec<u8>, content_type: &str, file_name: &str) -> Result<String, String> {
+    pub async fn upload(&self, bytes: Vec<u8>, content_type: &str, file_name: &str) -> Result<String, UploadError> {
+        let failed = |failure| UploadError {
+            what: format!("upload of {file_name}"),
+            failure,
+        };
         let init = self
             .http
             .post(format!(
@@ -300,15 +286,15 @@ impl Fal {
             .json(&json!({"file_name": file_name, "content_type": content_type}))
             .send()
             .await
-            .map_err(|e| format!("upload of {file_name}: {}", describe(&e)))?;
+            .map_err(|e| failed(UploadFailure::Transport(describe(&e))))?;
         let code = init.status().as_u16();
         let text = init.text().await.unwrap_or_default();
         if code != 200 {
-            return Err(format!("upload of {file_name}: {}", error_message(code, &text)));
+            return Err(failed(UploadFailure::Status(error_message(code, &text))));
         }
-        let v: Value = serde_json::from_str(&text).map_err(|_| format!("upload of {file_name}: answer is not JSON"))?;
+        let v: Value = serde_json::from_str(&text).map_err(|_| failed(UploadFailure::NotJson))?;
         let (Some(upload_url), Some(file_url)) = (v["upload_url"].as_str(), v["file_url"].as_str()) else {
-            return Err(format!("upload of {file_name}: answer lacks upload_url/file_url"));
+            return Err(failed(UploadFailure::Missing("upload_url/file_url")));
         };
         let put = self
             .http
@@ -317,13 +303,11 @@ impl Fal {
             .body(bytes)
             .send()
             .await
-            .map_err(|e| format!("upload of {file_name}: {}", describe(&e)))?;
+            .map_err(|e| failed(UploadFailure::Transport(describe(&e))))?;
         if !put.status().is_success() {
             let code = put.status().as_u16();
-            return Err(format!(
-                "upload of {file_name}: {}",
-                error_message(code, &put.text().await.unwrap_or_default())
-            ));
+            let text = put.text().await.unwrap_or_default();
+            return Err(failed(UploadFailure::Status(error_message(code, &text))));
         }
         Ok(file_url.to_owned())
     }

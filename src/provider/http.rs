@@ -68,10 +68,90 @@ pub fn retryable_status(code: u16) -> bool {
     matches!(code, 408 | 429 | 500 | 502 | 503 | 504)
 }
 
+/// What one answer to a GET means; each call site classifies its own answers.
+pub enum Step<T, E> {
+    /// Finished, one way or the other: no more tries.
+    Done(Result<T, E>),
+    /// A passing failure (transport error, 5xx, 429, not ready yet): try again after the backoff
+    /// or the server's `Retry-After`, unless the attempts are used up — then `error` is the answer.
+    Retry {
+        /// The answer if this was the last attempt.
+        error: E,
+        /// The server's `Retry-After`, or a fixed short wait the call site chose.
+        retry_after: Option<Duration>,
+    },
+}
+
+/// A passing failure: retried by [`retry_get`] until its attempts are used.
+pub fn transient<T, E>(error: E, retry_after: Option<Duration>) -> Step<T, E> {
+    Step::Retry { error, retry_after }
+}
+
+/// The one GET retry loop: calls `attempt` (with its 1-based number) until it is done or
+/// `policy.attempts` are used, sleeping `policy.delay` between tries (full jitter, honouring
+/// `Retry-After`). Every GET of the clients and the downloader goes through it.
+pub async fn retry_get<T, E, F>(policy: Backoff, mut attempt: impl FnMut(u32) -> F) -> Result<T, E>
+where
+    F: std::future::Future<Output = Step<T, E>>,
+{
+    let mut n = 0;
+    loop {
+        n += 1;
+        match attempt(n).await {
+            Step::Done(result) => return result,
+            Step::Retry { error, retry_after } => {
+                if n >= policy.attempts {
+                    return Err(error);
+                }
+                tokio::time::sleep(policy.delay(n, retry_after)).await;
+            }
+        }
+    }
+}
+
+/// A base URL from the environment that cannot be used.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum BaseUrlError {
+    /// Not a URL at all.
+    #[error("{name}=`{url}` is not a URL: {reason}")]
+    NotUrl {
+        /// The variable.
+        name: String,
+        /// Its value.
+        url: String,
+        /// The parser's words.
+        reason: String,
+    },
+    /// `http://` to a host that is not loopback.
+    #[error(
+        "{name}=`{url}`: http:// is allowed only for loopback hosts (127.0.0.1, localhost); use https:// so the API key is not sent in clear text"
+    )]
+    ClearText {
+        /// The variable.
+        name: String,
+        /// Its value.
+        url: String,
+    },
+    /// Neither http nor https.
+    #[error("{name}=`{url}`: scheme `{scheme}` is not http(s)")]
+    Scheme {
+        /// The variable.
+        name: String,
+        /// Its value.
+        url: String,
+        /// The scheme it has.
+        scheme: String,
+    },
+}
+
 /// Whether a base URL may be used: https anywhere, http only on loopback (keys never travel
-/// in clear text).
-pub fn check_base_url(name: &str, url: &str) -> Result<String, String> {
-    let parsed = reqwest::Url::parse(url).map_err(|e| format!("{name}=`{url}` is not a URL: {e}"))?;
+/// in clear text). Returns it without a trailing slash.
+pub fn check_base_url(name: &str, url: &str) -> Result<String, BaseUrlError> {
+    let parsed = reqwest::Url::parse(url).map_err(|e| BaseUrlError::NotUrl {
+        name: name.to_owned(),
+        url: url.to_owned(),
+        reason: e.to_string(),
+    })?;
     match parsed.scheme() {
         "https" => {}
         "http" => {
@@ -82,12 +162,19 @@ pub fn check_base_url(name: &str, url: &str) -> Result<String, String> {
                 None => false,
             };
             if !loopback {
-                return Err(format!(
-                    "{name}=`{url}`: http:// is allowed only for loopback hosts (127.0.0.1, localhost); use https:// so the API key is not sent in clear text"
-                ));
+                return Err(BaseUrlError::ClearText {
+                    name: name.to_owned(),
+                    url: url.to_owned(),
+                });
             }
         }
-        other => return Err(format!("{name}=`{url}`: scheme `{other}` is not http(s)")),
+        other => {
+            return Err(BaseUrlError::Scheme {
+                name: name.to_owned(),
+                url: url.to_owned(),
+                scheme: other.to_owned(),
+            });
+        }
     }
     Ok(url.trim_end_matches('/').to_owned())
 }
@@ -120,8 +207,50 @@ mod tests {
         assert!(
             check_base_url("X", "http://queue.fal.run")
                 .unwrap_err()
+                .to_string()
                 .contains("loopback")
         );
         assert!(check_base_url("X", "ftp://a").is_err());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn retry_get_stops_at_the_attempt_budget_and_honours_retry_after() {
+        let policy = Backoff {
+            base: Duration::from_millis(100),
+            max: Duration::from_secs(1),
+            attempts: 4,
+        };
+        let start = tokio::time::Instant::now();
+        let mut calls = 0;
+        let r: Result<(), u32> = retry_get(policy, |n| {
+            calls += 1;
+            async move {
+                Step::Retry {
+                    error: n,
+                    retry_after: Some(Duration::from_secs(7)),
+                }
+            }
+        })
+        .await;
+        assert_eq!(r, Err(4), "the last attempt's error is the answer");
+        assert_eq!(calls, 4);
+        assert_eq!(start.elapsed(), Duration::from_secs(21), "three waits of Retry-After");
+
+        let mut calls = 0;
+        let r: Result<u32, u32> = retry_get(policy, |n| {
+            calls += 1;
+            async move {
+                if n < 3 {
+                    Step::Retry {
+                        error: n,
+                        retry_after: None,
+                    }
+                } else {
+                    Step::Done(Ok(n))
+                }
+            }
+        })
+        .await;
+        assert_eq!((r, calls), (Ok(3), 3));
     }
 }

@@ -39,9 +39,10 @@ pub struct ClipSource {
 }
 
 /// Why a submit did not give a request id.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum SubmitError {
     /// Certainly nothing was created and trying again may work (connection refused, 429, 503).
+    #[error("{reason}")]
     Retry {
         /// What happened.
         reason: String,
@@ -51,31 +52,75 @@ pub enum SubmitError {
         rate_limited: bool,
     },
     /// The provider refused the request: nothing was created; trying again will not help.
+    #[error("{0}")]
     Rejected(String),
     /// The provider refused for the whole account (bad key, no balance): stop submitting.
+    #[error("{0}")]
     Fatal(String),
     /// The request went out and no usable answer came back: it may have been created (and billed).
+    #[error("{0}")]
     Uncertain(String),
 }
 
 /// How following a job ended, short of a clip.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum JobError {
     /// The model or provider reported a failure.
+    #[error("{0}")]
     Failed(String),
     /// The provider no longer knows the request (expired result, unknown id).
+    #[error("{0}")]
     Gone(String),
     /// The provider could not be reached after every retry.
+    #[error("{0}")]
     Unreachable(String),
 }
 
-impl JobError {
-    /// The message.
-    pub fn message(&self) -> &str {
-        match self {
-            JobError::Failed(m) | JobError::Gone(m) | JobError::Unreachable(m) => m,
-        }
-    }
+/// Why an upload did not give a URL.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{what}: {failure}")]
+pub struct UploadError {
+    /// `upload of frame.png` (fal) or `upload` (Eachlabs).
+    pub what: String,
+    /// What happened.
+    pub failure: UploadFailure,
+}
+
+/// What went wrong in an upload.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum UploadFailure {
+    /// No answer (connection, timeout).
+    #[error("{0}")]
+    Transport(String),
+    /// An error status, with the provider's message.
+    #[error("{0}")]
+    Status(String),
+    /// The answer was not JSON.
+    #[error("answer is not JSON")]
+    NotJson,
+    /// The answer lacked the fields named.
+    #[error("answer lacks {0}")]
+    Missing(&'static str),
+}
+
+/// Why a voice could not be created from a sample.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum VoiceError {
+    /// The provider has no voice creation.
+    #[error("Eachlabs has no create-voice: use provider: fal")]
+    Unsupported,
+    /// The sample could not be uploaded.
+    #[error(transparent)]
+    Upload(#[from] UploadError),
+    /// The create-voice request was not accepted.
+    #[error("create-voice: {0}")]
+    Submit(SubmitError),
+    /// The create-voice job failed.
+    #[error("create-voice: {0}")]
+    Job(JobError),
+    /// It finished without a voice id.
+    #[error("create-voice answered without a voice_id")]
+    NoVoiceId,
 }
 
 /// Progress of a followed job.
@@ -152,15 +197,15 @@ impl Provider {
     }
 
     /// Creates a voice from an uploaded sample (fal only); returns its voice id.
-    pub async fn create_voice(&self, voice_url: &str) -> Result<String, String> {
+    pub async fn create_voice(&self, voice_url: &str) -> Result<String, VoiceError> {
         match self {
             Provider::Fal(p) => p.create_voice(voice_url).await,
-            Provider::Eachlabs(_) => Err("Eachlabs has no create-voice: use provider: fal".into()),
+            Provider::Eachlabs(_) => Err(VoiceError::Unsupported),
         }
     }
 
     /// Uploads a local file; returns the URL to send.
-    pub async fn upload(&self, bytes: Vec<u8>, content_type: &str, file_name: &str) -> Result<String, String> {
+    pub async fn upload(&self, bytes: Vec<u8>, content_type: &str, file_name: &str) -> Result<String, UploadError> {
         match self {
             Provider::Fal(p) => p.upload(bytes, content_type, file_name).await,
             Provider::Eachlabs(p) => p.upload(bytes, content_type).await,
@@ -176,8 +221,13 @@ pub struct SubmitAnswer {
     pub retry_after: Option<Duration>,
     /// The body as text (empty when it could not be read).
     pub text: String,
-    body: Result<Vec<u8>, String>,
+    body: Result<Vec<u8>, CutOff>,
 }
+
+/// A body that stopped arriving part way.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{0}")]
+pub struct CutOff(String);
 
 impl SubmitAnswer {
     /// The JSON of a 2xx answer; an unreadable one leaves the outcome unknown.
@@ -220,7 +270,7 @@ pub async fn send_submit(request: reqwest::RequestBuilder) -> Result<SubmitAnswe
     };
     let status = resp.status().as_u16();
     let retry_after = http::retry_after(resp.headers());
-    let body = resp.bytes().await.map(|b| b.to_vec()).map_err(|e| describe(&e));
+    let body = resp.bytes().await.map(|b| b.to_vec()).map_err(|e| CutOff(describe(&e)));
     let text = body
         .as_ref()
         .map(|b| String::from_utf8_lossy(b).into_owned())

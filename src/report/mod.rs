@@ -1,5 +1,6 @@
 //! The report layer: the only code (with `main.rs`) that writes to stdout or stderr.
 
+pub mod confirm;
 pub mod summary;
 
 use std::io::Write;

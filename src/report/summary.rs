@@ -221,6 +221,36 @@ pub fn models_json() -> Value {
     )
 }
 
+/// The line above the confirmation: what will be sent and paid, what is cached or resumed.
+pub fn to_render(estimate: &crate::cost::Estimate, cached: usize, resumed: usize, sandbox: bool) -> String {
+    format!(
+        "to render: {} shot{} for {}{} · {cached} cached · {resumed} resumed{}",
+        estimate.shots,
+        if estimate.shots == 1 { "" } else { "s" },
+        estimate.spend,
+        super::confirm::unpriced_suffix(estimate.unpriced),
+        if sandbox {
+            " · sandbox: $0, nothing is billed"
+        } else {
+            ""
+        }
+    )
+}
+
+/// The `--json` summary line's counts: shots by status.
+pub fn counts(records: &[&crate::manifest::ShotRecord]) -> Value {
+    let mut m = serde_json::Map::new();
+    for r in records {
+        let k = serde_json::to_value(r.status)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        let n = m.get(&k).and_then(Value::as_u64).unwrap_or(0) + 1;
+        m.insert(k, serde_json::json!(n));
+    }
+    Value::Object(m)
+}
+
 /// The end of a render: counts, money, and what to do about uncertain or failed shots.
 pub fn render_summary(
     records: &[&crate::manifest::ShotRecord],

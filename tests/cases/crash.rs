@@ -166,7 +166,7 @@ fn killed_renders_complete_on_rerun_with_every_job_created_exactly_once() {
             let clip = &s["clip"];
             let bytes = std::fs::read(out.join(clip["path"].as_str().unwrap())).unwrap();
             assert_eq!(bytes.len() as u64, clip["bytes"].as_u64().unwrap());
-            let sha = storyboard::plan::sha256_hex(&bytes);
+            let sha = storyboard::digest::sha256_hex(&bytes);
             assert_eq!(sha, clip["sha256"].as_str().unwrap(), "seed {seed}");
         }
         assert!(

@@ -1,20 +1,41 @@
 //! Frames of rendered clips, for shots that start where another ended: extracted with ffmpeg
 //! as PNG (the exact last frame, or the frame at a time).
 
-use camino::Utf8Path;
+use camino::{Utf8Path, Utf8PathBuf};
 use std::process::Command;
+
+/// Why a frame could not be taken.
+#[derive(Debug, thiserror::Error)]
+pub enum FrameError {
+    /// ffmpeg could not be started.
+    #[error("cannot run ffmpeg: {0}")]
+    NoFfmpeg(std::io::Error),
+    /// ffmpeg ran and made no frame.
+    #[error("ffmpeg could not take the frame from {clip}: {last_line}")]
+    Failed {
+        /// The clip.
+        clip: Utf8PathBuf,
+        /// ffmpeg's last line of errors.
+        last_line: String,
+    },
+    /// The frame could not be put in place.
+    #[error("cannot rename {path}: {source}")]
+    Rename {
+        /// The temporary file.
+        path: Utf8PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+}
 
 /// Whether ffmpeg is on PATH.
 pub fn available() -> bool {
-    Command::new("ffmpeg")
-        .arg("-version")
-        .output()
-        .is_ok_and(|o| o.status.success())
+    super::tool("ffmpeg")
 }
 
 /// Writes the frame of `clip` at `at` seconds (`None`: its last frame) to `dest` as PNG.
-pub fn extract(clip: &Utf8Path, at: Option<f64>, dest: &Utf8Path) -> Result<(), String> {
-    let part = crate::download::part_path(dest);
+pub fn extract(clip: &Utf8Path, at: Option<f64>, dest: &Utf8Path) -> Result<(), FrameError> {
+    let part = crate::files::part_path(dest);
     let mut cmd = Command::new("ffmpeg");
     cmd.args(["-v", "error", "-y"]);
     match at {
@@ -37,14 +58,14 @@ pub fn extract(clip: &Utf8Path, at: Option<f64>, dest: &Utf8Path) -> Result<(), 
             ]);
         }
     }
-    let o = cmd.arg(&part).output().map_err(|e| format!("cannot run ffmpeg: {e}"))?;
+    let o = cmd.arg(&part).output().map_err(FrameError::NoFfmpeg)?;
     if !o.status.success() || !part.exists() {
         let _ = std::fs::remove_file(&part);
         let err = String::from_utf8_lossy(&o.stderr);
-        return Err(format!(
-            "ffmpeg could not take the frame from {clip}: {}",
-            err.lines().last().unwrap_or("no output")
-        ));
+        return Err(FrameError::Failed {
+            clip: clip.to_owned(),
+            last_line: err.lines().last().unwrap_or("no output").to_owned(),
+        });
     }
-    std::fs::rename(&part, dest).map_err(|e| format!("cannot rename {part}: {e}"))
+    std::fs::rename(&part, dest).map_err(|source| FrameError::Rename { path: part, source })
 }

@@ -1,0 +1,138 @@
+//! The commands other than `render` (which has its own module): each reads its input, calls
+//! one stage, and hands the result to the report layer.
+
+use camino::Utf8Path;
+use clap::CommandFactory;
+
+use crate::cli::{self, Cli, SchemaKind};
+use crate::error::{Error, UsageError, exit};
+use crate::storyboard::Source;
+use crate::{assemble, manifest, plan, report, sandbox, schema, status};
+
+/// `storyboard plan`.
+pub fn plan(args: cli::PlanArgs) -> Result<i32, Error> {
+    let src = Source::load(&args.file)?;
+    let overrides = plan::Overrides {
+        provider: args.provider.map(Into::into),
+    };
+    let plan = plan::plan(&src, &overrides).map_err(Error::BadInput)?;
+    if args.json {
+        report::stdout(&(serde_json::to_string_pretty(&plan.to_json()).unwrap_or_default() + "\n"));
+    } else {
+        report::stdout(&report::summary::plan(&plan));
+    }
+    Ok(exit::OK)
+}
+
+/// `storyboard models`.
+pub fn models(args: cli::ModelsArgs) -> Result<i32, Error> {
+    if args.json {
+        let json = serde_json::to_string_pretty(&report::summary::models_json()).unwrap_or_default();
+        report::stdout(&(json + "\n"));
+    } else {
+        report::stdout(&report::summary::models());
+    }
+    Ok(exit::OK)
+}
+
+/// `storyboard schema`.
+pub fn schema(args: cli::SchemaArgs) -> Result<i32, Error> {
+    report::stdout(&match args.which {
+        SchemaKind::Storyboard => schema::storyboard(),
+        SchemaKind::Manifest => schema::manifest(),
+    });
+    Ok(exit::OK)
+}
+
+/// `storyboard completions`.
+pub fn completions(args: cli::CompletionsArgs) -> Result<i32, Error> {
+    let mut buf = Vec::new();
+    clap_complete::generate(args.shell, &mut Cli::command(), "storyboard", &mut buf);
+    report::stdout(&String::from_utf8_lossy(&buf));
+    Ok(exit::OK)
+}
+
+/// `storyboard assemble`.
+pub fn assemble(args: cli::AssembleArgs) -> Result<i32, Error> {
+    let src = Source::load(&args.file)?;
+    let plan = plan::plan(&src, &plan::Overrides::default()).map_err(Error::BadInput)?;
+    let out = args.out.clone().unwrap_or_else(|| plan.output.clone());
+    assemble_and_report(&plan, &src.stem, &out, args.strict)
+}
+
+/// Assembles the cut, timeline and review page of a rendered plan; reports what was written.
+pub fn assemble_and_report(plan: &plan::Plan, stem: &str, out: &Utf8Path, strict: bool) -> Result<i32, Error> {
+    let ids: Vec<&str> = plan.shots.iter().map(|s| s.id.as_str()).collect();
+    let name = assemble::name(plan.title.as_deref(), stem, &ids);
+    let result = assemble::assemble(out, &name, strict)?;
+    report::stderr_line(report::summary::assembly(&result).trim_end());
+    Ok(match (&result.cut, &result.cut_problem) {
+        (None, Some(p)) if !p.contains("not installed") && result.clips > 0 => exit::SHOTS_FAILED,
+        _ => exit::OK,
+    })
+}
+
+/// `storyboard status FILE|DIR`.
+pub fn status(args: cli::StatusArgs) -> Result<i32, Error> {
+    let (out, listing) = if args.target.is_dir() {
+        let listing = status::listing_from_manifest(&args.target)
+            .ok_or_else(|| UsageError::NothingRendered(args.target.clone()))?;
+        (args.target.clone(), listing)
+    } else {
+        let src = Source::load(&args.target)?;
+        let plan = plan::plan(&src, &plan::Overrides::default()).map_err(Error::BadInput)?;
+        // A chained shot's key depends on its upstream clip: take the one the last render used.
+        let rendered = manifest::Manifest::read(&plan.output.join("manifest.json"));
+        let key_of = |shot: &plan::PlannedShot| {
+            let last = rendered.as_ref().and_then(|m| m.shots.iter().find(|r| r.id == shot.id));
+            match last {
+                Some(r) if !shot.chain.is_empty() => r.request_key.clone(),
+                _ => shot.request_key.clone(),
+            }
+        };
+        let listing = plan
+            .shots
+            .iter()
+            .map(|s| (s.id.clone(), key_of(s), s.estimate.map(crate::cost::Micros::usd)))
+            .collect();
+        (plan.output.clone(), listing)
+    };
+    let states = status::status(&out, &listing);
+    if args.json {
+        let json = serde_json::to_string_pretty(&status::to_json(&out, &states)).unwrap_or_default();
+        report::stdout(&(json + "\n"));
+    } else {
+        report::stdout(&report::summary::status(&out, &states));
+    }
+    Ok(exit::OK)
+}
+
+/// `storyboard sandbox`: serves the emulator until Ctrl-C.
+pub async fn sandbox(args: cli::SandboxArgs) -> Result<i32, Error> {
+    let ip: std::net::IpAddr = args.bind.parse().map_err(|_| UsageError::Bind(args.bind.clone()))?;
+    let secs = |name: &'static str, v: f64| {
+        (v.is_finite() && v >= 0.0)
+            .then(|| std::time::Duration::from_secs_f64(v))
+            .ok_or(UsageError::Seconds(name))
+    };
+    let config = sandbox::SandboxConfig {
+        queue_time: secs("queue-seconds", args.queue_seconds)?,
+        job_time: secs("job-seconds", args.job_seconds)?,
+        clip_bytes: args.clip_bytes,
+        result_ttl: args
+            .result_ttl_seconds
+            .map(|s| secs("result-ttl-seconds", s))
+            .transpose()?,
+        eachlabs_max_in_flight: args.eachlabs_max_in_flight.max(1),
+        faults: args.faults.parse().map_err(UsageError::Faults)?,
+        ..sandbox::SandboxConfig::default()
+    };
+    let addr = std::net::SocketAddr::new(ip, args.port);
+    let stats = sandbox::serve_until(addr, config, |sb| report::sandbox_ready(&sb.base_url()), async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await
+    .map_err(|source| Error::Serve { addr, source })?;
+    report::stderr_line(&format!("sandbox stopped; requests served: {}", stats["requests"]));
+    Ok(exit::OK)
+}

@@ -1,0 +1,236 @@
+//! Preparation before the run: the local files the shots to submit need are uploaded once each
+//! (remembered across runs by content hash), and voices given as samples are created once
+//! (remembered in `.storyboard/voices.json` beside the storyboard). Uploads take their slots
+//! from the runner's one limit. Each task's request body gets the URLs and voice ids; a task
+//! whose file or voice failed is settled as failed.
+
+use camino::{Utf8Path, Utf8PathBuf};
+use futures::StreamExt;
+use serde_json::{Value, json};
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+use crate::journal::{self, Journal, Record};
+use crate::plan::Plan;
+use crate::provider::{Provider, UploadError, VoiceError};
+use crate::report::{Event, Reporter};
+use crate::resume::{Fate, Resume};
+use crate::runner::{Slots, Task};
+
+/// Why a local file or a voice could not be made ready.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum PrepareError {
+    /// The file could not be read.
+    #[error("cannot read {path}: {reason}")]
+    Read {
+        /// Which.
+        path: Utf8PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// The file is not what was planned.
+    #[error("{0} changed since it was planned")]
+    Changed(Utf8PathBuf),
+    /// The upload failed.
+    #[error(transparent)]
+    Upload(#[from] UploadError),
+    /// The voice could not be created.
+    #[error(transparent)]
+    Voice(#[from] VoiceError),
+}
+
+/// What preparation found: by content hash the uploaded URL, by voice name the voice id.
+pub struct Prepared {
+    uploads: HashMap<String, Result<String, PrepareError>>,
+    voices: HashMap<String, Result<String, PrepareError>>,
+}
+
+/// Everything preparation needs.
+pub struct Preparation<'a> {
+    /// The plan.
+    pub plan: &'a Plan,
+    /// The provider to upload to.
+    pub provider: &'a Provider,
+    /// Remembered uploads.
+    pub resume: &'a Resume,
+    /// Where uploads are journaled.
+    pub journal: &'a Journal,
+    /// The storyboard's folder (voices.json lives there).
+    pub dir: &'a Utf8Path,
+    /// The one limit.
+    pub slots: &'a Slots,
+    /// Notices.
+    pub reporter: &'a dyn Reporter,
+}
+
+impl Preparation<'_> {
+    /// Uploads and voices for the tasks that will submit.
+    pub async fn run(&self, tasks: &[Task]) -> Prepared {
+        let needed: Vec<usize> = tasks
+            .iter()
+            .filter(|t| t.fate == Fate::Submit)
+            .flat_map(Task::indices)
+            .collect();
+        Prepared {
+            uploads: self.upload_local_files(&needed).await,
+            voices: self.create_voices(&needed).await,
+        }
+    }
+
+    /// Uploads every distinct local file the shots need, once.
+    async fn upload_local_files(&self, needed: &[usize]) -> HashMap<String, Result<String, PrepareError>> {
+        let remembered = self.resume.uploads();
+        let mut out = HashMap::new();
+        let mut todo: Vec<(String, Utf8PathBuf)> = Vec::new();
+        let mut seen = HashSet::new();
+        for f in needed.iter().flat_map(|&i| &self.plan.shots[i].local_files) {
+            if !seen.insert(f.sha256.clone()) {
+                continue;
+            }
+            match remembered.get(&f.sha256) {
+                Some(url) => {
+                    out.insert(f.sha256.clone(), Ok(url.clone()));
+                }
+                None => todo.push((f.sha256.clone(), f.path.clone())),
+            }
+        }
+        let results: Vec<(String, Result<String, PrepareError>)> = futures::stream::iter(todo)
+            .map(|(sha, path)| async move {
+                let _slot = self.slots.acquire().await;
+                let result = self.upload_file(&sha, &path).await;
+                (sha, result)
+            })
+            .buffer_unordered(usize::MAX)
+            .collect()
+            .await;
+        for (sha, result) in results {
+            if let Ok(url) = &result {
+                let _ = self.journal.append(&Record::Upload {
+                    sha256: sha.clone(),
+                    api: self.resume.namespace.clone(),
+                    url: url.clone(),
+                    at: journal::now(),
+                });
+            }
+            out.insert(sha, result);
+        }
+        out
+    }
+
+    async fn upload_file(&self, sha: &str, path: &Utf8Path) -> Result<String, PrepareError> {
+        let bytes = tokio::fs::read(path).await.map_err(|e| PrepareError::Read {
+            path: path.to_owned(),
+            reason: e.to_string(),
+        })?;
+        if crate::digest::sha256_hex(&bytes) != sha {
+            return Err(PrepareError::Changed(path.to_owned()));
+        }
+        let name = path.file_name().unwrap_or("upload.bin");
+        Ok(self.provider.upload(bytes, content_type(path), name).await?)
+    }
+
+    /// Voices given as samples: each created once (fal `create-voice`), remembered by the
+    /// sample's content hash in `.storyboard/voices.json` beside the storyboard, so later runs
+    /// and other storyboards in the same folder reuse it. By voice name: the voice id, or why not.
+    async fn create_voices(&self, needed: &[usize]) -> HashMap<String, Result<String, PrepareError>> {
+        let mut out = HashMap::new();
+        let wanted: BTreeSet<&str> = needed
+            .iter()
+            .flat_map(|&i| self.plan.shots[i].voice_samples.iter().map(|(_, name)| name.as_str()))
+            .collect();
+        if wanted.is_empty() {
+            return out;
+        }
+        let ns = self.resume.namespace.as_str();
+        let path = self.dir.join(".storyboard").join("voices.json");
+        let mut known: Value = std::fs::read_to_string(&path)
+            .ok()
+            .and_then(|t| serde_json::from_str(&t).ok())
+            .unwrap_or_else(|| json!({}));
+        for v in self
+            .plan
+            .voices_to_create
+            .iter()
+            .filter(|v| wanted.contains(v.name.as_str()))
+        {
+            if let Some(id) = known[ns][&v.sha256].as_str() {
+                out.insert(v.name.clone(), Ok(id.to_owned()));
+                continue;
+            }
+            self.reporter.event(&Event::Notice(format!(
+                "creating voice `{}` from {}",
+                v.name, v.written
+            )));
+            let created = self.create_voice(&v.path).await;
+            if let Ok(id) = &created {
+                if !known[ns].is_object() {
+                    known[ns] = json!({});
+                }
+                known[ns][&v.sha256] = json!(id);
+                let _ = std::fs::create_dir_all(self.dir.join(".storyboard"));
+                let text = serde_json::to_string_pretty(&known).unwrap_or_default();
+                let _ = crate::files::write_atomic(&path, text.as_bytes());
+            }
+            out.insert(v.name.clone(), created);
+        }
+        out
+    }
+
+    async fn create_voice(&self, sample: &Utf8Path) -> Result<String, PrepareError> {
+        let bytes = tokio::fs::read(sample).await.map_err(|e| PrepareError::Read {
+            path: sample.to_owned(),
+            reason: e.to_string(),
+        })?;
+        let name = sample.file_name().unwrap_or("voice.wav");
+        let url = self.provider.upload(bytes, content_type(sample), name).await?;
+        Ok(self.provider.create_voice(&url).await?)
+    }
+}
+
+impl Prepared {
+    /// Puts the URLs and voice ids into a task's request body; the first failure, if any.
+    pub fn apply(&self, plan: &Plan, task: &mut Task) -> Option<String> {
+        let shot = &plan.shots[task.index];
+        let mut failure = None;
+        for f in &shot.local_files {
+            match self.uploads.get(&f.sha256) {
+                Some(Ok(url)) => {
+                    task.input.insert(f.field.clone(), json!(url));
+                }
+                Some(Err(e)) => failure = Some(format!("upload of {} failed: {e}", f.written)),
+                None => {}
+            }
+        }
+        for (n, name) in &shot.voice_samples {
+            match self.voices.get(name) {
+                Some(Ok(id)) => {
+                    let slot = task
+                        .input
+                        .get_mut("voice_ids")
+                        .and_then(Value::as_array_mut)
+                        .and_then(|a| a.get_mut(*n));
+                    if let Some(slot) = slot {
+                        *slot = json!(id);
+                    }
+                }
+                Some(Err(e)) => failure = Some(format!("voice `{name}` could not be created: {e}")),
+                None => {}
+            }
+        }
+        failure
+    }
+}
+
+/// The content type an upload is sent with, by extension.
+fn content_type(path: &Utf8Path) -> &'static str {
+    match path.extension().map(str::to_ascii_lowercase).as_deref() {
+        Some("png") => "image/png",
+        Some("jpg" | "jpeg") => "image/jpeg",
+        Some("webp") => "image/webp",
+        Some("mp4") => "video/mp4",
+        Some("mov") => "video/quicktime",
+        Some("wav") => "audio/wav",
+        Some("mp3") => "audio/mpeg",
+        Some("m4a") => "audio/mp4",
+        _ => "application/octet-stream",
+    }
+}

@@ -1,0 +1,275 @@
+//! One request, holding its slot: submitted (retried only when certainly nothing was created)
+//! or followed, then its clip downloaded and verified.
+
+use camino::Utf8PathBuf;
+use std::sync::Mutex;
+
+use super::{Runner, Settle, Task};
+use crate::journal::{self, Record};
+use crate::manifest::{ClipRecord, ShotStatus};
+use crate::provider::http::Backoff;
+use crate::provider::{Accepted, JobError, JobState, SubmitError};
+use crate::report::Event;
+use crate::resume::{Fate, uncertain_message};
+
+/// 429s a submit may meet before the shot gives up (each honours `Retry-After`).
+const MAX_RATE_LIMITED: u32 = 30;
+
+impl Runner {
+    /// Submits (or follows) the task's request and takes it to its end.
+    pub(super) async fn request(&self, task: Task) {
+        let id = self.shots[task.index].id.clone();
+        let job = match task.fate.clone() {
+            Fate::Follow(job) => {
+                self.emit(Event::Resumed {
+                    id,
+                    request_id: job.request_id.clone(),
+                });
+                job
+            }
+            _ if self.stop.level() >= 1 => {
+                self.settle(&task, Settle::Pending(self.stop.reason()));
+                return;
+            }
+            _ => match self.submit(&task).await {
+                Some(job) => job,
+                None => return,
+            },
+        };
+        self.follow(&task, job).await;
+    }
+
+    /// Submits until accepted; `None` when the shot is settled without a job.
+    async fn submit(&self, task: &Task) -> Option<Accepted> {
+        let shot = &self.shots[task.index];
+        let (mut attempts, mut rate_limited, mut transient) = (self.resume.attempts(&shot.request_key), 0u32, 0u32);
+        loop {
+            self.emit(Event::Submitting { id: shot.id.clone() });
+            self.record(Record::Intent {
+                shot: shot.id.clone(),
+                request_key: task.key.clone(),
+                api: self.resume.namespace.clone(),
+                at: journal::now(),
+            });
+            attempts += 1;
+            let error = match self
+                .provider
+                .submit(&shot.endpoint, shot.version.as_deref(), &task.input)
+                .await
+            {
+                Ok(job) => {
+                    self.accepted(task, &job, attempts);
+                    return Some(job);
+                }
+                Err(e) => e,
+            };
+            let SubmitError::Retry {
+                reason,
+                retry_after,
+                rate_limited: is_429,
+            } = error
+            else {
+                self.refused(task, error, attempts);
+                return None;
+            };
+            // Certainly nothing was created: say so, so a crash now is not taken for uncertain.
+            self.record_failed(task, None, format!("not created: {reason}"));
+            let (n, budget) = if is_429 {
+                rate_limited += 1;
+                self.slow_down();
+                (rate_limited, MAX_RATE_LIMITED)
+            } else {
+                transient += 1;
+                (transient, Backoff::SUBMIT.attempts)
+            };
+            if n >= budget {
+                let error = format!("could not submit after {n} tries: {reason}");
+                self.settle(
+                    task,
+                    Settle::Failed {
+                        request_id: None,
+                        attempts,
+                        error,
+                    },
+                );
+                return None;
+            }
+            if !self
+                .wait_to_retry(task, reason, Backoff::SUBMIT.delay(n, retry_after))
+                .await
+            {
+                return None;
+            }
+        }
+    }
+
+    /// Journals and records an accepted request.
+    fn accepted(&self, task: &Task, job: &Accepted, attempts: u32) {
+        let id = self.shots[task.index].id.clone();
+        self.record(Record::Accepted {
+            shot: id.clone(),
+            request_key: task.key.clone(),
+            api: self.resume.namespace.clone(),
+            job: job.clone(),
+            at: journal::now(),
+        });
+        let at = journal::now();
+        for i in task.indices() {
+            self.ledger.update(i, |r| {
+                r.request_id = Some(job.request_id.clone());
+                r.submitted_at = Some(at.clone());
+                r.attempts = attempts;
+                r.status = ShotStatus::Pending;
+                r.error = None;
+            });
+        }
+        self.emit(Event::Submitted {
+            id,
+            request_id: job.request_id.clone(),
+        });
+    }
+
+    /// A submit that will not be retried: refused, refused for the account, or uncertain.
+    fn refused(&self, task: &Task, error: SubmitError, attempts: u32) {
+        let id = self.shots[task.index].id.clone();
+        let how = match error {
+            SubmitError::Rejected(msg) => {
+                self.record_failed(task, None, msg.clone());
+                format!("the provider refused the request: {msg}")
+            }
+            SubmitError::Fatal(msg) => {
+                self.record_failed(task, None, msg.clone());
+                self.stop.raise(1, &format!("no new submits: {msg}"));
+                self.emit(Event::Notice(format!("stopping new submits: {msg}")));
+                msg
+            }
+            SubmitError::Uncertain(reason) => {
+                self.record(Record::Uncertain {
+                    shot: id,
+                    request_key: task.key.clone(),
+                    api: self.resume.namespace.clone(),
+                    reason: reason.clone(),
+                    at: journal::now(),
+                });
+                let message = uncertain_message(&reason);
+                self.settle(task, Settle::Uncertain { attempts, message });
+                return;
+            }
+            SubmitError::Retry { reason, .. } => reason,
+        };
+        self.settle(
+            task,
+            Settle::Failed {
+                request_id: None,
+                attempts,
+                error: how,
+            },
+        );
+    }
+
+    /// Waits before retrying a submit; `false` (the shot settled as pending) when the run stops.
+    async fn wait_to_retry(&self, task: &Task, reason: String, delay: std::time::Duration) -> bool {
+        self.emit(Event::Retrying {
+            id: self.shots[task.index].id.clone(),
+            reason,
+            delay_ms: delay.as_millis() as u64,
+        });
+        tokio::select! {
+            _ = tokio::time::sleep(delay) => true,
+            _ = self.stop.reached(1) => {
+                self.settle(task, Settle::Pending(self.stop.reason()));
+                false
+            }
+        }
+    }
+
+    /// A 429 lowers the effective concurrency for the rest of the run (never below 1).
+    fn slow_down(&self) {
+        if let Some(now) = self.slots.lower() {
+            self.emit(Event::Notice(format!(
+                "the provider is rate-limiting (429): lowering concurrency to {now} for the rest of the run"
+            )));
+        }
+    }
+
+    /// Follows an accepted job, downloads its clip and settles the shot.
+    async fn follow(&self, task: &Task, job: Accepted) {
+        let id = self.shots[task.index].id.clone();
+        let last = Mutex::new(None::<JobState>);
+        let on_state = |s: JobState| {
+            let mut l = last.lock().unwrap_or_else(|e| e.into_inner());
+            if *l != Some(s) {
+                *l = Some(s);
+                self.emit(match s {
+                    JobState::Queued(position) => Event::Queued {
+                        id: id.clone(),
+                        position,
+                    },
+                    JobState::Running => Event::Running { id: id.clone() },
+                });
+            }
+        };
+        let source = match self.provider.follow(&job, &on_state).await {
+            Ok(s) => s,
+            Err(e) => return self.job_failed(task, &job, e),
+        };
+        let path = self.resume.out.join(format!("{id}.mp4"));
+        let progress = |bytes: u64, total: Option<u64>| {
+            self.emit(Event::Downloading {
+                id: id.clone(),
+                bytes,
+                total,
+            })
+        };
+        let settle = match crate::download::download(&self.http, &source.url, &path, source.size, &progress).await {
+            Ok(clip) => Settle::Done {
+                clip: ClipRecord {
+                    path: Utf8PathBuf::from(format!("{id}.mp4")),
+                    bytes: clip.bytes,
+                    sha256: clip.sha256,
+                    source_url: source.url.clone(),
+                },
+                request_id: job.request_id.clone(),
+                cost: source.cost_usd,
+            },
+            Err(e) => Settle::Failed {
+                request_id: Some(job.request_id.clone()),
+                attempts: 0,
+                error: format!("{e}; run render again to retry"),
+            },
+        };
+        self.settle(task, settle);
+    }
+
+    /// A followed job that ended without a clip: journaled by kind, then settled as failed.
+    fn job_failed(&self, task: &Task, job: &Accepted, e: JobError) {
+        let request_id = Some(job.request_id.clone());
+        let error = match e {
+            JobError::Failed(m) => {
+                self.record_failed(task, request_id.clone(), m.clone());
+                m
+            }
+            JobError::Gone(m) => {
+                self.record(Record::Gone {
+                    shot: self.shots[task.index].id.clone(),
+                    request_key: task.key.clone(),
+                    api: self.resume.namespace.clone(),
+                    request_id: job.request_id.clone(),
+                    reason: m.clone(),
+                    at: journal::now(),
+                });
+                format!("{m}; `render --resubmit-expired` submits it again (a second bill)")
+            }
+            // Unreachable: the job may still finish; the journal keeps it for the next run.
+            JobError::Unreachable(m) => format!("{m}; the job is kept in the journal: run render again to resume it"),
+        };
+        self.settle(
+            task,
+            Settle::Failed {
+                request_id,
+                attempts: 0,
+                error,
+            },
+        );
+    }
+}

@@ -1,0 +1,158 @@
+//! Render settings, resolved once from the command line, the environment and the plan
+//! (CLI > environment > storyboard > default): concurrency, output folder, provider and its
+//! base URLs and key, the journal namespace, the budget and how progress is shown. The shot
+//! selection (`--only`) is resolved here too.
+
+use camino::Utf8PathBuf;
+use std::io::IsTerminal;
+
+use crate::catalog::ProviderKind;
+use crate::cli::RenderArgs;
+use crate::cost::Micros;
+use crate::error::UsageError;
+use crate::plan::Plan;
+use crate::provider::Endpoints;
+use crate::provider::http::check_base_url;
+use crate::report::progress::Style;
+use crate::resume::Flags;
+
+/// Resolved render settings.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Shots in flight at once.
+    pub concurrency: usize,
+    /// The output folder.
+    pub out: Utf8PathBuf,
+    /// Where every shot goes.
+    pub provider: ProviderKind,
+    /// Base URLs (checked: https, or http on loopback).
+    pub endpoints: Endpoints,
+    /// The provider's key, when set (never printed).
+    pub key: Option<String>,
+    /// The journal namespace: `sandbox`, or the provider's base URL.
+    pub namespace: String,
+    /// `--max-cost`, else the storyboard's budget.
+    pub budget: Option<Micros>,
+    /// How progress is shown.
+    pub style: Style,
+    /// How the journal is read.
+    pub flags: Flags,
+    /// Poll Eachlabs every 100 ms instead of 2 s (sandbox, tests).
+    pub fast_poll: bool,
+}
+
+impl Settings {
+    /// Resolves the settings of `storyboard render`.
+    pub fn resolve(args: &RenderArgs, plan: &Plan) -> Result<Settings, UsageError> {
+        let concurrency = match args.concurrency {
+            Some(0) => return Err(UsageError::ZeroConcurrency),
+            Some(n) => n as usize,
+            None => plan.concurrency.max(1) as usize,
+        };
+        let endpoints = endpoints_from_env()?;
+        let provider = plan.provider;
+        let key = match provider {
+            ProviderKind::Fal => args.fal_key.clone(),
+            ProviderKind::Eachlabs => args.eachlabs_key.clone(),
+        }
+        .filter(|k| !k.trim().is_empty());
+        let namespace = match (args.sandbox, provider) {
+            (true, _) => "sandbox".to_owned(),
+            (false, ProviderKind::Fal) => endpoints.fal_queue.clone(),
+            (false, ProviderKind::Eachlabs) => endpoints.eachlabs.clone(),
+        };
+        let budget = match args.max_cost {
+            Some(usd) => Some(Micros::from_usd(usd).ok_or(UsageError::MaxCost(usd))?),
+            None => plan.budget,
+        };
+        Ok(Settings {
+            concurrency,
+            out: args.out.clone().unwrap_or_else(|| plan.output.clone()),
+            provider,
+            endpoints,
+            key,
+            namespace,
+            budget,
+            style: style(args),
+            flags: Flags {
+                force: args.force,
+                sandbox: args.sandbox,
+                retry_uncertain: args.retry_uncertain,
+                resubmit_expired: args.resubmit_expired,
+            },
+            fast_poll: args.sandbox || std::env::var_os("STORYBOARD_FAST_POLL").is_some(),
+        })
+    }
+
+    /// The environment variable that holds the provider's key.
+    pub fn key_var(&self) -> &'static str {
+        match self.provider {
+            ProviderKind::Fal => "FAL_KEY",
+            ProviderKind::Eachlabs => "EACHLABS_API_KEY",
+        }
+    }
+}
+
+/// The base URLs from `STORYBOARD_*_URL`, each checked.
+fn endpoints_from_env() -> Result<Endpoints, UsageError> {
+    let env = |name: &str, default: &str| -> Result<String, UsageError> {
+        let v = std::env::var(name)
+            .ok()
+            .filter(|v| !v.trim().is_empty())
+            .unwrap_or_else(|| default.to_owned());
+        Ok(check_base_url(name, &v)?)
+    };
+    let d = Endpoints::default();
+    Ok(Endpoints {
+        fal_queue: env("STORYBOARD_FAL_URL", &d.fal_queue)?,
+        fal_storage: env("STORYBOARD_FAL_STORAGE_URL", &d.fal_storage)?,
+        eachlabs: env("STORYBOARD_EACHLABS_URL", &d.eachlabs)?,
+    })
+}
+
+/// `--json`, `--quiet`, bars on a terminal (unless `STORYBOARD_PLAIN`), else plain lines.
+fn style(args: &RenderArgs) -> Style {
+    if args.json {
+        Style::Json
+    } else if args.quiet {
+        Style::Quiet
+    } else if std::io::stderr().is_terminal() && std::env::var_os("STORYBOARD_PLAIN").is_none() {
+        Style::Bars
+    } else {
+        Style::Plain
+    }
+}
+
+/// Which plan indices `--only` selects (all when empty); ids or globs, comma-separated.
+pub fn select(plan: &Plan, only: &[String]) -> Result<Vec<usize>, UsageError> {
+    if only.is_empty() {
+        return Ok((0..plan.shots.len()).collect());
+    }
+    let mut patterns = Vec::new();
+    let given = only
+        .iter()
+        .flat_map(|o| o.split(','))
+        .map(str::trim)
+        .filter(|o| !o.is_empty());
+    for o in given {
+        let p = glob::Pattern::new(o).map_err(|e| UsageError::BadGlob {
+            pattern: o.to_owned(),
+            reason: e.to_string(),
+        })?;
+        if !plan.shots.iter().any(|s| p.matches(&s.id)) {
+            let closest = crate::problem::closest(o, plan.shots.iter().map(|s| s.id.as_str())).map(str::to_owned);
+            return Err(UsageError::NoMatch {
+                pattern: o.to_owned(),
+                closest,
+            });
+        }
+        patterns.push(p);
+    }
+    Ok(plan
+        .shots
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| patterns.iter().any(|p| p.matches(&s.id)))
+        .map(|(i, _)| i)
+        .collect())
+}

@@ -1,0 +1,106 @@
+//! Interruptions: the stop level every part of a render watches, and the signal handler that
+//! raises it. First Ctrl-C: no new submits, in-flight shots finish. Second Ctrl-C or SIGTERM:
+//! stop at once (the journal keeps the in-flight request ids for the next render).
+
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Arc, Mutex};
+use tokio::sync::Notify;
+
+use crate::report::{Event, Reporter};
+
+/// Stop levels: 0 run; 1 submit nothing new (first Ctrl-C, or the provider refused the
+/// account); 2 stop at once.
+#[derive(Clone, Default)]
+pub struct Stop {
+    level: Arc<AtomicU8>,
+    signalled: Arc<std::sync::atomic::AtomicBool>,
+    notify: Arc<Notify>,
+    reason: Arc<Mutex<Option<String>>>,
+}
+
+impl Stop {
+    /// Raises the level (never lowers it).
+    pub fn raise(&self, level: u8, reason: &str) {
+        let prev = self.level.fetch_max(level, Ordering::SeqCst);
+        if prev < level {
+            let mut r = self.reason.lock().unwrap_or_else(|e| e.into_inner());
+            if r.is_none() || level > 1 {
+                *r = Some(reason.to_owned());
+            }
+        }
+        self.notify.notify_waiters();
+    }
+
+    /// Raises the level for a signal (Ctrl-C, SIGTERM): the run ends as interrupted.
+    pub fn signal(&self, level: u8, reason: &str) {
+        self.signalled.store(true, Ordering::SeqCst);
+        self.raise(level, reason);
+    }
+
+    /// Whether a signal stopped the run.
+    pub fn signalled(&self) -> bool {
+        self.signalled.load(Ordering::SeqCst)
+    }
+
+    /// The current level.
+    pub fn level(&self) -> u8 {
+        self.level.load(Ordering::SeqCst)
+    }
+
+    /// Why it stopped.
+    pub fn reason(&self) -> String {
+        self.reason
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+            .unwrap_or_else(|| "stopped".into())
+    }
+
+    /// Resolves once the level reaches `level`.
+    pub async fn reached(&self, level: u8) {
+        loop {
+            let notified = self.notify.notified();
+            if self.level() >= level {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
+/// First Ctrl-C: no new submits, in-flight shots finish. Second Ctrl-C or SIGTERM: stop at
+/// once (the journal keeps the in-flight request ids for the next render).
+pub async fn watch(stop: Stop, reporter: Arc<dyn Reporter>) {
+    #[cfg(unix)]
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    loop {
+        #[cfg(unix)]
+        let terminated = async {
+            match term.as_mut() {
+                Some(t) => {
+                    t.recv().await;
+                }
+                None => std::future::pending::<()>().await,
+            }
+        };
+        #[cfg(not(unix))]
+        let terminated = std::future::pending::<()>();
+        tokio::select! {
+            r = tokio::signal::ctrl_c() => {
+                if r.is_err() {
+                    return;
+                }
+                if stop.level() == 0 {
+                    reporter.event(&Event::Notice("Ctrl-C: submitting nothing new; in-flight shots finish and download (Ctrl-C again to stop at once)".into()));
+                    stop.signal(1, "stopped by Ctrl-C before it was submitted");
+                } else {
+                    reporter.event(&Event::Notice("stopping now; in-flight request ids are in the journal: run render again to resume".into()));
+                    stop.signal(2, "interrupted");
+                }
+            }
+            _ = terminated => {
+                stop.signal(2, "terminated");
+            }
+        }
+    }
+}
