@@ -67,7 +67,7 @@ impl Preparation<'_> {
     pub async fn run(&self, tasks: &[Task]) -> Prepared {
         let needed: Vec<usize> = tasks
             .iter()
-            .filter(|t| t.fate == Fate::Submit)
+            .filter(|t| t.fate.submits())
             .flat_map(Task::indices)
             .collect();
         Prepared {
