@@ -13,7 +13,7 @@ use crate::journal::{self, Journal, Record};
 use crate::plan::Plan;
 use crate::provider::{Provider, UploadError, VoiceError};
 use crate::report::{Event, Reporter};
-use crate::resume::{Fate, Resume};
+use crate::resume::Resume;
 use crate::runner::{Slots, Task};
 
 /// Why a local file or a voice could not be made ready.
