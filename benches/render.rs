@@ -217,7 +217,7 @@ fn scale(rt: &tokio::runtime::Runtime, full: bool) {
         let cpu_ms = cpu.as_secs_f64() * 1e3 / n as f64;
         per_shot.push(cpu_ms);
         println!(
-            "scale      : {n} shots, concurrency {c}, {:.1} s jobs: makespan {:.2} s = {:.3}× ideal ({ideal:.2} s) · CPU {:.2} s = {cpu_ms:.2} ms/shot ({:.2}× the first row) · peak RSS {:.1} MB",
+            "scale      : {n} shots, concurrency {c}, {:.2} s jobs: makespan {:.2} s = {:.3}× ideal ({ideal:.2} s) · CPU {:.2} s = {cpu_ms:.2} ms/shot ({:.2}× the first row) · peak RSS {:.1} MB",
             job.as_secs_f64(),
             took.as_secs_f64(),
             took.as_secs_f64() / ideal,
