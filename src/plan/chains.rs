@@ -1,0 +1,129 @@
+//! Chained frames (`start_image: { after: … }`): every reference names one existing shot, not
+//! itself, inside its clip, and the shots do not wait on each other in a cycle.
+
+use std::collections::HashMap;
+
+use super::{PlannedShot, Planner};
+
+impl Planner<'_> {
+    /// Chained frames: every reference names one existing shot, not itself, with no cycles.
+    pub(super) fn check_chains(&mut self, shots: &mut [PlannedShot]) {
+        let index: HashMap<String, usize> = shots.iter().enumerate().map(|(i, s)| (s.id.clone(), i)).collect();
+        for shot in shots.iter_mut() {
+            for c in &mut shot.chain {
+                c.upstream_index = index.get(&c.upstream).copied().unwrap_or(usize::MAX);
+            }
+        }
+        let shots: &[PlannedShot] = shots;
+        let refs = std::mem::take(&mut self.refs);
+        let mut ok = true;
+        for (at_shot, spec, field, upstream, at) in &refs {
+            let me = &shots[*at_shot].id;
+            let field = field.as_str();
+            match index.get(upstream.as_str()) {
+                Some(&u) if shots[u].id == *me => {
+                    ok = false;
+                    self.shot_problem(
+                        *spec,
+                        me,
+                        field,
+                        format!("`{upstream}` is this shot itself: a shot cannot start from its own clip"),
+                    );
+                }
+                Some(&u) => {
+                    if let Some(t) = at
+                        && (*t < 0.0 || *t > shots[u].seconds)
+                    {
+                        ok = false;
+                        self.shot_problem(
+                            *spec,
+                            me,
+                            field,
+                            format!("at {t} s is outside `{upstream}` (0–{} s)", shots[u].seconds),
+                        );
+                    }
+                }
+                None => {
+                    ok = false;
+                    let family: Vec<&str> = shots
+                        .iter()
+                        .filter(|s| {
+                            self.sb.shots[s.spec_index].id.as_deref() == Some(upstream.as_str())
+                                || s.id.starts_with(&format!("{upstream}-"))
+                        })
+                        .map(|s| s.id.as_str())
+                        .collect();
+                    let msg = if family.len() > 1 {
+                        format!(
+                            "`{upstream}` expands to several shots ({}): name one of them, e.g. `after: {}`",
+                            family.join(", "),
+                            family[0]
+                        )
+                    } else {
+                        let ids: Vec<&str> = shots.iter().map(|s| s.id.as_str()).collect();
+                        let hint = crate::problem::closest(upstream, ids.iter().copied())
+                            .map(|c| format!(" — did you mean `{c}`?"))
+                            .unwrap_or_default();
+                        format!("no shot `{upstream}`{hint}")
+                    };
+                    self.shot_problem(*spec, me, field, msg);
+                }
+            }
+        }
+        if !ok {
+            return;
+        }
+        // Cycles: depth-first search over the references.
+        let deps: Vec<Vec<usize>> = shots
+            .iter()
+            .map(|s| {
+                s.chain
+                    .iter()
+                    .filter_map(|c| index.get(c.upstream.as_str()).copied())
+                    .collect()
+            })
+            .collect();
+        let mut state = vec![0u8; shots.len()];
+        let mut stack = Vec::new();
+        fn visit(n: usize, deps: &[Vec<usize>], state: &mut [u8], stack: &mut Vec<usize>) -> Option<Vec<usize>> {
+            state[n] = 1;
+            stack.push(n);
+            for &d in &deps[n] {
+                if state[d] == 1 {
+                    let from = stack.iter().position(|&x| x == d).unwrap_or(0);
+                    let mut cycle = stack[from..].to_vec();
+                    cycle.push(d);
+                    return Some(cycle);
+                }
+                if state[d] == 0
+                    && let Some(c) = visit(d, deps, state, stack)
+                {
+                    return Some(c);
+                }
+            }
+            stack.pop();
+            state[n] = 2;
+            None
+        }
+        for n in 0..shots.len() {
+            if state[n] == 0
+                && let Some(cycle) = visit(n, &deps, &mut state, &mut stack)
+            {
+                let names: Vec<&str> = cycle.iter().map(|&i| shots[i].id.as_str()).collect();
+                let first = &shots[cycle[0]];
+                let field = first
+                    .chain
+                    .first()
+                    .map_or("start_image", |c| c.shot_field.as_str())
+                    .to_owned();
+                self.shot_problem(
+                    first.spec_index,
+                    &first.id,
+                    &field,
+                    format!("the shots wait on each other in a cycle: {}", names.join(" → ")),
+                );
+                return;
+            }
+        }
+    }
+}

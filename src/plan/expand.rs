@@ -1,0 +1,266 @@
+//! Expansion: a shot's matrix and takes, its templates compiled and checked once, and one
+//! planned shot per combination and take.
+
+use minijinja::Value as TValue;
+use serde_json::{Value, json};
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::template::{self, Templates};
+use super::{Invalid, PlannedShot, Planner};
+use crate::storyboard::ShotSpec;
+
+impl<'a> Planner<'a> {
+    pub(super) fn expand(
+        &mut self,
+        templates: &mut Templates<'a>,
+        vars: &BTreeMap<String, TValue>,
+        i: usize,
+        spec: &'a ShotSpec,
+        out: &mut Vec<PlannedShot>,
+    ) {
+        let name = spec.id.clone().unwrap_or_else(|| format!("shots[{i}]"));
+        let before = self.problems.len();
+
+        // Matrix: every value a non-empty list; cartesian product in declaration order.
+        let mut axes: Vec<(&str, &Vec<Value>)> = Vec::new();
+        for (k, v) in &spec.matrix {
+            match v.as_array() {
+                Some(list) if !list.is_empty() => axes.push((k, list)),
+                Some(_) => self.shot_problem(
+                    i,
+                    &name,
+                    &format!("matrix.{k}"),
+                    "the list is empty: give at least one value",
+                ),
+                None => self.shot_problem(
+                    i,
+                    &name,
+                    &format!("matrix.{k}"),
+                    format!("must be a list of values, e.g. `{k}: [a, b]` (got {})", kind_of(v)),
+                ),
+            }
+        }
+        if spec.takes == Some(0) {
+            self.shot_problem(i, &name, "takes", "must be at least 1");
+        }
+
+        // Templates: compile and find every undefined variable once per shot.
+        let mut known: BTreeSet<String> = self.sb.vars.keys().cloned().collect();
+        known.extend(spec.matrix.keys().cloned());
+        known.insert("shot".into());
+        let id_tmpl = match &spec.id {
+            Some(src) => self.compile(templates, "id", src, &known, i, &name),
+            None => None,
+        };
+        let prompt_tmpl = match &spec.prompt {
+            Some(src) => self.compile(templates, "prompt", src, &known, i, &name),
+            None => {
+                if spec.motion.is_none() {
+                    self.shot_problem(
+                        i,
+                        &name,
+                        "prompt",
+                        "missing: every shot needs a prompt (motion-control shots may omit it)",
+                    );
+                }
+                None
+            }
+        };
+        for v in &spec.voices {
+            if !self.voice_names.contains(v) {
+                self.unknown_voice(i, &name, v);
+            }
+        }
+
+        let resolved = self.resolve(i, &name, spec);
+        if self.problems.len() > before {
+            return;
+        }
+        let Some(resolved) = resolved else { return };
+
+        let combos = cartesian(&axes);
+        let takes = spec.takes.unwrap_or(1).max(1);
+        for (c, combo) in combos.iter().enumerate() {
+            let mut ctx = vars.clone();
+            for (k, v) in combo {
+                ctx.insert((*k).to_owned(), TValue::from(minijinja::value::Serde(v)));
+            }
+            for take in 1..=takes {
+                let index = out.len();
+                ctx.insert(
+                    "shot".into(),
+                    TValue::from(minijinja::value::Serde(json!({ "index": index }))),
+                );
+                let base = match &id_tmpl {
+                    Some(t) => match templates.render(t, &ctx, &self.voice_names, &[]) {
+                        Ok((text, _)) => text.trim().to_owned(),
+                        Err(e) => {
+                            self.template_problem(i, &name, "id", &e);
+                            continue;
+                        }
+                    },
+                    None if combos.len() > 1 => format!("shot-{}-{}", i + 1, c + 1),
+                    None => format!("shot-{}", i + 1),
+                };
+                let id = if takes > 1 { format!("{base}-take{take}") } else { base };
+                if let Err(m) = check_id(&id) {
+                    self.shot_problem(i, &id, "id", m);
+                    continue;
+                }
+                ctx.insert(
+                    "shot".into(),
+                    TValue::from(minijinja::value::Serde(json!({ "index": index, "id": id }))),
+                );
+                let (prompt, voices) = match &prompt_tmpl {
+                    Some(t) => match templates.render(t, &ctx, &self.voice_names, &spec.voices) {
+                        Ok((text, voices)) => (Some(text), voices),
+                        Err(e) => {
+                            self.template_problem(i, &id, "prompt", &e);
+                            continue;
+                        }
+                    },
+                    None => (None, spec.voices.clone()),
+                };
+                if let Some(shot) = self.build(i, &id, spec, &resolved, prompt, voices, take, takes) {
+                    out.push(shot);
+                }
+            }
+        }
+    }
+
+    /// Compiles a shot's template as `<field><i>`; its name, when it has no problems.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn compile(
+        &mut self,
+        templates: &mut Templates<'a>,
+        field: &'static str,
+        src: &'a str,
+        known: &BTreeSet<String>,
+        i: usize,
+        name: &str,
+    ) -> Option<String> {
+        let tname = format!("{field}{i}");
+        match templates.compile(tname.clone(), src) {
+            Ok(()) => {
+                let missing = templates.check(&tname, known);
+                for e in &missing {
+                    self.template_problem(i, name, field, e);
+                }
+                missing.is_empty().then_some(tname)
+            }
+            Err(e) => {
+                self.template_problem(i, name, field, &e);
+                None
+            }
+        }
+    }
+
+    pub(super) fn template_problem(&mut self, i: usize, shot: &str, field: &str, e: &template::TemplateError) {
+        let at = e.line.map(|l| format!(" (template line {l})")).unwrap_or_default();
+        let mut msg = format!("{}{at}", e.message);
+        if e.message.starts_with("undefined variable") {
+            let mut names: Vec<&str> = self.sb.vars.keys().map(String::as_str).collect();
+            names.extend(self.sb.shots[i].matrix.keys().map(String::as_str));
+            msg.push_str(&format!(
+                "; define it under `vars:` or the shot's `matrix:` (defined: {})",
+                if names.is_empty() {
+                    "none".to_owned()
+                } else {
+                    names.join(", ")
+                }
+            ));
+        }
+        self.shot_problem(i, shot, field, msg);
+    }
+
+    pub(super) fn unknown_voice(&mut self, i: usize, shot: &str, v: &str) {
+        let names: Vec<&str> = self.voice_names.iter().map(String::as_str).collect();
+        let hint = crate::problem::closest(v, names.iter().copied())
+            .map(|c| format!(" — did you mean `{c}`?"))
+            .unwrap_or_default();
+        self.shot_problem(
+            i,
+            shot,
+            "voices",
+            format!(
+                "unknown voice `{v}`{hint}; define it under `voices:` (defined: {})",
+                if names.is_empty() {
+                    "none".to_owned()
+                } else {
+                    names.join(", ")
+                }
+            ),
+        );
+    }
+}
+
+pub(super) fn kind_of(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "nothing",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "a mapping",
+    }
+}
+
+pub(super) fn cartesian<'v>(axes: &[(&'v str, &'v Vec<Value>)]) -> Vec<Vec<(&'v str, &'v Value)>> {
+    let mut out: Vec<Vec<(&str, &Value)>> = vec![Vec::new()];
+    for (k, values) in axes {
+        out = out
+            .into_iter()
+            .flat_map(|prefix| {
+                values.iter().map(move |v| {
+                    let mut p = prefix.clone();
+                    p.push((*k, v));
+                    p
+                })
+            })
+            .collect();
+    }
+    out
+}
+
+/// Shot ids become file names: `[A-Za-z0-9][A-Za-z0-9._-]{0,99}`.
+pub fn check_id(id: &str) -> Result<(), Invalid> {
+    if id.contains('/') || id.contains('\\') || id.contains("..") {
+        return Err(Invalid(format!(
+            "`{id}` would leave the output folder: ids become file names, so `/`, `\\` and `..` are not allowed"
+        )));
+    }
+    let mut chars = id.chars();
+    let ok = matches!(chars.next(), Some(c) if c.is_ascii_alphanumeric())
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+        && id.len() <= 100;
+    if ok {
+        Ok(())
+    } else {
+        Err(Invalid(format!(
+            "`{id}` is not a valid id: ids become file names and must match [A-Za-z0-9][A-Za-z0-9._-]{{0,99}} (tip: `{{{{ var | slug }}}}` turns text into an id-safe word)"
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cartesian_product_keeps_declaration_order() {
+        let a = vec![json!(1), json!(2)];
+        let b = vec![json!("x"), json!("y")];
+        let out = cartesian(&[("a", &a), ("b", &b)]);
+        let flat: Vec<String> = out.iter().map(|c| format!("{}{}", c[0].1, c[1].1)).collect();
+        assert_eq!(flat, ["1\"x\"", "1\"y\"", "2\"x\"", "2\"y\""]);
+    }
+
+    #[test]
+    fn ids_must_be_safe_file_names() {
+        assert!(check_id("portrait-smiling-take1").is_ok());
+        assert!(check_id("../x").unwrap_err().0.contains("leave the output folder"));
+        assert!(check_id("a/b").is_err());
+        assert!(check_id("-a").is_err());
+        assert!(check_id(&"a".repeat(101)).is_err());
+    }
+}
