@@ -13,6 +13,8 @@ use crate::digest::sha256_hex;
 use crate::storyboard::{ShotSpec, VoiceSpec};
 
 impl Planner<'_> {
+    /// One planned shot: its request body, price and cache key; `None` (with problems
+    /// reported) when the body cannot be built.
     #[allow(clippy::too_many_arguments)]
     pub(super) fn build(
         &mut self,
@@ -25,83 +27,7 @@ impl Planner<'_> {
         take: u32,
         takes: u32,
     ) -> Option<PlannedShot> {
-        let mut input = Map::new();
-        if let Some(p) = prompt {
-            if p.trim().is_empty() && spec.motion.is_none() {
-                self.shot_problem(
-                    i,
-                    id,
-                    "prompt",
-                    "the prompt renders to nothing: write what the shot shows",
-                );
-                return None;
-            }
-            input.insert("prompt".into(), json!(p));
-        }
-        for (k, v) in &r.body {
-            input.insert(k.clone(), v.clone());
-        }
-        if voices.len() > MAX_VOICES {
-            self.shot_problem(
-                i,
-                id,
-                "voices",
-                format!(
-                    "{} voices ({}); Kling takes at most {MAX_VOICES} per shot: split the dialogue across shots",
-                    voices.len(),
-                    voices.join(", ")
-                ),
-            );
-            return None;
-        }
-        if !voices.is_empty() {
-            match r.endpoint {
-                Some(ep) if ep.voice_ids => {
-                    if input.get("generate_audio") == Some(&json!(false)) {
-                        self.shot_problem(
-                            i,
-                            id,
-                            "voices",
-                            "voices need audio: remove `generate_audio: false` or the voices",
-                        );
-                        return None;
-                    }
-                    let ids: Vec<String> = voices
-                        .iter()
-                        .map(|v| match self.sb.voices.get(v) {
-                            Some(VoiceSpec::Id(id)) => id.clone(),
-                            Some(VoiceSpec::Sample(s)) => format!("<voice from {}>", s.sample),
-                            None => String::new(),
-                        })
-                        .collect();
-                    input.insert("voice_ids".into(), json!(ids));
-                }
-                _ => {
-                    let ep = r
-                        .endpoint
-                        .map_or_else(|| r.raw_id.clone().unwrap_or_default(), |e| e.id.to_owned());
-                    self.shot_problem(
-                        i,
-                        id,
-                        "voices",
-                        format!("`{ep}` takes no voices; only Kling v2.6 pro image-to-video does (give the shot a `start_image`, with `model: kling-v2.6-pro` and `provider: fal`)"),
-                    );
-                    return None;
-                }
-            }
-        }
-        for (k, v) in &spec.params {
-            if input.contains_key(k) {
-                self.shot_problem(
-                    i,
-                    id,
-                    &format!("params.{k}"),
-                    format!("`{k}` is set by storyboard itself: use the shot's own field instead of `params`"),
-                );
-                return None;
-            }
-            input.insert(k.clone(), v.clone());
-        }
+        let input = self.body(i, id, spec, r, prompt, &voices)?;
         let (provider, endpoint, version, kind) = match (r.endpoint, &r.raw_id) {
             (Some(ep), _) => (
                 ep.provider,
@@ -112,16 +38,13 @@ impl Planner<'_> {
             (None, Some(raw)) => (self.provider, raw.clone(), None, None),
             (None, None) => return None,
         };
-        let has_voices = !voices.is_empty();
-        let (estimate, price_assumed) = match spec.price_usd {
-            Some(p) => (Micros::from_usd(p), false),
-            None => match r.endpoint {
-                Some(ep) => (
-                    ep.pricing.price(r.seconds.ceil() as u64, r.audio, has_voices),
-                    ep.price_assumed,
-                ),
-                None => (None, false),
-            },
+        let (estimate, price_assumed) = match (spec.price_usd, r.endpoint) {
+            (Some(p), _) => (Micros::from_usd(p), false),
+            (None, Some(ep)) => (
+                ep.pricing.price(r.seconds.ceil() as u64, r.audio, !voices.is_empty()),
+                ep.price_assumed,
+            ),
+            (None, None) => (None, false),
         };
         let take_no = (takes > 1).then_some(take);
         let voice_samples: Vec<(usize, String)> = voices
@@ -130,22 +53,7 @@ impl Planner<'_> {
             .filter(|(_, v)| self.samples.contains_key(*v))
             .map(|(n, v)| (n, v.clone()))
             .collect();
-        let mut substs: Vec<Subst> = r
-            .local
-            .iter()
-            .map(|f| Subst {
-                field: f.field.clone(),
-                index: None,
-                value: format!("sha256:{}", f.sha256),
-            })
-            .collect();
-        for (n, v) in &voice_samples {
-            substs.push(Subst {
-                field: "voice_ids".into(),
-                index: Some(*n),
-                value: format!("voice-sample:sha256:{}", self.samples[v].sha256),
-            });
-        }
+        let substs = self.substs(r, &voice_samples);
         let request_key = request_key(provider, &endpoint, &input, &substs, take_no);
         let index = self.next_index;
         self.next_index += 1;
@@ -174,6 +82,100 @@ impl Planner<'_> {
             price_assumed,
             request_key,
         })
+    }
+
+    /// The request body: the prompt, the resolved parameters and images, the voices, and the
+    /// shot's raw `params` (which may not override a field storyboard sets).
+    fn body(
+        &mut self,
+        i: usize,
+        id: &str,
+        spec: &ShotSpec,
+        r: &Resolved,
+        prompt: Option<String>,
+        voices: &[String],
+    ) -> Option<Map<String, Value>> {
+        let mut input = Map::new();
+        if let Some(p) = prompt {
+            if p.trim().is_empty() && spec.motion.is_none() {
+                let msg = "the prompt renders to nothing: write what the shot shows";
+                self.shot_problem(i, id, "prompt", msg);
+                return None;
+            }
+            input.insert("prompt".into(), json!(p));
+        }
+        for (k, v) in &r.body {
+            input.insert(k.clone(), v.clone());
+        }
+        if !voices.is_empty() {
+            let ids = self.voice_ids(i, id, r, &input, voices)?;
+            input.insert("voice_ids".into(), json!(ids));
+        }
+        for (k, v) in &spec.params {
+            if input.contains_key(k) {
+                let msg = format!("`{k}` is set by storyboard itself: use the shot's own field instead of `params`");
+                self.shot_problem(i, id, &format!("params.{k}"), msg);
+                return None;
+            }
+            input.insert(k.clone(), v.clone());
+        }
+        Some(input)
+    }
+
+    /// The voice ids for `voice_ids`, when the endpoint takes voices and audio is on (a sampled
+    /// voice stands as `<voice from …>` until it is created).
+    fn voice_ids(
+        &mut self,
+        i: usize,
+        id: &str,
+        r: &Resolved,
+        input: &Map<String, Value>,
+        voices: &[String],
+    ) -> Option<Vec<String>> {
+        let problem = if voices.len() > MAX_VOICES {
+            format!(
+                "{} voices ({}); Kling takes at most {MAX_VOICES} per shot: split the dialogue across shots",
+                voices.len(),
+                voices.join(", ")
+            )
+        } else if !r.endpoint.is_some_and(|ep| ep.voice_ids) {
+            let ep = r
+                .endpoint
+                .map_or_else(|| r.raw_id.clone().unwrap_or_default(), |e| e.id.to_owned());
+            format!(
+                "`{ep}` takes no voices; only Kling v2.6 pro image-to-video does (give the shot a `start_image`, with `model: kling-v2.6-pro` and `provider: fal`)"
+            )
+        } else if input.get("generate_audio") == Some(&json!(false)) {
+            "voices need audio: remove `generate_audio: false` or the voices".to_owned()
+        } else {
+            let ids = voices
+                .iter()
+                .map(|v| match self.sb.voices.get(v) {
+                    Some(VoiceSpec::Id(id)) => id.clone(),
+                    Some(VoiceSpec::Sample(s)) => format!("<voice from {}>", s.sample),
+                    None => String::new(),
+                })
+                .collect();
+            return Some(ids);
+        };
+        self.shot_problem(i, id, "voices", problem);
+        None
+    }
+
+    /// What the cache key uses instead of paths and placeholders: local files and voice
+    /// samples by content hash.
+    fn substs(&self, r: &Resolved, voice_samples: &[(usize, String)]) -> Vec<Subst> {
+        let files = r.local.iter().map(|f| Subst {
+            field: f.field.clone(),
+            index: None,
+            value: format!("sha256:{}", f.sha256),
+        });
+        let voices = voice_samples.iter().map(|(n, v)| Subst {
+            field: "voice_ids".into(),
+            index: Some(*n),
+            value: format!("voice-sample:sha256:{}", self.samples[v].sha256),
+        });
+        files.chain(voices).collect()
     }
 }
 

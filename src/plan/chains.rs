@@ -14,7 +14,14 @@ impl Planner<'_> {
                 c.upstream_index = index.get(&c.upstream).copied().unwrap_or(usize::MAX);
             }
         }
-        let shots: &[PlannedShot] = shots;
+        if self.check_refs(shots, &index) {
+            self.check_cycles(shots, &index);
+        }
+    }
+
+    /// Each reference names another existing shot, and a frame inside its clip; `false` when
+    /// one does not.
+    fn check_refs(&mut self, shots: &[PlannedShot], index: &HashMap<String, usize>) -> bool {
         let refs = std::mem::take(&mut self.refs);
         let mut ok = true;
         for (at_shot, spec, field, upstream, at) in &refs {
@@ -70,9 +77,11 @@ impl Planner<'_> {
                 }
             }
         }
-        if !ok {
-            return;
-        }
+        ok
+    }
+
+    /// The shots must not wait on each other in a cycle (reported once, at its first shot).
+    fn check_cycles(&mut self, shots: &[PlannedShot], index: &HashMap<String, usize>) {
         // Cycles: depth-first search over the references.
         let deps: Vec<Vec<usize>> = shots
             .iter()

@@ -5,11 +5,19 @@ use minijinja::Value as TValue;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::resolve::Resolved;
 use super::template::{self, Templates};
 use super::{Invalid, PlannedShot, Planner};
 use crate::storyboard::ShotSpec;
 
+/// A shot's compiled templates, by name.
+struct ShotTemplates {
+    id: Option<String>,
+    prompt: Option<String>,
+}
+
 impl<'a> Planner<'a> {
+    /// One storyboard shot expanded into planned shots (matrix × takes), appended to `out`.
     pub(super) fn expand(
         &mut self,
         templates: &mut Templates<'a>,
@@ -20,45 +28,76 @@ impl<'a> Planner<'a> {
     ) {
         let name = spec.id.clone().unwrap_or_else(|| format!("shots[{i}]"));
         let before = self.problems.len();
+        let axes = self.matrix_axes(i, &name, spec);
+        let tmpl = self.shot_templates(templates, i, &name, spec);
+        let resolved = self.resolve(i, &name, spec);
+        if self.problems.len() > before {
+            return;
+        }
+        let Some(resolved) = resolved else { return };
+        let combos = cartesian(&axes);
+        for (c, combo) in combos.iter().enumerate() {
+            let mut ctx = vars.clone();
+            for (k, v) in combo {
+                ctx.insert((*k).to_owned(), TValue::from(minijinja::value::Serde(v)));
+            }
+            let fallback_id = match combos.len() {
+                1 => format!("shot-{}", i + 1),
+                _ => format!("shot-{}-{}", i + 1, c + 1),
+            };
+            self.takes(templates, &mut ctx, i, spec, &tmpl, &resolved, fallback_id, out);
+        }
+    }
 
-        // Matrix: every value a non-empty list; cartesian product in declaration order.
+    /// The matrix's axes: every value a non-empty list, in declaration order.
+    fn matrix_axes(&mut self, i: usize, name: &str, spec: &'a ShotSpec) -> Vec<(&'a str, &'a Vec<Value>)> {
         let mut axes: Vec<(&str, &Vec<Value>)> = Vec::new();
         for (k, v) in &spec.matrix {
             match v.as_array() {
                 Some(list) if !list.is_empty() => axes.push((k, list)),
                 Some(_) => self.shot_problem(
                     i,
-                    &name,
+                    name,
                     &format!("matrix.{k}"),
                     "the list is empty: give at least one value",
                 ),
                 None => self.shot_problem(
                     i,
-                    &name,
+                    name,
                     &format!("matrix.{k}"),
                     format!("must be a list of values, e.g. `{k}: [a, b]` (got {})", kind_of(v)),
                 ),
             }
         }
         if spec.takes == Some(0) {
-            self.shot_problem(i, &name, "takes", "must be at least 1");
+            self.shot_problem(i, name, "takes", "must be at least 1");
         }
 
-        // Templates: compile and find every undefined variable once per shot.
+        axes
+    }
+
+    /// The shot's id and prompt templates, compiled and checked for undefined variables once.
+    fn shot_templates(
+        &mut self,
+        templates: &mut Templates<'a>,
+        i: usize,
+        name: &str,
+        spec: &'a ShotSpec,
+    ) -> ShotTemplates {
         let mut known: BTreeSet<String> = self.sb.vars.keys().cloned().collect();
         known.extend(spec.matrix.keys().cloned());
         known.insert("shot".into());
         let id_tmpl = match &spec.id {
-            Some(src) => self.compile(templates, "id", src, &known, i, &name),
+            Some(src) => self.compile(templates, "id", src, &known, i, name),
             None => None,
         };
         let prompt_tmpl = match &spec.prompt {
-            Some(src) => self.compile(templates, "prompt", src, &known, i, &name),
+            Some(src) => self.compile(templates, "prompt", src, &known, i, name),
             None => {
                 if spec.motion.is_none() {
                     self.shot_problem(
                         i,
-                        &name,
+                        name,
                         "prompt",
                         "missing: every shot needs a prompt (motion-control shots may omit it)",
                     );
@@ -68,62 +107,68 @@ impl<'a> Planner<'a> {
         };
         for v in &spec.voices {
             if !self.voice_names.contains(v) {
-                self.unknown_voice(i, &name, v);
+                self.unknown_voice(i, name, v);
             }
         }
 
-        let resolved = self.resolve(i, &name, spec);
-        if self.problems.len() > before {
-            return;
+        ShotTemplates {
+            id: id_tmpl,
+            prompt: prompt_tmpl,
         }
-        let Some(resolved) = resolved else { return };
+    }
 
-        let combos = cartesian(&axes);
+    /// One combination's takes: ids and prompts rendered, each take built.
+    #[allow(clippy::too_many_arguments)]
+    fn takes(
+        &mut self,
+        templates: &Templates<'a>,
+        ctx: &mut BTreeMap<String, TValue>,
+        i: usize,
+        spec: &'a ShotSpec,
+        tmpl: &ShotTemplates,
+        resolved: &Resolved,
+        fallback_id: String,
+        out: &mut Vec<PlannedShot>,
+    ) {
+        let name = spec.id.clone().unwrap_or_else(|| format!("shots[{i}]"));
         let takes = spec.takes.unwrap_or(1).max(1);
-        for (c, combo) in combos.iter().enumerate() {
-            let mut ctx = vars.clone();
-            for (k, v) in combo {
-                ctx.insert((*k).to_owned(), TValue::from(minijinja::value::Serde(v)));
+        for take in 1..=takes {
+            let index = out.len();
+            ctx.insert(
+                "shot".into(),
+                TValue::from(minijinja::value::Serde(json!({ "index": index }))),
+            );
+            let base = match &tmpl.id {
+                Some(t) => match templates.render(t, ctx, &self.voice_names, &[]) {
+                    Ok((text, _)) => text.trim().to_owned(),
+                    Err(e) => {
+                        self.template_problem(i, &name, "id", &e);
+                        continue;
+                    }
+                },
+                None => fallback_id.clone(),
+            };
+            let id = if takes > 1 { format!("{base}-take{take}") } else { base };
+            if let Err(m) = check_id(&id) {
+                self.shot_problem(i, &id, "id", m);
+                continue;
             }
-            for take in 1..=takes {
-                let index = out.len();
-                ctx.insert(
-                    "shot".into(),
-                    TValue::from(minijinja::value::Serde(json!({ "index": index }))),
-                );
-                let base = match &id_tmpl {
-                    Some(t) => match templates.render(t, &ctx, &self.voice_names, &[]) {
-                        Ok((text, _)) => text.trim().to_owned(),
-                        Err(e) => {
-                            self.template_problem(i, &name, "id", &e);
-                            continue;
-                        }
-                    },
-                    None if combos.len() > 1 => format!("shot-{}-{}", i + 1, c + 1),
-                    None => format!("shot-{}", i + 1),
-                };
-                let id = if takes > 1 { format!("{base}-take{take}") } else { base };
-                if let Err(m) = check_id(&id) {
-                    self.shot_problem(i, &id, "id", m);
-                    continue;
-                }
-                ctx.insert(
-                    "shot".into(),
-                    TValue::from(minijinja::value::Serde(json!({ "index": index, "id": id }))),
-                );
-                let (prompt, voices) = match &prompt_tmpl {
-                    Some(t) => match templates.render(t, &ctx, &self.voice_names, &spec.voices) {
-                        Ok((text, voices)) => (Some(text), voices),
-                        Err(e) => {
-                            self.template_problem(i, &id, "prompt", &e);
-                            continue;
-                        }
-                    },
-                    None => (None, spec.voices.clone()),
-                };
-                if let Some(shot) = self.build(i, &id, spec, &resolved, prompt, voices, take, takes) {
-                    out.push(shot);
-                }
+            ctx.insert(
+                "shot".into(),
+                TValue::from(minijinja::value::Serde(json!({ "index": index, "id": id }))),
+            );
+            let (prompt, voices) = match &tmpl.prompt {
+                Some(t) => match templates.render(t, ctx, &self.voice_names, &spec.voices) {
+                    Ok((text, voices)) => (Some(text), voices),
+                    Err(e) => {
+                        self.template_problem(i, &id, "prompt", &e);
+                        continue;
+                    }
+                },
+                None => (None, spec.voices.clone()),
+            };
+            if let Some(shot) = self.build(i, &id, spec, resolved, prompt, voices, take, takes) {
+                out.push(shot);
             }
         }
     }

@@ -306,6 +306,24 @@ impl<'a> Planner<'a> {
     }
 
     fn run(mut self) -> Result<Plan, Vec<Problem>> {
+        let budget = self.check_top();
+        self.check_defaults(&self.sb.defaults);
+        self.check_voices();
+        if self.sb.shots.is_empty() {
+            self.top("shots", "the storyboard has no shots: add at least one under `shots:`");
+        }
+
+        let mut shots = self.expand_all();
+        self.check_chains(&mut shots);
+        self.check_unique_ids(&shots);
+        if !self.problems.is_empty() {
+            return Err(self.problems);
+        }
+        Ok(self.finish(shots, budget))
+    }
+
+    /// `version`, `provider`, `model`, `concurrency` and `budget_usd`; the budget when valid.
+    fn check_top(&mut self) -> Option<Micros> {
         let sb = self.sb;
         if let Some(v) = sb.version
             && v != 1
@@ -341,7 +359,7 @@ impl<'a> Planner<'a> {
         if sb.concurrency == Some(0) {
             self.top("concurrency", "must be at least 1");
         }
-        let budget = match sb.budget_usd {
+        match sb.budget_usd {
             Some(b) => match Micros::from_usd(b) {
                 Some(m) => Some(m),
                 None => {
@@ -353,8 +371,12 @@ impl<'a> Planner<'a> {
                 }
             },
             None => None,
-        };
-        self.check_defaults(&sb.defaults);
+        }
+    }
+
+    /// Voices: ids not empty, samples usable.
+    fn check_voices(&mut self) {
+        let sb = self.sb;
         for (name, v) in &sb.voices {
             match v {
                 VoiceSpec::Id(id) if id.trim().is_empty() => {
@@ -377,10 +399,11 @@ impl<'a> Planner<'a> {
                 },
             }
         }
-        if sb.shots.is_empty() {
-            self.top("shots", "the storyboard has no shots: add at least one under `shots:`");
-        }
+    }
 
+    /// Every shot expanded (matrix × takes), in storyboard order.
+    fn expand_all(&mut self) -> Vec<PlannedShot> {
+        let sb = self.sb;
         let mut templates = Templates::new();
         let mut shots = Vec::with_capacity(sb.shots.len());
         let vars: BTreeMap<String, TValue> = sb
@@ -392,12 +415,14 @@ impl<'a> Planner<'a> {
             self.expand(&mut templates, &vars, i, spec, &mut shots);
         }
 
-        self.check_chains(&mut shots);
+        shots
+    }
 
-        // Ids must be unique after expansion.
+    /// Ids must be unique after expansion.
+    fn check_unique_ids(&mut self, shots: &[PlannedShot]) {
         let mut seen: HashMap<&str, usize> = HashMap::new();
         let mut dups = Vec::new();
-        for s in &shots {
+        for s in shots {
             if let Some(prev) = seen.insert(&s.id, s.spec_index) {
                 dups.push((s.spec_index, s.id.clone(), prev));
             }
@@ -412,11 +437,11 @@ impl<'a> Planner<'a> {
                 ),
             );
         }
+    }
 
-        if !self.problems.is_empty() {
-            return Err(self.problems);
-        }
-
+    /// The plan of a storyboard without problems.
+    fn finish(self, shots: Vec<PlannedShot>, budget: Option<Micros>) -> Plan {
+        let sb = self.sb;
         let mut warnings = Vec::new();
         let mut keys: HashMap<&str, &str> = HashMap::new();
         for s in &shots {
@@ -432,7 +457,7 @@ impl<'a> Planner<'a> {
             Some(o) => self.src.dir.join(o),
             None => self.src.dir.join("renders").join(&self.src.stem),
         };
-        Ok(Plan {
+        Plan {
             source: self.src.name.clone(),
             title: sb.title.clone(),
             provider: self.provider,
@@ -443,6 +468,6 @@ impl<'a> Planner<'a> {
             shots,
             warnings,
             voices_to_create: self.samples.values().cloned().collect(),
-        })
+        }
     }
 }

@@ -6,7 +6,7 @@ use serde_json::{Map, Value, json};
 
 use super::{Chain, Invalid, LocalFile, Planner};
 use crate::catalog::{self, Endpoint, Kind, ProviderKind};
-use crate::storyboard::{Duration, Params, ShotSpec};
+use crate::storyboard::{Duration, ShotSpec};
 
 /// Where a parameter's value came from: the shot itself is strict, `defaults` is skipped
 /// for endpoints that do not take the parameter.
@@ -17,7 +17,7 @@ pub(super) enum SetIn {
 }
 
 impl Planner<'_> {
-    pub(super) fn check_defaults(&mut self, d: &Params) {
+    pub(super) fn check_defaults(&mut self, d: &crate::storyboard::Params) {
         if let Some(dur) = &d.duration
             && let Err(m) = parse_duration(dur)
         {
@@ -38,15 +38,35 @@ impl Planner<'_> {
     /// Everything about a shot that does not depend on its matrix values: the endpoint and
     /// the parameters. Reports problems; `None` when the shot cannot be resolved.
     pub(super) fn resolve(&mut self, i: usize, name: &str, spec: &ShotSpec) -> Option<Resolved> {
-        let d = &self.sb.defaults;
-        let s = &spec.params();
-        let kind = if spec.motion.is_some() {
-            Kind::MotionControl
-        } else if spec.start_image.is_some() {
-            Kind::ImageToVideo
-        } else {
-            Kind::TextToVideo
+        let kind = self.shot_kind(i, name, spec);
+        let ep = match self.choose_endpoint(i, name, spec, kind)? {
+            EndpointChoice::Known(e) => e,
+            EndpointChoice::Raw(id) => return Some(self.raw(spec, id)),
         };
+        let mut r = Resolved {
+            endpoint: Some(ep),
+            raw_id: None,
+            chain: Vec::new(),
+            body: Map::new(),
+            seconds: catalog::DEFAULT_DURATION as f64,
+            audio: false,
+            images: 0,
+            local: Vec::new(),
+        };
+        let mut params = Params {
+            planner: self,
+            shot: i,
+            name,
+            ep,
+            set: spec.params(),
+        };
+        params.all(&mut r);
+        self.images(i, name, spec, ep, &mut r);
+        Some(r)
+    }
+
+    /// What the shot's inputs make it: motion control, image- or text-to-video.
+    fn shot_kind(&mut self, i: usize, name: &str, spec: &ShotSpec) -> Kind {
         if spec.end_image.is_some() && spec.start_image.is_none() {
             self.shot_problem(
                 i,
@@ -63,214 +83,213 @@ impl Planner<'_> {
                 "a motion-control shot takes its image from `motion.image`: remove `start_image`/`end_image`",
             );
         }
+        if spec.motion.is_some() {
+            Kind::MotionControl
+        } else if spec.start_image.is_some() {
+            Kind::ImageToVideo
+        } else {
+            Kind::TextToVideo
+        }
+    }
 
-        let endpoint: EndpointChoice = match &spec.endpoint {
-            Some(id) => match catalog::by_id(self.provider, id) {
-                Some(e) if e.kind == kind => EndpointChoice::Known(e),
-                Some(e) => {
+    /// The endpoint: the shot's own `endpoint:` (in the catalog or not), else the model's
+    /// endpoint of this kind.
+    fn choose_endpoint(&mut self, i: usize, name: &str, spec: &ShotSpec, kind: Kind) -> Option<EndpointChoice> {
+        let Some(id) = &spec.endpoint else {
+            return self.catalog_endpoint(i, name, kind).map(EndpointChoice::Known);
+        };
+        match catalog::by_id(self.provider, id) {
+            Some(e) if e.kind == kind => Some(EndpointChoice::Known(e)),
+            Some(e) => {
+                let msg = format!(
+                    "`{id}` is a {} endpoint, but the shot's inputs make it {}",
+                    e.kind.name(),
+                    kind.name()
+                );
+                self.shot_problem(i, name, "endpoint", msg);
+                None
+            }
+            None => {
+                if spec.price_usd.is_none() {
                     self.shot_problem(
                         i,
                         name,
-                        "endpoint",
-                        format!(
-                            "`{id}` is a {} endpoint, but the shot's inputs make it {}",
-                            e.kind.name(),
-                            kind.name()
-                        ),
+                        "price_usd",
+                        format!("endpoint `{id}` is not in the catalog, so its price is unknown: add `price_usd:` (the price of one render)"),
                     );
-                    return None;
                 }
-                None => {
-                    if spec.price_usd.is_none() {
-                        self.shot_problem(
-                            i,
-                            name,
-                            "price_usd",
-                            format!("endpoint `{id}` is not in the catalog, so its price is unknown: add `price_usd:` (the price of one render)"),
-                        );
-                    }
-                    if spec.start_image.is_some() || spec.end_image.is_some() || spec.motion.is_some() {
-                        self.shot_problem(i, name, "endpoint", format!("endpoint `{id}` is not in the catalog, so storyboard does not know its image fields: pass them under `params:`"));
-                    }
-                    EndpointChoice::Raw(id.clone())
+                if spec.start_image.is_some() || spec.end_image.is_some() || spec.motion.is_some() {
+                    self.shot_problem(i, name, "endpoint", format!("endpoint `{id}` is not in the catalog, so storyboard does not know its image fields: pass them under `params:`"));
                 }
-            },
-            None => match catalog::select(&self.family, self.provider, kind) {
-                Some(e) => EndpointChoice::Known(e),
-                None => {
-                    let field = match kind {
-                        Kind::MotionControl => "motion",
-                        Kind::ImageToVideo => "start_image",
-                        Kind::TextToVideo => "model",
-                    };
-                    let advice = if self.provider == ProviderKind::Eachlabs {
-                        format!(
-                            "Eachlabs has no {} model in the catalog: use `provider: fal` for this storyboard",
-                            kind.name()
-                        )
-                    } else {
-                        let fams: Vec<&str> = catalog::CATALOG
-                            .iter()
-                            .filter(|e| e.provider == self.provider && e.kind == kind)
-                            .map(|e| e.family)
-                            .collect();
-                        format!(
-                            "model `{}` has no {} endpoint (models that do: {})",
-                            self.family,
-                            kind.name(),
-                            fams.join(", ")
-                        )
-                    };
-                    self.shot_problem(i, name, field, advice);
-                    return None;
-                }
-            },
-        };
-
-        let ep = match endpoint {
-            EndpointChoice::Known(e) => e,
-            EndpointChoice::Raw(id) => {
-                let seconds = match pick(&s.duration, &d.duration) {
-                    Some((v, _)) => parse_duration(v).unwrap_or(catalog::DEFAULT_DURATION) as f64,
-                    None => catalog::DEFAULT_DURATION as f64,
-                };
-                return Some(Resolved {
-                    endpoint: None,
-                    raw_id: Some(id),
-                    chain: Vec::new(),
-                    body: Map::new(),
-                    seconds,
-                    audio: false,
-                    images: 0,
-                    local: Vec::new(),
-                });
+                Some(EndpointChoice::Raw(id.clone()))
             }
-        };
-
-        let mut body = Map::new();
-        let mut local = Vec::new();
-        let mut images = 0;
-        let check = |this: &mut Self, field: &str, taken: bool, set: Option<SetIn>, why: &str| -> bool {
-            match (taken, set) {
-                (true, _) => true,
-                (false, Some(SetIn::Shot)) => {
-                    this.shot_problem(
-                        i,
-                        name,
-                        field,
-                        format!(
-                            "{} ({}) does not take `{field}`{why}: remove it from the shot",
-                            ep.kind.name(),
-                            ep.id
-                        ),
-                    );
-                    false
-                }
-                _ => false,
-            }
-        };
-
-        // duration / negative_prompt: every endpoint but motion control.
-        let dur = pick(&s.duration, &d.duration);
-        let mut seconds = catalog::DEFAULT_DURATION as f64;
-        if check(
-            self,
-            "duration",
-            ep.takes_duration(),
-            dur.map(|x| x.1),
-            "; the output follows the reference video",
-        ) {
-            let n = match dur {
-                Some((v, from)) => match parse_duration(v) {
-                    Ok(n) => n,
-                    Err(m) => {
-                        if from == SetIn::Shot {
-                            self.shot_problem(i, name, "duration", m);
-                        }
-                        catalog::DEFAULT_DURATION
-                    }
-                },
-                None => catalog::DEFAULT_DURATION,
-            };
-            seconds = n as f64;
-            body.insert("duration".into(), json!(n.to_string()));
         }
-        let ar = pick(&s.aspect_ratio, &d.aspect_ratio);
-        if check(
-            self,
-            "aspect_ratio",
-            ep.aspect_ratio,
-            ar.map(|x| x.1),
-            "; the frame follows the image",
-        ) {
-            let v = ar.map_or(catalog::DEFAULT_ASPECT_RATIO, |x| x.0.as_str());
-            if let Err(m) = check_aspect(v)
-                && ar.is_some_and(|x| x.1 == SetIn::Shot)
-            {
-                self.shot_problem(i, name, "aspect_ratio", m);
-            }
-            body.insert("aspect_ratio".into(), json!(v));
+    }
+
+    /// The model's endpoint for this kind of shot, or a problem naming the models that have one.
+    fn catalog_endpoint(&mut self, i: usize, name: &str, kind: Kind) -> Option<&'static Endpoint> {
+        if let Some(e) = catalog::select(&self.family, self.provider, kind) {
+            return Some(e);
         }
-        let neg = pick(&s.negative_prompt, &d.negative_prompt);
-        if check(self, "negative_prompt", ep.takes_duration(), neg.map(|x| x.1), "") {
-            body.insert(
-                "negative_prompt".into(),
-                json!(neg.map_or(catalog::DEFAULT_NEGATIVE_PROMPT, |x| x.0.as_str())),
+        let field = match kind {
+            Kind::MotionControl => "motion",
+            Kind::ImageToVideo => "start_image",
+            Kind::TextToVideo => "model",
+        };
+        let advice = if self.provider == ProviderKind::Eachlabs {
+            format!(
+                "Eachlabs has no {} model in the catalog: use `provider: fal` for this storyboard",
+                kind.name()
+            )
+        } else {
+            let fams: Vec<&str> = catalog::CATALOG
+                .iter()
+                .filter(|e| e.provider == self.provider && e.kind == kind)
+                .map(|e| e.family)
+                .collect();
+            format!(
+                "model `{}` has no {} endpoint (models that do: {})",
+                self.family,
+                kind.name(),
+                fams.join(", ")
+            )
+        };
+        self.shot_problem(i, name, field, advice);
+        None
+    }
+
+    /// An endpoint outside the catalog: only its duration is known (for the seconds column).
+    fn raw(&self, spec: &ShotSpec, id: String) -> Resolved {
+        let seconds = match pick(&spec.duration, &self.sb.defaults.duration) {
+            Some((v, _)) => parse_duration(v).unwrap_or(catalog::DEFAULT_DURATION) as f64,
+            None => catalog::DEFAULT_DURATION as f64,
+        };
+        Resolved {
+            endpoint: None,
+            raw_id: Some(id),
+            chain: Vec::new(),
+            body: Map::new(),
+            seconds,
+            audio: false,
+            images: 0,
+            local: Vec::new(),
+        }
+    }
+
+    /// Start and end images, and motion control's inputs.
+    fn images(&mut self, i: usize, name: &str, spec: &ShotSpec, ep: &Endpoint, r: &mut Resolved) {
+        if let (Some(img), Some(field)) = (&spec.start_image, ep.start_image_field) {
+            r.images += 1;
+            self.image(
+                i,
+                name,
+                "start_image",
+                field,
+                img,
+                &mut r.body,
+                &mut r.local,
+                &mut r.chain,
             );
         }
-        let cfg = pick(&s.cfg_scale, &d.cfg_scale);
-        if check(self, "cfg_scale", ep.cfg_scale, cfg.map(|x| x.1), "") {
-            let v = cfg.map_or(catalog::DEFAULT_CFG_SCALE, |x| *x.0);
-            if let Err(m) = check_cfg(v)
-                && cfg.is_some_and(|x| x.1 == SetIn::Shot)
-            {
-                self.shot_problem(i, name, "cfg_scale", m);
-            }
-            body.insert("cfg_scale".into(), json!(v));
-        }
-        let audio_set = pick(&s.generate_audio, &d.generate_audio);
-        let mut audio = false;
-        if check(
-            self,
-            "generate_audio",
-            ep.generate_audio,
-            audio_set.map(|x| x.1),
-            " (it makes no audio)",
-        ) {
-            audio = audio_set.is_none_or(|x| *x.0);
-            body.insert("generate_audio".into(), json!(audio));
-        }
-
-        // Images.
-        let mut chain = Vec::new();
-        if let (Some(img), Some(field)) = (&spec.start_image, ep.start_image_field) {
-            images += 1;
-            self.image(i, name, "start_image", field, img, &mut body, &mut local, &mut chain);
-        }
-        if let Some(img) = &spec.end_image {
-            match ep.end_image_field {
-                Some(field) if spec.start_image.is_some() => {
-                    images += 1;
-                    self.image(i, name, "end_image", field, img, &mut body, &mut local, &mut chain);
-                }
-                _ => {}
-            }
+        if let (Some(img), Some(field)) = (&spec.end_image, ep.end_image_field)
+            && spec.start_image.is_some()
+        {
+            r.images += 1;
+            self.image(
+                i,
+                name,
+                "end_image",
+                field,
+                img,
+                &mut r.body,
+                &mut r.local,
+                &mut r.chain,
+            );
         }
         if let Some(m) = &spec.motion {
-            seconds = self.motion(i, name, m, &mut body, &mut local);
-            images += 1;
-            audio = m.keep_original_sound.unwrap_or(true);
+            r.seconds = self.motion(i, name, m, &mut r.body, &mut r.local);
+            r.images += 1;
+            r.audio = m.keep_original_sound.unwrap_or(true);
         }
-        Some(Resolved {
-            endpoint: Some(ep),
-            raw_id: None,
-            chain,
-            body,
-            seconds,
-            audio,
-            images,
-            local,
-        })
+    }
+}
+
+/// The model parameters of one shot, each checked against its endpoint.
+struct Params<'p, 'a> {
+    planner: &'p mut Planner<'a>,
+    shot: usize,
+    name: &'p str,
+    ep: &'static Endpoint,
+    set: crate::storyboard::Params,
+}
+
+impl Params<'_, '_> {
+    /// duration, aspect_ratio, negative_prompt, cfg_scale and generate_audio, each explicit.
+    fn all(&mut self, r: &mut Resolved) {
+        let d = self.planner.sb.defaults.clone();
+        let (ep, s) = (self.ep, self.set.clone());
+        let dur = pick(&s.duration, &d.duration);
+        if self.takes(
+            "duration",
+            ep.takes_duration(),
+            dur,
+            "; the output follows the reference video",
+        ) {
+            let n = match dur.map(|(v, from)| (parse_duration(v), from)) {
+                Some((Ok(n), _)) => n,
+                Some((Err(m), from)) => {
+                    self.strict(from, "duration", m);
+                    catalog::DEFAULT_DURATION
+                }
+                None => catalog::DEFAULT_DURATION,
+            };
+            r.seconds = n as f64;
+            r.body.insert("duration".into(), json!(n.to_string()));
+        }
+        let ar = pick(&s.aspect_ratio, &d.aspect_ratio);
+        if self.takes("aspect_ratio", ep.aspect_ratio, ar, "; the frame follows the image") {
+            let v = ar.map_or(catalog::DEFAULT_ASPECT_RATIO, |x| x.0.as_str());
+            if let (Err(m), Some((_, from))) = (check_aspect(v), ar) {
+                self.strict(from, "aspect_ratio", m);
+            }
+            r.body.insert("aspect_ratio".into(), json!(v));
+        }
+        let neg = pick(&s.negative_prompt, &d.negative_prompt);
+        if self.takes("negative_prompt", ep.takes_duration(), neg, "") {
+            let v = neg.map_or(catalog::DEFAULT_NEGATIVE_PROMPT, |x| x.0.as_str());
+            r.body.insert("negative_prompt".into(), json!(v));
+        }
+        let cfg = pick(&s.cfg_scale, &d.cfg_scale);
+        if self.takes("cfg_scale", ep.cfg_scale, cfg, "") {
+            let v = cfg.map_or(catalog::DEFAULT_CFG_SCALE, |x| *x.0);
+            if let (Err(m), Some((_, from))) = (check_cfg(v), cfg) {
+                self.strict(from, "cfg_scale", m);
+            }
+            r.body.insert("cfg_scale".into(), json!(v));
+        }
+        let audio = pick(&s.generate_audio, &d.generate_audio);
+        if self.takes("generate_audio", ep.generate_audio, audio, " (it makes no audio)") {
+            r.audio = audio.is_none_or(|x| *x.0);
+            r.body.insert("generate_audio".into(), json!(r.audio));
+        }
+    }
+
+    /// Whether the endpoint takes `field`; a shot that sets one it does not take is a problem
+    /// (a value from `defaults` is left out quietly).
+    fn takes<T>(&mut self, field: &str, taken: bool, set: Option<(&T, SetIn)>, why: &str) -> bool {
+        if !taken && matches!(set, Some((_, SetIn::Shot))) {
+            let (kind, id) = (self.ep.kind.name(), self.ep.id);
+            let msg = format!("{kind} ({id}) does not take `{field}`{why}: remove it from the shot");
+            self.planner.shot_problem(self.shot, self.name, field, msg);
+        }
+        taken
+    }
+
+    /// A bad value is the shot's problem when the shot set it (`defaults` are checked once).
+    fn strict(&mut self, from: SetIn, field: &str, m: Invalid) {
+        if from == SetIn::Shot {
+            self.planner.shot_problem(self.shot, self.name, field, m);
+        }
     }
 }
 
