@@ -9,10 +9,9 @@ use crate::cost::Estimate;
 use crate::error::{Error, UsageError, exit};
 use crate::journal::{self, Journal};
 use crate::ledger::Ledger;
-use crate::manifest::{ShotRecord, ShotStatus};
+use crate::manifest::{Manifest, ShotRecord, ShotStatus};
 use crate::plan::{self, Plan};
 use crate::prepare::Preparation;
-use crate::provider::{Endpoints, Provider};
 use crate::report::progress::Style;
 use crate::report::{self, Reporter};
 use crate::resume::{Decided, Fate, Resume};
@@ -55,65 +54,27 @@ pub async fn render(args: RenderArgs) -> Result<i32, Error> {
     let lock = crate::lock::acquire(&settings.out)?;
     resume.history = Journal::read(&journal_path);
     let decided = resume.decide_all(&plan, &selected);
-    let journal = Arc::new(Journal::open(&journal_path).map_err(|source| Error::Write {
-        path: journal_path.clone(),
-        source,
-    })?);
-    if resume.history.skipped > 0 {
-        report::stderr_line(&format!(
-            "note: {} unreadable journal line(s) skipped (a crash mid-write)",
-            resume.history.skipped
-        ));
-    }
-    let sandbox = if args.sandbox {
-        Some(start_sandbox().await?)
-    } else {
-        None
+    let sandbox = match args.sandbox {
+        true => Some(
+            Sandbox::start(([127, 0, 0, 1], 0).into(), SandboxConfig::rehearsal())
+                .await
+                .map_err(Error::Sandbox)?,
+        ),
+        false => None,
     };
-    let manifest_path = settings.out.join("manifest.json");
-    let ledger = Arc::new(Ledger::new(
-        manifest_path.clone(),
-        resume.starting_manifest(&src.name, &plan, &selected, journal::now()),
-    ));
-    ledger.flush().map_err(|source| Error::Write {
-        path: manifest_path.clone(),
-        source,
-    })?;
-    let reporter: Arc<dyn Reporter> = Arc::from(report::progress::reporter(settings.style, selected.len()));
-    let stop = Stop::default();
-    let runner = Arc::new(Runner {
-        provider: provider(&settings, sandbox.as_ref()),
-        http: crate::provider::http::client(),
-        journal,
-        ledger: ledger.clone(),
-        reporter: reporter.clone(),
-        stop: stop.clone(),
-        uploads: std::sync::Mutex::new(resume.uploads()),
-        resume: Arc::new(resume),
-        shots: Arc::new(plan.shots.clone()),
-        outcomes: Arc::new(Runner::outcomes(plan.shots.len())),
-        slots: Arc::new(Slots::new(settings.concurrency)),
-    });
-    let signals = tokio::spawn(signals::watch(stop.clone(), reporter.clone()));
-    let flusher = tokio::spawn({
-        let ledger = ledger.clone();
-        async move { ledger.flush_periodically().await }
-    });
-
+    let runner = start(&settings, resume, &plan, &src, &selected, sandbox.as_ref())?;
     let tasks = prepare(&runner, &plan, &src, decided, &selected).await;
-    runner.clone().run(tasks).await;
-    signals.abort();
-    flusher.abort();
-    reporter.finish();
-    ledger.finish(journal::now()).map_err(|source| Error::Write {
-        path: manifest_path.clone(),
-        source,
-    })?;
+    let manifest = run(&runner, tasks).await?;
     drop(sandbox);
-    let manifest = ledger.snapshot();
     let records: Vec<&ShotRecord> = selected.iter().map(|&i| &manifest.shots[i]).collect();
-    summarize(&settings, &records, stop.level() >= 1, args.sandbox);
-    if stop.signalled() {
+    report::render_end(
+        settings.style == Style::Json,
+        &settings.out,
+        &records,
+        runner.stop.level() >= 1,
+        args.sandbox,
+    );
+    if runner.stop.signalled() {
         return Err(Error::Interrupted);
     }
     drop(lock);
@@ -126,6 +87,72 @@ pub async fn render(args: RenderArgs) -> Result<i32, Error> {
         exit::OK
     };
     Ok(if bad { exit::SHOTS_FAILED } else { assembled })
+}
+
+/// Runs the tasks with the signal handler and the manifest flusher beside them; the final
+/// manifest.
+async fn run(runner: &Arc<Runner>, tasks: Vec<Task>) -> Result<Manifest, Error> {
+    let signals = tokio::spawn(signals::watch(runner.stop.clone(), runner.reporter.clone()));
+    let flusher = tokio::spawn({
+        let ledger = runner.ledger.clone();
+        async move { ledger.flush_periodically().await }
+    });
+    runner.clone().run(tasks).await;
+    signals.abort();
+    flusher.abort();
+    runner.reporter.finish();
+    runner.ledger.finish(journal::now()).map_err(|source| Error::Write {
+        path: runner.resume.out.join("manifest.json"),
+        source,
+    })?;
+    Ok(runner.ledger.snapshot())
+}
+
+/// Opens the journal, writes the starting manifest and builds the runner (ledger, reporter,
+/// stop level, outcome board and the one concurrency limit).
+fn start(
+    settings: &Settings,
+    resume: Resume,
+    plan: &Plan,
+    src: &Source,
+    selected: &[usize],
+    sandbox: Option<&Sandbox>,
+) -> Result<Arc<Runner>, Error> {
+    let journal_path = Journal::path_in(&settings.out);
+    let journal = Arc::new(Journal::open(&journal_path).map_err(|source| Error::Write {
+        path: journal_path.clone(),
+        source,
+    })?);
+    if resume.history.skipped > 0 {
+        report::stderr_line(&format!(
+            "note: {} unreadable journal line(s) skipped (a crash mid-write)",
+            resume.history.skipped
+        ));
+    }
+    let manifest_path = settings.out.join("manifest.json");
+    let ledger = Arc::new(Ledger::new(
+        manifest_path.clone(),
+        resume.starting_manifest(&src.name, plan, selected, journal::now()),
+    ));
+    ledger.flush().map_err(|source| Error::Write {
+        path: manifest_path.clone(),
+        source,
+    })?;
+    let reporter: Arc<dyn Reporter> = Arc::from(report::progress::reporter(settings.style, selected.len()));
+    let runner = Arc::new(Runner {
+        provider: settings.provider_client(sandbox.map(Sandbox::base_url)),
+        http: crate::provider::http::client(),
+        journal,
+        ledger,
+        reporter,
+        stop: Stop::default(),
+        uploads: std::sync::Mutex::new(resume.uploads()),
+        resume: Arc::new(resume),
+        shots: Arc::new(plan.shots.clone()),
+        outcomes: Arc::new(Runner::outcomes(plan.shots.len())),
+        slots: Arc::new(Slots::new(settings.concurrency)),
+    });
+    Ok(runner)
 }
 
 /// The estimate, the budget, the key and the confirmation: every reason not to start.
@@ -209,54 +236,4 @@ async fn prepare(runner: &Runner, plan: &Plan, src: &Source, decided: Vec<Decide
         }
     }
     ready
-}
-
-/// The provider client, pointed at the in-process sandbox when there is one.
-fn provider(settings: &Settings, sandbox: Option<&Sandbox>) -> Provider {
-    let (endpoints, key) = match sandbox {
-        Some(sb) => (
-            Endpoints {
-                fal_queue: sb.base_url(),
-                fal_storage: sb.base_url(),
-                eachlabs: sb.base_url(),
-            },
-            "sandbox".to_owned(),
-        ),
-        None => (settings.endpoints.clone(), settings.key.clone().unwrap_or_default()),
-    };
-    let mut provider = Provider::new(settings.provider, &endpoints, key, crate::provider::http::client());
-    if let Provider::Eachlabs(e) = &mut provider
-        && settings.fast_poll
-    {
-        e.poll = std::time::Duration::from_millis(100);
-    }
-    provider
-}
-
-/// The end of the run: counts and what to do next, or one JSON line.
-fn summarize(settings: &Settings, records: &[&ShotRecord], stopped: bool, sandbox: bool) {
-    if settings.style == Style::Json {
-        let line = serde_json::json!({
-            "state": "summary",
-            "at": journal::now(),
-            "manifest": settings.out.join("manifest.json"),
-            "counts": report::summary::counts(records),
-        });
-        report::stdout(&format!("{line}\n"));
-    } else {
-        let summary = report::summary::render_summary(records, &settings.out, stopped, sandbox);
-        report::stderr_line(summary.trim_end());
-    }
-}
-
-/// The in-process sandbox: realistic but fast (seconds, not minutes).
-async fn start_sandbox() -> Result<Sandbox, Error> {
-    let config = SandboxConfig {
-        queue_time: std::time::Duration::from_millis(300),
-        job_time: std::time::Duration::from_millis(1500),
-        ..SandboxConfig::default()
-    };
-    Sandbox::start("127.0.0.1:0".parse().expect("literal address"), config)
-        .await
-        .map_err(Error::Sandbox)
 }

@@ -11,8 +11,8 @@ use crate::cli::RenderArgs;
 use crate::cost::Micros;
 use crate::error::UsageError;
 use crate::plan::Plan;
-use crate::provider::Endpoints;
 use crate::provider::http::check_base_url;
+use crate::provider::{Endpoints, Provider};
 use crate::report::progress::Style;
 use crate::resume::Flags;
 
@@ -82,6 +82,28 @@ impl Settings {
             },
             fast_poll: args.sandbox || std::env::var_os("STORYBOARD_FAST_POLL").is_some(),
         })
+    }
+
+    /// The provider client, pointed at the in-process sandbox when there is one.
+    pub fn provider_client(&self, sandbox_url: Option<String>) -> Provider {
+        let (endpoints, key) = match sandbox_url {
+            Some(url) => (
+                Endpoints {
+                    fal_queue: url.clone(),
+                    fal_storage: url.clone(),
+                    eachlabs: url,
+                },
+                "sandbox".to_owned(),
+            ),
+            None => (self.endpoints.clone(), self.key.clone().unwrap_or_default()),
+        };
+        let mut provider = Provider::new(self.provider, &endpoints, key, crate::provider::http::client());
+        if let Provider::Eachlabs(e) = &mut provider
+            && self.fast_poll
+        {
+            e.poll = std::time::Duration::from_millis(100);
+        }
+        provider
     }
 
     /// The environment variable that holds the provider's key.

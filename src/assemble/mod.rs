@@ -135,7 +135,7 @@ pub fn assemble(out: &Utf8Path, name: &str, strict: bool) -> Result<Assembly, As
         let copy = can_stream_copy(&clips);
         match cut(out, name, &clips, copy) {
             Ok(path) => (Some(path), None, copy),
-            Err(e) => (None, Some(e), copy),
+            Err(e) => (None, Some(e.to_string()), copy),
         }
     };
     Ok(Assembly {
@@ -156,89 +156,117 @@ fn can_stream_copy(clips: &[Clip]) -> bool {
     first.is_some() && clips.iter().all(|c| c.probe.as_ref() == first)
 }
 
-fn cut(out: &Utf8Path, name: &str, clips: &[Clip], copy: bool) -> Result<Utf8PathBuf, String> {
+/// Why ffmpeg made no cut.
+#[derive(Debug, thiserror::Error)]
+pub enum CutError {
+    /// The concat list could not be written.
+    #[error("cannot write {path}: {source}")]
+    Write {
+        /// Which.
+        path: Utf8PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// ffmpeg could not be started.
+    #[error("cannot run ffmpeg: {0}")]
+    Spawn(std::io::Error),
+    /// ffmpeg ran and failed: its last line of errors.
+    #[error("ffmpeg failed: {0}")]
+    Ffmpeg(String),
+}
+
+/// Joins the clips into `<name>.mp4` (written as a temporary file, then renamed).
+fn cut(out: &Utf8Path, name: &str, clips: &[Clip], copy: bool) -> Result<Utf8PathBuf, CutError> {
     let dest = out.join(format!("{name}.mp4"));
     let part = files::part_path(&dest);
     let mut cmd = Command::new("ffmpeg");
     cmd.args(["-y", "-v", "error"]);
     if copy {
-        let list = out.join(".storyboard").join("concat.txt");
-        let text: String = clips
-            .iter()
-            .map(|c| {
-                format!(
-                    "file '{}'\n",
-                    out.join(&c.rel)
-                        .canonicalize_utf8()
-                        .unwrap_or_else(|_| out.join(&c.rel))
-                        .as_str()
-                        .replace('\'', "'\\''")
-                )
-            })
-            .collect();
-        std::fs::create_dir_all(out.join(".storyboard")).map_err(|e| e.to_string())?;
-        std::fs::write(&list, text).map_err(|e| format!("cannot write {list}: {e}"))?;
-        cmd.args(["-f", "concat", "-safe", "0", "-i"]).arg(&list).args([
-            "-c",
-            "copy",
-            "-movflags",
-            "+faststart",
-            "-f",
-            "mp4",
-        ]);
+        stream_copy_args(&mut cmd, out, clips)?;
     } else {
-        // Re-encode through the concat filter to the first clip's size: scaled and padded (never
-        // stretched), one frame rate, and silence for clips without audio so sound stays in sync.
-        let (w, h, fps) = clips[0].probe.as_ref().map_or((1280, 720, "30/1".to_owned()), |p| {
-            (p.width, p.height, p.frame_rate.clone())
-        });
-        let mut filter = String::new();
-        for (i, c) in clips.iter().enumerate() {
-            cmd.arg("-i").arg(out.join(&c.rel));
-            filter.push_str(&format!(
-                "[{i}:v]scale={w}:{h}:force_original_aspect_ratio=decrease,pad={w}:{h}:(ow-iw)/2:(oh-ih)/2,setsar=1,fps={fps},format=yuv420p[v{i}];"
-            ));
-            if c.probe.as_ref().is_some_and(|p| p.audio) {
-                filter.push_str(&format!(
-                    "[{i}:a]aresample=48000,aformat=channel_layouts=stereo,apad,atrim=0:{d}[a{i}];",
-                    d = c.duration
-                ));
-            } else {
-                filter.push_str(&format!(
-                    "anullsrc=channel_layout=stereo:sample_rate=48000,atrim=0:{d}[a{i}];",
-                    d = c.duration
-                ));
-            }
-        }
-        for i in 0..clips.len() {
-            filter.push_str(&format!("[v{i}][a{i}]"));
-        }
-        filter.push_str(&format!("concat=n={}:v=1:a=1[v][a]", clips.len()));
-        cmd.args(["-filter_complex", &filter, "-map", "[v]", "-map", "[a]"]);
-        cmd.args([
-            "-c:v",
-            "libx264",
-            "-preset",
-            "veryfast",
-            "-crf",
-            "20",
-            "-c:a",
-            "aac",
-            "-movflags",
-            "+faststart",
-            "-f",
-            "mp4",
-        ]);
+        reencode_args(&mut cmd, out, clips);
     }
     cmd.arg(&part);
-    let o = cmd.output().map_err(|e| format!("cannot run ffmpeg: {e}"))?;
+    let o = cmd.output().map_err(CutError::Spawn)?;
     if !o.status.success() {
         let _ = std::fs::remove_file(&part);
         let err = String::from_utf8_lossy(&o.stderr);
-        return Err(format!("ffmpeg failed: {}", err.lines().last().unwrap_or("")));
+        return Err(CutError::Ffmpeg(err.lines().last().unwrap_or("").to_owned()));
     }
-    std::fs::rename(&part, &dest).map_err(|e| format!("cannot rename {part}: {e}"))?;
+    std::fs::rename(&part, &dest).map_err(|source| CutError::Write { path: part, source })?;
     Ok(dest)
+}
+
+/// The concat demuxer with stream copy: identical codec, size and time base.
+fn stream_copy_args(cmd: &mut Command, out: &Utf8Path, clips: &[Clip]) -> Result<(), CutError> {
+    let list = out.join(".storyboard").join("concat.txt");
+    let text: String = clips
+        .iter()
+        .map(|c| {
+            let path = out.join(&c.rel);
+            let path = path.canonicalize_utf8().unwrap_or(path);
+            format!("file '{}'\n", path.as_str().replace('\'', "'\\''"))
+        })
+        .collect();
+    let failed = |source| CutError::Write {
+        path: list.clone(),
+        source,
+    };
+    std::fs::create_dir_all(out.join(".storyboard")).map_err(failed)?;
+    std::fs::write(&list, text).map_err(failed)?;
+    cmd.args(["-f", "concat", "-safe", "0", "-i"]).arg(&list).args([
+        "-c",
+        "copy",
+        "-movflags",
+        "+faststart",
+        "-f",
+        "mp4",
+    ]);
+    Ok(())
+}
+
+/// Re-encode through the concat filter to the first clip's size: scaled and padded (never
+/// stretched), one frame rate, and silence for clips without audio so sound stays in sync.
+fn reencode_args(cmd: &mut Command, out: &Utf8Path, clips: &[Clip]) {
+    let (w, h, fps) = clips[0].probe.as_ref().map_or((1280, 720, "30/1".to_owned()), |p| {
+        (p.width, p.height, p.frame_rate.clone())
+    });
+    let mut filter = String::new();
+    for (i, c) in clips.iter().enumerate() {
+        cmd.arg("-i").arg(out.join(&c.rel));
+        filter.push_str(&format!(
+            "[{i}:v]scale={w}:{h}:force_original_aspect_ratio=decrease,pad={w}:{h}:(ow-iw)/2:(oh-ih)/2,setsar=1,fps={fps},format=yuv420p[v{i}];"
+        ));
+        let d = c.duration;
+        if c.probe.as_ref().is_some_and(|p| p.audio) {
+            filter.push_str(&format!(
+                "[{i}:a]aresample=48000,aformat=channel_layouts=stereo,apad,atrim=0:{d}[a{i}];"
+            ));
+        } else {
+            filter.push_str(&format!(
+                "anullsrc=channel_layout=stereo:sample_rate=48000,atrim=0:{d}[a{i}];"
+            ));
+        }
+    }
+    for i in 0..clips.len() {
+        filter.push_str(&format!("[v{i}][a{i}]"));
+    }
+    filter.push_str(&format!("concat=n={}:v=1:a=1[v][a]", clips.len()));
+    cmd.args(["-filter_complex", &filter, "-map", "[v]", "-map", "[a]"]);
+    cmd.args([
+        "-c:v",
+        "libx264",
+        "-preset",
+        "veryfast",
+        "-crf",
+        "20",
+        "-c:a",
+        "aac",
+        "-movflags",
+        "+faststart",
+        "-f",
+        "mp4",
+    ]);
 }
 
 #[cfg(test)]

@@ -32,6 +32,27 @@ pub fn sandbox_ready(base: &str) {
 
 pub mod progress;
 
+/// The end of a render: the counts and what to do next, or one JSON line for `--json`.
+pub fn render_end(
+    json: bool,
+    out: &camino::Utf8Path,
+    records: &[&crate::manifest::ShotRecord],
+    stopped: bool,
+    sandbox: bool,
+) {
+    if json {
+        let line = serde_json::json!({
+            "state": "summary",
+            "at": crate::journal::now(),
+            "manifest": out.join("manifest.json"),
+            "counts": summary::counts(records),
+        });
+        stdout(&format!("{line}\n"));
+    } else {
+        stderr_line(summary::render_summary(records, out, stopped, sandbox).trim_end());
+    }
+}
+
 /// What the runner tells the report layer. The runner never prints.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {

@@ -60,6 +60,15 @@ impl Default for SandboxConfig {
 }
 
 impl SandboxConfig {
+    /// `render --sandbox`: realistic but fast (seconds, not minutes).
+    pub fn rehearsal() -> SandboxConfig {
+        SandboxConfig {
+            queue_time: Duration::from_millis(300),
+            job_time: Duration::from_millis(1500),
+            ..SandboxConfig::default()
+        }
+    }
+
     /// Millisecond jobs, for tests.
     pub fn fast() -> SandboxConfig {
         SandboxConfig {
