@@ -19,6 +19,8 @@ pub struct Ledger {
     path: Utf8PathBuf,
     manifest: Mutex<Manifest>,
     dirty: AtomicBool,
+    /// The least time between two writes made by [`Ledger::update`].
+    every: Duration,
     /// Held while writing (so writes land in order) and when the last one was.
     writer: Mutex<Instant>,
 }
@@ -26,15 +28,22 @@ pub struct Ledger {
 impl Ledger {
     /// A ledger writing to `path`, starting from `manifest`.
     pub fn new(path: Utf8PathBuf, manifest: Manifest) -> Ledger {
+        Ledger::with_interval(path, manifest, FLUSH_EVERY)
+    }
+
+    /// A ledger whose updates rewrite the file at most once per `every`.
+    pub fn with_interval(path: Utf8PathBuf, manifest: Manifest, every: Duration) -> Ledger {
         Ledger {
             path,
             manifest: Mutex::new(manifest),
             dirty: AtomicBool::new(true),
-            writer: Mutex::new(Instant::now() - FLUSH_EVERY),
+            every,
+            writer: Mutex::new(Instant::now() - every),
         }
     }
 
-    /// Changes a shot's record; the file follows within [`FLUSH_EVERY`].
+    /// Changes a shot's record; the file follows within the interval (at once when the last
+    /// write is older than that).
     pub fn update(&self, index: usize, f: impl FnOnce(&mut ShotRecord)) {
         {
             let mut m = self.manifest.lock().unwrap_or_else(|e| e.into_inner());
@@ -43,7 +52,7 @@ impl Ledger {
             }
         }
         self.dirty.store(true, Ordering::SeqCst);
-        let due = self.writer.try_lock().is_ok_and(|last| last.elapsed() >= FLUSH_EVERY);
+        let due = self.writer.try_lock().is_ok_and(|last| last.elapsed() >= self.every);
         if due {
             let _ = self.flush();
         }
@@ -87,5 +96,63 @@ impl Drop for Ledger {
     /// Every exit path leaves the latest manifest on disk.
     fn drop(&mut self) {
         let _ = self.flush();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manifest::ShotStatus;
+
+    fn manifest(n: usize) -> Manifest {
+        let shot = |i: usize| ShotRecord {
+            id: format!("s{i}"),
+            status: ShotStatus::Pending,
+            provider: "fal".into(),
+            endpoint: "e".into(),
+            input: Default::default(),
+            request_key: format!("k{i}"),
+            request_id: None,
+            estimated_usd: None,
+            actual_usd: None,
+            clip: None,
+            submitted_at: None,
+            completed_at: None,
+            attempts: 0,
+            error: None,
+        };
+        Manifest {
+            version: 1,
+            storyboard: "s.yaml".into(),
+            title: None,
+            generator: "test".into(),
+            started_at: "t".into(),
+            finished_at: None,
+            estimated_usd: 0.0,
+            shots: (0..n).map(shot).collect(),
+        }
+    }
+
+    #[test]
+    fn updates_between_writes_reach_the_file_on_flush_finish_and_drop() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = Utf8PathBuf::from_path_buf(dir.path().join("manifest.json")).unwrap();
+        let ledger = Ledger::with_interval(path.clone(), manifest(3), Duration::from_secs(3600));
+        ledger.flush().unwrap();
+        // Written just now: the next update waits for a flush instead of rewriting the file.
+        ledger.update(0, |r| r.status = ShotStatus::Done);
+        assert_eq!(Manifest::read(&path).unwrap().shots[0].status, ShotStatus::Pending);
+        ledger.flush().unwrap();
+        assert_eq!(Manifest::read(&path).unwrap().shots[0].status, ShotStatus::Done);
+
+        ledger.update(1, |r| r.status = ShotStatus::Failed);
+        ledger.finish("end".into()).unwrap();
+        let m = Manifest::read(&path).unwrap();
+        assert_eq!((m.shots[1].status, m.finished_at.as_deref()), (ShotStatus::Failed, Some("end")));
+
+        ledger.update(2, |r| r.status = ShotStatus::Uncertain);
+        drop(ledger);
+        assert_eq!(Manifest::read(&path).unwrap().shots[2].status, ShotStatus::Uncertain);
+        assert!(!path.with_extension("json.tmp").exists(), "no temporary left behind");
     }
 }

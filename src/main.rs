@@ -13,6 +13,9 @@ fn main() {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e}");
+            if let Some(hint) = e.hint() {
+                eprintln!("hint: {hint}");
+            }
             e.exit_code()
         }
     };
