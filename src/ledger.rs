@@ -148,7 +148,10 @@ mod tests {
         ledger.update(1, |r| r.status = ShotStatus::Failed);
         ledger.finish("end".into()).unwrap();
         let m = Manifest::read(&path).unwrap();
-        assert_eq!((m.shots[1].status, m.finished_at.as_deref()), (ShotStatus::Failed, Some("end")));
+        assert_eq!(
+            (m.shots[1].status, m.finished_at.as_deref()),
+            (ShotStatus::Failed, Some("end"))
+        );
 
         ledger.update(2, |r| r.status = ShotStatus::Uncertain);
         drop(ledger);
