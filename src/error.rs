@@ -154,7 +154,7 @@ impl Error {
             Error::BadInput(_) => {
                 Some("nothing was sent and nothing written; `storyboard plan FILE` checks a storyboard for free")
             }
-            Error::Read(_) => Some("check the path; `-` reads the storyboard from standard input"),
+            Error::Read(ReadError::Io { .. }) => Some("check the path; `-` reads the storyboard from standard input"),
             Error::Write { .. } => {
                 Some("check that the folder is writable and the disk has room; the journal keeps every paid request")
             }

@@ -49,11 +49,11 @@ pub struct StoryboardFile<S = Vec<ShotSpec>> {
     #[serde(default)]
     pub defaults: Params,
     /// Free-form values for the templates.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "unique_keys")]
     pub vars: Map<String, Value>,
     /// Friendly names for Kling voices, used with `voice("name")` or a shot's `voices:`: an
     /// existing voice id, or `{ sample: ./voice.wav }` (5–30 s of clean speech) to create one.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "unique_keys")]
     pub voices: BTreeMap<String, VoiceSpec>,
     /// The shots, in film order.
     pub shots: S,
@@ -80,14 +80,98 @@ pub struct Params {
     pub cfg_scale: Option<f64>,
 }
 
-/// A duration as written: `5`, `10` or the strings `"5"`/`"10"`.
-#[derive(Debug, Clone, Deserialize, JsonSchema, PartialEq)]
+/// A duration as written: `5`, `10` or the strings `"5"`/`"10"`. Anything but a whole number
+/// of seconds is refused at the field, naming what to write.
+#[derive(Debug, Clone, JsonSchema, PartialEq)]
 #[serde(untagged)]
 pub enum Duration {
     /// `duration: 5`
     Seconds(u64),
     /// `duration: "5"`
     Text(String),
+}
+
+impl<'de> Deserialize<'de> for Duration {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        d.deserialize_any(DurationVisitor)
+    }
+}
+
+struct DurationVisitor;
+
+impl DurationVisitor {
+    fn refuse<E: serde::de::Error>(written: impl fmt::Display) -> E {
+        E::custom(format!(
+            "duration `{written}` is not allowed: write a whole number of seconds the model takes (e.g. `duration: 5` or `duration: 10`)"
+        ))
+    }
+}
+
+impl Visitor<'_> for DurationVisitor {
+    type Value = Duration;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a whole number of seconds, e.g. 5 or 10")
+    }
+
+    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Duration, E> {
+        Ok(Duration::Seconds(v))
+    }
+
+    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Duration, E> {
+        u64::try_from(v).map(Duration::Seconds).map_err(|_| Self::refuse(v))
+    }
+
+    fn visit_u128<E: serde::de::Error>(self, v: u128) -> Result<Duration, E> {
+        Err(Self::refuse(v))
+    }
+
+    fn visit_i128<E: serde::de::Error>(self, v: i128) -> Result<Duration, E> {
+        Err(Self::refuse(v))
+    }
+
+    fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Duration, E> {
+        if v.fract() == 0.0 && (0.0..1e6).contains(&v) {
+            Ok(Duration::Seconds(v as u64))
+        } else {
+            Err(Self::refuse(v))
+        }
+    }
+
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Duration, E> {
+        Ok(Duration::Text(v.to_owned()))
+    }
+}
+
+/// A mapping whose keys must be unique: YAML would let the later of two equal keys win
+/// silently (`vars`, `voices`, `matrix`, `params`).
+pub fn unique_keys<'de, D, V, M>(d: D) -> Result<M, D::Error>
+where
+    D: Deserializer<'de>,
+    V: Deserialize<'de>,
+    M: Default + Extend<(String, V)>,
+{
+    struct Unique<V, M>(std::marker::PhantomData<(V, M)>);
+    impl<'de, V: Deserialize<'de>, M: Default + Extend<(String, V)>> Visitor<'de> for Unique<V, M> {
+        type Value = M;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a mapping")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<M, A::Error> {
+            let mut seen = std::collections::HashSet::new();
+            let mut out = M::default();
+            while let Some((k, v)) = map.next_entry::<String, V>()? {
+                if !seen.insert(k.clone()) {
+                    return Err(serde::de::Error::custom(format!(
+                        "duplicate key `{k}`: each name may appear once (YAML would silently keep the later one)"
+                    )));
+                }
+                out.extend([(k, v)]);
+            }
+            Ok(out)
+        }
+    }
+    d.deserialize_map(Unique(std::marker::PhantomData))
 }
 
 impl fmt::Display for Duration {
@@ -120,7 +204,7 @@ pub struct ShotSpec {
     #[serde(default)]
     pub voices: Vec<String>,
     /// Expands the shot into the cartesian product of these lists (in declaration order).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "unique_keys")]
     pub matrix: Map<String, Value>,
     /// Renders each expansion this many times, ids suffixed `-take1` … `-takeN`.
     #[serde(default)]
@@ -133,7 +217,7 @@ pub struct ShotSpec {
     #[serde(default)]
     pub endpoint: Option<String>,
     /// Escape hatch: raw input fields added to the request body.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "unique_keys")]
     pub params: Map<String, Value>,
     /// Price of one render of this shot in USD, for endpoints without a known price.
     #[serde(default)]
@@ -248,26 +332,53 @@ pub struct Source {
     pub text: String,
 }
 
+/// The largest storyboard file read (far beyond any film's: a 10,000-shot storyboard with
+/// templates is about 2 MiB).
+pub const MAX_STORYBOARD_BYTES: u64 = 8 << 20;
+/// The deepest `[`/`{` nesting accepted (a storyboard needs three or four levels).
+pub const MAX_FLOW_DEPTH: usize = 64;
+
 /// The storyboard file cannot be read.
 #[derive(Debug, thiserror::Error)]
-#[error("cannot read {path}: {source}")]
-pub struct ReadError {
-    /// The file as given.
-    pub path: Utf8PathBuf,
-    /// Why.
-    pub source: std::io::Error,
+pub enum ReadError {
+    /// The file (or standard input) could not be read.
+    #[error("cannot read {path}: {source}")]
+    Io {
+        /// The file as given.
+        path: Utf8PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Larger than any storyboard (a device like /dev/zero, or the wrong file).
+    #[error(
+        "{path} is larger than {} MiB, far beyond any film's storyboard: is it the right file? (a storyboard is a YAML text file)",
+        MAX_STORYBOARD_BYTES >> 20
+    )]
+    TooLarge {
+        /// The file as given.
+        path: Utf8PathBuf,
+    },
+    /// Not UTF-8 text.
+    #[error("{path} is not UTF-8 text: a storyboard is a YAML text file")]
+    NotText {
+        /// The file as given.
+        path: Utf8PathBuf,
+    },
 }
 
 impl Source {
     /// Reads a storyboard from a file, or standard input for `-`.
     pub fn load(path: &Utf8Path) -> Result<Source, ReadError> {
-        let failed = |source| ReadError {
-            path: path.to_owned(),
-            source,
+        let text = if path.as_str() == "-" {
+            read_bounded(path, std::io::stdin().lock())?
+        } else {
+            let file = std::fs::File::open(path).map_err(|source| ReadError::Io {
+                path: path.to_owned(),
+                source,
+            })?;
+            read_bounded(path, file)?
         };
         if path.as_str() == "-" {
-            let mut text = String::new();
-            std::io::Read::read_to_string(&mut std::io::stdin(), &mut text).map_err(failed)?;
             return Ok(Source {
                 name: "<stdin>".into(),
                 dir: ".".into(),
@@ -275,12 +386,15 @@ impl Source {
                 text,
             });
         }
-        let text = std::fs::read_to_string(path).map_err(failed)?;
         Ok(Source::from_file(path, text))
     }
 
-    /// A source read from a file.
+    /// A source read from a file (a UTF-8 byte order mark is dropped).
     pub fn from_file(path: &Utf8Path, text: String) -> Source {
+        let text = match text.strip_prefix('\u{feff}') {
+            Some(rest) => rest.to_owned(),
+            None => text,
+        };
         let dir = match path.parent() {
             Some(p) if !p.as_str().is_empty() => p.to_owned(),
             _ => Utf8PathBuf::from("."),
@@ -294,8 +408,59 @@ impl Source {
     }
 }
 
+/// Reads at most [`MAX_STORYBOARD_BYTES`] (and one more, to tell a larger input), as UTF-8
+/// without a byte order mark.
+fn read_bounded(path: &Utf8Path, input: impl std::io::Read) -> Result<String, ReadError> {
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(&mut input.take(MAX_STORYBOARD_BYTES + 1), &mut bytes).map_err(|source| {
+        ReadError::Io {
+            path: path.to_owned(),
+            source,
+        }
+    })?;
+    if bytes.len() as u64 > MAX_STORYBOARD_BYTES {
+        return Err(ReadError::TooLarge { path: path.to_owned() });
+    }
+    let text = String::from_utf8(bytes).map_err(|_| ReadError::NotText { path: path.to_owned() })?;
+    Ok(text.strip_prefix('\u{feff}').map(str::to_owned).unwrap_or(text))
+}
+
+/// The first place where `[`/`{` nesting goes deeper than [`MAX_FLOW_DEPTH`] (the YAML
+/// scanner's time grows with the square of it), outside quotes and comments: (line, column).
+fn too_deep(text: &str) -> Option<(usize, usize)> {
+    let mut depth = 0usize;
+    for (n, line) in text.lines().enumerate() {
+        let mut quote: Option<char> = None;
+        let mut prev = ' ';
+        for (col, c) in line.chars().enumerate() {
+            match (quote, c) {
+                (Some(q), c) if c == q => quote = None,
+                (Some(_), _) => {}
+                (None, '#') if prev.is_whitespace() => break,
+                (None, '"' | '\'') if prev.is_whitespace() || "[{,:".contains(prev) => quote = Some(c),
+                (None, '[' | '{') => {
+                    depth += 1;
+                    if depth > MAX_FLOW_DEPTH {
+                        return Some((n + 1, col + 1));
+                    }
+                }
+                (None, ']' | '}') => depth = depth.saturating_sub(1),
+                _ => {}
+            }
+            prev = c;
+        }
+    }
+    None
+}
+
 /// Parses a storyboard, reporting every structural problem (first the top level, then each shot).
 pub fn parse(src: &Source) -> Result<StoryboardFile, Vec<Problem>> {
+    if let Some(at) = too_deep(&src.text) {
+        let msg = format!(
+            "values nest deeper than {MAX_FLOW_DEPTH} levels of `[`/`{{`: a storyboard never needs that; flatten the value"
+        );
+        return Err(vec![Problem::in_file(&src.name, Some(at), msg)]);
+    }
     match serde_yaml::from_str::<StoryboardFile>(&src.text) {
         Ok(sb) => Ok(sb),
         Err(first) => Err(collect_problems(src, first)),
@@ -346,6 +511,7 @@ fn yaml_problem(src: &Source, e: &serde_yaml::Error) -> Problem {
         };
     }
     let msg = improve_unknown_field(&msg).unwrap_or(msg);
+    let msg = improve_huge_number(&msg).unwrap_or(msg);
     let msg = if msg.contains("did not match any variant of untagged enum ImageSpec") {
         msg.replace(
             "data did not match any variant of untagged enum ImageSpec",
@@ -360,6 +526,23 @@ fn yaml_problem(src: &Source, e: &serde_yaml::Error) -> Problem {
         msg
     };
     Problem::in_file(&src.name, loc, msg)
+}
+
+/// `invalid type: integer `99999…` as u128, expected u32` → `99999… is too large here
+/// (expected u32)`: the number does not fit any integer the field takes.
+fn improve_huge_number(msg: &str) -> Option<String> {
+    let start = msg.find("invalid type: integer `")?;
+    let rest = &msg[start + "invalid type: integer `".len()..];
+    let end = rest.find('`')?;
+    let number = &rest[..end];
+    let after = rest[end + 1..].trim_start();
+    let expected = after
+        .strip_prefix("as u128, expected ")
+        .or_else(|| after.strip_prefix("as i128, expected "))?;
+    Some(format!(
+        "{}the number {number} is too large here (expected {expected})",
+        &msg[..start]
+    ))
 }
 
 /// `shots[1]: unknown field `promt`, expected one of `id`, `prompt`` →

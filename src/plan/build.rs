@@ -102,6 +102,13 @@ impl Planner<'_> {
                 self.shot_problem(i, id, "prompt", msg);
                 return None;
             }
+            let chars = p.chars().count();
+            if chars > super::MAX_PROMPT_CHARS {
+                let max = super::MAX_PROMPT_CHARS;
+                let msg = format!("the prompt is {chars} characters; Kling takes at most {max}: shorten it");
+                self.shot_problem(i, id, "prompt", msg);
+                return None;
+            }
             input.insert("prompt".into(), json!(p));
         }
         for (k, v) in &r.body {

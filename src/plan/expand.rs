@@ -69,8 +69,15 @@ impl<'a> Planner<'a> {
                 ),
             }
         }
-        if spec.takes == Some(0) {
-            self.shot_problem(i, name, "takes", "must be at least 1");
+        match spec.takes {
+            Some(0) => self.shot_problem(i, name, "takes", "must be at least 1"),
+            Some(n) if n > super::MAX_TAKES => self.shot_problem(
+                i,
+                name,
+                "takes",
+                format!("{n} takes: at most {} takes of one shot per render", super::MAX_TAKES),
+            ),
+            _ => {}
         }
 
         axes
@@ -272,6 +279,16 @@ pub fn check_id(id: &str) -> Result<(), Invalid> {
     if id.contains('/') || id.contains('\\') || id.contains("..") {
         return Err(Invalid(format!(
             "`{id}` would leave the output folder: ids become file names, so `/`, `\\` and `..` are not allowed"
+        )));
+    }
+    let stem = id.split('.').next().unwrap_or(id).to_ascii_lowercase();
+    let reserved = matches!(stem.as_str(), "con" | "prn" | "aux" | "nul")
+        || (stem.len() == 4
+            && (stem.starts_with("com") || stem.starts_with("lpt"))
+            && stem.as_bytes()[3].is_ascii_digit());
+    if reserved {
+        return Err(Invalid(format!(
+            "`{id}` is a reserved file name on Windows (CON, PRN, AUX, NUL, COM1–9, LPT1–9, with any extension): choose another id"
         )));
     }
     let mut chars = id.chars();

@@ -28,11 +28,7 @@ impl Planner<'_> {
     /// A voice sample: exists, wav/mp3/m4a (or mp4/mov), not empty, 5–30 s when ffprobe is
     /// installed. Returns the resolved path and its sha256.
     pub(super) fn check_sample(&mut self, written: &str) -> Result<(Utf8PathBuf, String), Invalid> {
-        let path = if Utf8Path::new(written).is_absolute() {
-            Utf8PathBuf::from(written)
-        } else {
-            self.src.dir.join(written)
-        };
+        let path = self.local_path(written);
         let ext = path.extension().map(str::to_ascii_lowercase).unwrap_or_default();
         if !SAMPLE_EXTENSIONS.contains(&ext.as_str()) {
             return Err(Invalid(format!(
@@ -48,6 +44,8 @@ impl Planner<'_> {
         if !meta.is_file() || meta.len() == 0 {
             return Err(Invalid(format!("sample `{written}` is empty or not a regular file")));
         }
+        self.contained(written, &path)?;
+        check_content(written, &path, Content::Audio)?;
         if let Some(secs) = crate::media::probe_duration(&path)
             && !(5.0..=30.0).contains(&secs)
         {
@@ -151,6 +149,7 @@ impl Planner<'_> {
         });
     }
 
+    /// A media input: an https URL, or a local file checked and hashed once.
     #[allow(clippy::too_many_arguments)]
     pub(super) fn media(
         &mut self,
@@ -164,75 +163,165 @@ impl Planner<'_> {
         local: &mut Vec<LocalFile>,
     ) {
         body.insert(body_field.into(), json!(value));
-        if let Some(scheme) = url_scheme(value) {
-            if scheme != "http" && scheme != "https" {
-                self.shot_problem(
-                    i,
-                    name,
-                    field,
-                    format!("`{value}`: only http(s) URLs or local paths are allowed (got a `{scheme}:` URL)"),
-                );
-            }
-            return;
-        }
-        let path = if Utf8Path::new(value).is_absolute() {
-            Utf8PathBuf::from(value)
-        } else {
-            self.src.dir.join(value)
+        let checked = match url_scheme(value) {
+            Some(scheme) => check_url(value, scheme),
+            None => self.local_file(value, media).map(|(path, sha256)| {
+                local.push(LocalFile {
+                    field: body_field.into(),
+                    written: value.into(),
+                    path,
+                    sha256,
+                })
+            }),
         };
+        if let Err(m) = checked {
+            self.shot_problem(i, name, field, m);
+        }
+    }
+
+    /// A local image or video: extension, a regular file of a sensible size, inside the
+    /// storyboard's folder when reached through a link, content of that kind; its sha256.
+    fn local_file(&mut self, value: &str, media: Media) -> Result<(Utf8PathBuf, String), Invalid> {
+        let path = self.local_path(value);
         let (exts, max, what) = match media {
             Media::Image => (IMAGE_EXTENSIONS, IMAGE_MAX_BYTES, "image"),
             Media::Video => (VIDEO_EXTENSIONS, VIDEO_MAX_BYTES, "video"),
         };
         let ext = path.extension().map(str::to_ascii_lowercase).unwrap_or_default();
         if !exts.contains(&ext.as_str()) {
-            self.shot_problem(
-                i,
-                name,
-                field,
-                format!("`{value}`: an {what} must be {} (got `.{ext}`)", exts.join("/")),
-            );
-            return;
+            return Err(Invalid(format!(
+                "`{value}`: an {what} must be {} (got `.{ext}`)",
+                exts.join("/")
+            )));
         }
-        let meta = match std::fs::metadata(&path) {
-            Ok(m) => m,
-            Err(_) => {
-                self.shot_problem(i, name, field, format!("local file `{value}` does not exist (looked for {path}); paths are relative to the storyboard's folder"));
-                return;
-            }
-        };
+        let meta = std::fs::metadata(&path).map_err(|_| {
+            Invalid(format!(
+                "local file `{value}` does not exist (looked for {path}); paths are relative to the storyboard's folder"
+            ))
+        })?;
         if !meta.is_file() {
-            self.shot_problem(i, name, field, format!("`{value}` is not a regular file"));
-            return;
+            return Err(Invalid(format!("`{value}` is not a regular file")));
         }
         if meta.len() == 0 || meta.len() > max {
-            self.shot_problem(
-                i,
-                name,
-                field,
-                format!(
-                    "`{value}` is {} bytes; an {what} must be 1 byte to {} MB",
-                    meta.len(),
-                    max / 1024 / 1024
-                ),
-            );
-            return;
+            return Err(Invalid(format!(
+                "`{value}` is {} bytes; an {what} must be 1 byte to {} MB",
+                meta.len(),
+                max / 1024 / 1024
+            )));
         }
-        let hash = self
-            .file_hashes
+        self.contained(value, &path)?;
+        let content = match media {
+            Media::Image => Content::Image,
+            Media::Video => Content::Video,
+        };
+        check_content(value, &path, content)?;
+        self.file_hashes
             .entry(path.clone())
-            .or_insert_with(|| sha256_file(&path).map_err(|e| Invalid(e.to_string())))
-            .clone();
-        match hash {
-            Ok(sha256) => local.push(LocalFile {
-                field: body_field.into(),
-                written: value.into(),
-                path,
-                sha256,
-            }),
-            Err(e) => self.shot_problem(i, name, field, format!("cannot read `{value}`: {e}")),
+            .or_insert_with(|| sha256_file(&path).map_err(|e| Invalid(format!("cannot read `{value}`: {e}"))))
+            .clone()
+            .map(|sha| (path, sha))
+    }
+
+    /// A path as written, resolved against the storyboard's folder.
+    fn local_path(&self, written: &str) -> Utf8PathBuf {
+        if Utf8Path::new(written).is_absolute() {
+            Utf8PathBuf::from(written)
+        } else {
+            self.src.dir.join(written)
         }
     }
+
+    /// A file reached through a symbolic link must stay inside the storyboard's folder: a
+    /// planted `frame.png` → `/etc/passwd` is never uploaded. Writing the real path is the way
+    /// to use a file elsewhere on purpose.
+    fn contained(&self, written: &str, path: &Utf8Path) -> Result<(), Invalid> {
+        let real = path
+            .canonicalize_utf8()
+            .map_err(|e| Invalid(format!("cannot read `{written}`: {e}")))?;
+        let dir = self
+            .src
+            .dir
+            .canonicalize_utf8()
+            .unwrap_or_else(|_| self.src.dir.clone());
+        let lexical = path
+            .parent()
+            .and_then(|p| p.canonicalize_utf8().ok())
+            .map(|p| p.join(path.file_name().unwrap_or_default()));
+        let through_link = lexical.as_ref() != Some(&real);
+        if through_link && !real.starts_with(&dir) {
+            return Err(Invalid(format!(
+                "`{written}` is a link to {real}, outside the storyboard's folder ({dir}): links may only point inside it; write the real path if you mean to upload that file"
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// What a local file must contain.
+#[derive(Clone, Copy)]
+pub(super) enum Content {
+    /// PNG, JPEG or WebP.
+    Image,
+    /// MP4 or QuickTime.
+    Video,
+    /// WAV, MP3, or an MP4/M4A/MOV container.
+    Audio,
+}
+
+/// The file's first bytes must be those of its kind: a text file named `.png` is not an image.
+pub(super) fn check_content(written: &str, path: &Utf8Path, content: Content) -> Result<(), Invalid> {
+    let mut head = [0u8; 12];
+    let n = std::fs::File::open(path)
+        .and_then(|mut f| std::io::Read::read(&mut f, &mut head))
+        .map_err(|e| Invalid(format!("cannot read `{written}`: {e}")))?;
+    let h = &head[..n];
+    let mp4 = h.len() >= 8 && matches!(&h[4..8], b"ftyp" | b"moov" | b"mdat" | b"wide" | b"free");
+    let (ok, what) = match content {
+        Content::Image => (
+            h.starts_with(b"\x89PNG\r\n\x1a\n")
+                || h.starts_with(&[0xff, 0xd8, 0xff])
+                || (h.starts_with(b"RIFF") && h.len() >= 12 && &h[8..12] == b"WEBP"),
+            "a PNG, JPEG or WebP image",
+        ),
+        Content::Video => (mp4, "an MP4 or QuickTime video"),
+        Content::Audio => (
+            mp4 || (h.starts_with(b"RIFF") && h.len() >= 12 && &h[8..12] == b"WAVE")
+                || h.starts_with(b"ID3")
+                || (h.len() >= 2 && h[0] == 0xff && h[1] & 0xe0 == 0xe0),
+            "WAV, MP3 or M4A audio (or an MP4/MOV video)",
+        ),
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(Invalid(format!(
+            "`{written}` is not {what}: its content does not start like one (a renamed file?)"
+        )))
+    }
+}
+
+/// A URL input: https only, and no user name or password in it.
+pub(super) fn check_url(value: &str, scheme: &str) -> Result<(), Invalid> {
+    match scheme {
+        "https" => {}
+        "http" => {
+            return Err(Invalid(format!(
+                "`{value}`: use an https:// URL (the provider fetches it; plain http is refused)"
+            )));
+        }
+        other => {
+            return Err(Invalid(format!(
+                "`{value}`: only https URLs or local paths are allowed (got a `{other}:` URL)"
+            )));
+        }
+    }
+    let parsed = url::Url::parse(value).map_err(|e| Invalid(format!("`{value}` is not a URL: {e}")))?;
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err(Invalid(
+            "a URL with a user name or password is refused: the credentials would be sent to the provider and written to the manifest; use a link without them, or a local file".into(),
+        ));
+    }
+    Ok(())
 }
 
 pub(super) fn url_scheme(v: &str) -> Option<&str> {

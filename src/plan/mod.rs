@@ -25,6 +25,13 @@ use template::Templates;
 
 /// The default model family.
 pub const DEFAULT_FAMILY: &str = "kling-v2.6-pro";
+/// The most shots a storyboard may expand to (matrix × takes); far beyond a film.
+pub const MAX_SHOTS: u64 = 10_000;
+/// The most takes of one shot in one storyboard.
+pub const MAX_TAKES: u32 = 100;
+/// The longest prompt, in characters (Kling's documented limit).
+pub const MAX_PROMPT_CHARS: usize = 2_500;
+
 /// The default number of shots in flight.
 pub const DEFAULT_CONCURRENCY: u32 = 4;
 
@@ -404,6 +411,16 @@ impl<'a> Planner<'a> {
     /// Every shot expanded (matrix × takes), in storyboard order.
     fn expand_all(&mut self) -> Vec<PlannedShot> {
         let sb = self.sb;
+        let total = self.expansion_size();
+        if total > MAX_SHOTS {
+            self.top(
+                "shots",
+                format!(
+                    "the storyboard expands to {total} shots (matrix × takes); at most {MAX_SHOTS} are planned at once: split it into several storyboards"
+                ),
+            );
+            return Vec::new();
+        }
         let mut templates = Templates::new();
         let mut shots = Vec::with_capacity(sb.shots.len());
         let vars: BTreeMap<String, TValue> = sb
@@ -418,13 +435,37 @@ impl<'a> Planner<'a> {
         shots
     }
 
-    /// Ids must be unique after expansion.
+    /// How many shots the storyboard expands to, counted before expanding (saturating).
+    fn expansion_size(&self) -> u64 {
+        self.sb
+            .shots
+            .iter()
+            .map(|spec| {
+                let combos = spec
+                    .matrix
+                    .values()
+                    .map(|v| v.as_array().map_or(1, |l| l.len().max(1) as u64))
+                    .fold(1u64, u64::saturating_mul);
+                combos.saturating_mul(u64::from(spec.takes.unwrap_or(1).max(1)))
+            })
+            .fold(0u64, u64::saturating_add)
+    }
+
+    /// Ids must be unique after expansion, also ignoring case (`A.mp4` and `a.mp4` are one file
+    /// on macOS and Windows).
     fn check_unique_ids(&mut self, shots: &[PlannedShot]) {
         let mut seen: HashMap<&str, usize> = HashMap::new();
+        let mut folded: HashMap<String, &str> = HashMap::new();
         let mut dups = Vec::new();
         for s in shots {
             if let Some(prev) = seen.insert(&s.id, s.spec_index) {
                 dups.push((s.spec_index, s.id.clone(), prev));
+            } else if let Some(other) = folded.insert(s.id.to_lowercase(), &s.id) {
+                let msg = format!(
+                    "`{}` and `{other}` differ only by case: their clips would be one file on macOS and Windows; choose ids that differ in more than case",
+                    s.id
+                );
+                self.shot_problem(s.spec_index, &s.id.clone(), "id", msg);
             }
         }
         for (spec, id, prev) in dups {

@@ -6,6 +6,7 @@ use serde_json::{Map, Value, json};
 
 use super::{Chain, Invalid, LocalFile, Planner};
 use crate::catalog::{self, Endpoint, Kind, ProviderKind};
+use crate::cost::Micros;
 use crate::storyboard::{Duration, ShotSpec};
 
 /// Where a parameter's value came from: the shot itself is strict, `defaults` is skipped
@@ -38,6 +39,12 @@ impl Planner<'_> {
     /// Everything about a shot that does not depend on its matrix values: the endpoint and
     /// the parameters. Reports problems; `None` when the shot cannot be resolved.
     pub(super) fn resolve(&mut self, i: usize, name: &str, spec: &ShotSpec) -> Option<Resolved> {
+        if let Some(p) = spec.price_usd
+            && Micros::from_usd(p).is_none()
+        {
+            let msg = format!("{p} is not an amount of dollars: write the price of one render, a number ≥ 0");
+            self.shot_problem(i, name, "price_usd", msg);
+        }
         let kind = self.shot_kind(i, name, spec);
         let ep = match self.choose_endpoint(i, name, spec, kind)? {
             EndpointChoice::Known(e) => e,
@@ -98,6 +105,10 @@ impl Planner<'_> {
         let Some(id) = &spec.endpoint else {
             return self.catalog_endpoint(i, name, kind).map(EndpointChoice::Known);
         };
+        if let Err(m) = check_endpoint_id(id, self.provider) {
+            self.shot_problem(i, name, "endpoint", m);
+            return None;
+        }
         match catalog::by_id(self.provider, id) {
             Some(e) if e.kind == kind => Some(EndpointChoice::Known(e)),
             Some(e) => {
@@ -314,6 +325,30 @@ pub(super) fn pick<'v, T>(shot: &'v Option<T>, defaults: &'v Option<T>) -> Optio
         (Some(v), _) => Some((v, SetIn::Shot)),
         (None, Some(v)) => Some((v, SetIn::Defaults)),
         _ => None,
+    }
+}
+
+/// A fal endpoint id is `owner/app[/path…]` of plain segments, an Eachlabs model one plain
+/// slug: it becomes part of the URL the key is sent to, so `..`, `?`, `#`, `%` and empty
+/// segments are refused.
+pub(super) fn check_endpoint_id(id: &str, provider: ProviderKind) -> Result<(), Invalid> {
+    let segments: Vec<&str> = id.split('/').collect();
+    let plain = |s: &&str| {
+        !s.is_empty() && *s != "." && *s != ".." && s.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+    };
+    let (shape_ok, example) = match provider {
+        ProviderKind::Fal => (
+            segments.len() >= 2,
+            "`owner/app/path`, e.g. `fal-ai/kling-video/v2.6/pro/text-to-video`",
+        ),
+        ProviderKind::Eachlabs => (segments.len() == 1, "a model slug, e.g. `kling-v2-6-pro-text-to-video`"),
+    };
+    if shape_ok && segments.iter().all(plain) {
+        Ok(())
+    } else {
+        Err(Invalid(format!(
+            "`{id}` is not an endpoint id: write {example}, of letters, digits, `.`, `_` and `-`"
+        )))
     }
 }
 

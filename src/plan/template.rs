@@ -4,6 +4,11 @@ use minijinja::{Environment, ErrorKind, UndefinedBehavior, Value};
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 
+/// Work one template render may do (minijinja fuel: about one unit per instruction). A prompt
+/// with a loop over a few hundred items uses a few thousand; nested loops over huge ranges
+/// stop here instead of hanging the planner.
+pub const TEMPLATE_FUEL: u64 = 100_000;
+
 /// Kling accepts at most two voices per task (protocol.md §3, `voice_ids`).
 pub const MAX_VOICES: usize = 2;
 
@@ -43,6 +48,7 @@ impl<'s> Templates<'s> {
     pub fn new() -> Templates<'s> {
         let mut env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::Strict);
+        env.set_fuel(Some(TEMPLATE_FUEL));
         env.add_function("voice", voice);
         env.add_filter("slug", slug);
         let globals = env.globals().map(|(name, _)| name.to_owned()).collect();
@@ -158,6 +164,9 @@ fn from_minijinja(e: &minijinja::Error) -> TemplateError {
     let message = match (e.kind(), e.detail()) {
         (ErrorKind::SyntaxError, Some(d)) => format!("template syntax error: {d}"),
         (ErrorKind::UndefinedError, _) => "undefined value in template".to_owned(),
+        (ErrorKind::OutOfFuel, _) => format!(
+            "the template does too much work (more than {TEMPLATE_FUEL} steps, e.g. loops over huge ranges): a prompt is a short text"
+        ),
         (_, Some(d)) => d.to_owned(),
         (k, None) => k.to_string(),
     };

@@ -242,7 +242,7 @@ fn unknown_provider() {
 fn non_http_image_url() {
     refuses(
         &shots("  - id: a\n    prompt: hi\n    start_image: ftp://example.com/a.png\n"),
-        &["field `start_image`", "only http(s) URLs or local paths"],
+        &["field `start_image`", "only https URLs or local paths"],
     );
 }
 
@@ -342,4 +342,212 @@ fn motion_reference_video_must_be_mp4_or_mov() {
         ),
         &["field `motion.video`", "mp4/mov"],
     );
+}
+
+// Hostile and careless input (red-team reproductions): each refused quickly, exit 2.
+
+#[test]
+fn plain_http_image_url() {
+    refuses(
+        &shots("  - id: a\n    prompt: hi\n    start_image: http://example.com/a.png\n"),
+        &["field `start_image`", "use an https:// URL"],
+    );
+}
+
+#[test]
+fn credentials_in_an_image_url() {
+    let err = refuses(
+        &shots("  - id: a\n    prompt: hi\n    start_image: https://user:s3cret@example.com/a.png\n"),
+        &["field `start_image`", "user name or password is refused"],
+    );
+    assert!(!err.contains("s3cret"), "the password is echoed: {err}");
+}
+
+#[test]
+fn negative_price() {
+    refuses(
+        &shots("  - id: a\n    prompt: hi\n    endpoint: fal-ai/x/y\n    price_usd: -100\n"),
+        &["field `price_usd`", "-100 is not an amount of dollars"],
+    );
+}
+
+#[test]
+fn endpoint_that_climbs_out_of_the_queue_url() {
+    refuses(
+        &shots("  - id: a\n    prompt: hi\n    endpoint: 'fal-ai/../../../admin?x=1#'\n    price_usd: 1\n"),
+        &["field `endpoint`", "is not an endpoint id", "owner/app/path"],
+    );
+}
+
+#[test]
+fn duplicate_keys_under_vars() {
+    refuses(
+        "version: 1\nvars:\n  place: a station\n  place: a harbour\nshots:\n  - prompt: hi\n",
+        &["shots.yaml:3:", "vars", "duplicate key `place`"],
+    );
+}
+
+#[test]
+fn ids_that_are_reserved_file_names_on_windows() {
+    for id in ["CON", "nul.txt", "COM1"] {
+        refuses(
+            &shots(&format!("  - id: {id}\n    prompt: hi\n")),
+            &["field `id`", "reserved file name on Windows"],
+        );
+    }
+}
+
+#[test]
+fn ids_that_differ_only_by_case() {
+    refuses(
+        &shots("  - id: Arrival\n    prompt: hi\n  - id: arrival\n    prompt: ho\n"),
+        &["field `id`", "differ only by case"],
+    );
+}
+
+#[test]
+fn a_byte_order_mark_is_accepted() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "shots.yaml", "\u{feff}version: 1\nshots:\n  - prompt: hi\n");
+    let out = storyboard().arg("plan").arg(&file).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn negative_or_fractional_duration_names_the_field_line() {
+    refuses(
+        &shots("  - id: a\n    prompt: hi\n    duration: -5\n  - id: b\n    prompt: hi\n    duration: 5.5\n"),
+        &[
+            "shots.yaml:9:",
+            "shots.yaml:12:",
+            "duration `-5` is not allowed",
+            "duration `5.5`",
+            "whole number of seconds",
+        ],
+    );
+}
+
+#[test]
+fn a_huge_integer_says_too_large() {
+    let err = refuses(
+        &shots("  - id: a\n    prompt: hi\n    takes: 99999999999999999999999\n"),
+        &["shots.yaml:9:", "takes", "too large"],
+    );
+    assert!(!err.contains("u128"), "{err}");
+}
+
+#[test]
+fn a_matrix_of_ten_billion_shots_is_refused_before_expanding() {
+    let axis = "[0, 1, 2, 3, 4, 5, 6, 7, 8, 9]";
+    let axes: String = (0..10).map(|k| format!("      a{k}: {axis}\n")).collect();
+    refuses(
+        &shots(&format!(
+            "  - id: \"s-{{{{ a0 }}}}\"\n    prompt: hi\n    matrix:\n{axes}"
+        )),
+        &["`shots`", "expands to 10000000000 shots", "at most 10000"],
+    );
+}
+
+#[test]
+fn four_billion_takes() {
+    refuses(
+        &shots("  - id: a\n    prompt: hi\n    takes: 4000000000\n"),
+        &["expands to 4000000000 shots"],
+    );
+    refuses(
+        &shots("  - id: a\n    prompt: hi\n    takes: 101\n"),
+        &["field `takes`", "at most 100 takes"],
+    );
+}
+
+#[test]
+fn a_template_that_loops_forever_runs_out_of_fuel() {
+    refuses(
+        &shots(
+            "  - id: a\n    prompt: \"{% for i in range(100000) %}{% for j in range(100000) %}x{% endfor %}{% endfor %}\"\n",
+        ),
+        &["field `prompt`", "does too much work"],
+    );
+}
+
+#[test]
+fn deeply_nested_yaml_is_refused_at_once() {
+    let deep = format!(
+        "version: 1\nshots:\n  - prompt: hi\nvars:\n  x: {}{}\n",
+        "[".repeat(64_000),
+        "]".repeat(64_000)
+    );
+    refuses(&deep, &["shots.yaml:5:", "nest deeper than 64 levels"]);
+}
+
+#[test]
+fn a_prompt_longer_than_kling_takes() {
+    let long = "a".repeat(2_501);
+    refuses(
+        &shots(&format!("  - id: a\n    prompt: {long}\n")),
+        &["field `prompt`", "2501 characters", "at most 2500"],
+    );
+}
+
+#[test]
+fn endless_or_huge_inputs_are_not_read_to_the_end() {
+    for dev in ["/dev/zero", "/dev/urandom"] {
+        if !std::path::Path::new(dev).exists() {
+            continue;
+        }
+        let out = storyboard().arg("plan").arg(dev).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{dev}: {err}");
+        assert!(err.contains("larger than 8 MiB"), "{dev}: {err}");
+    }
+}
+
+#[test]
+fn a_text_file_named_png_is_not_uploaded() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "frame.png", "not an image at all\n");
+    let file = write(
+        dir.path(),
+        "shots.yaml",
+        &shots("  - id: a\n    prompt: hi\n    start_image: ./frame.png\n"),
+    );
+    let out = storyboard().arg("plan").arg(&file).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("is not a PNG, JPEG or WebP image"), "{err}");
+}
+
+#[cfg(unix)]
+#[test]
+fn a_link_out_of_the_storyboard_folder_is_not_uploaded() {
+    let dir = tempfile::tempdir().unwrap();
+    let outside = tempfile::tempdir().unwrap();
+    // A real PNG outside the folder, and a link to it (and one to /etc/passwd) inside.
+    let png = outside.path().join("secret.png");
+    std::fs::copy(crate::common::example("frames/boots.png"), &png).unwrap();
+    std::os::unix::fs::symlink(&png, dir.path().join("frame.png")).unwrap();
+    std::os::unix::fs::symlink("/etc/passwd", dir.path().join("passwd.png")).unwrap();
+    let file = write(
+        dir.path(),
+        "shots.yaml",
+        &shots(
+            "  - id: a\n    prompt: hi\n    start_image: ./frame.png\n  - id: b\n    prompt: hi\n    start_image: ./passwd.png\n",
+        ),
+    );
+    let out = storyboard().arg("plan").arg(&file).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert_eq!(err.matches("outside the storyboard's folder").count(), 2, "{err}");
+    assert!(err.contains("write the real path"), "{err}");
+    // The escape hatch: the real path, written out, is used.
+    let ok = write(
+        dir.path(),
+        "ok.yaml",
+        &format!(
+            "version: 1\nshots:\n  - id: a\n    prompt: hi\n    start_image: {}\n",
+            png.display()
+        ),
+    );
+    let out = storyboard().arg("plan").arg(&ok).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
 }
