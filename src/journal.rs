@@ -280,7 +280,7 @@ impl Journal {
 
     /// Appends one record and fsyncs it before returning.
     pub fn append(&self, record: &Record) -> std::io::Result<()> {
-        let mut line = serde_json::to_vec(record).map_err(std::io::Error::other)?;
+        let mut line = crate::secrets::redact_bytes(serde_json::to_vec(record).map_err(std::io::Error::other)?);
         line.push(b'\n');
         let mut f = self.file.lock().unwrap_or_else(|e| e.into_inner());
         f.write_all(&line)?;

@@ -64,10 +64,13 @@ impl Ledger {
         if !self.dirty.swap(false, Ordering::SeqCst) {
             return Ok(());
         }
-        let snapshot = self.snapshot();
+        // Serialized under the lock (no copy of the manifest), keys masked, written outside it.
+        let bytes = {
+            let m = self.manifest.lock().unwrap_or_else(|e| e.into_inner());
+            serde_json::to_vec_pretty(&*m).map_err(std::io::Error::other)?
+        };
         *last = Instant::now();
-        snapshot
-            .write(&self.path)
+        crate::files::write_atomic(&self.path, &crate::secrets::redact_bytes(bytes))
             .inspect_err(|_| self.dirty.store(true, Ordering::SeqCst))
     }
 

@@ -29,6 +29,7 @@ pub mod resume;
 pub mod runner;
 pub mod sandbox;
 pub mod schema;
+pub mod secrets;
 pub mod settings;
 pub mod signals;
 pub mod status;

@@ -12,7 +12,7 @@ fn main() {
     let code = match runtime.block_on(storyboard::run(cli)) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {}", storyboard::secrets::redact(&e.to_string()));
             if let Some(hint) = e.hint() {
                 eprintln!("hint: {hint}");
             }

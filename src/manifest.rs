@@ -100,10 +100,4 @@ impl Manifest {
         let text = std::fs::read_to_string(path).ok()?;
         serde_json::from_str(&text).ok()
     }
-
-    /// Writes the manifest atomically: temporary file, fsync, rename.
-    pub fn write(&self, path: &Utf8Path) -> std::io::Result<()> {
-        let text = serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?;
-        crate::files::write_atomic(path, &text)
-    }
 }

@@ -49,6 +49,9 @@ impl Settings {
             Some(n) => n as usize,
             None => plan.concurrency.max(1) as usize,
         };
+        for key in [&args.fal_key, &args.eachlabs_key].into_iter().flatten() {
+            crate::secrets::register(key);
+        }
         let endpoints = endpoints_from_env()?;
         let provider = plan.provider;
         let key = match provider {

@@ -73,8 +73,16 @@ impl Fal {
         }
     }
 
-    /// The server's URLs, or (for an older answer without them) the documented shape:
-    /// `{queue}/{owner}/{alias}/requests/{id}`.
+    /// Whether `url` is on the queue base URL's origin (scheme, host, port): the only place
+    /// the key is sent.
+    fn trusted(&self, url: &str) -> bool {
+        let origin = |u: &str| reqwest::Url::parse(u).ok().map(|u| u.origin());
+        origin(url).is_some_and(|o| Some(o) == origin(&self.queue))
+    }
+
+    /// The server's URLs when they are on the queue's own origin, else (and for an older answer
+    /// without them) the documented shape: `{queue}/{owner}/{alias}/requests/{id}`. A URL on
+    /// another origin is never followed with the key.
     fn urls(&self, endpoint: &str, id: &str, v: &Value) -> (String, String, String) {
         let parts: Vec<&str> = endpoint.split('/').collect();
         let n = if matches!(parts.first(), Some(&"workflows") | Some(&"comfy")) {
@@ -83,7 +91,12 @@ impl Fal {
             2
         };
         let base = format!("{}/{}/requests/{id}", self.queue, parts[..n.min(parts.len())].join("/"));
-        let get = |k: &str, fallback: String| v.get(k).and_then(Value::as_str).map_or(fallback, str::to_owned);
+        let get = |k: &str, fallback: String| {
+            v.get(k)
+                .and_then(Value::as_str)
+                .filter(|u| self.trusted(u))
+                .map_or(fallback, str::to_owned)
+        };
         (
             get("status_url", format!("{base}/status")),
             get("response_url", base.clone()),
@@ -131,7 +144,21 @@ impl Fal {
         job: &Accepted,
         on_state: &(dyn Fn(JobState) + Send + Sync),
     ) -> Result<Value, JobError> {
-        let status_url = job.status_url.clone().unwrap_or_default();
+        let (status_url, response_url) = (
+            job.status_url.clone().unwrap_or_default(),
+            job.response_url.clone().unwrap_or_default(),
+        );
+        if let Some(foreign) = [&status_url, &response_url].into_iter().find(|u| !self.trusted(u)) {
+            let host = reqwest::Url::parse(foreign)
+                .ok()
+                .and_then(|u| u.host_str().map(str::to_owned));
+            return Err(JobError::Unreachable(format!(
+                "request {} was journaled with a URL on another origin ({}): the key is only sent to {}",
+                job.request_id,
+                host.unwrap_or_default(),
+                self.queue
+            )));
+        }
         let done = match self.stream(&status_url, on_state).await {
             Some(done) => done,
             None => self.poll(&status_url, &job.request_id, on_state).await?,
@@ -147,8 +174,7 @@ impl Fal {
                 err.as_str().map_or(err.to_string(), str::to_owned)
             )));
         }
-        self.result(job.response_url.as_deref().unwrap_or_default(), &job.request_id)
-            .await
+        self.result(&response_url, &job.request_id).await
     }
 
     /// The status stream; `None` when it is unavailable or drops before COMPLETED.

@@ -124,7 +124,12 @@ impl Reporter for Plain {
     }
 }
 
+/// One event in words, with any key masked.
 fn describe(e: &Event) -> String {
+    crate::secrets::redact(&describe_raw(e)).into_owned()
+}
+
+fn describe_raw(e: &Event) -> String {
     match e {
         Event::Notice(m) => m.clone(),
         Event::Cached { .. } => "cached (unchanged, clip on disk)".into(),
@@ -200,7 +205,7 @@ impl Bars {
 impl Reporter for Bars {
     fn event(&self, e: &Event) {
         if let Event::Notice(m) = e {
-            let _ = self.multi.println(m);
+            let _ = self.multi.println(crate::secrets::redact(m));
             return;
         }
         let Some(id) = e.shot() else { return };
