@@ -116,8 +116,8 @@ async fn once(
     }
     let total = length.or(expected);
     let part = part_path(dest);
-    let mut file = tokio::fs::File::create(&part)
-        .await
+    let mut file = crate::files::create_fresh(&part)
+        .map(tokio::fs::File::from_std)
         .map_err(|e| Failure::lasting(format!("cannot write {part}: {e}")))?;
     let mut hasher = Sha256::new();
     let mut written = 0u64;
@@ -161,37 +161,37 @@ async fn once(
 /// the folder lock, the manifest, the shots chained to it): a file already hashed with this
 /// size and modification time is not read again.
 pub fn verify(path: &Utf8Path, bytes: u64, sha256: &str) -> bool {
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_file() && m.len() == bytes => file_sha256(path).is_some_and(|h| h == sha256),
+        _ => false,
+    }
+}
+
+/// The sha256 of a file, hashed once per path, size and modification time in this process.
+pub fn file_sha256(path: &Utf8Path) -> Option<String> {
     type Seen = std::collections::HashMap<(Utf8PathBuf, u64, std::time::SystemTime), String>;
     static HASHED: std::sync::Mutex<Option<Seen>> = std::sync::Mutex::new(None);
-    let meta = match std::fs::metadata(path) {
-        Ok(m) if m.is_file() && m.len() == bytes => m,
-        _ => return false,
-    };
+    let meta = std::fs::metadata(path).ok()?;
     let Ok(modified) = meta.modified() else {
-        return sha256_file(path).is_ok_and(|h| h == sha256);
+        return sha256_file(path).ok();
     };
-    let key = (path.to_owned(), bytes, modified);
+    let key = (path.to_owned(), meta.len(), modified);
     let known = HASHED
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .get_or_insert_with(Default::default)
         .get(&key)
         .cloned();
-    let hash = match known {
-        Some(h) => h,
-        None => match sha256_file(path) {
-            Ok(h) => {
-                HASHED
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .get_or_insert_with(Default::default)
-                    .insert(key, h.clone());
-                h
-            }
-            Err(_) => return false,
-        },
-    };
-    hash == sha256
+    if known.is_some() {
+        return known;
+    }
+    let h = sha256_file(path).ok()?;
+    HASHED
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get_or_insert_with(Default::default)
+        .insert(key, h.clone());
+    Some(h)
 }
 
 #[cfg(test)]

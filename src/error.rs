@@ -118,6 +118,21 @@ pub enum UsageError {
         /// The storyboard as given.
         file: Utf8PathBuf,
     },
+    /// The output folder holds another storyboard's renders.
+    #[error(
+        "{out} holds the renders of another storyboard ({owner}): render this one into its own folder (`output:` in the storyboard, or --out)"
+    )]
+    FolderOwned {
+        /// The output folder.
+        out: Utf8PathBuf,
+        /// The storyboard that owns it.
+        owner: String,
+    },
+    /// A file storyboard would write is already there and was not written by it.
+    #[error(
+        "{0} exists and was not written by storyboard (the journal has no record of it): move it away, or render into another folder (`output:` or --out); nothing was sent"
+    )]
+    ForeignFile(Utf8PathBuf),
     /// `status DIR` on a folder nothing was rendered into.
     #[error("{0}: no manifest.json here: nothing has been rendered into this folder")]
     NothingRendered(Utf8PathBuf),

@@ -2,7 +2,29 @@
 //! so readers see the old file or the new one and never a mix.
 
 use camino::{Utf8Path, Utf8PathBuf};
+use std::fs::{File, OpenOptions};
 use std::io::Write;
+
+/// Options that never follow a symbolic link at the last component (unix `O_NOFOLLOW`).
+pub fn no_follow(options: &mut OpenOptions) -> &mut OpenOptions {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NOFOLLOW);
+    }
+    options
+}
+
+/// A new, empty file at `path` for writing, created exclusively: whatever stood there (a stale
+/// temporary, or a link planted to redirect the write) is removed first — the link itself,
+/// never its target — and a link planted again in between makes the create fail.
+pub fn create_fresh(path: &Utf8Path) -> std::io::Result<File> {
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+        _ => {}
+    }
+    no_follow(OpenOptions::new().write(true).create_new(true)).open(path)
+}
 
 /// The temporary name of a file being written: `.<name>.part` beside it.
 pub fn part_path(path: &Utf8Path) -> Utf8PathBuf {
@@ -26,13 +48,16 @@ pub fn sync_dir(path: &Utf8Path) {
 /// Writes `bytes` to `path` so that readers see the old or the new content, never a mix.
 pub fn write_atomic(path: &Utf8Path, bytes: &[u8]) -> std::io::Result<()> {
     let tmp = path.with_extension(format!("{}.tmp", path.extension().unwrap_or("json")));
-    {
-        let mut f = std::fs::File::create(&tmp)?;
+    let written = create_fresh(&tmp).and_then(|mut f| {
         f.write_all(bytes)?;
         f.write_all(b"\n")?;
-        f.sync_all()?;
+        f.sync_all()
+    });
+    if let Err(e) = written.and_then(|()| std::fs::rename(&tmp, path)) {
+        // A full disk leaves the old file, never a half-written temporary beside it.
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
     }
-    std::fs::rename(&tmp, path)?;
     sync_dir(path);
     Ok(())
 }
@@ -43,9 +68,14 @@ pub fn copy_clip(from: &Utf8Path, to: &Utf8Path) -> std::io::Result<()> {
         return Ok(());
     }
     let part = part_path(to);
-    std::fs::copy(from, &part)?;
-    std::fs::File::open(&part)?.sync_all()?;
-    std::fs::rename(&part, to)?;
+    let copied = create_fresh(&part).and_then(|mut dest| {
+        std::io::copy(&mut File::open(from)?, &mut dest)?;
+        dest.sync_all()
+    });
+    if let Err(e) = copied.and_then(|()| std::fs::rename(&part, to)) {
+        let _ = std::fs::remove_file(&part);
+        return Err(e);
+    }
     sync_dir(to);
     Ok(())
 }

@@ -161,6 +161,11 @@ pub struct History {
     pub latest: HashMap<String, (String, KeyState)>,
     /// Lines that could not be read (a torn last line).
     pub skipped: usize,
+    /// The sha256 of every clip the journal says storyboard wrote.
+    pub clip_shas: std::collections::HashSet<String>,
+    /// Shot ids with an accepted request: their `<id>.mp4` is storyboard's to write (also when
+    /// the disk was too full to journal the finished clip).
+    pub requested: std::collections::HashSet<String>,
 }
 
 impl History {
@@ -170,6 +175,15 @@ impl History {
     }
 
     fn apply(&mut self, r: Record) {
+        match &r {
+            Record::Done { clip, .. } => {
+                self.clip_shas.insert(clip.sha256.clone());
+            }
+            Record::Accepted { shot, .. } => {
+                self.requested.insert(shot.clone());
+            }
+            _ => {}
+        }
         let (api, key, state) = match r {
             Record::Intent { request_key, api, .. } => {
                 *self.attempts.entry((api.clone(), request_key.clone())).or_default() += 1;
@@ -228,7 +242,16 @@ impl History {
 pub struct Journal {
     path: Utf8PathBuf,
     file: Mutex<std::fs::File>,
+    /// Space set aside beside the journal (`.storyboard/reserve`): given back when the disk is
+    /// full, so the records of jobs already in flight can still be written.
+    reserve: Utf8PathBuf,
+    /// The reserve is spent: no new submit may start.
+    low: std::sync::atomic::AtomicBool,
 }
+
+/// The space set aside for the records of jobs in flight once the disk is full (a few hundred
+/// records).
+pub const RESERVE_BYTES: usize = 64 * 1024;
 
 impl Journal {
     /// The journal's path in an output folder.
@@ -256,11 +279,9 @@ impl Journal {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)?;
         }
-        let mut file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .read(true)
-            .open(path)?;
+        // Never through a planted link: the journal is written only where it stands.
+        let mut file =
+            crate::files::no_follow(std::fs::OpenOptions::new().create(true).append(true).read(true)).open(path)?;
         // A torn last line from a crash: end it, so the next record starts on its own line.
         let len = file.metadata()?.len();
         if len > 0 {
@@ -272,10 +293,30 @@ impl Journal {
                 file.write_all(b"\n")?;
             }
         }
+        let reserve = path.with_file_name("reserve");
+        // Best effort: without room for it, the journal works as before.
+        if std::fs::metadata(&reserve).map_or(true, |m| m.len() < RESERVE_BYTES as u64) {
+            let _ = crate::files::create_fresh(&reserve)
+                .and_then(|mut f| f.write_all(&[0u8; RESERVE_BYTES]).and_then(|()| f.sync_all()));
+        }
         Ok(Journal {
             path: path.to_owned(),
             file: Mutex::new(file),
+            reserve,
+            low: std::sync::atomic::AtomicBool::new(false),
         })
+    }
+
+    /// Appends the intent to submit, unless the disk is full (the reserve spent or the write
+    /// refused): a request that cannot be journaled is never sent.
+    pub fn append_intent(&self, record: &Record) -> std::io::Result<()> {
+        if self.low.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::StorageFull,
+                "the disk is full (the journal is writing into its reserve)",
+            ));
+        }
+        self.append(record)
     }
 
     /// Appends one record and fsyncs it before returning.
@@ -283,14 +324,30 @@ impl Journal {
         let mut line = crate::secrets::redact_bytes(serde_json::to_vec(record).map_err(std::io::Error::other)?);
         line.push(b'\n');
         let mut f = self.file.lock().unwrap_or_else(|e| e.into_inner());
-        f.write_all(&line)?;
-        f.sync_data()
+        let first = write_line(&mut f, &line);
+        if first.is_err() && std::fs::remove_file(&self.reserve).is_ok() {
+            // The disk is full: spend the reserve on this record; no new submits from now on.
+            self.low.store(true, std::sync::atomic::Ordering::SeqCst);
+            return write_line(&mut f, &line);
+        }
+        first
     }
 
     /// Where it is.
     pub fn path(&self) -> &Utf8Path {
         &self.path
     }
+}
+
+/// Writes one line and syncs it; on failure (a full disk) takes the partial line back, or at
+/// least ends it, so that it never swallows the next record.
+fn write_line(f: &mut std::fs::File, line: &[u8]) -> std::io::Result<()> {
+    let before = f.metadata()?.len();
+    let written = f.write_all(line).and_then(|()| f.sync_data());
+    if written.is_err() && f.set_len(before).is_err() {
+        let _ = f.write_all(b"\n");
+    }
+    written
 }
 
 /// Now, RFC 3339 UTC to the second.

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use crate::cli::RenderArgs;
 use crate::cost::Estimate;
 use crate::error::{Error, UsageError, exit};
+use crate::folder;
 use crate::journal::{self, Journal};
 use crate::ledger::Ledger;
 use crate::manifest::{Manifest, ShotRecord, ShotStatus};
@@ -47,13 +48,13 @@ pub async fn render(args: RenderArgs) -> Result<i32, Error> {
     gate(&args, &settings, &plan, &decided)?;
 
     // From here on, files are written: lock the folder, then decide again under the lock.
-    std::fs::create_dir_all(settings.out.join(".storyboard")).map_err(|source| Error::Write {
-        path: settings.out.clone(),
-        source,
-    })?;
-    let lock = crate::lock::acquire(&settings.out)?;
+    folder::prepare(&settings.out)?;
+    let lock = folder::lock(&settings.out)?;
+    folder::claim(&settings.out, &args.file)?;
     resume.history = Journal::read(&journal_path);
     let decided = resume.decide_all(&plan, &selected);
+    let writes = decided.iter().flat_map(|d| clip_names(&plan, d));
+    folder::check_foreign(&settings.out, &resume.history, writes)?;
     let sandbox = match args.sandbox {
         true => Some(
             Sandbox::start(([127, 0, 0, 1], 0).into(), SandboxConfig::rehearsal())
@@ -236,4 +237,14 @@ async fn prepare(runner: &Runner, plan: &Plan, src: &Source, decided: Vec<Decide
         }
     }
     ready
+}
+
+/// The clip a decided shot writes under its own name (none when it is cached in place).
+fn clip_names(plan: &Plan, d: &Decided) -> Option<String> {
+    let own = format!("{}.mp4", plan.shots[d.index].id);
+    match &d.fate {
+        Fate::Cached(clip) if clip.path == own => None,
+        Fate::Uncertain(_) | Fate::Gone(_) => None,
+        _ => Some(own),
+    }
 }

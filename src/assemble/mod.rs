@@ -213,7 +213,9 @@ fn stream_copy_args(cmd: &mut Command, out: &Utf8Path, clips: &[Clip]) -> Result
         source,
     };
     std::fs::create_dir_all(out.join(".storyboard")).map_err(failed)?;
-    std::fs::write(&list, text).map_err(failed)?;
+    files::create_fresh(&list)
+        .and_then(|mut f| std::io::Write::write_all(&mut f, text.as_bytes()))
+        .map_err(failed)?;
     cmd.args(["-f", "concat", "-safe", "0", "-i"]).arg(&list).args([
         "-c",
         "copy",

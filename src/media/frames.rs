@@ -36,6 +36,8 @@ pub fn available() -> bool {
 /// Writes the frame of `clip` at `at` seconds (`None`: its last frame) to `dest` as PNG.
 pub fn extract(clip: &Utf8Path, at: Option<f64>, dest: &Utf8Path) -> Result<(), FrameError> {
     let part = crate::files::part_path(dest);
+    // ffmpeg follows links: nothing may stand at the temporary name when it starts.
+    let _ = std::fs::remove_file(&part);
     let mut cmd = Command::new("ffmpeg");
     cmd.args(["-v", "error", "-y"]);
     match at {

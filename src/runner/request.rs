@@ -45,12 +45,9 @@ impl Runner {
         let (mut attempts, mut rate_limited, mut transient) = (self.resume.attempts(&shot.request_key), 0u32, 0u32);
         loop {
             self.emit(Event::Submitting { id: shot.id.clone() });
-            self.record(Record::Intent {
-                shot: shot.id.clone(),
-                request_key: task.key.clone(),
-                api: self.resume.namespace.clone(),
-                at: journal::now(),
-            });
+            if !self.journal_intent(task) {
+                return None;
+            }
             attempts += 1;
             let error = match self
                 .provider
@@ -101,6 +98,29 @@ impl Runner {
                 return None;
             }
         }
+    }
+
+    /// Writes the intent to submit; when the journal cannot take it (a full disk), nothing is
+    /// submitted: new submits stop, the shot stays pending, jobs in flight are still followed.
+    fn journal_intent(&self, task: &Task) -> bool {
+        let intent = Record::Intent {
+            shot: self.shots[task.index].id.clone(),
+            request_key: task.key.clone(),
+            api: self.resume.namespace.clone(),
+            at: journal::now(),
+        };
+        let Err(e) = self.journal.append_intent(&intent) else {
+            return true;
+        };
+        let why = format!("cannot write the journal {} ({e})", self.journal.path());
+        if self.stop.level() == 0 {
+            self.emit(Event::Notice(format!(
+                "stopping new submits: {why}; a request that cannot be journaled is never sent. Jobs in flight are still followed; free some space and run render again"
+            )));
+        }
+        self.stop.raise(1, &format!("not submitted: {why}"));
+        self.settle(task, Settle::Pending(self.stop.reason()));
+        false
     }
 
     /// Journals and records an accepted request.

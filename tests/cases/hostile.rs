@@ -165,3 +165,160 @@ async fn a_key_echoed_by_an_error_body_is_never_printed_or_stored() {
         }
     }
 }
+
+fn jobs(sb: &storyboard::sandbox::Sandbox) -> u64 {
+    sb.stats()["jobs_created_total"].as_u64().unwrap()
+}
+
+fn fast_sandbox() -> storyboard::sandbox::SandboxConfig {
+    storyboard::sandbox::SandboxConfig::fast()
+}
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread")]
+async fn links_planted_in_the_output_folder_redirect_no_write() {
+    use std::os::unix::fs::symlink;
+    let sb = crate::common::start_sandbox(fast_sandbox()).await;
+    let outside = tempfile::tempdir().unwrap();
+    let victim = write(outside.path(), "victim.txt", "precious\n");
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    std::fs::create_dir_all(out.join(".storyboard")).unwrap();
+    symlink(&victim, out.join(".a.mp4.part")).unwrap();
+    symlink(&victim, out.join("manifest.json.tmp")).unwrap();
+    let o = render_against(&sb.base_url(), &one_shot(dir.path()), "sandbox-key", &[]).await;
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n");
+    assert!(std::fs::metadata(out.join("a.mp4")).unwrap().len() > 0);
+    assert!(!out.join("manifest.json.tmp").exists(), "no temporary left behind");
+
+    // A journal that is a link is never written through: nothing is sent.
+    let sb = crate::common::start_sandbox(fast_sandbox()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    std::fs::create_dir_all(out.join(".storyboard")).unwrap();
+    symlink(&victim, out.join(".storyboard/journal.jsonl")).unwrap();
+    let o = render_against(&sb.base_url(), &one_shot(dir.path()), "sandbox-key", &[]).await;
+    assert_ne!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n");
+    assert_eq!(jobs(&sb), 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_output_folder_belongs_to_one_storyboard_and_files_it_did_not_write_are_kept() {
+    let sb = crate::common::start_sandbox(fast_sandbox()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let one = one_shot(dir.path());
+    let two = write(
+        dir.path(),
+        "two.yaml",
+        "version: 1\noutput: out\nshots:\n  - id: a\n    prompt: another film\n",
+    );
+    let o = render_against(&sb.base_url(), &one, "sandbox-key", &[]).await;
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let clip = std::fs::read(dir.path().join("out/a.mp4")).unwrap();
+    let o = render_against(&sb.base_url(), &two, "sandbox-key", &[]).await;
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("holds the renders of another storyboard") && err.contains("--out"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(dir.path().join("out/a.mp4")).unwrap(), clip);
+    assert_eq!(jobs(&sb), 1);
+    // The first storyboard still renders there (cached).
+    let o = render_against(&sb.base_url(), &one, "sandbox-key", &[]).await;
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+
+    // A user's own a.mp4 is never overwritten.
+    let dir = tempfile::tempdir().unwrap();
+    let mine = write(dir.path(), "out/a.mp4", "my own video\n");
+    let o = render_against(&sb.base_url(), &one_shot(dir.path()), "sandbox-key", &[]).await;
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("was not written by storyboard"), "{err}");
+    assert_eq!(std::fs::read_to_string(&mine).unwrap(), "my own video\n");
+    assert_eq!(jobs(&sb), 1, "nothing was sent");
+}
+
+/// Mounts a tmpfs of `size` at `dir` (root only; `None` elsewhere, and the test is skipped).
+fn tmpfs(dir: &Path, size: &str) -> Option<()> {
+    let ok = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+        .arg(dir)
+        .status()
+        .is_ok_and(|s| s.success());
+    ok.then_some(())
+}
+
+fn remount(dir: &Path, size: &str) {
+    let ok = std::process::Command::new("mount")
+        .args(["-o", &format!("remount,size={size}")])
+        .arg(dir)
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(ok, "remount");
+}
+
+fn umount(dir: &Path) {
+    let _ = std::process::Command::new("umount").arg(dir).status();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_full_disk_loses_nothing_and_pays_nothing_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let disk = dir.path().join("disk");
+    std::fs::create_dir_all(&disk).unwrap();
+    if tmpfs(&disk, "200k").is_none() {
+        eprintln!("skipped: mounting a tmpfs needs root");
+        return;
+    }
+    let config = storyboard::sandbox::SandboxConfig {
+        clip_bytes: Some(60_000),
+        ..fast_sandbox()
+    };
+    let sb = crate::common::start_sandbox(config).await;
+    let shots: String = (0..6)
+        .map(|i| format!("  - id: s{i}\n    prompt: shot {i}\n"))
+        .collect();
+    let file = write(
+        &disk,
+        "shots.yaml",
+        &format!("version: 1\noutput: out\nconcurrency: 2\nshots:\n{shots}"),
+    );
+    let first = render_against(&sb.base_url(), &file, "sandbox-key", &[]).await;
+    assert_ne!(first.status.code(), Some(0), "the disk was meant to fill up");
+    let journal = std::fs::read_to_string(disk.join("out/.storyboard/journal.jsonl")).unwrap_or_default();
+    for line in journal.lines().filter(|l| !l.is_empty()) {
+        assert!(
+            serde_json::from_str::<Value>(line).is_ok(),
+            "a glued or torn record: {line:?}"
+        );
+    }
+    assert!(
+        !disk.join("out/manifest.json.tmp").exists(),
+        "a temporary manifest was left"
+    );
+    // Space is freed; the next render finishes every shot without a second job for any.
+    remount(&disk, "4m");
+    let second = render_against(&sb.base_url(), &file, "sandbox-key", &["--json"]).await;
+    let created = jobs(&sb);
+    let manifest: Value = std::fs::read_to_string(disk.join("out/manifest.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or(Value::Null);
+    umount(&disk);
+    assert_eq!(
+        second.status.code(),
+        Some(0),
+        "{}{}",
+        String::from_utf8_lossy(&second.stderr),
+        String::from_utf8_lossy(&second.stdout)
+    );
+    assert_eq!(created, 6, "jobs created for 6 shots");
+    assert!(
+        crate::common::shot_statuses(&manifest)
+            .iter()
+            .all(|s| s == "done" || s == "cached")
+    );
+}
