@@ -152,6 +152,7 @@ fn start(
         shots: Arc::new(plan.shots.clone()),
         outcomes: Arc::new(Runner::outcomes(plan.shots.len())),
         slots: Arc::new(Slots::new(settings.concurrency)),
+        on_wire: std::sync::Mutex::default(),
     });
     Ok(runner)
 }

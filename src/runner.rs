@@ -196,6 +196,9 @@ pub struct Runner {
     pub uploads: Mutex<HashMap<String, String>>,
     /// The one concurrency limit.
     pub slots: Arc<Slots>,
+    /// Tasks whose submit is on the wire (plan index → request key): uncertain if the run
+    /// stops before the answer arrives.
+    pub on_wire: Mutex<HashMap<usize, String>>,
 }
 
 impl Runner {
@@ -231,7 +234,26 @@ impl Runner {
         // Dropping the tasks at the second Ctrl-C aborts them.
         tokio::select! {
             _ = all => {}
-            _ = self.stop.reached(2) => {}
+            _ = self.stop.reached(2) => self.cut_off(),
+        }
+    }
+
+    /// Marks a task's submit as on the wire (or answered).
+    fn submitting(&self, task: &Task, on: bool) {
+        let mut wire = self.on_wire.lock().unwrap_or_else(|e| e.into_inner());
+        match on {
+            true => wire.insert(task.index, task.key.clone()),
+            false => wire.remove(&task.index),
+        };
+    }
+
+    /// The run stopped at once with submits still on the wire: those shots are uncertain (the
+    /// request may exist and be billed), and say so.
+    fn cut_off(&self) {
+        let wire: Vec<(usize, String)> = self.on_wire.lock().unwrap_or_else(|e| e.into_inner()).drain().collect();
+        for (i, key) in wire {
+            let message = crate::resume::uncertain_message("stopped while the submit was on the wire");
+            self.settle_one(i, &key, &Settle::Uncertain { attempts: 0, message }, true);
         }
     }
 

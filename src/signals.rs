@@ -1,9 +1,12 @@
 //! Interruptions: the stop level every part of a render watches, and the signal handler that
-//! raises it. First Ctrl-C: no new submits, in-flight shots finish. Second Ctrl-C or SIGTERM:
-//! stop at once (the journal keeps the in-flight request ids for the next render).
+//! raises it. First Ctrl-C: no new submits, in-flight shots finish. Second Ctrl-C: stop at once.
+//! SIGTERM (timeouts, `docker stop`, CI cancels): no new submits, the submits already on the
+//! wire get their answer (at most [`TERM_GRACE`]) so their request ids are journaled, then stop.
+//! The journal keeps the in-flight request ids for the next render.
 
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 use tokio::sync::Notify;
 
 use crate::report::{Event, Reporter};
@@ -16,6 +19,19 @@ pub struct Stop {
     signalled: Arc<std::sync::atomic::AtomicBool>,
     notify: Arc<Notify>,
     reason: Arc<Mutex<Option<String>>>,
+    on_wire: Arc<AtomicUsize>,
+}
+
+/// The longest SIGTERM waits for submits on the wire to be answered.
+pub const TERM_GRACE: Duration = Duration::from_secs(5);
+
+/// A submit on the wire; counted until dropped.
+pub struct OnWire(Arc<AtomicUsize>);
+
+impl Drop for OnWire {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl Stop {
@@ -56,6 +72,20 @@ impl Stop {
             .unwrap_or_else(|| "stopped".into())
     }
 
+    /// Counts a submit on the wire until the guard is dropped.
+    pub fn on_wire(&self) -> OnWire {
+        self.on_wire.fetch_add(1, Ordering::SeqCst);
+        OnWire(self.on_wire.clone())
+    }
+
+    /// Waits until no submit is on the wire, at most `limit`.
+    pub async fn wire_quiet(&self, limit: Duration) {
+        let until = tokio::time::Instant::now() + limit;
+        while self.on_wire.load(Ordering::SeqCst) > 0 && tokio::time::Instant::now() < until {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// Resolves once the level reaches `level`.
     pub async fn reached(&self, level: u8) {
         loop {
@@ -68,8 +98,7 @@ impl Stop {
     }
 }
 
-/// First Ctrl-C: no new submits, in-flight shots finish. Second Ctrl-C or SIGTERM: stop at
-/// once (the journal keeps the in-flight request ids for the next render).
+/// Watches Ctrl-C and SIGTERM for the whole run (see the module's words).
 pub async fn watch(stop: Stop, reporter: Arc<dyn Reporter>) {
     #[cfg(unix)]
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
@@ -99,6 +128,8 @@ pub async fn watch(stop: Stop, reporter: Arc<dyn Reporter>) {
                 }
             }
             _ = terminated => {
+                stop.signal(1, "terminated before it was submitted");
+                stop.wire_quiet(TERM_GRACE).await;
                 stop.signal(2, "terminated");
             }
         }

@@ -27,10 +27,6 @@ impl Runner {
                 });
                 job
             }
-            _ if self.stop.level() >= 1 => {
-                self.settle(&task, Settle::Pending(self.stop.reason()));
-                return;
-            }
             _ => match self.submit(&task).await {
                 Some(job) => job,
                 None => return,
@@ -44,20 +40,31 @@ impl Runner {
         let shot = &self.shots[task.index];
         let (mut attempts, mut rate_limited, mut transient) = (self.resume.attempts(&shot.request_key), 0u32, 0u32);
         loop {
+            // On the wire from before the intent is written until the answer is journaled; a
+            // stop raised before this point is seen here (SIGTERM waits for what is on the wire).
+            let wire = self.stop.on_wire();
+            if self.stop.level() >= 1 {
+                self.settle(task, Settle::Pending(self.stop.reason()));
+                return None;
+            }
             self.emit(Event::Submitting { id: shot.id.clone() });
             if !self.journal_intent(task) {
                 return None;
             }
             attempts += 1;
-            let error = match self
+            self.submitting(task, true);
+            let answer = self
                 .provider
                 .submit(&shot.endpoint, shot.version.as_deref(), &task.input)
-                .await
-            {
-                Ok(job) => {
-                    self.accepted(task, &job, attempts);
-                    return Some(job);
-                }
+                .await;
+            // The submit counts as on the wire until its answer is journaled.
+            if let Ok(job) = &answer {
+                self.accepted(task, job, attempts);
+            }
+            self.submitting(task, false);
+            drop(wire);
+            let error = match answer {
+                Ok(job) => return Some(job),
                 Err(e) => e,
             };
             let SubmitError::Retry {

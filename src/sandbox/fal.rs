@@ -98,7 +98,11 @@ pub(super) async fn handle(
         (&Method::GET, ["requests", id, "status", "stream"]) => stream(state.clone(), app, (*id).to_owned(), query),
         (&Method::GET, ["requests", id]) => result(state, &app, id),
         (&Method::PUT, ["requests", id, "cancel"]) => cancel(state, &app, id),
-        (&Method::POST, _) => submit(state, segs.join("/"), app, query, &body),
+        (&Method::POST, _) => {
+            let answer = submit(state, segs.join("/"), app, query, &body);
+            tokio::time::sleep(state.config.submit_delay).await;
+            answer
+        }
         _ => json_response(StatusCode::METHOD_NOT_ALLOWED, json!({"detail": "Method Not Allowed"})),
     }
 }

@@ -40,6 +40,9 @@ pub struct SandboxConfig {
     pub eachlabs_max_in_flight: usize,
     /// When set, only this key is accepted (401 otherwise); else any non-empty key.
     pub api_key: Option<String>,
+    /// How long the answer to a fal submit takes (the job exists from the start): a slow
+    /// network or server, during which a client may be interrupted.
+    pub submit_delay: Duration,
     /// Injected faults.
     pub faults: FaultPlan,
 }
@@ -54,6 +57,7 @@ impl Default for SandboxConfig {
             keep_alive: Duration::from_secs(15),
             eachlabs_max_in_flight: 10,
             api_key: None,
+            submit_delay: Duration::ZERO,
             faults: FaultPlan::default(),
         }
     }

@@ -36,6 +36,20 @@ fn points(seed: u64) -> Vec<Point> {
 
 /// One render, killed at `point` (if it gets there); returns whether it finished by itself.
 fn run_once(url: &str, file: &Path, point: Option<Point>, extra: &[&str]) -> (bool, Option<i32>) {
+    run_once_with(url, file, point, extra, "KILL")
+}
+
+/// Sends `signal` (`KILL`, `TERM`) to a child.
+fn send(child: &mut std::process::Child, signal: &str) -> bool {
+    std::process::Command::new("kill")
+        .arg(format!("-{signal}"))
+        .arg(child.id().to_string())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// One render, stopped with `signal` at `point`; returns whether it finished by itself.
+fn run_once_with(url: &str, file: &Path, point: Option<Point>, extra: &[&str], signal: &str) -> (bool, Option<i32>) {
     let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("storyboard"))
         .arg("render")
         .arg(file)
@@ -61,8 +75,7 @@ fn run_once(url: &str, file: &Path, point: Option<Point>, extra: &[&str]) -> (bo
                     if v["state"] == kind {
                         seen += 1;
                         if seen == nth {
-                            let _ = child.kill();
-                            killed = true;
+                            killed = send(&mut child, signal);
                             break;
                         }
                     }
@@ -70,7 +83,7 @@ fn run_once(url: &str, file: &Path, point: Option<Point>, extra: &[&str]) -> (bo
             }
             Point::Delay(d) => {
                 std::thread::sleep(d.saturating_sub(started.elapsed()));
-                killed = child.try_wait().unwrap().is_none() && child.kill().is_ok();
+                killed = child.try_wait().unwrap().is_none() && send(&mut child, signal);
             }
         }
     } else {
@@ -305,4 +318,139 @@ fn first_ctrl_c_submits_nothing_new_and_lets_in_flight_shots_finish() {
     let st = crate::common::shot_statuses(&m);
     assert_eq!(st.iter().filter(|s| **s == "done").count(), 2);
     assert_eq!(st.iter().filter(|s| **s == "pending").count(), 2);
+}
+
+#[test]
+fn sigterm_during_a_submit_waits_for_its_answer_so_nothing_is_uncertain() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let config = SandboxConfig {
+        submit_delay: Duration::from_millis(1500),
+        ..SandboxConfig::fast()
+    };
+    let sb = rt
+        .block_on(Sandbox::start("127.0.0.1:0".parse().unwrap(), config))
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        dir.path(),
+        "s.yaml",
+        "version: 1\noutput: out\nshots:\n  - id: a\n    prompt: a\n",
+    );
+    let (finished, code) = run_once_with(&sb.base_url(), &file, Some(Point::After("submitting", 1)), &[], "TERM");
+    assert!(!finished);
+    assert_eq!(code, Some(130));
+    // The answer arrived during the grace and was journaled: the shot is in flight (or even
+    // finished), never uncertain.
+    let m = manifest(&dir.path().join("out"));
+    assert!(
+        m["shots"][0]["status"] == "pending" || m["shots"][0]["status"] == "done",
+        "{m}"
+    );
+    assert!(m["shots"][0]["request_id"].is_string(), "{m}");
+    let (_, code) = run_once(&sb.base_url(), &file, None, &[]);
+    assert_eq!(code, Some(0));
+    assert_eq!(sb.stats()["jobs_created_total"], 1);
+}
+
+/// The harness with SIGTERM (timeouts, `docker stop`) at seeded points while submits are slow:
+/// every re-run ends with jobs created == shots, and no shot is ever uncertain.
+#[test]
+fn terminated_renders_complete_on_rerun_with_every_job_created_exactly_once() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let mut stops = 0;
+    for seed in 0..5u64 {
+        let config = SandboxConfig {
+            queue_time: Duration::from_millis(30),
+            job_time: Duration::from_millis(120),
+            submit_delay: Duration::from_millis(150),
+            ..SandboxConfig::fast()
+        };
+        let sb = rt
+            .block_on(Sandbox::start("127.0.0.1:0".parse().unwrap(), config))
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let shots: String = (0..SHOTS)
+            .map(|i| format!("  - id: shot{i}\n    prompt: term {i} of {seed}\n"))
+            .collect();
+        let file = write(
+            dir.path(),
+            "s.yaml",
+            &format!("version: 1\noutput: out\nshots:\n{shots}"),
+        );
+        let mut rng = fastrand::Rng::with_seed(seed);
+        for _ in 0..3 {
+            let point = match rng.u8(..3) {
+                0 => Point::Delay(Duration::from_millis(rng.u64(5..600))),
+                1 => Point::After("submitting", rng.usize(1..=3)),
+                _ => Point::After("submitted", rng.usize(1..=3)),
+            };
+            let (finished, code) = run_once_with(&sb.base_url(), &file, Some(point), &[], "TERM");
+            if !finished {
+                stops += 1;
+                // 130 once the handler is installed; before that (start-up, nothing sent yet)
+                // the default action ends the process.
+                assert!(matches!(code, Some(130) | Some(0) | None), "seed {seed}: exit {code:?}");
+            }
+        }
+        let (_, code) = run_once(&sb.base_url(), &file, None, &[]);
+        let m = manifest(&dir.path().join("out"));
+        assert_eq!(code, Some(0), "seed {seed}: {m}");
+        assert_eq!(
+            sb.stats()["jobs_created_total"].as_u64(),
+            Some(SHOTS as u64),
+            "seed {seed}"
+        );
+    }
+    assert!(stops >= 8, "only {stops} SIGTERMs landed");
+}
+
+/// The harness on a full disk: each storyboard renders into a small tmpfs that fills part way
+/// (a different size per seed, with a SIGTERM at a seeded point on top), then the disk is
+/// enlarged and the render run again: jobs created == shots, every clip intact. Root only
+/// (mounting a tmpfs); skipped elsewhere.
+#[test]
+fn renders_on_a_full_disk_complete_on_rerun_with_every_job_created_exactly_once() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    for seed in 0..4u64 {
+        let dir = tempfile::tempdir().unwrap();
+        let disk = dir.path().join("disk");
+        std::fs::create_dir_all(&disk).unwrap();
+        let mut rng = fastrand::Rng::with_seed(seed);
+        if crate::common::tmpfs(&disk, &format!("{}k", rng.u32(140..360))).is_none() {
+            eprintln!("skipped: mounting a tmpfs needs root");
+            return;
+        }
+        let config = SandboxConfig {
+            clip_bytes: Some(50_000),
+            ..SandboxConfig::fast()
+        };
+        let sb = rt
+            .block_on(Sandbox::start("127.0.0.1:0".parse().unwrap(), config))
+            .unwrap();
+        let shots: String = (0..SHOTS)
+            .map(|i| format!("  - id: shot{i}\n    prompt: disk {i} of {seed}\n"))
+            .collect();
+        let file = write(&disk, "s.yaml", &format!("version: 1\noutput: out\nshots:\n{shots}"));
+        let point = Point::After(["submitted", "downloading", "done"][rng.usize(..3)], rng.usize(1..=4));
+        run_once_with(&sb.base_url(), &file, Some(point), &[], "TERM");
+        run_once(&sb.base_url(), &file, None, &[]);
+        crate::common::remount(&disk, "8m");
+        let (_, code) = run_once(&sb.base_url(), &file, None, &[]);
+        let out = disk.join("out");
+        let m = manifest(&out);
+        let created = sb.stats()["jobs_created_total"].as_u64();
+        let intact = m["shots"].as_array().unwrap().iter().all(|s| {
+            let clip = &s["clip"];
+            std::fs::read(out.join(clip["path"].as_str().unwrap_or("-")))
+                .is_ok_and(|b| storyboard::digest::sha256_hex(&b) == clip["sha256"].as_str().unwrap_or(""))
+        });
+        let leftovers = files_below(&out)
+            .iter()
+            .any(|f| f.ends_with(".part") || f.ends_with(".tmp"));
+        crate::common::umount(&disk);
+        assert_eq!(code, Some(0), "seed {seed}: {m}");
+        assert_eq!(created, Some(SHOTS as u64), "seed {seed}");
+        assert!(intact, "seed {seed}: {m}");
+        assert!(!leftovers, "seed {seed}");
+    }
 }

@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use crate::common::{files_below, render_against, write};
+use crate::common::{files_below, remount, render_against, tmpfs, umount, write};
 
 const KEY: &str = "fal-secret-key-0123456789abcdef";
 
@@ -239,29 +239,6 @@ async fn an_output_folder_belongs_to_one_storyboard_and_files_it_did_not_write_a
     assert!(err.contains("was not written by storyboard"), "{err}");
     assert_eq!(std::fs::read_to_string(&mine).unwrap(), "my own video\n");
     assert_eq!(jobs(&sb), 1, "nothing was sent");
-}
-
-/// Mounts a tmpfs of `size` at `dir` (root only; `None` elsewhere, and the test is skipped).
-fn tmpfs(dir: &Path, size: &str) -> Option<()> {
-    let ok = std::process::Command::new("mount")
-        .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-        .arg(dir)
-        .status()
-        .is_ok_and(|s| s.success());
-    ok.then_some(())
-}
-
-fn remount(dir: &Path, size: &str) {
-    let ok = std::process::Command::new("mount")
-        .args(["-o", &format!("remount,size={size}")])
-        .arg(dir)
-        .status()
-        .is_ok_and(|s| s.success());
-    assert!(ok, "remount");
-}
-
-fn umount(dir: &Path) {
-    let _ = std::process::Command::new("umount").arg(dir).status();
 }
 
 #[tokio::test(flavor = "multi_thread")]

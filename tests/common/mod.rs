@@ -129,3 +129,28 @@ pub fn test_python() -> Option<String> {
     }
     p
 }
+
+/// Mounts a tmpfs of `size` at `dir` (root only; `None` elsewhere, and the test is skipped).
+pub fn tmpfs(dir: &Path, size: &str) -> Option<()> {
+    let ok = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+        .arg(dir)
+        .status()
+        .is_ok_and(|s| s.success());
+    ok.then_some(())
+}
+
+/// Resizes a mounted tmpfs, keeping its files.
+pub fn remount(dir: &Path, size: &str) {
+    let ok = std::process::Command::new("mount")
+        .args(["-o", &format!("remount,size={size}")])
+        .arg(dir)
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(ok, "remount");
+}
+
+/// Unmounts a tmpfs.
+pub fn umount(dir: &Path) {
+    let _ = std::process::Command::new("umount").arg(dir).status();
+}
