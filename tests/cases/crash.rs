@@ -39,13 +39,12 @@ fn run_once(url: &str, file: &Path, point: Option<Point>, extra: &[&str]) -> (bo
     run_once_with(url, file, point, extra, "KILL")
 }
 
-/// Sends `signal` (`KILL`, `TERM`) to a child.
+/// Sends `signal` (`KILL`, `TERM`) to a child at once (a direct syscall: a `kill` process
+/// would land the signal milliseconds later, at another point of the run).
 fn send(child: &mut std::process::Child, signal: &str) -> bool {
-    std::process::Command::new("kill")
-        .arg(format!("-{signal}"))
-        .arg(child.id().to_string())
-        .status()
-        .is_ok_and(|s| s.success())
+    let sig = if signal == "TERM" { libc::SIGTERM } else { libc::SIGKILL };
+    // SAFETY: kill(2) on our own child's pid.
+    unsafe { libc::kill(child.id() as libc::pid_t, sig) == 0 }
 }
 
 /// One render, stopped with `signal` at `point`; returns whether it finished by itself.
