@@ -19,7 +19,7 @@ use crate::resume::{Decided, Fate, Resume};
 use crate::runner::{Runner, Settle, Slots, Task};
 use crate::sandbox::{Sandbox, SandboxConfig};
 use crate::settings::{self, Settings};
-use crate::signals::{self, Stop};
+use crate::signals::{Signals, Stop};
 use crate::storyboard::Source;
 
 /// Runs `storyboard render`.
@@ -53,8 +53,7 @@ pub async fn render(args: RenderArgs) -> Result<i32, Error> {
     folder::claim(&settings.out, &args.file)?;
     resume.history = Journal::read(&journal_path);
     let decided = resume.decide_all(&plan, &selected);
-    let writes = decided.iter().flat_map(|d| clip_names(&plan, d));
-    folder::check_foreign(&settings.out, &resume.history, writes)?;
+    folder::check_foreign(&settings.out, &resume.history, folder::clip_names(&plan, &decided))?;
     let sandbox = match args.sandbox {
         true => Some(
             Sandbox::start(([127, 0, 0, 1], 0).into(), SandboxConfig::rehearsal())
@@ -63,9 +62,10 @@ pub async fn render(args: RenderArgs) -> Result<i32, Error> {
         ),
         false => None,
     };
+    let signals = Signals::install();
     let runner = start(&settings, resume, &plan, &src, &selected, sandbox.as_ref())?;
     let tasks = prepare(&runner, &plan, &src, decided, &selected).await;
-    let manifest = run(&runner, tasks).await?;
+    let manifest = run(&runner, tasks, signals).await?;
     drop(sandbox);
     let records: Vec<&ShotRecord> = selected.iter().map(|&i| &manifest.shots[i]).collect();
     report::render_end(
@@ -92,8 +92,8 @@ pub async fn render(args: RenderArgs) -> Result<i32, Error> {
 
 /// Runs the tasks with the signal handler and the manifest flusher beside them; the final
 /// manifest.
-async fn run(runner: &Arc<Runner>, tasks: Vec<Task>) -> Result<Manifest, Error> {
-    let signals = tokio::spawn(signals::watch(runner.stop.clone(), runner.reporter.clone()));
+async fn run(runner: &Arc<Runner>, tasks: Vec<Task>, signals: Signals) -> Result<Manifest, Error> {
+    let signals = tokio::spawn(signals.watch(runner.stop.clone(), runner.reporter.clone()));
     let flusher = tokio::spawn({
         let ledger = runner.ledger.clone();
         async move { ledger.flush_periodically().await }
@@ -238,14 +238,4 @@ async fn prepare(runner: &Runner, plan: &Plan, src: &Source, decided: Vec<Decide
         }
     }
     ready
-}
-
-/// The clip a decided shot writes under its own name (none when it is cached in place).
-fn clip_names(plan: &Plan, d: &Decided) -> Option<String> {
-    let own = format!("{}.mp4", plan.shots[d.index].id);
-    match &d.fate {
-        Fate::Cached(clip) if clip.path == own => None,
-        Fate::Uncertain(_) | Fate::Gone(_) => None,
-        _ => Some(own),
-    }
 }

@@ -98,40 +98,74 @@ impl Stop {
     }
 }
 
-/// Watches Ctrl-C and SIGTERM for the whole run (see the module's words).
-pub async fn watch(stop: Stop, reporter: Arc<dyn Reporter>) {
+/// The signal listeners, installed before anything is submitted: a signal that arrives before
+/// the watcher first runs is still seen (not the default action, which would end the process
+/// with a submit on the wire).
+pub struct Signals {
     #[cfg(unix)]
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-    loop {
+    interrupt: Option<tokio::signal::unix::Signal>,
+    #[cfg(unix)]
+    terminate: Option<tokio::signal::unix::Signal>,
+}
+
+impl Signals {
+    /// Installs the Ctrl-C and SIGTERM listeners now (inside the runtime).
+    pub fn install() -> Signals {
         #[cfg(unix)]
-        let terminated = async {
-            match term.as_mut() {
-                Some(t) => {
-                    t.recv().await;
-                }
-                None => std::future::pending::<()>().await,
-            }
-        };
-        #[cfg(not(unix))]
-        let terminated = std::future::pending::<()>();
-        tokio::select! {
-            r = tokio::signal::ctrl_c() => {
-                if r.is_err() {
-                    return;
-                }
-                if stop.level() == 0 {
-                    reporter.event(&Event::Notice("Ctrl-C: submitting nothing new; in-flight shots finish and download (Ctrl-C again to stop at once)".into()));
-                    stop.signal(1, "stopped by Ctrl-C before it was submitted");
-                } else {
-                    reporter.event(&Event::Notice("stopping now; in-flight request ids are in the journal: run render again to resume".into()));
-                    stop.signal(2, "interrupted");
-                }
-            }
-            _ = terminated => {
-                stop.signal(1, "terminated before it was submitted");
-                stop.wire_quiet(TERM_GRACE).await;
-                stop.signal(2, "terminated");
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Signals {
+                interrupt: signal(SignalKind::interrupt()).ok(),
+                terminate: signal(SignalKind::terminate()).ok(),
             }
         }
+        #[cfg(not(unix))]
+        Signals {}
+    }
+
+    /// Watches Ctrl-C and SIGTERM for the whole run (see the module's words).
+    pub async fn watch(self, stop: Stop, reporter: Arc<dyn Reporter>) {
+        #[cfg(unix)]
+        let (mut interrupt, mut terminate) = (self.interrupt, self.terminate);
+        loop {
+            #[cfg(unix)]
+            let (interrupted, terminated) = (next(&mut interrupt), next(&mut terminate));
+            #[cfg(not(unix))]
+            let (interrupted, terminated) = (
+                async {
+                    if tokio::signal::ctrl_c().await.is_err() {
+                        std::future::pending::<()>().await;
+                    }
+                },
+                std::future::pending::<()>(),
+            );
+            tokio::select! {
+                _ = interrupted => {
+                    if stop.level() == 0 {
+                        reporter.event(&Event::Notice("Ctrl-C: submitting nothing new; in-flight shots finish and download (Ctrl-C again to stop at once)".into()));
+                        stop.signal(1, "stopped by Ctrl-C before it was submitted");
+                    } else {
+                        reporter.event(&Event::Notice("stopping now; in-flight request ids are in the journal: run render again to resume".into()));
+                        stop.signal(2, "interrupted");
+                    }
+                }
+                _ = terminated => {
+                    stop.signal(1, "terminated before it was submitted");
+                    stop.wire_quiet(TERM_GRACE).await;
+                    stop.signal(2, "terminated");
+                }
+            }
+        }
+    }
+}
+
+/// The next delivery of a signal (never, without a listener).
+#[cfg(unix)]
+async fn next(signal: &mut Option<tokio::signal::unix::Signal>) {
+    match signal.as_mut() {
+        Some(s) => {
+            s.recv().await;
+        }
+        None => std::future::pending::<()>().await,
     }
 }
