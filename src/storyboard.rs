@@ -467,6 +467,10 @@ pub fn parse(src: &Source) -> Result<StoryboardFile, Vec<Problem>> {
     }
 }
 
+/// Shots whose structural problems are reported with their line and column in one run (each
+/// costs a parse of the whole file).
+const MAX_LOCATED: usize = 20;
+
 fn collect_problems(src: &Source, first: serde_yaml::Error) -> Vec<Problem> {
     // Syntax errors stop the parser: there is nothing more to find.
     let Ok(doc) = serde_yaml::from_str::<serde_yaml::Value>(&src.text) else {
@@ -483,11 +487,30 @@ fn collect_problems(src: &Source, first: serde_yaml::Error) -> Vec<Problem> {
     if let Err(e) = serde_yaml::from_str::<StoryboardFile<IgnoredAny>>(&src.text) {
         problems.push(yaml_problem(src, &e));
     }
-    let shots = doc.get("shots").and_then(|s| s.as_sequence()).map_or(0, Vec::len);
-    for i in 0..shots {
+    // Find the shots with problems in one pass over the parsed document, then re-parse the text
+    // for each of them (at most MAX_LOCATED) to give its line and column.
+    let failing: Vec<usize> = doc
+        .get("shots")
+        .and_then(|s| s.as_sequence())
+        .map(|shots| {
+            let bad = |v: &serde_yaml::Value| serde_yaml::from_value::<ShotSpec>(v.clone()).is_err();
+            shots.iter().enumerate().filter(|(_, v)| bad(v)).map(|(i, _)| i).collect()
+        })
+        .unwrap_or_default();
+    for &i in failing.iter().take(MAX_LOCATED) {
         if let Err(e) = ShotAt::<ShotSpec>::new(i).parse(&src.text) {
             problems.push(yaml_problem(src, &e));
         }
+    }
+    if failing.len() > MAX_LOCATED {
+        let rest: Vec<String> = failing[MAX_LOCATED..].iter().take(10).map(|i| format!("shots[{i}]")).collect();
+        let msg = format!(
+            "{} more shots have problems ({}{}): fix the ones above, then plan again",
+            failing.len() - MAX_LOCATED,
+            rest.join(", "),
+            if failing.len() - MAX_LOCATED > rest.len() { ", …" } else { "" }
+        );
+        problems.push(Problem::in_file(&src.name, None, msg));
     }
     if problems.is_empty() {
         problems.push(yaml_problem(src, &first));
