@@ -494,7 +494,12 @@ fn collect_problems(src: &Source, first: serde_yaml::Error) -> Vec<Problem> {
         .and_then(|s| s.as_sequence())
         .map(|shots| {
             let bad = |v: &serde_yaml::Value| serde_yaml::from_value::<ShotSpec>(v.clone()).is_err();
-            shots.iter().enumerate().filter(|(_, v)| bad(v)).map(|(i, _)| i).collect()
+            shots
+                .iter()
+                .enumerate()
+                .filter(|(_, v)| bad(v))
+                .map(|(i, _)| i)
+                .collect()
         })
         .unwrap_or_default();
     for &i in failing.iter().take(MAX_LOCATED) {
@@ -503,12 +508,20 @@ fn collect_problems(src: &Source, first: serde_yaml::Error) -> Vec<Problem> {
         }
     }
     if failing.len() > MAX_LOCATED {
-        let rest: Vec<String> = failing[MAX_LOCATED..].iter().take(10).map(|i| format!("shots[{i}]")).collect();
+        let rest: Vec<String> = failing[MAX_LOCATED..]
+            .iter()
+            .take(10)
+            .map(|i| format!("shots[{i}]"))
+            .collect();
         let msg = format!(
             "{} more shots have problems ({}{}): fix the ones above, then plan again",
             failing.len() - MAX_LOCATED,
             rest.join(", "),
-            if failing.len() - MAX_LOCATED > rest.len() { ", …" } else { "" }
+            if failing.len() - MAX_LOCATED > rest.len() {
+                ", …"
+            } else {
+                ""
+            }
         );
         problems.push(Problem::in_file(&src.name, None, msg));
     }

@@ -554,8 +554,16 @@ fn a_link_out_of_the_storyboard_folder_is_not_uploaded() {
 
 #[test]
 fn ten_thousand_broken_shots_are_reported_without_reading_the_file_ten_thousand_times() {
-    let body: String = (0..10_000).map(|i| format!("  - id: s{i}\n    promt: hello {i}\n")).collect();
-    let err = refuses(&format!("version: 1\nshots:\n{body}"), &["unknown field `promt` in shots[0]"]);
+    let body: String = (0..10_000)
+        .map(|i| format!("  - id: s{i}\n    promt: hello {i}\n"))
+        .collect();
+    let err = refuses(
+        &format!("version: 1\nshots:\n{body}"),
+        &["unknown field `promt` in shots[0]"],
+    );
     assert_eq!(err.matches("unknown field `promt`").count(), 20, "the first 20 located");
-    assert!(err.contains("9980 more shots have problems (shots[20], shots[21]"), "{err}");
+    assert!(
+        err.contains("9980 more shots have problems (shots[20], shots[21]"),
+        "{err}"
+    );
 }
