@@ -46,6 +46,7 @@ fn render(url: &str, file: &Path, concurrency: usize) -> (Duration, u64, Duratio
         .args(["--yes", "--quiet", "--concurrency", &concurrency.to_string()])
         .env("FAL_KEY", "bench-key")
         .env("STORYBOARD_FAL_URL", url)
+        .env("STORYBOARD_FAL_API_URL", url)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()

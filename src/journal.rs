@@ -10,7 +10,7 @@ use std::io::Write;
 use std::sync::Mutex;
 
 use crate::manifest::ClipRecord;
-use crate::provider::Accepted;
+use crate::provider::{Accepted, ClipSource};
 
 /// One journal line.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -37,6 +37,22 @@ pub enum Record {
         api: String,
         /// How to follow it.
         job: Accepted,
+        /// When.
+        at: String,
+    },
+    /// The job finished and its clip's URL is known (journaled before the download, so a failed
+    /// download is retried from it instead of asking the queue, whose result expires).
+    Result {
+        /// Shot id.
+        shot: String,
+        /// The request key.
+        request_key: String,
+        /// Which API.
+        api: String,
+        /// The request.
+        job: Accepted,
+        /// Where the clip is.
+        source: ClipSource,
         /// When.
         at: String,
     },
@@ -121,6 +137,13 @@ pub enum KeyState {
     Intent,
     /// Accepted and not finished: follow it, never resubmit.
     Accepted(Accepted),
+    /// Finished, clip not on disk yet: download it from `source`.
+    Finished {
+        /// The request.
+        job: Accepted,
+        /// Where the clip is.
+        source: ClipSource,
+    },
     /// Unknown outcome.
     Uncertain(String),
     /// On disk.
@@ -192,6 +215,13 @@ impl History {
             Record::Accepted {
                 request_key, api, job, ..
             } => (api, request_key, KeyState::Accepted(job)),
+            Record::Result {
+                request_key,
+                api,
+                job,
+                source,
+                ..
+            } => (api, request_key, KeyState::Finished { job, source }),
             Record::Uncertain {
                 request_key,
                 api,

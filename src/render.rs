@@ -171,7 +171,7 @@ fn gate(args: &RenderArgs, settings: &Settings, plan: &Plan, decided: &[Decided]
         spend: submits.iter().filter_map(|&i| plan.shots[i].estimate).sum(),
         unpriced: submits.iter().filter(|&&i| plan.shots[i].estimate.is_none()).count(),
     };
-    let resumed = decided.iter().filter(|d| matches!(d.fate, Fate::Follow(_))).count();
+    let resumed = decided.iter().filter(|d| d.fate.resumes()).count();
     let cached = decided.iter().filter(|d| matches!(d.fate, Fate::Cached(_))).count();
     if settings.style != Style::Json && settings.style != Style::Quiet {
         report::stderr_line(report::summary::plan(plan).trim_end());

@@ -12,7 +12,7 @@ use crate::journal::{History, KeyState};
 use crate::manifest::Manifest;
 use crate::manifest::{ClipRecord, ShotRecord, ShotStatus};
 use crate::plan::{Plan, PlannedShot};
-use crate::provider::Accepted;
+use crate::provider::{Accepted, ClipSource};
 
 /// What happens to one shot.
 #[derive(Debug, Clone, PartialEq)]
@@ -21,6 +21,9 @@ pub enum Fate {
     Cached(ClipRecord),
     /// Follow a job an earlier run submitted (already paid: never resubmitted).
     Follow(Accepted),
+    /// Download the clip of a job that finished in an earlier run (from its journaled URL,
+    /// falling back to the queue and the request history).
+    Fetch(Accepted, ClipSource),
     /// Submit it (a new bill).
     Submit,
     /// An earlier submit's outcome is unknown: left alone.
@@ -35,6 +38,17 @@ impl Fate {
     /// Whether this fate sends a new (paid) submit, as far as can be known before the run.
     pub fn submits(&self) -> bool {
         matches!(self, Fate::Submit | Fate::AwaitsUpstream)
+    }
+
+    /// Whether it takes up a job an earlier run submitted (already paid: followed even after the
+    /// first Ctrl-C).
+    pub fn resumes(&self) -> bool {
+        matches!(self, Fate::Follow(_) | Fate::Fetch(..))
+    }
+
+    /// Whether the runner has work to do for it (the rest are settled as they stand).
+    pub fn runs(&self) -> bool {
+        self.submits() || self.resumes()
     }
 }
 
@@ -110,6 +124,7 @@ impl Resume {
         match state {
             _ if self.flags.sandbox => Fate::Submit,
             Some(KeyState::Accepted(job)) => Fate::Follow(job.clone()),
+            Some(KeyState::Finished { job, source }) => Fate::Fetch(job.clone(), source.clone()),
             Some(KeyState::Intent) if !self.flags.retry_uncertain => {
                 Fate::Uncertain(uncertain_message("the previous run stopped while submitting this shot"))
             }
@@ -189,7 +204,9 @@ impl Resume {
             rec.clip = Some(clip);
         }
         match state {
-            Some(KeyState::Accepted(job)) => rec.request_id = Some(job.request_id.clone()),
+            Some(KeyState::Accepted(job) | KeyState::Finished { job, .. }) => {
+                rec.request_id = Some(job.request_id.clone())
+            }
             Some(KeyState::Done {
                 request_id, actual_usd, ..
             }) => {

@@ -48,7 +48,7 @@ impl Task {
         let mut leaders: HashMap<String, usize> = HashMap::new();
         for d in decided {
             let shot = &plan.shots[d.index];
-            let sends = matches!(d.fate, Fate::Submit | Fate::Follow(_) | Fate::AwaitsUpstream);
+            let sends = d.fate.runs();
             if sends && shot.chain.is_empty() {
                 if let Some(&leader) = leaders.get(&d.key) {
                     tasks[leader].copies.push(d.index);
@@ -212,12 +212,9 @@ impl Runner {
         let all = async {
             let mut running = tokio::task::JoinSet::new();
             for task in tasks {
-                match &task.fate {
-                    Fate::Submit | Fate::Follow(_) | Fate::AwaitsUpstream => {}
-                    _ => {
-                        self.settle_known(&task);
-                        continue;
-                    }
+                if !task.fate.runs() {
+                    self.settle_known(&task);
+                    continue;
                 }
                 // Shots that wait for nothing take their permits here, in storyboard order;
                 // chained shots take theirs once their upstream clips exist.
@@ -280,7 +277,7 @@ impl Runner {
                 message: message.clone(),
             },
             Fate::Gone(msg) => failed(None, msg.clone()),
-            Fate::Submit | Fate::Follow(_) | Fate::AwaitsUpstream => return,
+            Fate::Submit | Fate::Follow(_) | Fate::Fetch(..) | Fate::AwaitsUpstream => return,
         };
         self.settle(task, how);
     }
@@ -288,7 +285,7 @@ impl Runner {
     /// A slot for a task. Jobs already submitted are followed even after the first Ctrl-C;
     /// new submits get `None` once the run is stopping.
     async fn permit(&self, task: &Task) -> Option<OwnedSemaphorePermit> {
-        let following = matches!(task.fate, Fate::Follow(_));
+        let following = task.fate.resumes();
         tokio::select! {
             p = self.slots.acquire() => p,
             _ = self.stop.reached(1), if !following => None,

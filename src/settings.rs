@@ -94,6 +94,7 @@ impl Settings {
                 Endpoints {
                     fal_queue: url.clone(),
                     fal_storage: url.clone(),
+                    fal_api: url.clone(),
                     eachlabs: url,
                 },
                 "sandbox".to_owned(),
@@ -131,6 +132,7 @@ fn endpoints_from_env() -> Result<Endpoints, UsageError> {
     Ok(Endpoints {
         fal_queue: env("STORYBOARD_FAL_URL", &d.fal_queue)?,
         fal_storage: env("STORYBOARD_FAL_STORAGE_URL", &d.fal_storage)?,
+        fal_api: env("STORYBOARD_FAL_API_URL", &d.fal_api)?,
         eachlabs: env("STORYBOARD_EACHLABS_URL", &d.eachlabs)?,
     })
 }

@@ -66,6 +66,12 @@ pub fn status(out: &Utf8Path, listing: &Listing) -> Vec<ShotState> {
                     )
                 }
                 Some(KeyState::Accepted(job)) => ("in flight", Some(job.request_id.clone()), "-", None),
+                Some(KeyState::Finished { job, .. }) => (
+                    "in flight",
+                    Some(job.request_id.clone()),
+                    "-",
+                    Some("finished; the clip downloads on the next render".to_owned()),
+                ),
                 Some(KeyState::Failed { error, request_id }) => {
                     ("failed", request_id.clone(), "-", Some(error.clone()))
                 }

@@ -19,6 +19,7 @@ use super::{
 pub struct Fal {
     queue: String,
     storage: String,
+    api: String,
     key: Arc<str>,
     http: reqwest::Client,
 }
@@ -29,6 +30,7 @@ impl Fal {
         Fal {
             queue: endpoints.fal_queue.clone(),
             storage: endpoints.fal_storage.clone(),
+            api: endpoints.fal_api.clone(),
             key: key.into(),
             http,
         }
@@ -108,9 +110,15 @@ impl Fal {
     pub async fn follow(
         &self,
         job: &Accepted,
+        endpoint: &str,
         on_state: &(dyn Fn(JobState) + Send + Sync),
     ) -> Result<ClipSource, JobError> {
-        let v = self.follow_json(job, on_state).await?;
+        let v = match self.follow_json(job, on_state).await {
+            // The queue forgot the result (fal keeps it minutes); the request history keeps
+            // the output for 30 days, and the CDN file outlives the queue result.
+            Err(JobError::Gone(gone)) => self.recover_from_history(endpoint, &job.request_id, gone).await?,
+            other => other?,
+        };
         let video = &v["video"];
         let Some(url) = video.get("url").and_then(Value::as_str) else {
             return Err(JobError::Failed(format!(
@@ -124,6 +132,43 @@ impl Fal {
             size: video.get("file_size").and_then(Value::as_u64),
             cost_usd: None,
         })
+    }
+
+    /// A finished request's output from fal's request history (`expand=payloads`); `gone` (what
+    /// the queue said) with what was tried when the history cannot tell.
+    async fn recover_from_history(&self, endpoint: &str, id: &str, gone: String) -> Result<Value, JobError> {
+        let mut url = reqwest::Url::parse(&format!("{}/v1/models/requests/by-endpoint", self.api))
+            .map_err(|e| JobError::Gone(format!("{gone}; fal's request history: {e}")))?;
+        url.query_pairs_mut()
+            .append_pair("endpoint_id", endpoint)
+            .append_pair("request_id", id)
+            .append_pair("expand", "payloads");
+        let history = retry_get(Backoff::GET, move |_| {
+            let request = self.http.get(url.clone()).header(AUTHORIZATION, self.auth());
+            async move {
+                let r = match request.send().await {
+                    Ok(r) => r,
+                    Err(e) => return transient(describe(&e), None),
+                };
+                let (code, ra) = (r.status().as_u16(), retry_after(r.headers()));
+                let text = r.text().await.unwrap_or_default();
+                match code {
+                    200 => Step::Done(serde_json::from_str::<Value>(&text).map_err(|_| "not JSON".to_owned())),
+                    c if retryable_status(c) => transient(error_message(c, &text), ra),
+                    c => Step::Done(Err(format!("not available ({})", error_message(c, &text)))),
+                }
+            }
+        })
+        .await;
+        let output = history.and_then(|v| {
+            v["items"]
+                .as_array()
+                .and_then(|items| items.iter().find(|i| i["request_id"] == id))
+                .map(|item| item["json_output"].clone())
+                .filter(|o| o["video"]["url"].is_string())
+                .ok_or_else(|| "no finished output for it there".to_owned())
+        });
+        output.map_err(|why| JobError::Gone(format!("{gone}; fal's request history ({}): {why}", self.api)))
     }
 
     /// Creates a Kling voice from an uploaded sample (`fal-ai/kling-video/create-voice`).

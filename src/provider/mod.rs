@@ -27,14 +27,17 @@ pub struct Accepted {
     pub cancel_url: Option<String>,
 }
 
-/// A finished job's clip.
-#[derive(Debug, Clone, PartialEq)]
+/// A finished job's clip (journaled the moment it is known, so a failed download can be
+/// retried from it later without asking the queue again).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ClipSource {
     /// Where to download it.
     pub url: String,
     /// The size the provider reported, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub size: Option<u64>,
     /// The cost the provider reported (Eachlabs `metrics.cost`), in USD.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cost_usd: Option<f64>,
 }
 
@@ -139,6 +142,8 @@ pub struct Endpoints {
     pub fal_queue: String,
     /// fal storage base URL.
     pub fal_storage: String,
+    /// fal platform API base URL (request history, pricing).
+    pub fal_api: String,
     /// Eachlabs base URL.
     pub eachlabs: String,
 }
@@ -148,6 +153,7 @@ impl Default for Endpoints {
         Endpoints {
             fal_queue: "https://queue.fal.run".into(),
             fal_storage: "https://rest.fal.ai".into(),
+            fal_api: "https://api.fal.ai".into(),
             eachlabs: "https://api.eachlabs.ai".into(),
         }
     }
@@ -184,14 +190,15 @@ impl Provider {
         }
     }
 
-    /// Follows a job until it finishes, then returns its clip.
+    /// Follows a job of `endpoint` until it finishes, then returns its clip.
     pub async fn follow(
         &self,
         job: &Accepted,
+        endpoint: &str,
         on_state: &(dyn Fn(JobState) + Send + Sync),
     ) -> Result<ClipSource, JobError> {
         match self {
-            Provider::Fal(p) => p.follow(job, on_state).await,
+            Provider::Fal(p) => p.follow(job, endpoint, on_state).await,
             Provider::Eachlabs(p) => p.follow(job, on_state).await,
         }
     }

@@ -24,6 +24,7 @@ pub fn sandbox_ready(base: &str) {
         "sandbox listening on {base}\n\
          \x20 fal queue:    STORYBOARD_FAL_URL={base}\n\
          \x20 fal storage:  STORYBOARD_FAL_STORAGE_URL={base}\n\
+         \x20 fal platform: STORYBOARD_FAL_API_URL={base}\n\
          \x20 Eachlabs:     STORYBOARD_EACHLABS_URL={base}\n\
          \x20 counters:     {base}/__sandbox/stats\n\
          any non-empty key is accepted (FAL_KEY=sandbox); Ctrl-C stops it\n"

@@ -86,7 +86,7 @@ impl Runner {
         }
         task.fate = self.resume.decide(&task.key);
         match task.fate.clone() {
-            Fate::Submit | Fate::Follow(_) => true,
+            Fate::Submit | Fate::Follow(_) | Fate::Fetch(..) => true,
             Fate::Cached(clip) => {
                 let how = match self.place(task.index, &clip) {
                     Ok(clip) => Settle::Cached(clip),

@@ -8,7 +8,7 @@ use super::{Runner, Settle, Task};
 use crate::journal::{self, Record};
 use crate::manifest::{ClipRecord, ShotStatus};
 use crate::provider::http::Backoff;
-use crate::provider::{Accepted, JobError, JobState, SubmitError};
+use crate::provider::{Accepted, ClipSource, JobError, JobState, SubmitError};
 use crate::report::Event;
 use crate::resume::{Fate, uncertain_message};
 
@@ -20,7 +20,7 @@ impl Runner {
     pub(super) async fn request(&self, task: Task) {
         let id = self.shots[task.index].id.clone();
         let job = match task.fate.clone() {
-            Fate::Follow(job) => {
+            Fate::Follow(job) | Fate::Fetch(job, _) => {
                 self.emit(Event::Resumed {
                     id,
                     request_id: job.request_id.clone(),
@@ -32,6 +32,13 @@ impl Runner {
                 None => return,
             },
         };
+        // A job that finished in an earlier run: its journaled clip URL first (the CDN file
+        // outlives the queue's result), then the queue and the request history.
+        if let Fate::Fetch(_, source) = &task.fate
+            && let Ok(settle) = self.download(&task, &job, source).await
+        {
+            return self.settle(&task, settle);
+        }
         self.follow(&task, job).await;
     }
 
@@ -236,10 +243,40 @@ impl Runner {
                 });
             }
         };
-        let source = match self.provider.follow(&job, &on_state).await {
+        let endpoint = &self.shots[task.index].endpoint;
+        let source = match self.provider.follow(&job, endpoint, &on_state).await {
             Ok(s) => s,
             Err(e) => return self.job_failed(task, &job, e),
         };
+        // The clip's URL is journaled before the download: a download that fails now is
+        // retried from it by the next render, whatever the queue keeps by then.
+        self.record(Record::Result {
+            shot: id,
+            request_key: task.key.clone(),
+            api: self.resume.namespace.clone(),
+            job: job.clone(),
+            source: source.clone(),
+            at: journal::now(),
+        });
+        let settle = match self.download(task, &job, &source).await {
+            Ok(done) => done,
+            Err(e) => Settle::Failed {
+                request_id: Some(job.request_id.clone()),
+                attempts: 0,
+                error: format!("{e}; the clip's address is journaled: run render again to download it"),
+            },
+        };
+        self.settle(task, settle);
+    }
+
+    /// Downloads a finished job's clip to the shot's own name.
+    async fn download(
+        &self,
+        task: &Task,
+        job: &Accepted,
+        source: &ClipSource,
+    ) -> Result<Settle, crate::download::DownloadError> {
+        let id = self.shots[task.index].id.clone();
         let path = self.resume.out.join(format!("{id}.mp4"));
         let progress = |bytes: u64, total: Option<u64>| {
             self.emit(Event::Downloading {
@@ -248,24 +285,17 @@ impl Runner {
                 total,
             })
         };
-        let settle = match crate::download::download(&self.http, &source.url, &path, source.size, &progress).await {
-            Ok(clip) => Settle::Done {
-                clip: ClipRecord {
-                    path: Utf8PathBuf::from(format!("{id}.mp4")),
-                    bytes: clip.bytes,
-                    sha256: clip.sha256,
-                    source_url: source.url.clone(),
-                },
-                request_id: job.request_id.clone(),
-                cost: source.cost_usd,
+        let clip = crate::download::download(&self.http, &source.url, &path, source.size, &progress).await?;
+        Ok(Settle::Done {
+            clip: ClipRecord {
+                path: Utf8PathBuf::from(format!("{id}.mp4")),
+                bytes: clip.bytes,
+                sha256: clip.sha256,
+                source_url: source.url.clone(),
             },
-            Err(e) => Settle::Failed {
-                request_id: Some(job.request_id.clone()),
-                attempts: 0,
-                error: format!("{e}; run render again to retry"),
-            },
-        };
-        self.settle(task, settle);
+            request_id: job.request_id.clone(),
+            cost: source.cost_usd,
+        })
     }
 
     /// A followed job that ended without a clip: journaled by kind, then settled as failed.

@@ -15,13 +15,13 @@ use super::{Fault, Inner, Job, Outcome, Shared, json_response};
 
 /// Where a job is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Phase {
+pub(super) enum Phase {
     InQueue,
     InProgress,
     Completed,
 }
 
-fn phase(state: &Shared, job: &Job, now: Instant) -> Phase {
+pub(super) fn phase(state: &Shared, job: &Job, now: Instant) -> Phase {
     let el = now.saturating_duration_since(job.created);
     let cfg = &state.config;
     if job.cancelled || el >= cfg.queue_time + cfg.job_time {
@@ -33,7 +33,7 @@ fn phase(state: &Shared, job: &Job, now: Instant) -> Phase {
     }
 }
 
-fn authorized(state: &Shared, headers: &HeaderMap) -> bool {
+pub(super) fn authorized(state: &Shared, headers: &HeaderMap) -> bool {
     let Some(value) = headers.get("authorization").and_then(|v| v.to_str().ok()) else {
         return false;
     };
@@ -43,7 +43,7 @@ fn authorized(state: &Shared, headers: &HeaderMap) -> bool {
     !key.trim().is_empty() && state.config.api_key.as_deref().is_none_or(|k| k == key)
 }
 
-fn unauthorized() -> Response<Body> {
+pub(super) fn unauthorized() -> Response<Body> {
     json_response(StatusCode::UNAUTHORIZED, json!({"detail": "Unauthorized"}))
 }
 
@@ -150,7 +150,10 @@ fn submit(state: &Shared, endpoint: String, app: String, query: &str, body: &[u8
         id.clone(),
         Job {
             app: app.clone(),
+            endpoint: endpoint.clone(),
+            input: input.clone(),
             created: Instant::now(),
+            created_wall: std::time::SystemTime::now(),
             outcome,
             cancelled: false,
             finished: false,

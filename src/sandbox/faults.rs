@@ -27,6 +27,10 @@ pub enum Fault {
     StreamOff,
     /// A download stops half-way (Content-Length promised more).
     Truncate,
+    /// A clip download answers 404 (an expired or not yet propagated CDN link).
+    File404,
+    /// The platform's request history answers 404 (not available for this account or model).
+    HistoryOff,
     /// The job fails: COMPLETED with `error`, and the result is a 503 `runner_disconnected`.
     FailJob,
     /// Eachlabs create answered 429 (no prediction created).
@@ -50,6 +54,8 @@ impl Fault {
         (Fault::StreamDrop, "stream_drop"),
         (Fault::StreamOff, "stream_off"),
         (Fault::Truncate, "truncate"),
+        (Fault::File404, "file_404"),
+        (Fault::HistoryOff, "history_off"),
         (Fault::FailJob, "fail_job"),
         (Fault::Each429, "each_429"),
         (Fault::Each402, "each_402"),

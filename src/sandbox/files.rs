@@ -162,6 +162,9 @@ pub(super) fn serve(state: &Shared, segs: &[&str], headers: &HeaderMap, head: bo
     let Some(spec) = spec else {
         return json_response(StatusCode::NOT_FOUND, json!({"detail": "File not found"}));
     };
+    if !head && inner.fault(&state.config.faults, Fault::File404) {
+        return json_response(StatusCode::NOT_FOUND, json!({"detail": "File not found"}));
+    }
     let truncate = !head && inner.fault(&state.config.faults, Fault::Truncate);
     drop(inner);
     let clip = Clip::new(state, &spec, id);

@@ -8,6 +8,7 @@ mod eachlabs;
 mod fal;
 pub mod faults;
 mod files;
+mod platform;
 pub mod schemas;
 
 use axum::Router;
@@ -177,7 +178,11 @@ enum Outcome {
 #[derive(Debug)]
 struct Job {
     app: String,
+    /// The full endpoint id it was submitted to, and the input (for the request history).
+    endpoint: String,
+    input: Value,
     created: Instant,
+    created_wall: std::time::SystemTime,
     outcome: Outcome,
     cancelled: bool,
     finished: bool,
@@ -313,8 +318,8 @@ fn json_response(status: StatusCode, body: Value) -> Response<Body> {
 }
 
 /// Routes by path: the real services live on different hosts, so their paths never clash
-/// there; here `/v1/…` is Eachlabs, `/storage/…` fal storage, `/files/…` and `/__upload/…`
-/// the file host, and everything else the fal queue.
+/// there; here `/v1/models/…` is fal's platform API, other `/v1/…` Eachlabs, `/storage/…` fal
+/// storage, `/files/…` and `/__upload/…` the file host, and everything else the fal queue.
 async fn dispatch(
     State(state): State<Arc<Shared>>,
     method: Method,
@@ -334,6 +339,9 @@ async fn dispatch(
         }
         (Some("__upload"), &Method::PUT) => files::receive_upload(&state, segs.get(1).copied(), &headers, body),
         (Some("storage"), &Method::POST) => fal::storage_initiate(&state, &segs, &headers, &body),
+        (Some("v1"), &Method::GET) if segs.get(1) == Some(&"models") => {
+            platform::handle(&state, &segs[2..], query, &headers)
+        }
         (Some("v1"), _) => eachlabs::handle(&state, &method, &segs[1..], &headers, &body),
         _ => fal::handle(&state, &method, &segs, query, &headers, body).await,
     }

@@ -214,6 +214,7 @@ async fn a_kill_between_chained_shots_renders_nothing_twice() {
             .args(["--yes", "--json"])
             .env("FAL_KEY", "k")
             .env("STORYBOARD_FAL_URL", &url)
+            .env("STORYBOARD_FAL_API_URL", &url)
             .env("STORYBOARD_FAL_STORAGE_URL", &url)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())

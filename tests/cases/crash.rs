@@ -56,6 +56,7 @@ fn run_once_with(url: &str, file: &Path, point: Option<Point>, extra: &[&str], s
         .args(extra)
         .env("FAL_KEY", "crash-key")
         .env("STORYBOARD_FAL_URL", url)
+        .env("STORYBOARD_FAL_API_URL", url)
         .env("STORYBOARD_FAL_STORAGE_URL", url)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -224,6 +225,7 @@ fn render_until_submitted(url: &str, file: &Path, args: &[&str], n: usize) -> (s
         .args(args)
         .env("FAL_KEY", "k")
         .env("STORYBOARD_FAL_URL", url)
+        .env("STORYBOARD_FAL_API_URL", url)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -282,6 +284,7 @@ fn sigterm_and_second_ctrl_c_stop_at_once_and_keep_request_ids() {
         .arg("--yes")
         .env("FAL_KEY", "k")
         .env("STORYBOARD_FAL_URL", sb.base_url())
+        .env("STORYBOARD_FAL_API_URL", sb.base_url())
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
@@ -452,4 +455,86 @@ fn renders_on_a_full_disk_complete_on_rerun_with_every_job_created_exactly_once(
         assert!(intact, "seed {seed}: {m}");
         assert!(!leftovers, "seed {seed}");
     }
+}
+
+/// Money on the real network: a finished job's clip is never paid twice. Downloads fail (the CDN
+/// answers 404) until the queue's result window has passed; the next render downloads from the
+/// journaled URL without asking the queue and without a new job.
+#[test]
+fn clips_whose_download_failed_are_fetched_from_the_journaled_url_after_the_result_expired() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let config = SandboxConfig {
+        result_ttl: Some(Duration::from_millis(50)),
+        faults: "file_404=3".parse().unwrap(),
+        ..SandboxConfig::fast()
+    };
+    let sb = rt
+        .block_on(Sandbox::start("127.0.0.1:0".parse().unwrap(), config))
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let shots: String = (0..3).map(|i| format!("  - id: s{i}\n    prompt: p{i}\n")).collect();
+    let file = write(
+        dir.path(),
+        "s.yaml",
+        &format!("version: 1\noutput: out\nshots:\n{shots}"),
+    );
+    let (_, code) = run_once(&sb.base_url(), &file, None, &[]);
+    assert_eq!(code, Some(1), "every download failed");
+    let results_asked = sb.stats()["requests"]["result"].as_u64().unwrap();
+    std::thread::sleep(Duration::from_millis(200)); // let the queue's results expire
+    let (_, code) = run_once(&sb.base_url(), &file, None, &[]);
+    assert_eq!(code, Some(0));
+    let stats = sb.stats();
+    assert_eq!(stats["jobs_created_total"], 3, "no job paid twice");
+    assert_eq!(
+        stats["requests"]["result"].as_u64().unwrap(),
+        results_asked,
+        "the queue was not asked again"
+    );
+    let m = manifest(&dir.path().join("out"));
+    assert!(
+        m["shots"].as_array().unwrap().iter().all(|s| s["status"] == "done"),
+        "{m}"
+    );
+}
+
+/// Killed after the submit, the job finishes while nothing follows it and its queue result
+/// expires: the next render finds the output in fal's request history (the platform API) and
+/// downloads it — no new job, nothing `gone`.
+#[test]
+fn a_job_whose_queue_result_expired_is_recovered_from_the_request_history() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let config = SandboxConfig {
+        queue_time: Duration::from_millis(50),
+        job_time: Duration::from_millis(300),
+        result_ttl: Some(Duration::from_millis(50)),
+        ..SandboxConfig::fast()
+    };
+    let sb = rt
+        .block_on(Sandbox::start("127.0.0.1:0".parse().unwrap(), config))
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        dir.path(),
+        "s.yaml",
+        "version: 1\noutput: out\nshots:\n  - id: a\n    prompt: a\n",
+    );
+    let (finished, _) = run_once(&sb.base_url(), &file, Some(Point::After("submitted", 1)), &[]);
+    assert!(!finished);
+    std::thread::sleep(Duration::from_millis(700)); // the job ends and its result expires
+    let o = storyboard()
+        .arg("render")
+        .arg(&file)
+        .arg("--yes")
+        .env("FAL_KEY", "k")
+        .env("STORYBOARD_FAL_URL", sb.base_url())
+        .env("STORYBOARD_FAL_API_URL", sb.base_url())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let stats = sb.stats();
+    assert_eq!(stats["jobs_created_total"], 1);
+    assert!(stats["requests"]["history"].as_u64().unwrap_or(0) >= 1, "{stats}");
+    let m = manifest(&dir.path().join("out"));
+    assert_eq!(m["shots"][0]["status"], "done", "{m}");
 }

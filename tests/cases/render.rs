@@ -246,9 +246,11 @@ async fn an_ambiguous_submit_is_uncertain_and_never_silently_repeated() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_expired_result_is_said_plainly_and_resubmitted_only_when_asked() {
+    // Gone means: the queue forgot the result and the request history cannot give it either.
     let sb = sandbox(SandboxConfig {
         result_ttl: Some(Duration::ZERO),
         job_time: Duration::from_millis(40),
+        faults: "history_off~1.0".parse().unwrap(),
         ..fast()
     })
     .await;
@@ -260,6 +262,10 @@ async fn an_expired_result_is_said_plainly_and_resubmitted_only_when_asked() {
     let m = manifest(&dir.path().join("out"));
     let err = m["shots"][0]["error"].as_str().unwrap();
     assert!(err.contains("gone") && err.contains("--resubmit-expired"), "{err}");
+    assert!(
+        err.contains("request history") && err.contains("not available"),
+        "says what was tried: {err}"
+    );
     let o = render(&sb.base_url(), &file, &[]).await;
     assert_eq!(o.status.code(), Some(1));
     assert_eq!(jobs(&sb), 1, "not resubmitted without --resubmit-expired");
@@ -392,7 +398,8 @@ async fn budget_and_confirmation_are_checked_before_any_request() {
     cmd.arg("render")
         .arg(&file2)
         .env("FAL_KEY", KEY)
-        .env("STORYBOARD_FAL_URL", &url);
+        .env("STORYBOARD_FAL_URL", &url)
+        .env("STORYBOARD_FAL_API_URL", &url);
     let o = tokio::task::spawn_blocking(move || cmd.output().unwrap())
         .await
         .unwrap();
@@ -409,7 +416,8 @@ async fn budget_and_confirmation_are_checked_before_any_request() {
     cmd.arg("render")
         .arg(&file3)
         .env("FAL_KEY", KEY)
-        .env("STORYBOARD_FAL_URL", &url);
+        .env("STORYBOARD_FAL_URL", &url)
+        .env("STORYBOARD_FAL_API_URL", &url);
     let o = tokio::task::spawn_blocking(move || cmd.output().unwrap())
         .await
         .unwrap();

@@ -21,6 +21,7 @@ pub fn storyboard() -> Command {
         "EACHLABS_API_KEY",
         "STORYBOARD_FAL_URL",
         "STORYBOARD_FAL_STORAGE_URL",
+        "STORYBOARD_FAL_API_URL",
         "STORYBOARD_EACHLABS_URL",
     ] {
         cmd.env_remove(var);
@@ -76,6 +77,7 @@ pub async fn render_against(url: &str, file: &Path, key: &str, args: &[&str]) ->
     for var in [
         "STORYBOARD_FAL_URL",
         "STORYBOARD_FAL_STORAGE_URL",
+        "STORYBOARD_FAL_API_URL",
         "STORYBOARD_EACHLABS_URL",
     ] {
         cmd.env(var, url);

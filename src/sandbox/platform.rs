@@ -1,0 +1,96 @@
+//! fal's platform API, as much as a client recovering money needs (kling-v3-and-platform.md §4):
+//! `GET /v1/models/requests/by-endpoint` lists an endpoint's *finished* requests (auth
+//! `Authorization: Key …`; 401 without it), with `json_input`/`json_output` under
+//! `expand=payloads`. Requests still queued or running are not listed.
+
+use axum::body::Body;
+use axum::http::{HeaderMap, Response, StatusCode};
+use serde_json::{Value, json};
+use std::time::Instant;
+
+use super::fal::{Phase, authorized, phase, unauthorized};
+use super::faults::Fault;
+use super::files::clip_len;
+use super::{Outcome, Shared, json_response};
+
+/// Routes `/v1/models/…`.
+pub(super) fn handle(state: &Shared, segs: &[&str], query: &str, headers: &HeaderMap) -> Response<Body> {
+    if !authorized(state, headers) {
+        state.lock().count("unauthorized");
+        return unauthorized();
+    }
+    if state.lock().fault(&state.config.faults, Fault::HistoryOff) {
+        return json_response(StatusCode::NOT_FOUND, json!({"detail": "Not Found"}));
+    }
+    match segs {
+        ["requests", "by-endpoint"] => by_endpoint(state, query),
+        _ => json_response(StatusCode::NOT_FOUND, json!({"detail": "Not found"})),
+    }
+}
+
+/// The query's values for `name` (repeated or comma-separated).
+fn param(query: &str, name: &str) -> Vec<String> {
+    url::form_urlencoded::parse(query.as_bytes())
+        .filter(|(k, _)| k == name)
+        .flat_map(|(_, v)| v.split(',').map(str::to_owned).collect::<Vec<_>>())
+        .collect()
+}
+
+fn by_endpoint(state: &Shared, query: &str) -> Response<Body> {
+    let Some(endpoint) = param(query, "endpoint_id").into_iter().next() else {
+        return json_response(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            json!({"detail": [{"loc": ["query", "endpoint_id"], "msg": "field required", "type": "value_error.missing"}]}),
+        );
+    };
+    let wanted = param(query, "request_id").into_iter().next();
+    let payloads = param(query, "expand").iter().any(|e| e == "payloads");
+    let now = Instant::now();
+    let cfg = &state.config;
+    let mut inner = state.lock();
+    inner.count("history");
+    let items: Vec<Value> = inner
+        .jobs
+        .iter()
+        .filter(|(id, job)| {
+            job.endpoint == endpoint
+                && wanted.as_deref().is_none_or(|w| w == id.as_str())
+                && phase(state, job, now) == Phase::Completed
+        })
+        .map(|(id, job)| {
+            let ended = job.created_wall + cfg.queue_time + cfg.job_time;
+            let mut item = json!({
+                "request_id": id,
+                "endpoint_id": job.endpoint,
+                "sent_at": humantime::format_rfc3339_seconds(job.created_wall).to_string(),
+                "ended_at": humantime::format_rfc3339_seconds(ended).to_string(),
+                "duration": cfg.job_time.as_secs_f64(),
+            });
+            let (code, output) = match (&job.outcome, job.cancelled) {
+                (_, true) => (499, json!({"detail": "Request cancelled"})),
+                (Outcome::Clip(spec), false) => (
+                    200,
+                    json!({"video": {
+                        "url": format!("{}/files/{id}/output.mp4", state.base),
+                        "content_type": "video/mp4",
+                        "file_name": "output.mp4",
+                        "file_size": clip_len(state, spec, id),
+                    }}),
+                ),
+                (Outcome::Voice(v), false) => (200, json!({"voice_id": v})),
+                (Outcome::Fail { error, .. }, false) => (503, json!({"detail": error})),
+                (Outcome::Reject(detail), false) => (422, json!({"detail": detail})),
+            };
+            item["status_code"] = json!(code);
+            if payloads {
+                item["json_input"] = job.input.clone();
+                item["json_output"] = output;
+            }
+            item
+        })
+        .collect();
+    json_response(
+        StatusCode::OK,
+        json!({"items": items, "next_cursor": null, "has_more": false}),
+    )
+}
