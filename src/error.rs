@@ -19,6 +19,8 @@ pub mod exit {
     pub const BAD_INPUT: i32 = 2;
     /// Over budget or not confirmed.
     pub const NOT_CONFIRMED: i32 = 3;
+    /// The provider refused the credentials or the account's balance: nothing more was sent.
+    pub const ACCOUNT: i32 = 4;
     /// Interrupted.
     pub const INTERRUPTED: i32 = 130;
 }
@@ -59,6 +61,9 @@ pub enum Error {
     /// The run was interrupted.
     #[error("interrupted")]
     Interrupted,
+    /// The provider refused the key or the balance; nothing more was submitted.
+    #[error("{0}")]
+    Account(String),
     /// The built-in sandbox could not start.
     #[error("cannot start the sandbox: {0}")]
     Sandbox(std::io::Error),
@@ -155,6 +160,7 @@ impl Error {
             Error::Assemble(AssembleError::NoManifest(_)) => exit::BAD_INPUT,
             Error::NotConfirmed(_) => exit::NOT_CONFIRMED,
             Error::Interrupted => exit::INTERRUPTED,
+            Error::Account(_) => exit::ACCOUNT,
             Error::Write { .. }
             | Error::Locked { .. }
             | Error::Sandbox(_)
@@ -180,6 +186,9 @@ impl Error {
                 Some("`storyboard plan FILE` lists the shot ids; --only takes ids or globs, comma-separated")
             }
             Error::Serve { .. } => Some("choose another --port, or --port 0 for any free one"),
+            Error::Account(_) => Some(
+                "nothing more was submitted; jobs already accepted were followed. Run render again once the key or balance is fixed: nothing is paid twice",
+            ),
             _ => None,
         }
     }

@@ -78,6 +78,9 @@ pub async fn render(args: RenderArgs) -> Result<i32, Error> {
     if runner.stop.signalled() {
         return Err(Error::Interrupted);
     }
+    if let Some(refusal) = runner.refused.lock().unwrap_or_else(|e| e.into_inner()).take() {
+        return Err(Error::Account(refusal));
+    }
     drop(lock);
     let bad = records
         .iter()
@@ -153,6 +156,8 @@ fn start(
         outcomes: Arc::new(Runner::outcomes(plan.shots.len())),
         slots: Arc::new(Slots::new(settings.concurrency)),
         on_wire: std::sync::Mutex::default(),
+        probe: tokio::sync::Mutex::new(false),
+        refused: std::sync::Mutex::default(),
     });
     Ok(runner)
 }

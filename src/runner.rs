@@ -199,6 +199,11 @@ pub struct Runner {
     /// Tasks whose submit is on the wire (plan index → request key): uncertain if the run
     /// stops before the answer arrives.
     pub on_wire: Mutex<HashMap<usize, String>>,
+    /// Whether a submit of this run has been answered: until then one submit goes out alone,
+    /// so a refused key or an empty balance costs one request and one message.
+    pub probe: tokio::sync::Mutex<bool>,
+    /// The provider refused the account (key or balance): the first message, once.
+    pub refused: Mutex<Option<String>>,
 }
 
 impl Runner {

@@ -1,6 +1,6 @@
 //! Eachlabs prediction client (protocol.md §4): create, then poll about every 2 s.
 
-use reqwest::header::CONTENT_TYPE;
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE};
 use serde_json::{Map, Value, json};
 use std::sync::Arc;
 use std::time::Duration;
@@ -35,6 +35,11 @@ impl Eachlabs {
         }
     }
 
+    /// `Authorization: Bearer <key>`, as Eachlabs documents it now (`X-API-Key` is undocumented).
+    fn bearer(&self) -> String {
+        format!("Bearer {}", self.key)
+    }
+
     /// `POST /v1/prediction` once, every input parameter explicit.
     pub async fn submit(
         &self,
@@ -45,7 +50,7 @@ impl Eachlabs {
         let request = self
             .http
             .post(format!("{}/v1/prediction", self.base))
-            .header("x-api-key", &*self.key)
+            .header(AUTHORIZATION, self.bearer())
             .json(&json!({"model": model, "version": version, "input": input}));
         let answer = send_submit(request).await?;
         let (status, text) = (answer.status, answer.text.as_str());
@@ -112,7 +117,7 @@ impl Eachlabs {
             let sent = self
                 .http
                 .get(format!("{}/v1/prediction/{id}", self.base))
-                .header("x-api-key", &*self.key)
+                .header(AUTHORIZATION, self.bearer())
                 .send()
                 .await;
             let r = match sent {
@@ -153,7 +158,7 @@ impl Eachlabs {
         let r = self
             .http
             .post(format!("{}/v1/upload/presign", self.base))
-            .header("x-api-key", &*self.key)
+            .header(AUTHORIZATION, self.bearer())
             .json(&json!({"content_type": content_type}))
             .send()
             .await

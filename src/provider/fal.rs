@@ -66,6 +66,10 @@ impl Fal {
             }
             429 => Err(answer.retry(true)),
             503 => Err(answer.retry(false)),
+            403 if locked(text) => Err(SubmitError::Fatal(format!(
+                "fal refused the account ({}): the balance is exhausted; top up at https://fal.ai/dashboard/billing, then run render again to finish",
+                error_message(status, text)
+            ))),
             401 | 403 => Err(SubmitError::Fatal(format!(
                 "fal refused the API key ({}): check FAL_KEY",
                 error_message(status, text)
@@ -382,6 +386,12 @@ impl Fal {
         }
         Ok(file_url.to_owned())
     }
+}
+
+/// fal's 403 for an account out of money: `User is locked. Reason: Exhausted balance`.
+fn locked(body: &str) -> bool {
+    let b = body.to_ascii_lowercase();
+    b.contains("locked") || b.contains("balance")
 }
 
 /// Tells the caller where the job is; true when it is COMPLETED.

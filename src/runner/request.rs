@@ -47,6 +47,11 @@ impl Runner {
         let shot = &self.shots[task.index];
         let (mut attempts, mut rate_limited, mut transient) = (self.resume.attempts(&shot.request_key), 0u32, 0u32);
         loop {
+            // Until one submit of this run is answered, submits go out one at a time.
+            let mut probe = Some(self.probe.lock().await);
+            if probe.as_deref().is_some_and(|answered| *answered) {
+                probe = None;
+            }
             // On the wire from before the intent is written until the answer is journaled; a
             // stop raised before this point is seen here (SIGTERM waits for what is on the wire).
             let wire = self.stop.on_wire();
@@ -70,6 +75,9 @@ impl Runner {
             }
             self.submitting(task, false);
             drop(wire);
+            if let Some(mut answered) = probe.take() {
+                *answered = !matches!(answer, Err(SubmitError::Fatal(_)));
+            }
             let error = match answer {
                 Ok(job) => return Some(job),
                 Err(e) => e,
@@ -172,10 +180,16 @@ impl Runner {
                 format!("the provider refused the request: {msg}")
             }
             SubmitError::Fatal(msg) => {
+                // The account, not the shot: nothing was created; this shot and every one after
+                // it stay pending, and the run ends with this one message.
                 self.record_failed(task, None, msg.clone());
-                self.stop.raise(1, &format!("no new submits: {msg}"));
-                self.emit(Event::Notice(format!("stopping new submits: {msg}")));
-                msg
+                self.stop.raise(1, "not submitted: the provider refused the account");
+                self.refused
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .get_or_insert(msg);
+                self.settle(task, Settle::Pending(self.stop.reason()));
+                return;
             }
             SubmitError::Uncertain(reason) => {
                 self.record(Record::Uncertain {

@@ -117,6 +117,12 @@ fn submit(state: &Shared, endpoint: String, app: String, query: &str, body: &[u8
             .insert("retry-after", "1".parse().expect("static header"));
         return r;
     }
+    if inner.fault(&cfg.faults, Fault::AccountLocked) {
+        return json_response(
+            StatusCode::FORBIDDEN,
+            json!({"detail": "User is locked. Reason: Exhausted balance"}),
+        );
+    }
     if inner.fault(&cfg.faults, Fault::Submit503) {
         return infra_error(
             StatusCode::SERVICE_UNAVAILABLE,

@@ -15,6 +15,8 @@ pub enum Fault {
     Submit429,
     /// fal submit answered 503 before creating a job.
     Submit503,
+    /// fal submit answered 403 `User is locked. Reason: Exhausted balance` (no job created).
+    AccountLocked,
     /// fal submit creates the job, then drops the connection before answering (the ambiguous case).
     SubmitDrop,
     /// fal status answered 500.
@@ -49,6 +51,7 @@ impl Fault {
         (Fault::Submit429, "submit_429"),
         (Fault::Submit503, "submit_503"),
         (Fault::SubmitDrop, "submit_drop"),
+        (Fault::AccountLocked, "account_locked"),
         (Fault::Status5xx, "status_5xx"),
         (Fault::Result5xx, "result_5xx"),
         (Fault::StreamDrop, "stream_drop"),

@@ -299,3 +299,45 @@ async fn a_full_disk_loses_nothing_and_pays_nothing_twice() {
             .all(|s| s == "done" || s == "cached")
     );
 }
+
+/// A refused key or an exhausted balance costs one request and one message: the first submit of
+/// a run goes out alone, and its refusal stops every other (exit 4, shots pending).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_refused_key_or_an_empty_balance_costs_one_submit_and_one_message() {
+    let shots: String = (0..8)
+        .map(|i| format!("  - id: s{i}\n    prompt: shot {i}\n"))
+        .collect();
+    let yaml = format!("version: 1\noutput: out\nconcurrency: 4\nshots:\n{shots}");
+    let cases = [
+        (
+            storyboard::sandbox::SandboxConfig {
+                api_key: Some("the-right-key".into()),
+                ..fast_sandbox()
+            },
+            "check FAL_KEY",
+        ),
+        (
+            storyboard::sandbox::SandboxConfig {
+                faults: "account_locked~1.0".parse().unwrap(),
+                ..fast_sandbox()
+            },
+            "the balance is exhausted; top up",
+        ),
+    ];
+    for (config, says) in cases {
+        let sb = crate::common::start_sandbox(config).await;
+        let dir = tempfile::tempdir().unwrap();
+        let file = write(dir.path(), "shots.yaml", &yaml);
+        let o = render_against(&sb.base_url(), &file, "a-wrong-key", &[]).await;
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(4), "{err}");
+        assert_eq!(err.matches(says).count(), 1, "one message: {err}");
+        let r = &sb.stats()["requests"];
+        let sent = r["submit"].as_u64().unwrap_or(0) + r["unauthorized"].as_u64().unwrap_or(0);
+        assert_eq!(sent, 1, "one submit: {err}");
+        assert_eq!(jobs(&sb), 0);
+        let m: Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.path().join("out/manifest.json")).unwrap()).unwrap();
+        assert!(crate::common::shot_statuses(&m).iter().all(|s| s == "pending"), "{m}");
+    }
+}
