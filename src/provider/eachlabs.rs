@@ -20,6 +20,8 @@ pub struct Eachlabs {
     base: String,
     key: Arc<str>,
     http: reqwest::Client,
+    /// For upload bodies (no read timeout; a deadline per upload).
+    uploads: reqwest::Client,
     /// Poll interval (Eachlabs' docs: 2 s).
     pub poll: Duration,
 }
@@ -31,6 +33,7 @@ impl Eachlabs {
             base: endpoints.eachlabs.clone(),
             key: key.into(),
             http,
+            uploads: super::http::upload_client(),
             poll: Duration::from_secs(2),
         }
     }
@@ -172,7 +175,13 @@ impl Eachlabs {
         let (Some(put_url), Some(public)) = (v["presigned_url"].as_str(), v["public_url"].as_str()) else {
             return Err(failed(UploadFailure::Missing("presigned_url/public_url")));
         };
-        let mut put = self.http.put(put_url).header(CONTENT_TYPE, content_type).body(bytes);
+        let deadline = super::http::upload_deadline(bytes.len());
+        let mut put = self
+            .uploads
+            .put(put_url)
+            .timeout(deadline)
+            .header(CONTENT_TYPE, content_type)
+            .body(bytes);
         if let Some(h) = v["required_headers"].as_object() {
             for (k, val) in h {
                 if let Some(val) = val.as_str()

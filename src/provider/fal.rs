@@ -22,6 +22,8 @@ pub struct Fal {
     api: String,
     key: Arc<str>,
     http: reqwest::Client,
+    /// For upload bodies (no read timeout; a deadline per upload).
+    uploads: reqwest::Client,
 }
 
 impl Fal {
@@ -33,6 +35,7 @@ impl Fal {
             api: endpoints.fal_api.clone(),
             key: key.into(),
             http,
+            uploads: super::http::upload_client(),
         }
     }
 
@@ -371,9 +374,11 @@ impl Fal {
         let (Some(upload_url), Some(file_url)) = (v["upload_url"].as_str(), v["file_url"].as_str()) else {
             return Err(failed(UploadFailure::Missing("upload_url/file_url")));
         };
+        let deadline = super::http::upload_deadline(bytes.len());
         let put = self
-            .http
+            .uploads
             .put(upload_url)
+            .timeout(deadline)
             .header(CONTENT_TYPE, content_type)
             .body(bytes)
             .send()

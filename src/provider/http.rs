@@ -4,16 +4,42 @@
 
 use std::time::Duration;
 
-/// Builds the shared client: rustls, connect timeout, no overall timeout (streams and big
-/// downloads set their own per-read limits).
+/// How long an answer may keep the client waiting: 60 s, or `STORYBOARD_HTTP_TIMEOUT_SECONDS`
+/// (tests shorten it).
+pub fn timeout() -> Duration {
+    std::env::var("STORYBOARD_HTTP_TIMEOUT_SECONDS")
+        .ok()
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .filter(|s| s.is_finite() && *s > 0.0)
+        .map_or(Duration::from_secs(60), Duration::from_secs_f64)
+}
+
+/// The slowest uplink an upload is given time for (64 kbit/s).
+const UPLOAD_BYTES_PER_SECOND: u64 = 8 * 1024;
+
+/// Builds the shared client: rustls, connect timeout, a limit on each wait for the server
+/// ([`timeout`]), no overall timeout (streams and big downloads run as long as data flows).
 pub fn client() -> reqwest::Client {
+    builder().read_timeout(timeout()).build().unwrap_or_default()
+}
+
+/// The client for upload bodies: no read timeout, whose timer would run while the body is
+/// still being sent; each upload sets a deadline scaled to its size ([`upload_deadline`]).
+pub fn upload_client() -> reqwest::Client {
+    builder().build().unwrap_or_default()
+}
+
+/// The whole time an upload of `bytes` may take: the answer's wait plus the body at the
+/// slowest uplink storyboard allows for.
+pub fn upload_deadline(bytes: usize) -> Duration {
+    timeout() + Duration::from_secs(bytes as u64 / UPLOAD_BYTES_PER_SECOND)
+}
+
+fn builder() -> reqwest::ClientBuilder {
     reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(10))
-        .read_timeout(Duration::from_secs(60))
         .user_agent(concat!("storyboard/", env!("CARGO_PKG_VERSION")))
         .pool_max_idle_per_host(64)
-        .build()
-        .unwrap_or_default()
 }
 
 /// How retries back off.

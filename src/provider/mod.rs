@@ -259,7 +259,7 @@ impl SubmitAnswer {
 /// Sends a submit once. A refused connection never carried the request (nothing created:
 /// `Retry`); a request that went out without an answer is `Uncertain`.
 pub async fn send_submit(request: reqwest::RequestBuilder) -> Result<SubmitAnswer, SubmitError> {
-    let resp = match request.timeout(Duration::from_secs(60)).send().await {
+    let resp = match request.timeout(http::timeout()).send().await {
         Ok(r) => r,
         Err(e) if e.is_connect() => {
             return Err(SubmitError::Retry {

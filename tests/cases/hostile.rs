@@ -341,3 +341,54 @@ async fn a_refused_key_or_an_empty_balance_costs_one_submit_and_one_message() {
         assert!(crate::common::shot_statuses(&m).iter().all(|s| s == "pending"), "{m}");
     }
 }
+
+/// A slow uplink: the storage server answers an upload only after the whole body has crawled in
+/// (here: 2.5 s), far past the wait allowed for an answer (1 s here). The upload has a deadline
+/// scaled to its size instead of a read timeout, and completes.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_upload_through_a_slow_link_completes() {
+    let sb = crate::common::start_sandbox(fast_sandbox()).await;
+    let addr_cell: Arc<Mutex<Option<SocketAddr>>> = Arc::default();
+    let a = addr_cell.clone();
+    let app = Router::new().fallback(move |m: Method, u: Uri| {
+        let a = a.clone();
+        async move {
+            let base = format!("http://{}", a.lock().unwrap().unwrap());
+            match (m.as_str(), u.path()) {
+                ("POST", "/storage/upload/initiate") => axum::Json(json!({
+                    "upload_url": format!("{base}/put/frame.png"),
+                    "file_url": "https://v3.fal.media/files/frame.png",
+                }))
+                .into_response(),
+                ("PUT", "/put/frame.png") => {
+                    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+                    StatusCode::OK.into_response()
+                }
+                _ => StatusCode::NOT_FOUND.into_response(),
+            }
+        }
+    });
+    let storage = serve([127, 0, 0, 1], app).await;
+    *addr_cell.lock().unwrap() = Some(storage);
+    let dir = tempfile::tempdir().unwrap();
+    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+    png.resize(200_000, 0);
+    std::fs::write(dir.path().join("frame.png"), png).unwrap();
+    let file = write(
+        dir.path(),
+        "shots.yaml",
+        "version: 1\noutput: out\nshots:\n  - id: a\n    prompt: a harbour\n    start_image: ./frame.png\n",
+    );
+    let mut cmd = crate::common::storyboard();
+    cmd.arg("render").arg(&file).arg("--yes");
+    cmd.env("FAL_KEY", KEY)
+        .env("STORYBOARD_FAL_URL", sb.base_url())
+        .env("STORYBOARD_FAL_API_URL", sb.base_url())
+        .env("STORYBOARD_FAL_STORAGE_URL", format!("http://{storage}"))
+        .env("STORYBOARD_HTTP_TIMEOUT_SECONDS", "1");
+    let o = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(jobs(&sb), 1);
+}
