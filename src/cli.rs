@@ -41,6 +41,17 @@ pub enum Command {
         after_help = "Examples:\n  storyboard status examples/reunion.yaml\n  storyboard status examples/renders/reunion --json"
     )]
     Status(StatusArgs),
+    /// Cancel the folder's jobs in flight (queued ones are never billed; running ones may be).
+    #[command(
+        after_help = "Example:\n  storyboard cancel shots.yaml\n  storyboard cancel shots.yaml --only 'portrait-*'"
+    )]
+    Cancel(JobsArgs),
+    /// Find uncertain submits in the provider's request history and follow them (fal).
+    #[command(after_help = "Example:\n  storyboard reconcile shots.yaml")]
+    Reconcile(JobsArgs),
+    /// Follow a request found on the provider's dashboard for a shot (instead of submitting it).
+    #[command(after_help = "Example:\n  storyboard adopt shots.yaml arrival 80e732af-2d24-4d4e-8b2e-0e1f2a3b4c5d")]
+    Adopt(AdoptArgs),
     /// Run the emulator (fal queue, fal storage, Eachlabs, file host) on loopback until Ctrl-C.
     #[command(
         after_help = "Example:\n  storyboard sandbox --port 8765\n  STORYBOARD_FAL_URL=http://127.0.0.1:8765 FAL_KEY=test storyboard render shots.yaml --yes"
@@ -148,6 +159,45 @@ pub struct StatusArgs {
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+/// `storyboard cancel` and `storyboard reconcile`.
+#[derive(Debug, Args)]
+pub struct JobsArgs {
+    /// The storyboard (`-` for standard input).
+    pub file: Utf8PathBuf,
+    /// Only these shots (ids or globs, comma-separated).
+    #[arg(long, num_args = 1..)]
+    pub only: Vec<String>,
+    /// The output folder (default: the storyboard's `output:`).
+    #[arg(long)]
+    pub out: Option<Utf8PathBuf>,
+    /// fal API key.
+    #[arg(long, env = "FAL_KEY", hide_env_values = true, hide = true)]
+    pub fal_key: Option<String>,
+    /// Eachlabs API key.
+    #[arg(long, env = "EACHLABS_API_KEY", hide_env_values = true, hide = true)]
+    pub eachlabs_key: Option<String>,
+}
+
+/// `storyboard adopt`.
+#[derive(Debug, Args)]
+pub struct AdoptArgs {
+    /// The storyboard (`-` for standard input).
+    pub file: Utf8PathBuf,
+    /// The shot's id.
+    pub shot: String,
+    /// The provider's request id (from its dashboard).
+    pub request_id: String,
+    /// The output folder (default: the storyboard's `output:`).
+    #[arg(long)]
+    pub out: Option<Utf8PathBuf>,
+    /// fal API key.
+    #[arg(long, env = "FAL_KEY", hide_env_values = true, hide = true)]
+    pub fal_key: Option<String>,
+    /// Eachlabs API key.
+    #[arg(long, env = "EACHLABS_API_KEY", hide_env_values = true, hide = true)]
+    pub eachlabs_key: Option<String>,
 }
 
 /// `storyboard models`.

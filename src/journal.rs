@@ -24,6 +24,26 @@ pub enum Record {
         request_key: String,
         /// Which API (`sandbox` or a base URL).
         api: String,
+        /// The endpoint it goes to (to find it in the provider's history if the answer is lost).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        endpoint: Option<String>,
+        /// The exact body sent (the same purpose).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        input: Option<serde_json::Map<String, serde_json::Value>>,
+        /// When.
+        at: String,
+    },
+    /// A queued job was cancelled (`storyboard cancel`): never billed; the next render submits
+    /// the shot again.
+    Cancelled {
+        /// Shot id.
+        shot: String,
+        /// The request key.
+        request_key: String,
+        /// Which API.
+        api: String,
+        /// The request.
+        request_id: String,
         /// When.
         at: String,
     },
@@ -162,6 +182,11 @@ pub enum KeyState {
         /// The request id.
         request_id: Option<String>,
     },
+    /// Cancelled while queued (not billed).
+    Cancelled {
+        /// The request id.
+        request_id: String,
+    },
     /// The provider forgot it.
     Gone {
         /// The request id.
@@ -169,6 +194,19 @@ pub enum KeyState {
         /// What it said.
         reason: String,
     },
+}
+
+/// A submit as its intent recorded it: what went where, and when.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sent {
+    /// Shot id.
+    pub shot: String,
+    /// Endpoint id (fal) or model (Eachlabs).
+    pub endpoint: String,
+    /// The exact body.
+    pub input: serde_json::Map<String, serde_json::Value>,
+    /// When (RFC 3339).
+    pub at: String,
 }
 
 /// What the journal says, folded.
@@ -184,6 +222,8 @@ pub struct History {
     pub latest: HashMap<String, (String, KeyState)>,
     /// Lines that could not be read (a torn last line).
     pub skipped: usize,
+    /// The last submit of each request, as journaled in its intent: by (api, request key).
+    pub sent: HashMap<(String, String), Sent>,
     /// The sha256 of every clip the journal says storyboard wrote.
     pub clip_shas: std::collections::HashSet<String>,
     /// Shot ids with an accepted request: their `<id>.mp4` is storyboard's to write (also when
@@ -208,10 +248,32 @@ impl History {
             _ => {}
         }
         let (api, key, state) = match r {
-            Record::Intent { request_key, api, .. } => {
+            Record::Intent {
+                shot,
+                request_key,
+                api,
+                endpoint,
+                input,
+                at,
+            } => {
                 *self.attempts.entry((api.clone(), request_key.clone())).or_default() += 1;
+                if let (Some(endpoint), Some(input)) = (endpoint, input) {
+                    let sent = Sent {
+                        shot,
+                        endpoint,
+                        input,
+                        at,
+                    };
+                    self.sent.insert((api.clone(), request_key.clone()), sent);
+                }
                 (api, request_key, KeyState::Intent)
             }
+            Record::Cancelled {
+                request_key,
+                api,
+                request_id,
+                ..
+            } => (api, request_key, KeyState::Cancelled { request_id }),
             Record::Accepted {
                 request_key, api, job, ..
             } => (api, request_key, KeyState::Accepted(job)),
@@ -398,6 +460,8 @@ mod tests {
             shot: "a".into(),
             request_key: "k".into(),
             api: "x".into(),
+            endpoint: None,
+            input: None,
             at: now(),
         };
         j.append(&intent).unwrap();

@@ -15,6 +15,7 @@ pub mod download;
 pub mod error;
 pub mod files;
 pub mod folder;
+pub mod jobs;
 pub mod journal;
 pub mod ledger;
 pub mod manifest;
@@ -47,6 +48,9 @@ pub async fn run(cli: Cli) -> Result<i32, Error> {
         Command::Schema(args) => commands::schema(args),
         Command::Sandbox(args) => commands::sandbox(args).await,
         Command::Status(args) => commands::status(args),
+        Command::Cancel(args) => jobs::cancel(args).await,
+        Command::Reconcile(args) => jobs::reconcile(args).await,
+        Command::Adopt(args) => jobs::adopt(args),
         Command::Assemble(args) => commands::assemble(args),
         Command::Completions(args) => commands::completions(args),
     }

@@ -2,6 +2,7 @@
 //! estimate/budget/confirm → lock → prepare → run → summary → assemble. Each step lives in
 //! its own module; this one only wires them.
 
+use camino::Utf8Path;
 use std::sync::Arc;
 
 use crate::cli::RenderArgs;
@@ -65,7 +66,7 @@ pub async fn render(args: RenderArgs) -> Result<i32, Error> {
     let signals = Signals::install();
     let runner = start(&settings, resume, &plan, &src, &selected, sandbox.as_ref())?;
     let tasks = prepare(&runner, &plan, &src, decided, &selected).await;
-    let manifest = run(&runner, tasks, signals).await?;
+    let manifest = run(&runner, tasks, signals, &args.file).await?;
     drop(sandbox);
     let records: Vec<&ShotRecord> = selected.iter().map(|&i| &manifest.shots[i]).collect();
     report::render_end(
@@ -95,8 +96,9 @@ pub async fn render(args: RenderArgs) -> Result<i32, Error> {
 
 /// Runs the tasks with the signal handler and the manifest flusher beside them; the final
 /// manifest.
-async fn run(runner: &Arc<Runner>, tasks: Vec<Task>, signals: Signals) -> Result<Manifest, Error> {
-    let signals = tokio::spawn(signals.watch(runner.stop.clone(), runner.reporter.clone()));
+async fn run(runner: &Arc<Runner>, tasks: Vec<Task>, signals: Signals, file: &Utf8Path) -> Result<Manifest, Error> {
+    let cancel = format!("storyboard cancel {file}");
+    let signals = tokio::spawn(signals.watch(runner.stop.clone(), runner.reporter.clone(), cancel));
     let flusher = tokio::spawn({
         let ledger = runner.ledger.clone();
         async move { ledger.flush_periodically().await }

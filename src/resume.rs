@@ -345,6 +345,8 @@ mod tests {
                 shot,
                 request_key,
                 api,
+                endpoint: None,
+                input: None,
                 at,
             },
             "accepted" => Record::Accepted {
@@ -367,6 +369,13 @@ mod tests {
                 api,
                 request_id: "r1".into(),
                 reason: "expired".into(),
+                at,
+            },
+            "cancelled" => Record::Cancelled {
+                shot,
+                request_key,
+                api,
+                request_id: "r1".into(),
                 at,
             },
             "failed" => Record::Failed {
@@ -439,6 +448,12 @@ mod tests {
             ("gone", vec![rec("gone", "")], none, gone),
             ("gone, --resubmit-expired", vec![rec("gone", "")], resubmit, submit),
             ("failed (never cached)", vec![rec("failed", "")], none, submit),
+            (
+                "cancelled while queued",
+                vec![rec("accepted", ""), rec("cancelled", "")],
+                none,
+                submit,
+            ),
         ];
         for (name, records, flags, check) in table {
             let (_dir, resume) = resume_with(&records, flags);

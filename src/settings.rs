@@ -120,7 +120,7 @@ impl Settings {
 }
 
 /// The base URLs from `STORYBOARD_*_URL`, each checked.
-fn endpoints_from_env() -> Result<Endpoints, UsageError> {
+pub fn endpoints_from_env() -> Result<Endpoints, UsageError> {
     let env = |name: &str, default: &str| -> Result<String, UsageError> {
         let v = std::env::var(name)
             .ok()

@@ -124,7 +124,8 @@ impl Signals {
     }
 
     /// Watches Ctrl-C and SIGTERM for the whole run (see the module's words).
-    pub async fn watch(self, stop: Stop, reporter: Arc<dyn Reporter>) {
+    /// `cancel` is the command that cancels the jobs left in flight, said at the second Ctrl-C.
+    pub async fn watch(self, stop: Stop, reporter: Arc<dyn Reporter>, cancel: String) {
         #[cfg(unix)]
         let (mut interrupt, mut terminate) = (self.interrupt, self.terminate);
         loop {
@@ -145,7 +146,7 @@ impl Signals {
                         reporter.event(&Event::Notice("Ctrl-C: submitting nothing new; in-flight shots finish and download (Ctrl-C again to stop at once)".into()));
                         stop.signal(1, "stopped by Ctrl-C before it was submitted");
                     } else {
-                        reporter.event(&Event::Notice("stopping now; in-flight request ids are in the journal: run render again to resume".into()));
+                        reporter.event(&Event::Notice(format!("stopping now; in-flight request ids are in the journal: run render again to resume, or `{cancel}` to cancel them")));
                         stop.signal(2, "interrupted");
                     }
                 }

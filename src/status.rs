@@ -79,6 +79,12 @@ pub fn status(out: &Utf8Path, listing: &Listing) -> Vec<ShotState> {
                     ("failed", Some(request_id.clone()), "-", Some(reason.clone()))
                 }
                 Some(KeyState::Uncertain(reason)) => ("uncertain", None, "-", Some(reason.clone())),
+                Some(KeyState::Cancelled { request_id }) => (
+                    "cancelled",
+                    Some(request_id.clone()),
+                    "-",
+                    Some("cancelled while queued (not billed); the next render submits it again".into()),
+                ),
                 Some(KeyState::Intent) => (
                     "uncertain",
                     None,

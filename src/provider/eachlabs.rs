@@ -152,6 +152,37 @@ impl Eachlabs {
         .await
     }
 
+    /// `POST /v1/prediction/{id}/cancel` (its state first: queued, running or done).
+    pub async fn cancel(&self, job: &Accepted) -> Result<super::Cancelled, JobError> {
+        use super::Cancelled;
+        let id = &job.request_id;
+        let status = match self.prediction(id).await {
+            Ok(v) => v["status"].as_str().unwrap_or("").to_owned(),
+            Err(JobError::Gone(_)) => return Ok(Cancelled::Unknown),
+            Err(e) => return Err(e),
+        };
+        if matches!(status.as_str(), "success" | "error" | "failed" | "cancelled") {
+            return Ok(Cancelled::AlreadyDone);
+        }
+        let r = self
+            .http
+            .post(format!("{}/v1/prediction/{id}/cancel", self.base))
+            .header(AUTHORIZATION, self.bearer())
+            .send()
+            .await
+            .map_err(|e| JobError::Unreachable(describe(&e)))?;
+        let code = r.status().as_u16();
+        match code {
+            200..=299 if status == "processing" => Ok(Cancelled::Running),
+            200..=299 => Ok(Cancelled::Queued),
+            404 => Ok(Cancelled::Unknown),
+            _ => Err(JobError::Failed(error_message(
+                code,
+                &r.text().await.unwrap_or_default(),
+            ))),
+        }
+    }
+
     /// Presigned upload: `POST /v1/upload/presign`, then `PUT` with the required headers.
     pub async fn upload(&self, bytes: Vec<u8>, content_type: &str) -> Result<String, UploadError> {
         let failed = |failure| UploadError {

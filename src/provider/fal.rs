@@ -89,6 +89,115 @@ impl Fal {
         origin(url).is_some_and(|o| Some(o) == origin(&self.queue))
     }
 
+    /// A job of `endpoint` known only by its id (adopted, or found in the history): the
+    /// documented URLs.
+    pub fn job(&self, endpoint: &str, id: &str) -> Accepted {
+        let (status_url, response_url, cancel_url) = self.urls(endpoint, id, &Value::Null);
+        Accepted {
+            request_id: id.to_owned(),
+            status_url: Some(status_url),
+            response_url: Some(response_url),
+            cancel_url: Some(cancel_url),
+        }
+    }
+
+    /// The request ids of `endpoint` sent since `since` (RFC 3339) whose input is exactly
+    /// `input`, oldest first, from the request history (which lists finished requests).
+    pub async fn find_in_history(
+        &self,
+        endpoint: &str,
+        since: &str,
+        input: &Map<String, Value>,
+    ) -> Result<Vec<String>, super::HistoryUnavailable> {
+        let unavailable = |why: String| super::HistoryUnavailable(why);
+        let mut url = reqwest::Url::parse(&format!("{}/v1/models/requests/by-endpoint", self.api))
+            .map_err(|e| unavailable(e.to_string()))?;
+        url.query_pairs_mut()
+            .append_pair("endpoint_id", endpoint)
+            .append_pair("start", since)
+            .append_pair("expand", "payloads")
+            .append_pair("limit", "100");
+        let r = self
+            .http
+            .get(url)
+            .header(AUTHORIZATION, self.auth())
+            .send()
+            .await
+            .map_err(|e| unavailable(describe(&e)))?;
+        let code = r.status().as_u16();
+        let text = r.text().await.unwrap_or_default();
+        if code != 200 {
+            return Err(unavailable(error_message(code, &text)));
+        }
+        let v: Value = serde_json::from_str(&text).map_err(|_| unavailable("not JSON".into()))?;
+        let wanted = Value::Object(input.clone());
+        let mut found: Vec<(String, String)> = v["items"]
+            .as_array()
+            .map(|items| {
+                items
+                    .iter()
+                    .filter(|i| i["json_input"] == wanted)
+                    .filter_map(|i| {
+                        Some((
+                            i["sent_at"].as_str().unwrap_or("").to_owned(),
+                            i["request_id"].as_str()?.to_owned(),
+                        ))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        found.sort();
+        Ok(found.into_iter().map(|(_, id)| id).collect())
+    }
+
+    /// Cancels a job: its state first (queued or running), then `PUT cancel_url`.
+    pub async fn cancel(&self, job: &Accepted) -> Result<super::Cancelled, JobError> {
+        use super::Cancelled;
+        let (Some(status_url), Some(cancel_url)) = (&job.status_url, &job.cancel_url) else {
+            return Err(JobError::Failed(format!(
+                "request {} has no cancel URL",
+                job.request_id
+            )));
+        };
+        if !self.trusted(status_url) || !self.trusted(cancel_url) {
+            return Err(JobError::Failed(format!(
+                "request {} has URLs on another origin: the key is only sent to {}",
+                job.request_id, self.queue
+            )));
+        }
+        let state = self
+            .http
+            .get(status_url)
+            .header(AUTHORIZATION, self.auth())
+            .send()
+            .await;
+        let running = match state {
+            Ok(r) if r.status().as_u16() == 404 => return Ok(Cancelled::Unknown),
+            Ok(r) => r.json::<Value>().await.ok().map(|v| v["status"].clone()),
+            Err(e) => return Err(JobError::Unreachable(describe(&e))),
+        };
+        if running.as_ref().is_some_and(|s| s == "COMPLETED") {
+            return Ok(Cancelled::AlreadyDone);
+        }
+        let r = self
+            .http
+            .put(cancel_url)
+            .header(AUTHORIZATION, self.auth())
+            .send()
+            .await
+            .map_err(|e| JobError::Unreachable(describe(&e)))?;
+        Ok(match r.status().as_u16() {
+            200..=299 if running.as_ref().is_some_and(|s| s == "IN_PROGRESS") => Cancelled::Running,
+            200..=299 => Cancelled::Queued,
+            400 => Cancelled::AlreadyDone,
+            404 => Cancelled::Unknown,
+            c => {
+                let text = r.text().await.unwrap_or_default();
+                return Err(JobError::Failed(error_message(c, &text)));
+            }
+        })
+    }
+
     /// The server's URLs when they are on the queue's own origin, else (and for an older answer
     /// without them) the documented shape: `{queue}/{owner}/{alias}/requests/{id}`. A URL on
     /// another origin is never followed with the key.

@@ -79,6 +79,24 @@ pub enum JobError {
     Unreachable(String),
 }
 
+/// What a cancel achieved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cancelled {
+    /// It was still queued: removed, never runs, never billed.
+    Queued,
+    /// It was running: cancellation requested; the model may finish (and bill) anyway.
+    Running,
+    /// It had already finished: the next render downloads it.
+    AlreadyDone,
+    /// The provider does not know it.
+    Unknown,
+}
+
+/// fal's request history could not answer (not available for this key or model).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("fal's request history is not available ({0})")]
+pub struct HistoryUnavailable(pub String);
+
 /// Why an upload did not give a URL.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("{what}: {failure}")]
@@ -200,6 +218,14 @@ impl Provider {
         match self {
             Provider::Fal(p) => p.follow(job, endpoint, on_state).await,
             Provider::Eachlabs(p) => p.follow(job, on_state).await,
+        }
+    }
+
+    /// Cancels a job (fal `PUT cancel_url`, Eachlabs `POST /v1/prediction/{id}/cancel`).
+    pub async fn cancel(&self, job: &Accepted) -> Result<Cancelled, JobError> {
+        match self {
+            Provider::Fal(p) => p.cancel(job).await,
+            Provider::Eachlabs(p) => p.cancel(job).await,
         }
     }
 

@@ -129,6 +129,8 @@ impl Runner {
             shot: self.shots[task.index].id.clone(),
             request_key: task.key.clone(),
             api: self.resume.namespace.clone(),
+            endpoint: Some(self.shots[task.index].endpoint.clone()),
+            input: Some(task.input.clone()),
             at: journal::now(),
         };
         let Err(e) = self.journal.append_intent(&intent) else {

@@ -538,3 +538,123 @@ fn a_job_whose_queue_result_expired_is_recovered_from_the_request_history() {
     let m = manifest(&dir.path().join("out"));
     assert_eq!(m["shots"][0]["status"], "done", "{m}");
 }
+
+fn jobs_cmd(cmd: &str, url: &str, file: &Path) -> std::process::Output {
+    storyboard()
+        .arg(cmd)
+        .arg(file)
+        .env("FAL_KEY", "k")
+        .env("STORYBOARD_FAL_URL", url)
+        .env("STORYBOARD_FAL_API_URL", url)
+        .output()
+        .unwrap()
+}
+
+/// Submit answers lost (the job exists; the answer never came): `reconcile` finds each job in
+/// fal's request history by its exact input and adopts it; the next render creates nothing.
+#[test]
+fn reconcile_adopts_jobs_whose_submit_answer_was_lost() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let config = SandboxConfig {
+        faults: "submit_drop=2".parse().unwrap(),
+        ..SandboxConfig::fast()
+    };
+    let sb = rt
+        .block_on(Sandbox::start("127.0.0.1:0".parse().unwrap(), config))
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let shots: String = (0..3).map(|i| format!("  - id: s{i}\n    prompt: p{i}\n")).collect();
+    let file = write(
+        dir.path(),
+        "s.yaml",
+        &format!("version: 1\noutput: out\nshots:\n{shots}"),
+    );
+    let (_, code) = run_once(&sb.base_url(), &file, None, &[]);
+    assert_eq!(code, Some(1), "two submits uncertain");
+    assert_eq!(sb.stats()["jobs_created_total"], 3);
+    std::thread::sleep(Duration::from_millis(300)); // the dropped jobs finish (history lists finished ones)
+    let o = jobs_cmd("reconcile", &sb.base_url(), &file);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert_eq!(err.matches("adopted").count(), 2, "{err}");
+    let (_, code) = run_once(&sb.base_url(), &file, None, &[]);
+    assert_eq!(code, Some(0));
+    assert_eq!(sb.stats()["jobs_created_total"], 3, "nothing resubmitted");
+}
+
+/// `cancel` on queued jobs: cancelled at the provider (never run, never billed), journaled, and
+/// shown by `status`; the next render submits them again.
+#[test]
+fn cancel_removes_queued_jobs_and_status_reports_them() {
+    let (_rt, sb) = slow_sandbox(Duration::from_secs(30), Duration::from_millis(50));
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        dir.path(),
+        "s.yaml",
+        "version: 1\noutput: out\nshots:\n  - id: a\n    prompt: a\n  - id: b\n    prompt: b\n",
+    );
+    // Killed with `a` submitted (queued for 30 s) and `b` not yet sent.
+    let (finished, _) = run_once(&sb.base_url(), &file, Some(Point::After("submitted", 1)), &[]);
+    assert!(!finished);
+    let o = jobs_cmd("cancel", &sb.base_url(), &file);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert_eq!(err.matches("cancelled while queued: not billed").count(), 1, "{err}");
+    assert_eq!(sb.stats()["requests"]["cancel"], 1);
+    let st = storyboard().arg("status").arg(&file).arg("--json").output().unwrap();
+    let st: Value = serde_json::from_slice(&st.stdout).unwrap();
+    assert_eq!(st["shots"][0]["state"], "cancelled", "{st}");
+    assert_eq!(st["shots"][1]["state"], "pending", "{st}");
+}
+
+/// The manual case: the user finds the request on the dashboard (here: the sandbox's history)
+/// and adopts it; the next render follows it instead of submitting.
+#[test]
+fn adopt_follows_a_request_found_on_the_dashboard() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let config = SandboxConfig {
+        faults: "submit_drop=1".parse().unwrap(),
+        ..SandboxConfig::fast()
+    };
+    let sb = rt
+        .block_on(Sandbox::start("127.0.0.1:0".parse().unwrap(), config))
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        dir.path(),
+        "s.yaml",
+        "version: 1\noutput: out\nshots:\n  - id: a\n    prompt: a\n",
+    );
+    let (_, code) = run_once(&sb.base_url(), &file, None, &[]);
+    assert_eq!(code, Some(1), "uncertain");
+    std::thread::sleep(Duration::from_millis(300));
+    let url = format!(
+        "{}/v1/models/requests/by-endpoint?endpoint_id=fal-ai/kling-video/v2.6/pro/text-to-video",
+        sb.base_url()
+    );
+    let history: Value = rt.block_on(async {
+        reqwest::Client::new()
+            .get(url)
+            .header("authorization", "Key k")
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    });
+    let id = history["items"][0]["request_id"].as_str().unwrap().to_owned();
+    let o = storyboard()
+        .args(["adopt"])
+        .arg(&file)
+        .args(["a", &id])
+        .env("FAL_KEY", "k")
+        .env("STORYBOARD_FAL_URL", sb.base_url())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let (_, code) = run_once(&sb.base_url(), &file, None, &[]);
+    assert_eq!(code, Some(0));
+    assert_eq!(sb.stats()["jobs_created_total"], 1);
+    assert_eq!(manifest(&dir.path().join("out"))["shots"][0]["request_id"], id.as_str());
+}

@@ -1,0 +1,250 @@
+//! Jobs already paid for, outside a render: `cancel` the folder's jobs in flight, `reconcile`
+//! uncertain submits with fal's request history, `adopt` a request found on a dashboard. Each
+//! takes the folder's lock and journals what it learns, so the next render acts on it.
+
+use camino::Utf8PathBuf;
+
+use crate::catalog::ProviderKind;
+use crate::cli::{AdoptArgs, JobsArgs};
+use crate::error::{Error, UsageError, exit};
+use crate::journal::{self, History, Journal, KeyState, Record};
+use crate::plan::{self, Plan};
+use crate::provider::{Accepted, Cancelled, Provider};
+use crate::report;
+use crate::storyboard::Source;
+
+/// A storyboard's output folder opened for the provider, under its lock.
+struct Folder {
+    plan: Plan,
+    namespace: String,
+    provider: Provider,
+    history: History,
+    journal: Journal,
+    _lock: std::fs::File,
+}
+
+impl Folder {
+    fn open(
+        file: &camino::Utf8Path,
+        out: Option<Utf8PathBuf>,
+        fal_key: Option<String>,
+        eachlabs_key: Option<String>,
+    ) -> Result<Folder, Error> {
+        let src = Source::load(file)?;
+        let plan = plan::plan(&src, &plan::Overrides::default()).map_err(Error::BadInput)?;
+        let out = out.unwrap_or_else(|| plan.output.clone());
+        let endpoints = crate::settings::endpoints_from_env()?;
+        let (key, var, namespace) = match plan.provider {
+            ProviderKind::Fal => (fal_key, "FAL_KEY", endpoints.fal_queue.clone()),
+            ProviderKind::Eachlabs => (eachlabs_key, "EACHLABS_API_KEY", endpoints.eachlabs.clone()),
+        };
+        let Some(key) = key.filter(|k| !k.trim().is_empty()) else {
+            return Err(UsageError::MissingKey {
+                var,
+                provider: plan.provider.to_string(),
+                file: file.to_owned(),
+            }
+            .into());
+        };
+        crate::secrets::register(&key);
+        crate::folder::prepare(&out)?;
+        let lock = crate::folder::lock(&out)?;
+        let path = Journal::path_in(&out);
+        let journal = Journal::open(&path).map_err(|source| Error::Write {
+            path: path.clone(),
+            source,
+        })?;
+        let provider = Provider::new(plan.provider, &endpoints, key, crate::provider::http::client());
+        Ok(Folder {
+            history: Journal::read(&path),
+            plan,
+            namespace,
+            provider,
+            journal,
+            _lock: lock,
+        })
+    }
+
+    /// The selected shots with their request keys (a chained shot's from the last render).
+    fn shots(&self, only: &[String], out: &camino::Utf8Path) -> Result<Vec<(String, String)>, Error> {
+        let selected = crate::settings::select(&self.plan, only)?;
+        let rendered = crate::manifest::Manifest::read(&out.join("manifest.json"));
+        Ok(selected
+            .into_iter()
+            .map(|i| {
+                let shot = &self.plan.shots[i];
+                let last = rendered.as_ref().and_then(|m| m.shots.iter().find(|r| r.id == shot.id));
+                let key = match last {
+                    Some(r) if !shot.chain.is_empty() => r.request_key.clone(),
+                    _ => shot.request_key.clone(),
+                };
+                (shot.id.clone(), key)
+            })
+            .collect())
+    }
+
+    fn state(&self, key: &str) -> Option<&KeyState> {
+        self.history.state(&self.namespace, key)
+    }
+
+    fn append(&self, record: Record) -> Result<(), Error> {
+        self.journal.append(&record).map_err(|source| Error::Write {
+            path: self.journal.path().to_owned(),
+            source,
+        })
+    }
+}
+
+/// `storyboard cancel`: every selected job in flight is cancelled; queued ones are journaled as
+/// cancelled (never billed; the next render submits them again).
+pub async fn cancel(args: JobsArgs) -> Result<i32, Error> {
+    let out = args.out.clone().unwrap_or_else(|| plan_output(&args.file));
+    let folder = Folder::open(&args.file, args.out.clone(), args.fal_key, args.eachlabs_key)?;
+    let mut any = false;
+    for (id, key) in folder.shots(&args.only, &out)? {
+        let job = match folder.state(&key) {
+            Some(KeyState::Accepted(job) | KeyState::Finished { job, .. }) => job.clone(),
+            _ => continue,
+        };
+        any = true;
+        let line = match folder.provider.cancel(&job).await {
+            Ok(Cancelled::Queued) => {
+                folder.append(Record::Cancelled {
+                    shot: id.clone(),
+                    request_key: key,
+                    api: folder.namespace.clone(),
+                    request_id: job.request_id.clone(),
+                    at: journal::now(),
+                })?;
+                "cancelled while queued: not billed; the next render submits it again".to_owned()
+            }
+            Ok(Cancelled::Running) => {
+                "cancellation requested while running: it may still bill; the next render follows it".to_owned()
+            }
+            Ok(Cancelled::AlreadyDone) => "already finished: the next render downloads it".to_owned(),
+            Ok(Cancelled::Unknown) => "the provider does not know this request".to_owned(),
+            Err(e) => format!("could not cancel: {e}"),
+        };
+        report::stderr_line(&format!("{id} (request {}): {line}", job.request_id));
+    }
+    if !any {
+        report::stderr_line("no job in flight in this folder: nothing to cancel");
+    }
+    Ok(exit::OK)
+}
+
+/// `storyboard reconcile`: each uncertain submit is looked up in fal's request history by its
+/// exact input; a match is adopted (followed by the next render, never resubmitted).
+pub async fn reconcile(args: JobsArgs) -> Result<i32, Error> {
+    let out = args.out.clone().unwrap_or_else(|| plan_output(&args.file));
+    let folder = Folder::open(&args.file, args.out.clone(), args.fal_key, args.eachlabs_key)?;
+    let Provider::Fal(fal) = &folder.provider else {
+        report::stderr_line(
+            "Eachlabs' executions list does not show request bodies, so uncertain submits cannot be matched automatically: find the prediction on the dashboard, then `storyboard adopt FILE SHOT PREDICTION_ID`",
+        );
+        return Ok(exit::OK);
+    };
+    let mut unresolved = 0;
+    for (id, key) in folder.shots(&args.only, &out)? {
+        if !matches!(folder.state(&key), Some(KeyState::Intent | KeyState::Uncertain(_))) {
+            continue;
+        }
+        let Some(sent) = folder.history.sent.get(&(folder.namespace.clone(), key.clone())) else {
+            unresolved += 1;
+            report::stderr_line(&format!(
+                "{id}: uncertain, and its journal has no request body to match (written by an older version): check the dashboard, then `storyboard adopt`"
+            ));
+            continue;
+        };
+        let since = earlier(&sent.at, 300);
+        match fal.find_in_history(&sent.endpoint, &since, &sent.input).await {
+            Ok(found) if !found.is_empty() => {
+                let job = fal.job(&sent.endpoint, &found[0]);
+                folder.append(Record::Accepted {
+                    shot: id.clone(),
+                    request_key: key,
+                    api: folder.namespace.clone(),
+                    job: job.clone(),
+                    at: journal::now(),
+                })?;
+                let extra = if found.len() > 1 {
+                    format!(
+                        "; {} more with the same input were billed too: {}",
+                        found.len() - 1,
+                        found[1..].join(", ")
+                    )
+                } else {
+                    String::new()
+                };
+                report::stderr_line(&format!(
+                    "{id}: found request {} in fal's history: adopted, the next render downloads it{extra}",
+                    job.request_id
+                ));
+            }
+            Ok(_) => {
+                unresolved += 1;
+                report::stderr_line(&format!(
+                    "{id}: no request with this input in fal's history yet (it lists finished requests): try again later; nothing is resubmitted by itself"
+                ));
+            }
+            Err(e) => {
+                unresolved += 1;
+                report::stderr_line(&format!("{id}: {e}: check the dashboard, then `storyboard adopt`"));
+            }
+        }
+    }
+    Ok(if unresolved > 0 { exit::SHOTS_FAILED } else { exit::OK })
+}
+
+/// `storyboard adopt FILE SHOT REQUEST_ID`: the shot follows that request (found on the
+/// provider's dashboard) instead of being submitted.
+pub fn adopt(args: AdoptArgs) -> Result<i32, Error> {
+    let out = args.out.clone().unwrap_or_else(|| plan_output(&args.file));
+    let folder = Folder::open(&args.file, args.out.clone(), args.fal_key, args.eachlabs_key)?;
+    let only = [args.shot.clone()];
+    let (id, key) = folder
+        .shots(&only, &out)?
+        .into_iter()
+        .next()
+        .ok_or_else(|| UsageError::NoMatch {
+            pattern: args.shot.clone(),
+            closest: None,
+        })?;
+    let plan_shot = folder.plan.shots.iter().find(|s| s.id == id).expect("selected");
+    let job = match &folder.provider {
+        Provider::Fal(fal) => fal.job(&plan_shot.endpoint, &args.request_id),
+        Provider::Eachlabs(_) => Accepted {
+            request_id: args.request_id.clone(),
+            status_url: None,
+            response_url: None,
+            cancel_url: None,
+        },
+    };
+    folder.append(Record::Accepted {
+        shot: id.clone(),
+        request_key: key,
+        api: folder.namespace.clone(),
+        job,
+        at: journal::now(),
+    })?;
+    report::stderr_line(&format!(
+        "{id}: follows request {} from now on; the next render downloads its clip",
+        args.request_id
+    ));
+    Ok(exit::OK)
+}
+
+/// The storyboard's output folder (for a chained shot's last key), or `.` when it cannot be read.
+fn plan_output(file: &camino::Utf8Path) -> Utf8PathBuf {
+    Source::load(file)
+        .ok()
+        .and_then(|src| plan::plan(&src, &plan::Overrides::default()).ok())
+        .map_or_else(|| Utf8PathBuf::from("."), |p| p.output)
+}
+
+/// An RFC 3339 time `seconds` before `at` (the history's clock may differ a little from ours).
+fn earlier(at: &str, seconds: u64) -> String {
+    humantime::parse_rfc3339(at)
+        .map(|t| t - std::time::Duration::from_secs(seconds))
+        .map_or_else(|_| at.to_owned(), |t| humantime::format_rfc3339_seconds(t).to_string())
+}
