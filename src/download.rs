@@ -110,7 +110,8 @@ async fn once(
     if let (Some(l), Some(e)) = (length, expected)
         && l != e
     {
-        return Err(Failure::lasting(format!(
+        // Retried like a truncation: a CDN edge may still be filling the file.
+        return Err(Failure::passing(format!(
             "Content-Length {l} differs from the reported file_size {e}"
         )));
     }

@@ -144,56 +144,133 @@ pub async fn reconcile(args: JobsArgs) -> Result<i32, Error> {
         );
         return Ok(exit::OK);
     };
-    let mut unresolved = 0;
-    for (id, key) in folder.shots(&args.only, &out)? {
-        if !matches!(folder.state(&key), Some(KeyState::Intent | KeyState::Uncertain(_))) {
+    let shots = folder.shots(&args.only, &out)?;
+    let found = find_uncertain(fal, &folder.journal, &folder.history, &folder.namespace, &shots).await?;
+    for line in &found.lines {
+        report::stderr_line(line);
+    }
+    Ok(if found.unresolved > 0 {
+        exit::SHOTS_FAILED
+    } else {
+        exit::OK
+    })
+}
+
+/// What reconciling found: one line per uncertain shot, and how many are still unresolved.
+pub struct Reconciled {
+    /// For the user.
+    pub lines: Vec<String>,
+    /// Uncertain shots not found (or not searchable).
+    pub unresolved: usize,
+    /// Shots adopted.
+    pub adopted: usize,
+}
+
+/// Looks up each uncertain shot of `shots` (id, request key) in fal's request history by its
+/// journaled input; a match is journaled as accepted (the oldest; the others are reported as
+/// billed duplicates). Nothing is ever resubmitted here.
+pub async fn find_uncertain(
+    fal: &crate::provider::fal::Fal,
+    journal: &Journal,
+    history: &History,
+    namespace: &str,
+    shots: &[(String, String)],
+) -> Result<Reconciled, Error> {
+    let mut out = Reconciled {
+        lines: Vec::new(),
+        unresolved: 0,
+        adopted: 0,
+    };
+    for (id, key) in shots {
+        if !matches!(
+            history.state(namespace, key),
+            Some(KeyState::Intent | KeyState::Uncertain(_))
+        ) {
             continue;
         }
-        let Some(sent) = folder.history.sent.get(&(folder.namespace.clone(), key.clone())) else {
-            unresolved += 1;
-            report::stderr_line(&format!(
-                "{id}: uncertain, and its journal has no request body to match (written by an older version): check the dashboard, then `storyboard adopt`"
-            ));
+        let Some(sent) = history.sent.get(&(namespace.to_owned(), key.clone())) else {
+            out.unresolved += 1;
+            out.lines.push(format!("{id}: uncertain, and its journal has no request body to match (written by an older version): check the dashboard, then `storyboard adopt`"));
             continue;
         };
-        let since = earlier(&sent.at, 300);
-        match fal.find_in_history(&sent.endpoint, &since, &sent.input).await {
+        let line = match fal
+            .find_in_history(&sent.endpoint, &earlier(&sent.at, 300), &sent.input)
+            .await
+        {
             Ok(found) if !found.is_empty() => {
                 let job = fal.job(&sent.endpoint, &found[0]);
-                folder.append(Record::Accepted {
+                let record = Record::Accepted {
                     shot: id.clone(),
-                    request_key: key,
-                    api: folder.namespace.clone(),
+                    request_key: key.clone(),
+                    api: namespace.to_owned(),
                     job: job.clone(),
                     at: journal::now(),
-                })?;
-                let extra = if found.len() > 1 {
-                    format!(
-                        "; {} more with the same input were billed too: {}",
-                        found.len() - 1,
-                        found[1..].join(", ")
-                    )
-                } else {
-                    String::new()
                 };
-                report::stderr_line(&format!(
-                    "{id}: found request {} in fal's history: adopted, the next render downloads it{extra}",
+                journal.append(&record).map_err(|source| Error::Write {
+                    path: journal.path().to_owned(),
+                    source,
+                })?;
+                out.adopted += 1;
+                let extra = match found.len() {
+                    1 => String::new(),
+                    n => format!(
+                        "; {} more with the same input were billed too: {}",
+                        n - 1,
+                        found[1..].join(", ")
+                    ),
+                };
+                format!(
+                    "{id}: found request {} in fal's history: adopted, the download follows{extra}",
                     job.request_id
-                ));
+                )
             }
             Ok(_) => {
-                unresolved += 1;
-                report::stderr_line(&format!(
-                    "{id}: no request with this input in fal's history yet (it lists finished requests): try again later; nothing is resubmitted by itself"
-                ));
+                out.unresolved += 1;
+                format!(
+                    "{id}: no request with this input in fal's history yet (it lists finished requests): try `storyboard reconcile` later; nothing is resubmitted by itself"
+                )
             }
             Err(e) => {
-                unresolved += 1;
-                report::stderr_line(&format!("{id}: {e}: check the dashboard, then `storyboard adopt`"));
+                out.unresolved += 1;
+                format!("{id}: {e}: check the dashboard, then `storyboard adopt`")
             }
-        }
+        };
+        out.lines.push(line);
     }
-    Ok(if unresolved > 0 { exit::SHOTS_FAILED } else { exit::OK })
+    Ok(out)
+}
+
+/// At the start of a paid fal render: the selected shots left uncertain by an earlier run are
+/// looked for in the request history (no network when there are none). Whether any was adopted.
+pub async fn reconcile_before_render(
+    settings: &crate::settings::Settings,
+    plan: &Plan,
+    selected: &[usize],
+    history: &History,
+) -> Result<bool, Error> {
+    let shots: Vec<(String, String)> = selected
+        .iter()
+        .map(|&i| (plan.shots[i].id.clone(), plan.shots[i].request_key.clone()))
+        .filter(|(_, key)| {
+            matches!(
+                history.state(&settings.namespace, key),
+                Some(KeyState::Intent | KeyState::Uncertain(_))
+            ) && !settings.flags.retry_uncertain
+        })
+        .collect();
+    if shots.is_empty() || settings.flags.sandbox || settings.key.is_none() {
+        return Ok(false);
+    }
+    let Provider::Fal(fal) = settings.provider_client(None) else {
+        return Ok(false);
+    };
+    let path = Journal::path_in(&settings.out);
+    let journal = Journal::open(&path).map_err(|source| Error::Write { path, source })?;
+    let found = find_uncertain(&fal, &journal, history, &settings.namespace, &shots).await?;
+    for line in &found.lines {
+        report::stderr_line(line);
+    }
+    Ok(found.adopted > 0)
 }
 
 /// `storyboard adopt FILE SHOT REQUEST_ID`: the shot follows that request (found on the

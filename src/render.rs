@@ -18,7 +18,7 @@ use crate::report::progress::Style;
 use crate::report::{self, Reporter};
 use crate::resume::{Decided, Fate, Resume};
 use crate::runner::{Runner, Settle, Slots, Task};
-use crate::sandbox::{Sandbox, SandboxConfig};
+use crate::sandbox::Sandbox;
 use crate::settings::{self, Settings};
 use crate::signals::{Signals, Stop};
 use crate::storyboard::Source;
@@ -53,15 +53,15 @@ pub async fn render(args: RenderArgs) -> Result<i32, Error> {
     let lock = folder::lock(&settings.out)?;
     folder::claim(&settings.out, &args.file)?;
     resume.history = Journal::read(&journal_path);
+    if crate::jobs::reconcile_before_render(&settings, &plan, &selected, &resume.history).await? {
+        resume.history = Journal::read(&journal_path);
+    }
     let decided = resume.decide_all(&plan, &selected);
     folder::check_foreign(&settings.out, &resume.history, folder::clip_names(&plan, &decided))?;
-    let sandbox = match args.sandbox {
-        true => Some(
-            Sandbox::start(([127, 0, 0, 1], 0).into(), SandboxConfig::rehearsal())
-                .await
-                .map_err(Error::Sandbox)?,
-        ),
-        false => None,
+    let sandbox = if args.sandbox {
+        Some(Sandbox::rehearsal().await.map_err(Error::Sandbox)?)
+    } else {
+        None
     };
     let signals = Signals::install();
     let runner = start(&settings, resume, &plan, &src, &selected, sandbox.as_ref())?;

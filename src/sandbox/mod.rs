@@ -94,6 +94,11 @@ pub struct Sandbox {
 
 impl Sandbox {
     /// Starts the sandbox on `addr` (use port 0 for any free port).
+    /// The in-process sandbox of `render --sandbox` on a free loopback port.
+    pub async fn rehearsal() -> std::io::Result<Sandbox> {
+        Sandbox::start(([127, 0, 0, 1], 0).into(), SandboxConfig::rehearsal()).await
+    }
+
     pub async fn start(addr: SocketAddr, config: SandboxConfig) -> std::io::Result<Sandbox> {
         let listener = tokio::net::TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;

@@ -658,3 +658,46 @@ fn adopt_follows_a_request_found_on_the_dashboard() {
     assert_eq!(sb.stats()["jobs_created_total"], 1);
     assert_eq!(manifest(&dir.path().join("out"))["shots"][0]["request_id"], id.as_str());
 }
+
+/// At the start of a render, uncertain fal submits are looked for in the request history: a
+/// dropped answer costs nothing more. Without a history, it says so and resubmits nothing.
+#[test]
+fn render_reconciles_uncertain_submits_by_itself_and_never_resubmits_them() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    for (faults, adopted) in [("submit_drop=1", true), ("submit_drop=1,history_off~1.0", false)] {
+        let config = SandboxConfig {
+            faults: faults.parse().unwrap(),
+            ..SandboxConfig::fast()
+        };
+        let sb = rt
+            .block_on(Sandbox::start("127.0.0.1:0".parse().unwrap(), config))
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let file = write(
+            dir.path(),
+            "s.yaml",
+            "version: 1\noutput: out\nshots:\n  - id: a\n    prompt: a\n",
+        );
+        let (_, code) = run_once(&sb.base_url(), &file, None, &[]);
+        assert_eq!(code, Some(1), "uncertain");
+        std::thread::sleep(Duration::from_millis(300));
+        let o = storyboard()
+            .arg("render")
+            .arg(&file)
+            .arg("--yes")
+            .env("FAL_KEY", "k")
+            .env("STORYBOARD_FAL_URL", sb.base_url())
+            .env("STORYBOARD_FAL_API_URL", sb.base_url())
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(sb.stats()["jobs_created_total"], 1, "{faults}: {err}");
+        if adopted {
+            assert_eq!(o.status.code(), Some(0), "{err}");
+            assert!(err.contains("found request") && err.contains("adopted"), "{err}");
+        } else {
+            assert_eq!(o.status.code(), Some(1), "{err}");
+            assert!(err.contains("request history is not available"), "{err}");
+        }
+    }
+}
