@@ -212,8 +212,9 @@ async fn failed_jobs_are_recorded_and_the_rest_go_on() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_ambiguous_submit_is_uncertain_and_never_silently_repeated() {
+    // Without a request history to look it up in (the adoption path is tested in crash.rs).
     let sb = sandbox(SandboxConfig {
-        faults: FaultPlan::first(Fault::SubmitDrop, 1),
+        faults: "submit_drop=1,history_off~1.0".parse().unwrap(),
         ..fast()
     })
     .await;
