@@ -43,8 +43,15 @@ pub async fn download(
     progress: &(dyn Fn(u64, Option<u64>) + Send + Sync),
 ) -> Result<ClipFile, DownloadError> {
     retry_get(Backoff::GET, move |attempt| async move {
-        let result = once(http, url, dest, expected, progress).await;
-        if result.is_err() {
+        // Only this download's own earlier attempt is resumed (a part left by a crashed run
+        // may be another request's clip).
+        let result = once(http, url, dest, expected, progress, attempt > 1).await;
+        // A passing failure keeps what arrived, for the next attempt to resume; a lasting one
+        // (or the last attempt) leaves no temporary behind.
+        if result
+            .as_ref()
+            .is_err_and(|f| !f.retry || attempt >= Backoff::GET.attempts)
+        {
             let _ = tokio::fs::remove_file(part_path(dest)).await;
         }
         match result {
@@ -96,18 +103,35 @@ async fn once(
     dest: &Utf8Path,
     expected: Option<u64>,
     progress: &(dyn Fn(u64, Option<u64>) + Send + Sync),
+    resume: bool,
 ) -> Result<ClipFile, Failure> {
-    let resp = http.get(url).send().await.map_err(|e| Failure::passing(describe(&e)))?;
+    let part = part_path(dest);
+    // What an earlier attempt left is resumed with a Range request where the server allows.
+    let have = match resume {
+        true => tokio::fs::symlink_metadata(&part)
+            .await
+            .ok()
+            .filter(|m| m.is_file())
+            .map_or(0, |m| m.len()),
+        false => 0,
+    };
+    let mut request = http.get(url);
+    if have > 0 {
+        request = request.header(reqwest::header::RANGE, format!("bytes={have}-"));
+    }
+    let resp = request.send().await.map_err(|e| Failure::passing(describe(&e)))?;
     let code = resp.status().as_u16();
-    if code != 200 {
+    let resumed = code == 206 && have > 0 && range_start(resp.headers()) == Some(have);
+    if code != 200 && !resumed {
         return Err(Failure {
             reason: format!("HTTP {code}"),
             retry: retryable_status(code),
             retry_after: retry_after(resp.headers()),
         });
     }
-    let length = resp.content_length();
-    if let (Some(l), Some(e)) = (length, expected)
+    let start = if resumed { have } else { 0 };
+    let total = resp.content_length().map(|l| l + start);
+    if let (Some(l), Some(e)) = (total, expected)
         && l != e
     {
         // Retried like a truncation: a CDN edge may still be filling the file.
@@ -115,14 +139,10 @@ async fn once(
             "Content-Length {l} differs from the reported file_size {e}"
         )));
     }
-    let total = length.or(expected);
-    let part = part_path(dest);
-    let mut file = crate::files::create_fresh(&part)
-        .map(tokio::fs::File::from_std)
-        .map_err(|e| Failure::lasting(format!("cannot write {part}: {e}")))?;
-    let mut hasher = Sha256::new();
-    let mut written = 0u64;
-    let mut last_report = 0u64;
+    let total = total.or(expected);
+    let (mut file, mut hasher) = open_part(&part, resumed).await?;
+    let mut written = start;
+    let mut last_report = start;
     let mut body = resp.bytes_stream();
     while let Some(chunk) = body.next().await {
         let chunk = chunk.map_err(|e| Failure::passing(format!("{} after {written} bytes", describe(&e))))?;
@@ -154,6 +174,29 @@ async fn once(
         bytes: written,
         sha256: hex(&hasher.finalize()),
     })
+}
+
+/// The temporary file to write into: the earlier attempt's, appended to (its bytes hashed
+/// first), or a fresh one.
+async fn open_part(part: &Utf8Path, resume: bool) -> Result<(tokio::fs::File, Sha256), Failure> {
+    let failed = |e: std::io::Error| Failure::lasting(format!("cannot write {part}: {e}"));
+    let mut hasher = Sha256::new();
+    if resume {
+        let mut existing = std::fs::File::open(part).map_err(failed)?;
+        std::io::copy(&mut existing, &mut hasher).map_err(failed)?;
+        let file = crate::files::no_follow(std::fs::OpenOptions::new().append(true))
+            .open(part)
+            .map_err(failed)?;
+        return Ok((tokio::fs::File::from_std(file), hasher));
+    }
+    let file = crate::files::create_fresh(part).map_err(failed)?;
+    Ok((tokio::fs::File::from_std(file), hasher))
+}
+
+/// The first byte of a `Content-Range: bytes START-END/TOTAL` answer.
+fn range_start(headers: &reqwest::header::HeaderMap) -> Option<u64> {
+    let v = headers.get(reqwest::header::CONTENT_RANGE)?.to_str().ok()?;
+    v.strip_prefix("bytes ")?.split('-').next()?.trim().parse().ok()
 }
 
 /// Whether the file at `path` has this size and sha256.

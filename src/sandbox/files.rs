@@ -166,6 +166,9 @@ pub(super) fn serve(state: &Shared, segs: &[&str], headers: &HeaderMap, head: bo
         return json_response(StatusCode::NOT_FOUND, json!({"detail": "File not found"}));
     }
     let truncate = !head && inner.fault(&state.config.faults, Fault::Truncate);
+    if headers.contains_key("range") {
+        inner.count("download_range");
+    }
     drop(inner);
     let clip = Clip::new(state, &spec, id);
     let (status, start, end) = match range(headers, clip.total) {

@@ -392,3 +392,27 @@ async fn an_upload_through_a_slow_link_completes() {
     assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(jobs(&sb), 1);
 }
+
+/// A download cut half way is resumed with a Range request (the file host allows it), and the
+/// clip on disk is whole and verified.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_cut_download_resumes_where_it_stopped() {
+    let config = storyboard::sandbox::SandboxConfig {
+        clip_bytes: Some(3_000_000),
+        faults: "truncate=1".parse().unwrap(),
+        ..fast_sandbox()
+    };
+    let sb = crate::common::start_sandbox(config).await;
+    let dir = tempfile::tempdir().unwrap();
+    let o = render_against(&sb.base_url(), &one_shot(dir.path()), "sandbox-key", &[]).await;
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(sb.stats()["requests"]["download_range"].as_u64().unwrap_or(0) >= 1);
+    let m: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("out/manifest.json")).unwrap()).unwrap();
+    let bytes = std::fs::read(dir.path().join("out/a.mp4")).unwrap();
+    assert_eq!(bytes.len(), 3_000_000);
+    assert_eq!(
+        storyboard::digest::sha256_hex(&bytes),
+        m["shots"][0]["clip"]["sha256"].as_str().unwrap()
+    );
+}
