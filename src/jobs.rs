@@ -9,7 +9,7 @@ use crate::cli::{AdoptArgs, JobsArgs};
 use crate::error::{Error, UsageError, exit};
 use crate::journal::{self, History, Journal, KeyState, Record};
 use crate::plan::{self, Plan};
-use crate::provider::{Accepted, Cancelled, Provider};
+use crate::provider::{Cancelled, Provider};
 use crate::report;
 use crate::storyboard::Source;
 
@@ -138,14 +138,15 @@ pub async fn cancel(args: JobsArgs) -> Result<i32, Error> {
 pub async fn reconcile(args: JobsArgs) -> Result<i32, Error> {
     let out = args.out.clone().unwrap_or_else(|| plan_output(&args.file));
     let folder = Folder::open(&args.file, args.out.clone(), args.fal_key, args.eachlabs_key)?;
-    let Provider::Fal(fal) = &folder.provider else {
-        report::stderr_line(
-            "Eachlabs' executions list does not show request bodies, so uncertain submits cannot be matched automatically: find the prediction on the dashboard, then `storyboard adopt FILE SHOT PREDICTION_ID`",
-        );
-        return Ok(exit::OK);
-    };
     let shots = folder.shots(&args.only, &out)?;
-    let found = find_uncertain(fal, &folder.journal, &folder.history, &folder.namespace, &shots).await?;
+    let found = find_uncertain(
+        &folder.provider,
+        &folder.journal,
+        &folder.history,
+        &folder.namespace,
+        &shots,
+    )
+    .await?;
     for line in &found.lines {
         report::stderr_line(line);
     }
@@ -166,11 +167,11 @@ pub struct Reconciled {
     pub adopted: usize,
 }
 
-/// Looks up each uncertain shot of `shots` (id, request key) in fal's request history by its
+/// Looks up each uncertain shot of `shots` (id, request key) in the provider's history by its
 /// journaled input; a match is journaled as accepted (the oldest; the others are reported as
 /// billed duplicates). Nothing is ever resubmitted here.
 pub async fn find_uncertain(
-    fal: &crate::provider::fal::Fal,
+    provider: &Provider,
     journal: &Journal,
     history: &History,
     namespace: &str,
@@ -193,12 +194,12 @@ pub async fn find_uncertain(
             out.lines.push(format!("{id}: uncertain, and its journal has no request body to match (written by an older version): check the dashboard, then `storyboard adopt`"));
             continue;
         };
-        let line = match fal
-            .find_in_history(&sent.endpoint, &earlier(&sent.at, 300), &sent.input)
+        let line = match provider
+            .find_sent(&sent.endpoint, &earlier(&sent.at, 300), &sent.input)
             .await
         {
             Ok(found) if !found.is_empty() => {
-                let job = fal.job(&sent.endpoint, &found[0]);
+                let job = provider.job(&sent.endpoint, &found[0]);
                 let record = Record::Accepted {
                     shot: id.clone(),
                     request_key: key.clone(),
@@ -240,7 +241,7 @@ pub async fn find_uncertain(
     Ok(out)
 }
 
-/// At the start of a paid fal render: the selected shots left uncertain by an earlier run are
+/// At the start of a paid render: the selected shots left uncertain by an earlier run are
 /// looked for in the request history (no network when there are none). Whether any was adopted.
 pub async fn reconcile_before_render(
     settings: &crate::settings::Settings,
@@ -261,12 +262,10 @@ pub async fn reconcile_before_render(
     if shots.is_empty() || settings.flags.sandbox || settings.key.is_none() {
         return Ok(false);
     }
-    let Provider::Fal(fal) = settings.provider_client(None) else {
-        return Ok(false);
-    };
+    let provider = settings.provider_client(None);
     let path = Journal::path_in(&settings.out);
     let journal = Journal::open(&path).map_err(|source| Error::Write { path, source })?;
-    let found = find_uncertain(&fal, &journal, history, &settings.namespace, &shots).await?;
+    let found = find_uncertain(&provider, &journal, history, &settings.namespace, &shots).await?;
     for line in &found.lines {
         report::stderr_line(line);
     }
@@ -288,15 +287,7 @@ pub fn adopt(args: AdoptArgs) -> Result<i32, Error> {
             closest: None,
         })?;
     let plan_shot = folder.plan.shots.iter().find(|s| s.id == id).expect("selected");
-    let job = match &folder.provider {
-        Provider::Fal(fal) => fal.job(&plan_shot.endpoint, &args.request_id),
-        Provider::Eachlabs(_) => Accepted {
-            request_id: args.request_id.clone(),
-            status_url: None,
-            response_url: None,
-            cancel_url: None,
-        },
-    };
+    let job = folder.provider.job(&plan_shot.endpoint, &args.request_id);
     folder.append(Record::Accepted {
         shot: id.clone(),
         request_key: key,

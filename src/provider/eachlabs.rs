@@ -152,6 +152,53 @@ impl Eachlabs {
         .await
     }
 
+    /// The prediction ids of `model` created since `since` (RFC 3339) whose input is exactly
+    /// `input`, oldest first: `GET /v1/executions` lists them, each `GET /v1/prediction/{id}`
+    /// shows its input.
+    pub async fn find_in_history(
+        &self,
+        model: &str,
+        since: &str,
+        input: &Map<String, Value>,
+    ) -> Result<Vec<String>, super::HistoryUnavailable> {
+        let unavailable = super::HistoryUnavailable;
+        let mut url =
+            reqwest::Url::parse(&format!("{}/v1/executions", self.base)).map_err(|e| unavailable(e.to_string()))?;
+        url.query_pairs_mut()
+            .append_pair("model", model)
+            .append_pair("from", since);
+        let r = self
+            .http
+            .get(url)
+            .header(AUTHORIZATION, self.bearer())
+            .send()
+            .await
+            .map_err(|e| unavailable(describe(&e)))?;
+        let code = r.status().as_u16();
+        let text = r.text().await.unwrap_or_default();
+        if code != 200 {
+            return Err(unavailable(error_message(code, &text)));
+        }
+        let v: Value = serde_json::from_str(&text).map_err(|_| unavailable("not JSON".into()))?;
+        let rows = match &v {
+            Value::Array(a) => a.clone(),
+            _ => ["data", "executions", "items"]
+                .iter()
+                .find_map(|k| v[*k].as_array().cloned())
+                .unwrap_or_default(),
+        };
+        let wanted = Value::Object(input.clone());
+        let mut found = Vec::new();
+        for row in rows.iter().take(100) {
+            let Some(id) = row["id"].as_str() else { continue };
+            if self.prediction(id).await.is_ok_and(|p| p["input"] == wanted) {
+                found.push((row["created_at"].as_str().unwrap_or("").to_owned(), id.to_owned()));
+            }
+        }
+        found.sort();
+        Ok(found.into_iter().map(|(_, id)| id).collect())
+    }
+
     /// `POST /v1/prediction/{id}/cancel` (its state first: queued, running or done).
     pub async fn cancel(&self, job: &Accepted) -> Result<super::Cancelled, JobError> {
         use super::Cancelled;

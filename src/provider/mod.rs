@@ -94,7 +94,7 @@ pub enum Cancelled {
 
 /// fal's request history could not answer (not available for this key or model).
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("fal's request history is not available ({0})")]
+#[error("the provider's request history is not available ({0})")]
 pub struct HistoryUnavailable(pub String);
 
 /// Why an upload did not give a URL.
@@ -218,6 +218,33 @@ impl Provider {
         match self {
             Provider::Fal(p) => p.follow(job, endpoint, on_state).await,
             Provider::Eachlabs(p) => p.follow(job, on_state).await,
+        }
+    }
+
+    /// The requests of `endpoint` sent since `since` with exactly this body, oldest first (fal's
+    /// request history; Eachlabs' executions list).
+    pub async fn find_sent(
+        &self,
+        endpoint: &str,
+        since: &str,
+        input: &Map<String, Value>,
+    ) -> Result<Vec<String>, HistoryUnavailable> {
+        match self {
+            Provider::Fal(p) => p.find_in_history(endpoint, since, input).await,
+            Provider::Eachlabs(p) => p.find_in_history(endpoint, since, input).await,
+        }
+    }
+
+    /// A job known only by its id (found in the history, or on a dashboard).
+    pub fn job(&self, endpoint: &str, id: &str) -> Accepted {
+        match self {
+            Provider::Fal(p) => p.job(endpoint, id),
+            Provider::Eachlabs(_) => Accepted {
+                request_id: id.to_owned(),
+                status_url: None,
+                response_url: None,
+                cancel_url: None,
+            },
         }
     }
 

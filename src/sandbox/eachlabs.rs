@@ -36,6 +36,7 @@ pub(super) fn handle(
     state: &Shared,
     method: &Method,
     segs: &[&str],
+    query: &str,
     headers: &HeaderMap,
     body: &[u8],
 ) -> Response<Body> {
@@ -47,6 +48,7 @@ pub(super) fn handle(
         (&Method::POST, ["prediction"]) => create(state, key, body),
         (&Method::GET, ["prediction", id]) => get(state, &key, id),
         (&Method::POST, ["prediction", id, "cancel"]) => cancel(state, &key, id),
+        (&Method::GET, ["executions"]) => executions(state, &key, query),
         (&Method::POST, ["upload", "presign"]) => presign(state, body),
         _ => error(StatusCode::NOT_FOUND, "Not found"),
     }
@@ -151,6 +153,7 @@ fn create(state: &Shared, key: String, body: &[u8]) -> Response<Body> {
             model: slug.to_owned(),
             input,
             created: now,
+            created_wall: std::time::SystemTime::now(),
             outcome,
             failure_word,
             cost: (cost(slug, &spec) * 1e4).round() / 1e4,
@@ -158,10 +161,49 @@ fn create(state: &Shared, key: String, body: &[u8]) -> Response<Body> {
             finished: false,
         },
     );
+    if inner.fault(&cfg.faults, Fault::EachDrop) {
+        // The prediction exists (and would be billed); the answer never arrives.
+        return super::fal::dropped_connection();
+    }
     json_response(
         StatusCode::CREATED,
         json!({"status": "success", "message": "Prediction created successfully", "predictionID": id}),
     )
+}
+
+/// `GET /v1/executions?model=<slug>&from=<RFC 3339>`: the key's predictions, newest first, with
+/// `{id, model, status, execution_cost, created_at}` (no inputs: `GET /v1/prediction/{id}` has
+/// them).
+fn executions(state: &Shared, key: &str, query: &str) -> Response<Body> {
+    let param = |name: &str| {
+        url::form_urlencoded::parse(query.as_bytes())
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.into_owned())
+    };
+    let model = param("model");
+    let from = param("from").and_then(|f| humantime::parse_rfc3339(&f).ok());
+    let mut inner = state.lock();
+    inner.count("eachlabs_executions");
+    let mut rows: Vec<(std::time::SystemTime, Value)> = inner
+        .predictions
+        .iter()
+        .filter(|(_, p)| p.key == key)
+        .filter(|(_, p)| model.as_deref().is_none_or(|m| m == p.model))
+        .filter(|(_, p)| from.is_none_or(|f| p.created_wall >= f))
+        .map(|(id, p)| {
+            let row = json!({
+                "id": id,
+                "model": p.model,
+                "status": if p.cancelled { "cancelled" } else { "success" },
+                "execution_cost": p.cost,
+                "created_at": humantime::format_rfc3339_seconds(p.created_wall).to_string(),
+            });
+            (p.created_wall, row)
+        })
+        .collect();
+    rows.sort_by_key(|r| std::cmp::Reverse(r.0));
+    let data: Vec<Value> = rows.into_iter().map(|(_, r)| r).collect();
+    json_response(StatusCode::OK, json!({ "total": data.len(), "data": data }))
 }
 
 fn get(state: &Shared, key: &str, id: &str) -> Response<Body> {

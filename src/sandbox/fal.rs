@@ -181,7 +181,7 @@ fn submit(state: &Shared, endpoint: String, app: String, query: &str, body: &[u8
 }
 
 /// A response whose body fails at once: the client sees the connection end with no answer.
-fn dropped_connection() -> Response<Body> {
+pub(super) fn dropped_connection() -> Response<Body> {
     let stream =
         futures::stream::once(async { Err::<Bytes, std::io::Error>(std::io::Error::other("connection dropped")) });
     Response::builder()

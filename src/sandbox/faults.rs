@@ -39,6 +39,8 @@ pub enum Fault {
     Each429,
     /// Eachlabs create answered 402 (balance too low).
     Each402,
+    /// Eachlabs create makes the prediction, then drops the connection before answering.
+    EachDrop,
     /// Eachlabs prediction ends in `error`.
     EachError,
     /// Eachlabs prediction ends in `failed` (the older spelling).
@@ -62,6 +64,7 @@ impl Fault {
         (Fault::FailJob, "fail_job"),
         (Fault::Each429, "each_429"),
         (Fault::Each402, "each_402"),
+        (Fault::EachDrop, "each_drop"),
         (Fault::EachError, "each_error"),
         (Fault::EachFailed, "each_failed"),
     ];

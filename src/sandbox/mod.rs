@@ -199,6 +199,7 @@ struct Prediction {
     model: String,
     input: Value,
     created: Instant,
+    created_wall: std::time::SystemTime,
     outcome: Outcome,
     failure_word: &'static str,
     cost: f64,
@@ -347,7 +348,7 @@ async fn dispatch(
         (Some("v1"), &Method::GET) if segs.get(1) == Some(&"models") => {
             platform::handle(&state, &segs[2..], query, &headers)
         }
-        (Some("v1"), _) => eachlabs::handle(&state, &method, &segs[1..], &headers, &body),
+        (Some("v1"), _) => eachlabs::handle(&state, &method, &segs[1..], query, &headers, &body),
         _ => fal::handle(&state, &method, &segs, query, &headers, body).await,
     }
 }

@@ -169,3 +169,28 @@ async fn local_files_are_uploaded_once_across_runs_and_sent_as_urls() {
     assert_eq!(manifest(dir.path())["shots"][0]["input"]["start_image_url"], a);
     assert_eq!(sb.stats()["jobs_created_total"], 6);
 }
+
+/// A create whose answer was lost (the prediction exists): the next render finds it in
+/// Eachlabs' executions list (each prediction's input compared with the journaled body) and
+/// follows it — no second prediction.
+#[tokio::test(flavor = "multi_thread")]
+async fn eachlabs_predictions_whose_answer_was_lost_are_found_and_followed() {
+    let sb = sandbox(SandboxConfig {
+        faults: "each_drop=1".parse().unwrap(),
+        ..fast()
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "s.yaml", &each_yaml(&["a", "b"], ""));
+    let o = render(&sb.base_url(), &file, "k", &["--concurrency", "1"]).await;
+    assert_eq!(o.status.code(), Some(1), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        crate::common::shot_statuses(&manifest(dir.path())),
+        ["uncertain", "done"]
+    );
+    let o = render(&sb.base_url(), &file, "k", &[]).await;
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(err.contains("found request") && err.contains("adopted"), "{err}");
+    assert_eq!(sb.stats()["jobs_created_total"], 2, "no second prediction");
+}
