@@ -46,6 +46,7 @@ pub async fn render(args: RenderArgs) -> Result<i32, Error> {
         flags: settings.flags,
     };
     let decided = resume.decide_all(&plan, &selected);
+    report::cancelled_note(resume.cancelled(&decided));
     gate(&args, &settings, &plan, &decided)?;
 
     // From here on, files are written: lock the folder, then decide again under the lock.

@@ -236,6 +236,14 @@ impl Resume {
         }
     }
 
+    /// How many of these shots are submitted again because their last request was cancelled.
+    pub fn cancelled(&self, decided: &[Decided]) -> usize {
+        decided
+            .iter()
+            .filter(|d| d.fate == Fate::Submit && matches!(self.state(&d.key), Some(KeyState::Cancelled { .. })))
+            .count()
+    }
+
     /// Submit attempts the journal counts for a request.
     pub fn attempts(&self, key: &str) -> u32 {
         self.history

@@ -18,6 +18,17 @@ pub fn stderr_line(text: &str) {
     let _ = writeln!(err, "{}", crate::secrets::redact(text));
 }
 
+/// Says that shots cancelled with `storyboard cancel` are submitted again (a new bill each).
+pub fn cancelled_note(n: usize) {
+    if n > 0 {
+        stderr_line(&format!(
+            "note: {n} shot{} cancelled earlier (storyboard cancel) {} submitted again",
+            if n == 1 { " was" } else { "s were" },
+            if n == 1 { "is" } else { "are" }
+        ));
+    }
+}
+
 /// What `storyboard sandbox` prints once it listens.
 pub fn sandbox_ready(base: &str) {
     stdout(&format!(

@@ -605,6 +605,23 @@ fn cancel_removes_queued_jobs_and_status_reports_them() {
     let st: Value = serde_json::from_slice(&st.stdout).unwrap();
     assert_eq!(st["shots"][0]["state"], "cancelled", "{st}");
     assert_eq!(st["shots"][1]["state"], "pending", "{st}");
+    // The next render says so before its estimate, which counts it again (a budget stops it here).
+    let o = storyboard()
+        .arg("render")
+        .arg(&file)
+        .args(["--yes", "--max-cost", "0.01"])
+        .env("FAL_KEY", "k")
+        .env("STORYBOARD_FAL_URL", sb.base_url())
+        .env("STORYBOARD_FAL_API_URL", sb.base_url())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(3), "{err}");
+    assert!(
+        err.contains("1 shot was cancelled earlier (storyboard cancel) is submitted again"),
+        "{err}"
+    );
+    assert!(err.contains("to render: 2 shots"), "{err}");
 }
 
 /// The manual case: the user finds the request on the dashboard (here: the sandbox's history)
