@@ -75,6 +75,9 @@ pub struct PlanArgs {
     /// Provider for every shot (overrides the storyboard's `provider:`).
     #[arg(long, value_enum)]
     pub provider: Option<ProviderArg>,
+    /// Exit with code 3 when the estimate is over the storyboard's budget (for scripts and CI).
+    #[arg(long)]
+    pub check: bool,
 }
 
 /// `storyboard render`.
@@ -124,6 +127,9 @@ pub struct RenderArgs {
     /// Let a budget check pass although some shots have no known price.
     #[arg(long)]
     pub allow_unpriced: bool,
+    /// Skip the budget check (also under --sandbox, which rehearses it).
+    #[arg(long)]
+    pub ignore_budget: bool,
     /// After rendering, assemble the cut, the timeline and the review page.
     #[arg(long)]
     pub assemble: bool,

@@ -21,6 +21,14 @@ pub fn plan(args: cli::PlanArgs) -> Result<i32, Error> {
     } else {
         report::stdout(&report::summary::plan(&plan));
     }
+    if args.check {
+        let estimate = crate::cost::Estimate {
+            shots: plan.shots.len(),
+            spend: plan.total(),
+            unpriced: plan.unpriced(),
+        };
+        estimate.check_budget(plan.budget, false)?;
+    }
     Ok(exit::OK)
 }
 
@@ -98,11 +106,12 @@ pub fn status(args: cli::StatusArgs) -> Result<i32, Error> {
         (plan.output.clone(), listing)
     };
     let states = status::status(&out, &listing);
+    let sandbox = status::sandbox_only(&out);
     if args.json {
-        let json = serde_json::to_string_pretty(&status::to_json(&out, &states)).unwrap_or_default();
+        let json = serde_json::to_string_pretty(&status::to_json(&out, &states, sandbox)).unwrap_or_default();
         report::stdout(&(json + "\n"));
     } else {
-        report::stdout(&report::summary::status(&out, &states));
+        report::stdout(&report::summary::status(&out, &states, sandbox));
     }
     Ok(exit::OK)
 }

@@ -88,6 +88,9 @@ pub enum Refusal {
     /// The user answered no at the prompt.
     #[error("not confirmed: nothing was sent")]
     Declined,
+    /// `render --sandbox` over budget: what a paid render would refuse.
+    #[error("a paid render would refuse: {0} (the sandbox rehearses the budget; --ignore-budget skips it)")]
+    Rehearsed(Box<Refusal>),
     /// A paid render with no terminal to ask on and no budget that covers it.
     #[error(
         "no terminal to confirm on: a paid render ({spend}) needs --yes, or a budget (budget_usd / --max-cost) that covers the estimate"

@@ -6,7 +6,7 @@ use camino::Utf8Path;
 use std::sync::Arc;
 
 use crate::cli::RenderArgs;
-use crate::cost::Estimate;
+use crate::cost::{Estimate, Refusal};
 use crate::error::{Error, UsageError, exit};
 use crate::folder;
 use crate::journal::{self, Journal};
@@ -182,14 +182,27 @@ fn gate(args: &RenderArgs, settings: &Settings, plan: &Plan, decided: &[Decided]
     let resumed = decided.iter().filter(|d| d.fate.resumes()).count();
     let cached = decided.iter().filter(|d| matches!(d.fate, Fate::Cached(_))).count();
     if settings.style != Style::Json && settings.style != Style::Quiet {
-        report::stderr_line(report::summary::plan(plan).trim_end());
+        let effective = report::summary::Effective {
+            out: &settings.out,
+            concurrency: settings.concurrency,
+            sandbox: args.sandbox,
+        };
+        report::stderr_line(report::summary::plan_for_render(plan, &effective).trim_end());
     }
     if settings.style != Style::Json {
         let line = report::summary::to_render(&estimate, cached, resumed, args.sandbox);
         report::stderr_line(&line);
     }
-    if !args.sandbox {
-        estimate.check_budget(settings.budget, args.allow_unpriced)?;
+    if !args.ignore_budget {
+        // The sandbox rehearses the money rules: what a paid render would refuse, it refuses.
+        let checked = estimate.check_budget(settings.budget, args.allow_unpriced);
+        checked.map_err(|r| {
+            if args.sandbox {
+                Refusal::Rehearsed(Box::new(r))
+            } else {
+                r
+            }
+        })?;
     }
     let needs_key = !args.sandbox && (estimate.shots > 0 || resumed > 0);
     if needs_key && settings.key.is_none() {

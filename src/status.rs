@@ -108,6 +108,12 @@ pub fn status(out: &Utf8Path, listing: &Listing) -> Vec<ShotState> {
         .collect()
 }
 
+/// Whether everything in the folder's journal was rendered against the sandbox ($0).
+pub fn sandbox_only(out: &Utf8Path) -> bool {
+    let history = Journal::read(&Journal::path_in(out));
+    !history.latest.is_empty() && history.latest.values().all(|(api, _)| api == "sandbox")
+}
+
 /// Money committed: shots the provider accepted (in flight or finished), by estimate.
 pub fn committed(states: &[ShotState]) -> f64 {
     states
@@ -129,10 +135,12 @@ pub fn listing_from_manifest(out: &Utf8Path) -> Option<Listing> {
 }
 
 /// The report as JSON.
-pub fn to_json(out: &Utf8Path, states: &[ShotState]) -> Value {
+pub fn to_json(out: &Utf8Path, states: &[ShotState], sandbox: bool) -> Value {
     json!({
         "output": out,
-        "committed_usd": committed(states),
+        "sandbox": sandbox,
+        "committed_usd": if sandbox { 0.0 } else { committed(states) },
+        "estimated_usd": committed(states),
         "shots": states.iter().map(|s| json!({
             "id": s.id, "state": s.state, "request_id": s.request_id, "clip": s.clip,
             "reason": s.reason, "estimated_usd": s.estimated_usd,

@@ -38,14 +38,44 @@ pub fn table(header: &[&str], rows: &[Vec<String>], right: &[bool]) -> String {
     out
 }
 
+/// The settings a render will really use, for the header above the estimate.
+pub struct Effective<'a> {
+    /// Output folder (after `--out`).
+    pub out: &'a camino::Utf8Path,
+    /// Shots in flight (after `--concurrency`).
+    pub concurrency: usize,
+    /// Against the built-in sandbox ($0) or paid.
+    pub sandbox: bool,
+}
+
 /// The plan table: one row per shot, then the totals and the budget.
 pub fn plan(plan: &Plan) -> String {
+    plan_table(
+        plan,
+        &format!("output {} · concurrency {}", plan.output, plan.concurrency),
+    )
+}
+
+/// The plan table under the header of a render: the effective folder, concurrency and mode.
+pub fn plan_for_render(plan: &Plan, e: &Effective) -> String {
+    let mode = if e.sandbox {
+        "sandbox: $0, nothing billed"
+    } else {
+        "paid"
+    };
+    plan_table(
+        plan,
+        &format!("output {} · concurrency {} · {mode}", e.out, e.concurrency),
+    )
+}
+
+fn plan_table(plan: &Plan, settings: &str) -> String {
     let mut out = String::new();
     let title = plan.title.as_deref().unwrap_or("(untitled)");
     out.push_str(&format!("{title} — {}\n", plan.source));
     out.push_str(&format!(
-        "provider {} · model {} · output {} · concurrency {}\n\n",
-        plan.provider, plan.family, plan.output, plan.concurrency
+        "provider {} · model {} · {settings}\n\n",
+        plan.provider, plan.family
     ));
     let rows: Vec<Vec<String>> = plan
         .shots
@@ -305,7 +335,7 @@ pub fn render_summary(
 }
 
 /// `storyboard status` as a table.
-pub fn status(out: &camino::Utf8Path, states: &[crate::status::ShotState]) -> String {
+pub fn status(out: &camino::Utf8Path, states: &[crate::status::ShotState], sandbox: bool) -> String {
     let rows: Vec<Vec<String>> = states
         .iter()
         .map(|s| {
@@ -327,7 +357,7 @@ pub fn status(out: &camino::Utf8Path, states: &[crate::status::ShotState]) -> St
     ));
     let n = |st: &str| states.iter().filter(|s| s.state == st).count();
     text.push_str(&format!(
-        "\n{} done · {} cached · {} in flight · {} failed · {} uncertain · {} skipped · {} pending — ${:.2} committed\n",
+        "\n{} done · {} cached · {} in flight · {} failed · {} uncertain · {} skipped · {} pending — ${:.2} {}\n",
         n("done"),
         n("cached"),
         n("in flight"),
@@ -335,7 +365,12 @@ pub fn status(out: &camino::Utf8Path, states: &[crate::status::ShotState]) -> St
         n("uncertain"),
         n("skipped"),
         n("pending"),
-        crate::status::committed(states)
+        crate::status::committed(states),
+        if sandbox {
+            "estimated (sandbox renders: nothing was billed)"
+        } else {
+            "committed"
+        }
     ));
     text
 }

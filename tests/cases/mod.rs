@@ -1,6 +1,7 @@
 mod assemble;
 mod continuity;
 mod crash;
+mod first_hour;
 mod hostile;
 mod plan;
 mod plan_errors;
