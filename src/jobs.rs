@@ -34,6 +34,9 @@ impl Folder {
         let plan = plan::plan(&src, &plan::Overrides::default()).map_err(Error::BadInput)?;
         let out = out.unwrap_or_else(|| plan.output.clone());
         let endpoints = crate::settings::endpoints_from_env()?;
+        let dir = crate::settings::storyboard_dir(file);
+        let fal_key = fal_key.or_else(|| crate::settings::dotenv_key(&dir, "FAL_KEY"));
+        let eachlabs_key = eachlabs_key.or_else(|| crate::settings::dotenv_key(&dir, "EACHLABS_API_KEY"));
         let (key, var, namespace) = match plan.provider {
             ProviderKind::Fal => (fal_key, "FAL_KEY", endpoints.fal_queue.clone()),
             ProviderKind::Eachlabs => (eachlabs_key, "EACHLABS_API_KEY", endpoints.eachlabs.clone()),

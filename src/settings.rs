@@ -49,14 +49,20 @@ impl Settings {
             Some(n) => n as usize,
             None => plan.concurrency.max(1) as usize,
         };
-        for key in [&args.fal_key, &args.eachlabs_key].into_iter().flatten() {
+        let dir = storyboard_dir(&args.file);
+        let fal_key = args.fal_key.clone().or_else(|| dotenv_key(&dir, "FAL_KEY"));
+        let eachlabs_key = args
+            .eachlabs_key
+            .clone()
+            .or_else(|| dotenv_key(&dir, "EACHLABS_API_KEY"));
+        for key in [&fal_key, &eachlabs_key].into_iter().flatten() {
             crate::secrets::register(key);
         }
         let endpoints = endpoints_from_env()?;
         let provider = plan.provider;
         let key = match provider {
-            ProviderKind::Fal => args.fal_key.clone(),
-            ProviderKind::Eachlabs => args.eachlabs_key.clone(),
+            ProviderKind::Fal => fal_key,
+            ProviderKind::Eachlabs => eachlabs_key,
         }
         .filter(|k| !k.trim().is_empty());
         let namespace = match (args.sandbox, provider) {
@@ -117,6 +123,25 @@ impl Settings {
             ProviderKind::Eachlabs => "EACHLABS_API_KEY",
         }
     }
+}
+
+/// The folder of a storyboard file (`.` for standard input).
+pub fn storyboard_dir(file: &camino::Utf8Path) -> Utf8PathBuf {
+    match file.parent() {
+        Some(p) if file.as_str() != "-" && !p.as_str().is_empty() => p.to_owned(),
+        _ => Utf8PathBuf::from("."),
+    }
+}
+
+/// A key from the `.env` file beside the storyboard, when the environment has none (the
+/// environment wins; the value is never printed).
+pub fn dotenv_key(dir: &camino::Utf8Path, var: &str) -> Option<String> {
+    let entries = dotenvy::from_path_iter(dir.join(".env")).ok()?;
+    entries
+        .flatten()
+        .find(|(k, _)| k == var)
+        .map(|(_, v)| v)
+        .filter(|v| !v.trim().is_empty())
 }
 
 /// The base URLs from `STORYBOARD_*_URL`, each checked.

@@ -78,3 +78,50 @@ fn the_header_before_the_confirmation_shows_the_effective_settings() {
         "{header}"
     );
 }
+
+fn render_with_env(url: &str, file: &std::path::Path, key: Option<&str>) -> std::process::Output {
+    let mut cmd = storyboard();
+    cmd.arg("render").arg(file).arg("--yes");
+    for var in [
+        "STORYBOARD_FAL_URL",
+        "STORYBOARD_FAL_STORAGE_URL",
+        "STORYBOARD_FAL_API_URL",
+    ] {
+        cmd.env(var, url);
+    }
+    if let Some(k) = key {
+        cmd.env("FAL_KEY", k);
+    }
+    cmd.output().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn keys_come_from_a_dot_env_beside_the_storyboard_and_the_environment_wins() {
+    let secret = "dotenv-secret-key-0123456789";
+    let sb = crate::common::start_sandbox(storyboard::sandbox::SandboxConfig {
+        api_key: Some(secret.into()),
+        ..storyboard::sandbox::SandboxConfig::fast()
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), ".env", &format!("# keys\nFAL_KEY={secret}\n"));
+    let file = write(
+        dir.path(),
+        "s.yaml",
+        "version: 1\noutput: out\nshots:\n  - id: a\n    prompt: a\n",
+    );
+    let url = sb.base_url();
+    let (f, u) = (file.clone(), url.clone());
+    let o = tokio::task::spawn_blocking(move || render_with_env(&u, &f, None))
+        .await
+        .unwrap();
+    let (out, err) = (String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(!out.contains(secret) && !err.contains(secret));
+    // The environment wins over .env (here a wrong key: refused at once).
+    std::fs::remove_dir_all(dir.path().join("out")).unwrap();
+    let o = tokio::task::spawn_blocking(move || render_with_env(&url, &file, Some("a-wrong-key-from-env")))
+        .await
+        .unwrap();
+    assert_eq!(o.status.code(), Some(4), "{}", String::from_utf8_lossy(&o.stderr));
+}
