@@ -5,7 +5,14 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// Render a whole film's worth of AI video shots from one YAML storyboard.
 #[derive(Debug, Parser)]
-#[command(name = "storyboard", version, about, long_about = None, propagate_version = true)]
+#[command(
+    name = "storyboard",
+    version,
+    about,
+    long_about = None,
+    propagate_version = true,
+    after_help = "Examples:\n  storyboard init my-film                              # a starter storyboard that plans as is\n  storyboard plan my-film/storyboard.yaml              # the exact estimate; no network, no money\n  storyboard render my-film/storyboard.yaml --sandbox  # the whole job offline: $0, real MP4s\n\nKeys: FAL_KEY (fal.ai) or EACHLABS_API_KEY, from the environment or a .env beside the storyboard.\nffmpeg is optional: needed for chained shots (frames), the assembled cut and poster frames."
+)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]
@@ -52,6 +59,13 @@ pub enum Command {
     /// Follow a request found on the provider's dashboard for a shot (instead of submitting it).
     #[command(after_help = "Example:\n  storyboard adopt shots.yaml arrival 80e732af-2d24-4d4e-8b2e-0e1f2a3b4c5d")]
     Adopt(AdoptArgs),
+    /// Start a project: a storyboard that plans as is (with comments that teach the format), its
+    /// JSON Schema for editors, and a .gitignore.
+    #[command(after_help = "Example:\n  storyboard init my-film && storyboard plan my-film/storyboard.yaml")]
+    Init(InitArgs),
+    /// Re-plan and re-price on every save, printing what changed; never sends a request.
+    #[command(after_help = "Example:\n  storyboard watch shots.yaml")]
+    Watch(WatchArgs),
     /// Run the emulator (fal queue, fal storage, Eachlabs, file host) on loopback until Ctrl-C.
     #[command(
         after_help = "Example:\n  storyboard sandbox --port 8765\n  STORYBOARD_FAL_URL=http://127.0.0.1:8765 FAL_KEY=test storyboard render shots.yaml --yes"
@@ -165,6 +179,24 @@ pub struct StatusArgs {
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+/// `storyboard init`.
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The folder (created when missing; default: the current one).
+    #[arg(default_value = ".")]
+    pub dir: Utf8PathBuf,
+}
+
+/// `storyboard watch`.
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// The storyboard.
+    pub file: Utf8PathBuf,
+    /// How often to look at the file, in milliseconds.
+    #[arg(long, default_value_t = 300, hide = true)]
+    pub interval_ms: u64,
 }
 
 /// `storyboard cancel` and `storyboard reconcile`.

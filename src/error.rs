@@ -138,6 +138,9 @@ pub enum UsageError {
         "{0} exists and was not written by storyboard (the journal has no record of it): move it away, or render into another folder (`output:` or --out); nothing was sent"
     )]
     ForeignFile(Utf8PathBuf),
+    /// `init` would overwrite files.
+    #[error("{0} already exist(s): init never overwrites; choose an empty folder (`storyboard init DIR`)")]
+    WouldOverwrite(String),
     /// `status DIR` on a folder nothing was rendered into.
     #[error("{0}: no manifest.json here: nothing has been rendered into this folder")]
     NothingRendered(Utf8PathBuf),

@@ -35,6 +35,7 @@ pub mod settings;
 pub mod signals;
 pub mod status;
 pub mod storyboard;
+pub mod workspace;
 
 use cli::{Cli, Command};
 use error::Error;
@@ -48,6 +49,8 @@ pub async fn run(cli: Cli) -> Result<i32, Error> {
         Command::Schema(args) => commands::schema(args),
         Command::Sandbox(args) => commands::sandbox(args).await,
         Command::Status(args) => commands::status(args),
+        Command::Init(args) => workspace::init(args),
+        Command::Watch(args) => workspace::watch(args).await,
         Command::Cancel(args) => jobs::cancel(args).await,
         Command::Reconcile(args) => jobs::reconcile(args).await,
         Command::Adopt(args) => jobs::adopt(args),

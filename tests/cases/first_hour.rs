@@ -125,3 +125,81 @@ async fn keys_come_from_a_dot_env_beside_the_storyboard_and_the_environment_wins
         .unwrap();
     assert_eq!(o.status.code(), Some(4), "{}", String::from_utf8_lossy(&o.stderr));
 }
+
+#[test]
+fn init_writes_a_starter_that_plans_and_refuses_a_second_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = dir.path().join("film");
+    let o = storyboard().arg("init").arg(&project).output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let plan = storyboard()
+        .arg("plan")
+        .arg(project.join("storyboard.yaml"))
+        .output()
+        .unwrap();
+    assert_eq!(plan.status.code(), Some(0), "{}", String::from_utf8_lossy(&plan.stderr));
+    let schema: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(project.join("storyboard.schema.json")).unwrap()).unwrap();
+    assert_eq!(schema["$schema"], "http://json-schema.org/draft-07/schema#");
+    let first_line = std::fs::read_to_string(project.join("storyboard.yaml")).unwrap();
+    assert!(first_line.starts_with("# yaml-language-server: $schema=./storyboard.schema.json"));
+    let ignore = std::fs::read_to_string(project.join(".gitignore")).unwrap();
+    assert!(ignore.contains("renders/") && ignore.contains(".env"));
+    let again = storyboard().arg("init").arg(&project).output().unwrap();
+    assert_eq!(again.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("never overwrites"));
+}
+
+#[test]
+fn watch_reports_an_edited_prompt_and_the_new_estimate() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let v1 = "version: 1\nshots:\n  - id: a\n    prompt: a harbour\n  - id: b\n    prompt: a boat\n";
+    let file = write(dir.path(), "s.yaml", v1);
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("storyboard"))
+        .arg("watch")
+        .arg(&file)
+        .args(["--interval-ms", "30"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut wait_for = |needle: &str| -> Vec<String> {
+        let mut seen = Vec::new();
+        for line in lines.by_ref() {
+            let line = line.unwrap();
+            let done = line.contains(needle);
+            seen.push(line);
+            if done {
+                break;
+            }
+        }
+        seen
+    };
+    let first = wait_for("total:");
+    assert!(first.iter().any(|l| l.contains("$1.40")), "{first:?}");
+    // An edited prompt and a third shot (10 s, audio on: $1.40).
+    write(
+        dir.path(),
+        "s.yaml",
+        &format!(
+            "{}  - id: c\n    prompt: a gull\n    duration: 10\n",
+            v1.replace("a boat", "a red boat")
+        ),
+    );
+    let changes = wait_for("estimate:");
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(changes.iter().any(|l| l.starts_with("~ b (edited")), "{changes:?}");
+    assert!(
+        changes.iter().any(|l| l.starts_with("+ c (added, $1.40)")),
+        "{changes:?}"
+    );
+    assert!(
+        !changes.iter().any(|l| l.contains(" a (")),
+        "a did not change: {changes:?}"
+    );
+    let estimate = changes.last().unwrap();
+    assert!(estimate.contains("estimate: $2.80 (+$1.40) for 3 shots"), "{estimate}");
+}

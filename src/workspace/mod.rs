@@ -1,0 +1,128 @@
+//! The project around a storyboard: `init` writes a starter that plans as is, `watch` re-plans
+//! it on every save. Neither sends a request.
+
+use camino::Utf8Path;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use crate::cli::{InitArgs, WatchArgs};
+use crate::cost::Micros;
+use crate::error::{Error, UsageError, exit};
+use crate::plan::{self, Plan};
+use crate::report;
+use crate::storyboard::Source;
+
+/// The starter storyboard (it plans with exit 0; a test keeps it so).
+pub const STARTER: &str = include_str!("starter.yaml");
+
+const GITIGNORE: &str = "# storyboard: rendered clips and keys stay out of git\nrenders/\n.env\n";
+
+/// `storyboard init [DIR]`: the starter, its schema and a .gitignore; refuses to overwrite.
+pub fn init(args: InitArgs) -> Result<i32, Error> {
+    let files = [
+        ("storyboard.yaml", STARTER.to_owned()),
+        ("storyboard.schema.json", crate::schema::storyboard()),
+        (".gitignore", GITIGNORE.to_owned()),
+    ];
+    let taken: Vec<String> = files
+        .iter()
+        .map(|(name, _)| args.dir.join(name))
+        .filter(|p| std::fs::symlink_metadata(p).is_ok())
+        .map(|p| p.to_string())
+        .collect();
+    if !taken.is_empty() {
+        return Err(UsageError::WouldOverwrite(taken.join(", ")).into());
+    }
+    std::fs::create_dir_all(&args.dir).map_err(|source| Error::Write {
+        path: args.dir.clone(),
+        source,
+    })?;
+    for (name, text) in files {
+        let path = args.dir.join(name);
+        crate::files::create_fresh(&path)
+            .and_then(|mut f| std::io::Write::write_all(&mut f, text.as_bytes()))
+            .map_err(|source| Error::Write { path, source })?;
+    }
+    let file = args.dir.join("storyboard.yaml");
+    report::stderr_line(&format!(
+        "wrote {file}, storyboard.schema.json and .gitignore in {}\nnext: storyboard plan {file}   (then: storyboard render {file} --sandbox)",
+        args.dir
+    ));
+    Ok(exit::OK)
+}
+
+/// `storyboard watch FILE`: plans the file now and after every change, printing what changed.
+pub async fn watch(args: WatchArgs) -> Result<i32, Error> {
+    let mut last_text: Option<String> = None;
+    let mut last: Option<Plan> = None;
+    loop {
+        let text = std::fs::read_to_string(&args.file).ok();
+        if text.is_some() && text != last_text {
+            last_text = text;
+            last = replan(&args.file, last.as_ref()).or(last);
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_millis(args.interval_ms.max(20))) => {}
+            _ = tokio::signal::ctrl_c() => return Ok(exit::OK),
+        }
+    }
+}
+
+/// Plans the file and prints the changes against `before` (or the plan, the first time); the
+/// new plan, or `None` (its problems printed) when it does not plan.
+fn replan(file: &Utf8Path, before: Option<&Plan>) -> Option<Plan> {
+    let planned = Source::load(file)
+        .map_err(Error::from)
+        .and_then(|src| plan::plan(&src, &plan::Overrides::default()).map_err(Error::BadInput));
+    match planned {
+        Ok(plan) => {
+            match before {
+                None => report::stdout(&report::summary::plan(&plan)),
+                Some(old) => report::stdout(&changes(old, &plan)),
+            }
+            Some(plan)
+        }
+        Err(e) => {
+            report::stdout(&format!("{e}\n(waiting for the next save)\n"));
+            None
+        }
+    }
+}
+
+/// What changed between two plans: shots added, removed and edited (by request), and the
+/// estimate's difference.
+pub fn changes(old: &Plan, new: &Plan) -> String {
+    let keys = |p: &Plan| -> BTreeMap<String, (String, Option<Micros>)> {
+        p.shots
+            .iter()
+            .map(|s| (s.id.clone(), (s.request_key.clone(), s.estimate)))
+            .collect()
+    };
+    let (a, b) = (keys(old), keys(new));
+    let mut out = String::new();
+    for (id, (key, est)) in &b {
+        match a.get(id) {
+            None => out.push_str(&format!("+ {id} (added, {})\n", price(*est))),
+            Some((k, _)) if k != key => out.push_str(&format!("~ {id} (edited, {})\n", price(*est))),
+            _ => {}
+        }
+    }
+    for id in a.keys().filter(|id| !b.contains_key(*id)) {
+        out.push_str(&format!("- {id} (removed)\n"));
+    }
+    if out.is_empty() {
+        out.push_str("no shot changed\n");
+    }
+    let (was, now) = (old.total(), new.total());
+    let delta = if now >= was {
+        format!("+{}", Micros(now.0 - was.0))
+    } else {
+        format!("-{}", Micros(was.0 - now.0))
+    };
+    out.push_str(&format!("estimate: {now} ({delta}) for {} shots\n", new.shots.len()));
+    out
+}
+
+fn price(m: Option<Micros>) -> String {
+    m.map_or("unpriced".into(), |m| m.to_string())
+}
