@@ -11,7 +11,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
     about,
     long_about = None,
     propagate_version = true,
-    after_help = "Examples:\n  storyboard init my-film                              # a starter storyboard that plans as is\n  storyboard plan my-film/storyboard.yaml              # the exact estimate; no network, no money\n  storyboard render my-film/storyboard.yaml --sandbox  # the whole job offline: $0, real MP4s\n\nKeys: FAL_KEY (fal.ai) or EACHLABS_API_KEY, from the environment or a .env beside the storyboard.\nffmpeg is optional: needed for chained shots (frames), the assembled cut and poster frames."
+    after_help = "Examples:\n  storyboard init my-film                              # a starter storyboard that plans as is\n  storyboard plan my-film/storyboard.yaml              # the exact estimate; no network, no money\n  storyboard render my-film/storyboard.yaml --sandbox  # the whole job offline: $0, real MP4s\n\nKeys: FAL_KEY (fal.ai) or EACHLABS_API_KEY, from the environment or a .env beside the storyboard.\nffmpeg is optional: needed for chained shots (frames) and the assembled cut."
 )]
 pub struct Cli {
     /// What to do.
@@ -76,6 +76,19 @@ pub enum Command {
         after_help = "Example:\n  storyboard completions bash > ~/.local/share/bash-completion/completions/storyboard"
     )]
     Completions(CompletionsArgs),
+}
+
+impl Command {
+    /// Whether the command was asked for JSON (its errors are then JSON on stdout too).
+    pub fn json(&self) -> bool {
+        match self {
+            Command::Plan(a) => a.json,
+            Command::Render(a) => a.json,
+            Command::Status(a) => a.json,
+            Command::Models(a) => a.json,
+            _ => false,
+        }
+    }
 }
 
 /// `storyboard plan`.

@@ -2,6 +2,7 @@ use clap::Parser;
 
 fn main() {
     let cli = storyboard::cli::Cli::parse();
+    let json = cli.command.json();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -11,6 +12,10 @@ fn main() {
     };
     let code = match runtime.block_on(storyboard::run(cli)) {
         Ok(code) => code,
+        Err(e) if json => {
+            storyboard::report::error_json(&e);
+            e.exit_code()
+        }
         Err(e) => {
             eprintln!("error: {}", storyboard::secrets::redact(&e.to_string()));
             if let Some(hint) = e.hint() {

@@ -29,6 +29,37 @@ pub fn cancelled_note(n: usize) {
     }
 }
 
+/// A command's error as JSON lines on stdout (for `--json`): one object per problem of a bad
+/// storyboard (`file`, `line`, `column`, `shot`, `field`, `message`, `hint`), else one object.
+pub fn error_json(e: &crate::error::Error) {
+    let hint = e.hint();
+    let lines: Vec<serde_json::Value> = match e {
+        crate::error::Error::BadInput(problems) => problems
+            .iter()
+            .map(|p| {
+                serde_json::json!({
+                    "error": "bad_input",
+                    "file": p.file,
+                    "line": p.location.map(|l| l.0),
+                    "column": p.location.map(|l| l.1),
+                    "shot": p.shot,
+                    "field": p.field,
+                    "message": p.message,
+                    "hint": hint,
+                })
+            })
+            .collect(),
+        other => vec![serde_json::json!({
+            "error": "failed",
+            "message": other.to_string(),
+            "hint": hint,
+            "exit_code": other.exit_code(),
+        })],
+    };
+    let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    stdout(&text);
+}
+
 /// What `storyboard sandbox` prints once it listens.
 pub fn sandbox_ready(base: &str) {
     stdout(&format!(

@@ -203,3 +203,39 @@ fn watch_reports_an_edited_prompt_and_the_new_estimate() {
     let estimate = changes.last().unwrap();
     assert!(estimate.contains("estimate: $2.80 (+$1.40) for 3 shots"), "{estimate}");
 }
+
+#[test]
+fn with_json_every_error_is_a_json_object_on_stdout() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        dir.path(),
+        "s.yaml",
+        "version: 1\nshots:\n  - id: a\n    prompt: hi\n    duration: 7\n  - id: b\n    prompt: ho\n    aspect_ratio: \"4:3\"\n",
+    );
+    let o = storyboard().arg("plan").arg(&file).arg("--json").output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("every line is JSON"))
+        .collect();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert_eq!(lines[0]["shot"], "a");
+    assert_eq!(lines[0]["field"], "duration");
+    assert_eq!(lines[1]["field"], "aspect_ratio");
+    for l in &lines {
+        assert!(
+            l["file"].as_str().unwrap().ends_with("s.yaml") && l["line"].is_number() && l["message"].is_string(),
+            "{l}"
+        );
+    }
+    // Errors that are not about the file are one object, with the same exit code.
+    let o = storyboard()
+        .arg("render")
+        .arg(file.with_file_name("missing.yaml"))
+        .arg("--json")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(v["message"].as_str().unwrap().contains("cannot read"), "{v}");
+}
