@@ -22,12 +22,8 @@ pub fn plan(args: cli::PlanArgs) -> Result<i32, Error> {
         report::stdout(&report::summary::plan(&plan));
     }
     if args.check {
-        let estimate = crate::cost::Estimate {
-            shots: plan.shots.len(),
-            spend: plan.total(),
-            unpriced: plan.unpriced(),
-        };
-        estimate.check_budget(plan.budget, false)?;
+        let all: Vec<usize> = (0..plan.shots.len()).collect();
+        plan.estimate_of(&all).check_budget(plan.budget, false)?;
     }
     Ok(exit::OK)
 }

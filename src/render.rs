@@ -6,7 +6,7 @@ use camino::Utf8Path;
 use std::sync::Arc;
 
 use crate::cli::RenderArgs;
-use crate::cost::{Estimate, Refusal};
+use crate::cost::Refusal;
 use crate::error::{Error, UsageError, exit};
 use crate::folder;
 use crate::journal::{self, Journal};
@@ -59,11 +59,7 @@ pub async fn render(args: RenderArgs) -> Result<i32, Error> {
     }
     let decided = resume.decide_all(&plan, &selected);
     folder::check_foreign(&settings.out, &resume.history, folder::clip_names(&plan, &decided))?;
-    let sandbox = if args.sandbox {
-        Some(Sandbox::rehearsal().await.map_err(Error::Sandbox)?)
-    } else {
-        None
-    };
+    let sandbox = Sandbox::rehearsal(args.sandbox).await.map_err(Error::Sandbox)?;
     let signals = Signals::install();
     let runner = start(&settings, resume, &plan, &src, &selected, sandbox.as_ref())?;
     let tasks = prepare(&runner, &plan, &src, decided, &selected).await;
@@ -130,22 +126,16 @@ fn start(
         path: journal_path.clone(),
         source,
     })?);
-    if resume.history.skipped > 0 {
-        report::stderr_line(&format!(
-            "note: {} unreadable journal line(s) skipped (a crash mid-write)",
-            resume.history.skipped
-        ));
-    }
+    report::skipped_lines_note(resume.history.skipped);
     let manifest_path = settings.out.join("manifest.json");
-    let ledger = Arc::new(Ledger::new(
-        manifest_path.clone(),
-        resume.starting_manifest(&src.name, plan, selected, journal::now()),
-    ));
+    let manifest = resume.starting_manifest(&src.name, plan, selected, journal::now());
+    let estimate = manifest.estimated_usd;
+    let ledger = Arc::new(Ledger::new(manifest_path.clone(), manifest));
     ledger.flush().map_err(|source| Error::Write {
-        path: manifest_path.clone(),
+        path: manifest_path,
         source,
     })?;
-    let reporter: Arc<dyn Reporter> = Arc::from(report::progress::reporter(settings.style, selected.len()));
+    let reporter: Arc<dyn Reporter> = Arc::from(report::progress::reporter(settings.style, selected.len(), estimate));
     let runner = Arc::new(Runner {
         provider: settings.provider_client(sandbox.map(Sandbox::base_url)),
         http: crate::provider::http::client(),
@@ -174,11 +164,7 @@ fn gate(args: &RenderArgs, settings: &Settings, plan: &Plan, decided: &[Decided]
         return Err(UsageError::NeedsFfmpeg.into());
     }
     let submits: Vec<usize> = decided.iter().filter(|d| d.fate.submits()).map(|d| d.index).collect();
-    let estimate = Estimate {
-        shots: submits.len(),
-        spend: submits.iter().filter_map(|&i| plan.shots[i].estimate).sum(),
-        unpriced: submits.iter().filter(|&&i| plan.shots[i].estimate.is_none()).count(),
-    };
+    let estimate = plan.estimate_of(&submits);
     let resumed = decided.iter().filter(|d| d.fate.resumes()).count();
     let cached = decided.iter().filter(|d| matches!(d.fate, Fate::Cached(_))).count();
     if settings.style != Style::Json && settings.style != Style::Quiet {
@@ -187,11 +173,11 @@ fn gate(args: &RenderArgs, settings: &Settings, plan: &Plan, decided: &[Decided]
             concurrency: settings.concurrency,
             sandbox: args.sandbox,
         };
-        report::stderr_line(report::summary::plan_for_render(plan, &effective).trim_end());
+        report::stderr_fitted(report::summary::plan_for_render(plan, &effective).trim_end());
     }
     if settings.style != Style::Json {
         let line = report::summary::to_render(&estimate, cached, resumed, args.sandbox);
-        report::stderr_line(&line);
+        report::stderr_fitted(&line);
     }
     if !args.ignore_budget {
         // The sandbox rehearses the money rules: what a paid render would refuse, it refuses.

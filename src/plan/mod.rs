@@ -204,6 +204,16 @@ impl Plan {
         self.shots.iter().filter(|s| s.estimate.is_none()).count()
     }
 
+    /// What rendering these shots spends (by plan index): their priced sum and how many have no
+    /// price.
+    pub fn estimate_of(&self, indices: &[usize]) -> crate::cost::Estimate {
+        crate::cost::Estimate {
+            shots: indices.len(),
+            spend: indices.iter().filter_map(|&i| self.shots[i].estimate).sum(),
+            unpriced: indices.iter().filter(|&&i| self.shots[i].estimate.is_none()).count(),
+        }
+    }
+
     /// Sum of output seconds.
     pub fn seconds(&self) -> f64 {
         self.shots.iter().map(|s| s.seconds).sum()

@@ -18,6 +18,15 @@ pub fn stderr_line(text: &str) {
     let _ = writeln!(err, "{}", crate::secrets::redact(text));
 }
 
+/// Says how many torn journal lines (a crash mid-write) were skipped, if any.
+pub fn skipped_lines_note(n: usize) {
+    if n > 0 {
+        stderr_line(&format!(
+            "note: {n} unreadable journal line(s) skipped (a crash mid-write)"
+        ));
+    }
+}
+
 /// Says that shots cancelled with `storyboard cancel` are submitted again (a new bill each).
 pub fn cancelled_note(n: usize) {
     if n > 0 {
@@ -58,6 +67,19 @@ pub fn error_json(e: &crate::error::Error) {
     };
     let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
     stdout(&text);
+}
+
+/// Writes lines to stderr; on a terminal each is cut to its width (tables and headers are
+/// never wrapped). Errors and notices use [`stderr_line`], which never cuts.
+pub fn stderr_fitted(text: &str) {
+    let term = console::Term::stderr();
+    if !term.is_term() {
+        return stderr_line(text);
+    }
+    let width = term.size().1.max(20) as usize;
+    for line in text.lines() {
+        stderr_line(&console::truncate_str(line, width, "…"));
+    }
 }
 
 /// What `storyboard sandbox` prints once it listens.

@@ -5,7 +5,7 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::{Event, Reporter, stderr_line, stdout};
 
@@ -23,9 +23,9 @@ pub enum Style {
 }
 
 /// The reporter for a style.
-pub fn reporter(style: Style, total: usize) -> Box<dyn Reporter> {
+pub fn reporter(style: Style, total: usize, estimate_usd: f64) -> Box<dyn Reporter> {
     match style {
-        Style::Bars => Box::new(Bars::new(total)),
+        Style::Bars => Box::new(Bars::new(total, estimate_usd)),
         Style::Plain => Box::new(Plain {
             total,
             done: Mutex::new(0),
@@ -158,30 +158,53 @@ fn mb(bytes: u64, total: Option<u64>) -> String {
     }
 }
 
-/// A terminal: an overall bar and one line per shot in flight.
+/// A terminal, cargo-style: a line left behind per finished shot (`✓ arrival  24s  $0.70
+/// arrival.mp4`, `✗` with the reason), the live lines below it — one per shot in flight and an
+/// overall bar with the money rendered against the estimate and an ETA from observed job
+/// times. Colour unless `NO_COLOR` or `CLICOLOR=0`; every line fits the terminal's width.
 struct Bars {
     multi: MultiProgress,
     overall: ProgressBar,
-    shots: Mutex<HashMap<String, ProgressBar>>,
-    spent: Mutex<f64>,
+    shots: Mutex<HashMap<String, (ProgressBar, Instant)>>,
+    tally: Mutex<Tally>,
+    estimate: f64,
+}
+
+/// What the overall line says.
+#[derive(Default)]
+struct Tally {
+    spent: f64,
+    finished: usize,
+    /// Seconds from a shot's first event to its clip, for shots rendered in this run.
+    took: Vec<f64>,
+}
+
+/// Whether to colour stderr: a terminal, and neither `NO_COLOR` nor `CLICOLOR=0`.
+pub fn colour_wanted() -> bool {
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    let clicolor_off = std::env::var("CLICOLOR").is_ok_and(|v| v == "0");
+    std::io::IsTerminal::is_terminal(&std::io::stderr()) && !no_color && !clicolor_off
 }
 
 impl Bars {
-    fn new(total: usize) -> Bars {
+    fn new(total: usize, estimate: f64) -> Bars {
+        console::set_colors_enabled_stderr(colour_wanted());
         let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
         let overall = multi.add(ProgressBar::new(total as u64));
         overall.set_style(
-            ProgressStyle::with_template("{bar:30} {pos}/{len} shots · {msg} · {elapsed_precise} (ETA {eta})")
+            ProgressStyle::with_template("{bar:20} {pos}/{len} shots · {wide_msg}")
                 .unwrap_or_else(|_| ProgressStyle::default_bar()),
         );
-        overall.set_message("$0.00 of the estimate rendered");
         overall.enable_steady_tick(Duration::from_millis(250));
-        Bars {
+        let bars = Bars {
             multi,
             overall,
             shots: Mutex::new(HashMap::new()),
-            spent: Mutex::new(0.0),
-        }
+            tally: Mutex::new(Tally::default()),
+            estimate,
+        };
+        bars.refresh(&bars.tally.lock().unwrap_or_else(|p| p.into_inner()));
+        bars
     }
 
     fn line(&self, id: &str) -> ProgressBar {
@@ -191,52 +214,111 @@ impl Bars {
             .or_insert_with(|| {
                 let bar = self.multi.insert_before(&self.overall, ProgressBar::new_spinner());
                 bar.set_style(
-                    ProgressStyle::with_template("  {spinner} {prefix:24} {msg} ({elapsed})")
+                    ProgressStyle::with_template("  {spinner} {prefix:20!} {elapsed:>4} {wide_msg}")
                         .unwrap_or_else(|_| ProgressStyle::default_spinner()),
                 );
                 bar.set_prefix(id.to_owned());
                 bar.enable_steady_tick(Duration::from_millis(200));
-                bar
+                (bar, Instant::now())
             })
+            .0
             .clone()
     }
+
+    /// The overall line: money rendered against the estimate, and an ETA once a job finished.
+    fn refresh(&self, t: &Tally) {
+        let left = self.overall.length().unwrap_or(0).saturating_sub(t.finished as u64);
+        let in_flight = self.shots.lock().unwrap_or_else(|p| p.into_inner()).len().max(1) as f64;
+        let eta = match t.took.is_empty() {
+            true => "ETA –".to_owned(),
+            false if left == 0 => String::new(),
+            false => {
+                let mean = t.took.iter().sum::<f64>() / t.took.len() as f64;
+                let secs = (left as f64 / in_flight).ceil() * mean;
+                format!(
+                    "ETA {}",
+                    humantime::format_duration(Duration::from_secs(secs.round() as u64))
+                )
+            }
+        };
+        self.overall
+            .set_message(format!("${:.2} of ${:.2} rendered · {eta}", t.spent, self.estimate));
+    }
+
+    /// The line a finished shot leaves behind.
+    fn finished_line(&self, e: &Event, id: &str, took: Option<Duration>) -> Option<String> {
+        let secs = took.map_or(String::new(), |d| format!("{:>4}s", d.as_secs()));
+        let line = match e {
+            Event::Done {
+                path, estimated_usd, ..
+            } => format!(
+                "{} {id}  {secs}  {}  {path}",
+                console::style("✓").green().for_stderr(),
+                estimated_usd.map_or("unpriced".into(), |u| format!("${u:.2}"))
+            ),
+            Event::Cached { .. } => format!("{} {id}  cached", console::style("=").dim().for_stderr()),
+            Event::Failed { error, .. } => format!("{} {id}  {error}", console::style("✗").red().for_stderr()),
+            Event::Uncertain { reason, .. } => {
+                format!(
+                    "{} {id}  uncertain: {reason}",
+                    console::style("?").yellow().for_stderr()
+                )
+            }
+            Event::Skipped { reason, .. } => {
+                format!("{} {id}  skipped: {reason}", console::style("-").yellow().for_stderr())
+            }
+            _ => return None,
+        };
+        Some(fit(&crate::secrets::redact(&line)))
+    }
+}
+
+/// A line cut to the terminal's width (never wrapped).
+fn fit(line: &str) -> String {
+    let width = console::Term::stderr().size().1.max(20) as usize;
+    console::truncate_str(line, width, "…").into_owned()
 }
 
 impl Reporter for Bars {
     fn event(&self, e: &Event) {
         if let Event::Notice(m) = e {
-            let _ = self.multi.println(crate::secrets::redact(m));
+            let _ = self.multi.println(fit(&crate::secrets::redact(m)));
             return;
         }
         let Some(id) = e.shot() else { return };
-        if e.is_final() {
-            if let Some(bar) = self.shots.lock().unwrap_or_else(|p| p.into_inner()).remove(id) {
-                bar.finish_and_clear();
-            }
-            if let Event::Done {
-                estimated_usd: Some(usd),
-                ..
-            } = e
-            {
-                let mut spent = self.spent.lock().unwrap_or_else(|p| p.into_inner());
-                *spent += usd;
-                self.overall
-                    .set_message(format!("${spent:.2} of the estimate rendered"));
-            }
-            if matches!(e, Event::Failed { .. } | Event::Uncertain { .. }) {
-                let _ = self.multi.println(format!("{id}: {}", describe(e)));
-            }
-            self.overall.inc(1);
+        if !e.is_final() {
+            self.line(id).set_message(describe(e));
             return;
         }
-        let bar = self.line(id);
-        bar.set_message(describe(e));
+        let started = self.shots.lock().unwrap_or_else(|p| p.into_inner()).remove(id);
+        let took = started.as_ref().map(|(_, at)| at.elapsed());
+        if let Some((bar, _)) = started {
+            bar.finish_and_clear();
+        }
+        if let Some(line) = self.finished_line(e, id, took) {
+            let _ = self.multi.println(line);
+        }
+        // A shot left pending (the run is stopping) is not finished: the counts stay true.
+        if matches!(e, Event::Pending { .. }) {
+            return;
+        }
+        let mut t = self.tally.lock().unwrap_or_else(|p| p.into_inner());
+        t.finished += 1;
+        if let Event::Done { estimated_usd, .. } = e {
+            t.spent += estimated_usd.unwrap_or(0.0);
+            if let Some(d) = took {
+                t.took.push(d.as_secs_f64());
+            }
+        }
+        self.overall.inc(1);
+        self.refresh(&t);
     }
 
     fn finish(&self) {
-        for (_, bar) in self.shots.lock().unwrap_or_else(|p| p.into_inner()).drain() {
+        for (_, (bar, _)) in self.shots.lock().unwrap_or_else(|p| p.into_inner()).drain() {
             bar.finish_and_clear();
         }
-        self.overall.finish();
+        // The summary below says how the run ended; no bar is left half-drawn above it.
+        self.overall.finish_and_clear();
     }
 }

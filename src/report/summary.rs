@@ -296,7 +296,7 @@ pub fn render_summary(
         .filter_map(|r| r.actual_usd.or(r.estimated_usd))
         .fold(0.0, |a, b| a + b);
     let mut s = format!(
-        "\n{} done · {} cached · {} failed · {} uncertain · {} skipped · {} pending — {}\n",
+        "\n{} done · {} cached · {} failed · {} uncertain · {} skipped · {} pending\n{}\n",
         count(ShotStatus::Done),
         count(ShotStatus::Cached),
         count(ShotStatus::Failed),

@@ -94,9 +94,15 @@ pub struct Sandbox {
 
 impl Sandbox {
     /// Starts the sandbox on `addr` (use port 0 for any free port).
-    /// The in-process sandbox of `render --sandbox` on a free loopback port.
-    pub async fn rehearsal() -> std::io::Result<Sandbox> {
-        Sandbox::start(([127, 0, 0, 1], 0).into(), SandboxConfig::rehearsal()).await
+    /// The in-process sandbox of `render --sandbox` on a free loopback port (none when `wanted`
+    /// is false).
+    pub async fn rehearsal(wanted: bool) -> std::io::Result<Option<Sandbox>> {
+        match wanted {
+            true => Sandbox::start(([127, 0, 0, 1], 0).into(), SandboxConfig::rehearsal())
+                .await
+                .map(Some),
+            false => Ok(None),
+        }
     }
 
     pub async fn start(addr: SocketAddr, config: SandboxConfig) -> std::io::Result<Sandbox> {

@@ -239,3 +239,142 @@ fn with_json_every_error_is_a_json_object_on_stdout() {
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert!(v["message"].as_str().unwrap().contains("cannot read"), "{v}");
 }
+
+/// What a pseudo-terminal of `cols` columns received while rendering `file` in the sandbox.
+fn in_a_terminal(file: &std::path::Path, cols: u16, interrupt: bool, env: &[(&str, &str)]) -> Option<(String, i32)> {
+    let python = crate::common::test_python()?;
+    let script = crate::common::root().join("tests/conformance/pty_render.py");
+    let mut cmd = std::process::Command::new(python);
+    cmd.arg(script)
+        .arg(assert_cmd::cargo::cargo_bin("storyboard"))
+        .arg(file)
+        .arg(cols.to_string())
+        .arg("24");
+    if interrupt {
+        cmd.arg("interrupt");
+    }
+    for var in ["NO_COLOR", "CLICOLOR", "STORYBOARD_PLAIN", "FAL_KEY"] {
+        cmd.env_remove(var);
+    }
+    cmd.env("TERM", "xterm-256color").envs(env.iter().copied());
+    let o = cmd.output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    Some((
+        v["output"].as_str().unwrap().to_owned(),
+        v["code"].as_i64().unwrap() as i32,
+    ))
+}
+
+/// The text the terminal showed, escape sequences removed (cursor movements become `\r`).
+/// indicatif fills its lines to the width and lets the terminal wrap, so lines are not
+/// separated; a line starts where its first character is.
+fn screen_text(output: &str) -> String {
+    let mut plain = String::new();
+    let mut chars = output.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            if chars.peek() == Some(&'[') {
+                chars.next();
+                while let Some(&n) = chars.peek() {
+                    chars.next();
+                    if n.is_ascii_alphabetic() || n == '~' {
+                        plain.push('\r');
+                        break;
+                    }
+                }
+            }
+            continue;
+        }
+        plain.push(c);
+    }
+    plain
+}
+
+/// The `cols` columns starting at the first occurrence of `start`, if any.
+fn row_at(text: &str, start: &str, cols: usize) -> Option<String> {
+    let i = text.find(start)?;
+    Some(text[i..].chars().take(cols).collect())
+}
+
+fn four_shots(dir: &std::path::Path) -> std::path::PathBuf {
+    let shots: String = (0..4)
+        .map(|i| format!("  - id: shot{i}\n    prompt: take {i}\n"))
+        .collect();
+    write(
+        dir,
+        "s.yaml",
+        &format!("version: 1\noutput: out\nconcurrency: 2\nshots:\n{shots}"),
+    )
+}
+
+#[test]
+fn in_a_terminal_each_finished_shot_leaves_a_line_and_nothing_is_wider_than_the_screen() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = four_shots(dir.path());
+    let Some((output, code)) = in_a_terminal(&file, 80, false, &[("NO_COLOR", "1")]) else {
+        return;
+    };
+    assert_eq!(code, 0, "{output}");
+    let text = screen_text(&output);
+    for i in 0..4 {
+        let row = row_at(&text, &format!("✓ shot{i} "), 80).unwrap_or_default();
+        assert!(
+            row.contains(&format!("$0.70  shot{i}.mp4")),
+            "no ✓ line for shot{i}: {text:?}"
+        );
+    }
+    // Cut, not wrapped: the header's tail and the bars' full request ids never reach the screen.
+    assert!(text.contains("provider fal · model"), "{text:?}");
+    assert!(
+        !text.contains("$0, nothing billed") && !text.contains("nothing is billed"),
+        "a header wider than 80 columns was wrapped: {text:?}"
+    );
+    let m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("out/manifest.json")).unwrap()).unwrap();
+    for shot in m["shots"].as_array().unwrap() {
+        let id = shot["request_id"].as_str().unwrap();
+        assert!(!text.contains(id), "a bar line wider than 80 columns was wrapped: {id}");
+    }
+    assert!(
+        !output.contains("\u{1b}[3") && !output.contains("\u{1b}[9"),
+        "colour despite NO_COLOR"
+    );
+    // With colour allowed, the ✓ is green.
+    let dir = tempfile::tempdir().unwrap();
+    let file = four_shots(dir.path());
+    let (output, _) = in_a_terminal(&file, 80, false, &[]).unwrap();
+    assert!(output.contains("\u{1b}[32m✓"), "no green ✓: {output:?}");
+}
+
+#[test]
+fn in_a_terminal_the_counts_after_ctrl_c_match_the_manifest() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = four_shots(dir.path());
+    let Some((output, code)) = in_a_terminal(&file, 80, true, &[("NO_COLOR", "1")]) else {
+        return;
+    };
+    assert_eq!(code, 130, "{output}");
+    let m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("out/manifest.json")).unwrap()).unwrap();
+    let statuses = crate::common::shot_statuses(&m);
+    let count = |s: &str| statuses.iter().filter(|x| *x == s).count();
+    let text = screen_text(&output);
+    let at = text.rfind(" done · ").expect("a summary line");
+    let start = text[..at].rfind(['\r', '\n']).map_or(0, |i| i + 1);
+    let summary = text[start..].lines().next().unwrap_or_default().to_owned();
+    let expected = format!(
+        "{} done · {} cached · {} failed · {} uncertain · {} skipped · {} pending",
+        count("done"),
+        count("cached"),
+        count("failed"),
+        count("uncertain"),
+        count("skipped"),
+        count("pending")
+    );
+    assert!(summary.starts_with(&expected), "{summary} vs {expected}");
+    assert!(
+        count("pending") > 0,
+        "Ctrl-C came before every shot was submitted: {statuses:?}"
+    );
+}
