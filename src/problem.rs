@@ -16,6 +16,8 @@ pub struct Problem {
     pub field: Option<String>,
     /// What is wrong and what is allowed.
     pub message: String,
+    /// The index in `shots` of the shot it is in, when it is in one.
+    pub spec: Option<usize>,
 }
 
 impl Problem {
@@ -27,17 +29,26 @@ impl Problem {
             shot: None,
             field: None,
             message: message.into(),
+            spec: None,
         }
     }
 
-    /// A problem in a shot's field.
-    pub fn in_shot(file: &str, line: Option<usize>, shot: &str, field: &str, message: impl Into<String>) -> Problem {
+    /// A problem in a field of shot `spec` (its index in `shots`), at the field's line and column.
+    pub fn in_shot(
+        file: &str,
+        location: Option<(usize, usize)>,
+        spec: usize,
+        shot: &str,
+        field: &str,
+        message: impl Into<String>,
+    ) -> Problem {
         Problem {
             file: file.to_owned(),
-            location: line.map(|l| (l, 1)),
+            location,
             shot: Some(shot.to_owned()),
             field: (!field.is_empty()).then(|| field.to_owned()),
             message: message.into(),
+            spec: Some(spec),
         }
     }
 }
@@ -46,11 +57,7 @@ impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.file)?;
         if let Some((line, col)) = self.location {
-            if self.shot.is_some() {
-                write!(f, ":{line}")?;
-            } else {
-                write!(f, ":{line}:{col}")?;
-            }
+            write!(f, ":{line}:{col}")?;
         }
         write!(f, ": ")?;
         match (&self.shot, &self.field) {

@@ -453,13 +453,31 @@ fn too_deep(text: &str) -> Option<(usize, usize)> {
     None
 }
 
+/// A storyboard with structural problems: every one found, and — when the rest of the file can
+/// be read — the storyboard with the broken parts repaired (an unknown key renamed to the field
+/// it most likely meant, or dropped; a value of the wrong type dropped), so the value checks
+/// can report their problems in the same run.
+#[derive(Debug)]
+pub struct Broken {
+    /// The structural problems.
+    pub problems: Vec<Problem>,
+    /// The storyboard as repaired, when it could be.
+    pub repaired: Option<Box<StoryboardFile>>,
+    /// The keys the repair dropped: (shot index, or `None` at the top level, key). Value
+    /// problems about them would only echo the structural one.
+    pub dropped: Vec<Dropped>,
+}
+
+/// A key the repair dropped: the shot's index (`None` at the top level) and the key.
+pub type Dropped = (Option<usize>, String);
+
 /// Parses a storyboard, reporting every structural problem (first the top level, then each shot).
-pub fn parse(src: &Source) -> Result<StoryboardFile, Vec<Problem>> {
+pub fn parse(src: &Source) -> Result<StoryboardFile, Broken> {
     if let Some(at) = too_deep(&src.text) {
         let msg = format!(
             "values nest deeper than {MAX_FLOW_DEPTH} levels of `[`/`{{`: a storyboard never needs that; flatten the value"
         );
-        return Err(vec![Problem::in_file(&src.name, Some(at), msg)]);
+        return Err(Broken::only(vec![Problem::in_file(&src.name, Some(at), msg)]));
     }
     match serde_yaml::from_str::<StoryboardFile>(&src.text) {
         Ok(sb) => Ok(sb),
@@ -467,21 +485,106 @@ pub fn parse(src: &Source) -> Result<StoryboardFile, Vec<Problem>> {
     }
 }
 
+impl Broken {
+    /// Problems with nothing to repair.
+    pub fn only(problems: Vec<Problem>) -> Broken {
+        Broken {
+            problems,
+            repaired: None,
+            dropped: Vec::new(),
+        }
+    }
+}
+
+/// The field names a type's JSON Schema lists.
+fn field_names<T: JsonSchema>() -> Vec<String> {
+    let schema = schemars::schema_for!(T);
+    schema
+        .get("properties")
+        .and_then(|p| p.as_object())
+        .map(|p| p.keys().cloned().collect())
+        .unwrap_or_default()
+}
+
+/// Repairs one mapping for the value checks: an unknown key becomes the known field it most
+/// likely meant (when that is not set too) or goes; a key whose value `fits` refuses goes.
+fn repair_mapping(
+    map: &mut serde_yaml::Mapping,
+    known: &[String],
+    fits: impl Fn(&str, &serde_yaml::Value) -> bool,
+) -> Vec<String> {
+    let mut dropped = Vec::new();
+    let keys: Vec<serde_yaml::Value> = map.keys().cloned().collect();
+    for key in keys {
+        let Some(name) = key.as_str().map(str::to_owned) else {
+            map.remove(&key);
+            continue;
+        };
+        let Some(value) = map.remove(&key) else { continue };
+        let meant = if known.contains(&name) {
+            Some(name.clone())
+        } else {
+            crate::problem::closest(&name, known.iter().map(String::as_str))
+                .filter(|c| !map.contains_key(*c))
+                .map(str::to_owned)
+        };
+        match meant.filter(|n| fits(n, &value)) {
+            Some(n) => {
+                map.insert(serde_yaml::Value::String(n), value);
+            }
+            None => dropped.push(name),
+        }
+    }
+    dropped
+}
+
+/// The storyboard with its broken parts repaired (see [`Broken`]), when it can be read at all,
+/// and the keys dropped on the way.
+fn repair(mut doc: serde_yaml::Value) -> (Option<Box<StoryboardFile>>, Vec<Dropped>) {
+    let top = field_names::<StoryboardFile>();
+    let shot_fields = field_names::<ShotSpec>();
+    let Some(map) = doc.as_mapping_mut() else {
+        return (None, Vec::new());
+    };
+    let mut dropped: Vec<Dropped> = Vec::new();
+    let at_top = repair_mapping(map, &top, |name, value| {
+        let mut one = serde_yaml::Mapping::new();
+        one.insert(name.into(), value.clone());
+        if name != "shots" {
+            one.insert("shots".into(), serde_yaml::Value::Sequence(Vec::new()));
+        }
+        serde_yaml::from_value::<StoryboardFile<IgnoredAny>>(serde_yaml::Value::Mapping(one)).is_ok()
+    });
+    dropped.extend(at_top.into_iter().map(|k| (None, k)));
+    if let Some(shots) = map.get_mut("shots").and_then(|s| s.as_sequence_mut()) {
+        for (i, shot) in shots.iter_mut().enumerate() {
+            let Some(shot) = shot.as_mapping_mut() else { continue };
+            let gone = repair_mapping(shot, &shot_fields, |name, value| {
+                let mut one = serde_yaml::Mapping::new();
+                one.insert(name.into(), value.clone());
+                serde_yaml::from_value::<ShotSpec>(serde_yaml::Value::Mapping(one)).is_ok()
+            });
+            dropped.extend(gone.into_iter().map(|k| (Some(i), k)));
+        }
+    }
+    (serde_yaml::from_value(doc).ok().map(Box::new), dropped)
+}
+
 /// Shots whose structural problems are reported with their line and column in one run (each
 /// costs a parse of the whole file).
 const MAX_LOCATED: usize = 20;
 
-fn collect_problems(src: &Source, first: serde_yaml::Error) -> Vec<Problem> {
+fn collect_problems(src: &Source, first: serde_yaml::Error) -> Broken {
     // Syntax errors stop the parser: there is nothing more to find.
     let Ok(doc) = serde_yaml::from_str::<serde_yaml::Value>(&src.text) else {
-        return vec![yaml_problem(src, &first)];
+        return Broken::only(vec![yaml_problem(src, &first)]);
     };
     if !doc.is_mapping() {
-        return vec![Problem::in_file(
+        return Broken::only(vec![Problem::in_file(
             &src.name,
             None,
             "the storyboard must be a mapping with at least `version: 1` and `shots:`",
-        )];
+        )]);
     }
     let mut problems = Vec::new();
     if let Err(e) = serde_yaml::from_str::<StoryboardFile<IgnoredAny>>(&src.text) {
@@ -528,7 +631,12 @@ fn collect_problems(src: &Source, first: serde_yaml::Error) -> Vec<Problem> {
     if problems.is_empty() {
         problems.push(yaml_problem(src, &first));
     }
-    problems
+    let (repaired, dropped) = repair(doc);
+    Broken {
+        problems,
+        repaired,
+        dropped,
+    }
 }
 
 /// Turns a YAML/serde error into a problem naming the file, line and column, with a
@@ -690,6 +798,30 @@ impl<'de, T: Deserialize<'de>> Visitor<'de> for PickSeq<T> {
     }
 }
 
+/// Where a shot's field is written: the line and column of its key (`motion.seconds` → the
+/// `seconds:` inside the shot), else the shot's own line. `None` when the shot is not found.
+pub fn field_location(text: &str, index: usize, field: &str) -> Option<(usize, usize)> {
+    let start = shot_line(text, index)?;
+    let lines: Vec<&str> = text.lines().collect();
+    let first = lines.get(start - 1)?;
+    let item_indent = first.len() - first.trim_start().len();
+    let key = field.rsplit('.').next().unwrap_or(field);
+    let key = key.split('[').next().unwrap_or(key);
+    for (n, line) in lines.iter().enumerate().skip(start - 1) {
+        let trimmed = line.trim_start();
+        let indent = line.len() - trimmed.len();
+        if n + 1 > start && !trimmed.is_empty() && !trimmed.starts_with('#') && indent <= item_indent {
+            break;
+        }
+        let body = trimmed.strip_prefix("- ").unwrap_or(trimmed);
+        if !key.is_empty() && body.starts_with(&format!("{key}:")) {
+            let col = line.len() - body.len() + 1;
+            return Some((n + 1, col));
+        }
+    }
+    Some((start, item_indent + 1))
+}
+
 /// Finds the 1-based line where `shots[index]` starts, for messages about a shot's values.
 /// Best effort: block-style lists (the common case); `None` when it cannot tell.
 pub fn shot_line(text: &str, index: usize) -> Option<usize> {
@@ -739,7 +871,8 @@ mod tests {
         let p = parse(&src(
             "version: 1\nshots:\n  - id: a\n    prompt: x\n  - id: b\n    promt: y\n",
         ))
-        .unwrap_err();
+        .unwrap_err()
+        .problems;
         assert_eq!(p.len(), 1, "{p:?}");
         let text = p[0].to_string();
         assert!(text.contains("t.yaml:6:"), "{text}");
@@ -748,11 +881,25 @@ mod tests {
     }
 
     #[test]
+    fn the_repair_renames_a_misspelt_key_and_drops_a_mistyped_one() {
+        let broken = parse(&src(
+            "version: 1\nshots:\n  - promt: a\n    duration: 10\n  - prompt: b\n    generate_audio: loud\n",
+        ))
+        .unwrap_err();
+        let sb = broken.repaired.expect("repaired");
+        assert_eq!(sb.shots[0].prompt.as_deref(), Some("a"));
+        assert_eq!(sb.shots[0].duration, Some(Duration::Seconds(10)));
+        assert_eq!(sb.shots[1].generate_audio, None);
+        assert_eq!(broken.dropped, [(Some(1), "generate_audio".to_owned())]);
+    }
+
+    #[test]
     fn every_shot_with_a_problem_is_reported() {
         let p = parse(&src(
             "version: 1\nshots:\n  - promt: a\n  - prompt: ok\n  - prompt: b\n    duratoin: 5\n",
         ))
-        .unwrap_err();
+        .unwrap_err()
+        .problems;
         assert_eq!(p.len(), 2, "{p:?}");
         assert!(p[0].to_string().contains("t.yaml:3:"));
         assert!(p[1].to_string().contains("t.yaml:6:"));

@@ -261,8 +261,31 @@ impl Plan {
 
 /// Reads, expands, validates and prices a storyboard. Every problem is reported at once.
 pub fn plan(src: &Source, overrides: &Overrides) -> Result<Plan, Vec<Problem>> {
-    let sb = storyboard::parse(src)?;
-    Planner::new(src, &sb, overrides).run()
+    match storyboard::parse(src) {
+        Ok(sb) => Planner::new(src, &sb, overrides).run(),
+        Err(broken) => Err(with_value_problems(src, overrides, broken)),
+    }
+}
+
+/// The structural problems, and the value problems of the parts that had none (found by
+/// planning the repaired storyboard), so one run reports both.
+fn with_value_problems(src: &Source, overrides: &Overrides, broken: storyboard::Broken) -> Vec<Problem> {
+    let mut problems = broken.problems;
+    let Some(sb) = &broken.repaired else {
+        return problems;
+    };
+    let Err(found) = Planner::new(src, sb, overrides).run() else {
+        return problems;
+    };
+    // A value problem about a key the repair dropped only echoes the structural one; so does
+    // a missing prompt whose (misspelt or mistyped) key was dropped.
+    let echoes = |p: &Problem| {
+        broken.dropped.iter().any(|(spec, key)| {
+            *spec == p.spec && (p.field.as_deref() == Some(key.as_str()) || p.message.starts_with("missing"))
+        })
+    };
+    problems.extend(found.into_iter().filter(|p| !echoes(p)));
+    problems
 }
 
 struct Planner<'a> {
@@ -315,8 +338,8 @@ impl<'a> Planner<'a> {
     }
 
     fn shot_problem(&mut self, spec: usize, shot: &str, field: &str, message: impl Into<String>) {
-        let line = storyboard::shot_line(&self.src.text, spec);
-        let p = Problem::in_shot(&self.src.name, line, shot, field, message);
+        let at = storyboard::field_location(&self.src.text, spec, field);
+        let p = Problem::in_shot(&self.src.name, at, spec, shot, field, message);
         if !self.problems.contains(&p) {
             self.problems.push(p);
         }

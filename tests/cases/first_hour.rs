@@ -378,3 +378,24 @@ fn in_a_terminal_the_counts_after_ctrl_c_match_the_manifest() {
         "Ctrl-C came before every shot was submitted: {statuses:?}"
     );
 }
+
+#[test]
+fn one_run_reports_structural_and_value_problems_at_the_fields_line() {
+    let dir = tempfile::tempdir().unwrap();
+    // An unknown field (promt) and an out-of-range duration in one shot, a bad ratio in another.
+    let file = write(
+        dir.path(),
+        "s.yaml",
+        "version: 1\nshots:\n  - id: a\n    promt: hello\n    duration: 7\n  - id: b\n    prompt: ho\n    aspect_ratio: \"4:3\"\n",
+    );
+    let o = storyboard().arg("plan").arg(&file).output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("s.yaml:4:5: unknown field `promt`"), "{err}");
+    assert!(
+        err.contains("s.yaml:5:5: shot `a`, field `duration`: 7 seconds is not allowed"),
+        "{err}"
+    );
+    assert!(err.contains("s.yaml:8:5: shot `b`, field `aspect_ratio`"), "{err}");
+    assert!(err.contains("3 problems"), "{err}");
+}
