@@ -163,12 +163,9 @@ pub struct RenderArgs {
     /// With --assemble: fail when a shot has no clip.
     #[arg(long, requires = "assemble")]
     pub strict: bool,
-    /// fal API key.
-    #[arg(long, env = "FAL_KEY", hide_env_values = true, hide = true)]
-    pub fal_key: Option<String>,
-    /// Eachlabs API key.
-    #[arg(long, env = "EACHLABS_API_KEY", hide_env_values = true, hide = true)]
-    pub eachlabs_key: Option<String>,
+    /// The providers' keys (from the environment).
+    #[command(flatten)]
+    pub keys: Keys,
 }
 
 /// `storyboard assemble`.
@@ -223,12 +220,9 @@ pub struct JobsArgs {
     /// The output folder (default: the storyboard's `output:`).
     #[arg(long)]
     pub out: Option<Utf8PathBuf>,
-    /// fal API key.
-    #[arg(long, env = "FAL_KEY", hide_env_values = true, hide = true)]
-    pub fal_key: Option<String>,
-    /// Eachlabs API key.
-    #[arg(long, env = "EACHLABS_API_KEY", hide_env_values = true, hide = true)]
-    pub eachlabs_key: Option<String>,
+    /// The providers' keys (from the environment).
+    #[command(flatten)]
+    pub keys: Keys,
 }
 
 /// `storyboard adopt`.
@@ -243,6 +237,15 @@ pub struct AdoptArgs {
     /// The output folder (default: the storyboard's `output:`).
     #[arg(long)]
     pub out: Option<Utf8PathBuf>,
+    /// The providers' keys (from the environment).
+    #[command(flatten)]
+    pub keys: Keys,
+}
+
+/// The providers' keys, from the environment (or a `.env` beside the storyboard); hidden
+/// from `--help` and never printed.
+#[derive(Debug, Clone, Args)]
+pub struct Keys {
     /// fal API key.
     #[arg(long, env = "FAL_KEY", hide_env_values = true, hide = true)]
     pub fal_key: Option<String>,

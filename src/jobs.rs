@@ -24,19 +24,12 @@ struct Folder {
 }
 
 impl Folder {
-    fn open(
-        file: &camino::Utf8Path,
-        out: Option<Utf8PathBuf>,
-        fal_key: Option<String>,
-        eachlabs_key: Option<String>,
-    ) -> Result<Folder, Error> {
+    fn open(file: &camino::Utf8Path, out: Option<Utf8PathBuf>, keys: &crate::cli::Keys) -> Result<Folder, Error> {
         let src = Source::load(file)?;
         let plan = plan::plan(&src, &plan::Overrides::default()).map_err(Error::BadInput)?;
         let out = out.unwrap_or_else(|| plan.output.clone());
         let endpoints = crate::settings::endpoints_from_env()?;
-        let dir = crate::settings::storyboard_dir(file);
-        let fal_key = fal_key.or_else(|| crate::settings::dotenv_key(&dir, "FAL_KEY"));
-        let eachlabs_key = eachlabs_key.or_else(|| crate::settings::dotenv_key(&dir, "EACHLABS_API_KEY"));
+        let crate::cli::Keys { fal_key, eachlabs_key } = crate::settings::keys_for(keys, file);
         let (key, var, namespace) = match plan.provider {
             ProviderKind::Fal => (fal_key, "FAL_KEY", endpoints.fal_queue.clone()),
             ProviderKind::Eachlabs => (eachlabs_key, "EACHLABS_API_KEY", endpoints.eachlabs.clone()),
@@ -102,7 +95,7 @@ impl Folder {
 /// cancelled (never billed; the next render submits them again).
 pub async fn cancel(args: JobsArgs) -> Result<i32, Error> {
     let out = args.out.clone().unwrap_or_else(|| plan_output(&args.file));
-    let folder = Folder::open(&args.file, args.out.clone(), args.fal_key, args.eachlabs_key)?;
+    let folder = Folder::open(&args.file, args.out.clone(), &args.keys)?;
     let mut any = false;
     for (id, key) in folder.shots(&args.only, &out)? {
         let job = match folder.state(&key) {
@@ -140,7 +133,7 @@ pub async fn cancel(args: JobsArgs) -> Result<i32, Error> {
 /// exact input; a match is adopted (followed by the next render, never resubmitted).
 pub async fn reconcile(args: JobsArgs) -> Result<i32, Error> {
     let out = args.out.clone().unwrap_or_else(|| plan_output(&args.file));
-    let folder = Folder::open(&args.file, args.out.clone(), args.fal_key, args.eachlabs_key)?;
+    let folder = Folder::open(&args.file, args.out.clone(), &args.keys)?;
     let shots = folder.shots(&args.only, &out)?;
     let found = find_uncertain(
         &folder.provider,
@@ -279,7 +272,7 @@ pub async fn reconcile_before_render(
 /// provider's dashboard) instead of being submitted.
 pub fn adopt(args: AdoptArgs) -> Result<i32, Error> {
     let out = args.out.clone().unwrap_or_else(|| plan_output(&args.file));
-    let folder = Folder::open(&args.file, args.out.clone(), args.fal_key, args.eachlabs_key)?;
+    let folder = Folder::open(&args.file, args.out.clone(), &args.keys)?;
     let only = [args.shot.clone()];
     let (id, key) = folder
         .shots(&only, &out)?

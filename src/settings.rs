@@ -7,7 +7,7 @@ use camino::Utf8PathBuf;
 use std::io::IsTerminal;
 
 use crate::catalog::ProviderKind;
-use crate::cli::RenderArgs;
+use crate::cli::{Keys, RenderArgs};
 use crate::cost::Micros;
 use crate::error::UsageError;
 use crate::plan::Plan;
@@ -49,12 +49,7 @@ impl Settings {
             Some(n) => n as usize,
             None => plan.concurrency.max(1) as usize,
         };
-        let dir = storyboard_dir(&args.file);
-        let fal_key = args.fal_key.clone().or_else(|| dotenv_key(&dir, "FAL_KEY"));
-        let eachlabs_key = args
-            .eachlabs_key
-            .clone()
-            .or_else(|| dotenv_key(&dir, "EACHLABS_API_KEY"));
+        let Keys { fal_key, eachlabs_key } = keys_for(&args.keys, &args.file);
         for key in [&fal_key, &eachlabs_key].into_iter().flatten() {
             crate::secrets::register(key);
         }
@@ -133,9 +128,21 @@ pub fn storyboard_dir(file: &camino::Utf8Path) -> Utf8PathBuf {
     }
 }
 
+/// The keys from the environment, else from the `.env` beside the storyboard `file`.
+pub fn keys_for(keys: &Keys, file: &camino::Utf8Path) -> Keys {
+    let dir = storyboard_dir(file);
+    Keys {
+        fal_key: keys.fal_key.clone().or_else(|| dotenv_key(&dir, "FAL_KEY")),
+        eachlabs_key: keys
+            .eachlabs_key
+            .clone()
+            .or_else(|| dotenv_key(&dir, "EACHLABS_API_KEY")),
+    }
+}
+
 /// A key from the `.env` file beside the storyboard, when the environment has none (the
 /// environment wins; the value is never printed).
-pub fn dotenv_key(dir: &camino::Utf8Path, var: &str) -> Option<String> {
+fn dotenv_key(dir: &camino::Utf8Path, var: &str) -> Option<String> {
     let entries = dotenvy::from_path_iter(dir.join(".env")).ok()?;
     entries
         .flatten()

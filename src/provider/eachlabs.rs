@@ -167,19 +167,7 @@ impl Eachlabs {
         url.query_pairs_mut()
             .append_pair("model", model)
             .append_pair("from", since);
-        let r = self
-            .http
-            .get(url)
-            .header(AUTHORIZATION, self.bearer())
-            .send()
-            .await
-            .map_err(|e| unavailable(describe(&e)))?;
-        let code = r.status().as_u16();
-        let text = r.text().await.unwrap_or_default();
-        if code != 200 {
-            return Err(unavailable(error_message(code, &text)));
-        }
-        let v: Value = serde_json::from_str(&text).map_err(|_| unavailable("not JSON".into()))?;
+        let v = super::history_json(self.http.get(url).header(AUTHORIZATION, self.bearer())).await?;
         let rows = match &v {
             Value::Array(a) => a.clone(),
             _ => ["data", "executions", "items"]

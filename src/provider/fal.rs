@@ -117,19 +117,7 @@ impl Fal {
             .append_pair("start", since)
             .append_pair("expand", "payloads")
             .append_pair("limit", "100");
-        let r = self
-            .http
-            .get(url)
-            .header(AUTHORIZATION, self.auth())
-            .send()
-            .await
-            .map_err(|e| unavailable(describe(&e)))?;
-        let code = r.status().as_u16();
-        let text = r.text().await.unwrap_or_default();
-        if code != 200 {
-            return Err(unavailable(error_message(code, &text)));
-        }
-        let v: Value = serde_json::from_str(&text).map_err(|_| unavailable("not JSON".into()))?;
+        let v = super::history_json(self.http.get(url).header(AUTHORIZATION, self.auth())).await?;
         let wanted = Value::Object(input.clone());
         let mut found: Vec<(String, String)> = v["items"]
             .as_array()

@@ -343,6 +343,18 @@ pub async fn send_submit(request: reqwest::RequestBuilder) -> Result<SubmitAnswe
     })
 }
 
+/// A history listing as JSON: one GET, answered 200 with JSON, else why the history is not
+/// available (shared by fal's request history and Eachlabs' executions list).
+pub async fn history_json(request: reqwest::RequestBuilder) -> Result<Value, HistoryUnavailable> {
+    let r = request.send().await.map_err(|e| HistoryUnavailable(describe(&e)))?;
+    let code = r.status().as_u16();
+    let text = r.text().await.unwrap_or_default();
+    if code != 200 {
+        return Err(HistoryUnavailable(error_message(code, &text)));
+    }
+    serde_json::from_str(&text).map_err(|_| HistoryUnavailable("not JSON".into()))
+}
+
 /// A short, key-free description of a transport error.
 pub fn describe(e: &reqwest::Error) -> String {
     let what = if e.is_connect() {
