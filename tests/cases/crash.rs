@@ -462,22 +462,12 @@ fn renders_on_a_full_disk_complete_on_rerun_with_every_job_created_exactly_once(
 /// journaled URL without asking the queue and without a new job.
 #[test]
 fn clips_whose_download_failed_are_fetched_from_the_journaled_url_after_the_result_expired() {
-    let rt = tokio::runtime::Runtime::new().unwrap();
     let config = SandboxConfig {
         result_ttl: Some(Duration::from_millis(50)),
         faults: "file_404=3".parse().unwrap(),
         ..SandboxConfig::fast()
     };
-    let sb = rt
-        .block_on(Sandbox::start("127.0.0.1:0".parse().unwrap(), config))
-        .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let shots: String = (0..3).map(|i| format!("  - id: s{i}\n    prompt: p{i}\n")).collect();
-    let file = write(
-        dir.path(),
-        "s.yaml",
-        &format!("version: 1\noutput: out\nshots:\n{shots}"),
-    );
+    let (_rt, sb, dir, file) = staged(config, 3);
     let (_, code) = run_once(&sb.base_url(), &file, None, &[]);
     assert_eq!(code, Some(1), "every download failed");
     let results_asked = sb.stats()["requests"]["result"].as_u64().unwrap();
@@ -554,21 +544,11 @@ fn jobs_cmd(cmd: &str, url: &str, file: &Path) -> std::process::Output {
 /// fal's request history by its exact input and adopts it; the next render creates nothing.
 #[test]
 fn reconcile_adopts_jobs_whose_submit_answer_was_lost() {
-    let rt = tokio::runtime::Runtime::new().unwrap();
     let config = SandboxConfig {
         faults: "submit_drop=2".parse().unwrap(),
         ..SandboxConfig::fast()
     };
-    let sb = rt
-        .block_on(Sandbox::start("127.0.0.1:0".parse().unwrap(), config))
-        .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let shots: String = (0..3).map(|i| format!("  - id: s{i}\n    prompt: p{i}\n")).collect();
-    let file = write(
-        dir.path(),
-        "s.yaml",
-        &format!("version: 1\noutput: out\nshots:\n{shots}"),
-    );
+    let (_rt, sb, _dir, file) = staged(config, 3);
     let (_, code) = run_once(&sb.base_url(), &file, None, &[]);
     assert_eq!(code, Some(1), "two submits uncertain");
     assert_eq!(sb.stats()["jobs_created_total"], 3);
@@ -717,4 +697,24 @@ fn render_reconciles_uncertain_submits_by_itself_and_never_resubmits_them() {
             assert!(err.contains("request history is not available"), "{err}");
         }
     }
+}
+
+/// A sandbox with `config` (alive while the returned runtime is) and a storyboard of `n`
+/// one-line shots `s0`… rendering into `out/`.
+fn staged(
+    config: SandboxConfig,
+    n: usize,
+) -> (tokio::runtime::Runtime, Sandbox, tempfile::TempDir, std::path::PathBuf) {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let sb = rt
+        .block_on(Sandbox::start("127.0.0.1:0".parse().unwrap(), config))
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let shots: String = (0..n).map(|i| format!("  - id: s{i}\n    prompt: p{i}\n")).collect();
+    let file = write(
+        dir.path(),
+        "s.yaml",
+        &format!("version: 1\noutput: out\nshots:\n{shots}"),
+    );
+    (rt, sb, dir, file)
 }
