@@ -173,7 +173,8 @@ fn gate(args: &RenderArgs, settings: &Settings, plan: &Plan, decided: &[Decided]
             concurrency: settings.concurrency,
             sandbox: args.sandbox,
         };
-        report::stderr_fitted(report::summary::plan_for_render(plan, &effective).trim_end());
+        let table = report::summary::plan_for_render(plan, &effective, report::terminal_width());
+        report::stderr_fitted(table.trim_end());
     }
     if settings.style != Style::Json {
         let line = report::summary::to_render(&estimate, cached, resumed, args.sandbox);

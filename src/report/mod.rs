@@ -69,6 +69,12 @@ pub fn error_json(e: &crate::error::Error) {
     stdout(&text);
 }
 
+/// The width of the terminal stderr writes to, when it is one.
+pub fn terminal_width() -> Option<usize> {
+    let term = console::Term::stderr();
+    term.is_term().then(|| term.size().1.max(20) as usize)
+}
+
 /// Writes lines to stderr; on a terminal each is cut to its width (tables and headers are
 /// never wrapped). Errors and notices use [`stderr_line`], which never cuts.
 pub fn stderr_fitted(text: &str) {

@@ -248,6 +248,8 @@ impl Bars {
     /// The line a finished shot leaves behind.
     fn finished_line(&self, e: &Event, id: &str, took: Option<Duration>) -> Option<String> {
         let secs = took.map_or(String::new(), |d| format!("{:>4}s", d.as_secs()));
+        // Ids in one column, as in the live lines below (20 wide, cut when longer).
+        let id = console::pad_str(id, 20, console::Alignment::Left, Some("…"));
         let line = match e {
             Event::Done {
                 path, estimated_usd, ..

@@ -53,11 +53,14 @@ pub fn plan(plan: &Plan) -> String {
     plan_table(
         plan,
         &format!("output {} · concurrency {}", plan.output, plan.concurrency),
+        None,
     )
 }
 
-/// The plan table under the header of a render: the effective folder, concurrency and mode.
-pub fn plan_for_render(plan: &Plan, e: &Effective) -> String {
+/// The plan table under the header of a render: the effective folder, concurrency and mode;
+/// narrowed to `width` columns when given (a terminal) by shortening the text columns, so the
+/// price column always shows.
+pub fn plan_for_render(plan: &Plan, e: &Effective, width: Option<usize>) -> String {
     let mode = if e.sandbox {
         "sandbox: $0, nothing billed"
     } else {
@@ -66,15 +69,30 @@ pub fn plan_for_render(plan: &Plan, e: &Effective) -> String {
     plan_table(
         plan,
         &format!("output {} · concurrency {} · {mode}", e.out, e.concurrency),
+        Some(width.unwrap_or(usize::MAX)),
     )
 }
 
-fn plan_table(plan: &Plan, settings: &str) -> String {
+/// Shortens the cells of text column `col` (with `…`) by `over` characters, as far as `min`.
+fn narrow(rows: &mut [Vec<String>], col: usize, over: usize, min: usize) -> usize {
+    let widest = rows.iter().map(|r| r[col].chars().count()).max().unwrap_or(0);
+    let keep = widest.saturating_sub(over).max(min);
+    for row in rows.iter_mut() {
+        if row[col].chars().count() > keep {
+            row[col] = row[col].chars().take(keep.saturating_sub(1)).collect::<String>() + "…";
+        }
+    }
+    widest.saturating_sub(keep)
+}
+
+fn plan_table(plan: &Plan, settings: &str, width: Option<usize>) -> String {
     let mut out = String::new();
     let title = plan.title.as_deref().unwrap_or("(untitled)");
     out.push_str(&format!("{title} — {}\n", plan.source));
+    // Under a render (a width given) the settings get their own line, so they are never cut.
+    let sep = if width.is_some() { "\n" } else { " · " };
     out.push_str(&format!(
-        "provider {} · model {} · {settings}\n\n",
+        "provider {} · model {}{sep}{settings}\n\n",
         plan.provider, plan.family
     ));
     let rows: Vec<Vec<String>> = plan
@@ -118,11 +136,26 @@ fn plan_table(plan: &Plan, settings: &str) -> String {
             ]
         })
         .collect();
-    out.push_str(&table(
-        &["#", "shot", "endpoint", "sec", "audio", "voices", "images", "est. USD"],
-        &rows,
-        &[true, false, false, true, false, false, true, true],
-    ));
+    let header = ["#", "shot", "endpoint", "sec", "audio", "voices", "images", "est. USD"];
+    let right = [true, false, false, true, false, false, true, true];
+    let mut rows = rows;
+    if let Some(width) = width {
+        let widest = |rows: &[Vec<String>]| {
+            table(&header, rows, &right)
+                .lines()
+                .map(|l| l.chars().count())
+                .max()
+                .unwrap_or(0)
+        };
+        // Endpoint first, then voices, then the shot id: the numbers stay whole.
+        for (col, min) in [(2, 10), (5, 6), (1, 10)] {
+            let over = widest(&rows).saturating_sub(width);
+            if over > 0 {
+                narrow(&mut rows, col, over, min);
+            }
+        }
+    }
+    out.push_str(&table(&header, &rows, &right));
     out.push('\n');
     out.push_str(&totals(plan));
     if plan.shots.iter().any(|s| s.price_assumed) {
