@@ -99,12 +99,18 @@ pub fn uncertain_message(reason: &str) -> String {
 
 /// The clip a journal's Done record left, if it is still on disk and intact.
 pub fn intact_clip(out: &Utf8Path, state: Option<&KeyState>) -> Option<ClipRecord> {
-    match state {
-        Some(KeyState::Done { clip, .. }) if download::verify(&out.join(&clip.path), clip.bytes, &clip.sha256) => {
-            Some(clip.clone())
-        }
-        _ => None,
+    let Some(KeyState::Done { clip, .. }) = state else {
+        return None;
+    };
+    if download::verify(&out.join(&clip.path), clip.bytes, &clip.sha256) {
+        return Some(clip.clone());
     }
+    // Replaced under its name by a later render: the kept copy (reverting an edit is free).
+    let kept = crate::files::kept_path(&clip.sha256);
+    download::verify(&out.join(&kept), clip.bytes, &clip.sha256).then(|| ClipRecord {
+        path: kept,
+        ..clip.clone()
+    })
 }
 
 impl Resume {

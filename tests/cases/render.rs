@@ -516,3 +516,33 @@ async fn two_renders_started_at_once_on_one_folder_pay_once() {
     );
     assert_eq!(jobs(&sb), 3);
 }
+
+/// Every verified clip is kept (`.storyboard/clips/<sha256>.mp4`): edit a prompt, render, put
+/// it back, render — the revert sends nothing and restores the first clip byte for byte.
+#[tokio::test(flavor = "multi_thread")]
+async fn reverting_an_edit_is_free_and_restores_the_first_clip() {
+    let sb = sandbox(fast()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let v1 = "version: 1\noutput: out\nshots:\n  - id: a\n    prompt: alpha\n";
+    let file = write(dir.path(), "s.yaml", v1);
+    assert_eq!(render(&sb.base_url(), &file, &[]).await.status.code(), Some(0));
+    let first = std::fs::read(dir.path().join("out/a.mp4")).unwrap();
+    write(dir.path(), "s.yaml", &v1.replace("alpha", "beta"));
+    assert_eq!(render(&sb.base_url(), &file, &[]).await.status.code(), Some(0));
+    assert_eq!(jobs(&sb), 2);
+    assert_ne!(
+        std::fs::read(dir.path().join("out/a.mp4")).unwrap(),
+        first,
+        "the edit rendered a new clip"
+    );
+    write(dir.path(), "s.yaml", v1);
+    let o = render(&sb.base_url(), &file, &[]).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(jobs(&sb), 2, "the revert sent nothing");
+    assert_eq!(
+        std::fs::read(dir.path().join("out/a.mp4")).unwrap(),
+        first,
+        "byte for byte"
+    );
+    assert_eq!(statuses(&manifest(&dir.path().join("out"))), ["a=cached"]);
+}
