@@ -451,8 +451,36 @@ impl Runner {
             ),
         };
         self.ledger.update(i, |r| apply(r, status, key, how, now));
+        if let Settle::Cached(_) = how {
+            self.provenance(i, key);
+        }
         self.emit(event);
         self.outcomes[i].send_replace(Some(outcome));
+    }
+}
+
+impl Runner {
+    /// A cached shot's record names the request and the input that produced its clip (for a
+    /// chained shot the plan shows placeholders; the journal has what was sent).
+    fn provenance(&self, i: usize, key: &str) {
+        let request_id = match self.resume.state(key) {
+            Some(crate::journal::KeyState::Done { request_id, .. }) => request_id.clone(),
+            _ => None,
+        };
+        let sent = self
+            .resume
+            .history
+            .sent
+            .get(&(self.resume.namespace.clone(), key.to_owned()));
+        let input = sent.map(|s| s.input.clone());
+        self.ledger.update(i, |r| {
+            if request_id.is_some() {
+                r.request_id = request_id;
+            }
+            if let Some(input) = input {
+                r.input = input;
+            }
+        });
     }
 }
 

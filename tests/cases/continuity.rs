@@ -416,3 +416,30 @@ async fn status_of_a_storyboard_knows_chained_shots() {
     assert_eq!(states, ["done", "done", "done"], "{st}");
     assert!(dir.path().join("out/embrace.mp4").exists());
 }
+
+/// A chained shot cached on a later run keeps its provenance in the manifest: the request id
+/// and the input actually sent (the uploaded frame's URL, not a placeholder).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_cached_chained_shot_names_the_request_and_input_that_made_its_clip() {
+    let Some((sb, dir, file)) = chain_setup(fast()).await else {
+        return;
+    };
+    let o = render_against(&sb.base_url(), &file, "k", &[]).await;
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let first = manifest(dir.path());
+    let o = render_against(&sb.base_url(), &file, "k", &[]).await;
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let again = manifest(dir.path());
+    for (a, b) in first["shots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(again["shots"].as_array().unwrap())
+    {
+        assert_eq!(b["status"], "cached", "{b}");
+        assert_eq!(a["request_id"], b["request_id"], "{b}");
+        assert!(b["request_id"].is_string(), "{b}");
+        assert_eq!(a["input"], b["input"], "{b}");
+        assert!(!b["input"].to_string().contains("<last frame"), "{b}");
+    }
+}
