@@ -7,7 +7,7 @@ use clap::CommandFactory;
 use crate::cli::{self, Cli, SchemaKind};
 use crate::error::{Error, UsageError, exit};
 use crate::storyboard::Source;
-use crate::{assemble, manifest, plan, report, sandbox, schema, status};
+use crate::{assemble, plan, report, sandbox, schema, status};
 
 /// `storyboard plan`.
 pub fn plan(args: cli::PlanArgs) -> Result<i32, Error> {
@@ -85,20 +85,7 @@ pub fn status(args: cli::StatusArgs) -> Result<i32, Error> {
     } else {
         let src = Source::load(&args.target)?;
         let plan = plan::plan(&src, &plan::Overrides::default()).map_err(Error::BadInput)?;
-        // A chained shot's key depends on its upstream clip: take the one the last render used.
-        let rendered = manifest::Manifest::read(&plan.output.join("manifest.json"));
-        let key_of = |shot: &plan::PlannedShot| {
-            let last = rendered.as_ref().and_then(|m| m.shots.iter().find(|r| r.id == shot.id));
-            match last {
-                Some(r) if !shot.chain.is_empty() => r.request_key.clone(),
-                _ => shot.request_key.clone(),
-            }
-        };
-        let listing = plan
-            .shots
-            .iter()
-            .map(|s| (s.id.clone(), key_of(s), s.estimate.map(crate::cost::Micros::usd)))
-            .collect();
+        let listing = status::listing_from_plan(&plan, &plan.output);
         (plan.output.clone(), listing)
     };
     let states = status::status(&out, &listing);

@@ -16,6 +16,7 @@ use crate::storyboard::Source;
 /// A storyboard's output folder opened for the provider, under its lock.
 struct Folder {
     plan: Plan,
+    out: Utf8PathBuf,
     namespace: String,
     provider: Provider,
     history: History,
@@ -54,6 +55,7 @@ impl Folder {
         Ok(Folder {
             history: Journal::read(&path),
             plan,
+            out,
             namespace,
             provider,
             journal,
@@ -62,19 +64,14 @@ impl Folder {
     }
 
     /// The selected shots with their request keys (a chained shot's from the last render).
-    fn shots(&self, only: &[String], out: &camino::Utf8Path) -> Result<Vec<(String, String)>, Error> {
+    fn shots(&self, only: &[String]) -> Result<Vec<(String, String)>, Error> {
         let selected = crate::settings::select(&self.plan, only)?;
-        let rendered = crate::manifest::Manifest::read(&out.join("manifest.json"));
+        let mut listing = crate::status::listing_from_plan(&self.plan, &self.out);
         Ok(selected
             .into_iter()
             .map(|i| {
-                let shot = &self.plan.shots[i];
-                let last = rendered.as_ref().and_then(|m| m.shots.iter().find(|r| r.id == shot.id));
-                let key = match last {
-                    Some(r) if !shot.chain.is_empty() => r.request_key.clone(),
-                    _ => shot.request_key.clone(),
-                };
-                (shot.id.clone(), key)
+                let (id, key, _) = std::mem::take(&mut listing[i]);
+                (id, key)
             })
             .collect())
     }
@@ -94,10 +91,9 @@ impl Folder {
 /// `storyboard cancel`: every selected job in flight is cancelled; queued ones are journaled as
 /// cancelled (never billed; the next render submits them again).
 pub async fn cancel(args: JobsArgs) -> Result<i32, Error> {
-    let out = args.out.clone().unwrap_or_else(|| plan_output(&args.file));
     let folder = Folder::open(&args.file, args.out.clone(), &args.keys)?;
     let mut any = false;
-    for (id, key) in folder.shots(&args.only, &out)? {
+    for (id, key) in folder.shots(&args.only)? {
         let job = match folder.state(&key) {
             Some(KeyState::Accepted(job) | KeyState::Finished { job, .. }) => job.clone(),
             _ => continue,
@@ -132,9 +128,8 @@ pub async fn cancel(args: JobsArgs) -> Result<i32, Error> {
 /// `storyboard reconcile`: each uncertain submit is looked up in fal's request history by its
 /// exact input; a match is adopted (followed by the next render, never resubmitted).
 pub async fn reconcile(args: JobsArgs) -> Result<i32, Error> {
-    let out = args.out.clone().unwrap_or_else(|| plan_output(&args.file));
     let folder = Folder::open(&args.file, args.out.clone(), &args.keys)?;
-    let shots = folder.shots(&args.only, &out)?;
+    let shots = folder.shots(&args.only)?;
     let found = find_uncertain(
         &folder.provider,
         &folder.journal,
@@ -271,11 +266,10 @@ pub async fn reconcile_before_render(
 /// `storyboard adopt FILE SHOT REQUEST_ID`: the shot follows that request (found on the
 /// provider's dashboard) instead of being submitted.
 pub fn adopt(args: AdoptArgs) -> Result<i32, Error> {
-    let out = args.out.clone().unwrap_or_else(|| plan_output(&args.file));
     let folder = Folder::open(&args.file, args.out.clone(), &args.keys)?;
     let only = [args.shot.clone()];
     let (id, key) = folder
-        .shots(&only, &out)?
+        .shots(&only)?
         .into_iter()
         .next()
         .ok_or_else(|| UsageError::NoMatch {
@@ -296,14 +290,6 @@ pub fn adopt(args: AdoptArgs) -> Result<i32, Error> {
         args.request_id
     ));
     Ok(exit::OK)
-}
-
-/// The storyboard's output folder (for a chained shot's last key), or `.` when it cannot be read.
-fn plan_output(file: &camino::Utf8Path) -> Utf8PathBuf {
-    Source::load(file)
-        .ok()
-        .and_then(|src| plan::plan(&src, &plan::Overrides::default()).ok())
-        .map_or_else(|| Utf8PathBuf::from("."), |p| p.output)
 }
 
 /// An RFC 3339 time `seconds` before `at` (the history's clock may differ a little from ours).

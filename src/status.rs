@@ -123,6 +123,23 @@ pub fn committed(states: &[ShotState]) -> f64 {
         .fold(0.0, |a, b| a + b)
 }
 
+/// Each shot of a plan with the request key it was last rendered with (a chained shot's key
+/// depends on its upstream clip: the one in the folder's manifest) and its estimate.
+pub fn listing_from_plan(plan: &crate::plan::Plan, out: &Utf8Path) -> Listing {
+    let rendered = Manifest::read(&out.join("manifest.json"));
+    plan.shots
+        .iter()
+        .map(|shot| {
+            let last = rendered.as_ref().and_then(|m| m.shots.iter().find(|r| r.id == shot.id));
+            let key = match last {
+                Some(r) if !shot.chain.is_empty() => r.request_key.clone(),
+                _ => shot.request_key.clone(),
+            };
+            (shot.id.clone(), key, shot.estimate.map(crate::cost::Micros::usd))
+        })
+        .collect()
+}
+
 /// The listing from a manifest (when given a folder).
 pub fn listing_from_manifest(out: &Utf8Path) -> Option<Listing> {
     let m = Manifest::read(&out.join("manifest.json"))?;
