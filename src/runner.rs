@@ -362,15 +362,13 @@ impl Runner {
     /// Records how a task ended for each of its shots — ledger, journal, event and the board
     /// the chained shots watch — in one place.
     pub fn settle(&self, task: &Task, how: Settle) {
-        if let Settle::Done { clip, .. } = &how
-            && let Err(e) = crate::files::keep(&self.resume.out, &clip.path, &clip.sha256)
-        {
-            self.emit(Event::Notice(format!(
-                "warning: cannot keep a copy of {}: {e}",
-                clip.path
-            )));
-        }
         if let Settle::Done { clip, request_id, cost } = &how {
+            if let Err(e) = crate::files::keep(&self.resume.out, &clip.path, &clip.sha256) {
+                self.emit(Event::Notice(format!(
+                    "warning: cannot keep a copy of {}: {e}",
+                    clip.path
+                )));
+            }
             self.record(Record::Done {
                 shot: self.shots[task.index].id.clone(),
                 request_key: task.key.clone(),

@@ -383,7 +383,7 @@ impl Source {
                 name: "<stdin>".into(),
                 dir: ".".into(),
                 stem: "stdin".into(),
-                text,
+                text: without_bom(text),
             });
         }
         Ok(Source::from_file(path, text))
@@ -391,10 +391,7 @@ impl Source {
 
     /// A source read from a file (a UTF-8 byte order mark is dropped).
     pub fn from_file(path: &Utf8Path, text: String) -> Source {
-        let text = match text.strip_prefix('\u{feff}') {
-            Some(rest) => rest.to_owned(),
-            None => text,
-        };
+        let text = without_bom(text);
         let dir = match path.parent() {
             Some(p) if !p.as_str().is_empty() => p.to_owned(),
             _ => Utf8PathBuf::from("."),
@@ -408,8 +405,15 @@ impl Source {
     }
 }
 
-/// Reads at most [`MAX_STORYBOARD_BYTES`] (and one more, to tell a larger input), as UTF-8
-/// without a byte order mark.
+/// A UTF-8 byte order mark at the start is dropped (editors on Windows write one).
+fn without_bom(text: String) -> String {
+    match text.strip_prefix('\u{feff}') {
+        Some(rest) => rest.to_owned(),
+        None => text,
+    }
+}
+
+/// Reads at most [`MAX_STORYBOARD_BYTES`] (and one more, to tell a larger input), as UTF-8.
 fn read_bounded(path: &Utf8Path, input: impl std::io::Read) -> Result<String, ReadError> {
     let mut bytes = Vec::new();
     std::io::Read::read_to_end(&mut input.take(MAX_STORYBOARD_BYTES + 1), &mut bytes).map_err(|source| {
@@ -422,7 +426,7 @@ fn read_bounded(path: &Utf8Path, input: impl std::io::Read) -> Result<String, Re
         return Err(ReadError::TooLarge { path: path.to_owned() });
     }
     let text = String::from_utf8(bytes).map_err(|_| ReadError::NotText { path: path.to_owned() })?;
-    Ok(text.strip_prefix('\u{feff}').map(str::to_owned).unwrap_or(text))
+    Ok(text)
 }
 
 /// The first place where `[`/`{` nesting goes deeper than [`MAX_FLOW_DEPTH`] (the YAML
