@@ -75,16 +75,19 @@ pub fn terminal_width() -> Option<usize> {
     term.is_term().then(|| term.size().1.max(20) as usize)
 }
 
+/// A line cut to the width of the terminal stderr writes to (unchanged off a terminal).
+pub fn fit(line: &str) -> String {
+    match terminal_width() {
+        Some(width) => console::truncate_str(line, width, "…").into_owned(),
+        None => line.to_owned(),
+    }
+}
+
 /// Writes lines to stderr; on a terminal each is cut to its width (tables and headers are
 /// never wrapped). Errors and notices use [`stderr_line`], which never cuts.
 pub fn stderr_fitted(text: &str) {
-    let term = console::Term::stderr();
-    if !term.is_term() {
-        return stderr_line(text);
-    }
-    let width = term.size().1.max(20) as usize;
     for line in text.lines() {
-        stderr_line(&console::truncate_str(line, width, "…"));
+        stderr_line(&fit(line));
     }
 }
 

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use super::{Event, Reporter, stderr_line, stdout};
+use super::{Event, Reporter, fit, stderr_line, stdout};
 
 /// How progress is shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -273,12 +273,6 @@ impl Bars {
         };
         Some(fit(&crate::secrets::redact(&line)))
     }
-}
-
-/// A line cut to the terminal's width (never wrapped).
-fn fit(line: &str) -> String {
-    let width = console::Term::stderr().size().1.max(20) as usize;
-    console::truncate_str(line, width, "…").into_owned()
 }
 
 impl Reporter for Bars {
