@@ -474,12 +474,7 @@ mod tests {
         assert_eq!(h.skipped, 1);
         assert_eq!(h.state("x", "k"), Some(&KeyState::Intent));
         let j = Journal::open(&path).unwrap();
-        let job = Accepted {
-            request_id: "r1".into(),
-            status_url: None,
-            response_url: None,
-            cancel_url: None,
-        };
+        let job = Accepted::by_id("r1");
         j.append(&Record::Accepted {
             shot: "a".into(),
             request_key: "k".into(),

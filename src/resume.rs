@@ -324,12 +324,7 @@ mod tests {
     use crate::journal::{Journal, Record};
 
     fn accepted(id: &str) -> Accepted {
-        Accepted {
-            request_id: id.into(),
-            status_url: None,
-            response_url: None,
-            cancel_url: None,
-        }
+        Accepted::by_id(id)
     }
 
     /// A folder whose journal holds `records` for key `k`, and a clip `a.mp4` of `clip_bytes`.

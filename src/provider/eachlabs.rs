@@ -61,12 +61,7 @@ impl Eachlabs {
             200..=299 => {
                 let v = answer.json()?;
                 match v.get("predictionID").or_else(|| v.get("id")).and_then(Value::as_str) {
-                    Some(id) => Ok(Accepted {
-                        request_id: id.to_owned(),
-                        status_url: None,
-                        response_url: None,
-                        cancel_url: None,
-                    }),
+                    Some(id) => Ok(Accepted::by_id(id)),
                     None => Err(SubmitError::Uncertain("the create's answer had no predictionID".into())),
                 }
             }

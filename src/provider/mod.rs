@@ -27,6 +27,18 @@ pub struct Accepted {
     pub cancel_url: Option<String>,
 }
 
+impl Accepted {
+    /// A job known by its id alone (Eachlabs follows predictions by id).
+    pub fn by_id(id: &str) -> Accepted {
+        Accepted {
+            request_id: id.to_owned(),
+            status_url: None,
+            response_url: None,
+            cancel_url: None,
+        }
+    }
+}
+
 /// A finished job's clip (journaled the moment it is known, so a failed download can be
 /// retried from it later without asking the queue again).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -239,12 +251,7 @@ impl Provider {
     pub fn job(&self, endpoint: &str, id: &str) -> Accepted {
         match self {
             Provider::Fal(p) => p.job(endpoint, id),
-            Provider::Eachlabs(_) => Accepted {
-                request_id: id.to_owned(),
-                status_url: None,
-                response_url: None,
-                cancel_url: None,
-            },
+            Provider::Eachlabs(_) => Accepted::by_id(id),
         }
     }
 
