@@ -97,24 +97,31 @@ fn manifest(out: &Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap()
 }
 
+/// `storyboard CMD FILE ARGS` with key `k` and fal's queue and platform API at `url`.
+fn fal(cmd: &str, url: &str, file: &Path, args: &[&str]) -> std::process::Output {
+    storyboard()
+        .arg(cmd)
+        .arg(file)
+        .args(args)
+        .env("FAL_KEY", "k")
+        .env("STORYBOARD_FAL_URL", url)
+        .env("STORYBOARD_FAL_API_URL", url)
+        .output()
+        .unwrap()
+}
+
 #[test]
 fn killed_renders_complete_on_rerun_with_every_job_created_exactly_once() {
-    let rt = tokio::runtime::Runtime::new().unwrap();
     let mut kills = 0;
     let mut retried_uncertain = 0;
     let mut in_window = 0;
     for seed in 0..10u64 {
-        let sb = rt
-            .block_on(Sandbox::start(
-                "127.0.0.1:0".parse().unwrap(),
-                SandboxConfig {
-                    queue_time: Duration::from_millis(30),
-                    job_time: Duration::from_millis(120),
-                    clip_bytes: Some(4_000_000),
-                    ..SandboxConfig::fast()
-                },
-            ))
-            .unwrap();
+        let (_rt, sb) = sandbox(SandboxConfig {
+            queue_time: Duration::from_millis(30),
+            job_time: Duration::from_millis(120),
+            clip_bytes: Some(4_000_000),
+            ..SandboxConfig::fast()
+        });
         let dir = tempfile::tempdir().unwrap();
         let mut yaml = String::from("version: 1\noutput: out\nshots:\n");
         for i in 0..SHOTS {
@@ -200,14 +207,18 @@ fn killed_renders_complete_on_rerun_with_every_job_created_exactly_once() {
     );
 }
 
-/// A sandbox (kept alive by the returned runtime) with the given queue and job times.
-fn slow_sandbox(queue: Duration, job: Duration) -> (tokio::runtime::Runtime, Sandbox) {
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let config = SandboxConfig {
+/// A sandbox configuration with the given queue and job times.
+fn slow(queue: Duration, job: Duration) -> SandboxConfig {
+    SandboxConfig {
         queue_time: queue,
         job_time: job,
         ..SandboxConfig::fast()
-    };
+    }
+}
+
+/// A sandbox with `config` on a free loopback port, alive while the returned runtime is.
+fn sandbox(config: SandboxConfig) -> (tokio::runtime::Runtime, Sandbox) {
+    let rt = tokio::runtime::Runtime::new().unwrap();
     let sb = rt
         .block_on(Sandbox::start("127.0.0.1:0".parse().unwrap(), config))
         .unwrap();
@@ -245,13 +256,7 @@ fn render_until_submitted(url: &str, file: &Path, args: &[&str], n: usize) -> (s
 
 #[test]
 fn sigterm_and_second_ctrl_c_stop_at_once_and_keep_request_ids() {
-    let (_rt, sb) = slow_sandbox(Duration::from_millis(50), Duration::from_secs(2));
-    let dir = tempfile::tempdir().unwrap();
-    let file = write(
-        dir.path(),
-        "s.yaml",
-        "version: 1\noutput: out\nshots:\n  - id: a\n    prompt: a\n  - id: b\n    prompt: b\n",
-    );
+    let (_rt, sb, dir, file) = staged(slow(Duration::from_millis(50), Duration::from_secs(2)), 2);
     let (mut child, _events) = render_until_submitted(&sb.base_url(), &file, &[], 2);
     std::process::Command::new("kill")
         .arg("-TERM")
@@ -278,15 +283,7 @@ fn sigterm_and_second_ctrl_c_stop_at_once_and_keep_request_ids() {
     }
     assert_eq!(st["committed_usd"], serde_json::json!(1.4));
     // The next render follows both jobs instead of submitting them again.
-    let o = storyboard()
-        .arg("render")
-        .arg(&file)
-        .arg("--yes")
-        .env("FAL_KEY", "k")
-        .env("STORYBOARD_FAL_URL", sb.base_url())
-        .env("STORYBOARD_FAL_API_URL", sb.base_url())
-        .output()
-        .unwrap();
+    let o = fal("render", &sb.base_url(), &file, &["--yes"]);
     assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(String::from_utf8_lossy(&o.stderr).contains("following request"));
     assert_eq!(sb.stats()["jobs_created_total"], 2);
@@ -294,13 +291,7 @@ fn sigterm_and_second_ctrl_c_stop_at_once_and_keep_request_ids() {
 
 #[test]
 fn first_ctrl_c_submits_nothing_new_and_lets_in_flight_shots_finish() {
-    let (_rt, sb) = slow_sandbox(Duration::from_millis(50), Duration::from_millis(600));
-    let dir = tempfile::tempdir().unwrap();
-    let mut yaml = String::from("version: 1\noutput: out\nshots:\n");
-    for i in 0..4 {
-        yaml.push_str(&format!("  - id: s{i}\n    prompt: p{i}\n"));
-    }
-    let file = write(dir.path(), "s.yaml", &yaml);
+    let (_rt, sb, dir, file) = staged(slow(Duration::from_millis(50), Duration::from_millis(600)), 4);
     let (mut child, lines) = render_until_submitted(&sb.base_url(), &file, &["--concurrency", "2"], 2);
     std::process::Command::new("kill")
         .arg("-INT")
@@ -324,20 +315,11 @@ fn first_ctrl_c_submits_nothing_new_and_lets_in_flight_shots_finish() {
 
 #[test]
 fn sigterm_during_a_submit_waits_for_its_answer_so_nothing_is_uncertain() {
-    let rt = tokio::runtime::Runtime::new().unwrap();
     let config = SandboxConfig {
         submit_delay: Duration::from_millis(1500),
         ..SandboxConfig::fast()
     };
-    let sb = rt
-        .block_on(Sandbox::start("127.0.0.1:0".parse().unwrap(), config))
-        .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let file = write(
-        dir.path(),
-        "s.yaml",
-        "version: 1\noutput: out\nshots:\n  - id: a\n    prompt: a\n",
-    );
+    let (_rt, sb, dir, file) = staged(config, 1);
     let (finished, code) = run_once_with(&sb.base_url(), &file, Some(Point::After("submitting", 1)), &[], "TERM");
     assert!(!finished);
     assert_eq!(code, Some(130));
@@ -358,7 +340,6 @@ fn sigterm_during_a_submit_waits_for_its_answer_so_nothing_is_uncertain() {
 /// every re-run ends with jobs created == shots, and no shot is ever uncertain.
 #[test]
 fn terminated_renders_complete_on_rerun_with_every_job_created_exactly_once() {
-    let rt = tokio::runtime::Runtime::new().unwrap();
     let mut stops = 0;
     for seed in 0..5u64 {
         let config = SandboxConfig {
@@ -367,9 +348,7 @@ fn terminated_renders_complete_on_rerun_with_every_job_created_exactly_once() {
             submit_delay: Duration::from_millis(150),
             ..SandboxConfig::fast()
         };
-        let sb = rt
-            .block_on(Sandbox::start("127.0.0.1:0".parse().unwrap(), config))
-            .unwrap();
+        let (_rt, sb) = sandbox(config);
         let dir = tempfile::tempdir().unwrap();
         let shots: String = (0..SHOTS)
             .map(|i| format!("  - id: shot{i}\n    prompt: term {i} of {seed}\n"))
@@ -412,7 +391,6 @@ fn terminated_renders_complete_on_rerun_with_every_job_created_exactly_once() {
 /// (mounting a tmpfs); skipped elsewhere.
 #[test]
 fn renders_on_a_full_disk_complete_on_rerun_with_every_job_created_exactly_once() {
-    let rt = tokio::runtime::Runtime::new().unwrap();
     for seed in 0..4u64 {
         let dir = tempfile::tempdir().unwrap();
         let disk = dir.path().join("disk");
@@ -426,9 +404,7 @@ fn renders_on_a_full_disk_complete_on_rerun_with_every_job_created_exactly_once(
             clip_bytes: Some(50_000),
             ..SandboxConfig::fast()
         };
-        let sb = rt
-            .block_on(Sandbox::start("127.0.0.1:0".parse().unwrap(), config))
-            .unwrap();
+        let (_rt, sb) = sandbox(config);
         let shots: String = (0..SHOTS)
             .map(|i| format!("  - id: shot{i}\n    prompt: disk {i} of {seed}\n"))
             .collect();
@@ -493,51 +469,23 @@ fn clips_whose_download_failed_are_fetched_from_the_journaled_url_after_the_resu
 /// downloads it — no new job, nothing `gone`.
 #[test]
 fn a_job_whose_queue_result_expired_is_recovered_from_the_request_history() {
-    let rt = tokio::runtime::Runtime::new().unwrap();
     let config = SandboxConfig {
         queue_time: Duration::from_millis(50),
         job_time: Duration::from_millis(300),
         result_ttl: Some(Duration::from_millis(50)),
         ..SandboxConfig::fast()
     };
-    let sb = rt
-        .block_on(Sandbox::start("127.0.0.1:0".parse().unwrap(), config))
-        .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let file = write(
-        dir.path(),
-        "s.yaml",
-        "version: 1\noutput: out\nshots:\n  - id: a\n    prompt: a\n",
-    );
+    let (_rt, sb, dir, file) = staged(config, 1);
     let (finished, _) = run_once(&sb.base_url(), &file, Some(Point::After("submitted", 1)), &[]);
     assert!(!finished);
     std::thread::sleep(Duration::from_millis(700)); // the job ends and its result expires
-    let o = storyboard()
-        .arg("render")
-        .arg(&file)
-        .arg("--yes")
-        .env("FAL_KEY", "k")
-        .env("STORYBOARD_FAL_URL", sb.base_url())
-        .env("STORYBOARD_FAL_API_URL", sb.base_url())
-        .output()
-        .unwrap();
+    let o = fal("render", &sb.base_url(), &file, &["--yes"]);
     assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
     let stats = sb.stats();
     assert_eq!(stats["jobs_created_total"], 1);
     assert!(stats["requests"]["history"].as_u64().unwrap_or(0) >= 1, "{stats}");
     let m = manifest(&dir.path().join("out"));
     assert_eq!(m["shots"][0]["status"], "done", "{m}");
-}
-
-fn jobs_cmd(cmd: &str, url: &str, file: &Path) -> std::process::Output {
-    storyboard()
-        .arg(cmd)
-        .arg(file)
-        .env("FAL_KEY", "k")
-        .env("STORYBOARD_FAL_URL", url)
-        .env("STORYBOARD_FAL_API_URL", url)
-        .output()
-        .unwrap()
 }
 
 /// Submit answers lost (the job exists; the answer never came): `reconcile` finds each job in
@@ -553,7 +501,7 @@ fn reconcile_adopts_jobs_whose_submit_answer_was_lost() {
     assert_eq!(code, Some(1), "two submits uncertain");
     assert_eq!(sb.stats()["jobs_created_total"], 3);
     std::thread::sleep(Duration::from_millis(300)); // the dropped jobs finish (history lists finished ones)
-    let o = jobs_cmd("reconcile", &sb.base_url(), &file);
+    let o = fal("reconcile", &sb.base_url(), &file, &[]);
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(0), "{err}");
     assert_eq!(err.matches("adopted").count(), 2, "{err}");
@@ -566,17 +514,11 @@ fn reconcile_adopts_jobs_whose_submit_answer_was_lost() {
 /// shown by `status`; the next render submits them again.
 #[test]
 fn cancel_removes_queued_jobs_and_status_reports_them() {
-    let (_rt, sb) = slow_sandbox(Duration::from_secs(30), Duration::from_millis(50));
-    let dir = tempfile::tempdir().unwrap();
-    let file = write(
-        dir.path(),
-        "s.yaml",
-        "version: 1\noutput: out\nshots:\n  - id: a\n    prompt: a\n  - id: b\n    prompt: b\n",
-    );
-    // Killed with `a` submitted (queued for 30 s) and `b` not yet sent.
+    let (_rt, sb, _dir, file) = staged(slow(Duration::from_secs(30), Duration::from_millis(50)), 2);
+    // Killed with `s0` submitted (queued for 30 s) and `s1` not yet sent.
     let (finished, _) = run_once(&sb.base_url(), &file, Some(Point::After("submitted", 1)), &[]);
     assert!(!finished);
-    let o = jobs_cmd("cancel", &sb.base_url(), &file);
+    let o = fal("cancel", &sb.base_url(), &file, &[]);
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(0), "{err}");
     assert_eq!(err.matches("cancelled while queued: not billed").count(), 1, "{err}");
@@ -586,15 +528,7 @@ fn cancel_removes_queued_jobs_and_status_reports_them() {
     assert_eq!(st["shots"][0]["state"], "cancelled", "{st}");
     assert_eq!(st["shots"][1]["state"], "pending", "{st}");
     // The next render says so before its estimate, which counts it again (a budget stops it here).
-    let o = storyboard()
-        .arg("render")
-        .arg(&file)
-        .args(["--yes", "--max-cost", "0.01"])
-        .env("FAL_KEY", "k")
-        .env("STORYBOARD_FAL_URL", sb.base_url())
-        .env("STORYBOARD_FAL_API_URL", sb.base_url())
-        .output()
-        .unwrap();
+    let o = fal("render", &sb.base_url(), &file, &["--yes", "--max-cost", "0.01"]);
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(3), "{err}");
     assert!(
@@ -608,20 +542,11 @@ fn cancel_removes_queued_jobs_and_status_reports_them() {
 /// and adopts it; the next render follows it instead of submitting.
 #[test]
 fn adopt_follows_a_request_found_on_the_dashboard() {
-    let rt = tokio::runtime::Runtime::new().unwrap();
     let config = SandboxConfig {
         faults: "submit_drop=1".parse().unwrap(),
         ..SandboxConfig::fast()
     };
-    let sb = rt
-        .block_on(Sandbox::start("127.0.0.1:0".parse().unwrap(), config))
-        .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let file = write(
-        dir.path(),
-        "s.yaml",
-        "version: 1\noutput: out\nshots:\n  - id: a\n    prompt: a\n",
-    );
+    let (rt, sb, dir, file) = staged(config, 1);
     let (_, code) = run_once(&sb.base_url(), &file, None, &[]);
     assert_eq!(code, Some(1), "uncertain");
     std::thread::sleep(Duration::from_millis(300));
@@ -641,14 +566,7 @@ fn adopt_follows_a_request_found_on_the_dashboard() {
             .unwrap()
     });
     let id = history["items"][0]["request_id"].as_str().unwrap().to_owned();
-    let o = storyboard()
-        .args(["adopt"])
-        .arg(&file)
-        .args(["a", &id])
-        .env("FAL_KEY", "k")
-        .env("STORYBOARD_FAL_URL", sb.base_url())
-        .output()
-        .unwrap();
+    let o = fal("adopt", &sb.base_url(), &file, &["s0", &id]);
     assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
     let (_, code) = run_once(&sb.base_url(), &file, None, &[]);
     assert_eq!(code, Some(0));
@@ -660,33 +578,16 @@ fn adopt_follows_a_request_found_on_the_dashboard() {
 /// dropped answer costs nothing more. Without a history, it says so and resubmits nothing.
 #[test]
 fn render_reconciles_uncertain_submits_by_itself_and_never_resubmits_them() {
-    let rt = tokio::runtime::Runtime::new().unwrap();
     for (faults, adopted) in [("submit_drop=1", true), ("submit_drop=1,history_off~1.0", false)] {
         let config = SandboxConfig {
             faults: faults.parse().unwrap(),
             ..SandboxConfig::fast()
         };
-        let sb = rt
-            .block_on(Sandbox::start("127.0.0.1:0".parse().unwrap(), config))
-            .unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        let file = write(
-            dir.path(),
-            "s.yaml",
-            "version: 1\noutput: out\nshots:\n  - id: a\n    prompt: a\n",
-        );
+        let (_rt, sb, _dir, file) = staged(config, 1);
         let (_, code) = run_once(&sb.base_url(), &file, None, &[]);
         assert_eq!(code, Some(1), "uncertain");
         std::thread::sleep(Duration::from_millis(300));
-        let o = storyboard()
-            .arg("render")
-            .arg(&file)
-            .arg("--yes")
-            .env("FAL_KEY", "k")
-            .env("STORYBOARD_FAL_URL", sb.base_url())
-            .env("STORYBOARD_FAL_API_URL", sb.base_url())
-            .output()
-            .unwrap();
+        let o = fal("render", &sb.base_url(), &file, &["--yes"]);
         let err = String::from_utf8_lossy(&o.stderr);
         assert_eq!(sb.stats()["jobs_created_total"], 1, "{faults}: {err}");
         if adopted {
@@ -705,10 +606,7 @@ fn staged(
     config: SandboxConfig,
     n: usize,
 ) -> (tokio::runtime::Runtime, Sandbox, tempfile::TempDir, std::path::PathBuf) {
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let sb = rt
-        .block_on(Sandbox::start("127.0.0.1:0".parse().unwrap(), config))
-        .unwrap();
+    let (rt, sb) = sandbox(config);
     let dir = tempfile::tempdir().unwrap();
     let shots: String = (0..n).map(|i| format!("  - id: s{i}\n    prompt: p{i}\n")).collect();
     let file = write(
