@@ -8,20 +8,10 @@ use std::process::Command;
 use std::time::Duration;
 use storyboard::sandbox::SandboxConfig;
 
+/// A media file's duration, read by ffprobe (`storyboard::media::probe_duration`).
 fn ffprobe_duration(path: &Path) -> f64 {
-    let o = Command::new("ffprobe")
-        .args([
-            "-v",
-            "error",
-            "-show_entries",
-            "format=duration",
-            "-of",
-            "default=nw=1:nk=1",
-        ])
-        .arg(path)
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&o.stdout).trim().parse().unwrap()
+    let path = camino::Utf8Path::from_path(path).expect("a UTF-8 path");
+    storyboard::media::probe_duration(path).expect("ffprobe reads the duration")
 }
 
 /// Loads `page` in headless Chromium: the console lines it logged, its DOM, and a screenshot.
