@@ -48,18 +48,10 @@ pub fn sync_dir(path: &Utf8Path) {
 /// Writes `bytes` to `path` so that readers see the old or the new content, never a mix.
 pub fn write_atomic(path: &Utf8Path, bytes: &[u8]) -> std::io::Result<()> {
     let tmp = path.with_extension(format!("{}.tmp", path.extension().unwrap_or("json")));
-    let written = create_fresh(&tmp).and_then(|mut f| {
+    replace_through(&tmp, path, |f| {
         f.write_all(bytes)?;
-        f.write_all(b"\n")?;
-        f.sync_all()
-    });
-    if let Err(e) = written.and_then(|()| std::fs::rename(&tmp, path)) {
-        // A full disk leaves the old file, never a half-written temporary beside it.
-        let _ = std::fs::remove_file(&tmp);
-        return Err(e);
-    }
-    sync_dir(path);
-    Ok(())
+        f.write_all(b"\n")
+    })
 }
 
 /// Copies a verified clip to another name (duplicate requests, renamed shots), atomically.
@@ -67,16 +59,27 @@ pub fn copy_clip(from: &Utf8Path, to: &Utf8Path) -> std::io::Result<()> {
     if from == to {
         return Ok(());
     }
-    let part = part_path(to);
-    let copied = create_fresh(&part).and_then(|mut dest| {
-        std::io::copy(&mut File::open(from)?, &mut dest)?;
-        dest.sync_all()
+    replace_through(&part_path(to), to, |dest| {
+        std::io::copy(&mut File::open(from)?, dest).map(drop)
+    })
+}
+
+/// Fills the fresh temporary `tmp` with `fill`, syncs it and renames it over `path`. On any
+/// failure (a full disk) the old file stays and no half-written temporary is left beside it.
+fn replace_through(
+    tmp: &Utf8Path,
+    path: &Utf8Path,
+    fill: impl FnOnce(&mut File) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    let written = create_fresh(tmp).and_then(|mut f| {
+        fill(&mut f)?;
+        f.sync_all()
     });
-    if let Err(e) = copied.and_then(|()| std::fs::rename(&part, to)) {
-        let _ = std::fs::remove_file(&part);
+    if let Err(e) = written.and_then(|()| std::fs::rename(tmp, path)) {
+        let _ = std::fs::remove_file(tmp);
         return Err(e);
     }
-    sync_dir(to);
+    sync_dir(path);
     Ok(())
 }
 
