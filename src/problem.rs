@@ -70,6 +70,22 @@ impl fmt::Display for Problem {
     }
 }
 
+/// `` — did you mean `x`?`` for the candidate closest to `word`, or nothing when none is close.
+pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> String {
+    closest(word, candidates)
+        .map(|c| format!(" — did you mean `{c}`?"))
+        .unwrap_or_default()
+}
+
+/// Names as a message lists them: `a, b, c`, or `none`.
+pub fn listed(names: &[&str]) -> String {
+    if names.is_empty() {
+        "none".to_owned()
+    } else {
+        names.join(", ")
+    }
+}
+
 /// The candidate closest to `word` (for "did you mean"), if any is close enough.
 pub fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     candidates

@@ -708,9 +708,7 @@ fn improve_unknown_field(msg: &str) -> Option<String> {
     } else {
         format!("in {path}")
     };
-    let hint = crate::problem::closest(field, expected.iter().copied())
-        .map(|c| format!(" — did you mean `{c}`?"))
-        .unwrap_or_default();
+    let hint = crate::problem::did_you_mean(field, expected.iter().copied());
     let allowed = if expected.is_empty() {
         String::new()
     } else {

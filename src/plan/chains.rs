@@ -68,9 +68,7 @@ impl Planner<'_> {
                         )
                     } else {
                         let ids: Vec<&str> = shots.iter().map(|s| s.id.as_str()).collect();
-                        let hint = crate::problem::closest(upstream, ids.iter().copied())
-                            .map(|c| format!(" — did you mean `{c}`?"))
-                            .unwrap_or_default();
+                        let hint = crate::problem::did_you_mean(upstream, ids.iter().copied());
                         format!("no shot `{upstream}`{hint}")
                     };
                     self.shot_problem(*spec, me, field, msg);

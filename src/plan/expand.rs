@@ -215,11 +215,7 @@ impl<'a> Planner<'a> {
             names.extend(self.sb.shots[i].matrix.keys().map(String::as_str));
             msg.push_str(&format!(
                 "; define it under `vars:` or the shot's `matrix:` (defined: {})",
-                if names.is_empty() {
-                    "none".to_owned()
-                } else {
-                    names.join(", ")
-                }
+                crate::problem::listed(&names)
             ));
         }
         self.shot_problem(i, shot, field, msg);
@@ -227,20 +223,14 @@ impl<'a> Planner<'a> {
 
     pub(super) fn unknown_voice(&mut self, i: usize, shot: &str, v: &str) {
         let names: Vec<&str> = self.voice_names.iter().map(String::as_str).collect();
-        let hint = crate::problem::closest(v, names.iter().copied())
-            .map(|c| format!(" — did you mean `{c}`?"))
-            .unwrap_or_default();
+        let hint = crate::problem::did_you_mean(v, names.iter().copied());
         self.shot_problem(
             i,
             shot,
             "voices",
             format!(
                 "unknown voice `{v}`{hint}; define it under `voices:` (defined: {})",
-                if names.is_empty() {
-                    "none".to_owned()
-                } else {
-                    names.join(", ")
-                }
+                crate::problem::listed(&names)
             ),
         );
     }

@@ -384,9 +384,7 @@ impl<'a> Planner<'a> {
             if fams.contains(&m.as_str()) {
                 self.family = m.clone();
             } else {
-                let hint = crate::problem::closest(m, fams.iter().copied())
-                    .map(|c| format!(" — did you mean `{c}`?"))
-                    .unwrap_or_default();
+                let hint = crate::problem::did_you_mean(m, fams.iter().copied());
                 self.top(
                     "model",
                     format!(

@@ -121,18 +121,12 @@ fn voice(name: String) -> Result<String, minijinja::Error> {
             .ok_or_else(|| minijinja::Error::new(ErrorKind::InvalidOperation, "voice() outside a prompt"))?;
         if !scope.known.contains(&name) {
             let known: Vec<&str> = scope.known.iter().map(String::as_str).collect();
-            let hint = crate::problem::closest(&name, known.iter().copied())
-                .map(|c| format!(" — did you mean `{c}`?"))
-                .unwrap_or_default();
+            let hint = crate::problem::did_you_mean(&name, known.iter().copied());
             return Err(minijinja::Error::new(
                 ErrorKind::InvalidOperation,
                 format!(
                     "unknown voice `{name}`{hint} (voices defined under `voices:`: {})",
-                    if known.is_empty() {
-                        "none".to_owned()
-                    } else {
-                        known.join(", ")
-                    }
+                    crate::problem::listed(&known)
                 ),
             ));
         }
