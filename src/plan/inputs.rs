@@ -15,39 +15,17 @@ const IMAGE_MAX_BYTES: u64 = 10 * 1024 * 1024;
 /// Reference videos for motion control: mp4/mov, ≤ 100 MB (protocol.md §2).
 const VIDEO_EXTENSIONS: &[&str] = &["mp4", "mov"];
 /// Kling takes videos up to 100 MB, but one upload carries at most 90 MB: fal's own JS client
-/// switches to a multipart upload above that, which storyboard does not do.
-const VIDEO_MAX_BYTES: u64 = 90 * 1024 * 1024;
+/// switches to a multipart upload above that, which storyboard does not do. Voice samples are
+/// uploaded the same way.
+const UPLOAD_MAX_BYTES: u64 = 90 * 1024 * 1024;
 /// Voice samples for `create-voice` (protocol.md §3: ".mp3/.wav audio or .mp4/.mov video").
 const SAMPLE_EXTENSIONS: &[&str] = &["wav", "mp3", "m4a", "mp4", "mov"];
 
-#[derive(Clone, Copy)]
-pub(super) enum Media {
-    Image,
-    Video,
-}
-
 impl Planner<'_> {
-    /// A voice sample: exists, wav/mp3/m4a (or mp4/mov), not empty, 5–30 s when ffprobe is
-    /// installed. Returns the resolved path and its sha256.
+    /// A voice sample: a local file checked like every other (wav/mp3/m4a or mp4/mov, of
+    /// audio content), 5–30 s when ffprobe is installed. Returns the resolved path and its sha256.
     pub(super) fn check_sample(&mut self, written: &str) -> Result<(Utf8PathBuf, String), Invalid> {
-        let path = self.local_path(written);
-        let ext = path.extension().map(str::to_ascii_lowercase).unwrap_or_default();
-        if !SAMPLE_EXTENSIONS.contains(&ext.as_str()) {
-            return Err(Invalid(format!(
-                "sample `{written}` must be {} (got `.{ext}`)",
-                SAMPLE_EXTENSIONS.join("/")
-            )));
-        }
-        let meta = std::fs::metadata(&path).map_err(|_| {
-            Invalid(format!(
-                "sample `{written}` does not exist (looked for {path}); paths are relative to the storyboard's folder"
-            ))
-        })?;
-        if !meta.is_file() || meta.len() == 0 {
-            return Err(Invalid(format!("sample `{written}` is empty or not a regular file")));
-        }
-        self.contained(written, &path)?;
-        check_content(written, &path, Content::Audio)?;
+        let (path, sha) = self.local_file(written, Media::Audio)?;
         if let Some(secs) = crate::media::probe_duration(&path)
             && !(5.0..=30.0).contains(&secs)
         {
@@ -55,7 +33,6 @@ impl Planner<'_> {
                 "sample `{written}` is {secs:.1} s long; Kling needs 5–30 s of clean speech"
             )));
         }
-        let sha = sha256_file(&path).map_err(|e| Invalid(format!("cannot read `{written}`: {e}")))?;
         Ok((path, sha))
     }
 
@@ -181,18 +158,20 @@ impl Planner<'_> {
         }
     }
 
-    /// A local image or video: extension, a regular file of a sensible size, inside the
-    /// storyboard's folder when reached through a link, content of that kind; its sha256.
+    /// A local image, video or voice sample: extension, a regular file of a sensible size,
+    /// inside the storyboard's folder when reached through a link, content of that kind; its
+    /// sha256.
     fn local_file(&mut self, value: &str, media: Media) -> Result<(Utf8PathBuf, String), Invalid> {
         let path = self.local_path(value);
         let (exts, max, what) = match media {
-            Media::Image => (IMAGE_EXTENSIONS, IMAGE_MAX_BYTES, "image"),
-            Media::Video => (VIDEO_EXTENSIONS, VIDEO_MAX_BYTES, "video"),
+            Media::Image => (IMAGE_EXTENSIONS, IMAGE_MAX_BYTES, "an image"),
+            Media::Video => (VIDEO_EXTENSIONS, UPLOAD_MAX_BYTES, "a video"),
+            Media::Audio => (SAMPLE_EXTENSIONS, UPLOAD_MAX_BYTES, "a voice sample"),
         };
         let ext = path.extension().map(str::to_ascii_lowercase).unwrap_or_default();
         if !exts.contains(&ext.as_str()) {
             return Err(Invalid(format!(
-                "`{value}`: an {what} must be {} (got `.{ext}`)",
+                "`{value}`: {what} must be {} (got `.{ext}`)",
                 exts.join("/")
             )));
         }
@@ -205,18 +184,17 @@ impl Planner<'_> {
             return Err(Invalid(format!("`{value}` is not a regular file")));
         }
         if meta.len() == 0 || meta.len() > max {
+            let size = match meta.len() {
+                0 => "empty".to_owned(),
+                n => format!("{n} bytes"),
+            };
             return Err(Invalid(format!(
-                "`{value}` is {} bytes; an {what} must be 1 byte to {} MB",
-                meta.len(),
+                "`{value}` is {size}; {what} must be 1 byte to {} MB",
                 max / 1024 / 1024
             )));
         }
         self.contained(value, &path)?;
-        let content = match media {
-            Media::Image => Content::Image,
-            Media::Video => Content::Video,
-        };
-        check_content(value, &path, content)?;
+        check_content(value, &path, media)?;
         self.file_hashes
             .entry(path.clone())
             .or_insert_with(|| sha256_file(&path).map_err(|e| Invalid(format!("cannot read `{value}`: {e}"))))
@@ -259,9 +237,9 @@ impl Planner<'_> {
     }
 }
 
-/// What a local file must contain.
+/// What a local file is, and so must contain.
 #[derive(Clone, Copy)]
-pub(super) enum Content {
+pub(super) enum Media {
     /// PNG, JPEG or WebP.
     Image,
     /// MP4 or QuickTime.
@@ -271,7 +249,7 @@ pub(super) enum Content {
 }
 
 /// The file's first bytes must be those of its kind: a text file named `.png` is not an image.
-pub(super) fn check_content(written: &str, path: &Utf8Path, content: Content) -> Result<(), Invalid> {
+pub(super) fn check_content(written: &str, path: &Utf8Path, content: Media) -> Result<(), Invalid> {
     let mut head = [0u8; 12];
     let n = std::fs::File::open(path)
         .and_then(|mut f| std::io::Read::read(&mut f, &mut head))
@@ -279,14 +257,14 @@ pub(super) fn check_content(written: &str, path: &Utf8Path, content: Content) ->
     let h = &head[..n];
     let mp4 = h.len() >= 8 && matches!(&h[4..8], b"ftyp" | b"moov" | b"mdat" | b"wide" | b"free");
     let (ok, what) = match content {
-        Content::Image => (
+        Media::Image => (
             h.starts_with(b"\x89PNG\r\n\x1a\n")
                 || h.starts_with(&[0xff, 0xd8, 0xff])
                 || (h.starts_with(b"RIFF") && h.len() >= 12 && &h[8..12] == b"WEBP"),
             "a PNG, JPEG or WebP image",
         ),
-        Content::Video => (mp4, "an MP4 or QuickTime video"),
-        Content::Audio => (
+        Media::Video => (mp4, "an MP4 or QuickTime video"),
+        Media::Audio => (
             mp4 || (h.starts_with(b"RIFF") && h.len() >= 12 && &h[8..12] == b"WAVE")
                 || h.starts_with(b"ID3")
                 || (h.len() >= 2 && h[0] == 0xff && h[1] & 0xe0 == 0xe0),

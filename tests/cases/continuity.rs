@@ -375,6 +375,24 @@ fn voice_samples_are_checked_before_anything_is_sent() {
     );
 }
 
+/// A sample goes up in one upload like a reference video: one larger than that is refused at
+/// plan time (a sparse file, so the test writes nothing of the sort).
+#[test]
+fn a_voice_sample_larger_than_one_upload_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        dir.path(),
+        "s.yaml",
+        "version: 1\nvoices:\n  mara: { sample: ./big.wav }\nshots:\n  - prompt: a\n",
+    );
+    let big = std::fs::File::create(dir.path().join("big.wav")).unwrap();
+    big.set_len(91 * 1024 * 1024).unwrap();
+    let o = storyboard().arg("plan").arg(&file).output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("voice `mara`") && err.contains("1 byte to 90 MB"), "{err}");
+}
+
 #[test]
 fn a_voice_sample_must_be_5_to_30_seconds() {
     if !crate::common::tool_present("ffmpeg") {
