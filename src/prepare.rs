@@ -116,6 +116,7 @@ impl Preparation<'_> {
         out
     }
 
+    /// Uploads a local file whose content is still the `sha` planned; its URL.
     async fn upload_file(&self, sha: &str, path: &Utf8Path) -> Result<String, PrepareError> {
         let bytes = tokio::fs::read(path).await.map_err(|e| PrepareError::Read {
             path: path.to_owned(),
@@ -160,7 +161,7 @@ impl Preparation<'_> {
                 "creating voice `{}` from {}",
                 v.name, v.written
             )));
-            let created = self.create_voice(&v.path).await;
+            let created = self.create_voice(&v.sha256, &v.path).await;
             if let Ok(id) = &created {
                 if !known[ns].is_object() {
                     known[ns] = json!({});
@@ -175,13 +176,9 @@ impl Preparation<'_> {
         out
     }
 
-    async fn create_voice(&self, sample: &Utf8Path) -> Result<String, PrepareError> {
-        let bytes = tokio::fs::read(sample).await.map_err(|e| PrepareError::Read {
-            path: sample.to_owned(),
-            reason: e.to_string(),
-        })?;
-        let name = sample.file_name().unwrap_or("voice.wav");
-        let url = self.provider.upload(bytes, content_type(sample), name).await?;
+    /// Uploads the sample (still the content planned) and creates the voice from it.
+    async fn create_voice(&self, sha: &str, sample: &Utf8Path) -> Result<String, PrepareError> {
+        let url = self.upload_file(sha, sample).await?;
         Ok(self.provider.create_voice(&url).await?)
     }
 }
