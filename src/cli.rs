@@ -48,6 +48,17 @@ pub enum Command {
         after_help = "Examples:\n  storyboard status examples/reunion.yaml\n  storyboard status examples/renders/reunion --json"
     )]
     Status(StatusArgs),
+    /// Select a take of a shot, ask for one new take on the next render, or keep a note.
+    #[command(
+        after_help = "Examples:\n  storyboard pick shots.yaml reunion 2\n  storyboard pick shots.yaml reunion --redo\n  storyboard pick shots.yaml reunion --note 'too slow; try a dolly'"
+    )]
+    Pick(PickArgs),
+    /// Serve the review page on 127.0.0.1: every shot's takes side by side, pick, redo, notes.
+    #[command(after_help = "Example:\n  storyboard review shots.yaml --open")]
+    Review(ReviewArgs),
+    /// Remove the takes no shot selects and no current request made (never during a render).
+    #[command(after_help = "Example:\n  storyboard clean shots.yaml --dry-run")]
+    Clean(CleanArgs),
     /// Cancel the folder's jobs in flight (queued ones are never billed; running ones may be).
     #[command(
         after_help = "Example:\n  storyboard cancel shots.yaml\n  storyboard cancel shots.yaml --only 'portrait-*'"
@@ -179,6 +190,57 @@ pub struct AssembleArgs {
     /// Fail when a shot has no clip, instead of leaving it out with a warning.
     #[arg(long)]
     pub strict: bool,
+}
+
+/// `storyboard pick`.
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("what").required(true).multiple(true).args(["take", "redo", "note"])))]
+pub struct PickArgs {
+    /// The storyboard.
+    pub file: Utf8PathBuf,
+    /// The shot id.
+    pub shot: String,
+    /// The take to select (the number `storyboard status` and the review page show).
+    #[arg(conflicts_with = "redo")]
+    pub take: Option<u32>,
+    /// Render one new take of the shot on the next render (shown in the estimate).
+    #[arg(long)]
+    pub redo: bool,
+    /// Keep a note on the shot (empty: remove it).
+    #[arg(long)]
+    pub note: Option<String>,
+    /// Output folder (overrides the storyboard's `output:`).
+    #[arg(long)]
+    pub out: Option<Utf8PathBuf>,
+}
+
+/// `storyboard review`.
+#[derive(Debug, Args)]
+pub struct ReviewArgs {
+    /// The storyboard.
+    pub file: Utf8PathBuf,
+    /// Port on 127.0.0.1 (0: any free one).
+    #[arg(long, default_value_t = 0)]
+    pub port: u16,
+    /// Open the page in the browser.
+    #[arg(long)]
+    pub open: bool,
+    /// Output folder (overrides the storyboard's `output:`).
+    #[arg(long)]
+    pub out: Option<Utf8PathBuf>,
+}
+
+/// `storyboard clean`.
+#[derive(Debug, Args)]
+pub struct CleanArgs {
+    /// The storyboard.
+    pub file: Utf8PathBuf,
+    /// List what would be removed, and remove nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Output folder (overrides the storyboard's `output:`).
+    #[arg(long)]
+    pub out: Option<Utf8PathBuf>,
 }
 
 /// `storyboard status`.

@@ -15,7 +15,10 @@ pub fn plan(args: cli::PlanArgs) -> Result<i32, Error> {
     let overrides = plan::Overrides {
         provider: args.provider.map(Into::into),
     };
-    let plan = plan::plan(&src, &overrides).map_err(Error::BadInput)?;
+    let mut plan = plan::plan(&src, &overrides).map_err(Error::BadInput)?;
+    // Redos asked for with `pick --redo` are part of what the next render costs.
+    let out = plan.output.clone();
+    crate::takes::add_redos(&mut plan, &out).map_err(UsageError::Picks)?;
     if args.json {
         report::stdout(&(serde_json::to_string_pretty(&plan.to_json()).unwrap_or_default() + "\n"));
     } else {
@@ -66,7 +69,7 @@ pub fn assemble(args: cli::AssembleArgs) -> Result<i32, Error> {
 
 /// Assembles the cut, timeline and review page of a rendered plan; reports what was written.
 pub fn assemble_and_report(plan: &plan::Plan, stem: &str, out: &Utf8Path, strict: bool) -> Result<i32, Error> {
-    let ids: Vec<&str> = plan.shots.iter().map(|s| s.id.as_str()).collect();
+    let ids: Vec<&str> = plan.shots.iter().map(|s| s.shot.as_str()).collect();
     let name = assemble::name(plan.title.as_deref(), stem, &ids);
     let result = assemble::assemble(out, &name, strict)?;
     report::stderr_line(report::summary::assembly(&result).trim_end());
@@ -74,6 +77,67 @@ pub fn assemble_and_report(plan: &plan::Plan, stem: &str, out: &Utf8Path, strict
         (None, Some(p)) if !p.contains("not installed") && result.clips > 0 => exit::SHOTS_FAILED,
         _ => exit::OK,
     })
+}
+
+/// The storyboard's output folder (`--out` first) and its plan.
+fn folder_of(file: &Utf8Path, out: Option<&Utf8Path>) -> Result<(Source, plan::Plan, camino::Utf8PathBuf), Error> {
+    let src = Source::load(file)?;
+    let plan = plan::plan(&src, &plan::Overrides::default()).map_err(Error::BadInput)?;
+    let out = out.map_or_else(|| plan.output.clone(), Utf8Path::to_owned);
+    Ok((src, plan, out))
+}
+
+/// `storyboard pick`.
+pub fn pick(args: cli::PickArgs) -> Result<i32, Error> {
+    let (_, _, out) = folder_of(&args.file, args.out.as_deref())?;
+    let mut changes = Vec::new();
+    if let Some(n) = args.take {
+        changes.push(crate::review::Change::Take(n));
+    }
+    if args.redo {
+        changes.push(crate::review::Change::Redo);
+    }
+    if let Some(note) = args.note {
+        changes.push(crate::review::Change::Note(note));
+    }
+    for change in changes {
+        let line = crate::review::change(&out, &args.shot, change).map_err(UsageError::Picks)?;
+        report::stdout(&format!("{line}\n"));
+    }
+    Ok(exit::OK)
+}
+
+/// `storyboard clean`.
+pub fn clean(args: cli::CleanArgs) -> Result<i32, Error> {
+    let (_, _, out) = folder_of(&args.file, args.out.as_deref())?;
+    let list = match args.dry_run {
+        true => crate::review::removable(&out).map_err(UsageError::Picks)?,
+        false => crate::review::clean(&out)?,
+    };
+    report::stdout(&report::summary::cleaned(&list, args.dry_run));
+    Ok(exit::OK)
+}
+
+/// `storyboard review`: serves the page until Ctrl-C.
+pub async fn review(args: cli::ReviewArgs) -> Result<i32, Error> {
+    let (src, plan, out) = folder_of(&args.file, args.out.as_deref())?;
+    if !out.join("manifest.json").is_file() {
+        return Err(UsageError::Picks(crate::takes::PickError::NothingRendered(out)).into());
+    }
+    let shots: Vec<&str> = plan.shots.iter().map(|s| s.shot.as_str()).collect();
+    let cut = format!("{}.mp4", assemble::name(plan.title.as_deref(), &src.stem, &shots));
+    let title = plan.title.clone().unwrap_or_else(|| src.stem.clone());
+    let open = args.open;
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], args.port));
+    crate::review::server::serve(out, title, cut, args.port, |url| {
+        report::stdout(&format!("review: {url}\n(Ctrl-C to stop)\n"));
+        if open {
+            report::open_in_browser(url);
+        }
+    })
+    .await
+    .map_err(|source| Error::Serve { addr, source })?;
+    Ok(exit::OK)
 }
 
 /// `storyboard status FILE|DIR`.
@@ -88,7 +152,8 @@ pub fn status(args: cli::StatusArgs) -> Result<i32, Error> {
         let listing = status::listing_from_plan(&plan, &plan.output);
         (plan.output.clone(), listing)
     };
-    let states = status::status(&out, &listing);
+    let mut states = status::status(&out, &listing);
+    status::with_takes(&out, &mut states);
     let sandbox = status::sandbox_only(&out);
     if args.json {
         let json = serde_json::to_string_pretty(&status::to_json(&out, &states, sandbox)).unwrap_or_default();

@@ -34,6 +34,20 @@ pub struct DownloadError {
     pub reason: String,
 }
 
+/// Moves a verified download (`from`) to its place in the store of takes (`to`, named by its
+/// content): renamed in one step, so no partial file stands under a store name.
+pub fn settle_into(from: &Utf8Path, to: &Utf8Path) -> Result<(), DownloadError> {
+    std::fs::rename(from, to).map_err(|e| {
+        let _ = std::fs::remove_file(from);
+        DownloadError {
+            attempts: 1,
+            reason: format!("cannot move the clip into {to}: {e}"),
+        }
+    })?;
+    sync_dir(to);
+    Ok(())
+}
+
 /// Downloads `url` to `dest`, retrying transport errors, 5xx and truncated bodies.
 pub async fn download(
     http: &reqwest::Client,

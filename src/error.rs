@@ -83,6 +83,9 @@ pub enum Error {
 /// A command-line value or environment setting that cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum UsageError {
+    /// `pick`, or the picks a render reads.
+    #[error(transparent)]
+    Picks(#[from] crate::takes::PickError),
     /// `--concurrency 0`.
     #[error("--concurrency must be at least 1")]
     ZeroConcurrency,

@@ -8,7 +8,6 @@ use std::io::{Read, Write};
 use crate::error::{Error, UsageError};
 use crate::journal::History;
 use crate::plan::Plan;
-use crate::resume::{Decided, Fate};
 
 /// The folder's state files, created and checked (not a planted link).
 pub fn prepare(out: &Utf8Path) -> Result<(), Error> {
@@ -110,15 +109,12 @@ pub fn check_foreign(out: &Utf8Path, history: &History, clip_names: impl Iterato
     Ok(())
 }
 
-/// The clips a render of these decided shots writes under their own names (a shot cached in
-/// place, uncertain or gone writes none).
-pub fn clip_names<'a>(plan: &'a Plan, decided: &'a [Decided]) -> impl Iterator<Item = String> + 'a {
-    decided.iter().filter_map(move |d| {
-        let own = format!("{}.mp4", plan.shots[d.index].id);
-        match &d.fate {
-            Fate::Cached(clip) if clip.path == own => None,
-            Fate::Uncertain(_) | Fate::Gone(_) => None,
-            _ => Some(own),
-        }
-    })
+/// The clips a render may write under shots' names: every shot's `<id>.mp4` (its selected
+/// take, put in place at the end of the render).
+pub fn clip_names(plan: &Plan) -> impl Iterator<Item = String> + '_ {
+    let mut seen = std::collections::HashSet::new();
+    plan.shots
+        .iter()
+        .filter(move |s| seen.insert(s.shot.as_str()))
+        .map(|s| format!("{}.mp4", s.shot))
 }

@@ -104,6 +104,9 @@ pub enum Record {
         /// Cost the provider reported.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         actual_usd: Option<f64>,
+        /// The estimate it was rendered at (`None` for a clip placed from another shot's request).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        estimated_usd: Option<f64>,
         /// When.
         at: String,
     },
@@ -229,9 +232,39 @@ pub struct History {
     /// Shot ids with an accepted request: their `<id>.mp4` is storyboard's to write (also when
     /// the disk was too full to journal the finished clip).
     pub requested: std::collections::HashSet<String>,
+    /// Every clip recorded, in the order they were (the takes are read from these).
+    pub done: Vec<DoneRow>,
+    /// (shot, clip sha256) of every clip recorded.
+    pub shot_clips: std::collections::HashSet<(String, String)>,
+}
+
+/// A `Done` record: one clip a shot got.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DoneRow {
+    /// Shot id.
+    pub shot: String,
+    /// Which API.
+    pub api: String,
+    /// The request key.
+    pub request_key: String,
+    /// The request id.
+    pub request_id: Option<String>,
+    /// The clip.
+    pub clip: ClipRecord,
+    /// Reported cost.
+    pub actual_usd: Option<f64>,
+    /// The estimate.
+    pub estimated_usd: Option<f64>,
+    /// When.
+    pub at: String,
 }
 
 impl History {
+    /// Whether this clip is already one of the shot's takes.
+    pub fn has_take(&self, shot: &str, sha256: &str) -> bool {
+        self.shot_clips.contains(&(shot.to_owned(), sha256.to_owned()))
+    }
+
     /// The state of a request.
     pub fn state(&self, api: &str, key: &str) -> Option<&KeyState> {
         self.keys.get(&(api.to_owned(), key.to_owned()))
@@ -239,8 +272,28 @@ impl History {
 
     fn apply(&mut self, r: Record) {
         match &r {
-            Record::Done { clip, .. } => {
+            Record::Done {
+                shot,
+                request_key,
+                api,
+                request_id,
+                clip,
+                actual_usd,
+                estimated_usd,
+                at,
+            } => {
                 self.clip_shas.insert(clip.sha256.clone());
+                self.shot_clips.insert((shot.clone(), clip.sha256.clone()));
+                self.done.push(DoneRow {
+                    shot: shot.clone(),
+                    api: api.clone(),
+                    request_key: request_key.clone(),
+                    request_id: request_id.clone(),
+                    clip: clip.clone(),
+                    actual_usd: *actual_usd,
+                    estimated_usd: *estimated_usd,
+                    at: at.clone(),
+                });
             }
             Record::Accepted { shot, .. } => {
                 self.requested.insert(shot.clone());

@@ -9,7 +9,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::manifest::{Manifest, ShotRecord};
+use crate::manifest::{Manifest, RequestRecord, ShotRecord};
 
 /// The longest a settled shot waits before the manifest on disk shows it.
 pub const FLUSH_EVERY: Duration = Duration::from_millis(250);
@@ -23,34 +23,61 @@ pub struct Ledger {
     every: Duration,
     /// Held while writing (so writes land in order) and when the last one was.
     writer: Mutex<Instant>,
+    /// Where each plan index's request is: (shot, 0 for its first request, n for `more[n - 1]`).
+    locate: Vec<(usize, usize)>,
 }
 
 impl Ledger {
-    /// A ledger writing to `path`, starting from `manifest`.
-    pub fn new(path: Utf8PathBuf, manifest: Manifest) -> Ledger {
-        Ledger::with_interval(path, manifest, FLUSH_EVERY)
+    /// A ledger writing to `path`, starting from `manifest`, whose request for plan index `i`
+    /// is at `locate[i]` (see [`crate::manifest::group`]).
+    pub fn new(path: Utf8PathBuf, manifest: Manifest, locate: Vec<(usize, usize)>) -> Ledger {
+        Ledger::with_interval(path, manifest, locate, FLUSH_EVERY)
     }
 
     /// A ledger whose updates rewrite the file at most once per `every`.
-    pub fn with_interval(path: Utf8PathBuf, manifest: Manifest, every: Duration) -> Ledger {
+    pub fn with_interval(
+        path: Utf8PathBuf,
+        manifest: Manifest,
+        locate: Vec<(usize, usize)>,
+        every: Duration,
+    ) -> Ledger {
         Ledger {
             path,
             manifest: Mutex::new(manifest),
             dirty: AtomicBool::new(true),
             every,
             writer: Mutex::new(Instant::now() - every),
+            locate,
         }
     }
 
-    /// Changes a shot's record; the file follows within the interval (at once when the last
-    /// write is older than that).
-    pub fn update(&self, index: usize, f: impl FnOnce(&mut ShotRecord)) {
+    /// Changes the record of plan index `index`'s request; the file follows within the
+    /// interval (at once when the last write is older than that).
+    pub fn update(&self, index: usize, f: impl FnOnce(&mut RequestRecord)) {
         {
             let mut m = self.manifest.lock().unwrap_or_else(|e| e.into_inner());
-            if let Some(rec) = m.shots.get_mut(index) {
+            let rec = self.locate.get(index).and_then(|&(s, n)| {
+                let shot = m.shots.get_mut(s)?;
+                match n {
+                    0 => Some(&mut shot.request),
+                    n => shot.more.get_mut(n - 1),
+                }
+            });
+            if let Some(rec) = rec {
                 f(rec);
             }
         }
+        self.touched();
+    }
+
+    /// Changes the shots' records (takes, selection) and writes them within the interval.
+    pub fn update_shots(&self, f: impl FnOnce(&mut [ShotRecord])) {
+        f(&mut self.manifest.lock().unwrap_or_else(|e| e.into_inner()).shots);
+        self.touched();
+    }
+
+    /// Marks the manifest changed and writes it when the last write is old enough.
+    fn touched(&self) {
         self.dirty.store(true, Ordering::SeqCst);
         let due = self.writer.try_lock().is_ok_and(|last| last.elapsed() >= self.every);
         if due {
@@ -107,9 +134,10 @@ mod tests {
     use super::*;
     use crate::manifest::ShotStatus;
 
-    fn manifest(n: usize) -> Manifest {
-        let shot = |i: usize| ShotRecord {
-            id: format!("s{i}"),
+    /// Three requests: `s0`, and `s1` with two takes (plan indices 1 and 2).
+    fn manifest() -> (Manifest, Vec<(usize, usize)>) {
+        let request = |i: usize| RequestRecord {
+            label: format!("r{i}"),
             status: ShotStatus::Pending,
             provider: "fal".into(),
             endpoint: "e".into(),
@@ -124,41 +152,55 @@ mod tests {
             attempts: 0,
             error: None,
         };
-        Manifest {
-            version: 1,
+        let ids = ["s0", "s1", "s1"];
+        let (shots, locate) = crate::manifest::group((0..3).map(|i| (ids[i].to_owned(), request(i))).collect());
+        let m = Manifest {
+            version: crate::manifest::VERSION,
             storyboard: "s.yaml".into(),
             title: None,
             generator: "test".into(),
             started_at: "t".into(),
             finished_at: None,
             estimated_usd: 0.0,
-            shots: (0..n).map(shot).collect(),
-        }
+            shots,
+        };
+        (m, locate)
     }
 
     #[test]
     fn updates_between_writes_reach_the_file_on_flush_finish_and_drop() {
         let dir = tempfile::tempdir().unwrap();
         let path = Utf8PathBuf::from_path_buf(dir.path().join("manifest.json")).unwrap();
-        let ledger = Ledger::with_interval(path.clone(), manifest(3), Duration::from_secs(3600));
+        let (m, locate) = manifest();
+        assert_eq!(m.shots.len(), 2, "two takes of one shot are one shot");
+        let ledger = Ledger::with_interval(path.clone(), m, locate, Duration::from_secs(3600));
         ledger.flush().unwrap();
         // Written just now: the next update waits for a flush instead of rewriting the file.
         ledger.update(0, |r| r.status = ShotStatus::Done);
-        assert_eq!(Manifest::read(&path).unwrap().shots[0].status, ShotStatus::Pending);
+        assert_eq!(
+            Manifest::read(&path).unwrap().shots[0].request.status,
+            ShotStatus::Pending
+        );
         ledger.flush().unwrap();
-        assert_eq!(Manifest::read(&path).unwrap().shots[0].status, ShotStatus::Done);
+        assert_eq!(Manifest::read(&path).unwrap().shots[0].request.status, ShotStatus::Done);
 
         ledger.update(1, |r| r.status = ShotStatus::Failed);
         ledger.finish("end".into()).unwrap();
         let m = Manifest::read(&path).unwrap();
         assert_eq!(
-            (m.shots[1].status, m.finished_at.as_deref()),
+            (m.shots[1].request.status, m.finished_at.as_deref()),
             (ShotStatus::Failed, Some("end"))
         );
 
         ledger.update(2, |r| r.status = ShotStatus::Uncertain);
         drop(ledger);
-        assert_eq!(Manifest::read(&path).unwrap().shots[2].status, ShotStatus::Uncertain);
+        let m = Manifest::read(&path).unwrap();
+        assert_eq!(
+            m.shots[1].more[0].status,
+            ShotStatus::Uncertain,
+            "the second take's request"
+        );
+        assert_eq!(m.shots[1].request.status, ShotStatus::Failed);
         assert!(!path.with_extension("json.tmp").exists(), "no temporary left behind");
     }
 }

@@ -27,6 +27,7 @@ pub mod provider;
 pub mod render;
 pub mod report;
 pub mod resume;
+pub mod review;
 pub mod runner;
 pub mod sandbox;
 pub mod schema;
@@ -35,6 +36,7 @@ pub mod settings;
 pub mod signals;
 pub mod status;
 pub mod storyboard;
+pub mod takes;
 pub mod workspace;
 
 use cli::{Cli, Command};
@@ -55,6 +57,9 @@ pub async fn run(cli: Cli) -> Result<i32, Error> {
         Command::Reconcile(args) => jobs::reconcile(args).await,
         Command::Adopt(args) => jobs::adopt(args),
         Command::Assemble(args) => commands::assemble(args),
+        Command::Pick(args) => commands::pick(args),
+        Command::Review(args) => commands::review(args).await,
+        Command::Clean(args) => commands::clean(args),
         Command::Completions(args) => commands::completions(args),
     }
 }

@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[schemars(title = "manifest", description = "manifest.json written by `storyboard render`")]
 pub struct Manifest {
-    /// Format version (1).
+    /// Format version (2: shots list their takes; 1 had one record per request).
     pub version: u32,
     /// The storyboard file this was rendered from.
     pub storyboard: String,
@@ -46,11 +46,69 @@ pub enum ShotStatus {
     Skipped,
 }
 
-/// One shot of the manifest.
+/// The manifest's format version.
+pub const VERSION: u32 = 2;
+
+/// One shot of the storyboard: this render's request for it, every take it has had and the
+/// selected one (`<id>.mp4`).
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
 pub struct ShotRecord {
-    /// The shot id.
+    /// The shot id (its selected take is `<id>.mp4`).
     pub id: String,
+    /// This render's request for the shot (the first, when `takes:` asks for several).
+    #[serde(flatten)]
+    pub request: RequestRecord,
+    /// This render's further requests for the shot (`takes:` beyond the first, a redo).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub more: Vec<RequestRecord>,
+    /// Every take the shot has had whose clip is kept, oldest first.
+    #[serde(default)]
+    pub takes: Vec<TakeRecord>,
+    /// The selected take's number; `null` when the shot has no clip (a gap in the cut).
+    pub selected_take: Option<u32>,
+    /// The planned duration in seconds (a shot with no clip is a gap this long in the cut).
+    #[serde(default)]
+    pub seconds: f64,
+    /// The voices of `<<<voice_N>>>` markers in the prompt, by name, in marker order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub voices: Vec<String>,
+    /// The director's note (`storyboard pick` or the review page).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// One take: a clip the shot got, and what produced it.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+pub struct TakeRecord {
+    /// Take number (1, 2, … in the order the shot's clips were made).
+    pub take: u32,
+    /// The provider's request id.
+    pub request_id: Option<String>,
+    /// The request key.
+    pub request_key: String,
+    /// Endpoint id (fal) or model slug (Eachlabs), when journaled.
+    pub endpoint: Option<String>,
+    /// The input actually sent, when journaled.
+    pub input: Option<Map<String, Value>>,
+    /// The clip in the output folder's store (`.storyboard/clips/<sha256>.mp4`).
+    pub clip: ClipRecord,
+    /// Estimated USD it was rendered at.
+    pub estimated_usd: Option<f64>,
+    /// Cost the provider reported.
+    pub actual_usd: Option<f64>,
+    /// When it was made (RFC 3339).
+    pub created_at: String,
+    /// Made by the built-in sandbox (not a real clip).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub sandbox: bool,
+}
+
+/// One request of a render.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+pub struct RequestRecord {
+    /// The request's name in progress lines and `--only`: the shot id, or `<id>-take<n>` for
+    /// `takes:`, `<id> redo` for a redo.
+    pub label: String,
     /// Where it stands.
     pub status: ShotStatus,
     /// `fal` or `eachlabs`.
@@ -94,7 +152,46 @@ pub struct ClipRecord {
     pub source_url: String,
 }
 
+/// Groups a render's requests (in plan order, each with its shot id) into shots, in order of
+/// first appearance; and where each request went: (shot, 0 for the first request, n for
+/// `more[n - 1]`).
+pub fn group(requests: Vec<(String, RequestRecord)>) -> (Vec<ShotRecord>, Vec<(usize, usize)>) {
+    let mut shots: Vec<ShotRecord> = Vec::new();
+    let mut at: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    let mut locate = Vec::with_capacity(requests.len());
+    for (id, request) in requests {
+        match at.get(&id) {
+            Some(&s) => {
+                shots[s].more.push(request);
+                locate.push((s, shots[s].more.len()));
+            }
+            None => {
+                at.insert(id.clone(), shots.len());
+                locate.push((shots.len(), 0));
+                shots.push(ShotRecord {
+                    id,
+                    request,
+                    more: Vec::new(),
+                    takes: Vec::new(),
+                    selected_take: None,
+                    seconds: 0.0,
+                    voices: Vec::new(),
+                    note: None,
+                });
+            }
+        }
+    }
+    (shots, locate)
+}
+
 impl Manifest {
+    /// Every request of the render, shot by shot.
+    pub fn requests(&self) -> impl Iterator<Item = &RequestRecord> {
+        self.shots
+            .iter()
+            .flat_map(|s| std::iter::once(&s.request).chain(&s.more))
+    }
+
     /// Reads a manifest; `None` when there is none or it cannot be read.
     pub fn read(path: &Utf8Path) -> Option<Manifest> {
         let text = std::fs::read_to_string(path).ok()?;

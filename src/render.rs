@@ -11,7 +11,7 @@ use crate::error::{Error, UsageError, exit};
 use crate::folder;
 use crate::journal::{self, Journal};
 use crate::ledger::Ledger;
-use crate::manifest::{Manifest, ShotRecord, ShotStatus};
+use crate::manifest::{Manifest, RequestRecord, ShotStatus};
 use crate::plan::{self, Plan};
 use crate::prepare::Preparation;
 use crate::report::progress::Style;
@@ -29,12 +29,13 @@ pub async fn render(args: RenderArgs) -> Result<i32, Error> {
     let overrides = plan::Overrides {
         provider: args.provider.map(Into::into),
     };
-    let plan = plan::plan(&src, &overrides).map_err(Error::BadInput)?;
+    let mut plan = plan::plan(&src, &overrides).map_err(Error::BadInput)?;
     if args.dry_run {
         report::stdout(&report::summary::plan(&plan));
         return Ok(exit::OK);
     }
     let settings = Settings::resolve(&args, &plan)?;
+    crate::takes::add_redos(&mut plan, &settings.out).map_err(UsageError::Picks)?;
     let selected = settings::select(&plan, &args.only)?;
 
     // Decide, estimate and confirm before anything is written or sent.
@@ -58,14 +59,18 @@ pub async fn render(args: RenderArgs) -> Result<i32, Error> {
         resume.history = Journal::read(&journal_path);
     }
     let decided = resume.decide_all(&plan, &selected);
-    folder::check_foreign(&settings.out, &resume.history, folder::clip_names(&plan, &decided))?;
+    folder::check_foreign(&settings.out, &resume.history, folder::clip_names(&plan))?;
     let sandbox = Sandbox::rehearsal(args.sandbox).await.map_err(Error::Sandbox)?;
     let signals = Signals::install();
     let runner = start(&settings, resume, &plan, &src, &selected, sandbox.as_ref())?;
     let tasks = prepare(&runner, &plan, &src, decided, &selected).await;
     let manifest = run(&runner, tasks, signals, &args.file).await?;
     drop(sandbox);
-    let records: Vec<&ShotRecord> = selected.iter().map(|&i| &manifest.shots[i]).collect();
+    let labels: std::collections::HashSet<&str> = selected.iter().map(|&i| plan.shots[i].id.as_str()).collect();
+    let records: Vec<&RequestRecord> = manifest
+        .requests()
+        .filter(|r| labels.contains(r.label.as_str()))
+        .collect();
     report::render_end(
         settings.style == Style::Json,
         &settings.out,
@@ -103,12 +108,43 @@ async fn run(runner: &Arc<Runner>, tasks: Vec<Task>, signals: Signals, file: &Ut
     runner.clone().run(tasks).await;
     signals.abort();
     flusher.abort();
+    select_takes(runner);
     runner.reporter.finish();
     runner.ledger.finish(journal::now()).map_err(|source| Error::Write {
         path: runner.resume.out.join("manifest.json"),
         source,
     })?;
     Ok(runner.ledger.snapshot())
+}
+
+/// Every shot's selected take at `<id>.mp4`, and the takes in the manifest.
+fn select_takes(runner: &Runner) {
+    let out = &runner.resume.out;
+    let history = Journal::read(&Journal::path_in(out));
+    // The redo requests' final keys (a chained shot's is known once its frames are).
+    let redo_labels: std::collections::HashMap<&str, &str> = runner
+        .shots
+        .iter()
+        .filter(|s| s.redo.is_some())
+        .map(|s| (s.id.as_str(), s.shot.as_str()))
+        .collect();
+    let redos: Vec<(String, String)> = runner
+        .ledger
+        .snapshot()
+        .requests()
+        .filter_map(|r| Some((redo_labels.get(r.label.as_str())?.to_string(), r.request_key.clone())))
+        .collect();
+    let mut problems = Vec::new();
+    if let Err(e) = crate::takes::keep_redos(out, &redos, &history) {
+        problems.push(e.to_string());
+    }
+    let picks = crate::takes::Picks::read(out).unwrap_or_default();
+    runner
+        .ledger
+        .update_shots(|shots| problems = crate::takes::apply(out, shots, &history, &picks));
+    for p in problems {
+        runner.reporter.event(&report::Event::Notice(format!("warning: {p}")));
+    }
 }
 
 /// Opens the journal, writes the starting manifest and builds the runner (ledger, reporter,
@@ -128,9 +164,9 @@ fn start(
     })?);
     report::skipped_lines_note(resume.history.skipped);
     let manifest_path = settings.out.join("manifest.json");
-    let manifest = resume.starting_manifest(&src.name, plan, selected, journal::now());
+    let (manifest, locate) = resume.starting_manifest(&src.name, plan, selected, journal::now());
     let estimate = manifest.estimated_usd;
-    let ledger = Arc::new(Ledger::new(manifest_path.clone(), manifest));
+    let ledger = Arc::new(Ledger::new(manifest_path.clone(), manifest, locate));
     ledger.flush().map_err(|source| Error::Write {
         path: manifest_path,
         source,

@@ -10,7 +10,7 @@ use crate::cost::Micros;
 use crate::download;
 use crate::journal::{History, KeyState};
 use crate::manifest::Manifest;
-use crate::manifest::{ClipRecord, ShotRecord, ShotStatus};
+use crate::manifest::{ClipRecord, RequestRecord, ShotStatus};
 use crate::plan::{Plan, PlannedShot};
 use crate::provider::{Accepted, ClipSource};
 
@@ -179,18 +179,18 @@ impl Resume {
             .collect()
     }
 
-    /// A shot's clip as the last render left it under its own name, for shots not selected by
-    /// `--only` (their dependents need to know whether it exists).
+    /// The clip of a shot's own request, when it is kept (shots not selected by `--only`: their
+    /// dependents need to know whether it exists).
     pub fn own_clip(&self, shot: &PlannedShot) -> Option<ClipRecord> {
-        intact_clip(&self.out, self.state(&shot.request_key)).filter(|c| c.path.as_str() == format!("{}.mp4", shot.id))
+        intact_clip(&self.out, self.state(&shot.request_key))
     }
 
     /// A shot's record before the run: pending, or what is on disk for it.
-    pub fn starting_record(&self, plan: &Plan, index: usize) -> ShotRecord {
+    pub fn starting_record(&self, plan: &Plan, index: usize) -> RequestRecord {
         let shot = &plan.shots[index];
         let state = self.state(&shot.request_key);
-        let mut rec = ShotRecord {
-            id: shot.id.clone(),
+        let mut rec = RequestRecord {
+            label: shot.id.clone(),
             status: ShotStatus::Pending,
             provider: shot.provider.to_string(),
             endpoint: shot.endpoint.clone(),
@@ -224,10 +224,27 @@ impl Resume {
         rec
     }
 
-    /// The manifest as a render starts: every shot pending, or what is on disk for it.
-    pub fn starting_manifest(&self, source: &str, plan: &Plan, selected: &[usize], started: String) -> Manifest {
-        Manifest {
-            version: 1,
+    /// The manifest as a render starts: every request pending, or what is on disk for it;
+    /// and where each plan index's request is in it.
+    pub fn starting_manifest(
+        &self,
+        source: &str,
+        plan: &Plan,
+        selected: &[usize],
+        started: String,
+    ) -> (Manifest, Vec<(usize, usize)>) {
+        let requests = (0..plan.shots.len())
+            .map(|i| (plan.shots[i].shot.clone(), self.starting_record(plan, i)))
+            .collect();
+        let (mut shots, locate) = crate::manifest::group(requests);
+        for (shot, &(s, n)) in plan.shots.iter().zip(&locate) {
+            if n == 0 {
+                shots[s].seconds = shot.seconds;
+                shots[s].voices = shot.voices.clone();
+            }
+        }
+        let manifest = Manifest {
+            version: crate::manifest::VERSION,
             storyboard: source.to_owned(),
             title: plan.title.clone(),
             generator: format!("storyboard {}", env!("CARGO_PKG_VERSION")),
@@ -238,8 +255,9 @@ impl Resume {
                 .filter_map(|&i| plan.shots[i].estimate)
                 .sum::<Micros>()
                 .usd(),
-            shots: (0..plan.shots.len()).map(|i| self.starting_record(plan, i)).collect(),
-        }
+            shots,
+        };
+        (manifest, locate)
     }
 
     /// How many of these shots are submitted again because their last request was cancelled.
@@ -407,6 +425,7 @@ mod tests {
                     source_url: "https://x/a.mp4".into(),
                 },
                 actual_usd: None,
+                estimated_usd: None,
                 at,
             },
         }

@@ -4,7 +4,6 @@
 //! each outcome in the ledger, the journal, the events and the outcome board together. The
 //! runner emits events and never prints.
 
-use camino::Utf8PathBuf;
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -273,10 +272,16 @@ impl Runner {
     /// Settles a shot whose fate was known before the run (cached, uncertain, gone).
     fn settle_known(&self, task: &Task) {
         let how = match &task.fate {
-            Fate::Cached(clip) => match self.place(task.index, clip) {
-                Ok(clip) => Settle::Cached(clip),
-                Err(e) => failed(None, format!("cannot copy the clip: {e}")),
-            },
+            Fate::Cached(clip) => {
+                let request_id = match self.resume.state(&task.key) {
+                    Some(crate::journal::KeyState::Done { request_id, .. }) => request_id.clone(),
+                    _ => None,
+                };
+                match self.adopt_take(task.index, &task.key, clip, request_id) {
+                    Ok(clip) => Settle::Cached(clip),
+                    Err(e) => failed(None, format!("cannot keep the clip: {e}")),
+                }
+            }
             Fate::Uncertain(message) => Settle::Uncertain {
                 attempts: 0,
                 message: message.clone(),
@@ -344,17 +349,36 @@ impl Runner {
         });
     }
 
-    /// Puts a verified clip under shot `index`'s own name (a renamed shot, or a duplicate
-    /// request): the same request, so the same clip.
-    fn place(&self, index: usize, clip: &ClipRecord) -> std::io::Result<ClipRecord> {
-        let own = Utf8PathBuf::from(format!("{}.mp4", self.shots[index].id));
-        let mut clip = clip.clone();
-        if clip.path != own {
-            let dest = self.resume.out.join(&own);
-            if !crate::download::verify(&dest, clip.bytes, &clip.sha256) {
-                crate::files::copy_clip(&self.resume.out.join(&clip.path), &dest)?;
-            }
-            clip.path = own;
+    /// Makes a kept clip a take of shot `index` when it is not one yet (a renamed shot, a
+    /// duplicate request, a clip from before takes were kept): journaled like any clip, with
+    /// no cost of its own. A clip outside the store (an older render's `<id>.mp4`) is kept first.
+    fn adopt_take(
+        &self,
+        index: usize,
+        key: &str,
+        clip: &ClipRecord,
+        request_id: Option<String>,
+    ) -> std::io::Result<ClipRecord> {
+        let shot = &self.shots[index].shot;
+        let kept = crate::files::kept_path(&clip.sha256);
+        if clip.path != kept {
+            crate::files::keep(&self.resume.out, &clip.path, &clip.sha256)?;
+        }
+        let clip = ClipRecord {
+            path: kept,
+            ..clip.clone()
+        };
+        if !self.resume.history.has_take(shot, &clip.sha256) {
+            self.record(Record::Done {
+                shot: shot.clone(),
+                request_key: key.to_owned(),
+                api: self.resume.namespace.clone(),
+                request_id,
+                clip: clip.clone(),
+                actual_usd: None,
+                estimated_usd: None,
+                at: journal::now(),
+            });
         }
         Ok(clip)
     }
@@ -363,28 +387,25 @@ impl Runner {
     /// the chained shots watch — in one place.
     pub fn settle(&self, task: &Task, how: Settle) {
         if let Settle::Done { clip, request_id, cost } = &how {
-            if let Err(e) = crate::files::keep(&self.resume.out, &clip.path, &clip.sha256) {
-                self.emit(Event::Notice(format!(
-                    "warning: cannot keep a copy of {}: {e}",
-                    clip.path
-                )));
-            }
             self.record(Record::Done {
-                shot: self.shots[task.index].id.clone(),
+                shot: self.shots[task.index].shot.clone(),
                 request_key: task.key.clone(),
                 api: self.resume.namespace.clone(),
                 request_id: Some(request_id.clone()),
                 clip: clip.clone(),
                 actual_usd: *cost,
+                estimated_usd: self.shots[task.index].estimate.map(|m| m.usd()),
                 at: journal::now(),
             });
         }
         for i in task.indices() {
             let how = match (&how, i == task.index) {
-                (Settle::Done { clip, .. }, false) => match self.place(i, clip) {
-                    Ok(copy) => copy_of(&how, copy),
-                    Err(e) => failed(None, format!("cannot copy the clip: {e}")),
-                },
+                (Settle::Done { clip, request_id, .. }, false) => {
+                    match self.adopt_take(i, &task.key, clip, Some(request_id.clone())) {
+                        Ok(copy) => copy_of(&how, copy),
+                        Err(e) => failed(None, format!("cannot keep the clip: {e}")),
+                    }
+                }
                 _ => how.clone(),
             };
             self.settle_one(i, &task.key, &how, i == task.index);
@@ -406,7 +427,7 @@ impl Runner {
                 Outcome::Clip(clip.sha256.clone()),
                 Event::Done {
                     id,
-                    path: clip.path.to_string(),
+                    path: format!("{}.mp4", self.shots[i].shot),
                     bytes: clip.bytes,
                     estimated_usd: if own {
                         self.shots[i].estimate.map(|m| m.usd())
@@ -504,7 +525,7 @@ fn copy_of(how: &Settle, clip: ClipRecord) -> Settle {
 }
 
 /// The manifest record of a settled shot.
-fn apply(r: &mut crate::manifest::ShotRecord, status: ShotStatus, key: &str, how: &Settle, now: String) {
+fn apply(r: &mut crate::manifest::RequestRecord, status: ShotStatus, key: &str, how: &Settle, now: String) {
     r.status = status;
     match how {
         Settle::Cached(clip) => {

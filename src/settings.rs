@@ -198,8 +198,8 @@ pub fn select(plan: &Plan, only: &[String]) -> Result<Vec<usize>, UsageError> {
             pattern: o.to_owned(),
             reason: e.to_string(),
         })?;
-        if !plan.shots.iter().any(|s| p.matches(&s.id)) {
-            let closest = crate::problem::closest(o, plan.shots.iter().map(|s| s.id.as_str())).map(str::to_owned);
+        if !plan.shots.iter().any(|s| p.matches(&s.shot) || p.matches(&s.id)) {
+            let closest = crate::problem::closest(o, plan.shots.iter().map(|s| s.shot.as_str())).map(str::to_owned);
             return Err(UsageError::NoMatch {
                 pattern: o.to_owned(),
                 closest,
@@ -211,7 +211,7 @@ pub fn select(plan: &Plan, only: &[String]) -> Result<Vec<usize>, UsageError> {
         .shots
         .iter()
         .enumerate()
-        .filter(|(_, s)| patterns.iter().any(|p| p.matches(&s.id)))
+        .filter(|(_, s)| patterns.iter().any(|p| p.matches(&s.shot) || p.matches(&s.id)))
         .map(|(i, _)| i)
         .collect())
 }

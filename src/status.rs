@@ -2,10 +2,9 @@
 //! network: done / cached / in flight (request id) / failed (why) / uncertain / pending, whether
 //! each clip is present and verified, and the money committed.
 
-use camino::{Utf8Path, Utf8PathBuf};
+use camino::Utf8Path;
 use serde_json::{Value, json};
 
-use crate::download;
 use crate::journal::{Journal, KeyState};
 use crate::manifest::{Manifest, ShotStatus};
 
@@ -24,6 +23,49 @@ pub struct ShotState {
     pub reason: Option<String>,
     /// Estimated USD.
     pub estimated_usd: Option<f64>,
+    /// The shot this request renders a take of, with its takes (see [`with_takes`]).
+    pub takes: TakesState,
+}
+
+/// A shot's takes, as `status` shows them.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TakesState {
+    /// The shot id.
+    pub shot: String,
+    /// Take numbers kept.
+    pub numbers: Vec<u32>,
+    /// The selected take.
+    pub selected: Option<u32>,
+    /// A redo waits for the next render.
+    pub redo: bool,
+    /// The director's note.
+    pub note: Option<String>,
+}
+
+/// Fills each state's takes from the folder's manifest, journal and picks.
+pub fn with_takes(out: &Utf8Path, states: &mut [ShotState]) {
+    let Some(m) = Manifest::read(&out.join("manifest.json")) else {
+        return;
+    };
+    let history = Journal::read(&Journal::path_in(out));
+    let picks = crate::takes::Picks::read(out).unwrap_or_default();
+    let all = crate::takes::of_shots(out, &m.shots, &history, &picks);
+    for state in states.iter_mut() {
+        let found = m
+            .shots
+            .iter()
+            .zip(&all)
+            .find(|(s, _)| std::iter::once(&s.request).chain(&s.more).any(|r| r.label == state.id));
+        if let Some((shot, t)) = found {
+            state.takes = TakesState {
+                shot: shot.id.clone(),
+                numbers: t.takes.iter().map(|t| t.n).collect(),
+                selected: t.selected,
+                redo: t.redo_pending(&history, &shot.id),
+                note: t.pick.note.clone(),
+            };
+        }
+    }
 }
 
 /// The shots to report: (id, request key, estimate), from a storyboard's plan or a manifest.
@@ -38,21 +80,21 @@ pub fn status(out: &Utf8Path, listing: &Listing) -> Vec<ShotState> {
         .map(|(id, key, est)| {
             let record = manifest
                 .as_ref()
-                .and_then(|m| m.shots.iter().find(|s| s.request_key == *key && s.id == *id));
+                .and_then(|m| m.requests().find(|s| s.request_key == *key && s.label == *id));
             let latest = history.latest.get(key).map(|(_, s)| s);
-            let clip_state = |path: &Utf8Path, bytes: u64, sha: &str| {
-                if !out.join(path).exists() {
-                    "missing"
-                } else if download::verify(&out.join(path), bytes, sha) {
+            let clip_state = |clip: &crate::manifest::ClipRecord| {
+                let kept = crate::files::kept_path(&clip.sha256);
+                if crate::resume::intact_clip(out, latest).is_some() {
                     "verified"
-                } else {
+                } else if out.join(&clip.path).exists() || out.join(kept).exists() {
                     "corrupt"
+                } else {
+                    "missing"
                 }
             };
-            let own = Utf8PathBuf::from(format!("{id}.mp4"));
             let (state, request_id, clip, reason) = match latest {
                 Some(KeyState::Done { clip, request_id, .. }) => {
-                    let c = clip_state(&own, clip.bytes, &clip.sha256);
+                    let c = clip_state(clip);
                     let st = if record.is_some_and(|r| r.status == ShotStatus::Cached) {
                         "cached"
                     } else {
@@ -103,6 +145,7 @@ pub fn status(out: &Utf8Path, listing: &Listing) -> Vec<ShotState> {
                 clip,
                 reason,
                 estimated_usd: *est,
+                takes: TakesState::default(),
             }
         })
         .collect()
@@ -130,7 +173,9 @@ pub fn listing_from_plan(plan: &crate::plan::Plan, out: &Utf8Path) -> Listing {
     plan.shots
         .iter()
         .map(|shot| {
-            let last = rendered.as_ref().and_then(|m| m.shots.iter().find(|r| r.id == shot.id));
+            let last = rendered
+                .as_ref()
+                .and_then(|m| m.requests().find(|r| r.label == shot.id));
             let key = match last {
                 Some(r) if !shot.chain.is_empty() => r.request_key.clone(),
                 _ => shot.request_key.clone(),
@@ -144,9 +189,8 @@ pub fn listing_from_plan(plan: &crate::plan::Plan, out: &Utf8Path) -> Listing {
 pub fn listing_from_manifest(out: &Utf8Path) -> Option<Listing> {
     let m = Manifest::read(&out.join("manifest.json"))?;
     Some(
-        m.shots
-            .iter()
-            .map(|s| (s.id.clone(), s.request_key.clone(), s.estimated_usd))
+        m.requests()
+            .map(|s| (s.label.clone(), s.request_key.clone(), s.estimated_usd))
             .collect(),
     )
 }
@@ -161,6 +205,8 @@ pub fn to_json(out: &Utf8Path, states: &[ShotState], sandbox: bool) -> Value {
         "shots": states.iter().map(|s| json!({
             "id": s.id, "state": s.state, "request_id": s.request_id, "clip": s.clip,
             "reason": s.reason, "estimated_usd": s.estimated_usd,
+            "shot": s.takes.shot, "takes": s.takes.numbers, "selected_take": s.takes.selected,
+            "redo": s.takes.redo, "note": s.takes.note,
         })).collect::<Vec<_>>(),
     })
 }

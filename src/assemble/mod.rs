@@ -31,17 +31,27 @@ pub enum AssembleError {
     },
 }
 
-/// A clip in the cut.
+/// A shot in the cut: its selected take, or a gap of its planned duration.
 #[derive(Debug, Clone)]
 pub struct Clip {
-    /// The shot's record.
+    /// The shot's record (takes and selection filled in).
     pub record: ShotRecord,
-    /// Path relative to the output folder.
-    pub rel: String,
-    /// Seconds, from the file.
+    /// Path relative to the output folder (`<id>.mp4`); `None` for a gap.
+    pub rel: Option<String>,
+    /// Seconds: from the file, or the planned duration for a gap.
     pub duration: f64,
     /// What ffprobe said (when installed).
     pub probe: Option<Probe>,
+}
+
+impl Clip {
+    /// The selected take's record.
+    pub fn take(&self) -> Option<&crate::manifest::TakeRecord> {
+        self.record
+            .takes
+            .iter()
+            .find(|t| Some(t.take) == self.record.selected_take)
+    }
 }
 
 /// The result of `assemble`.
@@ -79,40 +89,68 @@ pub fn name(title: Option<&str>, stem: &str, ids: &[&str]) -> String {
     }
 }
 
-/// Builds the cut, the timeline and the review page in `out`.
-pub fn assemble(out: &Utf8Path, name: &str, strict: bool) -> Result<Assembly, AssembleError> {
-    let manifest =
+/// The shots of the folder's manifest with their selected takes (each put at `<id>.mp4` when
+/// `place`); a shot with none is a gap of its planned duration.
+pub fn segments(out: &Utf8Path, place: bool) -> Result<(Manifest, Vec<Clip>, Vec<String>), AssembleError> {
+    let mut manifest =
         Manifest::read(&out.join("manifest.json")).ok_or_else(|| AssembleError::NoManifest(out.to_owned()))?;
+    let history = crate::journal::Journal::read(&crate::journal::Journal::path_in(out));
+    let picks = crate::takes::Picks::read(out).unwrap_or_default();
+    let mut skipped = match place {
+        true => crate::takes::apply(out, &mut manifest.shots, &history, &picks),
+        false => {
+            crate::takes::fill(out, &mut manifest.shots, &history, &picks);
+            Vec::new()
+        }
+    };
     let has_ffprobe = media::tool("ffprobe");
     let mut clips = Vec::new();
-    let mut skipped = Vec::new();
     for rec in &manifest.shots {
-        let usable = matches!(rec.status, ShotStatus::Done | ShotStatus::Cached);
-        let clip = rec
-            .clip
-            .as_ref()
-            .filter(|c| usable && download::verify(&out.join(&c.path), c.bytes, &c.sha256));
-        let Some(c) = clip else {
-            let why = match rec.status {
-                ShotStatus::Failed | ShotStatus::Uncertain => format!("{}: {:?}", rec.id, rec.status).to_lowercase(),
-                _ if rec.clip.is_some() => format!("{}: clip missing or changed on disk", rec.id),
-                _ => format!("{}: not rendered", rec.id),
-            };
-            skipped.push(why);
+        let take = rec.takes.iter().find(|t| Some(t.take) == rec.selected_take);
+        // `<id>.mp4`, else (not put in place yet) the take in the store.
+        let rel = take.and_then(|t| {
+            [format!("{}.mp4", rec.id), t.clip.path.to_string()]
+                .into_iter()
+                .find(|p| download::verify(&out.join(p), t.clip.bytes, &t.clip.sha256))
+        });
+        let Some(rel) = rel else {
+            skipped.push(gap_reason(rec));
+            clips.push(Clip {
+                record: rec.clone(),
+                rel: None,
+                duration: rec.seconds,
+                probe: None,
+            });
             continue;
         };
-        let path = out.join(&c.path);
+        let path = out.join(&rel);
         let (duration, probe) = match if has_ffprobe { media::probe(&path) } else { None } {
             Some((d, p)) => (d, Some(p)),
             None => (mp4::duration(&path).unwrap_or(0.0), None),
         };
         clips.push(Clip {
             record: rec.clone(),
-            rel: c.path.to_string(),
+            rel: Some(rel),
             duration,
             probe,
         });
     }
+    Ok((manifest, clips, skipped))
+}
+
+/// Why a shot is a gap in the cut.
+fn gap_reason(rec: &ShotRecord) -> String {
+    let why = match rec.request.status {
+        ShotStatus::Failed | ShotStatus::Uncertain => format!("{:?}", rec.request.status).to_lowercase(),
+        _ if !rec.takes.is_empty() => "no take selected for the current request".to_owned(),
+        _ => "not rendered".to_owned(),
+    };
+    format!("{}: {why} (a gap of {} s)", rec.id, rec.seconds)
+}
+
+/// Builds the cut, the timeline and the review page in `out`.
+pub fn assemble(out: &Utf8Path, name: &str, strict: bool) -> Result<Assembly, AssembleError> {
+    let (manifest, clips, skipped) = segments(out, true)?;
     if strict && !skipped.is_empty() {
         return Err(AssembleError::Strict(skipped));
     }
@@ -125,9 +163,9 @@ pub fn assemble(out: &Utf8Path, name: &str, strict: bool) -> Result<Assembly, As
     };
     let title = manifest.title.clone().unwrap_or_else(|| name.to_owned());
     let otio = write(out.join(format!("{name}.otio")), otio::timeline(&title, &clips))?;
-    let review = write(out.join("review.html"), review::page(&title, &manifest, &clips))?;
     let seconds = clips.iter().map(|c| c.duration).sum();
-    let (cut, cut_problem, stream_copy) = if clips.is_empty() {
+    let rendered = clips.iter().filter(|c| c.rel.is_some()).count();
+    let (cut, cut_problem, stream_copy) = if rendered == 0 {
         (None, Some("no clips to join".to_owned()), false)
     } else if !media::tool("ffmpeg") {
         (None, Some("ffmpeg is not installed (on Debian/Ubuntu: apt install ffmpeg); the timeline and review page were written".to_owned()), false)
@@ -138,22 +176,29 @@ pub fn assemble(out: &Utf8Path, name: &str, strict: bool) -> Result<Assembly, As
             Err(e) => (None, Some(e.to_string()), copy),
         }
     };
+    review::make_posters(out, &clips);
+    let cut_name = cut.as_ref().and_then(|c| c.file_name());
+    let review = write(
+        out.join("review.html"),
+        review::page(&title, &manifest, &clips, cut_name, None),
+    )?;
     Ok(Assembly {
         cut,
         cut_problem,
         stream_copy,
         otio,
         review,
-        clips: clips.len(),
+        clips: rendered,
         seconds,
         skipped,
     })
 }
 
-/// Stream copy needs one codec, size, frame rate and audio layout across every clip.
+/// Stream copy needs one codec, size, frame rate and audio layout across every clip, and no
+/// gap (gaps are made by re-encoding).
 fn can_stream_copy(clips: &[Clip]) -> bool {
     let first = clips[0].probe.as_ref();
-    first.is_some() && clips.iter().all(|c| c.probe.as_ref() == first)
+    first.is_some() && clips.iter().all(|c| c.rel.is_some() && c.probe.as_ref() == first)
 }
 
 /// Why ffmpeg made no cut.
@@ -202,8 +247,9 @@ fn stream_copy_args(cmd: &mut Command, out: &Utf8Path, clips: &[Clip]) -> Result
     let list = out.join(".storyboard").join("concat.txt");
     let text: String = clips
         .iter()
-        .map(|c| {
-            let path = out.join(&c.rel);
+        .filter_map(|c| c.rel.as_ref())
+        .map(|rel| {
+            let path = out.join(rel);
             let path = path.canonicalize_utf8().unwrap_or(path);
             format!("file '{}'\n", path.as_str().replace('\'', "'\\''"))
         })
@@ -228,14 +274,23 @@ fn stream_copy_args(cmd: &mut Command, out: &Utf8Path, clips: &[Clip]) -> Result
 }
 
 /// Re-encode through the concat filter to the first clip's size: scaled and padded (never
-/// stretched), one frame rate, and silence for clips without audio so sound stays in sync.
+/// stretched), one frame rate, silence for clips without audio so sound stays in sync, and
+/// black for a gap.
 fn reencode_args(cmd: &mut Command, out: &Utf8Path, clips: &[Clip]) {
-    let (w, h, fps) = clips[0].probe.as_ref().map_or((1280, 720, "30/1".to_owned()), |p| {
-        (p.width, p.height, p.frame_rate.clone())
-    });
+    let (w, h, fps) = clips
+        .iter()
+        .find_map(|c| c.probe.as_ref())
+        .map_or((1280, 720, "30/1".to_owned()), |p| {
+            (p.width, p.height, p.frame_rate.clone())
+        });
     let mut filter = String::new();
     for (i, c) in clips.iter().enumerate() {
-        cmd.arg("-i").arg(out.join(&c.rel));
+        match &c.rel {
+            Some(rel) => cmd.arg("-i").arg(out.join(rel)),
+            None => cmd
+                .args(["-f", "lavfi", "-t", &format!("{}", c.duration), "-i"])
+                .arg(format!("color=c=black:s={w}x{h}:r={fps}")),
+        };
         filter.push_str(&format!(
             "[{i}:v]scale={w}:{h}:force_original_aspect_ratio=decrease,pad={w}:{h}:(ow-iw)/2:(oh-ih)/2,setsar=1,fps={fps},format=yuv420p[v{i}];"
         ));

@@ -26,38 +26,61 @@ fn range(duration_s: f64, rate: f64) -> Value {
     json!({"OTIO_SCHEMA": "TimeRange.1", "start_time": time(0.0, rate), "duration": time((duration_s * rate).round(), rate)})
 }
 
-/// The timeline document.
+/// One shot on the track: its selected take as a clip, or a gap of its planned duration with
+/// a marker saying why (so the timeline keeps the storyboard's timing).
+fn item(c: &Clip) -> Value {
+    let r = rate(c);
+    let take = c.take();
+    let meta = json!({"storyboard": {
+        "shot": c.record.id,
+        "take": c.record.selected_take,
+        "endpoint": take.and_then(|t| t.endpoint.clone()).unwrap_or_else(|| c.record.request.endpoint.clone()),
+        "prompt": take.and_then(|t| t.input.as_ref()?.get("prompt").cloned()).or_else(|| c.record.request.input.get("prompt").cloned()),
+        "request_id": take.and_then(|t| t.request_id.clone()),
+        "sha256": take.map(|t| t.clip.sha256.clone()),
+    }});
+    let Some(rel) = &c.rel else {
+        let why = format!("no clip for shot {} ({:?})", c.record.id, c.record.request.status).to_lowercase();
+        return json!({
+            "OTIO_SCHEMA": "Gap.1",
+            "metadata": meta,
+            "name": c.record.id,
+            "source_range": range(c.duration, r),
+            "effects": [],
+            "markers": [{
+                "OTIO_SCHEMA": "Marker.2",
+                "metadata": {},
+                "name": "missing",
+                "marked_range": range(c.duration, r),
+                "color": "RED",
+                "comment": why,
+            }],
+            "enabled": true,
+        });
+    };
+    json!({
+        "OTIO_SCHEMA": "Clip.2",
+        "metadata": meta,
+        "name": c.record.id,
+        "source_range": range(c.duration, r),
+        "effects": [],
+        "markers": [],
+        "enabled": true,
+        "media_references": {"DEFAULT_MEDIA": {
+            "OTIO_SCHEMA": "ExternalReference.1",
+            "metadata": {},
+            "name": rel,
+            "available_range": range(c.duration, r),
+            "available_image_bounds": null,
+            "target_url": rel,
+        }},
+        "active_media_reference_key": "DEFAULT_MEDIA",
+    })
+}
+
+/// The timeline document (clip paths relative to the timeline's own folder, the output folder).
 pub fn timeline(title: &str, clips: &[Clip]) -> String {
-    let children: Vec<Value> = clips
-        .iter()
-        .map(|c| {
-            let r = rate(c);
-            json!({
-                "OTIO_SCHEMA": "Clip.2",
-                "metadata": {"storyboard": {
-                    "shot": c.record.id,
-                    "endpoint": c.record.endpoint,
-                    "prompt": c.record.input.get("prompt"),
-                    "request_id": c.record.request_id,
-                    "sha256": c.record.clip.as_ref().map(|k| k.sha256.clone()),
-                }},
-                "name": c.record.id,
-                "source_range": range(c.duration, r),
-                "effects": [],
-                "markers": [],
-                "enabled": true,
-                "media_references": {"DEFAULT_MEDIA": {
-                    "OTIO_SCHEMA": "ExternalReference.1",
-                    "metadata": {},
-                    "name": c.rel,
-                    "available_range": range(c.duration, r),
-                    "available_image_bounds": null,
-                    "target_url": c.rel,
-                }},
-                "active_media_reference_key": "DEFAULT_MEDIA",
-            })
-        })
-        .collect();
+    let children: Vec<Value> = clips.iter().map(item).collect();
     let doc = json!({
         "OTIO_SCHEMA": "Timeline.1",
         "metadata": {"storyboard": {"generator": format!("storyboard {}", env!("CARGO_PKG_VERSION"))}},

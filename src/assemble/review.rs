@@ -1,8 +1,13 @@
-//! `review.html`: one static page (no server, no external assets) to review a render: title,
-//! total cost, and per shot the clip, resolved prompt, endpoint, duration, cost, status and any
-//! error. Failed and uncertain shots stand out.
+//! The review page: one HTML document (no external assets) with the assembled cut at the top
+//! and, per shot in storyboard order, its takes side by side (poster frame, cost, the selected
+//! one marked), the prompt with voice names, start/end images, endpoint, duration, cost
+//! (estimated vs reported; a failed shot costs $0), state, error and the director's note.
+//! `review.html` (written by `assemble`) is the static page; `storyboard review` serves the
+//! same page live, with buttons to pick a take, ask for a redo and write a note.
 
-use crate::manifest::{Manifest, ShotStatus};
+use camino::Utf8Path;
+
+use crate::manifest::{Manifest, ShotStatus, TakeRecord};
 
 use super::Clip;
 
@@ -23,78 +28,204 @@ pub fn escape(s: &str) -> String {
 }
 
 const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:2rem;background:#111;color:#eee}\
-h1{margin-bottom:.2rem}.summary{color:#aaa;margin-bottom:2rem}\
-.shots{display:grid;grid-template-columns:repeat(auto-fill,minmax(360px,1fr));gap:1.2rem}\
-.shot{background:#1c1c1c;border:2px solid #333;border-radius:8px;padding:1rem}\
+h1{margin-bottom:.2rem}.summary{color:#aaa;margin-bottom:1rem}.cut video{max-width:960px;width:100%}\
+.shot{background:#1c1c1c;border:2px solid #333;border-radius:8px;padding:1rem;margin:1.2rem 0}\
 .shot.failed{border-color:#e5484d;background:#2a1415}.shot.uncertain{border-color:#f5a524;background:#2a2210}\
-.shot.pending{opacity:.6}video{width:100%;background:#000;border-radius:4px}\
+.shot.pending{opacity:.7}.takes{display:flex;gap:1rem;flex-wrap:wrap;margin:.6rem 0}\
+.take{width:300px;border:2px solid #333;border-radius:6px;padding:.5rem}.take.selected{border-color:#30a46c}\
+video{width:100%;background:#000;border-radius:4px}.gap{color:#aaa;padding:2rem;border:2px dashed #444;border-radius:6px}\
 .badge{display:inline-block;padding:.1rem .5rem;border-radius:99px;font-size:.8rem;background:#333}\
 .failed .badge{background:#e5484d;color:#fff}.uncertain .badge{background:#f5a524;color:#000}\
-.done .badge,.cached .badge{background:#30a46c;color:#fff}dl{display:grid;grid-template-columns:auto 1fr;gap:.2rem .8rem}\
-dt{color:#888}dd{margin:0;word-break:break-word}.error{color:#ff9592}";
+.done .badge,.cached .badge,.selected .badge{background:#30a46c;color:#fff}\
+dl{display:grid;grid-template-columns:auto 1fr;gap:.2rem .8rem}dt{color:#888}dd{margin:0;word-break:break-word}\
+.error{color:#ff9592}button{cursor:pointer}textarea{width:100%;min-height:3rem;background:#222;color:#eee}";
 
-/// The page.
-pub fn page(title: &str, manifest: &Manifest, clips: &[Clip]) -> String {
-    let total_est: f64 = manifest
-        .shots
-        .iter()
-        .filter_map(|s| s.estimated_usd)
-        .fold(0.0, |a, b| a + b);
-    let actual: f64 = manifest
-        .shots
-        .iter()
-        .filter_map(|s| s.actual_usd)
-        .fold(0.0, |a, b| a + b);
+/// What the live page (served by `storyboard review`) adds: the token its requests carry.
+#[derive(Debug, Clone, Copy)]
+pub struct Live<'a> {
+    /// The random token the server printed.
+    pub token: &'a str,
+}
+
+/// The poster frame of a take, relative to the output folder, when one was made.
+pub fn poster_path(sha256: &str) -> String {
+    format!(".storyboard/posters/{sha256}.png")
+}
+
+/// Makes each take's poster frame once (a frame one second in), when ffmpeg is installed.
+pub fn make_posters(out: &Utf8Path, clips: &[Clip]) {
+    if !crate::media::frames::available() {
+        return;
+    }
+    for t in clips.iter().flat_map(|c| &c.record.takes) {
+        let dest = out.join(poster_path(&t.clip.sha256));
+        if dest.exists() {
+            continue;
+        }
+        if let Some(dir) = dest.parent() {
+            let _ = std::fs::create_dir_all(dir);
+        }
+        let _ = crate::media::frames::extract(&out.join(&t.clip.path), Some(1.0), &dest);
+    }
+}
+
+/// The page. `cut` is the assembled film's file name, when it exists.
+pub fn page(title: &str, manifest: &Manifest, clips: &[Clip], cut: Option<&str>, live: Option<Live>) -> String {
+    let rendered: Vec<&Clip> = clips.iter().filter(|c| c.rel.is_some()).collect();
     let seconds: f64 = clips.iter().map(|c| c.duration).sum();
     let mut html = format!(
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>{t} — review</title>\n<style>{STYLE}</style>\n</head>\n<body>\n<h1>{t}</h1>\n<p class=\"summary\">{n} shots · {r} rendered · {secs:.1} s · estimated ${total_est:.2}{act} · {gen}</p>\n<main class=\"shots\">\n",
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<link rel=\"icon\" href=\"data:,\">\n<title>{t} — review</title>\n<style>{STYLE}</style>\n</head>\n<body>\n<h1>{t}</h1>\n<p class=\"summary\">{n} shots · {r} with a clip · {secs:.1} s · {cost} · {gen}</p>\n",
         t = escape(title),
         n = manifest.shots.len(),
-        r = clips.len(),
+        r = rendered.len(),
         secs = seconds,
-        act = if actual > 0.0 { format!(" · reported ${actual:.2}") } else { String::new() },
+        cost = money(clips),
         gen = escape(&manifest.generator),
     );
-    for s in &manifest.shots {
-        let status = format!("{:?}", s.status).to_lowercase();
-        let clip = clips.iter().find(|c| c.record.id == s.id);
+    if let Some(cut) = cut {
         html.push_str(&format!(
-            "<section class=\"shot {status}\" id=\"{}\">\n<h2>{} <span class=\"badge\">{status}</span></h2>\n",
-            escape(&s.id),
-            escape(&s.id)
+            "<section class=\"cut\"><h2>The cut</h2><video controls preload=\"metadata\" src=\"{}\"></video></section>\n",
+            escape(cut)
         ));
-        if let Some(c) = clip {
-            html.push_str(&format!(
-                "<video controls preload=\"metadata\" src=\"{}\"></video>\n",
-                escape(&c.rel)
-            ));
+    }
+    html.push_str("<main>\n");
+    for c in clips {
+        shot(&mut html, c, live.is_some());
+    }
+    html.push_str("</main>\n");
+    if let Some(live) = live {
+        html.push_str(&script(live.token));
+    }
+    html.push_str("</body>\n</html>\n");
+    html
+}
+
+/// Money over the shots' selected takes and this render's requests: estimated and reported.
+fn money(clips: &[Clip]) -> String {
+    let est: f64 = clips.iter().filter_map(|c| cost(c).0).sum();
+    let actual: f64 = clips.iter().filter_map(|c| cost(c).1).sum();
+    match actual > 0.0 {
+        true => format!("estimated ${est:.2} · reported ${actual:.2}"),
+        false => format!("estimated ${est:.2}"),
+    }
+}
+
+/// A shot's (estimated, reported) cost: its selected take's, else this render's request's;
+/// a shot that failed or has no clip cost nothing.
+fn cost(c: &Clip) -> (Option<f64>, Option<f64>) {
+    match c.take() {
+        Some(t) => (t.estimated_usd, t.actual_usd),
+        None if matches!(c.record.request.status, ShotStatus::Failed) => (Some(0.0), None),
+        None => (c.record.request.estimated_usd, c.record.request.actual_usd),
+    }
+}
+
+/// The prompt as sent, with `<<<voice_N>>>` markers shown as the voices' names.
+fn prompt(c: &Clip) -> String {
+    let input = c
+        .take()
+        .and_then(|t| t.input.as_ref())
+        .unwrap_or(&c.record.request.input);
+    let mut text = input.get("prompt").and_then(|p| p.as_str()).unwrap_or("").to_owned();
+    for (n, name) in c.record.voices.iter().enumerate() {
+        text = text.replace(&format!("<<<voice_{}>>>", n + 1), &format!("[{name}]"));
+    }
+    text
+}
+
+/// One shot's section.
+fn shot(html: &mut String, c: &Clip, live: bool) {
+    let s = &c.record;
+    let status = format!("{:?}", s.request.status).to_lowercase();
+    let id = escape(&s.id);
+    html.push_str(&format!(
+        "<section class=\"shot {status}\" id=\"shot-{id}\" data-shot=\"{id}\">\n<h2>{id} <span class=\"badge\">{status}</span>{}</h2>\n<div class=\"takes\">\n",
+        s.selected_take.map_or(" — no take selected: a gap in the cut".to_owned(), |n| format!(" — take {n}")),
+    ));
+    if s.takes.is_empty() {
+        html.push_str(&format!("<div class=\"gap\">no clip yet ({} s gap)</div>\n", s.seconds));
+    }
+    for t in &s.takes {
+        take(html, &s.id, t, s.selected_take == Some(t.take), live);
+    }
+    html.push_str("</div>\n<dl>\n");
+    let mut row = |k: &str, v: String| html.push_str(&format!("<dt>{k}</dt><dd>{v}</dd>\n"));
+    row("prompt", escape(&prompt(c)));
+    let input = c.take().and_then(|t| t.input.as_ref()).unwrap_or(&s.request.input);
+    for field in ["start_image_url", "image_url", "end_image_url"] {
+        if let Some(url) = input.get(field).and_then(|v| v.as_str()) {
+            row(
+                field.trim_end_matches("_url"),
+                format!("<a href=\"{0}\">{0}</a>", escape(url)),
+            );
         }
-        html.push_str("<dl>\n");
-        let prompt = s.input.get("prompt").and_then(|p| p.as_str()).unwrap_or("");
-        html.push_str(&format!("<dt>prompt</dt><dd>{}</dd>\n", escape(prompt)));
-        html.push_str(&format!("<dt>endpoint</dt><dd>{}</dd>\n", escape(&s.endpoint)));
-        if let Some(c) = clip {
-            html.push_str(&format!("<dt>duration</dt><dd>{:.2} s</dd>\n", c.duration));
-        }
-        let cost = match (s.estimated_usd, s.actual_usd) {
-            (_, Some(a)) => format!("${a:.2} reported"),
+    }
+    row("endpoint", escape(&s.request.endpoint));
+    row("duration", format!("{:.2} s (planned {} s)", c.duration, s.seconds));
+    let (est, actual) = cost(c);
+    row(
+        "cost",
+        match (est, actual) {
+            (_, Some(a)) => format!(
+                "${a:.2} reported ({} estimated)",
+                est.map_or("unpriced".into(), |e| format!("${e:.2}"))
+            ),
             (Some(e), None) => format!("${e:.2} estimated"),
             (None, None) => "unpriced".to_owned(),
-        };
-        html.push_str(&format!("<dt>cost</dt><dd>{cost}</dd>\n"));
-        if let Some(id) = &s.request_id {
-            html.push_str(&format!("<dt>request</dt><dd>{}</dd>\n", escape(id)));
-        }
-        if let Some(e) = &s.error
-            && s.status != ShotStatus::Done
-            && s.status != ShotStatus::Cached
-        {
-            html.push_str(&format!("<dt>error</dt><dd class=\"error\">{}</dd>\n", escape(e)));
-        }
-        html.push_str("</dl>\n</section>\n");
+        },
+    );
+    if let Some(e) = s
+        .request
+        .error
+        .as_ref()
+        .filter(|_| !matches!(s.request.status, ShotStatus::Done | ShotStatus::Cached))
+    {
+        row("error", format!("<span class=\"error\">{}</span>", escape(e)));
     }
-    html.push_str("</main>\n</body>\n</html>\n");
-    html
+    match (live, &s.note) {
+        (true, note) => row(
+            "note",
+            format!(
+                "<textarea data-note=\"{id}\">{}</textarea><button data-save-note=\"{id}\">save note</button> <button data-redo=\"{id}\">redo (one new take on the next render)</button>",
+                escape(note.as_deref().unwrap_or(""))
+            ),
+        ),
+        (false, Some(note)) => row("note", escape(note)),
+        (false, None) => {}
+    }
+    html.push_str("</dl>\n</section>\n");
+}
+
+/// One take: its player with a poster frame, cost, and (live) the button that picks it.
+fn take(html: &mut String, shot: &str, t: &TakeRecord, selected: bool, live: bool) {
+    let class = if selected { "take selected" } else { "take" };
+    html.push_str(&format!(
+        "<figure class=\"{class}\" data-take=\"{}\">\n<video controls preload=\"none\" poster=\"{}\" src=\"{}\"></video>\n<figcaption>take {}{} · {}{}</figcaption>\n",
+        t.take,
+        escape(&poster_path(&t.clip.sha256)),
+        escape(t.clip.path.as_str()),
+        t.take,
+        if selected { " <span class=\"badge\">selected</span>" } else { "" },
+        t.estimated_usd.map_or("unpriced".into(), |e| format!("${e:.2}")),
+        if t.sandbox { " · sandbox" } else { "" },
+    ));
+    if live && !selected {
+        html.push_str(&format!(
+            "<button data-pick=\"{}\" data-take=\"{}\">pick take {}</button>\n",
+            escape(shot),
+            t.take,
+            t.take
+        ));
+    }
+    html.push_str("</figure>\n");
+}
+
+/// The live page's script: each button posts to the server with the token, then reloads.
+fn script(token: &str) -> String {
+    let token = serde_json::to_string(token).unwrap_or_default();
+    format!(
+        "<script>\nconst TOKEN = {token};\nasync function send(path, body) {{\n  const r = await fetch(path, {{method: 'POST', headers: {{'content-type': 'application/json', 'x-storyboard-token': TOKEN}}, body: JSON.stringify(body)}});\n  if (!r.ok) {{ alert(await r.text()); return; }}\n  location.reload();\n}}\nfor (const b of document.querySelectorAll('[data-pick]')) b.addEventListener('click', () => send('/api/pick', {{shot: b.dataset.pick, take: Number(b.dataset.take)}}));\nfor (const b of document.querySelectorAll('[data-redo]')) b.addEventListener('click', () => send('/api/redo', {{shot: b.dataset.redo}}));\nfor (const b of document.querySelectorAll('[data-save-note]')) b.addEventListener('click', () => {{\n  const shot = b.dataset.saveNote;\n  const text = document.querySelector(`textarea[data-note=\"${{CSS.escape(shot)}}\"]`).value;\n  send('/api/note', {{shot, note: text}});\n}});\n</script>\n"
+    )
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use super::resolve::Resolved;
 use super::template::MAX_VOICES;
-use super::{PlannedShot, Planner, Subst};
+use super::{PlannedShot, Planner, Salt, Subst};
 use crate::catalog::ProviderKind;
 use crate::cost::Micros;
 use crate::digest::sha256_hex;
@@ -19,7 +19,7 @@ impl Planner<'_> {
     pub(super) fn build(
         &mut self,
         i: usize,
-        id: &str,
+        (id, shot): (&str, &str),
         spec: &ShotSpec,
         r: &Resolved,
         prompt: Option<String>,
@@ -54,7 +54,11 @@ impl Planner<'_> {
             .map(|(n, v)| (n, v.clone()))
             .collect();
         let substs = self.substs(r, &voice_samples);
-        let request_key = request_key(provider, &endpoint, &input, &substs, take_no);
+        let salt = Salt {
+            take: take_no,
+            redo: None,
+        };
+        let request_key = request_key(provider, &endpoint, &input, &substs, salt);
         let index = self.next_index;
         self.next_index += 1;
         for c in &r.chain {
@@ -63,6 +67,8 @@ impl Planner<'_> {
         }
         Some(PlannedShot {
             id: id.to_owned(),
+            shot: shot.to_owned(),
+            redo: None,
             spec_index: i,
             take: take_no,
             provider,
@@ -193,7 +199,7 @@ pub fn request_key(
     endpoint: &str,
     input: &Map<String, Value>,
     substs: &[Subst],
-    take: Option<u32>,
+    salt: Salt,
 ) -> String {
     let mut input = input.clone();
     for s in substs {
@@ -212,8 +218,10 @@ pub fn request_key(
             }
         }
     }
-    let doc =
-        json!({ "provider": provider, "endpoint": endpoint, "input": canonical(&Value::Object(input)), "take": take });
+    let mut doc = json!({ "provider": provider, "endpoint": endpoint, "input": canonical(&Value::Object(input)), "take": salt.take });
+    if let Some(redo) = salt.redo {
+        doc["redo"] = json!(redo);
+    }
     let text = serde_json::to_string(&canonical(&doc)).unwrap_or_default();
     format!("sha256:{}", sha256_hex(text.as_bytes()))
 }
@@ -240,12 +248,21 @@ mod tests {
         let b: Map<String, Value> = serde_json::from_str(r#"{"duration":"5","prompt":"x"}"#).unwrap();
         let e = "fal-ai/kling-video/v2.6/pro/text-to-video";
         assert_eq!(
-            request_key(ProviderKind::Fal, e, &a, &[], None),
-            request_key(ProviderKind::Fal, e, &b, &[], None)
+            request_key(ProviderKind::Fal, e, &a, &[], Salt::default()),
+            request_key(ProviderKind::Fal, e, &b, &[], Salt::default())
         );
         assert_ne!(
-            request_key(ProviderKind::Fal, e, &a, &[], None),
-            request_key(ProviderKind::Fal, e, &a, &[], Some(1))
+            request_key(ProviderKind::Fal, e, &a, &[], Salt::default()),
+            request_key(
+                ProviderKind::Fal,
+                e,
+                &a,
+                &[],
+                Salt {
+                    take: Some(1),
+                    redo: None
+                }
+            )
         );
         let mut with_path = a.clone();
         with_path.insert("start_image_url".into(), json!("./one.png"));
@@ -257,8 +274,8 @@ mod tests {
             value: "sha256:ab".into(),
         };
         assert_eq!(
-            request_key(ProviderKind::Fal, e, &with_path, &[file("./one.png")], None),
-            request_key(ProviderKind::Fal, e, &other_path, &[file("./two.png")], None)
+            request_key(ProviderKind::Fal, e, &with_path, &[file("./one.png")], Salt::default()),
+            request_key(ProviderKind::Fal, e, &other_path, &[file("./two.png")], Salt::default())
         );
     }
 }

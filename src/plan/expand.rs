@@ -155,7 +155,11 @@ impl<'a> Planner<'a> {
                 },
                 None => fallback_id.clone(),
             };
-            let id = if takes > 1 { format!("{base}-take{take}") } else { base };
+            let id = if takes > 1 {
+                format!("{base}-take{take}")
+            } else {
+                base.clone()
+            };
             if let Err(m) = check_id(&id) {
                 self.shot_problem(i, &id, "id", m);
                 continue;
@@ -174,7 +178,7 @@ impl<'a> Planner<'a> {
                 },
                 None => (None, spec.voices.clone()),
             };
-            if let Some(shot) = self.build(i, &id, spec, resolved, prompt, voices, take, takes) {
+            if let Some(shot) = self.build(i, (&id, &base), spec, resolved, prompt, voices, take, takes) {
                 out.push(shot);
             }
         }

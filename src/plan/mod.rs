@@ -134,8 +134,14 @@ pub struct LocalFile {
 /// One shot, fully resolved.
 #[derive(Debug, Clone, Serialize)]
 pub struct PlannedShot {
-    /// The expanded id (also the clip's file name without `.mp4`).
+    /// The request's label: the shot id, or `<shot>-take<n>` for `takes:`, `<shot> redo` for a
+    /// redo.
     pub id: String,
+    /// The shot it renders a take of (its selected take is `<shot>.mp4`).
+    pub shot: String,
+    /// A redo asked for with `storyboard pick --redo`: the number of takes the shot had then.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redo: Option<u32>,
     /// `shots[i]` this came from.
     pub spec_index: usize,
     /// Take number (1-based) when the shot has `takes`.
@@ -189,11 +195,53 @@ impl PlannedShot {
                 value: format!("frame:{at}:sha256:{sha}"),
             });
         }
-        request_key(self.provider, &self.endpoint, &self.input, &substs, self.take)
+        request_key(self.provider, &self.endpoint, &self.input, &substs, self.salt())
+    }
+
+    /// What sets this request apart from the same body: its take, its redo.
+    pub fn salt(&self) -> Salt {
+        Salt {
+            take: self.take,
+            redo: self.redo,
+        }
+    }
+
+    /// The same shot asked again (`storyboard pick --redo`): one new take, a new request key.
+    pub fn redone(&self, after: u32) -> PlannedShot {
+        let mut again = self.clone();
+        again.id = format!("{} redo", self.shot);
+        again.take = None;
+        again.redo = Some(after);
+        again.request_key = request_key(self.provider, &self.endpoint, &self.input, &self.substs, again.salt());
+        again
     }
 }
 
+/// What sets a request apart from another with the same body (part of its key).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Salt {
+    /// The take of `takes:`.
+    pub take: Option<u32>,
+    /// The redo.
+    pub redo: Option<u32>,
+}
+
 impl Plan {
+    /// Adds one request for each shot with a redo pending (`storyboard pick --redo`), after
+    /// the plan's own (chained shots keep starting from the shot's own request).
+    pub fn add_redos(&mut self, pending: impl Fn(&str) -> Option<u32>) {
+        let mut seen = std::collections::HashSet::new();
+        let mut extra = Vec::new();
+        for shot in &self.shots {
+            if seen.insert(shot.shot.clone())
+                && let Some(after) = pending(&shot.shot)
+            {
+                extra.push(shot.redone(after));
+            }
+        }
+        self.shots.extend(extra);
+    }
+
     /// Sum of the priced shots.
     pub fn total(&self) -> Micros {
         self.shots.iter().filter_map(|s| s.estimate).sum()

@@ -106,11 +106,24 @@ pub fn sandbox_ready(base: &str) {
 
 pub mod progress;
 
+/// Opens a URL in the user's browser (best effort: `xdg-open`, or `open` on macOS).
+pub fn open_in_browser(url: &str) {
+    let opener = if cfg!(target_os = "macos") { "open" } else { "xdg-open" };
+    let started = std::process::Command::new(opener)
+        .arg(url)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn();
+    if started.is_err() {
+        stderr_line(&format!("cannot start {opener}: open the URL above in a browser"));
+    }
+}
+
 /// The end of a render: the counts and what to do next, or one JSON line for `--json`.
 pub fn render_end(
     json: bool,
     out: &camino::Utf8Path,
-    records: &[&crate::manifest::ShotRecord],
+    records: &[&crate::manifest::RequestRecord],
     stopped: bool,
     sandbox: bool,
 ) {

@@ -301,7 +301,7 @@ pub fn to_render(estimate: &crate::cost::Estimate, cached: usize, resumed: usize
 }
 
 /// The `--json` summary line's counts: shots by status.
-pub fn counts(records: &[&crate::manifest::ShotRecord]) -> Value {
+pub fn counts(records: &[&crate::manifest::RequestRecord]) -> Value {
     let mut m = serde_json::Map::new();
     for r in records {
         let k = serde_json::to_value(r.status)
@@ -316,7 +316,7 @@ pub fn counts(records: &[&crate::manifest::ShotRecord]) -> Value {
 
 /// The end of a render: counts, money, and what to do about uncertain or failed shots.
 pub fn render_summary(
-    records: &[&crate::manifest::ShotRecord],
+    records: &[&crate::manifest::RequestRecord],
     out: &camino::Utf8Path,
     stopped: bool,
     sandbox: bool,
@@ -346,14 +346,14 @@ pub fn render_summary(
     for r in records.iter().filter(|r| r.status == ShotStatus::Failed) {
         s.push_str(&format!(
             "  failed     {}: {}\n",
-            r.id,
+            r.label,
             r.error.as_deref().unwrap_or("")
         ));
     }
     let uncertain: Vec<&str> = records
         .iter()
         .filter(|r| r.status == ShotStatus::Uncertain)
-        .map(|r| r.id.as_str())
+        .map(|r| r.label.as_str())
         .collect();
     if !uncertain.is_empty() {
         s.push_str(&format!(
@@ -378,15 +378,16 @@ pub fn status(out: &camino::Utf8Path, states: &[crate::status::ShotState], sandb
                 s.request_id.clone().unwrap_or_else(|| "-".into()),
                 s.clip.to_owned(),
                 s.estimated_usd.map_or("unpriced".into(), |u| format!("${u:.2}")),
-                s.reason.clone().unwrap_or_default(),
+                takes_cell(&s.takes),
+                s.reason.clone().or_else(|| s.takes.note.clone()).unwrap_or_default(),
             ]
         })
         .collect();
     let mut text = format!("{out}\n\n");
     text.push_str(&table(
-        &["shot", "state", "request", "clip", "est. USD", "note"],
+        &["shot", "state", "request", "clip", "est. USD", "takes", "note"],
         &rows,
-        &[false, false, false, false, true, false],
+        &[false, false, false, false, true, false, false],
     ));
     let n = |st: &str| states.iter().filter(|s| s.state == st).count();
     text.push_str(&format!(
@@ -406,6 +407,49 @@ pub fn status(out: &camino::Utf8Path, states: &[crate::status::ShotState], sandb
         }
     ));
     text
+}
+
+/// A shot's takes for `status`: the numbers, the selected one in brackets (`1 [2] 3`), and
+/// `redo` when one waits for the next render.
+fn takes_cell(t: &crate::status::TakesState) -> String {
+    let mut cell: Vec<String> = t
+        .numbers
+        .iter()
+        .map(|&n| {
+            if Some(n) == t.selected {
+                format!("[{n}]")
+            } else {
+                n.to_string()
+            }
+        })
+        .collect();
+    if t.redo {
+        cell.push("+redo".into());
+    }
+    if cell.is_empty() { "-".into() } else { cell.join(" ") }
+}
+
+/// What `clean` removed (or would), with the bytes freed.
+pub fn cleaned(list: &[crate::review::Removable], dry_run: bool) -> String {
+    let mut s = String::new();
+    for r in list {
+        s.push_str(&format!(
+            "{} take {}  {}  {:.1} MB\n",
+            r.shot,
+            r.take,
+            r.path,
+            r.bytes as f64 / 1e6
+        ));
+    }
+    let bytes: u64 = list.iter().map(|r| r.bytes).sum();
+    let verb = if dry_run { "would free" } else { "freed" };
+    s.push_str(&format!(
+        "{} take(s) not selected and not the current request of any shot: {verb} {:.1} MB{}\n",
+        list.len(),
+        bytes as f64 / 1e6,
+        if dry_run { " (nothing removed: --dry-run)" } else { "" }
+    ));
+    s
 }
 
 /// What `assemble` wrote, and what it left out.

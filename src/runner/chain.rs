@@ -87,12 +87,8 @@ impl Runner {
         task.fate = self.resume.decide(&task.key);
         match task.fate.clone() {
             Fate::Submit | Fate::Follow(_) | Fate::Fetch(..) => true,
-            Fate::Cached(clip) => {
-                let how = match self.place(task.index, &clip) {
-                    Ok(clip) => Settle::Cached(clip),
-                    Err(e) => failed(None, format!("cannot copy the clip: {e}")),
-                };
-                self.settle(task, how);
+            Fate::Cached(_) => {
+                self.settle_known(task);
                 false
             }
             Fate::Uncertain(message) => {
@@ -121,7 +117,11 @@ impl Runner {
             let at = c.at.map_or("last".to_owned(), |t| format!("{t}s"));
             let png = frames_dir.join(format!("{}-{at}.png", &sha[..16.min(sha.len())]));
             if !png.exists() {
-                let clip = self.resume.out.join(format!("{}.mp4", self.shots[u].id));
+                let clip =
+                    match crate::resume::intact_clip(&self.resume.out, self.resume.state(&self.shots[u].request_key)) {
+                        Some(c) if c.sha256 == *sha => self.resume.out.join(c.path),
+                        _ => self.resume.out.join(crate::files::kept_path(sha)),
+                    };
                 let (dest, t) = (png.clone(), c.at);
                 tokio::task::spawn_blocking(move || crate::media::frames::extract(&clip, t, &dest))
                     .await

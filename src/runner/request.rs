@@ -1,7 +1,6 @@
 //! One request, holding its slot: submitted (retried only when certainly nothing was created)
 //! or followed, then its clip downloaded and verified.
 
-use camino::Utf8PathBuf;
 use std::sync::Mutex;
 
 use super::{Runner, Settle, Task};
@@ -285,7 +284,7 @@ impl Runner {
         self.settle(task, settle);
     }
 
-    /// Downloads a finished job's clip to the shot's own name.
+    /// Downloads a finished job's clip into the output folder's store of takes.
     async fn download(
         &self,
         task: &Task,
@@ -293,7 +292,10 @@ impl Runner {
         source: &ClipSource,
     ) -> Result<Settle, crate::download::DownloadError> {
         let id = self.shots[task.index].id.clone();
-        let path = self.resume.out.join(format!("{id}.mp4"));
+        let store = self.resume.out.join(".storyboard").join("clips");
+        let _ = std::fs::create_dir_all(&store);
+        let key = task.key.trim_start_matches("sha256:");
+        let path = store.join(format!("incoming-{}.mp4", &key[..16.min(key.len())]));
         let progress = |bytes: u64, total: Option<u64>| {
             self.emit(Event::Downloading {
                 id: id.clone(),
@@ -302,9 +304,11 @@ impl Runner {
             })
         };
         let clip = crate::download::download(&self.http, &source.url, &path, source.size, &progress).await?;
+        let kept = crate::files::kept_path(&clip.sha256);
+        crate::download::settle_into(&path, &self.resume.out.join(&kept))?;
         Ok(Settle::Done {
             clip: ClipRecord {
-                path: Utf8PathBuf::from(format!("{id}.mp4")),
+                path: kept,
                 bytes: clip.bytes,
                 sha256: clip.sha256,
                 source_url: source.url.clone(),

@@ -98,12 +98,14 @@ fn render_assemble_on_every_example_hands_off_a_cut_a_timeline_and_a_review_page
         assert_eq!(o.status.code(), Some(0), "{name}: {err}");
         let manifest: Value =
             serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();
-        let clips: Vec<PathBuf> = manifest["shots"]
-            .as_array()
-            .unwrap()
+        // Each shot's selected take, at `<id>.mp4`.
+        let shots = manifest["shots"].as_array().unwrap();
+        assert!(shots.iter().all(|s| s["selected_take"].is_u64()), "{name}: {manifest}");
+        let clips: Vec<PathBuf> = shots
             .iter()
-            .map(|s| out.join(s["clip"]["path"].as_str().unwrap()))
+            .map(|s| out.join(format!("{}.mp4", s["id"].as_str().unwrap())))
             .collect();
+        let takes: usize = shots.iter().map(|s| s["takes"].as_array().unwrap().len()).sum();
         let sum: f64 = clips.iter().map(|c| ffprobe_duration(c)).sum();
 
         let find = |ext: &str| -> PathBuf {
@@ -138,7 +140,11 @@ fn render_assemble_on_every_example_hands_off_a_cut_a_timeline_and_a_review_page
         let shot = shots_dir.join(format!("{}.png", name.trim_end_matches(".yaml")));
         let (console, dom) = chromium(&out.join("review.html"), &shot);
         assert!(console.is_empty(), "{name}: console output: {console:?}");
-        assert_eq!(dom.matches("<video").count(), clips.len(), "{name}");
+        assert_eq!(
+            dom.matches("<video").count(),
+            takes + 1,
+            "{name}: every take, and the cut"
+        );
         let png = std::fs::read(&shot).unwrap();
         assert!(png.starts_with(b"\x89PNG") && png.len() > 10_000, "{name}: screenshot");
     }
@@ -176,10 +182,30 @@ async fn failed_shots_are_left_out_with_a_warning_and_strict_refuses() {
     assert!(err.contains("left out") && err.contains("bad"), "{err}");
     let review = std::fs::read_to_string(dir.path().join("out/review.html")).unwrap();
     assert!(review.contains("class=\"shot failed\""), "failed shots stand out");
-    assert_eq!(review.matches("<video").count(), 1);
-    let otio: Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.path().join("out/mixed.otio")).unwrap()).unwrap();
-    assert_eq!(otio["tracks"]["children"][0]["children"].as_array().unwrap().len(), 1);
+    assert_eq!(review.matches("<video").count(), 2, "the good shot's take and the cut");
+    // The failed shot is a gap of its planned 5 s, in the cut and in the timeline.
+    if crate::common::tool_present("ffmpeg") {
+        let cut = ffprobe_duration(&dir.path().join("out/mixed.mp4"));
+        let good = ffprobe_duration(&dir.path().join("out/good.mp4"));
+        assert!(
+            (cut - (good + 5.0)).abs() < 0.1,
+            "cut {cut} s = good {good} s + a 5 s gap"
+        );
+    }
+    if let Some(py) = crate::common::test_python() {
+        let check = Command::new(&py)
+            .arg(root().join("tests/conformance/otio_check.py"))
+            .arg(dir.path().join("out/mixed.otio"))
+            .output()
+            .unwrap();
+        assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stderr));
+        let seen: Value = serde_json::from_slice(&check.stdout).unwrap();
+        assert_eq!(seen["items"][0]["kind"], "Clip", "{seen}");
+        assert_eq!(seen["items"][1]["kind"], "Gap", "{seen}");
+        assert_eq!(seen["items"][1]["name"], "bad", "{seen}");
+        assert_eq!(seen["items"][1]["seconds"].as_f64(), Some(5.0), "{seen}");
+        assert_eq!(seen["items"][1]["markers"][0], "missing", "{seen}");
+    }
     let o = storyboard()
         .arg("assemble")
         .arg(&file)

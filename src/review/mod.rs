@@ -1,0 +1,167 @@
+//! What a director does after a render: pick a take, ask for a redo, write a note (the same
+//! code for `storyboard pick` and the review page), remove the takes nobody uses (`clean`),
+//! and the review server (`server.rs`).
+
+pub mod server;
+
+use camino::{Utf8Path, Utf8PathBuf};
+
+use crate::journal::{History, Journal};
+use crate::manifest::Manifest;
+use crate::takes::{self, PickError, Picks};
+
+/// What the director says of a shot.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Change {
+    /// Select this take.
+    Take(u32),
+    /// Render one new take on the next render.
+    Redo,
+    /// Keep this note (empty: none).
+    Note(String),
+}
+
+/// The folder's manifest, or why there is none.
+fn manifest(out: &Utf8Path) -> Result<Manifest, PickError> {
+    Manifest::read(&out.join("manifest.json")).ok_or_else(|| PickError::NothingRendered(out.to_owned()))
+}
+
+/// Records a change to one shot, puts its selected take at `<id>.mp4` and, when no render
+/// holds the folder, brings the manifest up to date; what happened, in a line.
+pub fn change(out: &Utf8Path, shot: &str, change: Change) -> Result<String, PickError> {
+    let m = manifest(out)?;
+    if !m.shots.iter().any(|s| s.id == shot) {
+        let hint = crate::problem::did_you_mean(shot, m.shots.iter().map(|s| s.id.as_str()));
+        return Err(PickError::NoShot {
+            shot: shot.to_owned(),
+            hint,
+        });
+    }
+    let history = Journal::read(&Journal::path_in(out));
+    let count = takes::count(&history, shot);
+    let kept: Vec<u32> = takes::register(out, &history)
+        .remove(shot)
+        .unwrap_or_default()
+        .iter()
+        .map(|t| t.n)
+        .collect();
+    let said = match &change {
+        Change::Take(n) if !kept.contains(n) => {
+            let have: Vec<String> = kept.iter().map(u32::to_string).collect();
+            return Err(PickError::NoTake {
+                shot: shot.to_owned(),
+                take: *n,
+                have: if have.is_empty() {
+                    "none".into()
+                } else {
+                    have.join(", ")
+                },
+            });
+        }
+        Change::Take(n) => format!("{shot}: take {n} selected ({shot}.mp4)"),
+        Change::Redo => format!("{shot}: one new take on the next render (`storyboard plan` shows its price)"),
+        Change::Note(text) if text.chars().count() > takes::MAX_NOTE_CHARS => {
+            return Err(PickError::LongNote(text.chars().count()));
+        }
+        Change::Note(_) => format!("{shot}: note kept"),
+    };
+    Picks::change(out, |p| {
+        let entry = p.shots.entry(shot.to_owned()).or_default();
+        match change {
+            Change::Take(n) => {
+                entry.take = Some(n);
+                entry.after = count;
+            }
+            Change::Redo if entry.redo.last().is_some_and(|&after| count <= after) => {}
+            Change::Redo => entry.redo.push(count),
+            Change::Note(text) => entry.note = Some(text.trim().to_owned()).filter(|t| !t.is_empty()),
+        }
+        Ok(())
+    })?;
+    refresh(out, &history)?;
+    Ok(said)
+}
+
+/// Puts every shot's selected take in place and rewrites the manifest's takes, unless a render
+/// holds the folder (it does the same when it ends).
+fn refresh(out: &Utf8Path, history: &History) -> Result<(), PickError> {
+    let Ok(_lock) = crate::folder::lock(out) else {
+        return Ok(());
+    };
+    let mut m = manifest(out)?;
+    let picks = Picks::read(out)?;
+    let problems = takes::apply(out, &mut m.shots, history, &picks);
+    if let Some(p) = problems.into_iter().next() {
+        return Err(PickError::Place(p));
+    }
+    let path = out.join("manifest.json");
+    let bytes = serde_json::to_vec_pretty(&m).map_err(|e| PickError::Io {
+        path: path.clone(),
+        source: std::io::Error::other(e),
+    })?;
+    crate::files::write_atomic(&path, &crate::secrets::redact_bytes(bytes))
+        .map_err(|source| PickError::Io { path, source })
+}
+
+/// A take `clean` removes (or would).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Removable {
+    /// The shot.
+    pub shot: String,
+    /// The take number.
+    pub take: u32,
+    /// The clip in the store.
+    pub path: Utf8PathBuf,
+    /// Its size.
+    pub bytes: u64,
+}
+
+/// The takes no shot selects and no current request made (removing those would buy them
+/// again on the next render); each clip once.
+pub fn removable(out: &Utf8Path) -> Result<Vec<Removable>, PickError> {
+    let m = manifest(out)?;
+    let history = Journal::read(&Journal::path_in(out));
+    let picks = Picks::read(out)?;
+    let all = takes::of_shots(out, &m.shots, &history, &picks);
+    let mut keep = std::collections::HashSet::new();
+    for (shot, st) in m.shots.iter().zip(&all) {
+        let current: Vec<&str> = std::iter::once(&shot.request)
+            .chain(&shot.more)
+            .map(|r| r.request_key.as_str())
+            .collect();
+        for t in &st.takes {
+            if Some(t.n) == st.selected || current.contains(&t.request_key.as_str()) {
+                keep.insert(t.clip.sha256.clone());
+            }
+        }
+    }
+    let mut seen = std::collections::HashSet::new();
+    let mut out_list: Vec<Removable> = takes::register(out, &history)
+        .into_iter()
+        .flat_map(|(shot, ts)| ts.into_iter().map(move |t| (shot.clone(), t)))
+        .filter(|(_, t)| !keep.contains(&t.clip.sha256) && t.clip.path.starts_with(".storyboard"))
+        .filter(|(_, t)| seen.insert(t.clip.sha256.clone()))
+        .map(|(shot, t)| Removable {
+            shot,
+            take: t.n,
+            path: t.clip.path,
+            bytes: t.clip.bytes,
+        })
+        .collect();
+    out_list.sort_by(|a, b| (&a.shot, a.take).cmp(&(&b.shot, b.take)));
+    Ok(out_list)
+}
+
+/// Removes the takes [`removable`] lists, while holding the folder's lock (never during a
+/// render); what was removed.
+pub fn clean(out: &Utf8Path) -> Result<Vec<Removable>, crate::error::Error> {
+    let _lock = crate::folder::lock(out)?;
+    let list = removable(out).map_err(crate::error::UsageError::Picks)?;
+    for r in &list {
+        let path = out.join(&r.path);
+        std::fs::remove_file(&path).map_err(|source| crate::error::Error::Write { path, source })?;
+        let clip = r.path.file_stem().unwrap_or_default();
+        let _ = std::fs::remove_file(out.join(crate::assemble::review::poster_path(clip)));
+    }
+    Ok(list)
+}
