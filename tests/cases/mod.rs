@@ -8,3 +8,4 @@ mod plan_errors;
 mod providers;
 mod render;
 mod sandbox;
+mod takes;
