@@ -176,11 +176,14 @@ pub fn assemble(out: &Utf8Path, name: &str, strict: bool) -> Result<Assembly, As
             Err(e) => (None, Some(e.to_string()), copy),
         }
     };
-    review::make_posters(out, &clips);
+    let view = review::View {
+        posters: review::make_posters(out, &clips),
+        ..review::View::default()
+    };
     let cut_name = cut.as_ref().and_then(|c| c.file_name());
     let review = write(
         out.join("review.html"),
-        review::page(&title, &manifest, &clips, cut_name, None),
+        review::page(&title, &manifest, &clips, cut_name, &view),
     )?;
     Ok(Assembly {
         cut,

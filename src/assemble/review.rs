@@ -32,7 +32,7 @@ h1{margin-bottom:.2rem}.summary{color:#aaa;margin-bottom:1rem}.cut video{max-wid
 .shot{background:#1c1c1c;border:2px solid #333;border-radius:8px;padding:1rem;margin:1.2rem 0}\
 .shot.failed{border-color:#e5484d;background:#2a1415}.shot.uncertain{border-color:#f5a524;background:#2a2210}\
 .shot.pending{opacity:.7}.takes{display:flex;gap:1rem;flex-wrap:wrap;margin:.6rem 0}\
-.take{width:300px;border:2px solid #333;border-radius:6px;padding:.5rem}.take.selected{border-color:#30a46c}\
+.take{width:280px;margin:0;border:2px solid #333;border-radius:6px;padding:.5rem}.take.selected{border-color:#30a46c}\
 video{width:100%;background:#000;border-radius:4px}.gap{color:#aaa;padding:2rem;border:2px dashed #444;border-radius:6px}\
 .badge{display:inline-block;padding:.1rem .5rem;border-radius:99px;font-size:.8rem;background:#333}\
 .failed .badge{background:#e5484d;color:#fff}.uncertain .badge{background:#f5a524;color:#000}\
@@ -40,11 +40,15 @@ video{width:100%;background:#000;border-radius:4px}.gap{color:#aaa;padding:2rem;
 dl{display:grid;grid-template-columns:auto 1fr;gap:.2rem .8rem}dt{color:#888}dd{margin:0;word-break:break-word}\
 .error{color:#ff9592}button{cursor:pointer}textarea{width:100%;min-height:3rem;background:#222;color:#eee}";
 
-/// What the live page (served by `storyboard review`) adds: the token its requests carry.
-#[derive(Debug, Clone, Copy)]
-pub struct Live<'a> {
-    /// The random token the server printed.
-    pub token: &'a str,
+/// How the page is seen: as a file beside the clips, or served live by `storyboard review`.
+#[derive(Debug, Clone, Default)]
+pub struct View {
+    /// Put before every media path (`media/` when served).
+    pub prefix: String,
+    /// The takes (by clip sha256) that have a poster frame.
+    pub posters: std::collections::HashSet<String>,
+    /// Served live: the token its requests carry (and the buttons to pick, redo and note).
+    pub token: Option<String>,
 }
 
 /// The poster frame of a take, relative to the output folder, when one was made.
@@ -52,25 +56,28 @@ pub fn poster_path(sha256: &str) -> String {
     format!(".storyboard/posters/{sha256}.png")
 }
 
-/// Makes each take's poster frame once (a frame one second in), when ffmpeg is installed.
-pub fn make_posters(out: &Utf8Path, clips: &[Clip]) {
-    if !crate::media::frames::available() {
-        return;
-    }
+/// Makes each take's poster frame once (a frame one second in) when ffmpeg is installed; the
+/// takes (by clip sha256) that have one.
+pub fn make_posters(out: &Utf8Path, clips: &[Clip]) -> std::collections::HashSet<String> {
+    let ffmpeg = crate::media::frames::available();
+    let mut made = std::collections::HashSet::new();
     for t in clips.iter().flat_map(|c| &c.record.takes) {
         let dest = out.join(poster_path(&t.clip.sha256));
+        if !dest.exists() && ffmpeg {
+            if let Some(dir) = dest.parent() {
+                let _ = std::fs::create_dir_all(dir);
+            }
+            let _ = crate::media::frames::extract(&out.join(&t.clip.path), Some(1.0), &dest);
+        }
         if dest.exists() {
-            continue;
+            made.insert(t.clip.sha256.clone());
         }
-        if let Some(dir) = dest.parent() {
-            let _ = std::fs::create_dir_all(dir);
-        }
-        let _ = crate::media::frames::extract(&out.join(&t.clip.path), Some(1.0), &dest);
     }
+    made
 }
 
 /// The page. `cut` is the assembled film's file name, when it exists.
-pub fn page(title: &str, manifest: &Manifest, clips: &[Clip], cut: Option<&str>, live: Option<Live>) -> String {
+pub fn page(title: &str, manifest: &Manifest, clips: &[Clip], cut: Option<&str>, view: &View) -> String {
     let rendered: Vec<&Clip> = clips.iter().filter(|c| c.rel.is_some()).collect();
     let seconds: f64 = clips.iter().map(|c| c.duration).sum();
     let mut html = format!(
@@ -84,17 +91,18 @@ pub fn page(title: &str, manifest: &Manifest, clips: &[Clip], cut: Option<&str>,
     );
     if let Some(cut) = cut {
         html.push_str(&format!(
-            "<section class=\"cut\"><h2>The cut</h2><video controls preload=\"metadata\" src=\"{}\"></video></section>\n",
+            "<section class=\"cut\"><h2>The cut</h2><video controls preload=\"metadata\" src=\"{}{}\"></video></section>\n",
+            escape(&view.prefix),
             escape(cut)
         ));
     }
     html.push_str("<main>\n");
     for c in clips {
-        shot(&mut html, c, live.is_some());
+        shot(&mut html, c, view);
     }
     html.push_str("</main>\n");
-    if let Some(live) = live {
-        html.push_str(&script(live.token));
+    if let Some(token) = &view.token {
+        html.push_str(&script(token));
     }
     html.push_str("</body>\n</html>\n");
     html
@@ -134,7 +142,8 @@ fn prompt(c: &Clip) -> String {
 }
 
 /// One shot's section.
-fn shot(html: &mut String, c: &Clip, live: bool) {
+fn shot(html: &mut String, c: &Clip, view: &View) {
+    let live = view.token.is_some();
     let s = &c.record;
     let status = format!("{:?}", s.request.status).to_lowercase();
     let id = escape(&s.id);
@@ -146,7 +155,7 @@ fn shot(html: &mut String, c: &Clip, live: bool) {
         html.push_str(&format!("<div class=\"gap\">no clip yet ({} s gap)</div>\n", s.seconds));
     }
     for t in &s.takes {
-        take(html, &s.id, t, s.selected_take == Some(t.take), live);
+        take(html, &s.id, t, s.selected_take == Some(t.take), view);
     }
     html.push_str("</div>\n<dl>\n");
     let mut row = |k: &str, v: String| html.push_str(&format!("<dt>{k}</dt><dd>{v}</dd>\n"));
@@ -197,12 +206,21 @@ fn shot(html: &mut String, c: &Clip, live: bool) {
 }
 
 /// One take: its player with a poster frame, cost, and (live) the button that picks it.
-fn take(html: &mut String, shot: &str, t: &TakeRecord, selected: bool, live: bool) {
+fn take(html: &mut String, shot: &str, t: &TakeRecord, selected: bool, view: &View) {
+    let live = view.token.is_some();
     let class = if selected { "take selected" } else { "take" };
+    let poster = match view.posters.contains(&t.clip.sha256) {
+        true => format!(
+            " poster=\"{}{}\"",
+            escape(&view.prefix),
+            escape(&poster_path(&t.clip.sha256))
+        ),
+        false => String::new(),
+    };
     html.push_str(&format!(
-        "<figure class=\"{class}\" data-take=\"{}\">\n<video controls preload=\"none\" poster=\"{}\" src=\"{}\"></video>\n<figcaption>take {}{} · {}{}</figcaption>\n",
+        "<figure class=\"{class}\" data-take=\"{}\">\n<video controls preload=\"none\"{poster} src=\"{}{}\"></video>\n<figcaption>take {}{} · {}{}</figcaption>\n",
         t.take,
-        escape(&poster_path(&t.clip.sha256)),
+        escape(&view.prefix),
         escape(t.clip.path.as_str()),
         t.take,
         if selected { " <span class=\"badge\">selected</span>" } else { "" },

@@ -111,12 +111,13 @@ async fn guard(State(r): State<Arc<Review>>, req: Request, next: Next) -> Respon
 async fn page(State(r): State<Arc<Review>>) -> Response {
     let built = tokio::task::spawn_blocking(move || {
         let (manifest, clips, _) = crate::assemble::segments(&r.out, false).map_err(|e| e.to_string())?;
-        crate::assemble::review::make_posters(&r.out, &clips);
+        let view = crate::assemble::review::View {
+            prefix: "media/".into(),
+            posters: crate::assemble::review::make_posters(&r.out, &clips),
+            token: Some(r.token.clone()),
+        };
         let cut = r.out.join(&r.cut).is_file().then_some(r.cut.as_str());
-        let clips: Vec<_> = clips.into_iter().map(media_paths).collect();
-        let cut = cut.map(|c| format!("media/{c}"));
-        let live = crate::assemble::review::Live { token: &r.token };
-        let html = crate::assemble::review::page(&r.title, &manifest, &clips, cut.as_deref(), Some(live));
+        let html = crate::assemble::review::page(&r.title, &manifest, &clips, cut, &view);
         Ok::<_, String>((html, r.token.clone()))
     })
     .await;
@@ -132,15 +133,6 @@ async fn page(State(r): State<Arc<Review>>) -> Response {
         Ok(Err(e)) => (StatusCode::NOT_FOUND, e).into_response(),
         Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
     }
-}
-
-/// The page's clip and poster paths, under `/media/`.
-fn media_paths(mut c: crate::assemble::Clip) -> crate::assemble::Clip {
-    c.rel = c.rel.map(|r| format!("media/{r}"));
-    for t in &mut c.record.takes {
-        t.clip.path = Utf8PathBuf::from(format!("media/{}", t.clip.path));
-    }
-    c
 }
 
 /// A clip, poster or the cut from the output folder: only those, never anything else.

@@ -277,3 +277,129 @@ async fn picks_survive_a_kill_at_any_moment() {
     assert_eq!(takes_of(&file, "reunion").1, Some(2));
     assert_eq!(std::fs::read(out.join("reunion.mp4")).unwrap(), takes[1]);
 }
+
+/// `storyboard review` started on a free port; its URL.
+fn start_review(file: &Path) -> (std::process::Child, String) {
+    use std::io::BufRead;
+    let mut child = Command::new(assert_cmd::cargo::cargo_bin("storyboard"))
+        .arg("review")
+        .arg(file)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .trim()
+        .strip_prefix("review: ")
+        .unwrap_or_else(|| panic!("{line}"))
+        .to_owned();
+    (child, url)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_review_page_refuses_requests_without_its_token_or_from_another_site() {
+    let sb = sandbox().await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "s.yaml", THREE_TAKES);
+    assert_eq!(render(&sb, &file, &[]).await.status.code(), Some(0));
+    let (mut child, url) = start_review(&file);
+    let (base, query) = url.split_once("/?").unwrap();
+    let token = query.strip_prefix("token=").unwrap().to_owned();
+    let http = reqwest::Client::new();
+    let get = |u: String| http.get(u).send();
+    assert_eq!(get(url.clone()).await.unwrap().status(), 200);
+    assert_eq!(get(format!("{base}/")).await.unwrap().status(), 403, "no token");
+    assert_eq!(
+        get(format!("{base}/?token=x{token}")).await.unwrap().status(),
+        403,
+        "wrong token"
+    );
+    let evil_host = http.get(&url).header("host", "evil.example:80").send().await.unwrap();
+    assert_eq!(evil_host.status(), 403, "DNS rebinding: another Host");
+    let pick = |origin: Option<&str>, with_token: bool| {
+        let mut req = http
+            .post(format!("{base}/api/pick"))
+            .json(&serde_json::json!({"shot": "reunion", "take": 1}));
+        if with_token {
+            req = req.header("x-storyboard-token", &token);
+        }
+        if let Some(o) = origin {
+            req = req.header("origin", o);
+        }
+        req.send()
+    };
+    assert_eq!(
+        pick(None, false).await.unwrap().status(),
+        403,
+        "a change needs the token header"
+    );
+    assert_eq!(
+        pick(Some("https://evil.example"), true).await.unwrap().status(),
+        403,
+        "another site"
+    );
+    assert_eq!(takes_of(&file, "reunion").1, Some(3), "nothing changed");
+    let media = |path: &str| {
+        http.get(format!("{base}/media/{path}"))
+            .header("cookie", format!("storyboard_token={token}"))
+            .send()
+    };
+    assert_eq!(media("reunion.mp4").await.unwrap().status(), 200);
+    assert_eq!(
+        media("manifest.json").await.unwrap().status(),
+        404,
+        "only clips, posters and the cut"
+    );
+    assert_eq!(media(".storyboard/journal.jsonl").await.unwrap().status(), 404);
+    assert_eq!(pick(None, true).await.unwrap().status(), 200);
+    assert_eq!(takes_of(&file, "reunion").1, Some(1));
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_director_picks_a_take_on_the_review_page_in_chromium() {
+    if !crate::common::tool_present("chromium") || !crate::common::tool_present("chromedriver") {
+        return;
+    }
+    let Some(py) = crate::common::test_python() else { return };
+    let sb = sandbox().await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "s.yaml", THREE_TAKES);
+    assert_eq!(render(&sb, &file, &[]).await.status.code(), Some(0));
+    assert_eq!(run(&["assemble"], &file).status.code(), Some(0));
+    assert_eq!(takes_of(&file, "reunion").1, Some(3));
+    let (mut child, url) = start_review(&file);
+    let shots_dir = root().join("target/review-screenshots");
+    std::fs::create_dir_all(&shots_dir).unwrap();
+    let screenshot = shots_dir.join("review-live.png");
+    let _ = std::fs::remove_file(&screenshot);
+    let o = tokio::task::spawn_blocking(move || {
+        Command::new(&py)
+            .arg(root().join("tests/conformance/review_browser.py"))
+            .arg(&url)
+            .arg(&screenshot)
+            .args(["reunion", "2"])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(o.status.success(), "{}", text(&o));
+    let seen: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(seen["console"], serde_json::json!([]), "no console errors: {seen}");
+    assert_eq!(seen["takes"], 4, "three takes of reunion, one of after: {seen}");
+    assert_eq!(
+        takes_of(&file, "reunion").1,
+        Some(2),
+        "status shows the take picked in the browser"
+    );
+    let png = std::fs::read(shots_dir.join("review-live.png")).unwrap();
+    assert!(png.starts_with(b"\x89PNG") && png.len() > 10_000, "screenshot");
+}

@@ -1,0 +1,41 @@
+"""Drives the live review page in headless Chromium through WebDriver (Debian's chromedriver):
+loads the URL `storyboard review` printed, clicks "pick take N" of a shot, waits for the page
+to show that take selected, takes a screenshot, and prints what the browser logged as JSON.
+
+usage: review_browser.py URL SCREENSHOT SHOT TAKE
+"""
+
+import json
+import sys
+
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
+
+url, screenshot, shot, take = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
+
+options = webdriver.ChromeOptions()
+options.binary_location = "/usr/bin/chromium"
+for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1280,1600",
+            "--no-first-run", "--disable-background-networking", "--disable-component-update"):
+    options.add_argument(arg)
+options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+driver = webdriver.Chrome(options=options, service=Service("/usr/bin/chromedriver"))
+try:
+    driver.set_page_load_timeout(60)
+    driver.get(url)
+    logs = driver.get_log("browser")
+    button = driver.find_element(By.CSS_SELECTOR, f'button[data-pick="{shot}"][data-take="{take}"]')
+    button.click()
+    selected = f'section[data-shot="{shot}"] figure.take.selected[data-take="{take}"]'
+    WebDriverWait(driver, 30).until(lambda d: d.find_elements(By.CSS_SELECTOR, selected))
+    logs += driver.get_log("browser")
+    driver.save_screenshot(screenshot)
+    print(json.dumps({
+        "console": [entry["message"] for entry in logs if entry["level"] in ("SEVERE", "WARNING")],
+        "title": driver.title,
+        "takes": len(driver.find_elements(By.CSS_SELECTOR, "figure.take")),
+    }))
+finally:
+    driver.quit()
