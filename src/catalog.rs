@@ -4,7 +4,10 @@
 use serde::Serialize;
 use std::fmt;
 
-use crate::cost::{KLING_V25_TURBO_PRO, KLING_V26_PRO, Pricing};
+use crate::cost::{
+    KLING_O3_STANDARD_I2V, KLING_V3_PRO, KLING_V3_STANDARD, KLING_V3_TURBO_PRO, KLING_V25_TURBO_PRO, KLING_V26_PRO,
+    NO_LIST_PRICE, Price,
+};
 
 /// A hosted API that runs the models.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, PartialOrd, Ord)]
@@ -49,6 +52,8 @@ pub enum Kind {
     TextToVideo,
     /// A start image (and optionally an end image).
     ImageToVideo,
+    /// Reference images (`references:`, `@Image1`…) and optionally start/end images.
+    ReferenceToVideo,
     /// A character image driven by a reference video.
     MotionControl,
 }
@@ -59,12 +64,63 @@ impl Kind {
         match self {
             Kind::TextToVideo => "text-to-video",
             Kind::ImageToVideo => "image-to-video",
+            Kind::ReferenceToVideo => "reference-to-video",
             Kind::MotionControl => "motion-control",
         }
     }
 }
 
-/// One endpoint of the catalog and the shape of its request body.
+/// The durations an endpoint renders (whole seconds; the body gets a string).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durations {
+    /// No `duration` field (motion control follows its reference video).
+    None,
+    /// One of these.
+    Only(&'static [u64]),
+    /// Any whole number of seconds in this range.
+    Range {
+        /// Shortest.
+        min: u64,
+        /// Longest.
+        max: u64,
+    },
+}
+
+impl Durations {
+    /// Whether `n` seconds is allowed.
+    pub fn allows(self, n: u64) -> bool {
+        match self {
+            Durations::None => false,
+            Durations::Only(list) => list.contains(&n),
+            Durations::Range { min, max } => (min..=max).contains(&n),
+        }
+    }
+
+    /// For messages: `5 or 10`, `3 to 15`.
+    pub fn describe(self) -> String {
+        match self {
+            Durations::None => "none".into(),
+            Durations::Only(list) => list.iter().map(u64::to_string).collect::<Vec<_>>().join(" or "),
+            Durations::Range { min, max } => format!("{min} to {max}"),
+        }
+    }
+}
+
+/// How an endpoint takes voices.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Voices {
+    /// It takes none.
+    None,
+    /// `voice_ids`, referenced in the prompt as `<<<voice_1>>>` (Kling v2.6).
+    Ids,
+    /// Bound to characters through `elements[].voice_id` (Kling 3.0 / O3).
+    Elements,
+}
+
+/// One endpoint of the catalog: the shape of its request body, what each field takes, and its
+/// list price with the source and date it was read. Validation, `storyboard models` and the
+/// estimate all read this table; the sandbox keeps its own copy of the schemas.
 #[derive(Debug, Clone, Copy)]
 pub struct Endpoint {
     /// Who serves it.
@@ -77,20 +133,31 @@ pub struct Endpoint {
     pub id: &'static str,
     /// Eachlabs model version (sent with every prediction).
     pub version: Option<&'static str>,
-    /// The body field for the start image (`start_image_url` on v2.6, `image_url` on v2.5).
+    /// The body field for the start image (`start_image_url` on v2.6 and v3, `image_url` on
+    /// v2.5 and O3 image-to-video).
     pub start_image_field: Option<&'static str>,
-    /// The body field for the end image (`end_image_url` on v2.6, `tail_image_url` on v2.5).
+    /// The body field for the end image (`end_image_url`, `tail_image_url` on v2.5).
     pub end_image_field: Option<&'static str>,
-    /// Takes `aspect_ratio`.
+    /// The durations it renders.
+    pub durations: Durations,
+    /// Takes `aspect_ratio` (`16:9`, `9:16`, `1:1`).
     pub aspect_ratio: bool,
-    /// Takes `cfg_scale`.
+    /// Takes `negative_prompt`.
+    pub negative_prompt: bool,
+    /// Takes `cfg_scale` (0..1).
     pub cfg_scale: bool,
-    /// Takes `generate_audio`.
-    pub generate_audio: bool,
-    /// Takes `voice_ids`.
-    pub voice_ids: bool,
+    /// Takes `generate_audio`, and its default.
+    pub generate_audio: Option<bool>,
+    /// How it takes voices.
+    pub voices: Voices,
+    /// Takes `multi_prompt` and `shot_type` (`beats:`).
+    pub multi_prompt: bool,
+    /// Takes `image_urls` (`references:`).
+    pub references: bool,
+    /// Takes `elements` (characters).
+    pub elements: bool,
     /// List price.
-    pub pricing: Pricing,
+    pub price: Price,
     /// The price is assumed from another provider's, not published for this one.
     pub price_assumed: bool,
 }
@@ -101,13 +168,16 @@ impl Endpoint {
         self.id.strip_prefix("fal-ai/kling-video/").unwrap_or(self.id)
     }
 
-    /// Takes `duration` / `negative_prompt` (everything but motion control).
+    /// Takes `duration`.
     pub fn takes_duration(&self) -> bool {
-        self.kind != Kind::MotionControl
+        self.durations != Durations::None
     }
 }
 
-const fn fal(family: &'static str, kind: Kind, id: &'static str, pricing: Pricing) -> Endpoint {
+const V2: Durations = Durations::Only(&[5, 10]);
+const V3: Durations = Durations::Range { min: 3, max: 15 };
+
+const fn fal(family: &'static str, kind: Kind, id: &'static str, price: Price) -> Endpoint {
     Endpoint {
         provider: ProviderKind::Fal,
         family,
@@ -116,21 +186,52 @@ const fn fal(family: &'static str, kind: Kind, id: &'static str, pricing: Pricin
         version: None,
         start_image_field: None,
         end_image_field: None,
+        durations: V2,
         aspect_ratio: false,
+        negative_prompt: true,
         cfg_scale: false,
-        generate_audio: false,
-        voice_ids: false,
-        pricing,
+        generate_audio: None,
+        voices: Voices::None,
+        multi_prompt: false,
+        references: false,
+        elements: false,
+        price,
         price_assumed: false,
     }
 }
 
-/// Every endpoint the catalog knows, fields per `reference/` (protocol.md §3 and §4).
+/// Kling 3.0 pro/standard (kling-v3-and-platform.md §1–2): 3–15 s, `multi_prompt`, elements
+/// (voices bound through them), negative prompt and cfg, audio on by default.
+const fn v3(family: &'static str, kind: Kind, id: &'static str, price: Price) -> Endpoint {
+    Endpoint {
+        durations: V3,
+        cfg_scale: true,
+        generate_audio: Some(true),
+        voices: Voices::Elements,
+        multi_prompt: true,
+        elements: true,
+        ..fal(family, kind, id, price)
+    }
+}
+
+/// Kling O3 (§1–2): 3–15 s, `multi_prompt`, audio off by default, no negative prompt or cfg.
+const fn o3(family: &'static str, kind: Kind, id: &'static str, price: Price) -> Endpoint {
+    Endpoint {
+        durations: V3,
+        negative_prompt: false,
+        generate_audio: Some(false),
+        multi_prompt: true,
+        ..fal(family, kind, id, price)
+    }
+}
+
+/// Every endpoint the catalog knows: fields per `reference/` (protocol.md §3 and §4 for v2.x,
+/// kling-v3-and-platform.md for v3 and O3).
 pub const CATALOG: &[Endpoint] = &[
     Endpoint {
         aspect_ratio: true,
         cfg_scale: true,
-        generate_audio: true,
+        generate_audio: Some(true),
         ..fal(
             "kling-v2.6-pro",
             Kind::TextToVideo,
@@ -141,8 +242,8 @@ pub const CATALOG: &[Endpoint] = &[
     Endpoint {
         start_image_field: Some("start_image_url"),
         end_image_field: Some("end_image_url"),
-        generate_audio: true,
-        voice_ids: true,
+        generate_audio: Some(true),
+        voices: Voices::Ids,
         ..fal(
             "kling-v2.6-pro",
             Kind::ImageToVideo,
@@ -150,12 +251,16 @@ pub const CATALOG: &[Endpoint] = &[
             KLING_V26_PRO,
         )
     },
-    fal(
-        "kling-v2.6-pro",
-        Kind::MotionControl,
-        "fal-ai/kling-video/v2.6/pro/motion-control",
-        Pricing::Unpriced,
-    ),
+    Endpoint {
+        durations: Durations::None,
+        negative_prompt: false,
+        ..fal(
+            "kling-v2.6-pro",
+            Kind::MotionControl,
+            "fal-ai/kling-video/v2.6/pro/motion-control",
+            NO_LIST_PRICE,
+        )
+    },
     Endpoint {
         aspect_ratio: true,
         cfg_scale: true,
@@ -178,11 +283,131 @@ pub const CATALOG: &[Endpoint] = &[
         )
     },
     Endpoint {
+        aspect_ratio: true,
+        ..v3(
+            "kling-v3-pro",
+            Kind::TextToVideo,
+            "fal-ai/kling-video/v3/pro/text-to-video",
+            KLING_V3_PRO,
+        )
+    },
+    Endpoint {
+        start_image_field: Some("start_image_url"),
+        end_image_field: Some("end_image_url"),
+        ..v3(
+            "kling-v3-pro",
+            Kind::ImageToVideo,
+            "fal-ai/kling-video/v3/pro/image-to-video",
+            KLING_V3_PRO,
+        )
+    },
+    Endpoint {
+        aspect_ratio: true,
+        ..v3(
+            "kling-v3-standard",
+            Kind::TextToVideo,
+            "fal-ai/kling-video/v3/standard/text-to-video",
+            KLING_V3_STANDARD,
+        )
+    },
+    Endpoint {
+        start_image_field: Some("start_image_url"),
+        end_image_field: Some("end_image_url"),
+        ..v3(
+            "kling-v3-standard",
+            Kind::ImageToVideo,
+            "fal-ai/kling-video/v3/standard/image-to-video",
+            KLING_V3_STANDARD,
+        )
+    },
+    Endpoint {
+        durations: V3,
+        aspect_ratio: true,
+        negative_prompt: false,
+        multi_prompt: true,
+        ..fal(
+            "kling-v3-turbo-pro",
+            Kind::TextToVideo,
+            "fal-ai/kling-video/v3/turbo/pro/text-to-video",
+            KLING_V3_TURBO_PRO,
+        )
+    },
+    Endpoint {
+        aspect_ratio: true,
+        voices: Voices::Elements,
+        elements: true,
+        ..o3(
+            "kling-o3-pro",
+            Kind::TextToVideo,
+            "fal-ai/kling-video/o3/pro/text-to-video",
+            NO_LIST_PRICE,
+        )
+    },
+    Endpoint {
+        start_image_field: Some("image_url"),
+        end_image_field: Some("end_image_url"),
+        ..o3(
+            "kling-o3-pro",
+            Kind::ImageToVideo,
+            "fal-ai/kling-video/o3/pro/image-to-video",
+            NO_LIST_PRICE,
+        )
+    },
+    Endpoint {
+        start_image_field: Some("start_image_url"),
+        end_image_field: Some("end_image_url"),
+        aspect_ratio: true,
+        references: true,
+        voices: Voices::Elements,
+        elements: true,
+        ..o3(
+            "kling-o3-pro",
+            Kind::ReferenceToVideo,
+            "fal-ai/kling-video/o3/pro/reference-to-video",
+            NO_LIST_PRICE,
+        )
+    },
+    Endpoint {
+        aspect_ratio: true,
+        voices: Voices::Elements,
+        elements: true,
+        ..o3(
+            "kling-o3-standard",
+            Kind::TextToVideo,
+            "fal-ai/kling-video/o3/standard/text-to-video",
+            NO_LIST_PRICE,
+        )
+    },
+    Endpoint {
+        start_image_field: Some("image_url"),
+        end_image_field: Some("end_image_url"),
+        ..o3(
+            "kling-o3-standard",
+            Kind::ImageToVideo,
+            "fal-ai/kling-video/o3/standard/image-to-video",
+            KLING_O3_STANDARD_I2V,
+        )
+    },
+    Endpoint {
+        start_image_field: Some("start_image_url"),
+        end_image_field: Some("end_image_url"),
+        aspect_ratio: true,
+        references: true,
+        voices: Voices::Elements,
+        elements: true,
+        ..o3(
+            "kling-o3-standard",
+            Kind::ReferenceToVideo,
+            "fal-ai/kling-video/o3/standard/reference-to-video",
+            NO_LIST_PRICE,
+        )
+    },
+    Endpoint {
         provider: ProviderKind::Eachlabs,
         version: Some("0.0.1"),
         aspect_ratio: true,
         cfg_scale: true,
-        generate_audio: true,
+        generate_audio: Some(true),
         // DESIGN §2: "as fal (assumed; marked so in the estimate)" — Eachlabs publishes no price.
         price_assumed: true,
         ..fal(
@@ -197,6 +422,7 @@ pub const CATALOG: &[Endpoint] = &[
         version: Some("0.0.1"),
         aspect_ratio: true,
         cfg_scale: true,
+        price_assumed: true,
         ..fal(
             "kling-v2.5-turbo-pro",
             Kind::TextToVideo,
@@ -229,8 +455,8 @@ pub fn by_id(provider: ProviderKind, id: &str) -> Option<&'static Endpoint> {
     CATALOG.iter().find(|e| e.provider == provider && e.id == id)
 }
 
-/// Allowed durations (seconds) for every text/image-to-video endpoint.
-pub const DURATIONS: &[u64] = &[5, 10];
+/// The longest duration any endpoint renders (a value beyond it is wrong for every model).
+pub const MAX_SECONDS: u64 = 15;
 /// Allowed aspect ratios.
 pub const ASPECT_RATIOS: &[&str] = &["16:9", "9:16", "1:1"];
 /// Motion-control character orientations.
@@ -262,6 +488,23 @@ mod tests {
         assert_eq!(e.end_image_field, Some("tail_image_url"));
         assert!(select("kling-v2.6-pro", ProviderKind::Eachlabs, Kind::ImageToVideo).is_none());
         assert!(select("kling-v2.5-turbo-pro", ProviderKind::Fal, Kind::MotionControl).is_none());
-        assert_eq!(families(), ["kling-v2.6-pro", "kling-v2.5-turbo-pro"]);
+        let o3 = select("kling-o3-pro", ProviderKind::Fal, Kind::ImageToVideo).unwrap();
+        assert_eq!(o3.start_image_field, Some("image_url"), "O3 image-to-video: image_url");
+        let v3 = select("kling-v3-pro", ProviderKind::Fal, Kind::ImageToVideo).unwrap();
+        assert_eq!(v3.start_image_field, Some("start_image_url"));
+        assert!(select("kling-v3-pro", ProviderKind::Fal, Kind::ReferenceToVideo).is_none());
+        assert!(select("kling-o3-standard", ProviderKind::Fal, Kind::ReferenceToVideo).is_some());
+        assert_eq!(
+            families(),
+            [
+                "kling-v2.6-pro",
+                "kling-v2.5-turbo-pro",
+                "kling-v3-pro",
+                "kling-v3-standard",
+                "kling-v3-turbo-pro",
+                "kling-o3-pro",
+                "kling-o3-standard"
+            ]
+        );
     }
 }

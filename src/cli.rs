@@ -168,6 +168,9 @@ pub struct RenderArgs {
     /// Skip the budget check (also under --sandbox, which rehearses it).
     #[arg(long)]
     pub ignore_budget: bool,
+    /// Price from the catalog's table: do not fetch fal's live prices before a paid render.
+    #[arg(long)]
+    pub offline: bool,
     /// After rendering, assemble the cut, the timeline and the review page.
     #[arg(long)]
     pub assemble: bool,
@@ -322,6 +325,12 @@ pub struct ModelsArgs {
     /// Print the catalog as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Fetch fal's live prices now (cached for 24 hours; `plan` uses them).
+    #[arg(long)]
+    pub refresh: bool,
+    /// The providers' keys (from the environment).
+    #[command(flatten)]
+    pub keys: Keys,
 }
 
 /// `storyboard schema`.

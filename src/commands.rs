@@ -14,6 +14,7 @@ pub fn plan(args: cli::PlanArgs) -> Result<i32, Error> {
     let src = Source::load(&args.file)?;
     let overrides = plan::Overrides {
         provider: args.provider.map(Into::into),
+        prices: crate::prices::cached(&crate::settings::platform_url()),
     };
     let mut plan = plan::plan(&src, &overrides).map_err(Error::BadInput)?;
     // Redos asked for with `pick --redo` are part of what the next render costs.
@@ -31,13 +32,29 @@ pub fn plan(args: cli::PlanArgs) -> Result<i32, Error> {
     Ok(exit::OK)
 }
 
-/// `storyboard models`.
-pub fn models(args: cli::ModelsArgs) -> Result<i32, Error> {
+/// `storyboard models`: the catalog, priced from fresh live prices when there are some
+/// (`--refresh` fetches them now).
+pub async fn models(args: cli::ModelsArgs) -> Result<i32, Error> {
+    let api = crate::settings::platform_url();
+    let prices = match args.refresh {
+        true => {
+            let keys = crate::settings::keys_for(&args.keys, Utf8Path::new("-"));
+            if let Some(k) = &keys.fal_key {
+                crate::secrets::register(k);
+            }
+            let http = crate::provider::http::client();
+            let ids = crate::prices::catalog_ids();
+            crate::prices::refresh(&http, &api, keys.fal_key.as_deref(), &ids)
+                .await
+                .unwrap_or_else(|e| crate::prices::Prices::table(format!("{e}; the table is used")))
+        }
+        false => crate::prices::cached(&api),
+    };
     if args.json {
-        let json = serde_json::to_string_pretty(&report::summary::models_json()).unwrap_or_default();
+        let json = serde_json::to_string_pretty(&report::summary::models_json(&prices)).unwrap_or_default();
         report::stdout(&(json + "\n"));
     } else {
-        report::stdout(&report::summary::models());
+        report::stdout(&report::summary::models(&prices));
     }
     Ok(exit::OK)
 }

@@ -129,14 +129,14 @@ impl Estimate {
 /// How an endpoint is priced. Figures are list prices in micro-dollars.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Pricing {
-    /// Per second of output, by audio tier (Kling v2.6).
+    /// Per second of output, by audio tier; a tier no source gives is `None` (unpriced).
     PerSecond {
-        /// Audio off.
+        /// Audio off (the base tier: what fal's pricing API calls the unit price).
         silent: u64,
         /// Audio on.
-        audio: u64,
-        /// Audio on with voice control (`voice_ids`).
-        voices: u64,
+        audio: Option<u64>,
+        /// Audio on with voice control (voices bound to the shot).
+        voices: Option<u64>,
     },
     /// A base price for the first seconds, then per extra second (Kling v2.5 turbo).
     BasePlusExtra {
@@ -144,30 +144,99 @@ pub enum Pricing {
         base_seconds: u64,
         /// Price of those seconds.
         base: u64,
-        /// Price per second beyond them.
+        /// Price per second beyond them (the unit price).
         per_extra_second: u64,
     },
     /// No confirmed list price: the shot needs `price_usd`.
     Unpriced,
 }
 
+/// A list price with where it was read and when.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Price {
+    /// The rule.
+    pub pricing: Pricing,
+    /// Where the figures come from.
+    pub source: &'static str,
+    /// When they were read (YYYY-MM-DD).
+    pub read: &'static str,
+}
+
+/// The day the catalog's prices were last read from their sources.
+pub const PRICES_READ: &str = "2026-11-22";
+
 /// Kling v2.6 pro: $0.07/s audio off, $0.14/s audio on, $0.168/s audio on with voice control.
-/// Source: https://fal.ai/models/fal-ai/kling-video/v2.6/pro/image-to-video/llms.txt
-/// ("5 s with audio = $0.70; 10 s with audio+voice = $1.68"), reference/001 ("$0.07 (no audio)
-/// / $0.14 (with audio)"). Text-to-video is assumed to share the tiers (protocol.md §3).
-pub const KLING_V26_PRO: Pricing = Pricing::PerSecond {
-    silent: 70_000,
-    audio: 140_000,
-    voices: 168_000,
+/// Text-to-video is assumed to share the tiers (protocol.md §3).
+pub const KLING_V26_PRO: Price = Price {
+    pricing: Pricing::PerSecond {
+        silent: 70_000,
+        audio: Some(140_000),
+        voices: Some(168_000),
+    },
+    source: "https://fal.ai/models/fal-ai/kling-video/v2.6/pro/image-to-video/llms.txt (\"5 s with audio = $0.70; 10 s with audio+voice = $1.68\")",
+    read: PRICES_READ,
 };
 
 /// Kling v2.5 turbo pro: $0.35 for 5 s + $0.07 per extra second.
-/// Source: https://fal.ai/models/fal-ai/kling-video/v2.5-turbo/pro/image-to-video/llms.txt and,
-/// for text-to-video, https://www.eachlabs.ai/kling/kling-v2-5/kling-v2-5-turbo-pro-text-to-video/llms.txt
-pub const KLING_V25_TURBO_PRO: Pricing = Pricing::BasePlusExtra {
-    base_seconds: 5,
-    base: 350_000,
-    per_extra_second: 70_000,
+pub const KLING_V25_TURBO_PRO: Price = Price {
+    pricing: Pricing::BasePlusExtra {
+        base_seconds: 5,
+        base: 350_000,
+        per_extra_second: 70_000,
+    },
+    source: "https://fal.ai/models/fal-ai/kling-video/v2.5-turbo/pro/image-to-video/llms.txt",
+    read: PRICES_READ,
+};
+
+/// Kling 3.0 pro: $0.112/s audio off, $0.168/s audio on, $0.196/s with voice control.
+pub const KLING_V3_PRO: Price = Price {
+    pricing: Pricing::PerSecond {
+        silent: 112_000,
+        audio: Some(168_000),
+        voices: Some(196_000),
+    },
+    source: "https://fal.ai/models/fal-ai/kling-video/v3/pro/image-to-video (playground: \"5s … audio on and voice control will cost $0.98\")",
+    read: PRICES_READ,
+};
+
+/// Kling 3.0 standard: $0.084/s audio off, $0.126/s audio on, $0.154/s with voice control.
+pub const KLING_V3_STANDARD: Price = Price {
+    pricing: Pricing::PerSecond {
+        silent: 84_000,
+        audio: Some(126_000),
+        voices: Some(154_000),
+    },
+    source: "https://fal.ai/models/fal-ai/kling-video/v3/standard/text-to-video/llms.txt",
+    read: PRICES_READ,
+};
+
+/// Kling 3.0 turbo pro text-to-video: $0.14/s flat.
+pub const KLING_V3_TURBO_PRO: Price = Price {
+    pricing: Pricing::PerSecond {
+        silent: 140_000,
+        audio: None,
+        voices: None,
+    },
+    source: "https://fal.ai/models/fal-ai/kling-video/v3/turbo/pro/text-to-video/llms.txt",
+    read: PRICES_READ,
+};
+
+/// Kling O3 standard image-to-video: $0.084/s audio off, $0.112/s audio on (no voice tier given).
+pub const KLING_O3_STANDARD_I2V: Price = Price {
+    pricing: Pricing::PerSecond {
+        silent: 84_000,
+        audio: Some(112_000),
+        voices: None,
+    },
+    source: "https://fal.ai/models/fal-ai/kling-video/o3/standard/image-to-video",
+    read: PRICES_READ,
+};
+
+/// No source gives a figure (kling-v3-and-platform.md §3): unpriced, never $0.
+pub const NO_LIST_PRICE: Price = Price {
+    pricing: Pricing::Unpriced,
+    source: "no published figure found",
+    read: PRICES_READ,
 };
 
 impl Pricing {
@@ -180,8 +249,8 @@ impl Pricing {
                 voices: with_voices,
             } => {
                 let rate = match (audio, voices) {
-                    (true, true) => with_voices,
-                    (true, false) => with_audio,
+                    (true, true) => with_voices?,
+                    (true, false) => with_audio?,
                     (false, _) => silent,
                 };
                 Some(Micros(rate * seconds))
@@ -194,6 +263,37 @@ impl Pricing {
             Pricing::Unpriced => None,
         }
     }
+
+    /// The base tier's price per second (what a live unit price replaces), if priced.
+    pub fn unit(self) -> Option<u64> {
+        match self {
+            Pricing::PerSecond { silent, .. } => Some(silent),
+            Pricing::BasePlusExtra { per_extra_second, .. } => Some(per_extra_second),
+            Pricing::Unpriced => None,
+        }
+    }
+
+    /// The same rule with the base tier at `unit` micro-dollars a second and the other tiers
+    /// keeping their ratio to it (rounded to the micro-dollar).
+    pub fn scaled_to(self, unit: u64) -> Pricing {
+        let Some(table) = self.unit().filter(|&u| u > 0) else {
+            return self;
+        };
+        let scale = |x: u64| ((x as u128 * unit as u128 + table as u128 / 2) / table as u128) as u64;
+        match self {
+            Pricing::PerSecond { audio, voices, .. } => Pricing::PerSecond {
+                silent: unit,
+                audio: audio.map(scale),
+                voices: voices.map(scale),
+            },
+            Pricing::BasePlusExtra { base_seconds, base, .. } => Pricing::BasePlusExtra {
+                base_seconds,
+                base: scale(base),
+                per_extra_second: unit,
+            },
+            Pricing::Unpriced => Pricing::Unpriced,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -202,12 +302,38 @@ mod tests {
 
     #[test]
     fn list_prices_match_the_published_examples() {
-        assert_eq!(KLING_V26_PRO.price(5, true, false), Some(Micros(700_000)));
-        assert_eq!(KLING_V26_PRO.price(10, true, true), Some(Micros(1_680_000)));
-        assert_eq!(KLING_V26_PRO.price(5, false, false), Some(Micros(350_000)));
-        assert_eq!(KLING_V25_TURBO_PRO.price(5, false, false), Some(Micros(350_000)));
-        assert_eq!(KLING_V25_TURBO_PRO.price(10, false, false), Some(Micros(700_000)));
+        let p = |price: Price| price.pricing;
+        assert_eq!(p(KLING_V26_PRO).price(5, true, false), Some(Micros(700_000)));
+        assert_eq!(p(KLING_V26_PRO).price(10, true, true), Some(Micros(1_680_000)));
+        assert_eq!(p(KLING_V26_PRO).price(5, false, false), Some(Micros(350_000)));
+        assert_eq!(p(KLING_V25_TURBO_PRO).price(5, false, false), Some(Micros(350_000)));
+        assert_eq!(p(KLING_V25_TURBO_PRO).price(10, false, false), Some(Micros(700_000)));
         assert_eq!(Pricing::Unpriced.price(10, true, true), None);
+        // The issue's figures: v3 pro 12 s with audio; v3 standard 15 s silent; v3 pro 5 s
+        // with voice control (the playground's $0.98).
+        assert_eq!(p(KLING_V3_PRO).price(12, true, false), Some(Micros(2_016_000)));
+        assert_eq!(p(KLING_V3_STANDARD).price(15, false, false), Some(Micros(1_260_000)));
+        assert_eq!(p(KLING_V3_PRO).price(5, true, true), Some(Micros(980_000)));
+        assert_eq!(
+            p(KLING_O3_STANDARD_I2V).price(5, true, true),
+            None,
+            "no voice tier: unpriced"
+        );
+    }
+
+    #[test]
+    fn a_live_unit_price_moves_every_tier_by_the_same_ratio() {
+        let live = KLING_V26_PRO.pricing.scaled_to(84_000);
+        assert_eq!(live.price(5, false, false), Some(Micros(420_000)));
+        assert_eq!(
+            live.price(5, true, false),
+            Some(Micros(840_000)),
+            "audio stays 2× the base"
+        );
+        assert_eq!(live.price(10, true, true), Some(Micros(2_016_000)));
+        let turbo = KLING_V25_TURBO_PRO.pricing.scaled_to(35_000);
+        assert_eq!(turbo.price(10, false, false), Some(Micros(350_000)));
+        assert_eq!(Pricing::Unpriced.scaled_to(1), Pricing::Unpriced);
     }
 
     #[test]

@@ -22,6 +22,7 @@ pub mod manifest;
 pub mod media;
 pub mod plan;
 pub mod prepare;
+pub mod prices;
 pub mod problem;
 pub mod provider;
 pub mod render;
@@ -47,7 +48,7 @@ pub async fn run(cli: Cli) -> Result<i32, Error> {
     match cli.command {
         Command::Plan(args) => commands::plan(args),
         Command::Render(args) => render::render(args).await,
-        Command::Models(args) => commands::models(args),
+        Command::Models(args) => commands::models(args).await,
         Command::Schema(args) => commands::schema(args),
         Command::Sandbox(args) => commands::sandbox(args).await,
         Command::Status(args) => commands::status(args),

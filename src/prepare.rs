@@ -190,9 +190,7 @@ impl Prepared {
         let mut failure = None;
         for f in &shot.local_files {
             match self.uploads.get(&f.sha256) {
-                Some(Ok(url)) => {
-                    task.input.insert(f.field.clone(), json!(url));
-                }
+                Some(Ok(url)) => crate::plan::set_field(&mut task.input, &f.field, json!(url)),
                 Some(Err(e)) => failure = Some(format!("upload of {} failed: {e}", f.written)),
                 None => {}
             }

@@ -28,6 +28,7 @@ pub async fn render(args: RenderArgs) -> Result<i32, Error> {
     let src = Source::load(&args.file)?;
     let overrides = plan::Overrides {
         provider: args.provider.map(Into::into),
+        prices: crate::prices::cached(&settings::platform_url()),
     };
     let mut plan = plan::plan(&src, &overrides).map_err(Error::BadInput)?;
     if args.dry_run {
@@ -35,6 +36,9 @@ pub async fn render(args: RenderArgs) -> Result<i32, Error> {
         return Ok(exit::OK);
     }
     let settings = Settings::resolve(&args, &plan)?;
+    if let Some(prices) = live_prices(&args, &settings, &plan).await {
+        plan = plan::plan(&src, &plan::Overrides { prices, ..overrides }).map_err(Error::BadInput)?;
+    }
     crate::takes::add_redos(&mut plan, &settings.out).map_err(UsageError::Picks)?;
     let selected = settings::select(&plan, &args.only)?;
 
@@ -115,6 +119,24 @@ async fn run(runner: &Arc<Runner>, tasks: Vec<Task>, signals: Signals, file: &Ut
         source,
     })?;
     Ok(runner.ledger.snapshot())
+}
+
+/// Before a paid fal render, fal's live prices for the plan's endpoints when the cached ones
+/// are not fresh (`--offline`, no key, or no answer: the table, said in the plan's note).
+async fn live_prices(args: &RenderArgs, settings: &Settings, plan: &Plan) -> Option<crate::prices::Prices> {
+    let paid_fal = !args.sandbox && settings.provider == crate::catalog::ProviderKind::Fal;
+    if !paid_fal || plan.price_note.starts_with("prices: live") {
+        return None;
+    }
+    if args.offline {
+        return Some(crate::prices::Prices::table("--offline"));
+    }
+    let mut ids: Vec<&str> = plan.shots.iter().map(|s| s.endpoint.as_str()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let api = crate::settings::platform_url();
+    let fetched = crate::prices::refresh(&crate::provider::http::client(), &api, settings.key.as_deref(), &ids).await;
+    Some(fetched.unwrap_or_else(|e| crate::prices::Prices::table(format!("{e}"))))
 }
 
 /// Every shot's selected take at `<id>.mp4`, and the takes in the manifest.

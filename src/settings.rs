@@ -169,6 +169,12 @@ pub fn endpoints_from_env() -> Result<Endpoints, UsageError> {
     })
 }
 
+/// fal's platform API base URL, as the environment sets it (for prices; a bad value is
+/// reported where it is used to send something, by [`endpoints_from_env`]).
+pub fn platform_url() -> String {
+    endpoints_from_env().map_or_else(|_| crate::provider::Endpoints::default().fal_api, |e| e.fal_api)
+}
+
 /// `--json`, `--quiet`, bars on a terminal (unless `STORYBOARD_PLAIN`), else plain lines.
 fn style(args: &RenderArgs) -> Style {
     if args.json {

@@ -193,6 +193,20 @@ pub struct ShotSpec {
     /// The prompt (a minijinja template).
     #[serde(default)]
     pub prompt: Option<String>,
+    /// Multi-shot (Kling 3.0 / O3): 1–6 beats, each a prompt template and its seconds, sent as
+    /// `multi_prompt` instead of `prompt`; their seconds add up to the shot's duration.
+    #[serde(default)]
+    pub beats: Option<Vec<Beat>>,
+    /// With `beats`: `customize` (default) or `intelligent`.
+    #[serde(default)]
+    pub shot_type: Option<String>,
+    /// The model of this shot (default: the storyboard's `model`).
+    #[serde(default)]
+    pub model: Option<String>,
+    /// Reference images (https URLs or local files), sent as `image_urls` and written in the
+    /// prompt as `@Image1`, `@Image2`…; they make the shot reference-to-video (Kling O3).
+    #[serde(default)]
+    pub references: Vec<String>,
     /// First frame: an http(s) URL, a path relative to the storyboard, `{ after: SHOT }` (that
     /// shot's last frame) or `{ frame_of: SHOT, at: SECONDS }`. Makes the shot image-to-video.
     #[serde(default)]
@@ -223,7 +237,7 @@ pub struct ShotSpec {
     #[serde(default)]
     #[schemars(range(min = 0))]
     pub price_usd: Option<f64>,
-    /// Seconds: 5 or 10.
+    /// Seconds: 5 or 10 on Kling v2.x, 3 to 15 on Kling 3.0 / O3.
     #[serde(default)]
     pub duration: Option<Duration>,
     /// `16:9`, `9:16` or `1:1` (text-to-video only).
@@ -251,6 +265,16 @@ impl ShotSpec {
             cfg_scale: self.cfg_scale,
         }
     }
+}
+
+/// One beat of a multi-shot: `{ prompt, duration }`.
+#[derive(Debug, Clone, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Beat {
+    /// What this beat shows (a minijinja template, like `prompt`).
+    pub prompt: String,
+    /// Seconds: 1 to 15.
+    pub duration: Duration,
 }
 
 /// An image input: a URL or local path, or a frame of another shot's clip.

@@ -7,10 +7,18 @@ use std::collections::BTreeMap;
 use super::resolve::Resolved;
 use super::template::MAX_VOICES;
 use super::{PlannedShot, Planner, Salt, Subst};
-use crate::catalog::ProviderKind;
+use crate::catalog::{ProviderKind, Voices};
 use crate::cost::Micros;
 use crate::digest::sha256_hex;
 use crate::storyboard::{ShotSpec, VoiceSpec};
+
+/// A shot's rendered prompt: one text, or the beats of a multi-shot.
+pub(super) struct Prompt {
+    /// `prompt`.
+    pub(super) text: Option<String>,
+    /// The beats' prompts, in order (their seconds are in the resolved shot).
+    pub(super) beats: Vec<String>,
+}
 
 impl Planner<'_> {
     /// One planned shot: its request body, price and cache key; `None` (with problems
@@ -22,7 +30,7 @@ impl Planner<'_> {
         (id, shot): (&str, &str),
         spec: &ShotSpec,
         r: &Resolved,
-        prompt: Option<String>,
+        prompt: Prompt,
         voices: Vec<String>,
         take: u32,
         takes: u32,
@@ -38,14 +46,7 @@ impl Planner<'_> {
             (None, Some(raw)) => (self.provider, raw.clone(), None, None),
             (None, None) => return None,
         };
-        let (estimate, price_assumed) = match (spec.price_usd, r.endpoint) {
-            (Some(p), _) => (Micros::from_usd(p), false),
-            (None, Some(ep)) => (
-                ep.pricing.price(r.seconds.ceil() as u64, r.audio, !voices.is_empty()),
-                ep.price_assumed,
-            ),
-            (None, None) => (None, false),
-        };
+        let (estimate, price_assumed, price_from) = self.price(spec, r, !voices.is_empty());
         let take_no = (takes > 1).then_some(take);
         let voice_samples: Vec<(usize, String)> = voices
             .iter()
@@ -86,8 +87,32 @@ impl Planner<'_> {
             images: r.images,
             estimate,
             price_assumed,
+            price_from,
             request_key,
         })
+    }
+
+    /// One shot's price, whether it is assumed, and where it came from (a live price says how
+    /// far it is from the table's).
+    fn price(&self, spec: &ShotSpec, r: &Resolved, voices: bool) -> (Option<Micros>, bool, String) {
+        let secs = r.seconds.ceil() as u64;
+        match (spec.price_usd, r.endpoint) {
+            (Some(p), _) => (Micros::from_usd(p), false, "price_usd".into()),
+            (None, Some(ep)) => {
+                let (pricing, from) = self.prices.for_endpoint(ep);
+                let price = pricing.price(secs, r.audio, voices);
+                let table = ep.price.pricing.price(secs, r.audio, voices);
+                let from = match (&from, price, table) {
+                    (crate::prices::From::Live(_), Some(live), Some(t)) if live != t => {
+                        let sign = if live > t { "+" } else { "-" };
+                        format!("{from} ({sign}{} vs table)", Micros(live.0.abs_diff(t.0)))
+                    }
+                    _ => from.to_string(),
+                };
+                (price, ep.price_assumed, from)
+            }
+            (None, None) => (None, false, "price_usd".into()),
+        }
     }
 
     /// The request body: the prompt, the resolved parameters and images, the voices, and the
@@ -98,24 +123,22 @@ impl Planner<'_> {
         id: &str,
         spec: &ShotSpec,
         r: &Resolved,
-        prompt: Option<String>,
+        prompt: Prompt,
         voices: &[String],
     ) -> Option<Map<String, Value>> {
         let mut input = Map::new();
-        if let Some(p) = prompt {
-            if p.trim().is_empty() && spec.motion.is_none() {
-                let msg = "the prompt renders to nothing: write what the shot shows";
-                self.shot_problem(i, id, "prompt", msg);
-                return None;
-            }
-            let chars = p.chars().count();
-            if chars > super::MAX_PROMPT_CHARS {
-                let max = super::MAX_PROMPT_CHARS;
-                let msg = format!("the prompt is {chars} characters; Kling takes at most {max}: shorten it");
-                self.shot_problem(i, id, "prompt", msg);
-                return None;
-            }
+        if let Some(p) = prompt.text {
+            let p = self.prompt_text(i, id, "prompt", p, spec.motion.is_some())?;
             input.insert("prompt".into(), json!(p));
+        }
+        if !prompt.beats.is_empty() {
+            let mut beats = Vec::new();
+            for (n, (text, secs)) in prompt.beats.into_iter().zip(&r.beats).enumerate() {
+                let field = super::BEAT_FIELDS.get(n).copied().unwrap_or("beats");
+                let text = self.prompt_text(i, id, field, text, false)?;
+                beats.push(json!({ "prompt": text, "duration": secs.to_string() }));
+            }
+            input.insert("multi_prompt".into(), Value::Array(beats));
         }
         for (k, v) in &r.body {
             input.insert(k.clone(), v.clone());
@@ -135,6 +158,22 @@ impl Planner<'_> {
         Some(input)
     }
 
+    /// A rendered prompt that says something and fits Kling's limit.
+    fn prompt_text(&mut self, i: usize, id: &str, field: &str, p: String, may_be_empty: bool) -> Option<String> {
+        if p.trim().is_empty() && !may_be_empty {
+            self.shot_problem(i, id, field, "the prompt renders to nothing: write what the shot shows");
+            return None;
+        }
+        let chars = p.chars().count();
+        if chars > super::MAX_PROMPT_CHARS {
+            let max = super::MAX_PROMPT_CHARS;
+            let msg = format!("the prompt is {chars} characters; Kling takes at most {max}: shorten it");
+            self.shot_problem(i, id, field, msg);
+            return None;
+        }
+        Some(p)
+    }
+
     /// The voice ids for `voice_ids`, when the endpoint takes voices and audio is on (a sampled
     /// voice stands as `<voice from …>` until it is created).
     fn voice_ids(
@@ -151,7 +190,12 @@ impl Planner<'_> {
                 voices.len(),
                 voices.join(", ")
             )
-        } else if !r.endpoint.is_some_and(|ep| ep.voice_ids) {
+        } else if r.endpoint.is_some_and(|ep| ep.voices == Voices::Elements) {
+            let family = r.endpoint.map_or("", |e| e.family);
+            format!(
+                "{family} binds voices to characters (elements), not `voices`: give the character a voice under `cast:` and write `{{{{ cast(\"name\") }}}}` in the prompt, or use `model: kling-v2.6-pro` with a `start_image`"
+            )
+        } else if !r.endpoint.is_some_and(|ep| ep.voices == Voices::Ids) {
             let ep = r
                 .endpoint
                 .map_or_else(|| r.raw_id.clone().unwrap_or_default(), |e| e.id.to_owned());
@@ -204,9 +248,7 @@ pub fn request_key(
     let mut input = input.clone();
     for s in substs {
         match s.index {
-            None => {
-                input.insert(s.field.clone(), json!(s.value));
-            }
+            None => super::set_field(&mut input, &s.field, json!(s.value)),
             Some(n) => {
                 if let Some(slot) = input
                     .get_mut(&s.field)

@@ -14,6 +14,8 @@ use crate::storyboard::ShotSpec;
 struct ShotTemplates {
     id: Option<String>,
     prompt: Option<String>,
+    /// The beats' prompt templates (`beats:`), in order.
+    beats: Vec<String>,
 }
 
 impl<'a> Planner<'a> {
@@ -98,10 +100,17 @@ impl<'a> Planner<'a> {
             Some(src) => self.compile(templates, "id", src, &known, i, name),
             None => None,
         };
+        let mut beats = Vec::new();
+        for (n, b) in spec.beats.iter().flatten().enumerate() {
+            let field: &'static str = super::BEAT_FIELDS.get(n).copied().unwrap_or("beats");
+            if let Some(t) = self.compile(templates, field, &b.prompt, &known, i, name) {
+                beats.push(t);
+            }
+        }
         let prompt_tmpl = match &spec.prompt {
             Some(src) => self.compile(templates, "prompt", src, &known, i, name),
             None => {
-                if spec.motion.is_none() {
+                if spec.motion.is_none() && spec.beats.is_none() {
                     self.shot_problem(
                         i,
                         name,
@@ -121,6 +130,7 @@ impl<'a> Planner<'a> {
         ShotTemplates {
             id: id_tmpl,
             prompt: prompt_tmpl,
+            beats,
         }
     }
 
@@ -178,6 +188,17 @@ impl<'a> Planner<'a> {
                 },
                 None => (None, spec.voices.clone()),
             };
+            let mut beats = Vec::new();
+            for t in &tmpl.beats {
+                match templates.render(t, ctx, &self.voice_names, &[]) {
+                    Ok((text, _)) => beats.push(text),
+                    Err(e) => self.template_problem(i, &id, "beats", &e),
+                }
+            }
+            if beats.len() < tmpl.beats.len() {
+                continue;
+            }
+            let prompt = super::build::Prompt { text: prompt, beats };
             if let Some(shot) = self.build(i, (&id, &base), spec, resolved, prompt, voices, take, takes) {
                 out.push(shot);
             }

@@ -46,11 +46,38 @@ impl From<Invalid> for String {
     }
 }
 
+/// Template names of beat prompts (`beats[0].prompt`…), one per beat a shot may have.
+const BEAT_FIELDS: [&str; 6] = [
+    "beats[0].prompt",
+    "beats[1].prompt",
+    "beats[2].prompt",
+    "beats[3].prompt",
+    "beats[4].prompt",
+    "beats[5].prompt",
+];
+
+/// Sets a body field: a plain name, or a JSON pointer into a list (`/image_urls/0`).
+pub fn set_field(input: &mut Map<String, Value>, field: &str, value: Value) {
+    if !field.starts_with('/') {
+        input.insert(field.to_owned(), value);
+        return;
+    }
+    let mut doc = Value::Object(std::mem::take(input));
+    if let Some(slot) = doc.pointer_mut(field) {
+        *slot = value;
+    }
+    if let Value::Object(m) = doc {
+        *input = m;
+    }
+}
+
 /// Settings a command line may override before planning.
 #[derive(Debug, Clone, Default)]
 pub struct Overrides {
     /// `--provider`.
     pub provider: Option<ProviderKind>,
+    /// Where prices come from (the table unless live prices are given).
+    pub prices: crate::prices::Prices,
 }
 
 /// A whole plan: every shot resolved into the exact request `render` will send.
@@ -76,6 +103,8 @@ pub struct Plan {
     pub warnings: Vec<String>,
     /// Voices to create from samples (fal `create-voice`; no list price).
     pub voices_to_create: Vec<VoiceToCreate>,
+    /// Where the prices come from, in a line.
+    pub price_note: String,
 }
 
 /// A voice given as a sample: created once, remembered by the sample's content hash.
@@ -178,6 +207,9 @@ pub struct PlannedShot {
     pub estimate: Option<Micros>,
     /// The price is assumed (not published for this provider).
     pub price_assumed: bool,
+    /// Where the price came from: `table <date>`, `live <time>` (and the difference from the
+    /// table), `price_usd`.
+    pub price_from: String,
     /// The cache key: sha256 of provider + endpoint + input + take (local files by content).
     pub request_key: String,
 }
@@ -299,6 +331,7 @@ impl Plan {
                 "images": s.images,
                 "estimated_usd": s.estimate,
                 "price_assumed": s.price_assumed,
+                "price_from": s.price_from,
                 "request_key": if s.chain.is_empty() { json!(s.request_key) } else { Value::Null },
                 "after": s.chain.iter().map(|c| json!({"field": c.field, "shot": c.upstream, "at": c.at})).collect::<Vec<_>>(),
                 "take": s.take,
@@ -351,6 +384,7 @@ struct Planner<'a> {
     /// Index the next built shot will have in the plan.
     next_index: usize,
     file_hashes: HashMap<Utf8PathBuf, Result<String, Invalid>>,
+    prices: crate::prices::Prices,
 }
 
 impl<'a> Planner<'a> {
@@ -367,6 +401,7 @@ impl<'a> Planner<'a> {
             refs: Vec::new(),
             next_index: 0,
             file_hashes: HashMap::new(),
+            prices: overrides.prices.clone(),
         }
     }
 
@@ -588,6 +623,7 @@ impl<'a> Planner<'a> {
             shots,
             warnings,
             voices_to_create: self.samples.values().cloned().collect(),
+            price_note: self.prices.note(),
         }
     }
 }

@@ -20,7 +20,7 @@ pub(super) enum SetIn {
 impl Planner<'_> {
     pub(super) fn check_defaults(&mut self, d: &crate::storyboard::Params) {
         if let Some(dur) = &d.duration
-            && let Err(m) = parse_duration(dur)
+            && let Err(m) = parse_seconds(dur)
         {
             self.top("defaults.duration", m);
         }
@@ -46,7 +46,8 @@ impl Planner<'_> {
             self.shot_problem(i, name, "price_usd", msg);
         }
         let kind = self.shot_kind(i, name, spec);
-        let ep = match self.choose_endpoint(i, name, spec, kind)? {
+        let family = self.shot_model(i, name, spec)?;
+        let ep = match self.choose_endpoint(i, name, spec, &family, kind)? {
             EndpointChoice::Known(e) => e,
             EndpointChoice::Raw(id) => return Some(self.raw(spec, id)),
         };
@@ -59,6 +60,7 @@ impl Planner<'_> {
             audio: false,
             images: 0,
             local: Vec::new(),
+            beats: Vec::new(),
         };
         let mut params = Params {
             planner: self,
@@ -68,8 +70,28 @@ impl Planner<'_> {
             set: spec.params(),
         };
         params.all(&mut r);
+        params.beats(spec, &mut r);
         self.images(i, name, spec, ep, &mut r);
+        self.references(i, name, spec, ep, &mut r);
         Some(r)
+    }
+
+    /// The shot's model: its own `model:`, else the storyboard's.
+    fn shot_model(&mut self, i: usize, name: &str, spec: &ShotSpec) -> Option<String> {
+        let Some(m) = &spec.model else {
+            return Some(self.family.clone());
+        };
+        let fams = catalog::families();
+        if fams.contains(&m.as_str()) {
+            return Some(m.clone());
+        }
+        let hint = crate::problem::did_you_mean(m, fams.iter().copied());
+        let msg = format!(
+            "unknown model `{m}`{hint} (allowed: {}; see `storyboard models`)",
+            fams.join(", ")
+        );
+        self.shot_problem(i, name, "model", msg);
+        None
     }
 
     /// What the shot's inputs make it: motion control, image- or text-to-video.
@@ -92,6 +114,8 @@ impl Planner<'_> {
         }
         if spec.motion.is_some() {
             Kind::MotionControl
+        } else if !spec.references.is_empty() {
+            Kind::ReferenceToVideo
         } else if spec.start_image.is_some() {
             Kind::ImageToVideo
         } else {
@@ -101,9 +125,16 @@ impl Planner<'_> {
 
     /// The endpoint: the shot's own `endpoint:` (in the catalog or not), else the model's
     /// endpoint of this kind.
-    fn choose_endpoint(&mut self, i: usize, name: &str, spec: &ShotSpec, kind: Kind) -> Option<EndpointChoice> {
+    fn choose_endpoint(
+        &mut self,
+        i: usize,
+        name: &str,
+        spec: &ShotSpec,
+        family: &str,
+        kind: Kind,
+    ) -> Option<EndpointChoice> {
         let Some(id) = &spec.endpoint else {
-            return self.catalog_endpoint(i, name, kind).map(EndpointChoice::Known);
+            return self.catalog_endpoint(i, name, family, kind).map(EndpointChoice::Known);
         };
         if let Err(m) = check_endpoint_id(id, self.provider) {
             self.shot_problem(i, name, "endpoint", m);
@@ -138,13 +169,14 @@ impl Planner<'_> {
     }
 
     /// The model's endpoint for this kind of shot, or a problem naming the models that have one.
-    fn catalog_endpoint(&mut self, i: usize, name: &str, kind: Kind) -> Option<&'static Endpoint> {
-        if let Some(e) = catalog::select(&self.family, self.provider, kind) {
+    fn catalog_endpoint(&mut self, i: usize, name: &str, family: &str, kind: Kind) -> Option<&'static Endpoint> {
+        if let Some(e) = catalog::select(family, self.provider, kind) {
             return Some(e);
         }
         let field = match kind {
             Kind::MotionControl => "motion",
             Kind::ImageToVideo => "start_image",
+            Kind::ReferenceToVideo => "references",
             Kind::TextToVideo => "model",
         };
         let advice = if self.provider == ProviderKind::Eachlabs {
@@ -159,8 +191,7 @@ impl Planner<'_> {
                 .map(|e| e.family)
                 .collect();
             format!(
-                "model `{}` has no {} endpoint (models that do: {})",
-                self.family,
+                "model `{family}` has no {} endpoint (models that do: {}; set `model:` on the shot)",
                 kind.name(),
                 fams.join(", ")
             )
@@ -172,7 +203,7 @@ impl Planner<'_> {
     /// An endpoint outside the catalog: only its duration is known (for the seconds column).
     fn raw(&self, spec: &ShotSpec, id: String) -> Resolved {
         let seconds = match pick(&spec.duration, &self.sb.defaults.duration) {
-            Some((v, _)) => parse_duration(v).unwrap_or(catalog::DEFAULT_DURATION) as f64,
+            Some((v, _)) => parse_seconds(v).unwrap_or(catalog::DEFAULT_DURATION) as f64,
             None => catalog::DEFAULT_DURATION as f64,
         };
         Resolved {
@@ -184,6 +215,40 @@ impl Planner<'_> {
             audio: false,
             images: 0,
             local: Vec::new(),
+            beats: Vec::new(),
+        }
+    }
+
+    /// Reference images (`references:`), sent as `image_urls`: each an https URL or a local
+    /// file uploaded before the request (its place in the list kept for the key).
+    fn references(&mut self, i: usize, name: &str, spec: &ShotSpec, ep: &Endpoint, r: &mut Resolved) {
+        if spec.references.is_empty() || !ep.references {
+            return;
+        }
+        if spec.references.len() > MAX_REFERENCES {
+            let msg = format!(
+                "{} reference images; at most {MAX_REFERENCES} are sent in one request",
+                spec.references.len()
+            );
+            self.shot_problem(i, name, "references", msg);
+            return;
+        }
+        r.body.insert("image_urls".into(), json!(spec.references));
+        for (n, value) in spec.references.iter().enumerate() {
+            let field = format!("references[{n}]");
+            let pointer = format!("/image_urls/{n}");
+            let mut scratch = Map::new();
+            self.media(
+                i,
+                name,
+                &field,
+                &pointer,
+                value,
+                super::inputs::Media::Image,
+                &mut scratch,
+                &mut r.local,
+            );
+            r.images += 1;
         }
     }
 
@@ -246,10 +311,10 @@ impl Params<'_, '_> {
             dur,
             "; the output follows the reference video",
         ) {
-            let n = match dur.map(|(v, from)| (parse_duration(v), from)) {
+            let n = match dur.map(|(v, from)| (self.duration(v), from)) {
                 Some((Ok(n), _)) => n,
                 Some((Err(m), from)) => {
-                    self.strict(from, "duration", m);
+                    self.for_endpoint(from, "duration", m);
                     catalog::DEFAULT_DURATION
                 }
                 None => catalog::DEFAULT_DURATION,
@@ -266,7 +331,7 @@ impl Params<'_, '_> {
             r.body.insert("aspect_ratio".into(), json!(v));
         }
         let neg = pick(&s.negative_prompt, &d.negative_prompt);
-        if self.takes("negative_prompt", ep.takes_duration(), neg, "") {
+        if self.takes("negative_prompt", ep.negative_prompt, neg, "") {
             let v = neg.map_or(catalog::DEFAULT_NEGATIVE_PROMPT, |x| x.0.as_str());
             r.body.insert("negative_prompt".into(), json!(v));
         }
@@ -279,10 +344,114 @@ impl Params<'_, '_> {
             r.body.insert("cfg_scale".into(), json!(v));
         }
         let audio = pick(&s.generate_audio, &d.generate_audio);
-        if self.takes("generate_audio", ep.generate_audio, audio, " (it makes no audio)") {
-            r.audio = audio.is_none_or(|x| *x.0);
+        if let Some(default) = ep.generate_audio {
+            r.audio = audio.map_or(default, |x| *x.0);
             r.body.insert("generate_audio".into(), json!(r.audio));
+        } else {
+            self.takes("generate_audio", false, audio, " (it makes no audio)");
         }
+    }
+
+    /// Seconds for this endpoint.
+    fn duration(&self, d: &Duration) -> Result<u64, Invalid> {
+        let n = parse_seconds(d)?;
+        let allowed = self.ep.durations;
+        if allowed.allows(n) {
+            return Ok(n);
+        }
+        Err(Invalid(format!(
+            "{n} seconds is not allowed: {} renders {} seconds (write e.g. `duration: {}`)",
+            self.ep.family,
+            allowed.describe(),
+            catalog::DEFAULT_DURATION
+        )))
+    }
+
+    /// A value wrong for this endpoint is the shot's problem, wherever it was set (one from
+    /// `defaults` that is wrong for every model was reported once, at `defaults`).
+    fn for_endpoint(&mut self, from: SetIn, field: &str, m: Invalid) {
+        match from {
+            SetIn::Shot => self.planner.shot_problem(self.shot, self.name, field, m),
+            SetIn::Defaults if m.0.contains("is not allowed:") && !m.0.contains("whole number") => {
+                let msg = format!("`defaults.{field}`: {}; set `{field}:` on this shot", m.0);
+                self.planner.shot_problem(self.shot, self.name, field, msg);
+            }
+            SetIn::Defaults => {}
+        }
+    }
+
+    /// Multi-shot beats: taken by the endpoint, not with `prompt`, 1–6 beats of 1–15 s adding
+    /// up to the shot's duration (or making it), at most the endpoint's longest.
+    fn beats(&mut self, spec: &ShotSpec, r: &mut Resolved) {
+        let Some(beats) = &spec.beats else {
+            if spec.shot_type.is_some() {
+                self.problem("shot_type", "`shot_type` goes with `beats:`: remove it, or add beats");
+            }
+            return;
+        };
+        if !self.ep.multi_prompt {
+            let msg = format!(
+                "{} renders one prompt; multi-shot `beats` need Kling 3.0 or O3 (e.g. `model: kling-v3-pro`)",
+                self.ep.family
+            );
+            return self.problem("beats", msg);
+        }
+        if spec.prompt.is_some() {
+            return self.problem(
+                "beats",
+                "a shot has `prompt` or `beats`, not both: move the prompt into a beat",
+            );
+        }
+        if beats.is_empty() || beats.len() > MAX_BEATS {
+            let msg = format!("{} beats: a multi-shot has 1 to {MAX_BEATS}", beats.len());
+            return self.problem("beats", msg);
+        }
+        let mut seconds = Vec::new();
+        for (n, b) in beats.iter().enumerate() {
+            match parse_seconds(&b.duration) {
+                Ok(s) => seconds.push(s),
+                Err(m) => self.problem(&format!("beats[{n}].duration"), m),
+            }
+        }
+        if seconds.len() < beats.len() {
+            return;
+        }
+        let total: u64 = seconds.iter().sum();
+        self.beats_total(spec, total, r);
+        r.beats = seconds;
+        let shot_type = spec.shot_type.as_deref().unwrap_or("customize");
+        if !["customize", "intelligent"].contains(&shot_type) {
+            self.problem(
+                "shot_type",
+                format!("`{shot_type}` is not a shot type (allowed: customize, intelligent)"),
+            );
+        }
+        r.body.insert("shot_type".into(), json!(shot_type));
+    }
+
+    /// The beats' total against the shot's duration and the endpoint's range.
+    fn beats_total(&mut self, spec: &ShotSpec, total: u64, r: &mut Resolved) {
+        let written = spec.duration.as_ref().and_then(|d| parse_seconds(d).ok());
+        if let Some(d) = written.filter(|&d| d != total) {
+            let msg = format!(
+                "the beats add up to {total} s but `duration` is {d} s: make them equal, or leave `duration` out (it is then their sum)"
+            );
+            return self.problem("beats", msg);
+        }
+        if !self.ep.durations.allows(total) {
+            let msg = format!(
+                "the beats add up to {total} s; {} renders {} seconds in one request",
+                self.ep.family,
+                self.ep.durations.describe()
+            );
+            return self.problem("beats", msg);
+        }
+        r.seconds = total as f64;
+        r.body.insert("duration".into(), json!(total.to_string()));
+    }
+
+    fn problem(&mut self, field: &str, m: impl Into<String>) {
+        self.planner.shot_problem(self.shot, self.name, field, m.into());
     }
 
     /// Whether the endpoint takes `field`; a shot that sets one it does not take is a problem
@@ -310,6 +479,8 @@ pub(super) enum EndpointChoice {
 }
 
 pub(super) struct Resolved {
+    /// Seconds of each beat (`beats:`), in order; empty for a single prompt.
+    pub(super) beats: Vec<u64>,
     pub(super) endpoint: Option<&'static Endpoint>,
     pub(super) raw_id: Option<String>,
     pub(super) chain: Vec<Chain>,
@@ -352,15 +523,21 @@ pub(super) fn check_endpoint_id(id: &str, provider: ProviderKind) -> Result<(), 
     }
 }
 
-pub(super) fn parse_duration(d: &Duration) -> Result<u64, Invalid> {
+/// The most beats in one multi-shot (kling-v3-and-platform.md §2).
+pub const MAX_BEATS: usize = 6;
+/// The most reference images in one request (O3: 7 without a video element; §2).
+pub const MAX_REFERENCES: usize = 7;
+
+/// A whole number of seconds that some model renders (1 to 15); each endpoint narrows it.
+pub(super) fn parse_seconds(d: &Duration) -> Result<u64, Invalid> {
     let n = match d {
         Duration::Seconds(n) => Some(*n),
         Duration::Text(s) => s.trim().parse::<u64>().ok(),
     };
     match n {
-        Some(n) if catalog::DURATIONS.contains(&n) => Ok(n),
+        Some(n) if (1..=catalog::MAX_SECONDS).contains(&n) => Ok(n),
         _ => Err(Invalid(format!(
-            "{d} seconds is not allowed: Kling renders 5 or 10 seconds (write `duration: 5` or `duration: 10`)"
+            "{d} seconds is not a whole number of seconds any model renders: Kling v2.x renders 5 or 10, Kling 3.0 and O3 3 to 15"
         ))),
     }
 }

@@ -133,11 +133,22 @@ fn plan_table(plan: &Plan, settings: &str, width: Option<usize>) -> String {
                     Some(m) => m.to_string(),
                     None => "unpriced".to_owned(),
                 },
+                s.price_from.clone(),
             ]
         })
         .collect();
-    let header = ["#", "shot", "endpoint", "sec", "audio", "voices", "images", "est. USD"];
-    let right = [true, false, false, true, false, false, true, true];
+    let header = [
+        "#",
+        "shot",
+        "endpoint",
+        "sec",
+        "audio",
+        "voices",
+        "images",
+        "est. USD",
+        "price from",
+    ];
+    let right = [true, false, false, true, false, false, true, true, false];
     let mut rows = rows;
     if let Some(width) = width {
         let widest = |rows: &[Vec<String>]| {
@@ -148,7 +159,7 @@ fn plan_table(plan: &Plan, settings: &str, width: Option<usize>) -> String {
                 .unwrap_or(0)
         };
         // Endpoint first, then voices, then the shot id: the numbers stay whole.
-        for (col, min) in [(2, 10), (5, 6), (1, 10)] {
+        for (col, min) in [(8, 10), (2, 10), (5, 6), (1, 10)] {
             let over = widest(&rows).saturating_sub(width);
             if over > 0 {
                 narrow(&mut rows, col, over, min);
@@ -158,6 +169,8 @@ fn plan_table(plan: &Plan, settings: &str, width: Option<usize>) -> String {
     out.push_str(&table(&header, &rows, &right));
     out.push('\n');
     out.push_str(&totals(plan));
+    out.push_str(&plan.price_note);
+    out.push('\n');
     if plan.shots.iter().any(|s| s.price_assumed) {
         out.push_str("~ price assumed from fal's list price (the provider publishes none)\n");
     }
@@ -212,12 +225,18 @@ fn format_seconds(s: f64) -> String {
 }
 
 fn price_text(p: Pricing) -> String {
+    let tier = |t: Option<u64>| t.map_or("unpriced".to_owned(), |m| format!("{}/s", Micros(m)));
     match p {
+        Pricing::PerSecond {
+            silent,
+            audio: None,
+            voices: None,
+        } => format!("{}/s (no audio tiers)", Micros(silent)),
         Pricing::PerSecond { silent, audio, voices } => format!(
-            "{}/s audio off, {}/s audio on, {}/s audio + voices",
+            "{}/s audio off, {} audio on, {} audio + voices",
             Micros(silent),
-            Micros(audio),
-            Micros(voices)
+            tier(audio),
+            tier(voices)
         ),
         Pricing::BasePlusExtra {
             base_seconds,
@@ -234,36 +253,77 @@ fn price_text(p: Pricing) -> String {
     }
 }
 
-/// The catalog as a table.
-pub fn models() -> String {
+/// What an endpoint takes beyond a prompt, for the models table.
+fn features(e: &crate::catalog::Endpoint) -> String {
+    let mut f = Vec::new();
+    if e.generate_audio.is_some() {
+        f.push("audio");
+    }
+    if e.voices == crate::catalog::Voices::Ids {
+        f.push("voices");
+    }
+    if e.multi_prompt {
+        f.push("beats");
+    }
+    if e.references {
+        f.push("references");
+    }
+    if e.elements {
+        f.push("cast (with voices)");
+    }
+    f.join(", ")
+}
+
+/// The catalog as a table; each price from the table (with its date) or live.
+pub fn models(live: &crate::prices::Prices) -> String {
     let rows: Vec<Vec<String>> = CATALOG
         .iter()
         .map(|e| {
+            let (pricing, from) = live.for_endpoint(e);
             vec![
                 e.family.to_owned(),
                 e.provider.to_string(),
                 e.kind.name().to_owned(),
-                e.id.to_owned(),
+                e.short().to_owned(),
+                e.durations.describe(),
+                features(e),
                 format!(
                     "{}{}",
-                    price_text(e.pricing),
+                    price_text(pricing),
                     if e.price_assumed { " (assumed from fal)" } else { "" }
                 ),
+                from.to_string(),
             ]
         })
         .collect();
-    table(&["model", "provider", "kind", "endpoint", "price"], &rows, &[])
+    let mut out = table(
+        &[
+            "model",
+            "provider",
+            "kind",
+            "endpoint",
+            "seconds",
+            "takes",
+            "price",
+            "price from",
+        ],
+        &rows,
+        &[],
+    );
+    out.push_str(&format!("\n{}\n", live.note()));
+    out
 }
 
 /// The catalog as JSON.
-pub fn models_json() -> Value {
+pub fn models_json(live: &crate::prices::Prices) -> Value {
     Value::Array(
         CATALOG
             .iter()
             .map(|e| {
-                let pricing = match e.pricing {
+                let (p, from) = live.for_endpoint(e);
+                let pricing = match p {
                     Pricing::PerSecond { silent, audio, voices } => json!({
-                        "per_second_usd": { "audio_off": Micros(silent), "audio_on": Micros(audio), "audio_with_voices": Micros(voices) }
+                        "per_second_usd": { "audio_off": Micros(silent), "audio_on": audio.map(Micros), "audio_with_voices": voices.map(Micros) }
                     }),
                     Pricing::BasePlusExtra { base_seconds, base, per_extra_second } => json!({
                         "base_seconds": base_seconds, "base_usd": Micros(base), "per_extra_second_usd": Micros(per_extra_second)
@@ -276,8 +336,13 @@ pub fn models_json() -> Value {
                     "kind": e.kind,
                     "endpoint": e.id,
                     "version": e.version,
+                    "seconds": e.durations.describe(),
+                    "takes": features(e),
                     "price": pricing,
                     "price_assumed": e.price_assumed,
+                    "price_source": e.price.source,
+                    "price_read": e.price.read,
+                    "price_from": from.to_string(),
                 })
             })
             .collect(),

@@ -146,6 +146,11 @@ impl Sandbox {
         self.addr
     }
 
+    /// Makes the pricing API answer `usd` per second for `endpoint` (a price change at fal).
+    pub fn set_price(&self, endpoint: &str, usd: f64) {
+        self.state.lock().prices.insert(endpoint.to_owned(), usd);
+    }
+
     /// The counters, as `GET /__sandbox/stats` returns them.
     pub fn stats(&self) -> Value {
         self.state.lock().stats_json()
@@ -238,6 +243,8 @@ struct Inner {
     /// Request ids: random, so ids of different sandbox runs never collide.
     ids: fastrand::Rng,
     next_id: u64,
+    /// Prices told by a test (`Sandbox::set_price`), over the sandbox's own list.
+    prices: HashMap<String, f64>,
 }
 
 impl Inner {

@@ -24,8 +24,49 @@ pub(super) fn handle(state: &Shared, segs: &[&str], query: &str, headers: &Heade
     }
     match segs {
         ["requests", "by-endpoint"] => by_endpoint(state, query),
+        ["pricing"] => pricing(state, query),
         _ => json_response(StatusCode::NOT_FOUND, json!({"detail": "Not found"})),
     }
+}
+
+/// The sandbox's own price list: the base tier (audio off) per second of output, from
+/// kling-v3-and-platform.md §3 and protocol.md §3. Endpoints without a published figure are
+/// not listed (as an unknown endpoint is not).
+fn list_price(endpoint: &str) -> Option<f64> {
+    Some(match endpoint {
+        "fal-ai/kling-video/v2.6/pro/text-to-video" | "fal-ai/kling-video/v2.6/pro/image-to-video" => 0.07,
+        "fal-ai/kling-video/v2.5-turbo/pro/text-to-video" | "fal-ai/kling-video/v2.5-turbo/pro/image-to-video" => 0.07,
+        "fal-ai/kling-video/v3/pro/text-to-video" | "fal-ai/kling-video/v3/pro/image-to-video" => 0.112,
+        "fal-ai/kling-video/v3/standard/text-to-video" | "fal-ai/kling-video/v3/standard/image-to-video" => 0.084,
+        "fal-ai/kling-video/v3/turbo/pro/text-to-video" => 0.14,
+        "fal-ai/kling-video/o3/standard/image-to-video" => 0.084,
+        _ => return None,
+    })
+}
+
+/// `GET /v1/models/pricing?endpoint_id=a,b` (1–50 ids): `{prices: [{endpoint_id, unit_price,
+/// unit, currency}], next_cursor, has_more}`.
+fn pricing(state: &Shared, query: &str) -> Response<Body> {
+    let ids = param(query, "endpoint_id");
+    if ids.is_empty() || ids.len() > 50 {
+        return json_response(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            json!({"detail": [{"loc": ["query", "endpoint_id"], "msg": "1 to 50 endpoint ids", "type": "value_error"}]}),
+        );
+    }
+    let mut inner = state.lock();
+    inner.count("pricing");
+    let prices: Vec<Value> = ids
+        .iter()
+        .filter_map(|id| {
+            let price = inner.prices.get(id).copied().or_else(|| list_price(id))?;
+            Some(json!({"endpoint_id": id, "unit_price": price, "unit": "second", "currency": "USD"}))
+        })
+        .collect();
+    json_response(
+        StatusCode::OK,
+        json!({"prices": prices, "next_cursor": null, "has_more": false}),
+    )
 }
 
 /// The query's values for `name` (repeated or comma-separated).
