@@ -354,7 +354,13 @@ impl Params<'_, '_> {
 
     /// Seconds for this endpoint.
     fn duration(&self, d: &Duration) -> Result<u64, Invalid> {
-        let n = parse_seconds(d)?;
+        let whole = match d {
+            Duration::Seconds(n) => Some(*n),
+            Duration::Text(s) => s.trim().parse::<u64>().ok(),
+        };
+        let Some(n) = whole else {
+            return parse_seconds(d);
+        };
         let allowed = self.ep.durations;
         if allowed.allows(n) {
             return Ok(n);

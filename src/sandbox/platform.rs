@@ -16,7 +16,7 @@ use super::{Outcome, Shared, json_response};
 /// Routes `/v1/models/…`.
 pub(super) fn handle(state: &Shared, segs: &[&str], query: &str, headers: &HeaderMap) -> Response<Body> {
     if !authorized(state, headers) {
-        state.lock().count("unauthorized");
+        state.lock().count("platform_unauthorized");
         return unauthorized();
     }
     if state.lock().fault(&state.config.faults, Fault::HistoryOff) {

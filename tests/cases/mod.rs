@@ -3,6 +3,7 @@ mod continuity;
 mod crash;
 mod first_hour;
 mod hostile;
+mod models;
 mod plan;
 mod plan_errors;
 mod providers;

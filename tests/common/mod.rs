@@ -27,6 +27,8 @@ pub fn storyboard() -> Command {
         cmd.env_remove(var);
     }
     cmd.env("NO_COLOR", "1");
+    // Live prices fetched from test sandboxes are cached here, never in the user's cache.
+    cmd.env("XDG_CACHE_HOME", root().join("target/test-cache"));
     cmd
 }
 
