@@ -29,6 +29,7 @@ pub struct StoryboardFile<S = Vec<ShotSpec>> {
     pub title: Option<String>,
     /// Model family (see `storyboard models`); default `kling-v2.6-pro`.
     #[serde(default)]
+    #[schemars(schema_with = "model_schema")]
     pub model: Option<String>,
     /// `fal` (default) or `eachlabs`.
     #[serde(default)]
@@ -202,6 +203,7 @@ pub struct ShotSpec {
     pub shot_type: Option<String>,
     /// The model of this shot (default: the storyboard's `model`).
     #[serde(default)]
+    #[schemars(schema_with = "model_schema")]
     pub model: Option<String>,
     /// Reference images (https URLs or local files), sent as `image_urls` and written in the
     /// prompt as `@Image1`, `@Image2`…; they make the shot reference-to-video (Kling O3).
@@ -265,6 +267,15 @@ impl ShotSpec {
             cfg_scale: self.cfg_scale,
         }
     }
+}
+
+/// The models an editor may offer: the catalog's families.
+fn model_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "type": "string",
+        "enum": crate::catalog::families(),
+        "description": "A model family of the catalog (`storyboard models`)."
+    })
 }
 
 /// One beat of a multi-shot: `{ prompt, duration }`.

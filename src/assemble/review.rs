@@ -134,7 +134,20 @@ fn prompt(c: &Clip) -> String {
         .take()
         .and_then(|t| t.input.as_ref())
         .unwrap_or(&c.record.request.input);
-    let mut text = input.get("prompt").and_then(|p| p.as_str()).unwrap_or("").to_owned();
+    let beats = input.get("multi_prompt").and_then(|b| b.as_array());
+    let mut text = match beats {
+        Some(beats) => beats
+            .iter()
+            .enumerate()
+            .map(|(n, b)| {
+                let p = b.get("prompt").and_then(|p| p.as_str()).unwrap_or("");
+                let d = b.get("duration").and_then(|d| d.as_str()).unwrap_or("?");
+                format!("beat {} ({d} s): {p}", n + 1)
+            })
+            .collect::<Vec<_>>()
+            .join(" · "),
+        None => input.get("prompt").and_then(|p| p.as_str()).unwrap_or("").to_owned(),
+    };
     for (n, name) in c.record.voices.iter().enumerate() {
         text = text.replace(&format!("<<<voice_{}>>>", n + 1), &format!("[{name}]"));
     }
