@@ -203,7 +203,7 @@ const fn fal(family: &'static str, kind: Kind, id: &'static str, price: Price) -
 /// Kling 3.0 pro/standard (kling-v3-and-platform.md §1–2): 3–15 s, `multi_prompt`, elements
 /// (voices bound through them), negative prompt and cfg, audio on by default.
 const fn v3(family: &'static str, kind: Kind, id: &'static str, price: Price) -> Endpoint {
-    Endpoint {
+    let base = Endpoint {
         durations: V3,
         cfg_scale: true,
         generate_audio: Some(true),
@@ -211,17 +211,50 @@ const fn v3(family: &'static str, kind: Kind, id: &'static str, price: Price) ->
         multi_prompt: true,
         elements: true,
         ..fal(family, kind, id, price)
+    };
+    match kind {
+        Kind::ImageToVideo => Endpoint {
+            start_image_field: Some("start_image_url"),
+            end_image_field: Some("end_image_url"),
+            ..base
+        },
+        _ => Endpoint {
+            aspect_ratio: true,
+            ..base
+        },
     }
 }
 
 /// Kling O3 (§1–2): 3–15 s, `multi_prompt`, audio off by default, no negative prompt or cfg.
+/// Image-to-video takes `image_url` and no elements; text- and reference-to-video take an
+/// aspect ratio and elements; reference-to-video takes `image_urls` and start/end images.
 const fn o3(family: &'static str, kind: Kind, id: &'static str, price: Price) -> Endpoint {
-    Endpoint {
+    let base = Endpoint {
         durations: V3,
         negative_prompt: false,
         generate_audio: Some(false),
         multi_prompt: true,
         ..fal(family, kind, id, price)
+    };
+    let with_cast = Endpoint {
+        aspect_ratio: true,
+        voices: Voices::Elements,
+        elements: true,
+        ..base
+    };
+    match kind {
+        Kind::ImageToVideo => Endpoint {
+            start_image_field: Some("image_url"),
+            end_image_field: Some("end_image_url"),
+            ..base
+        },
+        Kind::ReferenceToVideo => Endpoint {
+            start_image_field: Some("start_image_url"),
+            end_image_field: Some("end_image_url"),
+            references: true,
+            ..with_cast
+        },
+        _ => with_cast,
     }
 }
 
@@ -282,44 +315,30 @@ pub const CATALOG: &[Endpoint] = &[
             KLING_V25_TURBO_PRO,
         )
     },
-    Endpoint {
-        aspect_ratio: true,
-        ..v3(
-            "kling-v3-pro",
-            Kind::TextToVideo,
-            "fal-ai/kling-video/v3/pro/text-to-video",
-            KLING_V3_PRO,
-        )
-    },
-    Endpoint {
-        start_image_field: Some("start_image_url"),
-        end_image_field: Some("end_image_url"),
-        ..v3(
-            "kling-v3-pro",
-            Kind::ImageToVideo,
-            "fal-ai/kling-video/v3/pro/image-to-video",
-            KLING_V3_PRO,
-        )
-    },
-    Endpoint {
-        aspect_ratio: true,
-        ..v3(
-            "kling-v3-standard",
-            Kind::TextToVideo,
-            "fal-ai/kling-video/v3/standard/text-to-video",
-            KLING_V3_STANDARD,
-        )
-    },
-    Endpoint {
-        start_image_field: Some("start_image_url"),
-        end_image_field: Some("end_image_url"),
-        ..v3(
-            "kling-v3-standard",
-            Kind::ImageToVideo,
-            "fal-ai/kling-video/v3/standard/image-to-video",
-            KLING_V3_STANDARD,
-        )
-    },
+    v3(
+        "kling-v3-pro",
+        Kind::TextToVideo,
+        "fal-ai/kling-video/v3/pro/text-to-video",
+        KLING_V3_PRO,
+    ),
+    v3(
+        "kling-v3-pro",
+        Kind::ImageToVideo,
+        "fal-ai/kling-video/v3/pro/image-to-video",
+        KLING_V3_PRO,
+    ),
+    v3(
+        "kling-v3-standard",
+        Kind::TextToVideo,
+        "fal-ai/kling-video/v3/standard/text-to-video",
+        KLING_V3_STANDARD,
+    ),
+    v3(
+        "kling-v3-standard",
+        Kind::ImageToVideo,
+        "fal-ai/kling-video/v3/standard/image-to-video",
+        KLING_V3_STANDARD,
+    ),
     Endpoint {
         durations: V3,
         aspect_ratio: true,
@@ -332,76 +351,42 @@ pub const CATALOG: &[Endpoint] = &[
             KLING_V3_TURBO_PRO,
         )
     },
-    Endpoint {
-        aspect_ratio: true,
-        voices: Voices::Elements,
-        elements: true,
-        ..o3(
-            "kling-o3-pro",
-            Kind::TextToVideo,
-            "fal-ai/kling-video/o3/pro/text-to-video",
-            NO_LIST_PRICE,
-        )
-    },
-    Endpoint {
-        start_image_field: Some("image_url"),
-        end_image_field: Some("end_image_url"),
-        ..o3(
-            "kling-o3-pro",
-            Kind::ImageToVideo,
-            "fal-ai/kling-video/o3/pro/image-to-video",
-            NO_LIST_PRICE,
-        )
-    },
-    Endpoint {
-        start_image_field: Some("start_image_url"),
-        end_image_field: Some("end_image_url"),
-        aspect_ratio: true,
-        references: true,
-        voices: Voices::Elements,
-        elements: true,
-        ..o3(
-            "kling-o3-pro",
-            Kind::ReferenceToVideo,
-            "fal-ai/kling-video/o3/pro/reference-to-video",
-            NO_LIST_PRICE,
-        )
-    },
-    Endpoint {
-        aspect_ratio: true,
-        voices: Voices::Elements,
-        elements: true,
-        ..o3(
-            "kling-o3-standard",
-            Kind::TextToVideo,
-            "fal-ai/kling-video/o3/standard/text-to-video",
-            NO_LIST_PRICE,
-        )
-    },
-    Endpoint {
-        start_image_field: Some("image_url"),
-        end_image_field: Some("end_image_url"),
-        ..o3(
-            "kling-o3-standard",
-            Kind::ImageToVideo,
-            "fal-ai/kling-video/o3/standard/image-to-video",
-            KLING_O3_STANDARD_I2V,
-        )
-    },
-    Endpoint {
-        start_image_field: Some("start_image_url"),
-        end_image_field: Some("end_image_url"),
-        aspect_ratio: true,
-        references: true,
-        voices: Voices::Elements,
-        elements: true,
-        ..o3(
-            "kling-o3-standard",
-            Kind::ReferenceToVideo,
-            "fal-ai/kling-video/o3/standard/reference-to-video",
-            NO_LIST_PRICE,
-        )
-    },
+    o3(
+        "kling-o3-pro",
+        Kind::TextToVideo,
+        "fal-ai/kling-video/o3/pro/text-to-video",
+        NO_LIST_PRICE,
+    ),
+    o3(
+        "kling-o3-pro",
+        Kind::ImageToVideo,
+        "fal-ai/kling-video/o3/pro/image-to-video",
+        NO_LIST_PRICE,
+    ),
+    o3(
+        "kling-o3-pro",
+        Kind::ReferenceToVideo,
+        "fal-ai/kling-video/o3/pro/reference-to-video",
+        NO_LIST_PRICE,
+    ),
+    o3(
+        "kling-o3-standard",
+        Kind::TextToVideo,
+        "fal-ai/kling-video/o3/standard/text-to-video",
+        NO_LIST_PRICE,
+    ),
+    o3(
+        "kling-o3-standard",
+        Kind::ImageToVideo,
+        "fal-ai/kling-video/o3/standard/image-to-video",
+        KLING_O3_STANDARD_I2V,
+    ),
+    o3(
+        "kling-o3-standard",
+        Kind::ReferenceToVideo,
+        "fal-ai/kling-video/o3/standard/reference-to-video",
+        NO_LIST_PRICE,
+    ),
     Endpoint {
         provider: ProviderKind::Eachlabs,
         version: Some("0.0.1"),
