@@ -247,4 +247,21 @@ async fn a_price_change_at_fal_reaches_the_estimate_with_its_source() {
     assert!(from.starts_with("live ") && from.contains("+$0.21 vs table"), "{from}");
     let text = run(&["plan", file.to_str().unwrap()], None);
     assert!(String::from_utf8_lossy(&text.stdout).contains("prices: live from fal"));
+
+    // A paid render fetches live prices itself (its own cache is empty), `--offline` does not.
+    let o = crate::common::render_against(&sb.base_url(), &file, "k", &["--dry-run"]).await;
+    assert_eq!(o.status.code(), Some(0));
+    let o = crate::common::render_against(&sb.base_url(), &file, "k", &["--offline", "--max-cost", "0.5"]).await;
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(3), "the table's $0.84 is over 0.5: {err}");
+    assert!(err.contains("--offline") && err.contains("table"), "{err}");
+    let before = sb.stats()["requests"]["pricing"].as_u64().unwrap_or(0);
+    let o = crate::common::render_against(&sb.base_url(), &file, "k", &["--max-cost", "0.5"]).await;
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(3), "{err}");
+    assert!(
+        err.contains("$1.05") && err.contains("live"),
+        "the render priced live: {err}"
+    );
+    assert_eq!(sb.stats()["requests"]["pricing"].as_u64().unwrap_or(0), before + 1);
 }
