@@ -72,9 +72,23 @@ pub struct ShotRecord {
     /// The voices of `<<<voice_N>>>` markers in the prompt, by name, in marker order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub voices: Vec<String>,
+    /// The characters sent with the shot (`cast()`), in `@ElementN` order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cast: Vec<CastRecord>,
     /// The director's note (`storyboard pick` or the review page).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+}
+
+/// A character of a shot.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+pub struct CastRecord {
+    /// The name under `cast:`.
+    pub name: String,
+    /// Its element number (`@Element1` is 1).
+    pub element: u32,
+    /// Its frontal image: a URL, or a copy kept in the output folder (`.storyboard/cast/`).
+    pub frontal: Option<String>,
 }
 
 /// One take: a clip the shot got, and what produced it.
@@ -176,6 +190,7 @@ pub fn group(requests: Vec<(String, RequestRecord)>) -> (Vec<ShotRecord>, Vec<(u
                     selected_take: None,
                     seconds: 0.0,
                     voices: Vec::new(),
+                    cast: Vec::new(),
                     note: None,
                 });
             }

@@ -195,18 +195,9 @@ impl Prepared {
                 None => {}
             }
         }
-        for (n, name) in &shot.voice_samples {
+        for (field, name) in &shot.voice_samples {
             match self.voices.get(name) {
-                Some(Ok(id)) => {
-                    let slot = task
-                        .input
-                        .get_mut("voice_ids")
-                        .and_then(Value::as_array_mut)
-                        .and_then(|a| a.get_mut(*n));
-                    if let Some(slot) = slot {
-                        *slot = json!(id);
-                    }
-                }
+                Some(Ok(id)) => crate::plan::set_field(&mut task.input, field, json!(id)),
                 Some(Err(e)) => failure = Some(format!("voice `{name}` could not be created: {e}")),
                 None => {}
             }
@@ -227,5 +218,20 @@ fn content_type(path: &Utf8Path) -> &'static str {
         Some("mp3") => "audio/mpeg",
         Some("m4a") => "audio/mp4",
         _ => "application/octet-stream",
+    }
+}
+
+/// Keeps a copy of each local frontal image the plan's characters use in the output folder
+/// (`.storyboard/cast/<sha256>.<ext>`), for the review page; a copy that cannot be made is only
+/// missing from the page.
+pub fn keep_frontals(plan: &Plan, out: &camino::Utf8Path) {
+    for f in plan.frontals.values() {
+        if let crate::plan::Frontal::Local { path, .. } = f {
+            let dest = out.join(f.shown());
+            if !dest.exists() {
+                let _ = dest.parent().map(std::fs::create_dir_all);
+                let _ = crate::files::copy_clip(path, &dest);
+            }
+        }
     }
 }

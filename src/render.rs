@@ -273,6 +273,7 @@ async fn prepare(runner: &Runner, plan: &Plan, src: &Source, decided: Vec<Decide
     }
     let mut tasks = Task::from_decisions(plan, decided);
     runner.publish_unselected(&is_selected);
+    crate::prepare::keep_frontals(plan, &runner.resume.out);
     let prepared = Preparation {
         plan,
         provider: &runner.provider,

@@ -241,6 +241,14 @@ impl Resume {
             if n == 0 {
                 shots[s].seconds = shot.seconds;
                 shots[s].voices = shot.voices.clone();
+                shots[s].cast = (1..)
+                    .zip(&shot.cast)
+                    .map(|(element, name)| crate::manifest::CastRecord {
+                        name: name.clone(),
+                        element,
+                        frontal: plan.frontals.get(name).map(crate::plan::Frontal::shown),
+                    })
+                    .collect();
             }
         }
         let manifest = Manifest {

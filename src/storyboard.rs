@@ -56,8 +56,31 @@ pub struct StoryboardFile<S = Vec<ShotSpec>> {
     /// existing voice id, or `{ sample: ./voice.wav }` (5–30 s of clean speech) to create one.
     #[serde(default, deserialize_with = "unique_keys")]
     pub voices: BTreeMap<String, VoiceSpec>,
+    /// The characters (Kling 3.0 / O3 elements), by name: each a frontal image with 1–3
+    /// reference images, or one video; optionally a voice from `voices:`. A prompt writes
+    /// `{{ cast("mara") }}`, which becomes `@Element1`… and sends the character with the shot.
+    #[serde(default, deserialize_with = "unique_keys")]
+    pub cast: BTreeMap<String, CastMember>,
     /// The shots, in film order.
     pub shots: S,
+}
+
+/// One character of `cast:`.
+#[derive(Debug, Clone, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct CastMember {
+    /// A frontal image of the character: an https URL or a local file.
+    #[serde(default)]
+    pub frontal: Option<String>,
+    /// 1–3 more images of the character (other angles), with `frontal`.
+    #[serde(default)]
+    pub references: Option<Vec<String>>,
+    /// Instead of images: one video of the character (at most one video element per shot).
+    #[serde(default)]
+    pub video: Option<String>,
+    /// A name from `voices:` bound to the character (priced at the voice-control tier).
+    #[serde(default)]
+    pub voice: Option<String>,
 }
 
 /// Model parameters a shot (or `defaults`) may set.

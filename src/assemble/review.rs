@@ -38,7 +38,7 @@ video{width:100%;background:#000;border-radius:4px}.gap{color:#aaa;padding:2rem;
 .failed .badge{background:#e5484d;color:#fff}.uncertain .badge{background:#f5a524;color:#000}\
 .done .badge,.cached .badge,.selected .badge{background:#30a46c;color:#fff}\
 dl{display:grid;grid-template-columns:auto 1fr;gap:.2rem .8rem}dt{color:#888}dd{margin:0;word-break:break-word}\
-.error{color:#ff9592}button{cursor:pointer}textarea{width:100%;min-height:3rem;background:#222;color:#eee}";
+.member{display:inline-block;margin:0 .6rem 0 0;text-align:center}.member img{border-radius:4px;display:block}.error{color:#ff9592}button{cursor:pointer}textarea{width:100%;min-height:3rem;background:#222;color:#eee}";
 
 /// How the page is seen: as a file beside the clips, or served live by `storyboard review`.
 #[derive(Debug, Clone, Default)]
@@ -182,6 +182,9 @@ fn shot(html: &mut String, c: &Clip, view: &View) {
             );
         }
     }
+    if !s.cast.is_empty() {
+        row("cast", cast(&s.cast, view));
+    }
     row("endpoint", escape(&s.request.endpoint));
     row("duration", format!("{:.2} s (planned {} s)", c.duration, s.seconds));
     let (est, actual) = cost(c);
@@ -216,6 +219,26 @@ fn shot(html: &mut String, c: &Clip, view: &View) {
         (false, None) => {}
     }
     html.push_str("</dl>\n</section>\n");
+}
+
+/// The characters of a shot: each frontal image (a kept copy) with its name and element.
+fn cast(cast: &[crate::manifest::CastRecord], view: &View) -> String {
+    cast.iter()
+        .map(|c| {
+            let label = format!("@Element{} {}", c.element, escape(&c.name));
+            match c.frontal.as_deref() {
+                Some(f) if f.starts_with(".storyboard/") => format!(
+                    "<figure class=\"member\"><img src=\"{}{}\" alt=\"{}\" width=\"96\"><figcaption>{label}</figcaption></figure>",
+                    escape(&view.prefix),
+                    escape(f),
+                    escape(&c.name)
+                ),
+                Some(url) => format!("<a href=\"{0}\">{label}</a>", escape(url)),
+                None => label,
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// One take: its player with a poster frame, cost, and (live) the button that picks it.

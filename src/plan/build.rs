@@ -6,11 +6,12 @@ use std::collections::BTreeMap;
 
 use super::resolve::Resolved;
 use super::template::MAX_VOICES;
-use super::{PlannedShot, Planner, Salt, Subst};
+use super::{LocalFile, PlannedShot, Planner, Salt, Subst};
 use crate::catalog::{ProviderKind, Voices};
 use crate::cost::Micros;
 use crate::digest::sha256_hex;
 use crate::storyboard::{ShotSpec, VoiceSpec};
+use std::ops::Not;
 
 /// A shot's rendered prompt: one text, or the beats of a multi-shot.
 pub(super) struct Prompt {
@@ -18,6 +19,8 @@ pub(super) struct Prompt {
     pub(super) text: Option<String>,
     /// The beats' prompts, in order (their seconds are in the resolved shot).
     pub(super) beats: Vec<String>,
+    /// The characters `cast()` named, in `@ElementN` order.
+    pub(super) cast: Vec<String>,
 }
 
 impl Planner<'_> {
@@ -35,7 +38,18 @@ impl Planner<'_> {
         take: u32,
         takes: u32,
     ) -> Option<PlannedShot> {
-        let input = self.body(i, id, spec, r, prompt, &voices)?;
+        let cast = prompt.cast.clone();
+        let elements = self.elements(i, id, r.endpoint, &cast, spec.references.len())?;
+        if elements.voiced && r.audio.not() {
+            let msg =
+                "a character with a voice needs audio: remove `generate_audio: false`, or the voice from the character";
+            self.shot_problem(i, id, "generate_audio", msg);
+            return None;
+        }
+        let mut input = self.body(i, id, spec, r, prompt, &voices)?;
+        if !elements.body.is_empty() {
+            input.insert("elements".into(), Value::Array(elements.body));
+        }
         let (provider, endpoint, version, kind) = match (r.endpoint, &r.raw_id) {
             (Some(ep), _) => (
                 ep.provider,
@@ -46,15 +60,18 @@ impl Planner<'_> {
             (None, Some(raw)) => (self.provider, raw.clone(), None, None),
             (None, None) => return None,
         };
-        let (estimate, price_assumed, price_from) = self.price(spec, r, !voices.is_empty());
+        let (estimate, price_assumed, price_from) = self.price(spec, r, !voices.is_empty() || elements.voiced);
         let take_no = (takes > 1).then_some(take);
-        let voice_samples: Vec<(usize, String)> = voices
+        let mut voice_samples: Vec<(String, String)> = voices
             .iter()
             .enumerate()
             .filter(|(_, v)| self.samples.contains_key(*v))
-            .map(|(n, v)| (n, v.clone()))
+            .map(|(n, v)| (format!("/voice_ids/{n}"), v.clone()))
             .collect();
-        let substs = self.substs(r, &voice_samples);
+        voice_samples.extend(elements.samples);
+        let mut local_files = r.local.clone();
+        local_files.extend(elements.local);
+        let substs = self.substs(&local_files, &voice_samples);
         let salt = Salt {
             take: take_no,
             redo: None,
@@ -77,7 +94,8 @@ impl Planner<'_> {
             version,
             kind,
             input,
-            local_files: r.local.clone(),
+            local_files,
+            cast,
             chain: r.chain.clone(),
             voice_samples,
             substs,
@@ -221,15 +239,15 @@ impl Planner<'_> {
 
     /// What the cache key uses instead of paths and placeholders: local files and voice
     /// samples by content hash.
-    fn substs(&self, r: &Resolved, voice_samples: &[(usize, String)]) -> Vec<Subst> {
-        let files = r.local.iter().map(|f| Subst {
+    fn substs(&self, local: &[LocalFile], voice_samples: &[(String, String)]) -> Vec<Subst> {
+        let files = local.iter().map(|f| Subst {
             field: f.field.clone(),
             index: None,
             value: format!("sha256:{}", f.sha256),
         });
-        let voices = voice_samples.iter().map(|(n, v)| Subst {
-            field: "voice_ids".into(),
-            index: Some(*n),
+        let voices = voice_samples.iter().map(|(field, v)| Subst {
+            field: field.clone(),
+            index: None,
             value: format!("voice-sample:sha256:{}", self.samples[v].sha256),
         });
         files.chain(voices).collect()

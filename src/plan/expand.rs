@@ -178,31 +178,61 @@ impl<'a> Planner<'a> {
                 "shot".into(),
                 TValue::from(minijinja::value::Serde(json!({ "index": index, "id": id }))),
             );
-            let (prompt, voices) = match &tmpl.prompt {
-                Some(t) => match templates.render(t, ctx, &self.voice_names, &spec.voices) {
-                    Ok((text, voices)) => (Some(text), voices),
-                    Err(e) => {
-                        self.template_problem(i, &id, "prompt", &e);
-                        continue;
-                    }
-                },
-                None => (None, spec.voices.clone()),
-            };
-            let mut beats = Vec::new();
-            for t in &tmpl.beats {
-                match templates.render(t, ctx, &self.voice_names, &[]) {
-                    Ok((text, _)) => beats.push(text),
-                    Err(e) => self.template_problem(i, &id, "beats", &e),
-                }
-            }
-            if beats.len() < tmpl.beats.len() {
+            let Some((prompt, voices)) = self.render_prompt(templates, ctx, i, &id, spec, tmpl) else {
                 continue;
-            }
-            let prompt = super::build::Prompt { text: prompt, beats };
+            };
             if let Some(shot) = self.build(i, (&id, &base), spec, resolved, prompt, voices, take, takes) {
                 out.push(shot);
             }
         }
+    }
+
+    /// The shot's prompt (or beats) rendered: `voice()` and `cast()` numbered across them.
+    fn render_prompt(
+        &mut self,
+        templates: &Templates<'a>,
+        ctx: &BTreeMap<String, TValue>,
+        i: usize,
+        id: &str,
+        spec: &ShotSpec,
+        tmpl: &ShotTemplates,
+    ) -> Option<(super::build::Prompt, Vec<String>)> {
+        let mut state = template::Rendered {
+            voices: spec.voices.clone(),
+            ..template::Rendered::default()
+        };
+        let mut text = None;
+        if let Some(t) = &tmpl.prompt {
+            match templates.render_with_cast(t, ctx, &self.voice_names, &self.cast_names, &state) {
+                Ok(r) => {
+                    text = Some(r.text.clone());
+                    state = r;
+                }
+                Err(e) => {
+                    self.template_problem(i, id, "prompt", &e);
+                    return None;
+                }
+            }
+        }
+        let mut beats = Vec::new();
+        for t in &tmpl.beats {
+            match templates.render_with_cast(t, ctx, &self.voice_names, &self.cast_names, &state) {
+                Ok(r) => {
+                    beats.push(r.text.clone());
+                    state = r;
+                }
+                Err(e) => {
+                    self.template_problem(i, id, "beats", &e);
+                    return None;
+                }
+            }
+        }
+        let prompt = super::build::Prompt {
+            text,
+            beats,
+            cast: state.cast,
+        };
+        Some((prompt, state.voices))
     }
 
     /// Compiles a shot's template as `<field><i>`; its name, when it has no problems.

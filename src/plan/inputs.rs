@@ -161,7 +161,7 @@ impl Planner<'_> {
     /// A local image, video or voice sample: extension, a regular file of a sensible size,
     /// inside the storyboard's folder when reached through a link, content of that kind; its
     /// sha256.
-    fn local_file(&mut self, value: &str, media: Media) -> Result<(Utf8PathBuf, String), Invalid> {
+    pub(super) fn local_file(&mut self, value: &str, media: Media) -> Result<(Utf8PathBuf, String), Invalid> {
         let path = self.local_path(value);
         let (exts, max, what) = match media {
             Media::Image => (IMAGE_EXTENSIONS, IMAGE_MAX_BYTES, "an image"),

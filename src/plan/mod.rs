@@ -2,6 +2,7 @@
 //! No network, no files written.
 
 mod build;
+mod cast;
 mod chains;
 mod expand;
 mod inputs;
@@ -105,6 +106,35 @@ pub struct Plan {
     pub voices_to_create: Vec<VoiceToCreate>,
     /// Where the prices come from, in a line.
     pub price_note: String,
+    /// Each character's frontal image (for the review page), by cast name.
+    pub frontals: BTreeMap<String, Frontal>,
+}
+
+/// A character's frontal image: a URL, or a local file (kept in the output folder for review).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub enum Frontal {
+    /// An https URL.
+    Url(String),
+    /// A local file and its content hash.
+    Local {
+        /// The file.
+        path: Utf8PathBuf,
+        /// Its sha256.
+        sha256: String,
+    },
+}
+
+impl Frontal {
+    /// Where the review page finds it: the URL, or the kept copy relative to the output folder.
+    pub fn shown(&self) -> String {
+        match self {
+            Frontal::Url(u) => u.clone(),
+            Frontal::Local { path, sha256 } => {
+                let ext = path.extension().unwrap_or("png").to_ascii_lowercase();
+                format!(".storyboard/cast/{sha256}.{ext}")
+            }
+        }
+    }
 }
 
 /// A voice given as a sample: created once, remembered by the sample's content hash.
@@ -190,8 +220,12 @@ pub struct PlannedShot {
     pub local_files: Vec<LocalFile>,
     /// Frames of other shots this one starts (or ends) with.
     pub chain: Vec<Chain>,
-    /// Sampled voices in `voice_ids`: (index, voice name).
-    pub voice_samples: Vec<(usize, String)>,
+    /// The characters sent as elements, in `@ElementN` order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub cast: Vec<String>,
+    /// Sampled voices: (where the created id goes — `/voice_ids/0`, `/elements/1/voice_id` —,
+    /// voice name).
+    pub voice_samples: Vec<(String, String)>,
     /// Key substitutions known at plan time (local files, voice samples).
     #[serde(skip)]
     pub substs: Vec<Subst>,
@@ -377,6 +411,10 @@ struct Planner<'a> {
     family: String,
     problems: Vec<Problem>,
     voice_names: BTreeSet<String>,
+    /// The names under `cast:`.
+    cast_names: BTreeSet<String>,
+    /// The characters that passed their checks.
+    cast: BTreeMap<String, cast::Character>,
     /// Sampled voices by name.
     samples: BTreeMap<String, VoiceToCreate>,
     /// Chained references to check once every id is known: (shot index in the plan, spec, field, upstream, at).
@@ -397,6 +435,8 @@ impl<'a> Planner<'a> {
             family: DEFAULT_FAMILY.to_owned(),
             problems: Vec::new(),
             voice_names: sb.voices.keys().cloned().collect(),
+            cast_names: sb.cast.keys().cloned().collect(),
+            cast: BTreeMap::new(),
             samples: BTreeMap::new(),
             refs: Vec::new(),
             next_index: 0,
@@ -432,6 +472,7 @@ impl<'a> Planner<'a> {
         let budget = self.check_top();
         self.check_defaults(&self.sb.defaults);
         self.check_voices();
+        self.check_cast();
         if self.sb.shots.is_empty() {
             self.top("shots", "the storyboard has no shots: add at least one under `shots:`");
         }
@@ -624,6 +665,7 @@ impl<'a> Planner<'a> {
             warnings,
             voices_to_create: self.samples.values().cloned().collect(),
             price_note: self.prices.note(),
+            frontals: self.frontals(),
         }
     }
 }

@@ -20,6 +20,21 @@ thread_local! {
 struct VoiceScope {
     known: BTreeSet<String>,
     used: Vec<String>,
+    /// Cast names defined under `cast:`, and those `cast()` was called on (element order).
+    cast_known: BTreeSet<String>,
+    cast_used: Vec<String>,
+}
+
+/// A rendered template: the text, the voices `voice()` numbered and the characters `cast()`
+/// numbered, each in order of first use.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Rendered {
+    /// The text.
+    pub text: String,
+    /// Voice names, in `<<<voice_N>>>` order.
+    pub voices: Vec<String>,
+    /// Cast names, in `@ElementN` order.
+    pub cast: Vec<String>,
 }
 
 /// A template problem: the message and the 1-based line within the template.
@@ -50,6 +65,7 @@ impl<'s> Templates<'s> {
         env.set_undefined_behavior(UndefinedBehavior::Strict);
         env.set_fuel(Some(TEMPLATE_FUEL));
         env.add_function("voice", voice);
+        env.add_function("cast", cast);
         env.add_filter("slug", slug);
         let globals = env.globals().map(|(name, _)| name.to_owned()).collect();
         Templates { env, globals }
@@ -92,25 +108,78 @@ impl<'s> Templates<'s> {
         voices: &BTreeSet<String>,
         preset: &[String],
     ) -> Result<(String, Vec<String>), TemplateError> {
+        let none = Rendered::default();
+        self.render_with_cast(
+            name,
+            ctx,
+            voices,
+            &BTreeSet::new(),
+            &Rendered {
+                voices: preset.to_vec(),
+                ..none
+            },
+        )
+        .map(|r| (r.text, r.voices))
+    }
+
+    /// Renders with `voice()` and `cast()`, numbering on from what `before` used (the prompt and
+    /// beats of one shot share the numbers).
+    pub fn render_with_cast(
+        &self,
+        name: &str,
+        ctx: &BTreeMap<String, Value>,
+        voices: &BTreeSet<String>,
+        cast: &BTreeSet<String>,
+        before: &Rendered,
+    ) -> Result<Rendered, TemplateError> {
         VOICES.with(|v| {
             *v.borrow_mut() = Some(VoiceScope {
                 known: voices.clone(),
-                used: preset.to_vec(),
+                used: before.voices.clone(),
+                cast_known: cast.clone(),
+                cast_used: before.cast.clone(),
             });
         });
         let out = self
             .env
             .get_template(name)
             .and_then(|t| t.render(Value::from(minijinja::value::Serde(ctx))));
-        let used = VOICES
-            .with(|v| v.borrow_mut().take())
-            .map(|s| s.used)
-            .unwrap_or_default();
+        let scope = VOICES.with(|v| v.borrow_mut().take());
+        let (voices, cast) = scope.map(|s| (s.used, s.cast_used)).unwrap_or_default();
         match out {
-            Ok(text) => Ok((text, used)),
+            Ok(text) => Ok(Rendered { text, voices, cast }),
             Err(e) => Err(from_minijinja(&e)),
         }
     }
+}
+
+/// `{{ cast("mara") }}`: `@ElementN`, N the character's place among the shot's elements.
+fn cast(name: String) -> Result<String, minijinja::Error> {
+    VOICES.with(|v| {
+        let mut guard = v.borrow_mut();
+        let scope = guard
+            .as_mut()
+            .ok_or_else(|| minijinja::Error::new(ErrorKind::InvalidOperation, "cast() outside a prompt"))?;
+        if !scope.cast_known.contains(&name) {
+            let known: Vec<&str> = scope.cast_known.iter().map(String::as_str).collect();
+            let hint = crate::problem::did_you_mean(&name, known.iter().copied());
+            return Err(minijinja::Error::new(
+                ErrorKind::InvalidOperation,
+                format!(
+                    "unknown cast member `{name}`{hint} (characters defined under `cast:`: {})",
+                    crate::problem::listed(&known)
+                ),
+            ));
+        }
+        let n = match scope.cast_used.iter().position(|u| *u == name) {
+            Some(i) => i + 1,
+            None => {
+                scope.cast_used.push(name);
+                scope.cast_used.len()
+            }
+        };
+        Ok(format!("@Element{n}"))
+    })
 }
 
 fn voice(name: String) -> Result<String, minijinja::Error> {

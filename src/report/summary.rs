@@ -110,10 +110,10 @@ fn plan_table(plan: &Plan, settings: &str, width: Option<usize>) -> String {
                 ep,
                 format_seconds(s.seconds),
                 if s.audio { "on" } else { "off" }.to_owned(),
-                if s.voices.is_empty() {
-                    "-".to_owned()
-                } else {
-                    s.voices.join(",")
+                match (s.voices.is_empty(), s.cast.is_empty()) {
+                    (true, true) => "-".to_owned(),
+                    (false, _) => s.voices.join(","),
+                    (true, false) => format!("cast: {}", s.cast.join(",")),
                 },
                 if s.chain.is_empty() {
                     s.images.to_string()
@@ -143,7 +143,7 @@ fn plan_table(plan: &Plan, settings: &str, width: Option<usize>) -> String {
         "endpoint",
         "sec",
         "audio",
-        "voices",
+        "voices/cast",
         "images",
         "est. USD",
         "price from",

@@ -139,7 +139,7 @@ async fn page(State(r): State<Arc<Review>>) -> Response {
 async fn media(State(r): State<Arc<Review>>, Path(path): Path<String>) -> Response {
     let allowed = path == r.cut
         || (path.ends_with(".mp4") && !path.contains('/') && !path.starts_with('.'))
-        || ["clips/", "posters/"].iter().any(|d| {
+        || ["clips/", "posters/", "cast/"].iter().any(|d| {
             path.strip_prefix(".storyboard/")
                 .and_then(|p| p.strip_prefix(d))
                 .is_some_and(|f| !f.contains('/') && f.chars().all(|c| c.is_ascii_alphanumeric() || c == '.'))

@@ -496,6 +496,32 @@ mod tests {
     }
 
     #[test]
+    fn elements_are_checked_as_the_reference_describes() {
+        let v3 = fal_model("fal-ai/kling-video/v3/pro/text-to-video").unwrap();
+        let body = |elements: Value| json!({"prompt": "@Element1", "elements": elements});
+        let img = "https://a/f.png";
+        let ok =
+            json!([{"frontal_image_url": img, "reference_image_urls": [img], "voice_id": "vc_1"}, {"video_url": img}]);
+        assert!(v3.validate(&body(ok)).is_empty());
+        let msg = |e: Value| v3.validate(&body(e))[0]["msg"].as_str().unwrap().to_owned();
+        assert!(msg(json!([{"video_url": img}, {"video_url": img}])).contains("at most one element with a video_url"));
+        assert!(
+            msg(json!([{"frontal_image_url": img, "reference_image_urls": [img, img, img, img]}])).contains("1 to 3")
+        );
+        assert!(msg(json!([{"frontal_image_url": "./local.png"}])).contains("URL"));
+        assert!(msg(json!([{"face": img}])).contains("extra field"));
+        let o3i = fal_model("fal-ai/kling-video/o3/pro/image-to-video").unwrap();
+        let errs = o3i.validate(&json!({"prompt": "x", "image_url": img, "elements": []}));
+        assert_eq!(
+            errs[0]["type"], "value_error.extra",
+            "O3 image-to-video takes no elements"
+        );
+        let o3r = fal_model("fal-ai/kling-video/o3/pro/reference-to-video").unwrap();
+        let five = json!({"prompt": "x", "image_urls": [img, img, img, img], "elements": [{"video_url": img}]});
+        assert!(o3r.validate(&five)[0]["msg"].as_str().unwrap().contains("maximum 4"));
+    }
+
+    #[test]
     fn v26_image_to_video_refuses_image_url() {
         let m = fal_model("fal-ai/kling-video/v2.6/pro/image-to-video").unwrap();
         let errs = m.validate(&json!({"prompt": "x", "image_url": "https://a/b.png"}));

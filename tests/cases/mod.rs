@@ -1,4 +1,5 @@
 mod assemble;
+mod cast;
 mod continuity;
 mod crash;
 mod first_hour;
