@@ -260,18 +260,10 @@ pub struct DoneRow {
 }
 
 impl History {
-    /// Whether this clip is already one of the shot's takes.
-    pub fn has_take(&self, shot: &str, sha256: &str) -> bool {
-        self.shot_clips.contains(&(shot.to_owned(), sha256.to_owned()))
-    }
-
-    /// The state of a request.
-    pub fn state(&self, api: &str, key: &str) -> Option<&KeyState> {
-        self.keys.get(&(api.to_owned(), key.to_owned()))
-    }
-
-    fn apply(&mut self, r: Record) {
-        match &r {
+    /// What a record adds beyond its request's state: the clips written (the takes) and the
+    /// shots with an accepted request.
+    fn note(&mut self, r: &Record) {
+        match r {
             Record::Done {
                 shot,
                 request_key,
@@ -300,6 +292,20 @@ impl History {
             }
             _ => {}
         }
+    }
+
+    /// Whether this clip is already one of the shot's takes.
+    pub fn has_take(&self, shot: &str, sha256: &str) -> bool {
+        self.shot_clips.contains(&(shot.to_owned(), sha256.to_owned()))
+    }
+
+    /// The state of a request.
+    pub fn state(&self, api: &str, key: &str) -> Option<&KeyState> {
+        self.keys.get(&(api.to_owned(), key.to_owned()))
+    }
+
+    fn apply(&mut self, r: Record) {
+        self.note(&r);
         let (api, key, state) = match r {
             Record::Intent {
                 shot,

@@ -121,7 +121,8 @@ pub struct TakeRecord {
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
 pub struct RequestRecord {
     /// The request's name in progress lines and `--only`: the shot id, or `<id>-take<n>` for
-    /// `takes:`, `<id> redo` for a redo.
+    /// `takes:`, `<id> redo` for a redo. (A version 1 manifest has none: the shot id is taken.)
+    #[serde(default)]
     pub label: String,
     /// Where it stands.
     pub status: ShotStatus,
@@ -210,6 +211,33 @@ impl Manifest {
     /// Reads a manifest; `None` when there is none or it cannot be read.
     pub fn read(path: &Utf8Path) -> Option<Manifest> {
         let text = std::fs::read_to_string(path).ok()?;
-        serde_json::from_str(&text).ok()
+        let mut m: Manifest = serde_json::from_str(&text).ok()?;
+        for s in &mut m.shots {
+            if s.request.label.is_empty() {
+                s.request.label = s.id.clone();
+            }
+        }
+        Some(m)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_version_1_manifest_is_still_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = Utf8PathBuf::from_path_buf(dir.path().join("manifest.json")).unwrap();
+        let v1 = r#"{"version":1,"storyboard":"s.yaml","title":null,"generator":"storyboard 0.1.0",
+            "started_at":"t","finished_at":"t","estimated_usd":0.7,"shots":[{"id":"a","status":"done",
+            "provider":"fal","endpoint":"e","input":{},"request_key":"k","request_id":"r",
+            "estimated_usd":0.7,"clip":{"path":"a.mp4","bytes":1,"sha256":"x","source_url":"u"},
+            "submitted_at":null,"completed_at":null,"attempts":1,"error":null}]}"#;
+        std::fs::write(&path, v1).unwrap();
+        let m = Manifest::read(&path).expect("read");
+        assert_eq!(m.shots[0].request.label, "a");
+        assert_eq!(m.shots[0].request.status, ShotStatus::Done);
+        assert!(m.shots[0].takes.is_empty() && m.shots[0].selected_take.is_none());
     }
 }

@@ -85,6 +85,45 @@ fn narrow(rows: &mut [Vec<String>], col: usize, over: usize, min: usize) -> usiz
     widest.saturating_sub(keep)
 }
 
+/// One shot's row of the plan table.
+fn plan_row(i: usize, s: &crate::plan::PlannedShot) -> Vec<String> {
+    let ep = CATALOG
+        .iter()
+        .find(|e| e.id == s.endpoint)
+        .map_or(s.endpoint.clone(), |e: &Endpoint| e.short().to_owned());
+    vec![
+        (i + 1).to_string(),
+        s.id.clone(),
+        ep,
+        format_seconds(s.seconds),
+        if s.audio { "on" } else { "off" }.to_owned(),
+        match (s.voices.is_empty(), s.cast.is_empty()) {
+            (true, true) => "-".to_owned(),
+            (false, _) => s.voices.join(","),
+            (true, false) => format!("cast: {}", s.cast.join(",")),
+        },
+        if s.chain.is_empty() {
+            s.images.to_string()
+        } else {
+            format!(
+                "{}←{}",
+                s.images,
+                s.chain
+                    .iter()
+                    .map(|c| c.upstream.as_str())
+                    .collect::<Vec<_>>()
+                    .join(",")
+            )
+        },
+        match s.estimate {
+            Some(m) if s.price_assumed => format!("~{m}"),
+            Some(m) => m.to_string(),
+            None => "unpriced".to_owned(),
+        },
+        s.price_from.clone(),
+    ]
+}
+
 fn plan_table(plan: &Plan, settings: &str, width: Option<usize>) -> String {
     let mut out = String::new();
     let title = plan.title.as_deref().unwrap_or("(untitled)");
@@ -95,48 +134,7 @@ fn plan_table(plan: &Plan, settings: &str, width: Option<usize>) -> String {
         "provider {} · model {}{sep}{settings}\n\n",
         plan.provider, plan.family
     ));
-    let rows: Vec<Vec<String>> = plan
-        .shots
-        .iter()
-        .enumerate()
-        .map(|(i, s)| {
-            let ep = CATALOG
-                .iter()
-                .find(|e| e.id == s.endpoint)
-                .map_or(s.endpoint.clone(), |e: &Endpoint| e.short().to_owned());
-            vec![
-                (i + 1).to_string(),
-                s.id.clone(),
-                ep,
-                format_seconds(s.seconds),
-                if s.audio { "on" } else { "off" }.to_owned(),
-                match (s.voices.is_empty(), s.cast.is_empty()) {
-                    (true, true) => "-".to_owned(),
-                    (false, _) => s.voices.join(","),
-                    (true, false) => format!("cast: {}", s.cast.join(",")),
-                },
-                if s.chain.is_empty() {
-                    s.images.to_string()
-                } else {
-                    format!(
-                        "{}←{}",
-                        s.images,
-                        s.chain
-                            .iter()
-                            .map(|c| c.upstream.as_str())
-                            .collect::<Vec<_>>()
-                            .join(",")
-                    )
-                },
-                match s.estimate {
-                    Some(m) if s.price_assumed => format!("~{m}"),
-                    Some(m) => m.to_string(),
-                    None => "unpriced".to_owned(),
-                },
-                s.price_from.clone(),
-            ]
-        })
-        .collect();
+    let rows: Vec<Vec<String>> = plan.shots.iter().enumerate().map(|(i, s)| plan_row(i, s)).collect();
     let header = [
         "#",
         "shot",
