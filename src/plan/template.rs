@@ -155,58 +155,58 @@ impl<'s> Templates<'s> {
 
 /// `{{ cast("mara") }}`: `@ElementN`, N the character's place among the shot's elements.
 fn cast(name: String) -> Result<String, minijinja::Error> {
-    VOICES.with(|v| {
-        let mut guard = v.borrow_mut();
-        let scope = guard
-            .as_mut()
-            .ok_or_else(|| minijinja::Error::new(ErrorKind::InvalidOperation, "cast() outside a prompt"))?;
-        if !scope.cast_known.contains(&name) {
-            let known: Vec<&str> = scope.cast_known.iter().map(String::as_str).collect();
-            let hint = crate::problem::did_you_mean(&name, known.iter().copied());
-            return Err(minijinja::Error::new(
-                ErrorKind::InvalidOperation,
-                format!(
-                    "unknown cast member `{name}`{hint} (characters defined under `cast:`: {})",
-                    crate::problem::listed(&known)
-                ),
-            ));
-        }
-        let n = match scope.cast_used.iter().position(|u| *u == name) {
-            Some(i) => i + 1,
-            None => {
-                scope.cast_used.push(name);
-                scope.cast_used.len()
-            }
-        };
-        Ok(format!("@Element{n}"))
-    })
+    let n = numbered(name, Marker::Cast)?;
+    Ok(format!("@Element{n}"))
 }
 
+/// `{{ voice("mara") }}`: `<<<voice_N>>>`, N the voice's place among the shot's voices.
 fn voice(name: String) -> Result<String, minijinja::Error> {
+    let n = numbered(name, Marker::Voice)?;
+    Ok(format!("<<<voice_{n}>>>"))
+}
+
+/// What a template helper numbers.
+#[derive(Clone, Copy)]
+enum Marker {
+    Voice,
+    Cast,
+}
+
+/// The 1-based place of `name` among the shot's voices or characters, in order of first use;
+/// an unknown name is an error naming the ones defined.
+fn numbered(name: String, marker: Marker) -> Result<usize, minijinja::Error> {
     VOICES.with(|v| {
         let mut guard = v.borrow_mut();
         let scope = guard
             .as_mut()
-            .ok_or_else(|| minijinja::Error::new(ErrorKind::InvalidOperation, "voice() outside a prompt"))?;
-        if !scope.known.contains(&name) {
-            let known: Vec<&str> = scope.known.iter().map(String::as_str).collect();
-            let hint = crate::problem::did_you_mean(&name, known.iter().copied());
+            .ok_or_else(|| minijinja::Error::new(ErrorKind::InvalidOperation, "outside a prompt"))?;
+        let (known, used, kind, under) = match marker {
+            Marker::Voice => (&scope.known, &mut scope.used, "voice", "voices defined under `voices:`"),
+            Marker::Cast => (
+                &scope.cast_known,
+                &mut scope.cast_used,
+                "cast member",
+                "characters defined under `cast:`",
+            ),
+        };
+        if !known.contains(&name) {
+            let listed: Vec<&str> = known.iter().map(String::as_str).collect();
+            let hint = crate::problem::did_you_mean(&name, listed.iter().copied());
             return Err(minijinja::Error::new(
                 ErrorKind::InvalidOperation,
                 format!(
-                    "unknown voice `{name}`{hint} (voices defined under `voices:`: {})",
-                    crate::problem::listed(&known)
+                    "unknown {kind} `{name}`{hint} ({under}: {})",
+                    crate::problem::listed(&listed)
                 ),
             ));
         }
-        let n = match scope.used.iter().position(|u| *u == name) {
+        Ok(match used.iter().position(|u| *u == name) {
             Some(i) => i + 1,
             None => {
-                scope.used.push(name);
-                scope.used.len()
+                used.push(name);
+                used.len()
             }
-        };
-        Ok(format!("<<<voice_{n}>>>"))
+        })
     })
 }
 
