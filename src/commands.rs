@@ -35,9 +35,11 @@ pub fn plan(args: cli::PlanArgs) -> Result<i32, Error> {
 /// `storyboard models`: the catalog, priced from fresh live prices when there are some
 /// (`--refresh` fetches them now).
 pub async fn models(args: cli::ModelsArgs) -> Result<i32, Error> {
-    let api = crate::settings::platform_url();
     let prices = match args.refresh {
         true => {
+            // The key goes to the configured platform URL only: a bad one is an error, not a
+            // silent fallback.
+            let api = crate::settings::endpoints_from_env()?.fal_api;
             let keys = crate::settings::keys_for(&args.keys, Utf8Path::new("-"));
             if let Some(k) = &keys.fal_key {
                 crate::secrets::register(k);
@@ -48,7 +50,7 @@ pub async fn models(args: cli::ModelsArgs) -> Result<i32, Error> {
                 .await
                 .unwrap_or_else(|e| crate::prices::Prices::table(format!("{e}; the table is used")))
         }
-        false => crate::prices::cached(&api),
+        false => crate::prices::cached(&crate::settings::platform_url()),
     };
     if args.json {
         let json = serde_json::to_string_pretty(&report::summary::models_json(&prices)).unwrap_or_default();
