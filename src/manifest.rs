@@ -78,6 +78,9 @@ pub struct ShotRecord {
     /// The director's note (`storyboard pick` or the review page).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// A redo waits for the next render (`storyboard pick --redo`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub redo: bool,
 }
 
 /// A character of a shot.
@@ -193,6 +196,7 @@ pub fn group(requests: Vec<(String, RequestRecord)>) -> (Vec<ShotRecord>, Vec<(u
                     voices: Vec::new(),
                     cast: Vec::new(),
                     note: None,
+                    redo: false,
                 });
             }
         }

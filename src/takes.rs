@@ -338,6 +338,7 @@ pub fn fill(out: &Utf8Path, shots: &mut [ShotRecord], history: &History, picks: 
         rec.takes = st.takes.iter().map(|t| record(t, history)).collect();
         rec.selected_take = st.selected;
         rec.note = st.pick.note.clone();
+        rec.redo = st.redo_pending(history, &rec.id);
     }
     all
 }

@@ -395,6 +395,7 @@ async fn a_director_picks_a_take_on_the_review_page_in_chromium() {
     let seen: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(seen["console"], serde_json::json!([]), "no console errors: {seen}");
     assert_eq!(seen["takes"], 4, "three takes of reunion, one of after: {seen}");
+    assert_eq!(seen["redo_shown"], true, "the page says a redo waits: {seen}");
     assert_eq!(
         takes_of(&file, "reunion").1,
         Some(2),

@@ -1,6 +1,7 @@
 """Drives the live review page in headless Chromium through WebDriver (Debian's chromedriver):
 loads the URL `storyboard review` printed, clicks "pick take N" of a shot, waits for the page
-to show that take selected, takes a screenshot, and prints what the browser logged as JSON.
+to show that take selected, writes a note and asks for a redo with the page's buttons, takes a
+screenshot, and prints what the browser logged as JSON.
 
 usage: review_browser.py URL SCREENSHOT SHOT TAKE
 """
@@ -14,6 +15,15 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
 url, screenshot, shot, take = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
+
+
+def _alive(element):
+    """Whether an element still belongs to the page (a reload replaces it)."""
+    try:
+        element.is_enabled()
+        return True
+    except Exception:
+        return False
 
 options = webdriver.ChromeOptions()
 options.binary_location = "/usr/bin/chromium"
@@ -31,11 +41,24 @@ try:
     selected = f'section[data-shot="{shot}"] figure.take.selected[data-take="{take}"]'
     WebDriverWait(driver, 30).until(lambda d: d.find_elements(By.CSS_SELECTOR, selected))
     logs += driver.get_log("browser")
+    # A note, then a redo, through the page's own buttons (each reloads the page).
+    note = driver.find_element(By.CSS_SELECTOR, f'textarea[data-note="{shot}"]')
+    note.clear()
+    note.send_keys("slower, and closer")
+    old = driver.find_element(By.TAG_NAME, "main")
+    driver.find_element(By.CSS_SELECTOR, f'button[data-save-note="{shot}"]').click()
+    WebDriverWait(driver, 30).until(lambda d: d.find_element(By.CSS_SELECTOR, f'textarea[data-note="{shot}"]').get_attribute("value") == "slower, and closer" and not _alive(old))
+    old = driver.find_element(By.TAG_NAME, "main")
+    driver.find_element(By.CSS_SELECTOR, f'button[data-redo="{shot}"]').click()
+    WebDriverWait(driver, 30).until(lambda d: not _alive(old))
+    redo_badge = driver.find_elements(By.CSS_SELECTOR, f'section[data-shot="{shot}"] .badge.redo')
+    logs += driver.get_log("browser")
     driver.save_screenshot(screenshot)
     print(json.dumps({
         "console": [entry["message"] for entry in logs if entry["level"] in ("SEVERE", "WARNING")],
         "title": driver.title,
         "takes": len(driver.find_elements(By.CSS_SELECTOR, "figure.take")),
+        "redo_shown": len(redo_badge) == 1,
     }))
 finally:
     driver.quit()
