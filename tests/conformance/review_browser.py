@@ -12,6 +12,7 @@ import sys
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
+from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
 from selenium.webdriver.support.ui import WebDriverWait
 
 url, screenshot, shot, take = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
@@ -47,11 +48,16 @@ try:
     note.send_keys("slower, and closer")
     old = driver.find_element(By.TAG_NAME, "main")
     driver.find_element(By.CSS_SELECTOR, f'button[data-save-note="{shot}"]').click()
-    WebDriverWait(driver, 30).until(lambda d: d.find_element(By.CSS_SELECTOR, f'textarea[data-note="{shot}"]').get_attribute("value") == "slower, and closer" and not _alive(old))
+    # The page reloads under the wait: an element found just before it is gone is tried again.
+    reloaded = WebDriverWait(driver, 30, ignored_exceptions=(StaleElementReferenceException,))
+    reloaded.until(lambda d: not _alive(old) and d.find_element(By.CSS_SELECTOR, f'textarea[data-note="{shot}"]').get_attribute("value") == "slower, and closer")
     old = driver.find_element(By.TAG_NAME, "main")
     driver.find_element(By.CSS_SELECTOR, f'button[data-redo="{shot}"]').click()
-    WebDriverWait(driver, 30).until(lambda d: not _alive(old))
-    redo_badge = driver.find_elements(By.CSS_SELECTOR, f'section[data-shot="{shot}"] .badge.redo')
+    badge = f'section[data-shot="{shot}"] .badge.redo'
+    try:
+        redo_badge = reloaded.until(lambda d: not _alive(old) and d.find_elements(By.CSS_SELECTOR, badge))
+    except TimeoutException:
+        redo_badge = []
     logs += driver.get_log("browser")
     driver.save_screenshot(screenshot)
     print(json.dumps({
