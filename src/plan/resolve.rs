@@ -4,6 +4,7 @@
 
 use serde_json::{Map, Value, json};
 
+use super::inputs::Media;
 use super::{Chain, Invalid, LocalFile, Planner};
 use crate::catalog::{self, Endpoint, Kind, ProviderKind};
 use crate::cost::Micros;
@@ -235,17 +236,15 @@ impl Planner<'_> {
         }
         r.body.insert("image_urls".into(), json!(spec.references));
         for (n, value) in spec.references.iter().enumerate() {
-            let field = format!("references[{n}]");
-            let pointer = format!("/image_urls/{n}");
-            let mut scratch = Map::new();
+            let (field, pointer) = (format!("references[{n}]"), format!("/image_urls/{n}"));
             self.media(
                 i,
                 name,
                 &field,
                 &pointer,
                 value,
-                super::inputs::Media::Image,
-                &mut scratch,
+                Media::Image,
+                &mut r.body,
                 &mut r.local,
             );
             r.images += 1;
@@ -313,8 +312,8 @@ impl Params<'_, '_> {
         ) {
             let n = match dur.map(|(v, from)| (self.duration(v), from)) {
                 Some((Ok(n), _)) => n,
-                Some((Err(m), from)) => {
-                    self.for_endpoint(from, "duration", m);
+                Some((Err(wrong), from)) => {
+                    self.for_endpoint(from, "duration", wrong);
                     catalog::DEFAULT_DURATION
                 }
                 None => catalog::DEFAULT_DURATION,
@@ -353,33 +352,40 @@ impl Params<'_, '_> {
     }
 
     /// Seconds for this endpoint.
-    fn duration(&self, d: &Duration) -> Result<u64, Invalid> {
+    fn duration(&self, d: &Duration) -> Result<u64, Wrong> {
         let whole = match d {
             Duration::Seconds(n) => Some(*n),
             Duration::Text(s) => s.trim().parse::<u64>().ok(),
         };
         let Some(n) = whole else {
-            return parse_seconds(d);
+            return parse_seconds(d).map_err(|m| Wrong {
+                m,
+                for_every_model: true,
+            });
         };
         let allowed = self.ep.durations;
         if allowed.allows(n) {
             return Ok(n);
         }
-        Err(Invalid(format!(
+        let m = Invalid(format!(
             "{n} seconds is not allowed: {} renders {} seconds (write e.g. `duration: {}`)",
             self.ep.family,
             allowed.describe(),
             catalog::DEFAULT_DURATION
-        )))
+        ));
+        Err(Wrong {
+            m,
+            for_every_model: parse_seconds(d).is_err(),
+        })
     }
 
     /// A value wrong for this endpoint is the shot's problem, wherever it was set (one from
     /// `defaults` that is wrong for every model was reported once, at `defaults`).
-    fn for_endpoint(&mut self, from: SetIn, field: &str, m: Invalid) {
+    fn for_endpoint(&mut self, from: SetIn, field: &str, wrong: Wrong) {
         match from {
-            SetIn::Shot => self.planner.shot_problem(self.shot, self.name, field, m),
-            SetIn::Defaults if m.0.contains("is not allowed:") && !m.0.contains("whole number") => {
-                let msg = format!("`defaults.{field}`: {}; set `{field}:` on this shot", m.0);
+            SetIn::Shot => self.planner.shot_problem(self.shot, self.name, field, wrong.m),
+            SetIn::Defaults if !wrong.for_every_model => {
+                let msg = format!("`defaults.{field}`: {}; set `{field}:` on this shot", wrong.m.0);
                 self.planner.shot_problem(self.shot, self.name, field, msg);
             }
             SetIn::Defaults => {}
@@ -477,6 +483,13 @@ impl Params<'_, '_> {
             self.planner.shot_problem(self.shot, self.name, field, m);
         }
     }
+}
+
+/// A value wrong for an endpoint, and whether it is wrong for every model (then `defaults`
+/// reported it already).
+struct Wrong {
+    m: Invalid,
+    for_every_model: bool,
 }
 
 pub(super) enum EndpointChoice {
