@@ -3,10 +3,9 @@
 //! `{frontal_image_url, reference_image_urls, video_url, voice_id}`, numbered `@Element1`… in
 //! the order the shot first names them.
 
-use camino::Utf8PathBuf;
 use serde_json::{Map, Value, json};
 
-use super::inputs::{Media, check_url, url_scheme};
+use super::inputs::{Media, Source};
 use super::{Invalid, LocalFile, Planner};
 use crate::catalog::{CATALOG, Endpoint, Kind};
 use crate::storyboard::{CastMember, VoiceSpec};
@@ -15,17 +14,6 @@ use crate::storyboard::{CastMember, VoiceSpec};
 pub const MAX_CAST_REFERENCES: usize = 3;
 /// O3 reference-to-video with a video element: at most this many elements + reference images.
 pub const MAX_WITH_VIDEO: usize = 4;
-
-/// An image or video of a character: a URL, or a local file (uploaded once by content).
-#[derive(Debug, Clone, PartialEq)]
-pub(super) enum Source {
-    Url(String),
-    Local {
-        written: String,
-        path: Utf8PathBuf,
-        sha256: String,
-    },
-}
 
 /// A checked character.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -97,15 +85,15 @@ impl Planner<'_> {
         let frontal = m
             .frontal
             .as_ref()
-            .and_then(|f| self.source(&at("frontal"), f, Media::Image));
+            .and_then(|f| self.checked(&at("frontal"), f, Media::Image));
         let references = refs
             .iter()
-            .filter_map(|r| self.source(&at("references"), r, Media::Image))
+            .filter_map(|r| self.checked(&at("references"), r, Media::Image))
             .collect();
         let video = m
             .video
             .as_ref()
-            .and_then(|v| self.source(&at("video"), v, Media::Video));
+            .and_then(|v| self.checked(&at("video"), v, Media::Video));
         (self.problems.len() == before).then(|| Character {
             frontal,
             references,
@@ -131,17 +119,11 @@ impl Planner<'_> {
             .collect()
     }
 
-    /// A URL or a local file, checked like any image or video input.
-    fn source(&mut self, field: &str, value: &str, media: Media) -> Option<Source> {
-        let checked = match url_scheme(value) {
-            Some(scheme) => check_url(value, scheme).map(|()| Source::Url(value.to_owned())),
-            None => self.local_file(value, media).map(|(path, sha256)| Source::Local {
-                written: value.to_owned(),
-                path,
-                sha256,
-            }),
-        };
-        checked.map_err(|m: Invalid| self.top(field, m.0)).ok()
+    /// A URL or a local file, checked like any image or video input; a problem at `field`.
+    fn checked(&mut self, field: &str, value: &str, media: Media) -> Option<Source> {
+        self.source(value, media)
+            .map_err(|m: Invalid| self.top(field, m.0))
+            .ok()
     }
 
     /// The elements of a shot whose prompt names `names` (in `@ElementN` order), checked

@@ -21,6 +21,17 @@ const UPLOAD_MAX_BYTES: u64 = 90 * 1024 * 1024;
 /// Voice samples for `create-voice` (protocol.md §3: ".mp3/.wav audio or .mp4/.mov video").
 const SAMPLE_EXTENSIONS: &[&str] = &["wav", "mp3", "m4a", "mp4", "mov"];
 
+/// An image, video or sample input: a URL, or a local file (uploaded once by content).
+#[derive(Debug, Clone, PartialEq)]
+pub(super) enum Source {
+    Url(String),
+    Local {
+        written: String,
+        path: Utf8PathBuf,
+        sha256: String,
+    },
+}
+
 impl Planner<'_> {
     /// A voice sample: a local file checked like every other (wav/mp3/m4a or mp4/mov, of
     /// audio content), 5–30 s when ffprobe is installed. Returns the resolved path and its sha256.
@@ -141,20 +152,28 @@ impl Planner<'_> {
         body: &mut Map<String, Value>,
         local: &mut Vec<LocalFile>,
     ) {
-        body.insert(body_field.into(), json!(value));
-        let checked = match url_scheme(value) {
-            Some(scheme) => check_url(value, scheme),
-            None => self.local_file(value, media).map(|(path, sha256)| {
-                local.push(LocalFile {
-                    field: body_field.into(),
-                    written: value.into(),
-                    path,
-                    sha256,
-                })
+        super::set_field(body, body_field, json!(value));
+        match self.source(value, media) {
+            Ok(Source::Url(_)) => {}
+            Ok(Source::Local { written, path, sha256 }) => local.push(LocalFile {
+                field: body_field.into(),
+                written,
+                path,
+                sha256,
             }),
-        };
-        if let Err(m) = checked {
-            self.shot_problem(i, name, field, m);
+            Err(m) => self.shot_problem(i, name, field, m),
+        }
+    }
+
+    /// An https URL (checked), or a local file (checked and hashed once).
+    pub(super) fn source(&mut self, value: &str, media: Media) -> Result<Source, Invalid> {
+        match url_scheme(value) {
+            Some(scheme) => check_url(value, scheme).map(|()| Source::Url(value.to_owned())),
+            None => self.local_file(value, media).map(|(path, sha256)| Source::Local {
+                written: value.to_owned(),
+                path,
+                sha256,
+            }),
         }
     }
 
