@@ -36,7 +36,7 @@ pub async fn render(args: RenderArgs) -> Result<i32, Error> {
         return Ok(exit::OK);
     }
     let settings = Settings::resolve(&args, &plan)?;
-    if let Some(prices) = live_prices(&args, &settings, &plan).await {
+    if let Some(prices) = live_prices(&args, &settings, &overrides.prices, &plan).await {
         plan = plan::plan(&src, &plan::Overrides { prices, ..overrides }).map_err(Error::BadInput)?;
     }
     crate::takes::add_redos(&mut plan, &settings.out).map_err(UsageError::Picks)?;
@@ -123,9 +123,14 @@ async fn run(runner: &Arc<Runner>, tasks: Vec<Task>, signals: Signals, file: &Ut
 
 /// Before a paid fal render, fal's live prices for the plan's endpoints when the cached ones
 /// are not fresh (`--offline`, no key, or no answer: the table, said in the plan's note).
-async fn live_prices(args: &RenderArgs, settings: &Settings, plan: &Plan) -> Option<crate::prices::Prices> {
+async fn live_prices(
+    args: &RenderArgs,
+    settings: &Settings,
+    cached: &crate::prices::Prices,
+    plan: &Plan,
+) -> Option<crate::prices::Prices> {
     let paid_fal = !args.sandbox && settings.provider == crate::catalog::ProviderKind::Fal;
-    if !paid_fal || plan.price_note.starts_with("prices: live") {
+    if !paid_fal || cached.live.is_some() {
         return None;
     }
     if args.offline {
