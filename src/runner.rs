@@ -261,7 +261,13 @@ impl Runner {
     /// Tells the shots that start from a shot not selected by `--only` whether its clip exists.
     pub fn publish_unselected(&self, selected: &[bool]) {
         for (i, shot) in self.shots.iter().enumerate().filter(|(i, _)| !selected[*i]) {
-            let outcome = match self.resume.own_clip(shot) {
+            // Kept in the store (a clip of an older layout is linked in), where chained shots
+            // take their frames from.
+            let kept = self
+                .resume
+                .own_clip(shot)
+                .filter(|c| crate::files::keep(&self.resume.out, &c.path, &c.sha256).is_ok());
+            let outcome = match kept {
                 Some(clip) => Outcome::Clip(clip.sha256),
                 None => Outcome::NoClip("not rendered, and not selected by --only".into()),
             };
@@ -272,16 +278,10 @@ impl Runner {
     /// Settles a shot whose fate was known before the run (cached, uncertain, gone).
     fn settle_known(&self, task: &Task) {
         let how = match &task.fate {
-            Fate::Cached(clip) => {
-                let request_id = match self.resume.state(&task.key) {
-                    Some(crate::journal::KeyState::Done { request_id, .. }) => request_id.clone(),
-                    _ => None,
-                };
-                match self.adopt_take(task.index, &task.key, clip, request_id) {
-                    Ok(clip) => Settle::Cached(clip),
-                    Err(e) => failed(None, format!("cannot keep the clip: {e}")),
-                }
-            }
+            Fate::Cached(clip) => match self.adopt_take(task.index, &task.key, clip, self.done_request_id(&task.key)) {
+                Ok(clip) => Settle::Cached(clip),
+                Err(e) => failed(None, format!("cannot keep the clip: {e}")),
+            },
             Fate::Uncertain(message) => Settle::Uncertain {
                 attempts: 0,
                 message: message.clone(),
@@ -479,13 +479,18 @@ impl Runner {
 }
 
 impl Runner {
+    /// The request id of a request whose clip the journal recorded.
+    fn done_request_id(&self, key: &str) -> Option<String> {
+        match self.resume.state(key) {
+            Some(crate::journal::KeyState::Done { request_id, .. }) => request_id.clone(),
+            _ => None,
+        }
+    }
+
     /// A cached shot's record names the request and the input that produced its clip (for a
     /// chained shot the plan shows placeholders; the journal has what was sent).
     fn provenance(&self, i: usize, key: &str) {
-        let request_id = match self.resume.state(key) {
-            Some(crate::journal::KeyState::Done { request_id, .. }) => request_id.clone(),
-            _ => None,
-        };
+        let request_id = self.done_request_id(key);
         let sent = self
             .resume
             .history

@@ -117,11 +117,9 @@ impl Runner {
             let at = c.at.map_or("last".to_owned(), |t| format!("{t}s"));
             let png = frames_dir.join(format!("{}-{at}.png", &sha[..16.min(sha.len())]));
             if !png.exists() {
-                let clip =
-                    match crate::resume::intact_clip(&self.resume.out, self.resume.state(&self.shots[u].request_key)) {
-                        Some(c) if c.sha256 == *sha => self.resume.out.join(c.path),
-                        _ => self.resume.out.join(crate::files::kept_path(sha)),
-                    };
+                // Every clip an outcome names is in the store (rendered into it, or kept there
+                // when cached or not selected).
+                let clip = self.resume.out.join(crate::files::kept_path(sha));
                 let (dest, t) = (png.clone(), c.at);
                 tokio::task::spawn_blocking(move || crate::media::frames::extract(&clip, t, &dest))
                     .await
