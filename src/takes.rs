@@ -210,7 +210,14 @@ impl Picks {
 
     /// The redo pending for a shot with `count` takes: the number it is salted with.
     pub fn pending_redo(&self, shot: &str, count: u32) -> Option<u32> {
-        let last = *self.shots.get(shot)?.redo.last()?;
+        self.shots.get(shot)?.pending_redo(count)
+    }
+}
+
+impl Pick {
+    /// The last redo asked for, while the shot (with `count` takes) has no newer take.
+    pub fn pending_redo(&self, count: u32) -> Option<u32> {
+        let last = *self.redo.last()?;
         (count <= last).then_some(last)
     }
 }
@@ -248,6 +255,9 @@ pub fn add_redos(plan: &mut crate::plan::Plan, out: &Utf8Path) -> Result<(), Pic
 /// shot's current one once the redo is done): recorded as a pick, which holds until a newer
 /// take. `redos`: (shot, request key) of the redo requests of the render.
 pub fn keep_redos(out: &Utf8Path, redos: &[(String, String)], history: &History) -> Result<(), PickError> {
+    if redos.is_empty() {
+        return Ok(());
+    }
     let register = register(out, history);
     let made: Vec<(&str, u32)> = redos
         .iter()
@@ -288,10 +298,7 @@ impl ShotTakes {
 
     /// Whether a redo waits for the next render.
     pub fn redo_pending(&self, history: &History, shot: &str) -> bool {
-        self.pick
-            .redo
-            .last()
-            .is_some_and(|&after| count(history, shot) <= after)
+        !self.pick.redo.is_empty() && self.pick.pending_redo(count(history, shot)).is_some()
     }
 }
 

@@ -72,7 +72,7 @@ pub fn change(out: &Utf8Path, shot: &str, change: Change) -> Result<String, Pick
                 entry.take = Some(n);
                 entry.after = count;
             }
-            Change::Redo if entry.redo.last().is_some_and(|&after| count <= after) => {}
+            Change::Redo if entry.pending_redo(count).is_some() => {}
             Change::Redo => entry.redo.push(count),
             Change::Note(text) => entry.note = Some(text.trim().to_owned()).filter(|t| !t.is_empty()),
         }
