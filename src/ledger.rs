@@ -92,13 +92,9 @@ impl Ledger {
             return Ok(());
         }
         // Serialized under the lock (no copy of the manifest), keys masked, written outside it.
-        let bytes = {
-            let m = self.manifest.lock().unwrap_or_else(|e| e.into_inner());
-            serde_json::to_vec_pretty(&*m).map_err(std::io::Error::other)?
-        };
+        let bytes = self.manifest.lock().unwrap_or_else(|e| e.into_inner()).to_bytes()?;
         *last = Instant::now();
-        crate::files::write_atomic(&self.path, &crate::secrets::redact_bytes(bytes))
-            .inspect_err(|_| self.dirty.store(true, Ordering::SeqCst))
+        crate::files::write_atomic(&self.path, &bytes).inspect_err(|_| self.dirty.store(true, Ordering::SeqCst))
     }
 
     /// Flushes every [`FLUSH_EVERY`] until the task is dropped.

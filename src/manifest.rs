@@ -212,6 +212,12 @@ impl Manifest {
             .flat_map(|s| std::iter::once(&s.request).chain(&s.more))
     }
 
+    /// The file's bytes: pretty JSON with every registered key masked.
+    pub fn to_bytes(&self) -> std::io::Result<Vec<u8>> {
+        let bytes = serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?;
+        Ok(crate::secrets::redact_bytes(bytes))
+    }
+
     /// Reads a manifest; `None` when there is none or it cannot be read.
     pub fn read(path: &Utf8Path) -> Option<Manifest> {
         let text = std::fs::read_to_string(path).ok()?;

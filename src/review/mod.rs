@@ -95,11 +95,8 @@ fn refresh(out: &Utf8Path, history: &History) -> Result<(), PickError> {
         return Err(PickError::Place(p));
     }
     let path = out.join("manifest.json");
-    let bytes = serde_json::to_vec_pretty(&m).map_err(|e| PickError::Io {
-        path: path.clone(),
-        source: std::io::Error::other(e),
-    })?;
-    crate::files::write_atomic(&path, &crate::secrets::redact_bytes(bytes))
+    m.to_bytes()
+        .and_then(|bytes| crate::files::write_atomic(&path, &bytes))
         .map_err(|source| PickError::Io { path, source })
 }
 
