@@ -171,8 +171,7 @@ pub fn status(args: cli::StatusArgs) -> Result<i32, Error> {
         let listing = status::listing_from_plan(&plan, &plan.output);
         (plan.output.clone(), listing)
     };
-    let mut states = status::status(&out, &listing);
-    status::with_takes(&out, &mut states);
+    let states = status::status(&out, &listing);
     let sandbox = status::sandbox_only(&out);
     if args.json {
         let json = serde_json::to_string_pretty(&status::to_json(&out, &states, sandbox)).unwrap_or_default();

@@ -23,7 +23,7 @@ pub struct ShotState {
     pub reason: Option<String>,
     /// Estimated USD.
     pub estimated_usd: Option<f64>,
-    /// The shot this request renders a take of, with its takes (see [`with_takes`]).
+    /// The shot this request renders a take of, with its takes (filled from the manifest, journal and picks).
     pub takes: TakesState,
 }
 
@@ -43,25 +43,27 @@ pub struct TakesState {
 }
 
 /// Fills each state's takes from the folder's manifest, journal and picks.
-pub fn with_takes(out: &Utf8Path, states: &mut [ShotState]) {
-    let Some(m) = Manifest::read(&out.join("manifest.json")) else {
-        return;
-    };
-    let history = Journal::read(&Journal::path_in(out));
+fn with_takes(out: &Utf8Path, m: &Manifest, history: &crate::journal::History, states: &mut [ShotState]) {
     let picks = crate::takes::Picks::read(out).unwrap_or_default();
-    let all = crate::takes::of_shots(out, &m.shots, &history, &picks);
+    let all = crate::takes::of_shots(out, &m.shots, history, &picks);
+    let by_label: std::collections::HashMap<&str, usize> = m
+        .shots
+        .iter()
+        .enumerate()
+        .flat_map(|(i, s)| {
+            std::iter::once(&s.request)
+                .chain(&s.more)
+                .map(move |r| (r.label.as_str(), i))
+        })
+        .collect();
     for state in states.iter_mut() {
-        let found = m
-            .shots
-            .iter()
-            .zip(&all)
-            .find(|(s, _)| std::iter::once(&s.request).chain(&s.more).any(|r| r.label == state.id));
-        if let Some((shot, t)) = found {
+        if let Some(&i) = by_label.get(state.id.as_str()) {
+            let (shot, t) = (&m.shots[i], &all[i]);
             state.takes = TakesState {
                 shot: shot.id.clone(),
                 numbers: t.takes.iter().map(|t| t.n).collect(),
                 selected: t.selected,
-                redo: t.redo_pending(&history, &shot.id),
+                redo: t.redo_pending(history, &shot.id),
                 note: t.pick.note.clone(),
             };
         }
@@ -71,16 +73,28 @@ pub fn with_takes(out: &Utf8Path, states: &mut [ShotState]) {
 /// The shots to report: (id, request key, estimate), from a storyboard's plan or a manifest.
 pub type Listing = Vec<(String, String, Option<f64>)>;
 
-/// Reads the folder's manifest and journal and reports each listed shot.
+/// Reads the folder's manifest and journal and reports each listed shot, with its takes.
 pub fn status(out: &Utf8Path, listing: &Listing) -> Vec<ShotState> {
     let history = Journal::read(&Journal::path_in(out));
     let manifest = Manifest::read(&out.join("manifest.json"));
+    let mut states = states(out, listing, &history, manifest.as_ref());
+    if let Some(m) = &manifest {
+        with_takes(out, m, &history, &mut states);
+    }
+    states
+}
+
+/// Each listed shot's standing.
+fn states(
+    out: &Utf8Path,
+    listing: &Listing,
+    history: &crate::journal::History,
+    manifest: Option<&Manifest>,
+) -> Vec<ShotState> {
     listing
         .iter()
         .map(|(id, key, est)| {
-            let record = manifest
-                .as_ref()
-                .and_then(|m| m.requests().find(|s| s.request_key == *key && s.label == *id));
+            let record = manifest.and_then(|m| m.requests().find(|s| s.request_key == *key && s.label == *id));
             let latest = history.latest.get(key).map(|(_, s)| s);
             let clip_state = |clip: &crate::manifest::ClipRecord| {
                 let kept = crate::files::kept_path(&clip.sha256);
