@@ -11,7 +11,6 @@ use crate::catalog::{ProviderKind, Voices};
 use crate::cost::Micros;
 use crate::digest::sha256_hex;
 use crate::storyboard::{ShotSpec, VoiceSpec};
-use std::ops::Not;
 
 /// A shot's rendered prompt: one text, or the beats of a multi-shot.
 pub(super) struct Prompt {
@@ -40,7 +39,7 @@ impl Planner<'_> {
     ) -> Option<PlannedShot> {
         let cast = prompt.cast.clone();
         let elements = self.elements(i, id, r.endpoint, &cast, spec.references.len())?;
-        if elements.voiced && r.audio.not() {
+        if elements.voiced && !r.audio {
             let msg =
                 "a character with a voice needs audio: remove `generate_audio: false`, or the voice from the character";
             self.shot_problem(i, id, "generate_audio", msg);
@@ -242,12 +241,10 @@ impl Planner<'_> {
     fn substs(&self, local: &[LocalFile], voice_samples: &[(String, String)]) -> Vec<Subst> {
         let files = local.iter().map(|f| Subst {
             field: f.field.clone(),
-            index: None,
             value: format!("sha256:{}", f.sha256),
         });
         let voices = voice_samples.iter().map(|(field, v)| Subst {
             field: field.clone(),
-            index: None,
             value: format!("voice-sample:sha256:{}", self.samples[v].sha256),
         });
         files.chain(voices).collect()
@@ -265,18 +262,7 @@ pub fn request_key(
 ) -> String {
     let mut input = input.clone();
     for s in substs {
-        match s.index {
-            None => super::set_field(&mut input, &s.field, json!(s.value)),
-            Some(n) => {
-                if let Some(slot) = input
-                    .get_mut(&s.field)
-                    .and_then(Value::as_array_mut)
-                    .and_then(|a| a.get_mut(n))
-                {
-                    *slot = json!(s.value);
-                }
-            }
-        }
+        super::set_field(&mut input, &s.field, json!(s.value));
     }
     let mut doc = json!({ "provider": provider, "endpoint": endpoint, "input": canonical(&Value::Object(input)), "take": salt.take });
     if let Some(redo) = salt.redo {
@@ -330,7 +316,6 @@ mod tests {
         other_path.insert("start_image_url".into(), json!("./two.png"));
         let file = |_p: &str| Subst {
             field: "start_image_url".into(),
-            index: None,
             value: "sha256:ab".into(),
         };
         assert_eq!(

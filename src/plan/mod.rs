@@ -169,10 +169,8 @@ pub struct Chain {
 /// content hash, an upstream clip's hash), so paths and temporary URLs do not change the key.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Subst {
-    /// Body field.
+    /// Body field: a name, or a JSON pointer into a list (`/voice_ids/0`).
     pub field: String,
-    /// Index within a list field (`voice_ids`).
-    pub index: Option<usize>,
     /// The value used for the key.
     pub value: String,
 }
@@ -257,7 +255,6 @@ impl PlannedShot {
             let at = c.at.map_or("last".to_owned(), |t| format!("{t}"));
             substs.push(Subst {
                 field: c.field.clone(),
-                index: None,
                 value: format!("frame:{at}:sha256:{sha}"),
             });
         }
