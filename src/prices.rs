@@ -180,7 +180,7 @@ pub async fn refresh(http: &reqwest::Client, api: &str, key: Option<&str>, ids: 
         .timeout(Duration::from_secs(20))
         .send()
         .await
-        .map_err(|e| PriceError::Unreachable(crate::secrets::redact(&e.to_string()).into_owned()))?;
+        .map_err(|e| PriceError::Unreachable(crate::secrets::redact(&e.without_url().to_string()).into_owned()))?;
     if !answer.status().is_success() {
         return Err(PriceError::Unreachable(format!("HTTP {}", answer.status().as_u16())));
     }
@@ -197,7 +197,7 @@ pub async fn refresh(http: &reqwest::Client, api: &str, key: Option<&str>, ids: 
     let page: Page = answer
         .json()
         .await
-        .map_err(|e| PriceError::Unreachable(format!("unexpected answer: {e}")))?;
+        .map_err(|e| PriceError::Unreachable(format!("unexpected answer: {}", e.without_url())))?;
     let cache = Cache {
         api: api.to_owned(),
         fetched_at: crate::journal::now(),
