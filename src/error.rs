@@ -58,9 +58,15 @@ pub enum Error {
         /// The holder's process id as it wrote it (`unknown` when it wrote none).
         holder: String,
     },
-    /// The run was interrupted.
+    /// The run was interrupted; `resume` is the exact command that resumes it, and `sandbox`
+    /// says the built-in emulator (and the jobs it held) ended with this process.
     #[error("interrupted")]
-    Interrupted,
+    Interrupted {
+        /// The command to copy.
+        resume: String,
+        /// Rendered against the built-in sandbox.
+        sandbox: bool,
+    },
     /// The provider refused the key or the balance; nothing more was submitted.
     #[error("{0}")]
     Account(String),
@@ -165,7 +171,7 @@ impl Error {
             Error::BadInput(_) | Error::Read(_) | Error::Usage(_) => exit::BAD_INPUT,
             Error::Assemble(AssembleError::NoManifest(_)) => exit::BAD_INPUT,
             Error::NotConfirmed(_) => exit::NOT_CONFIRMED,
-            Error::Interrupted => exit::INTERRUPTED,
+            Error::Interrupted { .. } => exit::INTERRUPTED,
             Error::Account(_) => exit::ACCOUNT,
             Error::Write { .. }
             | Error::Locked { .. }
@@ -176,7 +182,20 @@ impl Error {
     }
 
     /// What to do about it, when the message does not already say.
-    pub fn hint(&self) -> Option<&'static str> {
+    pub fn hint(&self) -> Option<std::borrow::Cow<'static, str>> {
+        if let Error::Interrupted { resume, sandbox } = self {
+            return Some(std::borrow::Cow::Owned(if *sandbox {
+                format!(
+                    "run `{resume}` to resume (the built-in sandbox ended with this process: its jobs are submitted again, for $0)"
+                )
+            } else {
+                format!("run `{resume}` to resume: jobs already submitted are followed, never paid twice")
+            }));
+        }
+        self.static_hint().map(std::borrow::Cow::Borrowed)
+    }
+
+    fn static_hint(&self) -> Option<&'static str> {
         match self {
             Error::BadInput(_) => {
                 Some("nothing was sent and nothing written; `storyboard plan FILE` checks a storyboard for free")
@@ -184,9 +203,6 @@ impl Error {
             Error::Read(ReadError::Io { .. }) => Some("check the path; `-` reads the storyboard from standard input"),
             Error::Write { .. } => {
                 Some("check that the folder is writable and the disk has room; the journal keeps every paid request")
-            }
-            Error::Interrupted => {
-                Some("run the same command again to resume: jobs already submitted are followed, never paid twice")
             }
             Error::Usage(UsageError::NoMatch { .. } | UsageError::BadGlob { .. }) => {
                 Some("`storyboard plan FILE` lists the shot ids; --only takes ids or globs, comma-separated")

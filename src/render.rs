@@ -2,7 +2,6 @@
 //! estimate/budget/confirm → lock → prepare → run → summary → assemble. Each step lives in
 //! its own module; this one only wires them.
 
-use camino::Utf8Path;
 use std::sync::Arc;
 
 use crate::cli::RenderArgs;
@@ -68,7 +67,7 @@ pub async fn render(args: RenderArgs) -> Result<i32, Error> {
     let signals = Signals::install();
     let runner = start(&settings, resume, &plan, &src, &selected, sandbox.as_ref())?;
     let tasks = prepare(&runner, &plan, &src, decided, &selected).await;
-    let manifest = run(&runner, tasks, signals, &args.file).await?;
+    let manifest = run(&runner, tasks, signals, report::hints::cancel_command(&args)).await?;
     drop(sandbox);
     let labels: std::collections::HashSet<&str> = selected.iter().map(|&i| plan.shots[i].id.as_str()).collect();
     let records: Vec<&RequestRecord> = manifest
@@ -83,7 +82,10 @@ pub async fn render(args: RenderArgs) -> Result<i32, Error> {
         args.sandbox,
     );
     if runner.stop.signalled() {
-        return Err(Error::Interrupted);
+        return Err(Error::Interrupted {
+            resume: report::hints::resume_command(&args),
+            sandbox: args.sandbox,
+        });
     }
     if let Some(refusal) = runner.refused.lock().unwrap_or_else(|e| e.into_inner()).take() {
         return Err(Error::Account(refusal));
@@ -102,8 +104,7 @@ pub async fn render(args: RenderArgs) -> Result<i32, Error> {
 
 /// Runs the tasks with the signal handler and the manifest flusher beside them; the final
 /// manifest.
-async fn run(runner: &Arc<Runner>, tasks: Vec<Task>, signals: Signals, file: &Utf8Path) -> Result<Manifest, Error> {
-    let cancel = format!("storyboard cancel {file}");
+async fn run(runner: &Arc<Runner>, tasks: Vec<Task>, signals: Signals, cancel: String) -> Result<Manifest, Error> {
     let signals = tokio::spawn(signals.watch(runner.stop.clone(), runner.reporter.clone(), cancel));
     let flusher = tokio::spawn({
         let ledger = runner.ledger.clone();

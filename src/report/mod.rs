@@ -1,6 +1,7 @@
 //! The report layer: the only code (with `main.rs`) that writes to stdout or stderr.
 
 pub mod confirm;
+pub mod hints;
 pub mod summary;
 
 use std::io::Write;

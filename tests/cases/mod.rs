@@ -9,5 +9,6 @@ mod plan;
 mod plan_errors;
 mod providers;
 mod render;
+mod resume_hints;
 mod sandbox;
 mod takes;
