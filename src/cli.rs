@@ -197,6 +197,7 @@ pub struct AssembleArgs {
 
 /// `storyboard pick`.
 #[derive(Debug, Args)]
+#[command(override_usage = "storyboard pick <FILE> <SHOT> <TAKE | --redo | --note <NOTE>>")]
 #[command(group(clap::ArgGroup::new("what").required(true).multiple(true).args(["take", "redo", "note"])))]
 pub struct PickArgs {
     /// The storyboard.

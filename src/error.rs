@@ -197,9 +197,9 @@ impl Error {
 
     fn static_hint(&self) -> Option<&'static str> {
         match self {
-            Error::BadInput(_) => {
-                Some("nothing was sent and nothing written; `storyboard plan FILE` checks a storyboard for free")
-            }
+            Error::BadInput(_) => Some(
+                "nothing was sent and nothing written; fix what is named above and run the command again (planning is free)",
+            ),
             Error::Read(ReadError::Io { .. }) => Some("check the path; `-` reads the storyboard from standard input"),
             Error::Write { .. } => {
                 Some("check that the folder is writable and the disk has room; the journal keeps every paid request")

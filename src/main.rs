@@ -17,10 +17,7 @@ fn main() {
             e.exit_code()
         }
         Err(e) => {
-            eprintln!("error: {}", storyboard::secrets::redact(&e.to_string()));
-            if let Some(hint) = e.hint() {
-                eprintln!("hint: {hint}");
-            }
+            storyboard::report::error_lines(&e);
             e.exit_code()
         }
     };

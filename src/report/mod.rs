@@ -39,6 +39,18 @@ pub fn cancelled_note(n: usize) {
     }
 }
 
+/// A command's error for people: `error: …` (red on a terminal that wants colour) and its
+/// `hint: …` line.
+pub fn error_lines(e: &crate::error::Error) {
+    let colour = progress::colour_wanted();
+    console::set_colors_enabled_stderr(colour);
+    let label = |text: &'static str, style: console::Style| style.for_stderr().apply_to(text).to_string();
+    stderr_line(&format!("{}: {e}", label("error", console::Style::new().red().bold())));
+    if let Some(hint) = e.hint() {
+        stderr_line(&format!("{}: {hint}", label("hint", console::Style::new().cyan())));
+    }
+}
+
 /// A command's error as JSON lines on stdout (for `--json`): one object per problem of a bad
 /// storyboard (`file`, `line`, `column`, `shot`, `field`, `message`, `hint`), else one object.
 pub fn error_json(e: &crate::error::Error) {

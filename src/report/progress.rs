@@ -139,6 +139,7 @@ fn describe_raw(e: &Event) -> String {
         Event::Queued { position: Some(p), .. } => format!("queued #{p}"),
         Event::Queued { position: None, .. } => "queued".into(),
         Event::Running { .. } => "running".into(),
+        Event::Downloading { bytes: 0, total, .. } if total.is_none_or(|t| t == 0) => "downloading".into(),
         Event::Downloading { bytes, total, .. } => format!("downloading {}", mb(*bytes, *total)),
         Event::Retrying { reason, delay_ms, .. } => {
             format!("retrying in {:.1} s ({reason})", *delay_ms as f64 / 1000.0)
@@ -152,7 +153,7 @@ fn describe_raw(e: &Event) -> String {
 }
 
 fn mb(bytes: u64, total: Option<u64>) -> String {
-    match total {
+    match total.filter(|&t| t > 0) {
         Some(t) => format!("{:.1} of {:.1} MB", bytes as f64 / 1e6, t as f64 / 1e6),
         None => format!("{:.1} MB", bytes as f64 / 1e6),
     }
