@@ -82,6 +82,12 @@ pub enum Command {
         after_help = "Example:\n  storyboard sandbox --port 8765\n  STORYBOARD_FAL_URL=http://127.0.0.1:8765 FAL_KEY=test storyboard render shots.yaml --yes"
     )]
     Sandbox(SandboxArgs),
+    /// Is this machine ready for a paid render: keys present (never printed) and accepted,
+    /// hosts reachable, ffmpeg, a browser for `review --open`.
+    #[command(
+        after_help = "Example:\n  storyboard doctor\n  storyboard doctor shots.yaml   # also the .env beside shots.yaml"
+    )]
+    Doctor(DoctorArgs),
     /// Print shell completions.
     #[command(
         after_help = "Example:\n  storyboard completions bash > ~/.local/share/bash-completion/completions/storyboard"
@@ -97,6 +103,7 @@ impl Command {
             Command::Render(a) => a.json,
             Command::Status(a) => a.json,
             Command::Models(a) => a.json,
+            Command::Doctor(a) => a.json,
             _ => false,
         }
     }
@@ -318,6 +325,20 @@ pub struct Keys {
     /// Eachlabs API key.
     #[arg(long, env = "EACHLABS_API_KEY", hide_env_values = true, hide = true)]
     pub eachlabs_key: Option<String>,
+}
+
+/// `storyboard doctor`.
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// A storyboard: the `.env` beside it counts for the keys (default: this folder's).
+    #[arg(default_value = "-")]
+    pub file: Utf8PathBuf,
+    /// The checks as one JSON document.
+    #[arg(long)]
+    pub json: bool,
+    /// The providers' keys (from the environment).
+    #[command(flatten)]
+    pub keys: Keys,
 }
 
 /// `storyboard models`.

@@ -11,6 +11,7 @@ pub mod cli;
 pub mod commands;
 pub mod cost;
 pub mod digest;
+pub mod doctor;
 pub mod download;
 pub mod error;
 pub mod files;
@@ -49,6 +50,14 @@ pub async fn run(cli: Cli) -> Result<i32, Error> {
         Command::Plan(args) => commands::plan(args),
         Command::Render(args) => render::render(args).await,
         Command::Models(args) => commands::models(args).await,
+        Command::Doctor(args) => {
+            let checks = doctor::examine(&args.keys, &args.file).await;
+            report::doctor(&checks, args.json);
+            Ok(match checks.iter().any(|c| c.verdict == doctor::Verdict::Fail) {
+                true => error::exit::SHOTS_FAILED,
+                false => error::exit::OK,
+            })
+        }
         Command::Schema(args) => commands::schema(args),
         Command::Sandbox(args) => commands::sandbox(args).await,
         Command::Status(args) => commands::status(args),

@@ -119,17 +119,68 @@ pub fn sandbox_ready(base: &str) {
 
 pub mod progress;
 
-/// Opens a URL in the user's browser (best effort: `xdg-open`, or `open` on macOS).
-pub fn open_in_browser(url: &str) {
+/// The program that opens a URL in a browser here, or why there is none (no display on Linux:
+/// `xdg-open` would fail without a word).
+pub fn browser_opener() -> Result<&'static str, String> {
     let opener = if cfg!(target_os = "macos") { "open" } else { "xdg-open" };
+    let has = |var: &str| std::env::var_os(var).is_some_and(|v| !v.is_empty());
+    if !cfg!(target_os = "macos") && !has("DISPLAY") && !has("WAYLAND_DISPLAY") && !has("BROWSER") {
+        return Err("no display (DISPLAY, WAYLAND_DISPLAY and BROWSER are unset)".to_owned());
+    }
+    let found = std::env::var_os("PATH")
+        .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(opener).is_file()));
+    if found {
+        Ok(opener)
+    } else {
+        Err(format!("{opener} is not installed"))
+    }
+}
+
+/// Opens a URL in the user's browser (`xdg-open`, or `open` on macOS), saying so when it
+/// cannot; the opener is waited for on a thread of its own (no zombie process).
+pub fn open_in_browser(url: &str) {
+    let opener = match browser_opener() {
+        Ok(opener) => opener,
+        Err(why) => return stderr_line(&format!("cannot open a browser ({why}): open the URL above in one")),
+    };
     let started = std::process::Command::new(opener)
         .arg(url)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn();
-    if started.is_err() {
-        stderr_line(&format!("cannot start {opener}: open the URL above in a browser"));
+    match started {
+        Ok(mut child) => {
+            std::thread::spawn(move || {
+                if child.wait().is_ok_and(|s| !s.success()) {
+                    stderr_line(&format!("{opener} failed: open the URL above in a browser"));
+                }
+            });
+        }
+        Err(_) => stderr_line(&format!("cannot start {opener}: open the URL above in a browser")),
     }
+}
+
+/// `storyboard doctor`'s report: a line per check (or one JSON document).
+pub fn doctor(checks: &[crate::doctor::Check], json: bool) {
+    use crate::doctor::Verdict;
+    if json {
+        return stdout(&format!("{}\n", serde_json::json!({ "checks": checks })));
+    }
+    let mut text = String::new();
+    for c in checks {
+        let mark = match c.verdict {
+            Verdict::Ok => "ok  ",
+            Verdict::Warn => "warn",
+            Verdict::Fail => "FAIL",
+        };
+        text.push_str(&format!("{mark}  {:<26} {}\n", c.name, c.detail));
+    }
+    let failed = checks.iter().filter(|c| c.verdict == Verdict::Fail).count();
+    text.push_str(&match failed {
+        0 => "ready: nothing above stops a paid render\n".to_owned(),
+        n => format!("{n} problem(s) above would stop a paid render\n"),
+    });
+    stdout(&text);
 }
 
 /// The end of a render: the counts and what to do next, or one JSON line for `--json`.

@@ -2,6 +2,7 @@ mod assemble;
 mod cast;
 mod continuity;
 mod crash;
+mod doctor;
 mod first_hour;
 mod hostile;
 mod models;

@@ -13,13 +13,7 @@ use crate::common::write;
 /// Environment that points every base URL at the sandbox at `url`.
 fn at_sandbox(cmd: &mut Command, url: &str) {
     cmd.env("FAL_KEY", "k").env("STORYBOARD_FAST_POLL", "1");
-    for var in [
-        "STORYBOARD_FAL_URL",
-        "STORYBOARD_FAL_STORAGE_URL",
-        "STORYBOARD_FAL_API_URL",
-    ] {
-        cmd.env(var, url);
-    }
+    cmd.envs(crate::common::sandbox_urls(url));
 }
 
 /// The backticked command in `text` that starts with `start`.

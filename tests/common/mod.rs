@@ -158,3 +158,14 @@ pub fn remount(dir: &Path, size: &str) {
 pub fn umount(dir: &Path) {
     let _ = std::process::Command::new("umount").arg(dir).status();
 }
+
+/// Every provider base URL set to the sandbox at `url`, for `Command::envs`.
+pub fn sandbox_urls(url: &str) -> [(&'static str, String); 4] {
+    [
+        "STORYBOARD_FAL_URL",
+        "STORYBOARD_FAL_STORAGE_URL",
+        "STORYBOARD_FAL_API_URL",
+        "STORYBOARD_EACHLABS_URL",
+    ]
+    .map(|var| (var, url.to_owned()))
+}
