@@ -236,6 +236,10 @@ fn gate(args: &RenderArgs, settings: &Settings, plan: &Plan, decided: &[Decided]
             out: &settings.out,
             concurrency: settings.concurrency,
             sandbox: args.sandbox,
+            host: match settings.provider {
+                crate::catalog::ProviderKind::Fal => &settings.endpoints.fal_queue,
+                crate::catalog::ProviderKind::Eachlabs => &settings.endpoints.eachlabs,
+            },
         };
         let table = report::summary::plan_for_render(plan, &effective, report::terminal_width());
         report::stderr_fitted(table.trim_end());

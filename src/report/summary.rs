@@ -46,6 +46,8 @@ pub struct Effective<'a> {
     pub concurrency: usize,
     /// Against the built-in sandbox ($0) or paid.
     pub sandbox: bool,
+    /// Where paid requests go (the provider's base URL).
+    pub host: &'a str,
 }
 
 /// The plan table: one row per shot, then the totals and the budget.
@@ -62,9 +64,9 @@ pub fn plan(plan: &Plan) -> String {
 /// price column always shows.
 pub fn plan_for_render(plan: &Plan, e: &Effective, width: Option<usize>) -> String {
     let mode = if e.sandbox {
-        "sandbox: $0, nothing billed"
+        "sandbox: $0, nothing billed".to_owned()
     } else {
-        "paid"
+        format!("paid → {}", e.host)
     };
     plan_table(
         plan,

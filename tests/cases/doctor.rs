@@ -81,3 +81,17 @@ async fn doctor_fails_when_the_provider_host_does_not_answer() {
     assert_eq!(verdict(&out, "host"), "fail", "{out}");
     assert!(out.contains("cannot reach"), "{out}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_paid_render_names_the_host_its_requests_go_to() {
+    let sb = start_sandbox(SandboxConfig::fast()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        dir.path(),
+        "s.yaml",
+        "version: 1\noutput: out\nshots:\n  - id: a\n    prompt: p\n",
+    );
+    let o = crate::common::render_against(&sb.base_url(), &file, "k", &[]).await;
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains(&format!("paid → {}", sb.base_url())), "{err}");
+}
