@@ -89,7 +89,7 @@ pub fn check(provider: ProviderKind, endpoint: &str, body: &Value) -> Option<Vec
     {
         // One problem per field: a number given for a string enum is told once, as a type.
         match out.iter_mut().find(|o| o.field == v.field) {
-            Some(o) if v.message.contains(" takes a ") => *o = v,
+            Some(o) if v.message.contains(" takes a ") || v.message.contains(" takes an ") => *o = v,
             Some(_) => {}
             None => out.push(v),
         }
@@ -148,7 +148,12 @@ fn violations(snap: &Snapshot, endpoint: &str, e: &jsonschema::ValidationError<'
                 TypeKind::Single(t) => t.to_string(),
                 TypeKind::Multiple(ts) => ts.iter().map(|t| t.to_string()).collect::<Vec<_>>().join(" or "),
             };
-            let msg = format!("`{endpoint}` takes a {want} for `{at}` {per}, not {}", e.instance);
+            let a = if want.starts_with(['a', 'e', 'i', 'o', 'u']) {
+                "an"
+            } else {
+                "a"
+            };
+            let msg = format!("`{endpoint}` takes {a} {want} for `{at}` {per}, not {}", e.instance);
             one(at.clone(), msg)
         }
         _ => one(at.clone(), format!("{e} ({per} of `{endpoint}`)")),

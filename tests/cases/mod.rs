@@ -10,4 +10,5 @@ mod plan_errors;
 mod providers;
 mod render;
 mod sandbox;
+mod schemas;
 mod takes;
