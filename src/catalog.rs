@@ -150,8 +150,10 @@ pub struct Endpoint {
     pub generate_audio: Option<bool>,
     /// How it takes voices.
     pub voices: Voices,
-    /// Takes `multi_prompt` and `shot_type` (`beats:`).
+    /// Takes `multi_prompt` (`beats:`).
     pub multi_prompt: bool,
+    /// Takes `shot_type` with `multi_prompt` (not v3 turbo).
+    pub shot_type: bool,
     /// Takes `image_urls` (`references:`).
     pub references: bool,
     /// Takes `elements` (characters).
@@ -193,6 +195,7 @@ const fn fal(family: &'static str, kind: Kind, id: &'static str, price: Price) -
         generate_audio: None,
         voices: Voices::None,
         multi_prompt: false,
+        shot_type: false,
         references: false,
         elements: false,
         price,
@@ -200,22 +203,24 @@ const fn fal(family: &'static str, kind: Kind, id: &'static str, price: Price) -
     }
 }
 
-/// Kling 3.0 pro/standard (kling-v3-and-platform.md §1–2): 3–15 s, `multi_prompt`, elements
-/// (voices bound through them), negative prompt and cfg, audio on by default.
+/// Kling 3.0 pro/standard (kling-v3-and-platform.md §1–2, fal-js `KlingVideoV34k*Input`): 3–15 s,
+/// `multi_prompt` and `shot_type`, negative prompt and cfg, audio on by default. Elements
+/// (and the voices bound through them) only on image-to-video: the text-to-video input has none.
 const fn v3(family: &'static str, kind: Kind, id: &'static str, price: Price) -> Endpoint {
     let base = Endpoint {
         durations: V3,
         cfg_scale: true,
         generate_audio: Some(true),
-        voices: Voices::Elements,
         multi_prompt: true,
-        elements: true,
+        shot_type: true,
         ..fal(family, kind, id, price)
     };
     match kind {
         Kind::ImageToVideo => Endpoint {
             start_image_field: Some("start_image_url"),
             end_image_field: Some("end_image_url"),
+            voices: Voices::Elements,
+            elements: true,
             ..base
         },
         _ => Endpoint {
@@ -225,22 +230,18 @@ const fn v3(family: &'static str, kind: Kind, id: &'static str, price: Price) ->
     }
 }
 
-/// Kling O3 (§1–2): 3–15 s, `multi_prompt`, audio off by default, no negative prompt or cfg.
-/// Image-to-video takes `image_url` and no elements; text- and reference-to-video take an
-/// aspect ratio and elements; reference-to-video takes `image_urls` and start/end images.
+/// Kling O3 (§1–2, fal-js `O3Pro*Input`): 3–15 s, `multi_prompt` and `shot_type`, audio off by
+/// default, no negative prompt or cfg. Image-to-video takes `image_url`; text- and
+/// reference-to-video take an aspect ratio; only reference-to-video takes elements (and voices
+/// through them), `image_urls` and start/end images.
 const fn o3(family: &'static str, kind: Kind, id: &'static str, price: Price) -> Endpoint {
     let base = Endpoint {
         durations: V3,
         negative_prompt: false,
         generate_audio: Some(false),
         multi_prompt: true,
+        shot_type: true,
         ..fal(family, kind, id, price)
-    };
-    let with_cast = Endpoint {
-        aspect_ratio: true,
-        voices: Voices::Elements,
-        elements: true,
-        ..base
     };
     match kind {
         Kind::ImageToVideo => Endpoint {
@@ -251,10 +252,16 @@ const fn o3(family: &'static str, kind: Kind, id: &'static str, price: Price) ->
         Kind::ReferenceToVideo => Endpoint {
             start_image_field: Some("start_image_url"),
             end_image_field: Some("end_image_url"),
+            aspect_ratio: true,
+            voices: Voices::Elements,
             references: true,
-            ..with_cast
+            elements: true,
+            ..base
         },
-        _ => with_cast,
+        _ => Endpoint {
+            aspect_ratio: true,
+            ..base
+        },
     }
 }
 

@@ -26,6 +26,7 @@ pub mod prepare;
 pub mod prices;
 pub mod problem;
 pub mod provider;
+pub mod published;
 pub mod render;
 pub mod report;
 pub mod resume;

@@ -59,6 +59,9 @@ impl Planner<'_> {
             (None, Some(raw)) => (self.provider, raw.clone(), None, None),
             (None, None) => return None,
         };
+        if !self.conforms(i, id, spec, (provider, &endpoint), &mut input) {
+            return None;
+        }
         let (estimate, price_assumed, price_from) = self.price(spec, r, !voices.is_empty() || elements.voiced);
         let take_no = (takes > 1).then_some(take);
         let mut voice_samples: Vec<(String, String)> = voices
@@ -107,6 +110,35 @@ impl Planner<'_> {
             price_from,
             request_key,
         })
+    }
+
+    /// The body against the provider's published input schema (`wire`), before it is priced,
+    /// journaled or sent: each difference a problem at the field (`params.x` when the shot's
+    /// `params:` gave it). A body for an endpoint with no snapshot passes.
+    fn conforms(
+        &mut self,
+        i: usize,
+        id: &str,
+        spec: &ShotSpec,
+        (provider, endpoint): (ProviderKind, &str),
+        input: &mut Map<String, Value>,
+    ) -> bool {
+        let body = Value::Object(std::mem::take(input));
+        let found = super::wire::check(provider, endpoint, &body);
+        if let Value::Object(m) = body {
+            *input = m;
+        }
+        let violations = found.unwrap_or_default();
+        for v in &violations {
+            let top = v.field.split(['.', '[']).next().unwrap_or_default();
+            let field = if spec.params.contains_key(top) {
+                format!("params.{}", v.field)
+            } else {
+                v.field.clone()
+            };
+            self.shot_problem(i, id, &field, v.message.clone());
+        }
+        violations.is_empty()
     }
 
     /// One shot's price, whether it is assumed, and where it came from (a live price says how
@@ -207,10 +239,19 @@ impl Planner<'_> {
                 voices.len(),
                 voices.join(", ")
             )
-        } else if r.endpoint.is_some_and(|ep| ep.voices == Voices::Elements) {
-            let family = r.endpoint.map_or("", |e| e.family);
+        } else if let Some(ep) = r.endpoint.filter(|ep| binds_voices(ep.family)) {
+            let family = ep.family;
+            let which = if ep.voices == Voices::Elements {
+                String::new()
+            } else {
+                format!(
+                    " (on {} only: its {} takes none)",
+                    kinds_binding(family),
+                    ep.kind.name()
+                )
+            };
             format!(
-                "{family} binds voices to characters (elements), not `voices`: give the character a voice under `cast:` and write `{{{{ cast(\"name\") }}}}` in the prompt, or use `model: kling-v2.6-pro` with a `start_image`"
+                "{family} binds voices to characters (elements){which}, not `voices`: give the character a voice under `cast:` and write `{{{{ cast(\"name\") }}}}` in the prompt, or use `model: kling-v2.6-pro` with a `start_image`"
             )
         } else if !r.endpoint.is_some_and(|ep| ep.voices == Voices::Ids) {
             let ep = r
@@ -249,6 +290,23 @@ impl Planner<'_> {
         });
         files.chain(voices).collect()
     }
+}
+
+/// Whether some endpoint of the family binds voices through elements.
+fn binds_voices(family: &str) -> bool {
+    crate::catalog::CATALOG
+        .iter()
+        .any(|e| e.family == family && e.voices == Voices::Elements)
+}
+
+/// The kinds of the family's endpoints that bind voices (`image-to-video`).
+fn kinds_binding(family: &str) -> String {
+    let kinds: Vec<&str> = crate::catalog::CATALOG
+        .iter()
+        .filter(|e| e.family == family && e.voices == Voices::Elements)
+        .map(|e| e.kind.name())
+        .collect();
+    kinds.join(", ")
 }
 
 /// The cache key (DESIGN §5): sha256 of the canonical JSON of provider + endpoint + input +

@@ -213,18 +213,7 @@ fn refusal(
     images: usize,
 ) -> Option<String> {
     let Some(ep) = ep.filter(|e| e.elements) else {
-        let takers: Vec<String> = CATALOG
-            .iter()
-            .filter(|e| e.elements)
-            .map(|e| format!("{} {}", e.family, e.kind.name()))
-            .collect();
-        let what = ep.map_or("this endpoint".to_owned(), |e| {
-            format!("{} {}", e.family, e.kind.name())
-        });
-        return Some(format!(
-            "`cast()` sends characters as elements, which {what} does not take; models that do: {}",
-            takers.join(", ")
-        ));
+        return Some(no_elements(ep));
     };
     let videos = names
         .iter()
@@ -242,4 +231,47 @@ fn refusal(
         ));
     }
     None
+}
+
+/// Why an endpoint without `elements` cannot take a cast, and the ways out: the same model's
+/// endpoint that takes them (and the input that selects it), or another model's.
+fn no_elements(ep: Option<&Endpoint>) -> String {
+    let Some(ep) = ep else {
+        return "`cast()` sends characters as elements, which an endpoint outside the catalog is not known to take: remove `cast()` or use a catalog model".to_owned();
+    };
+    let input = |k: Kind| match k {
+        Kind::ImageToVideo => "a `start_image`",
+        Kind::ReferenceToVideo => "`references:`",
+        Kind::MotionControl => "`motion:`",
+        Kind::TextToVideo => "no image",
+    };
+    let takers = CATALOG.iter().filter(|e| e.elements && e.provider == ep.provider);
+    let mut ways: Vec<String> = takers
+        .clone()
+        .filter(|e| e.family == ep.family)
+        .map(|e| format!("give the shot {} ({} takes them)", input(e.kind), e.kind.name()))
+        .collect();
+    let same_has_references = takers
+        .clone()
+        .any(|e| e.family == ep.family && e.kind == Kind::ReferenceToVideo);
+    if let Some(other) = takers
+        .clone()
+        .find(|e| !same_has_references && e.family != ep.family && e.kind == Kind::ReferenceToVideo)
+    {
+        ways.push(format!(
+            "use `model: {}` with {} ({})",
+            other.family,
+            input(other.kind),
+            other.kind.name()
+        ));
+    }
+    if ways.is_empty() {
+        ways.push("use a model that takes elements (see `storyboard models`)".to_owned());
+    }
+    format!(
+        "{} {} takes no elements (its published input has no `elements`), so `cast()` cannot send characters to it: {}",
+        ep.family,
+        ep.kind.name(),
+        ways.join(", or ")
+    )
 }

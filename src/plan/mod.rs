@@ -8,6 +8,7 @@ mod expand;
 mod inputs;
 mod resolve;
 pub mod template;
+pub mod wire;
 
 pub use build::request_key;
 pub use expand::check_id;

@@ -431,6 +431,16 @@ impl Params<'_, '_> {
         let total: u64 = seconds.iter().sum();
         self.beats_total(spec, total, r);
         r.beats = seconds;
+        if !self.ep.shot_type {
+            if spec.shot_type.is_some() {
+                let msg = format!(
+                    "{} takes no `shot_type` (its beats are always as written): remove it",
+                    self.ep.family
+                );
+                self.problem("shot_type", msg);
+            }
+            return;
+        }
         let shot_type = spec.shot_type.as_deref().unwrap_or("customize");
         if !["customize", "intelligent"].contains(&shot_type) {
             self.problem(

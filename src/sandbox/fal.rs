@@ -149,7 +149,7 @@ fn submit(state: &Shared, endpoint: String, app: String, query: &str, body: &[u8
     if !errors.is_empty() {
         return json_response(StatusCode::UNPROCESSABLE_ENTITY, json!({ "detail": errors }));
     }
-    let outcome = decide(&mut inner, cfg, &model, &input, &app);
+    let outcome = decide(&mut inner, cfg, model, &input, &app);
     let id = inner.new_id();
     inner.job_started(&endpoint);
     inner.jobs.insert(

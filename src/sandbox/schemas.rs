@@ -1,187 +1,19 @@
-//! The sandbox's own copy of the model input schemas, written from `reference/` (fal's
-//! endpoint pages, protocol.md §3, the Eachlabs model page) — not from the client's catalog,
-//! so a wire-format mistake in the client is caught here instead of copied.
+//! The sandbox's input validation, from the providers' own published schemas
+//! (`crate::published`: fal-js's `endpoints.ts` types and Eachlabs' model page, snapshotted by
+//! `scripts/snapshot-schemas`) — never from the client's catalog, so a wire-format mistake in
+//! the client is caught here instead of copied. On top of the schema, the rules the published
+//! types state only in words (kling-v3-and-platform.md §2): `prompt` or `multi_prompt`, not both;
+//! a multi-shot's durations add up to at most 15 s; one element with a video; O3's "maximum 4
+//! total (elements + reference images) when using video"; URLs where a URL is meant.
 //!
 //! Errors follow the real API's 422 shape: `{"detail":[{"loc":["body",field],"msg","type"}]}`.
 
+use jsonschema::JsonType;
+use jsonschema::Validator;
+use jsonschema::error::{TypeKind, ValidationErrorKind};
 use serde_json::{Map, Value, json};
-
-/// A field's type and constraints.
-#[derive(Debug, Clone, Copy)]
-enum Ty {
-    Str,
-    Url,
-    Enum(&'static [&'static str]),
-    Float {
-        min: f64,
-        max: f64,
-    },
-    Bool,
-    StrList {
-        max_items: usize,
-    },
-    UrlList {
-        min_items: usize,
-        max_items: usize,
-    },
-    /// `multi_prompt`: 1–6 `{prompt, duration "1".."15"}`, the durations adding up to at most
-    /// 15 s (kling-v3-and-platform.md §2).
-    MultiPrompt,
-    /// `elements`: `{frontal_image_url?, reference_image_urls? (1–3), video_url?, voice_id?}`,
-    /// at most one with a video (§2).
-    Elements,
-}
-
-#[derive(Debug, Clone, Copy)]
-struct Field {
-    name: &'static str,
-    ty: Ty,
-    required: bool,
-}
-
-const fn req(name: &'static str, ty: Ty) -> Field {
-    Field {
-        name,
-        ty,
-        required: true,
-    }
-}
-const fn opt(name: &'static str, ty: Ty) -> Field {
-    Field {
-        name,
-        ty,
-        required: false,
-    }
-}
-
-const DURATION: Ty = Ty::Enum(&["5", "10"]);
-const ASPECT: Ty = Ty::Enum(&["16:9", "9:16", "1:1"]);
-const CFG: Ty = Ty::Float { min: 0.0, max: 1.0 };
-
-/// reference/000 and 001 (text-to-video tab); the Eachlabs page (004) has the same inputs.
-const V26_T2V: &[Field] = &[
-    req("prompt", Ty::Str),
-    opt("duration", DURATION),
-    opt("aspect_ratio", ASPECT),
-    opt("negative_prompt", Ty::Str),
-    opt("cfg_scale", CFG),
-    opt("generate_audio", Ty::Bool),
-];
-/// reference/001 (image-to-video tab): `start_image_url`, no aspect_ratio, no cfg_scale.
-const V26_I2V: &[Field] = &[
-    req("prompt", Ty::Str),
-    req("start_image_url", Ty::Url),
-    opt("end_image_url", Ty::Url),
-    opt("duration", DURATION),
-    opt("negative_prompt", Ty::Str),
-    opt("generate_audio", Ty::Bool),
-    opt("voice_ids", Ty::StrList { max_items: 2 }),
-];
-/// reference/001 (motion control tab).
-const V26_MOTION: &[Field] = &[
-    opt("prompt", Ty::Str),
-    req("image_url", Ty::Url),
-    req("video_url", Ty::Url),
-    opt("keep_original_sound", Ty::Bool),
-    req("character_orientation", Ty::Enum(&["image", "video"])),
-];
-/// reference/003.
-const V25_T2V: &[Field] = &[
-    req("prompt", Ty::Str),
-    opt("duration", DURATION),
-    opt("aspect_ratio", ASPECT),
-    opt("negative_prompt", Ty::Str),
-    opt("cfg_scale", CFG),
-];
-/// protocol.md §3: v2.5 turbo image-to-video takes `image_url` and `tail_image_url`.
-const V25_I2V: &[Field] = &[
-    req("prompt", Ty::Str),
-    req("image_url", Ty::Url),
-    opt("tail_image_url", Ty::Url),
-    opt("duration", DURATION),
-    opt("negative_prompt", Ty::Str),
-    opt("cfg_scale", CFG),
-];
-/// kling-v3-and-platform.md §2: durations "3"…"15" on every Kling 3.0 and O3 endpoint.
-const V3_DURATION: Ty = Ty::Enum(&["3", "4", "5", "6", "7", "8", "9", "10", "11", "12", "13", "14", "15"]);
-const SHOT_TYPE: Ty = Ty::Enum(&["customize", "intelligent"]);
-
-/// §1–2: v3 pro/standard text-to-video (`KlingVideoV34kTextToVideoInput`): `prompt` or
-/// `multi_prompt`, elements, negative prompt and cfg, no `voice_ids`.
-const V3_T2V: &[Field] = &[
-    opt("prompt", Ty::Str),
-    opt("multi_prompt", Ty::MultiPrompt),
-    opt("shot_type", SHOT_TYPE),
-    opt("duration", V3_DURATION),
-    opt("aspect_ratio", ASPECT),
-    opt("negative_prompt", Ty::Str),
-    opt("cfg_scale", CFG),
-    opt("generate_audio", Ty::Bool),
-    opt("elements", Ty::Elements),
-];
-/// §1–2: v3 pro/standard image-to-video: `start_image_url` required, no aspect ratio.
-const V3_I2V: &[Field] = &[
-    opt("prompt", Ty::Str),
-    opt("multi_prompt", Ty::MultiPrompt),
-    opt("shot_type", SHOT_TYPE),
-    req("start_image_url", Ty::Url),
-    opt("end_image_url", Ty::Url),
-    opt("duration", V3_DURATION),
-    opt("negative_prompt", Ty::Str),
-    opt("cfg_scale", CFG),
-    opt("generate_audio", Ty::Bool),
-    opt("elements", Ty::Elements),
-];
-/// §1–2: v3 turbo pro text-to-video: no negative prompt, no cfg.
-const V3_TURBO_T2V: &[Field] = &[
-    opt("prompt", Ty::Str),
-    opt("multi_prompt", Ty::MultiPrompt),
-    opt("shot_type", SHOT_TYPE),
-    opt("duration", V3_DURATION),
-    opt("aspect_ratio", ASPECT),
-];
-/// §1–2: O3 text-to-video: no negative prompt or cfg; audio off by default.
-const O3_T2V: &[Field] = &[
-    opt("prompt", Ty::Str),
-    opt("multi_prompt", Ty::MultiPrompt),
-    opt("shot_type", SHOT_TYPE),
-    opt("duration", V3_DURATION),
-    opt("aspect_ratio", ASPECT),
-    opt("generate_audio", Ty::Bool),
-    opt("elements", Ty::Elements),
-];
-/// §1: O3 image-to-video takes **`image_url`** (not `start_image_url`) and `end_image_url`.
-const O3_I2V: &[Field] = &[
-    opt("prompt", Ty::Str),
-    opt("multi_prompt", Ty::MultiPrompt),
-    opt("shot_type", SHOT_TYPE),
-    req("image_url", Ty::Url),
-    opt("end_image_url", Ty::Url),
-    opt("duration", V3_DURATION),
-    opt("generate_audio", Ty::Bool),
-];
-/// §1–2: O3 reference-to-video: `image_urls` (`@Image1`…), elements, start/end images.
-const O3_REF: &[Field] = &[
-    opt("prompt", Ty::Str),
-    opt("multi_prompt", Ty::MultiPrompt),
-    opt("shot_type", SHOT_TYPE),
-    opt("start_image_url", Ty::Url),
-    opt("end_image_url", Ty::Url),
-    opt(
-        "image_urls",
-        Ty::UrlList {
-            min_items: 1,
-            max_items: 7,
-        },
-    ),
-    opt("elements", Ty::Elements),
-    opt("duration", V3_DURATION),
-    opt("aspect_ratio", ASPECT),
-    opt("generate_audio", Ty::Bool),
-];
-
-/// protocol.md §3: create-voice takes `voice_url` and returns `{voice_id}`.
-const CREATE_VOICE: &[Field] = &[req("voice_url", Ty::Url)];
+use std::collections::HashMap;
+use std::sync::LazyLock;
 
 /// What a model produces.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -192,79 +24,65 @@ pub enum Output {
     Voice,
 }
 
-/// A model the sandbox serves.
-#[derive(Debug, Clone, Copy)]
+/// A model the sandbox serves: its compiled published schema and what follows from it.
 pub struct Model {
-    fields: &'static [Field],
+    validator: Validator,
     /// What it returns.
     pub output: Output,
-    /// Generates audio unless told otherwise (`generate_audio` default true).
+    /// Generates audio unless told otherwise (the schema's `generate_audio` default).
     pub audio_default: bool,
-    /// Takes `prompt` or `multi_prompt`, exactly one (Kling 3.0 / O3).
+    /// Takes `prompt` or `multi_prompt`, exactly one (both optional in the schema).
     pub one_prompt: bool,
 }
 
-/// The fal endpoints (full ids), `None` for an unknown application.
-pub fn fal_model(endpoint: &str) -> Option<Model> {
-    let video = |fields, audio_default| {
-        Some(Model {
-            fields,
-            output: Output::Video,
-            audio_default,
-            one_prompt: false,
-        })
-    };
-    let v3 = |fields, audio_default| {
-        Some(Model {
-            fields,
-            output: Output::Video,
-            audio_default,
-            one_prompt: true,
-        })
-    };
-    match endpoint {
-        "fal-ai/kling-video/v2.6/pro/text-to-video" => video(V26_T2V, true),
-        "fal-ai/kling-video/v2.6/pro/image-to-video" => video(V26_I2V, true),
-        "fal-ai/kling-video/v2.6/pro/motion-control" | "fal-ai/kling-video/v2.6/standard/motion-control" => {
-            video(V26_MOTION, true)
-        }
-        "fal-ai/kling-video/v2.5-turbo/pro/text-to-video" => video(V25_T2V, false),
-        "fal-ai/kling-video/v2.5-turbo/pro/image-to-video" => video(V25_I2V, false),
-        "fal-ai/kling-video/v3/pro/text-to-video" | "fal-ai/kling-video/v3/standard/text-to-video" => v3(V3_T2V, true),
-        "fal-ai/kling-video/v3/pro/image-to-video" | "fal-ai/kling-video/v3/standard/image-to-video" => {
-            v3(V3_I2V, true)
-        }
-        "fal-ai/kling-video/v3/turbo/pro/text-to-video" => v3(V3_TURBO_T2V, false),
-        "fal-ai/kling-video/o3/pro/text-to-video" | "fal-ai/kling-video/o3/standard/text-to-video" => v3(O3_T2V, false),
-        "fal-ai/kling-video/o3/pro/image-to-video" | "fal-ai/kling-video/o3/standard/image-to-video" => {
-            v3(O3_I2V, false)
-        }
-        "fal-ai/kling-video/o3/pro/reference-to-video" | "fal-ai/kling-video/o3/standard/reference-to-video" => {
-            v3(O3_REF, false)
-        }
-        "fal-ai/kling-video/create-voice" => Some(Model {
-            fields: CREATE_VOICE,
-            output: Output::Voice,
-            audio_default: false,
-            one_prompt: false,
-        }),
-        _ => None,
+/// Eachlabs publishes no schema for Kling v2.5 turbo text-to-video that is available offline;
+/// its inputs are taken from fal's page for the same model (reference/003: prompt, duration
+/// "5"|"10", aspect_ratio, negative_prompt, cfg_scale 0–1), which the Eachlabs v2.6 page (004)
+/// matches field for field apart from `generate_audio`.
+const EACHLABS_V25_T2V: &str = r#"{"type": "object", "additionalProperties": false, "required": ["prompt"],
+ "properties": {"prompt": {"type": "string"}, "duration": {"type": "string", "enum": ["5", "10"]},
+  "aspect_ratio": {"type": "string", "enum": ["16:9", "9:16", "1:1"]}, "negative_prompt": {"type": "string"},
+  "cfg_scale": {"type": "number", "minimum": 0, "maximum": 1}}}"#;
+
+fn compile(text: &str) -> Model {
+    // Embedded documents, checked by `published`'s tests: a broken one is a bug.
+    let doc: Value = serde_json::from_str(text).unwrap_or_else(|e| panic!("published schema: {e}"));
+    let validator = jsonschema::validator_for(&doc).unwrap_or_else(|e| panic!("published schema: {e}"));
+    let props = &doc["properties"];
+    let required = |k: &str| doc["required"].as_array().is_some_and(|r| r.iter().any(|x| x == k));
+    Model {
+        validator,
+        output: if props.get("voice_url").is_some() {
+            Output::Voice
+        } else {
+            Output::Video
+        },
+        audio_default: props["generate_audio"]["default"].as_bool().unwrap_or(false),
+        one_prompt: props.get("multi_prompt").is_some() && !required("prompt"),
     }
 }
 
-/// The Eachlabs models (slugs) and their version.
-pub fn eachlabs_model(slug: &str) -> Option<(Model, &'static str)> {
-    let m = |fields, audio_default| Model {
-        fields,
-        output: Output::Video,
-        audio_default,
-        one_prompt: false,
-    };
-    match slug {
-        "kling-v2-6-pro-text-to-video" => Some((m(V26_T2V, true), "0.0.1")),
-        "kling-v2-5-turbo-pro-text-to-video" => Some((m(V25_T2V, false), "0.0.1")),
-        _ => None,
-    }
+static FAL: LazyLock<HashMap<&'static str, Model>> = LazyLock::new(|| {
+    crate::published::FAL
+        .iter()
+        .map(|(id, text)| (*id, compile(text)))
+        .collect()
+});
+
+static EACHLABS: LazyLock<HashMap<&'static str, Model>> = LazyLock::new(|| {
+    let published = crate::published::EACHLABS.iter().map(|(id, text)| (*id, compile(text)));
+    let assumed = std::iter::once(("kling-v2-5-turbo-pro-text-to-video", compile(EACHLABS_V25_T2V)));
+    published.chain(assumed).collect()
+});
+
+/// A fal endpoint (full id), `None` for an unknown application.
+pub fn fal_model(endpoint: &str) -> Option<&'static Model> {
+    FAL.get(endpoint)
+}
+
+/// An Eachlabs model (slug) and its version.
+pub fn eachlabs_model(slug: &str) -> Option<(&'static Model, &'static str)> {
+    EACHLABS.get(slug).map(|m| (m, "0.0.1"))
 }
 
 impl Model {
@@ -273,122 +91,170 @@ impl Model {
         let Some(obj) = body.as_object() else {
             return vec![json!({"loc": ["body"], "msg": "value is not a valid dict", "type": "type_error.dict"})];
         };
-        let mut errs = Vec::new();
-        for f in self.fields {
-            match obj.get(f.name) {
-                None | Some(Value::Null) if f.required => errs.push(json!({
-                    "loc": ["body", f.name], "msg": "field required", "type": "value_error.missing"
-                })),
-                None | Some(Value::Null) => {}
-                Some(v) => {
-                    if let Some(e) = check(f, v) {
-                        errs.push(e);
-                    }
+        let mut errs: Vec<Value> = Vec::new();
+        for e in self.validator.iter_errors(body) {
+            for d in detail(&e) {
+                // One entry per place; pydantic calls a number given for a string enum an enum error.
+                match errs.iter_mut().find(|x| x["loc"] == d["loc"]) {
+                    Some(x) if d["type"] == "type_error.enum" => *x = d,
+                    Some(_) => {}
+                    None => errs.push(d),
                 }
             }
         }
-        for key in obj.keys() {
-            if !self.fields.iter().any(|f| f.name == key) {
-                errs.push(
-                    json!({"loc": ["body", key], "msg": "extra fields not permitted", "type": "value_error.extra"}),
-                );
-            }
-        }
+        urls(&mut vec!["body".into()], body, &mut errs);
         let present = |k: &str| obj.get(k).is_some_and(|v| !v.is_null());
         if self.one_prompt && present("prompt") == present("multi_prompt") {
             errs.push(json!({"loc": ["body", "prompt"], "msg": "either prompt or multi_prompt must be provided, not both", "type": "value_error"}));
         }
-        errs.extend(with_video_limit(obj));
+        let words = [
+            (
+                "multi_prompt",
+                "value_error",
+                obj.get("multi_prompt").and_then(check_multi_prompt),
+            ),
+            ("elements", "value_error", obj.get("elements").and_then(check_elements)),
+            ("elements", "value_error", with_video_limit(obj)),
+            (
+                "cfg_scale",
+                "value_error.number.not_le",
+                check_cfg(obj, 1.0, |c, max| c > max),
+            ),
+            (
+                "cfg_scale",
+                "value_error.number.not_ge",
+                check_cfg(obj, 0.0, |c, min| c < min),
+            ),
+            ("voice_ids", "value_error.list.max_items", check_voice_ids(obj)),
+        ];
+        for (field, ty, msg) in words {
+            let loc = json!(["body", field]);
+            if let Some(m) = msg.filter(|_| !errs.iter().any(|x| x["loc"] == loc)) {
+                errs.push(json!({"loc": ["body", field], "msg": m, "type": ty}));
+            }
+        }
         errs
     }
 }
 
+/// The `detail` entries of one schema error, as pydantic words them.
+fn detail(e: &jsonschema::ValidationError<'_>) -> Vec<Value> {
+    let mut loc: Vec<Value> = vec![json!("body")];
+    for seg in e.instance_path.as_str().split('/').filter(|s| !s.is_empty()) {
+        loc.push(seg.parse::<u64>().map_or_else(|_| json!(seg), |n| json!(n)));
+    }
+    let at = |extra: Option<&str>| {
+        let mut l = loc.clone();
+        l.extend(extra.map(|x| json!(x)));
+        Value::Array(l)
+    };
+    let entry = |loc: Value, msg: String, ty: &str| json!({"loc": loc, "msg": msg, "type": ty, "input": e.instance});
+    match &e.kind {
+        ValidationErrorKind::AdditionalProperties { unexpected } => unexpected
+            .iter()
+            .map(|k| json!({"loc": at(Some(k)), "msg": "extra fields not permitted", "type": "value_error.extra"}))
+            .collect(),
+        ValidationErrorKind::Required { property } => {
+            vec![json!({"loc": at(property.as_str()), "msg": "field required", "type": "value_error.missing"})]
+        }
+        ValidationErrorKind::Enum { options } => {
+            let list: Vec<String> = options
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|o| format!("'{}'", o.as_str().unwrap_or_default()))
+                .collect();
+            let mut d = entry(
+                at(None),
+                format!(
+                    "value is not a valid enumeration member; permitted: {}",
+                    list.join(", ")
+                ),
+                "type_error.enum",
+            );
+            d["ctx"] = json!({"enum_values": options});
+            vec![d]
+        }
+        ValidationErrorKind::Type { kind } => {
+            let t = match kind {
+                TypeKind::Single(t) => *t,
+                TypeKind::Multiple(ts) => ts.iter().next().unwrap_or(JsonType::Object),
+            };
+            let (msg, ty) = match t {
+                JsonType::String => ("str type expected", "type_error.str"),
+                JsonType::Number | JsonType::Integer => ("value is not a valid float", "type_error.float"),
+                JsonType::Boolean => ("value could not be parsed to a boolean", "type_error.bool"),
+                JsonType::Array => ("value is not a valid list", "type_error.list"),
+                _ => ("value is not a valid dict", "type_error.dict"),
+            };
+            vec![entry(at(None), msg.into(), ty)]
+        }
+        ValidationErrorKind::Minimum { limit } => {
+            vec![entry(
+                at(None),
+                format!("ensure this value is greater than or equal to {limit}"),
+                "value_error.number.not_ge",
+            )]
+        }
+        ValidationErrorKind::Maximum { limit } => {
+            vec![entry(
+                at(None),
+                format!("ensure this value is less than or equal to {limit}"),
+                "value_error.number.not_le",
+            )]
+        }
+        _ => vec![entry(at(None), e.to_string(), "value_error")],
+    }
+}
+
+/// Every string under a `*_url` field or in a `*_urls` list must be a URL (fal fetches it).
+fn urls(loc: &mut Vec<Value>, v: &Value, errs: &mut Vec<Value>) {
+    match v {
+        Value::Object(m) => {
+            for (k, x) in m {
+                loc.push(json!(k));
+                let url_list = k.ends_with("_urls")
+                    && x.as_array()
+                        .is_some_and(|a| a.iter().any(|i| !is_url(i) && i.is_string()));
+                if (k.ends_with("_url") && x.is_string() && !is_url(x)) || url_list {
+                    errs.push(json!({"loc": loc.clone(), "msg": "invalid or missing URL scheme", "type": "value_error.url.scheme"}));
+                } else {
+                    urls(loc, x, errs);
+                }
+                loc.pop();
+            }
+        }
+        Value::Array(a) => {
+            for (n, x) in a.iter().enumerate() {
+                loc.push(json!(n));
+                urls(loc, x, errs);
+                loc.pop();
+            }
+        }
+        _ => {}
+    }
+}
+
+/// reference/000: `cfg_scale` is between 0 and 1; `beyond(value, limit)` says it is not.
+fn check_cfg(obj: &Map<String, Value>, limit: f64, beyond: fn(f64, f64) -> bool) -> Option<String> {
+    let c = obj.get("cfg_scale")?.as_f64()?;
+    let side = if limit > 0.0 { "less" } else { "greater" };
+    beyond(c, limit).then(|| format!("ensure this value is {side} than or equal to {limit}"))
+}
+
+/// `voice_ids`: "maximum 2 voices per task" (fal-js `KlingVideoV26ProImageToVideoInput`).
+fn check_voice_ids(obj: &Map<String, Value>) -> Option<String> {
+    let n = obj.get("voice_ids")?.as_array()?.len();
+    (n > 2).then(|| format!("ensure this value has at most 2 items (got {n})"))
+}
+
 /// O3 reference-to-video: "Maximum 4 total (elements + reference images) when using video" (§2).
-fn with_video_limit(obj: &Map<String, Value>) -> Option<Value> {
+fn with_video_limit(obj: &Map<String, Value>) -> Option<String> {
     let elements = obj.get("elements").and_then(Value::as_array)?;
     let video = elements.iter().any(|e| e.get("video_url").is_some());
     let images = obj.get("image_urls").and_then(Value::as_array).map_or(0, Vec::len);
-    (video && elements.len() + images > 4).then(|| {
-        json!({"loc": ["body", "elements"], "msg": "maximum 4 total (elements + reference images) when using a video element", "type": "value_error"})
-    })
-}
-
-fn check(f: &Field, v: &Value) -> Option<Value> {
-    let err = |msg: String, ty: &str, ctx: Option<Value>| {
-        let mut e = Map::new();
-        e.insert("loc".into(), json!(["body", f.name]));
-        e.insert("msg".into(), json!(msg));
-        e.insert("type".into(), json!(ty));
-        if let Some(c) = ctx {
-            e.insert("ctx".into(), c);
-        }
-        e.insert("input".into(), v.clone());
-        Some(Value::Object(e))
-    };
-    match f.ty {
-        Ty::Str => (!v.is_string())
-            .then(|| err("str type expected".into(), "type_error.str", None))
-            .flatten(),
-        Ty::Url => match v.as_str() {
-            None => err("str type expected".into(), "type_error.str", None),
-            Some(s) if s.starts_with("https://") || s.starts_with("http://") || s.starts_with("data:") => None,
-            Some(_) => err("invalid or missing URL scheme".into(), "value_error.url.scheme", None),
-        },
-        Ty::Enum(allowed) => match v.as_str() {
-            Some(s) if allowed.contains(&s) => None,
-            _ => err(
-                format!(
-                    "value is not a valid enumeration member; permitted: {}",
-                    allowed.iter().map(|a| format!("'{a}'")).collect::<Vec<_>>().join(", ")
-                ),
-                "type_error.enum",
-                Some(json!({"enum_values": allowed})),
-            ),
-        },
-        Ty::Float { min, max } => match v.as_f64() {
-            None => err("value is not a valid float".into(), "type_error.float", None),
-            Some(x) if x < min => err(
-                format!("ensure this value is greater than or equal to {min}"),
-                "value_error.number.not_ge",
-                Some(json!({"limit_value": min})),
-            ),
-            Some(x) if x > max => err(
-                format!("ensure this value is less than or equal to {max}"),
-                "value_error.number.not_le",
-                Some(json!({"limit_value": max})),
-            ),
-            Some(_) => None,
-        },
-        Ty::Bool => (!v.is_boolean())
-            .then(|| err("value could not be parsed to a boolean".into(), "type_error.bool", None))
-            .flatten(),
-        Ty::UrlList { min_items, max_items } => match v.as_array() {
-            None => err("value is not a valid list".into(), "type_error.list", None),
-            Some(items) if items.len() < min_items || items.len() > max_items => err(
-                format!("ensure this value has {min_items} to {max_items} items"),
-                "value_error.list.size",
-                Some(json!({"limit_value": max_items})),
-            ),
-            Some(items) if items.iter().any(|i| !is_url(i)) => {
-                err("invalid or missing URL scheme".into(), "value_error.url.scheme", None)
-            }
-            Some(_) => None,
-        },
-        Ty::MultiPrompt => check_multi_prompt(v).and_then(|m| err(m, "value_error", None)),
-        Ty::Elements => check_elements(v).and_then(|m| err(m, "value_error", None)),
-        Ty::StrList { max_items } => match v.as_array() {
-            None => err("value is not a valid list".into(), "type_error.list", None),
-            Some(items) if items.len() > max_items => err(
-                format!("ensure this value has at most {max_items} items"),
-                "value_error.list.max_items",
-                Some(json!({"limit_value": max_items})),
-            ),
-            Some(items) if items.iter().any(|i| !i.is_string()) => {
-                err("str type expected".into(), "type_error.str", None)
-            }
-            Some(_) => None,
-        },
-    }
+    (video && elements.len() + images > 4)
+        .then(|| "maximum 4 total (elements + reference images) when using a video element".to_owned())
 }
 
 fn is_url(v: &Value) -> bool {
@@ -396,62 +262,35 @@ fn is_url(v: &Value) -> bool {
         .is_some_and(|s| s.starts_with("https://") || s.starts_with("http://") || s.starts_with("data:"))
 }
 
-/// What is wrong with a `multi_prompt`, if anything.
+/// What the schema leaves to words in a `multi_prompt`: 1–6 shots ("Multi-shot storyboard (1-6
+/// shots)"), "the total duration must not exceed 15s".
 fn check_multi_prompt(v: &Value) -> Option<String> {
-    let Some(items) = v.as_array() else {
-        return Some("value is not a valid list".into());
-    };
+    let items = v.as_array()?;
     if items.is_empty() || items.len() > 6 {
         return Some("ensure this value has 1 to 6 items".into());
     }
-    let mut total = 0;
-    for item in items {
-        if !item.get("prompt").is_some_and(Value::is_string) {
-            return Some("each shot needs a prompt (str)".into());
-        }
-        let secs = match item.get("duration") {
-            None => 5,
-            Some(d) => match d.as_str().and_then(|s| s.parse::<u64>().ok()) {
-                Some(n) if (1..=15).contains(&n) => n,
-                _ => return Some("duration must be one of '1'…'15'".into()),
-            },
-        };
-        total += secs;
-    }
+    let total: u64 = items
+        .iter()
+        .map(|i| {
+            i.get("duration")
+                .and_then(Value::as_str)
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(5)
+        })
+        .sum();
     (total > 15).then(|| format!("total duration must not exceed 15s (got {total}s)"))
 }
 
-/// What is wrong with `elements`, if anything.
+/// What the schema leaves to words in `elements`: "1-3" reference images, an image set or a
+/// video, "only one element with a video" per request.
 fn check_elements(v: &Value) -> Option<String> {
-    let Some(items) = v.as_array() else {
-        return Some("value is not a valid list".into());
-    };
+    let items = v.as_array()?;
     let mut videos = 0;
-    for e in items {
-        let Some(obj) = e.as_object() else {
-            return Some("each element is an object".into());
-        };
-        for key in obj.keys() {
-            if !["frontal_image_url", "reference_image_urls", "video_url", "voice_id"].contains(&key.as_str()) {
-                return Some(format!("extra field in element: {key}"));
-            }
-        }
-        let refs = obj.get("reference_image_urls");
-        if let Some(r) = refs {
-            let ok = r
-                .as_array()
-                .is_some_and(|a| (1..=3).contains(&a.len()) && a.iter().all(is_url));
-            if !ok {
-                return Some("reference_image_urls: 1 to 3 URLs".into());
-            }
-        }
-        for k in ["frontal_image_url", "video_url"] {
-            if obj.get(k).is_some_and(|u| !is_url(u)) {
-                return Some(format!("{k}: invalid or missing URL scheme"));
-            }
-        }
-        if obj.get("voice_id").is_some_and(|v| !v.is_string()) {
-            return Some("voice_id: str type expected".into());
+    for obj in items.iter().filter_map(Value::as_object) {
+        if let Some(a) = obj.get("reference_image_urls").and_then(Value::as_array)
+            && !(1..=3).contains(&a.len())
+        {
+            return Some("reference_image_urls: 1 to 3 URLs".into());
         }
         if obj.contains_key("video_url") {
             videos += 1;
@@ -496,26 +335,39 @@ mod tests {
     }
 
     #[test]
-    fn elements_are_checked_as_the_reference_describes() {
-        let v3 = fal_model("fal-ai/kling-video/v3/pro/text-to-video").unwrap();
-        let body = |elements: Value| json!({"prompt": "@Element1", "elements": elements});
+    fn elements_are_checked_as_the_published_types_describe() {
+        let v3 = fal_model("fal-ai/kling-video/v3/pro/image-to-video").unwrap();
         let img = "https://a/f.png";
+        let body = |elements: Value| json!({"prompt": "@Element1", "start_image_url": img, "elements": elements});
         let ok =
             json!([{"frontal_image_url": img, "reference_image_urls": [img], "voice_id": "vc_1"}, {"video_url": img}]);
-        assert!(v3.validate(&body(ok)).is_empty());
+        assert!(v3.validate(&body(ok.clone())).is_empty());
         let msg = |e: Value| v3.validate(&body(e))[0]["msg"].as_str().unwrap().to_owned();
         assert!(msg(json!([{"video_url": img}, {"video_url": img}])).contains("at most one element with a video_url"));
         assert!(
             msg(json!([{"frontal_image_url": img, "reference_image_urls": [img, img, img, img]}])).contains("1 to 3")
         );
         assert!(msg(json!([{"frontal_image_url": "./local.png"}])).contains("URL"));
-        assert!(msg(json!([{"face": img}])).contains("extra field"));
-        let o3i = fal_model("fal-ai/kling-video/o3/pro/image-to-video").unwrap();
-        let errs = o3i.validate(&json!({"prompt": "x", "image_url": img, "elements": []}));
-        assert_eq!(
-            errs[0]["type"], "value_error.extra",
-            "O3 image-to-video takes no elements"
-        );
+        let extra = v3.validate(&body(json!([{"frontal_image_url": img, "face": img}])));
+        assert_eq!(extra[0]["loc"], json!(["body", "elements", 0, "face"]));
+        assert_eq!(extra[0]["type"], "value_error.extra");
+        for t2v in [
+            "v3/pro/text-to-video",
+            "v3/standard/text-to-video",
+            "o3/pro/text-to-video",
+            "o3/pro/image-to-video",
+        ] {
+            let m = fal_model(&format!("fal-ai/kling-video/{t2v}")).unwrap();
+            let errs = m.validate(&json!({"prompt": "x", "image_url": img, "elements": ok}));
+            let extra: Vec<&Value> = errs
+                .iter()
+                .filter(|e| e["loc"] == json!(["body", "elements"]))
+                .collect();
+            assert_eq!(
+                extra[0]["type"], "value_error.extra",
+                "{t2v} takes no elements (fal-js)"
+            );
+        }
         let o3r = fal_model("fal-ai/kling-video/o3/pro/reference-to-video").unwrap();
         let five = json!({"prompt": "x", "image_urls": [img, img, img, img], "elements": [{"video_url": img}]});
         assert!(o3r.validate(&five)[0]["msg"].as_str().unwrap().contains("maximum 4"));
@@ -535,17 +387,38 @@ mod tests {
     fn enums_ranges_and_list_lengths_are_enforced() {
         let m = fal_model("fal-ai/kling-video/v2.6/pro/text-to-video").unwrap();
         let errs = m.validate(&json!({"prompt": "x", "duration": 5, "aspect_ratio": "4:3", "cfg_scale": 1.5}));
-        let types: Vec<&str> = errs.iter().map(|e| e["type"].as_str().unwrap()).collect();
+        let found: Vec<(&Value, &str)> = errs
+            .iter()
+            .map(|e| (&e["loc"][1], e["type"].as_str().unwrap()))
+            .collect();
         assert_eq!(
-            types,
-            ["type_error.enum", "type_error.enum", "value_error.number.not_le"]
+            found,
+            [
+                (&json!("duration"), "type_error.enum"),
+                (&json!("aspect_ratio"), "type_error.enum"),
+                (&json!("cfg_scale"), "value_error.number.not_le")
+            ]
         );
+        assert_eq!(errs[1]["ctx"]["enum_values"], json!(["16:9", "9:16", "1:1"]));
         let i2v = fal_model("fal-ai/kling-video/v2.6/pro/image-to-video").unwrap();
         let errs = i2v.validate(&json!({"prompt": "x", "start_image_url": "https://a", "voice_ids": ["a", "b", "c"]}));
-        assert_eq!(errs[0]["type"], "value_error.list.max_items");
+        assert!(errs[0]["msg"].as_str().unwrap().contains("at most 2"));
         assert!(
             i2v.validate(&json!({"prompt": "x", "start_image_url": "https://a", "voice_ids": ["a"]}))
                 .is_empty()
+        );
+        let (each, _) = eachlabs_model("kling-v2-6-pro-text-to-video").unwrap();
+        let errs = each.validate(&json!({"prompt": "x", "cfg_scale": 1.5, "seed": 1}));
+        let types: Vec<&str> = errs.iter().map(|e| e["type"].as_str().unwrap()).collect();
+        assert!(
+            types.contains(&"value_error.number.not_le") && types.contains(&"value_error.extra"),
+            "{types:?}"
+        );
+        assert!(
+            fal_model("fal-ai/kling-video/v3/turbo/pro/text-to-video")
+                .unwrap()
+                .validate(&json!({"prompt": "x", "shot_type": "customize"}))[0]["type"]
+                == "value_error.extra"
         );
     }
 }

@@ -45,12 +45,16 @@ fn storyboard_with(dir: &Path, shots: &str) -> std::path::PathBuf {
     write(dir, "s.yaml", &format!("{CAST}shots:\n{shots}"))
 }
 
+/// Kling 3.0 takes elements on image-to-video only: every shot has a start image.
 const THREE: &str = r#"  - id: a
     prompt: '{{ cast("mara") }} waits'
+    start_image: https://example.com/bench.png
   - id: b
     prompt: '{{ cast("tomas") }} walks in with {{ cast("tram") }}'
+    start_image: https://example.com/bench.png
   - id: c
     prompt: '{{ cast("tomas") }} greets {{ cast("mara") }}, and {{ cast("tomas") }} smiles'
+    start_image: https://example.com/bench.png
 "#;
 
 fn plan(file: &Path) -> Value {
@@ -91,7 +95,7 @@ async fn sandbox() -> Sandbox {
     crate::common::start_sandbox(SandboxConfig::fast()).await
 }
 
-const V3: &str = "fal-ai/kling-video/v3/pro/text-to-video";
+const V3: &str = "fal-ai/kling-video/v3/pro/image-to-video";
 
 fn stat(sb: &Sandbox, path: &[&str]) -> u64 {
     let mut v = sb.stats();
@@ -166,14 +170,28 @@ async fn bad_cast_inputs_are_refused_before_anything_is_sent() {
     let shot = |extra: &str, prompt: &str| format!("  - id: s\n    prompt: '{prompt}'\n{extra}");
     let cases: Vec<(String, String, &str)> = vec![
         (String::new(), shot("", r#"{{ cast("mra") }}"#), "did you mean `mara`"),
-        (String::new(), shot("    model: kling-v2.6-pro\n", r#"{{ cast("tomas") }}"#), "models that do: kling-v3-pro"),
-        (String::new(), shot("    model: kling-v3-turbo-pro\n", r#"{{ cast("tomas") }}"#), "does not take"),
+        (
+            String::new(),
+            shot("", r#"{{ cast("tomas") }}"#),
+            "kling-v3-pro text-to-video takes no elements (its published input has no `elements`), so `cast()` cannot send characters to it: give the shot a `start_image` (image-to-video takes them), or use `model: kling-o3-pro` with `references:` (reference-to-video)",
+        ),
+        (
+            String::new(),
+            shot("    model: kling-o3-pro\n    price_usd: 1\n", r#"{{ cast("tomas") }}"#),
+            "kling-o3-pro text-to-video takes no elements (its published input has no `elements`), so `cast()` cannot send characters to it: give the shot `references:` (reference-to-video takes them)",
+        ),
+        (String::new(), shot("    model: kling-v2.6-pro\n", r#"{{ cast("tomas") }}"#), "kling-v2.6-pro text-to-video takes no elements"),
+        (String::new(), shot("    model: kling-v3-turbo-pro\n", r#"{{ cast("tomas") }}"#), "use `model: kling-o3-pro` with `references:`"),
         (
             String::new(),
             shot("    model: kling-o3-pro\n    start_image: https://a.example/x.png\n    price_usd: 1\n", r#"{{ cast("tomas") }}"#),
-            "kling-o3-pro image-to-video does not take",
+            "kling-o3-pro image-to-video takes no elements",
         ),
-        ("  tram2: { video: ./cast/tram.mp4 }\n".into(), shot("", r#"{{ cast("tram") }} {{ cast("tram2") }}"#), "at most one video element"),
+        (
+            "  tram2: { video: ./cast/tram.mp4 }\n".into(),
+            shot("    start_image: https://a.example/x.png\n", r#"{{ cast("tram") }} {{ cast("tram2") }}"#),
+            "at most one video element",
+        ),
         (
             String::new(),
             shot(

@@ -1,0 +1,148 @@
+//! The providers' own published input schemas, embedded: `schemas/fal/<endpoint id>.json`
+//! (snapshots of fal-js's `endpoints.ts` types) and `schemas/eachlabs/<slug>.json` (from
+//! Eachlabs' model page), written by `scripts/snapshot-schemas`. Provider documents, not client
+//! logic: the planner and the sandbox each compile their own validators from this text (a leaf).
+
+/// fal endpoint id → its input schema (JSON text).
+pub const FAL: &[(&str, &str)] = &[
+    (
+        "fal-ai/kling-video/v2.6/pro/text-to-video",
+        include_str!("../schemas/fal/fal-ai/kling-video/v2.6/pro/text-to-video.json"),
+    ),
+    (
+        "fal-ai/kling-video/v2.6/pro/image-to-video",
+        include_str!("../schemas/fal/fal-ai/kling-video/v2.6/pro/image-to-video.json"),
+    ),
+    (
+        "fal-ai/kling-video/v2.6/pro/motion-control",
+        include_str!("../schemas/fal/fal-ai/kling-video/v2.6/pro/motion-control.json"),
+    ),
+    (
+        "fal-ai/kling-video/v2.6/standard/motion-control",
+        include_str!("../schemas/fal/fal-ai/kling-video/v2.6/standard/motion-control.json"),
+    ),
+    (
+        "fal-ai/kling-video/v2.5-turbo/pro/text-to-video",
+        include_str!("../schemas/fal/fal-ai/kling-video/v2.5-turbo/pro/text-to-video.json"),
+    ),
+    (
+        "fal-ai/kling-video/v2.5-turbo/pro/image-to-video",
+        include_str!("../schemas/fal/fal-ai/kling-video/v2.5-turbo/pro/image-to-video.json"),
+    ),
+    (
+        "fal-ai/kling-video/v3/pro/text-to-video",
+        include_str!("../schemas/fal/fal-ai/kling-video/v3/pro/text-to-video.json"),
+    ),
+    (
+        "fal-ai/kling-video/v3/pro/image-to-video",
+        include_str!("../schemas/fal/fal-ai/kling-video/v3/pro/image-to-video.json"),
+    ),
+    (
+        "fal-ai/kling-video/v3/standard/text-to-video",
+        include_str!("../schemas/fal/fal-ai/kling-video/v3/standard/text-to-video.json"),
+    ),
+    (
+        "fal-ai/kling-video/v3/standard/image-to-video",
+        include_str!("../schemas/fal/fal-ai/kling-video/v3/standard/image-to-video.json"),
+    ),
+    (
+        "fal-ai/kling-video/v3/pro/motion-control",
+        include_str!("../schemas/fal/fal-ai/kling-video/v3/pro/motion-control.json"),
+    ),
+    (
+        "fal-ai/kling-video/v3/standard/motion-control",
+        include_str!("../schemas/fal/fal-ai/kling-video/v3/standard/motion-control.json"),
+    ),
+    (
+        "fal-ai/kling-video/v3/turbo/pro/text-to-video",
+        include_str!("../schemas/fal/fal-ai/kling-video/v3/turbo/pro/text-to-video.json"),
+    ),
+    (
+        "fal-ai/kling-video/v3/turbo/pro/image-to-video",
+        include_str!("../schemas/fal/fal-ai/kling-video/v3/turbo/pro/image-to-video.json"),
+    ),
+    (
+        "fal-ai/kling-video/o3/pro/text-to-video",
+        include_str!("../schemas/fal/fal-ai/kling-video/o3/pro/text-to-video.json"),
+    ),
+    (
+        "fal-ai/kling-video/o3/pro/image-to-video",
+        include_str!("../schemas/fal/fal-ai/kling-video/o3/pro/image-to-video.json"),
+    ),
+    (
+        "fal-ai/kling-video/o3/pro/reference-to-video",
+        include_str!("../schemas/fal/fal-ai/kling-video/o3/pro/reference-to-video.json"),
+    ),
+    (
+        "fal-ai/kling-video/o3/standard/text-to-video",
+        include_str!("../schemas/fal/fal-ai/kling-video/o3/standard/text-to-video.json"),
+    ),
+    (
+        "fal-ai/kling-video/o3/standard/image-to-video",
+        include_str!("../schemas/fal/fal-ai/kling-video/o3/standard/image-to-video.json"),
+    ),
+    (
+        "fal-ai/kling-video/o3/standard/reference-to-video",
+        include_str!("../schemas/fal/fal-ai/kling-video/o3/standard/reference-to-video.json"),
+    ),
+    (
+        "fal-ai/kling-video/create-voice",
+        include_str!("../schemas/fal/fal-ai/kling-video/create-voice.json"),
+    ),
+];
+
+/// Eachlabs model slug → its input schema (JSON text).
+pub const EACHLABS: &[(&str, &str)] = &[(
+    "kling-v2-6-pro-text-to-video",
+    include_str!("../schemas/eachlabs/kling-v2-6-pro-text-to-video.json"),
+)];
+
+/// The published input schema of a fal endpoint (`fal == true`) or an Eachlabs model.
+pub fn schema(fal: bool, id: &str) -> Option<&'static str> {
+    let table = if fal { FAL } else { EACHLABS };
+    table.iter().find(|(k, _)| *k == id).map(|(_, s)| *s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every snapshot file is embedded, and every embedded one is a JSON Schema naming its source.
+    #[test]
+    fn every_snapshot_file_is_embedded_and_names_its_source() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas");
+        let mut files = Vec::new();
+        for (dir, table) in [("fal", FAL), ("eachlabs", EACHLABS)] {
+            collect(&root.join(dir), &root.join(dir), &mut files);
+            for (id, text) in table {
+                let doc: serde_json::Value = serde_json::from_str(text).unwrap();
+                assert!(doc["x-source"]["date"].is_string(), "{id}: no source date");
+                assert!(jsonschema::validator_for(&doc).is_ok(), "{id}: not a schema");
+                assert!(files.contains(&format!("{dir}/{id}")), "{id}: no file");
+            }
+            let embedded = files.iter().filter(|f| f.starts_with(&format!("{dir}/"))).count();
+            assert_eq!(
+                embedded,
+                table.len(),
+                "{dir}: a snapshot file is not embedded in published.rs"
+            );
+        }
+    }
+
+    fn collect(root: &std::path::Path, dir: &std::path::Path, out: &mut Vec<String>) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                collect(root, &p, out);
+            } else if let Some(rel) = p
+                .strip_prefix(root)
+                .unwrap()
+                .to_str()
+                .and_then(|r| r.strip_suffix(".json"))
+            {
+                let top = root.file_name().unwrap().to_str().unwrap();
+                out.push(format!("{top}/{rel}"));
+            }
+        }
+    }
+}
