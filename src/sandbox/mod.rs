@@ -151,6 +151,24 @@ impl Sandbox {
         self.state.lock().prices.insert(endpoint.to_owned(), usd);
     }
 
+    /// Moves the sandbox's wall clock on by `by`: every request made so far is that much older
+    /// (the request history's default window is the last 24 h of this clock).
+    pub fn advance_clock(&self, by: Duration) {
+        self.state.lock().clock += by;
+    }
+
+    /// Adds `n` finished requests of `endpoint` (inputs `{"prompt": "earlier request i"}`) to
+    /// fal's request history, sent evenly over the last `over` (an account busy before a test).
+    pub fn seed_fal_history(&self, endpoint: &str, n: usize, over: Duration) {
+        platform::seed(&self.state, endpoint, n, over);
+    }
+
+    /// Adds `n` finished predictions of `model` for `key` to Eachlabs' executions list, created
+    /// evenly over the last `over`.
+    pub fn seed_eachlabs_history(&self, key: &str, model: &str, n: usize, over: Duration) {
+        eachlabs::seed(&self.state, key, model, n, over);
+    }
+
     /// The counters, as `GET /__sandbox/stats` returns them.
     pub fn stats(&self) -> Value {
         self.state.lock().stats_json()
@@ -245,9 +263,17 @@ struct Inner {
     next_id: u64,
     /// Prices told by a test (`Sandbox::set_price`), over the sandbox's own list.
     prices: HashMap<String, f64>,
+    /// How far the sandbox's wall clock is ahead of the machine's (`Sandbox::advance_clock`):
+    /// every request already made is that much older.
+    clock: Duration,
 }
 
 impl Inner {
+    /// The sandbox's wall clock (the machine's, moved on by `Sandbox::advance_clock`).
+    fn wall_now(&self) -> std::time::SystemTime {
+        std::time::SystemTime::now() + self.clock
+    }
+
     fn count(&mut self, kind: &'static str) {
         *self.requests.entry(kind).or_default() += 1;
     }
