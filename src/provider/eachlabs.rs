@@ -183,7 +183,12 @@ impl Eachlabs {
     }
 
     /// One page of `GET /v1/executions` (100 rows from `offset`).
-    async fn executions(&self, model: &str, since: &str, offset: usize) -> Result<Vec<Value>, super::HistoryUnavailable> {
+    async fn executions(
+        &self,
+        model: &str,
+        since: &str,
+        offset: usize,
+    ) -> Result<Vec<Value>, super::HistoryUnavailable> {
         let mut url = reqwest::Url::parse(&format!("{}/v1/executions", self.base))
             .map_err(|e| super::HistoryUnavailable(e.to_string()))?;
         url.query_pairs_mut()
@@ -196,10 +201,12 @@ impl Eachlabs {
             Value::Array(a) => a,
             mut v => ["data", "executions", "items"]
                 .iter()
-                .find_map(|k| v.get_mut(*k).map(Value::take).and_then(|x| match x {
-                    Value::Array(a) => Some(a),
-                    _ => None,
-                }))
+                .find_map(|k| {
+                    v.get_mut(*k).map(Value::take).and_then(|x| match x {
+                        Value::Array(a) => Some(a),
+                        _ => None,
+                    })
+                })
                 .unwrap_or_default(),
         })
     }

@@ -56,7 +56,11 @@ impl Fal {
         match status {
             200..=299 => {
                 let v = answer.json()?;
-                let Some(id) = v.get("request_id").and_then(Value::as_str).filter(|id| super::valid_fal_id(id)) else {
+                let Some(id) = v
+                    .get("request_id")
+                    .and_then(Value::as_str)
+                    .filter(|id| super::valid_fal_id(id))
+                else {
                     return Err(SubmitError::Uncertain(
                         "the submit's answer had no request_id of fal's form (a UUID)".into(),
                     ));

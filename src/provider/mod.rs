@@ -114,7 +114,10 @@ pub const MAX_HISTORY_PAGES: usize = 200;
 pub fn valid_fal_id(id: &str) -> bool {
     let groups: Vec<&str> = id.split('-').collect();
     groups.len() == 5
-        && groups.iter().zip([8, 4, 4, 4, 12]).all(|(g, n)| g.len() == n && g.bytes().all(|b| b.is_ascii_hexdigit()))
+        && groups
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(g, n)| g.len() == n && g.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 /// Whether `id` may be an Eachlabs prediction id. Their docs give no format (`predictionID`
@@ -139,7 +142,11 @@ pub struct BadRequestId {
 /// Checks `id` against `kind`'s request id form before it goes into any URL or journal line.
 pub fn check_request_id(kind: ProviderKind, id: &str) -> Result<(), BadRequestId> {
     let (ok, provider, form) = match kind {
-        ProviderKind::Fal => (valid_fal_id(id), "fal", "a UUID such as 764cabcf-b745-4b3e-ae38-1200304cf45b"),
+        ProviderKind::Fal => (
+            valid_fal_id(id),
+            "fal",
+            "a UUID such as 764cabcf-b745-4b3e-ae38-1200304cf45b",
+        ),
         ProviderKind::Eachlabs => (valid_eachlabs_id(id), "Eachlabs", "letters, digits, '-' and '_'"),
     };
     match ok {
@@ -275,7 +282,8 @@ impl Provider {
         endpoint: &str,
         on_state: &(dyn Fn(JobState) + Send + Sync),
     ) -> Result<ClipSource, JobError> {
-        self.check_id(&job.request_id).map_err(|e| JobError::Failed(e.to_string()))?;
+        self.check_id(&job.request_id)
+            .map_err(|e| JobError::Failed(e.to_string()))?;
         match self {
             Provider::Fal(p) => p.follow(job, endpoint, on_state).await,
             Provider::Eachlabs(p) => p.follow(job, on_state).await,
@@ -318,7 +326,8 @@ impl Provider {
 
     /// Cancels a job (fal `PUT cancel_url`, Eachlabs `POST /v1/prediction/{id}/cancel`).
     pub async fn cancel(&self, job: &Accepted) -> Result<Cancelled, JobError> {
-        self.check_id(&job.request_id).map_err(|e| JobError::Failed(e.to_string()))?;
+        self.check_id(&job.request_id)
+            .map_err(|e| JobError::Failed(e.to_string()))?;
         match self {
             Provider::Fal(p) => p.cancel(job).await,
             Provider::Eachlabs(p) => p.cancel(job).await,
@@ -426,7 +435,11 @@ pub async fn history_json(request: impl Fn() -> reqwest::RequestBuilder) -> Resu
             };
             let (code, ra) = (r.status().as_u16(), http::retry_after(r.headers()));
             if code == 200 {
-                return Step::Done(http::bounded_json(r).await.map_err(|e| HistoryUnavailable(e.to_string())));
+                return Step::Done(
+                    http::bounded_json(r)
+                        .await
+                        .map_err(|e| HistoryUnavailable(e.to_string())),
+                );
             }
             let why = HistoryUnavailable(error_message(code, &http::bounded_text(r).await));
             match http::retryable_status(code) {

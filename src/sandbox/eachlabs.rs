@@ -184,7 +184,10 @@ fn executions(state: &Shared, key: &str, query: &str) -> Response<Body> {
     };
     let number = |name: &str, default: usize| param(name).map_or(Some(default), |v| v.parse::<usize>().ok());
     let (Some(limit @ 1..=100), Some(offset)) = (number("limit", 20), number("offset", 0)) else {
-        return error(StatusCode::BAD_REQUEST, "limit must be 1 to 100 and offset a whole number");
+        return error(
+            StatusCode::BAD_REQUEST,
+            "limit must be 1 to 100 and offset a whole number",
+        );
     };
     let model = param("model");
     let from = param("from").and_then(|f| humantime::parse_rfc3339_weak(&f).ok());
@@ -234,7 +237,7 @@ pub(super) fn seed(state: &Shared, key: &str, model: &str, n: usize, over: std::
             input,
             created: done,
             created_wall: now - over.mul_f64((n - i) as f64 / n.max(1) as f64),
-            outcome: Outcome::Clip(spec.clone()),
+            outcome: Outcome::Clip(spec),
             failure_word: "error",
             cost: cost(model, &spec),
             cancelled: false,

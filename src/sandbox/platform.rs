@@ -79,8 +79,11 @@ fn param(query: &str, name: &str) -> Vec<String> {
         .collect()
 }
 
+/// A query parameter fal's validation refuses: (field, message).
+type BadQuery = (&'static str, &'static str);
+
 /// A 422 naming the query parameter, as fal's validation answers.
-fn bad_query(field: &str, msg: &str) -> Response<Body> {
+fn bad_query((field, msg): BadQuery) -> Response<Body> {
     json_response(
         StatusCode::UNPROCESSABLE_ENTITY,
         json!({"detail": [{"loc": ["query", field], "msg": msg, "type": "value_error"}]}),
@@ -94,19 +97,19 @@ struct Page {
 }
 
 impl Page {
-    fn from_query(query: &str) -> Result<Page, Response<Body>> {
+    fn from_query(query: &str) -> Result<Page, BadQuery> {
         let limit = match param(query, "limit").first() {
             None => 100,
             Some(l) => match l.parse::<usize>() {
                 Ok(n @ 1..=100) => n,
-                _ => return Err(bad_query("limit", "ensure this value is between 1 and 100")),
+                _ => return Err(("limit", "ensure this value is between 1 and 100")),
             },
         };
         let offset = match param(query, "cursor").first() {
             None => 0,
             Some(c) => match c.strip_prefix("o").and_then(|n| n.parse().ok()) {
                 Some(n) => n,
-                None => return Err(bad_query("cursor", "invalid cursor")),
+                None => return Err(("cursor", "invalid cursor")),
             },
         };
         Ok(Page { limit, offset })
@@ -127,10 +130,10 @@ impl Page {
 
 /// The `start`..`end` window (RFC 3339; default the last 24 h of the sandbox's clock, even
 /// when `request_id` is given — kling-v3-and-platform.md §4).
-fn window(query: &str, now: SystemTime) -> Result<(SystemTime, SystemTime), Response<Body>> {
-    let at = |name: &str, default: SystemTime| match param(query, name).first() {
+fn window(query: &str, now: SystemTime) -> Result<(SystemTime, SystemTime), BadQuery> {
+    let at = |name: &'static str, default: SystemTime| match param(query, name).first() {
         None => Ok(default),
-        Some(t) => humantime::parse_rfc3339_weak(t).map_err(|_| bad_query(name, "invalid datetime")),
+        Some(t) => humantime::parse_rfc3339_weak(t).map_err(|_| (name, "invalid datetime")),
     };
     let day = Duration::from_secs(24 * 3600);
     Ok((at("start", now - day)?, at("end", now)?))
@@ -147,7 +150,7 @@ fn by_endpoint(state: &Shared, query: &str) -> Response<Body> {
     };
     let page = match Page::from_query(query) {
         Ok(p) => p,
-        Err(r) => return r,
+        Err(bad) => return bad_query(bad),
     };
     let wanted = param(query, "request_id").into_iter().next();
     let payloads = param(query, "expand").iter().any(|e| e == "payloads");
@@ -157,7 +160,7 @@ fn by_endpoint(state: &Shared, query: &str) -> Response<Body> {
     inner.count("history");
     let (start, end) = match window(query, inner.wall_now()) {
         Ok(w) => w,
-        Err(r) => return r,
+        Err(bad) => return bad_query(bad),
     };
     let mut rows: Vec<(SystemTime, Value)> = inner
         .jobs
@@ -171,7 +174,10 @@ fn by_endpoint(state: &Shared, query: &str) -> Response<Body> {
         .filter(|(ended, _, _)| (start..=end).contains(ended))
         .map(|(ended, id, job)| (ended, item(state, id, job, ended, payloads)))
         .collect();
-    rows.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| b.1["request_id"].as_str().cmp(&a.1["request_id"].as_str())));
+    rows.sort_by(|a, b| {
+        b.0.cmp(&a.0)
+            .then_with(|| b.1["request_id"].as_str().cmp(&a.1["request_id"].as_str()))
+    });
     page.answer(rows.into_iter().map(|(_, v)| v).collect())
 }
 

@@ -3,6 +3,7 @@ mod cast;
 mod continuity;
 mod crash;
 mod first_hour;
+mod history;
 mod hostile;
 mod models;
 mod plan;
