@@ -148,7 +148,15 @@ impl Sandbox {
 
     /// Makes the pricing API answer `usd` per second for `endpoint` (a price change at fal).
     pub fn set_price(&self, endpoint: &str, usd: f64) {
-        self.state.lock().prices.insert(endpoint.to_owned(), usd);
+        self.set_price_per(endpoint, usd, "second");
+    }
+
+    /// Makes the pricing API answer `usd` per `unit` (`second`, `image`, …) for `endpoint`.
+    pub fn set_price_per(&self, endpoint: &str, usd: f64, unit: &str) {
+        self.state
+            .lock()
+            .prices
+            .insert(endpoint.to_owned(), (usd, unit.to_owned()));
     }
 
     /// Moves the sandbox's wall clock on by `by`: every request made so far is that much older
@@ -261,8 +269,8 @@ struct Inner {
     /// Request ids: random, so ids of different sandbox runs never collide.
     ids: fastrand::Rng,
     next_id: u64,
-    /// Prices told by a test (`Sandbox::set_price`), over the sandbox's own list.
-    prices: HashMap<String, f64>,
+    /// Prices told by a test (`Sandbox::set_price`): USD per unit, over the sandbox's own list.
+    prices: HashMap<String, (f64, String)>,
     /// How far the sandbox's wall clock is ahead of the machine's (`Sandbox::advance_clock`):
     /// every request already made is that much older.
     clock: Duration,

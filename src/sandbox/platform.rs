@@ -61,8 +61,12 @@ fn pricing(state: &Shared, query: &str) -> Response<Body> {
     let prices: Vec<Value> = ids
         .iter()
         .filter_map(|id| {
-            let price = inner.prices.get(id).copied().or_else(|| list_price(id))?;
-            Some(json!({"endpoint_id": id, "unit_price": price, "unit": "second", "currency": "USD"}))
+            let (price, unit) = inner
+                .prices
+                .get(id)
+                .cloned()
+                .or_else(|| list_price(id).map(|p| (p, "second".to_owned())))?;
+            Some(json!({"endpoint_id": id, "unit_price": price, "unit": unit, "currency": "USD"}))
         })
         .collect();
     json_response(

@@ -178,3 +178,96 @@ async fn adopt_refuses_a_malformed_request_id_and_sends_nothing() {
     assert_eq!(sb.stats()["requests"], serde_json::json!({}), "nothing sent");
     assert!(!dir.path().join("out").exists(), "nothing written");
 }
+
+const V3_PRO: &str = "fal-ai/kling-video/v3/pro/text-to-video";
+
+/// `storyboard ARGS` with its own price cache, the platform API at `api` and key `k`.
+async fn priced(api: &str, cache: &Path, args: &[&str]) -> Output {
+    let mut c = storyboard();
+    c.args(args).env("XDG_CACHE_HOME", cache).env("FAL_KEY", "k");
+    for var in [
+        "STORYBOARD_FAL_URL",
+        "STORYBOARD_FAL_API_URL",
+        "STORYBOARD_FAL_STORAGE_URL",
+    ] {
+        c.env(var, api);
+    }
+    tokio::task::spawn_blocking(move || c.output().unwrap()).await.unwrap()
+}
+
+/// A live price no model costs ($3.7e12 a second, which once wrapped to a $0.03 estimate) and
+/// a live price per image for a per-second endpoint: each ignored with one message naming the
+/// endpoint; the table prices the shot, and the budget still refuses it (nothing sent).
+#[tokio::test(flavor = "multi_thread")]
+async fn absurd_live_prices_and_prices_in_another_unit_are_ignored_with_one_message() {
+    let sb = crate::common::start_sandbox(fast("")).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        dir.path(),
+        "s.yaml",
+        "version: 1\nmodel: kling-v3-pro\nbudget_usd: 1\noutput: out\nshots:\n  - id: a\n    prompt: x\n    duration: 5\n",
+    );
+    let file = file.to_str().unwrap();
+    for (price, unit, why) in [(3.7e12, "second", "above $100.00/s"), (0.01, "image", "per image")] {
+        let cache = tempfile::tempdir().unwrap();
+        sb.set_price_per(V3_PRO, price, unit);
+        let o = priced(&sb.base_url(), cache.path(), &["models", "--refresh"]).await;
+        let out = String::from_utf8_lossy(&o.stdout);
+        assert_eq!(o.status.code(), Some(0), "{out}");
+        let message = format!("fal's live price for {V3_PRO} is ignored");
+        assert_eq!(out.matches(&message).count(), 1, "{out}");
+        assert!(out.contains(why), "{out}");
+        let row = out.lines().find(|l| l.contains(" v3/pro/text-to-video ")).unwrap();
+        assert!(
+            row.contains("$0.224/s audio off") && row.contains("table"),
+            "the table's price: {row}"
+        );
+        let o = priced(&sb.base_url(), cache.path(), &["plan", file, "--json"]).await;
+        let p: Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(
+            p["shots"][0]["estimated_usd"],
+            serde_json::json!(1.68),
+            "the table: {p}"
+        );
+        let o = priced(&sb.base_url(), cache.path(), &["render", file, "--yes"]).await;
+        assert_eq!(o.status.code(), Some(3), "over budget_usd 1: {}", stderr(&o));
+    }
+    assert_eq!(sb.stats()["jobs_created_total"], 0);
+}
+
+/// A pricing API that streams forever: the read stops at 4 MiB (not at the 20 s timeout, not
+/// gigabytes later), and the table is used.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_pricing_answer_that_never_ends_is_cut_off_at_the_limit() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let server = tokio::spawn(async move {
+        let (mut s, _) = listener.accept().await.unwrap();
+        let mut buf = [0u8; 4096];
+        let _ = s.read(&mut buf).await;
+        let head = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n";
+        s.write_all(head.as_bytes()).await.unwrap();
+        let body = [b' '; 65536];
+        let mut sent = 0u64;
+        let chunk = format!("{:x}\r\n", body.len());
+        while s.write_all(chunk.as_bytes()).await.is_ok()
+            && s.write_all(&body).await.is_ok()
+            && s.write_all(b"\r\n").await.is_ok()
+        {
+            sent += body.len() as u64;
+        }
+        sent
+    });
+    let cache = tempfile::tempdir().unwrap();
+    let started = Instant::now();
+    let o = priced(&url, cache.path(), &["models", "--refresh"]).await;
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("longer than 4 MiB") && out.contains("table"), "{out}");
+    assert!(started.elapsed() < Duration::from_secs(15), "not the 20 s timeout");
+    let sent = server.await.unwrap();
+    assert!(
+        sent < 16 << 20,
+        "stopped reading near 4 MiB, the server sent {sent} bytes"
+    );
+}
