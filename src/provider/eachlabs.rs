@@ -310,7 +310,7 @@ fn success(id: &str, v: &Value) -> Result<ClipSource, JobError> {
     Ok(ClipSource {
         url,
         size: None,
-        cost_usd: v["metrics"]["cost"].as_f64(),
+        cost_usd: v["metrics"]["cost"].as_f64().or_else(|| v["execution_cost"].as_f64()),
     })
 }
 

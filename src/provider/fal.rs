@@ -262,8 +262,39 @@ impl Fal {
         Ok(ClipSource {
             url: url.to_owned(),
             size: video.get("file_size").and_then(Value::as_u64),
-            cost_usd: None,
+            cost_usd: self.billed(&job.request_id).await,
         })
+    }
+
+    /// What fal billed for a finished request, in USD (`GET /v1/models/billing-events`,
+    /// `cost_estimate_nano_usd`), when it is known. Only keys with billing scope may read it:
+    /// a 403 is said once per run ("billed cost not available with this key") and never fails
+    /// the shot; an event not there yet leaves it unknown.
+    async fn billed(&self, id: &str) -> Option<f64> {
+        static SAID: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+        let mut url = reqwest::Url::parse(&format!("{}/v1/models/billing-events", self.api)).ok()?;
+        url.query_pairs_mut().append_pair("request_id", id);
+        let v = match super::history_json(|| self.http.get(url.clone()).header(AUTHORIZATION, self.auth())).await {
+            Ok(v) => v,
+            Err(e) => {
+                if e.0.starts_with("HTTP 403") && !SAID.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                    eprintln!(
+                        "note: billed cost not available with this key (fal's billing events need a key with billing scope); estimates are kept"
+                    );
+                }
+                return None;
+            }
+        };
+        let events = ["billing_events", "items", "events"]
+            .iter()
+            .find_map(|k| v[*k].as_array())
+            .or(v.as_array())?;
+        let nano = events
+            .iter()
+            .filter(|e| e["request_id"].as_str().is_none_or(|r| r == id))
+            .map(|e| e["cost_estimate_nano_usd"].as_u64())
+            .try_fold(0u64, |sum, n| sum.checked_add(n?))?;
+        (!events.is_empty()).then(|| nano as f64 / 1e9)
     }
 
     /// A finished request's output from fal's request history (`expand=payloads`); `gone` (what

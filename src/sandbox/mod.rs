@@ -114,6 +114,7 @@ impl Sandbox {
             config,
             inner: Mutex::new(Inner {
                 rng: fastrand::Rng::with_seed(seed),
+                billing_scope: true,
                 ..Inner::default()
             }),
         });
@@ -157,6 +158,12 @@ impl Sandbox {
             .lock()
             .prices
             .insert(endpoint.to_owned(), (usd, unit.to_owned()));
+    }
+
+    /// Whether keys have billing scope: without it, `GET /v1/models/billing-events` answers 403
+    /// (an inference-only key at fal).
+    pub fn billing_scope(&self, allowed: bool) {
+        self.state.lock().billing_scope = allowed;
     }
 
     /// Moves the sandbox's wall clock on by `by`: every request made so far is that much older
@@ -274,6 +281,9 @@ struct Inner {
     /// How far the sandbox's wall clock is ahead of the machine's (`Sandbox::advance_clock`):
     /// every request already made is that much older.
     clock: Duration,
+    /// Whether keys may read billing events (`Sandbox::billing_scope`; a key without the scope
+    /// gets 403 there).
+    billing_scope: bool,
 }
 
 impl Inner {

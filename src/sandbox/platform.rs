@@ -27,6 +27,7 @@ pub(super) fn handle(state: &Shared, segs: &[&str], query: &str, headers: &Heade
     match segs {
         ["requests", "by-endpoint"] => by_endpoint(state, query),
         ["pricing"] => pricing(state, query),
+        ["billing-events"] => billing_events(state, query),
         _ => json_response(StatusCode::NOT_FOUND, json!({"detail": "Not found"})),
     }
 }
@@ -44,6 +45,62 @@ fn list_price(endpoint: &str) -> Option<f64> {
         "fal-ai/kling-video/o3/standard/image-to-video" => 0.084,
         _ => return None,
     })
+}
+
+/// What the sandbox bills per second when the clip has audio: the audio-on tier of the same
+/// sources as [`list_price`] (v3 pro: the playground's figure, the lower of fal's two).
+fn audio_price(endpoint: &str) -> Option<f64> {
+    Some(match endpoint {
+        "fal-ai/kling-video/v2.6/pro/text-to-video" | "fal-ai/kling-video/v2.6/pro/image-to-video" => 0.14,
+        "fal-ai/kling-video/v3/pro/text-to-video" | "fal-ai/kling-video/v3/pro/image-to-video" => 0.168,
+        "fal-ai/kling-video/v3/standard/text-to-video" | "fal-ai/kling-video/v3/standard/image-to-video" => 0.126,
+        "fal-ai/kling-video/o3/standard/image-to-video" => 0.112,
+        _ => return None,
+    })
+}
+
+/// `GET /v1/models/billing-events?request_id=<id>` (kling-v3-and-platform.md §4): the request's
+/// billing events with `output_units`, `unit_price`, `percent_discount` and
+/// `cost_estimate_nano_usd`; 403 for a key without billing scope (`Sandbox::billing_scope`).
+/// The list's envelope is not documented in the reference: `{billing_events, next_cursor,
+/// has_more}`, paged like the other platform listings.
+fn billing_events(state: &Shared, query: &str) -> Response<Body> {
+    let mut inner = state.lock();
+    inner.count("billing_events");
+    if !inner.billing_scope {
+        return json_response(
+            StatusCode::FORBIDDEN,
+            json!({"detail": "This API key does not have the billing:usage:read permission"}),
+        );
+    }
+    let now = Instant::now();
+    let events: Vec<Value> = param(query, "request_id")
+        .iter()
+        .filter_map(|id| Some((id, inner.jobs.get(id)?)))
+        .filter(|(_, job)| !job.cancelled && phase(state, job, now) == Phase::Completed)
+        .filter_map(|(id, job)| {
+            let Outcome::Clip(spec) = &job.outcome else { return None };
+            let (override_price, unit) = inner.prices.get(&job.endpoint).cloned().unzip();
+            let tier = if spec.audio { audio_price(&job.endpoint) } else { None };
+            let price = override_price
+                .filter(|_| unit.as_deref() == Some("second"))
+                .or(tier)
+                .or_else(|| list_price(&job.endpoint))?;
+            let units = f64::from(spec.seconds);
+            Some(json!({
+                "request_id": id,
+                "endpoint_id": job.endpoint,
+                "output_units": units,
+                "unit_price": price,
+                "percent_discount": 0,
+                "cost_estimate_nano_usd": (units * price * 1e9).round() as u64,
+            }))
+        })
+        .collect();
+    json_response(
+        StatusCode::OK,
+        json!({"billing_events": events, "next_cursor": null, "has_more": false}),
+    )
 }
 
 /// `GET /v1/models/pricing?endpoint_id=a,b` (1–50 ids): `{prices: [{endpoint_id, unit_price,

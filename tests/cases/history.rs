@@ -271,3 +271,63 @@ async fn a_pricing_answer_that_never_ends_is_cut_off_at_the_limit() {
         "stopped reading near 4 MiB, the server sent {sent} bytes"
     );
 }
+
+/// After each fal job its billing event is read: the bill is kept per take in the manifest,
+/// and `status` shows it beside the estimate, flagging a shot billed more than a cent away from
+/// it (the sandbox bills v3 pro at the lower of fal's two published figures).
+#[tokio::test(flavor = "multi_thread")]
+async fn billed_costs_are_recorded_per_take_and_status_compares_them_with_the_estimate() {
+    let sb = crate::common::start_sandbox(fast("")).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        dir.path(),
+        "s.yaml",
+        "version: 1\noutput: out\nshots:\n  - id: a\n    prompt: x\n  - id: b\n    model: kling-v3-pro\n    prompt: y\n    duration: 5\n",
+    );
+    let o = render_against(&sb.base_url(), &file, "k", &["--offline"]).await;
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(sb.stats()["requests"]["billing_events"], 2);
+    let o = run(&sb.base_url(), "status", &file, &["--json"]).await;
+    let st: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let (a, b) = (&st["shots"][0], &st["shots"][1]);
+    assert_eq!(a["billed_usd"], a["estimated_usd"], "{st}");
+    assert_eq!(a["billed_differs"], false);
+    assert_eq!(b["estimated_usd"], serde_json::json!(1.68));
+    assert_eq!(b["billed_usd"], serde_json::json!(0.84), "{st}");
+    assert_eq!(b["billed_differs"], true);
+    let o = run(&sb.base_url(), "status", &file, &[]).await;
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("$0.84 (est. $1.68)"), "{text}");
+    assert!(
+        text.contains("1 differ from their estimate by more than a cent"),
+        "{text}"
+    );
+    let m: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("out/manifest.json")).unwrap()).unwrap();
+    assert_eq!(m["shots"][1]["takes"][0]["actual_usd"], serde_json::json!(0.84), "{m}");
+}
+
+/// A key without billing scope (403 at the billing events): said once, never a failure.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_key_without_billing_scope_is_said_once_and_fails_nothing() {
+    let sb = crate::common::start_sandbox(fast("")).await;
+    sb.billing_scope(false);
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        dir.path(),
+        "s.yaml",
+        "version: 1\noutput: out\nshots:\n  - id: a\n    prompt: x\n  - id: b\n    prompt: y\n",
+    );
+    let o = render_against(&sb.base_url(), &file, "k", &["--offline"]).await;
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert_eq!(
+        err.matches("billed cost not available with this key").count(),
+        1,
+        "{err}"
+    );
+    let o = run(&sb.base_url(), "status", &file, &["--json"]).await;
+    let st: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(st["shots"][0]["billed_usd"], Value::Null, "{st}");
+    assert_eq!(st["shots"][0]["state"], "done");
+}
