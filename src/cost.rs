@@ -15,6 +15,11 @@ impl Micros {
         (usd.is_finite() && (0.0..1e12).contains(&usd)).then(|| Micros((usd * 1e6).round() as u64))
     }
 
+    /// The sum, or `None` when it would not fit (never a wrap).
+    pub fn checked_add(self, rhs: Micros) -> Option<Micros> {
+        self.0.checked_add(rhs.0).map(Micros)
+    }
+
     /// As a JSON number of dollars (for the plan and manifest documents).
     pub fn usd(self) -> f64 {
         self.0 as f64 / 1e6
@@ -23,10 +28,17 @@ impl Micros {
 
 impl Add for Micros {
     type Output = Micros;
+    /// Saturating: a sum too large for 64 bits is the largest amount (which no budget covers),
+    /// never a wrap to a small one.
     fn add(self, rhs: Micros) -> Micros {
-        Micros(self.0 + rhs.0)
+        Micros(self.0.saturating_add(rhs.0))
     }
 }
+
+/// The most a price may be per second of output: $100. No model storyboard knows comes near
+/// it (the dearest tier in the catalog is Kling 3.0 pro with voices, $0.392/s); a live price
+/// above it is a broken answer, ignored with a message, never used.
+pub const MAX_PER_SECOND: Micros = Micros(100_000_000);
 
 impl Sum for Micros {
     fn sum<I: Iterator<Item = Micros>>(iter: I) -> Micros {
@@ -160,6 +172,8 @@ pub struct Price {
     pub source: &'static str,
     /// When they were read (YYYY-MM-DD).
     pub read: &'static str,
+    /// Where sources disagree: what the plan says beside the price.
+    pub dispute: Option<&'static str>,
 }
 
 /// The day the catalog's prices were last read from their sources.
@@ -175,6 +189,7 @@ pub const KLING_V26_PRO: Price = Price {
     },
     source: "https://fal.ai/models/fal-ai/kling-video/v2.6/pro/image-to-video/llms.txt (\"5 s with audio = $0.70; 10 s with audio+voice = $1.68\")",
     read: PRICES_READ,
+    dispute: None,
 };
 
 /// Kling v2.5 turbo pro: $0.35 for 5 s + $0.07 per extra second.
@@ -186,17 +201,23 @@ pub const KLING_V25_TURBO_PRO: Price = Price {
     },
     source: "https://fal.ai/models/fal-ai/kling-video/v2.5-turbo/pro/image-to-video/llms.txt",
     read: PRICES_READ,
+    dispute: None,
 };
 
-/// Kling 3.0 pro: $0.112/s audio off, $0.168/s audio on, $0.196/s with voice control.
+/// Kling 3.0 pro: $0.224/s audio off, $0.336/s audio on, $0.392/s with voice control — the
+/// higher of fal's two published figures. fal's playground page and a learn page say
+/// $0.112/0.168/0.196 ("5s … $0.98"); the model's `llms.txt`, generated from the platform's own
+/// metadata, says $0.224/0.336/0.392 ("5s … will cost $1.96") (kling-v3-and-platform.md §3).
+/// Until a live price settles it, an estimate must not assume the lower.
 pub const KLING_V3_PRO: Price = Price {
     pricing: Pricing::PerSecond {
-        silent: 112_000,
-        audio: Some(168_000),
-        voices: Some(196_000),
+        silent: 224_000,
+        audio: Some(336_000),
+        voices: Some(392_000),
     },
-    source: "https://fal.ai/models/fal-ai/kling-video/v3/pro/image-to-video (playground: \"5s … audio on and voice control will cost $0.98\")",
+    source: "https://fal.ai/models/fal-ai/kling-video/v3/pro/image-to-video/llms.txt (\"5s … will cost $1.96\"); the playground page says half",
     read: PRICES_READ,
+    dispute: Some("v3 pro: fal's pages say $0.112 or $0.224/s; the live price settles it"),
 };
 
 /// Kling 3.0 standard: $0.084/s audio off, $0.126/s audio on, $0.154/s with voice control.
@@ -208,6 +229,7 @@ pub const KLING_V3_STANDARD: Price = Price {
     },
     source: "https://fal.ai/models/fal-ai/kling-video/v3/standard/text-to-video/llms.txt",
     read: PRICES_READ,
+    dispute: None,
 };
 
 /// Kling 3.0 turbo pro text-to-video: $0.14/s flat.
@@ -219,6 +241,7 @@ pub const KLING_V3_TURBO_PRO: Price = Price {
     },
     source: "https://fal.ai/models/fal-ai/kling-video/v3/turbo/pro/text-to-video/llms.txt",
     read: PRICES_READ,
+    dispute: None,
 };
 
 /// Kling O3 standard image-to-video: $0.084/s audio off, $0.112/s audio on (no voice tier given).
@@ -230,6 +253,7 @@ pub const KLING_O3_STANDARD_I2V: Price = Price {
     },
     source: "https://fal.ai/models/fal-ai/kling-video/o3/standard/image-to-video",
     read: PRICES_READ,
+    dispute: None,
 };
 
 /// No source gives a figure (kling-v3-and-platform.md §3): unpriced, never $0.
@@ -237,6 +261,7 @@ pub const NO_LIST_PRICE: Price = Price {
     pricing: Pricing::Unpriced,
     source: "no published figure found",
     read: PRICES_READ,
+    dispute: None,
 };
 
 impl Pricing {
@@ -253,13 +278,15 @@ impl Pricing {
                     (true, false) => with_audio?,
                     (false, _) => silent,
                 };
-                Some(Micros(rate * seconds))
+                Some(Micros(rate.saturating_mul(seconds)))
             }
             Pricing::BasePlusExtra {
                 base_seconds,
                 base,
                 per_extra_second,
-            } => Some(Micros(base + per_extra_second * seconds.saturating_sub(base_seconds))),
+            } => Some(Micros(base.saturating_add(
+                per_extra_second.saturating_mul(seconds.saturating_sub(base_seconds)),
+            ))),
             Pricing::Unpriced => None,
         }
     }
@@ -273,25 +300,30 @@ impl Pricing {
         }
     }
 
-    /// The same rule with the base tier at `unit` micro-dollars a second and the other tiers
-    /// keeping their ratio to it (rounded to the micro-dollar).
-    pub fn scaled_to(self, unit: u64) -> Pricing {
-        let Some(table) = self.unit().filter(|&u| u > 0) else {
-            return self;
-        };
-        let scale = |x: u64| ((x as u128 * unit as u128 + table as u128 / 2) / table as u128) as u64;
+    /// The rule with a live unit price of `unit` micro-dollars a second. fal's pricing API
+    /// gives one `unit_price` per endpoint and no source says which audio tier it is
+    /// (kling-v3-and-platform.md §4 marks its reading as an inference), so the tiers are not
+    /// scaled by a ratio: the base tier (audio off; per extra second for a base-plus-extra
+    /// rule) is `unit`, and every dearer tier is the table's figure or `unit`, whichever is
+    /// higher — an estimate never below what either source says.
+    pub fn with_live_unit(self, unit: u64) -> Pricing {
         match self {
             Pricing::PerSecond { audio, voices, .. } => Pricing::PerSecond {
                 silent: unit,
-                audio: audio.map(scale),
-                voices: voices.map(scale),
+                audio: audio.map(|a| a.max(unit)),
+                voices: voices.map(|v| v.max(unit)),
             },
             Pricing::BasePlusExtra { base_seconds, base, .. } => Pricing::BasePlusExtra {
                 base_seconds,
-                base: scale(base),
+                base: base.max(unit.saturating_mul(base_seconds)),
                 per_extra_second: unit,
             },
-            Pricing::Unpriced => Pricing::Unpriced,
+            // A live price for an endpoint the table cannot price: the base tier only.
+            Pricing::Unpriced => Pricing::PerSecond {
+                silent: unit,
+                audio: None,
+                voices: None,
+            },
         }
     }
 }
@@ -310,10 +342,10 @@ mod tests {
         assert_eq!(p(KLING_V25_TURBO_PRO).price(10, false, false), Some(Micros(700_000)));
         assert_eq!(Pricing::Unpriced.price(10, true, true), None);
         // The figures: v3 pro 12 s with audio; v3 standard 15 s silent; v3 pro 5 s
-        // with voice control (the playground's $0.98).
-        assert_eq!(p(KLING_V3_PRO).price(12, true, false), Some(Micros(2_016_000)));
+        // with voice control (llms.txt's $1.96, the higher of fal's two figures).
+        assert_eq!(p(KLING_V3_PRO).price(12, true, false), Some(Micros(4_032_000)));
         assert_eq!(p(KLING_V3_STANDARD).price(15, false, false), Some(Micros(1_260_000)));
-        assert_eq!(p(KLING_V3_PRO).price(5, true, true), Some(Micros(980_000)));
+        assert_eq!(p(KLING_V3_PRO).price(5, true, true), Some(Micros(1_960_000)));
         assert_eq!(
             p(KLING_O3_STANDARD_I2V).price(5, true, true),
             None,
@@ -322,18 +354,39 @@ mod tests {
     }
 
     #[test]
-    fn a_live_unit_price_moves_every_tier_by_the_same_ratio() {
-        let live = KLING_V26_PRO.pricing.scaled_to(84_000);
+    fn a_live_unit_price_sets_the_base_tier_and_never_lowers_a_dearer_one() {
+        let live = KLING_V26_PRO.pricing.with_live_unit(84_000);
         assert_eq!(live.price(5, false, false), Some(Micros(420_000)));
         assert_eq!(
             live.price(5, true, false),
-            Some(Micros(840_000)),
-            "audio stays 2× the base"
+            Some(Micros(700_000)),
+            "the table's audio tier"
         );
-        assert_eq!(live.price(10, true, true), Some(Micros(2_016_000)));
-        let turbo = KLING_V25_TURBO_PRO.pricing.scaled_to(35_000);
-        assert_eq!(turbo.price(10, false, false), Some(Micros(350_000)));
-        assert_eq!(Pricing::Unpriced.scaled_to(1), Pricing::Unpriced);
+        let high = KLING_V26_PRO.pricing.with_live_unit(150_000);
+        assert_eq!(
+            high.price(5, true, false),
+            Some(Micros(750_000)),
+            "never below the base"
+        );
+        assert_eq!(high.price(10, true, true), Some(Micros(1_680_000)));
+        let turbo = KLING_V25_TURBO_PRO.pricing.with_live_unit(35_000);
+        assert_eq!(turbo.price(10, false, false), Some(Micros(525_000)));
+        assert_eq!(
+            Pricing::Unpriced.with_live_unit(1).price(2, false, false),
+            Some(Micros(2))
+        );
+    }
+
+    #[test]
+    fn sums_and_products_never_wrap() {
+        assert_eq!(Micros(u64::MAX) + Micros(1), Micros(u64::MAX));
+        assert_eq!(Micros(u64::MAX).checked_add(Micros(1)), None);
+        let absurd = Pricing::PerSecond {
+            silent: 3_700_000_000_000_000_000,
+            audio: None,
+            voices: None,
+        };
+        assert_eq!(absurd.price(5, false, false), Some(Micros(u64::MAX)));
     }
 
     #[test]

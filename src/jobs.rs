@@ -266,6 +266,7 @@ pub async fn reconcile_before_render(
 /// `storyboard adopt FILE SHOT REQUEST_ID`: the shot follows that request (found on the
 /// provider's dashboard) instead of being submitted.
 pub fn adopt(args: AdoptArgs) -> Result<i32, Error> {
+    check_adopted_id(&args)?;
     let folder = Folder::open(&args.file, args.out.clone(), &args.keys)?;
     let only = [args.shot.clone()];
     let (id, key) = folder
@@ -290,6 +291,24 @@ pub fn adopt(args: AdoptArgs) -> Result<i32, Error> {
         args.request_id
     ));
     Ok(exit::OK)
+}
+
+/// The id given to `adopt` has the storyboard provider's request id form (a fal UUID): anything
+/// else would be put into URLs sent with the key (`../../x?y` reached other paths). Checked
+/// before the folder is opened: nothing sent, nothing written.
+fn check_adopted_id(args: &AdoptArgs) -> Result<(), Error> {
+    let src = Source::load(&args.file)?;
+    let plan = plan::plan(&src, &plan::Overrides::default()).map_err(Error::BadInput)?;
+    crate::provider::check_request_id(plan.provider, &args.request_id).map_err(|e| {
+        let mut problem = crate::problem::Problem::in_file(
+            args.file.as_str(),
+            None,
+            format!("{e}: copy the request id from the provider's dashboard"),
+        );
+        problem.shot = Some(args.shot.clone());
+        problem.field = Some("REQUEST_ID".into());
+        Error::BadInput(vec![problem])
+    })
 }
 
 /// An RFC 3339 time `seconds` before `at` (the history's clock may differ a little from ours).

@@ -111,7 +111,8 @@ pub struct TakeRecord {
     pub clip: ClipRecord,
     /// Estimated USD it was rendered at.
     pub estimated_usd: Option<f64>,
-    /// Cost the provider reported.
+    /// What the provider billed for it, in USD, when known: fal's billing events
+    /// (`cost_estimate_nano_usd`, readable with a billing-scoped key), Eachlabs' reported cost.
     pub actual_usd: Option<f64>,
     /// When it was made (RFC 3339).
     pub created_at: String,
@@ -141,7 +142,7 @@ pub struct RequestRecord {
     pub request_id: Option<String>,
     /// Estimated USD; `null` when unpriced.
     pub estimated_usd: Option<f64>,
-    /// Cost the provider reported, when it does (Eachlabs `metrics.cost`).
+    /// What the provider billed, when known (fal's billing events; Eachlabs `metrics.cost`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub actual_usd: Option<f64>,
     /// The clip on disk.

@@ -3,9 +3,13 @@
 //! by `storyboard models --refresh` and before a paid render, cached for 24 hours in the user's
 //! cache folder (`$XDG_CACHE_HOME/storyboard/prices.json`, else `~/.cache/storyboard/`).
 //!
-//! The live `unit_price` is the base tier (audio off; kling-v3-and-platform.md §4); the audio
-//! and voice tiers keep the table's ratios to it. A live price higher or lower than the table
-//! is used, and the difference shown.
+//! A live price is used only when its `unit` is the catalog's (seconds of output: `second`,
+//! `video_second`), its currency USD, and it is below [`MAX_PER_SECOND`]; any other is ignored
+//! with one message naming the endpoint (the table prices it). The live `unit_price` sets the
+//! audio-off tier; no source says which tier it is, so the dearer tiers are never scaled by a
+//! ratio: each is the table's figure or the live one, whichever is higher
+//! ([`Pricing::with_live_unit`]). A live price higher or lower than the table is used, and the
+//! difference shown.
 
 use camino::Utf8PathBuf;
 use serde::{Deserialize, Serialize};
@@ -14,7 +18,7 @@ use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::catalog::{Endpoint, ProviderKind};
-use crate::cost::Pricing;
+use crate::cost::{MAX_PER_SECOND, Pricing};
 
 /// How long fetched prices are used.
 pub const FRESH_FOR: Duration = Duration::from_secs(24 * 3600);
@@ -46,8 +50,8 @@ pub struct Cache {
 /// Where one price came from.
 #[derive(Debug, Clone, PartialEq)]
 pub enum From {
-    /// The catalog's table, read on this date.
-    Table(&'static str),
+    /// The catalog's table, read on this date, with what sources dispute about it.
+    Table(&'static str, Option<&'static str>),
     /// fal's pricing API, fetched at this time.
     Live(String),
 }
@@ -55,7 +59,8 @@ pub enum From {
 impl fmt::Display for From {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            From::Table(read) => write!(f, "table {read}"),
+            From::Table(read, None) => write!(f, "table {read}"),
+            From::Table(read, Some(dispute)) => write!(f, "table {read} ({dispute})"),
             From::Live(at) => write!(f, "live {at}"),
         }
     }
@@ -68,6 +73,9 @@ pub struct Prices {
     pub live: Option<Cache>,
     /// Why the table is used (said once), when it is.
     pub why_table: Option<String>,
+    /// Live prices not used, one message each naming the endpoint (another unit or currency,
+    /// or above the ceiling).
+    pub ignored: Vec<String>,
 }
 
 /// Fetching live prices failed.
@@ -87,36 +95,55 @@ impl Prices {
         Prices {
             live: None,
             why_table: Some(why.into()),
+            ignored: Vec::new(),
+        }
+    }
+
+    /// Live prices from `cache`, each checked first: one not priced per second of output in
+    /// USD, or above [`MAX_PER_SECOND`], is dropped with one message naming its endpoint.
+    pub fn live(mut cache: Cache) -> Prices {
+        let mut ignored = Vec::new();
+        cache.prices.retain(|id, u| match refusal(u) {
+            None => true,
+            Some(why) => {
+                ignored.push(format!(
+                    "fal's live price for {id} is ignored ({why}); the table prices it"
+                ));
+                false
+            }
+        });
+        Prices {
+            live: Some(cache),
+            why_table: None,
+            ignored,
         }
     }
 
     /// An endpoint's pricing and where it came from: live when a usable live price exists
-    /// (USD, per second), else the table.
+    /// (USD, per second, below the ceiling), else the table.
     pub fn for_endpoint(&self, e: &Endpoint) -> (Pricing, From) {
-        let table = (e.price.pricing, From::Table(e.price.read));
+        let table = (e.price.pricing, From::Table(e.price.read, e.price.dispute));
         let Some(cache) = self.live.as_ref().filter(|_| e.provider == ProviderKind::Fal) else {
             return table;
         };
-        let Some(unit) = cache.prices.get(e.id).filter(|u| usable(u)) else {
+        let Some(unit) = cache.prices.get(e.id).filter(|u| refusal(u).is_none()) else {
             return table;
         };
         let micros = (unit.unit_price * 1e6).round() as u64;
-        match e.price.pricing {
-            // A live price for an endpoint the table cannot price: the base tier only.
-            Pricing::Unpriced => (
-                Pricing::PerSecond {
-                    silent: micros,
-                    audio: None,
-                    voices: None,
-                },
-                From::Live(cache.fetched_at.clone()),
-            ),
-            p => (p.scaled_to(micros), From::Live(cache.fetched_at.clone())),
-        }
+        (
+            e.price.pricing.with_live_unit(micros),
+            From::Live(cache.fetched_at.clone()),
+        )
     }
 
-    /// One line saying where this plan's prices come from.
+    /// Where this plan's prices come from, and each live price ignored (one line each).
     pub fn note(&self) -> String {
+        let mut lines = vec![self.source_line()];
+        lines.extend(self.ignored.iter().cloned());
+        lines.join("\n")
+    }
+
+    fn source_line(&self) -> String {
         match (&self.live, &self.why_table) {
             (Some(c), _) => format!(
                 "prices: live from fal's pricing API ({} endpoints, fetched {}; the table where it has none)",
@@ -129,12 +156,25 @@ impl Prices {
     }
 }
 
-/// A live unit price storyboard can use: dollars per second of output.
-fn usable(u: &LiveUnit) -> bool {
-    u.currency.eq_ignore_ascii_case("USD")
-        && matches!(u.unit.as_str(), "second" | "seconds" | "video_second" | "video_seconds")
-        && u.unit_price.is_finite()
-        && u.unit_price >= 0.0
+/// Why a live unit price cannot be used, if it cannot. Every catalog endpoint is priced per
+/// second of output (the table's unit), so only that unit, in USD, below the ceiling.
+fn refusal(u: &LiveUnit) -> Option<String> {
+    if !u.currency.eq_ignore_ascii_case("USD") {
+        return Some(format!("in {}, not USD", u.currency));
+    }
+    if !matches!(u.unit.as_str(), "second" | "seconds" | "video_second" | "video_seconds") {
+        return Some(format!("per {}, where the catalog prices per second of output", u.unit));
+    }
+    if !u.unit_price.is_finite() || u.unit_price < 0.0 {
+        return Some(format!("{} is not a price", u.unit_price));
+    }
+    if u.unit_price * 1e6 > MAX_PER_SECOND.0 as f64 {
+        return Some(format!(
+            "${} per second is above {}/s, more than any video model costs",
+            u.unit_price, MAX_PER_SECOND
+        ));
+    }
+    None
 }
 
 /// The cache file's path.
@@ -157,10 +197,7 @@ pub fn cached(api: &str) -> Prices {
         .and_then(|b| serde_json::from_slice::<Cache>(&b).ok())
         .filter(|c| c.api == api);
     match cache {
-        Some(c) if now_unix().saturating_sub(c.fetched_unix) < FRESH_FOR.as_secs() => Prices {
-            live: Some(c),
-            why_table: None,
-        },
+        Some(c) if now_unix().saturating_sub(c.fetched_unix) < FRESH_FOR.as_secs() => Prices::live(c),
         Some(_) => Prices::table("the live prices are over 24 hours old (`storyboard models --refresh` fetches them)"),
         None => Prices::table("no live prices fetched (`storyboard models --refresh` fetches them)"),
     }
@@ -194,10 +231,9 @@ pub async fn refresh(http: &reqwest::Client, api: &str, key: Option<&str>, ids: 
     struct Page {
         prices: Vec<Listed>,
     }
-    let page: Page = answer
-        .json()
+    let page: Page = crate::provider::http::bounded_json(answer)
         .await
-        .map_err(|e| PriceError::Unreachable(format!("unexpected answer: {}", e.without_url())))?;
+        .map_err(|e| PriceError::Unreachable(format!("unexpected answer: {e}")))?;
     let cache = Cache {
         api: api.to_owned(),
         fetched_at: crate::journal::now(),
@@ -208,10 +244,7 @@ pub async fn refresh(http: &reqwest::Client, api: &str, key: Option<&str>, ids: 
         let _ = path.parent().map(std::fs::create_dir_all);
         let _ = serde_json::to_vec_pretty(&cache).map(|b| crate::files::write_atomic(&path, &b));
     }
-    Ok(Prices {
-        live: Some(cache),
-        why_table: None,
-    })
+    Ok(Prices::live(cache))
 }
 
 /// The fal endpoints of the catalog (what `models --refresh` asks about).

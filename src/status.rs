@@ -23,6 +23,8 @@ pub struct ShotState {
     pub reason: Option<String>,
     /// Estimated USD.
     pub estimated_usd: Option<f64>,
+    /// What the provider billed (fal's billing events, Eachlabs' cost), when known.
+    pub billed_usd: Option<f64>,
     /// The shot this request renders a take of, with its takes (filled from the manifest, journal and picks).
     pub takes: TakesState,
 }
@@ -106,6 +108,10 @@ fn states(
                     "missing"
                 }
             };
+            let billed_usd = match latest {
+                Some(KeyState::Done { actual_usd, .. }) => *actual_usd,
+                _ => None,
+            };
             let (state, request_id, clip, reason) = match latest {
                 Some(KeyState::Done { clip, request_id, .. }) => {
                     let c = clip_state(clip);
@@ -159,6 +165,7 @@ fn states(
                 clip,
                 reason,
                 estimated_usd: *est,
+                billed_usd,
                 takes: TakesState::default(),
             }
         })
@@ -178,6 +185,41 @@ pub fn committed(states: &[ShotState]) -> f64 {
         .filter(|s| s.request_id.is_some() && s.state != "cached")
         .filter_map(|s| s.estimated_usd)
         .fold(0.0, |a, b| a + b)
+}
+
+/// Whether a shot's bill differs from its estimate by more than a cent.
+pub fn bill_differs(s: &ShotState) -> bool {
+    matches!((s.estimated_usd, s.billed_usd), (Some(e), Some(b)) if (e - b).abs() > 0.01)
+}
+
+/// A shot's billed cell: `$0.70`, `$0.56 (est. $1.12)` when it differs by more than a cent,
+/// `-` when unknown.
+pub fn billed_cell(s: &ShotState) -> String {
+    match (s.billed_usd, s.estimated_usd) {
+        (Some(b), Some(e)) if bill_differs(s) => format!("${b:.2} (est. ${e:.2})"),
+        (Some(b), _) => format!("${b:.2}"),
+        (None, _) => "-".into(),
+    }
+}
+
+/// Estimated against billed over the shots with a bill: one line, or none when no bill is
+/// known.
+pub fn billing_line(states: &[ShotState]) -> Option<String> {
+    let billed: Vec<&ShotState> = states.iter().filter(|s| s.billed_usd.is_some()).collect();
+    if billed.is_empty() {
+        return None;
+    }
+    let sum = |f: fn(&ShotState) -> Option<f64>| billed.iter().filter_map(|s| f(s)).sum::<f64>();
+    let (est, bill) = (sum(|s| s.estimated_usd), sum(|s| s.billed_usd));
+    let differ = billed.iter().filter(|s| bill_differs(s)).count();
+    Some(format!(
+        "billed ${bill:.2} for {} shot(s) estimated at ${est:.2}{}\n",
+        billed.len(),
+        match differ {
+            0 => String::new(),
+            n => format!(" — {n} differ from their estimate by more than a cent"),
+        }
+    ))
 }
 
 /// Each shot of a plan with the request key it was last rendered with (a chained shot's key
@@ -216,9 +258,11 @@ pub fn to_json(out: &Utf8Path, states: &[ShotState], sandbox: bool) -> Value {
         "sandbox": sandbox,
         "committed_usd": if sandbox { 0.0 } else { committed(states) },
         "estimated_usd": committed(states),
+        "billed_usd": states.iter().filter_map(|s| s.billed_usd).reduce(|a, b| a + b),
         "shots": states.iter().map(|s| json!({
             "id": s.id, "state": s.state, "request_id": s.request_id, "clip": s.clip,
-            "reason": s.reason, "estimated_usd": s.estimated_usd,
+            "reason": s.reason, "estimated_usd": s.estimated_usd, "billed_usd": s.billed_usd,
+            "billed_differs": bill_differs(s),
             "shot": s.takes.shot, "takes": s.takes.numbers, "selected_take": s.takes.selected,
             "redo": s.takes.redo, "note": s.takes.note,
         })).collect::<Vec<_>>(),

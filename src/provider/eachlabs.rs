@@ -60,9 +60,12 @@ impl Eachlabs {
         match status {
             200..=299 => {
                 let v = answer.json()?;
-                match v.get("predictionID").or_else(|| v.get("id")).and_then(Value::as_str) {
+                let id = v.get("predictionID").or_else(|| v.get("id")).and_then(Value::as_str);
+                match id.filter(|id| super::valid_eachlabs_id(id)) {
                     Some(id) => Ok(Accepted::by_id(id)),
-                    None => Err(SubmitError::Uncertain("the create's answer had no predictionID".into())),
+                    None => Err(SubmitError::Uncertain(
+                        "the create's answer had no usable predictionID".into(),
+                    )),
                 }
             }
             // A 429 creates nothing and costs nothing (protocol.md §4).
@@ -129,12 +132,12 @@ impl Eachlabs {
             };
             let (code, ra) = (r.status().as_u16(), retry_after(r.headers()));
             match code {
-                200..=299 => Step::Done(Ok(r.json().await.unwrap_or(Value::Null))),
+                200..=299 => Step::Done(Ok(super::http::bounded_json(r).await.unwrap_or(Value::Null))),
                 404 => Step::Done(Err(JobError::Gone(format!(
                     "Eachlabs no longer knows prediction {id} (404)"
                 )))),
                 _ => {
-                    let text = r.text().await.unwrap_or_default();
+                    let text = super::http::bounded_text(r).await;
                     let e = JobError::Unreachable(format!("prediction {id}: {}", error_message(code, &text)));
                     if retryable_status(code) {
                         transient(e, ra)
@@ -148,38 +151,64 @@ impl Eachlabs {
     }
 
     /// The prediction ids of `model` created since `since` (RFC 3339) whose input is exactly
-    /// `input`, oldest first: `GET /v1/executions` lists them, each `GET /v1/prediction/{id}`
-    /// shows its input.
+    /// `input`, oldest first: `GET /v1/executions` lists them 100 at a time (`limit`,
+    /// `offset`; the default page is 20), each `GET /v1/prediction/{id}` shows its input.
     pub async fn find_in_history(
         &self,
         model: &str,
         since: &str,
         input: &Map<String, Value>,
     ) -> Result<Vec<String>, super::HistoryUnavailable> {
-        let unavailable = super::HistoryUnavailable;
-        let mut url =
-            reqwest::Url::parse(&format!("{}/v1/executions", self.base)).map_err(|e| unavailable(e.to_string()))?;
-        url.query_pairs_mut()
-            .append_pair("model", model)
-            .append_pair("from", since);
-        let v = super::history_json(self.http.get(url).header(AUTHORIZATION, self.bearer())).await?;
-        let rows = match &v {
-            Value::Array(a) => a.clone(),
-            _ => ["data", "executions", "items"]
-                .iter()
-                .find_map(|k| v[*k].as_array().cloned())
-                .unwrap_or_default(),
-        };
         let wanted = Value::Object(input.clone());
         let mut found = Vec::new();
-        for row in rows.iter().take(100) {
-            let Some(id) = row["id"].as_str() else { continue };
-            if self.prediction(id).await.is_ok_and(|p| p["input"] == wanted) {
-                found.push((row["created_at"].as_str().unwrap_or("").to_owned(), id.to_owned()));
+        for page in 0..super::MAX_HISTORY_PAGES {
+            let rows = self.executions(model, since, page * 100).await?;
+            for row in &rows {
+                let Some(id) = row["id"].as_str().filter(|id| super::valid_eachlabs_id(id)) else {
+                    continue;
+                };
+                if self.prediction(id).await.is_ok_and(|p| p["input"] == wanted) {
+                    found.push((row["created_at"].as_str().unwrap_or("").to_owned(), id.to_owned()));
+                }
+            }
+            if rows.len() < 100 {
+                found.sort();
+                return Ok(found.into_iter().map(|(_, id)| id).collect());
             }
         }
-        found.sort();
-        Ok(found.into_iter().map(|(_, id)| id).collect())
+        Err(super::HistoryUnavailable(format!(
+            "more than {} predictions of {model} since {since}; stopped reading",
+            super::MAX_HISTORY_PAGES * 100
+        )))
+    }
+
+    /// One page of `GET /v1/executions` (100 rows from `offset`).
+    async fn executions(
+        &self,
+        model: &str,
+        since: &str,
+        offset: usize,
+    ) -> Result<Vec<Value>, super::HistoryUnavailable> {
+        let mut url = reqwest::Url::parse(&format!("{}/v1/executions", self.base))
+            .map_err(|e| super::HistoryUnavailable(e.to_string()))?;
+        url.query_pairs_mut()
+            .append_pair("model", model)
+            .append_pair("from", since)
+            .append_pair("limit", "100")
+            .append_pair("offset", &offset.to_string());
+        let v = super::history_json(|| self.http.get(url.clone()).header(AUTHORIZATION, self.bearer())).await?;
+        Ok(match v {
+            Value::Array(a) => a,
+            mut v => ["data", "executions", "items"]
+                .iter()
+                .find_map(|k| {
+                    v.get_mut(*k).map(Value::take).and_then(|x| match x {
+                        Value::Array(a) => Some(a),
+                        _ => None,
+                    })
+                })
+                .unwrap_or_default(),
+        })
     }
 
     /// `POST /v1/prediction/{id}/cancel` (its state first: queued, running or done).
@@ -208,7 +237,7 @@ impl Eachlabs {
             404 => Ok(Cancelled::Unknown),
             _ => Err(JobError::Failed(error_message(
                 code,
-                &r.text().await.unwrap_or_default(),
+                &super::http::bounded_text(r).await,
             ))),
         }
     }
@@ -228,7 +257,7 @@ impl Eachlabs {
             .await
             .map_err(|e| failed(UploadFailure::Transport(describe(&e))))?;
         let code = r.status().as_u16();
-        let text = r.text().await.unwrap_or_default();
+        let text = super::http::bounded_text(r).await;
         if !(200..300).contains(&code) {
             return Err(failed(UploadFailure::Status(error_message(code, &text))));
         }
@@ -258,7 +287,7 @@ impl Eachlabs {
             .map_err(|e| failed(UploadFailure::Transport(describe(&e))))?;
         if !done.status().is_success() {
             let code = done.status().as_u16();
-            let text = done.text().await.unwrap_or_default();
+            let text = super::http::bounded_text(done).await;
             return Err(failed(UploadFailure::Status(error_message(code, &text))));
         }
         Ok(public.to_owned())
@@ -281,7 +310,7 @@ fn success(id: &str, v: &Value) -> Result<ClipSource, JobError> {
     Ok(ClipSource {
         url,
         size: None,
-        cost_usd: v["metrics"]["cost"].as_f64(),
+        cost_usd: v["metrics"]["cost"].as_f64().or_else(|| v["execution_cost"].as_f64()),
     })
 }
 

@@ -56,8 +56,14 @@ impl Fal {
         match status {
             200..=299 => {
                 let v = answer.json()?;
-                let Some(id) = v.get("request_id").and_then(Value::as_str) else {
-                    return Err(SubmitError::Uncertain("the submit's answer had no request_id".into()));
+                let Some(id) = v
+                    .get("request_id")
+                    .and_then(Value::as_str)
+                    .filter(|id| super::valid_fal_id(id))
+                else {
+                    return Err(SubmitError::Uncertain(
+                        "the submit's answer had no request_id of fal's form (a UUID)".into(),
+                    ));
                 };
                 let (status_url, response_url, cancel_url) = self.urls(endpoint, id, &v);
                 Ok(Accepted {
@@ -102,40 +108,62 @@ impl Fal {
     }
 
     /// The request ids of `endpoint` sent since `since` (RFC 3339) whose input is exactly
-    /// `input`, oldest first, from the request history (which lists finished requests).
+    /// `input`, oldest first, from the request history (which lists finished requests). Every
+    /// page of the window `since`..now is read (`next_cursor` while `has_more`): a busy account
+    /// lists the lost request pages deep.
     pub async fn find_in_history(
         &self,
         endpoint: &str,
         since: &str,
         input: &Map<String, Value>,
     ) -> Result<Vec<String>, super::HistoryUnavailable> {
-        let unavailable = |why: String| super::HistoryUnavailable(why);
+        let wanted = Value::Object(input.clone());
+        let mut found: Vec<(String, String)> = Vec::new();
+        let mut cursor: Option<String> = None;
+        for _ in 0..super::MAX_HISTORY_PAGES {
+            let page = self.history_page(endpoint, since, None, cursor.as_deref()).await?;
+            let items = page["items"].as_array().map(Vec::as_slice).unwrap_or_default();
+            found.extend(items.iter().filter(|i| i["json_input"] == wanted).filter_map(|i| {
+                let id = i["request_id"].as_str().filter(|id| super::valid_fal_id(id))?;
+                Some((i["sent_at"].as_str().unwrap_or("").to_owned(), id.to_owned()))
+            }));
+            match (page["has_more"].as_bool(), page["next_cursor"].as_str()) {
+                (Some(true), Some(next)) if !items.is_empty() => cursor = Some(next.to_owned()),
+                _ => {
+                    found.sort();
+                    return Ok(found.into_iter().map(|(_, id)| id).collect());
+                }
+            }
+        }
+        Err(super::HistoryUnavailable(format!(
+            "more than {} requests of {endpoint} since {since}; stopped reading",
+            super::MAX_HISTORY_PAGES * 100
+        )))
+    }
+
+    /// One page (100 items, with bodies) of `endpoint`'s history from `start`: `start` is always
+    /// sent (fal's default window is the last 24 h, even for one `request_id`).
+    async fn history_page(
+        &self,
+        endpoint: &str,
+        start: &str,
+        request_id: Option<&str>,
+        cursor: Option<&str>,
+    ) -> Result<Value, super::HistoryUnavailable> {
         let mut url = reqwest::Url::parse(&format!("{}/v1/models/requests/by-endpoint", self.api))
-            .map_err(|e| unavailable(e.to_string()))?;
+            .map_err(|e| super::HistoryUnavailable(e.to_string()))?;
         url.query_pairs_mut()
             .append_pair("endpoint_id", endpoint)
-            .append_pair("start", since)
+            .append_pair("start", start)
             .append_pair("expand", "payloads")
             .append_pair("limit", "100");
-        let v = super::history_json(self.http.get(url).header(AUTHORIZATION, self.auth())).await?;
-        let wanted = Value::Object(input.clone());
-        let mut found: Vec<(String, String)> = v["items"]
-            .as_array()
-            .map(|items| {
-                items
-                    .iter()
-                    .filter(|i| i["json_input"] == wanted)
-                    .filter_map(|i| {
-                        Some((
-                            i["sent_at"].as_str().unwrap_or("").to_owned(),
-                            i["request_id"].as_str()?.to_owned(),
-                        ))
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        found.sort();
-        Ok(found.into_iter().map(|(_, id)| id).collect())
+        if let Some(id) = request_id {
+            url.query_pairs_mut().append_pair("request_id", id);
+        }
+        if let Some(c) = cursor {
+            url.query_pairs_mut().append_pair("cursor", c);
+        }
+        super::history_json(|| self.http.get(url.clone()).header(AUTHORIZATION, self.auth())).await
     }
 
     /// Cancels a job: its state first (queued or running), then `PUT cancel_url`.
@@ -180,7 +208,7 @@ impl Fal {
             400 => Cancelled::AlreadyDone,
             404 => Cancelled::Unknown,
             c => {
-                let text = r.text().await.unwrap_or_default();
+                let text = super::http::bounded_text(r).await;
                 return Err(JobError::Failed(error_message(c, &text)));
             }
         })
@@ -234,37 +262,50 @@ impl Fal {
         Ok(ClipSource {
             url: url.to_owned(),
             size: video.get("file_size").and_then(Value::as_u64),
-            cost_usd: None,
+            cost_usd: self.billed(&job.request_id).await,
         })
     }
 
-    /// A finished request's output from fal's request history (`expand=payloads`); `gone` (what
-    /// the queue said) with what was tried when the history cannot tell.
-    async fn recover_from_history(&self, endpoint: &str, id: &str, gone: String) -> Result<Value, JobError> {
-        let mut url = reqwest::Url::parse(&format!("{}/v1/models/requests/by-endpoint", self.api))
-            .map_err(|e| JobError::Gone(format!("{gone}; fal's request history: {e}")))?;
-        url.query_pairs_mut()
-            .append_pair("endpoint_id", endpoint)
-            .append_pair("request_id", id)
-            .append_pair("expand", "payloads");
-        let history = retry_get(Backoff::GET, move |_| {
-            let request = self.http.get(url.clone()).header(AUTHORIZATION, self.auth());
-            async move {
-                let r = match request.send().await {
-                    Ok(r) => r,
-                    Err(e) => return transient(describe(&e), None),
-                };
-                let (code, ra) = (r.status().as_u16(), retry_after(r.headers()));
-                let text = r.text().await.unwrap_or_default();
-                match code {
-                    200 => Step::Done(serde_json::from_str::<Value>(&text).map_err(|_| "not JSON".to_owned())),
-                    c if retryable_status(c) => transient(error_message(c, &text), ra),
-                    c => Step::Done(Err(format!("not available ({})", error_message(c, &text)))),
+    /// What fal billed for a finished request, in USD (`GET /v1/models/billing-events`,
+    /// `cost_estimate_nano_usd`), when it is known. Only keys with billing scope may read it:
+    /// a 403 is said once per run ("billed cost not available with this key") and never fails
+    /// the shot; an event not there yet leaves it unknown.
+    async fn billed(&self, id: &str) -> Option<f64> {
+        static SAID: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+        let mut url = reqwest::Url::parse(&format!("{}/v1/models/billing-events", self.api)).ok()?;
+        url.query_pairs_mut().append_pair("request_id", id);
+        let v = match super::history_json(|| self.http.get(url.clone()).header(AUTHORIZATION, self.auth())).await {
+            Ok(v) => v,
+            Err(e) => {
+                if e.0.starts_with("HTTP 403") && !SAID.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                    eprintln!(
+                        "note: billed cost not available with this key (fal's billing events need a key with billing scope); estimates are kept"
+                    );
                 }
+                return None;
             }
-        })
-        .await;
-        let output = history.and_then(|v| {
+        };
+        let events = ["billing_events", "items", "events"]
+            .iter()
+            .find_map(|k| v[*k].as_array())
+            .or(v.as_array())?;
+        let nano = events
+            .iter()
+            .filter(|e| e["request_id"].as_str().is_none_or(|r| r == id))
+            .map(|e| e["cost_estimate_nano_usd"].as_u64())
+            .try_fold(0u64, |sum, n| sum.checked_add(n?))?;
+        (!events.is_empty()).then(|| nano as f64 / 1e9)
+    }
+
+    /// A finished request's output from fal's request history (`expand=payloads`); `gone` (what
+    /// the queue said) with what was tried when the history cannot tell. The window starts 30
+    /// days back (fal keeps payloads 30 days): a job followed again a day or more after its
+    /// submit is outside fal's default window of 24 h.
+    async fn recover_from_history(&self, endpoint: &str, id: &str, gone: String) -> Result<Value, JobError> {
+        let start = std::time::SystemTime::now() - Duration::from_secs(30 * 24 * 3600);
+        let start = humantime::format_rfc3339_seconds(start).to_string();
+        let history = self.history_page(endpoint, &start, Some(id), None).await;
+        let output = history.map_err(|e| e.0).and_then(|v| {
             v["items"]
                 .as_array()
                 .and_then(|items| items.iter().find(|i| i["request_id"] == id))
@@ -392,7 +433,7 @@ impl Fal {
                     _ => {
                         let e = JobError::Unreachable(format!(
                             "status of {id}: {}",
-                            error_message(code, &r.text().await.unwrap_or_default())
+                            error_message(code, &super::http::bounded_text(r).await)
                         ));
                         if retryable_status(code) {
                             transient(e, ra)
@@ -428,7 +469,7 @@ impl Fal {
                 Err(e) => return transient(JobError::Unreachable(format!("result of {id}: {}", describe(&e))), None),
             };
             let (code, ra) = (r.status().as_u16(), retry_after(r.headers()));
-            let text = r.text().await.unwrap_or_default();
+            let text = super::http::bounded_text(r).await;
             let failed = || JobError::Failed(error_message(code, &text));
             match code {
                 200 => Step::Done(
@@ -463,7 +504,7 @@ impl Fal {
             .await
             .map_err(|e| failed(UploadFailure::Transport(describe(&e))))?;
         let code = init.status().as_u16();
-        let text = init.text().await.unwrap_or_default();
+        let text = super::http::bounded_text(init).await;
         if code != 200 {
             return Err(failed(UploadFailure::Status(error_message(code, &text))));
         }
@@ -483,7 +524,7 @@ impl Fal {
             .map_err(|e| failed(UploadFailure::Transport(describe(&e))))?;
         if !put.status().is_success() {
             let code = put.status().as_u16();
-            let text = put.text().await.unwrap_or_default();
+            let text = super::http::bounded_text(put).await;
             return Err(failed(UploadFailure::Status(error_message(code, &text))));
         }
         Ok(file_url.to_owned())

@@ -280,3 +280,52 @@ mod tests {
         assert_eq!((r, calls), (Ok(3), 3));
     }
 }
+
+/// The most any JSON answer from a provider may hold (4 MiB): a real one is kilobytes (a page
+/// of 100 history items with their bodies, some hundred kilobytes), so more means a broken or
+/// hostile server, and the read stops there instead of filling memory.
+pub const MAX_ANSWER_BYTES: usize = 4 << 20;
+
+/// Why an answer's body could not be read.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum BodyError {
+    /// More than [`MAX_ANSWER_BYTES`] arrived: cut off there.
+    #[error("the answer was longer than {} MiB: cut off", MAX_ANSWER_BYTES >> 20)]
+    TooLong,
+    /// The connection broke or timed out part way.
+    #[error("{0}")]
+    Broken(String),
+    /// Not JSON.
+    #[error("the answer was not JSON")]
+    NotJson,
+}
+
+/// The body of `r`, streamed and at most [`MAX_ANSWER_BYTES`] (never read whole first).
+pub async fn bounded_bytes(mut r: reqwest::Response) -> Result<Vec<u8>, BodyError> {
+    if r.content_length().is_some_and(|n| n > MAX_ANSWER_BYTES as u64) {
+        return Err(BodyError::TooLong);
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = r.chunk().await.map_err(|e| BodyError::Broken(super::describe(&e)))? {
+        if body.len() + chunk.len() > MAX_ANSWER_BYTES {
+            return Err(BodyError::TooLong);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// The body of `r` as text (lossy), bounded as [`bounded_bytes`]; empty when it cannot be read
+/// (for error messages).
+pub async fn bounded_text(r: reqwest::Response) -> String {
+    bounded_bytes(r)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default()
+}
+
+/// The body of `r` as JSON, bounded as [`bounded_bytes`].
+pub async fn bounded_json<T: serde::de::DeserializeOwned>(r: reqwest::Response) -> Result<T, BodyError> {
+    let body = bounded_bytes(r).await?;
+    serde_json::from_slice(&body).map_err(|_| BodyError::NotJson)
+}

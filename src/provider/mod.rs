@@ -104,6 +104,61 @@ pub enum Cancelled {
     Unknown,
 }
 
+/// Pages of a provider's history read at most in one lookup (100 requests each): 20,000
+/// requests in the window, far more than an account makes in the days a lookup spans. Reaching
+/// it is reported as "history not available", never as "not found".
+pub const MAX_HISTORY_PAGES: usize = 200;
+
+/// Whether `id` has the form of a fal request id: a UUID (`8-4-4-4-12` hex digits), as every
+/// id fal's queue returns (protocol.md §1.2).
+pub fn valid_fal_id(id: &str) -> bool {
+    let groups: Vec<&str> = id.split('-').collect();
+    groups.len() == 5
+        && groups
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(g, n)| g.len() == n && g.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// Whether `id` may be an Eachlabs prediction id. Their docs give no format (`predictionID`
+/// is a "string"; observed ids are UUIDs), so: 1–128 letters, digits, `-` or `_` — never a
+/// character that changes a URL's path, query or fragment.
+pub fn valid_eachlabs_id(id: &str) -> bool {
+    (1..=128).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// A request id that does not have the provider's form.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("`{id}` is not a {provider} request id ({form})")]
+pub struct BadRequestId {
+    /// What was given (printed escaped).
+    pub id: String,
+    /// `fal` or `Eachlabs`.
+    pub provider: &'static str,
+    /// The form expected.
+    pub form: &'static str,
+}
+
+/// Checks `id` against `kind`'s request id form before it goes into any URL or journal line.
+pub fn check_request_id(kind: ProviderKind, id: &str) -> Result<(), BadRequestId> {
+    let (ok, provider, form) = match kind {
+        ProviderKind::Fal => (
+            valid_fal_id(id),
+            "fal",
+            "a UUID such as 764cabcf-b745-4b3e-ae38-1200304cf45b",
+        ),
+        ProviderKind::Eachlabs => (valid_eachlabs_id(id), "Eachlabs", "letters, digits, '-' and '_'"),
+    };
+    match ok {
+        true => Ok(()),
+        false => Err(BadRequestId {
+            id: id.escape_debug().to_string(),
+            provider,
+            form,
+        }),
+    }
+}
+
 /// fal's request history could not answer (not available for this key or model).
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("the provider's request history is not available ({0})")]
@@ -227,10 +282,24 @@ impl Provider {
         endpoint: &str,
         on_state: &(dyn Fn(JobState) + Send + Sync),
     ) -> Result<ClipSource, JobError> {
+        self.check_id(&job.request_id)
+            .map_err(|e| JobError::Failed(e.to_string()))?;
         match self {
             Provider::Fal(p) => p.follow(job, endpoint, on_state).await,
             Provider::Eachlabs(p) => p.follow(job, on_state).await,
         }
+    }
+
+    /// A request id (from the journal, a history or the user) has this provider's form: nothing
+    /// else is put into a URL sent with the key.
+    pub fn check_id(&self, id: &str) -> Result<(), BadRequestId> {
+        check_request_id(
+            match self {
+                Provider::Fal(_) => ProviderKind::Fal,
+                Provider::Eachlabs(_) => ProviderKind::Eachlabs,
+            },
+            id,
+        )
     }
 
     /// The requests of `endpoint` sent since `since` with exactly this body, oldest first (fal's
@@ -257,6 +326,8 @@ impl Provider {
 
     /// Cancels a job (fal `PUT cancel_url`, Eachlabs `POST /v1/prediction/{id}/cancel`).
     pub async fn cancel(&self, job: &Accepted) -> Result<Cancelled, JobError> {
+        self.check_id(&job.request_id)
+            .map_err(|e| JobError::Failed(e.to_string()))?;
         match self {
             Provider::Fal(p) => p.cancel(job).await,
             Provider::Eachlabs(p) => p.cancel(job).await,
@@ -337,7 +408,7 @@ pub async fn send_submit(request: reqwest::RequestBuilder) -> Result<SubmitAnswe
     };
     let status = resp.status().as_u16();
     let retry_after = http::retry_after(resp.headers());
-    let body = resp.bytes().await.map(|b| b.to_vec()).map_err(|e| CutOff(describe(&e)));
+    let body = http::bounded_bytes(resp).await.map_err(|e| CutOff(e.to_string()));
     let text = body
         .as_ref()
         .map(|b| String::from_utf8_lossy(b).into_owned())
@@ -350,16 +421,34 @@ pub async fn send_submit(request: reqwest::RequestBuilder) -> Result<SubmitAnswe
     })
 }
 
-/// A history listing as JSON: one GET, answered 200 with JSON, else why the history is not
-/// available (shared by fal's request history and Eachlabs' executions list).
-pub async fn history_json(request: reqwest::RequestBuilder) -> Result<Value, HistoryUnavailable> {
-    let r = request.send().await.map_err(|e| HistoryUnavailable(describe(&e)))?;
-    let code = r.status().as_u16();
-    let text = r.text().await.unwrap_or_default();
-    if code != 200 {
-        return Err(HistoryUnavailable(error_message(code, &text)));
-    }
-    serde_json::from_str(&text).map_err(|_| HistoryUnavailable("not JSON".into()))
+/// A history listing as JSON: a GET (retried on transport errors, 429 and 5xx) answered 200
+/// with JSON, read at most [`http::MAX_ANSWER_BYTES`]; else why the history is not available
+/// (shared by fal's request history and Eachlabs' executions list).
+pub async fn history_json(request: impl Fn() -> reqwest::RequestBuilder) -> Result<Value, HistoryUnavailable> {
+    use http::{Step, transient};
+    http::retry_get(http::Backoff::GET, |_| {
+        let sent = request().send();
+        async move {
+            let r = match sent.await {
+                Ok(r) => r,
+                Err(e) => return transient(HistoryUnavailable(describe(&e)), None),
+            };
+            let (code, ra) = (r.status().as_u16(), http::retry_after(r.headers()));
+            if code == 200 {
+                return Step::Done(
+                    http::bounded_json(r)
+                        .await
+                        .map_err(|e| HistoryUnavailable(e.to_string())),
+                );
+            }
+            let why = HistoryUnavailable(error_message(code, &http::bounded_text(r).await));
+            match http::retryable_status(code) {
+                true => transient(why, ra),
+                false => Step::Done(Err(why)),
+            }
+        }
+    })
+    .await
 }
 
 /// A short, key-free description of a transport error.

@@ -443,6 +443,7 @@ pub fn status(out: &camino::Utf8Path, states: &[crate::status::ShotState], sandb
                 s.request_id.clone().unwrap_or_else(|| "-".into()),
                 s.clip.to_owned(),
                 s.estimated_usd.map_or("unpriced".into(), |u| format!("${u:.2}")),
+                crate::status::billed_cell(s),
                 takes_cell(&s.takes),
                 s.reason.clone().or_else(|| s.takes.note.clone()).unwrap_or_default(),
             ]
@@ -450,9 +451,11 @@ pub fn status(out: &camino::Utf8Path, states: &[crate::status::ShotState], sandb
         .collect();
     let mut text = format!("{out}\n\n");
     text.push_str(&table(
-        &["shot", "state", "request", "clip", "est. USD", "takes", "note"],
+        &[
+            "shot", "state", "request", "clip", "est. USD", "billed", "takes", "note",
+        ],
         &rows,
-        &[false, false, false, false, true, false, false],
+        &[false, false, false, false, true, true, false, false],
     ));
     let n = |st: &str| states.iter().filter(|s| s.state == st).count();
     text.push_str(&format!(
@@ -471,6 +474,7 @@ pub fn status(out: &camino::Utf8Path, states: &[crate::status::ShotState], sandb
             "committed"
         }
     ));
+    text.extend(crate::status::billing_line(states));
     text
 }
 

@@ -146,6 +146,7 @@ fn create(state: &Shared, key: String, body: &[u8]) -> Response<Body> {
     let spec = ClipSpec::from_input(&input, model.audio_default);
     let id = inner.new_id();
     inner.job_started(slug);
+    let wall = inner.wall_now();
     inner.predictions.insert(
         id.clone(),
         Prediction {
@@ -153,7 +154,7 @@ fn create(state: &Shared, key: String, body: &[u8]) -> Response<Body> {
             model: slug.to_owned(),
             input,
             created: now,
-            created_wall: std::time::SystemTime::now(),
+            created_wall: wall,
             outcome,
             failure_word,
             cost: (cost(slug, &spec) * 1e4).round() / 1e4,
@@ -171,17 +172,25 @@ fn create(state: &Shared, key: String, body: &[u8]) -> Response<Body> {
     )
 }
 
-/// `GET /v1/executions?model=<slug>&from=<RFC 3339>`: the key's predictions, newest first, with
-/// `{id, model, status, execution_cost, created_at}` (no inputs: `GET /v1/prediction/{id}` has
-/// them).
+/// `GET /v1/executions?model=<slug>&from=<RFC 3339>&limit=&offset=`: the key's predictions,
+/// newest first, `limit` (default 20, at most 100) from `offset`, with `{id, model, status,
+/// execution_cost, created_at}` (no inputs: `GET /v1/prediction/{id}` has them) and `total`
+/// (eachlabs/mintlify-docs `openapi_specs/models.json`, kling-v3-and-platform.md §4).
 fn executions(state: &Shared, key: &str, query: &str) -> Response<Body> {
     let param = |name: &str| {
         url::form_urlencoded::parse(query.as_bytes())
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.into_owned())
     };
+    let number = |name: &str, default: usize| param(name).map_or(Some(default), |v| v.parse::<usize>().ok());
+    let (Some(limit @ 1..=100), Some(offset)) = (number("limit", 20), number("offset", 0)) else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "limit must be 1 to 100 and offset a whole number",
+        );
+    };
     let model = param("model");
-    let from = param("from").and_then(|f| humantime::parse_rfc3339(&f).ok());
+    let from = param("from").and_then(|f| humantime::parse_rfc3339_weak(&f).ok());
     let mut inner = state.lock();
     inner.count("eachlabs_executions");
     let mut rows: Vec<(std::time::SystemTime, Value)> = inner
@@ -202,8 +211,40 @@ fn executions(state: &Shared, key: &str, query: &str) -> Response<Body> {
         })
         .collect();
     rows.sort_by_key(|r| std::cmp::Reverse(r.0));
-    let data: Vec<Value> = rows.into_iter().map(|(_, r)| r).collect();
-    json_response(StatusCode::OK, json!({ "total": data.len(), "data": data }))
+    let total = rows.len();
+    let data: Vec<Value> = rows.into_iter().skip(offset).take(limit).map(|(_, r)| r).collect();
+    json_response(
+        StatusCode::OK,
+        json!({ "total": total, "limit": limit, "offset": offset, "data": data }),
+    )
+}
+
+/// `Sandbox::seed_eachlabs_history`: `n` finished predictions of `model` for `key`, created
+/// evenly over the last `over` of the sandbox's clock.
+pub(super) fn seed(state: &Shared, key: &str, model: &str, n: usize, over: std::time::Duration) {
+    let mut inner = state.lock();
+    let now = inner.wall_now();
+    let done = Instant::now()
+        .checked_sub(state.config.queue_time + state.config.job_time)
+        .unwrap_or_else(Instant::now);
+    for i in 0..n {
+        let id = inner.new_id();
+        let input = json!({"prompt": format!("earlier prediction {i}")});
+        let spec = ClipSpec::from_input(&input, false);
+        let prediction = Prediction {
+            key: key.to_owned(),
+            model: model.to_owned(),
+            input,
+            created: done,
+            created_wall: now - over.mul_f64((n - i) as f64 / n.max(1) as f64),
+            outcome: Outcome::Clip(spec),
+            failure_word: "error",
+            cost: cost(model, &spec),
+            cancelled: false,
+            finished: true,
+        };
+        inner.predictions.insert(id, prediction);
+    }
 }
 
 fn get(state: &Shared, key: &str, id: &str) -> Response<Body> {

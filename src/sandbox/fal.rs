@@ -152,6 +152,7 @@ fn submit(state: &Shared, endpoint: String, app: String, query: &str, body: &[u8
     let outcome = decide(&mut inner, cfg, model, &input, &app);
     let id = inner.new_id();
     inner.job_started(&endpoint);
+    let wall = inner.wall_now();
     inner.jobs.insert(
         id.clone(),
         Job {
@@ -159,7 +160,7 @@ fn submit(state: &Shared, endpoint: String, app: String, query: &str, body: &[u8
             endpoint: endpoint.clone(),
             input: input.clone(),
             created: Instant::now(),
-            created_wall: std::time::SystemTime::now(),
+            created_wall: wall,
             outcome,
             cancelled: false,
             finished: false,

@@ -114,6 +114,7 @@ impl Sandbox {
             config,
             inner: Mutex::new(Inner {
                 rng: fastrand::Rng::with_seed(seed),
+                billing_scope: true,
                 ..Inner::default()
             }),
         });
@@ -148,7 +149,39 @@ impl Sandbox {
 
     /// Makes the pricing API answer `usd` per second for `endpoint` (a price change at fal).
     pub fn set_price(&self, endpoint: &str, usd: f64) {
-        self.state.lock().prices.insert(endpoint.to_owned(), usd);
+        self.set_price_per(endpoint, usd, "second");
+    }
+
+    /// Makes the pricing API answer `usd` per `unit` (`second`, `image`, …) for `endpoint`.
+    pub fn set_price_per(&self, endpoint: &str, usd: f64, unit: &str) {
+        self.state
+            .lock()
+            .prices
+            .insert(endpoint.to_owned(), (usd, unit.to_owned()));
+    }
+
+    /// Whether keys have billing scope: without it, `GET /v1/models/billing-events` answers 403
+    /// (an inference-only key at fal).
+    pub fn billing_scope(&self, allowed: bool) {
+        self.state.lock().billing_scope = allowed;
+    }
+
+    /// Moves the sandbox's wall clock on by `by`: every request made so far is that much older
+    /// (the request history's default window is the last 24 h of this clock).
+    pub fn advance_clock(&self, by: Duration) {
+        self.state.lock().clock += by;
+    }
+
+    /// Adds `n` finished requests of `endpoint` (inputs `{"prompt": "earlier request i"}`) to
+    /// fal's request history, sent evenly over the last `over` (an account busy before a test).
+    pub fn seed_fal_history(&self, endpoint: &str, n: usize, over: Duration) {
+        platform::seed(&self.state, endpoint, n, over);
+    }
+
+    /// Adds `n` finished predictions of `model` for `key` to Eachlabs' executions list, created
+    /// evenly over the last `over`.
+    pub fn seed_eachlabs_history(&self, key: &str, model: &str, n: usize, over: Duration) {
+        eachlabs::seed(&self.state, key, model, n, over);
     }
 
     /// The counters, as `GET /__sandbox/stats` returns them.
@@ -243,11 +276,22 @@ struct Inner {
     /// Request ids: random, so ids of different sandbox runs never collide.
     ids: fastrand::Rng,
     next_id: u64,
-    /// Prices told by a test (`Sandbox::set_price`), over the sandbox's own list.
-    prices: HashMap<String, f64>,
+    /// Prices told by a test (`Sandbox::set_price`): USD per unit, over the sandbox's own list.
+    prices: HashMap<String, (f64, String)>,
+    /// How far the sandbox's wall clock is ahead of the machine's (`Sandbox::advance_clock`):
+    /// every request already made is that much older.
+    clock: Duration,
+    /// Whether keys may read billing events (`Sandbox::billing_scope`; a key without the scope
+    /// gets 403 there).
+    billing_scope: bool,
 }
 
 impl Inner {
+    /// The sandbox's wall clock (the machine's, moved on by `Sandbox::advance_clock`).
+    fn wall_now(&self) -> std::time::SystemTime {
+        std::time::SystemTime::now() + self.clock
+    }
+
     fn count(&mut self, kind: &'static str) {
         *self.requests.entry(kind).or_default() += 1;
     }

@@ -1,17 +1,19 @@
 //! fal's platform API, as much as a client recovering money needs (kling-v3-and-platform.md §4):
 //! `GET /v1/models/requests/by-endpoint` lists an endpoint's *finished* requests (auth
 //! `Authorization: Key …`; 401 without it), with `json_input`/`json_output` under
-//! `expand=payloads`. Requests still queued or running are not listed.
+//! `expand=payloads`. Requests still queued or running are not listed. Answers are paged
+//! (`limit` ≤ 100, `next_cursor`/`has_more`) and cover `start`..`end`, by default the last
+//! 24 h even when `request_id` is given (§4, corrections).
 
 use axum::body::Body;
 use axum::http::{HeaderMap, Response, StatusCode};
 use serde_json::{Value, json};
-use std::time::Instant;
+use std::time::{Duration, Instant, SystemTime};
 
 use super::fal::{Phase, authorized, phase, unauthorized};
 use super::faults::Fault;
-use super::files::clip_len;
-use super::{Outcome, Shared, json_response};
+use super::files::{self, clip_len};
+use super::{Job, Outcome, Shared, json_response};
 
 /// Routes `/v1/models/…`.
 pub(super) fn handle(state: &Shared, segs: &[&str], query: &str, headers: &HeaderMap) -> Response<Body> {
@@ -25,6 +27,7 @@ pub(super) fn handle(state: &Shared, segs: &[&str], query: &str, headers: &Heade
     match segs {
         ["requests", "by-endpoint"] => by_endpoint(state, query),
         ["pricing"] => pricing(state, query),
+        ["billing-events"] => billing_events(state, query),
         _ => json_response(StatusCode::NOT_FOUND, json!({"detail": "Not found"})),
     }
 }
@@ -44,6 +47,62 @@ fn list_price(endpoint: &str) -> Option<f64> {
     })
 }
 
+/// What the sandbox bills per second when the clip has audio: the audio-on tier of the same
+/// sources as [`list_price`] (v3 pro: the playground's figure, the lower of fal's two).
+fn audio_price(endpoint: &str) -> Option<f64> {
+    Some(match endpoint {
+        "fal-ai/kling-video/v2.6/pro/text-to-video" | "fal-ai/kling-video/v2.6/pro/image-to-video" => 0.14,
+        "fal-ai/kling-video/v3/pro/text-to-video" | "fal-ai/kling-video/v3/pro/image-to-video" => 0.168,
+        "fal-ai/kling-video/v3/standard/text-to-video" | "fal-ai/kling-video/v3/standard/image-to-video" => 0.126,
+        "fal-ai/kling-video/o3/standard/image-to-video" => 0.112,
+        _ => return None,
+    })
+}
+
+/// `GET /v1/models/billing-events?request_id=<id>` (kling-v3-and-platform.md §4): the request's
+/// billing events with `output_units`, `unit_price`, `percent_discount` and
+/// `cost_estimate_nano_usd`; 403 for a key without billing scope (`Sandbox::billing_scope`).
+/// The list's envelope is not documented in the reference: `{billing_events, next_cursor,
+/// has_more}`, paged like the other platform listings.
+fn billing_events(state: &Shared, query: &str) -> Response<Body> {
+    let mut inner = state.lock();
+    inner.count("billing_events");
+    if !inner.billing_scope {
+        return json_response(
+            StatusCode::FORBIDDEN,
+            json!({"detail": "This API key does not have the billing:usage:read permission"}),
+        );
+    }
+    let now = Instant::now();
+    let events: Vec<Value> = param(query, "request_id")
+        .iter()
+        .filter_map(|id| Some((id, inner.jobs.get(id)?)))
+        .filter(|(_, job)| !job.cancelled && phase(state, job, now) == Phase::Completed)
+        .filter_map(|(id, job)| {
+            let Outcome::Clip(spec) = &job.outcome else { return None };
+            let (override_price, unit) = inner.prices.get(&job.endpoint).cloned().unzip();
+            let tier = if spec.audio { audio_price(&job.endpoint) } else { None };
+            let price = override_price
+                .filter(|_| unit.as_deref() == Some("second"))
+                .or(tier)
+                .or_else(|| list_price(&job.endpoint))?;
+            let units = f64::from(spec.seconds);
+            Some(json!({
+                "request_id": id,
+                "endpoint_id": job.endpoint,
+                "output_units": units,
+                "unit_price": price,
+                "percent_discount": 0,
+                "cost_estimate_nano_usd": (units * price * 1e9).round() as u64,
+            }))
+        })
+        .collect();
+    json_response(
+        StatusCode::OK,
+        json!({"billing_events": events, "next_cursor": null, "has_more": false}),
+    )
+}
+
 /// `GET /v1/models/pricing?endpoint_id=a,b` (1–50 ids): `{prices: [{endpoint_id, unit_price,
 /// unit, currency}], next_cursor, has_more}`.
 fn pricing(state: &Shared, query: &str) -> Response<Body> {
@@ -59,8 +118,12 @@ fn pricing(state: &Shared, query: &str) -> Response<Body> {
     let prices: Vec<Value> = ids
         .iter()
         .filter_map(|id| {
-            let price = inner.prices.get(id).copied().or_else(|| list_price(id))?;
-            Some(json!({"endpoint_id": id, "unit_price": price, "unit": "second", "currency": "USD"}))
+            let (price, unit) = inner
+                .prices
+                .get(id)
+                .cloned()
+                .or_else(|| list_price(id).map(|p| (p, "second".to_owned())))?;
+            Some(json!({"endpoint_id": id, "unit_price": price, "unit": unit, "currency": "USD"}))
         })
         .collect();
     json_response(
@@ -77,6 +140,68 @@ fn param(query: &str, name: &str) -> Vec<String> {
         .collect()
 }
 
+/// A query parameter fal's validation refuses: (field, message).
+type BadQuery = (&'static str, &'static str);
+
+/// A 422 naming the query parameter, as fal's validation answers.
+fn bad_query((field, msg): BadQuery) -> Response<Body> {
+    json_response(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        json!({"detail": [{"loc": ["query", field], "msg": msg, "type": "value_error"}]}),
+    )
+}
+
+/// One page of a listing: the query's `limit` (≤ 100) and `cursor` (opaque here: the offset).
+struct Page {
+    limit: usize,
+    offset: usize,
+}
+
+impl Page {
+    fn from_query(query: &str) -> Result<Page, BadQuery> {
+        let limit = match param(query, "limit").first() {
+            None => 100,
+            Some(l) => match l.parse::<usize>() {
+                Ok(n @ 1..=100) => n,
+                _ => return Err(("limit", "ensure this value is between 1 and 100")),
+            },
+        };
+        let offset = match param(query, "cursor").first() {
+            None => 0,
+            Some(c) => match c.strip_prefix("o").and_then(|n| n.parse().ok()) {
+                Some(n) => n,
+                None => return Err(("cursor", "invalid cursor")),
+            },
+        };
+        Ok(Page { limit, offset })
+    }
+
+    /// `{items, next_cursor, has_more}` for this page of `all`.
+    fn answer(&self, all: Vec<Value>) -> Response<Body> {
+        let end = (self.offset + self.limit).min(all.len());
+        let has_more = end < all.len();
+        let items: Vec<Value> = all.into_iter().skip(self.offset).take(self.limit).collect();
+        let next = has_more.then(|| format!("o{end}"));
+        json_response(
+            StatusCode::OK,
+            json!({"items": items, "next_cursor": next, "has_more": has_more}),
+        )
+    }
+}
+
+/// The `start`..`end` window (RFC 3339; default the last 24 h of the sandbox's clock, even
+/// when `request_id` is given — kling-v3-and-platform.md §4).
+fn window(query: &str, now: SystemTime) -> Result<(SystemTime, SystemTime), BadQuery> {
+    let at = |name: &'static str, default: SystemTime| match param(query, name).first() {
+        None => Ok(default),
+        Some(t) => humantime::parse_rfc3339_weak(t).map_err(|_| (name, "invalid datetime")),
+    };
+    let day = Duration::from_secs(24 * 3600);
+    Ok((at("start", now - day)?, at("end", now)?))
+}
+
+/// `GET /v1/models/requests/by-endpoint`: the endpoint's finished requests whose `ended_at` is
+/// in the window, newest first, a page at a time.
 fn by_endpoint(state: &Shared, query: &str) -> Response<Body> {
     let Some(endpoint) = param(query, "endpoint_id").into_iter().next() else {
         return json_response(
@@ -84,13 +209,21 @@ fn by_endpoint(state: &Shared, query: &str) -> Response<Body> {
             json!({"detail": [{"loc": ["query", "endpoint_id"], "msg": "field required", "type": "value_error.missing"}]}),
         );
     };
+    let page = match Page::from_query(query) {
+        Ok(p) => p,
+        Err(bad) => return bad_query(bad),
+    };
     let wanted = param(query, "request_id").into_iter().next();
     let payloads = param(query, "expand").iter().any(|e| e == "payloads");
     let now = Instant::now();
     let cfg = &state.config;
     let mut inner = state.lock();
     inner.count("history");
-    let items: Vec<Value> = inner
+    let (start, end) = match window(query, inner.wall_now()) {
+        Ok(w) => w,
+        Err(bad) => return bad_query(bad),
+    };
+    let mut rows: Vec<(SystemTime, Value)> = inner
         .jobs
         .iter()
         .filter(|(id, job)| {
@@ -98,40 +231,72 @@ fn by_endpoint(state: &Shared, query: &str) -> Response<Body> {
                 && wanted.as_deref().is_none_or(|w| w == id.as_str())
                 && phase(state, job, now) == Phase::Completed
         })
-        .map(|(id, job)| {
-            let ended = job.created_wall + cfg.queue_time + cfg.job_time;
-            let mut item = json!({
-                "request_id": id,
-                "endpoint_id": job.endpoint,
-                "sent_at": humantime::format_rfc3339_seconds(job.created_wall).to_string(),
-                "ended_at": humantime::format_rfc3339_seconds(ended).to_string(),
-                "duration": cfg.job_time.as_secs_f64(),
-            });
-            let (code, output) = match (&job.outcome, job.cancelled) {
-                (_, true) => (499, json!({"detail": "Request cancelled"})),
-                (Outcome::Clip(spec), false) => (
-                    200,
-                    json!({"video": {
-                        "url": format!("{}/files/{id}/output.mp4", state.base),
-                        "content_type": "video/mp4",
-                        "file_name": "output.mp4",
-                        "file_size": clip_len(state, spec, id),
-                    }}),
-                ),
-                (Outcome::Voice(v), false) => (200, json!({"voice_id": v})),
-                (Outcome::Fail { error, .. }, false) => (503, json!({"detail": error})),
-                (Outcome::Reject(detail), false) => (422, json!({"detail": detail})),
-            };
-            item["status_code"] = json!(code);
-            if payloads {
-                item["json_input"] = job.input.clone();
-                item["json_output"] = output;
-            }
-            item
-        })
+        .map(|(id, job)| (job.created_wall + cfg.queue_time + cfg.job_time, id, job))
+        .filter(|(ended, _, _)| (start..=end).contains(ended))
+        .map(|(ended, id, job)| (ended, item(state, id, job, ended, payloads)))
         .collect();
-    json_response(
-        StatusCode::OK,
-        json!({"items": items, "next_cursor": null, "has_more": false}),
-    )
+    rows.sort_by(|a, b| {
+        b.0.cmp(&a.0)
+            .then_with(|| b.1["request_id"].as_str().cmp(&a.1["request_id"].as_str()))
+    });
+    page.answer(rows.into_iter().map(|(_, v)| v).collect())
+}
+
+/// One history item (with `json_input`/`json_output` when `payloads`).
+fn item(state: &Shared, id: &str, job: &Job, ended: SystemTime, payloads: bool) -> Value {
+    let mut item = json!({
+        "request_id": id,
+        "endpoint_id": job.endpoint,
+        "sent_at": humantime::format_rfc3339_seconds(job.created_wall).to_string(),
+        "ended_at": humantime::format_rfc3339_seconds(ended).to_string(),
+        "duration": state.config.job_time.as_secs_f64(),
+    });
+    let (code, output) = match (&job.outcome, job.cancelled) {
+        (_, true) => (499, json!({"detail": "Request cancelled"})),
+        (Outcome::Clip(spec), false) => (
+            200,
+            json!({"video": {
+                "url": format!("{}/files/{id}/output.mp4", state.base),
+                "content_type": "video/mp4",
+                "file_name": "output.mp4",
+                "file_size": clip_len(state, spec, id),
+            }}),
+        ),
+        (Outcome::Voice(v), false) => (200, json!({"voice_id": v})),
+        (Outcome::Fail { error, .. }, false) => (503, json!({"detail": error})),
+        (Outcome::Reject(detail), false) => (422, json!({"detail": detail})),
+    };
+    item["status_code"] = json!(code);
+    if payloads {
+        item["json_input"] = job.input.clone();
+        item["json_output"] = output;
+    }
+    item
+}
+
+/// `Sandbox::seed_fal_history`: `n` finished requests of `endpoint`, sent evenly over the last
+/// `over` of the sandbox's clock.
+pub(super) fn seed(state: &Shared, endpoint: &str, n: usize, over: Duration) {
+    let mut inner = state.lock();
+    let now = inner.wall_now();
+    let done = Instant::now()
+        .checked_sub(state.config.queue_time + state.config.job_time)
+        .unwrap_or_else(Instant::now);
+    let app = endpoint.split('/').take(2).collect::<Vec<_>>().join("/");
+    for i in 0..n {
+        let id = inner.new_id();
+        let sent = now - over.mul_f64((n - i) as f64 / n.max(1) as f64);
+        let input = json!({"prompt": format!("earlier request {i}")});
+        let job = Job {
+            app: app.clone(),
+            endpoint: endpoint.to_owned(),
+            outcome: Outcome::Clip(files::ClipSpec::from_input(&input, false)),
+            input,
+            created: done,
+            created_wall: sent,
+            cancelled: false,
+            finished: true,
+        };
+        inner.jobs.insert(id, job);
+    }
 }

@@ -85,10 +85,11 @@ fn elements_are_sent_field_by_field_and_numbered_per_shot() {
         "https://example.com/tomas.png"
     );
     assert_eq!(s(2)["elements"][1]["voice_id"], "<voice from ./mara.mp3>");
-    // Voice control: a bound voice prices the shot at $0.196/s; without one, $0.168/s.
-    assert_eq!(p["shots"][0]["estimated_usd"], json!(0.98));
-    assert_eq!(p["shots"][1]["estimated_usd"], json!(0.84));
-    assert_eq!(p["shots"][2]["estimated_usd"], json!(0.98));
+    // Voice control: a bound voice prices the shot at $0.392/s; without one, $0.336/s (v3 pro's
+    // higher published figures).
+    assert_eq!(p["shots"][0]["estimated_usd"], json!(1.96));
+    assert_eq!(p["shots"][1]["estimated_usd"], json!(1.68));
+    assert_eq!(p["shots"][2]["estimated_usd"], json!(1.96));
 }
 
 async fn sandbox() -> Sandbox {

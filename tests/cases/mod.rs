@@ -4,6 +4,7 @@ mod continuity;
 mod crash;
 mod doctor;
 mod first_hour;
+mod history;
 mod hostile;
 mod models;
 mod plan;

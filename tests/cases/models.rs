@@ -120,8 +120,8 @@ fn v3_prices_are_exact_and_name_their_source() {
     let plan = plan_json(dir.path(), FILM);
     assert_eq!(
         shot(&plan, "hero")["estimated_usd"],
-        json!(2.016),
-        "v3 pro, 12 s, audio on"
+        json!(4.032),
+        "v3 pro, 12 s, audio on: $0.336/s, the higher of fal's two figures"
     );
     assert_eq!(
         shot(&plan, "still")["estimated_usd"],
@@ -130,14 +130,14 @@ fn v3_prices_are_exact_and_name_their_source() {
     );
     assert_eq!(
         shot(&plan, "beats")["estimated_usd"],
-        json!(1.68),
-        "beats priced by their total"
+        json!(3.36),
+        "beats priced by their total (v3 pro, 10 s, audio on)"
     );
+    let from = shot(&plan, "hero")["price_from"].as_str().unwrap().to_owned();
+    assert!(from.starts_with("table 20"), "{from}");
     assert!(
-        shot(&plan, "hero")["price_from"]
-            .as_str()
-            .unwrap()
-            .starts_with("table 20")
+        from.contains("v3 pro: fal's pages say $0.112 or $0.224/s; the live price settles it"),
+        "{from}"
     );
     assert_eq!(shot(&plan, "o3-text")["price_from"], "price_usd");
 }
@@ -228,11 +228,11 @@ async fn a_price_change_at_fal_reaches_the_estimate_with_its_source() {
     );
     assert_eq!(
         plan(&file)["shots"][0]["estimated_usd"],
-        json!(0.84),
-        "table: 5 s × $0.168"
+        json!(1.68),
+        "table: 5 s × $0.336"
     );
 
-    sb.set_price("fal-ai/kling-video/v3/pro/text-to-video", 0.14);
+    sb.set_price("fal-ai/kling-video/v3/pro/text-to-video", 0.4);
     let o = run(&["models", "--refresh"], Some("k"));
     assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(
@@ -241,10 +241,10 @@ async fn a_price_change_at_fal_reaches_the_estimate_with_its_source() {
         String::from_utf8_lossy(&o.stdout)
     );
     let p = plan(&file);
-    // The live unit price is the silent tier; audio keeps its 1.5× ratio: 0.21/s × 5 s.
-    assert_eq!(p["shots"][0]["estimated_usd"], json!(1.05), "{p}");
+    // The live unit price is the silent tier; the audio tier is never below it: 0.40/s × 5 s.
+    assert_eq!(p["shots"][0]["estimated_usd"], json!(2.0), "{p}");
     let from = p["shots"][0]["price_from"].as_str().unwrap();
-    assert!(from.starts_with("live ") && from.contains("+$0.21 vs table"), "{from}");
+    assert!(from.starts_with("live ") && from.contains("+$0.32 vs table"), "{from}");
     let text = run(&["plan", file.to_str().unwrap()], None);
     assert!(String::from_utf8_lossy(&text.stdout).contains("prices: live from fal"));
 
@@ -253,14 +253,14 @@ async fn a_price_change_at_fal_reaches_the_estimate_with_its_source() {
     assert_eq!(o.status.code(), Some(0));
     let o = crate::common::render_against(&sb.base_url(), &file, "k", &["--offline", "--max-cost", "0.5"]).await;
     let err = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(3), "the table's $0.84 is over 0.5: {err}");
+    assert_eq!(o.status.code(), Some(3), "the table's $1.68 is over 0.5: {err}");
     assert!(err.contains("--offline") && err.contains("table"), "{err}");
     let before = sb.stats()["requests"]["pricing"].as_u64().unwrap_or(0);
     let o = crate::common::render_against(&sb.base_url(), &file, "k", &["--max-cost", "0.5"]).await;
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(3), "{err}");
     assert!(
-        err.contains("$1.05") && err.contains("live"),
+        err.contains("$2.00") && err.contains("live"),
         "the render priced live: {err}"
     );
     assert_eq!(sb.stats()["requests"]["pricing"].as_u64().unwrap_or(0), before + 1);

@@ -1,0 +1,333 @@
+//! Money and history as the providers serve them: lost submits found pages deep in a busy,
+//! day-old history (fal: `start`, `next_cursor`/`has_more`; Eachlabs: `limit`/`offset`),
+//! results recovered a day after their submit, request ids checked before any use.
+
+use crate::common::{render_against, storyboard, write};
+use serde_json::Value;
+use std::path::Path;
+use std::process::Output;
+use std::time::{Duration, Instant};
+use storyboard::sandbox::{Sandbox, SandboxConfig};
+
+const HOUR: Duration = Duration::from_secs(3600);
+
+fn fast(faults: &str) -> SandboxConfig {
+    SandboxConfig {
+        queue_time: Duration::from_millis(10),
+        job_time: Duration::from_millis(40),
+        faults: faults.parse().unwrap(),
+        ..SandboxConfig::fast()
+    }
+}
+
+/// `storyboard CMD FILE ARGS` with every base URL at the sandbox and `k` as both keys.
+async fn run(url: &str, cmd: &str, file: &Path, args: &[&str]) -> Output {
+    let mut c = storyboard();
+    c.arg(cmd).arg(file).args(args);
+    c.env("FAL_KEY", "k")
+        .env("EACHLABS_API_KEY", "k")
+        .env("STORYBOARD_FAST_POLL", "1");
+    for var in [
+        "STORYBOARD_FAL_URL",
+        "STORYBOARD_FAL_STORAGE_URL",
+        "STORYBOARD_FAL_API_URL",
+        "STORYBOARD_EACHLABS_URL",
+    ] {
+        c.env(var, url);
+    }
+    tokio::task::spawn_blocking(move || c.output().unwrap()).await.unwrap()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// The one endpoint (or model) the sandbox created jobs for.
+fn only_endpoint(sb: &Sandbox) -> String {
+    let created = sb.stats()["jobs_created"].as_object().unwrap().clone();
+    assert_eq!(created.len(), 1, "{created:?}");
+    created.keys().next().unwrap().clone()
+}
+
+/// Waits (bounded) until fal's history lists `n` finished requests of `endpoint` since 1970:
+/// the history lists finished requests only.
+async fn finished(sb: &Sandbox, endpoint: &str, n: usize) {
+    let url = format!(
+        "{}/v1/models/requests/by-endpoint?endpoint_id={endpoint}&start=1970-01-01T00:00:00Z",
+        sb.base_url()
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let v: Value = reqwest::Client::new()
+            .get(&url)
+            .header("authorization", "Key k")
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if v["items"].as_array().map_or(0, Vec::len) >= n || Instant::now() > deadline {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn one_shot(dir: &Path, provider: &str) -> std::path::PathBuf {
+    write(
+        dir,
+        "s.yaml",
+        &format!(
+            "version: 1\nprovider: {provider}\noutput: out\nshots:\n  - id: s0\n    prompt: a lighthouse at dusk\n"
+        ),
+    )
+}
+
+/// A submit whose answer was lost, then 250 more requests over 30 hours: the lookup sends
+/// `start` from the journaled submit time (fal's default window is the last 24 h) and reads
+/// every page (100 a page), finds the job three pages deep and adopts it: nothing paid twice.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_lost_fal_submit_250_requests_deep_and_30_hours_old_is_found_and_adopted() {
+    let sb = crate::common::start_sandbox(fast("submit_drop=1")).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = one_shot(dir.path(), "fal");
+    let o = render_against(&sb.base_url(), &file, "k", &[]).await;
+    assert_eq!(o.status.code(), Some(1), "uncertain: {}", stderr(&o));
+    let endpoint = only_endpoint(&sb);
+    finished(&sb, &endpoint, 1).await;
+    sb.advance_clock(30 * HOUR);
+    sb.seed_fal_history(&endpoint, 250, 29 * HOUR);
+    let o = run(&sb.base_url(), "reconcile", &file, &[]).await;
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stderr(&o).contains("adopted"), "{}", stderr(&o));
+    assert!(
+        sb.stats()["requests"]["history"].as_u64().unwrap() >= 3,
+        "every page read"
+    );
+    let o = render_against(&sb.base_url(), &file, "k", &[]).await;
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(sb.stats()["jobs_created_total"], 1, "nothing resubmitted");
+}
+
+/// The same for Eachlabs: 45 predictions after the lost one (its default page is 20): the
+/// lookup pages with `limit`/`offset` and finds it.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_lost_eachlabs_create_45_predictions_deep_is_found_and_followed() {
+    let sb = crate::common::start_sandbox(fast("each_drop=1")).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = one_shot(dir.path(), "eachlabs");
+    let o = render_against(&sb.base_url(), &file, "k", &[]).await;
+    assert_eq!(o.status.code(), Some(1), "uncertain: {}", stderr(&o));
+    let model = only_endpoint(&sb);
+    sb.advance_clock(2 * HOUR);
+    sb.seed_eachlabs_history("k", &model, 45, HOUR);
+    let o = render_against(&sb.base_url(), &file, "k", &[]).await;
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(err.contains("found request") && err.contains("adopted"), "{err}");
+    assert_eq!(sb.stats()["jobs_created_total"], 1, "no second prediction");
+    assert!(sb.stats()["requests"]["eachlabs_executions"].as_u64().unwrap() >= 1);
+}
+
+/// A render stopped right after its submit, resumed 30 hours later: the queue forgot the
+/// result, and the request history (asked with an explicit `start`) still has it.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_result_is_recovered_from_the_history_30_hours_after_its_submit() {
+    let sb = crate::common::start_sandbox(SandboxConfig {
+        result_ttl: Some(Duration::from_millis(1)),
+        ..fast("submit_drop=1")
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = one_shot(dir.path(), "fal");
+    let o = render_against(&sb.base_url(), &file, "k", &[]).await;
+    assert_eq!(o.status.code(), Some(1), "uncertain: {}", stderr(&o));
+    let endpoint = only_endpoint(&sb);
+    finished(&sb, &endpoint, 1).await;
+    // The job is adopted while the clock is still today; its result then expires for a day.
+    let o = run(&sb.base_url(), "reconcile", &file, &[]).await;
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    sb.advance_clock(30 * HOUR);
+    let o = render_against(&sb.base_url(), &file, "k", &[]).await;
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(sb.stats()["jobs_created_total"], 1);
+    let m: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("out/manifest.json")).unwrap()).unwrap();
+    assert_eq!(m["shots"][0]["status"], "done", "{m}");
+}
+
+/// `adopt` with an id that is not a fal request id (a path, a query, a fragment): exit 2,
+/// naming the shot and field, and nothing is sent or written.
+#[tokio::test(flavor = "multi_thread")]
+async fn adopt_refuses_a_malformed_request_id_and_sends_nothing() {
+    let sb = crate::common::start_sandbox(fast("")).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = one_shot(dir.path(), "fal");
+    for id in [
+        "../../../../x/y?z=1#f",
+        "764cabcf-b745-4b3e-ae38-1200304cf45",
+        "",
+        "a b",
+    ] {
+        let o = run(&sb.base_url(), "adopt", &file, &["s0", id]).await;
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{id}: {err}");
+        assert!(err.contains("s0") && err.contains("not a fal request id"), "{err}");
+    }
+    assert_eq!(sb.stats()["requests"], serde_json::json!({}), "nothing sent");
+    assert!(!dir.path().join("out").exists(), "nothing written");
+}
+
+const V3_PRO: &str = "fal-ai/kling-video/v3/pro/text-to-video";
+
+/// `storyboard ARGS` with its own price cache, the platform API at `api` and key `k`.
+async fn priced(api: &str, cache: &Path, args: &[&str]) -> Output {
+    let mut c = storyboard();
+    c.args(args).env("XDG_CACHE_HOME", cache).env("FAL_KEY", "k");
+    for var in [
+        "STORYBOARD_FAL_URL",
+        "STORYBOARD_FAL_API_URL",
+        "STORYBOARD_FAL_STORAGE_URL",
+    ] {
+        c.env(var, api);
+    }
+    tokio::task::spawn_blocking(move || c.output().unwrap()).await.unwrap()
+}
+
+/// A live price no model costs ($3.7e12 a second, which once wrapped to a $0.03 estimate) and
+/// a live price per image for a per-second endpoint: each ignored with one message naming the
+/// endpoint; the table prices the shot, and the budget still refuses it (nothing sent).
+#[tokio::test(flavor = "multi_thread")]
+async fn absurd_live_prices_and_prices_in_another_unit_are_ignored_with_one_message() {
+    let sb = crate::common::start_sandbox(fast("")).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        dir.path(),
+        "s.yaml",
+        "version: 1\nmodel: kling-v3-pro\nbudget_usd: 1\noutput: out\nshots:\n  - id: a\n    prompt: x\n    duration: 5\n",
+    );
+    let file = file.to_str().unwrap();
+    for (price, unit, why) in [(3.7e12, "second", "above $100.00/s"), (0.01, "image", "per image")] {
+        let cache = tempfile::tempdir().unwrap();
+        sb.set_price_per(V3_PRO, price, unit);
+        let o = priced(&sb.base_url(), cache.path(), &["models", "--refresh"]).await;
+        let out = String::from_utf8_lossy(&o.stdout);
+        assert_eq!(o.status.code(), Some(0), "{out}");
+        let message = format!("fal's live price for {V3_PRO} is ignored");
+        assert_eq!(out.matches(&message).count(), 1, "{out}");
+        assert!(out.contains(why), "{out}");
+        let row = out.lines().find(|l| l.contains(" v3/pro/text-to-video ")).unwrap();
+        assert!(
+            row.contains("$0.224/s audio off") && row.contains("table"),
+            "the table's price: {row}"
+        );
+        let o = priced(&sb.base_url(), cache.path(), &["plan", file, "--json"]).await;
+        let p: Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(
+            p["shots"][0]["estimated_usd"],
+            serde_json::json!(1.68),
+            "the table: {p}"
+        );
+        let o = priced(&sb.base_url(), cache.path(), &["render", file, "--yes"]).await;
+        assert_eq!(o.status.code(), Some(3), "over budget_usd 1: {}", stderr(&o));
+    }
+    assert_eq!(sb.stats()["jobs_created_total"], 0);
+}
+
+/// A pricing API that streams forever: the read stops at 4 MiB (not at the 20 s timeout, not
+/// gigabytes later), and the table is used.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_pricing_answer_that_never_ends_is_cut_off_at_the_limit() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let server = tokio::spawn(async move {
+        let (mut s, _) = listener.accept().await.unwrap();
+        let mut buf = [0u8; 4096];
+        let _ = s.read(&mut buf).await;
+        let head = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n";
+        s.write_all(head.as_bytes()).await.unwrap();
+        let body = [b' '; 65536];
+        let mut sent = 0u64;
+        let chunk = format!("{:x}\r\n", body.len());
+        while s.write_all(chunk.as_bytes()).await.is_ok()
+            && s.write_all(&body).await.is_ok()
+            && s.write_all(b"\r\n").await.is_ok()
+        {
+            sent += body.len() as u64;
+        }
+        sent
+    });
+    let cache = tempfile::tempdir().unwrap();
+    let started = Instant::now();
+    let o = priced(&url, cache.path(), &["models", "--refresh"]).await;
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("longer than 4 MiB") && out.contains("table"), "{out}");
+    assert!(started.elapsed() < Duration::from_secs(15), "not the 20 s timeout");
+    let sent = server.await.unwrap();
+    assert!(
+        sent < 16 << 20,
+        "stopped reading near 4 MiB, the server sent {sent} bytes"
+    );
+}
+
+/// After each fal job its billing event is read: the bill is kept per take in the manifest,
+/// and `status` shows it beside the estimate, flagging a shot billed more than a cent away from
+/// it (the sandbox bills v3 pro at the lower of fal's two published figures).
+#[tokio::test(flavor = "multi_thread")]
+async fn billed_costs_are_recorded_per_take_and_status_compares_them_with_the_estimate() {
+    let sb = crate::common::start_sandbox(fast("")).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        dir.path(),
+        "s.yaml",
+        "version: 1\noutput: out\nshots:\n  - id: a\n    prompt: x\n  - id: b\n    model: kling-v3-pro\n    prompt: y\n    duration: 5\n",
+    );
+    let o = render_against(&sb.base_url(), &file, "k", &["--offline"]).await;
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(sb.stats()["requests"]["billing_events"], 2);
+    let o = run(&sb.base_url(), "status", &file, &["--json"]).await;
+    let st: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let (a, b) = (&st["shots"][0], &st["shots"][1]);
+    assert_eq!(a["billed_usd"], a["estimated_usd"], "{st}");
+    assert_eq!(a["billed_differs"], false);
+    assert_eq!(b["estimated_usd"], serde_json::json!(1.68));
+    assert_eq!(b["billed_usd"], serde_json::json!(0.84), "{st}");
+    assert_eq!(b["billed_differs"], true);
+    let o = run(&sb.base_url(), "status", &file, &[]).await;
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("$0.84 (est. $1.68)"), "{text}");
+    assert!(
+        text.contains("1 differ from their estimate by more than a cent"),
+        "{text}"
+    );
+    let m: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("out/manifest.json")).unwrap()).unwrap();
+    assert_eq!(m["shots"][1]["takes"][0]["actual_usd"], serde_json::json!(0.84), "{m}");
+}
+
+/// A key without billing scope (403 at the billing events): said once, never a failure.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_key_without_billing_scope_is_said_once_and_fails_nothing() {
+    let sb = crate::common::start_sandbox(fast("")).await;
+    sb.billing_scope(false);
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        dir.path(),
+        "s.yaml",
+        "version: 1\noutput: out\nshots:\n  - id: a\n    prompt: x\n  - id: b\n    prompt: y\n",
+    );
+    let o = render_against(&sb.base_url(), &file, "k", &["--offline"]).await;
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert_eq!(
+        err.matches("billed cost not available with this key").count(),
+        1,
+        "{err}"
+    );
+    let o = run(&sb.base_url(), "status", &file, &["--json"]).await;
+    let st: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(st["shots"][0]["billed_usd"], Value::Null, "{st}");
+    assert_eq!(st["shots"][0]["state"], "done");
+}
