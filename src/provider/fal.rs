@@ -305,7 +305,7 @@ impl Fal {
         let start = std::time::SystemTime::now() - Duration::from_secs(30 * 24 * 3600);
         let start = humantime::format_rfc3339_seconds(start).to_string();
         let history = self.history_page(endpoint, &start, Some(id), None).await;
-        let output = history.map_err(|e| e.0).and_then(|v| {
+        let output = history.map_err(|e| e.to_string()).and_then(|v| {
             v["items"]
                 .as_array()
                 .and_then(|items| items.iter().find(|i| i["request_id"] == id))
