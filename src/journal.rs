@@ -221,6 +221,8 @@ pub struct History {
     pub attempts: HashMap<(String, String), u32>,
     /// Uploads by (api, sha256).
     pub uploads: HashMap<(String, String), String>,
+    /// When each of those was uploaded (RFC 3339), by (api, sha256).
+    pub uploaded_at: HashMap<(String, String), String>,
     /// By request key alone (whichever API wrote last): for `storyboard status`.
     pub latest: HashMap<String, (String, KeyState)>,
     /// Lines that could not be read (a torn last line).
@@ -379,7 +381,8 @@ impl History {
                 reason,
                 ..
             } => (api, request_key, KeyState::Gone { request_id, reason }),
-            Record::Upload { sha256, api, url, .. } => {
+            Record::Upload { sha256, api, url, at } => {
+                self.uploaded_at.insert((api.clone(), sha256.clone()), at);
                 self.uploads.insert((api, sha256), url);
                 return;
             }

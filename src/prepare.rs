@@ -87,8 +87,15 @@ impl Preparation<'_> {
                 continue;
             }
             match remembered.get(&f.sha256) {
-                Some(url) => {
+                Some(url) if self.still_valid(&f.sha256) => {
                     out.insert(f.sha256.clone(), Ok(url.clone()));
+                }
+                Some(_) => {
+                    self.reporter.event(&Event::Notice(format!(
+                        "uploading {} again: the copy uploaded earlier may have expired at the provider",
+                        f.written
+                    )));
+                    todo.push((f.sha256.clone(), f.path.clone()));
                 }
                 None => todo.push((f.sha256.clone(), f.path.clone())),
             }
@@ -114,6 +121,21 @@ impl Preparation<'_> {
             out.insert(sha, result);
         }
         out
+    }
+
+    /// Whether the remembered upload of `sha` is young enough to outlive this render: uploaded
+    /// less than the provider's upload lifetime minus a day ago (the day covers the render,
+    /// its queue and a resume). An upload whose time is unknown is not trusted.
+    fn still_valid(&self, sha: &str) -> bool {
+        let key = (self.resume.namespace.clone(), sha.to_owned());
+        let Some(at) = self.resume.history.uploaded_at.get(&key) else {
+            return false;
+        };
+        let margin = std::time::Duration::from_secs(24 * 3600);
+        humantime::parse_rfc3339_weak(at)
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age + margin < self.provider.upload_lifetime())
     }
 
     /// Uploads a local file whose content is still the `sha` planned; its URL.

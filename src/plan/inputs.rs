@@ -14,10 +14,9 @@ const IMAGE_EXTENSIONS: &[&str] = &["jpg", "jpeg", "png", "webp"];
 const IMAGE_MAX_BYTES: u64 = 10 * 1024 * 1024;
 /// Reference videos for motion control: mp4/mov, ≤ 100 MB (protocol.md §2).
 const VIDEO_EXTENSIONS: &[&str] = &["mp4", "mov"];
-/// Kling takes videos up to 100 MB, but one upload carries at most 90 MB: fal's own JS client
-/// switches to a multipart upload above that, which storyboard does not do. Voice samples are
-/// uploaded the same way.
-const UPLOAD_MAX_BYTES: u64 = 90 * 1024 * 1024;
+/// Kling takes videos up to 100 MB (protocol.md §2); above 90 MiB they go up in parts, as
+/// fal's own JS client sends them. Voice samples are uploaded the same way.
+const UPLOAD_MAX_BYTES: u64 = 100 * 1024 * 1024;
 /// Voice samples for `create-voice` (protocol.md §3: ".mp3/.wav audio or .mp4/.mov video").
 const SAMPLE_EXTENSIONS: &[&str] = &["wav", "mp3", "m4a", "mp4", "mov"];
 

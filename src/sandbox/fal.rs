@@ -451,9 +451,11 @@ fn cancel(state: &Shared, app: &str, id: &str) -> Response<Body> {
 
 /// `POST /storage/upload/initiate?storage_type=…` `{file_name, content_type}` → `{upload_url, file_url}`.
 pub(super) fn storage_initiate(state: &Shared, segs: &[&str], headers: &HeaderMap, body: &[u8]) -> Response<Body> {
-    if segs != ["storage", "upload", "initiate"] {
-        return json_response(StatusCode::NOT_FOUND, json!({"detail": "Not found"}));
-    }
+    let multipart = match segs {
+        ["storage", "upload", "initiate"] => false,
+        ["storage", "upload", "initiate-multipart"] => true,
+        _ => return json_response(StatusCode::NOT_FOUND, json!({"detail": "Not found"})),
+    };
     if !authorized(state, headers) {
         return unauthorized();
     }
@@ -470,7 +472,12 @@ pub(super) fn storage_initiate(state: &Shared, segs: &[&str], headers: &HeaderMa
         .filter(|n| !n.is_empty() && !n.contains('/'))
         .unwrap_or("upload.bin")
         .to_owned();
+    let lifetime = match super::files::lifetime(state, headers) {
+        Ok(l) => l,
+        Err(refused) => return *refused,
+    };
     let token = state.lock().expect_upload("upload_initiate", content_type);
+    super::files::opened(state, &token, lifetime, multipart);
     json_response(
         StatusCode::OK,
         json!({

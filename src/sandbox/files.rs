@@ -6,6 +6,8 @@ use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, Response, StatusCode};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::time::Duration;
 
 use super::{Fault, Inner, Outcome, Shared, json_response};
 
@@ -136,11 +138,14 @@ pub(super) fn serve(state: &Shared, segs: &[&str], headers: &HeaderMap, head: bo
     let mut inner = state.lock();
     inner.count("download");
     if let ["uploads", token, _name] = segs {
+        let now = inner.wall_now();
         return match inner.uploads.get(*token) {
             Some(super::Upload {
                 content_type,
                 bytes: Some(bytes),
-            }) => Response::builder()
+                expires,
+                ..
+            }) if expires.is_none_or(|e| now < e) => Response::builder()
                 .status(StatusCode::OK)
                 .header("content-type", content_type.as_str())
                 .header("content-length", bytes.len())
@@ -251,6 +256,109 @@ pub(super) fn receive_upload(state: &Shared, token: Option<&str>, headers: &Head
         );
     }
     upload.bytes = Some(body);
+    json_response(StatusCode::OK, json!({}))
+}
+
+/// How long an upload is kept: `X-Fal-Object-Lifecycle` (fal-js `storage.ts`; the Python
+/// client may send `X-Fal-Object-Lifecycle-Preference`, protocol.md §2) as JSON
+/// `{"expiration_duration_seconds": N}`, else the account's lifetime. A header that is not
+/// that JSON is refused (422).
+pub(super) fn lifetime(state: &Shared, headers: &HeaderMap) -> Result<Option<Duration>, Box<Response<Body>>> {
+    let header = ["x-fal-object-lifecycle", "x-fal-object-lifecycle-preference"]
+        .iter()
+        .find_map(|h| headers.get(*h).and_then(|v| v.to_str().ok()));
+    let Some(text) = header else {
+        return Ok(state.config.upload_lifetime);
+    };
+    let v: Value = serde_json::from_str(text).unwrap_or(Value::Null);
+    match v.get("expiration_duration_seconds") {
+        None if v.is_object() => Ok(state.config.upload_lifetime),
+        Some(n) if n.as_u64().is_some() => Ok(n.as_u64().map(Duration::from_secs)),
+        _ => Err(Box::new(json_response(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            json!({"detail": "X-Fal-Object-Lifecycle must be JSON like {\"expiration_duration_seconds\": 604800}"}),
+        ))),
+    }
+}
+
+/// Sets an initiated upload's expiry (from the sandbox's clock) and whether it comes in parts.
+pub(super) fn opened(state: &Shared, token: &str, lifetime: Option<Duration>, multipart: bool) {
+    let mut inner = state.lock();
+    let now = inner.wall_now();
+    if let Some(u) = inner.uploads.get_mut(token) {
+        u.expires = lifetime.map(|l| now + l);
+        u.parts = multipart.then(BTreeMap::new);
+    }
+}
+
+/// `PUT /__upload/{token}/{n}`: part `n` (1–10000) of a multipart upload; answers
+/// `{partNumber, etag}` (fal-js reads the body) and an `ETag` header (the Python client's).
+pub(super) fn receive_part(state: &Shared, token: &str, n: &str, body: Bytes) -> Response<Body> {
+    let mut inner = state.lock();
+    inner.count("upload_part");
+    let Some(parts) = inner.uploads.get_mut(token).and_then(|u| u.parts.as_mut()) else {
+        return json_response(StatusCode::NOT_FOUND, json!({"detail": "Unknown multipart upload"}));
+    };
+    let Some(n) = n.parse::<u32>().ok().filter(|n| (1..=10_000).contains(n)) else {
+        return json_response(
+            StatusCode::BAD_REQUEST,
+            json!({"detail": "part number must be 1 to 10000"}),
+        );
+    };
+    let etag = etag_of(&body);
+    parts.insert(n, body);
+    let mut r = json_response(StatusCode::OK, json!({"partNumber": n, "etag": etag}));
+    if let Ok(v) = format!("\"{etag}\"").parse() {
+        r.headers_mut().insert("etag", v);
+    }
+    r
+}
+
+fn etag_of(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .take(8)
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// `POST /__upload/{token}/complete` `{"parts": [{"partNumber", "etag"}]}`: every part, in
+/// order, each with the etag its PUT answered; the file is then served whole.
+pub(super) fn complete(state: &Shared, token: &str, body: &[u8]) -> Response<Body> {
+    let mut inner = state.lock();
+    inner.count("upload_complete");
+    let Some(upload) = inner.uploads.get_mut(token).filter(|u| u.parts.is_some()) else {
+        return json_response(StatusCode::NOT_FOUND, json!({"detail": "Unknown multipart upload"}));
+    };
+    let listed: Vec<(u64, String)> = serde_json::from_slice::<Value>(body)
+        .ok()
+        .and_then(|v| v["parts"].as_array().cloned())
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|p| Some((p["partNumber"].as_u64()?, p["etag"].as_str()?.to_owned())))
+        .collect();
+    let parts = upload
+        .parts
+        .as_ref()
+        .map(|p| p.iter().collect::<Vec<_>>())
+        .unwrap_or_default();
+    let matches = listed.len() == parts.len()
+        && listed
+            .iter()
+            .zip(&parts)
+            .all(|((n, etag), (m, bytes))| *n == u64::from(**m) && *etag == etag_of(bytes));
+    if parts.is_empty() || !matches {
+        return json_response(
+            StatusCode::BAD_REQUEST,
+            json!({"detail": "parts must list every uploaded part in order with its etag"}),
+        );
+    }
+    let mut whole = Vec::with_capacity(parts.iter().map(|(_, b)| b.len()).sum());
+    for (_, b) in &parts {
+        whole.extend_from_slice(b);
+    }
+    upload.bytes = Some(Bytes::from(whole));
+    upload.parts = None;
     json_response(StatusCode::OK, json!({}))
 }
 

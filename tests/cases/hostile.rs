@@ -67,8 +67,8 @@ async fn fake_fal(submit: (u16, Value)) -> (String, Seen) {
             match (m.as_str(), path.as_str()) {
                 ("POST", p) if p.ends_with("text-to-video") => json(submit.0, submit.1),
                 (_, p) if p.ends_with("/status/stream") => StatusCode::NOT_FOUND.into_response(),
-                (_, p) if p.ends_with("/requests/r1/status") => json(200, json!({"status": "COMPLETED"})),
-                (_, p) if p.ends_with("/requests/r1") => json(
+                (_, p) if p.ends_with(&format!("/requests/{ID}/status")) => json(200, json!({"status": "COMPLETED"})),
+                (_, p) if p.ends_with(&format!("/requests/{ID}")) => json(
                     200,
                     json!({"video": {"url": format!("{base}/clip.mp4"), "file_size": clip.len()}}),
                 ),
@@ -94,6 +94,9 @@ fn first_clip() -> String {
     names.remove(0)
 }
 
+/// A request id of fal's form (a UUID).
+const ID: &str = "764cabcf-b745-4b3e-ae38-1200304cf45b";
+
 fn one_shot(dir: &Path) -> std::path::PathBuf {
     write(
         dir,
@@ -114,10 +117,10 @@ fn written(dir: &Path) -> String {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_key_is_never_sent_to_a_url_the_server_returns_on_another_origin() {
     let (thief, stolen) = thief().await;
-    let t = format!("http://{thief}/fal-ai/kling-video/requests/r1");
+    let t = format!("http://{thief}/fal-ai/kling-video/requests/{ID}");
     let (url, seen) = fake_fal((
         200,
-        json!({"request_id": "r1", "status_url": format!("{t}/status"), "response_url": t, "cancel_url": format!("{t}/cancel")}),
+        json!({"request_id": ID, "status_url": format!("{t}/status"), "response_url": t, "cancel_url": format!("{t}/cancel")}),
     ))
     .await;
     let dir = tempfile::tempdir().unwrap();
@@ -131,7 +134,8 @@ async fn the_key_is_never_sent_to_a_url_the_server_returns_on_another_origin() {
     );
     let seen = seen.lock().unwrap();
     assert!(
-        seen.iter().any(|(_, p, auth)| p.ends_with("/requests/r1") && *auth),
+        seen.iter()
+            .any(|(_, p, auth)| p.ends_with(&format!("/requests/{ID}")) && *auth),
         "{seen:?}"
     );
     // The clip itself is fetched without the key.
