@@ -139,11 +139,11 @@ fn create(state: &Shared, key: String, body: &[u8]) -> Response<Body> {
         )
     } else {
         (
-            Outcome::Clip(ClipSpec::from_input(&input, model.audio_default)),
+            Outcome::Clip(ClipSpec::from_input(&input, slug, model.audio_default)),
             "error",
         )
     };
-    let spec = ClipSpec::from_input(&input, model.audio_default);
+    let spec = ClipSpec::from_input(&input, slug, model.audio_default);
     let id = inner.new_id();
     inner.job_started(slug);
     inner.predictions.insert(
