@@ -37,7 +37,13 @@ impl ClipSpec {
         };
         let asked = match input.get("duration") {
             Some(Value::Number(n)) => n.as_f64().map(|s| s.round() as u32),
-            Some(Value::String(s)) => s.trim().trim_end_matches('s').trim().parse::<f64>().ok().map(|s| s.round() as u32),
+            Some(Value::String(s)) => s
+                .trim()
+                .trim_end_matches('s')
+                .trim()
+                .parse::<f64>()
+                .ok()
+                .map(|s| s.round() as u32),
             _ => None,
         };
         let seconds = match (asked, input.get("character_orientation")) {
@@ -57,7 +63,13 @@ impl ClipSpec {
             .unwrap_or("");
         let title: String = prompt.split_whitespace().take(12).collect::<Vec<_>>().join(" ");
         let model = model.strip_prefix("fal-ai/").unwrap_or(model).to_owned();
-        ClipSpec { aspect, seconds, audio, title, model }
+        ClipSpec {
+            aspect,
+            seconds,
+            audio,
+            title,
+            model,
+        }
     }
 
     /// The displayed size.

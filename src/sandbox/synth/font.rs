@@ -131,7 +131,11 @@ pub fn wrap(text: &str, width: usize, max: usize) -> Vec<String> {
         let mut word: Vec<char> = word.chars().collect();
         while !word.is_empty() {
             let used = cur.chars().count();
-            let room = if used == 0 { width } else { width.saturating_sub(used + 1) };
+            let room = if used == 0 {
+                width
+            } else {
+                width.saturating_sub(used + 1)
+            };
             if word.len() <= room || (used == 0 && room > 0) {
                 let take = word.len().min(room);
                 if used > 0 {
@@ -161,8 +165,14 @@ mod tests {
 
     #[test]
     fn wraps_at_spaces_cuts_long_words_and_marks_a_cut() {
-        assert_eq!(wrap("a night market in the rain", 10, 5), ["a night", "market in", "the rain"]);
-        assert_eq!(wrap("kling-video/v3/pro/text-to-video", 12, 5), ["kling-video/", "v3/pro/text-", "to-video"]);
+        assert_eq!(
+            wrap("a night market in the rain", 10, 5),
+            ["a night", "market in", "the rain"]
+        );
+        assert_eq!(
+            wrap("kling-video/v3/pro/text-to-video", 12, 5),
+            ["kling-video/", "v3/pro/text-", "to-video"]
+        );
         assert_eq!(wrap("one two three four", 5, 2), ["one", "tw..."]);
         assert!(wrap("   ", 10, 3).is_empty());
     }

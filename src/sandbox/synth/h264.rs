@@ -53,7 +53,11 @@ impl Bits {
 
     /// `se(v)`: signed exp-Golomb (k > 0 → 2k − 1, k ≤ 0 → −2k).
     pub fn se(&mut self, v: i32) {
-        let mapped = if v > 0 { 2 * v.unsigned_abs() - 1 } else { 2 * v.unsigned_abs() };
+        let mapped = if v > 0 {
+            2 * v.unsigned_abs() - 1
+        } else {
+            2 * v.unsigned_abs()
+        };
         self.ue(mapped);
     }
 
@@ -292,7 +296,10 @@ mod tests {
 
     #[test]
     fn a_skipped_picture_is_a_few_bytes_and_an_idr_holds_every_sample() {
-        let g = Geometry { width: 320, height: 180 };
+        let g = Geometry {
+            width: 320,
+            height: 180,
+        };
         assert_eq!((g.mbs_wide(), g.mbs_high(), g.coded()), (20, 12, (320, 192)));
         assert!(skip(g, 1).len() < 12);
         let planes = Planes {

@@ -110,9 +110,10 @@ fn background(spec: &Spec, g: Geometry) -> Planes {
         top += LINE * 2;
     }
     top += LINE / 2;
-    let details = font::wrap(spec.model, cols(1), 2)
-        .into_iter()
-        .chain(font::wrap(&format!("job {}", spec.job), cols(1), 2));
+    let details =
+        font::wrap(spec.model, cols(1), 2)
+            .into_iter()
+            .chain(font::wrap(&format!("job {}", spec.job), cols(1), 2));
     for line in details {
         p.text(MARGIN, top, 1, &line, INK, SHADOW);
         top += LINE;
@@ -185,14 +186,133 @@ fn audio(seconds: u32) -> mp4::Track<'static> {
 }
 
 #[cfg(test)]
-mod scratch {
-    #[test]
-    fn dump() {
-        for (name, w, h, s, a) in [("a", 320, 180, 7, true), ("b", 180, 320, 3, false), ("c", 240, 240, 15, true)] {
-            let t = std::time::Instant::now();
-            let bytes = super::mp4(&super::Spec { width: w, height: h, seconds: s, audio: a, title: "A night market in the rain, neon signs reflecting in puddles", model: "kling-video/v3/pro/text-to-video", job: name });
-            eprintln!("{name}: {} bytes in {:?}", bytes.len(), t.elapsed());
-            std::fs::write(format!("/tmp/synth-{name}.mp4"), bytes).unwrap();
+mod tests {
+    use super::*;
+
+    /// The boxes in `data`: (type, payload).
+    fn boxes(data: &[u8]) -> Vec<(&[u8], &[u8])> {
+        let mut out = Vec::new();
+        let mut pos = 0;
+        while pos + 8 <= data.len() {
+            let size = be32(data, pos) as usize;
+            assert!(size >= 8 && pos + size <= data.len(), "a box overruns its parent");
+            out.push((&data[pos + 4..pos + 8], &data[pos + 8..pos + size]));
+            pos += size;
         }
+        out
+    }
+
+    /// The `n`th box of type `kind` (full boxes' payloads start with version and flags;
+    /// sample descriptions and sample entries have fields before their children).
+    fn child<'a>(data: &'a [u8], kind: &[u8; 4], n: usize) -> &'a [u8] {
+        boxes(data)
+            .into_iter()
+            .filter(|(k, _)| *k == kind)
+            .nth(n)
+            .map(|(_, body)| match kind {
+                b"stsd" => &body[8..],
+                b"avc1" => &body[78..],
+                b"mp4a" => &body[28..],
+                _ => body,
+            })
+            .unwrap_or_else(|| panic!("no {}", String::from_utf8_lossy(kind)))
+    }
+
+    fn path<'a>(data: &'a [u8], kinds: &[&[u8; 4]]) -> &'a [u8] {
+        kinds.iter().fold(data, |d, k| child(d, k, 0))
+    }
+
+    fn be32(b: &[u8], at: usize) -> u32 {
+        u32::from_be_bytes(b[at..at + 4].try_into().unwrap())
+    }
+
+    fn spec(seconds: u32, audio: bool, job: &'static str) -> Spec<'static> {
+        Spec {
+            width: 320,
+            height: 180,
+            seconds,
+            audio,
+            title: "a night market",
+            model: "kling-video/v3/pro/text-to-video",
+            job,
+        }
+    }
+
+    #[test]
+    fn boxes_are_ftyp_moov_mdat_and_the_durations_are_exact() {
+        let file = mp4(&spec(7, true, "job-1"));
+        let kinds: Vec<&[u8]> = boxes(&file).into_iter().map(|(k, _)| k).collect();
+        assert_eq!(
+            kinds,
+            [b"ftyp", b"moov", b"mdat"],
+            "faststart: moov before mdat, nothing after"
+        );
+        let moov = child(&file, b"moov", 0);
+        let mvhd = child(moov, b"mvhd", 0);
+        assert_eq!((be32(mvhd, 12), be32(mvhd, 16)), (1000, 7000), "mvhd: 7 s in ms");
+        let seen: Vec<_> = (0..2)
+            .map(|n| {
+                let trak = child(moov, b"trak", n);
+                let mdhd = path(trak, &[b"mdia", b"mdhd"]);
+                let stbl = path(trak, &[b"mdia", b"minf", b"stbl"]);
+                let stss = boxes(stbl)
+                    .into_iter()
+                    .find(|(k, _)| *k == b"stss")
+                    .map(|(_, b)| be32(b, 4));
+                (be32(mdhd, 12), be32(mdhd, 16), be32(child(stbl, b"stsz", 0), 8), stss)
+            })
+            .collect();
+        assert_eq!(
+            seen,
+            [(12_288, 7 * 12_288, 7 * 24, Some(7)), (48_000, 7 * 48_000, 329, None)],
+            "video: 168 frames of 512 units, an IDR each second; audio: 328 frames of 1,024 samples and one of 128"
+        );
+    }
+
+    #[test]
+    fn the_sample_entries_say_constrained_baseline_and_aac_lc_mono_48k() {
+        let file = mp4(&spec(3, true, "job-1"));
+        let moov = child(&file, b"moov", 0);
+        let entry = |n| path(child(moov, b"trak", n), &[b"mdia", b"minf", b"stbl", b"stsd"]);
+        let avcc = path(entry(0), &[b"avc1", b"avcC"]);
+        assert_eq!(
+            avcc[..4],
+            [1, 66, 0xC0, 30],
+            "version, profile 66, constraint_set0+1, level 3.0"
+        );
+        let esds = path(entry(1), &[b"mp4a", b"esds"]);
+        assert!(
+            esds.windows(4).any(|w| w == [0x05, 2, 0x11, 0x88]),
+            "AudioSpecificConfig: AAC-LC 48 kHz mono"
+        );
+        let silent = mp4(&spec(3, false, "job-1"));
+        let traks = boxes(child(&silent, b"moov", 0))
+            .iter()
+            .filter(|(k, _)| *k == b"trak")
+            .count();
+        assert_eq!(traks, 1, "no audio track unless asked");
+    }
+
+    #[test]
+    fn two_jobs_differ_from_the_first_frame_and_one_job_is_always_the_same_file() {
+        let (a, b) = (mp4(&spec(5, false, "job-1")), mp4(&spec(5, false, "job-2")));
+        assert_eq!(a.len(), b.len());
+        assert_ne!(colour("job-1"), colour("job-2"));
+        let first = |f: &[u8]| child(f, b"mdat", 0)[..20_000].to_vec();
+        assert_ne!(first(&a), first(&b), "the first picture differs");
+        assert_eq!(a, mp4(&spec(5, false, "job-1")));
+    }
+
+    #[test]
+    fn a_fifteen_second_clip_is_small_and_odd_sizes_are_made_even() {
+        let file = mp4(&spec(15, true, "job-1"));
+        assert!(file.len() < 2_000_000, "{} bytes", file.len());
+        let odd = mp4(&Spec {
+            width: 241,
+            height: 239,
+            ..spec(1, false, "j")
+        });
+        let tkhd = path(&odd, &[b"moov", b"trak", b"tkhd"]);
+        assert_eq!((be32(tkhd, 76) >> 16, be32(tkhd, 80) >> 16), (240, 238));
     }
 }

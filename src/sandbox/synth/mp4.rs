@@ -5,7 +5,12 @@
 /// What a track carries.
 pub enum Media<'a> {
     /// H.264: displayed size and the parameter sets for `avcC`.
-    Video { width: u16, height: u16, sps: &'a [u8], pps: &'a [u8] },
+    Video {
+        width: u16,
+        height: u16,
+        sps: &'a [u8],
+        pps: &'a [u8],
+    },
     /// AAC: sample rate, channels and the AudioSpecificConfig for `esds`.
     Audio { rate: u32, channels: u16, asc: &'a [u8] },
 }
@@ -174,7 +179,11 @@ fn stbl(t: &Track, id: u32, offset: u32) -> Vec<u8> {
     let stsc = Be::default().u32(1).u32(1).u32(n).u32(1);
     let stco = Be::default().u32(1).u32(offset);
     let mut parts = vec![
-        full(b"stsd", 0, &[&1u32.to_be_bytes()[..], &sample_entry(&t.media, id)].concat()),
+        full(
+            b"stsd",
+            0,
+            &[&1u32.to_be_bytes()[..], &sample_entry(&t.media, id)].concat(),
+        ),
         full(b"stts", 0, &stts.0),
     ];
     if let Some(sync) = &t.sync {
@@ -191,7 +200,12 @@ fn stbl(t: &Track, id: u32, offset: u32) -> Vec<u8> {
 /// `avc1` + `avcC` (ISO/IEC 14496-15 5.3.3) or `mp4a` + `esds` (14496-14 5.6).
 fn sample_entry(media: &Media, id: u32) -> Vec<u8> {
     match *media {
-        Media::Video { width, height, sps, pps } => {
+        Media::Video {
+            width,
+            height,
+            sps,
+            pps,
+        } => {
             // avcC: version 1, profile, constraints, level (the SPS's bytes 1..4), 4-byte lengths.
             let avcc = Be::default()
                 .raw(&[1, sps[1], sps[2], sps[3], 0xFF, 0xE1])
