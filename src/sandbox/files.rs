@@ -288,3 +288,30 @@ pub(super) fn voice_id_for(inner: &Inner, url: &str, _app: &str) -> String {
     let hex: String = digest.iter().take(6).map(|b| format!("{b:02x}")).collect();
     format!("vc_{hex}")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_clip_spec_takes_the_asked_duration_aspect_audio_and_prompt() {
+        let spec = ClipSpec::from_input(
+            &json!({"prompt": "A night market in the rain", "duration": "7", "aspect_ratio": "9:16", "generate_audio": true}),
+            "fal-ai/kling-video/v3/pro/text-to-video",
+            false,
+        );
+        assert_eq!((spec.aspect, spec.seconds, spec.audio), ("9x16", 7, true));
+        assert_eq!(
+            (spec.title.as_str(), spec.model.as_str()),
+            ("A night market in the rain", "kling-video/v3/pro/text-to-video")
+        );
+        let seconds = |input: Value| ClipSpec::from_input(&input, "m", true).seconds;
+        assert_eq!(seconds(json!({"duration": "6s"})), 6);
+        assert_eq!(seconds(json!({"duration": 12})), 12);
+        assert_eq!(seconds(json!({"character_orientation": "video"})), 10);
+        assert_eq!(seconds(json!({"character_orientation": "image"})), 5);
+        assert_eq!(seconds(json!({})), 5);
+        let other = ClipSpec::from_input(&json!({"keep_original_sound": false}), "m", true);
+        assert_eq!((other.aspect, other.audio), ("16x9", false));
+    }
+}

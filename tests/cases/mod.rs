@@ -12,4 +12,5 @@ mod providers;
 mod render;
 mod resume_hints;
 mod sandbox;
+mod sandbox_clips;
 mod takes;
