@@ -250,9 +250,10 @@ fn pcm_samples(p: &Planes, mx: usize, my: usize, out: &mut [u8; 384]) {
     }
 }
 
-/// A P picture whose every macroblock is `P_Skip` (zero motion: the previous picture again).
-/// `frame_num` counts reference pictures since the IDR.
-pub fn skip(g: Geometry, frame_num: u32) -> Vec<u8> {
+/// A P picture: the macroblocks at the (ascending) addresses in `intra` are `I_PCM` from `p`,
+/// every other one is `P_Skip` (zero motion: the previous picture's samples). `frame_num`
+/// counts reference pictures since the IDR.
+pub fn inter(g: Geometry, frame_num: u32, p: &Planes, intra: &[u32]) -> Vec<u8> {
     let mut b = Bits::default();
     b.ue(0); // first_mb_in_slice
     b.ue(5); // slice_type: P (all slices)
@@ -263,7 +264,20 @@ pub fn skip(g: Geometry, frame_num: u32) -> Vec<u8> {
     b.bit(false); // adaptive_ref_pic_marking_mode_flag
     b.se(0); // slice_qp_delta
     b.ue(1); // disable_deblocking_filter_idc
-    b.ue(g.mbs()); // mb_skip_run: the whole picture
+    let mut next = 0;
+    let mut mb = [0u8; 384];
+    for &addr in intra {
+        b.ue(addr - next); // mb_skip_run before it
+        b.ue(30); // mb_type: I_PCM in a P slice (5 + 25)
+        b.align_zero();
+        let (mx, my) = (addr % g.mbs_wide(), addr / g.mbs_wide());
+        pcm_samples(p, mx as usize, my as usize, &mut mb);
+        b.bytes(&mb);
+        next = addr + 1;
+    }
+    if next < g.mbs() {
+        b.ue(g.mbs() - next); // the rest skipped
+    }
     nal(2, 1, &b.finish())
 }
 
@@ -295,13 +309,12 @@ mod tests {
     }
 
     #[test]
-    fn a_skipped_picture_is_a_few_bytes_and_an_idr_holds_every_sample() {
+    fn a_skipped_picture_is_a_few_bytes_and_pcm_macroblocks_hold_every_sample() {
         let g = Geometry {
             width: 320,
             height: 180,
         };
         assert_eq!((g.mbs_wide(), g.mbs_high(), g.coded()), (20, 12, (320, 192)));
-        assert!(skip(g, 1).len() < 12);
         let planes = Planes {
             y: vec![100; 320 * 192],
             cb: vec![90; 160 * 96],
@@ -310,5 +323,8 @@ mod tests {
         };
         let pic = idr(g, 0, &planes);
         assert!(pic.len() > 240 * 384 && pic.len() < 240 * 386 + 16, "{}", pic.len());
+        assert!(inter(g, 1, &planes, &[]).len() < 12);
+        let two = inter(g, 1, &planes, &[219, 239]).len();
+        assert!(two > 2 * 384 && two < 2 * 386 + 16, "{two}");
     }
 }

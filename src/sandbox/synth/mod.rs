@@ -54,16 +54,24 @@ const VIDEO_TIMESCALE: u32 = FPS * 512;
 
 fn video<'a>(spec: &Spec, g: Geometry, seconds: u32, sps: &'a [u8], pps: &'a [u8]) -> mp4::Track<'a> {
     let base = background(spec, g);
+    let total = seconds * FPS;
     let mut data = Vec::new();
-    let mut sizes = Vec::with_capacity((seconds * FPS) as usize);
+    let mut sizes = Vec::with_capacity(total as usize);
     let mut sync = Vec::with_capacity(seconds as usize);
     for s in 0..seconds {
         let mut pic = base.clone();
         time_code(&mut pic, g, s, seconds);
+        let mut bar = bar_width(g, s * FPS, total);
+        pic.fill(0, g.height - BAR, bar, BAR, INK);
         sync.push(s * FPS + 1);
         sample(&mut data, &mut sizes, &h264::idr(g, s, &pic));
         for n in 1..FPS {
-            sample(&mut data, &mut sizes, &h264::skip(g, n));
+            // The bar grows with every frame: only the macroblocks it reached are sent again.
+            let next = bar_width(g, s * FPS + n, total);
+            pic.fill(bar, g.height - BAR, next - bar, BAR, INK);
+            let dirty = macroblocks(g, bar..next, g.height - BAR..g.height);
+            bar = next;
+            sample(&mut data, &mut sizes, &h264::inter(g, n, &pic, &dirty));
         }
     }
     mp4::Track {
@@ -121,13 +129,30 @@ fn background(spec: &Spec, g: Geometry) -> Planes {
     p
 }
 
-/// `00:03 / 00:07` above a bar filled to the same point, at the bottom.
+/// Height of the progress bar at the bottom.
+const BAR: u32 = 6;
+
+/// `00:03 / 00:07` above the (empty) progress bar.
 fn time_code(p: &mut Planes, g: Geometry, second: u32, total: u32) {
     let text = format!("00:{second:02} / 00:{total:02}");
-    p.text(MARGIN, g.height - MARGIN - 6 - 2 * 8, 2, &text, INK, SHADOW);
-    let bar = g.width * second / total;
-    p.fill(0, g.height - 6, g.width, 6, SHADOW);
-    p.fill(0, g.height - 6, bar, 6, INK);
+    p.text(MARGIN, g.height - MARGIN - BAR - 2 * 8, 2, &text, INK, SHADOW);
+    p.fill(0, g.height - BAR, g.width, BAR, SHADOW);
+}
+
+/// How far the progress bar reaches in frame `frame` of `total` (full in the last one).
+fn bar_width(g: Geometry, frame: u32, total: u32) -> u32 {
+    g.width * (frame + 1) / total
+}
+
+/// The addresses of the macroblocks that hold any pixel of the rectangle, ascending.
+fn macroblocks(g: Geometry, xs: std::ops::Range<u32>, ys: std::ops::Range<u32>) -> Vec<u32> {
+    if xs.is_empty() || ys.is_empty() {
+        return Vec::new();
+    }
+    let cols = xs.start / 16..=(xs.end - 1) / 16;
+    (ys.start / 16..=(ys.end - 1) / 16)
+        .flat_map(|row| cols.clone().map(move |col| row * g.mbs_wide() + col))
+        .collect()
 }
 
 /// A saturated mid-bright colour whose hue comes from the job id (BT.601, studio range).
