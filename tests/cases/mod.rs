@@ -13,5 +13,6 @@ mod providers;
 mod render;
 mod resume_hints;
 mod sandbox;
+mod sandbox_clips;
 mod schemas;
 mod takes;
