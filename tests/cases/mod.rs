@@ -4,6 +4,7 @@ mod continuity;
 mod crash;
 mod first_hour;
 mod hostile;
+mod hostile_state;
 mod models;
 mod plan;
 mod plan_errors;
