@@ -137,6 +137,9 @@ impl Resume {
             Some(KeyState::Uncertain(reason)) if !self.flags.retry_uncertain => {
                 Fate::Uncertain(uncertain_message(reason))
             }
+            None if self.history.damaged_keys.contains(key) && !self.flags.retry_uncertain => {
+                Fate::Uncertain(uncertain_message("the journal line recording this request is damaged"))
+            }
             Some(KeyState::Gone { request_id, reason }) if !self.flags.resubmit_expired => Fate::Gone(format!(
                 "{reason} (request {request_id}); `render --resubmit-expired` submits it again (a second bill)"
             )),
