@@ -299,9 +299,15 @@ async fn state_files_linked_to_a_device_are_refused() {
         let _ = std::fs::remove_file(&path);
         std::os::unix::fs::symlink("/dev/zero", &path).unwrap();
         for args in [&["plan"][..], &["status"][..], &["render", "--sandbox", "--yes"][..]] {
-            let o = wait_or_kill(spawn(args, &file), 30);
-            let o = o.unwrap_or_else(|| panic!("`{}` ran away on {state} linked to /dev/zero", args[0]));
+            let o = crate::common::wait_measured(spawn(args, &file), 60);
+            let (o, kib) = o.unwrap_or_else(|| panic!("`{}` hung on {state} linked to /dev/zero", args[0]));
             assert!(o.status.code().is_some(), "{state} {args:?}: {}", text(&o));
+            assert!(
+                kib < 256 << 10,
+                "`{}` read {state} without end ({kib} KiB): {}",
+                args[0],
+                text(&o)
+            );
         }
         std::fs::remove_file(&path).unwrap();
         if let Some(bytes) = saved {

@@ -230,3 +230,33 @@ pub fn wait_or_kill(child: std::process::Child, secs: u64) -> Option<std::proces
     let out = child.wait_with_output().unwrap();
     (!dog.done()).then_some(out)
 }
+
+/// Like [`wait_or_kill`], with the child's peak memory (resident set, in KiB) as the kernel
+/// measured it.
+#[cfg(unix)]
+pub fn wait_measured(mut child: std::process::Child, secs: u64) -> Option<(std::process::Output, u64)> {
+    use std::io::Read;
+    use std::os::unix::process::ExitStatusExt;
+    let dog = Watchdog::new(child.id(), secs);
+    let drain = |pipe: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut v = Vec::new();
+            if let Some(mut p) = pipe {
+                let _ = p.read_to_end(&mut v);
+            }
+            v
+        })
+    };
+    let stdout = drain(child.stdout.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
+    let stderr = drain(child.stderr.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
+    let mut status = 0;
+    // SAFETY: a zeroed rusage is valid; wait4 on the pid of our own unreaped child.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
+    let out = std::process::Output {
+        status: std::process::ExitStatus::from_raw(status),
+        stdout: stdout.join().unwrap(),
+        stderr: stderr.join().unwrap(),
+    };
+    (!dog.done()).then_some((out, usage.ru_maxrss as u64))
+}
