@@ -109,7 +109,7 @@ pub fn check_foreign(out: &Utf8Path, history: &History, clip_names: impl Iterato
 /// manifest (a render stopped between two of its rewrites leaves one not yet recorded).
 fn manifest_is_ours(out: &Utf8Path) -> bool {
     let written = Written::read(out);
-    written.replaceable(out, "manifest.json", None)
+    written.recorded(out, "manifest.json")
         || crate::files::read_limited(&out.join("manifest.json"), MAX_STATE_BYTES, false)
             .ok()
             .flatten()
@@ -137,6 +137,9 @@ fn read_small(path: &Utf8Path) -> String {
 pub struct Written {
     /// File name (in the output folder) → sha256 of what storyboard wrote.
     files: BTreeMap<String, String>,
+    /// No record yet: a folder last rendered by a version that kept none.
+    #[serde(skip)]
+    legacy: bool,
 }
 
 impl Written {
@@ -144,13 +147,16 @@ impl Written {
         out.join(".storyboard").join("written.json")
     }
 
-    /// The record (none, or unreadable: empty, so nothing counts as storyboard's).
+    /// The record (unreadable: empty, so nothing counts as storyboard's).
     pub fn read(out: &Utf8Path) -> Written {
-        crate::files::read_limited(&Written::path(out), MAX_STATE_BYTES, false)
-            .ok()
-            .flatten()
-            .and_then(|b| serde_json::from_slice(&b).ok())
-            .unwrap_or_default()
+        match crate::files::read_limited(&Written::path(out), MAX_STATE_BYTES, false) {
+            Ok(None) => Written {
+                legacy: true,
+                ..Written::default()
+            },
+            Ok(Some(b)) => serde_json::from_slice(&b).unwrap_or_default(),
+            Err(_) => Written::default(),
+        }
     }
 
     /// Whether `name` may be replaced or removed: nothing stands there, or a regular file whose
@@ -163,7 +169,17 @@ impl Written {
         let Some(sha) = meta.is_file().then(|| crate::download::file_sha256(&path)).flatten() else {
             return false;
         };
-        self.files.get(name) == Some(&sha) || history.is_some_and(|h| h.clip_shas.contains(&sha))
+        // A folder from before the record: its cut, timeline and review page (asked without
+        // the journal) are taken as storyboard's once, then recorded.
+        let legacy = self.legacy && history.is_none();
+        legacy || self.files.get(name) == Some(&sha) || history.is_some_and(|h| h.clip_shas.contains(&sha))
+    }
+
+    /// Whether `name` holds what storyboard recorded writing there (no legacy allowance).
+    fn recorded(&self, out: &Utf8Path, name: &str) -> bool {
+        let path = out.join(name);
+        std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_file())
+            && crate::download::file_sha256(&path).is_some_and(|sha| self.files.get(name) == Some(&sha))
     }
 
     /// Records the content of `name` as written by storyboard (none there: forgets it).

@@ -467,7 +467,7 @@ mod tests {
             ("nothing journaled", vec![], none, submit),
             ("clip on disk", vec![rec("done", &good)], none, cached),
             ("clip on disk, --force", vec![rec("done", &good)], force, submit),
-            ("clip changed on disk", vec![rec("done", "0000")], none, submit),
+            ("clip changed on disk", vec![rec("done", &"0".repeat(64))], none, submit),
             ("accepted", vec![rec("intent", ""), rec("accepted", "")], none, follow),
             (
                 "accepted, under the sandbox",
