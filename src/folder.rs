@@ -109,8 +109,10 @@ pub fn check_foreign(out: &Utf8Path, history: &History, clip_names: impl Iterato
 /// manifest (a render stopped between two of its rewrites leaves one not yet recorded).
 fn manifest_is_ours(out: &Utf8Path) -> bool {
     let written = Written::read(out);
-    written.recorded(out, "manifest.json")
-        || crate::files::read_limited(&out.join("manifest.json"), MAX_STATE_BYTES, false)
+    let path = out.join("manifest.json");
+    std::fs::symlink_metadata(&path).is_err()
+        || written.recorded(out, "manifest.json")
+        || crate::files::read_limited(&path, MAX_STATE_BYTES, false)
             .ok()
             .flatten()
             .is_some_and(|b| serde_json::from_slice::<crate::manifest::Manifest>(&b).is_ok())
