@@ -181,3 +181,42 @@ pub fn keep(out: &Utf8Path, path: &Utf8Path, sha256: &str) -> std::io::Result<()
         Err(_) => copy_clip(&out.join(path), &kept),
     }
 }
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_bounded_reader_refuses_links_fifos_devices_and_large_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let dir = Utf8PathBuf::from_path_buf(dir.path().to_owned()).unwrap();
+        std::fs::write(dir.join("state"), b"12345").unwrap();
+        assert_eq!(read_limited(&dir.join("state"), 5, false).unwrap().unwrap(), b"12345");
+        assert!(matches!(
+            read_limited(&dir.join("state"), 4, false),
+            Err(ReadError::TooLarge { .. })
+        ));
+        assert!(read_limited(&dir.join("none"), 5, false).unwrap().is_none());
+        std::os::unix::fs::symlink(dir.join("state"), dir.join("link")).unwrap();
+        assert!(matches!(
+            read_limited(&dir.join("link"), 5, false),
+            Err(ReadError::NotRegular { .. })
+        ));
+        assert!(
+            read_limited(&dir.join("link"), 5, true).unwrap().is_some(),
+            "followed when asked"
+        );
+        std::os::unix::fs::symlink("/dev/zero", dir.join("zero")).unwrap();
+        assert!(matches!(
+            read_limited(&dir.join("zero"), 5, true),
+            Err(ReadError::NotRegular { .. })
+        ));
+        let fifo = std::ffi::CString::new(dir.join("fifo").as_str()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
+        assert!(matches!(
+            read_limited(&dir.join("fifo"), 5, true),
+            Err(ReadError::NotRegular { .. })
+        ));
+    }
+}

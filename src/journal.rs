@@ -633,4 +633,45 @@ mod tests {
         assert_eq!(h.state("x", "k"), Some(&KeyState::Accepted(job)));
         assert_eq!(h.attempts[&("x".to_owned(), "k".to_owned())], 1);
     }
+
+    #[test]
+    fn a_damaged_line_costs_that_line_and_crafted_ids_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = Utf8PathBuf::from_path_buf(dir.path().join(".storyboard/journal.jsonl")).unwrap();
+        let j = Journal::open(&path).unwrap();
+        let accepted = |shot: &str, key: &str| Record::Accepted {
+            shot: shot.into(),
+            request_key: key.into(),
+            api: "x".into(),
+            job: Accepted::by_id("r1"),
+            at: now(),
+        };
+        for r in [accepted("a", "ka"), accepted("b", "kb"), accepted("../../etc/x", "kc")] {
+            j.append(&r).unwrap();
+        }
+        drop(j);
+        let text = std::fs::read(&path).unwrap();
+        let mut damaged = Vec::new();
+        for (i, line) in text.split_inclusive(|b| *b == b'\n').enumerate() {
+            if i == 1 {
+                damaged.push(0xff);
+            }
+            damaged.extend_from_slice(line);
+        }
+        std::fs::write(&path, damaged).unwrap();
+        let h = Journal::read(&path);
+        assert!(
+            matches!(h.state("x", "ka"), Some(KeyState::Accepted(_))),
+            "the other lines are kept"
+        );
+        assert_eq!(h.state("x", "kb"), None);
+        assert_eq!(
+            h.damaged_lines,
+            vec![2, 3],
+            "line 2 damaged, line 3 names a path, not an id"
+        );
+        assert!(h.damaged_keys.contains("kb"), "the damaged line's request is known");
+        assert!(!h.requested.contains("../../etc/x"));
+        assert!(h.warning().unwrap().contains("line 2, line 3"));
+    }
 }

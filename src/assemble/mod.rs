@@ -156,20 +156,8 @@ pub fn assemble(out: &Utf8Path, name: &str, strict: bool) -> Result<Assembly, As
     if strict && !skipped.is_empty() {
         return Err(AssembleError::Strict(skipped));
     }
-    let written = crate::folder::Written::read(out);
-    let mut kept = Vec::new();
-    let mut free = |name: &str| {
-        let ours = written.replaceable(out, name, None);
-        if !ours {
-            kept.push(format!(
-                "{} was not written by storyboard: it is kept as it is (move it away to get a new one)",
-                out.join(name)
-            ));
-        }
-        ours
-    };
     let (otio_name, cut_name, review_name) = (format!("{name}.otio"), format!("{name}.mp4"), "review.html");
-    let (otio_free, cut_free, review_free) = (free(&otio_name), free(&cut_name), free(review_name));
+    let ([otio_free, cut_free, review_free], kept) = free(out, [&otio_name, &cut_name, review_name]);
     let title = manifest.title.clone().unwrap_or_else(|| name.to_owned());
     let otio = out.join(&otio_name);
     if otio_free {
@@ -218,6 +206,25 @@ pub fn assemble(out: &Utf8Path, name: &str, strict: bool) -> Result<Assembly, As
         skipped,
         kept,
     })
+}
+
+/// Which of the outputs may be written (nothing there, or what storyboard wrote there); a
+/// line for each that is kept because someone else wrote it.
+fn free<const N: usize>(out: &Utf8Path, names: [&str; N]) -> ([bool; N], Vec<String>) {
+    let written = crate::folder::Written::read(out);
+    let free = names.map(|name| written.replaceable(out, name, None));
+    let kept = names
+        .iter()
+        .zip(&free)
+        .filter(|(_, free)| !**free)
+        .map(|(name, _)| {
+            format!(
+                "{} was not written by storyboard: it is kept as it is (move it away to get a new one)",
+                out.join(name)
+            )
+        })
+        .collect();
+    (free, kept)
 }
 
 /// Writes one output file atomically and records it as storyboard's.
