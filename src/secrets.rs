@@ -16,7 +16,36 @@ const MIN_LEN: usize = 8;
 /// of `ID:SECRET`, a key cut short by a server, a key inside a longer encoded value.
 const FRAGMENT: usize = 12;
 
-static SECRETS: RwLock<Vec<String>> = RwLock::new(Vec::new());
+/// What is masked: forms shorter than [`FRAGMENT`] whole, and every [`FRAGMENT`]-byte run of
+/// the longer ones (looked up once per position of a text: one pass, whatever the number of
+/// keys).
+struct Masks {
+    short: Vec<String>,
+    runs: Option<std::collections::HashSet<[u8; FRAGMENT], std::hash::BuildHasherDefault<Quick>>>,
+}
+
+/// A fast hash for the runs (not an attacker-facing table: only the keys' own runs are in it).
+#[derive(Default)]
+struct Quick(u64);
+
+impl std::hash::Hasher for Quick {
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(word)).wrapping_mul(0x517c_c1b7_2722_0a95);
+        }
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+static SECRETS: RwLock<Masks> = RwLock::new(Masks {
+    short: Vec::new(),
+    runs: None,
+});
 
 /// Registers a key to be masked from now on, with its common encodings: JSON-escaped,
 /// URL-encoded and base64 (standard and URL-safe, at each alignment inside a longer value).
@@ -25,10 +54,21 @@ pub fn register(key: &str) {
     if key.len() < MIN_LEN {
         return;
     }
-    let mut secrets = SECRETS.write().unwrap_or_else(|e| e.into_inner());
-    for form in forms(key) {
-        if form.len() >= MIN_LEN && !secrets.contains(&form) {
-            secrets.push(form);
+    let mut masks = SECRETS.write().unwrap_or_else(|e| e.into_inner());
+    for form in forms(key).into_iter().filter(|f| f.len() >= MIN_LEN) {
+        if form.len() < FRAGMENT {
+            if !masks.short.contains(&form) {
+                masks.short.push(form);
+            }
+            continue;
+        }
+        let runs = masks.runs.get_or_insert_with(Default::default);
+        for start in
+            (0..=form.len() - FRAGMENT).filter(|&i| form.is_char_boundary(i) && form.is_char_boundary(i + FRAGMENT))
+        {
+            let mut run = [0u8; FRAGMENT];
+            run.copy_from_slice(&form.as_bytes()[start..start + FRAGMENT]);
+            runs.insert(run);
         }
     }
 }
@@ -81,13 +121,17 @@ fn base64(bytes: &[u8], url: bool) -> String {
 }
 
 /// The byte ranges of `text` holding a registered key, or a run of [`FRAGMENT`] bytes of one.
-fn spans(text: &str, secrets: &[String]) -> Vec<(usize, usize)> {
-    let mut spans = Vec::new();
-    for s in secrets {
-        let width = FRAGMENT.min(s.len());
-        for start in (0..=s.len() - width).filter(|&i| s.is_char_boundary(i) && s.is_char_boundary(i + width)) {
-            let piece = &s[start..start + width];
-            spans.extend(text.match_indices(piece).map(|(at, _)| (at, at + width)));
+fn spans(text: &str, masks: &Masks) -> Vec<(usize, usize)> {
+    let mut spans: Vec<(usize, usize)> = Vec::new();
+    for s in &masks.short {
+        spans.extend(text.match_indices(s.as_str()).map(|(at, _)| (at, at + s.len())));
+    }
+    if let Some(runs) = &masks.runs {
+        let bytes = text.as_bytes();
+        for (at, w) in bytes.windows(FRAGMENT).enumerate() {
+            if runs.contains(<&[u8; FRAGMENT]>::try_from(w).unwrap_or(&[0; FRAGMENT])) {
+                spans.push((at, at + FRAGMENT));
+            }
         }
     }
     spans.sort_unstable();
@@ -103,8 +147,8 @@ fn spans(text: &str, secrets: &[String]) -> Vec<(usize, usize)> {
 
 /// `text` with every registered key, and every part of one long enough to matter, masked.
 pub fn redact(text: &str) -> Cow<'_, str> {
-    let secrets = SECRETS.read().unwrap_or_else(|e| e.into_inner());
-    let spans = spans(text, &secrets);
+    let masks = SECRETS.read().unwrap_or_else(|e| e.into_inner());
+    let spans = spans(text, &masks);
     if spans.is_empty() {
         return Cow::Borrowed(text);
     }
