@@ -6,6 +6,7 @@ mod doctor;
 mod first_hour;
 mod history;
 mod hostile;
+mod hostile_state;
 mod models;
 mod plan;
 mod plan_errors;
