@@ -6,6 +6,7 @@ use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, Response, StatusCode};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
+use std::sync::Arc;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -84,23 +85,49 @@ impl ClipSpec {
     }
 }
 
+/// The clips made most recently, by job id: a result fetch and the downloads (and their
+/// retries and ranges) that follow share one making of the clip.
+#[derive(Default)]
+pub(super) struct ClipCache(std::sync::Mutex<std::collections::VecDeque<(String, Arc<Vec<u8>>)>>);
+
+impl ClipCache {
+    /// How many clips are kept (a few MB each at most).
+    const KEEP: usize = 16;
+
+    fn get_or_make(&self, job: &str, make: impl FnOnce() -> Vec<u8>) -> Arc<Vec<u8>> {
+        let lock = || self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((_, clip)) = lock().iter().find(|(id, _)| id == job) {
+            return clip.clone();
+        }
+        let clip = Arc::new(make());
+        let mut kept = lock();
+        kept.push_back((job.to_owned(), clip.clone()));
+        if kept.len() > Self::KEEP {
+            kept.pop_front();
+        }
+        clip
+    }
+}
+
 /// The bytes of a clip: the MP4 made for the job, then (when padding) a `free` box of zeros.
 struct Clip {
-    fixture: Vec<u8>,
+    fixture: Arc<Vec<u8>>,
     total: u64,
 }
 
 impl Clip {
     fn new(state: &Shared, spec: &ClipSpec, job: &str) -> Clip {
         let (width, height) = spec.size();
-        let fixture = synth::mp4(&synth::Spec {
-            width,
-            height,
-            seconds: spec.seconds,
-            audio: spec.audio,
-            title: &spec.title,
-            model: &spec.model,
-            job,
+        let fixture = state.clips.get_or_make(job, || {
+            synth::mp4(&synth::Spec {
+                width,
+                height,
+                seconds: spec.seconds,
+                audio: spec.audio,
+                title: &spec.title,
+                model: &spec.model,
+                job,
+            })
         });
         let flen = fixture.len() as u64;
         let total = match state.config.clip_bytes {

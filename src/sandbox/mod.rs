@@ -122,6 +122,7 @@ impl Sandbox {
                 billing_scope: true,
                 ..Inner::default()
             }),
+            clips: files::ClipCache::default(),
         });
         let app = Router::new()
             .fallback(dispatch)
@@ -208,6 +209,8 @@ struct Shared {
     base: String,
     config: SandboxConfig,
     inner: Mutex<Inner>,
+    /// The clips made most recently, by job id (a clip is made once, not on every request).
+    clips: files::ClipCache,
 }
 
 impl Shared {
