@@ -27,6 +27,7 @@ pub mod prices;
 pub mod problem;
 pub mod provider;
 pub mod published;
+pub mod rates;
 pub mod render;
 pub mod report;
 pub mod resume;

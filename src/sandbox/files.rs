@@ -14,16 +14,40 @@ use super::{Fault, Inner, Outcome, Shared, json_response};
 pub struct ClipSpec {
     /// `16x9`, `9x16` or `1x1`.
     pub aspect: &'static str,
-    /// 5 or 10.
+    /// One of [`FIXTURE_SECONDS`]: the requested duration, or the closest fixture to it.
     pub seconds: u32,
     /// With an audio track.
     pub audio: bool,
 }
 
+/// The durations of the committed fixtures. A request for another length (Seedance's 7, 9,
+/// 11–15 s; LTX fast's 12–20 s) gets the closest one (longer on a tie): the sandbox does not
+/// encode video, and a fixture per second per aspect per audio would be ~70 files.
+pub const FIXTURE_SECONDS: [u32; 5] = [4, 5, 6, 8, 10];
+
+/// The seconds a request's `duration` asks for, as each family writes it: `"10"` (Kling,
+/// Hailuo, Seedance), `"8s"` (Veo), `8` (LTX). `auto` (Seedance) and no field are `None`.
+fn requested_seconds(duration: Option<&Value>) -> Option<u32> {
+    match duration? {
+        Value::String(s) => s.strip_suffix('s').unwrap_or(s).parse().ok(),
+        Value::Number(n) => n.as_u64().and_then(|n| u32::try_from(n).ok()),
+        _ => None,
+    }
+}
+
+/// The fixture closest to `seconds` (longer on a tie).
+fn closest_fixture(seconds: u32) -> u32 {
+    FIXTURE_SECONDS
+        .into_iter()
+        .min_by_key(|f| (f.abs_diff(seconds), u32::MAX - f))
+        .unwrap_or(5)
+}
+
 impl ClipSpec {
     /// The clip a request asks for: its aspect ratio (16:9 when it has none, as for
-    /// image-to-video), duration ("10" → 10 s, else 5 s; motion control: 10 s for orientation
-    /// `video`, 5 s for `image`), and audio (`generate_audio`, `keep_original_sound`).
+    /// image-to-video), duration (the requested seconds, or the closest fixture; none or
+    /// `auto`: 5 s; motion control: 10 s for orientation `video`, 5 s for `image`), and audio
+    /// (`generate_audio`, `keep_original_sound`).
     pub fn from_input(input: &Value, audio_default: bool) -> ClipSpec {
         let aspect = match input.get("aspect_ratio").and_then(Value::as_str) {
             Some("9:16") => "9x16",
@@ -31,10 +55,10 @@ impl ClipSpec {
             _ => "16x9",
         };
         let seconds = match (
-            input.get("duration").and_then(Value::as_str),
+            requested_seconds(input.get("duration")),
             input.get("character_orientation"),
         ) {
-            (Some("10"), _) => 10,
+            (Some(s), _) => closest_fixture(s),
             (None, Some(o)) if o == "video" => 10,
             _ => 5,
         };
@@ -47,24 +71,26 @@ impl ClipSpec {
     }
 
     fn fixture(self) -> &'static [u8] {
-        macro_rules! clip {
-            ($name:literal) => {
-                include_bytes!(concat!("clips/", $name, ".mp4")).as_slice()
+        macro_rules! clips {
+            ($aspect:literal) => {
+                match (self.seconds, self.audio) {
+                    (4, false) => include_bytes!(concat!("clips/", $aspect, "_4s.mp4")).as_slice(),
+                    (4, true) => include_bytes!(concat!("clips/", $aspect, "_4s_audio.mp4")).as_slice(),
+                    (5, false) => include_bytes!(concat!("clips/", $aspect, "_5s.mp4")).as_slice(),
+                    (5, true) => include_bytes!(concat!("clips/", $aspect, "_5s_audio.mp4")).as_slice(),
+                    (6, false) => include_bytes!(concat!("clips/", $aspect, "_6s.mp4")).as_slice(),
+                    (6, true) => include_bytes!(concat!("clips/", $aspect, "_6s_audio.mp4")).as_slice(),
+                    (8, false) => include_bytes!(concat!("clips/", $aspect, "_8s.mp4")).as_slice(),
+                    (8, true) => include_bytes!(concat!("clips/", $aspect, "_8s_audio.mp4")).as_slice(),
+                    (_, false) => include_bytes!(concat!("clips/", $aspect, "_10s.mp4")).as_slice(),
+                    (_, true) => include_bytes!(concat!("clips/", $aspect, "_10s_audio.mp4")).as_slice(),
+                }
             };
         }
-        match (self.aspect, self.seconds, self.audio) {
-            ("16x9", 5, false) => clip!("16x9_5s"),
-            ("16x9", 5, true) => clip!("16x9_5s_audio"),
-            ("16x9", _, false) => clip!("16x9_10s"),
-            ("16x9", _, true) => clip!("16x9_10s_audio"),
-            ("9x16", 5, false) => clip!("9x16_5s"),
-            ("9x16", 5, true) => clip!("9x16_5s_audio"),
-            ("9x16", _, false) => clip!("9x16_10s"),
-            ("9x16", _, true) => clip!("9x16_10s_audio"),
-            (_, 5, false) => clip!("1x1_5s"),
-            (_, 5, true) => clip!("1x1_5s_audio"),
-            (_, _, false) => clip!("1x1_10s"),
-            (_, _, true) => clip!("1x1_10s_audio"),
+        match self.aspect {
+            "16x9" => clips!("16x9"),
+            "9x16" => clips!("9x16"),
+            _ => clips!("1x1"),
         }
     }
 }
@@ -269,4 +295,39 @@ pub(super) fn voice_id_for(inner: &Inner, url: &str, _app: &str) -> String {
     };
     let hex: String = digest.iter().take(6).map(|b| format!("{b:02x}")).collect();
     format!("vc_{hex}")
+}
+
+#[cfg(test)]
+mod clip_tests {
+    use super::*;
+
+    /// Each family's way of writing a duration picks the fixture of that length, or the closest.
+    #[test]
+    fn a_requested_duration_picks_its_fixture_or_the_closest() {
+        let secs = |input: Value| ClipSpec::from_input(&input, false).seconds;
+        assert_eq!(secs(json!({"duration": "8s"})), 8, "Veo");
+        assert_eq!(secs(json!({"duration": "4s"})), 4);
+        assert_eq!(secs(json!({"duration": "6"})), 6, "Hailuo");
+        assert_eq!(secs(json!({"duration": 8})), 8, "LTX");
+        assert_eq!(secs(json!({"duration": "10"})), 10, "Kling");
+        assert_eq!(secs(json!({"duration": "5"})), 5);
+        assert_eq!(secs(json!({"duration": "7"})), 8, "closest, longer on a tie");
+        assert_eq!(secs(json!({"duration": "3"})), 4);
+        assert_eq!(secs(json!({"duration": 20})), 10);
+        assert_eq!(secs(json!({"duration": "auto"})), 5, "Seedance auto");
+        assert_eq!(secs(json!({"prompt": "x"})), 5);
+        for s in FIXTURE_SECONDS {
+            for aspect in ["16x9", "9x16", "1x1"] {
+                for audio in [false, true] {
+                    let clip = ClipSpec {
+                        aspect,
+                        seconds: s,
+                        audio,
+                    }
+                    .fixture();
+                    assert!(clip.len() > 1000, "{aspect} {s}s {audio}");
+                }
+            }
+        }
+    }
 }
