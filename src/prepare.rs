@@ -78,7 +78,8 @@ impl Preparation<'_> {
 
     /// Uploads every distinct local file the shots need, once.
     async fn upload_local_files(&self, needed: &[usize]) -> HashMap<String, Result<String, PrepareError>> {
-        let remembered = self.resume.uploads();
+        let mut remembered = self.resume.uploads();
+        remembered.retain(|_, url| !self.refused(needed, url));
         let mut out = HashMap::new();
         let mut todo: Vec<(String, Utf8PathBuf)> = Vec::new();
         let mut seen = HashSet::new();
@@ -87,8 +88,15 @@ impl Preparation<'_> {
                 continue;
             }
             match remembered.get(&f.sha256) {
-                Some(url) => {
+                Some(url) if self.still_valid(&f.sha256) => {
                     out.insert(f.sha256.clone(), Ok(url.clone()));
+                }
+                Some(_) => {
+                    self.reporter.event(&Event::Notice(format!(
+                        "uploading {} again: the copy uploaded earlier may have expired at the provider",
+                        f.written
+                    )));
+                    todo.push((f.sha256.clone(), f.path.clone()));
                 }
                 None => todo.push((f.sha256.clone(), f.path.clone())),
             }
@@ -114,6 +122,34 @@ impl Preparation<'_> {
             out.insert(sha, result);
         }
         out
+    }
+
+    /// Whether the provider said it could not fetch `url`: the last attempt of a shot that
+    /// sends it failed with a message naming the URL, or saying an input could not be
+    /// downloaded. Such an upload is made again (a false alarm costs one upload).
+    fn refused(&self, needed: &[usize], url: &str) -> bool {
+        needed.iter().any(|&i| {
+            let shot = &self.plan.shots[i];
+            matches!(
+                self.resume.history.latest.get(&shot.request_key),
+                Some((_, journal::KeyState::Failed { error, .. })) if unfetchable(error, url)
+            )
+        })
+    }
+
+    /// Whether the remembered upload of `sha` is young enough to outlive this render: uploaded
+    /// less than the provider's upload lifetime minus a day ago (the day covers the render,
+    /// its queue and a resume). An upload whose time is unknown is not trusted.
+    fn still_valid(&self, sha: &str) -> bool {
+        let key = (self.resume.namespace.clone(), sha.to_owned());
+        let Some(at) = self.resume.history.uploaded_at.get(&key) else {
+            return false;
+        };
+        let margin = std::time::Duration::from_secs(24 * 3600);
+        humantime::parse_rfc3339_weak(at)
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age + margin < self.provider.upload_lifetime())
     }
 
     /// Uploads a local file whose content is still the `sha` planned; its URL.
@@ -206,6 +242,17 @@ impl Prepared {
     }
 }
 
+/// Whether a provider's failure message says an input URL could not be fetched: it names
+/// `url`, or speaks of a download or fetch that failed.
+fn unfetchable(error: &str, url: &str) -> bool {
+    let e = error.to_ascii_lowercase();
+    e.contains(&url.to_ascii_lowercase())
+        || ["download", "fetch", "retriev"].iter().any(|w| e.contains(w))
+            && ["fail", "could not", "couldn't", "unable", "cannot", "error"]
+                .iter()
+                .any(|w| e.contains(w))
+}
+
 /// The content type an upload is sent with, by extension.
 fn content_type(path: &Utf8Path) -> &'static str {
     match path.extension().map(str::to_ascii_lowercase).as_deref() {
@@ -233,5 +280,26 @@ pub fn keep_frontals(plan: &Plan, out: &camino::Utf8Path) {
                 let _ = crate::files::copy_clip(path, &dest);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::unfetchable;
+
+    #[test]
+    fn a_failure_naming_the_url_or_a_failed_download_means_upload_again() {
+        let url = "https://v3.fal.media/files/abc/coat.png";
+        assert!(unfetchable(
+            "HTTP 422: image_url: https://v3.fal.media/files/abc/coat.png is not reachable",
+            url
+        ));
+        assert!(unfetchable(
+            "Failed to download the file. Please check that the URL is accessible",
+            url
+        ));
+        assert!(unfetchable("prediction error: could not fetch input image", url));
+        assert!(!unfetchable("prediction error: content policy violation", url));
+        assert!(!unfetchable("Runner disconnected", url));
     }
 }

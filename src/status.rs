@@ -108,8 +108,9 @@ fn states(
                     "missing"
                 }
             };
-            let billed_usd = match latest {
-                Some(KeyState::Done { actual_usd, .. }) => *actual_usd,
+            // A sandbox render bills nothing, whatever its emulated billing events said.
+            let billed_usd = match history.latest.get(key) {
+                Some((api, KeyState::Done { actual_usd, .. })) if api != "sandbox" => *actual_usd,
                 _ => None,
             };
             let (state, request_id, clip, reason) = match latest {

@@ -14,10 +14,9 @@ const IMAGE_EXTENSIONS: &[&str] = &["jpg", "jpeg", "png", "webp"];
 const IMAGE_MAX_BYTES: u64 = 10 * 1024 * 1024;
 /// Reference videos for motion control: mp4/mov, ≤ 100 MB (protocol.md §2).
 const VIDEO_EXTENSIONS: &[&str] = &["mp4", "mov"];
-/// Kling takes videos up to 100 MB, but one upload carries at most 90 MB: fal's own JS client
-/// switches to a multipart upload above that, which storyboard does not do. Voice samples are
-/// uploaded the same way.
-const UPLOAD_MAX_BYTES: u64 = 90 * 1024 * 1024;
+/// Kling takes videos up to 100 MB (protocol.md §2); above 90 MiB they go up in parts, as
+/// fal's own JS client sends them. Voice samples are uploaded the same way.
+const UPLOAD_MAX_BYTES: u64 = 100 * 1024 * 1024;
 /// Voice samples for `create-voice` (protocol.md §3: ".mp3/.wav audio or .mp4/.mov video").
 const SAMPLE_EXTENSIONS: &[&str] = &["wav", "mp3", "m4a", "mp4", "mov"];
 
@@ -242,10 +241,15 @@ impl Planner<'_> {
             .dir
             .canonicalize_utf8()
             .unwrap_or_else(|_| self.src.dir.clone());
-        let lexical = path
-            .parent()
-            .and_then(|p| p.canonicalize_utf8().ok())
-            .map(|p| p.join(path.file_name().unwrap_or_default()));
+        // Where the path leads with no link followed: a link in any component (a `frames`
+        // folder that is a link) counts, not only the last one.
+        let lexical = if Utf8Path::new(written).is_absolute() {
+            path.parent()
+                .and_then(|p| p.canonicalize_utf8().ok())
+                .map(|p| p.join(path.file_name().unwrap_or_default()))
+        } else {
+            Some(lexical_join(&dir, written))
+        };
         let through_link = lexical.as_ref() != Some(&real);
         if through_link && !real.starts_with(&dir) {
             return Err(Invalid(format!(
@@ -254,6 +258,21 @@ impl Planner<'_> {
         }
         Ok(())
     }
+}
+
+/// `dir` joined with the relative `written`, `.` and `..` resolved by name (no link followed).
+fn lexical_join(dir: &Utf8Path, written: &str) -> Utf8PathBuf {
+    let mut out = dir.to_owned();
+    for part in Utf8Path::new(written).components() {
+        match part {
+            camino::Utf8Component::CurDir => {}
+            camino::Utf8Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other.as_str()),
+        }
+    }
+    out
 }
 
 /// What a local file is, and so must contain.

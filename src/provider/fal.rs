@@ -305,7 +305,7 @@ impl Fal {
         let start = std::time::SystemTime::now() - Duration::from_secs(30 * 24 * 3600);
         let start = humantime::format_rfc3339_seconds(start).to_string();
         let history = self.history_page(endpoint, &start, Some(id), None).await;
-        let output = history.map_err(|e| e.0).and_then(|v| {
+        let output = history.map_err(|e| e.to_string()).and_then(|v| {
             v["items"]
                 .as_array()
                 .and_then(|items| items.iter().find(|i| i["request_id"] == id))
@@ -486,50 +486,131 @@ impl Fal {
         .await
     }
 
-    /// fal storage: initiate, then PUT the bytes; returns the `file_url` to send.
+    /// fal storage, as fal's JS client does it (`libs/client/src/storage.ts`): initiate (with
+    /// `X-Fal-Object-Lifecycle` asking for [`UPLOAD_LIFETIME`]), then PUT the bytes — in 10 MiB
+    /// parts and a `complete` above 90 MiB; returns the `file_url` to send.
     pub async fn upload(&self, bytes: Vec<u8>, content_type: &str, file_name: &str) -> Result<String, UploadError> {
         let failed = |failure| UploadError {
             what: format!("upload of {file_name}"),
             failure,
         };
+        let multipart = bytes.len() > MULTIPART_ABOVE;
+        let (upload_url, file_url) = self
+            .initiate(multipart, content_type, file_name)
+            .await
+            .map_err(failed)?;
+        let sent = match multipart {
+            true => self.put_parts(&upload_url, bytes).await,
+            false => self.put(&upload_url, bytes, Some(content_type)).await.map(drop),
+        };
+        sent.map_err(failed)?;
+        Ok(file_url)
+    }
+
+    /// `POST {storage}/storage/upload/initiate[-multipart]?storage_type=fal-cdn-v3`:
+    /// `(upload_url, file_url)`.
+    async fn initiate(
+        &self,
+        multipart: bool,
+        content_type: &str,
+        file_name: &str,
+    ) -> Result<(String, String), UploadFailure> {
+        let kind = if multipart { "initiate-multipart" } else { "initiate" };
+        let lifecycle = json!({"expiration_duration_seconds": UPLOAD_LIFETIME.as_secs()}).to_string();
         let init = self
             .http
             .post(format!(
-                "{}/storage/upload/initiate?storage_type=fal-cdn-v3",
+                "{}/storage/upload/{kind}?storage_type=fal-cdn-v3",
                 self.storage
             ))
             .header(AUTHORIZATION, self.auth())
+            .header("X-Fal-Object-Lifecycle", lifecycle)
             .json(&json!({"file_name": file_name, "content_type": content_type}))
             .send()
             .await
-            .map_err(|e| failed(UploadFailure::Transport(describe(&e))))?;
+            .map_err(|e| UploadFailure::Transport(describe(&e)))?;
         let code = init.status().as_u16();
         let text = super::http::bounded_text(init).await;
         if code != 200 {
-            return Err(failed(UploadFailure::Status(error_message(code, &text))));
+            return Err(UploadFailure::Status(error_message(code, &text)));
         }
-        let v: Value = serde_json::from_str(&text).map_err(|_| failed(UploadFailure::NotJson))?;
-        let (Some(upload_url), Some(file_url)) = (v["upload_url"].as_str(), v["file_url"].as_str()) else {
-            return Err(failed(UploadFailure::Missing("upload_url/file_url")));
-        };
-        let deadline = super::http::upload_deadline(bytes.len());
-        let put = self
+        let v: Value = serde_json::from_str(&text).map_err(|_| UploadFailure::NotJson)?;
+        match (v["upload_url"].as_str(), v["file_url"].as_str()) {
+            (Some(u), Some(f)) => Ok((u.to_owned(), f.to_owned())),
+            _ => Err(UploadFailure::Missing("upload_url/file_url")),
+        }
+    }
+
+    /// One PUT of `body` (no key: the URL is signed); the answer's text.
+    async fn put(&self, url: &str, body: Vec<u8>, content_type: Option<&str>) -> Result<String, UploadFailure> {
+        let mut put = self
             .uploads
-            .put(upload_url)
-            .timeout(deadline)
-            .header(CONTENT_TYPE, content_type)
-            .body(bytes)
+            .put(url)
+            .timeout(super::http::upload_deadline(body.len()))
+            .body(body);
+        if let Some(t) = content_type {
+            put = put.header(CONTENT_TYPE, t);
+        }
+        let r = put.send().await.map_err(|e| UploadFailure::Transport(describe(&e)))?;
+        let code = r.status().as_u16();
+        let text = super::http::bounded_text(r).await;
+        match code {
+            200..=299 => Ok(text),
+            _ => Err(UploadFailure::Status(error_message(code, &text))),
+        }
+    }
+
+    /// The multipart flow of fal's JS client: `PUT {upload_url path}/{n}{query}` per 10 MiB part
+    /// (each answers `{partNumber, etag}`; a part is tried 3 times), then `POST …/complete`
+    /// with the parts.
+    async fn put_parts(&self, upload_url: &str, bytes: Vec<u8>) -> Result<(), UploadFailure> {
+        let url = reqwest::Url::parse(upload_url).map_err(|_| UploadFailure::Missing("a valid upload_url"))?;
+        let at = |tail: &str| {
+            let mut u = url.clone();
+            u.set_path(&format!("{}/{tail}", url.path().trim_end_matches('/')));
+            u.to_string()
+        };
+        let mut parts = Vec::new();
+        for (i, chunk) in bytes.chunks(PART_BYTES).enumerate() {
+            let n = i + 1;
+            let mut answer = self.put(&at(&n.to_string()), chunk.to_vec(), None).await;
+            for _ in 1..3 {
+                if answer.is_ok() {
+                    break;
+                }
+                answer = self.put(&at(&n.to_string()), chunk.to_vec(), None).await;
+            }
+            let v: Value = serde_json::from_str(&answer?).map_err(|_| UploadFailure::NotJson)?;
+            let etag = v["etag"].as_str().ok_or(UploadFailure::Missing("etag"))?;
+            parts.push(json!({"partNumber": n, "etag": etag}));
+        }
+        let r = self
+            .http
+            .post(at("complete"))
+            .json(&json!({"parts": parts}))
             .send()
             .await
-            .map_err(|e| failed(UploadFailure::Transport(describe(&e))))?;
-        if !put.status().is_success() {
-            let code = put.status().as_u16();
-            let text = super::http::bounded_text(put).await;
-            return Err(failed(UploadFailure::Status(error_message(code, &text))));
+            .map_err(|e| UploadFailure::Transport(describe(&e)))?;
+        let code = r.status().as_u16();
+        match code {
+            200..=299 => Ok(()),
+            _ => Err(UploadFailure::Status(error_message(
+                code,
+                &super::http::bounded_text(r).await,
+            ))),
         }
-        Ok(file_url.to_owned())
     }
 }
+
+/// How long fal keeps an uploaded input, as each upload asks (`X-Fal-Object-Lifecycle`, fal-js
+/// `storage.ts`; the account's default lifetime is configurable and may be shorter): 7 days.
+pub const UPLOAD_LIFETIME: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// Above this, fal's JS client uploads in parts (90 MiB).
+const MULTIPART_ABOVE: usize = 90 * 1024 * 1024;
+
+/// The part size of a multipart upload (fal's JS client: 10 MiB).
+const PART_BYTES: usize = 10 * 1024 * 1024;
 
 /// fal's 403 for an account out of money: `User is locked. Reason: Exhausted balance`.
 fn locked(body: &str) -> bool {

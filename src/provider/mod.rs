@@ -342,6 +342,15 @@ impl Provider {
         }
     }
 
+    /// How long an upload stays fetchable: fal, the lifetime each upload asks for (7 days);
+    /// Eachlabs, the 180 days its docs give (protocol.md §4).
+    pub fn upload_lifetime(&self) -> Duration {
+        match self {
+            Provider::Fal(_) => fal::UPLOAD_LIFETIME,
+            Provider::Eachlabs(_) => Duration::from_secs(180 * 24 * 3600),
+        }
+    }
+
     /// Uploads a local file; returns the URL to send.
     pub async fn upload(&self, bytes: Vec<u8>, content_type: &str, file_name: &str) -> Result<String, UploadError> {
         match self {

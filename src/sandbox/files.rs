@@ -1,64 +1,55 @@
-//! The file host: real playable MP4 clips (committed fixtures, see `clips/README.md`),
-//! padded on request to any size and streamed without holding it in memory; uploaded files;
-//! range requests and Content-Length.
+//! The file host: real playable MP4 clips (made per job by `synth`: the asked duration and
+//! aspect ratio at 24 fps, audio when asked, the job drawn in), padded on request to any size
+//! and streamed; uploaded files; range requests and Content-Length.
 
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, Response, StatusCode};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::time::Duration;
 
-use super::{Fault, Inner, Outcome, Shared, json_response};
+use super::{Fault, Inner, Outcome, Shared, json_response, synth};
 
-/// Which fixture a job's clip is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What a job's clip is.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClipSpec {
-    /// `16x9`, `9x16` or `1x1`.
+    /// `16x9` (320×180), `9x16` (180×320) or `1x1` (240×240).
     pub aspect: &'static str,
-    /// One of [`FIXTURE_SECONDS`]: the requested duration, or the closest fixture to it.
+    /// Whole seconds, as asked.
     pub seconds: u32,
     /// With an audio track.
     pub audio: bool,
-}
-
-/// The durations of the committed fixtures. A request for another length (Seedance's 7, 9,
-/// 11–15 s; LTX fast's 12–20 s) gets the closest one (longer on a tie): the sandbox does not
-/// encode video, and a fixture per second per aspect per audio would be ~70 files.
-pub const FIXTURE_SECONDS: [u32; 5] = [4, 5, 6, 8, 10];
-
-/// The seconds a request's `duration` asks for, as each family writes it: `"10"` (Kling,
-/// Hailuo, Seedance), `"8s"` (Veo), `8` (LTX). `auto` (Seedance) and no field are `None`.
-fn requested_seconds(duration: Option<&Value>) -> Option<u32> {
-    match duration? {
-        Value::String(s) => s.strip_suffix('s').unwrap_or(s).parse().ok(),
-        Value::Number(n) => n.as_u64().and_then(|n| u32::try_from(n).ok()),
-        _ => None,
-    }
-}
-
-/// The fixture closest to `seconds` (longer on a tie).
-fn closest_fixture(seconds: u32) -> u32 {
-    FIXTURE_SECONDS
-        .into_iter()
-        .min_by_key(|f| (f.abs_diff(seconds), u32::MAX - f))
-        .unwrap_or(5)
+    /// Drawn in the clip: the prompt's first words.
+    pub title: String,
+    /// Drawn in the clip: the endpoint or model that made it.
+    pub model: String,
 }
 
 impl ClipSpec {
-    /// The clip a request asks for: its aspect ratio (16:9 when it has none, as for
-    /// image-to-video), duration (the requested seconds, or the closest fixture; none or
-    /// `auto`: 5 s; motion control: 10 s for orientation `video`, 5 s for `image`), and audio
-    /// (`generate_audio`, `keep_original_sound`).
-    pub fn from_input(input: &Value, audio_default: bool) -> ClipSpec {
+    /// The clip a request to `model` asks for: its aspect ratio (16:9 when it has none, as for
+    /// image-to-video), duration (`duration` as a string or number, "6" or "6s"; motion
+    /// control: 10 s for orientation `video`, 5 s for `image`; else 5 s), audio
+    /// (`generate_audio`, `keep_original_sound`), and the prompt to draw.
+    pub fn from_input(input: &Value, model: &str, audio_default: bool) -> ClipSpec {
         let aspect = match input.get("aspect_ratio").and_then(Value::as_str) {
             Some("9:16") => "9x16",
             Some("1:1") => "1x1",
             _ => "16x9",
         };
-        let seconds = match (
-            requested_seconds(input.get("duration")),
-            input.get("character_orientation"),
-        ) {
-            (Some(s), _) => closest_fixture(s),
+        let asked = match input.get("duration") {
+            Some(Value::Number(n)) => n.as_f64().map(|s| s.round() as u32),
+            Some(Value::String(s)) => s
+                .trim()
+                .trim_end_matches('s')
+                .trim()
+                .parse::<f64>()
+                .ok()
+                .map(|s| s.round() as u32),
+            _ => None,
+        };
+        let seconds = match (asked, input.get("character_orientation")) {
+            (Some(s), _) => s.clamp(1, 60),
             (None, Some(o)) if o == "video" => 10,
             _ => 5,
         };
@@ -67,36 +58,33 @@ impl ClipSpec {
             .or_else(|| input.get("keep_original_sound"))
             .and_then(Value::as_bool)
             .unwrap_or(audio_default);
-        ClipSpec { aspect, seconds, audio }
+        let prompt = input
+            .get("prompt")
+            .and_then(Value::as_str)
+            .or_else(|| input.pointer("/multi_prompt/0/prompt").and_then(Value::as_str))
+            .unwrap_or("");
+        let title: String = prompt.split_whitespace().take(12).collect::<Vec<_>>().join(" ");
+        let model = model.strip_prefix("fal-ai/").unwrap_or(model).to_owned();
+        ClipSpec {
+            aspect,
+            seconds,
+            audio,
+            title,
+            model,
+        }
     }
 
-    fn fixture(self) -> &'static [u8] {
-        macro_rules! clips {
-            ($aspect:literal) => {
-                match (self.seconds, self.audio) {
-                    (4, false) => include_bytes!(concat!("clips/", $aspect, "_4s.mp4")).as_slice(),
-                    (4, true) => include_bytes!(concat!("clips/", $aspect, "_4s_audio.mp4")).as_slice(),
-                    (5, false) => include_bytes!(concat!("clips/", $aspect, "_5s.mp4")).as_slice(),
-                    (5, true) => include_bytes!(concat!("clips/", $aspect, "_5s_audio.mp4")).as_slice(),
-                    (6, false) => include_bytes!(concat!("clips/", $aspect, "_6s.mp4")).as_slice(),
-                    (6, true) => include_bytes!(concat!("clips/", $aspect, "_6s_audio.mp4")).as_slice(),
-                    (8, false) => include_bytes!(concat!("clips/", $aspect, "_8s.mp4")).as_slice(),
-                    (8, true) => include_bytes!(concat!("clips/", $aspect, "_8s_audio.mp4")).as_slice(),
-                    (_, false) => include_bytes!(concat!("clips/", $aspect, "_10s.mp4")).as_slice(),
-                    (_, true) => include_bytes!(concat!("clips/", $aspect, "_10s_audio.mp4")).as_slice(),
-                }
-            };
-        }
+    /// The displayed size.
+    fn size(&self) -> (u32, u32) {
         match self.aspect {
-            "16x9" => clips!("16x9"),
-            "9x16" => clips!("9x16"),
-            _ => clips!("1x1"),
+            "9x16" => (180, 320),
+            "1x1" => (240, 240),
+            _ => (320, 180),
         }
     }
 }
 
-/// The bytes of a clip: the fixture, a `free` box naming the job (so every job's clip is its
-/// own file, as a real model's would be), then (when padding) a `free` box of zeros.
+/// The bytes of a clip: the MP4 made for the job, then (when padding) a `free` box of zeros.
 struct Clip {
     fixture: Vec<u8>,
     total: u64,
@@ -104,10 +92,16 @@ struct Clip {
 
 impl Clip {
     fn new(state: &Shared, spec: &ClipSpec, job: &str) -> Clip {
-        let mut fixture = spec.fixture().to_vec();
-        fixture.extend_from_slice(&(8 + job.len() as u32).to_be_bytes());
-        fixture.extend_from_slice(b"free");
-        fixture.extend_from_slice(job.as_bytes());
+        let (width, height) = spec.size();
+        let fixture = synth::mp4(&synth::Spec {
+            width,
+            height,
+            seconds: spec.seconds,
+            audio: spec.audio,
+            title: &spec.title,
+            model: &spec.model,
+            job,
+        });
         let flen = fixture.len() as u64;
         let total = match state.config.clip_bytes {
             Some(want) if want >= flen + 16 => want,
@@ -162,11 +156,14 @@ pub(super) fn serve(state: &Shared, segs: &[&str], headers: &HeaderMap, head: bo
     let mut inner = state.lock();
     inner.count("download");
     if let ["uploads", token, _name] = segs {
+        let now = inner.wall_now();
         return match inner.uploads.get(*token) {
             Some(super::Upload {
                 content_type,
                 bytes: Some(bytes),
-            }) => Response::builder()
+                expires,
+                ..
+            }) if expires.is_none_or(|e| now < e) => Response::builder()
                 .status(StatusCode::OK)
                 .header("content-type", content_type.as_str())
                 .header("content-length", bytes.len())
@@ -182,7 +179,7 @@ pub(super) fn serve(state: &Shared, segs: &[&str], headers: &HeaderMap, head: bo
         .map(|j| &j.outcome)
         .or_else(|| inner.predictions.get(id).map(|p| &p.outcome))
         .and_then(|o| match o {
-            Outcome::Clip(spec) => Some(*spec),
+            Outcome::Clip(spec) => Some(spec.clone()),
             _ => None,
         });
     let Some(spec) = spec else {
@@ -280,6 +277,109 @@ pub(super) fn receive_upload(state: &Shared, token: Option<&str>, headers: &Head
     json_response(StatusCode::OK, json!({}))
 }
 
+/// How long an upload is kept: `X-Fal-Object-Lifecycle` (fal-js `storage.ts`; the Python
+/// client may send `X-Fal-Object-Lifecycle-Preference`, protocol.md §2) as JSON
+/// `{"expiration_duration_seconds": N}`, else the account's lifetime. A header that is not
+/// that JSON is refused (422).
+pub(super) fn lifetime(state: &Shared, headers: &HeaderMap) -> Result<Option<Duration>, Box<Response<Body>>> {
+    let header = ["x-fal-object-lifecycle", "x-fal-object-lifecycle-preference"]
+        .iter()
+        .find_map(|h| headers.get(*h).and_then(|v| v.to_str().ok()));
+    let Some(text) = header else {
+        return Ok(state.config.upload_lifetime);
+    };
+    let v: Value = serde_json::from_str(text).unwrap_or(Value::Null);
+    match v.get("expiration_duration_seconds") {
+        None if v.is_object() => Ok(state.config.upload_lifetime),
+        Some(n) if n.as_u64().is_some() => Ok(n.as_u64().map(Duration::from_secs)),
+        _ => Err(Box::new(json_response(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            json!({"detail": "X-Fal-Object-Lifecycle must be JSON like {\"expiration_duration_seconds\": 604800}"}),
+        ))),
+    }
+}
+
+/// Sets an initiated upload's expiry (from the sandbox's clock) and whether it comes in parts.
+pub(super) fn opened(state: &Shared, token: &str, lifetime: Option<Duration>, multipart: bool) {
+    let mut inner = state.lock();
+    let now = inner.wall_now();
+    if let Some(u) = inner.uploads.get_mut(token) {
+        u.expires = lifetime.map(|l| now + l);
+        u.parts = multipart.then(BTreeMap::new);
+    }
+}
+
+/// `PUT /__upload/{token}/{n}`: part `n` (1–10000) of a multipart upload; answers
+/// `{partNumber, etag}` (fal-js reads the body) and an `ETag` header (the Python client's).
+pub(super) fn receive_part(state: &Shared, token: &str, n: &str, body: Bytes) -> Response<Body> {
+    let mut inner = state.lock();
+    inner.count("upload_part");
+    let Some(parts) = inner.uploads.get_mut(token).and_then(|u| u.parts.as_mut()) else {
+        return json_response(StatusCode::NOT_FOUND, json!({"detail": "Unknown multipart upload"}));
+    };
+    let Some(n) = n.parse::<u32>().ok().filter(|n| (1..=10_000).contains(n)) else {
+        return json_response(
+            StatusCode::BAD_REQUEST,
+            json!({"detail": "part number must be 1 to 10000"}),
+        );
+    };
+    let etag = etag_of(&body);
+    parts.insert(n, body);
+    let mut r = json_response(StatusCode::OK, json!({"partNumber": n, "etag": etag}));
+    if let Ok(v) = format!("\"{etag}\"").parse() {
+        r.headers_mut().insert("etag", v);
+    }
+    r
+}
+
+fn etag_of(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .take(8)
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// `POST /__upload/{token}/complete` `{"parts": [{"partNumber", "etag"}]}`: every part, in
+/// order, each with the etag its PUT answered; the file is then served whole.
+pub(super) fn complete(state: &Shared, token: &str, body: &[u8]) -> Response<Body> {
+    let mut inner = state.lock();
+    inner.count("upload_complete");
+    let Some(upload) = inner.uploads.get_mut(token).filter(|u| u.parts.is_some()) else {
+        return json_response(StatusCode::NOT_FOUND, json!({"detail": "Unknown multipart upload"}));
+    };
+    let listed: Vec<(u64, String)> = serde_json::from_slice::<Value>(body)
+        .ok()
+        .and_then(|v| v["parts"].as_array().cloned())
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|p| Some((p["partNumber"].as_u64()?, p["etag"].as_str()?.to_owned())))
+        .collect();
+    let parts = upload
+        .parts
+        .as_ref()
+        .map(|p| p.iter().collect::<Vec<_>>())
+        .unwrap_or_default();
+    let matches = listed.len() == parts.len()
+        && listed
+            .iter()
+            .zip(&parts)
+            .all(|((n, etag), (m, bytes))| *n == u64::from(**m) && *etag == etag_of(bytes));
+    if parts.is_empty() || !matches {
+        return json_response(
+            StatusCode::BAD_REQUEST,
+            json!({"detail": "parts must list every uploaded part in order with its etag"}),
+        );
+    }
+    let mut whole = Vec::with_capacity(parts.iter().map(|(_, b)| b.len()).sum());
+    for (_, b) in &parts {
+        whole.extend_from_slice(b);
+    }
+    upload.bytes = Some(Bytes::from(whole));
+    upload.parts = None;
+    json_response(StatusCode::OK, json!({}))
+}
+
 /// A stable voice id for a sample: by the uploaded bytes when the URL is one of ours, else by
 /// the URL.
 pub(super) fn voice_id_for(inner: &Inner, url: &str, _app: &str) -> String {
@@ -298,36 +398,28 @@ pub(super) fn voice_id_for(inner: &Inner, url: &str, _app: &str) -> String {
 }
 
 #[cfg(test)]
-mod clip_tests {
+mod tests {
     use super::*;
 
-    /// Each family's way of writing a duration picks the fixture of that length, or the closest.
     #[test]
-    fn a_requested_duration_picks_its_fixture_or_the_closest() {
-        let secs = |input: Value| ClipSpec::from_input(&input, false).seconds;
-        assert_eq!(secs(json!({"duration": "8s"})), 8, "Veo");
-        assert_eq!(secs(json!({"duration": "4s"})), 4);
-        assert_eq!(secs(json!({"duration": "6"})), 6, "Hailuo");
-        assert_eq!(secs(json!({"duration": 8})), 8, "LTX");
-        assert_eq!(secs(json!({"duration": "10"})), 10, "Kling");
-        assert_eq!(secs(json!({"duration": "5"})), 5);
-        assert_eq!(secs(json!({"duration": "7"})), 8, "closest, longer on a tie");
-        assert_eq!(secs(json!({"duration": "3"})), 4);
-        assert_eq!(secs(json!({"duration": 20})), 10);
-        assert_eq!(secs(json!({"duration": "auto"})), 5, "Seedance auto");
-        assert_eq!(secs(json!({"prompt": "x"})), 5);
-        for s in FIXTURE_SECONDS {
-            for aspect in ["16x9", "9x16", "1x1"] {
-                for audio in [false, true] {
-                    let clip = ClipSpec {
-                        aspect,
-                        seconds: s,
-                        audio,
-                    }
-                    .fixture();
-                    assert!(clip.len() > 1000, "{aspect} {s}s {audio}");
-                }
-            }
-        }
+    fn a_clip_spec_takes_the_asked_duration_aspect_audio_and_prompt() {
+        let spec = ClipSpec::from_input(
+            &json!({"prompt": "A night market in the rain", "duration": "7", "aspect_ratio": "9:16", "generate_audio": true}),
+            "fal-ai/kling-video/v3/pro/text-to-video",
+            false,
+        );
+        assert_eq!((spec.aspect, spec.seconds, spec.audio), ("9x16", 7, true));
+        assert_eq!(
+            (spec.title.as_str(), spec.model.as_str()),
+            ("A night market in the rain", "kling-video/v3/pro/text-to-video")
+        );
+        let seconds = |input: Value| ClipSpec::from_input(&input, "m", true).seconds;
+        assert_eq!(seconds(json!({"duration": "6s"})), 6);
+        assert_eq!(seconds(json!({"duration": 12})), 12);
+        assert_eq!(seconds(json!({"character_orientation": "video"})), 10);
+        assert_eq!(seconds(json!({"character_orientation": "image"})), 5);
+        assert_eq!(seconds(json!({})), 5);
+        let other = ClipSpec::from_input(&json!({"keep_original_sound": false}), "m", true);
+        assert_eq!((other.aspect, other.audio), ("16x9", false));
     }
 }

@@ -10,6 +10,7 @@ pub mod faults;
 mod files;
 mod platform;
 pub mod schemas;
+mod synth;
 
 use axum::Router;
 use axum::body::{Body, Bytes};
@@ -44,6 +45,9 @@ pub struct SandboxConfig {
     /// How long the answer to a fal submit takes (the job exists from the start): a slow
     /// network or server, during which a client may be interrupted.
     pub submit_delay: Duration,
+    /// How long fal's CDN keeps an upload that asks for no lifetime (the account's setting;
+    /// `None`: forever).
+    pub upload_lifetime: Option<Duration>,
     /// Injected faults.
     pub faults: FaultPlan,
 }
@@ -59,6 +63,7 @@ impl Default for SandboxConfig {
             eachlabs_max_in_flight: 10,
             api_key: None,
             submit_delay: Duration::ZERO,
+            upload_lifetime: None,
             faults: FaultPlan::default(),
         }
     }
@@ -251,10 +256,15 @@ struct Prediction {
     finished: bool,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 struct Upload {
     content_type: String,
     bytes: Option<Bytes>,
+    /// When the CDN deletes it (the account's lifetime, or the upload's
+    /// `X-Fal-Object-Lifecycle`); `None`: kept.
+    expires: Option<std::time::SystemTime>,
+    /// A multipart upload: its parts by number, until `complete`.
+    parts: Option<BTreeMap<u32, Bytes>>,
 }
 
 #[derive(Default)]
@@ -331,7 +341,7 @@ impl Inner {
             token.clone(),
             Upload {
                 content_type: content_type.to_owned(),
-                bytes: None,
+                ..Upload::default()
             },
         );
         token
@@ -399,6 +409,10 @@ async fn dispatch(
         }
         (Some("files"), &Method::GET | &Method::HEAD) => {
             files::serve(&state, &segs[1..], &headers, method == Method::HEAD)
+        }
+        (Some("__upload"), &Method::PUT) if segs.len() == 3 => files::receive_part(&state, segs[1], segs[2], body),
+        (Some("__upload"), &Method::POST) if segs.get(2) == Some(&"complete") => {
+            files::complete(&state, segs[1], &body)
         }
         (Some("__upload"), &Method::PUT) => files::receive_upload(&state, segs.get(1).copied(), &headers, body),
         (Some("storage"), &Method::POST) => fal::storage_initiate(&state, &segs, &headers, &body),

@@ -386,11 +386,14 @@ fn a_voice_sample_larger_than_one_upload_is_refused() {
         "version: 1\nvoices:\n  mara: { sample: ./big.wav }\nshots:\n  - prompt: a\n",
     );
     let big = std::fs::File::create(dir.path().join("big.wav")).unwrap();
-    big.set_len(91 * 1024 * 1024).unwrap();
+    big.set_len(101 * 1024 * 1024).unwrap();
     let o = storyboard().arg("plan").arg(&file).output().unwrap();
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(2), "{err}");
-    assert!(err.contains("voice `mara`") && err.contains("1 byte to 90 MB"), "{err}");
+    assert!(
+        err.contains("voice `mara`") && err.contains("1 byte to 100 MB"),
+        "{err}"
+    );
 }
 
 #[test]

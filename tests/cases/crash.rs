@@ -616,3 +616,99 @@ fn staged(
     );
     (rt, sb, dir, file)
 }
+
+/// The red-team campaign of issue #22, against one long-lived sandbox whose account already
+/// holds 300 earlier requests and gets 30 more after every kill (so a lost submit sinks pages
+/// deep in the history, newest first): renders of eight storyboards are
+/// SIGKILLed at least 50 times at varying moments — many inside the submit window (the answer
+/// is slow, the job already exists) — then run until done, without `--retry-uncertain`. Every
+/// job paid for is found (pages deep) and downloaded, and none is created twice.
+#[test]
+fn a_kill_campaign_against_a_busy_account_loses_no_paid_job_and_pays_none_twice() {
+    let (_rt, sb) = sandbox(SandboxConfig {
+        queue_time: Duration::from_millis(20),
+        job_time: Duration::from_millis(60),
+        submit_delay: Duration::from_millis(60),
+        ..SandboxConfig::fast()
+    });
+    const ENDPOINT: &str = "fal-ai/kling-video/v2.6/pro/text-to-video";
+    sb.seed_fal_history(ENDPOINT, 300, Duration::from_secs(7200));
+    let (boards, shots) = (8, 8);
+    let mut kills = 0;
+    let mut dirs = Vec::new();
+    for board in 0..boards {
+        let dir = tempfile::tempdir().unwrap();
+        let yaml: String = (0..shots)
+            .map(|i| format!("  - id: s{i}\n    prompt: shot {i} of board {board}\n"))
+            .collect();
+        let file = write(
+            dir.path(),
+            "s.yaml",
+            &format!("version: 1\noutput: out\nshots:\n{yaml}"),
+        );
+        let mut rng = fastrand::Rng::with_seed(board);
+        // Nine kills that land per storyboard (a run that finishes by itself ends its turn).
+        let mut landed = 0;
+        while landed < 9 {
+            let point = match rng.u8(..3) {
+                0 => Point::After("submitted", rng.usize(1..=2)),
+                _ => Point::Delay(Duration::from_millis(rng.u64(20..200))),
+            };
+            match run_once(&sb.base_url(), &file, Some(point), &[]) {
+                (false, _) => {
+                    landed += 1;
+                    // Other work on the account goes on: a request killed in its submit window
+                    // sinks pages deep below newer ones.
+                    sb.seed_fal_history(ENDPOINT, 30, Duration::from_millis(1));
+                }
+                (true, Some(0)) => break,
+                (true, _) => {}
+            }
+        }
+        kills += landed;
+        dirs.push((dir, file));
+    }
+    // Run each until nothing more can be done by itself: a job killed in its submit window is
+    // adopted from the history once it has finished.
+    let mut ids = std::collections::HashSet::new();
+    let mut uncertain = Vec::new();
+    for (dir, file) in &dirs {
+        for _ in 0..3 {
+            std::thread::sleep(Duration::from_millis(150)); // jobs killed in flight finish
+            if fal("render", &sb.base_url(), file, &["--yes"]).status.code() == Some(0) {
+                break;
+            }
+        }
+        let m = manifest(&dir.path().join("out"));
+        for s in m["shots"].as_array().unwrap() {
+            match s["status"].as_str() {
+                Some("done" | "cached") => assert!(ids.insert(s["request_id"].as_str().unwrap().to_owned())),
+                Some("uncertain") => uncertain.push(file),
+                _ => panic!("{s}"),
+            }
+        }
+    }
+    // None lost: every job the account was billed for is a clip on disk. The shots still
+    // uncertain were killed before their submit left (nothing was created: the dashboard, here
+    // the sandbox's count, says so), and only then are they retried.
+    assert_eq!(
+        sb.stats()["jobs_created_total"].as_u64(),
+        Some(ids.len() as u64),
+        "a paid job was lost"
+    );
+    for file in uncertain {
+        let o = fal("render", &sb.base_url(), file, &["--yes", "--retry-uncertain"]);
+        assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    let stats = sb.stats();
+    eprintln!(
+        "kill campaign: {kills} kills, {} history pages read",
+        stats["requests"]["history"]
+    );
+    assert!(kills >= 50, "only {kills} kills landed");
+    assert_eq!(
+        stats["jobs_created_total"].as_u64(),
+        Some(boards * shots as u64),
+        "{stats}"
+    );
+}

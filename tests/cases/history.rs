@@ -331,3 +331,95 @@ async fn a_key_without_billing_scope_is_said_once_and_fails_nothing() {
     assert_eq!(st["shots"][0]["billed_usd"], Value::Null, "{st}");
     assert_eq!(st["shots"][0]["state"], "done");
 }
+
+/// The journal's upload records, each `at` moved `days` into the past (time passing).
+fn age_uploads(out: &Path, days: u64) {
+    let path = out.join(".storyboard/journal.jsonl");
+    let then = std::time::SystemTime::now() - Duration::from_secs(days * 24 * 3600);
+    let lines: Vec<String> = std::fs::read_to_string(&path)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let mut v: Value = serde_json::from_str(l).unwrap();
+            if v["event"] == "upload" {
+                v["at"] = humantime::format_rfc3339_seconds(then).to_string().into();
+            }
+            v.to_string()
+        })
+        .collect();
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+}
+
+/// Each upload asks fal for a 7-day lifetime; a file uploaded longer ago than that (less a
+/// day for the render) is uploaded again instead of sending a URL the CDN has deleted.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_remembered_upload_past_its_lifetime_is_uploaded_again() {
+    let sb = crate::common::start_sandbox(fast("")).await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("frames")).unwrap();
+    let coat = crate::common::root().join("examples/frames/coat.png");
+    std::fs::copy(coat, dir.path().join("frames/coat.png")).unwrap();
+    let yaml = |prompt: &str| {
+        format!(
+            "version: 1\noutput: out\nshots:\n  - id: a\n    prompt: {prompt}\n    start_image: ./frames/coat.png\n"
+        )
+    };
+    let file = write(dir.path(), "s.yaml", &yaml("first"));
+    let o = render_against(&sb.base_url(), &file, "k", &[]).await;
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let url = |dir: &Path| {
+        let m: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("out/manifest.json")).unwrap()).unwrap();
+        m["shots"][0]["input"]["start_image_url"].as_str().unwrap().to_owned()
+    };
+    let first = url(dir.path());
+    // A day later the upload is still good: reused.
+    age_uploads(&dir.path().join("out"), 1);
+    let file = write(dir.path(), "s.yaml", &yaml("second"));
+    let o = render_against(&sb.base_url(), &file, "k", &[]).await;
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(sb.stats()["requests"]["upload_initiate"], 1);
+    // Eight days later the CDN has deleted it; the next render uploads it again.
+    age_uploads(&dir.path().join("out"), 8);
+    sb.advance_clock(8 * 24 * HOUR);
+    assert_eq!(reqwest::get(&first).await.unwrap().status(), 404, "the old URL is dead");
+    let file = write(dir.path(), "s.yaml", &yaml("third"));
+    let o = render_against(&sb.base_url(), &file, "k", &[]).await;
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(err.contains("uploading ./frames/coat.png again"), "{err}");
+    assert_eq!(sb.stats()["requests"]["upload_initiate"], 2);
+    let again = url(dir.path());
+    assert_ne!(again, first);
+    assert_eq!(reqwest::get(&again).await.unwrap().status(), 200);
+}
+
+/// A 95 MB motion reference video (Kling takes up to 100 MB) goes up in 10 MiB parts, as
+/// fal's JS client sends files above 90 MiB, and arrives whole.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_95_mb_video_is_uploaded_in_parts() {
+    let sb = crate::common::start_sandbox(fast("")).await;
+    let dir = tempfile::tempdir().unwrap();
+    // A real clip followed by an MP4 `free` box up to 95 MB.
+    let mut video = std::fs::read(crate::common::root().join("src/sandbox/clips/16x9_5s.mp4")).unwrap();
+    let pad = 95_000_000 - video.len();
+    video.extend_from_slice(&(pad as u32).to_be_bytes());
+    video.extend_from_slice(b"free");
+    video.resize(95_000_000, 0);
+    std::fs::write(dir.path().join("ref.mp4"), &video).unwrap();
+    let file = write(
+        dir.path(),
+        "s.yaml",
+        "version: 1\nmodel: kling-v2.6-pro\noutput: out\nshots:\n  - id: m\n    motion:\n      image: https://example.com/a.png\n      video: ./ref.mp4\n      orientation: video\n    prompt: dance\n    price_usd: 1\n",
+    );
+    let o = render_against(&sb.base_url(), &file, "k", &[]).await;
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let stats = sb.stats();
+    assert_eq!(stats["requests"]["upload_part"], 10, "{stats}");
+    assert_eq!(stats["requests"]["upload_complete"], 1, "{stats}");
+    assert!(stats["requests"].get("upload").is_none(), "no single PUT: {stats}");
+    let m: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("out/manifest.json")).unwrap()).unwrap();
+    let url = m["shots"][0]["input"]["video_url"].as_str().unwrap();
+    let back = reqwest::get(url).await.unwrap().bytes().await.unwrap();
+    assert!(back.as_ref() == video.as_slice(), "the file arrived whole");
+}

@@ -16,10 +16,10 @@ use crate::common::{files_below, remount, render_against, tmpfs, umount, write};
 const KEY: &str = "fal-secret-key-0123456789abcdef";
 
 /// What a fake server saw: (method, path, had an Authorization header).
-type Seen = Arc<Mutex<Vec<(String, String, bool)>>>;
+pub(crate) type Seen = Arc<Mutex<Vec<(String, String, bool)>>>;
 
 /// Serves `app` on `ip`:0 until the test ends; its address.
-async fn serve(ip: [u8; 4], app: Router) -> SocketAddr {
+pub(crate) async fn serve(ip: [u8; 4], app: Router) -> SocketAddr {
     let listener = tokio::net::TcpListener::bind(SocketAddr::from((ip, 0)))
         .await
         .expect("bind");
@@ -47,7 +47,7 @@ async fn thief() -> (SocketAddr, Seen) {
 
 /// A fal queue that answers the submit with `submit` (status, body), then completes the job at
 /// the documented URLs and serves a small clip; it records what it saw.
-async fn fake_fal(submit: (u16, Value)) -> (String, Seen) {
+pub(crate) async fn fake_fal(submit: (u16, Value)) -> (String, Seen) {
     let seen: Seen = Arc::default();
     let s = seen.clone();
     let addr_cell: Arc<Mutex<Option<SocketAddr>>> = Arc::default();
@@ -67,8 +67,8 @@ async fn fake_fal(submit: (u16, Value)) -> (String, Seen) {
             match (m.as_str(), path.as_str()) {
                 ("POST", p) if p.ends_with("text-to-video") => json(submit.0, submit.1),
                 (_, p) if p.ends_with("/status/stream") => StatusCode::NOT_FOUND.into_response(),
-                (_, p) if p.ends_with("/requests/r1/status") => json(200, json!({"status": "COMPLETED"})),
-                (_, p) if p.ends_with("/requests/r1") => json(
+                (_, p) if p.ends_with(&format!("/requests/{ID}/status")) => json(200, json!({"status": "COMPLETED"})),
+                (_, p) if p.ends_with(&format!("/requests/{ID}")) => json(
                     200,
                     json!({"video": {"url": format!("{base}/clip.mp4"), "file_size": clip.len()}}),
                 ),
@@ -94,7 +94,10 @@ fn first_clip() -> String {
     names.remove(0)
 }
 
-fn one_shot(dir: &Path) -> std::path::PathBuf {
+/// A request id of fal's form (a UUID).
+const ID: &str = "764cabcf-b745-4b3e-ae38-1200304cf45b";
+
+pub(crate) fn one_shot(dir: &Path) -> std::path::PathBuf {
     write(
         dir,
         "shots.yaml",
@@ -103,7 +106,7 @@ fn one_shot(dir: &Path) -> std::path::PathBuf {
 }
 
 /// Every file the render wrote, as text (journal, manifest, …).
-fn written(dir: &Path) -> String {
+pub(crate) fn written(dir: &Path) -> String {
     files_below(&dir.join("out"))
         .iter()
         .filter(|f| !f.ends_with(".mp4"))
@@ -114,10 +117,10 @@ fn written(dir: &Path) -> String {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_key_is_never_sent_to_a_url_the_server_returns_on_another_origin() {
     let (thief, stolen) = thief().await;
-    let t = format!("http://{thief}/fal-ai/kling-video/requests/r1");
+    let t = format!("http://{thief}/fal-ai/kling-video/requests/{ID}");
     let (url, seen) = fake_fal((
         200,
-        json!({"request_id": "r1", "status_url": format!("{t}/status"), "response_url": t, "cancel_url": format!("{t}/cancel")}),
+        json!({"request_id": ID, "status_url": format!("{t}/status"), "response_url": t, "cancel_url": format!("{t}/cancel")}),
     ))
     .await;
     let dir = tempfile::tempdir().unwrap();
@@ -131,7 +134,8 @@ async fn the_key_is_never_sent_to_a_url_the_server_returns_on_another_origin() {
     );
     let seen = seen.lock().unwrap();
     assert!(
-        seen.iter().any(|(_, p, auth)| p.ends_with("/requests/r1") && *auth),
+        seen.iter()
+            .any(|(_, p, auth)| p.ends_with(&format!("/requests/{ID}")) && *auth),
         "{seen:?}"
     );
     // The clip itself is fetched without the key.
@@ -166,11 +170,11 @@ async fn a_key_echoed_by_an_error_body_is_never_printed_or_stored() {
     }
 }
 
-fn jobs(sb: &storyboard::sandbox::Sandbox) -> u64 {
+pub(crate) fn jobs(sb: &storyboard::sandbox::Sandbox) -> u64 {
     sb.stats()["jobs_created_total"].as_u64().unwrap()
 }
 
-fn fast_sandbox() -> storyboard::sandbox::SandboxConfig {
+pub(crate) fn fast_sandbox() -> storyboard::sandbox::SandboxConfig {
     storyboard::sandbox::SandboxConfig::fast()
 }
 
