@@ -27,7 +27,6 @@ pub mod prices;
 pub mod problem;
 pub mod provider;
 pub mod published;
-pub mod rates;
 pub mod render;
 pub mod report;
 pub mod resume;

@@ -1,7 +1,7 @@
 //! The pricing rules of the model families beyond Kling (issue #24), as pure functions over
 //! integer micro-dollars, and each new fal endpoint's list price with its source and the day it
-//! was read (`docs/models-research.md` has the quotes). A leaf: `cost` keeps Kling's rules; the
-//! catalog gives each new endpoint the [`ListPrice`] of [`list_price`].
+//! was read (`docs/models-research.md` has the quotes). Part of `cost` (`cost::rates`): Kling's
+//! rules are `cost::Pricing`'s own variants, these are `Pricing::Rule`.
 //!
 //! Four rules cover what fal publishes for them:
 //! - per second of output by resolution, with and without audio (Veo 3.1; LTX-2.3, whose price
@@ -14,7 +14,7 @@
 //! depends on something fal does not publish (Seedance's frame size outside 720p), an upper bound
 //! where the duration is left to the model (`auto`).
 
-use crate::cost::Micros;
+use super::{Micros, Price, Pricing};
 
 /// How exact a quote is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -174,19 +174,6 @@ fn tokens(nano_per_1000: u64, ask: &Ask<'_>) -> Result<Quote, NoPrice> {
     })
 }
 
-/// A list price with where it was read and when.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ListPrice {
-    /// The rule.
-    pub rule: Rule,
-    /// The unit, for `storyboard models` (`per second`, `per video`, `per 1000 tokens`).
-    pub unit: &'static str,
-    /// Where the figures come from.
-    pub source: &'static str,
-    /// When they were read (YYYY-MM-DD).
-    pub read: &'static str,
-}
-
 /// The day these prices were read.
 pub const READ: &str = "2026-11-30";
 
@@ -276,74 +263,135 @@ const LTX_FAST: &[Tier] = &[
     },
 ];
 
-const fn price(rule: Rule, unit: &'static str, source: &'static str) -> ListPrice {
-    ListPrice {
-        rule,
-        unit,
+const fn price(rule: Rule, source: &'static str) -> Price {
+    Price {
+        pricing: Pricing::Rule(rule),
         source,
         read: READ,
+        dispute: None,
     }
 }
 
-/// The list price of a new fal endpoint, `None` when no source gives one (unpriced, never $0).
-pub fn list_price(endpoint: &str) -> Option<ListPrice> {
-    let per_s = |tiers, src| Some(price(Rule::PerSecondByResolution(tiers), "per second", src));
-    let per_video = |b, src| Some(price(Rule::PerVideo(b), "per video", src));
-    let tokens = |n, src| Some(price(Rule::Tokens { nano_per_1000: n }, "per 1000 tokens", src));
-    match endpoint {
-        "fal-ai/veo3.1" => per_s(VEO, "https://fal.ai/models/fal-ai/veo3.1/llms.txt"),
-        "fal-ai/veo3.1/reference-to-video" => {
-            per_s(VEO, "https://fal.ai/models/fal-ai/veo3.1/reference-to-video/llms.txt")
+/// Veo 3.1 text-to-video: "$0.20 without audio or $0.40 with audio for 720p or 1080p. At 4k …
+/// $0.40 … or $0.60 with".
+pub const VEO31: Price = price(
+    Rule::PerSecondByResolution(VEO),
+    "https://fal.ai/models/fal-ai/veo3.1/llms.txt",
+);
+/// Veo 3.1 reference-to-video: the same figures on its own page.
+pub const VEO31_REFERENCE: Price = price(
+    Rule::PerSecondByResolution(VEO),
+    "https://fal.ai/models/fal-ai/veo3.1/reference-to-video/llms.txt",
+);
+/// Veo 3.1 image-to-video and first/last frame: their own pages were not in the sources.
+pub const VEO31_SIBLING: Price = price(
+    Rule::PerSecondByResolution(VEO),
+    "https://fal.ai/models/fal-ai/veo3.1/llms.txt (the text-to-video page; this endpoint's own page was not in the sources)",
+);
+/// Veo 3.1 fast first/last frame: "$0.10 without audio or $0.15 with audio for 720p or 1080p.
+/// At 4k … $0.30 … or $0.35 with".
+pub const VEO31_FAST_FLF: Price = price(
+    Rule::PerSecondByResolution(VEO_FAST),
+    "https://fal.ai/models/fal-ai/veo3.1/fast/first-last-frame-to-video/llms.txt",
+);
+/// Veo 3.1 fast text- and image-to-video: the fast tier's page.
+pub const VEO31_FAST: Price = price(
+    Rule::PerSecondByResolution(VEO_FAST),
+    "https://fal.ai/models/fal-ai/veo3.1/fast/first-last-frame-to-video/llms.txt (the fast tier's page; this endpoint's own page was not in the sources)",
+);
+/// Seedance 2.0 fast: "$0.0112 per 1000 tokens … (height * width * duration * 24) / 1024".
+pub const SEEDANCE2_FAST: Price = price(
+    Rule::Tokens {
+        nano_per_1000: 11_200_000,
+    },
+    "https://fal.ai/models/bytedance/seedance-2.0/fast/text-to-video/llms.txt ($0.0112 per 1000 tokens; $0.2419/s at 720p)",
+);
+/// Seedance 2.0 standard: $0.014 per 1000 tokens, as a third party quotes fal's page.
+pub const SEEDANCE2: Price = price(
+    Rule::Tokens {
+        nano_per_1000: 14_000_000,
+    },
+    "$0.014 per 1000 tokens ($0.3024/s at 720p), as seedance2mini.com quotes fal's page; fal's own page was not in the sources",
+);
+/// Hailuo 2.3 pro: "$0.49 per video generation" (6 s clips).
+pub const HAILUO23_PRO: Price = price(
+    Rule::PerVideo(&[(6, 490_000)]),
+    "https://fal.ai/models/fal-ai/minimax/hailuo-2.3/pro/text-to-video/llms.txt",
+);
+/// Hailuo 2.3 standard: "$0.28 per 6 second … $0.56 per 10 second video generation".
+pub const HAILUO23_STANDARD: Price = price(
+    Rule::PerVideo(&[(6, 280_000), (10, 560_000)]),
+    "https://fal.ai/models/fal-ai/minimax/hailuo-2.3/standard/text-to-video/llms.txt",
+);
+/// Hailuo 2.3 fast pro: "$0.33 per videos".
+pub const HAILUO23_FAST_PRO: Price = price(
+    Rule::PerVideo(&[(6, 330_000)]),
+    "https://fal.ai/models/fal-ai/minimax/hailuo-2.3-fast/pro/image-to-video/llms.txt",
+);
+/// Hailuo 2.3 fast standard: "$0.19 per 6 second … $0.32 per 10 second".
+pub const HAILUO23_FAST_STANDARD: Price = price(
+    Rule::PerVideo(&[(6, 190_000), (10, 320_000)]),
+    "https://fal.ai/models/fal-ai/minimax/hailuo-2.3-fast/standard/image-to-video/llms.txt",
+);
+/// LTX-2.3 text-to-video: "$0.08 per second for 1080p, $0.16 … 1440p or $0.32 … 2160p".
+pub const LTX23_T2V: Price = price(
+    Rule::PerSecondByResolution(LTX_T2V),
+    "https://fal.ai/models/fal-ai/ltx-2.3/text-to-video/llms.txt",
+);
+/// LTX-2.3 image-to-video: "$0.06 … $0.12 … $0.24".
+pub const LTX23_I2V: Price = price(
+    Rule::PerSecondByResolution(LTX_I2V),
+    "https://fal.ai/models/fal-ai/ltx-2.3/image-to-video/llms.txt",
+);
+/// LTX-2.3 text-to-video fast: "$0.04 … $0.08 … $0.16".
+pub const LTX23_FAST_T2V: Price = price(
+    Rule::PerSecondByResolution(LTX_FAST),
+    "https://fal.ai/models/fal-ai/ltx-2.3/text-to-video/fast/llms.txt",
+);
+
+impl Rule {
+    /// The unit, for `storyboard models`.
+    pub fn unit(self) -> &'static str {
+        match self {
+            Rule::PerSecondByResolution(_) => "per second",
+            Rule::PerVideo(_) => "per video",
+            Rule::Tokens { .. } => "per 1000 tokens",
         }
-        "fal-ai/veo3.1/image-to-video" | "fal-ai/veo3.1/first-last-frame-to-video" => per_s(
-            VEO,
-            "https://fal.ai/models/fal-ai/veo3.1/llms.txt (text-to-video's page; the same figures on reference-to-video's — this endpoint's own page was not in the sources)",
-        ),
-        "fal-ai/veo3.1/fast/first-last-frame-to-video" => per_s(
-            VEO_FAST,
-            "https://fal.ai/models/fal-ai/veo3.1/fast/first-last-frame-to-video/llms.txt",
-        ),
-        "fal-ai/veo3.1/fast" | "fal-ai/veo3.1/fast/image-to-video" => per_s(
-            VEO_FAST,
-            "https://fal.ai/models/fal-ai/veo3.1/fast/first-last-frame-to-video/llms.txt (the fast tier's page; this endpoint's own page was not in the sources)",
-        ),
-        "bytedance/seedance-2.0/fast/text-to-video" | "bytedance/seedance-2.0/fast/image-to-video" => tokens(
-            11_200_000,
-            "https://fal.ai/models/bytedance/seedance-2.0/fast/text-to-video/llms.txt ($0.0112 per 1000 tokens; $0.2419/s at 720p)",
-        ),
-        "bytedance/seedance-2.0/text-to-video" | "bytedance/seedance-2.0/image-to-video" => tokens(
-            14_000_000,
-            "$0.014 per 1000 tokens ($0.3024/s at 720p), as seedance2mini.com quotes fal's page; fal's own page was not in the sources",
-        ),
-        "fal-ai/minimax/hailuo-2.3/pro/text-to-video" | "fal-ai/minimax/hailuo-2.3/pro/image-to-video" => per_video(
-            &[(6, 490_000)],
-            "https://fal.ai/models/fal-ai/minimax/hailuo-2.3/pro/text-to-video/llms.txt",
-        ),
-        "fal-ai/minimax/hailuo-2.3/standard/text-to-video" | "fal-ai/minimax/hailuo-2.3/standard/image-to-video" => {
-            per_video(
-                &[(6, 280_000), (10, 560_000)],
-                "https://fal.ai/models/fal-ai/minimax/hailuo-2.3/standard/text-to-video/llms.txt",
-            )
+    }
+
+    /// The resolution priced when none is sent: the endpoint's default (the first tier; 720p
+    /// for Seedance; none for per-video rules).
+    pub fn default_resolution(self) -> &'static str {
+        match self {
+            Rule::PerSecondByResolution(tiers) => tiers.first().map_or("", |t| t.resolution),
+            Rule::Tokens { .. } => "720p",
+            Rule::PerVideo(_) => "",
         }
-        "fal-ai/minimax/hailuo-2.3-fast/pro/image-to-video" => per_video(
-            &[(6, 330_000)],
-            "https://fal.ai/models/fal-ai/minimax/hailuo-2.3-fast/pro/image-to-video/llms.txt",
-        ),
-        "fal-ai/minimax/hailuo-2.3-fast/standard/image-to-video" => per_video(
-            &[(6, 190_000), (10, 320_000)],
-            "https://fal.ai/models/fal-ai/minimax/hailuo-2.3-fast/standard/image-to-video/llms.txt",
-        ),
-        "fal-ai/ltx-2.3/text-to-video" => per_s(LTX_T2V, "https://fal.ai/models/fal-ai/ltx-2.3/text-to-video/llms.txt"),
-        "fal-ai/ltx-2.3/image-to-video" => {
-            per_s(LTX_I2V, "https://fal.ai/models/fal-ai/ltx-2.3/image-to-video/llms.txt")
+    }
+
+    /// For `storyboard models`: `720p $0.20/s, $0.40/s with audio; 4k …`.
+    pub fn describe(self) -> String {
+        let usd = |m: u64| Micros(m).to_string();
+        match self {
+            Rule::PerSecondByResolution(tiers) => tiers
+                .iter()
+                .map(|t| match t.silent == t.audio {
+                    true => format!("{} {}/s", t.resolution, usd(t.silent)),
+                    false => format!("{} {}/s, {}/s with audio", t.resolution, usd(t.silent), usd(t.audio)),
+                })
+                .collect::<Vec<_>>()
+                .join("; "),
+            Rule::PerVideo(buckets) => buckets
+                .iter()
+                .map(|(s, p)| format!("{} per {s} s video", usd(*p)))
+                .collect::<Vec<_>>()
+                .join(", "),
+            Rule::Tokens { nano_per_1000 } => format!(
+                "${} per 1000 tokens (w×h×s×24/1024); {}/s at 720p",
+                nano_per_1000 as f64 / 1e9,
+                usd((21_600 * u128::from(nano_per_1000)).div_ceil(1_000_000) as u64)
+            ),
         }
-        "fal-ai/ltx-2.3/text-to-video/fast" => per_s(
-            LTX_FAST,
-            "https://fal.ai/models/fal-ai/ltx-2.3/text-to-video/fast/llms.txt",
-        ),
-        // Seedance reference-to-video (video inputs are billed too, and at 0.6×), LTX fast
-        // image-to-video: no figure found in the sources.
-        _ => None,
     }
 }
 
@@ -361,8 +409,29 @@ mod tests {
         }
     }
 
+    fn rule(endpoint: &str) -> Rule {
+        let price = match endpoint {
+            "fal-ai/veo3.1" => VEO31,
+            "fal-ai/veo3.1/reference-to-video" => VEO31_REFERENCE,
+            "fal-ai/veo3.1/fast/first-last-frame-to-video" => VEO31_FAST_FLF,
+            "bytedance/seedance-2.0/fast/text-to-video" => SEEDANCE2_FAST,
+            "bytedance/seedance-2.0/image-to-video" | "bytedance/seedance-2.0/text-to-video" => SEEDANCE2,
+            "fal-ai/minimax/hailuo-2.3/pro/text-to-video" => HAILUO23_PRO,
+            "fal-ai/minimax/hailuo-2.3/standard/image-to-video" => HAILUO23_STANDARD,
+            "fal-ai/minimax/hailuo-2.3-fast/standard/image-to-video" => HAILUO23_FAST_STANDARD,
+            "fal-ai/ltx-2.3/image-to-video" => LTX23_I2V,
+            "fal-ai/ltx-2.3/text-to-video" => LTX23_T2V,
+            "fal-ai/ltx-2.3/text-to-video/fast" => LTX23_FAST_T2V,
+            other => panic!("{other}"),
+        };
+        let Pricing::Rule(r) = price.pricing else {
+            panic!("{endpoint}: not a rule")
+        };
+        r
+    }
+
     fn quote(endpoint: &str, a: &Ask<'_>) -> Quote {
-        list_price(endpoint).unwrap().rule.quote(a).unwrap()
+        rule(endpoint).quote(a).unwrap()
     }
 
     /// Veo 3.1: "a 5 second video at 1080p with audio on will cost $2.00"; reference: "8 second
@@ -392,10 +461,7 @@ mod tests {
         let fast = "fal-ai/veo3.1/fast/first-last-frame-to-video";
         assert_eq!(quote(fast, &ask(Some(5), "1080p", true)).amount, Micros(750_000));
         assert_eq!(quote(fast, &ask(Some(6), "4k", false)).amount, Micros(1_800_000));
-        let no = list_price("fal-ai/veo3.1")
-            .unwrap()
-            .rule
-            .quote(&ask(Some(8), "480p", true));
+        let no = rule("fal-ai/veo3.1").quote(&ask(Some(8), "480p", true));
         assert_eq!(no, Err(NoPrice::Resolution("480p".into())));
     }
 
@@ -415,10 +481,6 @@ mod tests {
             quote("fal-ai/ltx-2.3/text-to-video/fast", &ask(Some(20), "1080p", true)).amount,
             Micros(800_000)
         );
-        assert!(
-            list_price("fal-ai/ltx-2.3/image-to-video/fast").is_none(),
-            "no source: unpriced"
-        );
     }
 
     /// Hailuo 2.3 standard: "$0.28 per 6 second … $0.56 per 10 second"; pro: "$0.49 per video".
@@ -427,9 +489,11 @@ mod tests {
         let std = "fal-ai/minimax/hailuo-2.3/standard/image-to-video";
         assert_eq!(quote(std, &ask(Some(6), "768p", true)).amount, Micros(280_000));
         assert_eq!(quote(std, &ask(Some(10), "768p", true)).amount, Micros(560_000));
-        let rule = list_price(std).unwrap().rule;
+        let rule = rule(std);
         assert_eq!(rule.quote(&ask(Some(8), "768p", true)), Err(NoPrice::Duration(8)));
         assert_eq!(rule.quote(&ask(None, "768p", true)), Err(NoPrice::NoDuration));
+        assert_eq!(Pricing::Rule(rule).price(10, true, false), Some(Micros(560_000)));
+        assert_eq!(Pricing::Rule(rule).unit(), None, "no live unit replaces a rule");
         let pro = quote(
             "fal-ai/minimax/hailuo-2.3/pro/text-to-video",
             &ask(None, "1080p", false),

@@ -249,6 +249,7 @@ fn price_text(p: Pricing) -> String {
                 Micros(per_extra_second)
             )
         }
+        Pricing::Rule(rule) => format!("{} ({})", rule.describe(), rule.unit()),
         Pricing::Unpriced => "no list price (set price_usd)".to_owned(),
     }
 }
@@ -335,6 +336,7 @@ pub fn models_json(live: &crate::prices::Prices) -> Value {
                     Pricing::BasePlusExtra { base_seconds, base, per_extra_second } => json!({
                         "base_seconds": base_seconds, "base_usd": Micros(base), "per_extra_second_usd": Micros(per_extra_second)
                     }),
+                    Pricing::Rule(rule) => json!({"unit": rule.unit(), "rule": rule.describe()}),
                     Pricing::Unpriced => Value::Null,
                 };
                 json!({
