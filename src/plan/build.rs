@@ -92,6 +92,7 @@ impl Planner<'_> {
             redo: None,
             spec_index: i,
             take: take_no,
+            model: r.endpoint.map(|e| e.family.to_owned()),
             provider,
             endpoint,
             version,

@@ -79,14 +79,16 @@ impl Planner<'_> {
 
     /// The shot's model: its own `model:`, else the storyboard's.
     fn shot_model(&mut self, i: usize, name: &str, spec: &ShotSpec) -> Option<String> {
-        let Some(m) = &spec.model else {
-            return Some(self.family.clone());
+        let m = match (&self.shootout, &spec.model) {
+            (Some((m, _, _)), _) => m.clone(),
+            (None, Some(m)) => m.clone(),
+            (None, None) => return Some(self.family.clone()),
         };
         let fams = catalog::families();
         if fams.contains(&m.as_str()) {
             return Some(m.clone());
         }
-        let hint = crate::problem::did_you_mean(m, fams.iter().copied());
+        let hint = crate::problem::did_you_mean(&m, fams.iter().copied());
         let msg = format!(
             "unknown model `{m}`{hint} (allowed: {}; see `storyboard models`)",
             fams.join(", ")

@@ -17,4 +17,5 @@ mod resume_hints;
 mod sandbox;
 mod sandbox_clips;
 mod schemas;
+mod shootout;
 mod takes;
