@@ -274,6 +274,9 @@ pub struct InitArgs {
     /// The folder (created when missing; default: the current one).
     #[arg(default_value = ".")]
     pub dir: Utf8PathBuf,
+    /// Start from this model family (`storyboard models`), e.g. `--model veo3.1`.
+    #[arg(long)]
+    pub model: Option<String>,
 }
 
 /// `storyboard watch`.

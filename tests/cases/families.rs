@@ -172,3 +172,63 @@ fn concepts_a_model_lacks_are_refused_naming_model_and_field() {
         "{err}"
     );
 }
+
+/// `storyboard init --model F` starts from any family with text-to-video (its own default
+/// duration), and the starter plans; an image-only family or an unknown name exits 2.
+#[test]
+fn init_starts_from_any_family_and_models_groups_them() {
+    let dir = tempfile::tempdir().unwrap();
+    for model in ["veo3.1", "seedance-2-fast", "hailuo-2.3-standard", "ltx-2.3-fast"] {
+        let folder = dir.path().join(model);
+        let o = storyboard()
+            .arg("init")
+            .arg(&folder)
+            .args(["--model", model])
+            .output()
+            .unwrap();
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{model}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let yaml = std::fs::read_to_string(folder.join("storyboard.yaml")).unwrap();
+        assert!(yaml.contains(&format!("model: {model} ")), "{yaml}");
+        let o = storyboard()
+            .arg("plan")
+            .arg(folder.join("storyboard.yaml"))
+            .output()
+            .unwrap();
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{model}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+    for (model, words) in [
+        ("hailuo-2.3-fast-pro", "from an image only"),
+        ("veo31", "did you mean `veo3.1`"),
+    ] {
+        let o = storyboard()
+            .arg("init")
+            .arg(dir.path().join("x"))
+            .args(["--model", model])
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(2));
+        assert!(String::from_utf8_lossy(&o.stderr).contains(words));
+        assert!(!dir.path().join("x/storyboard.yaml").exists());
+    }
+    let o = storyboard().arg("models").output().unwrap();
+    let table = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        table.contains("inputs") && table.contains("first_frame_url + last_frame_url"),
+        "{table}"
+    );
+    assert!(
+        table.contains("per 1000 tokens") && table.contains("per video"),
+        "{table}"
+    );
+    assert!(table.contains("price sources:") && table.contains("hailuo-2.3-standard: https://fal.ai/models/"));
+}
