@@ -87,6 +87,12 @@ async fn three_models_render_three_takes_of_one_shot_and_the_second_can_be_picke
         "{duel}"
     );
 
+    let veo = takes.iter().find(|t| t["endpoint"] == "fal-ai/veo3.1/fast").unwrap();
+    assert_eq!(veo["estimated_usd"], 0.6);
+    assert_eq!(
+        veo["actual_usd"], 0.6,
+        "billed by the sandbox's platform API at fal's list price"
+    );
     let o = run(&["pick", "duel", "2"], &file);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let take2 = takes.iter().find(|t| t["take"] == 2).unwrap();
