@@ -163,6 +163,15 @@ fn concepts_a_model_lacks_are_refused_naming_model_and_field() {
         assert!(err.contains(field) && err.contains(words), "{field}: {err}");
         assert!(o.stdout.is_empty());
     }
+    let cast = "version: 1\nmodel: veo3.1\ncast:\n  mara: { frontal: \"https://e.com/f.png\", references: [\"https://e.com/r.png\"] }\nshots:\n  - { id: a, prompt: \"{{ cast('mara') }} waits\" }\n";
+    let o = plan(dir.path(), cast, false);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("veo3.1 text-to-video takes no elements"), "{err}");
+    assert!(
+        err.contains("keep `model: veo3.1` and put the character's images under `references:`"),
+        "{err}"
+    );
     let voices = "version: 1\nmodel: veo3.1\nvoices:\n  v: vc_1\nshots:\n  - { id: a, prompt: \"{{ voice('v') }} speaks\", start_image: \"https://e.com/a.png\" }\n";
     let o = plan(dir.path(), voices, false);
     let err = String::from_utf8_lossy(&o.stderr);
