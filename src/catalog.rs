@@ -4,6 +4,7 @@
 use serde::Serialize;
 use std::fmt;
 
+use crate::cost::rates;
 use crate::cost::{
     KLING_O3_STANDARD_I2V, KLING_V3_PRO, KLING_V3_STANDARD, KLING_V3_TURBO_PRO, KLING_V25_TURBO_PRO, KLING_V26_PRO,
     NO_LIST_PRICE, Price,
@@ -106,6 +107,28 @@ impl Durations {
     }
 }
 
+/// How an endpoint writes `duration`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DurationFormat {
+    /// `"5"` (Kling, Seedance, Hailuo).
+    Text,
+    /// `"8s"` (Veo).
+    TextSeconds,
+    /// `8` (LTX).
+    Number,
+}
+
+impl DurationFormat {
+    /// The body value for `n` seconds.
+    pub fn value(self, n: u64) -> serde_json::Value {
+        match self {
+            DurationFormat::Text => serde_json::json!(n.to_string()),
+            DurationFormat::TextSeconds => serde_json::json!(format!("{n}s")),
+            DurationFormat::Number => serde_json::json!(n),
+        }
+    }
+}
+
 /// How an endpoint takes voices.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -140,6 +163,14 @@ pub struct Endpoint {
     pub end_image_field: Option<&'static str>,
     /// The durations it renders.
     pub durations: Durations,
+    /// How it writes `duration`.
+    pub duration_format: DurationFormat,
+    /// The seconds it renders when the shot names none (its published default; Hailuo pro,
+    /// which takes no duration, renders this).
+    pub default_seconds: u64,
+    /// Used only for shots with an end image (Veo's first/last frame endpoints); the family's
+    /// other image-to-video row takes the shots without one.
+    pub end_image_only: bool,
     /// Takes `aspect_ratio` (`16:9`, `9:16`, `1:1`).
     pub aspect_ratio: bool,
     /// Takes `negative_prompt`.
@@ -189,6 +220,9 @@ const fn fal(family: &'static str, kind: Kind, id: &'static str, price: Price) -
         start_image_field: None,
         end_image_field: None,
         durations: V2,
+        duration_format: DurationFormat::Text,
+        default_seconds: DEFAULT_DURATION,
+        end_image_only: false,
         aspect_ratio: false,
         negative_prompt: true,
         cfg_scale: false,
@@ -262,6 +296,94 @@ const fn o3(family: &'static str, kind: Kind, id: &'static str, price: Price) ->
             aspect_ratio: true,
             ..base
         },
+    }
+}
+
+/// Veo 3.1 (fal-js `Veo31*Input`): "4s"/"6s"/"8s" (default 8), aspect ratio, negative prompt,
+/// audio on by default.
+const fn veo(family: &'static str, kind: Kind, id: &'static str, price: Price) -> Endpoint {
+    Endpoint {
+        durations: Durations::Only(&[4, 6, 8]),
+        duration_format: DurationFormat::TextSeconds,
+        default_seconds: 8,
+        aspect_ratio: true,
+        generate_audio: Some(true),
+        ..fal(family, kind, id, price)
+    }
+}
+
+/// Seedance 2.0 (fal-js `Seedance20*Input`): "4"…"15", aspect ratio, audio on by default, no
+/// negative prompt; image-to-video with an end image, reference-to-video with `image_urls`.
+const fn seedance(family: &'static str, kind: Kind, id: &'static str, price: Price) -> Endpoint {
+    let base = Endpoint {
+        durations: Durations::Range { min: 4, max: 15 },
+        default_seconds: 5,
+        aspect_ratio: true,
+        negative_prompt: false,
+        generate_audio: Some(true),
+        ..fal(family, kind, id, price)
+    };
+    match kind {
+        Kind::ImageToVideo => Endpoint {
+            start_image_field: Some("image_url"),
+            end_image_field: Some("end_image_url"),
+            ..base
+        },
+        Kind::ReferenceToVideo => Endpoint {
+            references: true,
+            ..base
+        },
+        _ => base,
+    }
+}
+
+/// Hailuo 2.3 (fal-js `MinimaxHailuo23*Input`): standard "6"/"10", pro no duration (6 s);
+/// image-to-video's first frame is `image_url`.
+const fn hailuo(family: &'static str, kind: Kind, id: &'static str, price: Price) -> Endpoint {
+    let pro = matches!(family.as_bytes(), b"hailuo-2.3-pro" | b"hailuo-2.3-fast-pro");
+    Endpoint {
+        durations: if pro {
+            Durations::None
+        } else {
+            Durations::Only(&[6, 10])
+        },
+        default_seconds: 6,
+        negative_prompt: false,
+        start_image_field: if matches!(kind, Kind::ImageToVideo) {
+            Some("image_url")
+        } else {
+            None
+        },
+        ..fal(family, kind, id, price)
+    }
+}
+
+/// LTX-2.3 (fal-js `Ltx23*Input`): whole-number 6/8/10 (fast: 6…20 even), aspect ratio, audio
+/// on by default, no negative prompt; image-to-video with an end image.
+const fn ltx(family: &'static str, kind: Kind, id: &'static str, price: Price) -> Endpoint {
+    let fast = family.len() > "ltx-2.3".len();
+    Endpoint {
+        durations: if fast {
+            Durations::Only(&[6, 8, 10, 12, 14, 16, 18, 20])
+        } else {
+            Durations::Only(&[6, 8, 10])
+        },
+        duration_format: DurationFormat::Number,
+        default_seconds: 6,
+        aspect_ratio: true,
+        negative_prompt: false,
+        generate_audio: Some(true),
+        start_image_field: if matches!(kind, Kind::ImageToVideo) {
+            Some("image_url")
+        } else {
+            None
+        },
+        end_image_field: if matches!(kind, Kind::ImageToVideo) {
+            Some("end_image_url")
+        } else {
+            None
+        },
+        ..fal(family, kind, id, price)
     }
 }
 
@@ -394,6 +516,169 @@ pub const CATALOG: &[Endpoint] = &[
         "fal-ai/kling-video/o3/standard/reference-to-video",
         NO_LIST_PRICE,
     ),
+    // Google Veo 3.1 (fal-js `Veo31*Input`; docs/models-research.md): "4s"/"6s"/"8s", default 8 s,
+    // audio on by default; image-to-video takes no end image (first/last frame is its own
+    // endpoint with `first_frame_url`/`last_frame_url`); no multi-shot, elements or voices.
+    veo("veo3.1", Kind::TextToVideo, "fal-ai/veo3.1", rates::VEO31),
+    Endpoint {
+        start_image_field: Some("image_url"),
+        ..veo(
+            "veo3.1",
+            Kind::ImageToVideo,
+            "fal-ai/veo3.1/image-to-video",
+            rates::VEO31_SIBLING,
+        )
+    },
+    Endpoint {
+        start_image_field: Some("first_frame_url"),
+        end_image_field: Some("last_frame_url"),
+        end_image_only: true,
+        ..veo(
+            "veo3.1",
+            Kind::ImageToVideo,
+            "fal-ai/veo3.1/first-last-frame-to-video",
+            rates::VEO31_SIBLING,
+        )
+    },
+    Endpoint {
+        durations: Durations::Only(&[8]),
+        negative_prompt: false,
+        references: true,
+        ..veo(
+            "veo3.1",
+            Kind::ReferenceToVideo,
+            "fal-ai/veo3.1/reference-to-video",
+            rates::VEO31_REFERENCE,
+        )
+    },
+    veo(
+        "veo3.1-fast",
+        Kind::TextToVideo,
+        "fal-ai/veo3.1/fast",
+        rates::VEO31_FAST,
+    ),
+    Endpoint {
+        start_image_field: Some("image_url"),
+        ..veo(
+            "veo3.1-fast",
+            Kind::ImageToVideo,
+            "fal-ai/veo3.1/fast/image-to-video",
+            rates::VEO31_FAST,
+        )
+    },
+    Endpoint {
+        start_image_field: Some("first_frame_url"),
+        end_image_field: Some("last_frame_url"),
+        end_image_only: true,
+        ..veo(
+            "veo3.1-fast",
+            Kind::ImageToVideo,
+            "fal-ai/veo3.1/fast/first-last-frame-to-video",
+            rates::VEO31_FAST_FLF,
+        )
+    },
+    // ByteDance Seedance 2.0 (owner `bytedance`): "4"…"15", audio on by default, 7 aspect
+    // ratios, image-to-video with `end_image_url`, reference-to-video with `image_urls`.
+    seedance(
+        "seedance-2",
+        Kind::TextToVideo,
+        "bytedance/seedance-2.0/text-to-video",
+        rates::SEEDANCE2,
+    ),
+    seedance(
+        "seedance-2",
+        Kind::ImageToVideo,
+        "bytedance/seedance-2.0/image-to-video",
+        rates::SEEDANCE2,
+    ),
+    seedance(
+        "seedance-2",
+        Kind::ReferenceToVideo,
+        "bytedance/seedance-2.0/reference-to-video",
+        NO_LIST_PRICE,
+    ),
+    seedance(
+        "seedance-2-fast",
+        Kind::TextToVideo,
+        "bytedance/seedance-2.0/fast/text-to-video",
+        rates::SEEDANCE2_FAST,
+    ),
+    seedance(
+        "seedance-2-fast",
+        Kind::ImageToVideo,
+        "bytedance/seedance-2.0/fast/image-to-video",
+        rates::SEEDANCE2_FAST,
+    ),
+    seedance(
+        "seedance-2-fast",
+        Kind::ReferenceToVideo,
+        "bytedance/seedance-2.0/fast/reference-to-video",
+        NO_LIST_PRICE,
+    ),
+    // MiniMax Hailuo 2.3: a prompt (and a first frame); standard "6"/"10", pro a 6 s clip with no
+    // duration field; no aspect ratio, audio, negative prompt or end image.
+    hailuo(
+        "hailuo-2.3-pro",
+        Kind::TextToVideo,
+        "fal-ai/minimax/hailuo-2.3/pro/text-to-video",
+        rates::HAILUO23_PRO,
+    ),
+    hailuo(
+        "hailuo-2.3-pro",
+        Kind::ImageToVideo,
+        "fal-ai/minimax/hailuo-2.3/pro/image-to-video",
+        rates::HAILUO23_PRO,
+    ),
+    hailuo(
+        "hailuo-2.3-standard",
+        Kind::TextToVideo,
+        "fal-ai/minimax/hailuo-2.3/standard/text-to-video",
+        rates::HAILUO23_STANDARD,
+    ),
+    hailuo(
+        "hailuo-2.3-standard",
+        Kind::ImageToVideo,
+        "fal-ai/minimax/hailuo-2.3/standard/image-to-video",
+        rates::HAILUO23_STANDARD,
+    ),
+    hailuo(
+        "hailuo-2.3-fast-pro",
+        Kind::ImageToVideo,
+        "fal-ai/minimax/hailuo-2.3-fast/pro/image-to-video",
+        rates::HAILUO23_FAST_PRO,
+    ),
+    hailuo(
+        "hailuo-2.3-fast-standard",
+        Kind::ImageToVideo,
+        "fal-ai/minimax/hailuo-2.3-fast/standard/image-to-video",
+        rates::HAILUO23_FAST_STANDARD,
+    ),
+    // LTX-2.3: whole-number durations 6/8/10 (fast: 6…20), audio on by default, image-to-video
+    // with `end_image_url`; resolution 1080p/1440p/2160p through `params:`.
+    ltx(
+        "ltx-2.3",
+        Kind::TextToVideo,
+        "fal-ai/ltx-2.3/text-to-video",
+        rates::LTX23_T2V,
+    ),
+    ltx(
+        "ltx-2.3",
+        Kind::ImageToVideo,
+        "fal-ai/ltx-2.3/image-to-video",
+        rates::LTX23_I2V,
+    ),
+    ltx(
+        "ltx-2.3-fast",
+        Kind::TextToVideo,
+        "fal-ai/ltx-2.3/text-to-video/fast",
+        rates::LTX23_FAST_T2V,
+    ),
+    ltx(
+        "ltx-2.3-fast",
+        Kind::ImageToVideo,
+        "fal-ai/ltx-2.3/image-to-video/fast",
+        NO_LIST_PRICE,
+    ),
     Endpoint {
         provider: ProviderKind::Eachlabs,
         version: Some("0.0.1"),
@@ -435,11 +720,22 @@ pub fn families() -> Vec<&'static str> {
     out
 }
 
-/// The endpoint for a family, provider and kind, if the catalog has one.
+/// The endpoint for a family, provider and kind, if the catalog has one (for a shot with an end
+/// image, the family's end-image endpoint when it has one).
 pub fn select(family: &str, provider: ProviderKind, kind: Kind) -> Option<&'static Endpoint> {
-    CATALOG
-        .iter()
-        .find(|e| e.family == family && e.provider == provider && e.kind == kind)
+    select_for(family, provider, kind, false)
+}
+
+/// [`select`], knowing whether the shot has an end image.
+pub fn select_for(family: &str, provider: ProviderKind, kind: Kind, end_image: bool) -> Option<&'static Endpoint> {
+    let rows = || {
+        CATALOG
+            .iter()
+            .filter(move |e| e.family == family && e.provider == provider && e.kind == kind)
+    };
+    rows()
+        .find(|e| e.end_image_only == end_image)
+        .or_else(|| rows().find(|e| !e.end_image_only))
 }
 
 /// A catalog endpoint by id (for the `endpoint:` escape hatch).
@@ -447,8 +743,9 @@ pub fn by_id(provider: ProviderKind, id: &str) -> Option<&'static Endpoint> {
     CATALOG.iter().find(|e| e.provider == provider && e.id == id)
 }
 
-/// The longest duration any endpoint renders (a value beyond it is wrong for every model).
-pub const MAX_SECONDS: u64 = 15;
+/// The longest duration any endpoint renders (a value beyond it is wrong for every model):
+/// LTX-2.3 fast's 20 s.
+pub const MAX_SECONDS: u64 = 20;
 /// Allowed aspect ratios.
 pub const ASPECT_RATIOS: &[&str] = &["16:9", "9:16", "1:1"];
 /// Motion-control character orientations.
@@ -495,9 +792,34 @@ mod tests {
                 "kling-v3-standard",
                 "kling-v3-turbo-pro",
                 "kling-o3-pro",
-                "kling-o3-standard"
+                "kling-o3-standard",
+                "veo3.1",
+                "veo3.1-fast",
+                "seedance-2",
+                "seedance-2-fast",
+                "hailuo-2.3-pro",
+                "hailuo-2.3-standard",
+                "hailuo-2.3-fast-pro",
+                "hailuo-2.3-fast-standard",
+                "ltx-2.3",
+                "ltx-2.3-fast"
             ]
         );
+        let veo = |end| select_for("veo3.1", ProviderKind::Fal, Kind::ImageToVideo, end).unwrap();
+        assert_eq!(veo(false).id, "fal-ai/veo3.1/image-to-video");
+        assert_eq!(
+            veo(true).id,
+            "fal-ai/veo3.1/first-last-frame-to-video",
+            "an end image: first/last frame"
+        );
+        assert_eq!(veo(true).start_image_field, Some("first_frame_url"));
+        let ltx = select_for("ltx-2.3", ProviderKind::Fal, Kind::ImageToVideo, true).unwrap();
+        assert_eq!(
+            ltx.id, "fal-ai/ltx-2.3/image-to-video",
+            "no end-image row: the family's own"
+        );
+        assert_eq!(ltx.duration_format.value(8), serde_json::json!(8));
+        assert_eq!(veo(false).duration_format.value(8), serde_json::json!("8s"));
     }
 
     /// Every catalog row agrees with the endpoint's published input schema (schemas/): each
@@ -544,10 +866,20 @@ mod tests {
                 .as_array()
                 .into_iter()
                 .flatten()
-                .filter_map(|v| v.as_str()?.parse().ok())
+                .filter_map(|v| v.as_u64().or_else(|| v.as_str()?.trim_end_matches('s').parse().ok()))
                 .collect();
             let ours: Vec<u64> = (1..=MAX_SECONDS).filter(|n| e.durations.allows(*n)).collect();
-            assert_eq!(published, ours, "{id}: durations");
+            if props["duration"]["enum"].is_array() || !e.takes_duration() {
+                assert_eq!(published, ours, "{id}: durations");
+                let format = e.durations.describe().split(' ').next().and_then(|n| n.parse().ok());
+                if let (Some(n), Some(first)) = (format, props["duration"]["enum"].get(0)) {
+                    assert_eq!(
+                        e.duration_format.value(n).is_number(),
+                        first.is_number(),
+                        "{id}: duration type"
+                    );
+                }
+            }
             checked += 1;
         }
         assert_eq!(checked, CATALOG.len() - 1);

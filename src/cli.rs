@@ -139,6 +139,10 @@ pub struct RenderArgs {
     /// Render only these shot ids (globs allowed, e.g. 'portrait-*').
     #[arg(long, num_args = 1..)]
     pub only: Vec<String>,
+    /// A shoot-out of the `--only` shots: one take per model, each priced on its own line
+    /// (comma-separated model families, e.g. `--compare kling-v3-pro,veo3.1`).
+    #[arg(long, value_delimiter = ',', requires = "only")]
+    pub compare: Vec<String>,
     /// Re-render shots even when their clip is cached.
     #[arg(long)]
     pub force: bool,
@@ -270,6 +274,9 @@ pub struct InitArgs {
     /// The folder (created when missing; default: the current one).
     #[arg(default_value = ".")]
     pub dir: Utf8PathBuf,
+    /// Start from this model family (`storyboard models`), e.g. `--model veo3.1`.
+    #[arg(long)]
+    pub model: Option<String>,
 }
 
 /// `storyboard watch`.

@@ -15,6 +15,7 @@ pub fn plan(args: cli::PlanArgs) -> Result<i32, Error> {
     let overrides = plan::Overrides {
         provider: args.provider.map(Into::into),
         prices: crate::prices::cached(&crate::settings::platform_url()),
+        compare: None,
     };
     let mut plan = plan::plan(&src, &overrides).map_err(Error::BadInput)?;
     // Redos asked for with `pick --redo` are part of what the next render costs.

@@ -1,5 +1,8 @@
 //! Money as integer micro-dollars, and the list prices of the catalog's endpoints.
 
+#[path = "rates.rs"]
+pub mod rates;
+
 use serde::{Serialize, Serializer};
 use std::fmt;
 use std::iter::Sum;
@@ -159,6 +162,8 @@ pub enum Pricing {
         /// Price per second beyond them (the unit price).
         per_extra_second: u64,
     },
+    /// A rule of the families beyond Kling (by resolution, per video, per token): `rates`.
+    Rule(rates::Rule),
     /// No confirmed list price: the shot needs `price_usd`.
     Unpriced,
 }
@@ -287,6 +292,16 @@ impl Pricing {
             } => Some(Micros(base.saturating_add(
                 per_extra_second.saturating_mul(seconds.saturating_sub(base_seconds)),
             ))),
+            Pricing::Rule(rule) => rule
+                .quote(&rates::Ask {
+                    seconds: Some(seconds),
+                    max_seconds: seconds,
+                    resolution: rule.default_resolution(),
+                    audio,
+                    aspect: None,
+                })
+                .ok()
+                .map(|q| q.amount),
             Pricing::Unpriced => None,
         }
     }
@@ -296,7 +311,7 @@ impl Pricing {
         match self {
             Pricing::PerSecond { silent, .. } => Some(silent),
             Pricing::BasePlusExtra { per_extra_second, .. } => Some(per_extra_second),
-            Pricing::Unpriced => None,
+            Pricing::Rule(_) | Pricing::Unpriced => None,
         }
     }
 
@@ -318,6 +333,9 @@ impl Pricing {
                 base: base.max(unit.saturating_mul(base_seconds)),
                 per_extra_second: unit,
             },
+            // A rule by resolution, video or token: fal's one unit price cannot say which tier
+            // it is, so the table's rule stands.
+            Pricing::Rule(rule) => Pricing::Rule(rule),
             // A live price for an endpoint the table cannot price: the base tier only.
             Pricing::Unpriced => Pricing::PerSecond {
                 silent: unit,

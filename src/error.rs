@@ -150,6 +150,9 @@ pub enum UsageError {
     /// A state file in the output folder cannot be trusted (a link, a device, too large).
     #[error("{0}")]
     State(String),
+    /// `init --model` names no family that can start the starter storyboard.
+    #[error("{0}")]
+    InitModel(String),
     /// `init` would overwrite files.
     #[error("{0} already exist(s): init never overwrites; choose an empty folder (`storyboard init DIR`)")]
     WouldOverwrite(String),

@@ -123,6 +123,10 @@ impl Prices {
     /// (USD, per second, below the ceiling), else the table.
     pub fn for_endpoint(&self, e: &Endpoint) -> (Pricing, From) {
         let table = (e.price.pricing, From::Table(e.price.read, e.price.dispute));
+        // A rule by resolution, video or token: fal's one unit price cannot replace it.
+        if matches!(e.price.pricing, crate::cost::Pricing::Rule(_)) {
+            return table;
+        }
         let Some(cache) = self.live.as_ref().filter(|_| e.provider == ProviderKind::Fal) else {
             return table;
         };

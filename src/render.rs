@@ -28,6 +28,7 @@ pub async fn render(args: RenderArgs) -> Result<i32, Error> {
     let overrides = plan::Overrides {
         provider: args.provider.map(Into::into),
         prices: crate::prices::cached(&settings::platform_url()),
+        compare: plan::Overrides::compare(&args.compare, &args.only),
     };
     let mut plan = plan::plan(&src, &overrides).map_err(Error::BadInput)?;
     if args.dry_run {

@@ -228,6 +228,11 @@ pub struct ShotSpec {
     #[serde(default)]
     #[schemars(schema_with = "model_schema")]
     pub model: Option<String>,
+    /// A shoot-out: one take per model (`models: [kling-v3-pro, veo3.1, seedance-2]`), each
+    /// priced on its own line and kept as a take of this shot (ids `-take1` … in this order).
+    #[serde(default)]
+    #[schemars(schema_with = "models_schema")]
+    pub models: Option<Vec<String>>,
     /// Reference images (https URLs or local files), sent as `image_urls` and written in the
     /// prompt as `@Image1`, `@Image2`…; they make the shot reference-to-video (Kling O3).
     #[serde(default)]
@@ -298,6 +303,16 @@ fn model_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
         "type": "string",
         "enum": crate::catalog::families(),
         "description": "A model family of the catalog (`storyboard models`)."
+    })
+}
+
+fn models_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "type": "array",
+        "items": { "type": "string", "enum": crate::catalog::families() },
+        "minItems": 2,
+        "uniqueItems": true,
+        "description": "A shoot-out: one take per model family (`storyboard models`)."
     })
 }
 

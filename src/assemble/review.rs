@@ -169,7 +169,8 @@ fn shot(html: &mut String, c: &Clip, view: &View) {
         html.push_str(&format!("<div class=\"gap\">no clip yet ({} s gap)</div>\n", s.seconds));
     }
     for t in &s.takes {
-        take(html, &s.id, t, s.selected_take == Some(t.take), view);
+        let label = take_label(s, t);
+        take(html, (&s.id, &label), t, s.selected_take == Some(t.take), view);
     }
     html.push_str("</div>\n<dl>\n");
     let mut row = |k: &str, v: String| html.push_str(&format!("<dt>{k}</dt><dd>{v}</dd>\n"));
@@ -242,8 +243,28 @@ fn cast(cast: &[crate::manifest::CastRecord], view: &View) -> String {
         .join(" ")
 }
 
-/// One take: its player with a poster frame, cost, and (live) the button that picks it.
-fn take(html: &mut String, shot: &str, t: &TakeRecord, selected: bool, view: &View) {
+/// What tells a shoot-out's takes apart: the model that made the take (its catalog family, else
+/// the endpoint) and, when this render's request record has both times, how long it took.
+fn take_label(s: &crate::manifest::ShotRecord, t: &TakeRecord) -> String {
+    let Some(endpoint) = t.endpoint.as_deref() else {
+        return String::new();
+    };
+    let model = crate::catalog::CATALOG
+        .iter()
+        .find(|e| e.id == endpoint)
+        .map_or(endpoint, |e| e.family);
+    let request = std::iter::once(&s.request)
+        .chain(&s.more)
+        .find(|r| r.request_id.is_some() && r.request_id == t.request_id);
+    let time = |x: &Option<String>| x.as_deref().and_then(|x| humantime::parse_rfc3339(x).ok());
+    let took = request
+        .and_then(|r| time(&r.completed_at)?.duration_since(time(&r.submitted_at)?).ok())
+        .map_or(String::new(), |d| format!(" · rendered in {} s", d.as_secs()));
+    format!("<b class=\"model\">{}</b>{took} · ", escape(model))
+}
+
+/// One take: its model, player with a poster frame, cost, and (live) the button that picks it.
+fn take(html: &mut String, (shot, label): (&str, &str), t: &TakeRecord, selected: bool, view: &View) {
     let live = view.token.is_some();
     let class = if selected { "take selected" } else { "take" };
     let poster = match view.posters.contains(&t.clip.sha256) {
@@ -255,7 +276,7 @@ fn take(html: &mut String, shot: &str, t: &TakeRecord, selected: bool, view: &Vi
         false => String::new(),
     };
     html.push_str(&format!(
-        "<figure class=\"{class}\" data-take=\"{}\">\n<video controls preload=\"none\"{poster} src=\"{}{}\"></video>\n<figcaption>take {}{} · {}{}</figcaption>\n",
+        "<figure class=\"{class}\" data-take=\"{}\">\n<video controls preload=\"none\"{poster} src=\"{}{}\"></video>\n<figcaption>{label}take {}{} · {}{}</figcaption>\n",
         t.take,
         escape(&view.prefix),
         escape(t.clip.path.as_str()),

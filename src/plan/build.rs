@@ -62,7 +62,8 @@ impl Planner<'_> {
         if !self.conforms(i, id, spec, (provider, &endpoint), &mut input) {
             return None;
         }
-        let (estimate, price_assumed, price_from) = self.price(spec, r, !voices.is_empty() || elements.voiced);
+        let voiced = !voices.is_empty() || elements.voiced;
+        let (estimate, price_assumed, price_from) = self.price(spec, r, &input, voiced);
         let take_no = (takes > 1).then_some(take);
         let mut voice_samples: Vec<(String, String)> = voices
             .iter()
@@ -91,6 +92,7 @@ impl Planner<'_> {
             redo: None,
             spec_index: i,
             take: take_no,
+            model: r.endpoint.map(|e| e.family.to_owned()),
             provider,
             endpoint,
             version,
@@ -143,10 +145,20 @@ impl Planner<'_> {
 
     /// One shot's price, whether it is assumed, and where it came from (a live price says how
     /// far it is from the table's).
-    fn price(&self, spec: &ShotSpec, r: &Resolved, voices: bool) -> (Option<Micros>, bool, String) {
+    fn price(
+        &self,
+        spec: &ShotSpec,
+        r: &Resolved,
+        input: &Map<String, Value>,
+        voices: bool,
+    ) -> (Option<Micros>, bool, String) {
         let secs = r.seconds.ceil() as u64;
         match (spec.price_usd, r.endpoint) {
             (Some(p), _) => (Micros::from_usd(p), false, "price_usd".into()),
+            (None, Some(ep)) if matches!(ep.price.pricing, crate::cost::Pricing::Rule(_)) => {
+                let (price, note) = rule_price(ep.price.pricing, secs, r.audio, input);
+                (price, ep.price_assumed, format!("table {}{note}", ep.price.read))
+            }
             (None, Some(ep)) => {
                 let (pricing, from) = self.prices.for_endpoint(ep);
                 let price = pricing.price(secs, r.audio, voices);
@@ -339,6 +351,37 @@ pub(super) fn canonical(v: &Value) -> Value {
         }
         Value::Array(a) => Value::Array(a.iter().map(canonical).collect()),
         other => other.clone(),
+    }
+}
+
+/// A price under one of the rules beyond Kling (`cost::rates`), read from the body as sent
+/// (`resolution`, `aspect_ratio`, `generate_audio`): the amount, and what the plan says beside
+/// it when it is an estimate, an upper bound, or not priced.
+fn rule_price(
+    pricing: crate::cost::Pricing,
+    seconds: u64,
+    audio: bool,
+    input: &Map<String, Value>,
+) -> (Option<Micros>, String) {
+    use crate::cost::rates::{Ask, Exactness};
+    let crate::cost::Pricing::Rule(rule) = pricing else {
+        return (None, String::new());
+    };
+    let text = |k: &str| input.get(k).and_then(Value::as_str);
+    let ask = Ask {
+        seconds: Some(seconds),
+        max_seconds: seconds,
+        resolution: text("resolution").unwrap_or(rule.default_resolution()),
+        audio,
+        aspect: text("aspect_ratio"),
+    };
+    match rule.quote(&ask) {
+        Ok(q) => match q.exactness {
+            Exactness::Exact => (Some(q.amount), String::new()),
+            Exactness::Estimate(why) => (Some(q.amount), format!(" (estimate: {why})")),
+            Exactness::UpperBound(why) => (Some(q.amount), format!(" (upper bound: {why})")),
+        },
+        Err(e) => (None, format!(" ({e}: set price_usd)")),
     }
 }
 

@@ -268,6 +268,17 @@ fn no_elements(ep: Option<&Endpoint>) -> String {
     if ways.is_empty() {
         ways.push("use a model that takes elements (see `storyboard models`)".to_owned());
     }
+    // A family with reference images but no elements (Veo 3.1, Seedance 2.0) carries a
+    // character as its pictures: `@Image1` in the prompt.
+    if CATALOG
+        .iter()
+        .any(|e| e.family == ep.family && e.references && !e.elements)
+    {
+        ways.push(format!(
+            "keep `model: {}` and put the character's images under `references:` (sent as `image_urls`, written `@Image1` in the prompt)",
+            ep.family
+        ));
+    }
     format!(
         "{} {} takes no elements (its published input has no `elements`), so `cast()` cannot send characters to it: {}",
         ep.family,

@@ -32,12 +32,64 @@ impl<'a> Planner<'a> {
         let before = self.problems.len();
         let axes = self.matrix_axes(i, &name, spec);
         let tmpl = self.shot_templates(templates, i, &name, spec);
-        let resolved = self.resolve(i, &name, spec);
+        let models = self.shootout_models(i, &name, spec);
+        if models.is_empty() {
+            self.expand_model(templates, vars, (i, &name, spec), (&axes, &tmpl), before, out);
+        }
+        let n = models.len() as u32;
+        for (take, m) in (1..).zip(models) {
+            self.shootout = Some((m, take, n));
+            self.expand_model(templates, vars, (i, &name, spec), (&axes, &tmpl), before, out);
+        }
+        self.shootout = None;
+    }
+
+    /// A shoot-out's models: the shot's `models:`, or `--compare`'s for a shot it names; empty
+    /// for an ordinary shot. `models` with `model` or `takes` is a problem.
+    fn shootout_models(&mut self, i: usize, name: &str, spec: &ShotSpec) -> Vec<String> {
+        let named = |s: &String| glob::Pattern::new(s).is_ok_and(|p| p.matches(name));
+        let compared = self.compare.as_ref().filter(|(_, shots)| shots.iter().any(named));
+        let models = match (compared, &spec.models) {
+            (Some((m, _)), _) => m.clone(),
+            (None, Some(m)) => m.clone(),
+            (None, None) => return Vec::new(),
+        };
+        let problem = if models.len() < 2 {
+            Some("a shoot-out names at least two models (one is `model:`)")
+        } else if (1..models.len()).any(|k| models[k..].contains(&models[k - 1])) {
+            Some("a model is named twice: each model renders one take")
+        } else if spec.takes.is_some() {
+            Some("`models:` makes one take per model: remove `takes`")
+        } else if spec.model.is_some() && compared.is_none() {
+            Some("`models:` names every model of the shoot-out: remove `model`")
+        } else {
+            None
+        };
+        match problem {
+            Some(m) => {
+                self.shot_problem(i, name, "models", m);
+                Vec::new()
+            }
+            None => models,
+        }
+    }
+
+    /// The shot (or one shoot-out model's take of it) resolved and expanded over its matrix.
+    fn expand_model(
+        &mut self,
+        templates: &mut Templates<'a>,
+        vars: &BTreeMap<String, TValue>,
+        (i, name, spec): (usize, &str, &'a ShotSpec),
+        (axes, tmpl): (&[(&'a str, &'a Vec<Value>)], &ShotTemplates),
+        before: usize,
+        out: &mut Vec<PlannedShot>,
+    ) {
+        let resolved = self.resolve(i, name, spec);
         if self.problems.len() > before {
             return;
         }
         let Some(resolved) = resolved else { return };
-        let combos = cartesian(&axes);
+        let combos = cartesian(axes);
         for (c, combo) in combos.iter().enumerate() {
             let mut ctx = vars.clone();
             for (k, v) in combo {
@@ -47,7 +99,7 @@ impl<'a> Planner<'a> {
                 1 => format!("shot-{}", i + 1),
                 _ => format!("shot-{}-{}", i + 1, c + 1),
             };
-            self.takes(templates, &mut ctx, i, spec, &tmpl, &resolved, fallback_id, out);
+            self.takes(templates, &mut ctx, i, spec, tmpl, &resolved, fallback_id, out);
         }
     }
 
@@ -148,8 +200,12 @@ impl<'a> Planner<'a> {
         out: &mut Vec<PlannedShot>,
     ) {
         let name = spec.id.clone().unwrap_or_else(|| format!("shots[{i}]"));
-        let takes = spec.takes.unwrap_or(1).max(1);
-        for take in 1..=takes {
+        let (first, takes) = match &self.shootout {
+            Some((_, take, n)) => (*take, *n),
+            None => (1, spec.takes.unwrap_or(1).max(1)),
+        };
+        let last = if self.shootout.is_some() { first } else { takes };
+        for take in first..=last {
             let index = out.len();
             ctx.insert(
                 "shot".into(),

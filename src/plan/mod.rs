@@ -80,6 +80,16 @@ pub struct Overrides {
     pub provider: Option<ProviderKind>,
     /// Where prices come from (the table unless live prices are given).
     pub prices: crate::prices::Prices,
+    /// `render --compare m1,m2 --only SHOT`: these shots become shoot-outs of these models.
+    pub compare: Option<(Vec<String>, Vec<String>)>,
+}
+
+impl Overrides {
+    /// `--compare m1,m2` with `--only SHOT…`: those shots as shoot-outs of those models.
+    pub fn compare(models: &[String], only: &[String]) -> Option<(Vec<String>, Vec<String>)> {
+        let shots = only.iter().flat_map(|o| o.split(',')).map(str::trim);
+        (!models.is_empty()).then(|| (models.to_vec(), shots.map(str::to_owned).collect()))
+    }
 }
 
 /// A whole plan: every shot resolved into the exact request `render` will send.
@@ -202,8 +212,10 @@ pub struct PlannedShot {
     pub redo: Option<u32>,
     /// `shots[i]` this came from.
     pub spec_index: usize,
-    /// Take number (1-based) when the shot has `takes`.
+    /// Take number (1-based) when the shot has `takes` (or `models`: one take per model).
     pub take: Option<u32>,
+    /// The model family that renders it (`None` for an endpoint outside the catalog).
+    pub model: Option<String>,
     /// Provider.
     pub provider: ProviderKind,
     /// Endpoint id (fal) or model slug (Eachlabs).
@@ -367,6 +379,7 @@ impl Plan {
                 "request_key": if s.chain.is_empty() { json!(s.request_key) } else { Value::Null },
                 "after": s.chain.iter().map(|c| json!({"field": c.field, "shot": c.upstream, "at": c.at})).collect::<Vec<_>>(),
                 "take": s.take,
+                "model": s.model,
             })).collect::<Vec<_>>(),
         })
     }
@@ -421,6 +434,10 @@ struct Planner<'a> {
     next_index: usize,
     file_hashes: HashMap<Utf8PathBuf, Result<String, Invalid>>,
     prices: crate::prices::Prices,
+    /// `--compare`: (models, shots).
+    compare: Option<(Vec<String>, Vec<String>)>,
+    /// While a shoot-out expands: the model of this take, and (take, takes).
+    shootout: Option<(String, u32, u32)>,
 }
 
 impl<'a> Planner<'a> {
@@ -440,6 +457,8 @@ impl<'a> Planner<'a> {
             next_index: 0,
             file_hashes: HashMap::new(),
             prices: overrides.prices.clone(),
+            compare: overrides.compare.clone(),
+            shootout: None,
         }
     }
 

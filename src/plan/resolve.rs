@@ -57,7 +57,7 @@ impl Planner<'_> {
             raw_id: None,
             chain: Vec::new(),
             body: Map::new(),
-            seconds: catalog::DEFAULT_DURATION as f64,
+            seconds: ep.default_seconds as f64,
             audio: false,
             images: 0,
             local: Vec::new(),
@@ -79,14 +79,16 @@ impl Planner<'_> {
 
     /// The shot's model: its own `model:`, else the storyboard's.
     fn shot_model(&mut self, i: usize, name: &str, spec: &ShotSpec) -> Option<String> {
-        let Some(m) = &spec.model else {
-            return Some(self.family.clone());
+        let m = match (&self.shootout, &spec.model) {
+            (Some((m, _, _)), _) => m.clone(),
+            (None, Some(m)) => m.clone(),
+            (None, None) => return Some(self.family.clone()),
         };
         let fams = catalog::families();
         if fams.contains(&m.as_str()) {
             return Some(m.clone());
         }
-        let hint = crate::problem::did_you_mean(m, fams.iter().copied());
+        let hint = crate::problem::did_you_mean(&m, fams.iter().copied());
         let msg = format!(
             "unknown model `{m}`{hint} (allowed: {}; see `storyboard models`)",
             fams.join(", ")
@@ -135,7 +137,10 @@ impl Planner<'_> {
         kind: Kind,
     ) -> Option<EndpointChoice> {
         let Some(id) = &spec.endpoint else {
-            return self.catalog_endpoint(i, name, family, kind).map(EndpointChoice::Known);
+            let end = spec.end_image.is_some();
+            return self
+                .catalog_endpoint(i, name, family, kind, end)
+                .map(EndpointChoice::Known);
         };
         if let Err(m) = check_endpoint_id(id, self.provider) {
             self.shot_problem(i, name, "endpoint", m);
@@ -170,8 +175,15 @@ impl Planner<'_> {
     }
 
     /// The model's endpoint for this kind of shot, or a problem naming the models that have one.
-    fn catalog_endpoint(&mut self, i: usize, name: &str, family: &str, kind: Kind) -> Option<&'static Endpoint> {
-        if let Some(e) = catalog::select(family, self.provider, kind) {
+    fn catalog_endpoint(
+        &mut self,
+        i: usize,
+        name: &str,
+        family: &str,
+        kind: Kind,
+        end_image: bool,
+    ) -> Option<&'static Endpoint> {
+        if let Some(e) = catalog::select_for(family, self.provider, kind, end_image) {
             return Some(e);
         }
         let field = match kind {
@@ -266,6 +278,14 @@ impl Planner<'_> {
                 &mut r.chain,
             );
         }
+        if spec.end_image.is_some() && spec.start_image.is_some() && ep.end_image_field.is_none() {
+            let takers = families_with(|e| e.end_image_field.is_some() && e.provider == ep.provider);
+            let msg = format!(
+                "{} takes no end image (`{}`): remove `end_image`, or set `model:` to one that does ({takers})",
+                ep.family, ep.id
+            );
+            self.shot_problem(i, name, "end_image", msg);
+        }
         if let (Some(img), Some(field)) = (&spec.end_image, ep.end_image_field)
             && spec.start_image.is_some()
         {
@@ -287,6 +307,17 @@ impl Planner<'_> {
             r.audio = m.keep_original_sound.unwrap_or(true);
         }
     }
+}
+
+/// The families (deduplicated, in catalog order) with an endpoint that satisfies `f`.
+fn families_with(f: impl Fn(&Endpoint) -> bool) -> String {
+    let mut out: Vec<&str> = Vec::new();
+    for e in catalog::CATALOG.iter().filter(|e| f(e)) {
+        if !out.contains(&e.family) {
+            out.push(e.family);
+        }
+    }
+    out.join(", ")
 }
 
 /// The model parameters of one shot, each checked against its endpoint.
@@ -314,12 +345,12 @@ impl Params<'_, '_> {
                 Some((Ok(n), _)) => n,
                 Some((Err(wrong), from)) => {
                     self.for_endpoint(from, "duration", wrong);
-                    catalog::DEFAULT_DURATION
+                    ep.default_seconds
                 }
-                None => catalog::DEFAULT_DURATION,
+                None => ep.default_seconds,
             };
             r.seconds = n as f64;
-            r.body.insert("duration".into(), json!(n.to_string()));
+            r.body.insert("duration".into(), ep.duration_format.value(n));
         }
         let ar = pick(&s.aspect_ratio, &d.aspect_ratio);
         if self.takes("aspect_ratio", ep.aspect_ratio, ar, "; the frame follows the image") {
@@ -330,7 +361,9 @@ impl Params<'_, '_> {
             r.body.insert("aspect_ratio".into(), json!(v));
         }
         let neg = pick(&s.negative_prompt, &d.negative_prompt);
-        if self.takes("negative_prompt", ep.negative_prompt, neg, "") {
+        // Kling's schema default is sent explicitly; other families' (none) is left to them.
+        let kling = ep.family.starts_with("kling-");
+        if self.takes("negative_prompt", ep.negative_prompt, neg, "") && (kling || neg.is_some()) {
             let v = neg.map_or(catalog::DEFAULT_NEGATIVE_PROMPT, |x| x.0.as_str());
             r.body.insert("negative_prompt".into(), json!(v));
         }
@@ -371,7 +404,7 @@ impl Params<'_, '_> {
             "{n} seconds is not allowed: {} renders {} seconds (write e.g. `duration: {}`)",
             self.ep.family,
             allowed.describe(),
-            catalog::DEFAULT_DURATION
+            self.ep.default_seconds
         ));
         Err(Wrong {
             m,

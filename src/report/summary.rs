@@ -249,6 +249,7 @@ fn price_text(p: Pricing) -> String {
                 Micros(per_extra_second)
             )
         }
+        Pricing::Rule(rule) => format!("{} ({})", rule.describe(), rule.unit()),
         Pricing::Unpriced => "no list price (set price_usd)".to_owned(),
     }
 }
@@ -279,17 +280,38 @@ fn schema_text(e: &crate::catalog::Endpoint) -> String {
     crate::plan::wire::snapshot(e.provider, e.id).map_or_else(|| "none (not checked)".to_owned(), |s| s.source.clone())
 }
 
-/// The catalog as a table; each price from the table (with its date) or live.
+/// The image inputs an endpoint takes, by their body field names (`image_url + end_image_url`).
+fn inputs(e: &crate::catalog::Endpoint) -> String {
+    let mut f: Vec<&str> = [e.start_image_field, e.end_image_field].into_iter().flatten().collect();
+    if e.references {
+        f.push("image_urls");
+    }
+    if f.is_empty() {
+        "prompt".to_owned()
+    } else {
+        f.join(" + ")
+    }
+}
+
+/// The catalog as a table, grouped by family (the family named on its first row); each price
+/// from the table (with its date) or live, and each family's price sources below.
 pub fn models(live: &crate::prices::Prices) -> String {
+    let mut sources: Vec<(&str, &str)> = Vec::new();
     let rows: Vec<Vec<String>> = CATALOG
         .iter()
-        .map(|e| {
+        .enumerate()
+        .map(|(n, e)| {
             let (pricing, from) = live.for_endpoint(e);
+            let first = n == 0 || CATALOG[n - 1].family != e.family || CATALOG[n - 1].provider != e.provider;
+            if !sources.contains(&(e.family, e.price.source)) {
+                sources.push((e.family, e.price.source));
+            }
             vec![
-                e.family.to_owned(),
+                if first { e.family.to_owned() } else { String::new() },
                 e.provider.to_string(),
                 e.kind.name().to_owned(),
                 e.short().to_owned(),
+                inputs(e),
                 e.durations.describe(),
                 features(e),
                 format!(
@@ -302,21 +324,23 @@ pub fn models(live: &crate::prices::Prices) -> String {
             ]
         })
         .collect();
-    let mut out = table(
-        &[
-            "model",
-            "provider",
-            "kind",
-            "endpoint",
-            "seconds",
-            "takes",
-            "price",
-            "price from",
-            "checked against",
-        ],
-        &rows,
-        &[],
-    );
+    let head = [
+        "model",
+        "provider",
+        "kind",
+        "endpoint",
+        "inputs",
+        "seconds",
+        "takes",
+        "price",
+        "price from",
+        "checked against",
+    ];
+    let mut out = table(&head, &rows, &[]);
+    out.push_str("\nprice sources:\n");
+    for (family, source) in sources {
+        out.push_str(&format!("  {family}: {source}\n"));
+    }
     out.push_str(&format!("\n{}\n", live.note()));
     out
 }
@@ -335,6 +359,7 @@ pub fn models_json(live: &crate::prices::Prices) -> Value {
                     Pricing::BasePlusExtra { base_seconds, base, per_extra_second } => json!({
                         "base_seconds": base_seconds, "base_usd": Micros(base), "per_extra_second_usd": Micros(per_extra_second)
                     }),
+                    Pricing::Rule(rule) => json!({"unit": rule.unit(), "rule": rule.describe()}),
                     Pricing::Unpriced => Value::Null,
                 };
                 json!({
@@ -344,6 +369,7 @@ pub fn models_json(live: &crate::prices::Prices) -> Value {
                     "endpoint": e.id,
                     "version": e.version,
                     "seconds": e.durations.describe(),
+                    "inputs": inputs(e),
                     "takes": features(e),
                     "price": pricing,
                     "price_assumed": e.price_assumed,

@@ -43,6 +43,19 @@ fn list_price(endpoint: &str) -> Option<f64> {
         "fal-ai/kling-video/v3/standard/text-to-video" | "fal-ai/kling-video/v3/standard/image-to-video" => 0.084,
         "fal-ai/kling-video/v3/turbo/pro/text-to-video" => 0.14,
         "fal-ai/kling-video/o3/standard/image-to-video" => 0.084,
+        // Per second at the default resolution (720p Veo, 1080p LTX), from fal's model pages
+        // (docs/models-research.md). Hailuo (per video) and Seedance (per token) bill in other
+        // units: not listed.
+        "fal-ai/veo3.1"
+        | "fal-ai/veo3.1/image-to-video"
+        | "fal-ai/veo3.1/first-last-frame-to-video"
+        | "fal-ai/veo3.1/reference-to-video" => 0.20,
+        "fal-ai/veo3.1/fast" | "fal-ai/veo3.1/fast/image-to-video" | "fal-ai/veo3.1/fast/first-last-frame-to-video" => {
+            0.10
+        }
+        "fal-ai/ltx-2.3/text-to-video" => 0.08,
+        "fal-ai/ltx-2.3/image-to-video" => 0.06,
+        "fal-ai/ltx-2.3/text-to-video/fast" => 0.04,
         _ => return None,
     })
 }
@@ -55,6 +68,13 @@ fn audio_price(endpoint: &str) -> Option<f64> {
         "fal-ai/kling-video/v3/pro/text-to-video" | "fal-ai/kling-video/v3/pro/image-to-video" => 0.168,
         "fal-ai/kling-video/v3/standard/text-to-video" | "fal-ai/kling-video/v3/standard/image-to-video" => 0.126,
         "fal-ai/kling-video/o3/standard/image-to-video" => 0.112,
+        "fal-ai/veo3.1"
+        | "fal-ai/veo3.1/image-to-video"
+        | "fal-ai/veo3.1/first-last-frame-to-video"
+        | "fal-ai/veo3.1/reference-to-video" => 0.40,
+        "fal-ai/veo3.1/fast" | "fal-ai/veo3.1/fast/image-to-video" | "fal-ai/veo3.1/fast/first-last-frame-to-video" => {
+            0.15
+        }
         _ => return None,
     })
 }

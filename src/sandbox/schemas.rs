@@ -33,6 +33,9 @@ pub struct Model {
     pub audio_default: bool,
     /// Takes `prompt` or `multi_prompt`, exactly one (both optional in the schema).
     pub one_prompt: bool,
+    /// Seedance 2.0 reference-to-video: "Images up to 9, Videos up to 3, Audio up to 3" (fal's
+    /// model page; the type says only `Array<string>`).
+    pub seedance_refs: bool,
 }
 
 /// Eachlabs publishes no schema for Kling v2.5 turbo text-to-video that is available offline;
@@ -59,6 +62,10 @@ fn compile(text: &str) -> Model {
         },
         audio_default: props["generate_audio"]["default"].as_bool().unwrap_or(false),
         one_prompt: props.get("multi_prompt").is_some() && !required("prompt"),
+        seedance_refs: doc["title"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("bytedance/seedance-2.0/"))
+            && props.get("image_urls").is_some(),
     }
 }
 
@@ -107,7 +114,19 @@ impl Model {
         if self.one_prompt && present("prompt") == present("multi_prompt") {
             errs.push(json!({"loc": ["body", "prompt"], "msg": "either prompt or multi_prompt must be provided, not both", "type": "value_error"}));
         }
-        let words = [
+        for (field, ty, msg) in self.word_rules(obj) {
+            let loc = json!(["body", field]);
+            if let Some(m) = msg.filter(|_| !errs.iter().any(|x| x["loc"] == loc)) {
+                errs.push(json!({"loc": ["body", field], "msg": m, "type": ty}));
+            }
+        }
+        errs
+    }
+
+    /// The rules the published types state only in words: (field, pydantic type, message).
+    fn word_rules(&self, obj: &Map<String, Value>) -> [(&'static str, &'static str, Option<String>); 10] {
+        let refs = |field, max| self.seedance_refs.then(|| check_max_items(obj, field, max)).flatten();
+        [
             (
                 "multi_prompt",
                 "value_error",
@@ -126,14 +145,11 @@ impl Model {
                 check_cfg(obj, 0.0, |c, min| c < min),
             ),
             ("voice_ids", "value_error.list.max_items", check_voice_ids(obj)),
-        ];
-        for (field, ty, msg) in words {
-            let loc = json!(["body", field]);
-            if let Some(m) = msg.filter(|_| !errs.iter().any(|x| x["loc"] == loc)) {
-                errs.push(json!({"loc": ["body", field], "msg": m, "type": ty}));
-            }
-        }
-        errs
+            ("duration", "value_error", check_long_duration(obj)),
+            ("image_urls", "value_error.list.max_items", refs("image_urls", 9)),
+            ("video_urls", "value_error.list.max_items", refs("video_urls", 3)),
+            ("audio_urls", "value_error.list.max_items", refs("audio_urls", 3)),
+        ]
     }
 }
 
@@ -246,6 +262,23 @@ fn check_cfg(obj: &Map<String, Value>, limit: f64, beyond: fn(f64, f64) -> bool)
 fn check_voice_ids(obj: &Map<String, Value>) -> Option<String> {
     let n = obj.get("voice_ids")?.as_array()?.len();
     (n > 2).then(|| format!("ensure this value has at most 2 items (got {n})"))
+}
+
+/// A list of at most `max` items (limits fal's pages state in words).
+fn check_max_items(obj: &Map<String, Value>, field: &str, max: usize) -> Option<String> {
+    let n = obj.get(field)?.as_array()?.len();
+    (n > max).then(|| format!("ensure this value has at most {max} items (got {n})"))
+}
+
+/// LTX-2.3 fast (a whole-number `duration`): "Durations longer than 10 seconds (12, 14, 16, 18,
+/// 20) are only supported with 25 FPS and 1080p resolution" (the type's comment).
+fn check_long_duration(obj: &Map<String, Value>) -> Option<String> {
+    let seconds = obj.get("duration")?.as_u64()?;
+    let fps = obj.get("fps").and_then(Value::as_u64).unwrap_or(25);
+    let resolution = obj.get("resolution").and_then(Value::as_str).unwrap_or("1080p");
+    (seconds > 10 && (fps != 25 || resolution != "1080p")).then(|| {
+        format!("durations longer than 10 seconds are only supported with 25 FPS and 1080p resolution (got {fps} FPS, {resolution})")
+    })
 }
 
 /// O3 reference-to-video: "Maximum 4 total (elements + reference images) when using video" (§2).
@@ -371,6 +404,74 @@ mod tests {
         let o3r = fal_model("fal-ai/kling-video/o3/pro/reference-to-video").unwrap();
         let five = json!({"prompt": "x", "image_urls": [img, img, img, img], "elements": [{"video_url": img}]});
         assert!(o3r.validate(&five)[0]["msg"].as_str().unwrap().contains("maximum 4"));
+    }
+
+    /// The families beyond Kling, from their own snapshots: Veo's "8s", Seedance's string
+    /// seconds, LTX's whole numbers, Hailuo pro's missing duration; unknown fields refused.
+    #[test]
+    fn new_families_are_checked_against_their_own_snapshots() {
+        let img = "https://a/f.png";
+        let veo = fal_model("fal-ai/veo3.1").unwrap();
+        assert!(
+            veo.validate(&json!({"prompt": "x", "duration": "8s", "resolution": "1080p", "generate_audio": false}))
+                .is_empty()
+        );
+        assert_eq!(
+            veo.validate(&json!({"prompt": "x", "duration": "8"}))[0]["type"],
+            "type_error.enum"
+        );
+        assert_eq!(
+            veo.validate(&json!({"prompt": "x", "cfg_scale": 0.5}))[0]["type"],
+            "value_error.extra"
+        );
+        let flf = fal_model("fal-ai/veo3.1/first-last-frame-to-video").unwrap();
+        assert_eq!(
+            flf.validate(&json!({"prompt": "x", "first_frame_url": img}))[0]["loc"],
+            json!(["body", "last_frame_url"])
+        );
+        let sd = fal_model("bytedance/seedance-2.0/image-to-video").unwrap();
+        assert!(
+            sd.validate(&json!({"prompt": "x", "image_url": img, "end_image_url": img, "duration": "12"}))
+                .is_empty()
+        );
+        assert_eq!(
+            sd.validate(&json!({"prompt": "x", "image_url": img, "duration": 12}))[0]["type"],
+            "type_error.enum"
+        );
+        let fast = fal_model("bytedance/seedance-2.0/fast/text-to-video").unwrap();
+        assert_eq!(
+            fast.validate(&json!({"prompt": "x", "resolution": "1080p"}))[0]["type"],
+            "type_error.enum"
+        );
+        let r2v = fal_model("bytedance/seedance-2.0/reference-to-video").unwrap();
+        let ten: Vec<&str> = vec![img; 10];
+        assert!(
+            r2v.validate(&json!({"prompt": "x", "image_urls": ten}))[0]["msg"]
+                .as_str()
+                .unwrap()
+                .contains("at most 9")
+        );
+        let ltx = fal_model("fal-ai/ltx-2.3/text-to-video/fast").unwrap();
+        assert!(ltx.validate(&json!({"prompt": "x", "duration": 20})).is_empty());
+        let long = ltx.validate(&json!({"prompt": "x", "duration": 12, "resolution": "1440p"}));
+        assert!(
+            long[0]["msg"].as_str().unwrap().contains("25 FPS and 1080p"),
+            "{long:?}"
+        );
+        assert_eq!(
+            ltx.validate(&json!({"prompt": "x", "duration": "6"}))[0]["type"],
+            "type_error.enum"
+        );
+        let pro = fal_model("fal-ai/minimax/hailuo-2.3/pro/text-to-video").unwrap();
+        assert_eq!(
+            pro.validate(&json!({"prompt": "x", "duration": "6"}))[0]["type"],
+            "value_error.extra"
+        );
+        let std = fal_model("fal-ai/minimax/hailuo-2.3/standard/image-to-video").unwrap();
+        assert!(
+            std.validate(&json!({"prompt": "x", "image_url": img, "duration": "10"}))
+                .is_empty()
+        );
     }
 
     #[test]

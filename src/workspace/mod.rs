@@ -19,8 +19,12 @@ const GITIGNORE: &str = "# storyboard: rendered clips and keys stay out of git\n
 
 /// `storyboard init [DIR]`: the starter, its schema and a .gitignore; refuses to overwrite.
 pub fn init(args: InitArgs) -> Result<i32, Error> {
+    let starter = match &args.model {
+        Some(m) => starter_for(m)?,
+        None => STARTER.to_owned(),
+    };
     let files = [
-        ("storyboard.yaml", STARTER.to_owned()),
+        ("storyboard.yaml", starter),
         ("storyboard.schema.json", crate::schema::storyboard()),
         (".gitignore", GITIGNORE.to_owned()),
     ];
@@ -49,6 +53,35 @@ pub fn init(args: InitArgs) -> Result<i32, Error> {
         args.dir
     ));
     Ok(exit::OK)
+}
+
+/// The starter storyboard for a model family: its `model:`, and its own default duration (the
+/// starter's shots are text-to-video, so the family needs a text-to-video endpoint).
+pub fn starter_for(model: &str) -> Result<String, UsageError> {
+    use crate::catalog::{self, Kind, ProviderKind};
+    let families = catalog::families();
+    let Some(ep) = catalog::select(model, ProviderKind::Fal, Kind::TextToVideo) else {
+        let why = if families.contains(&model) {
+            format!("`{model}` renders from an image only, and the starter's shots are text-to-video")
+        } else {
+            format!(
+                "unknown model `{model}`{}",
+                crate::problem::did_you_mean(model, families.iter().copied())
+            )
+        };
+        let msg = format!(
+            "init --model: {why} (models: {}; see `storyboard models`)",
+            families.join(", ")
+        );
+        return Err(UsageError::InitModel(msg));
+    };
+    let seconds = ep.durations.describe();
+    Ok(STARTER
+        .replace("model: kling-v2.6-pro        #", &format!("model: {model:<20} #"))
+        .replace(
+            "  duration: 5                # seconds (5 or 10)",
+            &format!("  duration: {:<16} # seconds ({seconds})", ep.default_seconds),
+        ))
 }
 
 /// `storyboard watch FILE`: plans the file now and after every change, printing what changed.
