@@ -42,6 +42,8 @@ pub struct TakesState {
     pub redo: bool,
     /// The director's note.
     pub note: Option<String>,
+    /// Each kept take's number with the endpoint and model family that made it (shoot-outs).
+    pub made_by: Vec<(u32, Option<String>, Option<&'static str>)>,
 }
 
 /// Fills each state's takes from the folder's manifest, journal and picks.
@@ -67,9 +69,22 @@ fn with_takes(out: &Utf8Path, m: &Manifest, history: &crate::journal::History, s
                 selected: t.selected,
                 redo: t.redo_pending(history, &shot.id),
                 note: t.pick.note.clone(),
+                made_by: shot
+                    .takes
+                    .iter()
+                    .map(|r| (r.take, r.endpoint.clone(), r.endpoint.as_deref().and_then(family_of)))
+                    .collect(),
             };
         }
     }
+}
+
+/// The model family an endpoint id (or Eachlabs slug) belongs to.
+fn family_of(endpoint: &str) -> Option<&'static str> {
+    crate::catalog::CATALOG
+        .iter()
+        .find(|e| e.id == endpoint)
+        .map(|e| e.family)
 }
 
 /// The shots to report: (id, request key, estimate), from a storyboard's plan or a manifest.
@@ -266,6 +281,9 @@ pub fn to_json(out: &Utf8Path, states: &[ShotState], sandbox: bool) -> Value {
             "billed_differs": bill_differs(s),
             "shot": s.takes.shot, "takes": s.takes.numbers, "selected_take": s.takes.selected,
             "redo": s.takes.redo, "note": s.takes.note,
+            "take_models": s.takes.made_by.iter().map(|(n, endpoint, model)| {
+                json!({"take": n, "endpoint": endpoint, "model": model})
+            }).collect::<Vec<_>>(),
         })).collect::<Vec<_>>(),
     })
 }

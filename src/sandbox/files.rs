@@ -6,11 +6,12 @@ use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, Response, StatusCode};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use std::sync::Arc;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
-use super::{Fault, Inner, Outcome, Shared, json_response, synth};
+use super::{Fault, Inner, Outcome, Shared, json_response};
+use storyboard_synth as synth;
 
 /// What a job's clip is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -88,7 +89,11 @@ impl ClipSpec {
 /// The clips made most recently, by job id: a result fetch and the downloads (and their
 /// retries and ranges) that follow share one making of the clip.
 #[derive(Default)]
-pub(super) struct ClipCache(std::sync::Mutex<std::collections::VecDeque<(String, Arc<Vec<u8>>)>>);
+pub(super) struct ClipCache(
+    std::sync::Mutex<std::collections::VecDeque<(String, Arc<Vec<u8>>)>>,
+    /// Every clip's length once made, by job id (history listings report hundreds of sizes).
+    std::sync::Mutex<std::collections::HashMap<String, u64>>,
+);
 
 impl ClipCache {
     /// How many clips are kept (a few MB each at most).
@@ -171,9 +176,15 @@ impl Clip {
     }
 }
 
-/// The size of a job's clip, as the result's `file_size` reports it.
+/// The size of a job's clip, as the result's `file_size` reports it (made once per job).
 pub fn clip_len(state: &Shared, spec: &ClipSpec, job: &str) -> u64 {
-    Clip::new(state, spec, job).total
+    let lens = || state.clips.1.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(&len) = lens().get(job) {
+        return len;
+    }
+    let len = Clip::new(state, spec, job).total;
+    lens().insert(job.to_owned(), len);
+    len
 }
 
 const CHUNK: u64 = 64 * 1024;

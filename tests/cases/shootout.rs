@@ -102,6 +102,22 @@ async fn three_models_render_three_takes_of_one_shot_and_the_second_can_be_picke
         clip,
         "duel.mp4 is Veo's take"
     );
+    // `status --json` names the model of every take.
+    let o = run(&["status", "--json"], &file);
+    let st: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let row = st["shots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["shot"] == "duel")
+        .unwrap();
+    let made_by = row["take_models"].as_array().unwrap();
+    let mut models: Vec<&str> = made_by.iter().map(|t| t["model"].as_str().unwrap()).collect();
+    models.sort_unstable();
+    models.dedup();
+    assert_eq!(models.len(), 3, "{row}");
+    let second = made_by.iter().find(|t| t["take"] == 2).unwrap();
+    assert_eq!(second["endpoint"], take2["endpoint"], "{row}");
 }
 
 #[test]
