@@ -38,6 +38,7 @@ pub mod secrets;
 pub mod settings;
 pub mod signals;
 pub mod status;
+pub mod store;
 pub mod storyboard;
 pub mod takes;
 pub mod workspace;
