@@ -499,4 +499,57 @@ mod tests {
             ]
         );
     }
+
+    /// Every catalog row agrees with the endpoint's published input schema (schemas/): each
+    /// field the row sends is in it, and each concept the schema has is one the row uses.
+    #[test]
+    fn every_row_matches_its_published_schema() {
+        let mut checked = 0;
+        for e in CATALOG {
+            let Some(text) = crate::published::schema(e.provider == ProviderKind::Fal, e.id) else {
+                assert_eq!(e.id, "kling-v2-5-turbo-pro-text-to-video", "no snapshot for {}", e.id);
+                continue;
+            };
+            let doc: serde_json::Value = serde_json::from_str(text).unwrap();
+            let props = &doc["properties"];
+            let has = |f: &str| props.get(f).is_some();
+            let id = e.id;
+            for f in [e.start_image_field, e.end_image_field].into_iter().flatten() {
+                assert!(has(f), "{id}: no `{f}` in the published schema");
+            }
+            let flags = [
+                ("aspect_ratio", e.aspect_ratio),
+                ("negative_prompt", e.negative_prompt),
+                ("cfg_scale", e.cfg_scale),
+                ("generate_audio", e.generate_audio.is_some()),
+                ("voice_ids", e.voices == Voices::Ids),
+                ("multi_prompt", e.multi_prompt),
+                ("shot_type", e.shot_type),
+                ("image_urls", e.references),
+                ("elements", e.elements),
+                ("duration", e.takes_duration()),
+            ];
+            for (field, row) in flags {
+                assert_eq!(has(field), row, "{id}: `{field}` in the schema vs the catalog row");
+            }
+            assert_eq!(
+                e.voices == Voices::Elements,
+                e.elements,
+                "{id}: voices bound through elements"
+            );
+            if let (Some(d), Some(row)) = (props["generate_audio"]["default"].as_bool(), e.generate_audio) {
+                assert_eq!(d, row, "{id}: generate_audio default");
+            }
+            let published: Vec<u64> = props["duration"]["enum"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|v| v.as_str()?.parse().ok())
+                .collect();
+            let ours: Vec<u64> = (1..=MAX_SECONDS).filter(|n| e.durations.allows(*n)).collect();
+            assert_eq!(published, ours, "{id}: durations");
+            checked += 1;
+        }
+        assert_eq!(checked, CATALOG.len() - 1);
+    }
 }

@@ -91,6 +91,9 @@ pub fn assemble_and_report(plan: &plan::Plan, stem: &str, out: &Utf8Path, strict
     let ids: Vec<&str> = plan.shots.iter().map(|s| s.shot.as_str()).collect();
     let name = assemble::name(plan.title.as_deref(), stem, &ids);
     let result = assemble::assemble(out, &name, strict)?;
+    for line in &result.kept {
+        report::stderr_line(&format!("warning: {line}"));
+    }
     report::stderr_line(report::summary::assembly(&result).trim_end());
     Ok(match (&result.cut, &result.cut_problem) {
         (None, Some(p)) if !p.contains("not installed") && result.clips > 0 => exit::SHOTS_FAILED,
@@ -128,10 +131,10 @@ pub fn pick(args: cli::PickArgs) -> Result<i32, Error> {
 
 /// `storyboard clean`.
 pub fn clean(args: cli::CleanArgs) -> Result<i32, Error> {
-    let (_, _, out) = folder_of(&args.file, args.out.as_deref())?;
+    let (_, plan, out) = folder_of(&args.file, args.out.as_deref())?;
     let list = match args.dry_run {
-        true => crate::review::removable(&out).map_err(UsageError::Picks)?,
-        false => crate::review::clean(&out)?,
+        true => crate::review::removable(&out, &plan).map_err(UsageError::Picks)?,
+        false => crate::review::clean(&out, &plan)?,
     };
     report::stdout(&report::summary::cleaned(&list, args.dry_run));
     Ok(exit::OK)

@@ -147,6 +147,9 @@ pub enum UsageError {
         "{0} exists and was not written by storyboard (the journal has no record of it): move it away, or render into another folder (`output:` or --out); nothing was sent"
     )]
     ForeignFile(Utf8PathBuf),
+    /// A state file in the output folder cannot be trusted (a link, a device, too large).
+    #[error("{0}")]
+    State(String),
     /// `init` would overwrite files.
     #[error("{0} already exist(s): init never overwrites; choose an empty folder (`storyboard init DIR`)")]
     WouldOverwrite(String),

@@ -15,6 +15,83 @@ pub fn no_follow(options: &mut OpenOptions) -> &mut OpenOptions {
     options
 }
 
+/// Why a file storyboard reads back (state, `.env`, the watched storyboard) was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// Opening or reading failed.
+    #[error("cannot read {path}: {source}")]
+    Io {
+        /// The file.
+        path: Utf8PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A link (where none is followed), a FIFO, a device or a folder.
+    #[error(
+        "{path} is not a regular file (a link, a FIFO or a device?): storyboard never reads through it; move it away"
+    )]
+    NotRegular {
+        /// The file.
+        path: Utf8PathBuf,
+    },
+    /// Larger than storyboard ever writes or a real film ever needs.
+    #[error("{path} is larger than {limit} bytes, more than storyboard ever needs: move it away")]
+    TooLarge {
+        /// The file.
+        path: Utf8PathBuf,
+        /// The limit.
+        limit: u64,
+    },
+}
+
+/// Reads a whole file of at most `limit` bytes, refusing anything but a regular file: opened
+/// without blocking (a FIFO never hangs the reader) and, unless `follow`, never through a
+/// link at the last component. `None` when there is no such file.
+pub fn read_limited(path: &Utf8Path, limit: u64, follow: bool) -> Result<Option<Vec<u8>>, ReadError> {
+    let mut options = OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        let nofollow = if follow { 0 } else { libc::O_NOFOLLOW };
+        options.custom_flags(libc::O_NONBLOCK | nofollow);
+    }
+    let not_regular = || ReadError::NotRegular { path: path.to_owned() };
+    let file = match options.open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        #[cfg(unix)]
+        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => return Err(not_regular()),
+        Err(source) => {
+            return Err(ReadError::Io {
+                path: path.to_owned(),
+                source,
+            });
+        }
+    };
+    let io = |source| ReadError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let meta = file.metadata().map_err(io)?;
+    if !meta.is_file() {
+        return Err(not_regular());
+    }
+    let too_large = || ReadError::TooLarge {
+        path: path.to_owned(),
+        limit,
+    };
+    if meta.len() > limit {
+        return Err(too_large());
+    }
+    let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
+    std::io::Read::read_to_end(&mut std::io::Read::take(file, limit + 1), &mut bytes).map_err(io)?;
+    if bytes.len() as u64 > limit {
+        return Err(too_large());
+    }
+    Ok(Some(bytes))
+}
+
 /// A new, empty file at `path` for writing, created exclusively: whatever stood there (a stale
 /// temporary, or a link planted to redirect the write) is removed first — the link itself,
 /// never its target — and a link planted again in between makes the create fail.
@@ -102,5 +179,44 @@ pub fn keep(out: &Utf8Path, path: &Utf8Path, sha256: &str) -> std::io::Result<()
     match std::fs::hard_link(out.join(path), &kept) {
         Ok(()) => Ok(()),
         Err(_) => copy_clip(&out.join(path), &kept),
+    }
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_bounded_reader_refuses_links_fifos_devices_and_large_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let dir = Utf8PathBuf::from_path_buf(dir.path().to_owned()).unwrap();
+        std::fs::write(dir.join("state"), b"12345").unwrap();
+        assert_eq!(read_limited(&dir.join("state"), 5, false).unwrap().unwrap(), b"12345");
+        assert!(matches!(
+            read_limited(&dir.join("state"), 4, false),
+            Err(ReadError::TooLarge { .. })
+        ));
+        assert!(read_limited(&dir.join("none"), 5, false).unwrap().is_none());
+        std::os::unix::fs::symlink(dir.join("state"), dir.join("link")).unwrap();
+        assert!(matches!(
+            read_limited(&dir.join("link"), 5, false),
+            Err(ReadError::NotRegular { .. })
+        ));
+        assert!(
+            read_limited(&dir.join("link"), 5, true).unwrap().is_some(),
+            "followed when asked"
+        );
+        std::os::unix::fs::symlink("/dev/zero", dir.join("zero")).unwrap();
+        assert!(matches!(
+            read_limited(&dir.join("zero"), 5, true),
+            Err(ReadError::NotRegular { .. })
+        ));
+        let fifo = std::ffi::CString::new(dir.join("fifo").as_str()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
+        assert!(matches!(
+            read_limited(&dir.join("fifo"), 5, true),
+            Err(ReadError::NotRegular { .. })
+        ));
     }
 }

@@ -225,8 +225,15 @@ pub struct History {
     pub uploaded_at: HashMap<(String, String), String>,
     /// By request key alone (whichever API wrote last): for `storyboard status`.
     pub latest: HashMap<String, (String, KeyState)>,
-    /// Lines that could not be read (a torn last line).
+    /// Lines that could not be read (a torn last line, damaged lines).
     pub skipped: usize,
+    /// The numbers of damaged lines (not the torn last line of a crash), for a warning.
+    pub damaged_lines: Vec<usize>,
+    /// Request keys named in damaged lines: the journal knew them, so they are never sent
+    /// again without the user's flag.
+    pub damaged_keys: std::collections::HashSet<String>,
+    /// Why the journal as a whole could not be read (a link, a FIFO, a device, too large).
+    pub unreadable: Option<String>,
     /// The last submit of each request, as journaled in its intent: by (api, request key).
     pub sent: HashMap<(String, String), Sent>,
     /// The sha256 of every clip the journal says storyboard wrote.
@@ -294,6 +301,18 @@ impl History {
             }
             _ => {}
         }
+    }
+
+    /// What to tell the user of damaged lines, naming them.
+    pub fn warning(&self) -> Option<String> {
+        if self.damaged_lines.is_empty() {
+            return None;
+        }
+        let lines: Vec<String> = self.damaged_lines.iter().take(20).map(usize::to_string).collect();
+        Some(format!(
+            "warning: .storyboard/journal.jsonl: damaged line(s) skipped: line {}; every other record is kept, and requests named there are not sent again without --retry-uncertain",
+            lines.join(", line ")
+        ))
     }
 
     /// Whether this clip is already one of the shot's takes.
@@ -413,16 +432,37 @@ impl Journal {
         out.join(".storyboard").join("journal.jsonl")
     }
 
-    /// Reads a journal (missing = empty), tolerating unreadable lines.
+    /// Reads a journal (missing = empty): a damaged line costs that line only (its request key,
+    /// when it can be made out, is remembered as known), a torn last line is skipped, and a
+    /// journal that is not a regular file, or too large, is [`History::unreadable`].
     pub fn read(path: &Utf8Path) -> History {
         let mut h = History::default();
-        let Ok(text) = std::fs::read_to_string(path) else {
-            return h;
+        let bytes = match crate::files::read_limited(path, MAX_JOURNAL_BYTES, false) {
+            Ok(Some(bytes)) => bytes,
+            Ok(None) => return h,
+            Err(e) => {
+                h.unreadable = Some(e.to_string());
+                return h;
+            }
         };
-        for line in text.lines().filter(|l| !l.trim().is_empty()) {
-            match serde_json::from_str::<Record>(line) {
-                Ok(r) => h.apply(r),
-                Err(_) => h.skipped += 1,
+        let torn = !bytes.ends_with(b"\n");
+        let lines: Vec<&[u8]> = bytes.split(|b| *b == b'\n').collect();
+        for (i, line) in lines.iter().enumerate() {
+            if line.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            let record = std::str::from_utf8(line)
+                .ok()
+                .and_then(|t| serde_json::from_str::<Record>(t).ok())
+                .filter(Record::is_valid);
+            match record {
+                Some(r) => h.apply(r),
+                None if torn && i + 1 == lines.len() => h.skipped += 1,
+                None => {
+                    h.skipped += 1;
+                    h.damaged_lines.push(i + 1);
+                    h.damaged_keys.extend(keys_in(&String::from_utf8_lossy(line)));
+                }
             }
         }
         h
@@ -504,6 +544,53 @@ fn write_line(f: &mut std::fs::File, line: &[u8]) -> std::io::Result<()> {
     written
 }
 
+/// The longest journal read: far beyond any film's (thousands of shots, re-rendered often).
+pub const MAX_JOURNAL_BYTES: u64 = 512 << 20;
+
+/// Whether a shot id read back from a state file is one a storyboard could have: the same rule
+/// as the storyboard's ids (a file name inside the folder).
+pub fn valid_id(id: &str) -> bool {
+    crate::plan::check_id(id).is_ok()
+}
+
+/// Whether a clip path read back from a state file is one storyboard writes: its place in the
+/// store (named by its sha256) or a shot's `<id>.mp4`.
+pub fn valid_clip(path: &Utf8Path, sha256: &str) -> bool {
+    let hex = sha256.len() == 64 && sha256.bytes().all(|b| b.is_ascii_hexdigit());
+    hex && (path == crate::files::kept_path(sha256) || path.as_str().strip_suffix(".mp4").is_some_and(valid_id))
+}
+
+/// The request keys a damaged line names (`"request_key":"…"`).
+fn keys_in(line: &str) -> Vec<String> {
+    line.split("\"request_key\":\"")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .filter(|k| !k.is_empty() && k.len() <= 200)
+        .map(str::to_owned)
+        .collect()
+}
+
+impl Record {
+    /// Whether the record's shot id and clip path are ones storyboard writes: a crafted
+    /// journal never names a file outside the output folder.
+    fn is_valid(&self) -> bool {
+        let shot = match self {
+            Record::Upload { .. } => return true,
+            Record::Done { shot, clip, .. } => {
+                return valid_id(shot) && valid_clip(&clip.path, &clip.sha256);
+            }
+            Record::Intent { shot, .. }
+            | Record::Cancelled { shot, .. }
+            | Record::Accepted { shot, .. }
+            | Record::Result { shot, .. }
+            | Record::Uncertain { shot, .. }
+            | Record::Failed { shot, .. }
+            | Record::Gone { shot, .. } => shot,
+        };
+        valid_id(shot)
+    }
+}
+
 /// Now, RFC 3339 UTC to the second.
 pub fn now() -> String {
     humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
@@ -548,5 +635,46 @@ mod tests {
         let h = Journal::read(&path);
         assert_eq!(h.state("x", "k"), Some(&KeyState::Accepted(job)));
         assert_eq!(h.attempts[&("x".to_owned(), "k".to_owned())], 1);
+    }
+
+    #[test]
+    fn a_damaged_line_costs_that_line_and_crafted_ids_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = Utf8PathBuf::from_path_buf(dir.path().join(".storyboard/journal.jsonl")).unwrap();
+        let j = Journal::open(&path).unwrap();
+        let accepted = |shot: &str, key: &str| Record::Accepted {
+            shot: shot.into(),
+            request_key: key.into(),
+            api: "x".into(),
+            job: Accepted::by_id("r1"),
+            at: now(),
+        };
+        for r in [accepted("a", "ka"), accepted("b", "kb"), accepted("../../etc/x", "kc")] {
+            j.append(&r).unwrap();
+        }
+        drop(j);
+        let text = std::fs::read(&path).unwrap();
+        let mut damaged = Vec::new();
+        for (i, line) in text.split_inclusive(|b| *b == b'\n').enumerate() {
+            if i == 1 {
+                damaged.push(0xff);
+            }
+            damaged.extend_from_slice(line);
+        }
+        std::fs::write(&path, damaged).unwrap();
+        let h = Journal::read(&path);
+        assert!(
+            matches!(h.state("x", "ka"), Some(KeyState::Accepted(_))),
+            "the other lines are kept"
+        );
+        assert_eq!(h.state("x", "kb"), None);
+        assert_eq!(
+            h.damaged_lines,
+            vec![2, 3],
+            "line 2 damaged, line 3 names a path, not an id"
+        );
+        assert!(h.damaged_keys.contains("kb"), "the damaged line's request is known");
+        assert!(!h.requested.contains("../../etc/x"));
+        assert!(h.warning().unwrap().contains("line 2, line 3"));
     }
 }

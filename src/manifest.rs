@@ -219,10 +219,14 @@ impl Manifest {
         Ok(crate::secrets::redact_bytes(bytes))
     }
 
-    /// Reads a manifest; `None` when there is none or it cannot be read.
+    /// Reads a manifest; `None` when there is none or it cannot be read (not a regular file,
+    /// over 64 MiB, or a shot id no storyboard could have).
     pub fn read(path: &Utf8Path) -> Option<Manifest> {
-        let text = std::fs::read_to_string(path).ok()?;
-        let mut m: Manifest = serde_json::from_str(&text).ok()?;
+        let bytes = crate::files::read_limited(path, 64 << 20, false).ok()??;
+        let mut m: Manifest = serde_json::from_slice(&bytes).ok()?;
+        if m.shots.iter().any(|s| crate::plan::check_id(&s.id).is_err()) {
+            return None;
+        }
         for s in &mut m.shots {
             if s.request.label.is_empty() {
                 s.request.label = s.id.clone();

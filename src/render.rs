@@ -49,6 +49,7 @@ pub async fn render(args: RenderArgs) -> Result<i32, Error> {
         history: Journal::read(&journal_path),
         flags: settings.flags,
     };
+    refuse_unreadable(&resume.history)?;
     let decided = resume.decide_all(&plan, &selected);
     report::cancelled_note(resume.cancelled(&decided));
     gate(&args, &settings, &plan, &decided)?;
@@ -58,6 +59,7 @@ pub async fn render(args: RenderArgs) -> Result<i32, Error> {
     let lock = folder::lock(&settings.out)?;
     folder::claim(&settings.out, &args.file)?;
     resume.history = Journal::read(&journal_path);
+    refuse_unreadable(&resume.history)?;
     if crate::jobs::reconcile_before_render(&settings, &plan, &selected, &resume.history).await? {
         resume.history = Journal::read(&journal_path);
     }
@@ -102,6 +104,18 @@ pub async fn render(args: RenderArgs) -> Result<i32, Error> {
     Ok(if bad { exit::SHOTS_FAILED } else { assembled })
 }
 
+/// A journal that cannot be read at all (a link, a device, too large) stops the render before
+/// anything is sent: without it, what was already paid for is unknown.
+fn refuse_unreadable(history: &journal::History) -> Result<(), Error> {
+    match &history.unreadable {
+        Some(why) => Err(UsageError::State(format!(
+            "{why} (the journal: without it storyboard cannot tell what was paid for; nothing was sent)"
+        ))
+        .into()),
+        None => Ok(()),
+    }
+}
+
 /// Runs the tasks with the signal handler and the manifest flusher beside them; the final
 /// manifest.
 async fn run(runner: &Arc<Runner>, tasks: Vec<Task>, signals: Signals, cancel: String) -> Result<Manifest, Error> {
@@ -115,10 +129,15 @@ async fn run(runner: &Arc<Runner>, tasks: Vec<Task>, signals: Signals, cancel: S
     flusher.abort();
     select_takes(runner);
     runner.reporter.finish();
-    runner.ledger.finish(journal::now()).map_err(|source| Error::Write {
-        path: runner.resume.out.join("manifest.json"),
-        source,
-    })?;
+    let out = &runner.resume.out;
+    runner
+        .ledger
+        .finish(journal::now())
+        .and_then(|()| folder::Written::record(out, &["manifest.json"]))
+        .map_err(|source| Error::Write {
+            path: out.join("manifest.json"),
+            source,
+        })?;
     Ok(runner.ledger.snapshot())
 }
 
@@ -190,7 +209,10 @@ fn start(
         path: journal_path.clone(),
         source,
     })?);
-    report::skipped_lines_note(resume.history.skipped);
+    match resume.history.warning() {
+        Some(w) => report::stderr_line(&w),
+        None => report::skipped_lines_note(resume.history.skipped),
+    }
     let manifest_path = settings.out.join("manifest.json");
     let (manifest, locate) = resume.starting_manifest(&src.name, plan, selected, journal::now());
     let estimate = manifest.estimated_usd;

@@ -137,6 +137,9 @@ impl Resume {
             Some(KeyState::Uncertain(reason)) if !self.flags.retry_uncertain => {
                 Fate::Uncertain(uncertain_message(reason))
             }
+            None if self.history.damaged_keys.contains(key) && !self.flags.retry_uncertain => {
+                Fate::Uncertain(uncertain_message("the journal line recording this request is damaged"))
+            }
             Some(KeyState::Gone { request_id, reason }) if !self.flags.resubmit_expired => Fate::Gone(format!(
                 "{reason} (request {request_id}); `render --resubmit-expired` submits it again (a second bill)"
             )),
@@ -464,7 +467,7 @@ mod tests {
             ("nothing journaled", vec![], none, submit),
             ("clip on disk", vec![rec("done", &good)], none, cached),
             ("clip on disk, --force", vec![rec("done", &good)], force, submit),
-            ("clip changed on disk", vec![rec("done", "0000")], none, submit),
+            ("clip changed on disk", vec![rec("done", &"0".repeat(64))], none, submit),
             ("accepted", vec![rec("intent", ""), rec("accepted", "")], none, follow),
             (
                 "accepted, under the sandbox",

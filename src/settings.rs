@@ -49,6 +49,8 @@ impl Settings {
             Some(n) => n as usize,
             None => plan.concurrency.max(1) as usize,
         };
+        dotenv(&storyboard_dir(&args.file))
+            .map_err(|e| UsageError::State(format!("{e} (the .env beside the storyboard)")))?;
         let Keys { fal_key, eachlabs_key } = keys_for(&args.keys, &args.file);
         for key in [&fal_key, &eachlabs_key].into_iter().flatten() {
             crate::secrets::register(key);
@@ -143,12 +145,22 @@ pub fn keys_for(keys: &Keys, file: &camino::Utf8Path) -> Keys {
 /// A key from the `.env` file beside the storyboard, when the environment has none (the
 /// environment wins; the value is never printed).
 fn dotenv_key(dir: &camino::Utf8Path, var: &str) -> Option<String> {
-    let entries = dotenvy::from_path_iter(dir.join(".env")).ok()?;
-    entries
+    let bytes = dotenv(dir).ok()??;
+    dotenvy::from_read_iter(std::io::Cursor::new(bytes))
         .flatten()
         .find(|(k, _)| k == var)
         .map(|(_, v)| v)
         .filter(|v| !v.trim().is_empty())
+}
+
+/// The longest `.env` read: a few keys never come near it.
+pub const MAX_DOTENV_BYTES: u64 = 1 << 20;
+
+/// The `.env` beside the storyboard (none: `None`): a regular file of at most
+/// [`MAX_DOTENV_BYTES`] (a link is followed, to a regular file only: a device or a FIFO is
+/// refused, never read without end or waited on).
+fn dotenv(dir: &camino::Utf8Path) -> Result<Option<Vec<u8>>, crate::files::ReadError> {
+    crate::files::read_limited(&dir.join(".env"), MAX_DOTENV_BYTES, true)
 }
 
 /// The base URLs from `STORYBOARD_*_URL`, each checked.

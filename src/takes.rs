@@ -171,19 +171,28 @@ impl Picks {
         out.join(".storyboard").join("picks.json")
     }
 
-    /// Reads the picks (none yet: empty).
+    /// Reads the picks (none yet: empty); a file that is not a regular file, too large, or
+    /// names a shot id no storyboard could have is refused.
     pub fn read(out: &Utf8Path) -> Result<Picks, PickError> {
         let path = Picks::path_in(out);
-        match std::fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| PickError::Unreadable {
-                path,
-                why: e.to_string(),
-            }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Picks {
-                version: 1,
-                ..Picks::default()
-            }),
-            Err(source) => Err(PickError::Io { path, source }),
+        let unreadable = |why: String| PickError::Unreadable {
+            path: path.clone(),
+            why,
+        };
+        let bytes = match crate::files::read_limited(&path, crate::folder::MAX_STATE_BYTES, false) {
+            Ok(Some(bytes)) => bytes,
+            Ok(None) => {
+                return Ok(Picks {
+                    version: 1,
+                    ..Picks::default()
+                });
+            }
+            Err(e) => return Err(unreadable(e.to_string())),
+        };
+        let picks: Picks = serde_json::from_slice(&bytes).map_err(|e| unreadable(e.to_string()))?;
+        match picks.shots.keys().find(|id| !crate::journal::valid_id(id)) {
+            Some(bad) => Err(unreadable(format!("`{bad}` is not a shot id"))),
+            None => Ok(picks),
         }
     }
 
@@ -364,56 +373,45 @@ pub fn apply(out: &Utf8Path, shots: &mut [ShotRecord], history: &History, picks:
 }
 
 /// Puts `take` at `<id>.mp4` (a hard link to the store where the file system allows, else a
-/// copy, swapped in whole); with no take, removes a `<id>.mp4` storyboard wrote.
+/// copy, swapped in whole) once its content is verified; with no take, removes a `<id>.mp4`
+/// storyboard wrote. A file storyboard did not write there is the user's: never replaced or
+/// removed.
 pub fn place(out: &Utf8Path, id: &str, take: Option<&Take>, history: &History) -> std::io::Result<()> {
-    let own = out.join(format!("{id}.mp4"));
-    let stands = std::fs::symlink_metadata(&own).is_ok();
-    let ours = || {
-        std::fs::symlink_metadata(&own).is_ok_and(|m| m.is_file())
-            && (history.requested.contains(id)
-                || crate::download::file_sha256(&own).is_some_and(|sha| history.clip_shas.contains(&sha)))
-    };
+    let name = format!("{id}.mp4");
+    let own = out.join(&name);
+    let ours = crate::folder::Written::read(out).replaceable(out, &name, Some(history));
     let Some(take) = take else {
-        return if stands && ours() {
-            std::fs::remove_file(&own)
-        } else {
-            Ok(())
-        };
+        if !ours || std::fs::symlink_metadata(&own).is_err() {
+            return Ok(());
+        }
+        std::fs::remove_file(&own)?;
+        return crate::folder::Written::record(out, &[&name]);
     };
     let kept = out.join(&take.clip.path);
-    if same_file(&kept, &own) || crate::download::verify(&own, take.clip.bytes, &take.clip.sha256) {
+    if crate::download::verify(&own, take.clip.bytes, &take.clip.sha256) {
         return Ok(());
     }
-    if stands && !ours() {
+    if !ours {
         return Err(std::io::Error::other(
-            "a file storyboard did not write stands there: move it away (it is never overwritten)",
+            "a file storyboard did not write stands there (yours?): it is never replaced; move it away to get the take there",
         ));
+    }
+    if !crate::download::verify(&kept, take.clip.bytes, &take.clip.sha256) {
+        return Err(std::io::Error::other(format!(
+            "take {}'s clip ({}) was changed since storyboard kept it: not placed",
+            take.n, take.clip.path
+        )));
     }
     let tmp = crate::files::part_path(&own);
     let _ = std::fs::remove_file(&tmp);
     if std::fs::hard_link(&kept, &tmp).is_ok() {
-        return std::fs::rename(&tmp, &own).inspect_err(|_| {
+        std::fs::rename(&tmp, &own).inspect_err(|_| {
             let _ = std::fs::remove_file(&tmp);
-        });
+        })?;
+    } else {
+        crate::files::copy_clip(&kept, &own)?;
     }
-    crate::files::copy_clip(&kept, &own)
-}
-
-/// Whether two paths are one file (a hard link).
-fn same_file(a: &Utf8Path, b: &Utf8Path) -> bool {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::MetadataExt;
-        match (std::fs::metadata(a), std::fs::symlink_metadata(b)) {
-            (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
-            _ => false,
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = (a, b);
-        false
-    }
+    crate::folder::Written::record(out, &[&name])
 }
 
 #[cfg(test)]

@@ -73,6 +73,8 @@ pub struct Assembly {
     pub seconds: f64,
     /// Shots left out, with why.
     pub skipped: Vec<String>,
+    /// Files not written because storyboard did not write what stands there (the user's).
+    pub kept: Vec<String>,
 }
 
 /// The name of the cut and timeline: the title as a slug, else the storyboard's stem; never a
@@ -154,19 +156,23 @@ pub fn assemble(out: &Utf8Path, name: &str, strict: bool) -> Result<Assembly, As
     if strict && !skipped.is_empty() {
         return Err(AssembleError::Strict(skipped));
     }
-    let write = |path: Utf8PathBuf, text: String| -> Result<Utf8PathBuf, AssembleError> {
-        crate::files::write_atomic(&path, text.as_bytes()).map_err(|source| AssembleError::Write {
-            path: path.clone(),
-            source,
-        })?;
-        Ok(path)
-    };
+    let (otio_name, cut_name, review_name) = (format!("{name}.otio"), format!("{name}.mp4"), "review.html");
+    let ([otio_free, cut_free, review_free], kept) = free(out, [&otio_name, &cut_name, review_name]);
     let title = manifest.title.clone().unwrap_or_else(|| name.to_owned());
-    let otio = write(out.join(format!("{name}.otio")), otio::timeline(&title, &clips))?;
+    let otio = out.join(&otio_name);
+    if otio_free {
+        write_output(out, &otio_name, &otio::timeline(&title, &clips))?;
+    }
     let seconds = clips.iter().map(|c| c.duration).sum();
     let rendered = clips.iter().filter(|c| c.rel.is_some()).count();
     let (cut, cut_problem, stream_copy) = if rendered == 0 {
         (None, Some("no clips to join".to_owned()), false)
+    } else if !cut_free {
+        (
+            None,
+            Some(format!("{cut_name} was not written by storyboard (kept)")),
+            false,
+        )
     } else if !media::tool("ffmpeg") {
         (None, Some("ffmpeg is not installed (on Debian/Ubuntu: apt install ffmpeg); the timeline and review page were written".to_owned()), false)
     } else {
@@ -180,11 +186,15 @@ pub fn assemble(out: &Utf8Path, name: &str, strict: bool) -> Result<Assembly, As
         posters: review::make_posters(out, &clips),
         ..review::View::default()
     };
-    let cut_name = cut.as_ref().and_then(|c| c.file_name());
-    let review = write(
-        out.join("review.html"),
-        review::page(&title, &manifest, &clips, cut_name, &view),
-    )?;
+    let cut_file = cut.as_ref().and_then(|c| c.file_name());
+    let review = out.join(review_name);
+    if review_free {
+        write_output(
+            out,
+            review_name,
+            &review::page(&title, &manifest, &clips, cut_file, &view),
+        )?;
+    }
     Ok(Assembly {
         cut,
         cut_problem,
@@ -194,7 +204,35 @@ pub fn assemble(out: &Utf8Path, name: &str, strict: bool) -> Result<Assembly, As
         clips: rendered,
         seconds,
         skipped,
+        kept,
     })
+}
+
+/// Which of the outputs may be written (nothing there, or what storyboard wrote there); a
+/// line for each that is kept because someone else wrote it.
+fn free<const N: usize>(out: &Utf8Path, names: [&str; N]) -> ([bool; N], Vec<String>) {
+    let written = crate::folder::Written::read(out);
+    let free = names.map(|name| written.replaceable(out, name, None));
+    let kept = names
+        .iter()
+        .zip(&free)
+        .filter(|(_, free)| !**free)
+        .map(|(name, _)| {
+            format!(
+                "{} was not written by storyboard: it is kept as it is (move it away to get a new one)",
+                out.join(name)
+            )
+        })
+        .collect();
+    (free, kept)
+}
+
+/// Writes one output file atomically and records it as storyboard's.
+fn write_output(out: &Utf8Path, name: &str, text: &str) -> Result<(), AssembleError> {
+    let path = out.join(name);
+    crate::files::write_atomic(&path, text.as_bytes())
+        .and_then(|()| crate::folder::Written::record(out, &[name]))
+        .map_err(|source| AssembleError::Write { path, source })
 }
 
 /// Stream copy needs one codec, size, frame rate and audio layout across every clip, and no
@@ -234,6 +272,12 @@ fn cut(out: &Utf8Path, name: &str, clips: &[Clip], copy: bool) -> Result<Utf8Pat
     } else {
         reencode_args(&mut cmd, out, clips);
     }
+    // A fresh temporary: whatever stood at its name (a planted link) is removed, never written
+    // through.
+    files::create_fresh(&part).map_err(|source| CutError::Write {
+        path: part.clone(),
+        source,
+    })?;
     cmd.arg(&part);
     let o = cmd.output().map_err(CutError::Spawn)?;
     if !o.status.success() {
@@ -241,7 +285,9 @@ fn cut(out: &Utf8Path, name: &str, clips: &[Clip], copy: bool) -> Result<Utf8Pat
         let err = String::from_utf8_lossy(&o.stderr);
         return Err(CutError::Ffmpeg(err.lines().last().unwrap_or("").to_owned()));
     }
-    std::fs::rename(&part, &dest).map_err(|source| CutError::Write { path: part, source })?;
+    std::fs::rename(&part, &dest)
+        .and_then(|()| crate::folder::Written::record(out, &[&format!("{name}.mp4")]))
+        .map_err(|source| CutError::Write { path: part, source })?;
     Ok(dest)
 }
 

@@ -241,10 +241,15 @@ impl Planner<'_> {
             .dir
             .canonicalize_utf8()
             .unwrap_or_else(|_| self.src.dir.clone());
-        let lexical = path
-            .parent()
-            .and_then(|p| p.canonicalize_utf8().ok())
-            .map(|p| p.join(path.file_name().unwrap_or_default()));
+        // Where the path leads with no link followed: a link in any component (a `frames`
+        // folder that is a link) counts, not only the last one.
+        let lexical = if Utf8Path::new(written).is_absolute() {
+            path.parent()
+                .and_then(|p| p.canonicalize_utf8().ok())
+                .map(|p| p.join(path.file_name().unwrap_or_default()))
+        } else {
+            Some(lexical_join(&dir, written))
+        };
         let through_link = lexical.as_ref() != Some(&real);
         if through_link && !real.starts_with(&dir) {
             return Err(Invalid(format!(
@@ -253,6 +258,21 @@ impl Planner<'_> {
         }
         Ok(())
     }
+}
+
+/// `dir` joined with the relative `written`, `.` and `..` resolved by name (no link followed).
+fn lexical_join(dir: &Utf8Path, written: &str) -> Utf8PathBuf {
+    let mut out = dir.to_owned();
+    for part in Utf8Path::new(written).components() {
+        match part {
+            camino::Utf8Component::CurDir => {}
+            camino::Utf8Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other.as_str()),
+        }
+    }
+    out
 }
 
 /// What a local file is, and so must contain.

@@ -274,6 +274,11 @@ fn features(e: &crate::catalog::Endpoint) -> String {
     f.join(", ")
 }
 
+/// The published schema an endpoint's bodies are checked against at plan time, in a few words.
+fn schema_text(e: &crate::catalog::Endpoint) -> String {
+    crate::plan::wire::snapshot(e.provider, e.id).map_or_else(|| "none (not checked)".to_owned(), |s| s.source.clone())
+}
+
 /// The catalog as a table; each price from the table (with its date) or live.
 pub fn models(live: &crate::prices::Prices) -> String {
     let rows: Vec<Vec<String>> = CATALOG
@@ -293,6 +298,7 @@ pub fn models(live: &crate::prices::Prices) -> String {
                     if e.price_assumed { " (assumed from fal)" } else { "" }
                 ),
                 from.to_string(),
+                schema_text(e),
             ]
         })
         .collect();
@@ -306,6 +312,7 @@ pub fn models(live: &crate::prices::Prices) -> String {
             "takes",
             "price",
             "price from",
+            "checked against",
         ],
         &rows,
         &[],
@@ -343,6 +350,9 @@ pub fn models_json(live: &crate::prices::Prices) -> Value {
                     "price_source": e.price.source,
                     "price_read": e.price.read,
                     "price_from": from.to_string(),
+                    "schema": crate::plan::wire::snapshot(e.provider, e.id).map(|s| json!({
+                        "source": s.source, "fields": s.fields, "required": s.required
+                    })),
                 })
             })
             .collect(),

@@ -8,6 +8,7 @@ use camino::{Utf8Path, Utf8PathBuf};
 
 use crate::journal::{History, Journal};
 use crate::manifest::Manifest;
+use crate::plan::Plan;
 use crate::takes::{self, PickError, Picks};
 
 /// What the director says of a shot.
@@ -58,7 +59,10 @@ pub fn change(out: &Utf8Path, shot: &str, change: Change) -> Result<String, Pick
                 },
             });
         }
-        Change::Take(n) => format!("{shot}: take {n} selected ({shot}.mp4)"),
+        Change::Take(n) => {
+            check_content(out, &history, shot, *n)?;
+            format!("{shot}: take {n} selected ({shot}.mp4)")
+        }
         Change::Redo => format!("{shot}: one new take on the next render (`storyboard plan` shows its price)"),
         Change::Note(text) if text.chars().count() > takes::MAX_NOTE_CHARS => {
             return Err(PickError::LongNote(text.chars().count()));
@@ -78,26 +82,43 @@ pub fn change(out: &Utf8Path, shot: &str, change: Change) -> Result<String, Pick
         }
         Ok(())
     })?;
-    refresh(out, &history)?;
-    Ok(said)
+    let problems = refresh(out, &history)?;
+    Ok(std::iter::once(said)
+        .chain(problems.into_iter().map(|p| format!("warning: {p}")))
+        .collect::<Vec<_>>()
+        .join("\n"))
+}
+
+/// A picked take's clip must still be what storyboard kept (its sha256), not only its size.
+fn check_content(out: &Utf8Path, history: &History, shot: &str, n: u32) -> Result<(), PickError> {
+    let takes = takes::register(out, history).remove(shot).unwrap_or_default();
+    match takes.iter().find(|t| t.n == n) {
+        Some(t) if !crate::download::verify(&out.join(&t.clip.path), t.clip.bytes, &t.clip.sha256) => {
+            Err(PickError::Place(format!(
+                "take {n} of {shot} ({}) was changed since storyboard kept it (its content no longer matches): not selected",
+                t.clip.path
+            )))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Puts every shot's selected take in place and rewrites the manifest's takes, unless a render
-/// holds the folder (it does the same when it ends).
-fn refresh(out: &Utf8Path, history: &History) -> Result<(), PickError> {
+/// holds the folder (it does the same when it ends); the problems met (a user's own file where
+/// a take would go: kept), one line each.
+fn refresh(out: &Utf8Path, history: &History) -> Result<Vec<String>, PickError> {
     let Ok(_lock) = crate::folder::lock(out) else {
-        return Ok(());
+        return Ok(Vec::new());
     };
     let mut m = manifest(out)?;
     let picks = Picks::read(out)?;
     let problems = takes::apply(out, &mut m.shots, history, &picks);
-    if let Some(p) = problems.into_iter().next() {
-        return Err(PickError::Place(p));
-    }
     let path = out.join("manifest.json");
     m.to_bytes()
         .and_then(|bytes| crate::files::write_atomic(&path, &bytes))
-        .map_err(|source| PickError::Io { path, source })
+        .and_then(|()| crate::folder::Written::record(out, &["manifest.json"]))
+        .map_err(|source| PickError::Io { path, source })?;
+    Ok(problems)
 }
 
 /// A take `clean` removes (or would).
@@ -113,30 +134,31 @@ pub struct Removable {
     pub bytes: u64,
 }
 
-/// The takes no shot selects and no current request made (removing those would buy them
-/// again on the next render); each clip once.
-pub fn removable(out: &Utf8Path) -> Result<Vec<Removable>, PickError> {
-    let m = manifest(out)?;
+/// The takes that neither the storyboard given (`plan`: each shot's current requests) nor a
+/// pick selects; each clip once. Decided from the storyboard, never from the last render's
+/// manifest: a storyboard put back to an earlier version keeps that version's takes. A
+/// chained shot's takes are all kept (its requests depend on frames known only when rendered).
+pub fn removable(out: &Utf8Path, plan: &Plan) -> Result<Vec<Removable>, PickError> {
     let history = Journal::read(&Journal::path_in(out));
     let picks = Picks::read(out)?;
-    let all = takes::of_shots(out, &m.shots, &history, &picks);
+    let register = takes::register(out, &history);
     let mut keep = std::collections::HashSet::new();
-    for (shot, st) in m.shots.iter().zip(&all) {
-        let current: Vec<&str> = std::iter::once(&shot.request)
-            .chain(&shot.more)
-            .map(|r| r.request_key.as_str())
-            .collect();
-        for t in &st.takes {
-            if Some(t.n) == st.selected || current.contains(&t.request_key.as_str()) {
+    for (shot, ts) in &register {
+        let planned: Vec<&crate::plan::PlannedShot> = plan.shots.iter().filter(|s| &s.shot == shot).collect();
+        let current: Vec<String> = planned.iter().map(|s| s.request_key.clone()).collect();
+        let chained = planned.iter().any(|s| !s.chain.is_empty());
+        let selected = takes::selected(ts, picks.shots.get(shot), &current).map(|t| t.n);
+        for t in ts {
+            if chained || Some(t.n) == selected || current.contains(&t.request_key) {
                 keep.insert(t.clip.sha256.clone());
             }
         }
     }
     let mut seen = std::collections::HashSet::new();
-    let mut out_list: Vec<Removable> = takes::register(out, &history)
+    let mut out_list: Vec<Removable> = register
         .into_iter()
         .flat_map(|(shot, ts)| ts.into_iter().map(move |t| (shot.clone(), t)))
-        .filter(|(_, t)| !keep.contains(&t.clip.sha256) && t.clip.path.starts_with(".storyboard"))
+        .filter(|(_, t)| !keep.contains(&t.clip.sha256) && t.clip.path == crate::files::kept_path(&t.clip.sha256))
         .filter(|(_, t)| seen.insert(t.clip.sha256.clone()))
         .map(|(shot, t)| Removable {
             shot,
@@ -151,9 +173,9 @@ pub fn removable(out: &Utf8Path) -> Result<Vec<Removable>, PickError> {
 
 /// Removes the takes [`removable`] lists, while holding the folder's lock (never during a
 /// render); what was removed.
-pub fn clean(out: &Utf8Path) -> Result<Vec<Removable>, crate::error::Error> {
+pub fn clean(out: &Utf8Path, plan: &Plan) -> Result<Vec<Removable>, crate::error::Error> {
     let _lock = crate::folder::lock(out)?;
-    let list = removable(out).map_err(crate::error::UsageError::Picks)?;
+    let list = removable(out, plan).map_err(crate::error::UsageError::Picks)?;
     for r in &list {
         let path = out.join(&r.path);
         std::fs::remove_file(&path).map_err(|source| crate::error::Error::Write { path, source })?;

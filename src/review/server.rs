@@ -135,7 +135,9 @@ async fn page(State(r): State<Arc<Review>>) -> Response {
     }
 }
 
-/// A clip, poster or the cut from the output folder: only those, never anything else.
+/// A clip, poster or the cut from the output folder: only those, only regular files reached
+/// through no link, only what storyboard wrote; streamed (memory stays flat, and reading stops
+/// when the client goes).
 async fn media(State(r): State<Arc<Review>>, Path(path): Path<String>) -> Response {
     let allowed = path == r.cut
         || (path.ends_with(".mp4") && !path.contains('/') && !path.starts_with('.'))
@@ -152,10 +154,68 @@ async fn media(State(r): State<Arc<Review>>, Path(path): Path<String>) -> Respon
     } else {
         "video/mp4"
     };
-    match tokio::fs::read(r.out.join(&path)).await {
-        Ok(bytes) => ([(header::CONTENT_TYPE, kind)], Body::from(bytes)).into_response(),
-        Err(_) => StatusCode::NOT_FOUND.into_response(),
+    let out = r.out.clone();
+    let opened = tokio::task::spawn_blocking(move || open_media(&out, &path)).await;
+    let Ok(Some((file, len))) = opened else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let chunks = futures::stream::unfold((tokio::fs::File::from_std(file), len), |(mut f, left)| async move {
+        if left == 0 {
+            return None;
+        }
+        let mut buf = vec![0u8; usize::try_from(left.min(64 * 1024)).unwrap_or(64 * 1024)];
+        match tokio::io::AsyncReadExt::read(&mut f, &mut buf).await {
+            Ok(0) => None,
+            Ok(n) => {
+                buf.truncate(n);
+                Some((
+                    Ok::<_, std::io::Error>(axum::body::Bytes::from(buf)),
+                    (f, left - n as u64),
+                ))
+            }
+            Err(e) => Some((Err(e), (f, 0))),
+        }
+    });
+    (
+        [
+            (header::CONTENT_TYPE, kind.to_owned()),
+            (header::CONTENT_LENGTH, len.to_string()),
+        ],
+        Body::from_stream(chunks),
+    )
+        .into_response()
+}
+
+/// Opens `rel` in the output folder for serving: every folder on the way a real folder (not a
+/// link), the file itself regular and opened without following a link or blocking, and one
+/// storyboard wrote (a file in the folder: its record or a clip the journal recorded; a store
+/// clip: one the journal recorded).
+fn open_media(out: &camino::Utf8Path, rel: &str) -> Option<(std::fs::File, u64)> {
+    let rel = camino::Utf8Path::new(rel);
+    let mut dir = out.to_owned();
+    for part in rel.parent().into_iter().flat_map(|p| p.components()) {
+        dir.push(part);
+        if !std::fs::symlink_metadata(&dir).is_ok_and(|m| m.is_dir()) {
+            return None;
+        }
     }
+    let history = crate::journal::Journal::read(&crate::journal::Journal::path_in(out));
+    let wrote = match rel.parent().map(camino::Utf8Path::as_str) {
+        Some("") | None => crate::folder::Written::read(out).replaceable(out, rel.as_str(), Some(&history)),
+        Some(".storyboard/clips") => rel.file_stem().is_some_and(|sha| history.clip_shas.contains(sha)),
+        Some(_) => true,
+    };
+    let path = out.join(rel);
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK);
+    }
+    let file = options.open(&path).ok()?;
+    let meta = file.metadata().ok()?;
+    (wrote && meta.is_file()).then_some((file, meta.len()))
 }
 
 #[derive(Debug, Deserialize)]

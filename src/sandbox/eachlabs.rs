@@ -139,11 +139,11 @@ fn create(state: &Shared, key: String, body: &[u8]) -> Response<Body> {
         )
     } else {
         (
-            Outcome::Clip(ClipSpec::from_input(&input, model.audio_default)),
+            Outcome::Clip(ClipSpec::from_input(&input, slug, model.audio_default)),
             "error",
         )
     };
-    let spec = ClipSpec::from_input(&input, model.audio_default);
+    let spec = ClipSpec::from_input(&input, slug, model.audio_default);
     let id = inner.new_id();
     inner.job_started(slug);
     let wall = inner.wall_now();
@@ -230,16 +230,16 @@ pub(super) fn seed(state: &Shared, key: &str, model: &str, n: usize, over: std::
     for i in 0..n {
         let id = inner.new_id();
         let input = json!({"prompt": format!("earlier prediction {i}")});
-        let spec = ClipSpec::from_input(&input, false);
+        let spec = ClipSpec::from_input(&input, model, false);
         let prediction = Prediction {
             key: key.to_owned(),
             model: model.to_owned(),
             input,
             created: done,
             created_wall: now - over.mul_f64((n - i) as f64 / n.max(1) as f64),
+            cost: cost(model, &spec),
             outcome: Outcome::Clip(spec),
             failure_word: "error",
-            cost: cost(model, &spec),
             cancelled: false,
             finished: true,
         };

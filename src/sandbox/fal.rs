@@ -149,7 +149,7 @@ fn submit(state: &Shared, endpoint: String, app: String, query: &str, body: &[u8
     if !errors.is_empty() {
         return json_response(StatusCode::UNPROCESSABLE_ENTITY, json!({ "detail": errors }));
     }
-    let outcome = decide(&mut inner, cfg, model, &input, &app);
+    let outcome = decide(&mut inner, cfg, model, &input, (&app, &endpoint));
     let id = inner.new_id();
     inner.job_started(&endpoint);
     let wall = inner.wall_now();
@@ -195,7 +195,13 @@ pub(super) fn dropped_connection() -> Response<Body> {
 
 /// What the job will end in: markers in the prompt pick failures deterministically
 /// (`[sandbox:fail]`, `[sandbox:reject]`), then the fault plan, else a clip.
-fn decide(inner: &mut Inner, cfg: &super::SandboxConfig, model: &schemas::Model, input: &Value, app: &str) -> Outcome {
+fn decide(
+    inner: &mut Inner,
+    cfg: &super::SandboxConfig,
+    model: &schemas::Model,
+    input: &Value,
+    (app, endpoint): (&str, &str),
+) -> Outcome {
     let prompt = input.get("prompt").and_then(Value::as_str).unwrap_or("");
     if prompt.contains("[sandbox:reject]") {
         return Outcome::Reject(json!([{
@@ -215,7 +221,7 @@ fn decide(inner: &mut Inner, cfg: &super::SandboxConfig, model: &schemas::Model,
             let url = input.get("voice_url").and_then(Value::as_str).unwrap_or("");
             Outcome::Voice(super::files::voice_id_for(inner, url, app))
         }
-        Output::Video => Outcome::Clip(ClipSpec::from_input(input, model.audio_default)),
+        Output::Video => Outcome::Clip(ClipSpec::from_input(input, endpoint, model.audio_default)),
     }
 }
 

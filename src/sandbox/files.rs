@@ -1,6 +1,6 @@
-//! The file host: real playable MP4 clips (committed fixtures, see `clips/README.md`),
-//! padded on request to any size and streamed without holding it in memory; uploaded files;
-//! range requests and Content-Length.
+//! The file host: real playable MP4 clips (made per job by `synth`: the asked duration and
+//! aspect ratio at 24 fps, audio when asked, the job drawn in), padded on request to any size
+//! and streamed; uploaded files; range requests and Content-Length.
 
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, Response, StatusCode};
@@ -9,34 +9,47 @@ use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use super::{Fault, Inner, Outcome, Shared, json_response};
+use super::{Fault, Inner, Outcome, Shared, json_response, synth};
 
-/// Which fixture a job's clip is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What a job's clip is.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClipSpec {
-    /// `16x9`, `9x16` or `1x1`.
+    /// `16x9` (320×180), `9x16` (180×320) or `1x1` (240×240).
     pub aspect: &'static str,
-    /// 5 or 10.
+    /// Whole seconds, as asked.
     pub seconds: u32,
     /// With an audio track.
     pub audio: bool,
+    /// Drawn in the clip: the prompt's first words.
+    pub title: String,
+    /// Drawn in the clip: the endpoint or model that made it.
+    pub model: String,
 }
 
 impl ClipSpec {
-    /// The clip a request asks for: its aspect ratio (16:9 when it has none, as for
-    /// image-to-video), duration ("10" → 10 s, else 5 s; motion control: 10 s for orientation
-    /// `video`, 5 s for `image`), and audio (`generate_audio`, `keep_original_sound`).
-    pub fn from_input(input: &Value, audio_default: bool) -> ClipSpec {
+    /// The clip a request to `model` asks for: its aspect ratio (16:9 when it has none, as for
+    /// image-to-video), duration (`duration` as a string or number, "6" or "6s"; motion
+    /// control: 10 s for orientation `video`, 5 s for `image`; else 5 s), audio
+    /// (`generate_audio`, `keep_original_sound`), and the prompt to draw.
+    pub fn from_input(input: &Value, model: &str, audio_default: bool) -> ClipSpec {
         let aspect = match input.get("aspect_ratio").and_then(Value::as_str) {
             Some("9:16") => "9x16",
             Some("1:1") => "1x1",
             _ => "16x9",
         };
-        let seconds = match (
-            input.get("duration").and_then(Value::as_str),
-            input.get("character_orientation"),
-        ) {
-            (Some("10"), _) => 10,
+        let asked = match input.get("duration") {
+            Some(Value::Number(n)) => n.as_f64().map(|s| s.round() as u32),
+            Some(Value::String(s)) => s
+                .trim()
+                .trim_end_matches('s')
+                .trim()
+                .parse::<f64>()
+                .ok()
+                .map(|s| s.round() as u32),
+            _ => None,
+        };
+        let seconds = match (asked, input.get("character_orientation")) {
+            (Some(s), _) => s.clamp(1, 60),
             (None, Some(o)) if o == "video" => 10,
             _ => 5,
         };
@@ -45,34 +58,33 @@ impl ClipSpec {
             .or_else(|| input.get("keep_original_sound"))
             .and_then(Value::as_bool)
             .unwrap_or(audio_default);
-        ClipSpec { aspect, seconds, audio }
+        let prompt = input
+            .get("prompt")
+            .and_then(Value::as_str)
+            .or_else(|| input.pointer("/multi_prompt/0/prompt").and_then(Value::as_str))
+            .unwrap_or("");
+        let title: String = prompt.split_whitespace().take(12).collect::<Vec<_>>().join(" ");
+        let model = model.strip_prefix("fal-ai/").unwrap_or(model).to_owned();
+        ClipSpec {
+            aspect,
+            seconds,
+            audio,
+            title,
+            model,
+        }
     }
 
-    fn fixture(self) -> &'static [u8] {
-        macro_rules! clip {
-            ($name:literal) => {
-                include_bytes!(concat!("clips/", $name, ".mp4")).as_slice()
-            };
-        }
-        match (self.aspect, self.seconds, self.audio) {
-            ("16x9", 5, false) => clip!("16x9_5s"),
-            ("16x9", 5, true) => clip!("16x9_5s_audio"),
-            ("16x9", _, false) => clip!("16x9_10s"),
-            ("16x9", _, true) => clip!("16x9_10s_audio"),
-            ("9x16", 5, false) => clip!("9x16_5s"),
-            ("9x16", 5, true) => clip!("9x16_5s_audio"),
-            ("9x16", _, false) => clip!("9x16_10s"),
-            ("9x16", _, true) => clip!("9x16_10s_audio"),
-            (_, 5, false) => clip!("1x1_5s"),
-            (_, 5, true) => clip!("1x1_5s_audio"),
-            (_, _, false) => clip!("1x1_10s"),
-            (_, _, true) => clip!("1x1_10s_audio"),
+    /// The displayed size.
+    fn size(&self) -> (u32, u32) {
+        match self.aspect {
+            "9x16" => (180, 320),
+            "1x1" => (240, 240),
+            _ => (320, 180),
         }
     }
 }
 
-/// The bytes of a clip: the fixture, a `free` box naming the job (so every job's clip is its
-/// own file, as a real model's would be), then (when padding) a `free` box of zeros.
+/// The bytes of a clip: the MP4 made for the job, then (when padding) a `free` box of zeros.
 struct Clip {
     fixture: Vec<u8>,
     total: u64,
@@ -80,10 +92,16 @@ struct Clip {
 
 impl Clip {
     fn new(state: &Shared, spec: &ClipSpec, job: &str) -> Clip {
-        let mut fixture = spec.fixture().to_vec();
-        fixture.extend_from_slice(&(8 + job.len() as u32).to_be_bytes());
-        fixture.extend_from_slice(b"free");
-        fixture.extend_from_slice(job.as_bytes());
+        let (width, height) = spec.size();
+        let fixture = synth::mp4(&synth::Spec {
+            width,
+            height,
+            seconds: spec.seconds,
+            audio: spec.audio,
+            title: &spec.title,
+            model: &spec.model,
+            job,
+        });
         let flen = fixture.len() as u64;
         let total = match state.config.clip_bytes {
             Some(want) if want >= flen + 16 => want,
@@ -161,7 +179,7 @@ pub(super) fn serve(state: &Shared, segs: &[&str], headers: &HeaderMap, head: bo
         .map(|j| &j.outcome)
         .or_else(|| inner.predictions.get(id).map(|p| &p.outcome))
         .and_then(|o| match o {
-            Outcome::Clip(spec) => Some(*spec),
+            Outcome::Clip(spec) => Some(spec.clone()),
             _ => None,
         });
     let Some(spec) = spec else {
@@ -377,4 +395,31 @@ pub(super) fn voice_id_for(inner: &Inner, url: &str, _app: &str) -> String {
     };
     let hex: String = digest.iter().take(6).map(|b| format!("{b:02x}")).collect();
     format!("vc_{hex}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_clip_spec_takes_the_asked_duration_aspect_audio_and_prompt() {
+        let spec = ClipSpec::from_input(
+            &json!({"prompt": "A night market in the rain", "duration": "7", "aspect_ratio": "9:16", "generate_audio": true}),
+            "fal-ai/kling-video/v3/pro/text-to-video",
+            false,
+        );
+        assert_eq!((spec.aspect, spec.seconds, spec.audio), ("9x16", 7, true));
+        assert_eq!(
+            (spec.title.as_str(), spec.model.as_str()),
+            ("A night market in the rain", "kling-video/v3/pro/text-to-video")
+        );
+        let seconds = |input: Value| ClipSpec::from_input(&input, "m", true).seconds;
+        assert_eq!(seconds(json!({"duration": "6s"})), 6);
+        assert_eq!(seconds(json!({"duration": 12})), 12);
+        assert_eq!(seconds(json!({"character_orientation": "video"})), 10);
+        assert_eq!(seconds(json!({"character_orientation": "image"})), 5);
+        assert_eq!(seconds(json!({})), 5);
+        let other = ClipSpec::from_input(&json!({"keep_original_sound": false}), "m", true);
+        assert_eq!((other.aspect, other.audio), ("16x9", false));
+    }
 }

@@ -10,6 +10,7 @@ pub mod faults;
 mod files;
 mod platform;
 pub mod schemas;
+mod synth;
 
 use axum::Router;
 use axum::body::{Body, Bytes};

@@ -290,7 +290,7 @@ pub(super) fn seed(state: &Shared, endpoint: &str, n: usize, over: Duration) {
         let job = Job {
             app: app.clone(),
             endpoint: endpoint.to_owned(),
-            outcome: Outcome::Clip(files::ClipSpec::from_input(&input, false)),
+            outcome: Outcome::Clip(files::ClipSpec::from_input(&input, endpoint, false)),
             input,
             created: done,
             created_wall: sent,

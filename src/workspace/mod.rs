@@ -52,28 +52,46 @@ pub fn init(args: InitArgs) -> Result<i32, Error> {
 }
 
 /// `storyboard watch FILE`: plans the file now and after every change, printing what changed.
+/// Whatever the file becomes (a FIFO, a device, a huge file), it is refused at once, so Ctrl-C
+/// always stops the watch.
 pub async fn watch(args: WatchArgs) -> Result<i32, Error> {
-    let mut last_text: Option<String> = None;
+    let mut last_text: Option<Result<String, String>> = None;
     let mut last: Option<Plan> = None;
+    // One listener for the whole watch: a Ctrl-C arriving while the file is read is not lost.
+    let ctrl_c = tokio::signal::ctrl_c();
+    tokio::pin!(ctrl_c);
     loop {
-        let text = std::fs::read_to_string(&args.file).ok();
-        if text.is_some() && text != last_text {
-            last_text = text;
-            last = replan(&args.file, last.as_ref()).or(last);
+        let now = read_watched(&args.file);
+        if now.is_some() && now != last_text {
+            match &now {
+                Some(Ok(text)) => last = replan(&args.file, text, last.as_ref()).or(last),
+                Some(Err(e)) => report::stdout(&format!("{e}\n(waiting for the next save)\n")),
+                None => {}
+            }
+            last_text = now;
         }
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_millis(args.interval_ms.max(20))) => {}
-            _ = tokio::signal::ctrl_c() => return Ok(exit::OK),
+            _ = &mut ctrl_c => return Ok(exit::OK),
         }
     }
 }
 
-/// Plans the file and prints the changes against `before` (or the plan, the first time); the
-/// new plan, or `None` (its problems printed) when it does not plan.
-fn replan(file: &Utf8Path, before: Option<&Plan>) -> Option<Plan> {
-    let planned = Source::load(file)
-        .map_err(Error::from)
-        .and_then(|src| plan::plan(&src, &plan::Overrides::default()).map_err(Error::BadInput));
+/// The watched file's text (`None` while it is missing, mid-save): a regular file (through a
+/// link too) of at most the storyboard limit, else why not.
+fn read_watched(file: &Utf8Path) -> Option<Result<String, String>> {
+    match crate::files::read_limited(file, crate::storyboard::MAX_STORYBOARD_BYTES, true) {
+        Ok(None) => None,
+        Ok(Some(bytes)) => Some(String::from_utf8(bytes).map_err(|_| format!("{file} is not UTF-8 text"))),
+        Err(e) => Some(Err(e.to_string())),
+    }
+}
+
+/// Plans the text of `file` and prints the changes against `before` (or the plan, the first
+/// time); the new plan, or `None` (its problems printed) when it does not plan.
+fn replan(file: &Utf8Path, text: &str, before: Option<&Plan>) -> Option<Plan> {
+    let src = Source::from_file(file, text.to_owned());
+    let planned = plan::plan(&src, &plan::Overrides::default()).map_err(Error::BadInput);
     match planned {
         Ok(plan) => {
             match before {

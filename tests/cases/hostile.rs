@@ -16,10 +16,10 @@ use crate::common::{files_below, remount, render_against, tmpfs, umount, write};
 const KEY: &str = "fal-secret-key-0123456789abcdef";
 
 /// What a fake server saw: (method, path, had an Authorization header).
-type Seen = Arc<Mutex<Vec<(String, String, bool)>>>;
+pub(crate) type Seen = Arc<Mutex<Vec<(String, String, bool)>>>;
 
 /// Serves `app` on `ip`:0 until the test ends; its address.
-async fn serve(ip: [u8; 4], app: Router) -> SocketAddr {
+pub(crate) async fn serve(ip: [u8; 4], app: Router) -> SocketAddr {
     let listener = tokio::net::TcpListener::bind(SocketAddr::from((ip, 0)))
         .await
         .expect("bind");
@@ -47,7 +47,7 @@ async fn thief() -> (SocketAddr, Seen) {
 
 /// A fal queue that answers the submit with `submit` (status, body), then completes the job at
 /// the documented URLs and serves a small clip; it records what it saw.
-async fn fake_fal(submit: (u16, Value)) -> (String, Seen) {
+pub(crate) async fn fake_fal(submit: (u16, Value)) -> (String, Seen) {
     let seen: Seen = Arc::default();
     let s = seen.clone();
     let addr_cell: Arc<Mutex<Option<SocketAddr>>> = Arc::default();
@@ -97,7 +97,7 @@ fn first_clip() -> String {
 /// A request id of fal's form (a UUID).
 const ID: &str = "764cabcf-b745-4b3e-ae38-1200304cf45b";
 
-fn one_shot(dir: &Path) -> std::path::PathBuf {
+pub(crate) fn one_shot(dir: &Path) -> std::path::PathBuf {
     write(
         dir,
         "shots.yaml",
@@ -106,7 +106,7 @@ fn one_shot(dir: &Path) -> std::path::PathBuf {
 }
 
 /// Every file the render wrote, as text (journal, manifest, …).
-fn written(dir: &Path) -> String {
+pub(crate) fn written(dir: &Path) -> String {
     files_below(&dir.join("out"))
         .iter()
         .filter(|f| !f.ends_with(".mp4"))
@@ -170,11 +170,11 @@ async fn a_key_echoed_by_an_error_body_is_never_printed_or_stored() {
     }
 }
 
-fn jobs(sb: &storyboard::sandbox::Sandbox) -> u64 {
+pub(crate) fn jobs(sb: &storyboard::sandbox::Sandbox) -> u64 {
     sb.stats()["jobs_created_total"].as_u64().unwrap()
 }
 
-fn fast_sandbox() -> storyboard::sandbox::SandboxConfig {
+pub(crate) fn fast_sandbox() -> storyboard::sandbox::SandboxConfig {
     storyboard::sandbox::SandboxConfig::fast()
 }
 

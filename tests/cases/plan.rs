@@ -270,4 +270,24 @@ fn models_lists_the_catalog() {
     assert!(endpoints.contains(&"fal-ai/kling-video/v2.6/pro/motion-control"));
     assert!(endpoints.contains(&"kling-v2-5-turbo-pro-text-to-video"));
     assert_eq!(models[0]["price"]["per_second_usd"]["audio_with_voices"], json!(0.168));
+    // Each endpoint names the published schema its bodies are checked against, and its fields.
+    let v3 = models
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["endpoint"] == "fal-ai/kling-video/v3/pro/text-to-video")
+        .unwrap();
+    assert_eq!(
+        v3["schema"]["source"],
+        "fal-js KlingVideoV3ProTextToVideoInput @381105e"
+    );
+    let fields = v3["schema"]["fields"].as_array().unwrap();
+    assert!(fields.contains(&json!("multi_prompt")) && !fields.contains(&json!("elements")));
+    let each = models
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["endpoint"] == "kling-v2-5-turbo-pro-text-to-video")
+        .unwrap();
+    assert_eq!(each["schema"], Value::Null, "no published schema offline");
 }

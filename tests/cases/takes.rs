@@ -1,7 +1,7 @@
 //! Takes, picks, redos, notes, clean and the review server: every paid clip is kept, and the
 //! director chooses.
 
-use crate::common::{root, storyboard, write};
+use crate::common::{root, run, start_review, text, write};
 use serde_json::Value;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
@@ -23,18 +23,6 @@ async fn render(sb: &Sandbox, file: &Path, args: &[&str]) -> Output {
 
 fn jobs(sb: &Sandbox) -> u64 {
     sb.stats()["jobs_created_total"].as_u64().unwrap()
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "stdout:\n{}\nstderr:\n{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-fn run(args: &[&str], file: &Path) -> Output {
-    storyboard().arg(args[0]).arg(file).args(&args[1..]).output().unwrap()
 }
 
 /// `storyboard status FILE --json`: shot id → (take numbers, selected take).
@@ -279,27 +267,6 @@ async fn picks_survive_a_kill_at_any_moment() {
 }
 
 /// `storyboard review` started on a free port; its URL.
-fn start_review(file: &Path) -> (std::process::Child, String) {
-    use std::io::BufRead;
-    let mut child = Command::new(assert_cmd::cargo::cargo_bin("storyboard"))
-        .arg("review")
-        .arg(file)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    std::io::BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .trim()
-        .strip_prefix("review: ")
-        .unwrap_or_else(|| panic!("{line}"))
-        .to_owned();
-    (child, url)
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn the_review_page_refuses_requests_without_its_token_or_from_another_site() {
     let sb = sandbox().await;

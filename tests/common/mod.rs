@@ -169,3 +169,105 @@ pub fn sandbox_urls(url: &str) -> [(&'static str, String); 4] {
     ]
     .map(|var| (var, url.to_owned()))
 }
+
+/// A command's stdout and stderr, for assertion messages.
+pub fn text(o: &std::process::Output) -> String {
+    format!(
+        "stdout:\n{}\nstderr:\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// `storyboard ARGS[0] FILE ARGS[1..]`.
+pub fn run(args: &[&str], file: &Path) -> std::process::Output {
+    storyboard().arg(args[0]).arg(file).args(&args[1..]).output().unwrap()
+}
+
+/// `storyboard review FILE`, started; the child and the URL it printed.
+pub fn start_review(file: &Path) -> (std::process::Child, String) {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("storyboard"))
+        .arg("review")
+        .arg(file)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .trim()
+        .strip_prefix("review: ")
+        .unwrap_or_else(|| panic!("{line}"))
+        .to_owned();
+    (child, url)
+}
+
+/// Kills the process `pid` if it still runs after `secs` (a hang: a bug), unless [`Watchdog::done`]
+/// is called first. The limit only ends a hang; no test measures time with it.
+pub struct Watchdog {
+    tx: std::sync::mpsc::Sender<()>,
+    thread: std::thread::JoinHandle<bool>,
+}
+
+impl Watchdog {
+    /// Starts watching `pid`.
+    pub fn new(pid: u32, secs: u64) -> Watchdog {
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            if rx.recv_timeout(std::time::Duration::from_secs(secs)).is_err() {
+                // SAFETY: kill(2) on the pid of a child the test started and has not reaped.
+                unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+                return true;
+            }
+            false
+        });
+        Watchdog { tx, thread }
+    }
+
+    /// Stops watching; whether the process had to be killed.
+    pub fn done(self) -> bool {
+        let _ = self.tx.send(());
+        self.thread.join().unwrap()
+    }
+}
+
+/// Waits for `child`; a child still running after `secs` is killed and `None` returned.
+pub fn wait_or_kill(child: std::process::Child, secs: u64) -> Option<std::process::Output> {
+    let dog = Watchdog::new(child.id(), secs);
+    let out = child.wait_with_output().unwrap();
+    (!dog.done()).then_some(out)
+}
+
+/// Like [`wait_or_kill`], with the child's peak memory (resident set, in KiB) as the kernel
+/// measured it.
+#[cfg(unix)]
+pub fn wait_measured(mut child: std::process::Child, secs: u64) -> Option<(std::process::Output, u64)> {
+    use std::io::Read;
+    use std::os::unix::process::ExitStatusExt;
+    let dog = Watchdog::new(child.id(), secs);
+    let drain = |pipe: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut v = Vec::new();
+            if let Some(mut p) = pipe {
+                let _ = p.read_to_end(&mut v);
+            }
+            v
+        })
+    };
+    let stdout = drain(child.stdout.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
+    let stderr = drain(child.stderr.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
+    let mut status = 0;
+    // SAFETY: a zeroed rusage is valid; wait4 on the pid of our own unreaped child.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
+    let out = std::process::Output {
+        status: std::process::ExitStatus::from_raw(status),
+        stdout: stdout.join().unwrap(),
+        stderr: stderr.join().unwrap(),
+    };
+    (!dog.done()).then_some((out, usage.ru_maxrss as u64))
+}
