@@ -73,5 +73,6 @@ pub async fn run(cli: Cli) -> Result<i32, Error> {
         Command::Review(args) => commands::review(args).await,
         Command::Clean(args) => commands::clean(args),
         Command::Completions(args) => commands::completions(args),
+        Command::Store(args) => store::command::run(args).await,
     }
 }

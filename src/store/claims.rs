@@ -99,6 +99,10 @@ pub struct Ticket {
 }
 
 impl Ticket {
+    fn held(name: String, claim: Claim, version: Version) -> Box<Ticket> {
+        Box::new(Ticket { name, claim, version })
+    }
+
     /// The ticket of a render with no shared store (never written anywhere).
     pub fn unshared(req: &ClaimRequest) -> Ticket {
         Ticket {
@@ -113,11 +117,11 @@ impl Ticket {
 #[derive(Debug)]
 pub enum Claimed {
     /// Nobody had it: submit, then [`submitted`].
-    Submit(Ticket),
+    Submit(Box<Ticket>),
     /// Its claimer died before writing a request id (the previous claim is given): this
     /// process now holds it and must look the request up in the provider's history by its
     /// exact body; found → [`submitted`] with it; not found → [`abandon`] (nothing submitted).
-    Settle(Ticket, Claim),
+    Settle(Box<Ticket>, Box<Claim>),
     /// Another machine's request: follow it.
     Follow(Accepted),
     /// Finished elsewhere: its clip's sha256.
@@ -167,11 +171,7 @@ pub async fn claim(store: &Backend, req: &ClaimRequest) -> Result<Claimed, Store
     loop {
         let mine = fresh(req);
         if let Written::Done(version) = store.create(&name, encode(&mine)).await? {
-            return Ok(Claimed::Submit(Ticket {
-                name,
-                claim: mine,
-                version,
-            }));
+            return Ok(Claimed::Submit(Ticket::held(name, mine, version)));
         }
         let Some((bytes, version)) = store.get(&name).await? else {
             continue;
@@ -181,24 +181,13 @@ pub async fn claim(store: &Backend, req: &ClaimRequest) -> Result<Claimed, Store
             (ClaimState::Done, _, Some(sha)) => return Ok(Claimed::Finished(sha.clone())),
             (ClaimState::Failed, _, _) => {
                 if let Written::Done(version) = store.update(&name, encode(&mine), &version).await? {
-                    return Ok(Claimed::Submit(Ticket {
-                        name,
-                        claim: mine,
-                        version,
-                    }));
+                    return Ok(Claimed::Submit(Ticket::held(name, mine, version)));
                 }
             }
             (_, Some(job), _) => return Ok(Claimed::Follow(job.clone())),
             _ if theirs.expired(SystemTime::now()) => {
                 if let Written::Done(version) = store.update(&name, encode(&mine), &version).await? {
-                    return Ok(Claimed::Settle(
-                        Ticket {
-                            name,
-                            claim: mine,
-                            version,
-                        },
-                        theirs,
-                    ));
+                    return Ok(Claimed::Settle(Ticket::held(name, mine, version), Box::new(theirs)));
                 }
             }
             _ => tokio::time::sleep(req.poll).await,

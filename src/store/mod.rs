@@ -17,6 +17,7 @@
 pub mod backend;
 pub mod claims;
 pub mod clips;
+pub mod command;
 pub mod moto;
 pub mod picks;
 pub mod shared;

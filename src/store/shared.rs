@@ -84,7 +84,7 @@ impl TakeStore for LocalOnly {
 #[async_trait]
 impl SubmitOnce for LocalOnly {
     async fn claim(&self, req: &ClaimRequest) -> Result<Claimed, StoreError> {
-        Ok(Claimed::Submit(Ticket::unshared(req)))
+        Ok(Claimed::Submit(Box::new(Ticket::unshared(req))))
     }
     async fn submitted(&self, _: &mut Ticket, _: &Accepted) -> Result<bool, StoreError> {
         Ok(true)

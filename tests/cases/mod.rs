@@ -16,4 +16,5 @@ mod resume_hints;
 mod sandbox;
 mod sandbox_clips;
 mod schemas;
+mod store;
 mod takes;
