@@ -174,3 +174,32 @@ fn a_bad_store_url_is_refused_before_anything_is_sent_or_written() {
     assert!(err.contains("AWS_ACCESS_KEY_ID") && !err.contains("secret"), "{err}");
     assert_eq!(files_below(dir.path()), ["s.yaml"], "nothing written");
 }
+
+#[test]
+fn a_claim_left_without_a_request_id_past_its_lease_is_adopted_from_the_history() {
+    let Some(t) = team("stale") else { return };
+    ok(&t.render("a"), "a");
+    // As if a machine had died between its submit and writing the request id: the claim holds
+    // no request, its lease ran out long ago, and no clip is indexed.
+    t._rt.block_on(async {
+        let store = storyboard::store::open_with("s3://films/team", t.moto.env().into_iter()).unwrap();
+        let name = store.list("claims").await.unwrap()[0].name.clone();
+        let (bytes, version) = store.get(&name).await.unwrap().unwrap();
+        let mut claim: storyboard::store::Claim = serde_json::from_slice(&bytes).unwrap();
+        (claim.state, claim.job, claim.sha256) = (Default::default(), None, None);
+        claim.claimed_at = "2026-01-01T00:00:00Z".into();
+        let body = serde_json::to_vec(&claim).unwrap().into();
+        store.update(&name, body, &version).await.unwrap();
+        store.delete(&name.replace("claims/", "index/")).await.unwrap();
+    });
+    let b = t.render("b");
+    ok(&b, "b");
+    let events = String::from_utf8_lossy(&b.stdout);
+    assert!(events.contains("in the request history: adopted"), "{events}");
+    assert_eq!(
+        t.stat("jobs_created_total"),
+        SHOTS as u64,
+        "adopted, not submitted again"
+    );
+    assert_eq!(t.clips("b"), t.clips("a"));
+}
