@@ -58,8 +58,17 @@ impl Settings {
             crate::secrets::register(key);
         }
         let endpoints = endpoints_from_env()?;
-        if let Some(url) = args.store.as_deref().filter(|s| !s.is_empty()) {
-            crate::store::open(url).map_err(|e| UsageError::State(e.to_string()))?;
+        let store = args
+            .store
+            .clone()
+            .or_else(|| plan.store.clone())
+            .filter(|s| !s.is_empty());
+        if let Some(url) = store.as_deref() {
+            crate::store::open(url).map_err(|e| {
+                UsageError::State(format!(
+                    "{e} (named by --store, STORYBOARD_STORE or the storyboard's `store:`)"
+                ))
+            })?;
         }
         let provider = plan.provider;
         let key = match provider {
@@ -92,7 +101,7 @@ impl Settings {
                 resubmit_expired: args.resubmit_expired,
             },
             fast_poll: args.sandbox || std::env::var_os("STORYBOARD_FAST_POLL").is_some(),
-            store: args.store.clone().filter(|s| !s.is_empty()),
+            store,
         })
     }
 

@@ -169,8 +169,12 @@ impl Runner {
             Err(e) => format!("the request history cannot be searched ({e})"),
             Ok(_) => "it is not in the provider's request history yet".into(),
         };
+        if self.resume.flags.retry_uncertain {
+            // The user checked (the dashboard) and asked: submit, holding the claim.
+            return Before::Submit(Some(Box::new(ticket)));
+        }
         let message = format!(
-            "{} (pid {}) claimed this request and stopped before writing its id; {why}: nothing is resubmitted by itself. Render again later (the history lists finished requests)",
+            "{} (pid {}) claimed this request and stopped before writing its id; {why}: nothing is resubmitted by itself. Render again later (the history lists finished requests), or with --retry-uncertain once the dashboard shows no such request",
             old.owner.host, old.owner.pid
         );
         shared.mark_uncertain(&task.key);
