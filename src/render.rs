@@ -326,6 +326,7 @@ async fn prepare(runner: &Runner, plan: &Plan, src: &Source, decided: Vec<Decide
         is_selected[i] = true;
     }
     let mut tasks = Task::from_decisions(plan, decided);
+    crate::runner::shared::spread(&mut tasks, runner.shared.is_some());
     runner.publish_unselected(&is_selected);
     crate::prepare::keep_frontals(plan, &runner.resume.out);
     let prepared = Preparation {

@@ -256,3 +256,33 @@ impl Runner {
         }
     }
 }
+
+/// Worker `i` of `n` sharing a store (`STORYBOARD_WORKER=i/n`, e.g. a Kubernetes Indexed Job's
+/// `$JOB_COMPLETION_INDEX/N`) starts its walk through the storyboard at its own `i/n` of the
+/// way, so the workers claim different requests first instead of all following the first ones.
+pub fn spread<T>(tasks: &mut [T], shared: bool) {
+    let Some((i, n)) = std::env::var("STORYBOARD_WORKER").ok().and_then(|w| worker(&w)) else {
+        return;
+    };
+    if shared && !tasks.is_empty() {
+        let at = tasks.len() * i / n;
+        tasks.rotate_left(at % tasks.len());
+    }
+}
+
+/// `i/n` with `i < n`.
+fn worker(text: &str) -> Option<(usize, usize)> {
+    let (i, n) = text.split_once('/')?;
+    let (i, n) = (i.trim().parse::<usize>().ok()?, n.trim().parse::<usize>().ok()?);
+    (n > 0 && i < n).then_some((i, n))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn workers_are_named_i_of_n() {
+        assert_eq!(super::worker("2/4"), Some((2, 4)));
+        assert_eq!(super::worker("4/4"), None);
+        assert_eq!(super::worker("x"), None);
+    }
+}
