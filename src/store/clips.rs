@@ -48,7 +48,11 @@ pub async fn publish(store: &Backend, clip: &Utf8Path, entry: &Indexed) -> Resul
     let take = take_object(&entry.sha256);
     if store.size(&take).await? != Some(entry.bytes) {
         // Absent (or a partial object a crashed writer left on a store without atomic puts).
-        if store.create_from_file(&take, clip).await? == Written::Lost {
+        // Lost: another machine published it meanwhile (whole: puts are atomic); only a
+        // damaged object of another size is replaced.
+        if store.create_from_file(&take, clip).await? == Written::Lost
+            && store.size(&take).await?.is_some_and(|n| n != entry.bytes)
+        {
             store.delete(&take).await?;
             store.create_from_file(&take, clip).await?;
         }
