@@ -82,6 +82,11 @@ pub enum Command {
         after_help = "Example:\n  storyboard sandbox --port 8765\n  STORYBOARD_FAL_URL=http://127.0.0.1:8765 FAL_KEY=test storyboard render shots.yaml --yes"
     )]
     Sandbox(SandboxArgs),
+    /// The team's shared store (`--store`, STORYBOARD_STORE): what it holds, and clean-up.
+    #[command(
+        after_help = "Examples:\n  storyboard store status --store s3://films/team-a\n  storyboard store gc --store s3://films/team-a --dry-run"
+    )]
+    Store(StoreArgs),
     /// Is this machine ready for a paid render: keys present (never printed) and accepted,
     /// hosts reachable, ffmpeg, a browser for `review --open`.
     #[command(
@@ -188,6 +193,11 @@ pub struct RenderArgs {
     /// With --assemble: fail when a shot has no clip.
     #[arg(long, requires = "assemble")]
     pub strict: bool,
+    /// A store shared by the team's machines (s3://bucket/prefix or file:///shared/folder):
+    /// clips rendered anywhere are fetched for $0, and each request is submitted once across
+    /// machines. Credentials from AWS_* variables.
+    #[arg(long, env = "STORYBOARD_STORE", value_name = "URL")]
+    pub store: Option<String>,
     /// The providers' keys (from the environment).
     #[command(flatten)]
     pub keys: Keys,
@@ -443,4 +453,43 @@ mod tests {
     fn cli_is_well_formed() {
         Cli::command().debug_assert();
     }
+}
+
+/// `storyboard store`.
+#[derive(Debug, Args)]
+pub struct StoreArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub action: StoreAction,
+}
+
+/// `storyboard store status|gc`.
+#[derive(Debug, Subcommand)]
+pub enum StoreAction {
+    /// Objects, bytes, takes per storyboard, claims by state.
+    Status(StoreTarget),
+    /// Remove clips nothing names and claims of failed requests (older than an hour).
+    Gc(StoreGc),
+}
+
+/// Which store.
+#[derive(Debug, Args)]
+pub struct StoreTarget {
+    /// The store (s3://bucket/prefix or file:///shared/folder).
+    #[arg(long, env = "STORYBOARD_STORE", value_name = "URL")]
+    pub store: String,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `storyboard store gc`.
+#[derive(Debug, Args)]
+pub struct StoreGc {
+    /// Which store.
+    #[command(flatten)]
+    pub target: StoreTarget,
+    /// List what would be removed; remove nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }

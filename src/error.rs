@@ -70,6 +70,9 @@ pub enum Error {
     /// The provider refused the key or the balance; nothing more was submitted.
     #[error("{0}")]
     Account(String),
+    /// The shared store (`--store`) is misnamed or failed.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
     /// The built-in sandbox could not start.
     #[error("cannot start the sandbox: {0}")]
     Sandbox(std::io::Error),
@@ -179,6 +182,8 @@ impl Error {
             Error::NotConfirmed(_) => exit::NOT_CONFIRMED,
             Error::Interrupted { .. } => exit::INTERRUPTED,
             Error::Account(_) => exit::ACCOUNT,
+            Error::Store(crate::store::StoreError::BadUrl { .. }) => exit::BAD_INPUT,
+            Error::Store(_) => exit::SHOTS_FAILED,
             Error::Write { .. }
             | Error::Locked { .. }
             | Error::Sandbox(_)

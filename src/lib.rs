@@ -38,6 +38,7 @@ pub mod secrets;
 pub mod settings;
 pub mod signals;
 pub mod status;
+pub mod store;
 pub mod storyboard;
 pub mod takes;
 pub mod workspace;
@@ -72,5 +73,6 @@ pub async fn run(cli: Cli) -> Result<i32, Error> {
         Command::Review(args) => commands::review(args).await,
         Command::Clean(args) => commands::clean(args),
         Command::Completions(args) => commands::completions(args),
+        Command::Store(args) => store::command::run(args).await,
     }
 }

@@ -238,8 +238,30 @@ fn start(
         on_wire: std::sync::Mutex::default(),
         probe: tokio::sync::Mutex::new(false),
         refused: std::sync::Mutex::default(),
+        shared: shared(settings, src)?,
     });
     Ok(runner)
+}
+
+/// The team's shared store, when `--store` (or `STORYBOARD_STORE`) names one.
+fn shared(settings: &Settings, src: &Source) -> Result<Option<Arc<crate::runner::shared::Shared>>, Error> {
+    let Some(url) = &settings.store else {
+        return Ok(None);
+    };
+    let store = crate::store::open(url)?;
+    let secs = |var: &str, default: u64| {
+        std::env::var(var)
+            .ok()
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(default)
+    };
+    let lease = std::time::Duration::from_secs(secs("STORYBOARD_STORE_LEASE", 300));
+    let poll = match settings.fast_poll {
+        true => std::time::Duration::from_millis(50),
+        false => std::time::Duration::from_secs(2),
+    };
+    let shared = crate::runner::shared::Shared::new(store, src.stem.clone(), lease, poll);
+    Ok(Some(Arc::new(shared)))
 }
 
 /// The estimate, the budget, the key and the confirmation: every reason not to start.
@@ -305,6 +327,7 @@ async fn prepare(runner: &Runner, plan: &Plan, src: &Source, decided: Vec<Decide
         is_selected[i] = true;
     }
     let mut tasks = Task::from_decisions(plan, decided);
+    crate::runner::shared::spread(&mut tasks, runner.shared.is_some());
     runner.publish_unselected(&is_selected);
     crate::prepare::keep_frontals(plan, &runner.resume.out);
     let prepared = Preparation {

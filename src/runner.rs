@@ -21,6 +21,7 @@ use crate::signals::Stop;
 
 mod chain;
 mod request;
+pub mod shared;
 
 /// One request to make: a shot, and the shots that send the very same request.
 #[derive(Debug, Clone)]
@@ -203,6 +204,8 @@ pub struct Runner {
     pub probe: tokio::sync::Mutex<bool>,
     /// The provider refused the account (key or balance): the first message, once.
     pub refused: Mutex<Option<String>>,
+    /// The team's shared store, when the render has one (`--store`).
+    pub shared: Option<Arc<shared::Shared>>,
 }
 
 impl Runner {

@@ -39,6 +39,8 @@ pub struct Settings {
     pub flags: Flags,
     /// Poll Eachlabs every 100 ms instead of 2 s (sandbox, tests).
     pub fast_poll: bool,
+    /// The team's shared store (`--store`, `STORYBOARD_STORE`).
+    pub store: Option<String>,
 }
 
 impl Settings {
@@ -56,6 +58,18 @@ impl Settings {
             crate::secrets::register(key);
         }
         let endpoints = endpoints_from_env()?;
+        let store = args
+            .store
+            .clone()
+            .or_else(|| plan.store.clone())
+            .filter(|s| !s.is_empty());
+        if let Some(url) = store.as_deref() {
+            crate::store::open(url).map_err(|e| {
+                UsageError::State(format!(
+                    "{e} (named by --store, STORYBOARD_STORE or the storyboard's `store:`)"
+                ))
+            })?;
+        }
         let provider = plan.provider;
         let key = match provider {
             ProviderKind::Fal => fal_key,
@@ -87,6 +101,7 @@ impl Settings {
                 resubmit_expired: args.resubmit_expired,
             },
             fast_poll: args.sandbox || std::env::var_os("STORYBOARD_FAST_POLL").is_some(),
+            store,
         })
     }
 

@@ -42,6 +42,12 @@ pub struct StoryboardFile<S = Vec<ShotSpec>> {
     #[serde(default)]
     #[schemars(range(min = 0))]
     pub budget_usd: Option<f64>,
+    /// A store shared by the team's machines: `s3://bucket/prefix` (S3, R2, MinIO, … with
+    /// `AWS_ENDPOINT_URL`) or `file:///shared/folder`. Clips rendered on any machine are fetched
+    /// for $0 and each request is submitted once across machines. Credentials come from the
+    /// `AWS_*` environment variables, never from this file. `--store` overrides.
+    #[serde(default)]
+    pub store: Option<String>,
     /// Output folder, relative to this file's folder; default `renders/<file stem>`.
     #[serde(default)]
     #[schemars(with = "Option<String>")]

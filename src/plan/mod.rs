@@ -107,6 +107,8 @@ pub struct Plan {
     pub concurrency: u32,
     /// The storyboard's budget.
     pub budget: Option<Micros>,
+    /// The team's shared store (`store:`; `--store` overrides).
+    pub store: Option<String>,
     /// The output folder (resolved against the storyboard's folder).
     pub output: Utf8PathBuf,
     /// The shots in storyboard order.
@@ -677,6 +679,7 @@ impl<'a> Planner<'a> {
             family: self.family.clone(),
             concurrency: sb.concurrency.unwrap_or(DEFAULT_CONCURRENCY).max(1),
             budget,
+            store: sb.store.clone(),
             output,
             shots,
             warnings,

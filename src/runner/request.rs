@@ -3,6 +3,7 @@
 
 use std::sync::Mutex;
 
+use super::shared::Before;
 use super::{Runner, Settle, Task};
 use crate::journal::{self, Record};
 use crate::manifest::{ClipRecord, ShotStatus};
@@ -26,9 +27,16 @@ impl Runner {
                 });
                 job
             }
-            _ => match self.submit(&task).await {
-                Some(job) => job,
-                None => return,
+            _ => match self.before_submit(&task).await {
+                Before::Settled => return,
+                Before::Follow(job) => job,
+                Before::Submit(mut ticket) => match self.submit(&task).await {
+                    Some(job) => {
+                        self.claim_submitted(ticket.as_mut(), &job).await;
+                        job
+                    }
+                    None => return self.claim_unused(ticket, &task).await,
+                },
             },
         };
         // A job that finished in an earlier run: its journaled clip URL first (the CDN file
@@ -147,7 +155,7 @@ impl Runner {
     }
 
     /// Journals and records an accepted request.
-    fn accepted(&self, task: &Task, job: &Accepted, attempts: u32) {
+    pub(super) fn accepted(&self, task: &Task, job: &Accepted, attempts: u32) {
         let id = self.shots[task.index].id.clone();
         self.record(Record::Accepted {
             shot: id.clone(),
@@ -193,6 +201,9 @@ impl Runner {
                 return;
             }
             SubmitError::Uncertain(reason) => {
+                if let Some(shared) = &self.shared {
+                    shared.mark_uncertain(&task.key);
+                }
                 self.record(Record::Uncertain {
                     shot: id,
                     request_key: task.key.clone(),
@@ -261,7 +272,12 @@ impl Runner {
         let endpoint = &self.shots[task.index].endpoint;
         let source = match self.provider.follow(&job, endpoint, &on_state).await {
             Ok(s) => s,
-            Err(e) => return self.job_failed(task, &job, e),
+            Err(e) => {
+                if let JobError::Failed(m) | JobError::Gone(m) = &e {
+                    self.claim_failed(task, &job, m).await;
+                }
+                return self.job_failed(task, &job, e);
+            }
         };
         // The clip's URL is journaled before the download: a download that fails now is
         // retried from it by the next render, whatever the queue keeps by then.
@@ -306,13 +322,15 @@ impl Runner {
         let clip = crate::download::download(&self.http, &source.url, &path, source.size, &progress).await?;
         let kept = crate::files::kept_path(&clip.sha256);
         crate::download::settle_into(&path, &self.resume.out.join(&kept))?;
+        let clip = ClipRecord {
+            path: kept,
+            bytes: clip.bytes,
+            sha256: clip.sha256,
+            source_url: source.url.clone(),
+        };
+        self.publish(task, job, &clip).await;
         Ok(Settle::Done {
-            clip: ClipRecord {
-                path: kept,
-                bytes: clip.bytes,
-                sha256: clip.sha256,
-                source_url: source.url.clone(),
-            },
+            clip,
             request_id: job.request_id.clone(),
             cost: source.cost_usd,
         })

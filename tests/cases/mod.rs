@@ -18,4 +18,5 @@ mod sandbox;
 mod sandbox_clips;
 mod schemas;
 mod shootout;
+mod store;
 mod takes;

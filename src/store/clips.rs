@@ -1,0 +1,107 @@
+//! Shared takes: every verified clip by content (`takes/<sha256>.mp4`, create-if-absent) and
+//! one index object per request key (`index/<api>-<key>.json` → the clip's sha256), so a render
+//! on any machine that needs a request already rendered anywhere downloads it for $0.
+
+use bytes::Bytes;
+use camino::Utf8Path;
+use serde::{Deserialize, Serialize};
+
+use super::backend::{Backend, Written};
+use super::{StoreError, key_name};
+
+/// `index/<api>-<key>.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Indexed {
+    /// Format version (1).
+    pub version: u32,
+    /// The request key.
+    pub request_key: String,
+    /// The API namespace.
+    pub api: String,
+    /// The clip: `takes/<sha256>.mp4`.
+    pub sha256: String,
+    /// Its size.
+    pub bytes: u64,
+    /// The shot that first rendered it.
+    pub shot: String,
+    /// The storyboard it belongs to (its file name, without the extension).
+    pub storyboard: String,
+    /// The provider's request id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+    /// When it was published (RFC 3339).
+    pub at: String,
+}
+
+/// The object of a clip.
+pub fn take_object(sha256: &str) -> String {
+    format!("takes/{sha256}.mp4")
+}
+
+fn index_object(api: &str, key: &str) -> String {
+    format!("index/{}.json", key_name(api, key))
+}
+
+/// Publishes a verified clip and its index entry (both create-if-absent: the first clip of a
+/// request key stays its clip).
+pub async fn publish(store: &Backend, clip: &Utf8Path, entry: &Indexed) -> Result<(), StoreError> {
+    let take = take_object(&entry.sha256);
+    if store.size(&take).await? != Some(entry.bytes) {
+        // Absent (or a partial object a crashed writer left on a store without atomic puts).
+        // Lost: another machine published it meanwhile (whole: puts are atomic); only a
+        // damaged object of another size is replaced.
+        if store.create_from_file(&take, clip).await? == Written::Lost
+            && store.size(&take).await?.is_some_and(|n| n != entry.bytes)
+        {
+            store.delete(&take).await?;
+            store.create_from_file(&take, clip).await?;
+        }
+    }
+    let body = serde_json::to_vec_pretty(entry).unwrap_or_default();
+    store
+        .create(&index_object(&entry.api, &entry.request_key), Bytes::from(body))
+        .await?;
+    Ok(())
+}
+
+/// The clip a request key has in the store, if any.
+pub async fn lookup(store: &Backend, api: &str, key: &str) -> Result<Option<Indexed>, StoreError> {
+    let name = index_object(api, key);
+    let Some((bytes, _)) = store.get(&name).await? else {
+        return Ok(None);
+    };
+    serde_json::from_slice(&bytes)
+        .map(Some)
+        .map_err(|e| StoreError::Corrupt {
+            object: name,
+            why: e.to_string(),
+        })
+}
+
+/// Downloads `takes/<sha256>.mp4` to `dest` (atomically), verified by size and sha256; `false`
+/// when the store has no such clip (or a damaged one: it is not used).
+pub async fn fetch(store: &Backend, sha256: &str, bytes: u64, dest: &Utf8Path) -> Result<bool, StoreError> {
+    let Some((body, _)) = store.get(&take_object(sha256)).await? else {
+        return Ok(false);
+    };
+    if body.len() as u64 != bytes || crate::digest::sha256_hex(&body) != sha256 {
+        return Ok(false);
+    }
+    if let Some(dir) = dest.parent() {
+        std::fs::create_dir_all(dir).map_err(|source| StoreError::Io {
+            path: dir.to_owned(),
+            source,
+        })?;
+    }
+    let part = crate::files::part_path(dest);
+    let io = |source| StoreError::Io {
+        path: dest.to_owned(),
+        source,
+    };
+    let mut file = crate::files::create_fresh(&part).map_err(io)?;
+    std::io::Write::write_all(&mut file, &body).map_err(io)?;
+    file.sync_all().map_err(io)?;
+    std::fs::rename(&part, dest).map_err(io)?;
+    crate::files::sync_dir(dest);
+    Ok(true)
+}

@@ -1,0 +1,98 @@
+//! The two things a render asks of a store, as traits with two implementations: the object
+//! store ([`Backend`]) and [`LocalOnly`], today's behaviour of one folder on one machine (no
+//! clip found elsewhere, every claim granted at once, nothing written anywhere else).
+
+use async_trait::async_trait;
+use camino::Utf8Path;
+
+use super::StoreError;
+use super::backend::Backend;
+use super::claims::{self, ClaimRequest, Claimed, Ended, Ticket};
+use super::clips::{self, Indexed};
+use crate::provider::Accepted;
+
+/// Clips by content, found by request key.
+#[async_trait]
+pub trait TakeStore: Send + Sync {
+    /// The clip a request key has, if any machine published one.
+    async fn find(&self, api: &str, key: &str) -> Result<Option<Indexed>, StoreError>;
+    /// Downloads it to `dest`, verified; `false` when it is missing or damaged.
+    async fn fetch(&self, found: &Indexed, dest: &Utf8Path) -> Result<bool, StoreError>;
+    /// Publishes a verified clip under its request key.
+    async fn publish(&self, clip: &Utf8Path, entry: &Indexed) -> Result<(), StoreError>;
+}
+
+/// One submit per request key.
+#[async_trait]
+pub trait SubmitOnce: Send + Sync {
+    /// Claims the key before a submit, or says who has it.
+    async fn claim(&self, req: &ClaimRequest) -> Result<Claimed, StoreError>;
+    /// The claimed request was accepted; `false` when the claim was taken over meanwhile.
+    async fn submitted(&self, ticket: &mut Ticket, job: &Accepted) -> Result<bool, StoreError>;
+    /// The claim is given up with nothing submitted.
+    async fn abandon(&self, ticket: &Ticket, why: &str) -> Result<(), StoreError>;
+    /// The request ended (a clip, or a failure).
+    async fn ended(&self, api: &str, key: &str, end: &Ended) -> Result<(), StoreError>;
+}
+
+#[async_trait]
+impl TakeStore for Backend {
+    async fn find(&self, api: &str, key: &str) -> Result<Option<Indexed>, StoreError> {
+        clips::lookup(self, api, key).await
+    }
+    async fn fetch(&self, found: &Indexed, dest: &Utf8Path) -> Result<bool, StoreError> {
+        clips::fetch(self, &found.sha256, found.bytes, dest).await
+    }
+    async fn publish(&self, clip: &Utf8Path, entry: &Indexed) -> Result<(), StoreError> {
+        clips::publish(self, clip, entry).await
+    }
+}
+
+#[async_trait]
+impl SubmitOnce for Backend {
+    async fn claim(&self, req: &ClaimRequest) -> Result<Claimed, StoreError> {
+        claims::claim(self, req).await
+    }
+    async fn submitted(&self, ticket: &mut Ticket, job: &Accepted) -> Result<bool, StoreError> {
+        claims::submitted(self, ticket, job).await
+    }
+    async fn abandon(&self, ticket: &Ticket, why: &str) -> Result<(), StoreError> {
+        claims::abandon(self, ticket, why).await
+    }
+    async fn ended(&self, api: &str, key: &str, end: &Ended) -> Result<(), StoreError> {
+        claims::ended(self, api, key, end).await
+    }
+}
+
+/// One folder on one machine: nothing shared.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LocalOnly;
+
+#[async_trait]
+impl TakeStore for LocalOnly {
+    async fn find(&self, _: &str, _: &str) -> Result<Option<Indexed>, StoreError> {
+        Ok(None)
+    }
+    async fn fetch(&self, _: &Indexed, _: &Utf8Path) -> Result<bool, StoreError> {
+        Ok(false)
+    }
+    async fn publish(&self, _: &Utf8Path, _: &Indexed) -> Result<(), StoreError> {
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl SubmitOnce for LocalOnly {
+    async fn claim(&self, req: &ClaimRequest) -> Result<Claimed, StoreError> {
+        Ok(Claimed::Submit(Box::new(Ticket::unshared(req))))
+    }
+    async fn submitted(&self, _: &mut Ticket, _: &Accepted) -> Result<bool, StoreError> {
+        Ok(true)
+    }
+    async fn abandon(&self, _: &Ticket, _: &str) -> Result<(), StoreError> {
+        Ok(())
+    }
+    async fn ended(&self, _: &str, _: &str, _: &Ended) -> Result<(), StoreError> {
+        Ok(())
+    }
+}

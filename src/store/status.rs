@@ -1,0 +1,136 @@
+//! `storyboard store status` (objects, bytes, takes per storyboard, claims by state) and
+//! `storyboard store gc` (clips no index entry names, claims of requests that failed).
+
+use serde::Serialize;
+use std::collections::{BTreeMap, HashSet};
+use std::time::{Duration, SystemTime};
+
+use super::StoreError;
+use super::backend::{Backend, Listed};
+use super::claims::{Claim, ClaimState};
+use super::clips::Indexed;
+
+/// What a store holds.
+#[derive(Debug, Default, Serialize)]
+pub struct Summary {
+    /// Every object.
+    pub objects: usize,
+    /// Their bytes.
+    pub bytes: u64,
+    /// Clips (`takes/`).
+    pub takes: usize,
+    /// Their bytes.
+    pub take_bytes: u64,
+    /// Index entries per storyboard.
+    pub storyboards: BTreeMap<String, usize>,
+    /// Claims per state (`submitting`, `submitted`, `done`, `failed`).
+    pub claims: BTreeMap<String, usize>,
+    /// Picks documents.
+    pub picks: usize,
+}
+
+/// Reads every object's size, the index entries and the claims.
+pub async fn summarize(store: &Backend) -> Result<Summary, StoreError> {
+    let mut s = Summary::default();
+    for dir in ["takes", "index", "claims", "picks"] {
+        for o in store.list(dir).await? {
+            s.objects += 1;
+            s.bytes += o.bytes;
+            match dir {
+                "takes" => {
+                    s.takes += 1;
+                    s.take_bytes += o.bytes;
+                }
+                "picks" => s.picks += 1,
+                _ => {}
+            }
+        }
+    }
+    for entry in index(store).await? {
+        *s.storyboards.entry(entry.storyboard).or_default() += 1;
+    }
+    for (_, claim) in claims(store).await? {
+        let state = serde_json::to_value(claim.state).ok();
+        let state = state.as_ref().and_then(|v| v.as_str()).unwrap_or("?").to_owned();
+        *s.claims.entry(state).or_default() += 1;
+    }
+    Ok(s)
+}
+
+async fn index(store: &Backend) -> Result<Vec<Indexed>, StoreError> {
+    let mut out = Vec::new();
+    for o in store.list("index").await? {
+        if let Some((bytes, _)) = store.get(&o.name).await?
+            && let Ok(entry) = serde_json::from_slice::<Indexed>(&bytes)
+        {
+            out.push(entry);
+        }
+    }
+    Ok(out)
+}
+
+async fn claims(store: &Backend) -> Result<Vec<(Listed, Claim)>, StoreError> {
+    let mut out = Vec::new();
+    for o in store.list("claims").await? {
+        if let Some((bytes, _)) = store.get(&o.name).await?
+            && let Ok(claim) = serde_json::from_slice::<Claim>(&bytes)
+        {
+            out.push((o, claim));
+        }
+    }
+    Ok(out)
+}
+
+/// Objects younger than this are left alone by gc (a publish or a takeover may be under way).
+pub const GC_MIN_AGE: Duration = Duration::from_secs(3600);
+
+fn old(o: &Listed, now: SystemTime) -> bool {
+    now.duration_since(o.modified).unwrap_or_default() >= GC_MIN_AGE
+}
+
+/// One object gc removes (or would), and why.
+#[derive(Debug, Serialize)]
+pub struct Garbage {
+    /// The object.
+    pub object: String,
+    /// Its size.
+    pub bytes: u64,
+    /// Why it can go.
+    pub why: &'static str,
+}
+
+/// What gc removes: clips no index entry or claim names (a publish that died between the
+/// clip and its index; nothing can find them), and claims of requests that failed (the next
+/// render claims the key afresh either way), both when older than [`GC_MIN_AGE`]. Claims in flight and finished ones stay: they are
+/// what stops a second bill. Removes them unless `dry_run`.
+pub async fn gc(store: &Backend, dry_run: bool) -> Result<Vec<Garbage>, StoreError> {
+    let claims = claims(store).await?;
+    let mut named: HashSet<String> = index(store).await?.into_iter().map(|e| e.sha256).collect();
+    named.extend(claims.iter().filter_map(|(_, c)| c.sha256.clone()));
+    let (mut out, now) = (Vec::new(), SystemTime::now());
+    for o in store.list("takes").await? {
+        let sha = o.name.trim_start_matches("takes/").trim_end_matches(".mp4");
+        if !named.contains(sha) && old(&o, now) {
+            out.push(Garbage {
+                object: o.name,
+                bytes: o.bytes,
+                why: "no index entry or claim names this clip",
+            });
+        }
+    }
+    for (o, claim) in claims {
+        if claim.state == ClaimState::Failed && old(&o, now) {
+            out.push(Garbage {
+                object: o.name,
+                bytes: 0,
+                why: "the claim of a request that failed or was never sent",
+            });
+        }
+    }
+    if !dry_run {
+        for g in &out {
+            store.delete(&g.object).await?;
+        }
+    }
+    Ok(out)
+}

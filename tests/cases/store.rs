@@ -1,0 +1,227 @@
+//! A team's shared store (#27): several `render` processes, each with its own output folder,
+//! render one storyboard against one sandbox and one store — moto, a real S3-compatible server
+//! with conditional writes, started on loopback — and the sandbox's counters prove that every
+//! request was submitted once across them.
+
+use crate::common::{files_below, storyboard, write};
+use serde_json::Value;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Stdio};
+use storyboard::sandbox::{Sandbox, SandboxConfig};
+use storyboard::store::moto::Moto;
+
+const SHOTS: usize = 12;
+
+/// One sandbox, one store (a bucket in a fresh moto), a 12-shot storyboard.
+struct Team {
+    _rt: tokio::runtime::Runtime,
+    sb: Sandbox,
+    moto: Moto,
+    dir: tempfile::TempDir,
+    file: std::path::PathBuf,
+}
+
+fn team(name: &str) -> Option<Team> {
+    let python = crate::common::test_python()?;
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let sb = rt
+        .block_on(Sandbox::start("127.0.0.1:0".parse().unwrap(), SandboxConfig::fast()))
+        .unwrap();
+    let moto = Moto::start(&python).expect("moto[server] in the test venv (scripts/test installs it)");
+    rt.block_on(moto.bucket("films")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let shots: String = (0..SHOTS)
+        .map(|i| format!("  - id: s{i}\n    prompt: {name} shot {i}\n    duration: 3\n"))
+        .collect();
+    let file = write(
+        dir.path(),
+        "film.yaml",
+        &format!("version: 1\nmodel: kling-v3-standard\nstore: s3://films/team\nshots:\n{shots}"),
+    );
+    Some(Team {
+        _rt: rt,
+        sb,
+        moto,
+        dir,
+        file,
+    })
+}
+
+impl Team {
+    /// `render` into `out` (the storyboard names the team's store), events as JSON lines on stdout.
+    fn spawn(&self, out: &str, lease: &str) -> Child {
+        self.spawn_with(out, lease, &[])
+    }
+
+    fn spawn_with(&self, out: &str, lease: &str, extra: &[&str]) -> Child {
+        let url = self.sb.base_url();
+        std::process::Command::new(assert_cmd::cargo::cargo_bin("storyboard"))
+            .env_remove("EACHLABS_API_KEY")
+            .env("NO_COLOR", "1")
+            .env("XDG_CACHE_HOME", crate::common::root().join("target/test-cache"))
+            .arg("render")
+            .arg(&self.file)
+            .args(["--yes", "--json", "--offline", "--concurrency", "4", "--out"])
+            .arg(self.dir.path().join(out))
+            .args(extra)
+            .env("FAL_KEY", "team-key")
+            .env("STORYBOARD_FAL_URL", &url)
+            .env("STORYBOARD_FAL_API_URL", &url)
+            .env("STORYBOARD_FAL_STORAGE_URL", &url)
+            .env("STORYBOARD_FAST_POLL", "1")
+            .env_remove("STORYBOARD_STORE")
+            .env("STORYBOARD_STORE_LEASE", lease)
+            .envs(self.moto.env())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    }
+
+    fn render(&self, out: &str) -> std::process::Output {
+        self.spawn(out, "300").wait_with_output().unwrap()
+    }
+
+    fn stat(&self, key: &str) -> u64 {
+        let stats = self.sb.stats();
+        match &stats[key] {
+            Value::Object(m) => m.values().filter_map(Value::as_u64).sum(),
+            v => v.as_u64().unwrap_or(0),
+        }
+    }
+
+    fn clips(&self, out: &str) -> Vec<Vec<u8>> {
+        let dir = self.dir.path().join(out);
+        (0..SHOTS)
+            .map(|i| std::fs::read(dir.join(format!("s{i}.mp4"))).unwrap_or_default())
+            .collect()
+    }
+}
+
+fn ok(out: &std::process::Output, who: &str) {
+    assert!(
+        out.status.success(),
+        "{who}: exit {:?}\n{}\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .rev()
+            .take(5)
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+}
+
+#[test]
+fn two_machines_render_one_film_at_once_for_twelve_jobs_and_a_third_pays_nothing() {
+    let Some(t) = team("two") else { return };
+    let (a, b) = (t.spawn("a", "300"), t.spawn("b", "300"));
+    let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+    ok(&a, "a");
+    ok(&b, "b");
+    assert_eq!(
+        t.stat("jobs_created_total"),
+        SHOTS as u64,
+        "one job per request across both"
+    );
+    let clips = t.clips("a");
+    assert!(clips.iter().all(|c| c.len() > 1000), "every clip in a");
+    assert_eq!(clips, t.clips("b"), "b holds the very same bytes");
+    let requests = t.stat("requests");
+    let c = t.render("c");
+    ok(&c, "c");
+    assert_eq!(t.stat("requests"), requests, "no provider request at all for c");
+    assert_eq!(t.stat("jobs_created_total"), SHOTS as u64);
+    assert_eq!(t.clips("c"), clips);
+}
+
+#[test]
+fn a_machine_killed_mid_run_leaves_its_requests_to_the_other_with_no_second_job() {
+    let Some(t) = team("kill") else { return };
+    let mut a = t.spawn("a", "1");
+    let events = BufReader::new(a.stdout.take().unwrap()).lines();
+    let mut submitted = 0;
+    for line in events {
+        let v: Value = serde_json::from_str(&line.unwrap()).unwrap_or(Value::Null);
+        if v["state"] == "submitted" {
+            submitted += 1;
+            if submitted == 3 {
+                break;
+            }
+        }
+    }
+    // SAFETY: kill(2) on our own child's pid.
+    unsafe { libc::kill(a.id() as libc::pid_t, libc::SIGKILL) };
+    a.wait().unwrap();
+    let b = t.spawn("b", "1").wait_with_output().unwrap();
+    if !b.status.success() {
+        // A claim a was killed holding before its submit left: not in the request history, so
+        // b sent nothing for it (uncertain) — until asked to, after checking.
+        let events = String::from_utf8_lossy(&b.stdout);
+        assert!(
+            events.contains("\"uncertain\":") && !events.contains("\"failed\":"),
+            "{events}"
+        );
+        assert!(
+            t.stat("jobs_created_total") < SHOTS as u64,
+            "an uncertain shot had no job"
+        );
+        let again = t
+            .spawn_with("b", "1", &["--retry-uncertain"])
+            .wait_with_output()
+            .unwrap();
+        ok(&again, "b --retry-uncertain");
+    }
+    assert_eq!(
+        t.stat("jobs_created_total"),
+        SHOTS as u64,
+        "a's requests followed, never sent again"
+    );
+    assert!(t.clips("b").iter().all(|c| c.len() > 1000), "every clip in b");
+}
+
+#[test]
+fn a_bad_store_url_is_refused_before_anything_is_sent_or_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "s.yaml", "version: 1\nshots:\n  - id: a\n    prompt: p\n");
+    let out = storyboard()
+        .arg("render")
+        .arg(&file)
+        .args(["--sandbox", "--yes", "--store", "s3://key:secret@films/x"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("AWS_ACCESS_KEY_ID") && !err.contains("secret"), "{err}");
+    assert_eq!(files_below(dir.path()), ["s.yaml"], "nothing written");
+}
+
+#[test]
+fn a_claim_left_without_a_request_id_past_its_lease_is_adopted_from_the_history() {
+    let Some(t) = team("stale") else { return };
+    ok(&t.render("a"), "a");
+    // As if a machine had died between its submit and writing the request id: the claim holds
+    // no request, its lease ran out long ago, and no clip is indexed.
+    t._rt.block_on(async {
+        let store = storyboard::store::open_with("s3://films/team", t.moto.env().into_iter()).unwrap();
+        let name = store.list("claims").await.unwrap()[0].name.clone();
+        let (bytes, version) = store.get(&name).await.unwrap().unwrap();
+        let mut claim: storyboard::store::Claim = serde_json::from_slice(&bytes).unwrap();
+        (claim.state, claim.job, claim.sha256) = (Default::default(), None, None);
+        claim.claimed_at = "2026-01-01T00:00:00Z".into();
+        let body = serde_json::to_vec(&claim).unwrap().into();
+        store.update(&name, body, &version).await.unwrap();
+        store.delete(&name.replace("claims/", "index/")).await.unwrap();
+    });
+    let b = t.render("b");
+    ok(&b, "b");
+    let events = String::from_utf8_lossy(&b.stdout);
+    assert!(events.contains("in the request history: adopted"), "{events}");
+    assert_eq!(
+        t.stat("jobs_created_total"),
+        SHOTS as u64,
+        "adopted, not submitted again"
+    );
+    assert_eq!(t.clips("b"), t.clips("a"));
+}
