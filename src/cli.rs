@@ -435,11 +435,11 @@ pub enum SchemaKind {
     Manifest,
 }
 
-impl From<ProviderArg> for crate::catalog::ProviderKind {
+impl From<ProviderArg> for crate::facts::catalog::ProviderKind {
     fn from(p: ProviderArg) -> Self {
         match p {
-            ProviderArg::Fal => crate::catalog::ProviderKind::Fal,
-            ProviderArg::Eachlabs => crate::catalog::ProviderKind::Eachlabs,
+            ProviderArg::Fal => crate::facts::catalog::ProviderKind::Fal,
+            ProviderArg::Eachlabs => crate::facts::catalog::ProviderKind::Eachlabs,
         }
     }
 }

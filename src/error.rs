@@ -3,8 +3,8 @@
 
 use camino::Utf8PathBuf;
 
-use crate::assemble::AssembleError;
-use crate::cost::Refusal;
+use crate::deliver::assemble::AssembleError;
+use crate::facts::cost::Refusal;
 use crate::problem::Problem;
 use crate::provider::http::BaseUrlError;
 use crate::storyboard::ReadError;
@@ -72,7 +72,7 @@ pub enum Error {
     Account(String),
     /// The shared store (`--store`) is misnamed or failed.
     #[error(transparent)]
-    Store(#[from] crate::store::StoreError),
+    Store(#[from] crate::record::store::StoreError),
     /// The built-in sandbox could not start.
     #[error("cannot start the sandbox: {0}")]
     Sandbox(std::io::Error),
@@ -94,7 +94,7 @@ pub enum Error {
 pub enum UsageError {
     /// `pick`, or the picks a render reads.
     #[error(transparent)]
-    Picks(#[from] crate::takes::PickError),
+    Picks(#[from] crate::record::takes::PickError),
     /// `--concurrency 0`.
     #[error("--concurrency must be at least 1")]
     ZeroConcurrency,
@@ -182,7 +182,7 @@ impl Error {
             Error::NotConfirmed(_) => exit::NOT_CONFIRMED,
             Error::Interrupted { .. } => exit::INTERRUPTED,
             Error::Account(_) => exit::ACCOUNT,
-            Error::Store(crate::store::StoreError::BadUrl { .. }) => exit::BAD_INPUT,
+            Error::Store(crate::record::store::StoreError::BadUrl { .. }) => exit::BAD_INPUT,
             Error::Store(_) => exit::SHOTS_FAILED,
             Error::Write { .. }
             | Error::Locked { .. }

@@ -9,12 +9,12 @@ use futures::StreamExt;
 use serde_json::{Value, json};
 use std::collections::{BTreeSet, HashMap, HashSet};
 
-use crate::journal::{self, Journal, Record};
+use crate::decide::Resume;
 use crate::plan::Plan;
 use crate::provider::{Provider, UploadError, VoiceError};
+use crate::record::journal::{self, Journal, Record};
 use crate::report::{Event, Reporter};
-use crate::resume::Resume;
-use crate::runner::{Slots, Task};
+use crate::run::{Slots, Task};
 
 /// Why a local file or a voice could not be made ready.
 #[derive(Debug, Clone, thiserror::Error)]

@@ -6,15 +6,15 @@
 use camino::Utf8PathBuf;
 use std::io::IsTerminal;
 
-use crate::catalog::ProviderKind;
 use crate::cli::{Keys, RenderArgs};
-use crate::cost::Micros;
+use crate::decide::Flags;
 use crate::error::UsageError;
+use crate::facts::catalog::ProviderKind;
+use crate::facts::cost::Micros;
 use crate::plan::Plan;
 use crate::provider::http::check_base_url;
 use crate::provider::{Endpoints, Provider};
 use crate::report::progress::Style;
-use crate::resume::Flags;
 
 /// Resolved render settings.
 #[derive(Debug, Clone)]
@@ -64,7 +64,7 @@ impl Settings {
             .or_else(|| plan.store.clone())
             .filter(|s| !s.is_empty());
         if let Some(url) = store.as_deref() {
-            crate::store::open(url).map_err(|e| {
+            crate::record::store::open(url).map_err(|e| {
                 UsageError::State(format!(
                     "{e} (named by --store, STORYBOARD_STORE or the storyboard's `store:`)"
                 ))

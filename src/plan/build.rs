@@ -7,9 +7,9 @@ use std::collections::BTreeMap;
 use super::resolve::Resolved;
 use super::template::MAX_VOICES;
 use super::{LocalFile, PlannedShot, Planner, Salt, Subst};
-use crate::catalog::{ProviderKind, Voices};
-use crate::cost::Micros;
 use crate::digest::sha256_hex;
+use crate::facts::catalog::{ProviderKind, Voices};
+use crate::facts::cost::Micros;
 use crate::storyboard::{ShotSpec, VoiceSpec};
 
 /// A shot's rendered prompt: one text, or the beats of a multi-shot.
@@ -155,7 +155,7 @@ impl Planner<'_> {
         let secs = r.seconds.ceil() as u64;
         match (spec.price_usd, r.endpoint) {
             (Some(p), _) => (Micros::from_usd(p), false, "price_usd".into()),
-            (None, Some(ep)) if matches!(ep.price.pricing, crate::cost::Pricing::Rule(_)) => {
+            (None, Some(ep)) if matches!(ep.price.pricing, crate::facts::cost::Pricing::Rule(_)) => {
                 let (price, note) = rule_price(ep.price.pricing, secs, r.audio, input);
                 (price, ep.price_assumed, format!("table {}{note}", ep.price.read))
             }
@@ -164,7 +164,7 @@ impl Planner<'_> {
                 let price = pricing.price(secs, r.audio, voices);
                 let table = ep.price.pricing.price(secs, r.audio, voices);
                 let from = match (&from, price, table) {
-                    (crate::prices::From::Live(_), Some(live), Some(t)) if live != t => {
+                    (crate::facts::prices::From::Live(_), Some(live), Some(t)) if live != t => {
                         let sign = if live > t { "+" } else { "-" };
                         format!("{from} ({sign}{} vs table)", Micros(live.0.abs_diff(t.0)))
                     }
@@ -306,14 +306,14 @@ impl Planner<'_> {
 
 /// Whether some endpoint of the family binds voices through elements.
 fn binds_voices(family: &str) -> bool {
-    crate::catalog::CATALOG
+    crate::facts::catalog::CATALOG
         .iter()
         .any(|e| e.family == family && e.voices == Voices::Elements)
 }
 
 /// The kinds of the family's endpoints that bind voices (`image-to-video`).
 fn kinds_binding(family: &str) -> String {
-    let kinds: Vec<&str> = crate::catalog::CATALOG
+    let kinds: Vec<&str> = crate::facts::catalog::CATALOG
         .iter()
         .filter(|e| e.family == family && e.voices == Voices::Elements)
         .map(|e| e.kind.name())
@@ -358,13 +358,13 @@ pub(super) fn canonical(v: &Value) -> Value {
 /// (`resolution`, `aspect_ratio`, `generate_audio`): the amount, and what the plan says beside
 /// it when it is an estimate, an upper bound, or not priced.
 fn rule_price(
-    pricing: crate::cost::Pricing,
+    pricing: crate::facts::cost::Pricing,
     seconds: u64,
     audio: bool,
     input: &Map<String, Value>,
 ) -> (Option<Micros>, String) {
-    use crate::cost::rates::{Ask, Exactness};
-    let crate::cost::Pricing::Rule(rule) = pricing else {
+    use crate::facts::cost::rates::{Ask, Exactness};
+    let crate::facts::cost::Pricing::Rule(rule) = pricing else {
         return (None, String::new());
     };
     let text = |k: &str| input.get(k).and_then(Value::as_str);

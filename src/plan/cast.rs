@@ -7,7 +7,7 @@ use serde_json::{Map, Value, json};
 
 use super::inputs::{Media, Source};
 use super::{Invalid, LocalFile, Planner};
-use crate::catalog::{CATALOG, Endpoint, Kind};
+use crate::facts::catalog::{CATALOG, Endpoint, Kind};
 use crate::storyboard::{CastMember, VoiceSpec};
 
 /// The most reference images of one character.

@@ -5,8 +5,8 @@ use camino::{Utf8Path, Utf8PathBuf};
 use serde_json::{Map, Value, json};
 
 use super::{Chain, Invalid, LocalFile, Planner};
-use crate::catalog;
 use crate::digest::sha256_file;
+use crate::facts::catalog;
 use crate::storyboard::{ImageSpec, Motion};
 
 /// Image inputs: extensions and the largest size (protocol.md §2: Kling images ≤ 10 MB).

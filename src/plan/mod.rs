@@ -19,8 +19,8 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use crate::catalog::{self, Kind, ProviderKind};
-use crate::cost::Micros;
+use crate::facts::catalog::{self, Kind, ProviderKind};
+use crate::facts::cost::Micros;
 use crate::problem::Problem;
 use crate::storyboard::{self, Source, StoryboardFile, VoiceSpec};
 use template::Templates;
@@ -79,7 +79,7 @@ pub struct Overrides {
     /// `--provider`.
     pub provider: Option<ProviderKind>,
     /// Where prices come from (the table unless live prices are given).
-    pub prices: crate::prices::Prices,
+    pub prices: crate::facts::prices::Prices,
     /// `render --compare m1,m2 --only SHOT`: these shots become shoot-outs of these models.
     pub compare: Option<(Vec<String>, Vec<String>)>,
 }
@@ -332,8 +332,8 @@ impl Plan {
 
     /// What rendering these shots spends (by plan index): their priced sum and how many have no
     /// price.
-    pub fn estimate_of(&self, indices: &[usize]) -> crate::cost::Estimate {
-        crate::cost::Estimate {
+    pub fn estimate_of(&self, indices: &[usize]) -> crate::facts::cost::Estimate {
+        crate::facts::cost::Estimate {
             shots: indices.len(),
             spend: indices.iter().filter_map(|&i| self.shots[i].estimate).sum(),
             unpriced: indices.iter().filter(|&&i| self.shots[i].estimate.is_none()).count(),
@@ -435,7 +435,7 @@ struct Planner<'a> {
     /// Index the next built shot will have in the plan.
     next_index: usize,
     file_hashes: HashMap<Utf8PathBuf, Result<String, Invalid>>,
-    prices: crate::prices::Prices,
+    prices: crate::facts::prices::Prices,
     /// `--compare`: (models, shots).
     compare: Option<(Vec<String>, Vec<String>)>,
     /// While a shoot-out expands: the model of this take, and (take, takes).

@@ -6,8 +6,8 @@ use serde_json::{Map, Value, json};
 
 use super::inputs::Media;
 use super::{Chain, Invalid, LocalFile, Planner};
-use crate::catalog::{self, Endpoint, Kind, ProviderKind};
-use crate::cost::Micros;
+use crate::facts::catalog::{self, Endpoint, Kind, ProviderKind};
+use crate::facts::cost::Micros;
 use crate::storyboard::{Duration, ShotSpec};
 
 /// Where a parameter's value came from: the shot itself is strict, `defaults` is skipped

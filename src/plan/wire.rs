@@ -8,7 +8,7 @@ use jsonschema::error::{TypeKind, ValidationErrorKind};
 use serde_json::Value;
 use std::sync::{LazyLock, OnceLock};
 
-use crate::catalog::ProviderKind;
+use crate::facts::catalog::ProviderKind;
 
 /// A compiled snapshot: its validator, the type it was taken from, the fields it takes.
 pub struct Snapshot {

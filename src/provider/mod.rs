@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::time::Duration;
 
-use crate::catalog::ProviderKind;
+use crate::facts::catalog::ProviderKind;
 
 /// A job the provider accepted: everything needed to follow it, kept in the journal.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -3,8 +3,8 @@
 
 use std::io::{BufRead, IsTerminal, Write};
 
-use crate::catalog::ProviderKind;
-use crate::cost::{Estimate, Micros, Refusal};
+use crate::facts::catalog::ProviderKind;
+use crate::facts::cost::{Estimate, Micros, Refusal};
 
 /// Asks "Render N shots for $X on fal? [y/N]" on a terminal; without one, a budget that covers
 /// the whole estimate stands in for the answer.

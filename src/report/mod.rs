@@ -161,8 +161,8 @@ pub fn open_in_browser(url: &str) {
 }
 
 /// `storyboard doctor`'s report: a line per check (or one JSON document).
-pub fn doctor(checks: &[crate::doctor::Check], json: bool) {
-    use crate::doctor::Verdict;
+pub fn doctor(checks: &[crate::commands::doctor::Check], json: bool) {
+    use crate::commands::doctor::Verdict;
     if json {
         return stdout(&format!("{}\n", serde_json::json!({ "checks": checks })));
     }
@@ -187,14 +187,14 @@ pub fn doctor(checks: &[crate::doctor::Check], json: bool) {
 pub fn render_end(
     json: bool,
     out: &camino::Utf8Path,
-    records: &[&crate::manifest::RequestRecord],
+    records: &[&crate::record::manifest::RequestRecord],
     stopped: bool,
     sandbox: bool,
 ) {
     if json {
         let line = serde_json::json!({
             "state": "summary",
-            "at": crate::journal::now(),
+            "at": crate::record::journal::now(),
             "manifest": out.join("manifest.json"),
             "counts": summary::counts(records),
         });
@@ -303,4 +303,17 @@ pub trait Reporter: Send + Sync {
     fn event(&self, event: &Event);
     /// The run is over: tidy the terminal.
     fn finish(&self) {}
+}
+
+/// What an assembly wrote (and kept) on stderr; its exit code: a cut that failed although clips
+/// exist (and ffmpeg is installed) fails the command.
+pub fn assembled(result: &crate::deliver::assemble::Assembly) -> i32 {
+    for line in &result.kept {
+        stderr_line(&format!("warning: {line}"));
+    }
+    stderr_line(summary::assembly(result).trim_end());
+    match (&result.cut, &result.cut_problem) {
+        (None, Some(p)) if !p.contains("not installed") && result.clips > 0 => crate::error::exit::SHOTS_FAILED,
+        _ => crate::error::exit::OK,
+    }
 }

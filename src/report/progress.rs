@@ -41,7 +41,7 @@ struct Json;
 
 impl Reporter for Json {
     fn event(&self, e: &Event) {
-        let mut v = json!({ "state": e.state(), "at": crate::journal::now() });
+        let mut v = json!({ "state": e.state(), "at": crate::record::journal::now() });
         if let Some(id) = e.shot() {
             v["shot"] = json!(id);
         }

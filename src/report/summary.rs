@@ -1,7 +1,7 @@
 //! Human tables for `plan`, `models` and the end of `render`: pure functions returning text.
 
-use crate::catalog::{CATALOG, Endpoint};
-use crate::cost::{Micros, Pricing};
+use crate::facts::catalog::{CATALOG, Endpoint};
+use crate::facts::cost::{Micros, Pricing};
 use crate::plan::Plan;
 use serde_json::{Value, json};
 
@@ -255,12 +255,12 @@ fn price_text(p: Pricing) -> String {
 }
 
 /// What an endpoint takes beyond a prompt, for the models table.
-fn features(e: &crate::catalog::Endpoint) -> String {
+fn features(e: &crate::facts::catalog::Endpoint) -> String {
     let mut f = Vec::new();
     if e.generate_audio.is_some() {
         f.push("audio");
     }
-    if e.voices == crate::catalog::Voices::Ids {
+    if e.voices == crate::facts::catalog::Voices::Ids {
         f.push("voices");
     }
     if e.multi_prompt {
@@ -276,12 +276,12 @@ fn features(e: &crate::catalog::Endpoint) -> String {
 }
 
 /// The published schema an endpoint's bodies are checked against at plan time, in a few words.
-fn schema_text(e: &crate::catalog::Endpoint) -> String {
+fn schema_text(e: &crate::facts::catalog::Endpoint) -> String {
     crate::plan::wire::snapshot(e.provider, e.id).map_or_else(|| "none (not checked)".to_owned(), |s| s.source.clone())
 }
 
 /// The image inputs an endpoint takes, by their body field names (`image_url + end_image_url`).
-fn inputs(e: &crate::catalog::Endpoint) -> String {
+fn inputs(e: &crate::facts::catalog::Endpoint) -> String {
     let mut f: Vec<&str> = [e.start_image_field, e.end_image_field].into_iter().flatten().collect();
     if e.references {
         f.push("image_urls");
@@ -295,7 +295,7 @@ fn inputs(e: &crate::catalog::Endpoint) -> String {
 
 /// The catalog as a table, grouped by family (the family named on its first row); each price
 /// from the table (with its date) or live, and each family's price sources below.
-pub fn models(live: &crate::prices::Prices) -> String {
+pub fn models(live: &crate::facts::prices::Prices) -> String {
     let mut sources: Vec<(&str, &str)> = Vec::new();
     let rows: Vec<Vec<String>> = CATALOG
         .iter()
@@ -346,7 +346,7 @@ pub fn models(live: &crate::prices::Prices) -> String {
 }
 
 /// The catalog as JSON.
-pub fn models_json(live: &crate::prices::Prices) -> Value {
+pub fn models_json(live: &crate::facts::prices::Prices) -> Value {
     Value::Array(
         CATALOG
             .iter()
@@ -386,7 +386,7 @@ pub fn models_json(live: &crate::prices::Prices) -> Value {
 }
 
 /// The line above the confirmation: what will be sent and paid, what is cached or resumed.
-pub fn to_render(estimate: &crate::cost::Estimate, cached: usize, resumed: usize, sandbox: bool) -> String {
+pub fn to_render(estimate: &crate::facts::cost::Estimate, cached: usize, resumed: usize, sandbox: bool) -> String {
     format!(
         "to render: {} shot{} for {}{} · {cached} cached · {resumed} resumed{}",
         estimate.shots,
@@ -402,7 +402,7 @@ pub fn to_render(estimate: &crate::cost::Estimate, cached: usize, resumed: usize
 }
 
 /// The `--json` summary line's counts: shots by status.
-pub fn counts(records: &[&crate::manifest::RequestRecord]) -> Value {
+pub fn counts(records: &[&crate::record::manifest::RequestRecord]) -> Value {
     let mut m = serde_json::Map::new();
     for r in records {
         let k = serde_json::to_value(r.status)
@@ -417,12 +417,12 @@ pub fn counts(records: &[&crate::manifest::RequestRecord]) -> Value {
 
 /// The end of a render: counts, money, and what to do about uncertain or failed shots.
 pub fn render_summary(
-    records: &[&crate::manifest::RequestRecord],
+    records: &[&crate::record::manifest::RequestRecord],
     out: &camino::Utf8Path,
     stopped: bool,
     sandbox: bool,
 ) -> String {
-    use crate::manifest::ShotStatus;
+    use crate::record::manifest::ShotStatus;
     let count = |s: ShotStatus| records.iter().filter(|r| r.status == s).count();
     let committed: f64 = records
         .iter()
@@ -469,7 +469,7 @@ pub fn render_summary(
 }
 
 /// `storyboard status` as a table.
-pub fn status(out: &camino::Utf8Path, states: &[crate::status::ShotState], sandbox: bool) -> String {
+pub fn status(out: &camino::Utf8Path, states: &[crate::record::status::ShotState], sandbox: bool) -> String {
     let rows: Vec<Vec<String>> = states
         .iter()
         .map(|s| {
@@ -479,7 +479,7 @@ pub fn status(out: &camino::Utf8Path, states: &[crate::status::ShotState], sandb
                 s.request_id.clone().unwrap_or_else(|| "-".into()),
                 s.clip.to_owned(),
                 s.estimated_usd.map_or("unpriced".into(), |u| format!("${u:.2}")),
-                crate::status::billed_cell(s),
+                crate::record::status::billed_cell(s),
                 takes_cell(&s.takes),
                 s.reason.clone().or_else(|| s.takes.note.clone()).unwrap_or_default(),
             ]
@@ -503,20 +503,20 @@ pub fn status(out: &camino::Utf8Path, states: &[crate::status::ShotState], sandb
         n("uncertain"),
         n("skipped"),
         n("pending"),
-        crate::status::committed(states),
+        crate::record::status::committed(states),
         if sandbox {
             "estimated (sandbox renders: nothing was billed)"
         } else {
             "committed"
         }
     ));
-    text.extend(crate::status::billing_line(states));
+    text.extend(crate::record::status::billing_line(states));
     text
 }
 
 /// A shot's takes for `status`: the numbers, the selected one in brackets (`1 [2] 3`), and
 /// `redo` when one waits for the next render.
-fn takes_cell(t: &crate::status::TakesState) -> String {
+fn takes_cell(t: &crate::record::status::TakesState) -> String {
     let mut cell: Vec<String> = t
         .numbers
         .iter()
@@ -535,7 +535,7 @@ fn takes_cell(t: &crate::status::TakesState) -> String {
 }
 
 /// What `clean` removed (or would), with the bytes freed.
-pub fn cleaned(list: &[crate::review::Removable], dry_run: bool) -> String {
+pub fn cleaned(list: &[crate::deliver::review::Removable], dry_run: bool) -> String {
     let mut s = String::new();
     for r in list {
         s.push_str(&format!(
@@ -558,7 +558,7 @@ pub fn cleaned(list: &[crate::review::Removable], dry_run: bool) -> String {
 }
 
 /// What `assemble` wrote, and what it left out.
-pub fn assembly(a: &crate::assemble::Assembly) -> String {
+pub fn assembly(a: &crate::deliver::assemble::Assembly) -> String {
     let mut s = String::new();
     for skipped in &a.skipped {
         s.push_str(&format!("warning: left out of the cut and timeline: {skipped}\n"));

@@ -1,0 +1,45 @@
+//! `storyboard cancel`: the folder's jobs in flight, cancelled.
+
+use super::jobs::Folder;
+use crate::cli::JobsArgs;
+use crate::error::{Error, exit};
+use crate::provider::Cancelled;
+use crate::record::journal::{self, KeyState, Record};
+use crate::report;
+
+/// `storyboard cancel`: every selected job in flight is cancelled; queued ones are journaled as
+/// cancelled (never billed; the next render submits them again).
+pub async fn cancel(args: JobsArgs) -> Result<i32, Error> {
+    let folder = Folder::open(&args.file, args.out.clone(), &args.keys)?;
+    let mut any = false;
+    for (id, key) in folder.shots(&args.only)? {
+        let job = match folder.state(&key) {
+            Some(KeyState::Accepted(job) | KeyState::Finished { job, .. }) => job.clone(),
+            _ => continue,
+        };
+        any = true;
+        let line = match folder.provider.cancel(&job).await {
+            Ok(Cancelled::Queued) => {
+                folder.append(Record::Cancelled {
+                    shot: id.clone(),
+                    request_key: key,
+                    api: folder.namespace.clone(),
+                    request_id: job.request_id.clone(),
+                    at: journal::now(),
+                })?;
+                "cancelled while queued: not billed; the next render submits it again".to_owned()
+            }
+            Ok(Cancelled::Running) => {
+                "cancellation requested while running: it may still bill; the next render follows it".to_owned()
+            }
+            Ok(Cancelled::AlreadyDone) => "already finished: the next render downloads it".to_owned(),
+            Ok(Cancelled::Unknown) => "the provider does not know this request".to_owned(),
+            Err(e) => format!("could not cancel: {e}"),
+        };
+        report::stderr_line(&format!("{id} (request {}): {line}", job.request_id));
+    }
+    if !any {
+        report::stderr_line("no job in flight in this folder: nothing to cancel");
+    }
+    Ok(exit::OK)
+}

@@ -1,0 +1,16 @@
+//! `storyboard clean`: takes nobody selects, removed.
+
+use crate::cli::{self};
+use crate::error::{Error, UsageError, exit};
+use crate::report;
+
+/// `storyboard clean`.
+pub fn clean(args: cli::CleanArgs) -> Result<i32, Error> {
+    let (_, plan, out) = super::folder_of(&args.file, args.out.as_deref())?;
+    let list = match args.dry_run {
+        true => crate::deliver::review::removable(&out, &plan).map_err(UsageError::Picks)?,
+        false => crate::deliver::review::clean(&out, &plan)?,
+    };
+    report::stdout(&report::summary::cleaned(&list, args.dry_run));
+    Ok(exit::OK)
+}

@@ -1,0 +1,90 @@
+//! A storyboard's output folder opened for the jobs already paid for (`cancel`, `reconcile`,
+//! `adopt`): plan, key, provider client, journal, under the folder's lock.
+
+use camino::Utf8PathBuf;
+
+use crate::error::{Error, UsageError};
+use crate::facts::catalog::ProviderKind;
+use crate::plan::{self, Plan};
+use crate::provider::Provider;
+use crate::record::journal::{History, Journal, KeyState, Record};
+use crate::storyboard::Source;
+
+/// A storyboard's output folder opened for the provider, under its lock.
+pub(crate) struct Folder {
+    pub(crate) plan: Plan,
+    pub(crate) out: Utf8PathBuf,
+    pub(crate) namespace: String,
+    pub(crate) provider: Provider,
+    pub(crate) history: History,
+    pub(crate) journal: Journal,
+    _lock: std::fs::File,
+}
+
+impl Folder {
+    pub(crate) fn open(
+        file: &camino::Utf8Path,
+        out: Option<Utf8PathBuf>,
+        keys: &crate::cli::Keys,
+    ) -> Result<Folder, Error> {
+        let src = Source::load(file)?;
+        let plan = plan::plan(&src, &plan::Overrides::default()).map_err(Error::BadInput)?;
+        let out = out.unwrap_or_else(|| plan.output.clone());
+        let endpoints = crate::settings::endpoints_from_env()?;
+        let crate::cli::Keys { fal_key, eachlabs_key } = crate::settings::keys_for(keys, file);
+        let (key, var, namespace) = match plan.provider {
+            ProviderKind::Fal => (fal_key, "FAL_KEY", endpoints.fal_queue.clone()),
+            ProviderKind::Eachlabs => (eachlabs_key, "EACHLABS_API_KEY", endpoints.eachlabs.clone()),
+        };
+        let Some(key) = key.filter(|k| !k.trim().is_empty()) else {
+            return Err(UsageError::MissingKey {
+                var,
+                provider: plan.provider.to_string(),
+                file: file.to_owned(),
+            }
+            .into());
+        };
+        crate::secrets::register(&key);
+        crate::record::folder::prepare(&out)?;
+        let lock = crate::record::folder::lock(&out)?;
+        let path = Journal::path_in(&out);
+        let journal = Journal::open(&path).map_err(|source| Error::Write {
+            path: path.clone(),
+            source,
+        })?;
+        let provider = Provider::new(plan.provider, &endpoints, key, crate::provider::http::client());
+        Ok(Folder {
+            history: Journal::read(&path),
+            plan,
+            out,
+            namespace,
+            provider,
+            journal,
+            _lock: lock,
+        })
+    }
+
+    /// The selected shots with their request keys (a chained shot's from the last render).
+    pub(crate) fn shots(&self, only: &[String]) -> Result<Vec<(String, String)>, Error> {
+        let selected = crate::settings::select(&self.plan, only)?;
+        let mut listing = crate::record::status::listing_from_plan(&self.plan, &self.out);
+        Ok(selected
+            .into_iter()
+            .map(|i| {
+                let (id, key, _) = std::mem::take(&mut listing[i]);
+                (id, key)
+            })
+            .collect())
+    }
+
+    pub(crate) fn state(&self, key: &str) -> Option<&KeyState> {
+        self.history.state(&self.namespace, key)
+    }
+
+    pub(crate) fn append(&self, record: Record) -> Result<(), Error> {
+        self.journal.append(&record).map_err(|source| Error::Write {
+            path: self.journal.path().to_owned(),
+            source,
+        })
+    }
+}

@@ -1,0 +1,36 @@
+//! `storyboard models`: the catalog and its prices.
+
+use camino::Utf8Path;
+
+use crate::cli::{self};
+use crate::error::{Error, exit};
+use crate::report;
+
+/// `storyboard models`: the catalog, priced from fresh live prices when there are some
+/// (`--refresh` fetches them now).
+pub async fn models(args: cli::ModelsArgs) -> Result<i32, Error> {
+    let prices = match args.refresh {
+        true => {
+            // The key goes to the configured platform URL only: a bad one is an error, not a
+            // silent fallback.
+            let api = crate::settings::endpoints_from_env()?.fal_api;
+            let keys = crate::settings::keys_for(&args.keys, Utf8Path::new("-"));
+            if let Some(k) = &keys.fal_key {
+                crate::secrets::register(k);
+            }
+            let http = crate::provider::http::client();
+            let ids = crate::facts::prices::catalog_ids();
+            crate::facts::prices::refresh(&http, &api, keys.fal_key.as_deref(), &ids)
+                .await
+                .unwrap_or_else(|e| crate::facts::prices::Prices::table(format!("{e}; the table is used")))
+        }
+        false => crate::facts::prices::cached(&crate::settings::platform_url()),
+    };
+    if args.json {
+        let json = serde_json::to_string_pretty(&report::summary::models_json(&prices)).unwrap_or_default();
+        report::stdout(&(json + "\n"));
+    } else {
+        report::stdout(&report::summary::models(&prices));
+    }
+    Ok(exit::OK)
+}

@@ -1,0 +1,25 @@
+//! `storyboard pick`: a take, a redo or a note for a shot.
+
+use crate::cli::{self};
+use crate::error::{Error, UsageError, exit};
+use crate::report;
+
+/// `storyboard pick`.
+pub fn pick(args: cli::PickArgs) -> Result<i32, Error> {
+    let (_, _, out) = super::folder_of(&args.file, args.out.as_deref())?;
+    let mut changes = Vec::new();
+    if let Some(n) = args.take {
+        changes.push(crate::deliver::review::Change::Take(n));
+    }
+    if args.redo {
+        changes.push(crate::deliver::review::Change::Redo);
+    }
+    if let Some(note) = args.note {
+        changes.push(crate::deliver::review::Change::Note(note));
+    }
+    for change in changes {
+        let line = crate::deliver::review::change(&out, &args.shot, change).map_err(UsageError::Picks)?;
+        report::stdout(&format!("{line}\n"));
+    }
+    Ok(exit::OK)
+}

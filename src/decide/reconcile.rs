@@ -1,0 +1,131 @@
+//! Uncertain submits (the process died between sending and journaling the request id) looked
+//! up in the provider's request history by their exact journaled input; a match is adopted,
+//! nothing is ever resubmitted here.
+
+use crate::error::Error;
+use crate::plan::Plan;
+use crate::provider::Provider;
+use crate::record::journal::{self, History, Journal, KeyState, Record};
+use crate::report;
+
+/// What reconciling found: one line per uncertain shot, and how many are still unresolved.
+pub struct Reconciled {
+    /// For the user.
+    pub lines: Vec<String>,
+    /// Uncertain shots not found (or not searchable).
+    pub unresolved: usize,
+    /// Shots adopted.
+    pub adopted: usize,
+}
+
+/// Looks up each uncertain shot of `shots` (id, request key) in the provider's history by its
+/// journaled input; a match is journaled as accepted (the oldest; the others are reported as
+/// billed duplicates). Nothing is ever resubmitted here.
+pub async fn find_uncertain(
+    provider: &Provider,
+    journal: &Journal,
+    history: &History,
+    namespace: &str,
+    shots: &[(String, String)],
+) -> Result<Reconciled, Error> {
+    let mut out = Reconciled {
+        lines: Vec::new(),
+        unresolved: 0,
+        adopted: 0,
+    };
+    for (id, key) in shots {
+        if !matches!(
+            history.state(namespace, key),
+            Some(KeyState::Intent | KeyState::Uncertain(_))
+        ) {
+            continue;
+        }
+        let Some(sent) = history.sent.get(&(namespace.to_owned(), key.clone())) else {
+            out.unresolved += 1;
+            out.lines.push(format!("{id}: uncertain, and its journal has no request body to match (written by an older version): check the dashboard, then `storyboard adopt`"));
+            continue;
+        };
+        let line = match provider
+            .find_sent(&sent.endpoint, &earlier(&sent.at, 300), &sent.input)
+            .await
+        {
+            Ok(found) if !found.is_empty() => {
+                let job = provider.job(&sent.endpoint, &found[0]);
+                let record = Record::Accepted {
+                    shot: id.clone(),
+                    request_key: key.clone(),
+                    api: namespace.to_owned(),
+                    job: job.clone(),
+                    at: journal::now(),
+                };
+                journal.append(&record).map_err(|source| Error::Write {
+                    path: journal.path().to_owned(),
+                    source,
+                })?;
+                out.adopted += 1;
+                let extra = match found.len() {
+                    1 => String::new(),
+                    n => format!(
+                        "; {} more with the same input were billed too: {}",
+                        n - 1,
+                        found[1..].join(", ")
+                    ),
+                };
+                format!(
+                    "{id}: found request {} in fal's history: adopted, the download follows{extra}",
+                    job.request_id
+                )
+            }
+            Ok(_) => {
+                out.unresolved += 1;
+                format!(
+                    "{id}: no request with this input in fal's history yet (it lists finished requests): try `storyboard reconcile` later; nothing is resubmitted by itself"
+                )
+            }
+            Err(e) => {
+                out.unresolved += 1;
+                format!("{id}: {e}: check the dashboard, then `storyboard adopt`")
+            }
+        };
+        out.lines.push(line);
+    }
+    Ok(out)
+}
+
+/// At the start of a paid render: the selected shots left uncertain by an earlier run are
+/// looked for in the request history (no network when there are none). Whether any was adopted.
+pub async fn reconcile_before_render(
+    settings: &crate::settings::Settings,
+    plan: &Plan,
+    selected: &[usize],
+    history: &History,
+) -> Result<bool, Error> {
+    let shots: Vec<(String, String)> = selected
+        .iter()
+        .map(|&i| (plan.shots[i].id.clone(), plan.shots[i].request_key.clone()))
+        .filter(|(_, key)| {
+            matches!(
+                history.state(&settings.namespace, key),
+                Some(KeyState::Intent | KeyState::Uncertain(_))
+            ) && !settings.flags.retry_uncertain
+        })
+        .collect();
+    if shots.is_empty() || settings.flags.sandbox || settings.key.is_none() {
+        return Ok(false);
+    }
+    let provider = settings.provider_client(None);
+    let path = Journal::path_in(&settings.out);
+    let journal = Journal::open(&path).map_err(|source| Error::Write { path, source })?;
+    let found = find_uncertain(&provider, &journal, history, &settings.namespace, &shots).await?;
+    for line in &found.lines {
+        report::stderr_line(line);
+    }
+    Ok(found.adopted > 0)
+}
+
+/// An RFC 3339 time `seconds` before `at` (the history's clock may differ a little from ours).
+fn earlier(at: &str, seconds: u64) -> String {
+    humantime::parse_rfc3339(at)
+        .map(|t| t - std::time::Duration::from_secs(seconds))
+        .map_or_else(|_| at.to_owned(), |t| humantime::format_rfc3339_seconds(t).to_string())
+}

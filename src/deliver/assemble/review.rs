@@ -1,0 +1,318 @@
+//! The review page: one HTML document (no external assets) with the assembled cut at the top
+//! and, per shot in storyboard order, its takes side by side (poster frame, cost, the selected
+//! one marked), the prompt with voice names, start/end images, endpoint, duration, cost
+//! (estimated vs reported; a failed shot costs $0), state, error and the director's note.
+//! `review.html` (written by `assemble`) is the static page; `storyboard review` serves the
+//! same page live, with buttons to pick a take, ask for a redo and write a note.
+
+use camino::Utf8Path;
+
+use crate::record::manifest::{Manifest, ShotStatus, TakeRecord};
+
+use super::Clip;
+
+/// Escapes text for HTML.
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:2rem;background:#111;color:#eee}\
+h1{margin-bottom:.2rem}.summary{color:#aaa;margin-bottom:1rem}.cut video{max-width:960px;width:100%}\
+.shot{background:#1c1c1c;border:2px solid #333;border-radius:8px;padding:1rem;margin:1.2rem 0}\
+.shot.failed{border-color:#e5484d;background:#2a1415}.shot.uncertain{border-color:#f5a524;background:#2a2210}\
+.shot.pending{opacity:.7}.takes{display:flex;gap:1rem;flex-wrap:wrap;margin:.6rem 0}\
+.take{width:280px;margin:0;border:2px solid #333;border-radius:6px;padding:.5rem}.take.selected{border-color:#30a46c}\
+video{width:100%;background:#000;border-radius:4px}.gap{color:#aaa;padding:2rem;border:2px dashed #444;border-radius:6px}\
+.badge{display:inline-block;padding:.1rem .5rem;border-radius:99px;font-size:.8rem;background:#333}\
+.failed .badge{background:#e5484d;color:#fff}.uncertain .badge{background:#f5a524;color:#000}\
+.done .badge,.cached .badge,.selected .badge{background:#30a46c;color:#fff}\
+dl{display:grid;grid-template-columns:auto 1fr;gap:.2rem .8rem}dt{color:#888}dd{margin:0;word-break:break-word}\
+.member{display:inline-block;margin:0 .6rem 0 0;text-align:center}.member img{border-radius:4px;display:block}.badge.redo{background:#5b5bd6;color:#fff}.error{color:#ff9592}button{cursor:pointer}textarea{width:100%;min-height:3rem;background:#222;color:#eee}";
+
+/// How the page is seen: as a file beside the clips, or served live by `storyboard review`.
+#[derive(Debug, Clone, Default)]
+pub struct View {
+    /// Put before every media path (`media/` when served).
+    pub prefix: String,
+    /// The takes (by clip sha256) that have a poster frame.
+    pub posters: std::collections::HashSet<String>,
+    /// Served live: the token its requests carry (and the buttons to pick, redo and note).
+    pub token: Option<String>,
+}
+
+/// The poster frame of a take, relative to the output folder, when one was made.
+pub fn poster_path(sha256: &str) -> String {
+    format!(".storyboard/posters/{sha256}.png")
+}
+
+/// Makes each take's poster frame once (a frame one second in) when ffmpeg is installed; the
+/// takes (by clip sha256) that have one.
+pub fn make_posters(out: &Utf8Path, clips: &[Clip]) -> std::collections::HashSet<String> {
+    let ffmpeg = crate::media::frames::available();
+    let mut made = std::collections::HashSet::new();
+    for t in clips.iter().flat_map(|c| &c.record.takes) {
+        let dest = out.join(poster_path(&t.clip.sha256));
+        if !dest.exists() && ffmpeg {
+            if let Some(dir) = dest.parent() {
+                let _ = std::fs::create_dir_all(dir);
+            }
+            let _ = crate::media::frames::extract(&out.join(&t.clip.path), Some(1.0), &dest);
+        }
+        if dest.exists() {
+            made.insert(t.clip.sha256.clone());
+        }
+    }
+    made
+}
+
+/// The page. `cut` is the assembled film's file name, when it exists.
+pub fn page(title: &str, manifest: &Manifest, clips: &[Clip], cut: Option<&str>, view: &View) -> String {
+    let rendered: Vec<&Clip> = clips.iter().filter(|c| c.rel.is_some()).collect();
+    let seconds: f64 = clips.iter().map(|c| c.duration).sum();
+    let mut html = format!(
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<link rel=\"icon\" href=\"data:,\">\n<title>{t} — review</title>\n<style>{STYLE}</style>\n</head>\n<body>\n<h1>{t}</h1>\n<p class=\"summary\">{n} shots · {r} with a clip · {secs:.1} s · {cost} · {gen}</p>\n",
+        t = escape(title),
+        n = manifest.shots.len(),
+        r = rendered.len(),
+        secs = seconds,
+        cost = money(clips),
+        gen = escape(&manifest.generator),
+    );
+    if let Some(cut) = cut {
+        html.push_str(&format!(
+            "<section class=\"cut\"><h2>The cut</h2><video controls preload=\"metadata\" src=\"{}{}\"></video></section>\n",
+            escape(&view.prefix),
+            escape(cut)
+        ));
+    }
+    html.push_str("<main>\n");
+    for c in clips {
+        shot(&mut html, c, view);
+    }
+    html.push_str("</main>\n");
+    if let Some(token) = &view.token {
+        html.push_str(&script(token));
+    }
+    html.push_str("</body>\n</html>\n");
+    html
+}
+
+/// Money over the shots' selected takes and this render's requests: estimated and reported.
+fn money(clips: &[Clip]) -> String {
+    let est: f64 = clips.iter().filter_map(|c| cost(c).0).sum();
+    let actual: f64 = clips.iter().filter_map(|c| cost(c).1).sum();
+    match actual > 0.0 {
+        true => format!("estimated ${est:.2} · reported ${actual:.2}"),
+        false => format!("estimated ${est:.2}"),
+    }
+}
+
+/// A shot's (estimated, reported) cost: its selected take's, else this render's request's;
+/// a shot that failed or has no clip cost nothing.
+fn cost(c: &Clip) -> (Option<f64>, Option<f64>) {
+    match c.take() {
+        Some(t) => (t.estimated_usd, t.actual_usd),
+        None if matches!(c.record.request.status, ShotStatus::Failed) => (Some(0.0), None),
+        None => (c.record.request.estimated_usd, c.record.request.actual_usd),
+    }
+}
+
+/// The prompt as sent, with `<<<voice_N>>>` markers shown as the voices' names.
+fn prompt(c: &Clip) -> String {
+    let input = c
+        .take()
+        .and_then(|t| t.input.as_ref())
+        .unwrap_or(&c.record.request.input);
+    let beats = input.get("multi_prompt").and_then(|b| b.as_array());
+    let mut text = match beats {
+        Some(beats) => beats
+            .iter()
+            .enumerate()
+            .map(|(n, b)| {
+                let p = b.get("prompt").and_then(|p| p.as_str()).unwrap_or("");
+                let d = b.get("duration").and_then(|d| d.as_str()).unwrap_or("?");
+                format!("beat {} ({d} s): {p}", n + 1)
+            })
+            .collect::<Vec<_>>()
+            .join(" · "),
+        None => input.get("prompt").and_then(|p| p.as_str()).unwrap_or("").to_owned(),
+    };
+    for (n, name) in c.record.voices.iter().enumerate() {
+        text = text.replace(&format!("<<<voice_{}>>>", n + 1), &format!("[{name}]"));
+    }
+    text
+}
+
+/// One shot's section.
+fn shot(html: &mut String, c: &Clip, view: &View) {
+    let live = view.token.is_some();
+    let s = &c.record;
+    let status = format!("{:?}", s.request.status).to_lowercase();
+    let id = escape(&s.id);
+    html.push_str(&format!(
+        "<section class=\"shot {status}\" id=\"shot-{id}\" data-shot=\"{id}\">\n<h2>{id} <span class=\"badge\">{status}</span>{}</h2>\n<div class=\"takes\">\n",
+        s.selected_take.map_or(" — no take selected: a gap in the cut".to_owned(), |n| format!(" — take {n}"))
+            + if s.redo { " <span class=\"badge redo\">redo asked: one new take on the next render</span>" } else { "" },
+    ));
+    if s.takes.is_empty() {
+        html.push_str(&format!("<div class=\"gap\">no clip yet ({} s gap)</div>\n", s.seconds));
+    }
+    for t in &s.takes {
+        let label = take_label(s, t);
+        take(html, (&s.id, &label), t, s.selected_take == Some(t.take), view);
+    }
+    html.push_str("</div>\n<dl>\n");
+    let mut row = |k: &str, v: String| html.push_str(&format!("<dt>{k}</dt><dd>{v}</dd>\n"));
+    row("prompt", escape(&prompt(c)));
+    let input = c.take().and_then(|t| t.input.as_ref()).unwrap_or(&s.request.input);
+    for field in ["start_image_url", "image_url", "end_image_url"] {
+        if let Some(url) = input.get(field).and_then(|v| v.as_str()) {
+            row(
+                field.trim_end_matches("_url"),
+                format!("<a href=\"{0}\">{0}</a>", escape(url)),
+            );
+        }
+    }
+    if !s.cast.is_empty() {
+        row("cast", cast(&s.cast, view));
+    }
+    row("endpoint", escape(&s.request.endpoint));
+    row("duration", format!("{:.2} s (planned {} s)", c.duration, s.seconds));
+    let (est, actual) = cost(c);
+    row(
+        "cost",
+        match (est, actual) {
+            (_, Some(a)) => format!(
+                "${a:.2} reported ({} estimated)",
+                est.map_or("unpriced".into(), |e| format!("${e:.2}"))
+            ),
+            (Some(e), None) => format!("${e:.2} estimated"),
+            (None, None) => "unpriced".to_owned(),
+        },
+    );
+    if let Some(e) = s
+        .request
+        .error
+        .as_ref()
+        .filter(|_| !matches!(s.request.status, ShotStatus::Done | ShotStatus::Cached))
+    {
+        row("error", format!("<span class=\"error\">{}</span>", escape(e)));
+    }
+    match (live, &s.note) {
+        (true, note) => row(
+            "note",
+            format!(
+                "<textarea data-note=\"{id}\">{}</textarea><button data-save-note=\"{id}\">save note</button> <button data-redo=\"{id}\">redo (one new take on the next render)</button>",
+                escape(note.as_deref().unwrap_or(""))
+            ),
+        ),
+        (false, Some(note)) => row("note", escape(note)),
+        (false, None) => {}
+    }
+    html.push_str("</dl>\n</section>\n");
+}
+
+/// The characters of a shot: each frontal image (a kept copy) with its name and element.
+fn cast(cast: &[crate::record::manifest::CastRecord], view: &View) -> String {
+    cast.iter()
+        .map(|c| {
+            let label = format!("@Element{} {}", c.element, escape(&c.name));
+            match c.frontal.as_deref() {
+                Some(f) if f.starts_with(".storyboard/") => format!(
+                    "<figure class=\"member\"><img src=\"{}{}\" alt=\"{}\" width=\"96\"><figcaption>{label}</figcaption></figure>",
+                    escape(&view.prefix),
+                    escape(f),
+                    escape(&c.name)
+                ),
+                Some(url) => format!("<a href=\"{0}\">{label}</a>", escape(url)),
+                None => label,
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// What tells a shoot-out's takes apart: the model that made the take (its catalog family, else
+/// the endpoint) and, when this render's request record has both times, how long it took.
+fn take_label(s: &crate::record::manifest::ShotRecord, t: &TakeRecord) -> String {
+    let Some(endpoint) = t.endpoint.as_deref() else {
+        return String::new();
+    };
+    let model = crate::facts::catalog::CATALOG
+        .iter()
+        .find(|e| e.id == endpoint)
+        .map_or(endpoint, |e| e.family);
+    let request = std::iter::once(&s.request)
+        .chain(&s.more)
+        .find(|r| r.request_id.is_some() && r.request_id == t.request_id);
+    let time = |x: &Option<String>| x.as_deref().and_then(|x| humantime::parse_rfc3339(x).ok());
+    let took = request
+        .and_then(|r| time(&r.completed_at)?.duration_since(time(&r.submitted_at)?).ok())
+        .map_or(String::new(), |d| format!(" · rendered in {} s", d.as_secs()));
+    format!("<b class=\"model\">{}</b>{took} · ", escape(model))
+}
+
+/// One take: its model, player with a poster frame, cost, and (live) the button that picks it.
+fn take(html: &mut String, (shot, label): (&str, &str), t: &TakeRecord, selected: bool, view: &View) {
+    let live = view.token.is_some();
+    let class = if selected { "take selected" } else { "take" };
+    let poster = match view.posters.contains(&t.clip.sha256) {
+        true => format!(
+            " poster=\"{}{}\"",
+            escape(&view.prefix),
+            escape(&poster_path(&t.clip.sha256))
+        ),
+        false => String::new(),
+    };
+    html.push_str(&format!(
+        "<figure class=\"{class}\" data-take=\"{}\">\n<video controls preload=\"none\"{poster} src=\"{}{}\"></video>\n<figcaption>{label}take {}{} · {}{}</figcaption>\n",
+        t.take,
+        escape(&view.prefix),
+        escape(t.clip.path.as_str()),
+        t.take,
+        if selected { " <span class=\"badge\">selected</span>" } else { "" },
+        t.estimated_usd.map_or("unpriced".into(), |e| format!("${e:.2}")),
+        if t.sandbox { " · sandbox" } else { "" },
+    ));
+    if live && !selected {
+        html.push_str(&format!(
+            "<button data-pick=\"{}\" data-take=\"{}\">pick take {}</button>\n",
+            escape(shot),
+            t.take,
+            t.take
+        ));
+    }
+    html.push_str("</figure>\n");
+}
+
+/// The live page's script: each button posts to the server with the token, then reloads.
+fn script(token: &str) -> String {
+    let token = serde_json::to_string(token).unwrap_or_default();
+    format!(
+        "<script>\nconst TOKEN = {token};\nasync function send(path, body) {{\n  const r = await fetch(path, {{method: 'POST', headers: {{'content-type': 'application/json', 'x-storyboard-token': TOKEN}}, body: JSON.stringify(body)}});\n  if (!r.ok) {{ alert(await r.text()); return; }}\n  location.reload();\n}}\nfor (const b of document.querySelectorAll('[data-pick]')) b.addEventListener('click', () => send('/api/pick', {{shot: b.dataset.pick, take: Number(b.dataset.take)}}));\nfor (const b of document.querySelectorAll('[data-redo]')) b.addEventListener('click', () => send('/api/redo', {{shot: b.dataset.redo}}));\nfor (const b of document.querySelectorAll('[data-save-note]')) b.addEventListener('click', () => {{\n  const shot = b.dataset.saveNote;\n  const text = document.querySelector(`textarea[data-note=\"${{CSS.escape(shot)}}\"]`).value;\n  send('/api/note', {{shot, note: text}});\n}});\n</script>\n"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_markup() {
+        assert_eq!(
+            escape("<b>\"x\" & 'y'</b>"),
+            "&lt;b&gt;&quot;x&quot; &amp; &#39;y&#39;&lt;/b&gt;"
+        );
+    }
+}

@@ -1,0 +1,186 @@
+//! What a director does after a render: pick a take, ask for a redo, write a note (the same
+//! code for `storyboard pick` and the review page), remove the takes nobody uses (`clean`),
+//! and the review server (`server.rs`).
+
+pub mod server;
+
+use camino::{Utf8Path, Utf8PathBuf};
+
+use crate::plan::Plan;
+use crate::record::journal::{History, Journal};
+use crate::record::manifest::Manifest;
+use crate::record::takes::{self, PickError, Picks};
+
+/// What the director says of a shot.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Change {
+    /// Select this take.
+    Take(u32),
+    /// Render one new take on the next render.
+    Redo,
+    /// Keep this note (empty: none).
+    Note(String),
+}
+
+/// The folder's manifest, or why there is none.
+fn manifest(out: &Utf8Path) -> Result<Manifest, PickError> {
+    Manifest::read(&out.join("manifest.json")).ok_or_else(|| PickError::NothingRendered(out.to_owned()))
+}
+
+/// Records a change to one shot, puts its selected take at `<id>.mp4` and, when no render
+/// holds the folder, brings the manifest up to date; what happened, in a line.
+pub fn change(out: &Utf8Path, shot: &str, change: Change) -> Result<String, PickError> {
+    let m = manifest(out)?;
+    if !m.shots.iter().any(|s| s.id == shot) {
+        let hint = crate::problem::did_you_mean(shot, m.shots.iter().map(|s| s.id.as_str()));
+        return Err(PickError::NoShot {
+            shot: shot.to_owned(),
+            hint,
+        });
+    }
+    let history = Journal::read(&Journal::path_in(out));
+    let count = takes::count(&history, shot);
+    let kept: Vec<u32> = takes::register(out, &history)
+        .remove(shot)
+        .unwrap_or_default()
+        .iter()
+        .map(|t| t.n)
+        .collect();
+    let said = match &change {
+        Change::Take(n) if !kept.contains(n) => {
+            let have: Vec<String> = kept.iter().map(u32::to_string).collect();
+            return Err(PickError::NoTake {
+                shot: shot.to_owned(),
+                take: *n,
+                have: if have.is_empty() {
+                    "none".into()
+                } else {
+                    have.join(", ")
+                },
+            });
+        }
+        Change::Take(n) => {
+            check_content(out, &history, shot, *n)?;
+            format!("{shot}: take {n} selected ({shot}.mp4)")
+        }
+        Change::Redo => format!("{shot}: one new take on the next render (`storyboard plan` shows its price)"),
+        Change::Note(text) if text.chars().count() > takes::MAX_NOTE_CHARS => {
+            return Err(PickError::LongNote(text.chars().count()));
+        }
+        Change::Note(_) => format!("{shot}: note kept"),
+    };
+    Picks::change(out, |p| {
+        let entry = p.shots.entry(shot.to_owned()).or_default();
+        match change {
+            Change::Take(n) => {
+                entry.take = Some(n);
+                entry.after = count;
+            }
+            Change::Redo if entry.pending_redo(count).is_some() => {}
+            Change::Redo => entry.redo.push(count),
+            Change::Note(text) => entry.note = Some(text.trim().to_owned()).filter(|t| !t.is_empty()),
+        }
+        Ok(())
+    })?;
+    let problems = refresh(out, &history)?;
+    Ok(std::iter::once(said)
+        .chain(problems.into_iter().map(|p| format!("warning: {p}")))
+        .collect::<Vec<_>>()
+        .join("\n"))
+}
+
+/// A picked take's clip must still be what storyboard kept (its sha256), not only its size.
+fn check_content(out: &Utf8Path, history: &History, shot: &str, n: u32) -> Result<(), PickError> {
+    let takes = takes::register(out, history).remove(shot).unwrap_or_default();
+    match takes.iter().find(|t| t.n == n) {
+        Some(t) if !crate::digest::verify(&out.join(&t.clip.path), t.clip.bytes, &t.clip.sha256) => {
+            Err(PickError::Place(format!(
+                "take {n} of {shot} ({}) was changed since storyboard kept it (its content no longer matches): not selected",
+                t.clip.path
+            )))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Puts every shot's selected take in place and rewrites the manifest's takes, unless a render
+/// holds the folder (it does the same when it ends); the problems met (a user's own file where
+/// a take would go: kept), one line each.
+fn refresh(out: &Utf8Path, history: &History) -> Result<Vec<String>, PickError> {
+    let Ok(_lock) = crate::record::folder::lock(out) else {
+        return Ok(Vec::new());
+    };
+    let mut m = manifest(out)?;
+    let picks = Picks::read(out)?;
+    let problems = takes::apply(out, &mut m.shots, history, &picks);
+    let path = out.join("manifest.json");
+    m.to_bytes()
+        .and_then(|bytes| crate::files::write_atomic(&path, &bytes))
+        .and_then(|()| crate::record::folder::Written::record(out, &["manifest.json"]))
+        .map_err(|source| PickError::Io { path, source })?;
+    Ok(problems)
+}
+
+/// A take `clean` removes (or would).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Removable {
+    /// The shot.
+    pub shot: String,
+    /// The take number.
+    pub take: u32,
+    /// The clip in the store.
+    pub path: Utf8PathBuf,
+    /// Its size.
+    pub bytes: u64,
+}
+
+/// The takes that neither the storyboard given (`plan`: each shot's current requests) nor a
+/// pick selects; each clip once. Decided from the storyboard, never from the last render's
+/// manifest: a storyboard put back to an earlier version keeps that version's takes. A
+/// chained shot's takes are all kept (its requests depend on frames known only when rendered).
+pub fn removable(out: &Utf8Path, plan: &Plan) -> Result<Vec<Removable>, PickError> {
+    let history = Journal::read(&Journal::path_in(out));
+    let picks = Picks::read(out)?;
+    let register = takes::register(out, &history);
+    let mut keep = std::collections::HashSet::new();
+    for (shot, ts) in &register {
+        let planned: Vec<&crate::plan::PlannedShot> = plan.shots.iter().filter(|s| &s.shot == shot).collect();
+        let current: Vec<String> = planned.iter().map(|s| s.request_key.clone()).collect();
+        let chained = planned.iter().any(|s| !s.chain.is_empty());
+        let selected = takes::selected(ts, picks.shots.get(shot), &current).map(|t| t.n);
+        for t in ts {
+            if chained || Some(t.n) == selected || current.contains(&t.request_key) {
+                keep.insert(t.clip.sha256.clone());
+            }
+        }
+    }
+    let mut seen = std::collections::HashSet::new();
+    let mut out_list: Vec<Removable> = register
+        .into_iter()
+        .flat_map(|(shot, ts)| ts.into_iter().map(move |t| (shot.clone(), t)))
+        .filter(|(_, t)| !keep.contains(&t.clip.sha256) && t.clip.path == crate::files::kept_path(&t.clip.sha256))
+        .filter(|(_, t)| seen.insert(t.clip.sha256.clone()))
+        .map(|(shot, t)| Removable {
+            shot,
+            take: t.n,
+            path: t.clip.path,
+            bytes: t.clip.bytes,
+        })
+        .collect();
+    out_list.sort_by(|a, b| (&a.shot, a.take).cmp(&(&b.shot, b.take)));
+    Ok(out_list)
+}
+
+/// Removes the takes [`removable`] lists, while holding the folder's lock (never during a
+/// render); what was removed.
+pub fn clean(out: &Utf8Path, plan: &Plan) -> Result<Vec<Removable>, crate::error::Error> {
+    let _lock = crate::record::folder::lock(out)?;
+    let list = removable(out, plan).map_err(crate::error::UsageError::Picks)?;
+    for r in &list {
+        let path = out.join(&r.path);
+        std::fs::remove_file(&path).map_err(|source| crate::error::Error::Write { path, source })?;
+        let clip = r.path.file_stem().unwrap_or_default();
+        let _ = std::fs::remove_file(out.join(crate::deliver::assemble::review::poster_path(clip)));
+    }
+    Ok(list)
+}

@@ -1,0 +1,887 @@
+//! The model catalog (DESIGN §2): which endpoint a shot goes to, what each endpoint's
+//! request body looks like (field names differ between versions), and its list price.
+
+use serde::Serialize;
+use std::fmt;
+
+use crate::facts::cost::rates;
+use crate::facts::cost::{
+    KLING_O3_STANDARD_I2V, KLING_V3_PRO, KLING_V3_STANDARD, KLING_V3_TURBO_PRO, KLING_V25_TURBO_PRO, KLING_V26_PRO,
+    NO_LIST_PRICE, Price,
+};
+
+/// A hosted API that runs the models.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, PartialOrd, Ord)]
+#[serde(rename_all = "lowercase")]
+pub enum ProviderKind {
+    /// fal.ai queue API.
+    Fal,
+    /// Eachlabs prediction API.
+    Eachlabs,
+}
+
+impl ProviderKind {
+    /// The provider named in a storyboard or on the command line.
+    pub fn parse(name: &str) -> Option<ProviderKind> {
+        match name {
+            "fal" => Some(ProviderKind::Fal),
+            "eachlabs" => Some(ProviderKind::Eachlabs),
+            _ => None,
+        }
+    }
+
+    /// The name users write.
+    pub fn name(self) -> &'static str {
+        match self {
+            ProviderKind::Fal => "fal",
+            ProviderKind::Eachlabs => "eachlabs",
+        }
+    }
+}
+
+impl fmt::Display for ProviderKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// What an endpoint does; follows from a shot's inputs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Kind {
+    /// Prompt only.
+    TextToVideo,
+    /// A start image (and optionally an end image).
+    ImageToVideo,
+    /// Reference images (`references:`, `@Image1`…) and optionally start/end images.
+    ReferenceToVideo,
+    /// A character image driven by a reference video.
+    MotionControl,
+}
+
+impl Kind {
+    /// The kebab-case name, as in endpoint ids.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::TextToVideo => "text-to-video",
+            Kind::ImageToVideo => "image-to-video",
+            Kind::ReferenceToVideo => "reference-to-video",
+            Kind::MotionControl => "motion-control",
+        }
+    }
+}
+
+/// The durations an endpoint renders (whole seconds; the body gets a string).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durations {
+    /// No `duration` field (motion control follows its reference video).
+    None,
+    /// One of these.
+    Only(&'static [u64]),
+    /// Any whole number of seconds in this range.
+    Range {
+        /// Shortest.
+        min: u64,
+        /// Longest.
+        max: u64,
+    },
+}
+
+impl Durations {
+    /// Whether `n` seconds is allowed.
+    pub fn allows(self, n: u64) -> bool {
+        match self {
+            Durations::None => false,
+            Durations::Only(list) => list.contains(&n),
+            Durations::Range { min, max } => (min..=max).contains(&n),
+        }
+    }
+
+    /// For messages: `5 or 10`, `3 to 15`.
+    pub fn describe(self) -> String {
+        match self {
+            Durations::None => "none".into(),
+            Durations::Only(list) => list.iter().map(u64::to_string).collect::<Vec<_>>().join(" or "),
+            Durations::Range { min, max } => format!("{min} to {max}"),
+        }
+    }
+}
+
+/// How an endpoint writes `duration`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DurationFormat {
+    /// `"5"` (Kling, Seedance, Hailuo).
+    Text,
+    /// `"8s"` (Veo).
+    TextSeconds,
+    /// `8` (LTX).
+    Number,
+}
+
+impl DurationFormat {
+    /// The body value for `n` seconds.
+    pub fn value(self, n: u64) -> serde_json::Value {
+        match self {
+            DurationFormat::Text => serde_json::json!(n.to_string()),
+            DurationFormat::TextSeconds => serde_json::json!(format!("{n}s")),
+            DurationFormat::Number => serde_json::json!(n),
+        }
+    }
+}
+
+/// How an endpoint takes voices.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Voices {
+    /// It takes none.
+    None,
+    /// `voice_ids`, referenced in the prompt as `<<<voice_1>>>` (Kling v2.6).
+    Ids,
+    /// Bound to characters through `elements[].voice_id` (Kling 3.0 / O3).
+    Elements,
+}
+
+/// One endpoint of the catalog: the shape of its request body, what each field takes, and its
+/// list price with the source and date it was read. Validation, `storyboard models` and the
+/// estimate all read this table; the sandbox keeps its own copy of the schemas.
+#[derive(Debug, Clone, Copy)]
+pub struct Endpoint {
+    /// Who serves it.
+    pub provider: ProviderKind,
+    /// Model family (`kling-v2.6-pro`).
+    pub family: &'static str,
+    /// What it does.
+    pub kind: Kind,
+    /// fal endpoint id, or Eachlabs model slug.
+    pub id: &'static str,
+    /// Eachlabs model version (sent with every prediction).
+    pub version: Option<&'static str>,
+    /// The body field for the start image (`start_image_url` on v2.6 and v3, `image_url` on
+    /// v2.5 and O3 image-to-video).
+    pub start_image_field: Option<&'static str>,
+    /// The body field for the end image (`end_image_url`, `tail_image_url` on v2.5).
+    pub end_image_field: Option<&'static str>,
+    /// The durations it renders.
+    pub durations: Durations,
+    /// How it writes `duration`.
+    pub duration_format: DurationFormat,
+    /// The seconds it renders when the shot names none (its published default; Hailuo pro,
+    /// which takes no duration, renders this).
+    pub default_seconds: u64,
+    /// Used only for shots with an end image (Veo's first/last frame endpoints); the family's
+    /// other image-to-video row takes the shots without one.
+    pub end_image_only: bool,
+    /// Takes `aspect_ratio` (`16:9`, `9:16`, `1:1`).
+    pub aspect_ratio: bool,
+    /// Takes `negative_prompt`.
+    pub negative_prompt: bool,
+    /// Takes `cfg_scale` (0..1).
+    pub cfg_scale: bool,
+    /// Takes `generate_audio`, and its default.
+    pub generate_audio: Option<bool>,
+    /// How it takes voices.
+    pub voices: Voices,
+    /// Takes `multi_prompt` (`beats:`).
+    pub multi_prompt: bool,
+    /// Takes `shot_type` with `multi_prompt` (not v3 turbo).
+    pub shot_type: bool,
+    /// Takes `image_urls` (`references:`).
+    pub references: bool,
+    /// Takes `elements` (characters).
+    pub elements: bool,
+    /// List price.
+    pub price: Price,
+    /// The price is assumed from another provider's, not published for this one.
+    pub price_assumed: bool,
+}
+
+impl Endpoint {
+    /// The id without the `fal-ai/kling-video/` prefix, for tables.
+    pub fn short(&self) -> &'static str {
+        self.id.strip_prefix("fal-ai/kling-video/").unwrap_or(self.id)
+    }
+
+    /// Takes `duration`.
+    pub fn takes_duration(&self) -> bool {
+        self.durations != Durations::None
+    }
+}
+
+const V2: Durations = Durations::Only(&[5, 10]);
+const V3: Durations = Durations::Range { min: 3, max: 15 };
+
+const fn fal(family: &'static str, kind: Kind, id: &'static str, price: Price) -> Endpoint {
+    Endpoint {
+        provider: ProviderKind::Fal,
+        family,
+        kind,
+        id,
+        version: None,
+        start_image_field: None,
+        end_image_field: None,
+        durations: V2,
+        duration_format: DurationFormat::Text,
+        default_seconds: DEFAULT_DURATION,
+        end_image_only: false,
+        aspect_ratio: false,
+        negative_prompt: true,
+        cfg_scale: false,
+        generate_audio: None,
+        voices: Voices::None,
+        multi_prompt: false,
+        shot_type: false,
+        references: false,
+        elements: false,
+        price,
+        price_assumed: false,
+    }
+}
+
+/// Kling 3.0 pro/standard (kling-v3-and-platform.md §1–2, fal-js `KlingVideoV34k*Input`): 3–15 s,
+/// `multi_prompt` and `shot_type`, negative prompt and cfg, audio on by default. Elements
+/// (and the voices bound through them) only on image-to-video: the text-to-video input has none.
+const fn v3(family: &'static str, kind: Kind, id: &'static str, price: Price) -> Endpoint {
+    let base = Endpoint {
+        durations: V3,
+        cfg_scale: true,
+        generate_audio: Some(true),
+        multi_prompt: true,
+        shot_type: true,
+        ..fal(family, kind, id, price)
+    };
+    match kind {
+        Kind::ImageToVideo => Endpoint {
+            start_image_field: Some("start_image_url"),
+            end_image_field: Some("end_image_url"),
+            voices: Voices::Elements,
+            elements: true,
+            ..base
+        },
+        _ => Endpoint {
+            aspect_ratio: true,
+            ..base
+        },
+    }
+}
+
+/// Kling O3 (§1–2, fal-js `O3Pro*Input`): 3–15 s, `multi_prompt` and `shot_type`, audio off by
+/// default, no negative prompt or cfg. Image-to-video takes `image_url`; text- and
+/// reference-to-video take an aspect ratio; only reference-to-video takes elements (and voices
+/// through them), `image_urls` and start/end images.
+const fn o3(family: &'static str, kind: Kind, id: &'static str, price: Price) -> Endpoint {
+    let base = Endpoint {
+        durations: V3,
+        negative_prompt: false,
+        generate_audio: Some(false),
+        multi_prompt: true,
+        shot_type: true,
+        ..fal(family, kind, id, price)
+    };
+    match kind {
+        Kind::ImageToVideo => Endpoint {
+            start_image_field: Some("image_url"),
+            end_image_field: Some("end_image_url"),
+            ..base
+        },
+        Kind::ReferenceToVideo => Endpoint {
+            start_image_field: Some("start_image_url"),
+            end_image_field: Some("end_image_url"),
+            aspect_ratio: true,
+            voices: Voices::Elements,
+            references: true,
+            elements: true,
+            ..base
+        },
+        _ => Endpoint {
+            aspect_ratio: true,
+            ..base
+        },
+    }
+}
+
+/// Veo 3.1 (fal-js `Veo31*Input`): "4s"/"6s"/"8s" (default 8), aspect ratio, negative prompt,
+/// audio on by default.
+const fn veo(family: &'static str, kind: Kind, id: &'static str, price: Price) -> Endpoint {
+    Endpoint {
+        durations: Durations::Only(&[4, 6, 8]),
+        duration_format: DurationFormat::TextSeconds,
+        default_seconds: 8,
+        aspect_ratio: true,
+        generate_audio: Some(true),
+        ..fal(family, kind, id, price)
+    }
+}
+
+/// Seedance 2.0 (fal-js `Seedance20*Input`): "4"…"15", aspect ratio, audio on by default, no
+/// negative prompt; image-to-video with an end image, reference-to-video with `image_urls`.
+const fn seedance(family: &'static str, kind: Kind, id: &'static str, price: Price) -> Endpoint {
+    let base = Endpoint {
+        durations: Durations::Range { min: 4, max: 15 },
+        default_seconds: 5,
+        aspect_ratio: true,
+        negative_prompt: false,
+        generate_audio: Some(true),
+        ..fal(family, kind, id, price)
+    };
+    match kind {
+        Kind::ImageToVideo => Endpoint {
+            start_image_field: Some("image_url"),
+            end_image_field: Some("end_image_url"),
+            ..base
+        },
+        Kind::ReferenceToVideo => Endpoint {
+            references: true,
+            ..base
+        },
+        _ => base,
+    }
+}
+
+/// Hailuo 2.3 (fal-js `MinimaxHailuo23*Input`): standard "6"/"10", pro no duration (6 s);
+/// image-to-video's first frame is `image_url`.
+const fn hailuo(family: &'static str, kind: Kind, id: &'static str, price: Price) -> Endpoint {
+    let pro = matches!(family.as_bytes(), b"hailuo-2.3-pro" | b"hailuo-2.3-fast-pro");
+    Endpoint {
+        durations: if pro {
+            Durations::None
+        } else {
+            Durations::Only(&[6, 10])
+        },
+        default_seconds: 6,
+        negative_prompt: false,
+        start_image_field: if matches!(kind, Kind::ImageToVideo) {
+            Some("image_url")
+        } else {
+            None
+        },
+        ..fal(family, kind, id, price)
+    }
+}
+
+/// LTX-2.3 (fal-js `Ltx23*Input`): whole-number 6/8/10 (fast: 6…20 even), aspect ratio, audio
+/// on by default, no negative prompt; image-to-video with an end image.
+const fn ltx(family: &'static str, kind: Kind, id: &'static str, price: Price) -> Endpoint {
+    let fast = family.len() > "ltx-2.3".len();
+    Endpoint {
+        durations: if fast {
+            Durations::Only(&[6, 8, 10, 12, 14, 16, 18, 20])
+        } else {
+            Durations::Only(&[6, 8, 10])
+        },
+        duration_format: DurationFormat::Number,
+        default_seconds: 6,
+        aspect_ratio: true,
+        negative_prompt: false,
+        generate_audio: Some(true),
+        start_image_field: if matches!(kind, Kind::ImageToVideo) {
+            Some("image_url")
+        } else {
+            None
+        },
+        end_image_field: if matches!(kind, Kind::ImageToVideo) {
+            Some("end_image_url")
+        } else {
+            None
+        },
+        ..fal(family, kind, id, price)
+    }
+}
+
+/// Every endpoint the catalog knows: fields per `reference/` (protocol.md §3 and §4 for v2.x,
+/// kling-v3-and-platform.md for v3 and O3).
+pub const CATALOG: &[Endpoint] = &[
+    Endpoint {
+        aspect_ratio: true,
+        cfg_scale: true,
+        generate_audio: Some(true),
+        ..fal(
+            "kling-v2.6-pro",
+            Kind::TextToVideo,
+            "fal-ai/kling-video/v2.6/pro/text-to-video",
+            KLING_V26_PRO,
+        )
+    },
+    Endpoint {
+        start_image_field: Some("start_image_url"),
+        end_image_field: Some("end_image_url"),
+        generate_audio: Some(true),
+        voices: Voices::Ids,
+        ..fal(
+            "kling-v2.6-pro",
+            Kind::ImageToVideo,
+            "fal-ai/kling-video/v2.6/pro/image-to-video",
+            KLING_V26_PRO,
+        )
+    },
+    Endpoint {
+        durations: Durations::None,
+        negative_prompt: false,
+        ..fal(
+            "kling-v2.6-pro",
+            Kind::MotionControl,
+            "fal-ai/kling-video/v2.6/pro/motion-control",
+            NO_LIST_PRICE,
+        )
+    },
+    Endpoint {
+        aspect_ratio: true,
+        cfg_scale: true,
+        ..fal(
+            "kling-v2.5-turbo-pro",
+            Kind::TextToVideo,
+            "fal-ai/kling-video/v2.5-turbo/pro/text-to-video",
+            KLING_V25_TURBO_PRO,
+        )
+    },
+    Endpoint {
+        start_image_field: Some("image_url"),
+        end_image_field: Some("tail_image_url"),
+        cfg_scale: true,
+        ..fal(
+            "kling-v2.5-turbo-pro",
+            Kind::ImageToVideo,
+            "fal-ai/kling-video/v2.5-turbo/pro/image-to-video",
+            KLING_V25_TURBO_PRO,
+        )
+    },
+    v3(
+        "kling-v3-pro",
+        Kind::TextToVideo,
+        "fal-ai/kling-video/v3/pro/text-to-video",
+        KLING_V3_PRO,
+    ),
+    v3(
+        "kling-v3-pro",
+        Kind::ImageToVideo,
+        "fal-ai/kling-video/v3/pro/image-to-video",
+        KLING_V3_PRO,
+    ),
+    v3(
+        "kling-v3-standard",
+        Kind::TextToVideo,
+        "fal-ai/kling-video/v3/standard/text-to-video",
+        KLING_V3_STANDARD,
+    ),
+    v3(
+        "kling-v3-standard",
+        Kind::ImageToVideo,
+        "fal-ai/kling-video/v3/standard/image-to-video",
+        KLING_V3_STANDARD,
+    ),
+    Endpoint {
+        durations: V3,
+        aspect_ratio: true,
+        negative_prompt: false,
+        multi_prompt: true,
+        ..fal(
+            "kling-v3-turbo-pro",
+            Kind::TextToVideo,
+            "fal-ai/kling-video/v3/turbo/pro/text-to-video",
+            KLING_V3_TURBO_PRO,
+        )
+    },
+    o3(
+        "kling-o3-pro",
+        Kind::TextToVideo,
+        "fal-ai/kling-video/o3/pro/text-to-video",
+        NO_LIST_PRICE,
+    ),
+    o3(
+        "kling-o3-pro",
+        Kind::ImageToVideo,
+        "fal-ai/kling-video/o3/pro/image-to-video",
+        NO_LIST_PRICE,
+    ),
+    o3(
+        "kling-o3-pro",
+        Kind::ReferenceToVideo,
+        "fal-ai/kling-video/o3/pro/reference-to-video",
+        NO_LIST_PRICE,
+    ),
+    o3(
+        "kling-o3-standard",
+        Kind::TextToVideo,
+        "fal-ai/kling-video/o3/standard/text-to-video",
+        NO_LIST_PRICE,
+    ),
+    o3(
+        "kling-o3-standard",
+        Kind::ImageToVideo,
+        "fal-ai/kling-video/o3/standard/image-to-video",
+        KLING_O3_STANDARD_I2V,
+    ),
+    o3(
+        "kling-o3-standard",
+        Kind::ReferenceToVideo,
+        "fal-ai/kling-video/o3/standard/reference-to-video",
+        NO_LIST_PRICE,
+    ),
+    // Google Veo 3.1 (fal-js `Veo31*Input`; docs/models-research.md): "4s"/"6s"/"8s", default 8 s,
+    // audio on by default; image-to-video takes no end image (first/last frame is its own
+    // endpoint with `first_frame_url`/`last_frame_url`); no multi-shot, elements or voices.
+    veo("veo3.1", Kind::TextToVideo, "fal-ai/veo3.1", rates::VEO31),
+    Endpoint {
+        start_image_field: Some("image_url"),
+        ..veo(
+            "veo3.1",
+            Kind::ImageToVideo,
+            "fal-ai/veo3.1/image-to-video",
+            rates::VEO31_SIBLING,
+        )
+    },
+    Endpoint {
+        start_image_field: Some("first_frame_url"),
+        end_image_field: Some("last_frame_url"),
+        end_image_only: true,
+        ..veo(
+            "veo3.1",
+            Kind::ImageToVideo,
+            "fal-ai/veo3.1/first-last-frame-to-video",
+            rates::VEO31_SIBLING,
+        )
+    },
+    Endpoint {
+        durations: Durations::Only(&[8]),
+        negative_prompt: false,
+        references: true,
+        ..veo(
+            "veo3.1",
+            Kind::ReferenceToVideo,
+            "fal-ai/veo3.1/reference-to-video",
+            rates::VEO31_REFERENCE,
+        )
+    },
+    veo(
+        "veo3.1-fast",
+        Kind::TextToVideo,
+        "fal-ai/veo3.1/fast",
+        rates::VEO31_FAST,
+    ),
+    Endpoint {
+        start_image_field: Some("image_url"),
+        ..veo(
+            "veo3.1-fast",
+            Kind::ImageToVideo,
+            "fal-ai/veo3.1/fast/image-to-video",
+            rates::VEO31_FAST,
+        )
+    },
+    Endpoint {
+        start_image_field: Some("first_frame_url"),
+        end_image_field: Some("last_frame_url"),
+        end_image_only: true,
+        ..veo(
+            "veo3.1-fast",
+            Kind::ImageToVideo,
+            "fal-ai/veo3.1/fast/first-last-frame-to-video",
+            rates::VEO31_FAST_FLF,
+        )
+    },
+    // ByteDance Seedance 2.0 (owner `bytedance`): "4"…"15", audio on by default, 7 aspect
+    // ratios, image-to-video with `end_image_url`, reference-to-video with `image_urls`.
+    seedance(
+        "seedance-2",
+        Kind::TextToVideo,
+        "bytedance/seedance-2.0/text-to-video",
+        rates::SEEDANCE2,
+    ),
+    seedance(
+        "seedance-2",
+        Kind::ImageToVideo,
+        "bytedance/seedance-2.0/image-to-video",
+        rates::SEEDANCE2,
+    ),
+    seedance(
+        "seedance-2",
+        Kind::ReferenceToVideo,
+        "bytedance/seedance-2.0/reference-to-video",
+        NO_LIST_PRICE,
+    ),
+    seedance(
+        "seedance-2-fast",
+        Kind::TextToVideo,
+        "bytedance/seedance-2.0/fast/text-to-video",
+        rates::SEEDANCE2_FAST,
+    ),
+    seedance(
+        "seedance-2-fast",
+        Kind::ImageToVideo,
+        "bytedance/seedance-2.0/fast/image-to-video",
+        rates::SEEDANCE2_FAST,
+    ),
+    seedance(
+        "seedance-2-fast",
+        Kind::ReferenceToVideo,
+        "bytedance/seedance-2.0/fast/reference-to-video",
+        NO_LIST_PRICE,
+    ),
+    // MiniMax Hailuo 2.3: a prompt (and a first frame); standard "6"/"10", pro a 6 s clip with no
+    // duration field; no aspect ratio, audio, negative prompt or end image.
+    hailuo(
+        "hailuo-2.3-pro",
+        Kind::TextToVideo,
+        "fal-ai/minimax/hailuo-2.3/pro/text-to-video",
+        rates::HAILUO23_PRO,
+    ),
+    hailuo(
+        "hailuo-2.3-pro",
+        Kind::ImageToVideo,
+        "fal-ai/minimax/hailuo-2.3/pro/image-to-video",
+        rates::HAILUO23_PRO,
+    ),
+    hailuo(
+        "hailuo-2.3-standard",
+        Kind::TextToVideo,
+        "fal-ai/minimax/hailuo-2.3/standard/text-to-video",
+        rates::HAILUO23_STANDARD,
+    ),
+    hailuo(
+        "hailuo-2.3-standard",
+        Kind::ImageToVideo,
+        "fal-ai/minimax/hailuo-2.3/standard/image-to-video",
+        rates::HAILUO23_STANDARD,
+    ),
+    hailuo(
+        "hailuo-2.3-fast-pro",
+        Kind::ImageToVideo,
+        "fal-ai/minimax/hailuo-2.3-fast/pro/image-to-video",
+        rates::HAILUO23_FAST_PRO,
+    ),
+    hailuo(
+        "hailuo-2.3-fast-standard",
+        Kind::ImageToVideo,
+        "fal-ai/minimax/hailuo-2.3-fast/standard/image-to-video",
+        rates::HAILUO23_FAST_STANDARD,
+    ),
+    // LTX-2.3: whole-number durations 6/8/10 (fast: 6…20), audio on by default, image-to-video
+    // with `end_image_url`; resolution 1080p/1440p/2160p through `params:`.
+    ltx(
+        "ltx-2.3",
+        Kind::TextToVideo,
+        "fal-ai/ltx-2.3/text-to-video",
+        rates::LTX23_T2V,
+    ),
+    ltx(
+        "ltx-2.3",
+        Kind::ImageToVideo,
+        "fal-ai/ltx-2.3/image-to-video",
+        rates::LTX23_I2V,
+    ),
+    ltx(
+        "ltx-2.3-fast",
+        Kind::TextToVideo,
+        "fal-ai/ltx-2.3/text-to-video/fast",
+        rates::LTX23_FAST_T2V,
+    ),
+    ltx(
+        "ltx-2.3-fast",
+        Kind::ImageToVideo,
+        "fal-ai/ltx-2.3/image-to-video/fast",
+        NO_LIST_PRICE,
+    ),
+    Endpoint {
+        provider: ProviderKind::Eachlabs,
+        version: Some("0.0.1"),
+        aspect_ratio: true,
+        cfg_scale: true,
+        generate_audio: Some(true),
+        // DESIGN §2: "as fal (assumed; marked so in the estimate)" — Eachlabs publishes no price.
+        price_assumed: true,
+        ..fal(
+            "kling-v2.6-pro",
+            Kind::TextToVideo,
+            "kling-v2-6-pro-text-to-video",
+            KLING_V26_PRO,
+        )
+    },
+    Endpoint {
+        provider: ProviderKind::Eachlabs,
+        version: Some("0.0.1"),
+        aspect_ratio: true,
+        cfg_scale: true,
+        price_assumed: true,
+        ..fal(
+            "kling-v2.5-turbo-pro",
+            Kind::TextToVideo,
+            "kling-v2-5-turbo-pro-text-to-video",
+            KLING_V25_TURBO_PRO,
+        )
+    },
+];
+
+/// The model families, in catalog order.
+pub fn families() -> Vec<&'static str> {
+    let mut out: Vec<&'static str> = Vec::new();
+    for e in CATALOG {
+        if !out.contains(&e.family) {
+            out.push(e.family);
+        }
+    }
+    out
+}
+
+/// The endpoint for a family, provider and kind, if the catalog has one (for a shot with an end
+/// image, the family's end-image endpoint when it has one).
+pub fn select(family: &str, provider: ProviderKind, kind: Kind) -> Option<&'static Endpoint> {
+    select_for(family, provider, kind, false)
+}
+
+/// [`select`], knowing whether the shot has an end image.
+pub fn select_for(family: &str, provider: ProviderKind, kind: Kind, end_image: bool) -> Option<&'static Endpoint> {
+    let rows = || {
+        CATALOG
+            .iter()
+            .filter(move |e| e.family == family && e.provider == provider && e.kind == kind)
+    };
+    rows()
+        .find(|e| e.end_image_only == end_image)
+        .or_else(|| rows().find(|e| !e.end_image_only))
+}
+
+/// A catalog endpoint by id (for the `endpoint:` escape hatch).
+pub fn by_id(provider: ProviderKind, id: &str) -> Option<&'static Endpoint> {
+    CATALOG.iter().find(|e| e.provider == provider && e.id == id)
+}
+
+/// The longest duration any endpoint renders (a value beyond it is wrong for every model):
+/// LTX-2.3 fast's 20 s.
+pub const MAX_SECONDS: u64 = 20;
+/// Allowed aspect ratios.
+pub const ASPECT_RATIOS: &[&str] = &["16:9", "9:16", "1:1"];
+/// Motion-control character orientations.
+pub const ORIENTATIONS: &[&str] = &["image", "video"];
+/// Defaults the APIs would apply; we always send them explicitly.
+pub const DEFAULT_DURATION: u64 = 5;
+/// Default aspect ratio.
+pub const DEFAULT_ASPECT_RATIO: &str = "16:9";
+/// Default negative prompt (fal's schema default).
+pub const DEFAULT_NEGATIVE_PROMPT: &str = "blur, distort, and low quality";
+/// Default CFG scale.
+pub const DEFAULT_CFG_SCALE: f64 = 0.5;
+/// Longest motion-control output by orientation (protocol.md §2): video 30 s, image 10 s.
+pub fn motion_max_seconds(orientation: &str) -> f64 {
+    if orientation == "image" { 10.0 } else { 30.0 }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn selection_follows_family_provider_and_kind() {
+        let e = select("kling-v2.6-pro", ProviderKind::Fal, Kind::ImageToVideo).unwrap();
+        assert_eq!(e.id, "fal-ai/kling-video/v2.6/pro/image-to-video");
+        assert_eq!(e.start_image_field, Some("start_image_url"));
+        let e = select("kling-v2.5-turbo-pro", ProviderKind::Fal, Kind::ImageToVideo).unwrap();
+        assert_eq!(e.start_image_field, Some("image_url"));
+        assert_eq!(e.end_image_field, Some("tail_image_url"));
+        assert!(select("kling-v2.6-pro", ProviderKind::Eachlabs, Kind::ImageToVideo).is_none());
+        assert!(select("kling-v2.5-turbo-pro", ProviderKind::Fal, Kind::MotionControl).is_none());
+        let o3 = select("kling-o3-pro", ProviderKind::Fal, Kind::ImageToVideo).unwrap();
+        assert_eq!(o3.start_image_field, Some("image_url"), "O3 image-to-video: image_url");
+        let v3 = select("kling-v3-pro", ProviderKind::Fal, Kind::ImageToVideo).unwrap();
+        assert_eq!(v3.start_image_field, Some("start_image_url"));
+        assert!(select("kling-v3-pro", ProviderKind::Fal, Kind::ReferenceToVideo).is_none());
+        assert!(select("kling-o3-standard", ProviderKind::Fal, Kind::ReferenceToVideo).is_some());
+        assert_eq!(
+            families(),
+            [
+                "kling-v2.6-pro",
+                "kling-v2.5-turbo-pro",
+                "kling-v3-pro",
+                "kling-v3-standard",
+                "kling-v3-turbo-pro",
+                "kling-o3-pro",
+                "kling-o3-standard",
+                "veo3.1",
+                "veo3.1-fast",
+                "seedance-2",
+                "seedance-2-fast",
+                "hailuo-2.3-pro",
+                "hailuo-2.3-standard",
+                "hailuo-2.3-fast-pro",
+                "hailuo-2.3-fast-standard",
+                "ltx-2.3",
+                "ltx-2.3-fast"
+            ]
+        );
+        let veo = |end| select_for("veo3.1", ProviderKind::Fal, Kind::ImageToVideo, end).unwrap();
+        assert_eq!(veo(false).id, "fal-ai/veo3.1/image-to-video");
+        assert_eq!(
+            veo(true).id,
+            "fal-ai/veo3.1/first-last-frame-to-video",
+            "an end image: first/last frame"
+        );
+        assert_eq!(veo(true).start_image_field, Some("first_frame_url"));
+        let ltx = select_for("ltx-2.3", ProviderKind::Fal, Kind::ImageToVideo, true).unwrap();
+        assert_eq!(
+            ltx.id, "fal-ai/ltx-2.3/image-to-video",
+            "no end-image row: the family's own"
+        );
+        assert_eq!(ltx.duration_format.value(8), serde_json::json!(8));
+        assert_eq!(veo(false).duration_format.value(8), serde_json::json!("8s"));
+    }
+
+    /// Every catalog row agrees with the endpoint's published input schema (schemas/): each
+    /// field the row sends is in it, and each concept the schema has is one the row uses.
+    #[test]
+    fn every_row_matches_its_published_schema() {
+        let mut checked = 0;
+        for e in CATALOG {
+            let Some(text) = crate::published::schema(e.provider == ProviderKind::Fal, e.id) else {
+                assert_eq!(e.id, "kling-v2-5-turbo-pro-text-to-video", "no snapshot for {}", e.id);
+                continue;
+            };
+            let doc: serde_json::Value = serde_json::from_str(text).unwrap();
+            let props = &doc["properties"];
+            let has = |f: &str| props.get(f).is_some();
+            let id = e.id;
+            for f in [e.start_image_field, e.end_image_field].into_iter().flatten() {
+                assert!(has(f), "{id}: no `{f}` in the published schema");
+            }
+            let flags = [
+                ("aspect_ratio", e.aspect_ratio),
+                ("negative_prompt", e.negative_prompt),
+                ("cfg_scale", e.cfg_scale),
+                ("generate_audio", e.generate_audio.is_some()),
+                ("voice_ids", e.voices == Voices::Ids),
+                ("multi_prompt", e.multi_prompt),
+                ("shot_type", e.shot_type),
+                ("image_urls", e.references),
+                ("elements", e.elements),
+                ("duration", e.takes_duration()),
+            ];
+            for (field, row) in flags {
+                assert_eq!(has(field), row, "{id}: `{field}` in the schema vs the catalog row");
+            }
+            assert_eq!(
+                e.voices == Voices::Elements,
+                e.elements,
+                "{id}: voices bound through elements"
+            );
+            if let (Some(d), Some(row)) = (props["generate_audio"]["default"].as_bool(), e.generate_audio) {
+                assert_eq!(d, row, "{id}: generate_audio default");
+            }
+            let published: Vec<u64> = props["duration"]["enum"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|v| v.as_u64().or_else(|| v.as_str()?.trim_end_matches('s').parse().ok()))
+                .collect();
+            let ours: Vec<u64> = (1..=MAX_SECONDS).filter(|n| e.durations.allows(*n)).collect();
+            if props["duration"]["enum"].is_array() || !e.takes_duration() {
+                assert_eq!(published, ours, "{id}: durations");
+                let format = e.durations.describe().split(' ').next().and_then(|n| n.parse().ok());
+                if let (Some(n), Some(first)) = (format, props["duration"]["enum"].get(0)) {
+                    assert_eq!(
+                        e.duration_format.value(n).is_number(),
+                        first.is_number(),
+                        "{id}: duration type"
+                    );
+                }
+            }
+            checked += 1;
+        }
+        assert_eq!(checked, CATALOG.len() - 1);
+    }
+}

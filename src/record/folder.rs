@@ -1,0 +1,212 @@
+//! The output folder: one render at a time (an advisory lock the OS releases when the holder
+//! dies), one storyboard's (`.storyboard/owner`), and no file in it that storyboard did not
+//! write is ever overwritten.
+
+use camino::{Utf8Path, Utf8PathBuf};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::io::Write;
+
+use crate::error::{Error, UsageError};
+use crate::plan::Plan;
+use crate::record::journal::History;
+
+/// The folder's state files, created and checked (not a planted link).
+pub fn prepare(out: &Utf8Path) -> Result<(), Error> {
+    let state = out.join(".storyboard");
+    let failed = |source| Error::Write {
+        path: state.clone(),
+        source,
+    };
+    std::fs::create_dir_all(&state).map_err(failed)?;
+    match std::fs::symlink_metadata(&state) {
+        Ok(m) if m.is_dir() => Ok(()),
+        Ok(_) => Err(failed(std::io::Error::other("it is not a folder (a link?)"))),
+        Err(e) => Err(failed(e)),
+    }
+}
+
+/// Takes the folder's lock, or says which process holds it.
+pub fn lock(out: &Utf8Path) -> Result<std::fs::File, Error> {
+    let path = out.join(".storyboard").join("lock");
+    let mut f = crate::files::no_follow(
+        std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .read(true)
+            .write(true),
+    )
+    .open(&path)
+    .map_err(|source| Error::Write {
+        path: path.clone(),
+        source,
+    })?;
+    match f.try_lock() {
+        Ok(()) => {
+            let _ = f.set_len(0);
+            let _ = write!(f, "{}", std::process::id());
+            let _ = f.sync_all();
+            Ok(f)
+        }
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let holder = read_small(&path);
+            let holder = holder.trim();
+            Err(Error::Locked {
+                out: out.to_owned(),
+                holder: if holder.is_empty() { "unknown" } else { holder }.to_owned(),
+            })
+        }
+        Err(std::fs::TryLockError::Error(source)) => Err(Error::Write { path, source }),
+    }
+}
+
+/// Claims the folder for `storyboard` (its canonical path, or `<stdin>`), or refuses when
+/// another storyboard renders into it: their clips would overwrite each other.
+pub fn claim(out: &Utf8Path, storyboard: &Utf8Path) -> Result<(), Error> {
+    let me = if storyboard.as_str() == "-" {
+        Utf8PathBuf::from("<stdin>")
+    } else {
+        storyboard.canonicalize_utf8().unwrap_or_else(|_| storyboard.to_owned())
+    };
+    let path = out.join(".storyboard").join("owner");
+    let owner = match crate::files::read_limited(&path, MAX_SMALL_BYTES, false) {
+        Ok(bytes) => String::from_utf8_lossy(&bytes.unwrap_or_default()).into_owned(),
+        Err(e) => return Err(UsageError::State(e.to_string()).into()),
+    };
+    let owner = owner.trim();
+    if owner.is_empty() {
+        return crate::files::write_atomic(&path, me.as_str().as_bytes())
+            .map_err(|source| Error::Write { path, source });
+    }
+    if owner != me.as_str() {
+        return Err(UsageError::FolderOwned {
+            out: out.to_owned(),
+            owner: owner.to_owned(),
+        }
+        .into());
+    }
+    Ok(())
+}
+
+/// Refuses when a file a render is about to write stands in the folder and storyboard did not
+/// write it: `manifest.json` (unless it is a storyboard manifest) and each shot's `<id>.mp4`
+/// (unless its content is a clip the journal recorded or what storyboard put there), so a
+/// user's own files are never overwritten.
+pub fn check_foreign(out: &Utf8Path, history: &History, clip_names: impl Iterator<Item = String>) -> Result<(), Error> {
+    if !manifest_is_ours(out) {
+        return Err(UsageError::ForeignFile(out.join("manifest.json")).into());
+    }
+    let written = Written::read(out);
+    for name in clip_names {
+        if !written.replaceable(out, &name, Some(history)) {
+            return Err(UsageError::ForeignFile(out.join(&name)).into());
+        }
+    }
+    Ok(())
+}
+
+/// Whether `manifest.json` may be rewritten: absent, recorded as written, or a storyboard
+/// manifest (a render stopped between two of its rewrites leaves one not yet recorded).
+fn manifest_is_ours(out: &Utf8Path) -> bool {
+    let written = Written::read(out);
+    let path = out.join("manifest.json");
+    std::fs::symlink_metadata(&path).is_err()
+        || written.recorded(out, "manifest.json")
+        || crate::files::read_limited(&path, MAX_STATE_BYTES, false)
+            .ok()
+            .flatten()
+            .is_some_and(|b| serde_json::from_slice::<crate::record::manifest::Manifest>(&b).is_ok())
+}
+
+/// The longest state file read back (manifest, picks, the record of written files): far
+/// beyond any film's.
+pub const MAX_STATE_BYTES: u64 = 64 << 20;
+
+/// The longest small state file (owner, lock).
+pub const MAX_SMALL_BYTES: u64 = 64 << 10;
+
+/// A small state file's text; empty when it cannot be read.
+fn read_small(path: &Utf8Path) -> String {
+    let bytes = crate::files::read_limited(path, MAX_SMALL_BYTES, false).ok().flatten();
+    String::from_utf8_lossy(&bytes.unwrap_or_default()).into_owned()
+}
+
+/// `.storyboard/written.json`: the files storyboard wrote in the output folder outside its
+/// state folder (clips at `<id>.mp4`, the cut, timeline, review page, manifest), by content.
+/// A file whose content differs from what storyboard wrote there is the user's: never
+/// replaced or removed.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct Written {
+    /// File name (in the output folder) → sha256 of what storyboard wrote.
+    files: BTreeMap<String, String>,
+    /// No record yet: a folder last rendered by a version that kept none.
+    #[serde(skip)]
+    legacy: bool,
+}
+
+impl Written {
+    fn path(out: &Utf8Path) -> Utf8PathBuf {
+        out.join(".storyboard").join("written.json")
+    }
+
+    /// The record (unreadable: empty, so nothing counts as storyboard's).
+    pub fn read(out: &Utf8Path) -> Written {
+        match crate::files::read_limited(&Written::path(out), MAX_STATE_BYTES, false) {
+            Ok(None) => Written {
+                legacy: true,
+                ..Written::default()
+            },
+            Ok(Some(b)) => serde_json::from_slice(&b).unwrap_or_default(),
+            Err(_) => Written::default(),
+        }
+    }
+
+    /// Whether `name` may be replaced or removed: nothing stands there, or a regular file whose
+    /// content storyboard wrote there (or, with the journal, a clip it recorded).
+    pub fn replaceable(&self, out: &Utf8Path, name: &str, history: Option<&History>) -> bool {
+        let path = out.join(name);
+        let Ok(meta) = std::fs::symlink_metadata(&path) else {
+            return true;
+        };
+        let Some(sha) = meta.is_file().then(|| crate::digest::file_sha256(&path)).flatten() else {
+            return false;
+        };
+        // A folder from before the record: its cut, timeline and review page (asked without
+        // the journal) are taken as storyboard's once, then recorded.
+        let legacy = self.legacy && history.is_none();
+        legacy || self.files.get(name) == Some(&sha) || history.is_some_and(|h| h.clip_shas.contains(&sha))
+    }
+
+    /// Whether `name` holds what storyboard recorded writing there (no legacy allowance).
+    fn recorded(&self, out: &Utf8Path, name: &str) -> bool {
+        let path = out.join(name);
+        std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_file())
+            && crate::digest::file_sha256(&path).is_some_and(|sha| self.files.get(name) == Some(&sha))
+    }
+
+    /// Records the content of `name` as written by storyboard (none there: forgets it).
+    pub fn record(out: &Utf8Path, names: &[&str]) -> std::io::Result<()> {
+        let mut w = Written::read(out);
+        for name in names {
+            let path = out.join(name);
+            let regular = std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_file());
+            match regular.then(|| crate::digest::file_sha256(&path)).flatten() {
+                Some(sha) => w.files.insert((*name).to_owned(), sha),
+                None => w.files.remove(*name),
+            };
+        }
+        let bytes = serde_json::to_vec_pretty(&w).map_err(std::io::Error::other)?;
+        std::fs::create_dir_all(out.join(".storyboard"))?;
+        crate::files::write_atomic(&Written::path(out), &bytes)
+    }
+}
+
+/// The clips a render may write under shots' names: every shot's `<id>.mp4` (its selected
+/// take, put in place at the end of the render).
+pub fn clip_names(plan: &Plan) -> impl Iterator<Item = String> + '_ {
+    let mut seen = std::collections::HashSet::new();
+    plan.shots
+        .iter()
+        .filter(move |s| seen.insert(s.shot.as_str()))
+        .map(|s| format!("{}.mp4", s.shot))
+}

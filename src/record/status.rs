@@ -1,0 +1,289 @@
+//! `storyboard status`: where each shot stands, from the manifest and the journal, without
+//! network: done / cached / in flight (request id) / failed (why) / uncertain / pending, whether
+//! each clip is present and verified, and the money committed.
+
+use camino::Utf8Path;
+use serde_json::{Value, json};
+
+use crate::record::journal::{Journal, KeyState};
+use crate::record::manifest::{Manifest, ShotStatus};
+
+/// One shot's standing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ShotState {
+    /// Shot id.
+    pub id: String,
+    /// `done`, `cached`, `in flight`, `failed`, `uncertain`, `skipped`, `pending`.
+    pub state: &'static str,
+    /// The request id, when there is one.
+    pub request_id: Option<String>,
+    /// `verified`, `missing`, `corrupt`, or `-` (no clip expected).
+    pub clip: &'static str,
+    /// Why (failed, uncertain).
+    pub reason: Option<String>,
+    /// Estimated USD.
+    pub estimated_usd: Option<f64>,
+    /// What the provider billed (fal's billing events, Eachlabs' cost), when known.
+    pub billed_usd: Option<f64>,
+    /// The shot this request renders a take of, with its takes (filled from the manifest, journal and picks).
+    pub takes: TakesState,
+}
+
+/// A shot's takes, as `status` shows them.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TakesState {
+    /// The shot id.
+    pub shot: String,
+    /// Take numbers kept.
+    pub numbers: Vec<u32>,
+    /// The selected take.
+    pub selected: Option<u32>,
+    /// A redo waits for the next render.
+    pub redo: bool,
+    /// The director's note.
+    pub note: Option<String>,
+    /// Each kept take's number with the endpoint and model family that made it (shoot-outs).
+    pub made_by: Vec<(u32, Option<String>, Option<&'static str>)>,
+}
+
+/// Fills each state's takes from the folder's manifest, journal and picks.
+fn with_takes(out: &Utf8Path, m: &Manifest, history: &crate::record::journal::History, states: &mut [ShotState]) {
+    let picks = crate::record::takes::Picks::read(out).unwrap_or_default();
+    let all = crate::record::takes::of_shots(out, &m.shots, history, &picks);
+    let by_label: std::collections::HashMap<&str, usize> = m
+        .shots
+        .iter()
+        .enumerate()
+        .flat_map(|(i, s)| {
+            std::iter::once(&s.request)
+                .chain(&s.more)
+                .map(move |r| (r.label.as_str(), i))
+        })
+        .collect();
+    for state in states.iter_mut() {
+        if let Some(&i) = by_label.get(state.id.as_str()) {
+            let (shot, t) = (&m.shots[i], &all[i]);
+            state.takes = TakesState {
+                shot: shot.id.clone(),
+                numbers: t.takes.iter().map(|t| t.n).collect(),
+                selected: t.selected,
+                redo: t.redo_pending(history, &shot.id),
+                note: t.pick.note.clone(),
+                made_by: shot
+                    .takes
+                    .iter()
+                    .map(|r| (r.take, r.endpoint.clone(), r.endpoint.as_deref().and_then(family_of)))
+                    .collect(),
+            };
+        }
+    }
+}
+
+/// The model family an endpoint id (or Eachlabs slug) belongs to.
+fn family_of(endpoint: &str) -> Option<&'static str> {
+    crate::facts::catalog::CATALOG
+        .iter()
+        .find(|e| e.id == endpoint)
+        .map(|e| e.family)
+}
+
+/// The shots to report: (id, request key, estimate), from a storyboard's plan or a manifest.
+pub type Listing = Vec<(String, String, Option<f64>)>;
+
+/// Reads the folder's manifest and journal and reports each listed shot, with its takes.
+pub fn status(out: &Utf8Path, listing: &Listing) -> Vec<ShotState> {
+    let history = Journal::read(&Journal::path_in(out));
+    let manifest = Manifest::read(&out.join("manifest.json"));
+    let mut states = states(out, listing, &history, manifest.as_ref());
+    if let Some(m) = &manifest {
+        with_takes(out, m, &history, &mut states);
+    }
+    states
+}
+
+/// Each listed shot's standing.
+fn states(
+    out: &Utf8Path,
+    listing: &Listing,
+    history: &crate::record::journal::History,
+    manifest: Option<&Manifest>,
+) -> Vec<ShotState> {
+    listing
+        .iter()
+        .map(|(id, key, est)| {
+            let record = manifest.and_then(|m| m.requests().find(|s| s.request_key == *key && s.label == *id));
+            let latest = history.latest.get(key).map(|(_, s)| s);
+            let clip_state = |clip: &crate::record::manifest::ClipRecord| {
+                let kept = crate::files::kept_path(&clip.sha256);
+                if crate::decide::intact_clip(out, latest).is_some() {
+                    "verified"
+                } else if out.join(&clip.path).exists() || out.join(kept).exists() {
+                    "corrupt"
+                } else {
+                    "missing"
+                }
+            };
+            // A sandbox render bills nothing, whatever its emulated billing events said.
+            let billed_usd = match history.latest.get(key) {
+                Some((api, KeyState::Done { actual_usd, .. })) if api != "sandbox" => *actual_usd,
+                _ => None,
+            };
+            let (state, request_id, clip, reason) = match latest {
+                Some(KeyState::Done { clip, request_id, .. }) => {
+                    let c = clip_state(clip);
+                    let st = if record.is_some_and(|r| r.status == ShotStatus::Cached) {
+                        "cached"
+                    } else {
+                        "done"
+                    };
+                    (
+                        if c == "verified" { st } else { "pending" },
+                        request_id.clone(),
+                        c,
+                        None,
+                    )
+                }
+                Some(KeyState::Accepted(job)) => ("in flight", Some(job.request_id.clone()), "-", None),
+                Some(KeyState::Finished { job, .. }) => (
+                    "in flight",
+                    Some(job.request_id.clone()),
+                    "-",
+                    Some("finished; the clip downloads on the next render".to_owned()),
+                ),
+                Some(KeyState::Failed { error, request_id }) => {
+                    ("failed", request_id.clone(), "-", Some(error.clone()))
+                }
+                Some(KeyState::Gone { request_id, reason }) => {
+                    ("failed", Some(request_id.clone()), "-", Some(reason.clone()))
+                }
+                Some(KeyState::Uncertain(reason)) => ("uncertain", None, "-", Some(reason.clone())),
+                Some(KeyState::Cancelled { request_id }) => (
+                    "cancelled",
+                    Some(request_id.clone()),
+                    "-",
+                    Some("cancelled while queued (not billed); the next render submits it again".into()),
+                ),
+                Some(KeyState::Intent) => (
+                    "uncertain",
+                    None,
+                    "-",
+                    Some("the render stopped while submitting".into()),
+                ),
+                None => match record {
+                    Some(r) if r.status == ShotStatus::Skipped => ("skipped", None, "-", r.error.clone()),
+                    _ => ("pending", None, "-", None),
+                },
+            };
+            ShotState {
+                id: id.clone(),
+                state,
+                request_id,
+                clip,
+                reason,
+                estimated_usd: *est,
+                billed_usd,
+                takes: TakesState::default(),
+            }
+        })
+        .collect()
+}
+
+/// Whether everything in the folder's journal was rendered against the sandbox ($0).
+pub fn sandbox_only(out: &Utf8Path) -> bool {
+    let history = Journal::read(&Journal::path_in(out));
+    !history.latest.is_empty() && history.latest.values().all(|(api, _)| api == "sandbox")
+}
+
+/// Money committed: shots the provider accepted (in flight or finished), by estimate.
+pub fn committed(states: &[ShotState]) -> f64 {
+    states
+        .iter()
+        .filter(|s| s.request_id.is_some() && s.state != "cached")
+        .filter_map(|s| s.estimated_usd)
+        .fold(0.0, |a, b| a + b)
+}
+
+/// Whether a shot's bill differs from its estimate by more than a cent.
+pub fn bill_differs(s: &ShotState) -> bool {
+    matches!((s.estimated_usd, s.billed_usd), (Some(e), Some(b)) if (e - b).abs() > 0.01)
+}
+
+/// A shot's billed cell: `$0.70`, `$0.56 (est. $1.12)` when it differs by more than a cent,
+/// `-` when unknown.
+pub fn billed_cell(s: &ShotState) -> String {
+    match (s.billed_usd, s.estimated_usd) {
+        (Some(b), Some(e)) if bill_differs(s) => format!("${b:.2} (est. ${e:.2})"),
+        (Some(b), _) => format!("${b:.2}"),
+        (None, _) => "-".into(),
+    }
+}
+
+/// Estimated against billed over the shots with a bill: one line, or none when no bill is
+/// known.
+pub fn billing_line(states: &[ShotState]) -> Option<String> {
+    let billed: Vec<&ShotState> = states.iter().filter(|s| s.billed_usd.is_some()).collect();
+    if billed.is_empty() {
+        return None;
+    }
+    let sum = |f: fn(&ShotState) -> Option<f64>| billed.iter().filter_map(|s| f(s)).sum::<f64>();
+    let (est, bill) = (sum(|s| s.estimated_usd), sum(|s| s.billed_usd));
+    let differ = billed.iter().filter(|s| bill_differs(s)).count();
+    Some(format!(
+        "billed ${bill:.2} for {} shot(s) estimated at ${est:.2}{}\n",
+        billed.len(),
+        match differ {
+            0 => String::new(),
+            n => format!(" — {n} differ from their estimate by more than a cent"),
+        }
+    ))
+}
+
+/// Each shot of a plan with the request key it was last rendered with (a chained shot's key
+/// depends on its upstream clip: the one in the folder's manifest) and its estimate.
+pub fn listing_from_plan(plan: &crate::plan::Plan, out: &Utf8Path) -> Listing {
+    let rendered = Manifest::read(&out.join("manifest.json"));
+    plan.shots
+        .iter()
+        .map(|shot| {
+            let last = rendered
+                .as_ref()
+                .and_then(|m| m.requests().find(|r| r.label == shot.id));
+            let key = match last {
+                Some(r) if !shot.chain.is_empty() => r.request_key.clone(),
+                _ => shot.request_key.clone(),
+            };
+            (shot.id.clone(), key, shot.estimate.map(crate::facts::cost::Micros::usd))
+        })
+        .collect()
+}
+
+/// The listing from a manifest (when given a folder).
+pub fn listing_from_manifest(out: &Utf8Path) -> Option<Listing> {
+    let m = Manifest::read(&out.join("manifest.json"))?;
+    Some(
+        m.requests()
+            .map(|s| (s.label.clone(), s.request_key.clone(), s.estimated_usd))
+            .collect(),
+    )
+}
+
+/// The report as JSON.
+pub fn to_json(out: &Utf8Path, states: &[ShotState], sandbox: bool) -> Value {
+    json!({
+        "output": out,
+        "sandbox": sandbox,
+        "committed_usd": if sandbox { 0.0 } else { committed(states) },
+        "estimated_usd": committed(states),
+        "billed_usd": states.iter().filter_map(|s| s.billed_usd).reduce(|a, b| a + b),
+        "shots": states.iter().map(|s| json!({
+            "id": s.id, "state": s.state, "request_id": s.request_id, "clip": s.clip,
+            "reason": s.reason, "estimated_usd": s.estimated_usd, "billed_usd": s.billed_usd,
+            "billed_differs": bill_differs(s),
+            "shot": s.takes.shot, "takes": s.takes.numbers, "selected_take": s.takes.selected,
+            "redo": s.takes.redo, "note": s.takes.note,
+            "take_models": s.takes.made_by.iter().map(|(n, endpoint, model)| {
+                json!({"take": n, "endpoint": endpoint, "model": model})
+            }).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+    })
+}

@@ -1,0 +1,253 @@
+//! The store's operations against a shared folder (`file://`) and against a real
+//! S3-compatible server (moto, when `STORYBOARD_TEST_PYTHON` has it).
+
+use bytes::Bytes;
+use camino::Utf8PathBuf;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::claims::{self, ClaimRequest, Claimed, Ended};
+use super::clips::{self, Indexed};
+use super::moto::Moto;
+use super::{Backend, Written, open, open_with, picks, status};
+use crate::provider::Accepted;
+
+/// A store to test, and what keeps it alive.
+struct Fixture {
+    store: Backend,
+    _dir: tempfile::TempDir,
+    _moto: Option<Moto>,
+}
+
+fn folder() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let url = url::Url::from_directory_path(dir.path()).unwrap();
+    Fixture {
+        store: open(url.as_str()).unwrap(),
+        _dir: dir,
+        _moto: None,
+    }
+}
+
+async fn s3() -> Option<Fixture> {
+    let Ok(python) = std::env::var("STORYBOARD_TEST_PYTHON") else {
+        assert!(
+            std::env::var("STORYBOARD_REQUIRE_TOOLS").is_err(),
+            "STORYBOARD_TEST_PYTHON is required (scripts/test sets it)"
+        );
+        eprintln!("skipping the S3 half: STORYBOARD_TEST_PYTHON not set");
+        return None;
+    };
+    let moto = tokio::task::spawn_blocking(move || Moto::start(&python))
+        .await
+        .unwrap()
+        .unwrap();
+    moto.bucket("films").await.unwrap();
+    let store = open_with("s3://films/team-a", moto.env().into_iter()).unwrap();
+    Some(Fixture {
+        store,
+        _dir: tempfile::tempdir().unwrap(),
+        _moto: Some(moto),
+    })
+}
+
+async fn both() -> Vec<Fixture> {
+    let mut out = vec![folder()];
+    out.extend(s3().await);
+    out
+}
+
+fn request(key: &str) -> ClaimRequest {
+    ClaimRequest {
+        api: "sandbox".into(),
+        request_key: format!("sha256:{key}"),
+        endpoint: "fal-ai/kling-video/v3/pro/text-to-video".into(),
+        lease: Duration::from_secs(300),
+        poll: Duration::from_millis(10),
+    }
+}
+
+#[tokio::test]
+async fn create_is_once_and_update_needs_the_current_version() {
+    for f in both().await {
+        let s = &f.store;
+        let Written::Done(v1) = s.create("a/x.json", Bytes::from("1")).await.unwrap() else {
+            panic!("first create lost")
+        };
+        assert_eq!(s.create("a/x.json", Bytes::from("2")).await.unwrap(), Written::Lost);
+        let Written::Done(v2) = s.update("a/x.json", Bytes::from("3"), &v1).await.unwrap() else {
+            panic!("update at the current version lost")
+        };
+        assert_eq!(
+            s.update("a/x.json", Bytes::from("4"), &v1).await.unwrap(),
+            Written::Lost
+        );
+        let (body, v) = s.get("a/x.json").await.unwrap().unwrap();
+        assert_eq!((&body[..], v), (&b"3"[..], v2));
+        assert!(s.get("a/none.json").await.unwrap().is_none());
+    }
+}
+
+#[tokio::test]
+async fn many_claims_of_one_key_make_one_submit_and_the_rest_follow_it() {
+    for f in both().await {
+        let store = Arc::new(f.store.clone());
+        let mut tasks = Vec::new();
+        for _ in 0..8 {
+            let store = store.clone();
+            tasks.push(tokio::spawn(async move {
+                match claims::claim(&store, &request("k1")).await.unwrap() {
+                    Claimed::Submit(mut t) => {
+                        assert!(
+                            claims::submitted(&store, &mut t, &Accepted::by_id("req-1"))
+                                .await
+                                .unwrap()
+                        );
+                        "submit".to_owned()
+                    }
+                    Claimed::Follow(job) => job.request_id,
+                    other => panic!("{other:?}"),
+                }
+            }));
+        }
+        let mut seen = Vec::new();
+        for t in tasks {
+            seen.push(t.await.unwrap());
+        }
+        seen.sort();
+        assert_eq!(seen.iter().filter(|s| *s == "submit").count(), 1, "{seen:?}");
+        assert_eq!(seen.iter().filter(|s| *s == "req-1").count(), 7, "{seen:?}");
+        claims::ended(&store, "sandbox", "sha256:k1", &Ended::Clip("abc".into()))
+            .await
+            .unwrap();
+        assert!(matches!(
+            claims::claim(&store, &request("k1")).await.unwrap(),
+            Claimed::Finished(sha) if sha == "abc"
+        ));
+    }
+}
+
+#[tokio::test]
+async fn a_claim_past_its_lease_without_a_request_is_taken_over_to_be_settled() {
+    for f in both().await {
+        let s = &f.store;
+        let Claimed::Submit(mut dead) = claims::claim(s, &request("k2")).await.unwrap() else {
+            panic!()
+        };
+        let mut stale = claims::read(s, "sandbox", "sha256:k2").await.unwrap().unwrap();
+        stale.claimed_at = "2026-01-01T00:00:00Z".into();
+        let name = format!("claims/{}.json", super::key_name("sandbox", "sha256:k2"));
+        let (_, v) = s.get(&name).await.unwrap().unwrap();
+        let body = Bytes::from(serde_json::to_vec(&stale).unwrap());
+        assert!(matches!(s.update(&name, body, &v).await.unwrap(), Written::Done(_)));
+        let Claimed::Settle(mut settler, old) = claims::claim(s, &request("k2")).await.unwrap() else {
+            panic!("a stale claim must be settled, not submitted")
+        };
+        assert_eq!(old.claimed_at, "2026-01-01T00:00:00Z");
+        // The machine that died cannot write into a claim that was taken over.
+        assert!(!claims::submitted(s, &mut dead, &Accepted::by_id("late")).await.unwrap());
+        assert!(
+            claims::submitted(s, &mut settler, &Accepted::by_id("found"))
+                .await
+                .unwrap()
+        );
+        let Claimed::Follow(job) = claims::claim(s, &request("k2")).await.unwrap() else {
+            panic!()
+        };
+        assert_eq!(job.request_id, "found");
+        // A failure of that request frees the key for a new claim.
+        let failed = Ended::Failed {
+            request_id: "found".into(),
+            error: "content policy".into(),
+        };
+        claims::ended(s, "sandbox", "sha256:k2", &failed).await.unwrap();
+        assert!(matches!(
+            claims::claim(s, &request("k2")).await.unwrap(),
+            Claimed::Submit(_)
+        ));
+    }
+}
+
+#[tokio::test]
+async fn a_published_clip_is_found_by_its_key_and_fetched_verified() {
+    for f in both().await {
+        let s = &f.store;
+        let dir = Utf8PathBuf::from_path_buf(f._dir.path().join("local")).unwrap();
+        std::fs::create_dir_all(&dir).unwrap();
+        let clip = dir.join("clip.mp4");
+        std::fs::write(&clip, b"not really an mp4, but bytes").unwrap();
+        let sha = crate::digest::sha256_file(&clip).unwrap();
+        let entry = Indexed {
+            version: 1,
+            request_key: "sha256:k3".into(),
+            api: "sandbox".into(),
+            sha256: sha.clone(),
+            bytes: 28,
+            shot: "arrival".into(),
+            storyboard: "reunion".into(),
+            request_id: Some("r".into()),
+            at: crate::record::journal::now(),
+        };
+        assert!(clips::lookup(s, "sandbox", "sha256:k3").await.unwrap().is_none());
+        clips::publish(s, &clip, &entry).await.unwrap();
+        clips::publish(s, &clip, &entry).await.unwrap();
+        assert!(
+            clips::lookup(s, "https://queue.fal.run", "sha256:k3")
+                .await
+                .unwrap()
+                .is_none()
+        );
+        let found = clips::lookup(s, "sandbox", "sha256:k3").await.unwrap().unwrap();
+        assert_eq!(found, entry);
+        let dest = dir.join("other/arrival.mp4");
+        assert!(clips::fetch(s, &found.sha256, found.bytes, &dest).await.unwrap());
+        assert_eq!(std::fs::read(&dest).unwrap(), std::fs::read(&clip).unwrap());
+        // A damaged object is never used.
+        s.delete(&clips::take_object(&sha)).await.unwrap();
+        s.create(&clips::take_object(&sha), Bytes::from("not really an mp4, but bytez"))
+            .await
+            .unwrap();
+        assert!(!clips::fetch(s, &sha, 28, &dir.join("bad.mp4")).await.unwrap());
+        let summary = status::summarize(s).await.unwrap();
+        assert_eq!((summary.takes, summary.storyboards.get("reunion")), (1, Some(&1)));
+        assert!(status::gc(s, true).await.unwrap().is_empty(), "young and indexed: kept");
+    }
+}
+
+#[tokio::test]
+async fn concurrent_picks_of_different_shots_all_survive() {
+    for f in both().await {
+        let store = Arc::new(f.store.clone());
+        let mut tasks = Vec::new();
+        for i in 0..12u32 {
+            let store = store.clone();
+            tasks.push(tokio::spawn(async move {
+                picks::change(&store, "reunion", |doc: &mut BTreeMap<String, u32>| {
+                    doc.insert(format!("shot-{i}"), i);
+                    Ok::<_, ()>(())
+                })
+                .await
+                .unwrap()
+                .unwrap();
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+        let doc: BTreeMap<String, u32> = picks::read(&store, "reunion").await.unwrap();
+        assert_eq!(doc.len(), 12, "{doc:?}");
+    }
+}
+
+#[test]
+fn urls_that_cannot_work_are_refused_with_the_fix() {
+    let e = open("s3://AKIA:secret@bucket/x").unwrap_err().to_string();
+    assert!(e.contains("AWS_ACCESS_KEY_ID") && !e.contains("secret@"), "{e}");
+    let e = open("gs://bucket/x").unwrap_err().to_string();
+    assert!(e.contains("S3-compatible"), "{e}");
+    let e = open("file:///definitely/not/here").unwrap_err().to_string();
+    assert!(e.contains("not a folder"), "{e}");
+    let e = open("ftp://x/y").unwrap_err().to_string();
+    assert!(e.contains("s3://bucket/prefix"), "{e}");
+}

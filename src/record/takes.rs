@@ -1,0 +1,476 @@
+//! Takes: every clip a shot has had (read from the journal's `Done` records, kept in the
+//! output folder's store), the director's picks, redos and notes (`.storyboard/picks.json`),
+//! and the one rule that says which take is a shot's selected take.
+//!
+//! The rule: a pick holds until a newer take of that shot is rendered; otherwise the selected
+//! take is the newest take whose request is the shot's current one (what the storyboard asks
+//! for now, a redo included). So editing a prompt and rendering selects the new clip, and
+//! putting the prompt back selects the first clip again, for free.
+
+use camino::{Utf8Path, Utf8PathBuf};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use crate::record::journal::History;
+use crate::record::manifest::{ClipRecord, ShotRecord, TakeRecord};
+
+/// One clip a shot has had.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Take {
+    /// Take number: 1, 2, … in the order the shot's clips were made.
+    pub n: u32,
+    /// Which API made it (`sandbox` or a base URL).
+    pub api: String,
+    /// The request key that produced it.
+    pub request_key: String,
+    /// The provider's request id.
+    pub request_id: Option<String>,
+    /// The clip, at its place in the store.
+    pub clip: ClipRecord,
+    /// The estimate it was rendered at.
+    pub estimated_usd: Option<f64>,
+    /// The cost the provider reported.
+    pub actual_usd: Option<f64>,
+    /// When it was made (RFC 3339).
+    pub created_at: String,
+}
+
+/// Every shot's takes, from the journal, numbered per shot; a take whose clip is no longer in
+/// the store (removed by `clean`) keeps its number and is left out.
+pub fn register(out: &Utf8Path, history: &History) -> HashMap<String, Vec<Take>> {
+    let mut seen: HashSet<(String, String)> = HashSet::new();
+    let mut takes: HashMap<String, Vec<Take>> = HashMap::new();
+    let mut numbers: HashMap<String, u32> = HashMap::new();
+    for row in &history.done {
+        if !seen.insert((row.shot.clone(), row.clip.sha256.clone())) {
+            continue;
+        }
+        let n = numbers.entry(row.shot.clone()).or_default();
+        *n += 1;
+        let Some(path) = stored(out, &row.clip) else {
+            continue;
+        };
+        takes.entry(row.shot.clone()).or_default().push(Take {
+            n: *n,
+            api: row.api.clone(),
+            request_key: row.request_key.clone(),
+            request_id: row.request_id.clone(),
+            clip: ClipRecord {
+                path,
+                ..row.clip.clone()
+            },
+            estimated_usd: row.estimated_usd,
+            actual_usd: row.actual_usd,
+            created_at: row.at.clone(),
+        });
+    }
+    takes
+}
+
+/// Where a recorded clip is in the store, when it is there whole (by size; contents are
+/// verified where a clip is used).
+fn stored(out: &Utf8Path, clip: &ClipRecord) -> Option<Utf8PathBuf> {
+    let kept = crate::files::kept_path(&clip.sha256);
+    [kept, clip.path.clone()]
+        .into_iter()
+        .find(|p| std::fs::metadata(out.join(p)).is_ok_and(|m| m.is_file() && m.len() == clip.bytes))
+}
+
+/// The number of takes a shot has had (removed ones included).
+pub fn count(history: &History, shot: &str) -> u32 {
+    let shas: HashSet<&str> = history
+        .done
+        .iter()
+        .filter(|r| r.shot == shot)
+        .map(|r| r.clip.sha256.as_str())
+        .collect();
+    u32::try_from(shas.len()).unwrap_or(u32::MAX)
+}
+
+/// What the director said of one shot.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Pick {
+    /// The picked take.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub take: Option<u32>,
+    /// How many takes the shot had when it was picked: a newer take ends the pick.
+    #[serde(default)]
+    pub after: u32,
+    /// Each redo asked for, by the number of takes the shot had then; the last one is pending
+    /// until the shot has a newer take.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub redo: Vec<u32>,
+    /// A note.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// `.storyboard/picks.json`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Picks {
+    /// Format version (1).
+    pub version: u32,
+    /// By shot id.
+    pub shots: BTreeMap<String, Pick>,
+}
+
+/// The longest note kept.
+pub const MAX_NOTE_CHARS: usize = 4000;
+
+/// Reading or writing the picks failed.
+#[derive(Debug, thiserror::Error)]
+pub enum PickError {
+    /// The file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: Utf8PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not what storyboard writes.
+    #[error("{path} cannot be read ({why}): move it away; picks start afresh")]
+    Unreadable {
+        /// The file.
+        path: Utf8PathBuf,
+        /// Why.
+        why: String,
+    },
+    /// No such shot in the storyboard.
+    #[error("no shot `{shot}` in the storyboard{hint}")]
+    NoShot {
+        /// The id given.
+        shot: String,
+        /// A did-you-mean.
+        hint: String,
+    },
+    /// No such take.
+    #[error("shot `{shot}` has no take {take} (takes: {have}); `storyboard status FILE` lists them")]
+    NoTake {
+        /// Shot id.
+        shot: String,
+        /// The number given.
+        take: u32,
+        /// The takes it has.
+        have: String,
+    },
+    /// Nothing was rendered into the folder.
+    #[error("no manifest.json in {0}: render the storyboard first (`storyboard render FILE`)")]
+    NothingRendered(Utf8PathBuf),
+    /// A selected take could not be put at `<id>.mp4`.
+    #[error("{0}")]
+    Place(String),
+    /// The note is too long.
+    #[error("the note is {0} characters; at most {MAX_NOTE_CHARS} are kept")]
+    LongNote(usize),
+}
+
+impl Picks {
+    /// The picks file of an output folder.
+    pub fn path_in(out: &Utf8Path) -> Utf8PathBuf {
+        out.join(".storyboard").join("picks.json")
+    }
+
+    /// Reads the picks (none yet: empty); a file that is not a regular file, too large, or
+    /// names a shot id no storyboard could have is refused.
+    pub fn read(out: &Utf8Path) -> Result<Picks, PickError> {
+        let path = Picks::path_in(out);
+        let unreadable = |why: String| PickError::Unreadable {
+            path: path.clone(),
+            why,
+        };
+        let bytes = match crate::files::read_limited(&path, crate::record::folder::MAX_STATE_BYTES, false) {
+            Ok(Some(bytes)) => bytes,
+            Ok(None) => {
+                return Ok(Picks {
+                    version: 1,
+                    ..Picks::default()
+                });
+            }
+            Err(e) => return Err(unreadable(e.to_string())),
+        };
+        let picks: Picks = serde_json::from_slice(&bytes).map_err(|e| unreadable(e.to_string()))?;
+        match picks.shots.keys().find(|id| !crate::record::journal::valid_id(id)) {
+            Some(bad) => Err(unreadable(format!("`{bad}` is not a shot id"))),
+            None => Ok(picks),
+        }
+    }
+
+    /// Changes the picks under their own lock (so the review page and `pick` never lose each
+    /// other's changes) and writes them atomically: a crash leaves the old file or the new one.
+    pub fn change<T>(out: &Utf8Path, f: impl FnOnce(&mut Picks) -> Result<T, PickError>) -> Result<T, PickError> {
+        let path = Picks::path_in(out);
+        let io = |source| PickError::Io {
+            path: path.clone(),
+            source,
+        };
+        std::fs::create_dir_all(out.join(".storyboard")).map_err(io)?;
+        let lock = crate::files::no_follow(std::fs::OpenOptions::new().create(true).truncate(false).write(true))
+            .open(out.join(".storyboard").join("picks.lock"))
+            .map_err(io)?;
+        lock.lock().map_err(io)?;
+        let mut picks = Picks::read(out)?;
+        let answer = f(&mut picks)?;
+        picks.version = 1;
+        let bytes = serde_json::to_vec_pretty(&picks).map_err(|e| io(std::io::Error::other(e)))?;
+        crate::files::write_atomic(&path, &bytes).map_err(io)?;
+        Ok(answer)
+    }
+
+    /// The redo pending for a shot with `count` takes: the number it is salted with.
+    pub fn pending_redo(&self, shot: &str, count: u32) -> Option<u32> {
+        self.shots.get(shot)?.pending_redo(count)
+    }
+}
+
+impl Pick {
+    /// The last redo asked for, while the shot (with `count` takes) has no newer take.
+    pub fn pending_redo(&self, count: u32) -> Option<u32> {
+        let last = *self.redo.last()?;
+        (count <= last).then_some(last)
+    }
+}
+
+/// The selected take of a shot: the pick while no newer take exists, else the newest take
+/// whose request key is one of `current`.
+pub fn selected<'a>(takes: &'a [Take], pick: Option<&Pick>, current: &[String]) -> Option<&'a Take> {
+    let newest = takes.iter().map(|t| t.n).max().unwrap_or(0);
+    if let Some(p) = pick
+        && let Some(n) = p.take
+        && p.after >= newest
+        && let Some(t) = takes.iter().find(|t| t.n == n)
+    {
+        return Some(t);
+    }
+    takes
+        .iter()
+        .filter(|t| current.contains(&t.request_key))
+        .max_by_key(|t| t.n)
+}
+
+/// Adds to the plan one request for each shot a redo waits on (`storyboard pick --redo`), as
+/// the folder's journal and picks say.
+pub fn add_redos(plan: &mut crate::plan::Plan, out: &Utf8Path) -> Result<(), PickError> {
+    let picks = Picks::read(out)?;
+    if picks.shots.values().all(|p| p.redo.is_empty()) {
+        return Ok(());
+    }
+    let history = crate::record::journal::Journal::read(&crate::record::journal::Journal::path_in(out));
+    plan.add_redos(|shot| picks.pending_redo(shot, count(&history, shot)));
+    Ok(())
+}
+
+/// A redo's new take stays selected after the render that made it (its request is not the
+/// shot's current one once the redo is done): recorded as a pick, which holds until a newer
+/// take. `redos`: (shot, request key) of the redo requests of the render.
+pub fn keep_redos(out: &Utf8Path, redos: &[(String, String)], history: &History) -> Result<(), PickError> {
+    if redos.is_empty() {
+        return Ok(());
+    }
+    let register = register(out, history);
+    let made: Vec<(&str, u32)> = redos
+        .iter()
+        .filter_map(|(shot, key)| {
+            let take = register.get(shot)?.iter().find(|t| t.request_key == *key)?;
+            Some((shot.as_str(), take.n))
+        })
+        .collect();
+    if made.is_empty() {
+        return Ok(());
+    }
+    Picks::change(out, |p| {
+        for (shot, n) in made {
+            let entry = p.shots.entry(shot.to_owned()).or_default();
+            entry.take = Some(n);
+            entry.after = count(history, shot);
+        }
+        Ok(())
+    })
+}
+
+/// One shot's takes as they stand: the takes kept, the selected one, what the director said.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ShotTakes {
+    /// The takes kept, oldest first.
+    pub takes: Vec<Take>,
+    /// The selected take's number.
+    pub selected: Option<u32>,
+    /// The pick, redo and note.
+    pub pick: Pick,
+}
+
+impl ShotTakes {
+    /// The selected take.
+    pub fn selected_take(&self) -> Option<&Take> {
+        self.takes.iter().find(|t| Some(t.n) == self.selected)
+    }
+
+    /// Whether a redo waits for the next render.
+    pub fn redo_pending(&self, history: &History, shot: &str) -> bool {
+        !self.pick.redo.is_empty() && self.pick.pending_redo(count(history, shot)).is_some()
+    }
+}
+
+/// Each shot's takes and selection, for a manifest's shots (in its order): the current
+/// requests are the manifest's (a redo included).
+pub fn of_shots(out: &Utf8Path, shots: &[ShotRecord], history: &History, picks: &Picks) -> Vec<ShotTakes> {
+    let mut register = register(out, history);
+    shots
+        .iter()
+        .map(|s| {
+            let takes = register.remove(&s.id).unwrap_or_default();
+            let current: Vec<String> = std::iter::once(&s.request)
+                .chain(&s.more)
+                .map(|r| r.request_key.clone())
+                .collect();
+            let pick = picks.shots.get(&s.id).cloned().unwrap_or_default();
+            let selected = selected(&takes, Some(&pick), &current).map(|t| t.n);
+            ShotTakes { takes, selected, pick }
+        })
+        .collect()
+}
+
+/// The manifest's record of a take (the input and endpoint from the journal's intent).
+pub fn record(take: &Take, history: &History) -> TakeRecord {
+    let sent = history.sent.get(&(take.api.clone(), take.request_key.clone()));
+    TakeRecord {
+        take: take.n,
+        request_id: take.request_id.clone(),
+        request_key: take.request_key.clone(),
+        endpoint: sent.map(|s| s.endpoint.clone()),
+        input: sent.map(|s| s.input.clone()),
+        clip: take.clip.clone(),
+        estimated_usd: take.estimated_usd,
+        actual_usd: take.actual_usd,
+        created_at: take.created_at.clone(),
+        sandbox: take.api == "sandbox",
+    }
+}
+
+/// Fills each shot's takes, selected take and note; each shot's takes as they stand.
+pub fn fill(out: &Utf8Path, shots: &mut [ShotRecord], history: &History, picks: &Picks) -> Vec<ShotTakes> {
+    let all = of_shots(out, shots, history, picks);
+    for (rec, st) in shots.iter_mut().zip(&all) {
+        rec.takes = st.takes.iter().map(|t| record(t, history)).collect();
+        rec.selected_take = st.selected;
+        rec.note = st.pick.note.clone();
+        rec.redo = st.redo_pending(history, &rec.id);
+    }
+    all
+}
+
+/// [`fill`], and each selected take put at `<id>.mp4` (a shot with none has no `<id>.mp4`);
+/// the problems met, one line each.
+pub fn apply(out: &Utf8Path, shots: &mut [ShotRecord], history: &History, picks: &Picks) -> Vec<String> {
+    let all = fill(out, shots, history, picks);
+    let mut problems = Vec::new();
+    for (rec, st) in shots.iter().zip(&all) {
+        if let Err(e) = place(out, &rec.id, st.selected_take(), history) {
+            problems.push(format!("cannot put the selected take at {}.mp4: {e}", rec.id));
+        }
+    }
+    problems
+}
+
+/// Puts `take` at `<id>.mp4` (a hard link to the store where the file system allows, else a
+/// copy, swapped in whole) once its content is verified; with no take, removes a `<id>.mp4`
+/// storyboard wrote. A file storyboard did not write there is the user's: never replaced or
+/// removed.
+pub fn place(out: &Utf8Path, id: &str, take: Option<&Take>, history: &History) -> std::io::Result<()> {
+    let name = format!("{id}.mp4");
+    let own = out.join(&name);
+    let ours = crate::record::folder::Written::read(out).replaceable(out, &name, Some(history));
+    let Some(take) = take else {
+        if !ours || std::fs::symlink_metadata(&own).is_err() {
+            return Ok(());
+        }
+        std::fs::remove_file(&own)?;
+        return crate::record::folder::Written::record(out, &[&name]);
+    };
+    let kept = out.join(&take.clip.path);
+    if crate::digest::verify(&own, take.clip.bytes, &take.clip.sha256) {
+        return Ok(());
+    }
+    if !ours {
+        return Err(std::io::Error::other(
+            "a file storyboard did not write stands there (yours?): it is never replaced; move it away to get the take there",
+        ));
+    }
+    if !crate::digest::verify(&kept, take.clip.bytes, &take.clip.sha256) {
+        return Err(std::io::Error::other(format!(
+            "take {}'s clip ({}) was changed since storyboard kept it: not placed",
+            take.n, take.clip.path
+        )));
+    }
+    let tmp = crate::files::part_path(&own);
+    let _ = std::fs::remove_file(&tmp);
+    if std::fs::hard_link(&kept, &tmp).is_ok() {
+        std::fs::rename(&tmp, &own).inspect_err(|_| {
+            let _ = std::fs::remove_file(&tmp);
+        })?;
+    } else {
+        crate::files::copy_clip(&kept, &own)?;
+    }
+    crate::record::folder::Written::record(out, &[&name])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn take(n: u32, key: &str) -> Take {
+        Take {
+            n,
+            api: "sandbox".into(),
+            request_key: key.into(),
+            request_id: None,
+            clip: ClipRecord {
+                path: format!("{n}.mp4").into(),
+                bytes: 1,
+                sha256: format!("{n}"),
+                source_url: String::new(),
+            },
+            estimated_usd: None,
+            actual_usd: None,
+            created_at: String::new(),
+        }
+    }
+
+    #[test]
+    fn a_pick_holds_until_a_newer_take_and_then_the_current_request_wins() {
+        let takes = vec![take(1, "a"), take(2, "b"), take(3, "a")];
+        let current = vec!["a".to_owned()];
+        let n = |p: Option<&Pick>, cur: &[String]| selected(&takes, p, cur).map(|t| t.n);
+        assert_eq!(n(None, &current), Some(3), "the newest of the current request");
+        assert_eq!(n(None, &["b".to_owned()]), Some(2));
+        assert_eq!(n(None, &["c".to_owned()]), None, "nothing rendered for this request");
+        let held = Pick {
+            take: Some(2),
+            after: 3,
+            ..Pick::default()
+        };
+        assert_eq!(n(Some(&held), &current), Some(2), "picked after take 3");
+        let stale = Pick {
+            after: 2,
+            ..held.clone()
+        };
+        assert_eq!(n(Some(&stale), &current), Some(3), "take 3 came after the pick");
+        let gone = Pick { take: Some(9), ..held };
+        assert_eq!(n(Some(&gone), &current), Some(3), "a removed take is not selected");
+    }
+
+    #[test]
+    fn a_redo_is_pending_until_the_shot_has_a_newer_take() {
+        let mut picks = Picks::default();
+        picks.shots.insert(
+            "s".into(),
+            Pick {
+                redo: vec![1, 3],
+                ..Pick::default()
+            },
+        );
+        assert_eq!(picks.pending_redo("s", 3), Some(3));
+        assert_eq!(picks.pending_redo("s", 4), None);
+        assert_eq!(picks.pending_redo("t", 0), None);
+    }
+}
