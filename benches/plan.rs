@@ -5,8 +5,6 @@
 //! Run: `cargo bench --bench plan`
 
 use std::time::{Duration, Instant};
-use storyboard::plan::{Overrides, plan};
-use storyboard::storyboard::Source;
 
 fn storyboard(shots: usize) -> String {
     let mut s = String::from(
@@ -42,23 +40,18 @@ fn median(mut f: impl FnMut(), runs: usize) -> Duration {
 fn main() {
     let mut results = Vec::new();
     for n in [1_000, 10_000] {
-        let src = Source {
-            name: "bench.yaml".into(),
-            dir: ".".into(),
-            stem: "bench".into(),
-            text: storyboard(n),
-        };
+        let text = storyboard(n);
         let runs = if n > 5_000 { 5 } else { 11 };
         let plan_t = median(
             || {
-                let p = plan(&src, &Overrides::default()).expect("bench storyboard plans");
-                assert_eq!(p.shots.len(), n);
+                let shots = storyboard::bench::plan_shots("bench.yaml", text.clone()).expect("bench storyboard plans");
+                assert_eq!(shots, n);
             },
             runs,
         );
         let parse_t = median(
             || {
-                let v: serde_yaml::Value = serde_yaml::from_str(&src.text).unwrap();
+                let v: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
                 assert!(v.is_mapping());
             },
             runs,

@@ -16,12 +16,19 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]
-    pub command: Command,
+    pub(crate) command: Command,
+}
+
+impl Cli {
+    /// Whether the command was asked for JSON (its errors are then JSON on stdout too).
+    pub fn json(&self) -> bool {
+        self.command.json()
+    }
 }
 
 /// The subcommands.
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Expand, validate and price a storyboard: no network, no files written.
     #[command(
         after_help = "Example:\n  storyboard plan examples/reunion.yaml\n  storyboard plan examples/reunion.yaml --json"
@@ -102,7 +109,7 @@ pub enum Command {
 
 impl Command {
     /// Whether the command was asked for JSON (its errors are then JSON on stdout too).
-    pub fn json(&self) -> bool {
+    pub(crate) fn json(&self) -> bool {
         match self {
             Command::Plan(a) => a.json,
             Command::Render(a) => a.json,
@@ -116,7 +123,7 @@ impl Command {
 
 /// `storyboard plan`.
 #[derive(Debug, Args)]
-pub struct PlanArgs {
+pub(crate) struct PlanArgs {
     /// The storyboard (`-` for standard input).
     pub file: Utf8PathBuf,
     /// Print the plan as one JSON document.
@@ -132,7 +139,7 @@ pub struct PlanArgs {
 
 /// `storyboard render`.
 #[derive(Debug, Args)]
-pub struct RenderArgs {
+pub(crate) struct RenderArgs {
     /// The storyboard (`-` for standard input).
     pub file: Utf8PathBuf,
     /// Only plan (same as `storyboard plan`).
@@ -205,7 +212,7 @@ pub struct RenderArgs {
 
 /// `storyboard assemble`.
 #[derive(Debug, Args)]
-pub struct AssembleArgs {
+pub(crate) struct AssembleArgs {
     /// The storyboard (`-` for standard input).
     pub file: Utf8PathBuf,
     /// Output folder (overrides the storyboard's `output:`).
@@ -220,7 +227,7 @@ pub struct AssembleArgs {
 #[derive(Debug, Args)]
 #[command(override_usage = "storyboard pick <FILE> <SHOT> <TAKE | --redo | --note <NOTE>>")]
 #[command(group(clap::ArgGroup::new("what").required(true).multiple(true).args(["take", "redo", "note"])))]
-pub struct PickArgs {
+pub(crate) struct PickArgs {
     /// The storyboard.
     pub file: Utf8PathBuf,
     /// The shot id.
@@ -241,7 +248,7 @@ pub struct PickArgs {
 
 /// `storyboard review`.
 #[derive(Debug, Args)]
-pub struct ReviewArgs {
+pub(crate) struct ReviewArgs {
     /// The storyboard.
     pub file: Utf8PathBuf,
     /// Port on 127.0.0.1 (0: any free one).
@@ -257,7 +264,7 @@ pub struct ReviewArgs {
 
 /// `storyboard clean`.
 #[derive(Debug, Args)]
-pub struct CleanArgs {
+pub(crate) struct CleanArgs {
     /// The storyboard.
     pub file: Utf8PathBuf,
     /// List what would be removed, and remove nothing.
@@ -270,7 +277,7 @@ pub struct CleanArgs {
 
 /// `storyboard status`.
 #[derive(Debug, Args)]
-pub struct StatusArgs {
+pub(crate) struct StatusArgs {
     /// A storyboard, or an output folder.
     pub target: Utf8PathBuf,
     /// Print the report as JSON.
@@ -280,7 +287,7 @@ pub struct StatusArgs {
 
 /// `storyboard init`.
 #[derive(Debug, Args)]
-pub struct InitArgs {
+pub(crate) struct InitArgs {
     /// The folder (created when missing; default: the current one).
     #[arg(default_value = ".")]
     pub dir: Utf8PathBuf,
@@ -291,7 +298,7 @@ pub struct InitArgs {
 
 /// `storyboard watch`.
 #[derive(Debug, Args)]
-pub struct WatchArgs {
+pub(crate) struct WatchArgs {
     /// The storyboard.
     pub file: Utf8PathBuf,
     /// How often to look at the file, in milliseconds.
@@ -301,7 +308,7 @@ pub struct WatchArgs {
 
 /// `storyboard cancel` and `storyboard reconcile`.
 #[derive(Debug, Args)]
-pub struct JobsArgs {
+pub(crate) struct JobsArgs {
     /// The storyboard (`-` for standard input).
     pub file: Utf8PathBuf,
     /// Only these shots (ids or globs, comma-separated).
@@ -317,7 +324,7 @@ pub struct JobsArgs {
 
 /// `storyboard adopt`.
 #[derive(Debug, Args)]
-pub struct AdoptArgs {
+pub(crate) struct AdoptArgs {
     /// The storyboard (`-` for standard input).
     pub file: Utf8PathBuf,
     /// The shot's id.
@@ -335,7 +342,7 @@ pub struct AdoptArgs {
 /// The providers' keys, from the environment (or a `.env` beside the storyboard); hidden
 /// from `--help` and never printed.
 #[derive(Debug, Clone, Args)]
-pub struct Keys {
+pub(crate) struct Keys {
     /// fal API key.
     #[arg(long, env = "FAL_KEY", hide_env_values = true, hide = true)]
     pub fal_key: Option<String>,
@@ -346,7 +353,7 @@ pub struct Keys {
 
 /// `storyboard doctor`.
 #[derive(Debug, Args)]
-pub struct DoctorArgs {
+pub(crate) struct DoctorArgs {
     /// A storyboard: the `.env` beside it counts for the keys (default: this folder's).
     #[arg(default_value = "-")]
     pub file: Utf8PathBuf,
@@ -360,7 +367,7 @@ pub struct DoctorArgs {
 
 /// `storyboard models`.
 #[derive(Debug, Args)]
-pub struct ModelsArgs {
+pub(crate) struct ModelsArgs {
     /// Print the catalog as JSON.
     #[arg(long)]
     pub json: bool,
@@ -374,7 +381,7 @@ pub struct ModelsArgs {
 
 /// `storyboard schema`.
 #[derive(Debug, Args)]
-pub struct SchemaArgs {
+pub(crate) struct SchemaArgs {
     /// Which schema.
     #[arg(value_enum, default_value = "storyboard")]
     pub which: SchemaKind,
@@ -382,7 +389,7 @@ pub struct SchemaArgs {
 
 /// `storyboard sandbox`.
 #[derive(Debug, Args)]
-pub struct SandboxArgs {
+pub(crate) struct SandboxArgs {
     /// Port on 127.0.0.1 (0 = any free port).
     #[arg(long, default_value_t = 8765)]
     pub port: u16,
@@ -411,7 +418,7 @@ pub struct SandboxArgs {
 
 /// `storyboard completions`.
 #[derive(Debug, Args)]
-pub struct CompletionsArgs {
+pub(crate) struct CompletionsArgs {
     /// The shell.
     #[arg(value_enum)]
     pub shell: clap_complete::Shell,
@@ -419,7 +426,7 @@ pub struct CompletionsArgs {
 
 /// Providers on the command line.
 #[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum ProviderArg {
+pub(crate) enum ProviderArg {
     /// fal.ai queue API.
     Fal,
     /// Eachlabs prediction API.
@@ -428,7 +435,7 @@ pub enum ProviderArg {
 
 /// Schemas `storyboard schema` prints.
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
-pub enum SchemaKind {
+pub(crate) enum SchemaKind {
     /// The storyboard YAML format.
     Storyboard,
     /// manifest.json.
@@ -457,7 +464,7 @@ mod tests {
 
 /// `storyboard store`.
 #[derive(Debug, Args)]
-pub struct StoreArgs {
+pub(crate) struct StoreArgs {
     /// What to do.
     #[command(subcommand)]
     pub action: StoreAction,
@@ -465,7 +472,7 @@ pub struct StoreArgs {
 
 /// `storyboard store status|gc`.
 #[derive(Debug, Subcommand)]
-pub enum StoreAction {
+pub(crate) enum StoreAction {
     /// Objects, bytes, takes per storyboard, claims by state.
     Status(StoreTarget),
     /// Remove clips nothing names and claims of failed requests (older than an hour).
@@ -474,7 +481,7 @@ pub enum StoreAction {
 
 /// Which store.
 #[derive(Debug, Args)]
-pub struct StoreTarget {
+pub(crate) struct StoreTarget {
     /// The store (s3://bucket/prefix or file:///shared/folder).
     #[arg(long, env = "STORYBOARD_STORE", value_name = "URL")]
     pub store: String,
@@ -485,7 +492,7 @@ pub struct StoreTarget {
 
 /// `storyboard store gc`.
 #[derive(Debug, Args)]
-pub struct StoreGc {
+pub(crate) struct StoreGc {
     /// Which store.
     #[command(flatten)]
     pub target: StoreTarget,

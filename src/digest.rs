@@ -4,7 +4,7 @@ use camino::{Utf8Path, Utf8PathBuf};
 use sha2::{Digest, Sha256};
 
 /// sha256 of a file's content, hex.
-pub fn sha256_file(path: &Utf8Path) -> std::io::Result<String> {
+pub(crate) fn sha256_file(path: &Utf8Path) -> std::io::Result<String> {
     let mut f = std::fs::File::open(path)?;
     let mut h = Sha256::new();
     std::io::copy(&mut f, &mut h)?;
@@ -17,7 +17,7 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 }
 
 /// Lower-case hex of bytes.
-pub fn hex(bytes: &[u8]) -> String {
+pub(crate) fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write;
     bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
         let _ = write!(s, "{b:02x}");
@@ -30,7 +30,7 @@ pub fn hex(bytes: &[u8]) -> String {
 /// A render asks this about the same clip several times (the verdict before and after taking
 /// the folder lock, the manifest, the shots chained to it): a file already hashed with this
 /// size and modification time is not read again.
-pub fn verify(path: &Utf8Path, bytes: u64, sha256: &str) -> bool {
+pub(crate) fn verify(path: &Utf8Path, bytes: u64, sha256: &str) -> bool {
     match std::fs::metadata(path) {
         Ok(m) if m.is_file() && m.len() == bytes => file_sha256(path).is_some_and(|h| h == sha256),
         _ => false,
@@ -38,7 +38,7 @@ pub fn verify(path: &Utf8Path, bytes: u64, sha256: &str) -> bool {
 }
 
 /// The sha256 of a file, hashed once per path, size and modification time in this process.
-pub fn file_sha256(path: &Utf8Path) -> Option<String> {
+pub(crate) fn file_sha256(path: &Utf8Path) -> Option<String> {
     type Seen = std::collections::HashMap<(Utf8PathBuf, u64, std::time::SystemTime), String>;
     static HASHED: std::sync::Mutex<Option<Seen>> = std::sync::Mutex::new(None);
     let meta = std::fs::metadata(path).ok()?;

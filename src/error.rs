@@ -10,24 +10,24 @@ use crate::provider::http::BaseUrlError;
 use crate::storyboard::ReadError;
 
 /// Exit codes (DESIGN §3).
-pub mod exit {
+pub(crate) mod exit {
     /// All shots done.
-    pub const OK: i32 = 0;
+    pub(crate) const OK: i32 = 0;
     /// Some shots failed (the rest are rendered and recorded).
-    pub const SHOTS_FAILED: i32 = 1;
+    pub(crate) const SHOTS_FAILED: i32 = 1;
     /// Bad input: nothing was sent, nothing written.
-    pub const BAD_INPUT: i32 = 2;
+    pub(crate) const BAD_INPUT: i32 = 2;
     /// Over budget or not confirmed.
-    pub const NOT_CONFIRMED: i32 = 3;
+    pub(crate) const NOT_CONFIRMED: i32 = 3;
     /// The provider refused the credentials or the account's balance: nothing more was sent.
-    pub const ACCOUNT: i32 = 4;
+    pub(crate) const ACCOUNT: i32 = 4;
     /// Interrupted.
-    pub const INTERRUPTED: i32 = 130;
+    pub(crate) const INTERRUPTED: i32 = 130;
 }
 
 /// Everything that stops a command.
 #[derive(Debug, thiserror::Error)]
-pub enum Error {
+pub(crate) enum Error {
     /// The storyboard (or a file it names) is wrong; every problem found.
     #[error("{} problem{} in the storyboard:\n{}", .0.len(), if .0.len() == 1 { "" } else { "s" }, .0.iter().map(|p| format!("  {p}")).collect::<Vec<_>>().join("\n"))]
     BadInput(Vec<Problem>),
@@ -91,7 +91,7 @@ pub enum Error {
 
 /// A command-line value or environment setting that cannot be used.
 #[derive(Debug, thiserror::Error)]
-pub enum UsageError {
+pub(crate) enum UsageError {
     /// `pick`, or the picks a render reads.
     #[error(transparent)]
     Picks(#[from] crate::record::takes::PickError),
@@ -175,7 +175,7 @@ pub enum UsageError {
 
 impl Error {
     /// The exit code for this error.
-    pub fn exit_code(&self) -> i32 {
+    pub(crate) fn exit_code(&self) -> i32 {
         match self {
             Error::BadInput(_) | Error::Read(_) | Error::Usage(_) => exit::BAD_INPUT,
             Error::Assemble(AssembleError::NoManifest(_)) => exit::BAD_INPUT,
@@ -193,7 +193,7 @@ impl Error {
     }
 
     /// What to do about it, when the message does not already say.
-    pub fn hint(&self) -> Option<std::borrow::Cow<'static, str>> {
+    pub(crate) fn hint(&self) -> Option<std::borrow::Cow<'static, str>> {
         if let Error::Interrupted { resume, sandbox } = self {
             return Some(std::borrow::Cow::Owned(if *sandbox {
                 format!(

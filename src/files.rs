@@ -6,7 +6,7 @@ use std::fs::{File, OpenOptions};
 use std::io::Write;
 
 /// Options that never follow a symbolic link at the last component (unix `O_NOFOLLOW`).
-pub fn no_follow(options: &mut OpenOptions) -> &mut OpenOptions {
+pub(crate) fn no_follow(options: &mut OpenOptions) -> &mut OpenOptions {
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
@@ -17,7 +17,7 @@ pub fn no_follow(options: &mut OpenOptions) -> &mut OpenOptions {
 
 /// Why a file storyboard reads back (state, `.env`, the watched storyboard) was refused.
 #[derive(Debug, thiserror::Error)]
-pub enum ReadError {
+pub(crate) enum ReadError {
     /// Opening or reading failed.
     #[error("cannot read {path}: {source}")]
     Io {
@@ -47,7 +47,7 @@ pub enum ReadError {
 /// Reads a whole file of at most `limit` bytes, refusing anything but a regular file: opened
 /// without blocking (a FIFO never hangs the reader) and, unless `follow`, never through a
 /// link at the last component. `None` when there is no such file.
-pub fn read_limited(path: &Utf8Path, limit: u64, follow: bool) -> Result<Option<Vec<u8>>, ReadError> {
+pub(crate) fn read_limited(path: &Utf8Path, limit: u64, follow: bool) -> Result<Option<Vec<u8>>, ReadError> {
     let mut options = OpenOptions::new();
     options.read(true);
     #[cfg(unix)]
@@ -95,7 +95,7 @@ pub fn read_limited(path: &Utf8Path, limit: u64, follow: bool) -> Result<Option<
 /// A new, empty file at `path` for writing, created exclusively: whatever stood there (a stale
 /// temporary, or a link planted to redirect the write) is removed first — the link itself,
 /// never its target — and a link planted again in between makes the create fail.
-pub fn create_fresh(path: &Utf8Path) -> std::io::Result<File> {
+pub(crate) fn create_fresh(path: &Utf8Path) -> std::io::Result<File> {
     match std::fs::remove_file(path) {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
         _ => {}
@@ -104,13 +104,13 @@ pub fn create_fresh(path: &Utf8Path) -> std::io::Result<File> {
 }
 
 /// The temporary name of a file being written: `.<name>.part` beside it.
-pub fn part_path(path: &Utf8Path) -> Utf8PathBuf {
+pub(crate) fn part_path(path: &Utf8Path) -> Utf8PathBuf {
     let name = path.file_name().unwrap_or("clip.mp4");
     path.with_file_name(format!(".{name}.part"))
 }
 
 /// Makes a rename durable.
-pub fn sync_dir(path: &Utf8Path) {
+pub(crate) fn sync_dir(path: &Utf8Path) {
     if let Some(dir) = path.parent()
         && let Ok(d) = std::fs::File::open(if dir.as_str().is_empty() {
             Utf8Path::new(".")
@@ -123,7 +123,7 @@ pub fn sync_dir(path: &Utf8Path) {
 }
 
 /// Writes `bytes` to `path` so that readers see the old or the new content, never a mix.
-pub fn write_atomic(path: &Utf8Path, bytes: &[u8]) -> std::io::Result<()> {
+pub(crate) fn write_atomic(path: &Utf8Path, bytes: &[u8]) -> std::io::Result<()> {
     let tmp = path.with_extension(format!("{}.tmp", path.extension().unwrap_or("json")));
     replace_through(&tmp, path, |f| {
         f.write_all(bytes)?;
@@ -132,7 +132,7 @@ pub fn write_atomic(path: &Utf8Path, bytes: &[u8]) -> std::io::Result<()> {
 }
 
 /// Copies a verified clip to another name (duplicate requests, renamed shots), atomically.
-pub fn copy_clip(from: &Utf8Path, to: &Utf8Path) -> std::io::Result<()> {
+pub(crate) fn copy_clip(from: &Utf8Path, to: &Utf8Path) -> std::io::Result<()> {
     if from == to {
         return Ok(());
     }
@@ -162,13 +162,13 @@ fn replace_through(
 
 /// Where a clip of this content is kept, relative to the output folder: every verified clip
 /// stays there, so going back to an earlier request costs nothing.
-pub fn kept_path(sha256: &str) -> Utf8PathBuf {
+pub(crate) fn kept_path(sha256: &str) -> Utf8PathBuf {
     Utf8PathBuf::from(format!(".storyboard/clips/{sha256}.mp4"))
 }
 
 /// Keeps a verified clip (`out/path`, content `sha256`) in the output folder's store: a hard
 /// link where the file system allows, else a copy. Nothing is done when it is kept already.
-pub fn keep(out: &Utf8Path, path: &Utf8Path, sha256: &str) -> std::io::Result<()> {
+pub(crate) fn keep(out: &Utf8Path, path: &Utf8Path, sha256: &str) -> std::io::Result<()> {
     let kept = out.join(kept_path(sha256));
     if std::fs::symlink_metadata(&kept).is_ok() {
         return Ok(());

@@ -1,31 +1,79 @@
 //! `storyboard`: render a whole film's worth of AI video shots from one YAML storyboard.
 //!
-//! Data flow: [`storyboard`] (the YAML) → [`plan`] (expanded, validated, priced requests) →
-//! [`resume`] (what happens to each shot) → [`runner`] (providers, downloads, journal) →
-//! [`ledger`] / [`manifest`] (the record) → [`assemble`] (cut, timeline, review page).
-//! [`render`] wires the render steps; [`commands`] the other commands; [`run`] dispatches.
+//! The tree follows the data: [`commands`] (one file per command, each a short sequence of
+//! stage calls) → [`storyboard`] (the YAML) → [`plan`] (expanded, validated, priced requests) →
+//! [`decide`] (what happens to each shot) → [`prepare`] (uploads, voices) → [`run`] (the one
+//! concurrency limit, providers, downloads) → [`record`] (output folder, journal, manifest,
+//! takes, store) → [`deliver`] (cut, timeline, review page). [`facts`] holds what the
+//! providers take and charge; [`report`] prints; the rest are leaves.
 
-pub mod cli;
-pub mod commands;
-pub mod decide;
-pub mod deliver;
-pub mod digest;
-pub mod error;
-pub mod facts;
-pub mod files;
-pub mod media;
-pub mod plan;
-pub mod prepare;
-pub mod problem;
-pub mod provider;
-pub mod published;
-pub mod record;
-pub mod report;
-pub mod run;
+#![warn(unreachable_pub)]
+
+pub(crate) mod cli;
+pub(crate) mod commands;
+pub(crate) mod decide;
+pub(crate) mod deliver;
+pub(crate) mod digest;
+pub(crate) mod error;
+pub(crate) mod facts;
+pub(crate) mod files;
+pub(crate) mod media;
+pub(crate) mod plan;
+pub(crate) mod prepare;
+pub(crate) mod problem;
+pub(crate) mod provider;
+pub(crate) mod published;
+pub(crate) mod record;
+pub(crate) mod report;
+pub(crate) mod run;
 pub mod sandbox;
-pub mod secrets;
-pub mod settings;
-pub mod signals;
-pub mod storyboard;
+pub(crate) mod secrets;
+pub(crate) mod settings;
+pub(crate) mod signals;
+pub(crate) mod storyboard;
 
-pub use commands::run;
+// The public surface: what the binary, the tests and the benchmarks use (CONTRIBUTING lists it).
+pub use cli::Cli;
+pub use digest::sha256_hex;
+pub use media::probe_duration;
+
+/// Runs one command and reports its error (as JSON when the command was asked for JSON);
+/// returns the exit code. Callable in-process and more than once.
+pub async fn run(cli: Cli) -> i32 {
+    let json = cli.json();
+    match commands::run(cli).await {
+        Ok(code) => code,
+        Err(e) => {
+            match json {
+                true => report::error_json(&e),
+                false => report::error_lines(&e),
+            }
+            e.exit_code()
+        }
+    }
+}
+
+/// The shared store's pieces the multi-process tests drive directly.
+pub mod store {
+    pub use crate::record::store::backend::{Backend, Listed, Version, Written};
+    pub use crate::record::store::moto::Moto;
+    pub use crate::record::store::{StoreError, open_with};
+}
+
+/// What the plan benchmark measures: a storyboard's text planned (no network, nothing written).
+#[doc(hidden)]
+pub mod bench {
+    /// Plans `text` as the storyboard `name`; the number of shots, or of problems.
+    pub fn plan_shots(name: &str, text: String) -> Result<usize, usize> {
+        let stem = name.trim_end_matches(".yaml").to_owned();
+        let src = crate::storyboard::Source {
+            name: name.into(),
+            dir: ".".into(),
+            stem,
+            text,
+        };
+        crate::plan::plan(&src, &crate::plan::Overrides::default())
+            .map(|p| p.shots.len())
+            .map_err(|problems| problems.len())
+    }
+}

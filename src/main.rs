@@ -1,8 +1,7 @@
 use clap::Parser;
 
 fn main() {
-    let cli = storyboard::cli::Cli::parse();
-    let json = cli.command.json();
+    let cli = storyboard::Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -10,17 +9,7 @@ fn main() {
             std::process::exit(1);
         }
     };
-    let code = match runtime.block_on(storyboard::run(cli)) {
-        Ok(code) => code,
-        Err(e) if json => {
-            storyboard::report::error_json(&e);
-            e.exit_code()
-        }
-        Err(e) => {
-            storyboard::report::error_lines(&e);
-            e.exit_code()
-        }
-    };
+    let code = runtime.block_on(storyboard::run(cli));
     runtime.shutdown_background();
     std::process::exit(code);
 }

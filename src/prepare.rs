@@ -18,7 +18,7 @@ use crate::run::{Slots, Task};
 
 /// Why a local file or a voice could not be made ready.
 #[derive(Debug, Clone, thiserror::Error)]
-pub enum PrepareError {
+pub(crate) enum PrepareError {
     /// The file could not be read.
     #[error("cannot read {path}: {reason}")]
     Read {
@@ -39,13 +39,13 @@ pub enum PrepareError {
 }
 
 /// What preparation found: by content hash the uploaded URL, by voice name the voice id.
-pub struct Prepared {
+pub(crate) struct Prepared {
     uploads: HashMap<String, Result<String, PrepareError>>,
     voices: HashMap<String, Result<String, PrepareError>>,
 }
 
 /// Everything preparation needs.
-pub struct Preparation<'a> {
+pub(crate) struct Preparation<'a> {
     /// The plan.
     pub plan: &'a Plan,
     /// The provider to upload to.
@@ -64,7 +64,7 @@ pub struct Preparation<'a> {
 
 impl Preparation<'_> {
     /// Uploads and voices for the tasks that will submit.
-    pub async fn run(&self, tasks: &[Task]) -> Prepared {
+    pub(crate) async fn run(&self, tasks: &[Task]) -> Prepared {
         let needed: Vec<usize> = tasks
             .iter()
             .filter(|t| t.fate.submits())
@@ -221,7 +221,7 @@ impl Preparation<'_> {
 
 impl Prepared {
     /// Puts the URLs and voice ids into a task's request body; the first failure, if any.
-    pub fn apply(&self, plan: &Plan, task: &mut Task) -> Option<String> {
+    pub(crate) fn apply(&self, plan: &Plan, task: &mut Task) -> Option<String> {
         let shot = &plan.shots[task.index];
         let mut failure = None;
         for f in &shot.local_files {
@@ -271,7 +271,7 @@ fn content_type(path: &Utf8Path) -> &'static str {
 /// Keeps a copy of each local frontal image the plan's characters use in the output folder
 /// (`.storyboard/cast/<sha256>.<ext>`), for the review page; a copy that cannot be made is only
 /// missing from the page.
-pub fn keep_frontals(plan: &Plan, out: &camino::Utf8Path) {
+pub(crate) fn keep_frontals(plan: &Plan, out: &camino::Utf8Path) {
     for f in plan.frontals.values() {
         if let crate::plan::Frontal::Local { path, .. } = f {
             let dest = out.join(f.shown());

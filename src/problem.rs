@@ -5,7 +5,7 @@ use std::fmt;
 
 /// One problem in a storyboard, with the place it was found.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Problem {
+pub(crate) struct Problem {
     /// The file (or `<stdin>`).
     pub file: String,
     /// 1-based line and column, when known.
@@ -22,7 +22,7 @@ pub struct Problem {
 
 impl Problem {
     /// A problem at a place in the file.
-    pub fn in_file(file: &str, location: Option<(usize, usize)>, message: impl Into<String>) -> Problem {
+    pub(crate) fn in_file(file: &str, location: Option<(usize, usize)>, message: impl Into<String>) -> Problem {
         Problem {
             file: file.to_owned(),
             location,
@@ -34,7 +34,7 @@ impl Problem {
     }
 
     /// A problem in a field of shot `spec` (its index in `shots`), at the field's line and column.
-    pub fn in_shot(
+    pub(crate) fn in_shot(
         file: &str,
         location: Option<(usize, usize)>,
         spec: usize,
@@ -71,14 +71,14 @@ impl fmt::Display for Problem {
 }
 
 /// `` — did you mean `x`?`` for the candidate closest to `word`, or nothing when none is close.
-pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> String {
+pub(crate) fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> String {
     closest(word, candidates)
         .map(|c| format!(" — did you mean `{c}`?"))
         .unwrap_or_default()
 }
 
 /// Names as a message lists them: `a, b, c`, or `none`.
-pub fn listed(names: &[&str]) -> String {
+pub(crate) fn listed(names: &[&str]) -> String {
     if names.is_empty() {
         "none".to_owned()
     } else {
@@ -87,7 +87,7 @@ pub fn listed(names: &[&str]) -> String {
 }
 
 /// The candidate closest to `word` (for "did you mean"), if any is close enough.
-pub fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+pub(crate) fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     candidates
         .into_iter()
         .map(|c| (strsim::jaro_winkler(word, c), c))

@@ -4,7 +4,7 @@
 //! logic: the planner and the sandbox each compile their own validators from this text (a leaf).
 
 /// fal endpoint id → its input schema (JSON text).
-pub const FAL: &[(&str, &str)] = &[
+pub(crate) const FAL: &[(&str, &str)] = &[
     (
         "fal-ai/kling-video/v2.6/pro/text-to-video",
         include_str!("../schemas/fal/fal-ai/kling-video/v2.6/pro/text-to-video.json"),
@@ -181,13 +181,14 @@ pub const FAL: &[(&str, &str)] = &[
 ];
 
 /// Eachlabs model slug → its input schema (JSON text).
-pub const EACHLABS: &[(&str, &str)] = &[(
+pub(crate) const EACHLABS: &[(&str, &str)] = &[(
     "kling-v2-6-pro-text-to-video",
     include_str!("../schemas/eachlabs/kling-v2-6-pro-text-to-video.json"),
 )];
 
 /// The published input schema of a fal endpoint (`fal == true`) or an Eachlabs model.
-pub fn schema(fal: bool, id: &str) -> Option<&'static str> {
+#[cfg(test)]
+pub(crate) fn schema(fal: bool, id: &str) -> Option<&'static str> {
     let table = if fal { FAL } else { EACHLABS };
     table.iter().find(|(k, _)| *k == id).map(|(_, s)| *s)
 }

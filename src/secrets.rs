@@ -6,7 +6,7 @@ use std::borrow::Cow;
 use std::sync::RwLock;
 
 /// What replaces a key.
-pub const MASK: &str = "[redacted key]";
+pub(crate) const MASK: &str = "[redacted key]";
 
 /// Keys shorter than this are not registered (a placeholder like `sandbox` is no secret, and
 /// masking a short word would garble ordinary text).
@@ -49,7 +49,7 @@ static SECRETS: RwLock<Masks> = RwLock::new(Masks {
 
 /// Registers a key to be masked from now on, with its common encodings: JSON-escaped,
 /// URL-encoded and base64 (standard and URL-safe, at each alignment inside a longer value).
-pub fn register(key: &str) {
+pub(crate) fn register(key: &str) {
     let key = key.trim();
     if key.len() < MIN_LEN {
         return;
@@ -146,7 +146,7 @@ fn spans(text: &str, masks: &Masks) -> Vec<(usize, usize)> {
 }
 
 /// `text` with every registered key, and every part of one long enough to matter, masked.
-pub fn redact(text: &str) -> Cow<'_, str> {
+pub(crate) fn redact(text: &str) -> Cow<'_, str> {
     let masks = SECRETS.read().unwrap_or_else(|e| e.into_inner());
     let spans = spans(text, &masks);
     if spans.is_empty() {
@@ -164,7 +164,7 @@ pub fn redact(text: &str) -> Cow<'_, str> {
 }
 
 /// Bytes (UTF-8 JSON) with every registered key masked.
-pub fn redact_bytes(bytes: Vec<u8>) -> Vec<u8> {
+pub(crate) fn redact_bytes(bytes: Vec<u8>) -> Vec<u8> {
     match std::str::from_utf8(&bytes) {
         Ok(text) => match redact(text) {
             Cow::Borrowed(_) => bytes,

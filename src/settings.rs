@@ -18,7 +18,7 @@ use crate::report::progress::Style;
 
 /// Resolved render settings.
 #[derive(Debug, Clone)]
-pub struct Settings {
+pub(crate) struct Settings {
     /// Shots in flight at once.
     pub concurrency: usize,
     /// The output folder.
@@ -45,7 +45,7 @@ pub struct Settings {
 
 impl Settings {
     /// Resolves the settings of `storyboard render`.
-    pub fn resolve(args: &RenderArgs, plan: &Plan) -> Result<Settings, UsageError> {
+    pub(crate) fn resolve(args: &RenderArgs, plan: &Plan) -> Result<Settings, UsageError> {
         let concurrency = match args.concurrency {
             Some(0) => return Err(UsageError::ZeroConcurrency),
             Some(n) => n as usize,
@@ -106,7 +106,7 @@ impl Settings {
     }
 
     /// The provider client, pointed at the in-process sandbox when there is one.
-    pub fn provider_client(&self, sandbox_url: Option<String>) -> Provider {
+    pub(crate) fn provider_client(&self, sandbox_url: Option<String>) -> Provider {
         let (endpoints, key) = match sandbox_url {
             Some(url) => (
                 Endpoints {
@@ -129,7 +129,7 @@ impl Settings {
     }
 
     /// The environment variable that holds the provider's key.
-    pub fn key_var(&self) -> &'static str {
+    pub(crate) fn key_var(&self) -> &'static str {
         match self.provider {
             ProviderKind::Fal => "FAL_KEY",
             ProviderKind::Eachlabs => "EACHLABS_API_KEY",
@@ -138,7 +138,7 @@ impl Settings {
 }
 
 /// The folder of a storyboard file (`.` for standard input).
-pub fn storyboard_dir(file: &camino::Utf8Path) -> Utf8PathBuf {
+pub(crate) fn storyboard_dir(file: &camino::Utf8Path) -> Utf8PathBuf {
     match file.parent() {
         Some(p) if file.as_str() != "-" && !p.as_str().is_empty() => p.to_owned(),
         _ => Utf8PathBuf::from("."),
@@ -146,7 +146,7 @@ pub fn storyboard_dir(file: &camino::Utf8Path) -> Utf8PathBuf {
 }
 
 /// The keys from the environment, else from the `.env` beside the storyboard `file`.
-pub fn keys_for(keys: &Keys, file: &camino::Utf8Path) -> Keys {
+pub(crate) fn keys_for(keys: &Keys, file: &camino::Utf8Path) -> Keys {
     let dir = storyboard_dir(file);
     Keys {
         fal_key: keys.fal_key.clone().or_else(|| dotenv_key(&dir, "FAL_KEY")),
@@ -169,7 +169,7 @@ fn dotenv_key(dir: &camino::Utf8Path, var: &str) -> Option<String> {
 }
 
 /// The longest `.env` read: a few keys never come near it.
-pub const MAX_DOTENV_BYTES: u64 = 1 << 20;
+pub(crate) const MAX_DOTENV_BYTES: u64 = 1 << 20;
 
 /// The `.env` beside the storyboard (none: `None`): a regular file of at most
 /// [`MAX_DOTENV_BYTES`] (a link is followed, to a regular file only: a device or a FIFO is
@@ -179,7 +179,7 @@ fn dotenv(dir: &camino::Utf8Path) -> Result<Option<Vec<u8>>, crate::files::ReadE
 }
 
 /// The base URLs from `STORYBOARD_*_URL`, each checked.
-pub fn endpoints_from_env() -> Result<Endpoints, UsageError> {
+pub(crate) fn endpoints_from_env() -> Result<Endpoints, UsageError> {
     let env = |name: &str, default: &str| -> Result<String, UsageError> {
         let v = std::env::var(name)
             .ok()
@@ -198,7 +198,7 @@ pub fn endpoints_from_env() -> Result<Endpoints, UsageError> {
 
 /// fal's platform API base URL, as the environment sets it (for prices; a bad value is
 /// reported where it is used to send something, by [`endpoints_from_env`]).
-pub fn platform_url() -> String {
+pub(crate) fn platform_url() -> String {
     endpoints_from_env().map_or_else(|_| crate::provider::Endpoints::default().fal_api, |e| e.fal_api)
 }
 
@@ -216,7 +216,7 @@ fn style(args: &RenderArgs) -> Style {
 }
 
 /// Which plan indices `--only` selects (all when empty); ids or globs, comma-separated.
-pub fn select(plan: &Plan, only: &[String]) -> Result<Vec<usize>, UsageError> {
+pub(crate) fn select(plan: &Plan, only: &[String]) -> Result<Vec<usize>, UsageError> {
     if only.is_empty() {
         return Ok((0..plan.shots.len()).collect());
     }

@@ -14,7 +14,7 @@ use crate::report::{Event, Reporter};
 /// Stop levels: 0 run; 1 submit nothing new (first Ctrl-C, or the provider refused the
 /// account); 2 stop at once.
 #[derive(Clone, Default)]
-pub struct Stop {
+pub(crate) struct Stop {
     level: Arc<AtomicU8>,
     signalled: Arc<std::sync::atomic::AtomicBool>,
     notify: Arc<Notify>,
@@ -23,10 +23,10 @@ pub struct Stop {
 }
 
 /// The longest SIGTERM waits for submits on the wire to be answered.
-pub const TERM_GRACE: Duration = Duration::from_secs(5);
+pub(crate) const TERM_GRACE: Duration = Duration::from_secs(5);
 
 /// A submit on the wire; counted until dropped.
-pub struct OnWire(Arc<AtomicUsize>);
+pub(crate) struct OnWire(Arc<AtomicUsize>);
 
 impl Drop for OnWire {
     fn drop(&mut self) {
@@ -36,7 +36,7 @@ impl Drop for OnWire {
 
 impl Stop {
     /// Raises the level (never lowers it).
-    pub fn raise(&self, level: u8, reason: &str) {
+    pub(crate) fn raise(&self, level: u8, reason: &str) {
         let prev = self.level.fetch_max(level, Ordering::SeqCst);
         if prev < level {
             let mut r = self.reason.lock().unwrap_or_else(|e| e.into_inner());
@@ -48,23 +48,23 @@ impl Stop {
     }
 
     /// Raises the level for a signal (Ctrl-C, SIGTERM): the run ends as interrupted.
-    pub fn signal(&self, level: u8, reason: &str) {
+    pub(crate) fn signal(&self, level: u8, reason: &str) {
         self.signalled.store(true, Ordering::SeqCst);
         self.raise(level, reason);
     }
 
     /// Whether a signal stopped the run.
-    pub fn signalled(&self) -> bool {
+    pub(crate) fn signalled(&self) -> bool {
         self.signalled.load(Ordering::SeqCst)
     }
 
     /// The current level.
-    pub fn level(&self) -> u8 {
+    pub(crate) fn level(&self) -> u8 {
         self.level.load(Ordering::SeqCst)
     }
 
     /// Why it stopped.
-    pub fn reason(&self) -> String {
+    pub(crate) fn reason(&self) -> String {
         self.reason
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -73,13 +73,13 @@ impl Stop {
     }
 
     /// Counts a submit on the wire until the guard is dropped.
-    pub fn on_wire(&self) -> OnWire {
+    pub(crate) fn on_wire(&self) -> OnWire {
         self.on_wire.fetch_add(1, Ordering::SeqCst);
         OnWire(self.on_wire.clone())
     }
 
     /// Waits until no submit is on the wire, at most `limit`.
-    pub async fn wire_quiet(&self, limit: Duration) {
+    pub(crate) async fn wire_quiet(&self, limit: Duration) {
         let until = tokio::time::Instant::now() + limit;
         while self.on_wire.load(Ordering::SeqCst) > 0 && tokio::time::Instant::now() < until {
             tokio::time::sleep(Duration::from_millis(20)).await;
@@ -87,7 +87,7 @@ impl Stop {
     }
 
     /// Resolves once the level reaches `level`.
-    pub async fn reached(&self, level: u8) {
+    pub(crate) async fn reached(&self, level: u8) {
         loop {
             let notified = self.notify.notified();
             if self.level() >= level {
@@ -101,7 +101,7 @@ impl Stop {
 /// The signal listeners, installed before anything is submitted: a signal that arrives before
 /// the watcher first runs is still seen (not the default action, which would end the process
 /// with a submit on the wire).
-pub struct Signals {
+pub(crate) struct Signals {
     #[cfg(unix)]
     interrupt: Option<tokio::signal::unix::Signal>,
     #[cfg(unix)]
@@ -110,7 +110,7 @@ pub struct Signals {
 
 impl Signals {
     /// Installs the Ctrl-C and SIGTERM listeners now (inside the runtime).
-    pub fn install() -> Signals {
+    pub(crate) fn install() -> Signals {
         #[cfg(unix)]
         {
             use tokio::signal::unix::{SignalKind, signal};
@@ -125,7 +125,7 @@ impl Signals {
 
     /// Watches Ctrl-C and SIGTERM for the whole run (see the module's words).
     /// `cancel` is the command that cancels the jobs left in flight, said at the second Ctrl-C.
-    pub async fn watch(self, stop: Stop, reporter: Arc<dyn Reporter>, cancel: String) {
+    pub(crate) async fn watch(self, stop: Stop, reporter: Arc<dyn Reporter>, cancel: String) {
         #[cfg(unix)]
         let (mut interrupt, mut terminate) = (self.interrupt, self.terminate);
         loop {

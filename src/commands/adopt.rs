@@ -10,7 +10,7 @@ use crate::storyboard::Source;
 
 /// `storyboard adopt FILE SHOT REQUEST_ID`: the shot follows that request (found on the
 /// provider's dashboard) instead of being submitted.
-pub fn adopt(args: AdoptArgs) -> Result<i32, Error> {
+pub(crate) fn adopt(args: AdoptArgs) -> Result<i32, Error> {
     check_adopted_id(&args)?;
     let folder = Folder::open(&args.file, args.out.clone(), &args.keys)?;
     let only = [args.shot.clone()];

@@ -7,7 +7,7 @@ use crate::storyboard::Source;
 use crate::{plan, report};
 
 /// `storyboard assemble`.
-pub fn assemble(args: cli::AssembleArgs) -> Result<i32, Error> {
+pub(crate) fn assemble(args: cli::AssembleArgs) -> Result<i32, Error> {
     let src = Source::load(&args.file)?;
     let plan = plan::plan(&src, &plan::Overrides::default()).map_err(Error::BadInput)?;
     let out = args.out.clone().unwrap_or_else(|| plan.output.clone());

@@ -9,7 +9,7 @@ use crate::report;
 
 /// `storyboard cancel`: every selected job in flight is cancelled; queued ones are journaled as
 /// cancelled (never billed; the next render submits them again).
-pub async fn cancel(args: JobsArgs) -> Result<i32, Error> {
+pub(crate) async fn cancel(args: JobsArgs) -> Result<i32, Error> {
     let folder = Folder::open(&args.file, args.out.clone(), &args.keys)?;
     let mut any = false;
     for (id, key) in folder.shots(&args.only)? {

@@ -5,7 +5,7 @@ use crate::error::{Error, UsageError, exit};
 use crate::report;
 
 /// `storyboard clean`.
-pub fn clean(args: cli::CleanArgs) -> Result<i32, Error> {
+pub(crate) fn clean(args: cli::CleanArgs) -> Result<i32, Error> {
     let (_, plan, out) = super::folder_of(&args.file, args.out.as_deref())?;
     let list = match args.dry_run {
         true => crate::deliver::review::removable(&out, &plan).map_err(UsageError::Picks)?,

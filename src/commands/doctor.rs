@@ -15,7 +15,7 @@ use crate::provider::Endpoints;
 /// How a check came out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Verdict {
+pub(crate) enum Verdict {
     /// Ready.
     Ok,
     /// Works without it, or could not be told.
@@ -26,7 +26,7 @@ pub enum Verdict {
 
 /// One line of the doctor's report.
 #[derive(Debug, Clone, Serialize)]
-pub struct Check {
+pub(crate) struct Check {
     /// What was checked.
     pub name: String,
     /// How it came out.
@@ -44,7 +44,7 @@ fn check(name: &str, verdict: Verdict, detail: impl Into<String>) -> Check {
 }
 
 /// Every check, in the order printed. `file` is the storyboard whose folder's `.env` counts.
-pub async fn examine(keys: &Keys, file: &Utf8Path) -> Vec<Check> {
+pub(crate) async fn examine(keys: &Keys, file: &Utf8Path) -> Vec<Check> {
     let mut checks = Vec::new();
     let found = crate::settings::keys_for(keys, file);
     for key in [&found.fal_key, &found.eachlabs_key].into_iter().flatten() {

@@ -5,12 +5,12 @@ use crate::error::{Error, UsageError, exit};
 use crate::report;
 
 /// The starter storyboard (it plans with exit 0; a test keeps it so).
-pub const STARTER: &str = include_str!("starter.yaml");
+pub(crate) const STARTER: &str = include_str!("starter.yaml");
 
 const GITIGNORE: &str = "# storyboard: rendered clips and keys stay out of git\nrenders/\n.env\n";
 
 /// `storyboard init [DIR]`: the starter, its schema and a .gitignore; refuses to overwrite.
-pub fn init(args: InitArgs) -> Result<i32, Error> {
+pub(crate) fn init(args: InitArgs) -> Result<i32, Error> {
     let starter = match &args.model {
         Some(m) => starter_for(m)?,
         None => STARTER.to_owned(),
@@ -49,7 +49,7 @@ pub fn init(args: InitArgs) -> Result<i32, Error> {
 
 /// The starter storyboard for a model family: its `model:`, and its own default duration (the
 /// starter's shots are text-to-video, so the family needs a text-to-video endpoint).
-pub fn starter_for(model: &str) -> Result<String, UsageError> {
+pub(crate) fn starter_for(model: &str) -> Result<String, UsageError> {
     use crate::facts::catalog::{self, Kind, ProviderKind};
     let families = catalog::families();
     let Some(ep) = catalog::select(model, ProviderKind::Fal, Kind::TextToVideo) else {

@@ -1,25 +1,25 @@
 //! The commands, one file each: a short sequence of stage calls from the command line's
 //! arguments to the report layer. A command never calls another command.
 
-pub mod adopt;
-pub mod assemble;
-pub mod cancel;
-pub mod clean;
-pub mod completions;
-pub mod doctor;
-pub mod init;
-pub mod jobs;
-pub mod models;
-pub mod pick;
-pub mod plan;
-pub mod reconcile;
-pub mod render;
-pub mod review;
-pub mod sandbox;
-pub mod schema;
-pub mod status;
-pub mod store;
-pub mod watch;
+pub(crate) mod adopt;
+pub(crate) mod assemble;
+pub(crate) mod cancel;
+pub(crate) mod clean;
+pub(crate) mod completions;
+pub(crate) mod doctor;
+pub(crate) mod init;
+pub(crate) mod jobs;
+pub(crate) mod models;
+pub(crate) mod pick;
+pub(crate) mod plan;
+pub(crate) mod reconcile;
+pub(crate) mod render;
+pub(crate) mod review;
+pub(crate) mod sandbox;
+pub(crate) mod schema;
+pub(crate) mod status;
+pub(crate) mod store;
+pub(crate) mod watch;
 
 use camino::Utf8Path;
 
@@ -40,7 +40,7 @@ use crate::cli::{Cli, Command};
 use crate::error::{self, Error};
 
 /// Runs one command; returns the exit code. Callable in-process and more than once.
-pub async fn run(cli: Cli) -> Result<i32, Error> {
+pub(crate) async fn run(cli: Cli) -> Result<i32, Error> {
     match cli.command {
         Command::Plan(args) => plan::plan(args),
         Command::Render(args) => render::render(args).await,

@@ -8,7 +8,7 @@ use crate::report;
 
 /// `storyboard models`: the catalog, priced from fresh live prices when there are some
 /// (`--refresh` fetches them now).
-pub async fn models(args: cli::ModelsArgs) -> Result<i32, Error> {
+pub(crate) async fn models(args: cli::ModelsArgs) -> Result<i32, Error> {
     let prices = match args.refresh {
         true => {
             // The key goes to the configured platform URL only: a bad one is an error, not a

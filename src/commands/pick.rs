@@ -5,7 +5,7 @@ use crate::error::{Error, UsageError, exit};
 use crate::report;
 
 /// `storyboard pick`.
-pub fn pick(args: cli::PickArgs) -> Result<i32, Error> {
+pub(crate) fn pick(args: cli::PickArgs) -> Result<i32, Error> {
     let (_, _, out) = super::folder_of(&args.file, args.out.as_deref())?;
     let mut changes = Vec::new();
     if let Some(n) = args.take {

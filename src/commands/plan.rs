@@ -6,7 +6,7 @@ use crate::storyboard::Source;
 use crate::{plan, report};
 
 /// `storyboard plan`.
-pub fn plan(args: cli::PlanArgs) -> Result<i32, Error> {
+pub(crate) fn plan(args: cli::PlanArgs) -> Result<i32, Error> {
     let src = Source::load(&args.file)?;
     let overrides = plan::Overrides {
         provider: args.provider.map(Into::into),

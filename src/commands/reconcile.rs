@@ -8,7 +8,7 @@ use crate::report;
 
 /// `storyboard reconcile`: each uncertain submit is looked up in fal's request history by its
 /// exact input; a match is adopted (followed by the next render, never resubmitted).
-pub async fn reconcile(args: JobsArgs) -> Result<i32, Error> {
+pub(crate) async fn reconcile(args: JobsArgs) -> Result<i32, Error> {
     let folder = Folder::open(&args.file, args.out.clone(), &args.keys)?;
     let shots = folder.shots(&args.only)?;
     let found = find_uncertain(

@@ -23,7 +23,7 @@ use crate::signals::{Signals, Stop};
 use crate::storyboard::Source;
 
 /// Runs `storyboard render`.
-pub async fn render(args: RenderArgs) -> Result<i32, Error> {
+pub(crate) async fn render(args: RenderArgs) -> Result<i32, Error> {
     let src = Source::load(&args.file)?;
     let overrides = plan::Overrides {
         provider: args.provider.map(Into::into),

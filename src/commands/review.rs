@@ -6,7 +6,7 @@ use crate::error::{Error, UsageError, exit};
 use crate::report;
 
 /// `storyboard review`: serves the page until Ctrl-C.
-pub async fn review(args: cli::ReviewArgs) -> Result<i32, Error> {
+pub(crate) async fn review(args: cli::ReviewArgs) -> Result<i32, Error> {
     let (src, plan, out) = super::folder_of(&args.file, args.out.as_deref())?;
     if !out.join("manifest.json").is_file() {
         return Err(UsageError::Picks(crate::record::takes::PickError::NothingRendered(out)).into());

@@ -5,7 +5,7 @@ use crate::error::{Error, UsageError, exit};
 use crate::{report, sandbox};
 
 /// `storyboard sandbox`: serves the emulator until Ctrl-C.
-pub async fn sandbox(args: cli::SandboxArgs) -> Result<i32, Error> {
+pub(crate) async fn sandbox(args: cli::SandboxArgs) -> Result<i32, Error> {
     let ip: std::net::IpAddr = args.bind.parse().map_err(|_| UsageError::Bind(args.bind.clone()))?;
     let secs = |name: &'static str, v: f64| {
         (v.is_finite() && v >= 0.0)

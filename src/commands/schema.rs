@@ -6,7 +6,7 @@ use crate::report;
 use crate::storyboard::schema;
 
 /// `storyboard schema`.
-pub fn schema(args: cli::SchemaArgs) -> Result<i32, Error> {
+pub(crate) fn schema(args: cli::SchemaArgs) -> Result<i32, Error> {
     report::stdout(&match args.which {
         SchemaKind::Storyboard => schema::storyboard(),
         SchemaKind::Manifest => schema::manifest(),

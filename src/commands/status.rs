@@ -7,7 +7,7 @@ use crate::storyboard::Source;
 use crate::{plan, report};
 
 /// `storyboard status FILE|DIR`.
-pub fn status(args: cli::StatusArgs) -> Result<i32, Error> {
+pub(crate) fn status(args: cli::StatusArgs) -> Result<i32, Error> {
     let (out, listing) = if args.target.is_dir() {
         let listing = status::listing_from_manifest(&args.target)
             .ok_or_else(|| UsageError::NothingRendered(args.target.clone()))?;

@@ -4,7 +4,7 @@ use crate::cli::{StoreAction, StoreArgs};
 use crate::error::{Error, exit};
 
 /// Runs a `store` subcommand.
-pub async fn run(args: StoreArgs) -> Result<i32, Error> {
+pub(crate) async fn run(args: StoreArgs) -> Result<i32, Error> {
     match args.action {
         StoreAction::Status(t) => {
             let store = crate::record::store::open(&t.store)?;

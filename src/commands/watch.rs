@@ -14,7 +14,7 @@ use crate::storyboard::Source;
 /// `storyboard watch FILE`: plans the file now and after every change, printing what changed.
 /// Whatever the file becomes (a FIFO, a device, a huge file), it is refused at once, so Ctrl-C
 /// always stops the watch.
-pub async fn watch(args: WatchArgs) -> Result<i32, Error> {
+pub(crate) async fn watch(args: WatchArgs) -> Result<i32, Error> {
     let mut last_text: Option<Result<String, String>> = None;
     let mut last: Option<Plan> = None;
     // One listener for the whole watch: a Ctrl-C arriving while the file is read is not lost.
@@ -69,7 +69,7 @@ fn replan(file: &Utf8Path, text: &str, before: Option<&Plan>) -> Option<Plan> {
 
 /// What changed between two plans: shots added, removed and edited (by request), and the
 /// estimate's difference.
-pub fn changes(old: &Plan, new: &Plan) -> String {
+pub(crate) fn changes(old: &Plan, new: &Plan) -> String {
     let keys = |p: &Plan| -> BTreeMap<String, (String, Option<Micros>)> {
         p.shots
             .iter()

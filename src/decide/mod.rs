@@ -3,7 +3,7 @@
 //! request keys need their upstream clips, are decided by the same [`Resume::decide`] once those
 //! clips exist.
 
-pub mod reconcile;
+pub(crate) mod reconcile;
 
 use camino::{Utf8Path, Utf8PathBuf};
 use std::collections::HashMap;
@@ -18,7 +18,7 @@ use crate::record::manifest::{ClipRecord, RequestRecord, ShotStatus};
 
 /// What happens to one shot.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Fate {
+pub(crate) enum Fate {
     /// The clip for this exact request is on disk and verified: nothing is sent.
     Cached(ClipRecord),
     /// Follow a job an earlier run submitted (already paid: never resubmitted).
@@ -38,25 +38,25 @@ pub enum Fate {
 
 impl Fate {
     /// Whether this fate sends a new (paid) submit, as far as can be known before the run.
-    pub fn submits(&self) -> bool {
+    pub(crate) fn submits(&self) -> bool {
         matches!(self, Fate::Submit | Fate::AwaitsUpstream)
     }
 
     /// Whether it takes up a job an earlier run submitted (already paid: followed even after the
     /// first Ctrl-C).
-    pub fn resumes(&self) -> bool {
+    pub(crate) fn resumes(&self) -> bool {
         matches!(self, Fate::Follow(_) | Fate::Fetch(..))
     }
 
     /// Whether the runner has work to do for it (the rest are settled as they stand).
-    pub fn runs(&self) -> bool {
+    pub(crate) fn runs(&self) -> bool {
         self.submits() || self.resumes()
     }
 }
 
 /// The flags that change how the journal's state of a request is read.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct Flags {
+pub(crate) struct Flags {
     /// `--force`: render even what is cached.
     pub force: bool,
     /// `--sandbox`: an earlier run's sandbox is gone, and it costs nothing.
@@ -70,7 +70,7 @@ pub struct Flags {
 /// What a shot is decided from: the output folder, the journal's history in this API's
 /// namespace, and the flags.
 #[derive(Debug, Clone)]
-pub struct Resume {
+pub(crate) struct Resume {
     /// The output folder.
     pub out: Utf8PathBuf,
     /// The journal namespace (`sandbox` or the provider's base URL).
@@ -83,7 +83,7 @@ pub struct Resume {
 
 /// One selected shot's fate and the request key it has (provisional while it awaits upstream).
 #[derive(Debug, Clone, PartialEq)]
-pub struct Decided {
+pub(crate) struct Decided {
     /// Plan index.
     pub index: usize,
     /// What happens to it.
@@ -93,14 +93,14 @@ pub struct Decided {
 }
 
 /// What an uncertain submit means for the user.
-pub fn uncertain_message(reason: &str) -> String {
+pub(crate) fn uncertain_message(reason: &str) -> String {
     format!(
         "{reason}: the request may or may not have been created (and billed). It will not be submitted again by itself: check your provider's dashboard, then run `render --retry-uncertain` to submit it again"
     )
 }
 
 /// The clip a journal's Done record left, if it is still on disk and intact.
-pub fn intact_clip(out: &Utf8Path, state: Option<&KeyState>) -> Option<ClipRecord> {
+pub(crate) fn intact_clip(out: &Utf8Path, state: Option<&KeyState>) -> Option<ClipRecord> {
     let Some(KeyState::Done { clip, .. }) = state else {
         return None;
     };
@@ -117,12 +117,12 @@ pub fn intact_clip(out: &Utf8Path, state: Option<&KeyState>) -> Option<ClipRecor
 
 impl Resume {
     /// The journal's state of a request in this namespace.
-    pub fn state(&self, key: &str) -> Option<&KeyState> {
+    pub(crate) fn state(&self, key: &str) -> Option<&KeyState> {
         self.history.state(&self.namespace, key)
     }
 
     /// The decision table for one request key (never [`Fate::AwaitsUpstream`]).
-    pub fn decide(&self, key: &str) -> Fate {
+    pub(crate) fn decide(&self, key: &str) -> Fate {
         let state = self.state(key);
         if !self.flags.force
             && let Some(clip) = intact_clip(&self.out, state)
@@ -150,7 +150,7 @@ impl Resume {
     }
 
     /// Every selected shot's fate, in the order given.
-    pub fn decide_all(&self, plan: &Plan, selected: &[usize]) -> Vec<Decided> {
+    pub(crate) fn decide_all(&self, plan: &Plan, selected: &[usize]) -> Vec<Decided> {
         let mut is_selected = vec![false; plan.shots.len()];
         for &i in selected {
             is_selected[i] = true;
@@ -186,12 +186,12 @@ impl Resume {
 
     /// The clip of a shot's own request, when it is kept (shots not selected by `--only`: their
     /// dependents need to know whether it exists).
-    pub fn own_clip(&self, shot: &PlannedShot) -> Option<ClipRecord> {
+    pub(crate) fn own_clip(&self, shot: &PlannedShot) -> Option<ClipRecord> {
         intact_clip(&self.out, self.state(&shot.request_key))
     }
 
     /// A shot's record before the run: pending, or what is on disk for it.
-    pub fn starting_record(&self, plan: &Plan, index: usize) -> RequestRecord {
+    pub(crate) fn starting_record(&self, plan: &Plan, index: usize) -> RequestRecord {
         let shot = &plan.shots[index];
         let state = self.state(&shot.request_key);
         let mut rec = RequestRecord {
@@ -231,7 +231,7 @@ impl Resume {
 
     /// The manifest as a render starts: every request pending, or what is on disk for it;
     /// and where each plan index's request is in it.
-    pub fn starting_manifest(
+    pub(crate) fn starting_manifest(
         &self,
         source: &str,
         plan: &Plan,
@@ -274,7 +274,7 @@ impl Resume {
     }
 
     /// How many of these shots are submitted again because their last request was cancelled.
-    pub fn cancelled(&self, decided: &[Decided]) -> usize {
+    pub(crate) fn cancelled(&self, decided: &[Decided]) -> usize {
         decided
             .iter()
             .filter(|d| d.fate == Fate::Submit && matches!(self.state(&d.key), Some(KeyState::Cancelled { .. })))
@@ -282,7 +282,7 @@ impl Resume {
     }
 
     /// Submit attempts the journal counts for a request.
-    pub fn attempts(&self, key: &str) -> u32 {
+    pub(crate) fn attempts(&self, key: &str) -> u32 {
         self.history
             .attempts
             .get(&(self.namespace.clone(), key.to_owned()))
@@ -291,7 +291,7 @@ impl Resume {
     }
 
     /// Uploads remembered by content hash (none under the sandbox: its files die with it).
-    pub fn uploads(&self) -> HashMap<String, String> {
+    pub(crate) fn uploads(&self) -> HashMap<String, String> {
         if self.flags.sandbox {
             return HashMap::new();
         }

@@ -9,7 +9,7 @@ use crate::record::journal::{self, History, Journal, KeyState, Record};
 use crate::report;
 
 /// What reconciling found: one line per uncertain shot, and how many are still unresolved.
-pub struct Reconciled {
+pub(crate) struct Reconciled {
     /// For the user.
     pub lines: Vec<String>,
     /// Uncertain shots not found (or not searchable).
@@ -21,7 +21,7 @@ pub struct Reconciled {
 /// Looks up each uncertain shot of `shots` (id, request key) in the provider's history by its
 /// journaled input; a match is journaled as accepted (the oldest; the others are reported as
 /// billed duplicates). Nothing is ever resubmitted here.
-pub async fn find_uncertain(
+pub(crate) async fn find_uncertain(
     provider: &Provider,
     journal: &Journal,
     history: &History,
@@ -94,7 +94,7 @@ pub async fn find_uncertain(
 
 /// At the start of a paid render: the selected shots left uncertain by an earlier run are
 /// looked for in the request history (no network when there are none). Whether any was adopted.
-pub async fn reconcile_before_render(
+pub(crate) async fn reconcile_before_render(
     settings: &crate::settings::Settings,
     plan: &Plan,
     selected: &[usize],

@@ -13,7 +13,7 @@ use crate::facts::cost::{
 /// A hosted API that runs the models.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, PartialOrd, Ord)]
 #[serde(rename_all = "lowercase")]
-pub enum ProviderKind {
+pub(crate) enum ProviderKind {
     /// fal.ai queue API.
     Fal,
     /// Eachlabs prediction API.
@@ -22,7 +22,7 @@ pub enum ProviderKind {
 
 impl ProviderKind {
     /// The provider named in a storyboard or on the command line.
-    pub fn parse(name: &str) -> Option<ProviderKind> {
+    pub(crate) fn parse(name: &str) -> Option<ProviderKind> {
         match name {
             "fal" => Some(ProviderKind::Fal),
             "eachlabs" => Some(ProviderKind::Eachlabs),
@@ -31,7 +31,7 @@ impl ProviderKind {
     }
 
     /// The name users write.
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             ProviderKind::Fal => "fal",
             ProviderKind::Eachlabs => "eachlabs",
@@ -48,7 +48,7 @@ impl fmt::Display for ProviderKind {
 /// What an endpoint does; follows from a shot's inputs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum Kind {
+pub(crate) enum Kind {
     /// Prompt only.
     TextToVideo,
     /// A start image (and optionally an end image).
@@ -61,7 +61,7 @@ pub enum Kind {
 
 impl Kind {
     /// The kebab-case name, as in endpoint ids.
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Kind::TextToVideo => "text-to-video",
             Kind::ImageToVideo => "image-to-video",
@@ -73,7 +73,7 @@ impl Kind {
 
 /// The durations an endpoint renders (whole seconds; the body gets a string).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Durations {
+pub(crate) enum Durations {
     /// No `duration` field (motion control follows its reference video).
     None,
     /// One of these.
@@ -89,7 +89,7 @@ pub enum Durations {
 
 impl Durations {
     /// Whether `n` seconds is allowed.
-    pub fn allows(self, n: u64) -> bool {
+    pub(crate) fn allows(self, n: u64) -> bool {
         match self {
             Durations::None => false,
             Durations::Only(list) => list.contains(&n),
@@ -98,7 +98,7 @@ impl Durations {
     }
 
     /// For messages: `5 or 10`, `3 to 15`.
-    pub fn describe(self) -> String {
+    pub(crate) fn describe(self) -> String {
         match self {
             Durations::None => "none".into(),
             Durations::Only(list) => list.iter().map(u64::to_string).collect::<Vec<_>>().join(" or "),
@@ -109,7 +109,7 @@ impl Durations {
 
 /// How an endpoint writes `duration`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DurationFormat {
+pub(crate) enum DurationFormat {
     /// `"5"` (Kling, Seedance, Hailuo).
     Text,
     /// `"8s"` (Veo).
@@ -120,7 +120,7 @@ pub enum DurationFormat {
 
 impl DurationFormat {
     /// The body value for `n` seconds.
-    pub fn value(self, n: u64) -> serde_json::Value {
+    pub(crate) fn value(self, n: u64) -> serde_json::Value {
         match self {
             DurationFormat::Text => serde_json::json!(n.to_string()),
             DurationFormat::TextSeconds => serde_json::json!(format!("{n}s")),
@@ -132,7 +132,7 @@ impl DurationFormat {
 /// How an endpoint takes voices.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum Voices {
+pub(crate) enum Voices {
     /// It takes none.
     None,
     /// `voice_ids`, referenced in the prompt as `<<<voice_1>>>` (Kling v2.6).
@@ -145,7 +145,7 @@ pub enum Voices {
 /// list price with the source and date it was read. Validation, `storyboard models` and the
 /// estimate all read this table; the sandbox keeps its own copy of the schemas.
 #[derive(Debug, Clone, Copy)]
-pub struct Endpoint {
+pub(crate) struct Endpoint {
     /// Who serves it.
     pub provider: ProviderKind,
     /// Model family (`kling-v2.6-pro`).
@@ -197,12 +197,12 @@ pub struct Endpoint {
 
 impl Endpoint {
     /// The id without the `fal-ai/kling-video/` prefix, for tables.
-    pub fn short(&self) -> &'static str {
+    pub(crate) fn short(&self) -> &'static str {
         self.id.strip_prefix("fal-ai/kling-video/").unwrap_or(self.id)
     }
 
     /// Takes `duration`.
-    pub fn takes_duration(&self) -> bool {
+    pub(crate) fn takes_duration(&self) -> bool {
         self.durations != Durations::None
     }
 }
@@ -389,7 +389,7 @@ const fn ltx(family: &'static str, kind: Kind, id: &'static str, price: Price) -
 
 /// Every endpoint the catalog knows: fields per `reference/` (protocol.md §3 and §4 for v2.x,
 /// kling-v3-and-platform.md for v3 and O3).
-pub const CATALOG: &[Endpoint] = &[
+pub(crate) const CATALOG: &[Endpoint] = &[
     Endpoint {
         aspect_ratio: true,
         cfg_scale: true,
@@ -710,7 +710,7 @@ pub const CATALOG: &[Endpoint] = &[
 ];
 
 /// The model families, in catalog order.
-pub fn families() -> Vec<&'static str> {
+pub(crate) fn families() -> Vec<&'static str> {
     let mut out: Vec<&'static str> = Vec::new();
     for e in CATALOG {
         if !out.contains(&e.family) {
@@ -722,12 +722,17 @@ pub fn families() -> Vec<&'static str> {
 
 /// The endpoint for a family, provider and kind, if the catalog has one (for a shot with an end
 /// image, the family's end-image endpoint when it has one).
-pub fn select(family: &str, provider: ProviderKind, kind: Kind) -> Option<&'static Endpoint> {
+pub(crate) fn select(family: &str, provider: ProviderKind, kind: Kind) -> Option<&'static Endpoint> {
     select_for(family, provider, kind, false)
 }
 
 /// [`select`], knowing whether the shot has an end image.
-pub fn select_for(family: &str, provider: ProviderKind, kind: Kind, end_image: bool) -> Option<&'static Endpoint> {
+pub(crate) fn select_for(
+    family: &str,
+    provider: ProviderKind,
+    kind: Kind,
+    end_image: bool,
+) -> Option<&'static Endpoint> {
     let rows = || {
         CATALOG
             .iter()
@@ -739,27 +744,27 @@ pub fn select_for(family: &str, provider: ProviderKind, kind: Kind, end_image: b
 }
 
 /// A catalog endpoint by id (for the `endpoint:` escape hatch).
-pub fn by_id(provider: ProviderKind, id: &str) -> Option<&'static Endpoint> {
+pub(crate) fn by_id(provider: ProviderKind, id: &str) -> Option<&'static Endpoint> {
     CATALOG.iter().find(|e| e.provider == provider && e.id == id)
 }
 
 /// The longest duration any endpoint renders (a value beyond it is wrong for every model):
 /// LTX-2.3 fast's 20 s.
-pub const MAX_SECONDS: u64 = 20;
+pub(crate) const MAX_SECONDS: u64 = 20;
 /// Allowed aspect ratios.
-pub const ASPECT_RATIOS: &[&str] = &["16:9", "9:16", "1:1"];
+pub(crate) const ASPECT_RATIOS: &[&str] = &["16:9", "9:16", "1:1"];
 /// Motion-control character orientations.
-pub const ORIENTATIONS: &[&str] = &["image", "video"];
+pub(crate) const ORIENTATIONS: &[&str] = &["image", "video"];
 /// Defaults the APIs would apply; we always send them explicitly.
-pub const DEFAULT_DURATION: u64 = 5;
+pub(crate) const DEFAULT_DURATION: u64 = 5;
 /// Default aspect ratio.
-pub const DEFAULT_ASPECT_RATIO: &str = "16:9";
+pub(crate) const DEFAULT_ASPECT_RATIO: &str = "16:9";
 /// Default negative prompt (fal's schema default).
-pub const DEFAULT_NEGATIVE_PROMPT: &str = "blur, distort, and low quality";
+pub(crate) const DEFAULT_NEGATIVE_PROMPT: &str = "blur, distort, and low quality";
 /// Default CFG scale.
-pub const DEFAULT_CFG_SCALE: f64 = 0.5;
+pub(crate) const DEFAULT_CFG_SCALE: f64 = 0.5;
 /// Longest motion-control output by orientation (protocol.md §2): video 30 s, image 10 s.
-pub fn motion_max_seconds(orientation: &str) -> f64 {
+pub(crate) fn motion_max_seconds(orientation: &str) -> f64 {
     if orientation == "image" { 10.0 } else { 30.0 }
 }
 

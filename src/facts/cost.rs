@@ -1,7 +1,7 @@
 //! Money as integer micro-dollars, and the list prices of the catalog's endpoints.
 
 #[path = "rates.rs"]
-pub mod rates;
+pub(crate) mod rates;
 
 use serde::{Serialize, Serializer};
 use std::fmt;
@@ -10,21 +10,22 @@ use std::ops::Add;
 
 /// An amount of US dollars in millionths (micro-dollars): never a float.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Micros(pub u64);
+pub(crate) struct Micros(pub u64);
 
 impl Micros {
     /// Dollars from a user-written number (rounded to the nearest micro-dollar).
-    pub fn from_usd(usd: f64) -> Option<Micros> {
+    pub(crate) fn from_usd(usd: f64) -> Option<Micros> {
         (usd.is_finite() && (0.0..1e12).contains(&usd)).then(|| Micros((usd * 1e6).round() as u64))
     }
 
     /// The sum, or `None` when it would not fit (never a wrap).
-    pub fn checked_add(self, rhs: Micros) -> Option<Micros> {
+    #[cfg(test)]
+    pub(crate) fn checked_add(self, rhs: Micros) -> Option<Micros> {
         self.0.checked_add(rhs.0).map(Micros)
     }
 
     /// As a JSON number of dollars (for the plan and manifest documents).
-    pub fn usd(self) -> f64 {
+    pub(crate) fn usd(self) -> f64 {
         self.0 as f64 / 1e6
     }
 }
@@ -41,7 +42,7 @@ impl Add for Micros {
 /// The most a price may be per second of output: $100. No model storyboard knows comes near
 /// it (the dearest tier in the catalog is Kling 3.0 pro with voices, $0.392/s); a live price
 /// above it is a broken answer, ignored with a message, never used.
-pub const MAX_PER_SECOND: Micros = Micros(100_000_000);
+pub(crate) const MAX_PER_SECOND: Micros = Micros(100_000_000);
 
 impl Sum for Micros {
     fn sum<I: Iterator<Item = Micros>>(iter: I) -> Micros {
@@ -70,7 +71,7 @@ impl Serialize for Micros {
 
 /// What a render will spend: the shots it submits, their priced sum, and how many have no price.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Estimate {
+pub(crate) struct Estimate {
     /// Shots that will be submitted (new bills).
     pub shots: usize,
     /// The sum of their known prices.
@@ -81,7 +82,7 @@ pub struct Estimate {
 
 /// Why a render does not start: over budget, or not confirmed.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum Refusal {
+pub(crate) enum Refusal {
     /// Some shots have no price, so a budget cannot be checked.
     #[error(
         "{unpriced} shot(s) have no known price, so the budget of {limit} cannot be checked: give them `price_usd:` or pass --allow-unpriced"
@@ -118,7 +119,7 @@ pub enum Refusal {
 
 impl Estimate {
     /// The budget gate: every priced shot within `limit`, and no unpriced one unless allowed.
-    pub fn check_budget(&self, limit: Option<Micros>, allow_unpriced: bool) -> Result<(), Refusal> {
+    pub(crate) fn check_budget(&self, limit: Option<Micros>, allow_unpriced: bool) -> Result<(), Refusal> {
         let Some(limit) = limit else { return Ok(()) };
         if self.unpriced > 0 && !allow_unpriced {
             return Err(Refusal::Unpriced {
@@ -136,14 +137,14 @@ impl Estimate {
     }
 
     /// Whether a budget covers the whole estimate (no unpriced shot), so no prompt is needed.
-    pub fn covered_by(&self, limit: Option<Micros>) -> bool {
+    pub(crate) fn covered_by(&self, limit: Option<Micros>) -> bool {
         limit.is_some_and(|b| self.unpriced == 0 && self.spend <= b)
     }
 }
 
 /// How an endpoint is priced. Figures are list prices in micro-dollars.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Pricing {
+pub(crate) enum Pricing {
     /// Per second of output, by audio tier; a tier no source gives is `None` (unpriced).
     PerSecond {
         /// Audio off (the base tier: what fal's pricing API calls the unit price).
@@ -170,7 +171,7 @@ pub enum Pricing {
 
 /// A list price with where it was read and when.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Price {
+pub(crate) struct Price {
     /// The rule.
     pub pricing: Pricing,
     /// Where the figures come from.
@@ -182,11 +183,11 @@ pub struct Price {
 }
 
 /// The day the catalog's prices were last read from their sources.
-pub const PRICES_READ: &str = "2026-11-22";
+pub(crate) const PRICES_READ: &str = "2026-11-22";
 
 /// Kling v2.6 pro: $0.07/s audio off, $0.14/s audio on, $0.168/s audio on with voice control.
 /// Text-to-video is assumed to share the tiers (protocol.md §3).
-pub const KLING_V26_PRO: Price = Price {
+pub(crate) const KLING_V26_PRO: Price = Price {
     pricing: Pricing::PerSecond {
         silent: 70_000,
         audio: Some(140_000),
@@ -198,7 +199,7 @@ pub const KLING_V26_PRO: Price = Price {
 };
 
 /// Kling v2.5 turbo pro: $0.35 for 5 s + $0.07 per extra second.
-pub const KLING_V25_TURBO_PRO: Price = Price {
+pub(crate) const KLING_V25_TURBO_PRO: Price = Price {
     pricing: Pricing::BasePlusExtra {
         base_seconds: 5,
         base: 350_000,
@@ -214,7 +215,7 @@ pub const KLING_V25_TURBO_PRO: Price = Price {
 /// $0.112/0.168/0.196 ("5s … $0.98"); the model's `llms.txt`, generated from the platform's own
 /// metadata, says $0.224/0.336/0.392 ("5s … will cost $1.96") (kling-v3-and-platform.md §3).
 /// Until a live price settles it, an estimate must not assume the lower.
-pub const KLING_V3_PRO: Price = Price {
+pub(crate) const KLING_V3_PRO: Price = Price {
     pricing: Pricing::PerSecond {
         silent: 224_000,
         audio: Some(336_000),
@@ -226,7 +227,7 @@ pub const KLING_V3_PRO: Price = Price {
 };
 
 /// Kling 3.0 standard: $0.084/s audio off, $0.126/s audio on, $0.154/s with voice control.
-pub const KLING_V3_STANDARD: Price = Price {
+pub(crate) const KLING_V3_STANDARD: Price = Price {
     pricing: Pricing::PerSecond {
         silent: 84_000,
         audio: Some(126_000),
@@ -238,7 +239,7 @@ pub const KLING_V3_STANDARD: Price = Price {
 };
 
 /// Kling 3.0 turbo pro text-to-video: $0.14/s flat.
-pub const KLING_V3_TURBO_PRO: Price = Price {
+pub(crate) const KLING_V3_TURBO_PRO: Price = Price {
     pricing: Pricing::PerSecond {
         silent: 140_000,
         audio: None,
@@ -250,7 +251,7 @@ pub const KLING_V3_TURBO_PRO: Price = Price {
 };
 
 /// Kling O3 standard image-to-video: $0.084/s audio off, $0.112/s audio on (no voice tier given).
-pub const KLING_O3_STANDARD_I2V: Price = Price {
+pub(crate) const KLING_O3_STANDARD_I2V: Price = Price {
     pricing: Pricing::PerSecond {
         silent: 84_000,
         audio: Some(112_000),
@@ -262,7 +263,7 @@ pub const KLING_O3_STANDARD_I2V: Price = Price {
 };
 
 /// No source gives a figure (kling-v3-and-platform.md §3): unpriced, never $0.
-pub const NO_LIST_PRICE: Price = Price {
+pub(crate) const NO_LIST_PRICE: Price = Price {
     pricing: Pricing::Unpriced,
     source: "no published figure found",
     read: PRICES_READ,
@@ -271,7 +272,7 @@ pub const NO_LIST_PRICE: Price = Price {
 
 impl Pricing {
     /// The price of one clip of `seconds` (whole seconds), or `None` when unpriced.
-    pub fn price(self, seconds: u64, audio: bool, voices: bool) -> Option<Micros> {
+    pub(crate) fn price(self, seconds: u64, audio: bool, voices: bool) -> Option<Micros> {
         match self {
             Pricing::PerSecond {
                 silent,
@@ -307,7 +308,8 @@ impl Pricing {
     }
 
     /// The base tier's price per second (what a live unit price replaces), if priced.
-    pub fn unit(self) -> Option<u64> {
+    #[cfg(test)]
+    pub(crate) fn unit(self) -> Option<u64> {
         match self {
             Pricing::PerSecond { silent, .. } => Some(silent),
             Pricing::BasePlusExtra { per_extra_second, .. } => Some(per_extra_second),
@@ -321,7 +323,7 @@ impl Pricing {
     /// scaled by a ratio: the base tier (audio off; per extra second for a base-plus-extra
     /// rule) is `unit`, and every dearer tier is the table's figure or `unit`, whichever is
     /// higher — an estimate never below what either source says.
-    pub fn with_live_unit(self, unit: u64) -> Pricing {
+    pub(crate) fn with_live_unit(self, unit: u64) -> Pricing {
         match self {
             Pricing::PerSecond { audio, voices, .. } => Pricing::PerSecond {
                 silent: unit,

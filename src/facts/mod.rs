@@ -1,5 +1,5 @@
 //! What the providers charge and take: the catalog of endpoints, money and list prices, live prices.
 
-pub mod catalog;
-pub mod cost;
-pub mod prices;
+pub(crate) mod catalog;
+pub(crate) mod cost;
+pub(crate) mod prices;

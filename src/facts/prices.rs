@@ -21,11 +21,11 @@ use crate::facts::catalog::{Endpoint, ProviderKind};
 use crate::facts::cost::{MAX_PER_SECOND, Pricing};
 
 /// How long fetched prices are used.
-pub const FRESH_FOR: Duration = Duration::from_secs(24 * 3600);
+pub(crate) const FRESH_FOR: Duration = Duration::from_secs(24 * 3600);
 
 /// One live price as fal's pricing API answers it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct LiveUnit {
+pub(crate) struct LiveUnit {
     /// USD per unit.
     pub unit_price: f64,
     /// `second`, `video_second`, `image`…
@@ -36,7 +36,7 @@ pub struct LiveUnit {
 
 /// The cache file: the live prices of one platform API.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Cache {
+pub(crate) struct Cache {
     /// The platform base URL they came from (prices of a sandbox never price a real plan).
     pub api: String,
     /// When they were fetched (RFC 3339, UTC).
@@ -49,7 +49,7 @@ pub struct Cache {
 
 /// Where one price came from.
 #[derive(Debug, Clone, PartialEq)]
-pub enum From {
+pub(crate) enum From {
     /// The catalog's table, read on this date, with what sources dispute about it.
     Table(&'static str, Option<&'static str>),
     /// fal's pricing API, fetched at this time.
@@ -68,7 +68,7 @@ impl fmt::Display for From {
 
 /// The prices a plan uses.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Prices {
+pub(crate) struct Prices {
     /// Live prices, when fresh ones exist for the platform in use.
     pub live: Option<Cache>,
     /// Why the table is used (said once), when it is.
@@ -80,7 +80,7 @@ pub struct Prices {
 
 /// Fetching live prices failed.
 #[derive(Debug, thiserror::Error)]
-pub enum PriceError {
+pub(crate) enum PriceError {
     /// No key: the pricing API needs one.
     #[error("no FAL_KEY to ask fal's pricing API with")]
     NoKey,
@@ -91,7 +91,7 @@ pub enum PriceError {
 
 impl Prices {
     /// The table, for this reason.
-    pub fn table(why: impl Into<String>) -> Prices {
+    pub(crate) fn table(why: impl Into<String>) -> Prices {
         Prices {
             live: None,
             why_table: Some(why.into()),
@@ -101,7 +101,7 @@ impl Prices {
 
     /// Live prices from `cache`, each checked first: one not priced per second of output in
     /// USD, or above [`MAX_PER_SECOND`], is dropped with one message naming its endpoint.
-    pub fn live(mut cache: Cache) -> Prices {
+    pub(crate) fn live(mut cache: Cache) -> Prices {
         let mut ignored = Vec::new();
         cache.prices.retain(|id, u| match refusal(u) {
             None => true,
@@ -121,7 +121,7 @@ impl Prices {
 
     /// An endpoint's pricing and where it came from: live when a usable live price exists
     /// (USD, per second, below the ceiling), else the table.
-    pub fn for_endpoint(&self, e: &Endpoint) -> (Pricing, From) {
+    pub(crate) fn for_endpoint(&self, e: &Endpoint) -> (Pricing, From) {
         let table = (e.price.pricing, From::Table(e.price.read, e.price.dispute));
         // A rule by resolution, video or token: fal's one unit price cannot replace it.
         if matches!(e.price.pricing, crate::facts::cost::Pricing::Rule(_)) {
@@ -141,7 +141,7 @@ impl Prices {
     }
 
     /// Where this plan's prices come from, and each live price ignored (one line each).
-    pub fn note(&self) -> String {
+    pub(crate) fn note(&self) -> String {
         let mut lines = vec![self.source_line()];
         lines.extend(self.ignored.iter().cloned());
         lines.join("\n")
@@ -185,7 +185,7 @@ fn refusal(u: &LiveUnit) -> Option<String> {
 }
 
 /// The cache file's path.
-pub fn cache_path() -> Option<Utf8PathBuf> {
+pub(crate) fn cache_path() -> Option<Utf8PathBuf> {
     let base = match std::env::var("XDG_CACHE_HOME") {
         Ok(x) if !x.is_empty() => Utf8PathBuf::from(x),
         _ => Utf8PathBuf::from(std::env::var("HOME").ok()?).join(".cache"),
@@ -198,7 +198,7 @@ fn now_unix() -> u64 {
 }
 
 /// Fresh cached prices for this platform, or the table and why.
-pub fn cached(api: &str) -> Prices {
+pub(crate) fn cached(api: &str) -> Prices {
     let cache = cache_path()
         .and_then(|p| std::fs::read(p).ok())
         .and_then(|b| serde_json::from_slice::<Cache>(&b).ok())
@@ -212,7 +212,12 @@ pub fn cached(api: &str) -> Prices {
 
 /// Fetches the live prices of `ids` in one request and caches them (a cache that cannot be
 /// written is no reason to fail: the prices are still used).
-pub async fn refresh(http: &reqwest::Client, api: &str, key: Option<&str>, ids: &[&str]) -> Result<Prices, PriceError> {
+pub(crate) async fn refresh(
+    http: &reqwest::Client,
+    api: &str,
+    key: Option<&str>,
+    ids: &[&str],
+) -> Result<Prices, PriceError> {
     let key = key.ok_or(PriceError::NoKey)?;
     let query: String = url::form_urlencoded::Serializer::new(String::new())
         .append_pair("endpoint_id", &ids.join(","))
@@ -255,7 +260,7 @@ pub async fn refresh(http: &reqwest::Client, api: &str, key: Option<&str>, ids: 
 }
 
 /// The fal endpoints of the catalog (what `models --refresh` asks about).
-pub fn catalog_ids() -> Vec<&'static str> {
+pub(crate) fn catalog_ids() -> Vec<&'static str> {
     crate::facts::catalog::CATALOG
         .iter()
         .filter(|e| e.provider == ProviderKind::Fal)

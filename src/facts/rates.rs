@@ -18,7 +18,7 @@ use super::{Micros, Price, Pricing};
 
 /// How exact a quote is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Exactness {
+pub(crate) enum Exactness {
     /// fal's page states this figure (or a rule that gives it with no assumption).
     Exact,
     /// Computed with an assumption the plan names.
@@ -29,7 +29,7 @@ pub enum Exactness {
 
 /// A price for one clip.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Quote {
+pub(crate) struct Quote {
     /// What it costs.
     pub amount: Micros,
     /// How exact that is.
@@ -38,7 +38,7 @@ pub struct Quote {
 
 /// Why a request has no price under a rule (the plan says so and asks for `price_usd:`).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum NoPrice {
+pub(crate) enum NoPrice {
     /// The rule has no figure for this resolution.
     #[error("no published price at resolution {0}")]
     Resolution(String),
@@ -52,7 +52,7 @@ pub enum NoPrice {
 
 /// One resolution's prices per second (micro-dollars).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Tier {
+pub(crate) struct Tier {
     /// The `resolution` value (`720p`, `4k`, `2160p`).
     pub resolution: &'static str,
     /// Per second, audio off.
@@ -63,7 +63,7 @@ pub struct Tier {
 
 /// How an endpoint beyond Kling is priced.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Rule {
+pub(crate) enum Rule {
     /// Per second of output by resolution, audio off or on.
     PerSecondByResolution(&'static [Tier]),
     /// Per video by duration bucket: (seconds, price).
@@ -77,7 +77,7 @@ pub enum Rule {
 
 /// What a shot asks of the rule.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Ask<'a> {
+pub(crate) struct Ask<'a> {
     /// The seconds asked for; `None`: no duration field, or `auto`.
     pub seconds: Option<u64>,
     /// The longest the endpoint renders (the upper bound when `seconds` is `None`).
@@ -92,7 +92,7 @@ pub struct Ask<'a> {
 
 impl Rule {
     /// The price of one clip.
-    pub fn quote(self, ask: &Ask<'_>) -> Result<Quote, NoPrice> {
+    pub(crate) fn quote(self, ask: &Ask<'_>) -> Result<Quote, NoPrice> {
         match self {
             Rule::PerSecondByResolution(tiers) => per_second(tiers, ask),
             Rule::PerVideo(buckets) => per_video(buckets, ask.seconds),
@@ -175,7 +175,7 @@ fn tokens(nano_per_1000: u64, ask: &Ask<'_>) -> Result<Quote, NoPrice> {
 }
 
 /// The day these prices were read.
-pub const READ: &str = "2026-11-30";
+pub(crate) const READ: &str = "2026-11-30";
 
 const VEO: &[Tier] = &[
     Tier {
@@ -274,84 +274,84 @@ const fn price(rule: Rule, source: &'static str) -> Price {
 
 /// Veo 3.1 text-to-video: "$0.20 without audio or $0.40 with audio for 720p or 1080p. At 4k …
 /// $0.40 … or $0.60 with".
-pub const VEO31: Price = price(
+pub(crate) const VEO31: Price = price(
     Rule::PerSecondByResolution(VEO),
     "https://fal.ai/models/fal-ai/veo3.1/llms.txt",
 );
 /// Veo 3.1 reference-to-video: the same figures on its own page.
-pub const VEO31_REFERENCE: Price = price(
+pub(crate) const VEO31_REFERENCE: Price = price(
     Rule::PerSecondByResolution(VEO),
     "https://fal.ai/models/fal-ai/veo3.1/reference-to-video/llms.txt",
 );
 /// Veo 3.1 image-to-video and first/last frame: their own pages were not in the sources.
-pub const VEO31_SIBLING: Price = price(
+pub(crate) const VEO31_SIBLING: Price = price(
     Rule::PerSecondByResolution(VEO),
     "https://fal.ai/models/fal-ai/veo3.1/llms.txt (the text-to-video page; this endpoint's own page was not in the sources)",
 );
 /// Veo 3.1 fast first/last frame: "$0.10 without audio or $0.15 with audio for 720p or 1080p.
 /// At 4k … $0.30 … or $0.35 with".
-pub const VEO31_FAST_FLF: Price = price(
+pub(crate) const VEO31_FAST_FLF: Price = price(
     Rule::PerSecondByResolution(VEO_FAST),
     "https://fal.ai/models/fal-ai/veo3.1/fast/first-last-frame-to-video/llms.txt",
 );
 /// Veo 3.1 fast text- and image-to-video: the fast tier's page.
-pub const VEO31_FAST: Price = price(
+pub(crate) const VEO31_FAST: Price = price(
     Rule::PerSecondByResolution(VEO_FAST),
     "https://fal.ai/models/fal-ai/veo3.1/fast/first-last-frame-to-video/llms.txt (the fast tier's page; this endpoint's own page was not in the sources)",
 );
 /// Seedance 2.0 fast: "$0.0112 per 1000 tokens … (height * width * duration * 24) / 1024".
-pub const SEEDANCE2_FAST: Price = price(
+pub(crate) const SEEDANCE2_FAST: Price = price(
     Rule::Tokens {
         nano_per_1000: 11_200_000,
     },
     "https://fal.ai/models/bytedance/seedance-2.0/fast/text-to-video/llms.txt ($0.0112 per 1000 tokens; $0.2419/s at 720p)",
 );
 /// Seedance 2.0 standard: $0.014 per 1000 tokens, as a third party quotes fal's page.
-pub const SEEDANCE2: Price = price(
+pub(crate) const SEEDANCE2: Price = price(
     Rule::Tokens {
         nano_per_1000: 14_000_000,
     },
     "$0.014 per 1000 tokens ($0.3024/s at 720p), as seedance2mini.com quotes fal's page; fal's own page was not in the sources",
 );
 /// Hailuo 2.3 pro: "$0.49 per video generation" (6 s clips).
-pub const HAILUO23_PRO: Price = price(
+pub(crate) const HAILUO23_PRO: Price = price(
     Rule::PerVideo(&[(6, 490_000)]),
     "https://fal.ai/models/fal-ai/minimax/hailuo-2.3/pro/text-to-video/llms.txt",
 );
 /// Hailuo 2.3 standard: "$0.28 per 6 second … $0.56 per 10 second video generation".
-pub const HAILUO23_STANDARD: Price = price(
+pub(crate) const HAILUO23_STANDARD: Price = price(
     Rule::PerVideo(&[(6, 280_000), (10, 560_000)]),
     "https://fal.ai/models/fal-ai/minimax/hailuo-2.3/standard/text-to-video/llms.txt",
 );
 /// Hailuo 2.3 fast pro: "$0.33 per videos".
-pub const HAILUO23_FAST_PRO: Price = price(
+pub(crate) const HAILUO23_FAST_PRO: Price = price(
     Rule::PerVideo(&[(6, 330_000)]),
     "https://fal.ai/models/fal-ai/minimax/hailuo-2.3-fast/pro/image-to-video/llms.txt",
 );
 /// Hailuo 2.3 fast standard: "$0.19 per 6 second … $0.32 per 10 second".
-pub const HAILUO23_FAST_STANDARD: Price = price(
+pub(crate) const HAILUO23_FAST_STANDARD: Price = price(
     Rule::PerVideo(&[(6, 190_000), (10, 320_000)]),
     "https://fal.ai/models/fal-ai/minimax/hailuo-2.3-fast/standard/image-to-video/llms.txt",
 );
 /// LTX-2.3 text-to-video: "$0.08 per second for 1080p, $0.16 … 1440p or $0.32 … 2160p".
-pub const LTX23_T2V: Price = price(
+pub(crate) const LTX23_T2V: Price = price(
     Rule::PerSecondByResolution(LTX_T2V),
     "https://fal.ai/models/fal-ai/ltx-2.3/text-to-video/llms.txt",
 );
 /// LTX-2.3 image-to-video: "$0.06 … $0.12 … $0.24".
-pub const LTX23_I2V: Price = price(
+pub(crate) const LTX23_I2V: Price = price(
     Rule::PerSecondByResolution(LTX_I2V),
     "https://fal.ai/models/fal-ai/ltx-2.3/image-to-video/llms.txt",
 );
 /// LTX-2.3 text-to-video fast: "$0.04 … $0.08 … $0.16".
-pub const LTX23_FAST_T2V: Price = price(
+pub(crate) const LTX23_FAST_T2V: Price = price(
     Rule::PerSecondByResolution(LTX_FAST),
     "https://fal.ai/models/fal-ai/ltx-2.3/text-to-video/fast/llms.txt",
 );
 
 impl Rule {
     /// The unit, for `storyboard models`.
-    pub fn unit(self) -> &'static str {
+    pub(crate) fn unit(self) -> &'static str {
         match self {
             Rule::PerSecondByResolution(_) => "per second",
             Rule::PerVideo(_) => "per video",
@@ -361,7 +361,7 @@ impl Rule {
 
     /// The resolution priced when none is sent: the endpoint's default (the first tier; 720p
     /// for Seedance; none for per-video rules).
-    pub fn default_resolution(self) -> &'static str {
+    pub(crate) fn default_resolution(self) -> &'static str {
         match self {
             Rule::PerSecondByResolution(tiers) => tiers.first().map_or("", |t| t.resolution),
             Rule::Tokens { .. } => "720p",
@@ -370,7 +370,7 @@ impl Rule {
     }
 
     /// For `storyboard models`: `720p $0.20/s, $0.40/s with audio; 4k …`.
-    pub fn describe(self) -> String {
+    pub(crate) fn describe(self) -> String {
         let usd = |m: u64| Micros(m).to_string();
         match self {
             Rule::PerSecondByResolution(tiers) => tiers

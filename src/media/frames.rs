@@ -6,7 +6,7 @@ use std::process::Command;
 
 /// Why a frame could not be taken.
 #[derive(Debug, thiserror::Error)]
-pub enum FrameError {
+pub(crate) enum FrameError {
     /// ffmpeg could not be started.
     #[error("cannot run ffmpeg: {0}")]
     NoFfmpeg(std::io::Error),
@@ -29,12 +29,12 @@ pub enum FrameError {
 }
 
 /// Whether ffmpeg is on PATH.
-pub fn available() -> bool {
+pub(crate) fn available() -> bool {
     super::tool("ffmpeg")
 }
 
 /// Writes the frame of `clip` at `at` seconds (`None`: its last frame) to `dest` as PNG.
-pub fn extract(clip: &Utf8Path, at: Option<f64>, dest: &Utf8Path) -> Result<(), FrameError> {
+pub(crate) fn extract(clip: &Utf8Path, at: Option<f64>, dest: &Utf8Path) -> Result<(), FrameError> {
     let part = crate::files::part_path(dest);
     // ffmpeg follows links: nothing may stand at the temporary name when it starts.
     let _ = std::fs::remove_file(&part);

@@ -2,8 +2,8 @@
 //! duration when ffprobe is missing, and frames taken with ffmpeg. A leaf: it imports no other
 //! stage, so the planner and the assembler can both use it.
 
-pub mod frames;
-pub mod mp4;
+pub(crate) mod frames;
+pub(crate) mod mp4;
 
 use camino::Utf8Path;
 use serde_json::Value;
@@ -11,7 +11,7 @@ use std::process::Command;
 
 /// The parts of ffprobe's answer that decide between stream copy and re-encoding.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Probe {
+pub(crate) struct Probe {
     /// Video codec.
     pub codec: String,
     /// Frame size.
@@ -25,7 +25,7 @@ pub struct Probe {
 }
 
 /// Whether a tool answers `NAME -version` (ffmpeg, ffprobe).
-pub fn tool(name: &str) -> bool {
+pub(crate) fn tool(name: &str) -> bool {
     Command::new(name)
         .arg("-version")
         .output()
@@ -50,7 +50,7 @@ pub fn probe_duration(path: &Utf8Path) -> Option<f64> {
 }
 
 /// ffprobe's view of a clip; `None` without ffprobe.
-pub fn probe(path: &Utf8Path) -> Option<(f64, Probe)> {
+pub(crate) fn probe(path: &Utf8Path) -> Option<(f64, Probe)> {
     let o = Command::new("ffprobe")
         .args([
             "-v",

@@ -3,7 +3,7 @@
 use std::io::{Read, Seek, SeekFrom};
 
 /// The duration in seconds from `mvhd`, or `None` when the file is not an MP4 it understands.
-pub fn duration(path: &camino::Utf8Path) -> Option<f64> {
+pub(crate) fn duration(path: &camino::Utf8Path) -> Option<f64> {
     let mut f = std::fs::File::open(path).ok()?;
     let len = f.metadata().ok()?.len();
     let moov = find_box(&mut f, 0, len, b"moov")?;

@@ -323,7 +323,7 @@ fn kinds_binding(family: &str) -> String {
 
 /// The cache key (DESIGN §5): sha256 of the canonical JSON of provider + endpoint + input +
 /// take, with local files by content hash instead of path or upload URL.
-pub fn request_key(
+pub(crate) fn request_key(
     provider: ProviderKind,
     endpoint: &str,
     input: &Map<String, Value>,

@@ -11,9 +11,9 @@ use crate::facts::catalog::{CATALOG, Endpoint, Kind};
 use crate::storyboard::{CastMember, VoiceSpec};
 
 /// The most reference images of one character.
-pub const MAX_CAST_REFERENCES: usize = 3;
+pub(super) const MAX_CAST_REFERENCES: usize = 3;
 /// O3 reference-to-video with a video element: at most this many elements + reference images.
-pub const MAX_WITH_VIDEO: usize = 4;
+pub(super) const MAX_WITH_VIDEO: usize = 4;
 
 /// A checked character.
 #[derive(Debug, Clone, PartialEq, Default)]

@@ -376,7 +376,7 @@ pub(super) fn cartesian<'v>(axes: &[(&'v str, &'v Vec<Value>)]) -> Vec<Vec<(&'v 
 }
 
 /// Shot ids become file names: `[A-Za-z0-9][A-Za-z0-9._-]{0,99}`.
-pub fn check_id(id: &str) -> Result<(), Invalid> {
+pub(crate) fn check_id(id: &str) -> Result<(), Invalid> {
     if id.contains('/') || id.contains('\\') || id.contains("..") {
         return Err(Invalid(format!(
             "`{id}` would leave the output folder: ids become file names, so `/`, `\\` and `..` are not allowed"

@@ -7,11 +7,11 @@ mod chains;
 mod expand;
 mod inputs;
 mod resolve;
-pub mod template;
-pub mod wire;
+pub(crate) mod template;
+pub(crate) mod wire;
 
-pub use build::request_key;
-pub use expand::check_id;
+pub(crate) use build::request_key;
+pub(crate) use expand::check_id;
 
 use camino::Utf8PathBuf;
 use minijinja::Value as TValue;
@@ -26,16 +26,16 @@ use crate::storyboard::{self, Source, StoryboardFile, VoiceSpec};
 use template::Templates;
 
 /// The default model family.
-pub const DEFAULT_FAMILY: &str = "kling-v2.6-pro";
+pub(crate) const DEFAULT_FAMILY: &str = "kling-v2.6-pro";
 /// The most shots a storyboard may expand to (matrix × takes); far beyond a film.
-pub const MAX_SHOTS: u64 = 10_000;
+pub(crate) const MAX_SHOTS: u64 = 10_000;
 /// The most takes of one shot in one storyboard.
-pub const MAX_TAKES: u32 = 100;
+pub(crate) const MAX_TAKES: u32 = 100;
 /// The longest prompt, in characters (Kling's documented limit).
-pub const MAX_PROMPT_CHARS: usize = 2_500;
+pub(crate) const MAX_PROMPT_CHARS: usize = 2_500;
 
 /// The default number of shots in flight.
-pub const DEFAULT_CONCURRENCY: u32 = 4;
+pub(crate) const DEFAULT_CONCURRENCY: u32 = 4;
 
 /// A value the storyboard gives that cannot be used, with what to write instead.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -59,7 +59,7 @@ const BEAT_FIELDS: [&str; 6] = [
 ];
 
 /// Sets a body field: a plain name, or a JSON pointer into a list (`/image_urls/0`).
-pub fn set_field(input: &mut Map<String, Value>, field: &str, value: Value) {
+pub(crate) fn set_field(input: &mut Map<String, Value>, field: &str, value: Value) {
     if !field.starts_with('/') {
         input.insert(field.to_owned(), value);
         return;
@@ -75,7 +75,7 @@ pub fn set_field(input: &mut Map<String, Value>, field: &str, value: Value) {
 
 /// Settings a command line may override before planning.
 #[derive(Debug, Clone, Default)]
-pub struct Overrides {
+pub(crate) struct Overrides {
     /// `--provider`.
     pub provider: Option<ProviderKind>,
     /// Where prices come from (the table unless live prices are given).
@@ -86,7 +86,7 @@ pub struct Overrides {
 
 impl Overrides {
     /// `--compare m1,m2` with `--only SHOT…`: those shots as shoot-outs of those models.
-    pub fn compare(models: &[String], only: &[String]) -> Option<(Vec<String>, Vec<String>)> {
+    pub(crate) fn compare(models: &[String], only: &[String]) -> Option<(Vec<String>, Vec<String>)> {
         let shots = only.iter().flat_map(|o| o.split(',')).map(str::trim);
         (!models.is_empty()).then(|| (models.to_vec(), shots.map(str::to_owned).collect()))
     }
@@ -94,7 +94,7 @@ impl Overrides {
 
 /// A whole plan: every shot resolved into the exact request `render` will send.
 #[derive(Debug, Clone)]
-pub struct Plan {
+pub(crate) struct Plan {
     /// Where the storyboard came from (as named in messages).
     pub source: String,
     /// The storyboard's title.
@@ -125,7 +125,7 @@ pub struct Plan {
 
 /// A character's frontal image: a URL, or a local file (kept in the output folder for review).
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub enum Frontal {
+pub(crate) enum Frontal {
     /// An https URL.
     Url(String),
     /// A local file and its content hash.
@@ -139,7 +139,7 @@ pub enum Frontal {
 
 impl Frontal {
     /// Where the review page finds it: the URL, or the kept copy relative to the output folder.
-    pub fn shown(&self) -> String {
+    pub(crate) fn shown(&self) -> String {
         match self {
             Frontal::Url(u) => u.clone(),
             Frontal::Local { path, sha256 } => {
@@ -152,7 +152,7 @@ impl Frontal {
 
 /// A voice given as a sample: created once, remembered by the sample's content hash.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct VoiceToCreate {
+pub(crate) struct VoiceToCreate {
     /// The name in `voices:`.
     pub name: String,
     /// The sample as written.
@@ -165,7 +165,7 @@ pub struct VoiceToCreate {
 
 /// A frame of another shot's clip used as an image input.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Chain {
+pub(crate) struct Chain {
     /// The body field it goes into.
     pub field: String,
     /// The storyboard field it came from (`start_image`, `end_image`).
@@ -181,7 +181,7 @@ pub struct Chain {
 /// A part of the request body replaced in the cache key by what it stands for (a file's
 /// content hash, an upstream clip's hash), so paths and temporary URLs do not change the key.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Subst {
+pub(crate) struct Subst {
     /// Body field: a name, or a JSON pointer into a list (`/voice_ids/0`).
     pub field: String,
     /// The value used for the key.
@@ -190,7 +190,7 @@ pub struct Subst {
 
 /// A local file a request refers to; uploaded before the request is sent.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct LocalFile {
+pub(crate) struct LocalFile {
     /// The body field it goes into.
     pub field: String,
     /// The path as written in the storyboard.
@@ -203,7 +203,7 @@ pub struct LocalFile {
 
 /// One shot, fully resolved.
 #[derive(Debug, Clone, Serialize)]
-pub struct PlannedShot {
+pub(crate) struct PlannedShot {
     /// The request's label: the shot id, or `<shot>-take<n>` for `takes:`, `<shot> redo` for a
     /// redo.
     pub id: String,
@@ -264,7 +264,7 @@ pub struct PlannedShot {
 impl PlannedShot {
     /// The cache key once the upstream clips are known: each chained frame stands for the
     /// upstream clip's sha256 (and where in it), so re-rendering the upstream re-renders this.
-    pub fn key_with_upstream(&self, upstream_sha: &[String]) -> String {
+    pub(crate) fn key_with_upstream(&self, upstream_sha: &[String]) -> String {
         let mut substs = self.substs.clone();
         for (c, sha) in self.chain.iter().zip(upstream_sha) {
             let at = c.at.map_or("last".to_owned(), |t| format!("{t}"));
@@ -277,7 +277,7 @@ impl PlannedShot {
     }
 
     /// What sets this request apart from the same body: its take, its redo.
-    pub fn salt(&self) -> Salt {
+    pub(crate) fn salt(&self) -> Salt {
         Salt {
             take: self.take,
             redo: self.redo,
@@ -285,7 +285,7 @@ impl PlannedShot {
     }
 
     /// The same shot asked again (`storyboard pick --redo`): one new take, a new request key.
-    pub fn redone(&self, after: u32) -> PlannedShot {
+    pub(crate) fn redone(&self, after: u32) -> PlannedShot {
         let mut again = self.clone();
         again.id = format!("{} redo", self.shot);
         again.take = None;
@@ -297,7 +297,7 @@ impl PlannedShot {
 
 /// What sets a request apart from another with the same body (part of its key).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct Salt {
+pub(crate) struct Salt {
     /// The take of `takes:`.
     pub take: Option<u32>,
     /// The redo.
@@ -307,7 +307,7 @@ pub struct Salt {
 impl Plan {
     /// Adds one request for each shot with a redo pending (`storyboard pick --redo`), after
     /// the plan's own (chained shots keep starting from the shot's own request).
-    pub fn add_redos(&mut self, pending: impl Fn(&str) -> Option<u32>) {
+    pub(crate) fn add_redos(&mut self, pending: impl Fn(&str) -> Option<u32>) {
         let mut seen = std::collections::HashSet::new();
         let mut extra = Vec::new();
         for shot in &self.shots {
@@ -321,18 +321,18 @@ impl Plan {
     }
 
     /// Sum of the priced shots.
-    pub fn total(&self) -> Micros {
+    pub(crate) fn total(&self) -> Micros {
         self.shots.iter().filter_map(|s| s.estimate).sum()
     }
 
     /// How many shots have no price.
-    pub fn unpriced(&self) -> usize {
+    pub(crate) fn unpriced(&self) -> usize {
         self.shots.iter().filter(|s| s.estimate.is_none()).count()
     }
 
     /// What rendering these shots spends (by plan index): their priced sum and how many have no
     /// price.
-    pub fn estimate_of(&self, indices: &[usize]) -> crate::facts::cost::Estimate {
+    pub(crate) fn estimate_of(&self, indices: &[usize]) -> crate::facts::cost::Estimate {
         crate::facts::cost::Estimate {
             shots: indices.len(),
             spend: indices.iter().filter_map(|&i| self.shots[i].estimate).sum(),
@@ -341,12 +341,12 @@ impl Plan {
     }
 
     /// Sum of output seconds.
-    pub fn seconds(&self) -> f64 {
+    pub(crate) fn seconds(&self) -> f64 {
         self.shots.iter().map(|s| s.seconds).sum()
     }
 
     /// The plan as the JSON document `plan --json` prints (DESIGN §3).
-    pub fn to_json(&self) -> Value {
+    pub(crate) fn to_json(&self) -> Value {
         json!({
             "version": 1,
             "source": self.source,
@@ -388,7 +388,7 @@ impl Plan {
 }
 
 /// Reads, expands, validates and prices a storyboard. Every problem is reported at once.
-pub fn plan(src: &Source, overrides: &Overrides) -> Result<Plan, Vec<Problem>> {
+pub(crate) fn plan(src: &Source, overrides: &Overrides) -> Result<Plan, Vec<Problem>> {
     match storyboard::parse(src) {
         Ok(sb) => Planner::new(src, &sb, overrides).run(),
         Err(broken) => Err(with_value_problems(src, overrides, broken)),

@@ -586,9 +586,9 @@ pub(super) fn check_endpoint_id(id: &str, provider: ProviderKind) -> Result<(), 
 }
 
 /// The most beats in one multi-shot (kling-v3-and-platform.md §2).
-pub const MAX_BEATS: usize = 6;
+pub(super) const MAX_BEATS: usize = 6;
 /// The most reference images in one request (O3: 7 without a video element; §2).
-pub const MAX_REFERENCES: usize = 7;
+pub(super) const MAX_REFERENCES: usize = 7;
 
 /// A whole number of seconds that some model renders (1 to 15); each endpoint narrows it.
 pub(super) fn parse_seconds(d: &Duration) -> Result<u64, Invalid> {

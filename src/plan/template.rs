@@ -7,10 +7,10 @@ use std::collections::{BTreeMap, BTreeSet};
 /// Work one template render may do (minijinja fuel: about one unit per instruction). A prompt
 /// with a loop over a few hundred items uses a few thousand; nested loops over huge ranges
 /// stop here instead of hanging the planner.
-pub const TEMPLATE_FUEL: u64 = 100_000;
+pub(crate) const TEMPLATE_FUEL: u64 = 100_000;
 
 /// Kling accepts at most two voices per task (protocol.md §3, `voice_ids`).
-pub const MAX_VOICES: usize = 2;
+pub(crate) const MAX_VOICES: usize = 2;
 
 thread_local! {
     /// Voices used by the template being rendered on this thread (names, in marker order).
@@ -28,7 +28,7 @@ struct VoiceScope {
 /// A rendered template: the text, the voices `voice()` numbered and the characters `cast()`
 /// numbered, each in order of first use.
 #[derive(Debug, Clone, PartialEq, Default)]
-pub struct Rendered {
+pub(crate) struct Rendered {
     /// The text.
     pub text: String,
     /// Voice names, in `<<<voice_N>>>` order.
@@ -39,7 +39,7 @@ pub struct Rendered {
 
 /// A template problem: the message and the 1-based line within the template.
 #[derive(Debug, Clone, PartialEq)]
-pub struct TemplateError {
+pub(crate) struct TemplateError {
     /// What is wrong.
     pub message: String,
     /// Line within the template, when known.
@@ -47,7 +47,7 @@ pub struct TemplateError {
 }
 
 /// The template engine with the `voice()` helper, for templates borrowed from a storyboard.
-pub struct Templates<'s> {
+pub(crate) struct Templates<'s> {
     env: Environment<'s>,
     globals: BTreeSet<String>,
 }
@@ -60,7 +60,7 @@ impl Default for Templates<'_> {
 
 impl<'s> Templates<'s> {
     /// An engine with strict undefined variables and `voice(name)`.
-    pub fn new() -> Templates<'s> {
+    pub(crate) fn new() -> Templates<'s> {
         let mut env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::Strict);
         env.set_fuel(Some(TEMPLATE_FUEL));
@@ -72,7 +72,7 @@ impl<'s> Templates<'s> {
     }
 
     /// Compiles `source` under `name` (never ending in `.html`/`.json`, which would auto-escape).
-    pub fn compile(&mut self, name: String, source: &'s str) -> Result<(), TemplateError> {
+    pub(crate) fn compile(&mut self, name: String, source: &'s str) -> Result<(), TemplateError> {
         self.env
             .add_template_owned(name, source)
             .map_err(|e| from_minijinja(&e))
@@ -80,7 +80,7 @@ impl<'s> Templates<'s> {
 
     /// Lists every variable template `name` uses that `known` does not define (with the line
     /// of its first use), so all undefined variables are reported in one pass.
-    pub fn check(&self, name: &str, known: &BTreeSet<String>) -> Vec<TemplateError> {
+    pub(crate) fn check(&self, name: &str, known: &BTreeSet<String>) -> Vec<TemplateError> {
         let Ok(tmpl) = self.env.get_template(name) else {
             return Vec::new();
         };
@@ -101,7 +101,7 @@ impl<'s> Templates<'s> {
     }
 
     /// Renders `source` with `ctx`; returns the text and the voices (names) it called `voice()` on.
-    pub fn render(
+    pub(crate) fn render(
         &self,
         name: &str,
         ctx: &BTreeMap<String, Value>,
@@ -124,7 +124,7 @@ impl<'s> Templates<'s> {
 
     /// Renders with `voice()` and `cast()`, numbering on from what `before` used (the prompt and
     /// beats of one shot share the numbers).
-    pub fn render_with_cast(
+    pub(crate) fn render_with_cast(
         &self,
         name: &str,
         ctx: &BTreeMap<String, Value>,
@@ -211,7 +211,7 @@ fn numbered(name: String, marker: Marker) -> Result<usize, minijinja::Error> {
 }
 
 /// `{{ place | slug }}`: lower-case letters and digits joined by `-`, safe in an id.
-pub fn slug(text: String) -> String {
+pub(crate) fn slug(text: String) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         if c.is_ascii_alphanumeric() {

@@ -11,7 +11,7 @@ use std::sync::{LazyLock, OnceLock};
 use crate::facts::catalog::ProviderKind;
 
 /// A compiled snapshot: its validator, the type it was taken from, the fields it takes.
-pub struct Snapshot {
+pub(crate) struct Snapshot {
     validator: Validator,
     /// Where it comes from, in a few words (`fal-js KlingVideoV3ProTextToVideoInput @381105e`).
     pub source: String,
@@ -23,7 +23,7 @@ pub struct Snapshot {
 
 /// One way a body differs from the published schema.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Violation {
+pub(crate) struct Violation {
     /// The body field (`duration`, `elements[0].voice_id`).
     pub field: String,
     /// What is wrong and what is allowed.
@@ -44,7 +44,7 @@ static CELLS: LazyLock<Cells> = LazyLock::new(|| {
 });
 
 /// The published schema of an endpoint, compiled once; `None` when there is no snapshot.
-pub fn snapshot(provider: ProviderKind, endpoint: &str) -> Option<&'static Snapshot> {
+pub(crate) fn snapshot(provider: ProviderKind, endpoint: &str) -> Option<&'static Snapshot> {
     let (_, id, text, cell) = CELLS.iter().find(|c| c.0 == provider && c.1 == endpoint)?;
     Some(cell.get_or_init(|| compile(id, text)))
 }
@@ -76,7 +76,7 @@ fn compile(id: &str, text: &str) -> Snapshot {
 
 /// How `body` differs from the endpoint's published schema: `None` when there is no snapshot,
 /// an empty list when it conforms.
-pub fn check(provider: ProviderKind, endpoint: &str, body: &Value) -> Option<Vec<Violation>> {
+pub(crate) fn check(provider: ProviderKind, endpoint: &str, body: &Value) -> Option<Vec<Violation>> {
     let snap = snapshot(provider, endpoint)?;
     if snap.validator.is_valid(body) {
         return Some(Vec::new());

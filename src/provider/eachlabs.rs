@@ -16,7 +16,7 @@ const MAX_UNKNOWN_POLLS: u32 = 300;
 
 /// The Eachlabs client.
 #[derive(Clone)]
-pub struct Eachlabs {
+pub(crate) struct Eachlabs {
     base: String,
     key: Arc<str>,
     http: reqwest::Client,
@@ -28,7 +28,7 @@ pub struct Eachlabs {
 
 impl Eachlabs {
     /// A client for the given base URL.
-    pub fn new(endpoints: &Endpoints, key: String, http: reqwest::Client) -> Eachlabs {
+    pub(crate) fn new(endpoints: &Endpoints, key: String, http: reqwest::Client) -> Eachlabs {
         Eachlabs {
             base: endpoints.eachlabs.clone(),
             key: key.into(),
@@ -44,7 +44,7 @@ impl Eachlabs {
     }
 
     /// `POST /v1/prediction` once, every input parameter explicit.
-    pub async fn submit(
+    pub(crate) async fn submit(
         &self,
         model: &str,
         version: &str,
@@ -85,7 +85,7 @@ impl Eachlabs {
 
     /// Polls `GET /v1/prediction/{id}` until it ends; each poll is retried on transport
     /// errors and 5xx/429 (with `Retry-After`).
-    pub async fn follow(
+    pub(crate) async fn follow(
         &self,
         job: &Accepted,
         on_state: &(dyn Fn(JobState) + Send + Sync),
@@ -153,7 +153,7 @@ impl Eachlabs {
     /// The prediction ids of `model` created since `since` (RFC 3339) whose input is exactly
     /// `input`, oldest first: `GET /v1/executions` lists them 100 at a time (`limit`,
     /// `offset`; the default page is 20), each `GET /v1/prediction/{id}` shows its input.
-    pub async fn find_in_history(
+    pub(crate) async fn find_in_history(
         &self,
         model: &str,
         since: &str,
@@ -212,7 +212,7 @@ impl Eachlabs {
     }
 
     /// `POST /v1/prediction/{id}/cancel` (its state first: queued, running or done).
-    pub async fn cancel(&self, job: &Accepted) -> Result<super::Cancelled, JobError> {
+    pub(crate) async fn cancel(&self, job: &Accepted) -> Result<super::Cancelled, JobError> {
         use super::Cancelled;
         let id = &job.request_id;
         let status = match self.prediction(id).await {
@@ -243,7 +243,7 @@ impl Eachlabs {
     }
 
     /// Presigned upload: `POST /v1/upload/presign`, then `PUT` with the required headers.
-    pub async fn upload(&self, bytes: Vec<u8>, content_type: &str) -> Result<String, UploadError> {
+    pub(crate) async fn upload(&self, bytes: Vec<u8>, content_type: &str) -> Result<String, UploadError> {
         let failed = |failure| UploadError {
             what: "upload".into(),
             failure,

@@ -16,7 +16,7 @@ use super::{
 
 /// The fal client.
 #[derive(Clone)]
-pub struct Fal {
+pub(crate) struct Fal {
     queue: String,
     storage: String,
     api: String,
@@ -28,7 +28,7 @@ pub struct Fal {
 
 impl Fal {
     /// A client for the given base URLs.
-    pub fn new(endpoints: &Endpoints, key: String, http: reqwest::Client) -> Fal {
+    pub(crate) fn new(endpoints: &Endpoints, key: String, http: reqwest::Client) -> Fal {
         Fal {
             queue: endpoints.fal_queue.clone(),
             storage: endpoints.fal_storage.clone(),
@@ -44,7 +44,7 @@ impl Fal {
     }
 
     /// `POST {queue}/{endpoint}` once.
-    pub async fn submit(&self, endpoint: &str, input: &Map<String, Value>) -> Result<Accepted, SubmitError> {
+    pub(crate) async fn submit(&self, endpoint: &str, input: &Map<String, Value>) -> Result<Accepted, SubmitError> {
         let request = self
             .http
             .post(format!("{}/{endpoint}", self.queue))
@@ -97,7 +97,7 @@ impl Fal {
 
     /// A job of `endpoint` known only by its id (adopted, or found in the history): the
     /// documented URLs.
-    pub fn job(&self, endpoint: &str, id: &str) -> Accepted {
+    pub(crate) fn job(&self, endpoint: &str, id: &str) -> Accepted {
         let (status_url, response_url, cancel_url) = self.urls(endpoint, id, &Value::Null);
         Accepted {
             request_id: id.to_owned(),
@@ -111,7 +111,7 @@ impl Fal {
     /// `input`, oldest first, from the request history (which lists finished requests). Every
     /// page of the window `since`..now is read (`next_cursor` while `has_more`): a busy account
     /// lists the lost request pages deep.
-    pub async fn find_in_history(
+    pub(crate) async fn find_in_history(
         &self,
         endpoint: &str,
         since: &str,
@@ -167,7 +167,7 @@ impl Fal {
     }
 
     /// Cancels a job: its state first (queued or running), then `PUT cancel_url`.
-    pub async fn cancel(&self, job: &Accepted) -> Result<super::Cancelled, JobError> {
+    pub(crate) async fn cancel(&self, job: &Accepted) -> Result<super::Cancelled, JobError> {
         use super::Cancelled;
         let (Some(status_url), Some(cancel_url)) = (&job.status_url, &job.cancel_url) else {
             return Err(JobError::Failed(format!(
@@ -239,7 +239,7 @@ impl Fal {
     }
 
     /// Follows a job to completion and fetches its clip.
-    pub async fn follow(
+    pub(crate) async fn follow(
         &self,
         job: &Accepted,
         endpoint: &str,
@@ -317,7 +317,7 @@ impl Fal {
     }
 
     /// Creates a Kling voice from an uploaded sample (`fal-ai/kling-video/create-voice`).
-    pub async fn create_voice(&self, voice_url: &str) -> Result<String, VoiceError> {
+    pub(crate) async fn create_voice(&self, voice_url: &str) -> Result<String, VoiceError> {
         let mut input = Map::new();
         input.insert("voice_url".into(), json!(voice_url));
         let job = self
@@ -329,7 +329,7 @@ impl Fal {
     }
 
     /// Follows a job to completion and fetches its result as JSON.
-    pub async fn follow_json(
+    pub(crate) async fn follow_json(
         &self,
         job: &Accepted,
         on_state: &(dyn Fn(JobState) + Send + Sync),
@@ -489,7 +489,12 @@ impl Fal {
     /// fal storage, as fal's JS client does it (`libs/client/src/storage.ts`): initiate (with
     /// `X-Fal-Object-Lifecycle` asking for [`UPLOAD_LIFETIME`]), then PUT the bytes — in 10 MiB
     /// parts and a `complete` above 90 MiB; returns the `file_url` to send.
-    pub async fn upload(&self, bytes: Vec<u8>, content_type: &str, file_name: &str) -> Result<String, UploadError> {
+    pub(crate) async fn upload(
+        &self,
+        bytes: Vec<u8>,
+        content_type: &str,
+        file_name: &str,
+    ) -> Result<String, UploadError> {
         let failed = |failure| UploadError {
             what: format!("upload of {file_name}"),
             failure,
@@ -604,7 +609,7 @@ impl Fal {
 
 /// How long fal keeps an uploaded input, as each upload asks (`X-Fal-Object-Lifecycle`, fal-js
 /// `storage.ts`; the account's default lifetime is configurable and may be shorter): 7 days.
-pub const UPLOAD_LIFETIME: Duration = Duration::from_secs(7 * 24 * 3600);
+pub(crate) const UPLOAD_LIFETIME: Duration = Duration::from_secs(7 * 24 * 3600);
 
 /// Above this, fal's JS client uploads in parts (90 MiB).
 const MULTIPART_ABOVE: usize = 90 * 1024 * 1024;

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 /// How long an answer may keep the client waiting: 60 s, or `STORYBOARD_HTTP_TIMEOUT_SECONDS`
 /// (tests shorten it).
-pub fn timeout() -> Duration {
+pub(crate) fn timeout() -> Duration {
     std::env::var("STORYBOARD_HTTP_TIMEOUT_SECONDS")
         .ok()
         .and_then(|v| v.trim().parse::<f64>().ok())
@@ -19,19 +19,19 @@ const UPLOAD_BYTES_PER_SECOND: u64 = 8 * 1024;
 
 /// Builds the shared client: rustls, connect timeout, a limit on each wait for the server
 /// ([`timeout`]), no overall timeout (streams and big downloads run as long as data flows).
-pub fn client() -> reqwest::Client {
+pub(crate) fn client() -> reqwest::Client {
     builder().read_timeout(timeout()).build().unwrap_or_default()
 }
 
 /// The client for upload bodies: no read timeout, whose timer would run while the body is
 /// still being sent; each upload sets a deadline scaled to its size ([`upload_deadline`]).
-pub fn upload_client() -> reqwest::Client {
+pub(crate) fn upload_client() -> reqwest::Client {
     builder().build().unwrap_or_default()
 }
 
 /// The whole time an upload of `bytes` may take: the answer's wait plus the body at the
 /// slowest uplink storyboard allows for.
-pub fn upload_deadline(bytes: usize) -> Duration {
+pub(crate) fn upload_deadline(bytes: usize) -> Duration {
     timeout() + Duration::from_secs(bytes as u64 / UPLOAD_BYTES_PER_SECOND)
 }
 
@@ -44,7 +44,7 @@ fn builder() -> reqwest::ClientBuilder {
 
 /// How retries back off.
 #[derive(Debug, Clone, Copy)]
-pub struct Backoff {
+pub(crate) struct Backoff {
     /// First delay.
     pub base: Duration,
     /// Largest delay.
@@ -55,13 +55,13 @@ pub struct Backoff {
 
 impl Backoff {
     /// Status, result and download requests: 8 attempts, 250 ms doubling to 10 s.
-    pub const GET: Backoff = Backoff {
+    pub(crate) const GET: Backoff = Backoff {
         base: Duration::from_millis(250),
         max: Duration::from_secs(10),
         attempts: 8,
     };
     /// Submits that certainly created nothing (connection refused, 429, 503).
-    pub const SUBMIT: Backoff = Backoff {
+    pub(crate) const SUBMIT: Backoff = Backoff {
         base: Duration::from_millis(500),
         max: Duration::from_secs(30),
         attempts: 8,
@@ -69,7 +69,7 @@ impl Backoff {
 
     /// The delay before retry number `attempt` (1-based): full jitter over
     /// `min(max, base·2^(attempt-1))`, or the server's `Retry-After` when it sent one.
-    pub fn delay(&self, attempt: u32, retry_after: Option<Duration>) -> Duration {
+    pub(crate) fn delay(&self, attempt: u32, retry_after: Option<Duration>) -> Duration {
         if let Some(ra) = retry_after {
             return ra.min(Duration::from_secs(120));
         }
@@ -80,7 +80,7 @@ impl Backoff {
 }
 
 /// `Retry-After` in seconds (the HTTP-date form is rare for APIs and is ignored).
-pub fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+pub(crate) fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
     headers
         .get(reqwest::header::RETRY_AFTER)
         .and_then(|v| v.to_str().ok())
@@ -90,12 +90,12 @@ pub fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
 }
 
 /// Status codes worth retrying for a GET.
-pub fn retryable_status(code: u16) -> bool {
+pub(crate) fn retryable_status(code: u16) -> bool {
     matches!(code, 408 | 429 | 500 | 502 | 503 | 504)
 }
 
 /// What one answer to a GET means; each call site classifies its own answers.
-pub enum Step<T, E> {
+pub(crate) enum Step<T, E> {
     /// Finished, one way or the other: no more tries.
     Done(Result<T, E>),
     /// A passing failure (transport error, 5xx, 429, not ready yet): try again after the backoff
@@ -109,14 +109,14 @@ pub enum Step<T, E> {
 }
 
 /// A passing failure: retried by [`retry_get`] until its attempts are used.
-pub fn transient<T, E>(error: E, retry_after: Option<Duration>) -> Step<T, E> {
+pub(crate) fn transient<T, E>(error: E, retry_after: Option<Duration>) -> Step<T, E> {
     Step::Retry { error, retry_after }
 }
 
 /// The one GET retry loop: calls `attempt` (with its 1-based number) until it is done or
 /// `policy.attempts` are used, sleeping `policy.delay` between tries (full jitter, honouring
 /// `Retry-After`). Every GET of the clients and the downloader goes through it.
-pub async fn retry_get<T, E, F>(policy: Backoff, mut attempt: impl FnMut(u32) -> F) -> Result<T, E>
+pub(crate) async fn retry_get<T, E, F>(policy: Backoff, mut attempt: impl FnMut(u32) -> F) -> Result<T, E>
 where
     F: std::future::Future<Output = Step<T, E>>,
 {
@@ -137,7 +137,7 @@ where
 
 /// A base URL from the environment that cannot be used.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum BaseUrlError {
+pub(crate) enum BaseUrlError {
     /// Not a URL at all.
     #[error("{name}=`{url}` is not a URL: {reason}")]
     NotUrl {
@@ -172,7 +172,7 @@ pub enum BaseUrlError {
 
 /// Whether a base URL may be used: https anywhere, http only on loopback (keys never travel
 /// in clear text). Returns it without a trailing slash.
-pub fn check_base_url(name: &str, url: &str) -> Result<String, BaseUrlError> {
+pub(crate) fn check_base_url(name: &str, url: &str) -> Result<String, BaseUrlError> {
     let parsed = reqwest::Url::parse(url).map_err(|e| BaseUrlError::NotUrl {
         name: name.to_owned(),
         url: url.to_owned(),
@@ -284,11 +284,11 @@ mod tests {
 /// The most any JSON answer from a provider may hold (4 MiB): a real one is kilobytes (a page
 /// of 100 history items with their bodies, some hundred kilobytes), so more means a broken or
 /// hostile server, and the read stops there instead of filling memory.
-pub const MAX_ANSWER_BYTES: usize = 4 << 20;
+pub(crate) const MAX_ANSWER_BYTES: usize = 4 << 20;
 
 /// Why an answer's body could not be read.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum BodyError {
+pub(crate) enum BodyError {
     /// More than [`MAX_ANSWER_BYTES`] arrived: cut off there.
     #[error("the answer was longer than {} MiB: cut off", MAX_ANSWER_BYTES >> 20)]
     TooLong,
@@ -301,7 +301,7 @@ pub enum BodyError {
 }
 
 /// The body of `r`, streamed and at most [`MAX_ANSWER_BYTES`] (never read whole first).
-pub async fn bounded_bytes(mut r: reqwest::Response) -> Result<Vec<u8>, BodyError> {
+pub(crate) async fn bounded_bytes(mut r: reqwest::Response) -> Result<Vec<u8>, BodyError> {
     if r.content_length().is_some_and(|n| n > MAX_ANSWER_BYTES as u64) {
         return Err(BodyError::TooLong);
     }
@@ -317,7 +317,7 @@ pub async fn bounded_bytes(mut r: reqwest::Response) -> Result<Vec<u8>, BodyErro
 
 /// The body of `r` as text (lossy), bounded as [`bounded_bytes`]; empty when it cannot be read
 /// (for error messages).
-pub async fn bounded_text(r: reqwest::Response) -> String {
+pub(crate) async fn bounded_text(r: reqwest::Response) -> String {
     bounded_bytes(r)
         .await
         .map(|b| String::from_utf8_lossy(&b).into_owned())
@@ -325,7 +325,7 @@ pub async fn bounded_text(r: reqwest::Response) -> String {
 }
 
 /// The body of `r` as JSON, bounded as [`bounded_bytes`].
-pub async fn bounded_json<T: serde::de::DeserializeOwned>(r: reqwest::Response) -> Result<T, BodyError> {
+pub(crate) async fn bounded_json<T: serde::de::DeserializeOwned>(r: reqwest::Response) -> Result<T, BodyError> {
     let body = bounded_bytes(r).await?;
     serde_json::from_slice(&body).map_err(|_| BodyError::NotJson)
 }

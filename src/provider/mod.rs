@@ -1,9 +1,9 @@
 //! Providers: submit a request, follow it, fetch its result (the clip's URL), cancel it.
 //! Chosen in one place ([`Provider::new`]); base URLs can point at the sandbox.
 
-pub mod eachlabs;
-pub mod fal;
-pub mod http;
+pub(crate) mod eachlabs;
+pub(crate) mod fal;
+pub(crate) mod http;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -13,7 +13,7 @@ use crate::facts::catalog::ProviderKind;
 
 /// A job the provider accepted: everything needed to follow it, kept in the journal.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct Accepted {
+pub(crate) struct Accepted {
     /// The provider's request id.
     pub request_id: String,
     /// fal: where to poll.
@@ -29,7 +29,7 @@ pub struct Accepted {
 
 impl Accepted {
     /// A job known by its id alone (Eachlabs follows predictions by id).
-    pub fn by_id(id: &str) -> Accepted {
+    pub(crate) fn by_id(id: &str) -> Accepted {
         Accepted {
             request_id: id.to_owned(),
             status_url: None,
@@ -42,7 +42,7 @@ impl Accepted {
 /// A finished job's clip (journaled the moment it is known, so a failed download can be
 /// retried from it later without asking the queue again).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ClipSource {
+pub(crate) struct ClipSource {
     /// Where to download it.
     pub url: String,
     /// The size the provider reported, if any.
@@ -55,7 +55,7 @@ pub struct ClipSource {
 
 /// Why a submit did not give a request id.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum SubmitError {
+pub(crate) enum SubmitError {
     /// Certainly nothing was created and trying again may work (connection refused, 429, 503).
     #[error("{reason}")]
     Retry {
@@ -79,7 +79,7 @@ pub enum SubmitError {
 
 /// How following a job ended, short of a clip.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum JobError {
+pub(crate) enum JobError {
     /// The model or provider reported a failure.
     #[error("{0}")]
     Failed(String),
@@ -93,7 +93,7 @@ pub enum JobError {
 
 /// What a cancel achieved.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Cancelled {
+pub(crate) enum Cancelled {
     /// It was still queued: removed, never runs, never billed.
     Queued,
     /// It was running: cancellation requested; the model may finish (and bill) anyway.
@@ -107,11 +107,11 @@ pub enum Cancelled {
 /// Pages of a provider's history read at most in one lookup (100 requests each): 20,000
 /// requests in the window, far more than an account makes in the days a lookup spans. Reaching
 /// it is reported as "history not available", never as "not found".
-pub const MAX_HISTORY_PAGES: usize = 200;
+pub(crate) const MAX_HISTORY_PAGES: usize = 200;
 
 /// Whether `id` has the form of a fal request id: a UUID (`8-4-4-4-12` hex digits), as every
 /// id fal's queue returns (protocol.md §1.2).
-pub fn valid_fal_id(id: &str) -> bool {
+pub(crate) fn valid_fal_id(id: &str) -> bool {
     let groups: Vec<&str> = id.split('-').collect();
     groups.len() == 5
         && groups
@@ -123,14 +123,14 @@ pub fn valid_fal_id(id: &str) -> bool {
 /// Whether `id` may be an Eachlabs prediction id. Their docs give no format (`predictionID`
 /// is a "string"; observed ids are UUIDs), so: 1–128 letters, digits, `-` or `_` — never a
 /// character that changes a URL's path, query or fragment.
-pub fn valid_eachlabs_id(id: &str) -> bool {
+pub(crate) fn valid_eachlabs_id(id: &str) -> bool {
     (1..=128).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 /// A request id that does not have the provider's form.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("`{id}` is not a {provider} request id ({form})")]
-pub struct BadRequestId {
+pub(crate) struct BadRequestId {
     /// What was given (printed escaped).
     pub id: String,
     /// `fal` or `Eachlabs`.
@@ -140,7 +140,7 @@ pub struct BadRequestId {
 }
 
 /// Checks `id` against `kind`'s request id form before it goes into any URL or journal line.
-pub fn check_request_id(kind: ProviderKind, id: &str) -> Result<(), BadRequestId> {
+pub(crate) fn check_request_id(kind: ProviderKind, id: &str) -> Result<(), BadRequestId> {
     let (ok, provider, form) = match kind {
         ProviderKind::Fal => (
             valid_fal_id(id),
@@ -162,12 +162,12 @@ pub fn check_request_id(kind: ProviderKind, id: &str) -> Result<(), BadRequestId
 /// fal's request history could not answer (not available for this key or model).
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("the provider's request history is not available ({0})")]
-pub struct HistoryUnavailable(pub String);
+pub(crate) struct HistoryUnavailable(pub String);
 
 /// Why an upload did not give a URL.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("{what}: {failure}")]
-pub struct UploadError {
+pub(crate) struct UploadError {
     /// `upload of frame.png` (fal) or `upload` (Eachlabs).
     pub what: String,
     /// What happened.
@@ -176,7 +176,7 @@ pub struct UploadError {
 
 /// What went wrong in an upload.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum UploadFailure {
+pub(crate) enum UploadFailure {
     /// No answer (connection, timeout).
     #[error("{0}")]
     Transport(String),
@@ -193,7 +193,7 @@ pub enum UploadFailure {
 
 /// Why a voice could not be created from a sample.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum VoiceError {
+pub(crate) enum VoiceError {
     /// The provider has no voice creation.
     #[error("Eachlabs has no create-voice: use provider: fal")]
     Unsupported,
@@ -213,7 +213,7 @@ pub enum VoiceError {
 
 /// Progress of a followed job.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum JobState {
+pub(crate) enum JobState {
     /// Waiting, with this many ahead.
     Queued(Option<u64>),
     /// Running.
@@ -222,7 +222,7 @@ pub enum JobState {
 
 /// Where each provider lives and its key.
 #[derive(Debug, Clone)]
-pub struct Endpoints {
+pub(crate) struct Endpoints {
     /// fal queue base URL.
     pub fal_queue: String,
     /// fal storage base URL.
@@ -246,7 +246,7 @@ impl Default for Endpoints {
 
 /// A provider client.
 #[derive(Clone)]
-pub enum Provider {
+pub(crate) enum Provider {
     /// fal queue.
     Fal(fal::Fal),
     /// Eachlabs predictions.
@@ -255,7 +255,7 @@ pub enum Provider {
 
 impl Provider {
     /// The client for `kind`.
-    pub fn new(kind: ProviderKind, endpoints: &Endpoints, key: String, http: reqwest::Client) -> Provider {
+    pub(crate) fn new(kind: ProviderKind, endpoints: &Endpoints, key: String, http: reqwest::Client) -> Provider {
         match kind {
             ProviderKind::Fal => Provider::Fal(fal::Fal::new(endpoints, key, http)),
             ProviderKind::Eachlabs => Provider::Eachlabs(eachlabs::Eachlabs::new(endpoints, key, http)),
@@ -263,7 +263,7 @@ impl Provider {
     }
 
     /// Submits once (the runner decides about retries).
-    pub async fn submit(
+    pub(crate) async fn submit(
         &self,
         endpoint: &str,
         version: Option<&str>,
@@ -276,7 +276,7 @@ impl Provider {
     }
 
     /// Follows a job of `endpoint` until it finishes, then returns its clip.
-    pub async fn follow(
+    pub(crate) async fn follow(
         &self,
         job: &Accepted,
         endpoint: &str,
@@ -292,7 +292,7 @@ impl Provider {
 
     /// A request id (from the journal, a history or the user) has this provider's form: nothing
     /// else is put into a URL sent with the key.
-    pub fn check_id(&self, id: &str) -> Result<(), BadRequestId> {
+    pub(crate) fn check_id(&self, id: &str) -> Result<(), BadRequestId> {
         check_request_id(
             match self {
                 Provider::Fal(_) => ProviderKind::Fal,
@@ -304,7 +304,7 @@ impl Provider {
 
     /// The requests of `endpoint` sent since `since` with exactly this body, oldest first (fal's
     /// request history; Eachlabs' executions list).
-    pub async fn find_sent(
+    pub(crate) async fn find_sent(
         &self,
         endpoint: &str,
         since: &str,
@@ -317,7 +317,7 @@ impl Provider {
     }
 
     /// A job known only by its id (found in the history, or on a dashboard).
-    pub fn job(&self, endpoint: &str, id: &str) -> Accepted {
+    pub(crate) fn job(&self, endpoint: &str, id: &str) -> Accepted {
         match self {
             Provider::Fal(p) => p.job(endpoint, id),
             Provider::Eachlabs(_) => Accepted::by_id(id),
@@ -325,7 +325,7 @@ impl Provider {
     }
 
     /// Cancels a job (fal `PUT cancel_url`, Eachlabs `POST /v1/prediction/{id}/cancel`).
-    pub async fn cancel(&self, job: &Accepted) -> Result<Cancelled, JobError> {
+    pub(crate) async fn cancel(&self, job: &Accepted) -> Result<Cancelled, JobError> {
         self.check_id(&job.request_id)
             .map_err(|e| JobError::Failed(e.to_string()))?;
         match self {
@@ -335,7 +335,7 @@ impl Provider {
     }
 
     /// Creates a voice from an uploaded sample (fal only); returns its voice id.
-    pub async fn create_voice(&self, voice_url: &str) -> Result<String, VoiceError> {
+    pub(crate) async fn create_voice(&self, voice_url: &str) -> Result<String, VoiceError> {
         match self {
             Provider::Fal(p) => p.create_voice(voice_url).await,
             Provider::Eachlabs(_) => Err(VoiceError::Unsupported),
@@ -344,7 +344,7 @@ impl Provider {
 
     /// How long an upload stays fetchable: fal, the lifetime each upload asks for (7 days);
     /// Eachlabs, the 180 days its docs give (protocol.md §4).
-    pub fn upload_lifetime(&self) -> Duration {
+    pub(crate) fn upload_lifetime(&self) -> Duration {
         match self {
             Provider::Fal(_) => fal::UPLOAD_LIFETIME,
             Provider::Eachlabs(_) => Duration::from_secs(180 * 24 * 3600),
@@ -352,7 +352,12 @@ impl Provider {
     }
 
     /// Uploads a local file; returns the URL to send.
-    pub async fn upload(&self, bytes: Vec<u8>, content_type: &str, file_name: &str) -> Result<String, UploadError> {
+    pub(crate) async fn upload(
+        &self,
+        bytes: Vec<u8>,
+        content_type: &str,
+        file_name: &str,
+    ) -> Result<String, UploadError> {
         match self {
             Provider::Fal(p) => p.upload(bytes, content_type, file_name).await,
             Provider::Eachlabs(p) => p.upload(bytes, content_type).await,
@@ -361,7 +366,7 @@ impl Provider {
 }
 
 /// The answer to a submit that did arrive: its status, `Retry-After` and body text.
-pub struct SubmitAnswer {
+pub(crate) struct SubmitAnswer {
     /// HTTP status.
     pub status: u16,
     /// The server's `Retry-After`.
@@ -374,11 +379,11 @@ pub struct SubmitAnswer {
 /// A body that stopped arriving part way.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{0}")]
-pub struct CutOff(String);
+pub(crate) struct CutOff(String);
 
 impl SubmitAnswer {
     /// The JSON of a 2xx answer; an unreadable one leaves the outcome unknown.
-    pub fn json(&self) -> Result<Value, SubmitError> {
+    pub(crate) fn json(&self) -> Result<Value, SubmitError> {
         let body = self
             .body
             .as_ref()
@@ -387,7 +392,7 @@ impl SubmitAnswer {
     }
 
     /// A 429 or 503: nothing was created; try again.
-    pub fn retry(&self, rate_limited: bool) -> SubmitError {
+    pub(crate) fn retry(&self, rate_limited: bool) -> SubmitError {
         SubmitError::Retry {
             reason: error_message(self.status, &self.text),
             retry_after: self.retry_after,
@@ -398,7 +403,7 @@ impl SubmitAnswer {
 
 /// Sends a submit once. A refused connection never carried the request (nothing created:
 /// `Retry`); a request that went out without an answer is `Uncertain`.
-pub async fn send_submit(request: reqwest::RequestBuilder) -> Result<SubmitAnswer, SubmitError> {
+pub(crate) async fn send_submit(request: reqwest::RequestBuilder) -> Result<SubmitAnswer, SubmitError> {
     let resp = match request.timeout(http::timeout()).send().await {
         Ok(r) => r,
         Err(e) if e.is_connect() => {
@@ -433,7 +438,7 @@ pub async fn send_submit(request: reqwest::RequestBuilder) -> Result<SubmitAnswe
 /// A history listing as JSON: a GET (retried on transport errors, 429 and 5xx) answered 200
 /// with JSON, read at most [`http::MAX_ANSWER_BYTES`]; else why the history is not available
 /// (shared by fal's request history and Eachlabs' executions list).
-pub async fn history_json(request: impl Fn() -> reqwest::RequestBuilder) -> Result<Value, HistoryUnavailable> {
+pub(crate) async fn history_json(request: impl Fn() -> reqwest::RequestBuilder) -> Result<Value, HistoryUnavailable> {
     use http::{Step, transient};
     http::retry_get(http::Backoff::GET, |_| {
         let sent = request().send();
@@ -461,7 +466,7 @@ pub async fn history_json(request: impl Fn() -> reqwest::RequestBuilder) -> Resu
 }
 
 /// A short, key-free description of a transport error.
-pub fn describe(e: &reqwest::Error) -> String {
+pub(crate) fn describe(e: &reqwest::Error) -> String {
     let what = if e.is_connect() {
         "cannot connect"
     } else if e.is_timeout() {
@@ -483,7 +488,7 @@ pub fn describe(e: &reqwest::Error) -> String {
 
 /// The message of an error body: fal's `detail` (a string or pydantic entries), Eachlabs'
 /// `error`/`message`/`details`, else the text.
-pub fn error_message(status: u16, body: &str) -> String {
+pub(crate) fn error_message(status: u16, body: &str) -> String {
     let parsed: Option<Value> = serde_json::from_str(body).ok();
     let text = match &parsed {
         Some(Value::Object(o)) => {

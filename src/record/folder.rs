@@ -12,7 +12,7 @@ use crate::plan::Plan;
 use crate::record::journal::History;
 
 /// The folder's state files, created and checked (not a planted link).
-pub fn prepare(out: &Utf8Path) -> Result<(), Error> {
+pub(crate) fn prepare(out: &Utf8Path) -> Result<(), Error> {
     let state = out.join(".storyboard");
     let failed = |source| Error::Write {
         path: state.clone(),
@@ -27,7 +27,7 @@ pub fn prepare(out: &Utf8Path) -> Result<(), Error> {
 }
 
 /// Takes the folder's lock, or says which process holds it.
-pub fn lock(out: &Utf8Path) -> Result<std::fs::File, Error> {
+pub(crate) fn lock(out: &Utf8Path) -> Result<std::fs::File, Error> {
     let path = out.join(".storyboard").join("lock");
     let mut f = crate::files::no_follow(
         std::fs::OpenOptions::new()
@@ -62,7 +62,7 @@ pub fn lock(out: &Utf8Path) -> Result<std::fs::File, Error> {
 
 /// Claims the folder for `storyboard` (its canonical path, or `<stdin>`), or refuses when
 /// another storyboard renders into it: their clips would overwrite each other.
-pub fn claim(out: &Utf8Path, storyboard: &Utf8Path) -> Result<(), Error> {
+pub(crate) fn claim(out: &Utf8Path, storyboard: &Utf8Path) -> Result<(), Error> {
     let me = if storyboard.as_str() == "-" {
         Utf8PathBuf::from("<stdin>")
     } else {
@@ -92,7 +92,11 @@ pub fn claim(out: &Utf8Path, storyboard: &Utf8Path) -> Result<(), Error> {
 /// write it: `manifest.json` (unless it is a storyboard manifest) and each shot's `<id>.mp4`
 /// (unless its content is a clip the journal recorded or what storyboard put there), so a
 /// user's own files are never overwritten.
-pub fn check_foreign(out: &Utf8Path, history: &History, clip_names: impl Iterator<Item = String>) -> Result<(), Error> {
+pub(crate) fn check_foreign(
+    out: &Utf8Path,
+    history: &History,
+    clip_names: impl Iterator<Item = String>,
+) -> Result<(), Error> {
     if !manifest_is_ours(out) {
         return Err(UsageError::ForeignFile(out.join("manifest.json")).into());
     }
@@ -120,10 +124,10 @@ fn manifest_is_ours(out: &Utf8Path) -> bool {
 
 /// The longest state file read back (manifest, picks, the record of written files): far
 /// beyond any film's.
-pub const MAX_STATE_BYTES: u64 = 64 << 20;
+pub(crate) const MAX_STATE_BYTES: u64 = 64 << 20;
 
 /// The longest small state file (owner, lock).
-pub const MAX_SMALL_BYTES: u64 = 64 << 10;
+pub(crate) const MAX_SMALL_BYTES: u64 = 64 << 10;
 
 /// A small state file's text; empty when it cannot be read.
 fn read_small(path: &Utf8Path) -> String {
@@ -136,7 +140,7 @@ fn read_small(path: &Utf8Path) -> String {
 /// A file whose content differs from what storyboard wrote there is the user's: never
 /// replaced or removed.
 #[derive(Debug, Default, Serialize, Deserialize)]
-pub struct Written {
+pub(crate) struct Written {
     /// File name (in the output folder) → sha256 of what storyboard wrote.
     files: BTreeMap<String, String>,
     /// No record yet: a folder last rendered by a version that kept none.
@@ -150,7 +154,7 @@ impl Written {
     }
 
     /// The record (unreadable: empty, so nothing counts as storyboard's).
-    pub fn read(out: &Utf8Path) -> Written {
+    pub(crate) fn read(out: &Utf8Path) -> Written {
         match crate::files::read_limited(&Written::path(out), MAX_STATE_BYTES, false) {
             Ok(None) => Written {
                 legacy: true,
@@ -163,7 +167,7 @@ impl Written {
 
     /// Whether `name` may be replaced or removed: nothing stands there, or a regular file whose
     /// content storyboard wrote there (or, with the journal, a clip it recorded).
-    pub fn replaceable(&self, out: &Utf8Path, name: &str, history: Option<&History>) -> bool {
+    pub(crate) fn replaceable(&self, out: &Utf8Path, name: &str, history: Option<&History>) -> bool {
         let path = out.join(name);
         let Ok(meta) = std::fs::symlink_metadata(&path) else {
             return true;
@@ -185,7 +189,7 @@ impl Written {
     }
 
     /// Records the content of `name` as written by storyboard (none there: forgets it).
-    pub fn record(out: &Utf8Path, names: &[&str]) -> std::io::Result<()> {
+    pub(crate) fn record(out: &Utf8Path, names: &[&str]) -> std::io::Result<()> {
         let mut w = Written::read(out);
         for name in names {
             let path = out.join(name);
@@ -203,7 +207,7 @@ impl Written {
 
 /// The clips a render may write under shots' names: every shot's `<id>.mp4` (its selected
 /// take, put in place at the end of the render).
-pub fn clip_names(plan: &Plan) -> impl Iterator<Item = String> + '_ {
+pub(crate) fn clip_names(plan: &Plan) -> impl Iterator<Item = String> + '_ {
     let mut seen = std::collections::HashSet::new();
     plan.shots
         .iter()

@@ -15,7 +15,7 @@ use crate::record::manifest::ClipRecord;
 /// One journal line.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(tag = "event", rename_all = "snake_case")]
-pub enum Record {
+pub(crate) enum Record {
     /// About to send a submit.
     Intent {
         /// Shot id (informational: requests are matched by key).
@@ -155,7 +155,7 @@ pub enum Record {
 
 /// Where one request stands, from the journal.
 #[derive(Debug, Clone, PartialEq)]
-pub enum KeyState {
+pub(crate) enum KeyState {
     /// A submit was about to go out and nothing more is known: it may have been created.
     Intent,
     /// Accepted and not finished: follow it, never resubmit.
@@ -201,7 +201,7 @@ pub enum KeyState {
 
 /// A submit as its intent recorded it: what went where, and when.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Sent {
+pub(crate) struct Sent {
     /// Shot id.
     pub shot: String,
     /// Endpoint id (fal) or model (Eachlabs).
@@ -214,7 +214,7 @@ pub struct Sent {
 
 /// What the journal says, folded.
 #[derive(Debug, Default, Clone)]
-pub struct History {
+pub(crate) struct History {
     /// By (api, request key), the latest state.
     pub keys: HashMap<(String, String), KeyState>,
     /// Submit attempts by (api, request key).
@@ -249,7 +249,7 @@ pub struct History {
 
 /// A `Done` record: one clip a shot got.
 #[derive(Debug, Clone, PartialEq)]
-pub struct DoneRow {
+pub(crate) struct DoneRow {
     /// Shot id.
     pub shot: String,
     /// Which API.
@@ -304,7 +304,7 @@ impl History {
     }
 
     /// What to tell the user of damaged lines, naming them.
-    pub fn warning(&self) -> Option<String> {
+    pub(crate) fn warning(&self) -> Option<String> {
         if self.damaged_lines.is_empty() {
             return None;
         }
@@ -316,12 +316,12 @@ impl History {
     }
 
     /// Whether this clip is already one of the shot's takes.
-    pub fn has_take(&self, shot: &str, sha256: &str) -> bool {
+    pub(crate) fn has_take(&self, shot: &str, sha256: &str) -> bool {
         self.shot_clips.contains(&(shot.to_owned(), sha256.to_owned()))
     }
 
     /// The state of a request.
-    pub fn state(&self, api: &str, key: &str) -> Option<&KeyState> {
+    pub(crate) fn state(&self, api: &str, key: &str) -> Option<&KeyState> {
         self.keys.get(&(api.to_owned(), key.to_owned()))
     }
 
@@ -412,7 +412,7 @@ impl History {
 }
 
 /// The journal file, open for appending.
-pub struct Journal {
+pub(crate) struct Journal {
     path: Utf8PathBuf,
     file: Mutex<std::fs::File>,
     /// Space set aside beside the journal (`.storyboard/reserve`): given back when the disk is
@@ -424,18 +424,18 @@ pub struct Journal {
 
 /// The space set aside for the records of jobs in flight once the disk is full (a few hundred
 /// records).
-pub const RESERVE_BYTES: usize = 64 * 1024;
+pub(crate) const RESERVE_BYTES: usize = 64 * 1024;
 
 impl Journal {
     /// The journal's path in an output folder.
-    pub fn path_in(out: &Utf8Path) -> Utf8PathBuf {
+    pub(crate) fn path_in(out: &Utf8Path) -> Utf8PathBuf {
         out.join(".storyboard").join("journal.jsonl")
     }
 
     /// Reads a journal (missing = empty): a damaged line costs that line only (its request key,
     /// when it can be made out, is remembered as known), a torn last line is skipped, and a
     /// journal that is not a regular file, or too large, is [`History::unreadable`].
-    pub fn read(path: &Utf8Path) -> History {
+    pub(crate) fn read(path: &Utf8Path) -> History {
         let mut h = History::default();
         let bytes = match crate::files::read_limited(path, MAX_JOURNAL_BYTES, false) {
             Ok(Some(bytes)) => bytes,
@@ -469,7 +469,7 @@ impl Journal {
     }
 
     /// Opens for appending (creating the folder and file).
-    pub fn open(path: &Utf8Path) -> std::io::Result<Journal> {
+    pub(crate) fn open(path: &Utf8Path) -> std::io::Result<Journal> {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)?;
         }
@@ -503,7 +503,7 @@ impl Journal {
 
     /// Appends the intent to submit, unless the disk is full (the reserve spent or the write
     /// refused): a request that cannot be journaled is never sent.
-    pub fn append_intent(&self, record: &Record) -> std::io::Result<()> {
+    pub(crate) fn append_intent(&self, record: &Record) -> std::io::Result<()> {
         if self.low.load(std::sync::atomic::Ordering::SeqCst) {
             return Err(std::io::Error::new(
                 std::io::ErrorKind::StorageFull,
@@ -514,7 +514,7 @@ impl Journal {
     }
 
     /// Appends one record and fsyncs it before returning.
-    pub fn append(&self, record: &Record) -> std::io::Result<()> {
+    pub(crate) fn append(&self, record: &Record) -> std::io::Result<()> {
         let mut line = crate::secrets::redact_bytes(serde_json::to_vec(record).map_err(std::io::Error::other)?);
         line.push(b'\n');
         let mut f = self.file.lock().unwrap_or_else(|e| e.into_inner());
@@ -528,7 +528,7 @@ impl Journal {
     }
 
     /// Where it is.
-    pub fn path(&self) -> &Utf8Path {
+    pub(crate) fn path(&self) -> &Utf8Path {
         &self.path
     }
 }
@@ -545,17 +545,17 @@ fn write_line(f: &mut std::fs::File, line: &[u8]) -> std::io::Result<()> {
 }
 
 /// The longest journal read: far beyond any film's (thousands of shots, re-rendered often).
-pub const MAX_JOURNAL_BYTES: u64 = 512 << 20;
+pub(crate) const MAX_JOURNAL_BYTES: u64 = 512 << 20;
 
 /// Whether a shot id read back from a state file is one a storyboard could have: the same rule
 /// as the storyboard's ids (a file name inside the folder).
-pub fn valid_id(id: &str) -> bool {
+pub(crate) fn valid_id(id: &str) -> bool {
     crate::plan::check_id(id).is_ok()
 }
 
 /// Whether a clip path read back from a state file is one storyboard writes: its place in the
 /// store (named by its sha256) or a shot's `<id>.mp4`.
-pub fn valid_clip(path: &Utf8Path, sha256: &str) -> bool {
+pub(crate) fn valid_clip(path: &Utf8Path, sha256: &str) -> bool {
     let hex = sha256.len() == 64 && sha256.bytes().all(|b| b.is_ascii_hexdigit());
     hex && (path == crate::files::kept_path(sha256) || path.as_str().strip_suffix(".mp4").is_some_and(valid_id))
 }
@@ -592,7 +592,7 @@ impl Record {
 }
 
 /// Now, RFC 3339 UTC to the second.
-pub fn now() -> String {
+pub(crate) fn now() -> String {
     humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
 }
 

@@ -12,10 +12,10 @@ use std::time::{Duration, Instant};
 use crate::record::manifest::{Manifest, RequestRecord, ShotRecord};
 
 /// The longest a settled shot waits before the manifest on disk shows it.
-pub const FLUSH_EVERY: Duration = Duration::from_millis(250);
+pub(crate) const FLUSH_EVERY: Duration = Duration::from_millis(250);
 
 /// The manifest being written.
-pub struct Ledger {
+pub(crate) struct Ledger {
     path: Utf8PathBuf,
     manifest: Mutex<Manifest>,
     dirty: AtomicBool,
@@ -30,12 +30,12 @@ pub struct Ledger {
 impl Ledger {
     /// A ledger writing to `path`, starting from `manifest`, whose request for plan index `i`
     /// is at `locate[i]` (see [`crate::record::manifest::group`]).
-    pub fn new(path: Utf8PathBuf, manifest: Manifest, locate: Vec<(usize, usize)>) -> Ledger {
+    pub(crate) fn new(path: Utf8PathBuf, manifest: Manifest, locate: Vec<(usize, usize)>) -> Ledger {
         Ledger::with_interval(path, manifest, locate, FLUSH_EVERY)
     }
 
     /// A ledger whose updates rewrite the file at most once per `every`.
-    pub fn with_interval(
+    pub(crate) fn with_interval(
         path: Utf8PathBuf,
         manifest: Manifest,
         locate: Vec<(usize, usize)>,
@@ -53,7 +53,7 @@ impl Ledger {
 
     /// Changes the record of plan index `index`'s request; the file follows within the
     /// interval (at once when the last write is older than that).
-    pub fn update(&self, index: usize, f: impl FnOnce(&mut RequestRecord)) {
+    pub(crate) fn update(&self, index: usize, f: impl FnOnce(&mut RequestRecord)) {
         {
             let mut m = self.manifest.lock().unwrap_or_else(|e| e.into_inner());
             let rec = self.locate.get(index).and_then(|&(s, n)| {
@@ -71,7 +71,7 @@ impl Ledger {
     }
 
     /// Changes the shots' records (takes, selection) and writes them within the interval.
-    pub fn update_shots(&self, f: impl FnOnce(&mut [ShotRecord])) {
+    pub(crate) fn update_shots(&self, f: impl FnOnce(&mut [ShotRecord])) {
         f(&mut self.manifest.lock().unwrap_or_else(|e| e.into_inner()).shots);
         self.touched();
     }
@@ -86,7 +86,7 @@ impl Ledger {
     }
 
     /// Writes the manifest if anything changed since the last write.
-    pub fn flush(&self) -> std::io::Result<()> {
+    pub(crate) fn flush(&self) -> std::io::Result<()> {
         let mut last = self.writer.lock().unwrap_or_else(|e| e.into_inner());
         if !self.dirty.swap(false, Ordering::SeqCst) {
             return Ok(());
@@ -98,7 +98,7 @@ impl Ledger {
     }
 
     /// Flushes every [`FLUSH_EVERY`] until the task is dropped.
-    pub async fn flush_periodically(&self) {
+    pub(crate) async fn flush_periodically(&self) {
         loop {
             tokio::time::sleep(FLUSH_EVERY).await;
             let _ = self.flush();
@@ -106,14 +106,14 @@ impl Ledger {
     }
 
     /// Writes the manifest now, with `finished_at`.
-    pub fn finish(&self, finished_at: String) -> std::io::Result<()> {
+    pub(crate) fn finish(&self, finished_at: String) -> std::io::Result<()> {
         self.manifest.lock().unwrap_or_else(|e| e.into_inner()).finished_at = Some(finished_at);
         self.dirty.store(true, Ordering::SeqCst);
         self.flush()
     }
 
     /// A copy of the manifest.
-    pub fn snapshot(&self) -> Manifest {
+    pub(crate) fn snapshot(&self) -> Manifest {
         self.manifest.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 }

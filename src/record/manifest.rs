@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 /// The manifest of one output folder.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[schemars(title = "manifest", description = "manifest.json written by `storyboard render`")]
-pub struct Manifest {
+pub(crate) struct Manifest {
     /// Format version (2: shots list their takes; 1 had one record per request).
     pub version: u32,
     /// The storyboard file this was rendered from.
@@ -31,7 +31,7 @@ pub struct Manifest {
 /// Where a shot stands.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
-pub enum ShotStatus {
+pub(crate) enum ShotStatus {
     /// Rendered in this run.
     Done,
     /// Unchanged and already on disk: nothing was sent.
@@ -47,12 +47,12 @@ pub enum ShotStatus {
 }
 
 /// The manifest's format version.
-pub const VERSION: u32 = 2;
+pub(crate) const VERSION: u32 = 2;
 
 /// One shot of the storyboard: this render's request for it, every take it has had and the
 /// selected one (`<id>.mp4`).
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
-pub struct ShotRecord {
+pub(crate) struct ShotRecord {
     /// The shot id (its selected take is `<id>.mp4`).
     pub id: String,
     /// This render's request for the shot (the first, when `takes:` asks for several).
@@ -85,7 +85,7 @@ pub struct ShotRecord {
 
 /// A character of a shot.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
-pub struct CastRecord {
+pub(crate) struct CastRecord {
     /// The name under `cast:`.
     pub name: String,
     /// Its element number (`@Element1` is 1).
@@ -96,7 +96,7 @@ pub struct CastRecord {
 
 /// One take: a clip the shot got, and what produced it.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
-pub struct TakeRecord {
+pub(crate) struct TakeRecord {
     /// Take number (1, 2, … in the order the shot's clips were made).
     pub take: u32,
     /// The provider's request id.
@@ -123,7 +123,7 @@ pub struct TakeRecord {
 
 /// One request of a render.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
-pub struct RequestRecord {
+pub(crate) struct RequestRecord {
     /// The request's name in progress lines and `--only`: the shot id, or `<id>-take<n>` for
     /// `takes:`, `<id> redo` for a redo. (A version 1 manifest has none: the shot id is taken.)
     #[serde(default)]
@@ -159,7 +159,7 @@ pub struct RequestRecord {
 
 /// A clip on disk.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
-pub struct ClipRecord {
+pub(crate) struct ClipRecord {
     /// Path relative to the output folder.
     #[schemars(with = "String")]
     pub path: Utf8PathBuf,
@@ -174,7 +174,7 @@ pub struct ClipRecord {
 /// Groups a render's requests (in plan order, each with its shot id) into shots, in order of
 /// first appearance; and where each request went: (shot, 0 for the first request, n for
 /// `more[n - 1]`).
-pub fn group(requests: Vec<(String, RequestRecord)>) -> (Vec<ShotRecord>, Vec<(usize, usize)>) {
+pub(crate) fn group(requests: Vec<(String, RequestRecord)>) -> (Vec<ShotRecord>, Vec<(usize, usize)>) {
     let mut shots: Vec<ShotRecord> = Vec::new();
     let mut at: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
     let mut locate = Vec::with_capacity(requests.len());
@@ -207,21 +207,21 @@ pub fn group(requests: Vec<(String, RequestRecord)>) -> (Vec<ShotRecord>, Vec<(u
 
 impl Manifest {
     /// Every request of the render, shot by shot.
-    pub fn requests(&self) -> impl Iterator<Item = &RequestRecord> {
+    pub(crate) fn requests(&self) -> impl Iterator<Item = &RequestRecord> {
         self.shots
             .iter()
             .flat_map(|s| std::iter::once(&s.request).chain(&s.more))
     }
 
     /// The file's bytes: pretty JSON with every registered key masked.
-    pub fn to_bytes(&self) -> std::io::Result<Vec<u8>> {
+    pub(crate) fn to_bytes(&self) -> std::io::Result<Vec<u8>> {
         let bytes = serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?;
         Ok(crate::secrets::redact_bytes(bytes))
     }
 
     /// Reads a manifest; `None` when there is none or it cannot be read (not a regular file,
     /// over 64 MiB, or a shot id no storyboard could have).
-    pub fn read(path: &Utf8Path) -> Option<Manifest> {
+    pub(crate) fn read(path: &Utf8Path) -> Option<Manifest> {
         let bytes = crate::files::read_limited(path, 64 << 20, false).ok()??;
         let mut m: Manifest = serde_json::from_slice(&bytes).ok()?;
         if m.shots.iter().any(|s| crate::plan::check_id(&s.id).is_err()) {

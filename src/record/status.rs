@@ -10,7 +10,7 @@ use crate::record::manifest::{Manifest, ShotStatus};
 
 /// One shot's standing.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ShotState {
+pub(crate) struct ShotState {
     /// Shot id.
     pub id: String,
     /// `done`, `cached`, `in flight`, `failed`, `uncertain`, `skipped`, `pending`.
@@ -31,7 +31,7 @@ pub struct ShotState {
 
 /// A shot's takes, as `status` shows them.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct TakesState {
+pub(crate) struct TakesState {
     /// The shot id.
     pub shot: String,
     /// Take numbers kept.
@@ -88,10 +88,10 @@ fn family_of(endpoint: &str) -> Option<&'static str> {
 }
 
 /// The shots to report: (id, request key, estimate), from a storyboard's plan or a manifest.
-pub type Listing = Vec<(String, String, Option<f64>)>;
+pub(crate) type Listing = Vec<(String, String, Option<f64>)>;
 
 /// Reads the folder's manifest and journal and reports each listed shot, with its takes.
-pub fn status(out: &Utf8Path, listing: &Listing) -> Vec<ShotState> {
+pub(crate) fn status(out: &Utf8Path, listing: &Listing) -> Vec<ShotState> {
     let history = Journal::read(&Journal::path_in(out));
     let manifest = Manifest::read(&out.join("manifest.json"));
     let mut states = states(out, listing, &history, manifest.as_ref());
@@ -189,13 +189,13 @@ fn states(
 }
 
 /// Whether everything in the folder's journal was rendered against the sandbox ($0).
-pub fn sandbox_only(out: &Utf8Path) -> bool {
+pub(crate) fn sandbox_only(out: &Utf8Path) -> bool {
     let history = Journal::read(&Journal::path_in(out));
     !history.latest.is_empty() && history.latest.values().all(|(api, _)| api == "sandbox")
 }
 
 /// Money committed: shots the provider accepted (in flight or finished), by estimate.
-pub fn committed(states: &[ShotState]) -> f64 {
+pub(crate) fn committed(states: &[ShotState]) -> f64 {
     states
         .iter()
         .filter(|s| s.request_id.is_some() && s.state != "cached")
@@ -204,13 +204,13 @@ pub fn committed(states: &[ShotState]) -> f64 {
 }
 
 /// Whether a shot's bill differs from its estimate by more than a cent.
-pub fn bill_differs(s: &ShotState) -> bool {
+pub(crate) fn bill_differs(s: &ShotState) -> bool {
     matches!((s.estimated_usd, s.billed_usd), (Some(e), Some(b)) if (e - b).abs() > 0.01)
 }
 
 /// A shot's billed cell: `$0.70`, `$0.56 (est. $1.12)` when it differs by more than a cent,
 /// `-` when unknown.
-pub fn billed_cell(s: &ShotState) -> String {
+pub(crate) fn billed_cell(s: &ShotState) -> String {
     match (s.billed_usd, s.estimated_usd) {
         (Some(b), Some(e)) if bill_differs(s) => format!("${b:.2} (est. ${e:.2})"),
         (Some(b), _) => format!("${b:.2}"),
@@ -220,7 +220,7 @@ pub fn billed_cell(s: &ShotState) -> String {
 
 /// Estimated against billed over the shots with a bill: one line, or none when no bill is
 /// known.
-pub fn billing_line(states: &[ShotState]) -> Option<String> {
+pub(crate) fn billing_line(states: &[ShotState]) -> Option<String> {
     let billed: Vec<&ShotState> = states.iter().filter(|s| s.billed_usd.is_some()).collect();
     if billed.is_empty() {
         return None;
@@ -240,7 +240,7 @@ pub fn billing_line(states: &[ShotState]) -> Option<String> {
 
 /// Each shot of a plan with the request key it was last rendered with (a chained shot's key
 /// depends on its upstream clip: the one in the folder's manifest) and its estimate.
-pub fn listing_from_plan(plan: &crate::plan::Plan, out: &Utf8Path) -> Listing {
+pub(crate) fn listing_from_plan(plan: &crate::plan::Plan, out: &Utf8Path) -> Listing {
     let rendered = Manifest::read(&out.join("manifest.json"));
     plan.shots
         .iter()
@@ -258,7 +258,7 @@ pub fn listing_from_plan(plan: &crate::plan::Plan, out: &Utf8Path) -> Listing {
 }
 
 /// The listing from a manifest (when given a folder).
-pub fn listing_from_manifest(out: &Utf8Path) -> Option<Listing> {
+pub(crate) fn listing_from_manifest(out: &Utf8Path) -> Option<Listing> {
     let m = Manifest::read(&out.join("manifest.json"))?;
     Some(
         m.requests()
@@ -268,7 +268,7 @@ pub fn listing_from_manifest(out: &Utf8Path) -> Option<Listing> {
 }
 
 /// The report as JSON.
-pub fn to_json(out: &Utf8Path, states: &[ShotState], sandbox: bool) -> Value {
+pub(crate) fn to_json(out: &Utf8Path, states: &[ShotState], sandbox: bool) -> Value {
     json!({
         "output": out,
         "sandbox": sandbox,

@@ -16,7 +16,7 @@ use crate::record::manifest::{ClipRecord, ShotRecord, TakeRecord};
 
 /// One clip a shot has had.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Take {
+pub(crate) struct Take {
     /// Take number: 1, 2, … in the order the shot's clips were made.
     pub n: u32,
     /// Which API made it (`sandbox` or a base URL).
@@ -37,7 +37,7 @@ pub struct Take {
 
 /// Every shot's takes, from the journal, numbered per shot; a take whose clip is no longer in
 /// the store (removed by `clean`) keeps its number and is left out.
-pub fn register(out: &Utf8Path, history: &History) -> HashMap<String, Vec<Take>> {
+pub(crate) fn register(out: &Utf8Path, history: &History) -> HashMap<String, Vec<Take>> {
     let mut seen: HashSet<(String, String)> = HashSet::new();
     let mut takes: HashMap<String, Vec<Take>> = HashMap::new();
     let mut numbers: HashMap<String, u32> = HashMap::new();
@@ -77,7 +77,7 @@ fn stored(out: &Utf8Path, clip: &ClipRecord) -> Option<Utf8PathBuf> {
 }
 
 /// The number of takes a shot has had (removed ones included).
-pub fn count(history: &History, shot: &str) -> u32 {
+pub(crate) fn count(history: &History, shot: &str) -> u32 {
     let shas: HashSet<&str> = history
         .done
         .iter()
@@ -89,7 +89,7 @@ pub fn count(history: &History, shot: &str) -> u32 {
 
 /// What the director said of one shot.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Pick {
+pub(crate) struct Pick {
     /// The picked take.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub take: Option<u32>,
@@ -107,7 +107,7 @@ pub struct Pick {
 
 /// `.storyboard/picks.json`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Picks {
+pub(crate) struct Picks {
     /// Format version (1).
     pub version: u32,
     /// By shot id.
@@ -115,11 +115,11 @@ pub struct Picks {
 }
 
 /// The longest note kept.
-pub const MAX_NOTE_CHARS: usize = 4000;
+pub(crate) const MAX_NOTE_CHARS: usize = 4000;
 
 /// Reading or writing the picks failed.
 #[derive(Debug, thiserror::Error)]
-pub enum PickError {
+pub(crate) enum PickError {
     /// The file could not be read or written.
     #[error("{path}: {source}")]
     Io {
@@ -167,13 +167,13 @@ pub enum PickError {
 
 impl Picks {
     /// The picks file of an output folder.
-    pub fn path_in(out: &Utf8Path) -> Utf8PathBuf {
+    pub(crate) fn path_in(out: &Utf8Path) -> Utf8PathBuf {
         out.join(".storyboard").join("picks.json")
     }
 
     /// Reads the picks (none yet: empty); a file that is not a regular file, too large, or
     /// names a shot id no storyboard could have is refused.
-    pub fn read(out: &Utf8Path) -> Result<Picks, PickError> {
+    pub(crate) fn read(out: &Utf8Path) -> Result<Picks, PickError> {
         let path = Picks::path_in(out);
         let unreadable = |why: String| PickError::Unreadable {
             path: path.clone(),
@@ -198,7 +198,10 @@ impl Picks {
 
     /// Changes the picks under their own lock (so the review page and `pick` never lose each
     /// other's changes) and writes them atomically: a crash leaves the old file or the new one.
-    pub fn change<T>(out: &Utf8Path, f: impl FnOnce(&mut Picks) -> Result<T, PickError>) -> Result<T, PickError> {
+    pub(crate) fn change<T>(
+        out: &Utf8Path,
+        f: impl FnOnce(&mut Picks) -> Result<T, PickError>,
+    ) -> Result<T, PickError> {
         let path = Picks::path_in(out);
         let io = |source| PickError::Io {
             path: path.clone(),
@@ -218,14 +221,14 @@ impl Picks {
     }
 
     /// The redo pending for a shot with `count` takes: the number it is salted with.
-    pub fn pending_redo(&self, shot: &str, count: u32) -> Option<u32> {
+    pub(crate) fn pending_redo(&self, shot: &str, count: u32) -> Option<u32> {
         self.shots.get(shot)?.pending_redo(count)
     }
 }
 
 impl Pick {
     /// The last redo asked for, while the shot (with `count` takes) has no newer take.
-    pub fn pending_redo(&self, count: u32) -> Option<u32> {
+    pub(crate) fn pending_redo(&self, count: u32) -> Option<u32> {
         let last = *self.redo.last()?;
         (count <= last).then_some(last)
     }
@@ -233,7 +236,7 @@ impl Pick {
 
 /// The selected take of a shot: the pick while no newer take exists, else the newest take
 /// whose request key is one of `current`.
-pub fn selected<'a>(takes: &'a [Take], pick: Option<&Pick>, current: &[String]) -> Option<&'a Take> {
+pub(crate) fn selected<'a>(takes: &'a [Take], pick: Option<&Pick>, current: &[String]) -> Option<&'a Take> {
     let newest = takes.iter().map(|t| t.n).max().unwrap_or(0);
     if let Some(p) = pick
         && let Some(n) = p.take
@@ -250,7 +253,7 @@ pub fn selected<'a>(takes: &'a [Take], pick: Option<&Pick>, current: &[String]) 
 
 /// Adds to the plan one request for each shot a redo waits on (`storyboard pick --redo`), as
 /// the folder's journal and picks say.
-pub fn add_redos(plan: &mut crate::plan::Plan, out: &Utf8Path) -> Result<(), PickError> {
+pub(crate) fn add_redos(plan: &mut crate::plan::Plan, out: &Utf8Path) -> Result<(), PickError> {
     let picks = Picks::read(out)?;
     if picks.shots.values().all(|p| p.redo.is_empty()) {
         return Ok(());
@@ -263,7 +266,7 @@ pub fn add_redos(plan: &mut crate::plan::Plan, out: &Utf8Path) -> Result<(), Pic
 /// A redo's new take stays selected after the render that made it (its request is not the
 /// shot's current one once the redo is done): recorded as a pick, which holds until a newer
 /// take. `redos`: (shot, request key) of the redo requests of the render.
-pub fn keep_redos(out: &Utf8Path, redos: &[(String, String)], history: &History) -> Result<(), PickError> {
+pub(crate) fn keep_redos(out: &Utf8Path, redos: &[(String, String)], history: &History) -> Result<(), PickError> {
     if redos.is_empty() {
         return Ok(());
     }
@@ -290,7 +293,7 @@ pub fn keep_redos(out: &Utf8Path, redos: &[(String, String)], history: &History)
 
 /// One shot's takes as they stand: the takes kept, the selected one, what the director said.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct ShotTakes {
+pub(crate) struct ShotTakes {
     /// The takes kept, oldest first.
     pub takes: Vec<Take>,
     /// The selected take's number.
@@ -301,19 +304,19 @@ pub struct ShotTakes {
 
 impl ShotTakes {
     /// The selected take.
-    pub fn selected_take(&self) -> Option<&Take> {
+    pub(crate) fn selected_take(&self) -> Option<&Take> {
         self.takes.iter().find(|t| Some(t.n) == self.selected)
     }
 
     /// Whether a redo waits for the next render.
-    pub fn redo_pending(&self, history: &History, shot: &str) -> bool {
+    pub(crate) fn redo_pending(&self, history: &History, shot: &str) -> bool {
         !self.pick.redo.is_empty() && self.pick.pending_redo(count(history, shot)).is_some()
     }
 }
 
 /// Each shot's takes and selection, for a manifest's shots (in its order): the current
 /// requests are the manifest's (a redo included).
-pub fn of_shots(out: &Utf8Path, shots: &[ShotRecord], history: &History, picks: &Picks) -> Vec<ShotTakes> {
+pub(crate) fn of_shots(out: &Utf8Path, shots: &[ShotRecord], history: &History, picks: &Picks) -> Vec<ShotTakes> {
     let mut register = register(out, history);
     shots
         .iter()
@@ -331,7 +334,7 @@ pub fn of_shots(out: &Utf8Path, shots: &[ShotRecord], history: &History, picks: 
 }
 
 /// The manifest's record of a take (the input and endpoint from the journal's intent).
-pub fn record(take: &Take, history: &History) -> TakeRecord {
+pub(crate) fn record(take: &Take, history: &History) -> TakeRecord {
     let sent = history.sent.get(&(take.api.clone(), take.request_key.clone()));
     TakeRecord {
         take: take.n,
@@ -348,7 +351,7 @@ pub fn record(take: &Take, history: &History) -> TakeRecord {
 }
 
 /// Fills each shot's takes, selected take and note; each shot's takes as they stand.
-pub fn fill(out: &Utf8Path, shots: &mut [ShotRecord], history: &History, picks: &Picks) -> Vec<ShotTakes> {
+pub(crate) fn fill(out: &Utf8Path, shots: &mut [ShotRecord], history: &History, picks: &Picks) -> Vec<ShotTakes> {
     let all = of_shots(out, shots, history, picks);
     for (rec, st) in shots.iter_mut().zip(&all) {
         rec.takes = st.takes.iter().map(|t| record(t, history)).collect();
@@ -361,7 +364,7 @@ pub fn fill(out: &Utf8Path, shots: &mut [ShotRecord], history: &History, picks: 
 
 /// [`fill`], and each selected take put at `<id>.mp4` (a shot with none has no `<id>.mp4`);
 /// the problems met, one line each.
-pub fn apply(out: &Utf8Path, shots: &mut [ShotRecord], history: &History, picks: &Picks) -> Vec<String> {
+pub(crate) fn apply(out: &Utf8Path, shots: &mut [ShotRecord], history: &History, picks: &Picks) -> Vec<String> {
     let all = fill(out, shots, history, picks);
     let mut problems = Vec::new();
     for (rec, st) in shots.iter().zip(&all) {
@@ -376,7 +379,7 @@ pub fn apply(out: &Utf8Path, shots: &mut [ShotRecord], history: &History, picks:
 /// copy, swapped in whole) once its content is verified; with no take, removes a `<id>.mp4`
 /// storyboard wrote. A file storyboard did not write there is the user's: never replaced or
 /// removed.
-pub fn place(out: &Utf8Path, id: &str, take: Option<&Take>, history: &History) -> std::io::Result<()> {
+pub(crate) fn place(out: &Utf8Path, id: &str, take: Option<&Take>, history: &History) -> std::io::Result<()> {
     let name = format!("{id}.mp4");
     let own = out.join(&name);
     let ours = crate::record::folder::Written::read(out).replaceable(out, &name, Some(history));

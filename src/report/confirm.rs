@@ -8,7 +8,7 @@ use crate::facts::cost::{Estimate, Micros, Refusal};
 
 /// Asks "Render N shots for $X on fal? [y/N]" on a terminal; without one, a budget that covers
 /// the whole estimate stands in for the answer.
-pub fn confirm(provider: ProviderKind, estimate: &Estimate, budget: Option<Micros>) -> Result<(), Refusal> {
+pub(crate) fn confirm(provider: ProviderKind, estimate: &Estimate, budget: Option<Micros>) -> Result<(), Refusal> {
     if !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) {
         return if estimate.covered_by(budget) {
             Ok(())
@@ -36,7 +36,7 @@ pub fn confirm(provider: ProviderKind, estimate: &Estimate, budget: Option<Micro
 }
 
 /// ` + N unpriced`, or nothing.
-pub fn unpriced_suffix(unpriced: usize) -> String {
+pub(crate) fn unpriced_suffix(unpriced: usize) -> String {
     if unpriced > 0 {
         format!(" + {unpriced} unpriced")
     } else {

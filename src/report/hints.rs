@@ -6,7 +6,7 @@ use crate::cli::{ProviderArg, RenderArgs};
 /// The `render` command that resumes `args`: the same storyboard, folder, selection, provider
 /// and gates, without the flags that pay again (`--force`, `--retry-uncertain`,
 /// `--resubmit-expired`) or only plan (`--dry-run`).
-pub fn resume_command(args: &RenderArgs) -> String {
+pub(crate) fn resume_command(args: &RenderArgs) -> String {
     let mut words = vec!["storyboard".to_owned(), "render".to_owned(), args.file.to_string()];
     push_folder_and_selection(&mut words, args.out.as_deref(), &args.only);
     if let Some(p) = args.provider {
@@ -39,7 +39,7 @@ pub fn resume_command(args: &RenderArgs) -> String {
 }
 
 /// The `cancel` command for the jobs `args` left in flight (same folder, same selection).
-pub fn cancel_command(args: &RenderArgs) -> String {
+pub(crate) fn cancel_command(args: &RenderArgs) -> String {
     let mut words = vec!["storyboard".to_owned(), "cancel".to_owned(), args.file.to_string()];
     push_folder_and_selection(&mut words, args.out.as_deref(), &args.only);
     join(&words)

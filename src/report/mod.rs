@@ -1,26 +1,26 @@
 //! The report layer: the only code (with `main.rs`) that writes to stdout or stderr.
 
-pub mod confirm;
-pub mod hints;
-pub mod summary;
+pub(crate) mod confirm;
+pub(crate) mod hints;
+pub(crate) mod summary;
 
 use std::io::Write;
 
 /// Writes text to stdout (the command's result: tables, JSON).
-pub fn stdout(text: &str) {
+pub(crate) fn stdout(text: &str) {
     let mut out = std::io::stdout().lock();
     let _ = out.write_all(crate::secrets::redact(text).as_bytes());
     let _ = out.flush();
 }
 
 /// Writes a line to stderr (progress, warnings, messages for people).
-pub fn stderr_line(text: &str) {
+pub(crate) fn stderr_line(text: &str) {
     let mut err = std::io::stderr().lock();
     let _ = writeln!(err, "{}", crate::secrets::redact(text));
 }
 
 /// Says how many torn journal lines (a crash mid-write) were skipped, if any.
-pub fn skipped_lines_note(n: usize) {
+pub(crate) fn skipped_lines_note(n: usize) {
     if n > 0 {
         stderr_line(&format!(
             "note: {n} unreadable journal line(s) skipped (a crash mid-write)"
@@ -29,7 +29,7 @@ pub fn skipped_lines_note(n: usize) {
 }
 
 /// Says that shots cancelled with `storyboard cancel` are submitted again (a new bill each).
-pub fn cancelled_note(n: usize) {
+pub(crate) fn cancelled_note(n: usize) {
     if n > 0 {
         stderr_line(&format!(
             "note: {n} shot{} cancelled earlier (storyboard cancel) {} submitted again",
@@ -41,7 +41,7 @@ pub fn cancelled_note(n: usize) {
 
 /// A command's error for people: `error: …` (red on a terminal that wants colour) and its
 /// `hint: …` line.
-pub fn error_lines(e: &crate::error::Error) {
+pub(crate) fn error_lines(e: &crate::error::Error) {
     let colour = progress::colour_wanted();
     console::set_colors_enabled_stderr(colour);
     let label = |text: &'static str, style: console::Style| style.for_stderr().apply_to(text).to_string();
@@ -53,7 +53,7 @@ pub fn error_lines(e: &crate::error::Error) {
 
 /// A command's error as JSON lines on stdout (for `--json`): one object per problem of a bad
 /// storyboard (`file`, `line`, `column`, `shot`, `field`, `message`, `hint`), else one object.
-pub fn error_json(e: &crate::error::Error) {
+pub(crate) fn error_json(e: &crate::error::Error) {
     let hint = e.hint();
     let lines: Vec<serde_json::Value> = match e {
         crate::error::Error::BadInput(problems) => problems
@@ -83,13 +83,13 @@ pub fn error_json(e: &crate::error::Error) {
 }
 
 /// The width of the terminal stderr writes to, when it is one.
-pub fn terminal_width() -> Option<usize> {
+pub(crate) fn terminal_width() -> Option<usize> {
     let term = console::Term::stderr();
     term.is_term().then(|| term.size().1.max(20) as usize)
 }
 
 /// A line cut to the width of the terminal stderr writes to (unchanged off a terminal).
-pub fn fit(line: &str) -> String {
+pub(crate) fn fit(line: &str) -> String {
     match terminal_width() {
         Some(width) => console::truncate_str(line, width, "…").into_owned(),
         None => line.to_owned(),
@@ -98,14 +98,14 @@ pub fn fit(line: &str) -> String {
 
 /// Writes lines to stderr; on a terminal each is cut to its width (tables and headers are
 /// never wrapped). Errors and notices use [`stderr_line`], which never cuts.
-pub fn stderr_fitted(text: &str) {
+pub(crate) fn stderr_fitted(text: &str) {
     for line in text.lines() {
         stderr_line(&fit(line));
     }
 }
 
 /// What `storyboard sandbox` prints once it listens.
-pub fn sandbox_ready(base: &str) {
+pub(crate) fn sandbox_ready(base: &str) {
     stdout(&format!(
         "sandbox listening on {base}\n\
          \x20 fal queue:    STORYBOARD_FAL_URL={base}\n\
@@ -117,11 +117,11 @@ pub fn sandbox_ready(base: &str) {
     ));
 }
 
-pub mod progress;
+pub(crate) mod progress;
 
 /// The program that opens a URL in a browser here, or why there is none (no display on Linux:
 /// `xdg-open` would fail without a word).
-pub fn browser_opener() -> Result<&'static str, String> {
+pub(crate) fn browser_opener() -> Result<&'static str, String> {
     let opener = if cfg!(target_os = "macos") { "open" } else { "xdg-open" };
     let has = |var: &str| std::env::var_os(var).is_some_and(|v| !v.is_empty());
     if !cfg!(target_os = "macos") && !has("DISPLAY") && !has("WAYLAND_DISPLAY") && !has("BROWSER") {
@@ -138,7 +138,7 @@ pub fn browser_opener() -> Result<&'static str, String> {
 
 /// Opens a URL in the user's browser (`xdg-open`, or `open` on macOS), saying so when it
 /// cannot; the opener is waited for on a thread of its own (no zombie process).
-pub fn open_in_browser(url: &str) {
+pub(crate) fn open_in_browser(url: &str) {
     let opener = match browser_opener() {
         Ok(opener) => opener,
         Err(why) => return stderr_line(&format!("cannot open a browser ({why}): open the URL above in one")),
@@ -161,7 +161,7 @@ pub fn open_in_browser(url: &str) {
 }
 
 /// `storyboard doctor`'s report: a line per check (or one JSON document).
-pub fn doctor(checks: &[crate::commands::doctor::Check], json: bool) {
+pub(crate) fn doctor(checks: &[crate::commands::doctor::Check], json: bool) {
     use crate::commands::doctor::Verdict;
     if json {
         return stdout(&format!("{}\n", serde_json::json!({ "checks": checks })));
@@ -184,7 +184,7 @@ pub fn doctor(checks: &[crate::commands::doctor::Check], json: bool) {
 }
 
 /// The end of a render: the counts and what to do next, or one JSON line for `--json`.
-pub fn render_end(
+pub(crate) fn render_end(
     json: bool,
     out: &camino::Utf8Path,
     records: &[&crate::record::manifest::RequestRecord],
@@ -206,7 +206,7 @@ pub fn render_end(
 
 /// What the runner tells the report layer. The runner never prints.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Event {
+pub(crate) enum Event {
     /// A line for people (resume notes, warnings).
     Notice(String),
     /// The clip is already on disk and unchanged: nothing sent.
@@ -244,7 +244,7 @@ pub enum Event {
 
 impl Event {
     /// The shot this is about.
-    pub fn shot(&self) -> Option<&str> {
+    pub(crate) fn shot(&self) -> Option<&str> {
         match self {
             Event::Notice(_) => None,
             Event::Cached { id }
@@ -264,7 +264,7 @@ impl Event {
     }
 
     /// The state name used in `--json` events.
-    pub fn state(&self) -> &'static str {
+    pub(crate) fn state(&self) -> &'static str {
         match self {
             Event::Notice(_) => "notice",
             Event::Cached { .. } => "cached",
@@ -284,7 +284,7 @@ impl Event {
     }
 
     /// Whether the shot is finished with this event.
-    pub fn is_final(&self) -> bool {
+    pub(crate) fn is_final(&self) -> bool {
         matches!(
             self,
             Event::Cached { .. }
@@ -298,7 +298,7 @@ impl Event {
 }
 
 /// Receives the runner's events; implementations draw bars, print lines or JSON.
-pub trait Reporter: Send + Sync {
+pub(crate) trait Reporter: Send + Sync {
     /// One event.
     fn event(&self, event: &Event);
     /// The run is over: tidy the terminal.
@@ -307,7 +307,7 @@ pub trait Reporter: Send + Sync {
 
 /// What an assembly wrote (and kept) on stderr; its exit code: a cut that failed although clips
 /// exist (and ffmpeg is installed) fails the command.
-pub fn assembled(result: &crate::deliver::assemble::Assembly) -> i32 {
+pub(crate) fn assembled(result: &crate::deliver::assemble::Assembly) -> i32 {
     for line in &result.kept {
         stderr_line(&format!("warning: {line}"));
     }

@@ -11,7 +11,7 @@ use super::{Event, Reporter, fit, stderr_line, stdout};
 
 /// How progress is shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Style {
+pub(crate) enum Style {
     /// Bars on a terminal.
     Bars,
     /// One line per state change on stderr.
@@ -23,7 +23,7 @@ pub enum Style {
 }
 
 /// The reporter for a style.
-pub fn reporter(style: Style, total: usize, estimate_usd: f64) -> Box<dyn Reporter> {
+pub(crate) fn reporter(style: Style, total: usize, estimate_usd: f64) -> Box<dyn Reporter> {
     match style {
         Style::Bars => Box::new(Bars::new(total, estimate_usd)),
         Style::Plain => Box::new(Plain {
@@ -181,7 +181,7 @@ struct Tally {
 }
 
 /// Whether to colour stderr: a terminal, and neither `NO_COLOR` nor `CLICOLOR=0`.
-pub fn colour_wanted() -> bool {
+pub(crate) fn colour_wanted() -> bool {
     let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
     let clicolor_off = std::env::var("CLICOLOR").is_ok_and(|v| v == "0");
     std::io::IsTerminal::is_terminal(&std::io::stderr()) && !no_color && !clicolor_off

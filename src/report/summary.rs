@@ -6,7 +6,7 @@ use crate::plan::Plan;
 use serde_json::{Value, json};
 
 /// Lays out rows in columns; `right` marks right-aligned columns.
-pub fn table(header: &[&str], rows: &[Vec<String>], right: &[bool]) -> String {
+pub(crate) fn table(header: &[&str], rows: &[Vec<String>], right: &[bool]) -> String {
     let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
     for row in rows {
         for (i, cell) in row.iter().enumerate() {
@@ -39,7 +39,7 @@ pub fn table(header: &[&str], rows: &[Vec<String>], right: &[bool]) -> String {
 }
 
 /// The settings a render will really use, for the header above the estimate.
-pub struct Effective<'a> {
+pub(crate) struct Effective<'a> {
     /// Output folder (after `--out`).
     pub out: &'a camino::Utf8Path,
     /// Shots in flight (after `--concurrency`).
@@ -51,7 +51,7 @@ pub struct Effective<'a> {
 }
 
 /// The plan table: one row per shot, then the totals and the budget.
-pub fn plan(plan: &Plan) -> String {
+pub(crate) fn plan(plan: &Plan) -> String {
     plan_table(
         plan,
         &format!("output {} · concurrency {}", plan.output, plan.concurrency),
@@ -62,7 +62,7 @@ pub fn plan(plan: &Plan) -> String {
 /// The plan table under the header of a render: the effective folder, concurrency and mode;
 /// narrowed to `width` columns when given (a terminal) by shortening the text columns, so the
 /// price column always shows.
-pub fn plan_for_render(plan: &Plan, e: &Effective, width: Option<usize>) -> String {
+pub(crate) fn plan_for_render(plan: &Plan, e: &Effective, width: Option<usize>) -> String {
     let mode = if e.sandbox {
         "sandbox: $0, nothing billed".to_owned()
     } else {
@@ -187,7 +187,7 @@ fn plan_table(plan: &Plan, settings: &str, width: Option<usize>) -> String {
 }
 
 /// `total: 7 shots · 55 s · $8.12` plus unpriced and budget lines.
-pub fn totals(plan: &Plan) -> String {
+pub(crate) fn totals(plan: &Plan) -> String {
     let mut out = format!(
         "total: {} shot{} · {} s · {}",
         plan.shots.len(),
@@ -295,7 +295,7 @@ fn inputs(e: &crate::facts::catalog::Endpoint) -> String {
 
 /// The catalog as a table, grouped by family (the family named on its first row); each price
 /// from the table (with its date) or live, and each family's price sources below.
-pub fn models(live: &crate::facts::prices::Prices) -> String {
+pub(crate) fn models(live: &crate::facts::prices::Prices) -> String {
     let mut sources: Vec<(&str, &str)> = Vec::new();
     let rows: Vec<Vec<String>> = CATALOG
         .iter()
@@ -346,7 +346,7 @@ pub fn models(live: &crate::facts::prices::Prices) -> String {
 }
 
 /// The catalog as JSON.
-pub fn models_json(live: &crate::facts::prices::Prices) -> Value {
+pub(crate) fn models_json(live: &crate::facts::prices::Prices) -> Value {
     Value::Array(
         CATALOG
             .iter()
@@ -386,7 +386,12 @@ pub fn models_json(live: &crate::facts::prices::Prices) -> Value {
 }
 
 /// The line above the confirmation: what will be sent and paid, what is cached or resumed.
-pub fn to_render(estimate: &crate::facts::cost::Estimate, cached: usize, resumed: usize, sandbox: bool) -> String {
+pub(crate) fn to_render(
+    estimate: &crate::facts::cost::Estimate,
+    cached: usize,
+    resumed: usize,
+    sandbox: bool,
+) -> String {
     format!(
         "to render: {} shot{} for {}{} · {cached} cached · {resumed} resumed{}",
         estimate.shots,
@@ -402,7 +407,7 @@ pub fn to_render(estimate: &crate::facts::cost::Estimate, cached: usize, resumed
 }
 
 /// The `--json` summary line's counts: shots by status.
-pub fn counts(records: &[&crate::record::manifest::RequestRecord]) -> Value {
+pub(crate) fn counts(records: &[&crate::record::manifest::RequestRecord]) -> Value {
     let mut m = serde_json::Map::new();
     for r in records {
         let k = serde_json::to_value(r.status)
@@ -416,7 +421,7 @@ pub fn counts(records: &[&crate::record::manifest::RequestRecord]) -> Value {
 }
 
 /// The end of a render: counts, money, and what to do about uncertain or failed shots.
-pub fn render_summary(
+pub(crate) fn render_summary(
     records: &[&crate::record::manifest::RequestRecord],
     out: &camino::Utf8Path,
     stopped: bool,
@@ -469,7 +474,7 @@ pub fn render_summary(
 }
 
 /// `storyboard status` as a table.
-pub fn status(out: &camino::Utf8Path, states: &[crate::record::status::ShotState], sandbox: bool) -> String {
+pub(crate) fn status(out: &camino::Utf8Path, states: &[crate::record::status::ShotState], sandbox: bool) -> String {
     let rows: Vec<Vec<String>> = states
         .iter()
         .map(|s| {
@@ -535,7 +540,7 @@ fn takes_cell(t: &crate::record::status::TakesState) -> String {
 }
 
 /// What `clean` removed (or would), with the bytes freed.
-pub fn cleaned(list: &[crate::deliver::review::Removable], dry_run: bool) -> String {
+pub(crate) fn cleaned(list: &[crate::deliver::review::Removable], dry_run: bool) -> String {
     let mut s = String::new();
     for r in list {
         s.push_str(&format!(
@@ -558,7 +563,7 @@ pub fn cleaned(list: &[crate::deliver::review::Removable], dry_run: bool) -> Str
 }
 
 /// What `assemble` wrote, and what it left out.
-pub fn assembly(a: &crate::deliver::assemble::Assembly) -> String {
+pub(crate) fn assembly(a: &crate::deliver::assemble::Assembly) -> String {
     let mut s = String::new();
     for skipped in &a.skipped {
         s.push_str(&format!("warning: left out of the cut and timeline: {skipped}\n"));

@@ -15,7 +15,7 @@ use crate::provider::http::{Backoff, Step, retry_after, retry_get, retryable_sta
 
 /// A verified clip on disk.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ClipFile {
+pub(crate) struct ClipFile {
     /// Final path.
     pub path: Utf8PathBuf,
     /// Size in bytes.
@@ -27,7 +27,7 @@ pub struct ClipFile {
 /// Why a clip could not be downloaded.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("download failed after {attempts} attempt(s): {reason}")]
-pub struct DownloadError {
+pub(crate) struct DownloadError {
     /// Attempts made.
     pub attempts: u32,
     /// What the last attempt met.
@@ -36,7 +36,7 @@ pub struct DownloadError {
 
 /// Moves a verified download (`from`) to its place in the store of takes (`to`, named by its
 /// content): renamed in one step, so no partial file stands under a store name.
-pub fn settle_into(from: &Utf8Path, to: &Utf8Path) -> Result<(), DownloadError> {
+pub(crate) fn settle_into(from: &Utf8Path, to: &Utf8Path) -> Result<(), DownloadError> {
     std::fs::rename(from, to).map_err(|e| {
         let _ = std::fs::remove_file(from);
         DownloadError {
@@ -49,7 +49,7 @@ pub fn settle_into(from: &Utf8Path, to: &Utf8Path) -> Result<(), DownloadError> 
 }
 
 /// Downloads `url` to `dest`, retrying transport errors, 5xx and truncated bodies.
-pub async fn download(
+pub(crate) async fn download(
     http: &reqwest::Client,
     url: &str,
     dest: &Utf8Path,

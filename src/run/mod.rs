@@ -20,13 +20,13 @@ use crate::report::{Event, Reporter};
 use crate::signals::Stop;
 
 mod chain;
-pub mod download;
+pub(crate) mod download;
 mod request;
-pub mod shared;
+pub(crate) mod shared;
 
 /// One request to make: a shot, and the shots that send the very same request.
 #[derive(Debug, Clone)]
-pub struct Task {
+pub(crate) struct Task {
     /// Index in the plan.
     pub index: usize,
     /// Other plan indices with the same request key: they get a copy of the clip.
@@ -44,7 +44,7 @@ pub struct Task {
 impl Task {
     /// The tasks of a render, from each selected shot's fate: a request sent twice in one
     /// storyboard is one task whose clip is copied to the other shots.
-    pub fn from_decisions(plan: &crate::plan::Plan, decided: Vec<crate::decide::Decided>) -> Vec<Task> {
+    pub(crate) fn from_decisions(plan: &crate::plan::Plan, decided: Vec<crate::decide::Decided>) -> Vec<Task> {
         let mut tasks: Vec<Task> = Vec::new();
         let mut leaders: HashMap<String, usize> = HashMap::new();
         for d in decided {
@@ -70,14 +70,14 @@ impl Task {
     }
 
     /// The plan indices this task settles: its own and its copies'.
-    pub fn indices(&self) -> impl Iterator<Item = usize> + '_ {
+    pub(crate) fn indices(&self) -> impl Iterator<Item = usize> + '_ {
         std::iter::once(self.index).chain(self.copies.iter().copied())
     }
 }
 
 /// How a shot ended, for the shots that start from its clip.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Outcome {
+pub(crate) enum Outcome {
     /// Its clip is on disk, with this sha256.
     Clip(String),
     /// It has no clip, and why.
@@ -85,11 +85,11 @@ pub enum Outcome {
 }
 
 /// Every shot's outcome by plan index; `None` until it is known.
-pub type Outcomes = Vec<watch::Sender<Option<Outcome>>>;
+pub(crate) type Outcomes = Vec<watch::Sender<Option<Outcome>>>;
 
 /// How a shot settles in this run.
 #[derive(Debug, Clone)]
-pub enum Settle {
+pub(crate) enum Settle {
     /// Its clip was already on disk (put under its own name).
     Cached(ClipRecord),
     /// Rendered and verified now (journaled as done).
@@ -125,7 +125,7 @@ pub enum Settle {
 
 /// The one concurrency limit: `concurrency` permits, lowered for the rest of the run when the
 /// provider rate-limits (never below 1). Uploads before the run take their permits here too.
-pub struct Slots {
+pub(crate) struct Slots {
     semaphore: Arc<Semaphore>,
     now: AtomicUsize,
     owed: AtomicUsize,
@@ -133,7 +133,7 @@ pub struct Slots {
 
 impl Slots {
     /// `n` shots in flight at once.
-    pub fn new(n: usize) -> Slots {
+    pub(crate) fn new(n: usize) -> Slots {
         Slots {
             semaphore: Arc::new(Semaphore::new(n.max(1))),
             now: AtomicUsize::new(n.max(1)),
@@ -142,12 +142,12 @@ impl Slots {
     }
 
     /// Waits for a free slot.
-    pub async fn acquire(&self) -> Option<OwnedSemaphorePermit> {
+    pub(crate) async fn acquire(&self) -> Option<OwnedSemaphorePermit> {
         self.semaphore.clone().acquire_owned().await.ok()
     }
 
     /// Gives a slot back; a lowered limit is paid back with the permits of finishing shots.
-    pub fn release(&self, permit: OwnedSemaphorePermit) {
+    pub(crate) fn release(&self, permit: OwnedSemaphorePermit) {
         if self
             .owed
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
@@ -174,7 +174,7 @@ impl Slots {
 }
 
 /// Everything the shot tasks share.
-pub struct Runner {
+pub(crate) struct Runner {
     /// The provider client.
     pub provider: Provider,
     /// The HTTP client for downloads.
@@ -211,12 +211,12 @@ pub struct Runner {
 
 impl Runner {
     /// The board for a plan of `n` shots.
-    pub fn outcomes(n: usize) -> Outcomes {
+    pub(crate) fn outcomes(n: usize) -> Outcomes {
         (0..n).map(|_| watch::channel(None).0).collect()
     }
 
     /// Takes every task to its end; returns when all are settled or the stop level reaches 2.
-    pub async fn run(self: Arc<Self>, tasks: Vec<Task>) {
+    pub(crate) async fn run(self: Arc<Self>, tasks: Vec<Task>) {
         let all = async {
             let mut running = tokio::task::JoinSet::new();
             for task in tasks {
@@ -263,7 +263,7 @@ impl Runner {
     }
 
     /// Tells the shots that start from a shot not selected by `--only` whether its clip exists.
-    pub fn publish_unselected(&self, selected: &[bool]) {
+    pub(crate) fn publish_unselected(&self, selected: &[bool]) {
         for (i, shot) in self.shots.iter().enumerate().filter(|(i, _)| !selected[*i]) {
             // Kept in the store (a clip of an older layout is linked in), where chained shots
             // take their frames from.
@@ -389,7 +389,7 @@ impl Runner {
 
     /// Records how a task ended for each of its shots — ledger, journal, event and the board
     /// the chained shots watch — in one place.
-    pub fn settle(&self, task: &Task, how: Settle) {
+    pub(crate) fn settle(&self, task: &Task, how: Settle) {
         if let Settle::Done { clip, request_id, cost } = &how {
             self.record(Record::Done {
                 shot: self.shots[task.index].shot.clone(),

@@ -17,7 +17,7 @@ use crate::record::store::{Backend, Claim, ClaimRequest, Claimed, Ended, SubmitO
 use crate::report::Event;
 
 /// The store, and what this render knows of it.
-pub struct Shared {
+pub(crate) struct Shared {
     /// The store.
     pub store: Backend,
     /// The storyboard's name (its file name without the extension), for the index.
@@ -32,7 +32,7 @@ pub struct Shared {
 
 impl Shared {
     /// A render's view of `store`.
-    pub fn new(store: Backend, storyboard: String, lease: Duration, poll: Duration) -> Shared {
+    pub(crate) fn new(store: Backend, storyboard: String, lease: Duration, poll: Duration) -> Shared {
         Shared {
             store,
             storyboard,
@@ -43,7 +43,7 @@ impl Shared {
     }
 
     /// The submit of `key` became uncertain: its claim must stay until the history settles it.
-    pub fn mark_uncertain(&self, key: &str) {
+    pub(crate) fn mark_uncertain(&self, key: &str) {
         self.uncertain
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -260,7 +260,7 @@ impl Runner {
 /// Worker `i` of `n` sharing a store (`STORYBOARD_WORKER=i/n`, e.g. a Kubernetes Indexed Job's
 /// `$JOB_COMPLETION_INDEX/N`) starts its walk through the storyboard at its own `i/n` of the
 /// way, so the workers claim different requests first instead of all following the first ones.
-pub fn spread<T>(tasks: &mut [T], shared: bool) {
+pub(crate) fn spread<T>(tasks: &mut [T], shared: bool) {
     let Some((i, n)) = std::env::var("STORYBOARD_WORKER").ok().and_then(|w| worker(&w)) else {
         return;
     };

@@ -15,7 +15,7 @@ use storyboard_synth as synth;
 
 /// What a job's clip is.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ClipSpec {
+pub(super) struct ClipSpec {
     /// `16x9` (320×180), `9x16` (180×320) or `1x1` (240×240).
     pub aspect: &'static str,
     /// Whole seconds, as asked.
@@ -33,7 +33,7 @@ impl ClipSpec {
     /// image-to-video), duration (`duration` as a string or number, "6" or "6s"; motion
     /// control: 10 s for orientation `video`, 5 s for `image`; else 5 s), audio
     /// (`generate_audio`, `keep_original_sound`), and the prompt to draw.
-    pub fn from_input(input: &Value, model: &str, audio_default: bool) -> ClipSpec {
+    pub(super) fn from_input(input: &Value, model: &str, audio_default: bool) -> ClipSpec {
         let aspect = match input.get("aspect_ratio").and_then(Value::as_str) {
             Some("9:16") => "9x16",
             Some("1:1") => "1x1",
@@ -177,7 +177,7 @@ impl Clip {
 }
 
 /// The size of a job's clip, as the result's `file_size` reports it (made once per job).
-pub fn clip_len(state: &Shared, spec: &ClipSpec, job: &str) -> u64 {
+pub(super) fn clip_len(state: &Shared, spec: &ClipSpec, job: &str) -> u64 {
     let lens = || state.clips.1.lock().unwrap_or_else(|e| e.into_inner());
     if let Some(&len) = lens().get(job) {
         return len;

@@ -3,7 +3,7 @@
 //! [`Problem`]s that carry the file, line and column; all of a file's shots are checked in
 //! one run, not just the first.
 
-pub mod schema;
+pub(crate) mod schema;
 
 use camino::{Utf8Path, Utf8PathBuf};
 use schemars::JsonSchema;
@@ -22,7 +22,7 @@ use crate::problem::Problem;
     title = "storyboard",
     description = "A storyboard for `storyboard render` (format version 1)"
 )]
-pub struct StoryboardFile<S = Vec<ShotSpec>> {
+pub(crate) struct StoryboardFile<S = Vec<ShotSpec>> {
     /// Format version; only 1 exists.
     #[serde(default)]
     pub version: Option<u32>,
@@ -76,7 +76,7 @@ pub struct StoryboardFile<S = Vec<ShotSpec>> {
 /// One character of `cast:`.
 #[derive(Debug, Clone, Deserialize, JsonSchema, PartialEq)]
 #[serde(deny_unknown_fields)]
-pub struct CastMember {
+pub(crate) struct CastMember {
     /// A frontal image of the character: an https URL or a local file.
     #[serde(default)]
     pub frontal: Option<String>,
@@ -94,7 +94,7 @@ pub struct CastMember {
 /// Model parameters a shot (or `defaults`) may set.
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct Params {
+pub(crate) struct Params {
     /// Seconds: 5 or 10 (sent to the API as the string "5"/"10").
     #[serde(default)]
     pub duration: Option<Duration>,
@@ -116,7 +116,7 @@ pub struct Params {
 /// of seconds is refused at the field, naming what to write.
 #[derive(Debug, Clone, JsonSchema, PartialEq)]
 #[serde(untagged)]
-pub enum Duration {
+pub(crate) enum Duration {
     /// `duration: 5`
     Seconds(u64),
     /// `duration: "5"`
@@ -177,7 +177,7 @@ impl Visitor<'_> for DurationVisitor {
 
 /// A mapping whose keys must be unique: YAML would let the later of two equal keys win
 /// silently (`vars`, `voices`, `matrix`, `params`).
-pub fn unique_keys<'de, D, V, M>(d: D) -> Result<M, D::Error>
+pub(crate) fn unique_keys<'de, D, V, M>(d: D) -> Result<M, D::Error>
 where
     D: Deserializer<'de>,
     V: Deserialize<'de>,
@@ -218,7 +218,7 @@ impl fmt::Display for Duration {
 /// One shot as written; `matrix` and `takes` may expand it into several.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct ShotSpec {
+pub(crate) struct ShotSpec {
     /// Shot id (a template); becomes the clip's file name. Default `shot-<n>`.
     #[serde(default)]
     pub id: Option<String>,
@@ -294,7 +294,7 @@ pub struct ShotSpec {
 
 impl ShotSpec {
     /// The model parameters the shot sets itself.
-    pub fn params(&self) -> Params {
+    pub(crate) fn params(&self) -> Params {
         Params {
             duration: self.duration.clone(),
             aspect_ratio: self.aspect_ratio.clone(),
@@ -327,7 +327,7 @@ fn models_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
 /// One beat of a multi-shot: `{ prompt, duration }`.
 #[derive(Debug, Clone, Deserialize, JsonSchema, PartialEq)]
 #[serde(deny_unknown_fields)]
-pub struct Beat {
+pub(crate) struct Beat {
     /// What this beat shows (a minijinja template, like `prompt`).
     pub prompt: String,
     /// Seconds: 1 to 15.
@@ -337,7 +337,7 @@ pub struct Beat {
 /// An image input: a URL or local path, or a frame of another shot's clip.
 #[derive(Debug, Clone, Deserialize, JsonSchema, PartialEq)]
 #[serde(untagged)]
-pub enum ImageSpec {
+pub(crate) enum ImageSpec {
     /// An http(s) URL or a local path.
     Source(String),
     /// The last frame of another shot.
@@ -349,7 +349,7 @@ pub enum ImageSpec {
 /// `{ after: SHOT }`.
 #[derive(Debug, Clone, Deserialize, JsonSchema, PartialEq)]
 #[serde(deny_unknown_fields)]
-pub struct AfterFrame {
+pub(crate) struct AfterFrame {
     /// The shot (its expanded id) whose last frame starts this one.
     pub after: String,
 }
@@ -357,7 +357,7 @@ pub struct AfterFrame {
 /// `{ frame_of: SHOT, at: SECONDS }`.
 #[derive(Debug, Clone, Deserialize, JsonSchema, PartialEq)]
 #[serde(deny_unknown_fields)]
-pub struct FrameAt {
+pub(crate) struct FrameAt {
     /// The shot (its expanded id).
     pub frame_of: String,
     /// Seconds into that shot's clip.
@@ -367,7 +367,7 @@ pub struct FrameAt {
 /// A voice: an existing Kling voice id, or a sample to create one from.
 #[derive(Debug, Clone, Deserialize, JsonSchema, PartialEq)]
 #[serde(untagged)]
-pub enum VoiceSpec {
+pub(crate) enum VoiceSpec {
     /// An existing voice id (`vc_…`).
     Id(String),
     /// A sample to create the voice from.
@@ -377,7 +377,7 @@ pub enum VoiceSpec {
 /// `{ sample: ./voices/mara.wav }`.
 #[derive(Debug, Clone, Deserialize, JsonSchema, PartialEq)]
 #[serde(deny_unknown_fields)]
-pub struct VoiceSample {
+pub(crate) struct VoiceSample {
     /// 5–30 s of clean, single-voice speech: wav, mp3 or m4a (or mp4/mov), relative to the storyboard.
     pub sample: String,
 }
@@ -385,7 +385,7 @@ pub struct VoiceSample {
 /// Motion control inputs.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct Motion {
+pub(crate) struct Motion {
     /// The character image: an http(s) URL or a local path.
     pub image: String,
     /// The reference video (3–30 s): an http(s) URL or a local path.
@@ -402,7 +402,7 @@ pub struct Motion {
 
 /// The source a storyboard was read from.
 #[derive(Debug, Clone)]
-pub struct Source {
+pub(crate) struct Source {
     /// How to name it in messages (`shots.yaml` or `<stdin>`).
     pub name: String,
     /// The folder relative paths in it are resolved against.
@@ -415,13 +415,13 @@ pub struct Source {
 
 /// The largest storyboard file read (far beyond any film's: a 10,000-shot storyboard with
 /// templates is about 2 MiB).
-pub const MAX_STORYBOARD_BYTES: u64 = 8 << 20;
+pub(crate) const MAX_STORYBOARD_BYTES: u64 = 8 << 20;
 /// The deepest `[`/`{` nesting accepted (a storyboard needs three or four levels).
-pub const MAX_FLOW_DEPTH: usize = 64;
+pub(crate) const MAX_FLOW_DEPTH: usize = 64;
 
 /// The storyboard file cannot be read.
 #[derive(Debug, thiserror::Error)]
-pub enum ReadError {
+pub(crate) enum ReadError {
     /// The file (or standard input) could not be read.
     #[error("cannot read {path}: {source}")]
     Io {
@@ -449,7 +449,7 @@ pub enum ReadError {
 
 impl Source {
     /// Reads a storyboard from a file, or standard input for `-`.
-    pub fn load(path: &Utf8Path) -> Result<Source, ReadError> {
+    pub(crate) fn load(path: &Utf8Path) -> Result<Source, ReadError> {
         let text = if path.as_str() == "-" {
             read_bounded(path, std::io::stdin().lock())?
         } else {
@@ -471,7 +471,7 @@ impl Source {
     }
 
     /// A source read from a file (a UTF-8 byte order mark is dropped).
-    pub fn from_file(path: &Utf8Path, text: String) -> Source {
+    pub(crate) fn from_file(path: &Utf8Path, text: String) -> Source {
         let text = without_bom(text);
         let dir = match path.parent() {
             Some(p) if !p.as_str().is_empty() => p.to_owned(),
@@ -543,7 +543,7 @@ fn too_deep(text: &str) -> Option<(usize, usize)> {
 /// it most likely meant, or dropped; a value of the wrong type dropped), so the value checks
 /// can report their problems in the same run.
 #[derive(Debug)]
-pub struct Broken {
+pub(crate) struct Broken {
     /// The structural problems.
     pub problems: Vec<Problem>,
     /// The storyboard as repaired, when it could be.
@@ -554,10 +554,10 @@ pub struct Broken {
 }
 
 /// A key the repair dropped: the shot's index (`None` at the top level) and the key.
-pub type Dropped = (Option<usize>, String);
+pub(crate) type Dropped = (Option<usize>, String);
 
 /// Parses a storyboard, reporting every structural problem (first the top level, then each shot).
-pub fn parse(src: &Source) -> Result<StoryboardFile, Broken> {
+pub(crate) fn parse(src: &Source) -> Result<StoryboardFile, Broken> {
     if let Some(at) = too_deep(&src.text) {
         let msg = format!(
             "values nest deeper than {MAX_FLOW_DEPTH} levels of `[`/`{{`: a storyboard never needs that; flatten the value"
@@ -572,7 +572,7 @@ pub fn parse(src: &Source) -> Result<StoryboardFile, Broken> {
 
 impl Broken {
     /// Problems with nothing to repair.
-    pub fn only(problems: Vec<Problem>) -> Broken {
+    pub(crate) fn only(problems: Vec<Problem>) -> Broken {
         Broken {
             problems,
             repaired: None,
@@ -883,7 +883,7 @@ impl<'de, T: Deserialize<'de>> Visitor<'de> for PickSeq<T> {
 
 /// Where a shot's field is written: the line and column of its key (`motion.seconds` → the
 /// `seconds:` inside the shot), else the shot's own line. `None` when the shot is not found.
-pub fn field_location(text: &str, index: usize, field: &str) -> Option<(usize, usize)> {
+pub(crate) fn field_location(text: &str, index: usize, field: &str) -> Option<(usize, usize)> {
     let start = shot_line(text, index)?;
     let lines: Vec<&str> = text.lines().collect();
     let first = lines.get(start - 1)?;
@@ -907,7 +907,7 @@ pub fn field_location(text: &str, index: usize, field: &str) -> Option<(usize, u
 
 /// Finds the 1-based line where `shots[index]` starts, for messages about a shot's values.
 /// Best effort: block-style lists (the common case); `None` when it cannot tell.
-pub fn shot_line(text: &str, index: usize) -> Option<usize> {
+pub(crate) fn shot_line(text: &str, index: usize) -> Option<usize> {
     let mut lines = text.lines().enumerate();
     let mut indent = None;
     for (_, line) in lines.by_ref() {

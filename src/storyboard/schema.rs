@@ -6,7 +6,7 @@ use crate::record::manifest::Manifest;
 use crate::storyboard::StoryboardFile;
 
 /// The storyboard format's schema, pretty-printed.
-pub fn storyboard() -> String {
+pub(crate) fn storyboard() -> String {
     let schema = SchemaSettings::draft07()
         .into_generator()
         .into_root_schema_for::<StoryboardFile>();
@@ -14,7 +14,7 @@ pub fn storyboard() -> String {
 }
 
 /// The manifest's schema, pretty-printed.
-pub fn manifest() -> String {
+pub(crate) fn manifest() -> String {
     let schema = SchemaSettings::draft07()
         .into_generator()
         .into_root_schema_for::<Manifest>();

@@ -8,10 +8,10 @@ use std::process::Command;
 use std::time::Duration;
 use storyboard::sandbox::SandboxConfig;
 
-/// A media file's duration, read by ffprobe (`storyboard::media::probe_duration`).
+/// A media file's duration, read by ffprobe (`storyboard::probe_duration`).
 fn ffprobe_duration(path: &Path) -> f64 {
     let path = camino::Utf8Path::from_path(path).expect("a UTF-8 path");
-    storyboard::media::probe_duration(path).expect("ffprobe reads the duration")
+    storyboard::probe_duration(path).expect("ffprobe reads the duration")
 }
 
 /// Loads `page` in headless Chromium: the console lines it logged, its DOM, and a screenshot.

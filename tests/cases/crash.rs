@@ -186,7 +186,7 @@ fn killed_renders_complete_on_rerun_with_every_job_created_exactly_once() {
             let clip = &s["clip"];
             let bytes = std::fs::read(out.join(clip["path"].as_str().unwrap())).unwrap();
             assert_eq!(bytes.len() as u64, clip["bytes"].as_u64().unwrap());
-            let sha = storyboard::digest::sha256_hex(&bytes);
+            let sha = storyboard::sha256_hex(&bytes);
             assert_eq!(sha, clip["sha256"].as_str().unwrap(), "seed {seed}");
         }
         assert!(
@@ -420,7 +420,7 @@ fn renders_on_a_full_disk_complete_on_rerun_with_every_job_created_exactly_once(
         let intact = m["shots"].as_array().unwrap().iter().all(|s| {
             let clip = &s["clip"];
             std::fs::read(out.join(clip["path"].as_str().unwrap_or("-")))
-                .is_ok_and(|b| storyboard::digest::sha256_hex(&b) == clip["sha256"].as_str().unwrap_or(""))
+                .is_ok_and(|b| storyboard::sha256_hex(&b) == clip["sha256"].as_str().unwrap_or(""))
         });
         let leftovers = files_below(&out)
             .iter()

@@ -416,7 +416,7 @@ async fn a_cut_download_resumes_where_it_stopped() {
     let bytes = std::fs::read(dir.path().join("out/a.mp4")).unwrap();
     assert_eq!(bytes.len(), 3_000_000);
     assert_eq!(
-        storyboard::digest::sha256_hex(&bytes),
+        storyboard::sha256_hex(&bytes),
         m["shots"][0]["clip"]["sha256"].as_str().unwrap()
     );
 }

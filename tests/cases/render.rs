@@ -60,7 +60,7 @@ fn assert_valid_manifest(out: &Path) {
             let path = out.join(clip["path"].as_str().unwrap());
             let bytes = std::fs::read(&path).unwrap();
             assert_eq!(bytes.len() as u64, clip["bytes"].as_u64().unwrap());
-            assert_eq!(storyboard::digest::sha256_hex(&bytes), clip["sha256"].as_str().unwrap());
+            assert_eq!(storyboard::sha256_hex(&bytes), clip["sha256"].as_str().unwrap());
         }
     }
     assert!(

@@ -147,6 +147,6 @@ fn the_cut_of_a_seven_and_a_six_second_shot_is_thirteen_seconds() {
     let dir = tempfile::tempdir().unwrap();
     let (out, _) = render(dir.path());
     let cut = camino::Utf8PathBuf::from_path_buf(out.join("film.mp4")).unwrap();
-    let secs = storyboard::media::probe_duration(&cut).expect("ffprobe reads the cut");
+    let secs = storyboard::probe_duration(&cut).expect("ffprobe reads the cut");
     assert!((secs - 13.0).abs() < 0.1, "{secs} s");
 }

@@ -113,7 +113,7 @@ async fn three_takes_are_one_shot_and_the_picked_one_is_in_the_file_the_cut_and_
         assert_eq!(std::fs::read(target).unwrap(), take2, "the timeline plays take 2");
     }
     if crate::common::tool_present("ffprobe") {
-        let d = |p: &Path| storyboard::media::probe_duration(camino::Utf8Path::from_path(p).unwrap()).unwrap();
+        let d = |p: &Path| storyboard::probe_duration(camino::Utf8Path::from_path(p).unwrap()).unwrap();
         let cut = d(&out.join("takes.mp4"));
         let want = d(&out.join("reunion.mp4")) + d(&out.join("after.mp4"));
         assert!(

@@ -1,8 +1,8 @@
 //! Hand-off: the cut (ffmpeg), an OpenTimelineIO timeline and a static review page, from the
 //! rendered clips in storyboard order. Durations are read from the clips themselves.
 
-pub mod otio;
-pub mod review;
+pub(crate) mod otio;
+pub(crate) mod review;
 
 use camino::{Utf8Path, Utf8PathBuf};
 use std::process::Command;
@@ -14,7 +14,7 @@ use crate::record::manifest::{Manifest, ShotRecord, ShotStatus};
 
 /// What went wrong while assembling.
 #[derive(Debug, thiserror::Error)]
-pub enum AssembleError {
+pub(crate) enum AssembleError {
     /// Nothing was rendered into the folder.
     #[error("no manifest.json in {0}: render the storyboard first (`storyboard render …`)")]
     NoManifest(Utf8PathBuf),
@@ -33,7 +33,7 @@ pub enum AssembleError {
 
 /// A shot in the cut: its selected take, or a gap of its planned duration.
 #[derive(Debug, Clone)]
-pub struct Clip {
+pub(crate) struct Clip {
     /// The shot's record (takes and selection filled in).
     pub record: ShotRecord,
     /// Path relative to the output folder (`<id>.mp4`); `None` for a gap.
@@ -46,7 +46,7 @@ pub struct Clip {
 
 impl Clip {
     /// The selected take's record.
-    pub fn take(&self) -> Option<&crate::record::manifest::TakeRecord> {
+    pub(crate) fn take(&self) -> Option<&crate::record::manifest::TakeRecord> {
         self.record
             .takes
             .iter()
@@ -56,7 +56,7 @@ impl Clip {
 
 /// The result of `assemble`.
 #[derive(Debug, Clone)]
-pub struct Assembly {
+pub(crate) struct Assembly {
     /// The cut, when ffmpeg made one.
     pub cut: Option<Utf8PathBuf>,
     /// Why there is no cut.
@@ -79,7 +79,7 @@ pub struct Assembly {
 
 /// The name of the cut and timeline: the title as a slug, else the storyboard's stem; never a
 /// shot's own clip name.
-pub fn name(title: Option<&str>, stem: &str, ids: &[&str]) -> String {
+pub(crate) fn name(title: Option<&str>, stem: &str, ids: &[&str]) -> String {
     let base = title
         .map(|t| crate::plan::template::slug(t.to_owned()))
         .filter(|s| !s.is_empty())
@@ -93,7 +93,7 @@ pub fn name(title: Option<&str>, stem: &str, ids: &[&str]) -> String {
 
 /// The shots of the folder's manifest with their selected takes (each put at `<id>.mp4` when
 /// `place`); a shot with none is a gap of its planned duration.
-pub fn segments(out: &Utf8Path, place: bool) -> Result<(Manifest, Vec<Clip>, Vec<String>), AssembleError> {
+pub(crate) fn segments(out: &Utf8Path, place: bool) -> Result<(Manifest, Vec<Clip>, Vec<String>), AssembleError> {
     let mut manifest =
         Manifest::read(&out.join("manifest.json")).ok_or_else(|| AssembleError::NoManifest(out.to_owned()))?;
     let history = crate::record::journal::Journal::read(&crate::record::journal::Journal::path_in(out));
@@ -151,13 +151,18 @@ fn gap_reason(rec: &ShotRecord) -> String {
 }
 
 /// Assembles the cut, timeline and review page of a rendered plan, named after its title or file.
-pub fn of_plan(plan: &crate::plan::Plan, stem: &str, out: &Utf8Path, strict: bool) -> Result<Assembly, AssembleError> {
+pub(crate) fn of_plan(
+    plan: &crate::plan::Plan,
+    stem: &str,
+    out: &Utf8Path,
+    strict: bool,
+) -> Result<Assembly, AssembleError> {
     let ids: Vec<&str> = plan.shots.iter().map(|s| s.shot.as_str()).collect();
     assemble(out, &name(plan.title.as_deref(), stem, &ids), strict)
 }
 
 /// Builds the cut, the timeline and the review page in `out`.
-pub fn assemble(out: &Utf8Path, name: &str, strict: bool) -> Result<Assembly, AssembleError> {
+pub(crate) fn assemble(out: &Utf8Path, name: &str, strict: bool) -> Result<Assembly, AssembleError> {
     let (manifest, clips, skipped) = segments(out, true)?;
     if strict && !skipped.is_empty() {
         return Err(AssembleError::Strict(skipped));
@@ -250,7 +255,7 @@ fn can_stream_copy(clips: &[Clip]) -> bool {
 
 /// Why ffmpeg made no cut.
 #[derive(Debug, thiserror::Error)]
-pub enum CutError {
+pub(crate) enum CutError {
     /// The concat list could not be written.
     #[error("cannot write {path}: {source}")]
     Write {

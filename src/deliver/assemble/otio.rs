@@ -79,7 +79,7 @@ fn item(c: &Clip) -> Value {
 }
 
 /// The timeline document (clip paths relative to the timeline's own folder, the output folder).
-pub fn timeline(title: &str, clips: &[Clip]) -> String {
+pub(crate) fn timeline(title: &str, clips: &[Clip]) -> String {
     let children: Vec<Value> = clips.iter().map(item).collect();
     let doc = json!({
         "OTIO_SCHEMA": "Timeline.1",

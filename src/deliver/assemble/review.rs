@@ -12,7 +12,7 @@ use crate::record::manifest::{Manifest, ShotStatus, TakeRecord};
 use super::Clip;
 
 /// Escapes text for HTML.
-pub fn escape(s: &str) -> String {
+pub(crate) fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
@@ -42,7 +42,7 @@ dl{display:grid;grid-template-columns:auto 1fr;gap:.2rem .8rem}dt{color:#888}dd{
 
 /// How the page is seen: as a file beside the clips, or served live by `storyboard review`.
 #[derive(Debug, Clone, Default)]
-pub struct View {
+pub(crate) struct View {
     /// Put before every media path (`media/` when served).
     pub prefix: String,
     /// The takes (by clip sha256) that have a poster frame.
@@ -52,13 +52,13 @@ pub struct View {
 }
 
 /// The poster frame of a take, relative to the output folder, when one was made.
-pub fn poster_path(sha256: &str) -> String {
+pub(crate) fn poster_path(sha256: &str) -> String {
     format!(".storyboard/posters/{sha256}.png")
 }
 
 /// Makes each take's poster frame once (a frame one second in) when ffmpeg is installed; the
 /// takes (by clip sha256) that have one.
-pub fn make_posters(out: &Utf8Path, clips: &[Clip]) -> std::collections::HashSet<String> {
+pub(crate) fn make_posters(out: &Utf8Path, clips: &[Clip]) -> std::collections::HashSet<String> {
     let ffmpeg = crate::media::frames::available();
     let mut made = std::collections::HashSet::new();
     for t in clips.iter().flat_map(|c| &c.record.takes) {
@@ -77,7 +77,7 @@ pub fn make_posters(out: &Utf8Path, clips: &[Clip]) -> std::collections::HashSet
 }
 
 /// The page. `cut` is the assembled film's file name, when it exists.
-pub fn page(title: &str, manifest: &Manifest, clips: &[Clip], cut: Option<&str>, view: &View) -> String {
+pub(crate) fn page(title: &str, manifest: &Manifest, clips: &[Clip], cut: Option<&str>, view: &View) -> String {
     let rendered: Vec<&Clip> = clips.iter().filter(|c| c.rel.is_some()).collect();
     let seconds: f64 = clips.iter().map(|c| c.duration).sum();
     let mut html = format!(

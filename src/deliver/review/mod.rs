@@ -2,7 +2,7 @@
 //! code for `storyboard pick` and the review page), remove the takes nobody uses (`clean`),
 //! and the review server (`server.rs`).
 
-pub mod server;
+pub(crate) mod server;
 
 use camino::{Utf8Path, Utf8PathBuf};
 
@@ -13,7 +13,7 @@ use crate::record::takes::{self, PickError, Picks};
 
 /// What the director says of a shot.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Change {
+pub(crate) enum Change {
     /// Select this take.
     Take(u32),
     /// Render one new take on the next render.
@@ -29,7 +29,7 @@ fn manifest(out: &Utf8Path) -> Result<Manifest, PickError> {
 
 /// Records a change to one shot, puts its selected take at `<id>.mp4` and, when no render
 /// holds the folder, brings the manifest up to date; what happened, in a line.
-pub fn change(out: &Utf8Path, shot: &str, change: Change) -> Result<String, PickError> {
+pub(crate) fn change(out: &Utf8Path, shot: &str, change: Change) -> Result<String, PickError> {
     let m = manifest(out)?;
     if !m.shots.iter().any(|s| s.id == shot) {
         let hint = crate::problem::did_you_mean(shot, m.shots.iter().map(|s| s.id.as_str()));
@@ -123,7 +123,7 @@ fn refresh(out: &Utf8Path, history: &History) -> Result<Vec<String>, PickError> 
 
 /// A take `clean` removes (or would).
 #[derive(Debug, Clone, PartialEq)]
-pub struct Removable {
+pub(crate) struct Removable {
     /// The shot.
     pub shot: String,
     /// The take number.
@@ -138,7 +138,7 @@ pub struct Removable {
 /// pick selects; each clip once. Decided from the storyboard, never from the last render's
 /// manifest: a storyboard put back to an earlier version keeps that version's takes. A
 /// chained shot's takes are all kept (its requests depend on frames known only when rendered).
-pub fn removable(out: &Utf8Path, plan: &Plan) -> Result<Vec<Removable>, PickError> {
+pub(crate) fn removable(out: &Utf8Path, plan: &Plan) -> Result<Vec<Removable>, PickError> {
     let history = Journal::read(&Journal::path_in(out));
     let picks = Picks::read(out)?;
     let register = takes::register(out, &history);
@@ -173,7 +173,7 @@ pub fn removable(out: &Utf8Path, plan: &Plan) -> Result<Vec<Removable>, PickErro
 
 /// Removes the takes [`removable`] lists, while holding the folder's lock (never during a
 /// render); what was removed.
-pub fn clean(out: &Utf8Path, plan: &Plan) -> Result<Vec<Removable>, crate::error::Error> {
+pub(crate) fn clean(out: &Utf8Path, plan: &Plan) -> Result<Vec<Removable>, crate::error::Error> {
     let _lock = crate::record::folder::lock(out)?;
     let list = removable(out, plan).map_err(crate::error::UsageError::Picks)?;
     for r in &list {

@@ -23,7 +23,7 @@ use super::Change;
 
 /// What the server knows.
 #[derive(Debug)]
-pub struct Review {
+pub(crate) struct Review {
     /// The output folder.
     pub out: Utf8PathBuf,
     /// The cut's file name (`<name>.mp4`), shown when it exists.
@@ -37,7 +37,7 @@ pub struct Review {
 }
 
 /// A random token: 128 bits from the operating system.
-pub fn token() -> String {
+pub(crate) fn token() -> String {
     let mut bytes = [0u8; 16];
     let read = std::fs::File::open("/dev/urandom").and_then(|mut f| std::io::Read::read_exact(&mut f, &mut bytes));
     if read.is_err() {
@@ -49,7 +49,7 @@ pub fn token() -> String {
 }
 
 /// The router.
-pub fn router(review: Arc<Review>) -> Router {
+pub(crate) fn router(review: Arc<Review>) -> Router {
     Router::new()
         .route("/", get(page))
         .route("/api/pick", post(pick))
@@ -258,7 +258,7 @@ async fn apply(r: Arc<Review>, shot: String, change: Change) -> Response {
 }
 
 /// Serves until Ctrl-C; `ready` gets the URL to print once the port is bound.
-pub async fn serve(
+pub(crate) async fn serve(
     out: Utf8PathBuf,
     title: String,
     cut: String,

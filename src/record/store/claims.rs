@@ -18,7 +18,7 @@ use crate::provider::Accepted;
 /// Where a claim is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum ClaimState {
+pub(crate) enum ClaimState {
     /// Claimed; the submit may be on the wire.
     #[default]
     Submitting,
@@ -32,7 +32,7 @@ pub enum ClaimState {
 
 /// `claims/<api>-<key>.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Claim {
+pub(crate) struct Claim {
     /// Format version (1).
     pub version: u32,
     /// The request key.
@@ -67,7 +67,7 @@ pub struct Claim {
 
 impl Claim {
     /// Whether its claimer's lease to write a request id has run out.
-    pub fn expired(&self, now: SystemTime) -> bool {
+    pub(crate) fn expired(&self, now: SystemTime) -> bool {
         let Ok(at) = humantime::parse_rfc3339_weak(&self.claimed_at) else {
             return true;
         };
@@ -77,7 +77,7 @@ impl Claim {
 
 /// What a machine asks for before submitting.
 #[derive(Debug, Clone)]
-pub struct ClaimRequest {
+pub(crate) struct ClaimRequest {
     /// The API namespace.
     pub api: String,
     /// The request key.
@@ -92,7 +92,7 @@ pub struct ClaimRequest {
 
 /// A claim this process holds, at the version it last wrote.
 #[derive(Debug, Clone)]
-pub struct Ticket {
+pub(crate) struct Ticket {
     name: String,
     claim: Claim,
     version: Version,
@@ -104,7 +104,8 @@ impl Ticket {
     }
 
     /// The ticket of a render with no shared store (never written anywhere).
-    pub fn unshared(req: &ClaimRequest) -> Ticket {
+    #[expect(dead_code, reason = "used by LocalOnly, which the runner does not take yet (#21)")]
+    pub(crate) fn unshared(req: &ClaimRequest) -> Ticket {
         Ticket {
             name: String::new(),
             claim: fresh(req),
@@ -115,7 +116,7 @@ impl Ticket {
 
 /// What claiming found.
 #[derive(Debug)]
-pub enum Claimed {
+pub(crate) enum Claimed {
     /// Nobody had it: submit, then [`submitted`].
     Submit(Box<Ticket>),
     /// Its claimer died before writing a request id (the previous claim is given): this
@@ -166,7 +167,7 @@ fn fresh(req: &ClaimRequest) -> Claim {
 
 /// Claims the request key, or says who has it. Waits (polling) while another machine is
 /// within its lease to write a request id.
-pub async fn claim(store: &Backend, req: &ClaimRequest) -> Result<Claimed, StoreError> {
+pub(crate) async fn claim(store: &Backend, req: &ClaimRequest) -> Result<Claimed, StoreError> {
     let name = object(&req.api, &req.request_key);
     loop {
         let mine = fresh(req);
@@ -197,7 +198,7 @@ pub async fn claim(store: &Backend, req: &ClaimRequest) -> Result<Claimed, Store
 
 /// Writes the accepted request into the claim; `false` when the claim was taken over meanwhile
 /// (this process's lease ran out): the request is still this process's to follow.
-pub async fn submitted(store: &Backend, ticket: &mut Ticket, job: &Accepted) -> Result<bool, StoreError> {
+pub(crate) async fn submitted(store: &Backend, ticket: &mut Ticket, job: &Accepted) -> Result<bool, StoreError> {
     let mut next = ticket.claim.clone();
     next.state = ClaimState::Submitted;
     next.job = Some(job.clone());
@@ -212,7 +213,7 @@ pub async fn submitted(store: &Backend, ticket: &mut Ticket, job: &Accepted) -> 
 }
 
 /// Gives a claim up without a request (nothing was submitted): the next machine may claim it.
-pub async fn abandon(store: &Backend, ticket: &Ticket, why: &str) -> Result<(), StoreError> {
+pub(crate) async fn abandon(store: &Backend, ticket: &Ticket, why: &str) -> Result<(), StoreError> {
     let mut next = ticket.claim.clone();
     next.state = ClaimState::Failed;
     next.error = Some(why.to_owned());
@@ -222,7 +223,7 @@ pub async fn abandon(store: &Backend, ticket: &Ticket, why: &str) -> Result<(), 
 
 /// How a request ended, for its claim.
 #[derive(Debug, Clone)]
-pub enum Ended {
+pub(crate) enum Ended {
     /// Its clip.
     Clip(String),
     /// The request `request_id` ended without one (the next machine may claim the key again).
@@ -236,7 +237,7 @@ pub enum Ended {
 
 /// Records the end of a request in its claim (by whichever machine saw it end), retrying the
 /// compare-and-swap when another machine wrote in between.
-pub async fn ended(store: &Backend, api: &str, key: &str, end: &Ended) -> Result<(), StoreError> {
+pub(crate) async fn ended(store: &Backend, api: &str, key: &str, end: &Ended) -> Result<(), StoreError> {
     let name = object(api, key);
     for _ in 0..20 {
         let Some((bytes, version)) = store.get(&name).await? else {
@@ -266,7 +267,8 @@ pub async fn ended(store: &Backend, api: &str, key: &str, end: &Ended) -> Result
 }
 
 /// The claim of a request key, if any.
-pub async fn read(store: &Backend, api: &str, key: &str) -> Result<Option<Claim>, StoreError> {
+#[cfg(test)]
+pub(crate) async fn read(store: &Backend, api: &str, key: &str) -> Result<Option<Claim>, StoreError> {
     let name = object(api, key);
     match store.get(&name).await? {
         Some((bytes, _)) => decode(&name, &bytes).map(Some),

@@ -11,7 +11,7 @@ use super::{StoreError, key_name};
 
 /// `index/<api>-<key>.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Indexed {
+pub(crate) struct Indexed {
     /// Format version (1).
     pub version: u32,
     /// The request key.
@@ -34,7 +34,7 @@ pub struct Indexed {
 }
 
 /// The object of a clip.
-pub fn take_object(sha256: &str) -> String {
+pub(crate) fn take_object(sha256: &str) -> String {
     format!("takes/{sha256}.mp4")
 }
 
@@ -44,7 +44,7 @@ fn index_object(api: &str, key: &str) -> String {
 
 /// Publishes a verified clip and its index entry (both create-if-absent: the first clip of a
 /// request key stays its clip).
-pub async fn publish(store: &Backend, clip: &Utf8Path, entry: &Indexed) -> Result<(), StoreError> {
+pub(crate) async fn publish(store: &Backend, clip: &Utf8Path, entry: &Indexed) -> Result<(), StoreError> {
     let take = take_object(&entry.sha256);
     if store.size(&take).await? != Some(entry.bytes) {
         // Absent (or a partial object a crashed writer left on a store without atomic puts).
@@ -65,7 +65,7 @@ pub async fn publish(store: &Backend, clip: &Utf8Path, entry: &Indexed) -> Resul
 }
 
 /// The clip a request key has in the store, if any.
-pub async fn lookup(store: &Backend, api: &str, key: &str) -> Result<Option<Indexed>, StoreError> {
+pub(crate) async fn lookup(store: &Backend, api: &str, key: &str) -> Result<Option<Indexed>, StoreError> {
     let name = index_object(api, key);
     let Some((bytes, _)) = store.get(&name).await? else {
         return Ok(None);
@@ -80,7 +80,7 @@ pub async fn lookup(store: &Backend, api: &str, key: &str) -> Result<Option<Inde
 
 /// Downloads `takes/<sha256>.mp4` to `dest` (atomically), verified by size and sha256; `false`
 /// when the store has no such clip (or a damaged one: it is not used).
-pub async fn fetch(store: &Backend, sha256: &str, bytes: u64, dest: &Utf8Path) -> Result<bool, StoreError> {
+pub(crate) async fn fetch(store: &Backend, sha256: &str, bytes: u64, dest: &Utf8Path) -> Result<bool, StoreError> {
     let Some((body, _)) = store.get(&take_object(sha256)).await? else {
         return Ok(false);
     };

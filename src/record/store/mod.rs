@@ -14,26 +14,23 @@
 //! tool never writes or prints them. Without a store every machine keeps today's behaviour
 //! ([`LocalOnly`]).
 
-pub mod backend;
-pub mod claims;
-pub mod clips;
+pub(crate) mod backend;
+pub(crate) mod claims;
+pub(crate) mod clips;
 
-pub mod moto;
-pub mod picks;
-pub mod shared;
-pub mod status;
+pub(crate) mod moto;
+pub(crate) mod picks;
+pub(crate) mod shared;
+pub(crate) mod status;
 #[cfg(test)]
 mod tests;
 
 use camino::Utf8PathBuf;
 use std::sync::Arc;
 
-pub use backend::{Backend, Version, Written};
-pub use claims::{Claim, ClaimRequest, Claimed, Ended, Ticket};
-pub use shared::{LocalOnly, SubmitOnce, TakeStore};
-
-/// Environment variable naming the store when neither the storyboard nor `--store` does.
-pub const ENV: &str = "STORYBOARD_STORE";
+pub(crate) use backend::Backend;
+pub(crate) use claims::{Claim, ClaimRequest, Claimed, Ended, Ticket};
+pub(crate) use shared::{SubmitOnce, TakeStore};
 
 /// A shared-store operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -76,7 +73,7 @@ pub enum StoreError {
 
 /// Opens the store at `url`: `s3://bucket/prefix` (S3, R2, MinIO, … with `AWS_ENDPOINT_URL`)
 /// or `file:///shared/folder`. Nothing is contacted until the first operation.
-pub fn open(url: &str) -> Result<Backend, StoreError> {
+pub(crate) fn open(url: &str) -> Result<Backend, StoreError> {
     open_with(url, std::env::vars())
 }
 
@@ -150,14 +147,14 @@ fn local(url: &url::Url) -> Result<Backend, String> {
 
 /// The name a request key has in the store: the API namespace (a sandbox clip never serves a
 /// real render) hashed short, then the key's hex.
-pub fn key_name(api: &str, request_key: &str) -> String {
+pub(crate) fn key_name(api: &str, request_key: &str) -> String {
     let api = crate::digest::sha256_hex(api.as_bytes());
     format!("{}-{}", &api[..12], request_key.trim_start_matches("sha256:"))
 }
 
 /// Who this process is, for claims: host, pid, a random id (never a secret).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Owner {
+pub(crate) struct Owner {
     /// The machine's name.
     pub host: String,
     /// The process.
@@ -168,7 +165,7 @@ pub struct Owner {
 
 impl Owner {
     /// This process.
-    pub fn me() -> Owner {
+    pub(crate) fn me() -> Owner {
         static ID: std::sync::OnceLock<String> = std::sync::OnceLock::new();
         let id = ID.get_or_init(|| format!("{:016x}", fastrand::u64(..)));
         Owner {

@@ -1,6 +1,13 @@
 //! One picks document per storyboard (`picks/<storyboard>.json`), changed by compare-and-swap
 //! on its version and retried on conflict, so two directors picking different shots at the same
 //! time both keep their picks. The document's type is the caller's (`takes::Picks`).
+#![cfg_attr(
+    not(test),
+    expect(
+        dead_code,
+        reason = "shared picks are not wired to `pick` and the review page yet (#27)"
+    )
+)]
 
 use bytes::Bytes;
 use serde::Serialize;
@@ -14,7 +21,7 @@ use super::backend::{Backend, Version, Written};
 const TRIES: u32 = 50;
 
 /// The object of a storyboard's picks.
-pub fn object(storyboard: &str) -> String {
+pub(crate) fn object(storyboard: &str) -> String {
     format!("picks/{}.json", storyboard.replace(['/', '\\'], "_"))
 }
 
@@ -34,13 +41,13 @@ async fn current<T: DeserializeOwned + Default>(
 }
 
 /// The storyboard's picks (none yet: the default).
-pub async fn read<T: DeserializeOwned + Default>(store: &Backend, storyboard: &str) -> Result<T, StoreError> {
+pub(crate) async fn read<T: DeserializeOwned + Default>(store: &Backend, storyboard: &str) -> Result<T, StoreError> {
     Ok(current(store, &object(storyboard)).await?.0)
 }
 
 /// Applies `change` to the latest picks and writes them if nobody wrote in between; otherwise
 /// reads again and applies `change` again. `change` returning `Err` writes nothing.
-pub async fn change<T, R, E>(
+pub(crate) async fn change<T, R, E>(
     store: &Backend,
     storyboard: &str,
     mut change: impl FnMut(&mut T) -> Result<R, E>,

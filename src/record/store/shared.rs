@@ -13,7 +13,7 @@ use crate::provider::Accepted;
 
 /// Clips by content, found by request key.
 #[async_trait]
-pub trait TakeStore: Send + Sync {
+pub(crate) trait TakeStore: Send + Sync {
     /// The clip a request key has, if any machine published one.
     async fn find(&self, api: &str, key: &str) -> Result<Option<Indexed>, StoreError>;
     /// Downloads it to `dest`, verified; `false` when it is missing or damaged.
@@ -24,7 +24,7 @@ pub trait TakeStore: Send + Sync {
 
 /// One submit per request key.
 #[async_trait]
-pub trait SubmitOnce: Send + Sync {
+pub(crate) trait SubmitOnce: Send + Sync {
     /// Claims the key before a submit, or says who has it.
     async fn claim(&self, req: &ClaimRequest) -> Result<Claimed, StoreError>;
     /// The claimed request was accepted; `false` when the claim was taken over meanwhile.
@@ -66,7 +66,11 @@ impl SubmitOnce for Backend {
 
 /// One folder on one machine: nothing shared.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct LocalOnly;
+#[expect(
+    dead_code,
+    reason = "the runner takes Option<Shared> today; #21 makes LocalOnly its default"
+)]
+pub(crate) struct LocalOnly;
 
 #[async_trait]
 impl TakeStore for LocalOnly {

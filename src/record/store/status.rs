@@ -12,7 +12,7 @@ use super::clips::Indexed;
 
 /// What a store holds.
 #[derive(Debug, Default, Serialize)]
-pub struct Summary {
+pub(crate) struct Summary {
     /// Every object.
     pub objects: usize,
     /// Their bytes.
@@ -30,7 +30,7 @@ pub struct Summary {
 }
 
 /// Reads every object's size, the index entries and the claims.
-pub async fn summarize(store: &Backend) -> Result<Summary, StoreError> {
+pub(crate) async fn summarize(store: &Backend) -> Result<Summary, StoreError> {
     let mut s = Summary::default();
     for dir in ["takes", "index", "claims", "picks"] {
         for o in store.list(dir).await? {
@@ -82,7 +82,7 @@ async fn claims(store: &Backend) -> Result<Vec<(Listed, Claim)>, StoreError> {
 }
 
 /// Objects younger than this are left alone by gc (a publish or a takeover may be under way).
-pub const GC_MIN_AGE: Duration = Duration::from_secs(3600);
+pub(crate) const GC_MIN_AGE: Duration = Duration::from_secs(3600);
 
 fn old(o: &Listed, now: SystemTime) -> bool {
     now.duration_since(o.modified).unwrap_or_default() >= GC_MIN_AGE
@@ -90,7 +90,7 @@ fn old(o: &Listed, now: SystemTime) -> bool {
 
 /// One object gc removes (or would), and why.
 #[derive(Debug, Serialize)]
-pub struct Garbage {
+pub(crate) struct Garbage {
     /// The object.
     pub object: String,
     /// Its size.
@@ -103,7 +103,7 @@ pub struct Garbage {
 /// clip and its index; nothing can find them), and claims of requests that failed (the next
 /// render claims the key afresh either way), both when older than [`GC_MIN_AGE`]. Claims in flight and finished ones stay: they are
 /// what stops a second bill. Removes them unless `dry_run`.
-pub async fn gc(store: &Backend, dry_run: bool) -> Result<Vec<Garbage>, StoreError> {
+pub(crate) async fn gc(store: &Backend, dry_run: bool) -> Result<Vec<Garbage>, StoreError> {
     let claims = claims(store).await?;
     let mut named: HashSet<String> = index(store).await?.into_iter().map(|e| e.sha256).collect();
     named.extend(claims.iter().filter_map(|(_, c)| c.sha256.clone()));

@@ -7,10 +7,11 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::backend::Written;
 use super::claims::{self, ClaimRequest, Claimed, Ended};
 use super::clips::{self, Indexed};
 use super::moto::Moto;
-use super::{Backend, Written, open, open_with, picks, status};
+use super::{Backend, open, open_with, picks, status};
 use crate::provider::Accepted;
 
 /// A store to test, and what keeps it alive.
