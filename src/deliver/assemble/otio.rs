@@ -1,6 +1,8 @@
 //! An OpenTimelineIO timeline (JSON written directly: there is no official Rust binding):
-//! Timeline → Stack → one video Track → one Clip per shot, each an ExternalReference to the
-//! clip file with its real duration.
+//! Timeline → Stack → a video Track and, when any clip carries sound, an audio Track → one Clip
+//! per shot, each an ExternalReference to the clip file with its real duration (a Gap where a
+//! shot has no clip, or no sound on the audio track). OpenTimelineIO's own adapters turn it into
+//! an EDL (CMX 3600) and FCP XML (a conformance test runs them).
 
 use serde_json::{Value, json};
 
@@ -24,6 +26,43 @@ fn time(value: f64, rate: f64) -> Value {
 
 fn range(duration_s: f64, rate: f64) -> Value {
     json!({"OTIO_SCHEMA": "TimeRange.1", "start_time": time(0.0, rate), "duration": time((duration_s * rate).round(), rate)})
+}
+
+/// Whether a shot's clip carries sound: as ffprobe saw it, or (without ffprobe) as requested.
+fn has_audio(c: &Clip) -> bool {
+    c.rel.is_some()
+        && match &c.probe {
+            Some(p) => p.audio,
+            None => c.record.request.input.get("generate_audio") == Some(&Value::Bool(true)),
+        }
+}
+
+/// A gap of a shot's duration (on the audio track: a shot without sound).
+fn silence(c: &Clip) -> Value {
+    json!({
+        "OTIO_SCHEMA": "Gap.1",
+        "metadata": {},
+        "name": c.record.id,
+        "source_range": range(c.duration, rate(c)),
+        "effects": [],
+        "markers": [],
+        "enabled": true,
+    })
+}
+
+/// One track of a kind (`Video`, `Audio`).
+fn track(name: &str, kind: &str, children: Vec<Value>) -> Value {
+    json!({
+        "OTIO_SCHEMA": "Track.1",
+        "metadata": {},
+        "name": name,
+        "source_range": null,
+        "effects": [],
+        "markers": [],
+        "enabled": true,
+        "kind": kind,
+        "children": children,
+    })
 }
 
 /// One shot on the track: its selected take as a clip, or a gap of its planned duration with
@@ -80,7 +119,11 @@ fn item(c: &Clip) -> Value {
 
 /// The timeline document (clip paths relative to the timeline's own folder, the output folder).
 pub(crate) fn timeline(title: &str, clips: &[Clip]) -> String {
-    let children: Vec<Value> = clips.iter().map(item).collect();
+    let mut tracks = vec![track("Video 1", "Video", clips.iter().map(item).collect())];
+    if clips.iter().any(has_audio) {
+        let sound = |c: &Clip| if has_audio(c) { item(c) } else { silence(c) };
+        tracks.push(track("Audio 1", "Audio", clips.iter().map(sound).collect()));
+    }
     let doc = json!({
         "OTIO_SCHEMA": "Timeline.1",
         "metadata": {"storyboard": {"generator": format!("storyboard {}", env!("CARGO_PKG_VERSION"))}},
@@ -94,17 +137,7 @@ pub(crate) fn timeline(title: &str, clips: &[Clip]) -> String {
             "effects": [],
             "markers": [],
             "enabled": true,
-            "children": [{
-                "OTIO_SCHEMA": "Track.1",
-                "metadata": {},
-                "name": "Video 1",
-                "source_range": null,
-                "effects": [],
-                "markers": [],
-                "enabled": true,
-                "kind": "Video",
-                "children": children,
-            }],
+            "children": tracks,
         },
     });
     serde_json::to_string_pretty(&doc).unwrap_or_default()
