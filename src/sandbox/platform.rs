@@ -282,6 +282,7 @@ fn item(state: &Shared, id: &str, job: &Job, ended: SystemTime, payloads: bool) 
                 "file_size": clip_len(state, spec, id),
             }}),
         ),
+        (Outcome::Image(spec), false) => (200, super::images::result_json(state, spec, id)),
         (Outcome::Voice(v), false) => (200, json!({"voice_id": v})),
         (Outcome::Fail { error, .. }, false) => (503, json!({"detail": error})),
         (Outcome::Reject(detail), false) => (422, json!({"detail": detail})),
@@ -316,6 +317,7 @@ pub(super) fn seed(state: &Shared, endpoint: &str, n: usize, over: Duration) {
             created_wall: sent,
             cancelled: false,
             finished: true,
+            received: Vec::new(),
         };
         inner.jobs.insert(id, job);
     }
