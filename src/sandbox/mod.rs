@@ -1,5 +1,7 @@
 //! The sandbox: a strict emulator of the fal queue, fal storage and Eachlabs APIs, with a file
-//! host serving real MP4 clips, knobs for timing and faults, and request counters.
+//! host serving real MP4 clips and PNG frames (the image models: `images`), knobs for timing
+//! and faults, and request counters (`jobs_by_kind` tells image jobs from video jobs;
+//! `GET /__sandbox/received/{id}` shows the input files an edit request fetched).
 //!
 //! Written from `reference/` (protocol.md); it imports nothing of the client side (no
 //! `plan`, `catalog` or provider types), so the client's wire-format mistakes are not copied.

@@ -337,3 +337,43 @@ async fn the_counters_tell_frame_jobs_from_video_jobs() {
     assert_eq!(code, 200);
     assert_eq!(sb.stats()["jobs_by_kind"], json!({"image": 3, "video": 1}));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn image_prices_and_billing_events_follow_fals_pages() {
+    let sb = start().await;
+    let ids = "fal-ai/nano-banana-2,fal-ai/bytedance/seedream/v4.5/edit,fal-ai/flux-2-pro";
+    let (code, prices) = get(&format!("{}/v1/models/pricing?endpoint_id={ids}", sb.base_url())).await;
+    assert_eq!(code, 200);
+    let listed: Vec<(&Value, &Value, &Value)> = prices["prices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (&p["endpoint_id"], &p["unit_price"], &p["unit"]))
+        .collect();
+    assert_eq!(
+        listed,
+        [
+            (&json!(NANO), &json!(0.08), &json!("image")),
+            (
+                &json!("fal-ai/bytedance/seedream/v4.5/edit"),
+                &json!(0.04),
+                &json!("image")
+            ),
+        ],
+        "FLUX.2 [pro] has no list price in the sandbox (no fal page for it was found)"
+    );
+    let body = json!({"prompt": "x", "resolution": "2K", "num_images": 2, "enable_web_search": true});
+    let (id, _, _) = run(&sb, NANO, body).await;
+    let url = format!("{}/v1/models/billing-events?request_id={id}", sb.base_url());
+    let (code, events) = get(&url).await;
+    assert_eq!(code, 200, "{events}");
+    let event = &events["billing_events"][0];
+    assert_eq!(
+        (&event["output_units"], &event["unit_price"]),
+        (&json!(3.0), &json!(0.08))
+    );
+    assert_eq!(
+        event["cost_estimate_nano_usd"], 255_000_000,
+        "2 images × 1.5 × $0.08 + $0.015 search"
+    );
+}
