@@ -47,6 +47,9 @@ pub struct Model {
     /// Nano Banana 2 edit: `image_urls` is "optional when at least one of `video_url`,
     /// `audio_url`, or `pdf_url` is provided" (the type's comment): one of them is required.
     pub needs_some_input: bool,
+    /// Seedream 4.5: a `{width, height}` size obeys "Width and height must be between 1920 and
+    /// 4096, or total number of pixels must be between 2560*1440 and 4096*4096" (the type).
+    pub seedream_size: bool,
 }
 
 /// Eachlabs publishes no schema for Kling v2.5 turbo text-to-video that is available offline;
@@ -79,6 +82,9 @@ fn compile(text: &str) -> Model {
             .as_str()
             .is_some_and(|t| t.starts_with("bytedance/seedance-2.0/"))
             && props.get("image_urls").is_some(),
+        seedream_size: props["image_size"]["description"]
+            .as_str()
+            .is_some_and(|d| d.contains("between 1920 and 4096")),
         max_images: image_limit(doc["title"].as_str().unwrap_or("")),
         needs_some_input: props["image_urls"]["description"]
             .as_str()
@@ -148,7 +154,7 @@ impl Model {
     }
 
     /// The rules the published types state only in words: (field, pydantic type, message).
-    fn word_rules(&self, obj: &Map<String, Value>) -> [(&'static str, &'static str, Option<String>); 13] {
+    fn word_rules(&self, obj: &Map<String, Value>) -> [(&'static str, &'static str, Option<String>); 14] {
         let refs = |field, max| self.seedance_refs.then(|| check_max_items(obj, field, max)).flatten();
         let count = |field| self.max_images.and_then(|max| check_count(obj, field, max));
         let no_input = ["image_urls", "video_url", "audio_url", "pdf_url"]
@@ -156,6 +162,11 @@ impl Model {
             .all(|k| !obj.contains_key(*k));
         [
             ("num_images", "value_error.number", count("num_images")),
+            (
+                "image_size",
+                "value_error",
+                self.seedream_size.then(|| check_seedream_size(obj)).flatten(),
+            ),
             ("max_images", "value_error.number", count("max_images")),
             (
                 "image_urls",
@@ -315,6 +326,18 @@ fn image_limit(title: &str) -> Option<u64> {
     } else {
         None
     }
+}
+
+/// See `Model::seedream_size`: named sizes pass (fal scales them), `{width, height}` is checked.
+fn check_seedream_size(obj: &Map<String, Value>) -> Option<String> {
+    let size = obj.get("image_size")?.as_object()?;
+    let side = |k: &str| size.get(k).and_then(Value::as_f64).unwrap_or(512.0);
+    let (w, h) = (side("width"), side("height"));
+    let sides = (1920.0..=4096.0).contains(&w) && (1920.0..=4096.0).contains(&h);
+    let area = (2560.0 * 1440.0..=4096.0 * 4096.0).contains(&(w * h));
+    (!sides && !area).then(|| {
+        format!("width and height must be between 1920 and 4096, or total pixels between 2560*1440 and 4096*4096 (got {w}x{h})")
+    })
 }
 
 /// A whole number of images from 1 to `max`.

@@ -144,6 +144,11 @@ async fn a_valid_frame_request_is_queued_and_answers_readable_pngs_of_the_asked_
             "256|144",
         ),
         (
+            "fal-ai/bytedance/seedream/v4.5/text-to-image",
+            json!({"prompt": "x", "image_size": {"width": 2560, "height": 1440}}),
+            "640|360",
+        ),
+        (
             "fal-ai/flux-2-pro",
             json!({"prompt": "x", "image_size": {"width": 1024, "height": 1024}, "seed": 7}),
             "256|256",
@@ -220,6 +225,12 @@ async fn unknown_fields_wrong_enums_and_missing_inputs_are_refused_with_422() {
             json!({"prompt": "x", "image_urls": ["./cast/ana.png"]}),
             "image_urls",
             "value_error.url.scheme",
+        ),
+        (
+            "fal-ai/bytedance/seedream/v4.5/text-to-image",
+            json!({"prompt": "x", "image_size": {"width": 1024, "height": 1024}}),
+            "image_size",
+            "value_error",
         ),
     ];
     for (endpoint, body, field, kind) in refused {
