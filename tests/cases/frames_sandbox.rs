@@ -388,3 +388,39 @@ async fn image_prices_and_billing_events_follow_fals_pages() {
         "2 images × 1.5 × $0.08 + $0.015 search"
     );
 }
+
+/// fal's official Python client, unchanged but for the queue URL: a frame, then an edit request
+/// whose `image_urls` is that frame (the sandbox fetches it; the record shows its bytes).
+const OFFICIAL_CLIENT: &str = r#"
+import json, os, fal_client
+import fal_client.client as module
+module.QUEUE_URL_FORMAT = os.environ["SANDBOX_URL"].rstrip("/") + "/"
+client = fal_client.SyncClient(key="sandbox-key", default_timeout=30)
+frame = client.subscribe("fal-ai/nano-banana-2", arguments={"prompt": "a pier", "aspect_ratio": "16:9"})
+edit = client.submit("fal-ai/nano-banana-2/edit", arguments={"prompt": "Ana on it", "image_urls": [frame["images"][0]["url"]]})
+print(json.dumps({"frame": frame, "edit_id": edit.request_id, "edit": edit.get()}))
+"#;
+
+#[test]
+fn the_official_fal_client_makes_a_frame_and_an_edit_of_it() {
+    let Some(python) = crate::common::test_python() else {
+        return;
+    };
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let sb = rt.block_on(start());
+    let out = Command::new(python)
+        .args(["-c", OFFICIAL_CLIENT])
+        .env("SANDBOX_URL", sb.base_url())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let got: Value = serde_json::from_slice(&out.stdout).unwrap();
+    for (endpoint, result) in [(NANO, &got["frame"]), (NANO_EDIT, &got["edit"])] {
+        assert!(output_validator(endpoint).is_valid(result), "{endpoint}: {result}");
+    }
+    let frame_url = got["frame"]["images"][0]["url"].as_str().unwrap();
+    let frame = rt.block_on(download(frame_url));
+    let record = sb.received(got["edit_id"].as_str().unwrap()).unwrap();
+    assert_eq!(record["received"][0]["sha256"], sha256(&frame), "{record}");
+    assert_eq!(sb.stats()["jobs_by_kind"], json!({"image": 2}));
+}
