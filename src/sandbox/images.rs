@@ -229,3 +229,23 @@ fn download_error(index: usize, why: &str) -> Value {
         "type": "file_download_error",
     }])
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_nominal_size_follows_aspect_ratio_and_resolution_or_image_size() {
+        let size = |v: Value| nominal_size(&v);
+        assert_eq!(size(json!({"aspect_ratio": "16:9"})), (1024, 576));
+        assert_eq!(size(json!({"aspect_ratio": "9:16", "resolution": "2K"})), (1152, 2048));
+        assert_eq!(size(json!({"aspect_ratio": "21:9", "resolution": "0.5K"})), (512, 219));
+        assert_eq!(size(json!({"aspect_ratio": "auto", "resolution": "4K"})), (4096, 4096));
+        assert_eq!(size(json!({"image_size": "portrait_16_9"})), (576, 1024));
+        assert_eq!(size(json!({"image_size": "auto_2K"})), (2048, 2048));
+        assert_eq!(
+            size(json!({"image_size": {"width": 2560, "height": 1440}})),
+            (2560, 1440)
+        );
+    }
+}
