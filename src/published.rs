@@ -178,6 +178,30 @@ pub(crate) const FAL: &[(&str, &str)] = &[
         "fal-ai/ltx-2.3/image-to-video/fast",
         include_str!("../schemas/fal/fal-ai/ltx-2.3/image-to-video/fast.json"),
     ),
+    (
+        "fal-ai/nano-banana-2",
+        include_str!("../schemas/fal/fal-ai/nano-banana-2.json"),
+    ),
+    (
+        "fal-ai/nano-banana-2/edit",
+        include_str!("../schemas/fal/fal-ai/nano-banana-2/edit.json"),
+    ),
+    (
+        "fal-ai/bytedance/seedream/v4.5/text-to-image",
+        include_str!("../schemas/fal/fal-ai/bytedance/seedream/v4.5/text-to-image.json"),
+    ),
+    (
+        "fal-ai/bytedance/seedream/v4.5/edit",
+        include_str!("../schemas/fal/fal-ai/bytedance/seedream/v4.5/edit.json"),
+    ),
+    (
+        "fal-ai/flux-2-pro",
+        include_str!("../schemas/fal/fal-ai/flux-2-pro.json"),
+    ),
+    (
+        "fal-ai/flux-2-pro/edit",
+        include_str!("../schemas/fal/fal-ai/flux-2-pro/edit.json"),
+    ),
 ];
 
 /// Eachlabs model slug → its input schema (JSON text).

@@ -145,7 +145,7 @@ fn create(state: &Shared, key: String, body: &[u8]) -> Response<Body> {
     };
     let spec = ClipSpec::from_input(&input, slug, model.audio_default);
     let id = inner.new_id();
-    inner.job_started(slug);
+    inner.job_started(slug, "video");
     let wall = inner.wall_now();
     inner.predictions.insert(
         id.clone(),

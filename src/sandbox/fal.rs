@@ -99,7 +99,9 @@ pub(super) async fn handle(
         (&Method::GET, ["requests", id]) => result(state, &app, id),
         (&Method::PUT, ["requests", id, "cancel"]) => cancel(state, &app, id),
         (&Method::POST, _) => {
-            let answer = submit(state, segs.join("/"), app, query, &body);
+            let endpoint = segs.join("/");
+            let fetched = fetch_inputs(&endpoint, &body).await;
+            let answer = submit(state, endpoint, app, query, &body, fetched);
             tokio::time::sleep(state.config.submit_delay).await;
             answer
         }
@@ -107,7 +109,26 @@ pub(super) async fn handle(
     }
 }
 
-fn submit(state: &Shared, endpoint: String, app: String, query: &str, body: &[u8]) -> Response<Body> {
+/// An image model's valid request fetches its `image_urls` (as fal's runner does); what
+/// arrived, or the download error the job will end in. Nothing for other requests.
+async fn fetch_inputs(endpoint: &str, body: &[u8]) -> Result<Vec<Value>, Value> {
+    let Some(model) = schemas::fal_model(endpoint).filter(|m| m.output == Output::Image) else {
+        return Ok(Vec::new());
+    };
+    match serde_json::from_slice::<Value>(body) {
+        Ok(input) if model.validate(&input).is_empty() => super::images::fetch_inputs(&input).await,
+        _ => Ok(Vec::new()),
+    }
+}
+
+fn submit(
+    state: &Shared,
+    endpoint: String,
+    app: String,
+    query: &str,
+    body: &[u8],
+    fetched: Result<Vec<Value>, Value>,
+) -> Response<Body> {
     let cfg = &state.config;
     let mut inner = state.lock();
     inner.count("submit");
@@ -149,9 +170,17 @@ fn submit(state: &Shared, endpoint: String, app: String, query: &str, body: &[u8
     if !errors.is_empty() {
         return json_response(StatusCode::UNPROCESSABLE_ENTITY, json!({ "detail": errors }));
     }
-    let outcome = decide(&mut inner, cfg, model, &input, (&app, &endpoint));
     let id = inner.new_id();
-    inner.job_started(&endpoint);
+    let (outcome, received) = match fetched {
+        Ok(received) => (decide(&mut inner, cfg, model, &input, (&app, &endpoint, &id)), received),
+        Err(detail) => (Outcome::Reject(detail), Vec::new()),
+    };
+    let kind = match model.output {
+        Output::Image => "image",
+        Output::Voice => "voice",
+        Output::Video => "video",
+    };
+    inner.job_started(&endpoint, kind);
     let wall = inner.wall_now();
     inner.jobs.insert(
         id.clone(),
@@ -164,6 +193,7 @@ fn submit(state: &Shared, endpoint: String, app: String, query: &str, body: &[u8
             outcome,
             cancelled: false,
             finished: false,
+            received,
         },
     );
     if inner.fault(&cfg.faults, Fault::SubmitDrop) {
@@ -200,7 +230,7 @@ fn decide(
     cfg: &super::SandboxConfig,
     model: &schemas::Model,
     input: &Value,
-    (app, endpoint): (&str, &str),
+    (app, endpoint, id): (&str, &str, &str),
 ) -> Outcome {
     let prompt = input.get("prompt").and_then(Value::as_str).unwrap_or("");
     if prompt.contains("[sandbox:reject]") {
@@ -222,6 +252,12 @@ fn decide(
             Outcome::Voice(super::files::voice_id_for(inner, url, app))
         }
         Output::Video => Outcome::Clip(ClipSpec::from_input(input, endpoint, model.audio_default)),
+        Output::Image => Outcome::Image(super::images::ImageSpec::from_input(
+            input,
+            endpoint,
+            &model.output_fields,
+            id,
+        )),
     }
 }
 
@@ -428,6 +464,7 @@ fn result(state: &Shared, app: &str, id: &str) -> Response<Body> {
                     }}),
                 )
             }
+            Outcome::Image(spec) => json_response(StatusCode::OK, super::images::result_json(state, &spec, id)),
             Outcome::Voice(voice_id) => json_response(StatusCode::OK, json!({ "voice_id": voice_id })),
             Outcome::Fail { error, error_type } => infra_error(StatusCode::SERVICE_UNAVAILABLE, &error, &error_type),
             Outcome::Reject(detail) => json_response(StatusCode::UNPROCESSABLE_ENTITY, json!({ "detail": detail })),

@@ -99,7 +99,7 @@ impl ClipCache {
     /// How many clips are kept (a few MB each at most).
     const KEEP: usize = 16;
 
-    fn get_or_make(&self, job: &str, make: impl FnOnce() -> Vec<u8>) -> Arc<Vec<u8>> {
+    pub(super) fn get_or_make(&self, job: &str, make: impl FnOnce() -> Vec<u8>) -> Arc<Vec<u8>> {
         let lock = || self.0.lock().unwrap_or_else(|e| e.into_inner());
         if let Some((_, clip)) = lock().iter().find(|(id, _)| id == job) {
             return clip.clone();
@@ -211,6 +211,15 @@ pub(super) fn serve(state: &Shared, segs: &[&str], headers: &HeaderMap, head: bo
         };
     }
     let id = segs.first().copied().unwrap_or("").trim_end_matches(".mp4");
+    if let Some(spec) = inner
+        .jobs
+        .get(id)
+        .and_then(|j| super::images::spec_of(&j.outcome))
+        .cloned()
+    {
+        drop(inner);
+        return super::images::serve(state, &spec, id, segs.get(1).copied().unwrap_or(""), head);
+    }
     let spec = inner
         .jobs
         .get(id)

@@ -1,5 +1,7 @@
 //! The sandbox: a strict emulator of the fal queue, fal storage and Eachlabs APIs, with a file
-//! host serving real MP4 clips, knobs for timing and faults, and request counters.
+//! host serving real MP4 clips and PNG frames (the image models: `images`), knobs for timing
+//! and faults, and request counters (`jobs_by_kind` tells image jobs from video jobs;
+//! `GET /__sandbox/received/{id}` shows the input files an edit request fetched).
 //!
 //! Written from `reference/` (protocol.md); it imports nothing of the client side (no
 //! `plan`, `catalog` or provider types), so the client's wire-format mistakes are not copied.
@@ -8,6 +10,7 @@ mod eachlabs;
 mod fal;
 pub mod faults;
 mod files;
+mod images;
 mod platform;
 pub mod schemas;
 
@@ -189,6 +192,12 @@ impl Sandbox {
         eachlabs::seed(&self.state, key, model, n, over);
     }
 
+    /// What a fal request fetched (`GET /__sandbox/received/{id}`): `{request_id, endpoint,
+    /// received: [{url, status, content_type, bytes, sha256}]}`; `None` for an unknown id.
+    pub fn received(&self, request_id: &str) -> Option<Value> {
+        self.state.lock().received_json(request_id)
+    }
+
     /// The counters, as `GET /__sandbox/stats` returns them.
     pub fn stats(&self) -> Value {
         self.state.lock().stats_json()
@@ -225,6 +234,8 @@ enum Outcome {
     Clip(files::ClipSpec),
     /// A voice id.
     Voice(String),
+    /// Images (an image model's frames).
+    Image(images::ImageSpec),
     /// The job fails (COMPLETED with `error`).
     Fail { error: String, error_type: String },
     /// The model refuses the input at run time: 422 at the result.
@@ -242,6 +253,8 @@ struct Job {
     outcome: Outcome,
     cancelled: bool,
     finished: bool,
+    /// The input files the job fetched (`image_urls` of an edit request), as they arrived.
+    received: Vec<Value>,
 }
 
 #[derive(Debug)]
@@ -277,6 +290,8 @@ struct Inner {
     uploads: HashMap<String, Upload>,
     requests: BTreeMap<&'static str, u64>,
     jobs_created: BTreeMap<String, u64>,
+    /// Jobs by what they make: `image`, `video`, `voice`.
+    jobs_by_kind: BTreeMap<&'static str, u64>,
     faults_injected: BTreeMap<&'static str, u64>,
     fault_seen: HashMap<Fault, u32>,
     in_flight: usize,
@@ -349,8 +364,9 @@ impl Inner {
         token
     }
 
-    fn job_started(&mut self, endpoint: &str) {
+    fn job_started(&mut self, endpoint: &str, kind: &'static str) {
         *self.jobs_created.entry(endpoint.to_owned()).or_default() += 1;
+        *self.jobs_by_kind.entry(kind).or_default() += 1;
         self.in_flight += 1;
         self.max_in_flight = self.max_in_flight.max(self.in_flight);
     }
@@ -359,11 +375,18 @@ impl Inner {
         self.in_flight = self.in_flight.saturating_sub(1);
     }
 
+    /// `GET /__sandbox/received/{request_id}`: the job's endpoint and the input files it fetched.
+    fn received_json(&self, id: &str) -> Option<Value> {
+        let job = self.jobs.get(id)?;
+        Some(json!({"request_id": id, "endpoint": job.endpoint, "received": job.received}))
+    }
+
     fn stats_json(&self) -> Value {
         json!({
             "requests": self.requests,
             "jobs_created": self.jobs_created,
             "jobs_created_total": self.jobs_created.values().sum::<u64>(),
+            "jobs_by_kind": self.jobs_by_kind,
             "faults_injected": self.faults_injected,
             "in_flight": self.in_flight,
             "max_in_flight": self.max_in_flight,
@@ -408,6 +431,12 @@ async fn dispatch(
     match (segs.first().copied(), &method) {
         (Some("__sandbox"), &Method::GET) if segs.get(1) == Some(&"stats") => {
             json_response(StatusCode::OK, state.lock().stats_json())
+        }
+        (Some("__sandbox"), &Method::GET) if segs.get(1) == Some(&"received") => {
+            match segs.get(2).and_then(|id| state.lock().received_json(id)) {
+                Some(v) => json_response(StatusCode::OK, v),
+                None => json_response(StatusCode::NOT_FOUND, json!({"detail": "Request not found"})),
+            }
         }
         (Some("files"), &Method::GET | &Method::HEAD) => {
             files::serve(&state, &segs[1..], &headers, method == Method::HEAD)

@@ -8,6 +8,7 @@
 use axum::body::Body;
 use axum::http::{HeaderMap, Response, StatusCode};
 use serde_json::{Value, json};
+use std::collections::HashMap;
 use std::time::{Duration, Instant, SystemTime};
 
 use super::fal::{Phase, authorized, phase, unauthorized};
@@ -98,29 +99,83 @@ fn billing_events(state: &Shared, query: &str) -> Response<Body> {
         .iter()
         .filter_map(|id| Some((id, inner.jobs.get(id)?)))
         .filter(|(_, job)| !job.cancelled && phase(state, job, now) == Phase::Completed)
-        .filter_map(|(id, job)| {
-            let Outcome::Clip(spec) = &job.outcome else { return None };
-            let (override_price, unit) = inner.prices.get(&job.endpoint).cloned().unzip();
-            let tier = if spec.audio { audio_price(&job.endpoint) } else { None };
-            let price = override_price
-                .filter(|_| unit.as_deref() == Some("second"))
-                .or(tier)
-                .or_else(|| list_price(&job.endpoint))?;
-            let units = f64::from(spec.seconds);
-            Some(json!({
-                "request_id": id,
-                "endpoint_id": job.endpoint,
-                "output_units": units,
-                "unit_price": price,
-                "percent_discount": 0,
-                "cost_estimate_nano_usd": (units * price * 1e9).round() as u64,
-            }))
-        })
+        .filter_map(|(id, job)| billing_event(&inner.prices, id, job))
         .collect();
     json_response(
         StatusCode::OK,
         json!({"billing_events": events, "next_cursor": null, "has_more": false}),
     )
+}
+
+/// One job's billing event: seconds of video × the price per second (the audio tier when
+/// the clip has audio), or images × the price per image (× the resolution multiplier, plus
+/// the per-request extras of [`image_extras`]). `None` for an endpoint without a list price.
+fn billing_event(prices: &HashMap<String, (f64, String)>, id: &str, job: &Job) -> Option<Value> {
+    let (told, unit) = prices.get(&job.endpoint).cloned().unzip();
+    let (units, price, extra) = match &job.outcome {
+        Outcome::Clip(spec) => {
+            let tier = if spec.audio { audio_price(&job.endpoint) } else { None };
+            let price = told
+                .filter(|_| unit.as_deref() == Some("second"))
+                .or(tier)
+                .or_else(|| list_price(&job.endpoint))?;
+            (f64::from(spec.seconds), price, 0.0)
+        }
+        Outcome::Image(spec) => {
+            let price = told
+                .filter(|_| unit.as_deref() == Some("image"))
+                .or_else(|| image_price(&job.endpoint))?;
+            let units = f64::from(spec.count) * resolution_multiplier(&job.endpoint, &job.input);
+            (units, price, image_extras(&job.endpoint, &job.input))
+        }
+        _ => return None,
+    };
+    Some(json!({
+        "request_id": id,
+        "endpoint_id": job.endpoint,
+        "output_units": units,
+        "unit_price": price,
+        "percent_discount": 0,
+        "cost_estimate_nano_usd": ((units * price + extra) * 1e9).round() as u64,
+    }))
+}
+
+/// The price per image of the image models whose fal page states one (docs/frames-research.md):
+/// Nano Banana 2 "$0.08 per image" (fal-ai/nano-banana-2/edit/llms.txt; the text-to-image page
+/// was not found, the family's figure is used), Seedream 4.5 "$0.04 per image" (the
+/// text-to-image playground). FLUX.2 [pro] bills per megapixel and fal's own page for it was
+/// not found: not listed.
+fn image_price(endpoint: &str) -> Option<f64> {
+    match endpoint {
+        "fal-ai/nano-banana-2" | "fal-ai/nano-banana-2/edit" => Some(0.08),
+        "fal-ai/bytedance/seedream/v4.5/text-to-image" | "fal-ai/bytedance/seedream/v4.5/edit" => Some(0.04),
+        _ => None,
+    }
+}
+
+/// Nano Banana 2: "2K and 4K outputs will be charged at 1.5 times and 2 times the standard
+/// rate … 0.5K (512px) … 0.75 times" (its llms.txt); 1 elsewhere.
+fn resolution_multiplier(endpoint: &str, input: &Value) -> f64 {
+    if !endpoint.starts_with("fal-ai/nano-banana-2") {
+        return 1.0;
+    }
+    match input.get("resolution").and_then(Value::as_str) {
+        Some("0.5K") => 0.75,
+        Some("2K") => 1.5,
+        Some("4K") => 2.0,
+        _ => 1.0,
+    }
+}
+
+/// Nano Banana 2: "If web search is used, an additional $0.015 … If high thinking is used, an
+/// additional $0.002" (its llms.txt; counted once per request: the page does not say per image).
+fn image_extras(endpoint: &str, input: &Value) -> f64 {
+    if !endpoint.starts_with("fal-ai/nano-banana-2") {
+        return 0.0;
+    }
+    let search = input.get("enable_web_search").and_then(Value::as_bool) == Some(true);
+    let high = input.get("thinking_level").and_then(Value::as_str) == Some("high");
+    0.015 * f64::from(u8::from(search)) + 0.002 * f64::from(u8::from(high))
 }
 
 /// `GET /v1/models/pricing?endpoint_id=a,b` (1–50 ids): `{prices: [{endpoint_id, unit_price,
@@ -142,7 +197,8 @@ fn pricing(state: &Shared, query: &str) -> Response<Body> {
                 .prices
                 .get(id)
                 .cloned()
-                .or_else(|| list_price(id).map(|p| (p, "second".to_owned())))?;
+                .or_else(|| list_price(id).map(|p| (p, "second".to_owned())))
+                .or_else(|| image_price(id).map(|p| (p, "image".to_owned())))?;
             Some(json!({"endpoint_id": id, "unit_price": price, "unit": unit, "currency": "USD"}))
         })
         .collect();
@@ -282,6 +338,7 @@ fn item(state: &Shared, id: &str, job: &Job, ended: SystemTime, payloads: bool) 
                 "file_size": clip_len(state, spec, id),
             }}),
         ),
+        (Outcome::Image(spec), false) => (200, super::images::result_json(state, spec, id)),
         (Outcome::Voice(v), false) => (200, json!({"voice_id": v})),
         (Outcome::Fail { error, .. }, false) => (503, json!({"detail": error})),
         (Outcome::Reject(detail), false) => (422, json!({"detail": detail})),
@@ -316,6 +373,7 @@ pub(super) fn seed(state: &Shared, endpoint: &str, n: usize, over: Duration) {
             created_wall: sent,
             cancelled: false,
             finished: true,
+            received: Vec::new(),
         };
         inner.jobs.insert(id, job);
     }

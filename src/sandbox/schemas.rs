@@ -22,6 +22,8 @@ pub enum Output {
     Video,
     /// `{voice_id}`.
     Voice,
+    /// `{images: [Image], …}` (an image model: the output type has `images`).
+    Image,
 }
 
 /// A model the sandbox serves: its compiled published schema and what follows from it.
@@ -36,6 +38,18 @@ pub struct Model {
     /// Seedance 2.0 reference-to-video: "Images up to 9, Videos up to 3, Audio up to 3" (fal's
     /// model page; the type says only `Array<string>`).
     pub seedance_refs: bool,
+    /// The required fields of the published output type (`x-output`), e.g. `images`, `seed`,
+    /// `description`: the result carries exactly these (and what they hold).
+    pub output_fields: Vec<String>,
+    /// The largest `num_images` (and Seedream's `max_images`) fal's page allows: "Range: 1 to
+    /// 4" (Nano Banana 2), "1 to 6" (Seedream 4.5); the types say only `number`.
+    pub max_images: Option<u64>,
+    /// Nano Banana 2 edit: `image_urls` is "optional when at least one of `video_url`,
+    /// `audio_url`, or `pdf_url` is provided" (the type's comment): one of them is required.
+    pub needs_some_input: bool,
+    /// Seedream 4.5: a `{width, height}` size obeys "Width and height must be between 1920 and
+    /// 4096, or total number of pixels must be between 2560*1440 and 4096*4096" (the type).
+    pub seedream_size: bool,
 }
 
 /// Eachlabs publishes no schema for Kling v2.5 turbo text-to-video that is available offline;
@@ -57,6 +71,8 @@ fn compile(text: &str) -> Model {
         validator,
         output: if props.get("voice_url").is_some() {
             Output::Voice
+        } else if doc.pointer("/x-output/properties/images").is_some() {
+            Output::Image
         } else {
             Output::Video
         },
@@ -66,6 +82,20 @@ fn compile(text: &str) -> Model {
             .as_str()
             .is_some_and(|t| t.starts_with("bytedance/seedance-2.0/"))
             && props.get("image_urls").is_some(),
+        seedream_size: props["image_size"]["description"]
+            .as_str()
+            .is_some_and(|d| d.contains("between 1920 and 4096")),
+        max_images: image_limit(doc["title"].as_str().unwrap_or("")),
+        needs_some_input: props["image_urls"]["description"]
+            .as_str()
+            .is_some_and(|d| d.starts_with("The URLs of the images") && d.contains("Optional when")),
+        output_fields: doc
+            .pointer("/x-output/required")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|f| Some(f.as_str()?.to_owned()))
+            .collect(),
     }
 }
 
@@ -124,9 +154,26 @@ impl Model {
     }
 
     /// The rules the published types state only in words: (field, pydantic type, message).
-    fn word_rules(&self, obj: &Map<String, Value>) -> [(&'static str, &'static str, Option<String>); 10] {
+    fn word_rules(&self, obj: &Map<String, Value>) -> [(&'static str, &'static str, Option<String>); 14] {
         let refs = |field, max| self.seedance_refs.then(|| check_max_items(obj, field, max)).flatten();
+        let count = |field| self.max_images.and_then(|max| check_count(obj, field, max));
+        let no_input = ["image_urls", "video_url", "audio_url", "pdf_url"]
+            .iter()
+            .all(|k| !obj.contains_key(*k));
         [
+            ("num_images", "value_error.number", count("num_images")),
+            (
+                "image_size",
+                "value_error",
+                self.seedream_size.then(|| check_seedream_size(obj)).flatten(),
+            ),
+            ("max_images", "value_error.number", count("max_images")),
+            (
+                "image_urls",
+                "value_error.missing",
+                (self.needs_some_input && no_input)
+                    .then(|| "image_urls is required unless video_url, audio_url or pdf_url is given".into()),
+            ),
             (
                 "multi_prompt",
                 "value_error",
@@ -268,6 +315,39 @@ fn check_voice_ids(obj: &Map<String, Value>) -> Option<String> {
 fn check_max_items(obj: &Map<String, Value>, field: &str, max: usize) -> Option<String> {
     let n = obj.get(field)?.as_array()?.len();
     (n > max).then(|| format!("ensure this value has at most {max} items (got {n})"))
+}
+
+/// The image-count limit fal's model page states for an image endpoint (see `Model::max_images`).
+fn image_limit(title: &str) -> Option<u64> {
+    if title.starts_with("fal-ai/nano-banana-2") {
+        Some(4)
+    } else if title.starts_with("fal-ai/bytedance/seedream/v4.5/") {
+        Some(6)
+    } else {
+        None
+    }
+}
+
+/// See `Model::seedream_size`: named sizes pass (fal scales them), `{width, height}` is checked.
+fn check_seedream_size(obj: &Map<String, Value>) -> Option<String> {
+    let size = obj.get("image_size")?.as_object()?;
+    let side = |k: &str| size.get(k).and_then(Value::as_f64).unwrap_or(512.0);
+    let (w, h) = (side("width"), side("height"));
+    let sides = (1920.0..=4096.0).contains(&w) && (1920.0..=4096.0).contains(&h);
+    let area = (2560.0 * 1440.0..=4096.0 * 4096.0).contains(&(w * h));
+    (!sides && !area).then(|| {
+        format!("width and height must be between 1920 and 4096, or total pixels between 2560*1440 and 4096*4096 (got {w}x{h})")
+    })
+}
+
+/// A whole number of images from 1 to `max`.
+fn check_count(obj: &Map<String, Value>, field: &str, max: u64) -> Option<String> {
+    let v = obj.get(field)?;
+    match v.as_u64() {
+        Some(n) if (1..=max).contains(&n) => None,
+        Some(_) => Some(format!("ensure this value is from 1 to {max}")),
+        None => Some("value is not a valid integer".into()),
+    }
 }
 
 /// LTX-2.3 fast (a whole-number `duration`): "Durations longer than 10 seconds (12, 14, 16, 18,

@@ -5,6 +5,7 @@ mod crash;
 mod doctor;
 mod families;
 mod first_hour;
+mod frames_sandbox;
 mod history;
 mod hostile;
 mod hostile_state;

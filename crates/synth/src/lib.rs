@@ -7,10 +7,13 @@
 //! font, the time code and a progress bar; the other 23 pictures of the second are all-skip P
 //! pictures (a few bytes each). So every job's clip looks different from its first frame, seeks
 //! to any second, and a 15 s clip is ≈ 1.4 MB made in a few milliseconds.
+//!
+//! [`png`] draws the same first picture as a PNG still (the sandbox's image models).
 
 mod font;
 mod h264;
 mod mp4;
+mod png;
 
 use font::{ADVANCE, LINE, Yuv};
 use h264::{FPS, Geometry, Planes};
@@ -47,6 +50,39 @@ pub fn mp4(spec: &Spec) -> Vec<u8> {
         tracks.push(audio(seconds));
     }
     mp4::write(&tracks)
+}
+
+/// A still picture (a frame of an image model) as a PNG file: the same drawing as a clip's
+/// first picture (the job's colour, title, model and job id), without time code or bar.
+pub fn png(spec: &Spec) -> Vec<u8> {
+    let g = Geometry {
+        width: spec.width.max(16) & !1,
+        height: spec.height.max(16) & !1,
+    };
+    let p = background(spec, g);
+    let mut rgb = Vec::with_capacity((g.width * g.height * 3) as usize);
+    for y in 0..g.height as usize {
+        for x in 0..g.width as usize {
+            let c = (y / 2) * (p.stride / 2) + x / 2;
+            rgb.extend_from_slice(&to_rgb(p.y[y * p.stride + x], p.cb[c], p.cr[c]));
+        }
+    }
+    png::encode(g.width, g.height, &rgb)
+}
+
+/// BT.601 studio-range Y'CbCr to 8-bit RGB.
+fn to_rgb(y: u8, cb: u8, cr: u8) -> [u8; 3] {
+    let (y, cb, cr) = (
+        1.164 * (f64::from(y) - 16.0),
+        f64::from(cb) - 128.0,
+        f64::from(cr) - 128.0,
+    );
+    let clamp = |v: f64| v.round().clamp(0.0, 255.0) as u8;
+    [
+        clamp(y + 1.596 * cr),
+        clamp(y - 0.392 * cb - 0.813 * cr),
+        clamp(y + 2.017 * cb),
+    ]
 }
 
 /// Media timescale of the video track (512 units a frame, as common muxers use at 24 fps).
