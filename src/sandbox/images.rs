@@ -19,7 +19,7 @@ const SCALE: u32 = 4;
 
 /// What a job's images are.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ImageSpec {
+pub(super) struct ImageSpec {
     /// Pixels of the files served (fal's nominal size / [`SCALE`]).
     pub width: u32,
     pub height: u32,
@@ -36,7 +36,7 @@ pub struct ImageSpec {
 }
 
 impl ImageSpec {
-    pub fn from_input(input: &Value, endpoint: &str, fields: &[String], job: &str) -> ImageSpec {
+    pub(super) fn from_input(input: &Value, endpoint: &str, fields: &[String], job: &str) -> ImageSpec {
         let (w, h) = nominal_size(input);
         let prompt = input.get("prompt").and_then(Value::as_str).unwrap_or("");
         let seed = input.get("seed").and_then(Value::as_u64).unwrap_or_else(|| {
@@ -99,7 +99,7 @@ fn nominal_size(input: &Value) -> (u32, u32) {
 }
 
 /// The result body: the output type's fields, `images` with one `Image` per picture.
-pub fn result_json(state: &Shared, spec: &ImageSpec, id: &str) -> Value {
+pub(super) fn result_json(state: &Shared, spec: &ImageSpec, id: &str) -> Value {
     let images: Vec<Value> = (0..spec.count)
         .map(|n| {
             json!({
