@@ -24,9 +24,9 @@ pub(super) enum Phase {
 pub(super) fn phase(state: &Shared, job: &Job, now: Instant) -> Phase {
     let el = now.saturating_duration_since(job.created);
     let cfg = &state.config;
-    if job.cancelled || el >= cfg.queue_time + cfg.job_time {
+    if job.cancelled || el >= job.starts + cfg.job_time {
         Phase::Completed
-    } else if el >= cfg.queue_time {
+    } else if el >= job.starts {
         Phase::InProgress
     } else {
         Phase::InQueue
@@ -182,14 +182,17 @@ fn submit(
     };
     inner.job_started(&endpoint, kind);
     let wall = inner.wall_now();
+    let created = Instant::now();
+    let starts = inner.schedule(cfg, created);
     inner.jobs.insert(
         id.clone(),
         Job {
             app: app.clone(),
             endpoint: endpoint.clone(),
             input: input.clone(),
-            created: Instant::now(),
+            created,
             created_wall: wall,
+            starts,
             outcome,
             cancelled: false,
             finished: false,
@@ -394,10 +397,10 @@ fn next_change(state: &Shared, id: &str) -> Duration {
     };
     let el = Instant::now().saturating_duration_since(job.created);
     let cfg = &state.config;
-    let next = if el < cfg.queue_time {
-        cfg.queue_time
+    let next = if el < job.starts {
+        job.starts
     } else {
-        cfg.queue_time + cfg.job_time
+        job.starts + cfg.job_time
     };
     next.saturating_sub(el).max(Duration::from_millis(2))
 }
@@ -417,7 +420,7 @@ fn result(state: &Shared, app: &str, id: &str) -> Response<Body> {
             json!({"detail": "Request is still in progress"}),
         );
     }
-    let done_at = job.created + cfg.queue_time + cfg.job_time;
+    let done_at = job.created + job.starts + cfg.job_time;
     if let Some(ttl) = cfg.result_ttl
         && !job.cancelled
         && now.saturating_duration_since(done_at) > ttl

@@ -52,6 +52,9 @@ pub struct SandboxConfig {
     pub upload_lifetime: Option<Duration>,
     /// Injected faults.
     pub faults: FaultPlan,
+    /// fal: the account's running-job limit (2 to 40 by tier): a job beyond it stays
+    /// `IN_QUEUE` until a running one ends (first come, first served). `None`: no limit.
+    pub fal_max_running: Option<usize>,
 }
 
 impl Default for SandboxConfig {
@@ -67,6 +70,7 @@ impl Default for SandboxConfig {
             submit_delay: Duration::ZERO,
             upload_lifetime: None,
             faults: FaultPlan::default(),
+            fal_max_running: None,
         }
     }
 }
@@ -250,6 +254,9 @@ struct Job {
     input: Value,
     created: Instant,
     created_wall: std::time::SystemTime,
+    /// From `created` to the start of its run: the queue time, and with an account limit
+    /// (`fal_max_running`) the wait for a running job to end.
+    starts: Duration,
     outcome: Outcome,
     cancelled: bool,
     finished: bool,
@@ -308,12 +315,37 @@ struct Inner {
     /// How far the sandbox's wall clock is ahead of the machine's (`Sandbox::advance_clock`):
     /// every request already made is that much older.
     clock: Duration,
+    /// When each of the account's running slots frees (`fal_max_running`).
+    slots_free_at: Vec<Instant>,
     /// Whether keys may read billing events (`Sandbox::billing_scope`; a key without the scope
     /// gets 403 there).
     billing_scope: bool,
 }
 
 impl Inner {
+    /// When a job created now starts running: after the queue time and, with an account
+    /// limit, once the earliest running slot frees (the slot is then taken until it ends).
+    fn schedule(&mut self, cfg: &SandboxConfig, created: Instant) -> Duration {
+        let ready = created + cfg.queue_time;
+        let Some(limit) = cfg.fal_max_running.filter(|&n| n > 0) else {
+            return cfg.queue_time;
+        };
+        if self.slots_free_at.len() < limit {
+            self.slots_free_at.push(ready + cfg.job_time);
+            return cfg.queue_time;
+        }
+        let (slot, free) = self
+            .slots_free_at
+            .iter()
+            .copied()
+            .enumerate()
+            .min_by_key(|&(_, t)| t)
+            .unwrap_or((0, ready));
+        let start = free.max(ready);
+        self.slots_free_at[slot] = start + cfg.job_time;
+        start - created
+    }
+
     /// The sandbox's wall clock (the machine's, moved on by `Sandbox::advance_clock`).
     fn wall_now(&self) -> std::time::SystemTime {
         std::time::SystemTime::now() + self.clock
@@ -466,4 +498,33 @@ pub async fn serve_until(
     ready(&sandbox);
     until.await;
     Ok(sandbox.stats())
+}
+
+#[cfg(test)]
+mod limit_tests {
+    use super::*;
+
+    #[test]
+    fn beyond_the_account_limit_a_job_waits_for_the_earliest_running_one_to_end() {
+        let cfg = SandboxConfig {
+            queue_time: Duration::from_millis(100),
+            job_time: Duration::from_secs(1),
+            fal_max_running: Some(2),
+            ..SandboxConfig::default()
+        };
+        let mut inner = Inner::default();
+        let t0 = Instant::now();
+        let starts: Vec<Duration> = (0..5).map(|_| inner.schedule(&cfg, t0)).collect();
+        let q = cfg.queue_time;
+        let j = cfg.job_time;
+        assert_eq!(starts, [q, q, q + j, q + j, q + j + j]);
+        // A job created after the slots freed starts after its own queue time.
+        assert_eq!(inner.schedule(&cfg, t0 + Duration::from_secs(10)), q);
+        // Without a limit every job starts after the queue time.
+        let free = SandboxConfig {
+            fal_max_running: None,
+            ..cfg
+        };
+        assert!((0..50).all(|_| inner.schedule(&free, t0) == q));
+    }
 }

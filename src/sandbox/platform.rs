@@ -307,7 +307,7 @@ fn by_endpoint(state: &Shared, query: &str) -> Response<Body> {
                 && wanted.as_deref().is_none_or(|w| w == id.as_str())
                 && phase(state, job, now) == Phase::Completed
         })
-        .map(|(id, job)| (job.created_wall + cfg.queue_time + cfg.job_time, id, job))
+        .map(|(id, job)| (job.created_wall + job.starts + cfg.job_time, id, job))
         .filter(|(ended, _, _)| (start..=end).contains(ended))
         .map(|(ended, id, job)| (ended, item(state, id, job, ended, payloads)))
         .collect();
@@ -371,6 +371,7 @@ pub(super) fn seed(state: &Shared, endpoint: &str, n: usize, over: Duration) {
             input,
             created: done,
             created_wall: sent,
+            starts: state.config.queue_time,
             cancelled: false,
             finished: true,
             received: Vec::new(),

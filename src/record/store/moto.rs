@@ -17,12 +17,18 @@ impl Moto {
     /// Starts `python -m moto.server` on a free loopback port and waits until it accepts
     /// connections (at most 60 s).
     pub fn start(python: &str) -> std::io::Result<Moto> {
+        Moto::start_logging(python, None)
+    }
+
+    /// As [`Moto::start`], its request log (one line per S3 request) written to `log`: the
+    /// store benchmark counts the store's requests per clip from it.
+    pub fn start_logging(python: &str, log: Option<std::fs::File>) -> std::io::Result<Moto> {
         let port = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?.local_addr()?.port();
         let child = Command::new(python)
             .args(["-m", "moto.server", "-H", "127.0.0.1", "-p", &port.to_string()])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(log.map_or_else(Stdio::null, Stdio::from))
             .spawn()?;
         let mut moto = Moto {
             child,
