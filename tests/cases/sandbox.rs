@@ -1,15 +1,27 @@
 //! The sandbox against its reference: every route, status code and fault knob, the official
 //! Python client, and clips that play.
 
+use crate::common::{Fault, FaultPlan, Sandbox, SandboxConfig, start_printing, start_sandbox as start};
 use serde_json::{Value, json};
 use std::time::Duration;
-use storyboard::sandbox::{Fault, FaultPlan, Sandbox, SandboxConfig};
 
 const T2V: &str = "fal-ai/kling-video/v2.6/pro/text-to-video";
 const KEY: &str = "Key test-key";
 
-async fn start(config: SandboxConfig) -> Sandbox {
-    Sandbox::start("127.0.0.1:0".parse().unwrap(), config).await.unwrap()
+/// The sandbox's own timings, with jobs that wait 30 s in the queue.
+fn stuck_in_queue() -> SandboxConfig {
+    SandboxConfig {
+        queue_time: Duration::from_secs(30),
+        ..SandboxConfig::fast()
+    }
+}
+
+/// The sandbox's own timings with the fault plan `plan`.
+fn faulty(plan: FaultPlan) -> SandboxConfig {
+    SandboxConfig {
+        faults: plan,
+        ..SandboxConfig::fast()
+    }
 }
 
 fn http() -> reqwest::Client {
@@ -226,11 +238,7 @@ async fn status_stream_sends_events_until_completed() {
 
 #[tokio::test]
 async fn cancel_answers_per_state() {
-    let sb = start(SandboxConfig {
-        queue_time: Duration::from_secs(30),
-        ..SandboxConfig::fast()
-    })
-    .await;
+    let sb = start(stuck_in_queue()).await;
     let sub: Value = submit(&sb, T2V, json!({"prompt": "a"})).await.json().await.unwrap();
     let cancel = sub["cancel_url"].as_str().unwrap();
     let r = http().put(cancel).header("authorization", KEY).send().await.unwrap();
@@ -290,11 +298,7 @@ async fn submit_faults_create_nothing_or_drop_the_answer() {
     let plan = FaultPlan::first(Fault::Submit429, 1)
         .with(Fault::Submit503, 1)
         .with(Fault::SubmitDrop, 1);
-    let sb = start(SandboxConfig {
-        faults: plan,
-        ..SandboxConfig::fast()
-    })
-    .await;
+    let sb = start(faulty(plan)).await;
     let r = submit(&sb, T2V, json!({"prompt": "a"})).await;
     assert_eq!(r.status().as_u16(), 429);
     assert_eq!(r.headers()["retry-after"], "1");
@@ -328,11 +332,7 @@ async fn status_result_and_stream_faults() {
     let plan = FaultPlan::first(Fault::Status5xx, 1)
         .with(Fault::Result5xx, 1)
         .with(Fault::StreamDrop, 1);
-    let sb = start(SandboxConfig {
-        faults: plan,
-        ..SandboxConfig::fast()
-    })
-    .await;
+    let sb = start(faulty(plan)).await;
     let sub: Value = submit(&sb, T2V, json!({"prompt": "a"})).await.json().await.unwrap();
     let status_url = sub["status_url"].as_str().unwrap();
     let (code, body) = get(status_url).await;
@@ -541,11 +541,7 @@ async fn eachlabs_predictions_move_through_their_statuses() {
 
 #[tokio::test]
 async fn eachlabs_caps_predictions_in_flight_with_429_and_creates_nothing() {
-    let sb = start(SandboxConfig {
-        queue_time: Duration::from_secs(30),
-        ..SandboxConfig::fast()
-    })
-    .await;
+    let sb = start(stuck_in_queue()).await;
     let body = json!({"model": "kling-v2-5-turbo-pro-text-to-video", "version": "0.0.1", "input": {"prompt": "a"}});
     for _ in 0..10 {
         assert_eq!(
@@ -717,11 +713,7 @@ async fn eachlabs_fault_knobs() {
     let plan = FaultPlan::first(Fault::Each429, 1)
         .with(Fault::EachError, 1)
         .with(Fault::EachFailed, 1);
-    let sb = start(SandboxConfig {
-        faults: plan,
-        ..SandboxConfig::fast()
-    })
-    .await;
+    let sb = start(faulty(plan)).await;
     let body = json!({"model": "kling-v2-5-turbo-pro-text-to-video", "version": "0.0.1", "input": {"prompt": "a"}});
     let (code, _) = each(&sb, reqwest::Method::POST, "prediction", Some(body.clone())).await;
     assert_eq!(code, 429);
@@ -747,27 +739,19 @@ async fn eachlabs_fault_knobs() {
 
 #[test]
 fn the_sandbox_command_serves_until_stopped() {
-    use std::io::BufRead;
-    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("storyboard"))
-        .args([
-            "sandbox",
-            "--port",
-            "0",
-            "--job-seconds",
-            "0.05",
-            "--queue-seconds",
-            "0",
-            "--faults",
-            "submit_429=1",
-        ])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut first = String::new();
-    std::io::BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut first)
-        .unwrap();
-    let base = first.trim().strip_prefix("sandbox listening on ").unwrap().to_owned();
+    let args = [
+        "sandbox",
+        "--port",
+        "0",
+        "--job-seconds",
+        "0.05",
+        "--queue-seconds",
+        "0",
+        "--faults",
+        "submit_429=1",
+    ];
+    let args: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_ref()).collect();
+    let (mut child, base) = start_printing(&args, std::process::Stdio::inherit(), "sandbox listening on ");
     let rt = tokio::runtime::Runtime::new().unwrap();
     let stats = rt.block_on(async {
         let r = http()

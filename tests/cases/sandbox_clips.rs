@@ -1,7 +1,7 @@
 //! The sandbox's clips are ones an editor can use: the asked duration and aspect ratio at
 //! 24 fps, audio when asked, each take visibly its own, decoding without a complaint.
 
-use crate::common::{storyboard, tool_present, write};
+use crate::common::{Test, probe_duration, storyboard, tool_present, write};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -86,8 +86,8 @@ fn a_seven_second_v3_shot_with_audio_is_seven_seconds_at_24_fps_with_an_audio_st
     if !tool_present("ffprobe") || !tool_present("ffmpeg") {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let (out, _) = render(dir.path());
+    let t = Test::new();
+    let (out, _) = render(t.path());
     let market = out.join("market.mp4");
     let s = streams(&market);
     assert_eq!(s.len(), 2, "{s:?}");
@@ -125,8 +125,8 @@ fn two_takes_of_a_shot_differ_from_their_first_frame() {
     if !tool_present("ffmpeg") {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let (out, manifest) = render(dir.path());
+    let t = Test::new();
+    let (out, manifest) = render(t.path());
     let takes = manifest["shots"][0]["takes"].as_array().unwrap();
     let clips: Vec<PathBuf> = takes
         .iter()
@@ -144,9 +144,9 @@ fn the_cut_of_a_seven_and_a_six_second_shot_is_thirteen_seconds() {
     if !tool_present("ffmpeg") || !tool_present("ffprobe") {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let (out, _) = render(dir.path());
+    let t = Test::new();
+    let (out, _) = render(t.path());
     let cut = camino::Utf8PathBuf::from_path_buf(out.join("film.mp4")).unwrap();
-    let secs = storyboard::media::probe_duration(&cut).expect("ffprobe reads the cut");
+    let secs = probe_duration(&cut).expect("ffprobe reads the cut");
     assert!((secs - 13.0).abs() < 0.1, "{secs} s");
 }
