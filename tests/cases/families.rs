@@ -182,30 +182,30 @@ fn init_starts_from_any_family_and_models_groups_them() {
     let t = Test::new();
     for model in ["veo3.1", "seedance-2-fast", "hailuo-2.3-standard", "ltx-2.3-fast"] {
         let folder = t.path().join(model);
-        let o = storyboard()
-            .arg("init")
-            .arg(&folder)
-            .args(["--model", model])
-            .output()
-            .unwrap();
-        assert_eq!(
-            o.status.code(),
-            Some(0),
-            "{model}: {}",
-            String::from_utf8_lossy(&o.stderr)
+        let succeeds = |o: std::process::Output| {
+            assert_eq!(
+                o.status.code(),
+                Some(0),
+                "{model}: {}",
+                String::from_utf8_lossy(&o.stderr)
+            );
+        };
+        succeeds(
+            storyboard()
+                .arg("init")
+                .arg(&folder)
+                .args(["--model", model])
+                .output()
+                .unwrap(),
         );
         let yaml = std::fs::read_to_string(folder.join("storyboard.yaml")).unwrap();
         assert!(yaml.contains(&format!("model: {model} ")), "{yaml}");
-        let o = storyboard()
-            .arg("plan")
-            .arg(folder.join("storyboard.yaml"))
-            .output()
-            .unwrap();
-        assert_eq!(
-            o.status.code(),
-            Some(0),
-            "{model}: {}",
-            String::from_utf8_lossy(&o.stderr)
+        succeeds(
+            storyboard()
+                .arg("plan")
+                .arg(folder.join("storyboard.yaml"))
+                .output()
+                .unwrap(),
         );
     }
     for (model, words) in [
