@@ -1,17 +1,17 @@
 //! Hand-off: `render --assemble` on every example gives a cut as long as its clips, a timeline
 //! that OpenTimelineIO loads, and a review page that loads cleanly in headless Chromium.
 
-use crate::common::{root, storyboard, write};
+use crate::common::SandboxConfig;
+use crate::common::{Test, probe_duration, root, storyboard};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
-use storyboard::sandbox::SandboxConfig;
 
-/// A media file's duration, read by ffprobe (`storyboard::probe_duration`).
+/// A media file's duration, read by ffprobe (`storyboard::media::probe_duration`).
 fn ffprobe_duration(path: &Path) -> f64 {
     let path = camino::Utf8Path::from_path(path).expect("a UTF-8 path");
-    storyboard::probe_duration(path).expect("ffprobe reads the duration")
+    probe_duration(path).expect("ffprobe reads the duration")
 }
 
 /// Loads `page` in headless Chromium: the console lines it logged, its DOM, and a screenshot.
@@ -59,13 +59,12 @@ fn the_browser_check_catches_console_errors() {
     if !crate::common::tool_present("chromium") {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let page = write(
-        dir.path(),
+    let t = Test::new();
+    let page = t.write(
         "bad.html",
         "<html><body><video controls></video><script>console.error('broken page')</script></body></html>",
     );
-    let (console, dom) = chromium(&page, &dir.path().join("bad.png"));
+    let (console, dom) = chromium(&page, &t.path().join("bad.png"));
     assert!(console.iter().any(|l| l.contains("broken page")), "{console:?}");
     assert_eq!(dom.matches("<video").count(), 1);
 }
@@ -85,8 +84,8 @@ fn render_assemble_on_every_example_hands_off_a_cut_a_timeline_and_a_review_page
         .collect();
     names.sort();
     for name in &names {
-        let dir = tempfile::tempdir().unwrap();
-        let out = dir.path().join("out");
+        let t = Test::new();
+        let out = t.out();
         let o = storyboard()
             .arg("render")
             .arg(root().join("examples").join(name))
@@ -151,28 +150,20 @@ fn render_assemble_on_every_example_hands_off_a_cut_a_timeline_and_a_review_page
 }
 
 /// Renders `yaml` against a fresh sandbox (kept alive by the returned handle).
-async fn rendered(
-    yaml: &str,
-) -> (
-    storyboard::sandbox::Sandbox,
-    tempfile::TempDir,
-    PathBuf,
-    std::process::Output,
-) {
-    let sb = crate::common::start_sandbox(SandboxConfig {
+async fn rendered(yaml: &str) -> (Test, PathBuf, std::process::Output) {
+    let t = Test::with(SandboxConfig {
         job_time: Duration::from_millis(40),
         ..SandboxConfig::fast()
     })
     .await;
-    let dir = tempfile::tempdir().unwrap();
-    let file = write(dir.path(), "s.yaml", yaml);
-    let o = crate::common::render_against(&sb.base_url(), &file, "k", &[]).await;
-    (sb, dir, file, o)
+    let file = t.storyboard(yaml);
+    let o = t.render(&file, &[]).await;
+    (t, file, o)
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn failed_shots_are_left_out_with_a_warning_and_strict_refuses() {
-    let (_sb, dir, file, o) = rendered(
+    let (t, file, o) = rendered(
         "version: 1\ntitle: Mixed\noutput: out\nshots:\n  - id: good\n    prompt: fine\n  - id: bad\n    prompt: \"x [sandbox:fail]\"\n",
     )
     .await;
@@ -180,13 +171,13 @@ async fn failed_shots_are_left_out_with_a_warning_and_strict_refuses() {
     let o = storyboard().arg("assemble").arg(&file).output().unwrap();
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("left out") && err.contains("bad"), "{err}");
-    let review = std::fs::read_to_string(dir.path().join("out/review.html")).unwrap();
+    let review = std::fs::read_to_string(t.path().join("out/review.html")).unwrap();
     assert!(review.contains("class=\"shot failed\""), "failed shots stand out");
     assert_eq!(review.matches("<video").count(), 2, "the good shot's take and the cut");
     // The failed shot is a gap of its planned 5 s, in the cut and in the timeline.
     if crate::common::tool_present("ffmpeg") {
-        let cut = ffprobe_duration(&dir.path().join("out/mixed.mp4"));
-        let good = ffprobe_duration(&dir.path().join("out/good.mp4"));
+        let cut = ffprobe_duration(&t.path().join("out/mixed.mp4"));
+        let good = ffprobe_duration(&t.path().join("out/good.mp4"));
         assert!(
             (cut - (good + 5.0)).abs() < 0.1,
             "cut {cut} s = good {good} s + a 5 s gap"
@@ -195,7 +186,7 @@ async fn failed_shots_are_left_out_with_a_warning_and_strict_refuses() {
     if let Some(py) = crate::common::test_python() {
         let check = Command::new(&py)
             .arg(root().join("tests/conformance/otio_check.py"))
-            .arg(dir.path().join("out/mixed.otio"))
+            .arg(t.path().join("out/mixed.otio"))
             .output()
             .unwrap();
         assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stderr));
@@ -218,7 +209,7 @@ async fn failed_shots_are_left_out_with_a_warning_and_strict_refuses() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn without_ffmpeg_the_timeline_and_page_are_still_written_with_durations_from_the_files() {
-    let (_sb, dir, file, o) = rendered(
+    let (t, file, o) = rendered(
         "version: 1\noutput: out\nshots:\n  - id: a\n    prompt: a\n  - id: b\n    prompt: b\n    duration: 10\n",
     )
     .await;
@@ -233,12 +224,12 @@ async fn without_ffmpeg_the_timeline_and_page_are_still_written_with_durations_f
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(0), "{err}");
     assert!(err.contains("ffmpeg is not installed"), "{err}");
-    let otio: Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("out/s.otio")).unwrap()).unwrap();
+    let otio: Value = serde_json::from_str(&std::fs::read_to_string(t.path().join("out/s.otio")).unwrap()).unwrap();
     let clips = otio["tracks"]["children"][0]["children"].as_array().unwrap();
     let frames: Vec<f64> = clips
         .iter()
         .map(|c| c["source_range"]["duration"]["value"].as_f64().unwrap())
         .collect();
     assert_eq!(frames, [150.0, 300.0], "durations read from the MP4 mvhd box at 30 fps");
-    assert!(dir.path().join("out/review.html").exists());
+    assert!(t.path().join("out/review.html").exists());
 }

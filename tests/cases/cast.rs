@@ -2,14 +2,15 @@
 //! them — bodies field by field, element numbering, the voice-control price, uploads once,
 //! exactly the shots with a changed character re-rendered, and every bad input refused first.
 
-use crate::common::{root, storyboard, write};
-use serde_json::{Value, json};
+use crate::common::{
+    Sandbox, SandboxConfig, Test, plan_json, render_against, root, shot_statuses, start_sandbox, write,
+};
+use serde_json::json;
 use std::path::Path;
-use storyboard::sandbox::{Sandbox, SandboxConfig};
 
 /// A folder with the example's cast images, a voice sample and a small video.
-fn folder() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
+fn folder() -> Test {
+    let dir = Test::new();
     std::fs::create_dir_all(dir.path().join("cast")).unwrap();
     for f in ["mara-front", "mara-left", "mara-right", "tomas-front", "tomas-side"] {
         let from = root().join(format!("examples/cast/{f}.png"));
@@ -57,16 +58,10 @@ const THREE: &str = r#"  - id: a
     start_image: https://example.com/bench.png
 "#;
 
-fn plan(file: &Path) -> Value {
-    let o = storyboard().arg("plan").arg(file).arg("--json").output().unwrap();
-    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
-    serde_json::from_slice(&o.stdout).unwrap()
-}
-
 #[test]
 fn elements_are_sent_field_by_field_and_numbered_per_shot() {
     let dir = folder();
-    let p = plan(&storyboard_with(dir.path(), THREE));
+    let p = plan_json(&storyboard_with(dir.path(), THREE), &[]);
     let s = |i: usize| &p["shots"][i]["input"];
     assert_eq!(s(0)["prompt"], "@Element1 waits");
     assert_eq!(
@@ -92,10 +87,6 @@ fn elements_are_sent_field_by_field_and_numbered_per_shot() {
     assert_eq!(p["shots"][2]["estimated_usd"], json!(1.96));
 }
 
-async fn sandbox() -> Sandbox {
-    crate::common::start_sandbox(SandboxConfig::fast()).await
-}
-
 const V3: &str = "fal-ai/kling-video/v3/pro/image-to-video";
 
 fn stat(sb: &Sandbox, path: &[&str]) -> u64 {
@@ -108,28 +99,23 @@ fn stat(sb: &Sandbox, path: &[&str]) -> u64 {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_changed_character_re_renders_exactly_its_shots_and_files_upload_once() {
-    let sb = sandbox().await;
-    let dir = folder();
-    let file = storyboard_with(dir.path(), THREE);
-    let o = crate::common::render_against(&sb.base_url(), &file, "k", &[]).await;
+    let t = folder().sandbox(SandboxConfig::fast()).await;
+    let file = storyboard_with(t.path(), THREE);
+    let o = t.render(&file, &[]).await;
     assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
-    assert_eq!(stat(&sb, &["jobs_created", V3]), 3);
+    assert_eq!(stat(t.sb(), &["jobs_created", V3]), 3);
     assert_eq!(
-        stat(&sb, &["jobs_created", "fal-ai/kling-video/create-voice"]),
+        stat(t.sb(), &["jobs_created", "fal-ai/kling-video/create-voice"]),
         1,
         "mara's voice, once"
     );
     // mara's three images, tomas' side view, the tram video and the voice sample: once each,
     // though mara is in two shots.
-    assert_eq!(stat(&sb, &["requests", "upload"]), 6);
-    let m: Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.path().join("out/manifest.json")).unwrap()).unwrap();
+    assert_eq!(stat(t.sb(), &["requests", "upload"]), 6);
+    let m = t.manifest();
     let sent = &m["shots"][2]["input"]["elements"];
     assert!(
-        sent[1]["frontal_image_url"]
-            .as_str()
-            .unwrap()
-            .starts_with(&sb.base_url()),
+        sent[1]["frontal_image_url"].as_str().unwrap().starts_with(&t.url()),
         "uploaded: {sent}"
     );
     assert!(
@@ -139,35 +125,36 @@ async fn a_changed_character_re_renders_exactly_its_shots_and_files_upload_once(
     assert_eq!(m["shots"][2]["cast"][0]["name"], "tomas");
 
     // A second run sends nothing; replacing mara's left view re-renders a and c, not b.
-    let o = crate::common::render_against(&sb.base_url(), &file, "k", &[]).await;
+    let o = t.render(&file, &[]).await;
     assert_eq!(o.status.code(), Some(0));
     assert_eq!(
-        (stat(&sb, &["jobs_created", V3]), stat(&sb, &["requests", "upload"])),
+        (
+            stat(t.sb(), &["jobs_created", V3]),
+            stat(t.sb(), &["requests", "upload"])
+        ),
         (3, 6)
     );
     std::fs::copy(
-        dir.path().join("cast/tomas-side.png"),
-        dir.path().join("cast/mara-left.png"),
+        t.path().join("cast/tomas-side.png"),
+        t.path().join("cast/mara-left.png"),
     )
     .unwrap();
-    let o = crate::common::render_against(&sb.base_url(), &file, "k", &[]).await;
+    let o = t.render(&file, &[]).await;
     assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
-    assert_eq!(stat(&sb, &["jobs_created", V3]), 5, "a and c again, b cached");
+    assert_eq!(stat(t.sb(), &["jobs_created", V3]), 5, "a and c again, b cached");
     assert_eq!(
-        stat(&sb, &["requests", "upload"]),
+        stat(t.sb(), &["requests", "upload"]),
         6,
         "the new content was uploaded before (tomas-side)"
     );
-    let st = crate::common::shot_statuses(
-        &serde_json::from_str(&std::fs::read_to_string(dir.path().join("out/manifest.json")).unwrap()).unwrap(),
-    );
+    let st = shot_statuses(&t.manifest());
     assert_eq!(st, ["done", "cached", "done"]);
 }
 
 /// Each bad cast input: exit 2, named, nothing sent, nothing written.
 #[tokio::test(flavor = "multi_thread")]
 async fn bad_cast_inputs_are_refused_before_anything_is_sent() {
-    let sb = sandbox().await;
+    let sb = start_sandbox(SandboxConfig::fast()).await;
     let shot = |extra: &str, prompt: &str| format!("  - id: s\n    prompt: '{prompt}'\n{extra}");
     let cases: Vec<(String, String, &str)> = vec![
         (String::new(), shot("", r#"{{ cast("mra") }}"#), "did you mean `mara`"),
@@ -211,14 +198,14 @@ async fn bad_cast_inputs_are_refused_before_anything_is_sent() {
         ("  kid: { video: ./cast/tram.mp4, voice: kid }\n".into(), shot("", "x"), "no voice `kid` under `voices:`"),
     ];
     for (member, shots, says) in cases {
-        let dir = folder();
+        let t = folder();
         let text = CAST.replace("cast:\n", &format!("cast:\n{member}"));
-        let file = write(dir.path(), "s.yaml", &format!("{text}shots:\n{shots}"));
-        let o = crate::common::render_against(&sb.base_url(), &file, "k", &[]).await;
+        let file = t.storyboard(&format!("{text}shots:\n{shots}"));
+        let o = render_against(&sb.base_url(), &file, "k", &[]).await;
         let err = String::from_utf8_lossy(&o.stderr);
         assert_eq!(o.status.code(), Some(2), "{says}: {err}");
         assert!(err.contains(says), "expected “{says}” in {err}");
-        assert!(!dir.path().join("out").exists(), "{says}: nothing written");
+        assert!(!t.out().exists(), "{says}: nothing written");
     }
     assert_eq!(stat(&sb, &["jobs_created_total"]), 0, "nothing sent");
     assert_eq!(stat(&sb, &["requests", "upload"]), 0);

@@ -1,33 +1,16 @@
 //! Continuity: shots that start on another shot's frame, and voices made from samples.
 
-use crate::common::{render_against, start_sandbox, storyboard, write};
+use crate::common::{SandboxConfig, Test, steady as fast, storyboard};
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
-use storyboard::sandbox::SandboxConfig;
 
 fn chain_yaml(first: &str, last: &str) -> String {
     format!(
         "version: 1\noutput: out\nshots:\n  - id: arrival\n    prompt: {first}\n  - id: platform\n    prompt: The doors open and Mara steps out\n    start_image: {{ after: arrival }}\n  - id: embrace\n    prompt: {last}\n    start_image: {{ after: platform }}\n"
     )
-}
-
-fn manifest(dir: &Path) -> Value {
-    serde_json::from_str(&std::fs::read_to_string(dir.join("out/manifest.json")).unwrap()).unwrap()
-}
-
-fn jobs(sb: &storyboard::sandbox::Sandbox) -> u64 {
-    sb.stats()["jobs_created_total"].as_u64().unwrap()
-}
-
-fn fast() -> SandboxConfig {
-    SandboxConfig {
-        queue_time: Duration::from_millis(10),
-        job_time: Duration::from_millis(60),
-        ..SandboxConfig::fast()
-    }
 }
 
 /// Decodes an image or a video frame to raw RGB with ffmpeg (`select`: which frame).
@@ -65,28 +48,21 @@ fn frame_count(clip: &Path) -> u64 {
 }
 
 /// ffmpeg present: a sandbox and a three-shot chain storyboard in a fresh folder.
-async fn chain_setup(
-    config: SandboxConfig,
-) -> Option<(storyboard::sandbox::Sandbox, tempfile::TempDir, std::path::PathBuf)> {
+async fn chain_setup(config: SandboxConfig) -> Option<(Test, std::path::PathBuf)> {
     if !crate::common::tool_present("ffmpeg") {
         return None;
     }
-    let sb = start_sandbox(config).await;
-    let dir = tempfile::tempdir().unwrap();
-    let file = write(
-        dir.path(),
-        "s.yaml",
-        &chain_yaml("A steam train pulls in", "Mara and Tomas embrace"),
-    );
-    Some((sb, dir, file))
+    let t = Test::with(config).await;
+    let file = t.storyboard(&chain_yaml("A steam train pulls in", "Mara and Tomas embrace"));
+    Some((t, file))
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_chain_renders_in_order_from_the_exact_last_frames() {
-    let Some((sb, dir, file)) = chain_setup(fast()).await else {
+    let Some((t, file)) = chain_setup(fast()).await else {
         return;
     };
-    let o = render_against(&sb.base_url(), &file, "k", &["--json", "--concurrency", "3"]).await;
+    let o = t.render(&file, &["--json", "--concurrency", "3"]).await;
     assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
     let events: Vec<Value> = String::from_utf8_lossy(&o.stdout)
         .lines()
@@ -101,13 +77,13 @@ async fn a_chain_renders_in_order_from_the_exact_last_frames() {
     assert!(at("arrival", "done") < at("platform", "submitting"));
     assert!(at("platform", "done") < at("embrace", "submitting"));
 
-    let m = manifest(dir.path());
+    let m = t.manifest();
     for (shot, upstream) in [(1, "arrival"), (2, "platform")] {
         let url = m["shots"][shot]["input"]["start_image_url"].as_str().unwrap();
-        assert!(url.starts_with(&format!("{}/files/uploads/", sb.base_url())), "{url}");
-        let png = dir.path().join(format!("frame{shot}.png"));
+        assert!(url.starts_with(&format!("{}/files/uploads/", t.url())), "{url}");
+        let png = t.path().join(format!("frame{shot}.png"));
         std::fs::write(&png, reqwest::get(url).await.unwrap().bytes().await.unwrap()).unwrap();
-        let clip = dir.path().join(format!("out/{upstream}.mp4"));
+        let clip = t.path().join(format!("out/{upstream}.mp4"));
         let last = frame_count(&clip) - 1;
         assert_eq!(
             rgb(&png, None),
@@ -120,42 +96,25 @@ async fn a_chain_renders_in_order_from_the_exact_last_frames() {
             "the comparison can tell frames apart"
         );
     }
-    assert_eq!(jobs(&sb), 3);
+    assert_eq!(t.jobs(), 3);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn editing_a_shot_re_renders_it_and_everything_downstream_only() {
-    let Some((sb, dir, file)) = chain_setup(fast()).await else {
+    let Some((t, file)) = chain_setup(fast()).await else {
         return;
     };
-    assert_eq!(
-        render_against(&sb.base_url(), &file, "k", &[]).await.status.code(),
-        Some(0)
-    );
-    assert_eq!(jobs(&sb), 3);
-    assert_eq!(
-        render_against(&sb.base_url(), &file, "k", &[]).await.status.code(),
-        Some(0)
-    );
-    assert_eq!(jobs(&sb), 3, "unchanged: all cached");
-    write(
-        dir.path(),
-        "s.yaml",
-        &chain_yaml("A steam train pulls in", "They embrace, laughing"),
-    );
-    assert_eq!(
-        render_against(&sb.base_url(), &file, "k", &[]).await.status.code(),
-        Some(0)
-    );
-    assert_eq!(jobs(&sb), 4, "the last shot alone");
-    write(
-        dir.path(),
-        "s.yaml",
-        &chain_yaml("A diesel train pulls in", "They embrace, laughing"),
-    );
-    let o = render_against(&sb.base_url(), &file, "k", &[]).await;
+    assert_eq!(t.render(&file, &[]).await.status.code(), Some(0));
+    assert_eq!(t.jobs(), 3);
+    assert_eq!(t.render(&file, &[]).await.status.code(), Some(0));
+    assert_eq!(t.jobs(), 3, "unchanged: all cached");
+    t.storyboard(&chain_yaml("A steam train pulls in", "They embrace, laughing"));
+    assert_eq!(t.render(&file, &[]).await.status.code(), Some(0));
+    assert_eq!(t.jobs(), 4, "the last shot alone");
+    t.storyboard(&chain_yaml("A diesel train pulls in", "They embrace, laughing"));
+    let o = t.render(&file, &[]).await;
     assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
-    assert_eq!(jobs(&sb), 7, "the first shot and both that follow from it");
+    assert_eq!(t.jobs(), 7, "the first shot and both that follow from it");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -163,14 +122,13 @@ async fn a_failed_upstream_skips_its_dependents_and_the_rest_goes_on() {
     if !crate::common::tool_present("ffmpeg") {
         return;
     }
-    let sb = start_sandbox(fast()).await;
-    let dir = tempfile::tempdir().unwrap();
+    let t = Test::with(fast()).await;
     let mut yaml = chain_yaml("\"breaks [sandbox:fail]\"", "Mara and Tomas embrace");
     yaml.push_str("  - id: elsewhere\n    prompt: A quiet street\n");
-    let file = write(dir.path(), "s.yaml", &yaml);
-    let o = render_against(&sb.base_url(), &file, "k", &[]).await;
+    let file = t.storyboard(&yaml);
+    let o = t.render(&file, &[]).await;
     assert_eq!(o.status.code(), Some(1));
-    let m = manifest(dir.path());
+    let m = t.manifest();
     let st = crate::common::shot_statuses(&m);
     assert_eq!(st, ["failed", "skipped", "skipped", "done"]);
     assert!(
@@ -189,15 +147,15 @@ async fn a_failed_upstream_skips_its_dependents_and_the_rest_goes_on() {
         "{}",
         m["shots"][2]
     );
-    assert_eq!(jobs(&sb), 2);
-    let status = storyboard().arg("status").arg(dir.path().join("out")).output().unwrap();
+    assert_eq!(t.jobs(), 2);
+    let status = storyboard().arg("status").arg(t.out()).output().unwrap();
     let table = String::from_utf8_lossy(&status.stdout);
     assert!(table.contains("2 skipped"), "{table}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_kill_between_chained_shots_renders_nothing_twice() {
-    let Some((sb, dir, file)) = chain_setup(SandboxConfig {
+    let Some((t, file)) = chain_setup(SandboxConfig {
         job_time: Duration::from_millis(300),
         ..fast()
     })
@@ -205,7 +163,7 @@ async fn a_kill_between_chained_shots_renders_nothing_twice() {
     else {
         return;
     };
-    let url = sb.base_url();
+    let url = t.url();
     let f = file.clone();
     tokio::task::spawn_blocking(move || {
         let mut child = Command::new(assert_cmd::cargo::cargo_bin("storyboard"))
@@ -232,11 +190,11 @@ async fn a_kill_between_chained_shots_renders_nothing_twice() {
     })
     .await
     .unwrap();
-    assert_eq!(jobs(&sb), 2);
-    let o = render_against(&sb.base_url(), &file, "k", &[]).await;
+    assert_eq!(t.jobs(), 2);
+    let o = t.render(&file, &[]).await;
     assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
-    assert_eq!(jobs(&sb), 3);
-    let st: Vec<String> = manifest(dir.path())["shots"]
+    assert_eq!(t.jobs(), 3);
+    let st: Vec<String> = t.manifest()["shots"]
         .as_array()
         .unwrap()
         .iter()
@@ -247,45 +205,35 @@ async fn a_kill_between_chained_shots_renders_nothing_twice() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn voices_from_samples_are_created_once_across_runs() {
-    let sb = start_sandbox(fast()).await;
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(dir.path().join("voices")).unwrap();
+    let t = Test::with(fast()).await;
+    std::fs::create_dir_all(t.path().join("voices")).unwrap();
     std::fs::copy(
         crate::common::example("voices/mara.mp3"),
-        dir.path().join("voices/mara.mp3"),
+        t.path().join("voices/mara.mp3"),
     )
     .unwrap();
     let yaml = "version: 1\noutput: out\nvoices:\n  mara: { sample: ./voices/mara.mp3 }\nshots:\n  - id: a\n    prompt: \"{{ voice('mara') }} speaks\"\n    start_image: https://x.test/a.png\n  - id: b\n    prompt: \"{{ voice('mara') }} again\"\n    start_image: https://x.test/b.png\n";
-    let file = write(dir.path(), "s.yaml", yaml);
-    assert_eq!(
-        render_against(&sb.base_url(), &file, "k", &[]).await.status.code(),
-        Some(0)
-    );
-    assert_eq!(
-        render_against(&sb.base_url(), &file, "k", &["--force"])
-            .await
-            .status
-            .code(),
-        Some(0)
-    );
-    let stats = sb.stats();
+    let file = t.storyboard(yaml);
+    assert_eq!(t.render(&file, &[]).await.status.code(), Some(0));
+    assert_eq!(t.render(&file, &["--force"]).await.status.code(), Some(0));
+    let stats = t.sb().stats();
     assert_eq!(stats["jobs_created"]["fal-ai/kling-video/create-voice"], 1, "{stats}");
-    let m = manifest(dir.path());
+    let m = t.manifest();
     let id = m["shots"][0]["input"]["voice_ids"][0].as_str().unwrap();
     assert!(id.starts_with("vc_"), "{id}");
     assert_eq!(m["shots"][1]["input"]["voice_ids"][0], id);
-    let remembered = std::fs::read_to_string(dir.path().join(".storyboard/voices.json")).unwrap();
+    let remembered = std::fs::read_to_string(t.path().join(".storyboard/voices.json")).unwrap();
     assert!(remembered.contains(id));
 }
 
 fn plan_fails(yaml: &str, files: &[(&str, &[u8])], expect: &[&str]) {
-    let dir = tempfile::tempdir().unwrap();
+    let t = Test::new();
     for (name, bytes) in files {
-        let p = dir.path().join(name);
+        let p = t.path().join(name);
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();
         std::fs::write(p, bytes).unwrap();
     }
-    let file = write(dir.path(), "shots.yaml", yaml);
+    let file = t.write("shots.yaml", yaml);
     let o = storyboard().arg("plan").arg(&file).output().unwrap();
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(2), "{err}");
@@ -379,13 +327,9 @@ fn voice_samples_are_checked_before_anything_is_sent() {
 /// plan time (a sparse file, so the test writes nothing of the sort).
 #[test]
 fn a_voice_sample_larger_than_one_upload_is_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let file = write(
-        dir.path(),
-        "s.yaml",
-        "version: 1\nvoices:\n  mara: { sample: ./big.wav }\nshots:\n  - prompt: a\n",
-    );
-    let big = std::fs::File::create(dir.path().join("big.wav")).unwrap();
+    let t = Test::new();
+    let file = t.storyboard("version: 1\nvoices:\n  mara: { sample: ./big.wav }\nshots:\n  - prompt: a\n");
+    let big = std::fs::File::create(t.path().join("big.wav")).unwrap();
     big.set_len(101 * 1024 * 1024).unwrap();
     let o = storyboard().arg("plan").arg(&file).output().unwrap();
     let err = String::from_utf8_lossy(&o.stderr);
@@ -401,8 +345,8 @@ fn a_voice_sample_must_be_5_to_30_seconds() {
     if !crate::common::tool_present("ffmpeg") {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let wav = dir.path().join("short.wav");
+    let t = Test::new();
+    let wav = t.path().join("short.wav");
     let o = Command::new("ffmpeg")
         .args(["-v", "error", "-f", "lavfi", "-i", "sine=d=2"])
         .arg(&wav)
@@ -419,13 +363,10 @@ fn a_voice_sample_must_be_5_to_30_seconds() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn status_of_a_storyboard_knows_chained_shots() {
-    let Some((sb, dir, file)) = chain_setup(fast()).await else {
+    let Some((t, file)) = chain_setup(fast()).await else {
         return;
     };
-    assert_eq!(
-        render_against(&sb.base_url(), &file, "k", &[]).await.status.code(),
-        Some(0)
-    );
+    assert_eq!(t.render(&file, &[]).await.status.code(), Some(0));
     let o = storyboard().arg("status").arg(&file).arg("--json").output().unwrap();
     let st: Value = serde_json::from_slice(&o.stdout).unwrap();
     let states: Vec<&str> = st["shots"]
@@ -435,22 +376,22 @@ async fn status_of_a_storyboard_knows_chained_shots() {
         .map(|s| s["state"].as_str().unwrap())
         .collect();
     assert_eq!(states, ["done", "done", "done"], "{st}");
-    assert!(dir.path().join("out/embrace.mp4").exists());
+    assert!(t.path().join("out/embrace.mp4").exists());
 }
 
 /// A chained shot cached on a later run keeps its provenance in the manifest: the request id
 /// and the input actually sent (the uploaded frame's URL, not a placeholder).
 #[tokio::test(flavor = "multi_thread")]
 async fn a_cached_chained_shot_names_the_request_and_input_that_made_its_clip() {
-    let Some((sb, dir, file)) = chain_setup(fast()).await else {
+    let Some((t, file)) = chain_setup(fast()).await else {
         return;
     };
-    let o = render_against(&sb.base_url(), &file, "k", &[]).await;
+    let o = t.render(&file, &[]).await;
     assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
-    let first = manifest(dir.path());
-    let o = render_against(&sb.base_url(), &file, "k", &[]).await;
+    let first = t.manifest();
+    let o = t.render(&file, &[]).await;
     assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
-    let again = manifest(dir.path());
+    let again = t.manifest();
     for (a, b) in first["shots"]
         .as_array()
         .unwrap()

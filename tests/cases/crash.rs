@@ -3,13 +3,12 @@
 //! storyboard is complete. The sandbox (in this process, so it outlives every kill) proves with
 //! its counters that every job was created exactly once and none was lost.
 
-use crate::common::{files_below, storyboard, write};
+use crate::common::{SandboxConfig, Test, files_below, get_json, manifest, sha256_hex, storyboard, timed, write};
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
-use storyboard::sandbox::{Sandbox, SandboxConfig};
 
 const SHOTS: usize = 6;
 
@@ -93,10 +92,6 @@ fn run_once_with(url: &str, file: &Path, point: Option<Point>, extra: &[&str], s
     (!killed, status.code())
 }
 
-fn manifest(out: &Path) -> Value {
-    serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap()
-}
-
 /// `storyboard CMD FILE ARGS` with key `k` and fal's queue and platform API at `url`.
 fn fal(cmd: &str, url: &str, file: &Path, args: &[&str]) -> std::process::Output {
     storyboard()
@@ -116,32 +111,31 @@ fn killed_renders_complete_on_rerun_with_every_job_created_exactly_once() {
     let mut retried_uncertain = 0;
     let mut in_window = 0;
     for seed in 0..10u64 {
-        let (_rt, sb) = sandbox(SandboxConfig {
+        let t = Test::blocking(SandboxConfig {
             queue_time: Duration::from_millis(30),
             job_time: Duration::from_millis(120),
             clip_bytes: Some(4_000_000),
             ..SandboxConfig::fast()
         });
-        let dir = tempfile::tempdir().unwrap();
         let mut yaml = String::from("version: 1\noutput: out\nshots:\n");
         for i in 0..SHOTS {
             yaml.push_str(&format!("  - id: shot{i}\n    prompt: take {i} of seed {seed}\n"));
         }
-        let file = write(dir.path(), "s.yaml", &yaml);
+        let file = t.storyboard(&yaml);
         for point in points(seed) {
-            let (finished, _) = run_once(&sb.base_url(), &file, Some(point), &[]);
+            let (finished, _) = run_once(&t.url(), &file, Some(point), &[]);
             if !finished {
                 kills += 1;
             }
-            let out = dir.path().join("out");
+            let out = t.out();
             if out.join("manifest.json").exists() {
                 // The manifest is valid JSON after every kill.
                 manifest(&out);
             }
         }
         // Run to completion.
-        let (_, code) = run_once(&sb.base_url(), &file, None, &[]);
-        let out = dir.path().join("out");
+        let (_, code) = run_once(&t.url(), &file, None, &[]);
+        let out = t.out();
         let mut m = manifest(&out);
         if code != Some(0) {
             // A kill between a submit leaving and its id being journaled leaves the shot
@@ -160,7 +154,7 @@ fn killed_renders_complete_on_rerun_with_every_job_created_exactly_once() {
                 .iter()
                 .filter_map(|s| s["request_id"].as_str())
                 .collect();
-            let created = sb.stats()["jobs_created_total"].as_u64().unwrap() as usize;
+            let created = t.sb().stats()["jobs_created_total"].as_u64().unwrap() as usize;
             if created > ids.len() {
                 // Killed after the request left and before its answer arrived: the one window no
                 // client can close. It was reported uncertain and not resubmitted; that is all
@@ -171,11 +165,11 @@ fn killed_renders_complete_on_rerun_with_every_job_created_exactly_once() {
                 continue;
             }
             retried_uncertain += uncertain;
-            let (_, code) = run_once(&sb.base_url(), &file, None, &["--retry-uncertain"]);
+            let (_, code) = run_once(&t.url(), &file, None, &["--retry-uncertain"]);
             assert_eq!(code, Some(0), "seed {seed}");
             m = manifest(&out);
         }
-        let stats = sb.stats();
+        let stats = t.sb().stats();
         assert_eq!(
             stats["jobs_created_total"].as_u64(),
             Some(SHOTS as u64),
@@ -186,7 +180,7 @@ fn killed_renders_complete_on_rerun_with_every_job_created_exactly_once() {
             let clip = &s["clip"];
             let bytes = std::fs::read(out.join(clip["path"].as_str().unwrap())).unwrap();
             assert_eq!(bytes.len() as u64, clip["bytes"].as_u64().unwrap());
-            let sha = storyboard::sha256_hex(&bytes);
+            let sha = sha256_hex(&bytes);
             assert_eq!(sha, clip["sha256"].as_str().unwrap(), "seed {seed}");
         }
         assert!(
@@ -205,24 +199,6 @@ fn killed_renders_complete_on_rerun_with_every_job_created_exactly_once() {
         in_window <= 1,
         "{in_window} of 10 storyboards lost a job in the submit window"
     );
-}
-
-/// A sandbox configuration with the given queue and job times.
-fn slow(queue: Duration, job: Duration) -> SandboxConfig {
-    SandboxConfig {
-        queue_time: queue,
-        job_time: job,
-        ..SandboxConfig::fast()
-    }
-}
-
-/// A sandbox with `config` on a free loopback port, alive while the returned runtime is.
-fn sandbox(config: SandboxConfig) -> (tokio::runtime::Runtime, Sandbox) {
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let sb = rt
-        .block_on(Sandbox::start("127.0.0.1:0".parse().unwrap(), config))
-        .unwrap();
-    (rt, sb)
 }
 
 type Events = std::io::Lines<BufReader<std::process::ChildStdout>>;
@@ -256,8 +232,8 @@ fn render_until_submitted(url: &str, file: &Path, args: &[&str], n: usize) -> (s
 
 #[test]
 fn sigterm_and_second_ctrl_c_stop_at_once_and_keep_request_ids() {
-    let (_rt, sb, dir, file) = staged(slow(Duration::from_millis(50), Duration::from_secs(2)), 2);
-    let (mut child, _events) = render_until_submitted(&sb.base_url(), &file, &[], 2);
+    let (t, file) = staged(timed(Duration::from_millis(50), Duration::from_secs(2)), 2);
+    let (mut child, _events) = render_until_submitted(&t.url(), &file, &[], 2);
     std::process::Command::new("kill")
         .arg("-TERM")
         .arg(child.id().to_string())
@@ -265,7 +241,7 @@ fn sigterm_and_second_ctrl_c_stop_at_once_and_keep_request_ids() {
         .unwrap();
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(130));
-    let m = manifest(&dir.path().join("out"));
+    let m = t.manifest();
     assert!(
         m["shots"]
             .as_array()
@@ -283,16 +259,16 @@ fn sigterm_and_second_ctrl_c_stop_at_once_and_keep_request_ids() {
     }
     assert_eq!(st["committed_usd"], serde_json::json!(1.4));
     // The next render follows both jobs instead of submitting them again.
-    let o = fal("render", &sb.base_url(), &file, &["--yes"]);
+    let o = fal("render", &t.url(), &file, &["--yes"]);
     assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(String::from_utf8_lossy(&o.stderr).contains("following request"));
-    assert_eq!(sb.stats()["jobs_created_total"], 2);
+    assert_eq!(t.sb().stats()["jobs_created_total"], 2);
 }
 
 #[test]
 fn first_ctrl_c_submits_nothing_new_and_lets_in_flight_shots_finish() {
-    let (_rt, sb, dir, file) = staged(slow(Duration::from_millis(50), Duration::from_millis(600)), 4);
-    let (mut child, lines) = render_until_submitted(&sb.base_url(), &file, &["--concurrency", "2"], 2);
+    let (t, file) = staged(timed(Duration::from_millis(50), Duration::from_millis(600)), 4);
+    let (mut child, lines) = render_until_submitted(&t.url(), &file, &["--concurrency", "2"], 2);
     std::process::Command::new("kill")
         .arg("-INT")
         .arg(child.id().to_string())
@@ -306,8 +282,8 @@ fn first_ctrl_c_submits_nothing_new_and_lets_in_flight_shots_finish() {
         .filter(|l| serde_json::from_str::<Value>(l).is_ok_and(|v| v["state"] == "done"))
         .count();
     assert_eq!(done, 2, "{rest:?}");
-    assert_eq!(sb.stats()["jobs_created_total"], 2);
-    let m = manifest(&dir.path().join("out"));
+    assert_eq!(t.sb().stats()["jobs_created_total"], 2);
+    let m = t.manifest();
     let st = crate::common::shot_statuses(&m);
     assert_eq!(st.iter().filter(|s| **s == "done").count(), 2);
     assert_eq!(st.iter().filter(|s| **s == "pending").count(), 2);
@@ -319,21 +295,21 @@ fn sigterm_during_a_submit_waits_for_its_answer_so_nothing_is_uncertain() {
         submit_delay: Duration::from_millis(1500),
         ..SandboxConfig::fast()
     };
-    let (_rt, sb, dir, file) = staged(config, 1);
-    let (finished, code) = run_once_with(&sb.base_url(), &file, Some(Point::After("submitting", 1)), &[], "TERM");
+    let (t, file) = staged(config, 1);
+    let (finished, code) = run_once_with(&t.url(), &file, Some(Point::After("submitting", 1)), &[], "TERM");
     assert!(!finished);
     assert_eq!(code, Some(130));
     // The answer arrived during the grace and was journaled: the shot is in flight (or even
     // finished), never uncertain.
-    let m = manifest(&dir.path().join("out"));
+    let m = t.manifest();
     assert!(
         m["shots"][0]["status"] == "pending" || m["shots"][0]["status"] == "done",
         "{m}"
     );
     assert!(m["shots"][0]["request_id"].is_string(), "{m}");
-    let (_, code) = run_once(&sb.base_url(), &file, None, &[]);
+    let (_, code) = run_once(&t.url(), &file, None, &[]);
     assert_eq!(code, Some(0));
-    assert_eq!(sb.stats()["jobs_created_total"], 1);
+    assert_eq!(t.sb().stats()["jobs_created_total"], 1);
 }
 
 /// The harness with SIGTERM (timeouts, `docker stop`) at seeded points while submits are slow:
@@ -348,16 +324,11 @@ fn terminated_renders_complete_on_rerun_with_every_job_created_exactly_once() {
             submit_delay: Duration::from_millis(150),
             ..SandboxConfig::fast()
         };
-        let (_rt, sb) = sandbox(config);
-        let dir = tempfile::tempdir().unwrap();
+        let t = Test::blocking(config);
         let shots: String = (0..SHOTS)
             .map(|i| format!("  - id: shot{i}\n    prompt: term {i} of {seed}\n"))
             .collect();
-        let file = write(
-            dir.path(),
-            "s.yaml",
-            &format!("version: 1\noutput: out\nshots:\n{shots}"),
-        );
+        let file = t.storyboard(&format!("version: 1\noutput: out\nshots:\n{shots}"));
         let mut rng = fastrand::Rng::with_seed(seed);
         for _ in 0..3 {
             let point = match rng.u8(..3) {
@@ -365,7 +336,7 @@ fn terminated_renders_complete_on_rerun_with_every_job_created_exactly_once() {
                 1 => Point::After("submitting", rng.usize(1..=3)),
                 _ => Point::After("submitted", rng.usize(1..=3)),
             };
-            let (finished, code) = run_once_with(&sb.base_url(), &file, Some(point), &[], "TERM");
+            let (finished, code) = run_once_with(&t.url(), &file, Some(point), &[], "TERM");
             if !finished {
                 stops += 1;
                 // 130 once the handler is installed; before that (start-up, nothing sent yet)
@@ -373,11 +344,11 @@ fn terminated_renders_complete_on_rerun_with_every_job_created_exactly_once() {
                 assert!(matches!(code, Some(130) | Some(0) | None), "seed {seed}: exit {code:?}");
             }
         }
-        let (_, code) = run_once(&sb.base_url(), &file, None, &[]);
-        let m = manifest(&dir.path().join("out"));
+        let (_, code) = run_once(&t.url(), &file, None, &[]);
+        let m = t.manifest();
         assert_eq!(code, Some(0), "seed {seed}: {m}");
         assert_eq!(
-            sb.stats()["jobs_created_total"].as_u64(),
+            t.sb().stats()["jobs_created_total"].as_u64(),
             Some(SHOTS as u64),
             "seed {seed}"
         );
@@ -404,23 +375,23 @@ fn renders_on_a_full_disk_complete_on_rerun_with_every_job_created_exactly_once(
             clip_bytes: Some(50_000),
             ..SandboxConfig::fast()
         };
-        let (_rt, sb) = sandbox(config);
+        let t = Test::blocking(config);
         let shots: String = (0..SHOTS)
             .map(|i| format!("  - id: shot{i}\n    prompt: disk {i} of {seed}\n"))
             .collect();
         let file = write(&disk, "s.yaml", &format!("version: 1\noutput: out\nshots:\n{shots}"));
         let point = Point::After(["submitted", "downloading", "done"][rng.usize(..3)], rng.usize(1..=4));
-        run_once_with(&sb.base_url(), &file, Some(point), &[], "TERM");
-        run_once(&sb.base_url(), &file, None, &[]);
+        run_once_with(&t.sb().base_url(), &file, Some(point), &[], "TERM");
+        run_once(&t.sb().base_url(), &file, None, &[]);
         crate::common::remount(&disk, "8m");
-        let (_, code) = run_once(&sb.base_url(), &file, None, &[]);
+        let (_, code) = run_once(&t.sb().base_url(), &file, None, &[]);
         let out = disk.join("out");
         let m = manifest(&out);
-        let created = sb.stats()["jobs_created_total"].as_u64();
+        let created = t.sb().stats()["jobs_created_total"].as_u64();
         let intact = m["shots"].as_array().unwrap().iter().all(|s| {
             let clip = &s["clip"];
             std::fs::read(out.join(clip["path"].as_str().unwrap_or("-")))
-                .is_ok_and(|b| storyboard::sha256_hex(&b) == clip["sha256"].as_str().unwrap_or(""))
+                .is_ok_and(|b| sha256_hex(&b) == clip["sha256"].as_str().unwrap_or(""))
         });
         let leftovers = files_below(&out)
             .iter()
@@ -443,21 +414,21 @@ fn clips_whose_download_failed_are_fetched_from_the_journaled_url_after_the_resu
         faults: "file_404=3".parse().unwrap(),
         ..SandboxConfig::fast()
     };
-    let (_rt, sb, dir, file) = staged(config, 3);
-    let (_, code) = run_once(&sb.base_url(), &file, None, &[]);
+    let (t, file) = staged(config, 3);
+    let (_, code) = run_once(&t.url(), &file, None, &[]);
     assert_eq!(code, Some(1), "every download failed");
-    let results_asked = sb.stats()["requests"]["result"].as_u64().unwrap();
+    let results_asked = t.sb().stats()["requests"]["result"].as_u64().unwrap();
     std::thread::sleep(Duration::from_millis(200)); // let the queue's results expire
-    let (_, code) = run_once(&sb.base_url(), &file, None, &[]);
+    let (_, code) = run_once(&t.url(), &file, None, &[]);
     assert_eq!(code, Some(0));
-    let stats = sb.stats();
+    let stats = t.sb().stats();
     assert_eq!(stats["jobs_created_total"], 3, "no job paid twice");
     assert_eq!(
         stats["requests"]["result"].as_u64().unwrap(),
         results_asked,
         "the queue was not asked again"
     );
-    let m = manifest(&dir.path().join("out"));
+    let m = t.manifest();
     assert!(
         m["shots"].as_array().unwrap().iter().all(|s| s["status"] == "done"),
         "{m}"
@@ -475,16 +446,16 @@ fn a_job_whose_queue_result_expired_is_recovered_from_the_request_history() {
         result_ttl: Some(Duration::from_millis(50)),
         ..SandboxConfig::fast()
     };
-    let (_rt, sb, dir, file) = staged(config, 1);
-    let (finished, _) = run_once(&sb.base_url(), &file, Some(Point::After("submitted", 1)), &[]);
+    let (t, file) = staged(config, 1);
+    let (finished, _) = run_once(&t.url(), &file, Some(Point::After("submitted", 1)), &[]);
     assert!(!finished);
     std::thread::sleep(Duration::from_millis(700)); // the job ends and its result expires
-    let o = fal("render", &sb.base_url(), &file, &["--yes"]);
+    let o = fal("render", &t.url(), &file, &["--yes"]);
     assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
-    let stats = sb.stats();
+    let stats = t.sb().stats();
     assert_eq!(stats["jobs_created_total"], 1);
     assert!(stats["requests"]["history"].as_u64().unwrap_or(0) >= 1, "{stats}");
-    let m = manifest(&dir.path().join("out"));
+    let m = t.manifest();
     assert_eq!(m["shots"][0]["status"], "done", "{m}");
 }
 
@@ -496,39 +467,39 @@ fn reconcile_adopts_jobs_whose_submit_answer_was_lost() {
         faults: "submit_drop=2".parse().unwrap(),
         ..SandboxConfig::fast()
     };
-    let (_rt, sb, _dir, file) = staged(config, 3);
-    let (_, code) = run_once(&sb.base_url(), &file, None, &[]);
+    let (t, file) = staged(config, 3);
+    let (_, code) = run_once(&t.url(), &file, None, &[]);
     assert_eq!(code, Some(1), "two submits uncertain");
-    assert_eq!(sb.stats()["jobs_created_total"], 3);
+    assert_eq!(t.sb().stats()["jobs_created_total"], 3);
     std::thread::sleep(Duration::from_millis(300)); // the dropped jobs finish (history lists finished ones)
-    let o = fal("reconcile", &sb.base_url(), &file, &[]);
+    let o = fal("reconcile", &t.url(), &file, &[]);
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(0), "{err}");
     assert_eq!(err.matches("adopted").count(), 2, "{err}");
-    let (_, code) = run_once(&sb.base_url(), &file, None, &[]);
+    let (_, code) = run_once(&t.url(), &file, None, &[]);
     assert_eq!(code, Some(0));
-    assert_eq!(sb.stats()["jobs_created_total"], 3, "nothing resubmitted");
+    assert_eq!(t.sb().stats()["jobs_created_total"], 3, "nothing resubmitted");
 }
 
 /// `cancel` on queued jobs: cancelled at the provider (never run, never billed), journaled, and
 /// shown by `status`; the next render submits them again.
 #[test]
 fn cancel_removes_queued_jobs_and_status_reports_them() {
-    let (_rt, sb, _dir, file) = staged(slow(Duration::from_secs(30), Duration::from_millis(50)), 2);
+    let (t, file) = staged(timed(Duration::from_secs(30), Duration::from_millis(50)), 2);
     // Killed with `s0` submitted (queued for 30 s) and `s1` not yet sent.
-    let (finished, _) = run_once(&sb.base_url(), &file, Some(Point::After("submitted", 1)), &[]);
+    let (finished, _) = run_once(&t.url(), &file, Some(Point::After("submitted", 1)), &[]);
     assert!(!finished);
-    let o = fal("cancel", &sb.base_url(), &file, &[]);
+    let o = fal("cancel", &t.url(), &file, &[]);
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(0), "{err}");
     assert_eq!(err.matches("cancelled while queued: not billed").count(), 1, "{err}");
-    assert_eq!(sb.stats()["requests"]["cancel"], 1);
+    assert_eq!(t.sb().stats()["requests"]["cancel"], 1);
     let st = storyboard().arg("status").arg(&file).arg("--json").output().unwrap();
     let st: Value = serde_json::from_slice(&st.stdout).unwrap();
     assert_eq!(st["shots"][0]["state"], "cancelled", "{st}");
     assert_eq!(st["shots"][1]["state"], "pending", "{st}");
     // The next render says so before its estimate, which counts it again (a budget stops it here).
-    let o = fal("render", &sb.base_url(), &file, &["--yes", "--max-cost", "0.01"]);
+    let o = fal("render", &t.url(), &file, &["--yes", "--max-cost", "0.01"]);
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(3), "{err}");
     assert!(
@@ -546,32 +517,22 @@ fn adopt_follows_a_request_found_on_the_dashboard() {
         faults: "submit_drop=1".parse().unwrap(),
         ..SandboxConfig::fast()
     };
-    let (rt, sb, dir, file) = staged(config, 1);
-    let (_, code) = run_once(&sb.base_url(), &file, None, &[]);
+    let (t, file) = staged(config, 1);
+    let (_, code) = run_once(&t.url(), &file, None, &[]);
     assert_eq!(code, Some(1), "uncertain");
     std::thread::sleep(Duration::from_millis(300));
     let url = format!(
         "{}/v1/models/requests/by-endpoint?endpoint_id=fal-ai/kling-video/v2.6/pro/text-to-video",
-        sb.base_url()
+        t.url()
     );
-    let history: Value = rt.block_on(async {
-        reqwest::Client::new()
-            .get(url)
-            .header("authorization", "Key k")
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
-    });
+    let history = t.block_on(get_json(&url, "Key k"));
     let id = history["items"][0]["request_id"].as_str().unwrap().to_owned();
-    let o = fal("adopt", &sb.base_url(), &file, &["s0", &id]);
+    let o = fal("adopt", &t.url(), &file, &["s0", &id]);
     assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
-    let (_, code) = run_once(&sb.base_url(), &file, None, &[]);
+    let (_, code) = run_once(&t.url(), &file, None, &[]);
     assert_eq!(code, Some(0));
-    assert_eq!(sb.stats()["jobs_created_total"], 1);
-    assert_eq!(manifest(&dir.path().join("out"))["shots"][0]["request_id"], id.as_str());
+    assert_eq!(t.sb().stats()["jobs_created_total"], 1);
+    assert_eq!(t.manifest()["shots"][0]["request_id"], id.as_str());
 }
 
 /// At the start of a render, uncertain fal submits are looked for in the request history: a
@@ -583,13 +544,13 @@ fn render_reconciles_uncertain_submits_by_itself_and_never_resubmits_them() {
             faults: faults.parse().unwrap(),
             ..SandboxConfig::fast()
         };
-        let (_rt, sb, _dir, file) = staged(config, 1);
-        let (_, code) = run_once(&sb.base_url(), &file, None, &[]);
+        let (t, file) = staged(config, 1);
+        let (_, code) = run_once(&t.url(), &file, None, &[]);
         assert_eq!(code, Some(1), "uncertain");
         std::thread::sleep(Duration::from_millis(300));
-        let o = fal("render", &sb.base_url(), &file, &["--yes"]);
+        let o = fal("render", &t.url(), &file, &["--yes"]);
         let err = String::from_utf8_lossy(&o.stderr);
-        assert_eq!(sb.stats()["jobs_created_total"], 1, "{faults}: {err}");
+        assert_eq!(t.sb().stats()["jobs_created_total"], 1, "{faults}: {err}");
         if adopted {
             assert_eq!(o.status.code(), Some(0), "{err}");
             assert!(err.contains("found request") && err.contains("adopted"), "{err}");
@@ -602,19 +563,11 @@ fn render_reconciles_uncertain_submits_by_itself_and_never_resubmits_them() {
 
 /// A sandbox with `config` (alive while the returned runtime is) and a storyboard of `n`
 /// one-line shots `s0`… rendering into `out/`.
-fn staged(
-    config: SandboxConfig,
-    n: usize,
-) -> (tokio::runtime::Runtime, Sandbox, tempfile::TempDir, std::path::PathBuf) {
-    let (rt, sb) = sandbox(config);
-    let dir = tempfile::tempdir().unwrap();
+fn staged(config: SandboxConfig, n: usize) -> (Test, std::path::PathBuf) {
+    let t = Test::blocking(config);
     let shots: String = (0..n).map(|i| format!("  - id: s{i}\n    prompt: p{i}\n")).collect();
-    let file = write(
-        dir.path(),
-        "s.yaml",
-        &format!("version: 1\noutput: out\nshots:\n{shots}"),
-    );
-    (rt, sb, dir, file)
+    let file = t.storyboard(&format!("version: 1\noutput: out\nshots:\n{shots}"));
+    (t, file)
 }
 
 /// The red-team campaign of issue #22, against one long-lived sandbox whose account already
@@ -625,14 +578,14 @@ fn staged(
 /// job paid for is found (pages deep) and downloaded, and none is created twice.
 #[test]
 fn a_kill_campaign_against_a_busy_account_loses_no_paid_job_and_pays_none_twice() {
-    let (_rt, sb) = sandbox(SandboxConfig {
+    let t = Test::blocking(SandboxConfig {
         queue_time: Duration::from_millis(20),
         job_time: Duration::from_millis(60),
         submit_delay: Duration::from_millis(60),
         ..SandboxConfig::fast()
     });
     const ENDPOINT: &str = "fal-ai/kling-video/v2.6/pro/text-to-video";
-    sb.seed_fal_history(ENDPOINT, 300, Duration::from_secs(7200));
+    t.sb().seed_fal_history(ENDPOINT, 300, Duration::from_secs(7200));
     let (boards, shots) = (8, 8);
     let mut kills = 0;
     let mut dirs = Vec::new();
@@ -654,12 +607,12 @@ fn a_kill_campaign_against_a_busy_account_loses_no_paid_job_and_pays_none_twice(
                 0 => Point::After("submitted", rng.usize(1..=2)),
                 _ => Point::Delay(Duration::from_millis(rng.u64(20..200))),
             };
-            match run_once(&sb.base_url(), &file, Some(point), &[]) {
+            match run_once(&t.sb().base_url(), &file, Some(point), &[]) {
                 (false, _) => {
                     landed += 1;
                     // Other work on the account goes on: a request killed in its submit window
                     // sinks pages deep below newer ones.
-                    sb.seed_fal_history(ENDPOINT, 30, Duration::from_millis(1));
+                    t.sb().seed_fal_history(ENDPOINT, 30, Duration::from_millis(1));
                 }
                 (true, Some(0)) => break,
                 (true, _) => {}
@@ -675,7 +628,7 @@ fn a_kill_campaign_against_a_busy_account_loses_no_paid_job_and_pays_none_twice(
     for (dir, file) in &dirs {
         for _ in 0..3 {
             std::thread::sleep(Duration::from_millis(150)); // jobs killed in flight finish
-            if fal("render", &sb.base_url(), file, &["--yes"]).status.code() == Some(0) {
+            if fal("render", &t.sb().base_url(), file, &["--yes"]).status.code() == Some(0) {
                 break;
             }
         }
@@ -692,15 +645,15 @@ fn a_kill_campaign_against_a_busy_account_loses_no_paid_job_and_pays_none_twice(
     // uncertain were killed before their submit left (nothing was created: the dashboard, here
     // the sandbox's count, says so), and only then are they retried.
     assert_eq!(
-        sb.stats()["jobs_created_total"].as_u64(),
+        t.sb().stats()["jobs_created_total"].as_u64(),
         Some(ids.len() as u64),
         "a paid job was lost"
     );
     for file in uncertain {
-        let o = fal("render", &sb.base_url(), file, &["--yes", "--retry-uncertain"]);
+        let o = fal("render", &t.sb().base_url(), file, &["--yes", "--retry-uncertain"]);
         assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
     }
-    let stats = sb.stats();
+    let stats = t.sb().stats();
     eprintln!(
         "kill campaign: {kills} kills, {} history pages read",
         stats["requests"]["history"]

@@ -1,10 +1,10 @@
 //! `storyboard doctor` against the sandbox: keys found and checked with one authenticated call,
 //! never printed; hosts; exit 1 when a paid render would fail.
 
+use crate::common::SandboxConfig;
 use serde_json::Value;
-use storyboard::sandbox::SandboxConfig;
 
-use crate::common::{start_sandbox, storyboard, write};
+use crate::common::{Test, storyboard};
 
 async fn doctor(url: &str, dir: &std::path::Path, fal_key: Option<&str>) -> (Option<i32>, String) {
     let mut cmd = storyboard();
@@ -30,35 +30,34 @@ fn verdict(out: &str, name: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn doctor_checks_the_key_with_one_call_and_never_prints_it() {
-    let sb = start_sandbox(SandboxConfig {
+    let t = Test::with(SandboxConfig {
         api_key: Some("good-key-0123456789".into()),
         ..SandboxConfig::fast()
     })
     .await;
-    let dir = tempfile::tempdir().unwrap();
-    write(dir.path(), "s.yaml", "version: 1\nshots:\n  - id: a\n    prompt: p\n");
+    t.storyboard("version: 1\nshots:\n  - id: a\n    prompt: p\n");
 
-    let (code, out) = doctor(&sb.base_url(), dir.path(), Some("good-key-0123456789")).await;
+    let (code, out) = doctor(&t.url(), t.path(), Some("good-key-0123456789")).await;
     assert_eq!(code, Some(0), "{out}");
     assert_eq!(verdict(&out, "FAL_KEY accepted"), "ok", "{out}");
     assert_eq!(verdict(&out, "host"), "ok", "{out}");
     assert!(!out.contains("good-key-0123456789"), "{out}");
 
-    let (code, out) = doctor(&sb.base_url(), dir.path(), Some("wrong-key-9876543210")).await;
+    let (code, out) = doctor(&t.url(), t.path(), Some("wrong-key-9876543210")).await;
     assert_eq!(code, Some(1), "{out}");
     assert_eq!(verdict(&out, "FAL_KEY accepted"), "fail", "{out}");
     assert!(!out.contains("wrong-key-9876543210"), "{out}");
 
     // A key from the .env beside the storyboard counts; no key at all is a warning, not a call.
-    write(dir.path(), ".env", "FAL_KEY=good-key-0123456789\n");
-    let (code, out) = doctor(&sb.base_url(), dir.path(), None).await;
+    t.write(".env", "FAL_KEY=good-key-0123456789\n");
+    let (code, out) = doctor(&t.url(), t.path(), None).await;
     assert_eq!(code, Some(0), "{out}");
     assert_eq!(verdict(&out, "FAL_KEY accepted"), "ok", "{out}");
-    std::fs::remove_file(dir.path().join(".env")).unwrap();
-    let (code, out) = doctor(&sb.base_url(), dir.path(), None).await;
+    std::fs::remove_file(t.path().join(".env")).unwrap();
+    let (code, out) = doctor(&t.url(), t.path(), None).await;
     assert_eq!((code, verdict(&out, "FAL_KEY")), (Some(0), "warn".to_owned()), "{out}");
     assert_eq!(verdict(&out, "FAL_KEY accepted"), "absent", "{out}");
-    assert_eq!(sb.stats()["jobs_created_total"], 0);
+    assert_eq!(t.sb().stats()["jobs_created_total"], 0);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -69,11 +68,11 @@ async fn doctor_fails_when_the_provider_host_does_not_answer() {
         .local_addr()
         .unwrap()
         .port();
-    let dir = tempfile::tempdir().unwrap();
-    write(dir.path(), "s.yaml", "version: 1\nshots:\n  - id: a\n    prompt: p\n");
+    let t = Test::new();
+    t.storyboard("version: 1\nshots:\n  - id: a\n    prompt: p\n");
     let (code, out) = doctor(
         &format!("http://127.0.0.1:{port}"),
-        dir.path(),
+        t.path(),
         Some("some-key-0123456789"),
     )
     .await;
@@ -84,14 +83,9 @@ async fn doctor_fails_when_the_provider_host_does_not_answer() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_paid_render_names_the_host_its_requests_go_to() {
-    let sb = start_sandbox(SandboxConfig::fast()).await;
-    let dir = tempfile::tempdir().unwrap();
-    let file = write(
-        dir.path(),
-        "s.yaml",
-        "version: 1\noutput: out\nshots:\n  - id: a\n    prompt: p\n",
-    );
-    let o = crate::common::render_against(&sb.base_url(), &file, "k", &[]).await;
+    let t = Test::with(SandboxConfig::fast()).await;
+    let file = t.storyboard("version: 1\noutput: out\nshots:\n  - id: a\n    prompt: p\n");
+    let o = t.render(&file, &[]).await;
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains(&format!("paid → {}", sb.base_url())), "{err}");
+    assert!(err.contains(&format!("paid → {}", t.url())), "{err}");
 }

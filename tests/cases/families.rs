@@ -4,25 +4,24 @@
 //! own check) and to the exact price fal lists; a concept a model lacks is refused (exit 2,
 //! naming the model and the field, nothing written).
 
-use crate::common::{root, storyboard, write};
+use crate::common::{Test, root, storyboard, write};
 use serde_json::{Value, json};
 use std::path::Path;
 
-fn plan(dir: &Path, yaml: &str, json: bool) -> std::process::Output {
-    let file = write(dir, "s.yaml", yaml);
-    let mut cmd = storyboard();
-    cmd.arg("plan").arg(&file);
-    if json {
-        cmd.arg("--json");
-    }
-    cmd.output().unwrap()
+fn plan(dir: &Path, yaml: &str) -> std::process::Output {
+    storyboard()
+        .arg("plan")
+        .arg(write(dir, "s.yaml", yaml))
+        .output()
+        .unwrap()
 }
 
-fn shots(dir: &Path, yaml: &str) -> Vec<Value> {
-    let o = plan(dir, yaml, true);
-    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
-    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
-    v["shots"].as_array().unwrap().clone()
+/// `storyboard plan` of `yaml`, which must be refused (exit 2); its output and stderr.
+fn refused(dir: &Path, yaml: &str) -> (std::process::Output, String) {
+    let o = plan(dir, yaml);
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert_eq!(o.status.code(), Some(2), "{yaml}: {err}");
+    (o, err)
 }
 
 /// The body against the committed snapshot file of its endpoint.
@@ -58,8 +57,8 @@ shots:
 
 #[test]
 fn every_family_plans_to_published_bodies_at_listed_prices() {
-    let dir = tempfile::tempdir().unwrap();
-    let shots = shots(dir.path(), FAMILIES);
+    let plan = Test::new().plan(FAMILIES);
+    let shots = plan["shots"].as_array().unwrap();
     let expect = [
         // (id, endpoint, duration as sent, USD): fal's figures, docs/models-research.md.
         ("veo-t", "fal-ai/veo3.1", json!("6s"), 2.4), // 6 s × $0.40 (1080p, audio)
@@ -108,10 +107,10 @@ fn every_family_plans_to_published_bodies_at_listed_prices() {
 
 #[test]
 fn seedance_off_720p_is_an_estimate_said_beside_the_price() {
-    let dir = tempfile::tempdir().unwrap();
     let yaml =
         "version: 1\nmodel: seedance-2\nshots:\n  - { id: a, prompt: x, duration: 4, params: { resolution: 1080p } }\n";
-    let s = &shots(dir.path(), yaml)[0];
+    let plan = Test::new().plan(yaml);
+    let s = &plan["shots"][0];
     assert_eq!(
         s["estimated_usd"],
         json!(2.7216),
@@ -127,7 +126,7 @@ fn seedance_off_720p_is_an_estimate_said_beside_the_price() {
 /// What a model lacks is refused at plan time, naming the model and the field, with a way out.
 #[test]
 fn concepts_a_model_lacks_are_refused_naming_model_and_field() {
-    let dir = tempfile::tempdir().unwrap();
+    let t = Test::new();
     let cases = [
         (
             "  - { id: a, model: hailuo-2.3-standard, prompt: x, start_image: \"https://e.com/a.png\", end_image: \"https://e.com/b.png\" }\n",
@@ -157,25 +156,19 @@ fn concepts_a_model_lacks_are_refused_naming_model_and_field() {
     ];
     for (shot, field, words) in cases {
         let yaml = format!("version: 1\nmodel: kling-v3-pro\nshots:\n{shot}");
-        let o = plan(dir.path(), &yaml, false);
-        let err = String::from_utf8_lossy(&o.stderr);
-        assert_eq!(o.status.code(), Some(2), "{shot}: {err}");
+        let (o, err) = refused(t.path(), &yaml);
         assert!(err.contains(field) && err.contains(words), "{field}: {err}");
         assert!(o.stdout.is_empty());
     }
     let cast = "version: 1\nmodel: veo3.1\ncast:\n  mara: { frontal: \"https://e.com/f.png\", references: [\"https://e.com/r.png\"] }\nshots:\n  - { id: a, prompt: \"{{ cast('mara') }} waits\" }\n";
-    let o = plan(dir.path(), cast, false);
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(2), "{err}");
+    let (_, err) = refused(t.path(), cast);
     assert!(err.contains("veo3.1 text-to-video takes no elements"), "{err}");
     assert!(
         err.contains("keep `model: veo3.1` and put the character's images under `references:`"),
         "{err}"
     );
     let voices = "version: 1\nmodel: veo3.1\nvoices:\n  v: vc_1\nshots:\n  - { id: a, prompt: \"{{ voice('v') }} speaks\", start_image: \"https://e.com/a.png\" }\n";
-    let o = plan(dir.path(), voices, false);
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(2), "{err}");
+    let (_, err) = refused(t.path(), voices);
     assert!(
         err.contains("voices") && err.contains("veo3.1") && err.contains("kling-v2.6-pro"),
         "{err}"
@@ -186,33 +179,33 @@ fn concepts_a_model_lacks_are_refused_naming_model_and_field() {
 /// duration), and the starter plans; an image-only family or an unknown name exits 2.
 #[test]
 fn init_starts_from_any_family_and_models_groups_them() {
-    let dir = tempfile::tempdir().unwrap();
+    let t = Test::new();
     for model in ["veo3.1", "seedance-2-fast", "hailuo-2.3-standard", "ltx-2.3-fast"] {
-        let folder = dir.path().join(model);
-        let o = storyboard()
-            .arg("init")
-            .arg(&folder)
-            .args(["--model", model])
-            .output()
-            .unwrap();
-        assert_eq!(
-            o.status.code(),
-            Some(0),
-            "{model}: {}",
-            String::from_utf8_lossy(&o.stderr)
+        let folder = t.path().join(model);
+        let succeeds = |o: std::process::Output| {
+            assert_eq!(
+                o.status.code(),
+                Some(0),
+                "{model}: {}",
+                String::from_utf8_lossy(&o.stderr)
+            );
+        };
+        succeeds(
+            storyboard()
+                .arg("init")
+                .arg(&folder)
+                .args(["--model", model])
+                .output()
+                .unwrap(),
         );
         let yaml = std::fs::read_to_string(folder.join("storyboard.yaml")).unwrap();
         assert!(yaml.contains(&format!("model: {model} ")), "{yaml}");
-        let o = storyboard()
-            .arg("plan")
-            .arg(folder.join("storyboard.yaml"))
-            .output()
-            .unwrap();
-        assert_eq!(
-            o.status.code(),
-            Some(0),
-            "{model}: {}",
-            String::from_utf8_lossy(&o.stderr)
+        succeeds(
+            storyboard()
+                .arg("plan")
+                .arg(folder.join("storyboard.yaml"))
+                .output()
+                .unwrap(),
         );
     }
     for (model, words) in [
@@ -221,13 +214,13 @@ fn init_starts_from_any_family_and_models_groups_them() {
     ] {
         let o = storyboard()
             .arg("init")
-            .arg(dir.path().join("x"))
+            .arg(t.path().join("x"))
             .args(["--model", model])
             .output()
             .unwrap();
         assert_eq!(o.status.code(), Some(2));
         assert!(String::from_utf8_lossy(&o.stderr).contains(words));
-        assert!(!dir.path().join("x/storyboard.yaml").exists());
+        assert!(!t.path().join("x/storyboard.yaml").exists());
     }
     let o = storyboard().arg("models").output().unwrap();
     let table = String::from_utf8_lossy(&o.stdout);

@@ -2,33 +2,29 @@
 //! settings, the sandbox rehearses the money rules, `plan --check` fails a script over budget,
 //! `status` does not call sandbox money "committed".
 
-use crate::common::{storyboard, write};
+use crate::common::{SandboxConfig, Test, storyboard, write};
 
 const OVER_BUDGET: &str =
     "version: 1\noutput: out\nbudget_usd: 1\nshots:\n  - id: a\n    prompt: a\n  - id: b\n    prompt: b\n";
 
 #[test]
 fn plan_check_exits_3_over_budget_and_0_within() {
-    let dir = tempfile::tempdir().unwrap();
-    let over = write(dir.path(), "over.yaml", OVER_BUDGET);
+    let t = Test::new();
+    let over = t.write("over.yaml", OVER_BUDGET);
     let o = storyboard().arg("plan").arg(&over).arg("--check").output().unwrap();
     assert_eq!(o.status.code(), Some(3), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(String::from_utf8_lossy(&o.stderr).contains("exceeds the budget"));
     let o = storyboard().arg("plan").arg(&over).output().unwrap();
     assert_eq!(o.status.code(), Some(0), "without --check the plan is only shown");
-    let within = write(
-        dir.path(),
-        "ok.yaml",
-        &OVER_BUDGET.replace("budget_usd: 1", "budget_usd: 5"),
-    );
+    let within = t.write("ok.yaml", &OVER_BUDGET.replace("budget_usd: 1", "budget_usd: 5"));
     let o = storyboard().arg("plan").arg(&within).arg("--check").output().unwrap();
     assert_eq!(o.status.code(), Some(0));
 }
 
 #[test]
 fn the_sandbox_rehearses_the_budget_and_status_says_estimated() {
-    let dir = tempfile::tempdir().unwrap();
-    let file = write(dir.path(), "s.yaml", OVER_BUDGET);
+    let t = Test::new();
+    let file = t.storyboard(OVER_BUDGET);
     let o = storyboard().arg("render").arg(&file).arg("--sandbox").output().unwrap();
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(3), "{err}");
@@ -36,7 +32,7 @@ fn the_sandbox_rehearses_the_budget_and_status_says_estimated() {
         err.contains("a paid render would refuse") && err.contains("--ignore-budget"),
         "{err}"
     );
-    assert!(!dir.path().join("out").exists(), "nothing written");
+    assert!(!t.out().exists(), "nothing written");
     let o = storyboard()
         .arg("render")
         .arg(&file)
@@ -55,13 +51,9 @@ fn the_sandbox_rehearses_the_budget_and_status_says_estimated() {
 
 #[test]
 fn the_header_before_the_confirmation_shows_the_effective_settings() {
-    let dir = tempfile::tempdir().unwrap();
-    let file = write(
-        dir.path(),
-        "s.yaml",
-        "version: 1\nconcurrency: 4\nshots:\n  - id: a\n    prompt: a\n",
-    );
-    let elsewhere = dir.path().join("takes");
+    let t = Test::new();
+    let file = t.storyboard("version: 1\nconcurrency: 4\nshots:\n  - id: a\n    prompt: a\n");
+    let elsewhere = t.path().join("takes");
     let o = storyboard()
         .arg("render")
         .arg(&file)
@@ -98,19 +90,14 @@ fn render_with_env(url: &str, file: &std::path::Path, key: Option<&str>) -> std:
 #[tokio::test(flavor = "multi_thread")]
 async fn keys_come_from_a_dot_env_beside_the_storyboard_and_the_environment_wins() {
     let secret = "dotenv-secret-key-0123456789";
-    let sb = crate::common::start_sandbox(storyboard::sandbox::SandboxConfig {
+    let t = Test::with(SandboxConfig {
         api_key: Some(secret.into()),
-        ..storyboard::sandbox::SandboxConfig::fast()
+        ..SandboxConfig::fast()
     })
     .await;
-    let dir = tempfile::tempdir().unwrap();
-    write(dir.path(), ".env", &format!("# keys\nFAL_KEY={secret}\n"));
-    let file = write(
-        dir.path(),
-        "s.yaml",
-        "version: 1\noutput: out\nshots:\n  - id: a\n    prompt: a\n",
-    );
-    let url = sb.base_url();
+    t.write(".env", &format!("# keys\nFAL_KEY={secret}\n"));
+    let file = t.storyboard("version: 1\noutput: out\nshots:\n  - id: a\n    prompt: a\n");
+    let url = t.url();
     let (f, u) = (file.clone(), url.clone());
     let o = tokio::task::spawn_blocking(move || render_with_env(&u, &f, None))
         .await
@@ -119,7 +106,7 @@ async fn keys_come_from_a_dot_env_beside_the_storyboard_and_the_environment_wins
     assert_eq!(o.status.code(), Some(0), "{err}");
     assert!(!out.contains(secret) && !err.contains(secret));
     // The environment wins over .env (here a wrong key: refused at once).
-    std::fs::remove_dir_all(dir.path().join("out")).unwrap();
+    std::fs::remove_dir_all(t.out()).unwrap();
     let o = tokio::task::spawn_blocking(move || render_with_env(&url, &file, Some("a-wrong-key-from-env")))
         .await
         .unwrap();
@@ -128,8 +115,8 @@ async fn keys_come_from_a_dot_env_beside_the_storyboard_and_the_environment_wins
 
 #[test]
 fn init_writes_a_starter_that_plans_and_refuses_a_second_time() {
-    let dir = tempfile::tempdir().unwrap();
-    let project = dir.path().join("film");
+    let t = Test::new();
+    let project = t.path().join("film");
     let o = storyboard().arg("init").arg(&project).output().unwrap();
     assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
     let plan = storyboard()
@@ -153,9 +140,9 @@ fn init_writes_a_starter_that_plans_and_refuses_a_second_time() {
 #[test]
 fn watch_reports_an_edited_prompt_and_the_new_estimate() {
     use std::io::{BufRead, BufReader};
-    let dir = tempfile::tempdir().unwrap();
+    let t = Test::new();
     let v1 = "version: 1\nshots:\n  - id: a\n    prompt: a harbour\n  - id: b\n    prompt: a boat\n";
-    let file = write(dir.path(), "s.yaml", v1);
+    let file = t.storyboard(v1);
     let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("storyboard"))
         .arg("watch")
         .arg(&file)
@@ -180,14 +167,10 @@ fn watch_reports_an_edited_prompt_and_the_new_estimate() {
     let first = wait_for("total:");
     assert!(first.iter().any(|l| l.contains("$1.40")), "{first:?}");
     // An edited prompt and a third shot (10 s, audio on: $1.40).
-    write(
-        dir.path(),
-        "s.yaml",
-        &format!(
-            "{}  - id: c\n    prompt: a gull\n    duration: 10\n",
-            v1.replace("a boat", "a red boat")
-        ),
-    );
+    t.storyboard(&format!(
+        "{}  - id: c\n    prompt: a gull\n    duration: 10\n",
+        v1.replace("a boat", "a red boat")
+    ));
     let changes = wait_for("estimate:");
     let _ = child.kill();
     let _ = child.wait();
@@ -206,11 +189,8 @@ fn watch_reports_an_edited_prompt_and_the_new_estimate() {
 
 #[test]
 fn with_json_every_error_is_a_json_object_on_stdout() {
-    let dir = tempfile::tempdir().unwrap();
-    let file = write(
-        dir.path(),
-        "s.yaml",
-        "version: 1\nshots:\n  - id: a\n    prompt: hi\n    duration: 7\n  - id: b\n    prompt: ho\n    aspect_ratio: \"4:3\"\n",
+    let t = Test::new();
+    let file = t.storyboard("version: 1\nshots:\n  - id: a\n    prompt: hi\n    duration: 7\n  - id: b\n    prompt: ho\n    aspect_ratio: \"4:3\"\n",
     );
     let o = storyboard().arg("plan").arg(&file).arg("--json").output().unwrap();
     assert_eq!(o.status.code(), Some(2));
@@ -310,8 +290,8 @@ fn shots_at_two(dir: &std::path::Path, n: usize) -> std::path::PathBuf {
 
 #[test]
 fn in_a_terminal_each_finished_shot_leaves_a_line_and_nothing_is_wider_than_the_screen() {
-    let dir = tempfile::tempdir().unwrap();
-    let file = shots_at_two(dir.path(), 4);
+    let t = Test::new();
+    let file = shots_at_two(t.path(), 4);
     let Some((output, code)) = in_a_terminal(&file, 80, false, &[("NO_COLOR", "1")]) else {
         return;
     };
@@ -331,7 +311,7 @@ fn in_a_terminal_each_finished_shot_leaves_a_line_and_nothing_is_wider_than_the_
         "a header wider than 80 columns was wrapped: {text:?}"
     );
     let m: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.path().join("out/manifest.json")).unwrap()).unwrap();
+        serde_json::from_str(&std::fs::read_to_string(t.path().join("out/manifest.json")).unwrap()).unwrap();
     for shot in m["shots"].as_array().unwrap() {
         let id = shot["request_id"].as_str().unwrap();
         assert!(!text.contains(id), "a bar line wider than 80 columns was wrapped: {id}");
@@ -341,22 +321,22 @@ fn in_a_terminal_each_finished_shot_leaves_a_line_and_nothing_is_wider_than_the_
         "colour despite NO_COLOR"
     );
     // With colour allowed, the ✓ is green.
-    let dir = tempfile::tempdir().unwrap();
-    let file = shots_at_two(dir.path(), 4);
+    let t = Test::new();
+    let file = shots_at_two(t.path(), 4);
     let (output, _) = in_a_terminal(&file, 80, false, &[]).unwrap();
     assert!(output.contains("\u{1b}[32m✓"), "no green ✓: {output:?}");
 }
 
 #[test]
 fn in_a_terminal_the_counts_after_ctrl_c_match_the_manifest() {
-    let dir = tempfile::tempdir().unwrap();
-    let file = shots_at_two(dir.path(), 8);
+    let t = Test::new();
+    let file = shots_at_two(t.path(), 8);
     let Some((output, code)) = in_a_terminal(&file, 80, true, &[("NO_COLOR", "1")]) else {
         return;
     };
     assert_eq!(code, 130, "{output}");
     let m: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.path().join("out/manifest.json")).unwrap()).unwrap();
+        serde_json::from_str(&std::fs::read_to_string(t.path().join("out/manifest.json")).unwrap()).unwrap();
     let statuses = crate::common::shot_statuses(&m);
     let count = |s: &str| statuses.iter().filter(|x| *x == s).count();
     let text = screen_text(&output);
@@ -381,12 +361,9 @@ fn in_a_terminal_the_counts_after_ctrl_c_match_the_manifest() {
 
 #[test]
 fn one_run_reports_structural_and_value_problems_at_the_fields_line() {
-    let dir = tempfile::tempdir().unwrap();
+    let t = Test::new();
     // An unknown field (promt) and an out-of-range duration in one shot, a bad ratio in another.
-    let file = write(
-        dir.path(),
-        "s.yaml",
-        "version: 1\nshots:\n  - id: a\n    promt: hello\n    duration: 7\n  - id: b\n    prompt: ho\n    aspect_ratio: \"4:3\"\n",
+    let file = t.storyboard("version: 1\nshots:\n  - id: a\n    promt: hello\n    duration: 7\n  - id: b\n    prompt: ho\n    aspect_ratio: \"4:3\"\n",
     );
     let o = storyboard().arg("plan").arg(&file).output().unwrap();
     let err = String::from_utf8_lossy(&o.stderr);

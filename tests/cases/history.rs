@@ -2,48 +2,16 @@
 //! day-old history (fal: `start`, `next_cursor`/`has_more`; Eachlabs: `limit`/`offset`),
 //! results recovered a day after their submit, request ids checked before any use.
 
-use crate::common::{render_against, storyboard, write};
+use crate::common::{SandboxConfig, Test, fast, fast_faults, get_json, root, stderr, storyboard};
 use serde_json::Value;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::{Duration, Instant};
-use storyboard::sandbox::{Sandbox, SandboxConfig};
 
 const HOUR: Duration = Duration::from_secs(3600);
 
-fn fast(faults: &str) -> SandboxConfig {
-    SandboxConfig {
-        queue_time: Duration::from_millis(10),
-        job_time: Duration::from_millis(40),
-        faults: faults.parse().unwrap(),
-        ..SandboxConfig::fast()
-    }
-}
-
-/// `storyboard CMD FILE ARGS` with every base URL at the sandbox and `k` as both keys.
-async fn run(url: &str, cmd: &str, file: &Path, args: &[&str]) -> Output {
-    let mut c = storyboard();
-    c.arg(cmd).arg(file).args(args);
-    c.env("FAL_KEY", "k")
-        .env("EACHLABS_API_KEY", "k")
-        .env("STORYBOARD_FAST_POLL", "1");
-    for var in [
-        "STORYBOARD_FAL_URL",
-        "STORYBOARD_FAL_STORAGE_URL",
-        "STORYBOARD_FAL_API_URL",
-        "STORYBOARD_EACHLABS_URL",
-    ] {
-        c.env(var, url);
-    }
-    tokio::task::spawn_blocking(move || c.output().unwrap()).await.unwrap()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
 /// The one endpoint (or model) the sandbox created jobs for.
-fn only_endpoint(sb: &Sandbox) -> String {
+fn only_endpoint(sb: &crate::common::Sandbox) -> String {
     let created = sb.stats()["jobs_created"].as_object().unwrap().clone();
     assert_eq!(created.len(), 1, "{created:?}");
     created.keys().next().unwrap().clone()
@@ -51,22 +19,14 @@ fn only_endpoint(sb: &Sandbox) -> String {
 
 /// Waits (bounded) until fal's history lists `n` finished requests of `endpoint` since 1970:
 /// the history lists finished requests only.
-async fn finished(sb: &Sandbox, endpoint: &str, n: usize) {
+async fn finished(sb: &crate::common::Sandbox, endpoint: &str, n: usize) {
     let url = format!(
         "{}/v1/models/requests/by-endpoint?endpoint_id={endpoint}&start=1970-01-01T00:00:00Z",
         sb.base_url()
     );
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let v: Value = reqwest::Client::new()
-            .get(&url)
-            .header("authorization", "Key k")
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let v = get_json(&url, "Key k").await;
         if v["items"].as_array().map_or(0, Vec::len) >= n || Instant::now() > deadline {
             return;
         }
@@ -74,8 +34,20 @@ async fn finished(sb: &Sandbox, endpoint: &str, n: usize) {
     }
 }
 
-fn one_shot(dir: &Path, provider: &str) -> std::path::PathBuf {
-    write(
+/// A one-shot storyboard for `provider` rendered against a sandbox with `config` (which loses
+/// the submit's answer): the render ends uncertain. The test, the storyboard, and the endpoint
+/// (or model) the sandbox created the job for.
+async fn lost_submit(config: SandboxConfig, provider: &str) -> (Test, PathBuf, String) {
+    let t = Test::with(config).await;
+    let file = one_shot(t.path(), provider);
+    let o = t.render(&file, &[]).await;
+    assert_eq!(o.status.code(), Some(1), "uncertain: {}", stderr(&o));
+    let endpoint = only_endpoint(t.sb());
+    (t, file, endpoint)
+}
+
+fn one_shot(dir: &Path, provider: &str) -> PathBuf {
+    crate::common::write(
         dir,
         "s.yaml",
         &format!(
@@ -89,71 +61,58 @@ fn one_shot(dir: &Path, provider: &str) -> std::path::PathBuf {
 /// every page (100 a page), finds the job three pages deep and adopts it: nothing paid twice.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_lost_fal_submit_250_requests_deep_and_30_hours_old_is_found_and_adopted() {
-    let sb = crate::common::start_sandbox(fast("submit_drop=1")).await;
-    let dir = tempfile::tempdir().unwrap();
-    let file = one_shot(dir.path(), "fal");
-    let o = render_against(&sb.base_url(), &file, "k", &[]).await;
-    assert_eq!(o.status.code(), Some(1), "uncertain: {}", stderr(&o));
-    let endpoint = only_endpoint(&sb);
-    finished(&sb, &endpoint, 1).await;
-    sb.advance_clock(30 * HOUR);
-    sb.seed_fal_history(&endpoint, 250, 29 * HOUR);
-    let o = run(&sb.base_url(), "reconcile", &file, &[]).await;
+    let (t, file, endpoint) = lost_submit(fast_faults("submit_drop=1"), "fal").await;
+    finished(t.sb(), &endpoint, 1).await;
+    t.sb().advance_clock(30 * HOUR);
+    t.sb().seed_fal_history(&endpoint, 250, 29 * HOUR);
+    let o = t.run("reconcile", &file, &[]).await;
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert!(stderr(&o).contains("adopted"), "{}", stderr(&o));
     assert!(
-        sb.stats()["requests"]["history"].as_u64().unwrap() >= 3,
+        t.sb().stats()["requests"]["history"].as_u64().unwrap() >= 3,
         "every page read"
     );
-    let o = render_against(&sb.base_url(), &file, "k", &[]).await;
+    let o = t.render(&file, &[]).await;
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    assert_eq!(sb.stats()["jobs_created_total"], 1, "nothing resubmitted");
+    assert_eq!(t.sb().stats()["jobs_created_total"], 1, "nothing resubmitted");
 }
 
 /// The same for Eachlabs: 45 predictions after the lost one (its default page is 20): the
 /// lookup pages with `limit`/`offset` and finds it.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_lost_eachlabs_create_45_predictions_deep_is_found_and_followed() {
-    let sb = crate::common::start_sandbox(fast("each_drop=1")).await;
-    let dir = tempfile::tempdir().unwrap();
-    let file = one_shot(dir.path(), "eachlabs");
-    let o = render_against(&sb.base_url(), &file, "k", &[]).await;
-    assert_eq!(o.status.code(), Some(1), "uncertain: {}", stderr(&o));
-    let model = only_endpoint(&sb);
-    sb.advance_clock(2 * HOUR);
-    sb.seed_eachlabs_history("k", &model, 45, HOUR);
-    let o = render_against(&sb.base_url(), &file, "k", &[]).await;
+    let (t, file, model) = lost_submit(fast_faults("each_drop=1"), "eachlabs").await;
+    t.sb().advance_clock(2 * HOUR);
+    t.sb().seed_eachlabs_history("k", &model, 45, HOUR);
+    let o = t.render(&file, &[]).await;
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(0), "{err}");
     assert!(err.contains("found request") && err.contains("adopted"), "{err}");
-    assert_eq!(sb.stats()["jobs_created_total"], 1, "no second prediction");
-    assert!(sb.stats()["requests"]["eachlabs_executions"].as_u64().unwrap() >= 1);
+    assert_eq!(t.sb().stats()["jobs_created_total"], 1, "no second prediction");
+    assert!(t.sb().stats()["requests"]["eachlabs_executions"].as_u64().unwrap() >= 1);
 }
 
 /// A render stopped right after its submit, resumed 30 hours later: the queue forgot the
 /// result, and the request history (asked with an explicit `start`) still has it.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_result_is_recovered_from_the_history_30_hours_after_its_submit() {
-    let sb = crate::common::start_sandbox(SandboxConfig {
-        result_ttl: Some(Duration::from_millis(1)),
-        ..fast("submit_drop=1")
-    })
+    let (t, file, endpoint) = lost_submit(
+        SandboxConfig {
+            result_ttl: Some(Duration::from_millis(1)),
+            ..fast_faults("submit_drop=1")
+        },
+        "fal",
+    )
     .await;
-    let dir = tempfile::tempdir().unwrap();
-    let file = one_shot(dir.path(), "fal");
-    let o = render_against(&sb.base_url(), &file, "k", &[]).await;
-    assert_eq!(o.status.code(), Some(1), "uncertain: {}", stderr(&o));
-    let endpoint = only_endpoint(&sb);
-    finished(&sb, &endpoint, 1).await;
+    finished(t.sb(), &endpoint, 1).await;
     // The job is adopted while the clock is still today; its result then expires for a day.
-    let o = run(&sb.base_url(), "reconcile", &file, &[]).await;
+    let o = t.run("reconcile", &file, &[]).await;
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    sb.advance_clock(30 * HOUR);
-    let o = render_against(&sb.base_url(), &file, "k", &[]).await;
+    t.sb().advance_clock(30 * HOUR);
+    let o = t.render(&file, &[]).await;
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    assert_eq!(sb.stats()["jobs_created_total"], 1);
-    let m: Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.path().join("out/manifest.json")).unwrap()).unwrap();
+    assert_eq!(t.sb().stats()["jobs_created_total"], 1);
+    let m = t.manifest();
     assert_eq!(m["shots"][0]["status"], "done", "{m}");
 }
 
@@ -161,22 +120,21 @@ async fn a_result_is_recovered_from_the_history_30_hours_after_its_submit() {
 /// naming the shot and field, and nothing is sent or written.
 #[tokio::test(flavor = "multi_thread")]
 async fn adopt_refuses_a_malformed_request_id_and_sends_nothing() {
-    let sb = crate::common::start_sandbox(fast("")).await;
-    let dir = tempfile::tempdir().unwrap();
-    let file = one_shot(dir.path(), "fal");
+    let t = Test::with(fast()).await;
+    let file = one_shot(t.path(), "fal");
     for id in [
         "../../../../x/y?z=1#f",
         "764cabcf-b745-4b3e-ae38-1200304cf45",
         "",
         "a b",
     ] {
-        let o = run(&sb.base_url(), "adopt", &file, &["s0", id]).await;
+        let o = t.run("adopt", &file, &["s0", id]).await;
         let err = stderr(&o);
         assert_eq!(o.status.code(), Some(2), "{id}: {err}");
         assert!(err.contains("s0") && err.contains("not a fal request id"), "{err}");
     }
-    assert_eq!(sb.stats()["requests"], serde_json::json!({}), "nothing sent");
-    assert!(!dir.path().join("out").exists(), "nothing written");
+    assert_eq!(t.sb().stats()["requests"], serde_json::json!({}), "nothing sent");
+    assert!(!t.out().exists(), "nothing written");
 }
 
 const V3_PRO: &str = "fal-ai/kling-video/v3/pro/text-to-video";
@@ -200,18 +158,14 @@ async fn priced(api: &str, cache: &Path, args: &[&str]) -> Output {
 /// endpoint; the table prices the shot, and the budget still refuses it (nothing sent).
 #[tokio::test(flavor = "multi_thread")]
 async fn absurd_live_prices_and_prices_in_another_unit_are_ignored_with_one_message() {
-    let sb = crate::common::start_sandbox(fast("")).await;
-    let dir = tempfile::tempdir().unwrap();
-    let file = write(
-        dir.path(),
-        "s.yaml",
-        "version: 1\nmodel: kling-v3-pro\nbudget_usd: 1\noutput: out\nshots:\n  - id: a\n    prompt: x\n    duration: 5\n",
+    let t = Test::with(fast()).await;
+    let file = t.storyboard("version: 1\nmodel: kling-v3-pro\nbudget_usd: 1\noutput: out\nshots:\n  - id: a\n    prompt: x\n    duration: 5\n",
     );
     let file = file.to_str().unwrap();
     for (price, unit, why) in [(3.7e12, "second", "above $100.00/s"), (0.01, "image", "per image")] {
         let cache = tempfile::tempdir().unwrap();
-        sb.set_price_per(V3_PRO, price, unit);
-        let o = priced(&sb.base_url(), cache.path(), &["models", "--refresh"]).await;
+        t.sb().set_price_per(V3_PRO, price, unit);
+        let o = priced(&t.url(), cache.path(), &["models", "--refresh"]).await;
         let out = String::from_utf8_lossy(&o.stdout);
         assert_eq!(o.status.code(), Some(0), "{out}");
         let message = format!("fal's live price for {V3_PRO} is ignored");
@@ -222,17 +176,17 @@ async fn absurd_live_prices_and_prices_in_another_unit_are_ignored_with_one_mess
             row.contains("$0.224/s audio off") && row.contains("table"),
             "the table's price: {row}"
         );
-        let o = priced(&sb.base_url(), cache.path(), &["plan", file, "--json"]).await;
+        let o = priced(&t.url(), cache.path(), &["plan", file, "--json"]).await;
         let p: Value = serde_json::from_slice(&o.stdout).unwrap();
         assert_eq!(
             p["shots"][0]["estimated_usd"],
             serde_json::json!(1.68),
             "the table: {p}"
         );
-        let o = priced(&sb.base_url(), cache.path(), &["render", file, "--yes"]).await;
+        let o = priced(&t.url(), cache.path(), &["render", file, "--yes"]).await;
         assert_eq!(o.status.code(), Some(3), "over budget_usd 1: {}", stderr(&o));
     }
-    assert_eq!(sb.stats()["jobs_created_total"], 0);
+    assert_eq!(t.sb().stats()["jobs_created_total"], 0);
 }
 
 /// A pricing API that streams forever: the read stops at 4 MiB (not at the 20 s timeout, not
@@ -277,17 +231,13 @@ async fn a_pricing_answer_that_never_ends_is_cut_off_at_the_limit() {
 /// it (the sandbox bills v3 pro at the lower of fal's two published figures).
 #[tokio::test(flavor = "multi_thread")]
 async fn billed_costs_are_recorded_per_take_and_status_compares_them_with_the_estimate() {
-    let sb = crate::common::start_sandbox(fast("")).await;
-    let dir = tempfile::tempdir().unwrap();
-    let file = write(
-        dir.path(),
-        "s.yaml",
-        "version: 1\noutput: out\nshots:\n  - id: a\n    prompt: x\n  - id: b\n    model: kling-v3-pro\n    prompt: y\n    duration: 5\n",
+    let t = Test::with(fast()).await;
+    let file = t.storyboard("version: 1\noutput: out\nshots:\n  - id: a\n    prompt: x\n  - id: b\n    model: kling-v3-pro\n    prompt: y\n    duration: 5\n",
     );
-    let o = render_against(&sb.base_url(), &file, "k", &["--offline"]).await;
+    let o = t.render(&file, &["--offline"]).await;
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    assert_eq!(sb.stats()["requests"]["billing_events"], 2);
-    let o = run(&sb.base_url(), "status", &file, &["--json"]).await;
+    assert_eq!(t.sb().stats()["requests"]["billing_events"], 2);
+    let o = t.run("status", &file, &["--json"]).await;
     let st: Value = serde_json::from_slice(&o.stdout).unwrap();
     let (a, b) = (&st["shots"][0], &st["shots"][1]);
     assert_eq!(a["billed_usd"], a["estimated_usd"], "{st}");
@@ -295,30 +245,24 @@ async fn billed_costs_are_recorded_per_take_and_status_compares_them_with_the_es
     assert_eq!(b["estimated_usd"], serde_json::json!(1.68));
     assert_eq!(b["billed_usd"], serde_json::json!(0.84), "{st}");
     assert_eq!(b["billed_differs"], true);
-    let o = run(&sb.base_url(), "status", &file, &[]).await;
+    let o = t.run("status", &file, &[]).await;
     let text = String::from_utf8_lossy(&o.stdout);
     assert!(text.contains("$0.84 (est. $1.68)"), "{text}");
     assert!(
         text.contains("1 differ from their estimate by more than a cent"),
         "{text}"
     );
-    let m: Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.path().join("out/manifest.json")).unwrap()).unwrap();
+    let m = t.manifest();
     assert_eq!(m["shots"][1]["takes"][0]["actual_usd"], serde_json::json!(0.84), "{m}");
 }
 
 /// A key without billing scope (403 at the billing events): said once, never a failure.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_key_without_billing_scope_is_said_once_and_fails_nothing() {
-    let sb = crate::common::start_sandbox(fast("")).await;
-    sb.billing_scope(false);
-    let dir = tempfile::tempdir().unwrap();
-    let file = write(
-        dir.path(),
-        "s.yaml",
-        "version: 1\noutput: out\nshots:\n  - id: a\n    prompt: x\n  - id: b\n    prompt: y\n",
-    );
-    let o = render_against(&sb.base_url(), &file, "k", &["--offline"]).await;
+    let t = Test::with(fast()).await;
+    t.sb().billing_scope(false);
+    let file = t.storyboard("version: 1\noutput: out\nshots:\n  - id: a\n    prompt: x\n  - id: b\n    prompt: y\n");
+    let o = t.render(&file, &["--offline"]).await;
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(0), "{err}");
     assert_eq!(
@@ -326,7 +270,7 @@ async fn a_key_without_billing_scope_is_said_once_and_fails_nothing() {
         1,
         "{err}"
     );
-    let o = run(&sb.base_url(), "status", &file, &["--json"]).await;
+    let o = t.run("status", &file, &["--json"]).await;
     let st: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(st["shots"][0]["billed_usd"], Value::Null, "{st}");
     assert_eq!(st["shots"][0]["state"], "done");
@@ -354,41 +298,42 @@ fn age_uploads(out: &Path, days: u64) {
 /// day for the render) is uploaded again instead of sending a URL the CDN has deleted.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_remembered_upload_past_its_lifetime_is_uploaded_again() {
-    let sb = crate::common::start_sandbox(fast("")).await;
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(dir.path().join("frames")).unwrap();
-    let coat = crate::common::root().join("examples/frames/coat.png");
-    std::fs::copy(coat, dir.path().join("frames/coat.png")).unwrap();
+    let t = Test::with(fast()).await;
+    std::fs::create_dir_all(t.path().join("frames")).unwrap();
+    let coat = root().join("examples/frames/coat.png");
+    std::fs::copy(coat, t.path().join("frames/coat.png")).unwrap();
     let yaml = |prompt: &str| {
         format!(
             "version: 1\noutput: out\nshots:\n  - id: a\n    prompt: {prompt}\n    start_image: ./frames/coat.png\n"
         )
     };
-    let file = write(dir.path(), "s.yaml", &yaml("first"));
-    let o = render_against(&sb.base_url(), &file, "k", &[]).await;
+    let file = t.storyboard(&yaml("first"));
+    let o = t.render(&file, &[]).await;
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let url = |dir: &Path| {
-        let m: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("out/manifest.json")).unwrap()).unwrap();
-        m["shots"][0]["input"]["start_image_url"].as_str().unwrap().to_owned()
+    let url = |t: &Test| {
+        t.manifest()["shots"][0]["input"]["start_image_url"]
+            .as_str()
+            .unwrap()
+            .to_owned()
     };
-    let first = url(dir.path());
+    let first = url(&t);
     // A day later the upload is still good: reused.
-    age_uploads(&dir.path().join("out"), 1);
-    let file = write(dir.path(), "s.yaml", &yaml("second"));
-    let o = render_against(&sb.base_url(), &file, "k", &[]).await;
+    age_uploads(&t.out(), 1);
+    let file = t.storyboard(&yaml("second"));
+    let o = t.render(&file, &[]).await;
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    assert_eq!(sb.stats()["requests"]["upload_initiate"], 1);
+    assert_eq!(t.sb().stats()["requests"]["upload_initiate"], 1);
     // Eight days later the CDN has deleted it; the next render uploads it again.
-    age_uploads(&dir.path().join("out"), 8);
-    sb.advance_clock(8 * 24 * HOUR);
+    age_uploads(&t.out(), 8);
+    t.sb().advance_clock(8 * 24 * HOUR);
     assert_eq!(reqwest::get(&first).await.unwrap().status(), 404, "the old URL is dead");
-    let file = write(dir.path(), "s.yaml", &yaml("third"));
-    let o = render_against(&sb.base_url(), &file, "k", &[]).await;
+    let file = t.storyboard(&yaml("third"));
+    let o = t.render(&file, &[]).await;
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(0), "{err}");
     assert!(err.contains("uploading ./frames/coat.png again"), "{err}");
-    assert_eq!(sb.stats()["requests"]["upload_initiate"], 2);
-    let again = url(dir.path());
+    assert_eq!(t.sb().stats()["requests"]["upload_initiate"], 2);
+    let again = url(&t);
     assert_ne!(again, first);
     assert_eq!(reqwest::get(&again).await.unwrap().status(), 200);
 }
@@ -397,28 +342,23 @@ async fn a_remembered_upload_past_its_lifetime_is_uploaded_again() {
 /// fal's JS client sends files above 90 MiB, and arrives whole.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_95_mb_video_is_uploaded_in_parts() {
-    let sb = crate::common::start_sandbox(fast("")).await;
-    let dir = tempfile::tempdir().unwrap();
+    let t = Test::with(fast()).await;
     // A real clip followed by an MP4 `free` box up to 95 MB.
-    let mut video = std::fs::read(crate::common::root().join("src/sandbox/clips/16x9_5s.mp4")).unwrap();
+    let mut video = std::fs::read(root().join("src/sandbox/clips/16x9_5s.mp4")).unwrap();
     let pad = 95_000_000 - video.len();
     video.extend_from_slice(&(pad as u32).to_be_bytes());
     video.extend_from_slice(b"free");
     video.resize(95_000_000, 0);
-    std::fs::write(dir.path().join("ref.mp4"), &video).unwrap();
-    let file = write(
-        dir.path(),
-        "s.yaml",
-        "version: 1\nmodel: kling-v2.6-pro\noutput: out\nshots:\n  - id: m\n    motion:\n      image: https://example.com/a.png\n      video: ./ref.mp4\n      orientation: video\n    prompt: dance\n    price_usd: 1\n",
+    std::fs::write(t.path().join("ref.mp4"), &video).unwrap();
+    let file = t.storyboard("version: 1\nmodel: kling-v2.6-pro\noutput: out\nshots:\n  - id: m\n    motion:\n      image: https://example.com/a.png\n      video: ./ref.mp4\n      orientation: video\n    prompt: dance\n    price_usd: 1\n",
     );
-    let o = render_against(&sb.base_url(), &file, "k", &[]).await;
+    let o = t.render(&file, &[]).await;
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let stats = sb.stats();
+    let stats = t.sb().stats();
     assert_eq!(stats["requests"]["upload_part"], 10, "{stats}");
     assert_eq!(stats["requests"]["upload_complete"], 1, "{stats}");
     assert!(stats["requests"].get("upload").is_none(), "no single PUT: {stats}");
-    let m: Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.path().join("out/manifest.json")).unwrap()).unwrap();
+    let m = t.manifest();
     let url = m["shots"][0]["input"]["video_url"].as_str().unwrap();
     let back = reqwest::get(url).await.unwrap().bytes().await.unwrap();
     assert!(back.as_ref() == video.as_slice(), "the file arrived whole");

@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use crate::common::{files_below, remount, render_against, tmpfs, umount, write};
+use crate::common::{SandboxConfig, Test, files_below, remount, render_against, sha256_hex, tmpfs, umount, write};
 
 const KEY: &str = "fal-secret-key-0123456789abcdef";
 
@@ -123,8 +123,8 @@ async fn the_key_is_never_sent_to_a_url_the_server_returns_on_another_origin() {
         json!({"request_id": ID, "status_url": format!("{t}/status"), "response_url": t, "cancel_url": format!("{t}/cancel")}),
     ))
     .await;
-    let dir = tempfile::tempdir().unwrap();
-    let out = render_against(&url, &one_shot(dir.path()), KEY, &[]).await;
+    let t = Test::new();
+    let out = render_against(&url, &one_shot(t.path()), KEY, &[]).await;
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{err}");
     assert!(
@@ -147,15 +147,15 @@ async fn the_key_is_never_sent_to_a_url_the_server_returns_on_another_origin() {
 async fn a_key_echoed_by_an_error_body_is_never_printed_or_stored() {
     let (url, _) = fake_fal((422, json!({"detail": format!("invalid request for key {KEY}")}))).await;
     for args in [&[][..], &["--json"][..]] {
-        let dir = tempfile::tempdir().unwrap();
-        let out = render_against(&url, &one_shot(dir.path()), KEY, args).await;
+        let t = Test::new();
+        let out = render_against(&url, &one_shot(t.path()), KEY, args).await;
         let (stdout, stderr) = (
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr),
         );
         assert_eq!(out.status.code(), Some(1), "{stderr}");
         assert!(stderr.contains("invalid request for key") || stdout.contains("invalid request for key"));
-        let files = written(dir.path());
+        let files = written(t.path());
         assert!(
             files.contains("invalid request for key"),
             "the message is kept: {files}"
@@ -170,95 +170,83 @@ async fn a_key_echoed_by_an_error_body_is_never_printed_or_stored() {
     }
 }
 
-pub(crate) fn jobs(sb: &storyboard::sandbox::Sandbox) -> u64 {
-    sb.stats()["jobs_created_total"].as_u64().unwrap()
-}
-
-pub(crate) fn fast_sandbox() -> storyboard::sandbox::SandboxConfig {
-    storyboard::sandbox::SandboxConfig::fast()
-}
-
 #[cfg(unix)]
 #[tokio::test(flavor = "multi_thread")]
 async fn links_planted_in_the_output_folder_redirect_no_write() {
     use std::os::unix::fs::symlink;
-    let sb = crate::common::start_sandbox(fast_sandbox()).await;
+    let t = Test::with(SandboxConfig::fast()).await;
     let outside = tempfile::tempdir().unwrap();
     let victim = write(outside.path(), "victim.txt", "precious\n");
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("out");
+    let out = t.out();
     std::fs::create_dir_all(out.join(".storyboard")).unwrap();
     symlink(&victim, out.join(".a.mp4.part")).unwrap();
     symlink(&victim, out.join("manifest.json.tmp")).unwrap();
-    let o = render_against(&sb.base_url(), &one_shot(dir.path()), "sandbox-key", &[]).await;
+    let o = t.render(&one_shot(t.path()), &[]).await;
     assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n");
     assert!(std::fs::metadata(out.join("a.mp4")).unwrap().len() > 0);
     assert!(!out.join("manifest.json.tmp").exists(), "no temporary left behind");
 
     // A journal that is a link is never written through: nothing is sent.
-    let sb = crate::common::start_sandbox(fast_sandbox()).await;
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("out");
+    let t = Test::with(SandboxConfig::fast()).await;
+    let out = t.out();
     std::fs::create_dir_all(out.join(".storyboard")).unwrap();
     symlink(&victim, out.join(".storyboard/journal.jsonl")).unwrap();
-    let o = render_against(&sb.base_url(), &one_shot(dir.path()), "sandbox-key", &[]).await;
+    let o = t.render(&one_shot(t.path()), &[]).await;
     assert_ne!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n");
-    assert_eq!(jobs(&sb), 0);
+    assert_eq!(t.jobs(), 0);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_output_folder_belongs_to_one_storyboard_and_files_it_did_not_write_are_kept() {
-    let sb = crate::common::start_sandbox(fast_sandbox()).await;
-    let dir = tempfile::tempdir().unwrap();
-    let one = one_shot(dir.path());
-    let two = write(
-        dir.path(),
+    let t = Test::with(SandboxConfig::fast()).await;
+    let one = one_shot(t.path());
+    let two = t.write(
         "two.yaml",
         "version: 1\noutput: out\nshots:\n  - id: a\n    prompt: another film\n",
     );
-    let o = render_against(&sb.base_url(), &one, "sandbox-key", &[]).await;
+    let o = t.render(&one, &[]).await;
     assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
-    let clip = std::fs::read(dir.path().join("out/a.mp4")).unwrap();
-    let o = render_against(&sb.base_url(), &two, "sandbox-key", &[]).await;
+    let clip = std::fs::read(t.path().join("out/a.mp4")).unwrap();
+    let o = t.render(&two, &[]).await;
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(
         err.contains("holds the renders of another storyboard") && err.contains("--out"),
         "{err}"
     );
-    assert_eq!(std::fs::read(dir.path().join("out/a.mp4")).unwrap(), clip);
-    assert_eq!(jobs(&sb), 1);
+    assert_eq!(std::fs::read(t.path().join("out/a.mp4")).unwrap(), clip);
+    assert_eq!(t.jobs(), 1);
     // The first storyboard still renders there (cached).
-    let o = render_against(&sb.base_url(), &one, "sandbox-key", &[]).await;
+    let o = t.render(&one, &[]).await;
     assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
 
     // A user's own a.mp4 is never overwritten.
-    let dir = tempfile::tempdir().unwrap();
-    let mine = write(dir.path(), "out/a.mp4", "my own video\n");
-    let o = render_against(&sb.base_url(), &one_shot(dir.path()), "sandbox-key", &[]).await;
+    let t = t.new_folder();
+    let mine = t.write("out/a.mp4", "my own video\n");
+    let o = t.render(&one_shot(t.path()), &[]).await;
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(err.contains("was not written by storyboard"), "{err}");
     assert_eq!(std::fs::read_to_string(&mine).unwrap(), "my own video\n");
-    assert_eq!(jobs(&sb), 1, "nothing was sent");
+    assert_eq!(t.jobs(), 1, "nothing was sent");
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_full_disk_loses_nothing_and_pays_nothing_twice() {
-    let dir = tempfile::tempdir().unwrap();
-    let disk = dir.path().join("disk");
+    let t = Test::new();
+    let disk = t.path().join("disk");
     std::fs::create_dir_all(&disk).unwrap();
     if tmpfs(&disk, "200k").is_none() {
         eprintln!("skipped: mounting a tmpfs needs root");
         return;
     }
-    let config = storyboard::sandbox::SandboxConfig {
+    let config = SandboxConfig {
         clip_bytes: Some(60_000),
-        ..fast_sandbox()
+        ..SandboxConfig::fast()
     };
-    let sb = crate::common::start_sandbox(config).await;
+    let t = t.sandbox(config).await;
     let shots: String = (0..6)
         .map(|i| format!("  - id: s{i}\n    prompt: shot {i}\n"))
         .collect();
@@ -267,7 +255,7 @@ async fn a_full_disk_loses_nothing_and_pays_nothing_twice() {
         "shots.yaml",
         &format!("version: 1\noutput: out\nconcurrency: 2\nshots:\n{shots}"),
     );
-    let first = render_against(&sb.base_url(), &file, "sandbox-key", &[]).await;
+    let first = t.render(&file, &[]).await;
     assert_ne!(first.status.code(), Some(0), "the disk was meant to fill up");
     let journal = std::fs::read_to_string(disk.join("out/.storyboard/journal.jsonl")).unwrap_or_default();
     for line in journal.lines().filter(|l| !l.is_empty()) {
@@ -282,8 +270,8 @@ async fn a_full_disk_loses_nothing_and_pays_nothing_twice() {
     );
     // Space is freed; the next render finishes every shot without a second job for any.
     remount(&disk, "4m");
-    let second = render_against(&sb.base_url(), &file, "sandbox-key", &["--json"]).await;
-    let created = jobs(&sb);
+    let second = t.render(&file, &["--json"]).await;
+    let created = t.jobs();
     let manifest: Value = std::fs::read_to_string(disk.join("out/manifest.json"))
         .ok()
         .and_then(|t| serde_json::from_str(&t).ok())
@@ -314,34 +302,33 @@ async fn a_refused_key_or_an_empty_balance_costs_one_submit_and_one_message() {
     let yaml = format!("version: 1\noutput: out\nconcurrency: 4\nshots:\n{shots}");
     let cases = [
         (
-            storyboard::sandbox::SandboxConfig {
+            SandboxConfig {
                 api_key: Some("the-right-key".into()),
-                ..fast_sandbox()
+                ..SandboxConfig::fast()
             },
             "check FAL_KEY",
         ),
         (
-            storyboard::sandbox::SandboxConfig {
+            SandboxConfig {
                 faults: "account_locked~1.0".parse().unwrap(),
-                ..fast_sandbox()
+                ..SandboxConfig::fast()
             },
             "the balance is exhausted; top up",
         ),
     ];
     for (config, says) in cases {
-        let sb = crate::common::start_sandbox(config).await;
-        let dir = tempfile::tempdir().unwrap();
-        let file = write(dir.path(), "shots.yaml", &yaml);
-        let o = render_against(&sb.base_url(), &file, "a-wrong-key", &[]).await;
+        let t = Test::with(config).await;
+        let file = t.write("shots.yaml", &yaml);
+        let o = render_against(&t.url(), &file, "a-wrong-key", &[]).await;
         let err = String::from_utf8_lossy(&o.stderr);
         assert_eq!(o.status.code(), Some(4), "{err}");
         assert_eq!(err.matches(says).count(), 1, "one message: {err}");
-        let r = &sb.stats()["requests"];
+        let r = &t.sb().stats()["requests"];
         let sent = r["submit"].as_u64().unwrap_or(0) + r["unauthorized"].as_u64().unwrap_or(0);
         assert_eq!(sent, 1, "one submit: {err}");
-        assert_eq!(jobs(&sb), 0);
+        assert_eq!(t.jobs(), 0);
         let m: Value =
-            serde_json::from_str(&std::fs::read_to_string(dir.path().join("out/manifest.json")).unwrap()).unwrap();
+            serde_json::from_str(&std::fs::read_to_string(t.path().join("out/manifest.json")).unwrap()).unwrap();
         assert!(crate::common::shot_statuses(&m).iter().all(|s| s == "pending"), "{m}");
     }
 }
@@ -351,7 +338,7 @@ async fn a_refused_key_or_an_empty_balance_costs_one_submit_and_one_message() {
 /// scaled to its size instead of a read timeout, and completes.
 #[tokio::test(flavor = "multi_thread")]
 async fn an_upload_through_a_slow_link_completes() {
-    let sb = crate::common::start_sandbox(fast_sandbox()).await;
+    let t = Test::with(SandboxConfig::fast()).await;
     let addr_cell: Arc<Mutex<Option<SocketAddr>>> = Arc::default();
     let a = addr_cell.clone();
     let app = Router::new().fallback(move |m: Method, u: Uri| {
@@ -374,49 +361,42 @@ async fn an_upload_through_a_slow_link_completes() {
     });
     let storage = serve([127, 0, 0, 1], app).await;
     *addr_cell.lock().unwrap() = Some(storage);
-    let dir = tempfile::tempdir().unwrap();
     let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
     png.resize(200_000, 0);
-    std::fs::write(dir.path().join("frame.png"), png).unwrap();
-    let file = write(
-        dir.path(),
+    std::fs::write(t.path().join("frame.png"), png).unwrap();
+    let file = t.write(
         "shots.yaml",
         "version: 1\noutput: out\nshots:\n  - id: a\n    prompt: a harbour\n    start_image: ./frame.png\n",
     );
     let mut cmd = crate::common::storyboard();
     cmd.arg("render").arg(&file).arg("--yes");
     cmd.env("FAL_KEY", KEY)
-        .env("STORYBOARD_FAL_URL", sb.base_url())
-        .env("STORYBOARD_FAL_API_URL", sb.base_url())
+        .env("STORYBOARD_FAL_URL", t.url())
+        .env("STORYBOARD_FAL_API_URL", t.url())
         .env("STORYBOARD_FAL_STORAGE_URL", format!("http://{storage}"))
         .env("STORYBOARD_HTTP_TIMEOUT_SECONDS", "1");
     let o = tokio::task::spawn_blocking(move || cmd.output().unwrap())
         .await
         .unwrap();
     assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
-    assert_eq!(jobs(&sb), 1);
+    assert_eq!(t.jobs(), 1);
 }
 
 /// A download cut half way is resumed with a Range request (the file host allows it), and the
 /// clip on disk is whole and verified.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_cut_download_resumes_where_it_stopped() {
-    let config = storyboard::sandbox::SandboxConfig {
+    let config = SandboxConfig {
         clip_bytes: Some(3_000_000),
         faults: "truncate=1".parse().unwrap(),
-        ..fast_sandbox()
+        ..SandboxConfig::fast()
     };
-    let sb = crate::common::start_sandbox(config).await;
-    let dir = tempfile::tempdir().unwrap();
-    let o = render_against(&sb.base_url(), &one_shot(dir.path()), "sandbox-key", &[]).await;
+    let t = Test::with(config).await;
+    let o = t.render(&one_shot(t.path()), &[]).await;
     assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
-    assert!(sb.stats()["requests"]["download_range"].as_u64().unwrap_or(0) >= 1);
-    let m: Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.path().join("out/manifest.json")).unwrap()).unwrap();
-    let bytes = std::fs::read(dir.path().join("out/a.mp4")).unwrap();
+    assert!(t.sb().stats()["requests"]["download_range"].as_u64().unwrap_or(0) >= 1);
+    let m: Value = serde_json::from_str(&std::fs::read_to_string(t.path().join("out/manifest.json")).unwrap()).unwrap();
+    let bytes = std::fs::read(t.path().join("out/a.mp4")).unwrap();
     assert_eq!(bytes.len(), 3_000_000);
-    assert_eq!(
-        storyboard::sha256_hex(&bytes),
-        m["shots"][0]["clip"]["sha256"].as_str().unwrap()
-    );
+    assert_eq!(sha256_hex(&bytes), m["shots"][0]["clip"]["sha256"].as_str().unwrap());
 }

@@ -5,15 +5,11 @@
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 
-use super::hostile::{fake_fal, fast_sandbox, jobs, one_shot, written};
-use crate::common::{render_against, run, start_review, text, tool_present, wait_or_kill, write};
+use super::hostile::{fake_fal, one_shot, written};
+use crate::common::{SandboxConfig, Test, render_against, run, start_review, text, tool_present, wait_or_kill, write};
 
 const TWO: &str =
     "version: 1\noutput: out\nshots:\n  - id: a\n    prompt: a quiet harbour\n  - id: b\n    prompt: a red boat\n";
-
-async fn render(sb: &storyboard::sandbox::Sandbox, file: &Path, args: &[&str]) -> std::process::Output {
-    render_against(&sb.base_url(), file, "sandbox-key", args).await
-}
 
 /// Rewrites every journal line holding `needle` with a byte that is not UTF-8 in it.
 fn damage_lines(out: &Path, needle: &str) {
@@ -36,53 +32,50 @@ fn damage_lines(out: &Path, needle: &str) {
 /// journal knew about is never sent again without the user's flag.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_damaged_journal_line_costs_that_line_and_never_a_second_job() {
-    let sb = crate::common::start_sandbox(fast_sandbox()).await;
-    let dir = tempfile::tempdir().unwrap();
-    let file = write(dir.path(), "shots.yaml", TWO);
-    let out = dir.path().join("out");
-    assert_eq!(render(&sb, &file, &[]).await.status.code(), Some(0));
+    let t = Test::with(SandboxConfig::fast()).await;
+    let file = t.write("shots.yaml", TWO);
+    let out = t.out();
+    assert_eq!(t.render(&file, &[]).await.status.code(), Some(0));
     let journal = out.join(".storyboard/journal.jsonl");
     let mut bytes = std::fs::read(&journal).unwrap();
     bytes.splice(0..0, b"\xff\xfe not a record\n".iter().copied());
     std::fs::write(&journal, bytes).unwrap();
-    let o = render(&sb, &file, &[]).await;
+    let o = t.render(&file, &[]).await;
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert!(text(&o).contains("line 1"), "the damaged line is named: {}", text(&o));
-    assert_eq!(jobs(&sb), 2, "nothing bought twice");
+    assert_eq!(t.jobs(), 2, "nothing bought twice");
     // Every record of b damaged: b is known to the journal, so it is not sent again unasked.
     damage_lines(&out, "\"shot\":\"b\"");
-    let o = render(&sb, &file, &[]).await;
-    assert_eq!(jobs(&sb), 2, "b was submitted again: {}", text(&o));
+    let o = t.render(&file, &[]).await;
+    assert_eq!(t.jobs(), 2, "b was submitted again: {}", text(&o));
     assert!(text(&o).contains("--retry-uncertain"), "{}", text(&o));
 }
 
 /// Hole 2: `clean` keeps what the storyboard it is given uses, whatever the last render was.
 #[tokio::test(flavor = "multi_thread")]
 async fn clean_decides_from_the_storyboard_it_is_given() {
-    let sb = crate::common::start_sandbox(fast_sandbox()).await;
-    let dir = tempfile::tempdir().unwrap();
+    let t = Test::with(SandboxConfig::fast()).await;
     let a = "version: 1\noutput: out\nshots:\n  - id: a\n    prompt: the first idea\n";
-    let file = write(dir.path(), "shots.yaml", a);
-    assert_eq!(render(&sb, &file, &[]).await.status.code(), Some(0));
-    write(dir.path(), "shots.yaml", &a.replace("first", "second"));
-    assert_eq!(render(&sb, &file, &[]).await.status.code(), Some(0));
-    write(dir.path(), "shots.yaml", a);
+    let file = t.write("shots.yaml", a);
+    assert_eq!(t.render(&file, &[]).await.status.code(), Some(0));
+    t.write("shots.yaml", &a.replace("first", "second"));
+    assert_eq!(t.render(&file, &[]).await.status.code(), Some(0));
+    t.write("shots.yaml", a);
     let o = run(&["clean"], &file);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    let o = render(&sb, &file, &[]).await;
+    let o = t.render(&file, &[]).await;
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    assert_eq!(jobs(&sb), 2, "clean removed a take the storyboard uses: {}", text(&o));
+    assert_eq!(t.jobs(), 2, "clean removed a take the storyboard uses: {}", text(&o));
 }
 
 /// Hole 5: a user's own clip under a shot's name is never replaced or deleted, by `pick` of
 /// another shot or by a render.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_users_own_clip_under_a_shot_name_is_never_replaced() {
-    let sb = crate::common::start_sandbox(fast_sandbox()).await;
-    let dir = tempfile::tempdir().unwrap();
-    let file = write(dir.path(), "shots.yaml", TWO);
-    let out = dir.path().join("out");
-    assert_eq!(render(&sb, &file, &[]).await.status.code(), Some(0));
+    let t = Test::with(SandboxConfig::fast()).await;
+    let file = t.write("shots.yaml", TWO);
+    let out = t.out();
+    assert_eq!(t.render(&file, &[]).await.status.code(), Some(0));
     // A new file (the render's a.mp4 may be a hard link to the store: never written through).
     std::fs::remove_file(out.join("a.mp4")).unwrap();
     std::fs::write(out.join("a.mp4"), "my graded cut of a\n").unwrap();
@@ -92,7 +85,7 @@ async fn a_users_own_clip_under_a_shot_name_is_never_replaced() {
         std::fs::read_to_string(out.join("a.mp4")).unwrap(),
         "my graded cut of a\n"
     );
-    let o = render(&sb, &file, &[]).await;
+    let o = t.render(&file, &[]).await;
     assert_ne!(o.status.code(), Some(0), "{}", text(&o));
     assert_eq!(
         std::fs::read_to_string(out.join("a.mp4")).unwrap(),
@@ -107,46 +100,44 @@ async fn the_cut_is_never_written_through_a_planted_link() {
     if !tool_present("ffmpeg") {
         return;
     }
-    let sb = crate::common::start_sandbox(fast_sandbox()).await;
-    let dir = tempfile::tempdir().unwrap();
-    let file = one_shot(dir.path());
-    assert_eq!(render(&sb, &file, &[]).await.status.code(), Some(0));
-    let victim = write(dir.path(), "victim.txt", "precious\n");
-    std::os::unix::fs::symlink(&victim, dir.path().join("out/.shots.mp4.part")).unwrap();
+    let t = Test::with(SandboxConfig::fast()).await;
+    let file = one_shot(t.path());
+    assert_eq!(t.render(&file, &[]).await.status.code(), Some(0));
+    let victim = t.write("victim.txt", "precious\n");
+    std::os::unix::fs::symlink(&victim, t.path().join("out/.shots.mp4.part")).unwrap();
     let o = run(&["assemble"], &file);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n");
-    assert!(dir.path().join("out/shots.mp4").is_file());
+    assert!(t.path().join("out/shots.mp4").is_file());
 }
 
 /// Hole 7: `render` never overwrites a foreign `manifest.json`, `assemble` never a foreign
 /// review page, timeline or cut.
 #[tokio::test(flavor = "multi_thread")]
 async fn foreign_manifest_review_timeline_and_cut_are_never_overwritten() {
-    let sb = crate::common::start_sandbox(fast_sandbox()).await;
-    let dir = tempfile::tempdir().unwrap();
-    let file = one_shot(dir.path());
-    let mine = write(dir.path(), "out/manifest.json", "{\"name\": \"my web app\"}\n");
-    let o = render(&sb, &file, &[]).await;
+    let t = Test::with(SandboxConfig::fast()).await;
+    let file = one_shot(t.path());
+    let mine = t.write("out/manifest.json", "{\"name\": \"my web app\"}\n");
+    let o = t.render(&file, &[]).await;
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(text(&o).contains("manifest.json"), "{}", text(&o));
     assert_eq!(std::fs::read_to_string(&mine).unwrap(), "{\"name\": \"my web app\"}\n");
-    assert_eq!(jobs(&sb), 0, "nothing sent");
+    assert_eq!(t.jobs(), 0, "nothing sent");
     std::fs::remove_file(&mine).unwrap();
-    assert_eq!(render(&sb, &file, &[]).await.status.code(), Some(0));
+    assert_eq!(t.render(&file, &[]).await.status.code(), Some(0));
     let own = ["review.html", "shots.otio", "shots.mp4"];
     for name in own {
-        write(dir.path(), &format!("out/{name}"), "the user's own\n");
+        t.write(&format!("out/{name}"), "the user's own\n");
     }
     let o = run(&["assemble"], &file);
     for name in own {
-        let kept = std::fs::read_to_string(dir.path().join("out").join(name)).unwrap();
+        let kept = std::fs::read_to_string(t.out().join(name)).unwrap();
         assert_eq!(kept, "the user's own\n", "{name} was overwritten: {}", text(&o));
         assert!(text(&o).contains(name), "the user is told about {name}: {}", text(&o));
     }
     // Files assemble wrote itself are rewritten freely.
     for name in own {
-        std::fs::remove_file(dir.path().join("out").join(name)).unwrap();
+        std::fs::remove_file(t.out().join(name)).unwrap();
     }
     assert_eq!(run(&["assemble"], &file).status.code(), Some(0));
     let o = run(&["assemble"], &file);
@@ -158,12 +149,11 @@ async fn foreign_manifest_review_timeline_and_cut_are_never_overwritten() {
 /// storyboard's: a crafted folder never makes storyboard write or delete outside it.
 #[tokio::test(flavor = "multi_thread")]
 async fn crafted_ids_in_state_files_never_reach_outside_the_folder() {
-    let sb = crate::common::start_sandbox(fast_sandbox()).await;
-    let dir = tempfile::tempdir().unwrap();
-    let file = one_shot(dir.path());
-    let out = dir.path().join("out");
-    assert_eq!(render(&sb, &file, &[]).await.status.code(), Some(0));
-    let wedding = write(dir.path(), "videos/wedding.mp4", "the wedding\n");
+    let t = Test::with(SandboxConfig::fast()).await;
+    let file = one_shot(t.path());
+    let out = t.out();
+    assert_eq!(t.render(&file, &[]).await.status.code(), Some(0));
+    let wedding = t.write("videos/wedding.mp4", "the wedding\n");
     for state in ["manifest.json", ".storyboard/journal.jsonl"] {
         let path = out.join(state);
         let t = std::fs::read_to_string(&path).unwrap();
@@ -186,14 +176,13 @@ async fn crafted_ids_in_state_files_never_reach_outside_the_folder() {
 #[cfg(unix)]
 #[test]
 fn a_link_in_a_folder_of_a_media_path_is_held_to_the_rule() {
-    let dir = tempfile::tempdir().unwrap();
+    let t = Test::new();
     let private = tempfile::tempdir().unwrap();
     let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
     png.resize(2_000, 0);
     std::fs::write(private.path().join("passport.png"), png).unwrap();
-    std::os::unix::fs::symlink(private.path(), dir.path().join("frames")).unwrap();
-    let file = write(
-        dir.path(),
+    std::os::unix::fs::symlink(private.path(), t.path().join("frames")).unwrap();
+    let file = t.write(
         "shots.yaml",
         "version: 1\noutput: out\nshots:\n  - id: a\n    prompt: a harbour\n    start_image: ./frames/passport.png\n",
     );
@@ -241,11 +230,11 @@ fn spawn(args: &[&str], file: &Path) -> std::process::Child {
 #[test]
 fn a_dotenv_that_is_a_device_or_a_fifo_is_refused() {
     for kind in ["zero", "fifo"] {
-        let dir = tempfile::tempdir().unwrap();
-        let file = one_shot(dir.path());
+        let t = Test::new();
+        let file = one_shot(t.path());
         match kind {
-            "zero" => std::os::unix::fs::symlink("/dev/zero", dir.path().join(".env")).unwrap(),
-            _ => mkfifo(&dir.path().join(".env")),
+            "zero" => std::os::unix::fs::symlink("/dev/zero", t.path().join(".env")).unwrap(),
+            _ => mkfifo(&t.path().join(".env")),
         }
         let o = wait_or_kill(spawn(&["render", "--sandbox", "--yes"], &file), 60);
         let o = o.unwrap_or_else(|| panic!("render hung on a .env that is {kind}"));
@@ -260,8 +249,8 @@ fn a_dotenv_that_is_a_device_or_a_fifo_is_refused() {
 fn watch_stays_stoppable_when_the_file_becomes_a_fifo_or_a_device() {
     use std::io::{BufRead, BufReader};
     for kind in ["fifo", "zero"] {
-        let dir = tempfile::tempdir().unwrap();
-        let file = one_shot(dir.path());
+        let t = Test::new();
+        let file = one_shot(t.path());
         let mut child = spawn(&["watch", "--interval-ms", "20"], &file);
         let dog = crate::common::Watchdog::new(child.id(), 60);
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
@@ -288,11 +277,10 @@ fn watch_stays_stoppable_when_the_file_becomes_a_fifo_or_a_device() {
 #[cfg(unix)]
 #[tokio::test(flavor = "multi_thread")]
 async fn state_files_linked_to_a_device_are_refused() {
-    let sb = crate::common::start_sandbox(fast_sandbox()).await;
-    let dir = tempfile::tempdir().unwrap();
-    let file = one_shot(dir.path());
-    let out = dir.path().join("out");
-    assert_eq!(render(&sb, &file, &[]).await.status.code(), Some(0));
+    let t = Test::with(SandboxConfig::fast()).await;
+    let file = one_shot(t.path());
+    let out = t.out();
+    assert_eq!(t.render(&file, &[]).await.status.code(), Some(0));
     for state in [".storyboard/picks.json", ".storyboard/journal.jsonl", "manifest.json"] {
         let path = out.join(state);
         let saved = std::fs::read(&path).ok();
@@ -314,7 +302,7 @@ async fn state_files_linked_to_a_device_are_refused() {
             std::fs::write(&path, bytes).unwrap();
         }
     }
-    assert_eq!(jobs(&sb), 1);
+    assert_eq!(t.jobs(), 1);
 }
 
 /// Hole 14: the review server serves only regular files in the folder that storyboard wrote:
@@ -322,12 +310,11 @@ async fn state_files_linked_to_a_device_are_refused() {
 #[cfg(unix)]
 #[tokio::test(flavor = "multi_thread")]
 async fn the_review_server_serves_only_files_storyboard_wrote() {
-    let sb = crate::common::start_sandbox(fast_sandbox()).await;
-    let dir = tempfile::tempdir().unwrap();
-    let file = one_shot(dir.path());
-    let out = dir.path().join("out");
-    assert_eq!(render(&sb, &file, &[]).await.status.code(), Some(0));
-    let secret = write(dir.path(), "secret.txt", "root:x:0:0\n");
+    let t = Test::with(SandboxConfig::fast()).await;
+    let file = one_shot(t.path());
+    let out = t.out();
+    assert_eq!(t.render(&file, &[]).await.status.code(), Some(0));
+    let secret = t.write("secret.txt", "root:x:0:0\n");
     std::os::unix::fs::symlink(&secret, out.join("x.mp4")).unwrap();
     std::os::unix::fs::symlink("/dev/zero", out.join("z.mp4")).unwrap();
     write(&out, "mine.mp4", "the user's own clip\n");
@@ -361,9 +348,9 @@ async fn parts_and_encodings_of_a_key_are_masked() {
     let b64 = base64_of(key);
     let echo = format!("bad key: secret {secret}; url {encoded}; basic {b64}");
     let (url, _) = fake_fal((422, json!({"detail": echo}))).await;
-    let dir = tempfile::tempdir().unwrap();
-    let o = render_against(&url, &one_shot(dir.path()), key, &[]).await;
-    let all = format!("{}{}", text(&o), written(dir.path()));
+    let t = Test::new();
+    let o = render_against(&url, &one_shot(t.path()), key, &[]).await;
+    let all = format!("{}{}", text(&o), written(t.path()));
     assert!(all.contains("bad key"), "the message is kept: {all}");
     for part in [secret, encoded, b64.as_str(), "9f8e7d6c5b4a"] {
         assert!(!all.contains(part), "`{part}` was shown or stored: {all}");
@@ -387,15 +374,13 @@ fn base64_of(s: &str) -> String {
 /// Hole 17: `pick` checks a take's content, not only its size, before placing it.
 #[tokio::test(flavor = "multi_thread")]
 async fn pick_never_places_a_changed_clip() {
-    let sb = crate::common::start_sandbox(fast_sandbox()).await;
-    let dir = tempfile::tempdir().unwrap();
-    let file = write(
-        dir.path(),
+    let t = Test::with(SandboxConfig::fast()).await;
+    let file = t.write(
         "shots.yaml",
         "version: 1\noutput: out\nshots:\n  - id: a\n    prompt: a harbour\n    takes: 2\n",
     );
-    let out = dir.path().join("out");
-    assert_eq!(render(&sb, &file, &[]).await.status.code(), Some(0));
+    let out = t.out();
+    assert_eq!(t.render(&file, &[]).await.status.code(), Some(0));
     let m: Value = serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();
     let take1 = m["shots"][0]["takes"]
         .as_array()

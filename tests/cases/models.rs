@@ -2,17 +2,10 @@
 //! prices, beats, references, per-shot models, the bad inputs refused before anything is sent,
 //! and live prices from fal's pricing API.
 
-use crate::common::{storyboard, write};
+use crate::common::{SandboxConfig, Test, storyboard, write};
 use serde_json::{Value, json};
 use std::path::Path;
 use std::process::Output;
-
-fn plan_json(dir: &Path, yaml: &str) -> Value {
-    let file = write(dir, "s.yaml", yaml);
-    let o = storyboard().arg("plan").arg(&file).arg("--json").output().unwrap();
-    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
-    serde_json::from_slice(&o.stdout).unwrap()
-}
 
 fn shot<'a>(plan: &'a Value, id: &str) -> &'a Value {
     plan["shots"]
@@ -61,8 +54,7 @@ shots:
 
 #[test]
 fn v3_and_o3_bodies_follow_the_reference_field_by_field() {
-    let dir = tempfile::tempdir().unwrap();
-    let plan = plan_json(dir.path(), FILM);
+    let plan = Test::new().plan(FILM);
     let hero = shot(&plan, "hero");
     assert_eq!(hero["endpoint"], "fal-ai/kling-video/v3/pro/text-to-video");
     assert_eq!(
@@ -116,8 +108,7 @@ fn v3_and_o3_bodies_follow_the_reference_field_by_field() {
 
 #[test]
 fn v3_prices_are_exact_and_name_their_source() {
-    let dir = tempfile::tempdir().unwrap();
-    let plan = plan_json(dir.path(), FILM);
+    let plan = Test::new().plan(FILM);
     assert_eq!(
         shot(&plan, "hero")["estimated_usd"],
         json!(4.032),
@@ -145,7 +136,7 @@ fn v3_prices_are_exact_and_name_their_source() {
 /// Each bad input: exit 2, the shot and field named, nothing sent and nothing written.
 #[tokio::test(flavor = "multi_thread")]
 async fn bad_v3_inputs_are_refused_before_anything_is_sent() {
-    let sb = crate::common::start_sandbox(storyboard::sandbox::SandboxConfig::fast()).await;
+    let sb = crate::common::start_sandbox(SandboxConfig::fast()).await;
     let beats = |n: usize, secs: u64| {
         let list: Vec<String> = (0..n)
             .map(|i| format!("{{ prompt: b{i}, duration: {secs} }}"))
@@ -197,7 +188,7 @@ async fn bad_v3_inputs_are_refused_before_anything_is_sent() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_price_change_at_fal_reaches_the_estimate_with_its_source() {
-    let sb = crate::common::start_sandbox(storyboard::sandbox::SandboxConfig::fast()).await;
+    let sb = crate::common::start_sandbox(SandboxConfig::fast()).await;
     let cache = tempfile::tempdir().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let file = write(

@@ -1,15 +1,7 @@
 //! `plan`, `models` and `schema`: expansion, endpoint selection, request bodies and prices.
 
-use crate::common::{example, root, storyboard, write};
+use crate::common::{Test, example, root, storyboard, write};
 use serde_json::{Value, json};
-
-fn plan_json(yaml: &str) -> Value {
-    let dir = tempfile::tempdir().unwrap();
-    let file = write(dir.path(), "shots.yaml", yaml);
-    let out = storyboard().arg("plan").arg(&file).arg("--json").output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    serde_json::from_slice(&out.stdout).unwrap()
-}
 
 fn ids(plan: &Value) -> Vec<String> {
     plan["shots"]
@@ -87,7 +79,7 @@ fn reunion_plan_has_exact_bodies_and_prices() {
 
 #[test]
 fn v25_turbo_ten_seconds_costs_seventy_cents_and_uses_its_field_names() {
-    let plan = plan_json(
+    let plan = Test::new().plan(
         "version: 1\nmodel: kling-v2.5-turbo-pro\ndefaults:\n  generate_audio: true\n  aspect_ratio: \"9:16\"\nshots:\n  - id: a\n    prompt: hi\n    duration: 10\n  - id: b\n    prompt: hi\n    start_image: https://x.test/a.png\n    end_image: https://x.test/b.png\n",
     );
     let a = &plan["shots"][0];
@@ -107,7 +99,7 @@ fn v25_turbo_ten_seconds_costs_seventy_cents_and_uses_its_field_names() {
 
 #[test]
 fn v26_audio_tiers_are_priced_exactly() {
-    let plan = plan_json(
+    let plan = Test::new().plan(
         "version: 1\nvoices: {m: vc_1}\nshots:\n  - id: silent\n    prompt: hi\n    generate_audio: false\n  - id: audio\n    prompt: hi\n    duration: 10\n  - id: voiced\n    prompt: \"{{ voice('m') }} hi\"\n    start_image: https://x.test/a.png\n    duration: 10\n",
     );
     let prices: Vec<&Value> = plan["shots"]
@@ -122,7 +114,7 @@ fn v26_audio_tiers_are_priced_exactly() {
 
 #[test]
 fn matrix_and_takes_expand_in_declaration_order() {
-    let plan = plan_json(
+    let plan = Test::new().plan(
         "version: 1\nshots:\n  - id: \"{{ b }}-{{ a }}\"\n    prompt: \"{{ a }} {{ b }} #{{ shot.index }} {{ shot.id }}\"\n    matrix:\n      b: [x, y]\n      a: [1, 2]\n    takes: 2\n",
     );
     assert_eq!(
@@ -145,7 +137,7 @@ fn matrix_and_takes_expand_in_declaration_order() {
 
 #[test]
 fn defaults_merge_under_each_shot() {
-    let plan = plan_json(
+    let plan = Test::new().plan(
         "version: 1\ndefaults:\n  duration: 10\n  negative_prompt: no text\n  cfg_scale: 0.2\nshots:\n  - id: a\n    prompt: hi\n  - id: b\n    prompt: hi\n    duration: \"5\"\n    cfg_scale: 0.9\n",
     );
     assert_eq!(plan["shots"][0]["input"]["duration"], "10");
@@ -177,7 +169,7 @@ fn motion_control_is_unpriced_without_price_usd() {
 
 #[test]
 fn eachlabs_sends_every_parameter_and_marks_the_assumed_price() {
-    let plan = plan_json("version: 1\nprovider: eachlabs\nshots:\n  - id: a\n    prompt: hi\n");
+    let plan = Test::new().plan("version: 1\nprovider: eachlabs\nshots:\n  - id: a\n    prompt: hi\n");
     let a = &plan["shots"][0];
     assert_eq!(a["endpoint"], "kling-v2-6-pro-text-to-video");
     assert_eq!(a["version"], "0.0.1");
@@ -187,7 +179,7 @@ fn eachlabs_sends_every_parameter_and_marks_the_assumed_price() {
 
 #[test]
 fn budget_is_compared_with_the_estimate() {
-    let plan = plan_json("version: 1\nbudget_usd: 1\nshots:\n  - prompt: a\n  - prompt: b\n");
+    let plan = Test::new().plan("version: 1\nbudget_usd: 1\nshots:\n  - prompt: a\n  - prompt: b\n");
     assert_eq!(plan["within_budget"], json!(false));
     let dir = tempfile::tempdir().unwrap();
     let file = write(
@@ -213,7 +205,7 @@ fn plan_reads_standard_input() {
 
 #[test]
 fn identical_requests_are_warned_about() {
-    let plan = plan_json("version: 1\nshots:\n  - id: a\n    prompt: same\n  - id: b\n    prompt: same\n");
+    let plan = Test::new().plan("version: 1\nshots:\n  - id: a\n    prompt: same\n  - id: b\n    prompt: same\n");
     assert_eq!(plan["shots"][0]["request_key"], plan["shots"][1]["request_key"]);
     assert!(plan["warnings"][0].as_str().unwrap().contains("same request"));
 }

@@ -1,13 +1,13 @@
 //! Bad input: exit 2, one clear message per problem naming the file and line or the shot and
 //! field, nothing written. One test per case.
 
-use crate::common::{files_below, storyboard, write};
+use crate::common::{Test, files_below, storyboard};
 
 /// Plans `yaml` from a fresh folder and asserts exit 2, that stderr names the file and holds
 /// every `expect`ed fragment, and that nothing was written.
 fn refuses(yaml: &str, expect: &[&str]) -> String {
-    let dir = tempfile::tempdir().unwrap();
-    let file = write(dir.path(), "shots.yaml", yaml);
+    let t = Test::new();
+    let file = t.write("shots.yaml", yaml);
     let out = storyboard().arg("plan").arg(&file).output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert_eq!(out.status.code(), Some(2), "stderr: {stderr}");
@@ -20,7 +20,7 @@ fn refuses(yaml: &str, expect: &[&str]) -> String {
     for e in expect {
         assert!(stderr.contains(e), "expected {e:?} in: {stderr}");
     }
-    assert_eq!(files_below(dir.path()), ["shots.yaml"], "plan wrote files");
+    assert_eq!(files_below(t.path()), ["shots.yaml"], "plan wrote files");
     stderr
 }
 
@@ -298,10 +298,9 @@ fn missing_file_is_bad_input() {
 
 #[test]
 fn local_image_with_a_wrong_extension() {
-    let dir = tempfile::tempdir().unwrap();
-    write(dir.path(), "frames/a.gif", "GIF89a");
-    let file = write(
-        dir.path(),
+    let t = Test::new();
+    t.write("frames/a.gif", "GIF89a");
+    let file = t.write(
         "shots.yaml",
         &shots("  - id: a\n    prompt: hi\n    start_image: ./frames/a.gif\n"),
     );
@@ -316,13 +315,11 @@ fn local_image_with_a_wrong_extension() {
 
 #[test]
 fn local_image_that_is_a_folder_or_too_big() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(dir.path().join("frames/dir.png")).unwrap();
-    let big = std::fs::File::create(dir.path().join("frames/big.png")).unwrap();
+    let t = Test::new();
+    std::fs::create_dir_all(t.path().join("frames/dir.png")).unwrap();
+    let big = std::fs::File::create(t.path().join("frames/big.png")).unwrap();
     big.set_len(11 * 1024 * 1024).unwrap();
-    let file = write(
-        dir.path(),
-        "shots.yaml",
+    let file = t.write("shots.yaml",
         &shots(
             "  - id: a\n    prompt: hi\n    start_image: ./frames/dir.png\n  - id: b\n    prompt: hi\n    start_image: ./frames/big.png\n",
         ),
@@ -407,8 +404,8 @@ fn ids_that_differ_only_by_case() {
 
 #[test]
 fn a_byte_order_mark_is_accepted() {
-    let dir = tempfile::tempdir().unwrap();
-    let file = write(dir.path(), "shots.yaml", "\u{feff}version: 1\nshots:\n  - prompt: hi\n");
+    let t = Test::new();
+    let file = t.write("shots.yaml", "\u{feff}version: 1\nshots:\n  - prompt: hi\n");
     let out = storyboard().arg("plan").arg(&file).output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
 }
@@ -504,10 +501,9 @@ fn endless_or_huge_inputs_are_not_read_to_the_end() {
 
 #[test]
 fn a_text_file_named_png_is_not_uploaded() {
-    let dir = tempfile::tempdir().unwrap();
-    write(dir.path(), "frame.png", "not an image at all\n");
-    let file = write(
-        dir.path(),
+    let t = Test::new();
+    t.write("frame.png", "not an image at all\n");
+    let file = t.write(
         "shots.yaml",
         &shots("  - id: a\n    prompt: hi\n    start_image: ./frame.png\n"),
     );
@@ -520,16 +516,14 @@ fn a_text_file_named_png_is_not_uploaded() {
 #[cfg(unix)]
 #[test]
 fn a_link_out_of_the_storyboard_folder_is_not_uploaded() {
-    let dir = tempfile::tempdir().unwrap();
+    let t = Test::new();
     let outside = tempfile::tempdir().unwrap();
     // A real PNG outside the folder, and a link to it (and one to /etc/passwd) inside.
     let png = outside.path().join("secret.png");
     std::fs::copy(crate::common::example("frames/boots.png"), &png).unwrap();
-    std::os::unix::fs::symlink(&png, dir.path().join("frame.png")).unwrap();
-    std::os::unix::fs::symlink("/etc/passwd", dir.path().join("passwd.png")).unwrap();
-    let file = write(
-        dir.path(),
-        "shots.yaml",
+    std::os::unix::fs::symlink(&png, t.path().join("frame.png")).unwrap();
+    std::os::unix::fs::symlink("/etc/passwd", t.path().join("passwd.png")).unwrap();
+    let file = t.write("shots.yaml",
         &shots(
             "  - id: a\n    prompt: hi\n    start_image: ./frame.png\n  - id: b\n    prompt: hi\n    start_image: ./passwd.png\n",
         ),
@@ -540,8 +534,7 @@ fn a_link_out_of_the_storyboard_folder_is_not_uploaded() {
     assert_eq!(err.matches("outside the storyboard's folder").count(), 2, "{err}");
     assert!(err.contains("write the real path"), "{err}");
     // The escape hatch: the real path, written out, is used.
-    let ok = write(
-        dir.path(),
+    let ok = t.write(
         "ok.yaml",
         &format!(
             "version: 1\nshots:\n  - id: a\n    prompt: hi\n    start_image: {}\n",

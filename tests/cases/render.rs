@@ -1,44 +1,21 @@
 //! `render` against the sandbox over real HTTP: clips, manifest, concurrency, every fault
 //! knob, resume and cache, budget and confirmation, and keys that never leak.
 
-use crate::common::{example, files_below, root, storyboard, write};
+use crate::common::{
+    Fault, FaultPlan, SandboxConfig, Test, example, fast, files_below, manifest, root, sha256_hex, storyboard, text,
+};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
-use std::process::Output;
 use std::time::Duration;
-use storyboard::sandbox::{Fault, FaultPlan, Sandbox, SandboxConfig};
 
 const KEY: &str = "sk-test-SECRET-4242";
 
-async fn sandbox(config: SandboxConfig) -> Sandbox {
-    crate::common::start_sandbox(config).await
+/// A test with a sandbox started with `config`, sending [`KEY`].
+async fn test(config: SandboxConfig) -> Test {
+    Test::with(config).await.key(KEY)
 }
 
-fn fast() -> SandboxConfig {
-    SandboxConfig {
-        queue_time: Duration::from_millis(10),
-        job_time: Duration::from_millis(40),
-        ..SandboxConfig::fast()
-    }
-}
-
-/// Runs `storyboard render FILE --yes …` against the sandbox at `url`.
-async fn render(url: &str, file: &Path, args: &[&str]) -> Output {
-    crate::common::render_against(url, file, KEY, args).await
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "stdout:\n{}\nstderr:\n{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-fn manifest(out: &Path) -> Value {
-    serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap()
-}
-
+/// `shot=status` for each shot of a manifest.
 fn statuses(m: &Value) -> Vec<String> {
     m["shots"]
         .as_array()
@@ -60,7 +37,7 @@ fn assert_valid_manifest(out: &Path) {
             let path = out.join(clip["path"].as_str().unwrap());
             let bytes = std::fs::read(&path).unwrap();
             assert_eq!(bytes.len() as u64, clip["bytes"].as_u64().unwrap());
-            assert_eq!(storyboard::sha256_hex(&bytes), clip["sha256"].as_str().unwrap());
+            assert_eq!(sha256_hex(&bytes), clip["sha256"].as_str().unwrap());
         }
     }
     assert!(
@@ -79,10 +56,6 @@ fn shots_yaml(n: usize, extra: &str) -> String {
     s
 }
 
-fn jobs(sb: &Sandbox) -> u64 {
-    sb.stats()["jobs_created_total"].as_u64().unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn every_example_renders_in_the_sandbox_with_a_valid_manifest() {
     let mut names: Vec<String> = std::fs::read_dir(root().join("examples"))
@@ -99,8 +72,8 @@ async fn every_example_renders_in_the_sandbox_with_a_valid_manifest() {
             eprintln!("skipping {name}: chained shots need ffmpeg");
             continue;
         }
-        let dir = tempfile::tempdir().unwrap();
-        let out = dir.path().join("out");
+        let t = Test::new();
+        let out = t.out();
         let mut cmd = storyboard();
         cmd.arg("render")
             .arg(example(name))
@@ -124,19 +97,18 @@ async fn every_example_renders_in_the_sandbox_with_a_valid_manifest() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn concurrency_never_exceeds_the_limit_and_is_used() {
-    let sb = sandbox(SandboxConfig {
+    let t = test(SandboxConfig {
         job_time: Duration::from_millis(150),
         ..fast()
     })
     .await;
-    let dir = tempfile::tempdir().unwrap();
-    let file = write(dir.path(), "s.yaml", &shots_yaml(12, ""));
-    let o = render(&sb.base_url(), &file, &["--concurrency", "3"]).await;
+    let file = t.storyboard(&shots_yaml(12, ""));
+    let o = t.render(&file, &["--concurrency", "3"]).await;
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    let stats = sb.stats();
+    let stats = t.sb().stats();
     assert_eq!(stats["jobs_created_total"], 12);
     assert_eq!(stats["max_in_flight"], 3, "{stats}");
-    assert_valid_manifest(&dir.path().join("out"));
+    assert_valid_manifest(&t.out());
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -150,34 +122,32 @@ async fn transient_faults_end_in_clips_with_nothing_submitted_twice() {
         FaultPlan::first(Fault::Truncate, 3),
     ];
     for plan in plans {
-        let sb = sandbox(SandboxConfig {
+        let t = test(SandboxConfig {
             faults: plan.clone(),
             clip_bytes: Some(300_000),
             ..fast()
         })
         .await;
-        let dir = tempfile::tempdir().unwrap();
-        let file = write(dir.path(), "s.yaml", &shots_yaml(6, ""));
-        let o = render(&sb.base_url(), &file, &["--concurrency", "3"]).await;
+        let file = t.storyboard(&shots_yaml(6, ""));
+        let o = t.render(&file, &["--concurrency", "3"]).await;
         assert_eq!(o.status.code(), Some(0), "{plan:?}: {}", text(&o));
-        assert_eq!(jobs(&sb), 6, "{plan:?}");
-        let injected = sb.stats()["faults_injected"].clone();
+        assert_eq!(t.jobs(), 6, "{plan:?}");
+        let injected = t.sb().stats()["faults_injected"].clone();
         for (fault, rule) in &plan.rules {
             assert_eq!(injected[fault.name()], rule.first, "{plan:?}: {injected}");
         }
-        assert_valid_manifest(&dir.path().join("out"));
+        assert_valid_manifest(&t.out());
     }
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn failed_jobs_are_recorded_and_the_rest_go_on() {
-    let sb = sandbox(fast()).await;
-    let dir = tempfile::tempdir().unwrap();
+    let t = test(fast()).await;
     let yaml = "version: 1\noutput: out\nshots:\n  - id: ok\n    prompt: fine\n  - id: broken\n    prompt: \"breaks [sandbox:fail]\"\n  - id: refused\n    prompt: \"flagged [sandbox:reject]\"\n  - id: also-ok\n    prompt: fine too\n";
-    let file = write(dir.path(), "s.yaml", yaml);
-    let o = render(&sb.base_url(), &file, &[]).await;
+    let file = t.storyboard(yaml);
+    let o = t.render(&file, &[]).await;
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
-    let m = manifest(&dir.path().join("out"));
+    let m = t.manifest();
     assert_eq!(
         statuses(&m),
         ["ok=done", "broken=failed", "refused=failed", "also-ok=done"]
@@ -196,8 +166,8 @@ async fn failed_jobs_are_recorded_and_the_rest_go_on() {
         m["shots"][2]
     );
     assert!(m["shots"][1]["request_id"].is_string());
-    assert_valid_manifest(&dir.path().join("out"));
-    let st = storyboard().arg("status").arg(dir.path().join("out")).output().unwrap();
+    assert_valid_manifest(&t.out());
+    let st = storyboard().arg("status").arg(t.out()).output().unwrap();
     let table = String::from_utf8_lossy(&st.stdout);
     assert!(table.contains("2 done") && table.contains("2 failed"), "{table}");
     assert!(
@@ -205,154 +175,131 @@ async fn failed_jobs_are_recorded_and_the_rest_go_on() {
         "{table}"
     );
     // Failures are never cached: the next run submits them again, and only them.
-    let o = render(&sb.base_url(), &file, &[]).await;
+    let o = t.render(&file, &[]).await;
     assert_eq!(o.status.code(), Some(1));
-    assert_eq!(jobs(&sb), 6);
+    assert_eq!(t.jobs(), 6);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_ambiguous_submit_is_uncertain_and_never_silently_repeated() {
     // Without a request history to look it up in (the adoption path is tested in crash.rs).
-    let sb = sandbox(SandboxConfig {
+    let t = test(SandboxConfig {
         faults: "submit_drop=1,history_off~1.0".parse().unwrap(),
         ..fast()
     })
     .await;
-    let dir = tempfile::tempdir().unwrap();
-    let file = write(dir.path(), "s.yaml", &shots_yaml(3, ""));
-    let o = render(&sb.base_url(), &file, &["--concurrency", "1"]).await;
+    let file = t.storyboard(&shots_yaml(3, ""));
+    let o = t.render(&file, &["--concurrency", "1"]).await;
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert!(
         String::from_utf8_lossy(&o.stderr).contains("--retry-uncertain"),
         "{}",
         text(&o)
     );
-    let m = manifest(&dir.path().join("out"));
+    let m = t.manifest();
     assert_eq!(statuses(&m), ["s0=uncertain", "s1=done", "s2=done"]);
-    assert_eq!(jobs(&sb), 3, "the dropped submit did create a job");
+    assert_eq!(t.jobs(), 3, "the dropped submit did create a job");
     // A plain re-run leaves it alone.
-    let o = render(&sb.base_url(), &file, &[]).await;
+    let o = t.render(&file, &[]).await;
     assert_eq!(o.status.code(), Some(1));
-    assert_eq!(jobs(&sb), 3);
-    assert_eq!(
-        statuses(&manifest(&dir.path().join("out"))),
-        ["s0=uncertain", "s1=cached", "s2=cached"]
-    );
+    assert_eq!(t.jobs(), 3);
+    assert_eq!(statuses(&t.manifest()), ["s0=uncertain", "s1=cached", "s2=cached"]);
     // After checking, the user asks for it again: one more job.
-    let o = render(&sb.base_url(), &file, &["--retry-uncertain"]).await;
+    let o = t.render(&file, &["--retry-uncertain"]).await;
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    assert_eq!(jobs(&sb), 4);
-    assert_valid_manifest(&dir.path().join("out"));
+    assert_eq!(t.jobs(), 4);
+    assert_valid_manifest(&t.out());
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_expired_result_is_said_plainly_and_resubmitted_only_when_asked() {
     // Gone means: the queue forgot the result and the request history cannot give it either.
-    let sb = sandbox(SandboxConfig {
+    let t = test(SandboxConfig {
         result_ttl: Some(Duration::ZERO),
         job_time: Duration::from_millis(40),
         faults: "history_off~1.0".parse().unwrap(),
         ..fast()
     })
     .await;
-    let dir = tempfile::tempdir().unwrap();
-    let file = write(dir.path(), "s.yaml", &shots_yaml(1, ""));
+    let file = t.storyboard(&shots_yaml(1, ""));
     // A result of zero lifetime is gone by the time anyone asks for it.
-    let o = render(&sb.base_url(), &file, &[]).await;
+    let o = t.render(&file, &[]).await;
     assert_eq!(o.status.code(), Some(1));
-    let m = manifest(&dir.path().join("out"));
+    let m = t.manifest();
     let err = m["shots"][0]["error"].as_str().unwrap();
     assert!(err.contains("gone") && err.contains("--resubmit-expired"), "{err}");
     assert!(
         err.contains("request history") && err.contains("not available"),
         "says what was tried: {err}"
     );
-    let o = render(&sb.base_url(), &file, &[]).await;
+    let o = t.render(&file, &[]).await;
     assert_eq!(o.status.code(), Some(1));
-    assert_eq!(jobs(&sb), 1, "not resubmitted without --resubmit-expired");
-    let _ = render(&sb.base_url(), &file, &["--resubmit-expired"]).await;
-    assert_eq!(jobs(&sb), 2);
+    assert_eq!(t.jobs(), 1, "not resubmitted without --resubmit-expired");
+    let _ = t.render(&file, &["--resubmit-expired"]).await;
+    assert_eq!(t.jobs(), 2);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn re_runs_render_only_what_changed() {
-    let sb = sandbox(fast()).await;
-    let dir = tempfile::tempdir().unwrap();
+    let t = test(fast()).await;
     let v1 = "version: 1\noutput: out\nshots:\n  - id: a\n    prompt: alpha\n  - id: b\n    prompt: beta\n  - id: c\n    prompt: gamma\n";
-    let file = write(dir.path(), "s.yaml", v1);
-    assert_eq!(render(&sb.base_url(), &file, &[]).await.status.code(), Some(0));
-    assert_eq!(jobs(&sb), 3);
+    let file = t.storyboard(v1);
+    assert_eq!(t.render(&file, &[]).await.status.code(), Some(0));
+    assert_eq!(t.jobs(), 3);
     // Unchanged: nothing.
-    assert_eq!(render(&sb.base_url(), &file, &[]).await.status.code(), Some(0));
-    assert_eq!(jobs(&sb), 3);
+    assert_eq!(t.render(&file, &[]).await.status.code(), Some(0));
+    assert_eq!(t.jobs(), 3);
     // Reordered and renamed: nothing (the renamed clip is copied).
-    write(
-        dir.path(),
-        "s.yaml",
-        "version: 1\noutput: out\nshots:\n  - id: c\n    prompt: gamma\n  - id: bee\n    prompt: beta\n  - id: a\n    prompt: alpha\n",
+    t.storyboard("version: 1\noutput: out\nshots:\n  - id: c\n    prompt: gamma\n  - id: bee\n    prompt: beta\n  - id: a\n    prompt: alpha\n",
     );
-    let o = render(&sb.base_url(), &file, &[]).await;
+    let o = t.render(&file, &[]).await;
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    assert_eq!(jobs(&sb), 3);
-    assert!(dir.path().join("out/bee.mp4").exists());
+    assert_eq!(t.jobs(), 3);
+    assert!(t.path().join("out/bee.mp4").exists());
     // One prompt edited: one job.
-    write(
-        dir.path(),
-        "s.yaml",
-        "version: 1\noutput: out\nshots:\n  - id: c\n    prompt: gamma\n  - id: bee\n    prompt: beta, edited\n  - id: a\n    prompt: alpha\n",
+    t.storyboard("version: 1\noutput: out\nshots:\n  - id: c\n    prompt: gamma\n  - id: bee\n    prompt: beta, edited\n  - id: a\n    prompt: alpha\n",
     );
-    assert_eq!(render(&sb.base_url(), &file, &[]).await.status.code(), Some(0));
-    assert_eq!(jobs(&sb), 4);
+    assert_eq!(t.render(&file, &[]).await.status.code(), Some(0));
+    assert_eq!(t.jobs(), 4);
     // --only with --force: exactly the selected ones.
     assert_eq!(
-        render(&sb.base_url(), &file, &["--force", "--only", "a", "c*"])
-            .await
-            .status
-            .code(),
+        t.render(&file, &["--force", "--only", "a", "c*"]).await.status.code(),
         Some(0)
     );
-    assert_eq!(jobs(&sb), 6);
-    assert_eq!(
-        statuses(&manifest(&dir.path().join("out"))),
-        ["c=done", "bee=cached", "a=done"]
-    );
-    assert_valid_manifest(&dir.path().join("out"));
+    assert_eq!(t.jobs(), 6);
+    assert_eq!(statuses(&t.manifest()), ["c=done", "bee=cached", "a=done"]);
+    assert_valid_manifest(&t.out());
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_same_request_twice_is_submitted_once_and_copied() {
-    let sb = sandbox(fast()).await;
-    let dir = tempfile::tempdir().unwrap();
-    let file = write(
-        dir.path(),
-        "s.yaml",
-        "version: 1\noutput: out\nshots:\n  - id: one\n    prompt: same\n  - id: two\n    prompt: same\n",
-    );
-    let o = render(&sb.base_url(), &file, &[]).await;
+    let t = test(fast()).await;
+    let file =
+        t.storyboard("version: 1\noutput: out\nshots:\n  - id: one\n    prompt: same\n  - id: two\n    prompt: same\n");
+    let o = t.render(&file, &[]).await;
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    assert_eq!(jobs(&sb), 1);
-    let m = manifest(&dir.path().join("out"));
+    assert_eq!(t.jobs(), 1);
+    let m = t.manifest();
     assert_eq!(m["shots"][0]["clip"]["sha256"], m["shots"][1]["clip"]["sha256"]);
-    assert_valid_manifest(&dir.path().join("out"));
+    assert_valid_manifest(&t.out());
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn keys_never_appear_in_output_or_files() {
-    let sb = sandbox(SandboxConfig {
+    let t = test(SandboxConfig {
         faults: FaultPlan::first(Fault::Submit429, 1).with(Fault::FailJob, 1),
         ..fast()
     })
     .await;
-    let dir = tempfile::tempdir().unwrap();
-    let file = write(dir.path(), "s.yaml", &shots_yaml(3, ""));
+    let file = t.storyboard(&shots_yaml(3, ""));
     let mut outputs = Vec::new();
-    outputs.push(render(&sb.base_url(), &file, &[]).await);
-    outputs.push(render(&sb.base_url(), &file, &["--json"]).await);
+    outputs.push(t.render(&file, &[]).await);
+    outputs.push(t.render(&file, &["--json"]).await);
     for o in &outputs {
         assert!(!text(o).contains("SECRET-4242"), "key leaked: {}", text(o));
     }
-    for f in files_below(dir.path()) {
-        let bytes = std::fs::read(dir.path().join(&f)).unwrap();
+    for f in files_below(t.path()) {
+        let bytes = std::fs::read(t.path().join(&f)).unwrap();
         assert!(
             !String::from_utf8_lossy(&bytes).contains("SECRET-4242"),
             "key leaked into {f}"
@@ -362,10 +309,9 @@ async fn keys_never_appear_in_output_or_files() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn json_events_are_one_object_per_line() {
-    let sb = sandbox(fast()).await;
-    let dir = tempfile::tempdir().unwrap();
-    let file = write(dir.path(), "s.yaml", &shots_yaml(2, ""));
-    let o = render(&sb.base_url(), &file, &["--json"]).await;
+    let t = test(fast()).await;
+    let file = t.storyboard(&shots_yaml(2, ""));
+    let o = t.render(&file, &["--json"]).await;
     assert_eq!(o.status.code(), Some(0));
     let events: Vec<Value> = String::from_utf8_lossy(&o.stdout)
         .lines()
@@ -384,52 +330,31 @@ async fn json_events_are_one_object_per_line() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn budget_and_confirmation_are_checked_before_any_request() {
-    let sb = sandbox(fast()).await;
-    let dir = tempfile::tempdir().unwrap();
-    let file = write(dir.path(), "s.yaml", &shots_yaml(3, "budget_usd: 1\n"));
-    let o = render(&sb.base_url(), &file, &[]).await;
+    let t = test(fast()).await;
+    let file = t.storyboard(&shots_yaml(3, "budget_usd: 1\n"));
+    let o = t.render(&file, &[]).await;
     assert_eq!(o.status.code(), Some(3), "{}", text(&o));
     assert!(String::from_utf8_lossy(&o.stderr).contains("exceeds the budget"));
-    let o = render(&sb.base_url(), &file, &["--max-cost", "0.5"]).await;
+    let o = t.render(&file, &["--max-cost", "0.5"]).await;
     assert_eq!(o.status.code(), Some(3));
     // Without a terminal and without --yes, a paid render needs a covering budget.
-    let file2 = write(dir.path(), "t.yaml", &shots_yaml(1, ""));
-    let url = sb.base_url();
-    let mut cmd = storyboard();
-    cmd.arg("render")
-        .arg(&file2)
-        .env("FAL_KEY", KEY)
-        .env("STORYBOARD_FAL_URL", &url)
-        .env("STORYBOARD_FAL_API_URL", &url);
-    let o = tokio::task::spawn_blocking(move || cmd.output().unwrap())
-        .await
-        .unwrap();
+    let file2 = t.write("t.yaml", &shots_yaml(1, ""));
+    let o = t.run("render", &file2, &[]).await;
     assert_eq!(o.status.code(), Some(3), "{}", text(&o));
     assert!(String::from_utf8_lossy(&o.stderr).contains("--yes"));
-    assert_eq!(jobs(&sb), 0);
-    assert!(
-        !dir.path().join("out").exists(),
-        "nothing is written before confirmation"
-    );
+    assert_eq!(t.jobs(), 0);
+    assert!(!t.out().exists(), "nothing is written before confirmation");
     // With a budget that covers it, no --yes is needed.
-    let file3 = write(dir.path(), "u.yaml", &shots_yaml(1, "budget_usd: 5\n"));
-    let mut cmd = storyboard();
-    cmd.arg("render")
-        .arg(&file3)
-        .env("FAL_KEY", KEY)
-        .env("STORYBOARD_FAL_URL", &url)
-        .env("STORYBOARD_FAL_API_URL", &url);
-    let o = tokio::task::spawn_blocking(move || cmd.output().unwrap())
-        .await
-        .unwrap();
+    let file3 = t.write("u.yaml", &shots_yaml(1, "budget_usd: 5\n"));
+    let o = t.run("render", &file3, &[]).await;
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    assert_eq!(jobs(&sb), 1);
+    assert_eq!(t.jobs(), 1);
 }
 
 #[test]
 fn a_missing_key_mentions_sandbox_and_plan() {
-    let dir = tempfile::tempdir().unwrap();
-    let file = write(dir.path(), "s.yaml", &shots_yaml(1, ""));
+    let t = Test::new();
+    let file = t.storyboard(&shots_yaml(1, ""));
     let o = storyboard().arg("render").arg(&file).arg("--yes").output().unwrap();
     assert_eq!(o.status.code(), Some(2));
     let err = String::from_utf8_lossy(&o.stderr);
@@ -441,8 +366,8 @@ fn a_missing_key_mentions_sandbox_and_plan() {
 
 #[test]
 fn plain_http_is_refused_for_non_loopback_hosts() {
-    let dir = tempfile::tempdir().unwrap();
-    let file = write(dir.path(), "s.yaml", &shots_yaml(1, ""));
+    let t = Test::new();
+    let file = t.storyboard(&shots_yaml(1, ""));
     let o = storyboard()
         .arg("render")
         .arg(&file)
@@ -457,10 +382,9 @@ fn plain_http_is_refused_for_non_loopback_hosts() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_second_render_on_a_folder_in_use_refuses_before_any_request() {
-    let sb = sandbox(fast()).await;
-    let dir = tempfile::tempdir().unwrap();
-    let file = write(dir.path(), "s.yaml", &shots_yaml(2, ""));
-    let lock_path: PathBuf = dir.path().join("out/.storyboard/lock");
+    let t = test(fast()).await;
+    let file = t.storyboard(&shots_yaml(2, ""));
+    let lock_path: PathBuf = t.path().join("out/.storyboard/lock");
     std::fs::create_dir_all(lock_path.parent().unwrap()).unwrap();
     let held = std::fs::OpenOptions::new()
         .create(true)
@@ -470,41 +394,38 @@ async fn a_second_render_on_a_folder_in_use_refuses_before_any_request() {
         .unwrap();
     held.try_lock().unwrap();
     std::fs::write(&lock_path, "4242").unwrap();
-    let o = render(&sb.base_url(), &file, &[]).await;
+    let o = t.render(&file, &[]).await;
     assert_ne!(o.status.code(), Some(0));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("another render") && err.contains("4242"), "{err}");
-    assert_eq!(jobs(&sb), 0);
+    assert_eq!(t.jobs(), 0);
     drop(held);
-    let o = render(&sb.base_url(), &file, &[]).await;
+    let o = t.render(&file, &[]).await;
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn eachlabs_renders_and_reports_its_cost() {
-    let sb = sandbox(fast()).await;
-    let dir = tempfile::tempdir().unwrap();
-    let file = write(dir.path(), "s.yaml", &shots_yaml(2, "provider: eachlabs\n"));
-    let o = render(&sb.base_url(), &file, &[]).await;
+    let t = test(fast()).await;
+    let file = t.storyboard(&shots_yaml(2, "provider: eachlabs\n"));
+    let o = t.render(&file, &[]).await;
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    let m = manifest(&dir.path().join("out"));
+    let m = t.manifest();
     assert_eq!(m["shots"][0]["status"], "done");
     assert_eq!(m["shots"][0]["actual_usd"], json!(0.7));
-    assert_eq!(sb.stats()["jobs_created"]["kling-v2-6-pro-text-to-video"], 2);
-    assert_valid_manifest(&dir.path().join("out"));
+    assert_eq!(t.sb().stats()["jobs_created"]["kling-v2-6-pro-text-to-video"], 2);
+    assert_valid_manifest(&t.out());
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn two_renders_started_at_once_on_one_folder_pay_once() {
-    let sb = sandbox(SandboxConfig {
+    let t = test(SandboxConfig {
         job_time: Duration::from_millis(800),
         ..fast()
     })
     .await;
-    let dir = tempfile::tempdir().unwrap();
-    let file = write(dir.path(), "s.yaml", &shots_yaml(3, ""));
-    let url = sb.base_url();
-    let (a, b) = tokio::join!(render(&url, &file, &[]), render(&url, &file, &[]));
+    let file = t.storyboard(&shots_yaml(3, ""));
+    let (a, b) = tokio::join!(t.render(&file, &[]), t.render(&file, &[]));
     let codes = [a.status.code(), b.status.code()];
     assert!(codes.contains(&Some(0)), "{} {}", text(&a), text(&b));
     let loser = if a.status.code() == Some(0) { &b } else { &a };
@@ -514,35 +435,34 @@ async fn two_renders_started_at_once_on_one_folder_pay_once() {
         "{}",
         text(loser)
     );
-    assert_eq!(jobs(&sb), 3);
+    assert_eq!(t.jobs(), 3);
 }
 
 /// Every verified clip is kept (`.storyboard/clips/<sha256>.mp4`): edit a prompt, render, put
 /// it back, render — the revert sends nothing and restores the first clip byte for byte.
 #[tokio::test(flavor = "multi_thread")]
 async fn reverting_an_edit_is_free_and_restores_the_first_clip() {
-    let sb = sandbox(fast()).await;
-    let dir = tempfile::tempdir().unwrap();
+    let t = test(fast()).await;
     let v1 = "version: 1\noutput: out\nshots:\n  - id: a\n    prompt: alpha\n";
-    let file = write(dir.path(), "s.yaml", v1);
-    assert_eq!(render(&sb.base_url(), &file, &[]).await.status.code(), Some(0));
-    let first = std::fs::read(dir.path().join("out/a.mp4")).unwrap();
-    write(dir.path(), "s.yaml", &v1.replace("alpha", "beta"));
-    assert_eq!(render(&sb.base_url(), &file, &[]).await.status.code(), Some(0));
-    assert_eq!(jobs(&sb), 2);
+    let file = t.storyboard(v1);
+    assert_eq!(t.render(&file, &[]).await.status.code(), Some(0));
+    let first = std::fs::read(t.path().join("out/a.mp4")).unwrap();
+    t.storyboard(&v1.replace("alpha", "beta"));
+    assert_eq!(t.render(&file, &[]).await.status.code(), Some(0));
+    assert_eq!(t.jobs(), 2);
     assert_ne!(
-        std::fs::read(dir.path().join("out/a.mp4")).unwrap(),
+        std::fs::read(t.path().join("out/a.mp4")).unwrap(),
         first,
         "the edit rendered a new clip"
     );
-    write(dir.path(), "s.yaml", v1);
-    let o = render(&sb.base_url(), &file, &[]).await;
+    t.storyboard(v1);
+    let o = t.render(&file, &[]).await;
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    assert_eq!(jobs(&sb), 2, "the revert sent nothing");
+    assert_eq!(t.jobs(), 2, "the revert sent nothing");
     assert_eq!(
-        std::fs::read(dir.path().join("out/a.mp4")).unwrap(),
+        std::fs::read(t.path().join("out/a.mp4")).unwrap(),
         first,
         "byte for byte"
     );
-    assert_eq!(statuses(&manifest(&dir.path().join("out"))), ["a=cached"]);
+    assert_eq!(statuses(&t.manifest()), ["a=cached"]);
 }

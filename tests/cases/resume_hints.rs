@@ -5,10 +5,8 @@ use std::io::{BufRead, BufReader, Read};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use crate::common::{Test, timed};
 use serde_json::Value;
-use storyboard::sandbox::{Sandbox, SandboxConfig};
-
-use crate::common::write;
 
 /// Environment that points every base URL at the sandbox at `url`.
 fn at_sandbox(cmd: &mut Command, url: &str) {
@@ -28,22 +26,13 @@ fn quoted<'a>(text: &'a str, start: &str) -> &'a str {
 
 #[test]
 fn the_resume_hint_of_a_forced_render_into_another_folder_resumes_without_paying_again() {
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let config = SandboxConfig {
-        queue_time: Duration::from_millis(50),
-        job_time: Duration::from_secs(3),
-        ..SandboxConfig::fast()
-    };
-    let sb = rt
-        .block_on(Sandbox::start("127.0.0.1:0".parse().unwrap(), config))
-        .unwrap();
-    let url = sb.base_url();
-    let dir = tempfile::tempdir().unwrap();
+    let t = Test::blocking(timed(Duration::from_millis(50), Duration::from_secs(3)));
+    let url = t.url();
     let shots: String = (0..4).map(|i| format!("  - id: s{i}\n    prompt: p{i}\n")).collect();
-    write(dir.path(), "my ad.yaml", &format!("version: 1\nshots:\n{shots}"));
+    t.write("my ad.yaml", &format!("version: 1\nshots:\n{shots}"));
 
     let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("storyboard"));
-    cmd.current_dir(dir.path())
+    cmd.current_dir(t.path())
         .args([
             "render",
             "my ad.yaml",
@@ -91,10 +80,10 @@ fn the_resume_hint_of_a_forced_render_into_another_folder_resumes_without_paying
         std::env::var("PATH").unwrap_or_default()
     );
     let mut again = Command::new("sh");
-    again.current_dir(dir.path()).args(["-c", resume]).env("PATH", path);
+    again.current_dir(t.path()).args(["-c", resume]).env("PATH", path);
     at_sandbox(&mut again, &url);
     let o = again.output().unwrap();
     assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
-    assert_eq!(sb.stats()["jobs_created_total"], 4, "the resume created no new job");
-    assert!(dir.path().join("renders/ad emu/s3.mp4").is_file());
+    assert_eq!(t.sb().stats()["jobs_created_total"], 4, "the resume created no new job");
+    assert!(t.path().join("renders/ad emu/s3.mp4").is_file());
 }

@@ -1,15 +1,28 @@
 //! The sandbox against its reference: every route, status code and fault knob, the official
 //! Python client, and clips that play.
 
+use crate::common::{Fault, FaultPlan, Sandbox, SandboxConfig, start_printing, start_sandbox as start};
 use serde_json::{Value, json};
 use std::time::Duration;
-use storyboard::sandbox::{Fault, FaultPlan, Sandbox, SandboxConfig};
 
 const T2V: &str = "fal-ai/kling-video/v2.6/pro/text-to-video";
 const KEY: &str = "Key test-key";
 
-async fn start(config: SandboxConfig) -> Sandbox {
-    Sandbox::start("127.0.0.1:0".parse().unwrap(), config).await.unwrap()
+/// The sandbox's own timings, with jobs that wait 30 s in the queue.
+fn stuck_in_queue() -> SandboxConfig {
+    SandboxConfig {
+        queue_time: Duration::from_secs(30),
+        ..SandboxConfig::fast()
+    }
+}
+
+/// The sandbox's own timings with each of `faults` injected once.
+fn once_each(faults: &[Fault]) -> SandboxConfig {
+    let plan = faults.iter().fold(FaultPlan::default(), |plan, f| plan.with(*f, 1));
+    SandboxConfig {
+        faults: plan,
+        ..SandboxConfig::fast()
+    }
 }
 
 fn http() -> reqwest::Client {
@@ -33,6 +46,11 @@ async fn get(url: &str) -> (u16, Value) {
     let r = http().get(url).header("authorization", KEY).send().await.unwrap();
     let status = r.status().as_u16();
     (status, r.json().await.unwrap_or(Value::Null))
+}
+
+/// The body of the answer to `request`, as text.
+async fn text_of(request: reqwest::RequestBuilder) -> String {
+    request.send().await.unwrap().text().await.unwrap()
 }
 
 /// Polls the status URL until COMPLETED; returns the final body.
@@ -226,11 +244,7 @@ async fn status_stream_sends_events_until_completed() {
 
 #[tokio::test]
 async fn cancel_answers_per_state() {
-    let sb = start(SandboxConfig {
-        queue_time: Duration::from_secs(30),
-        ..SandboxConfig::fast()
-    })
-    .await;
+    let sb = start(stuck_in_queue()).await;
     let sub: Value = submit(&sb, T2V, json!({"prompt": "a"})).await.json().await.unwrap();
     let cancel = sub["cancel_url"].as_str().unwrap();
     let r = http().put(cancel).header("authorization", KEY).send().await.unwrap();
@@ -253,11 +267,7 @@ async fn cancel_answers_per_state() {
 
 #[tokio::test]
 async fn failed_jobs_are_completed_with_error_and_the_result_carries_it() {
-    let sb = start(SandboxConfig {
-        faults: FaultPlan::first(Fault::FailJob, 1),
-        ..SandboxConfig::fast()
-    })
-    .await;
+    let sb = start(once_each(&[Fault::FailJob])).await;
     let sub: Value = submit(&sb, T2V, json!({"prompt": "a"})).await.json().await.unwrap();
     let done = wait_done(sub["status_url"].as_str().unwrap()).await;
     assert_eq!(done["error_type"], "runner_disconnected");
@@ -287,14 +297,7 @@ async fn failed_jobs_are_completed_with_error_and_the_result_carries_it() {
 
 #[tokio::test]
 async fn submit_faults_create_nothing_or_drop_the_answer() {
-    let plan = FaultPlan::first(Fault::Submit429, 1)
-        .with(Fault::Submit503, 1)
-        .with(Fault::SubmitDrop, 1);
-    let sb = start(SandboxConfig {
-        faults: plan,
-        ..SandboxConfig::fast()
-    })
-    .await;
+    let sb = start(once_each(&[Fault::Submit429, Fault::Submit503, Fault::SubmitDrop])).await;
     let r = submit(&sb, T2V, json!({"prompt": "a"})).await;
     assert_eq!(r.status().as_u16(), 429);
     assert_eq!(r.headers()["retry-after"], "1");
@@ -325,28 +328,13 @@ async fn submit_faults_create_nothing_or_drop_the_answer() {
 
 #[tokio::test]
 async fn status_result_and_stream_faults() {
-    let plan = FaultPlan::first(Fault::Status5xx, 1)
-        .with(Fault::Result5xx, 1)
-        .with(Fault::StreamDrop, 1);
-    let sb = start(SandboxConfig {
-        faults: plan,
-        ..SandboxConfig::fast()
-    })
-    .await;
+    let sb = start(once_each(&[Fault::Status5xx, Fault::Result5xx, Fault::StreamDrop])).await;
     let sub: Value = submit(&sb, T2V, json!({"prompt": "a"})).await.json().await.unwrap();
     let status_url = sub["status_url"].as_str().unwrap();
     let (code, body) = get(status_url).await;
     assert_eq!((code, &body["error_type"]), (500, &json!("internal_error")));
     // The stream drops after its first event, before COMPLETED.
-    let text = http()
-        .get(format!("{status_url}/stream"))
-        .header("authorization", KEY)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = text_of(http().get(format!("{status_url}/stream")).header("authorization", KEY)).await;
     assert_eq!(text.matches("data: ").count(), 1, "{text}");
     assert!(!text.contains("COMPLETED"));
     wait_done(status_url).await;
@@ -355,11 +343,7 @@ async fn status_result_and_stream_faults() {
     let (code, body) = get(sub["response_url"].as_str().unwrap()).await;
     assert_eq!(code, 200, "the job itself is fine: {body}");
 
-    let sb = start(SandboxConfig {
-        faults: FaultPlan::first(Fault::StreamOff, 1),
-        ..SandboxConfig::fast()
-    })
-    .await;
+    let sb = start(once_each(&[Fault::StreamOff])).await;
     let sub: Value = submit(&sb, T2V, json!({"prompt": "a"})).await.json().await.unwrap();
     let (code, _) = get(&format!("{}/stream", sub["status_url"].as_str().unwrap())).await;
     assert_eq!(code, 404);
@@ -541,11 +525,7 @@ async fn eachlabs_predictions_move_through_their_statuses() {
 
 #[tokio::test]
 async fn eachlabs_caps_predictions_in_flight_with_429_and_creates_nothing() {
-    let sb = start(SandboxConfig {
-        queue_time: Duration::from_secs(30),
-        ..SandboxConfig::fast()
-    })
-    .await;
+    let sb = start(stuck_in_queue()).await;
     let body = json!({"model": "kling-v2-5-turbo-pro-text-to-video", "version": "0.0.1", "input": {"prompt": "a"}});
     for _ in 0..10 {
         assert_eq!(
@@ -560,11 +540,7 @@ async fn eachlabs_caps_predictions_in_flight_with_429_and_creates_nothing() {
     assert_eq!(err["error"], "too many requests");
     assert_eq!(sb.stats()["jobs_created_total"], 10);
 
-    let sb = start(SandboxConfig {
-        faults: FaultPlan::first(Fault::Each402, 1),
-        ..SandboxConfig::fast()
-    })
-    .await;
+    let sb = start(once_each(&[Fault::Each402])).await;
     let (code, err) = each(&sb, reqwest::Method::POST, "prediction", Some(body)).await;
     assert_eq!((code, err["error"].as_str()), (402, Some("payment required")));
     assert_eq!(sb.stats()["jobs_created_total"], 0);
@@ -581,30 +557,18 @@ async fn eachlabs_presigned_upload() {
     )
     .await;
     assert_eq!(code, 200);
-    let put = http()
-        .put(p["presigned_url"].as_str().unwrap())
-        .header("content-type", "image/png")
-        .body("x")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(put.status().as_u16(), 403, "Content-Type must match the signed one");
-    let put = http()
-        .put(p["presigned_url"].as_str().unwrap())
-        .header("content-type", "image/jpeg")
-        .body("jpeg")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(put.status().as_u16(), 200);
-    let back = http()
-        .get(p["public_url"].as_str().unwrap())
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let put = |content_type: &'static str, body: &'static str| {
+        http()
+            .put(p["presigned_url"].as_str().unwrap())
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+    };
+    let r = put("image/png", "x").await.unwrap();
+    assert_eq!(r.status().as_u16(), 403, "Content-Type must match the signed one");
+    let r = put("image/jpeg", "jpeg").await.unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let back = text_of(http().get(p["public_url"].as_str().unwrap())).await;
     assert_eq!(back, "jpeg");
 }
 
@@ -714,14 +678,7 @@ fn the_official_fal_client_works_against_the_sandbox_unchanged() {
 
 #[tokio::test]
 async fn eachlabs_fault_knobs() {
-    let plan = FaultPlan::first(Fault::Each429, 1)
-        .with(Fault::EachError, 1)
-        .with(Fault::EachFailed, 1);
-    let sb = start(SandboxConfig {
-        faults: plan,
-        ..SandboxConfig::fast()
-    })
-    .await;
+    let sb = start(once_each(&[Fault::Each429, Fault::EachError, Fault::EachFailed])).await;
     let body = json!({"model": "kling-v2-5-turbo-pro-text-to-video", "version": "0.0.1", "input": {"prompt": "a"}});
     let (code, _) = each(&sb, reqwest::Method::POST, "prediction", Some(body.clone())).await;
     assert_eq!(code, 429);
@@ -747,27 +704,19 @@ async fn eachlabs_fault_knobs() {
 
 #[test]
 fn the_sandbox_command_serves_until_stopped() {
-    use std::io::BufRead;
-    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("storyboard"))
-        .args([
-            "sandbox",
-            "--port",
-            "0",
-            "--job-seconds",
-            "0.05",
-            "--queue-seconds",
-            "0",
-            "--faults",
-            "submit_429=1",
-        ])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut first = String::new();
-    std::io::BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut first)
-        .unwrap();
-    let base = first.trim().strip_prefix("sandbox listening on ").unwrap().to_owned();
+    let args = [
+        "sandbox",
+        "--port",
+        "0",
+        "--job-seconds",
+        "0.05",
+        "--queue-seconds",
+        "0",
+        "--faults",
+        "submit_429=1",
+    ];
+    let args: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_ref()).collect();
+    let (mut child, base) = start_printing(&args, std::process::Stdio::inherit(), "sandbox listening on ");
     let rt = tokio::runtime::Runtime::new().unwrap();
     let stats = rt.block_on(async {
         let r = http()

@@ -1,7 +1,7 @@
 //! The sandbox's clips are ones an editor can use: the asked duration and aspect ratio at
 //! 24 fps, audio when asked, each take visibly its own, decoding without a complaint.
 
-use crate::common::{storyboard, tool_present, write};
+use crate::common::{Test, manifest, probe_duration, storyboard, tool_present, write};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -66,7 +66,9 @@ fn first_frame(clip: &Path) -> Vec<u8> {
     o.stdout
 }
 
-fn render(dir: &Path) -> (PathBuf, Value) {
+/// `render --sandbox --assemble` of the storyboard in `dir` (the built-in sandbox): the output
+/// folder and its manifest.
+fn render_builtin(dir: &Path) -> (PathBuf, Value) {
     let file = write(dir, "film.yaml", STORYBOARD);
     let out = dir.join("out");
     let o = storyboard()
@@ -77,8 +79,8 @@ fn render(dir: &Path) -> (PathBuf, Value) {
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
-    let manifest = serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();
-    (out, manifest)
+    let m = manifest(&out);
+    (out, m)
 }
 
 #[test]
@@ -86,8 +88,8 @@ fn a_seven_second_v3_shot_with_audio_is_seven_seconds_at_24_fps_with_an_audio_st
     if !tool_present("ffprobe") || !tool_present("ffmpeg") {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let (out, _) = render(dir.path());
+    let t = Test::new();
+    let (out, _) = render_builtin(t.path());
     let market = out.join("market.mp4");
     let s = streams(&market);
     assert_eq!(s.len(), 2, "{s:?}");
@@ -125,8 +127,8 @@ fn two_takes_of_a_shot_differ_from_their_first_frame() {
     if !tool_present("ffmpeg") {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let (out, manifest) = render(dir.path());
+    let t = Test::new();
+    let (out, manifest) = render_builtin(t.path());
     let takes = manifest["shots"][0]["takes"].as_array().unwrap();
     let clips: Vec<PathBuf> = takes
         .iter()
@@ -144,9 +146,9 @@ fn the_cut_of_a_seven_and_a_six_second_shot_is_thirteen_seconds() {
     if !tool_present("ffmpeg") || !tool_present("ffprobe") {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let (out, _) = render(dir.path());
+    let t = Test::new();
+    let (out, _) = render_builtin(t.path());
     let cut = camino::Utf8PathBuf::from_path_buf(out.join("film.mp4")).unwrap();
-    let secs = storyboard::probe_duration(&cut).expect("ffprobe reads the cut");
+    let secs = probe_duration(&cut).expect("ffprobe reads the cut");
     assert!((secs - 13.0).abs() < 0.1, "{secs} s");
 }

@@ -3,7 +3,7 @@
 //! validate, checked here with the jsonschema crate straight from the committed files; a body
 //! the schema refuses is refused at plan time, naming file, shot and field, nothing sent.
 
-use crate::common::{root, storyboard, write};
+use crate::common::{SandboxConfig, Test, root, storyboard};
 use serde_json::Value;
 use std::path::PathBuf;
 
@@ -64,9 +64,9 @@ fn every_example_body_conforms_to_the_published_schema() {
 
 /// A shot whose `params:` or inputs make a body the published schema refuses.
 fn refused(model: &str, shot: &str) -> String {
-    let dir = tempfile::tempdir().unwrap();
+    let t = Test::new();
     let yaml = format!("version: 1\nmodel: {model}\noutput: out\nshots:\n  - id: s\n    prompt: x\n{shot}");
-    let file = write(dir.path(), "s.yaml", &yaml);
+    let file = t.storyboard(&yaml);
     let o = storyboard().arg("plan").arg(&file).output().unwrap();
     let err = String::from_utf8_lossy(&o.stderr).into_owned();
     assert_eq!(o.status.code(), Some(2), "{shot}: {err}");
@@ -74,7 +74,7 @@ fn refused(model: &str, shot: &str) -> String {
         err.contains("s.yaml") && err.contains("shot `s`"),
         "names file and shot: {err}"
     );
-    assert!(!dir.path().join("out").exists(), "nothing written");
+    assert!(!t.out().exists(), "nothing written");
     err
 }
 
@@ -121,16 +121,15 @@ fn fields_the_published_schema_lacks_or_refuses_are_plan_time_problems() {
 /// `render` plans first: the same refusal, and the sandbox sees no request at all.
 #[tokio::test(flavor = "multi_thread")]
 async fn render_sends_nothing_for_a_body_the_schema_refuses() {
-    let sb = crate::common::start_sandbox(storyboard::sandbox::SandboxConfig::fast()).await;
-    let dir = tempfile::tempdir().unwrap();
+    let t = Test::with(SandboxConfig::fast()).await;
     let yaml = "version: 1\nmodel: kling-o3-pro\noutput: out\nshots:\n  - id: ok\n    prompt: x\n    price_usd: 1\n  - id: s\n    prompt: y\n    price_usd: 1\n    params: { cfg_scale: 0.5 }\n";
-    let file = write(dir.path(), "s.yaml", yaml);
-    let o = crate::common::render_against(&sb.base_url(), &file, "k", &[]).await;
+    let file = t.storyboard(yaml);
+    let o = t.render(&file, &[]).await;
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(err.contains("shot `s`, field `params.cfg_scale`"), "{err}");
     assert!(err.contains("O3ProTextToVideoInput"), "names fal's type: {err}");
-    assert!(!dir.path().join("out").exists(), "nothing written");
-    assert_eq!(sb.stats()["jobs_created_total"], 0, "nothing sent");
-    assert_eq!(sb.stats()["requests"]["upload"].as_u64().unwrap_or(0), 0);
+    assert!(!t.out().exists(), "nothing written");
+    assert_eq!(t.sb().stats()["jobs_created_total"], 0, "nothing sent");
+    assert_eq!(t.sb().stats()["requests"]["upload"].as_u64().unwrap_or(0), 0);
 }

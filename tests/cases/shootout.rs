@@ -3,39 +3,15 @@
 //! concurrently against the sandbox; the manifest and the plan carry each take's model; picking
 //! one selects it like any take.
 
-use crate::common::{run, text, write};
+use crate::common::{Test, fast, manifest, plan_json, run, text};
 use serde_json::Value;
-use std::path::Path;
-use std::time::Duration;
-use storyboard::sandbox::{Sandbox, SandboxConfig};
-
-async fn sandbox() -> Sandbox {
-    crate::common::start_sandbox(SandboxConfig {
-        queue_time: Duration::from_millis(10),
-        job_time: Duration::from_millis(40),
-        ..SandboxConfig::fast()
-    })
-    .await
-}
-
-fn plan_json(file: &Path, args: &[&str]) -> Value {
-    let o = crate::common::storyboard()
-        .arg("plan")
-        .arg(file)
-        .arg("--json")
-        .args(args)
-        .output()
-        .unwrap();
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    serde_json::from_slice(&o.stdout).unwrap()
-}
 
 const SHOOTOUT: &str = "version: 1\noutput: out\nshots:\n  - id: duel\n    models: [kling-v3-standard, veo3.1-fast, seedance-2-fast]\n    prompt: two riders face each other at dawn\n    duration: 4\n";
 
 #[tokio::test(flavor = "multi_thread")]
 async fn three_models_render_three_takes_of_one_shot_and_the_second_can_be_picked() {
-    let dir = tempfile::tempdir().unwrap();
-    let file = write(dir.path(), "s.yaml", SHOOTOUT);
+    let t = Test::new();
+    let file = t.storyboard(SHOOTOUT);
     let plan = plan_json(&file, &[]);
     let shots = plan["shots"].as_array().unwrap();
     let lines: Vec<(&str, &str, u64, f64)> = shots
@@ -60,12 +36,12 @@ async fn three_models_render_three_takes_of_one_shot_and_the_second_can_be_picke
     );
     assert_eq!(plan["total_usd"].as_f64().unwrap(), 2.07168);
 
-    let sb = sandbox().await;
-    let o = crate::common::render_against(&sb.base_url(), &file, "k", &[]).await;
+    let t = t.sandbox(fast()).await;
+    let o = t.render(&file, &[]).await;
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    assert_eq!(sb.stats()["jobs_created_total"], 3, "one job per model");
-    let out = dir.path().join("out");
-    let m: Value = serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(t.sb().stats()["jobs_created_total"], 3, "one job per model");
+    let out = t.out();
+    let m = manifest(&out);
     let duel = m["shots"]
         .as_array()
         .unwrap()
@@ -122,12 +98,8 @@ async fn three_models_render_three_takes_of_one_shot_and_the_second_can_be_picke
 
 #[test]
 fn compare_makes_a_shot_a_shootout_and_bad_shootouts_are_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let file = write(
-        dir.path(),
-        "s.yaml",
-        "version: 1\nshots:\n  - { id: a, prompt: x, duration: 6 }\n  - { id: b, prompt: y }\n",
-    );
+    let t = Test::new();
+    let file = t.storyboard("version: 1\nshots:\n  - { id: a, prompt: x, duration: 6 }\n  - { id: b, prompt: y }\n");
     let o = run(
         &[
             "render",
@@ -154,8 +126,7 @@ fn compare_makes_a_shot_a_shootout_and_bad_shootouts_are_refused() {
         ("[veo3.1, veo3.1]", "named twice"),
         ("[veo3.1, sora-2]", "unknown model `sora-2`"),
     ] {
-        let f = write(
-            dir.path(),
+        let f = t.write(
             "bad.yaml",
             &format!("version: 1\nshots:\n  - {{ id: a, prompt: x, models: {models} }}\n"),
         );

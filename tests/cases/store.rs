@@ -3,48 +3,33 @@
 //! with conditional writes, started on loopback — and the sandbox's counters prove that every
 //! request was submitted once across them.
 
-use crate::common::{files_below, storyboard, write};
+use crate::common::{Moto, SandboxConfig, Test, files_below, open_store, storyboard, write};
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Stdio};
-use storyboard::sandbox::{Sandbox, SandboxConfig};
-use storyboard::store::Moto;
 
 const SHOTS: usize = 12;
 
 /// One sandbox, one store (a bucket in a fresh moto), a 12-shot storyboard.
 struct Team {
-    _rt: tokio::runtime::Runtime,
-    sb: Sandbox,
+    test: Test,
     moto: Moto,
-    dir: tempfile::TempDir,
     file: std::path::PathBuf,
 }
 
 fn team(name: &str) -> Option<Team> {
     let python = crate::common::test_python()?;
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let sb = rt
-        .block_on(Sandbox::start("127.0.0.1:0".parse().unwrap(), SandboxConfig::fast()))
-        .unwrap();
+    let test = Test::blocking(SandboxConfig::fast());
     let moto = Moto::start(&python).expect("moto[server] in the test venv (scripts/test installs it)");
-    rt.block_on(moto.bucket("films")).unwrap();
-    let dir = tempfile::tempdir().unwrap();
+    test.block_on(moto.bucket("films")).unwrap();
     let shots: String = (0..SHOTS)
         .map(|i| format!("  - id: s{i}\n    prompt: {name} shot {i}\n    duration: 3\n"))
         .collect();
-    let file = write(
-        dir.path(),
+    let file = test.write(
         "film.yaml",
         &format!("version: 1\nmodel: kling-v3-standard\nstore: s3://films/team\nshots:\n{shots}"),
     );
-    Some(Team {
-        _rt: rt,
-        sb,
-        moto,
-        dir,
-        file,
-    })
+    Some(Team { test, moto, file })
 }
 
 impl Team {
@@ -54,7 +39,7 @@ impl Team {
     }
 
     fn spawn_with(&self, out: &str, lease: &str, extra: &[&str]) -> Child {
-        let url = self.sb.base_url();
+        let url = self.test.sb().base_url();
         std::process::Command::new(assert_cmd::cargo::cargo_bin("storyboard"))
             .env_remove("EACHLABS_API_KEY")
             .env("NO_COLOR", "1")
@@ -62,7 +47,7 @@ impl Team {
             .arg("render")
             .arg(&self.file)
             .args(["--yes", "--json", "--offline", "--concurrency", "4", "--out"])
-            .arg(self.dir.path().join(out))
+            .arg(self.test.path().join(out))
             .args(extra)
             .env("FAL_KEY", "team-key")
             .env("STORYBOARD_FAL_URL", &url)
@@ -83,7 +68,7 @@ impl Team {
     }
 
     fn stat(&self, key: &str) -> u64 {
-        let stats = self.sb.stats();
+        let stats = self.test.sb().stats();
         match &stats[key] {
             Value::Object(m) => m.values().filter_map(Value::as_u64).sum(),
             v => v.as_u64().unwrap_or(0),
@@ -91,7 +76,7 @@ impl Team {
     }
 
     fn clips(&self, out: &str) -> Vec<Vec<u8>> {
-        let dir = self.dir.path().join(out);
+        let dir = self.test.path().join(out);
         (0..SHOTS)
             .map(|i| std::fs::read(dir.join(format!("s{i}.mp4"))).unwrap_or_default())
             .collect()
@@ -203,8 +188,8 @@ fn a_claim_left_without_a_request_id_past_its_lease_is_adopted_from_the_history(
     ok(&t.render("a"), "a");
     // As if a machine had died between its submit and writing the request id: the claim holds
     // no request, its lease ran out long ago, and no clip is indexed.
-    t._rt.block_on(async {
-        let store = storyboard::store::open_with("s3://films/team", t.moto.env().into_iter()).unwrap();
+    t.test.block_on(async {
+        let store = open_store("s3://films/team", t.moto.env().into_iter()).unwrap();
         let name = store.list("claims").await.unwrap()[0].name.clone();
         let (bytes, version) = store.get(&name).await.unwrap().unwrap();
         let mut claim: serde_json::Value = serde_json::from_slice(&bytes).unwrap();

@@ -1,29 +1,11 @@
 //! Takes, picks, redos, notes, clean and the review server: every paid clip is kept, and the
 //! director chooses.
 
-use crate::common::{root, run, start_review, text, write};
+use crate::common::{Test, fast, manifest, probe_duration, root, run, start_review, text};
 use serde_json::Value;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
-use storyboard::sandbox::{Sandbox, SandboxConfig};
-
-async fn sandbox() -> Sandbox {
-    crate::common::start_sandbox(SandboxConfig {
-        queue_time: Duration::from_millis(10),
-        job_time: Duration::from_millis(40),
-        ..SandboxConfig::fast()
-    })
-    .await
-}
-
-async fn render(sb: &Sandbox, file: &Path, args: &[&str]) -> Output {
-    crate::common::render_against(&sb.base_url(), file, "k", args).await
-}
-
-fn jobs(sb: &Sandbox) -> u64 {
-    sb.stats()["jobs_created_total"].as_u64().unwrap()
-}
 
 /// `storyboard status FILE --json`: shot id → (take numbers, selected take).
 fn takes_of(file: &Path, shot: &str) -> (Vec<u64>, Option<u64>) {
@@ -46,7 +28,7 @@ fn takes_of(file: &Path, shot: &str) -> (Vec<u64>, Option<u64>) {
 
 /// The store file of take `n` of `shot`, from the manifest.
 fn take_file(out: &Path, shot: &str, n: u64) -> std::path::PathBuf {
-    let m: Value = serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();
+    let m = manifest(out);
     let s = m["shots"].as_array().unwrap().iter().find(|s| s["id"] == shot).unwrap();
     let t = s["takes"].as_array().unwrap().iter().find(|t| t["take"] == n).unwrap();
     out.join(t["clip"]["path"].as_str().unwrap())
@@ -56,14 +38,13 @@ const THREE_TAKES: &str = "version: 1\ntitle: Takes\noutput: out\nshots:\n  - id
 
 #[tokio::test(flavor = "multi_thread")]
 async fn three_takes_are_one_shot_and_the_picked_one_is_in_the_file_the_cut_and_the_timeline() {
-    let sb = sandbox().await;
-    let dir = tempfile::tempdir().unwrap();
-    let file = write(dir.path(), "s.yaml", THREE_TAKES);
-    let out = dir.path().join("out");
+    let t = Test::with(fast()).await;
+    let file = t.storyboard(THREE_TAKES);
+    let out = t.out();
     // `--only reunion` names the shot, not its takes.
-    let o = render(&sb, &file, &["--only", "reunion"]).await;
+    let o = t.render(&file, &["--only", "reunion"]).await;
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    assert_eq!(jobs(&sb), 3);
+    assert_eq!(t.jobs(), 3);
     assert_eq!(
         takes_of(&file, "reunion"),
         (vec![1, 2, 3], Some(3)),
@@ -73,9 +54,9 @@ async fn three_takes_are_one_shot_and_the_picked_one_is_in_the_file_the_cut_and_
         !out.join("reunion-take1.mp4").exists(),
         "takes live in the store, not beside the shots"
     );
-    let o = render(&sb, &file, &[]).await;
+    let o = t.render(&file, &[]).await;
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    assert_eq!(jobs(&sb), 4, "only `after` was new");
+    assert_eq!(t.jobs(), 4, "only `after` was new");
 
     let o = run(&["pick", "reunion", "2"], &file);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
@@ -89,9 +70,9 @@ async fn three_takes_are_one_shot_and_the_picked_one_is_in_the_file_the_cut_and_
     assert_ne!(std::fs::read(take_file(&out, "reunion", 3)).unwrap(), take2);
 
     // A render changes nothing: the pick holds, nothing is bought.
-    let o = render(&sb, &file, &[]).await;
+    let o = t.render(&file, &[]).await;
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    assert_eq!((jobs(&sb), takes_of(&file, "reunion").1), (4, Some(2)));
+    assert_eq!((t.jobs(), takes_of(&file, "reunion").1), (4, Some(2)));
 
     let o = run(&["assemble"], &file);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
@@ -113,7 +94,7 @@ async fn three_takes_are_one_shot_and_the_picked_one_is_in_the_file_the_cut_and_
         assert_eq!(std::fs::read(target).unwrap(), take2, "the timeline plays take 2");
     }
     if crate::common::tool_present("ffprobe") {
-        let d = |p: &Path| storyboard::probe_duration(camino::Utf8Path::from_path(p).unwrap()).unwrap();
+        let d = |p: &Path| probe_duration(camino::Utf8Path::from_path(p).unwrap()).unwrap();
         let cut = d(&out.join("takes.mp4"));
         let want = d(&out.join("reunion.mp4")) + d(&out.join("after.mp4"));
         assert!(
@@ -125,14 +106,9 @@ async fn three_takes_are_one_shot_and_the_picked_one_is_in_the_file_the_cut_and_
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_redo_is_priced_rendered_once_and_stays_selected() {
-    let sb = sandbox().await;
-    let dir = tempfile::tempdir().unwrap();
-    let file = write(
-        dir.path(),
-        "s.yaml",
-        "version: 1\noutput: out\nshots:\n  - id: a\n    prompt: alpha\n",
-    );
-    assert_eq!(render(&sb, &file, &[]).await.status.code(), Some(0));
+    let t = Test::with(fast()).await;
+    let file = t.storyboard("version: 1\noutput: out\nshots:\n  - id: a\n    prompt: alpha\n");
+    assert_eq!(t.render(&file, &[]).await.status.code(), Some(0));
     let o = run(&["pick", "a", "--redo", "--note", "slower"], &file);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let plan = run(&["plan"], &file);
@@ -141,13 +117,13 @@ async fn a_redo_is_priced_rendered_once_and_stays_selected() {
         plan.contains("a redo") && plan.contains("$1.40"),
         "the redo is in the estimate:\n{plan}"
     );
-    let o = render(&sb, &file, &[]).await;
+    let o = t.render(&file, &[]).await;
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    assert_eq!(jobs(&sb), 2);
+    assert_eq!(t.jobs(), 2);
     assert_eq!(takes_of(&file, "a"), (vec![1, 2], Some(2)));
-    let o = render(&sb, &file, &[]).await;
+    let o = t.render(&file, &[]).await;
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    assert_eq!(jobs(&sb), 2, "a redo is one new take, once");
+    assert_eq!(t.jobs(), 2, "a redo is one new take, once");
     assert_eq!(takes_of(&file, "a"), (vec![1, 2], Some(2)), "and it stays selected");
     let o = run(&["status"], &file);
     assert!(String::from_utf8_lossy(&o.stdout).contains("slower"), "{}", text(&o));
@@ -155,18 +131,17 @@ async fn a_redo_is_priced_rendered_once_and_stays_selected() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn clean_removes_only_takes_nobody_uses_and_nothing_is_bought_again() {
-    let sb = sandbox().await;
-    let dir = tempfile::tempdir().unwrap();
+    let t = Test::with(fast()).await;
     let v =
         |p: &str| format!("version: 1\noutput: out\nshots:\n  - id: a\n    prompt: {p}\n  - id: b\n    prompt: bee\n");
-    let file = write(dir.path(), "s.yaml", &v("one"));
+    let file = t.storyboard(&v("one"));
     for p in ["one", "two", "three"] {
-        write(dir.path(), "s.yaml", &v(p));
-        assert_eq!(render(&sb, &file, &[]).await.status.code(), Some(0));
+        t.storyboard(&v(p));
+        assert_eq!(t.render(&file, &[]).await.status.code(), Some(0));
     }
-    assert_eq!(jobs(&sb), 4);
+    assert_eq!(t.jobs(), 4);
     assert_eq!(run(&["pick", "a", "1"], &file).status.code(), Some(0));
-    let out = dir.path().join("out");
+    let out = t.out();
     let files = [1, 2, 3].map(|n| take_file(&out, "a", n));
     let dry = run(&["clean", "--dry-run"], &file);
     assert!(
@@ -185,9 +160,9 @@ async fn clean_removes_only_takes_nobody_uses_and_nothing_is_bought_again() {
         "take 3 is what the storyboard asks for now: kept, never bought again"
     );
     assert!(take_file(&out, "b", 1).exists());
-    let o = render(&sb, &file, &[]).await;
+    let o = t.render(&file, &[]).await;
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    assert_eq!(jobs(&sb), 4, "nothing bought again");
+    assert_eq!(t.jobs(), 4, "nothing bought again");
     assert_eq!(
         takes_of(&file, "a"),
         (vec![1, 3], Some(1)),
@@ -197,9 +172,8 @@ async fn clean_removes_only_takes_nobody_uses_and_nothing_is_bought_again() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn bad_picks_say_what_exists_and_change_nothing() {
-    let sb = sandbox().await;
-    let dir = tempfile::tempdir().unwrap();
-    let file = write(dir.path(), "s.yaml", THREE_TAKES);
+    let t = Test::with(fast()).await;
+    let file = t.storyboard(THREE_TAKES);
     let o = run(&["pick", "reunion", "1"], &file);
     assert_eq!(o.status.code(), Some(2));
     assert!(
@@ -207,7 +181,7 @@ async fn bad_picks_say_what_exists_and_change_nothing() {
         "{}",
         text(&o)
     );
-    assert_eq!(render(&sb, &file, &[]).await.status.code(), Some(0));
+    assert_eq!(t.render(&file, &[]).await.status.code(), Some(0));
     let o = run(&["pick", "reunoin", "1"], &file);
     assert_eq!(o.status.code(), Some(2));
     assert!(
@@ -222,19 +196,15 @@ async fn bad_picks_say_what_exists_and_change_nothing() {
         "{}",
         text(&o)
     );
-    assert!(
-        !dir.path().join("out/.storyboard/picks.json").exists(),
-        "nothing written"
-    );
+    assert!(!t.path().join("out/.storyboard/picks.json").exists(), "nothing written");
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn picks_survive_a_kill_at_any_moment() {
-    let sb = sandbox().await;
-    let dir = tempfile::tempdir().unwrap();
-    let file = write(dir.path(), "s.yaml", THREE_TAKES);
-    let out = dir.path().join("out");
-    assert_eq!(render(&sb, &file, &[]).await.status.code(), Some(0));
+    let t = Test::with(fast()).await;
+    let file = t.storyboard(THREE_TAKES);
+    let out = t.out();
+    assert_eq!(t.render(&file, &[]).await.status.code(), Some(0));
     let takes: Vec<Vec<u8>> = (1..=3)
         .map(|n| std::fs::read(take_file(&out, "reunion", n)).unwrap())
         .collect();
@@ -269,10 +239,9 @@ async fn picks_survive_a_kill_at_any_moment() {
 /// `storyboard review` started on a free port; its URL.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_review_page_refuses_requests_without_its_token_or_from_another_site() {
-    let sb = sandbox().await;
-    let dir = tempfile::tempdir().unwrap();
-    let file = write(dir.path(), "s.yaml", THREE_TAKES);
-    assert_eq!(render(&sb, &file, &[]).await.status.code(), Some(0));
+    let t = Test::with(fast()).await;
+    let file = t.storyboard(THREE_TAKES);
+    assert_eq!(t.render(&file, &[]).await.status.code(), Some(0));
     let (mut child, url) = start_review(&file);
     let (base, query) = url.split_once("/?").unwrap();
     let token = query.strip_prefix("token=").unwrap().to_owned();
@@ -334,10 +303,9 @@ async fn a_director_picks_a_take_on_the_review_page_in_chromium() {
         return;
     }
     let Some(py) = crate::common::test_python() else { return };
-    let sb = sandbox().await;
-    let dir = tempfile::tempdir().unwrap();
-    let file = write(dir.path(), "s.yaml", THREE_TAKES);
-    assert_eq!(render(&sb, &file, &[]).await.status.code(), Some(0));
+    let t = Test::with(fast()).await;
+    let file = t.storyboard(THREE_TAKES);
+    assert_eq!(t.render(&file, &[]).await.status.code(), Some(0));
     assert_eq!(run(&["assemble"], &file).status.code(), Some(0));
     assert_eq!(takes_of(&file, "reunion").1, Some(3));
     let (mut child, url) = start_review(&file);

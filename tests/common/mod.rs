@@ -3,6 +3,12 @@
 use assert_cmd::Command;
 use std::path::{Path, PathBuf};
 
+pub mod lib;
+mod test;
+
+pub use lib::*;
+pub use test::*;
+
 /// The repository root.
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -62,31 +68,16 @@ pub fn files_below(dir: &Path) -> Vec<String> {
 }
 
 /// Starts a sandbox on a free loopback port.
-pub async fn start_sandbox(config: storyboard::sandbox::SandboxConfig) -> storyboard::sandbox::Sandbox {
-    storyboard::sandbox::Sandbox::start("127.0.0.1:0".parse().unwrap(), config)
-        .await
-        .unwrap()
+pub async fn start_sandbox(config: SandboxConfig) -> Sandbox {
+    Sandbox::start("127.0.0.1:0".parse().unwrap(), config).await.unwrap()
 }
 
 /// Runs `storyboard render FILE --yes ARGS` with `key` as both providers' key and every base
 /// URL pointed at the sandbox at `url` (on a blocking thread, so the sandbox keeps serving).
 pub async fn render_against(url: &str, file: &Path, key: &str, args: &[&str]) -> std::process::Output {
-    let mut cmd = storyboard();
-    cmd.arg("render").arg(file).arg("--yes").args(args);
-    cmd.env("FAL_KEY", key)
-        .env("EACHLABS_API_KEY", key)
-        .env("STORYBOARD_FAST_POLL", "1");
-    for var in [
-        "STORYBOARD_FAL_URL",
-        "STORYBOARD_FAL_STORAGE_URL",
-        "STORYBOARD_FAL_API_URL",
-        "STORYBOARD_EACHLABS_URL",
-    ] {
-        cmd.env(var, url);
-    }
-    tokio::task::spawn_blocking(move || cmd.output().unwrap())
-        .await
-        .unwrap()
+    let mut with_yes = vec!["--yes"];
+    with_yes.extend_from_slice(args);
+    run_against(url, key, "render", file, &with_yes).await
 }
 
 /// Each shot's status in a manifest, in order.
@@ -184,26 +175,39 @@ pub fn run(args: &[&str], file: &Path) -> std::process::Output {
     storyboard().arg(args[0]).arg(file).args(&args[1..]).output().unwrap()
 }
 
-/// `storyboard review FILE`, started; the child and the URL it printed.
-pub fn start_review(file: &Path) -> (std::process::Child, String) {
+/// `storyboard ARGS` started with stdout piped (stderr as `stderr` says); the child and the
+/// first line it printed, after `prefix`.
+pub fn start_printing(
+    args: &[&std::ffi::OsStr],
+    stderr: std::process::Stdio,
+    prefix: &str,
+) -> (std::process::Child, String) {
     use std::io::BufRead;
     let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("storyboard"))
-        .arg("review")
-        .arg(file)
+        .args(args)
         .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
+        .stderr(stderr)
         .spawn()
         .unwrap();
     let mut line = String::new();
     std::io::BufReader::new(child.stdout.take().unwrap())
         .read_line(&mut line)
         .unwrap();
-    let url = line
+    let rest = line
         .trim()
-        .strip_prefix("review: ")
+        .strip_prefix(prefix)
         .unwrap_or_else(|| panic!("{line}"))
         .to_owned();
-    (child, url)
+    (child, rest)
+}
+
+/// `storyboard review FILE`, started; the child and the URL it printed.
+pub fn start_review(file: &Path) -> (std::process::Child, String) {
+    start_printing(
+        &["review".as_ref(), file.as_os_str()],
+        std::process::Stdio::null(),
+        "review: ",
+    )
 }
 
 /// Kills the process `pid` if it still runs after `secs` (a hang: a bug), unless [`Watchdog::done`]
