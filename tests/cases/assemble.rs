@@ -14,6 +14,25 @@ fn ffprobe_duration(path: &Path) -> f64 {
     probe_duration(path).expect("ffprobe reads the duration")
 }
 
+/// Whether a media file has an audio stream (ffprobe).
+fn has_audio(path: &Path) -> bool {
+    let o = Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-select_streams",
+            "a",
+            "-show_entries",
+            "stream=index",
+            "-of",
+            "csv=p=0",
+        ])
+        .arg(path)
+        .output()
+        .expect("ffprobe");
+    !String::from_utf8_lossy(&o.stdout).trim().is_empty()
+}
+
 /// Loads `page` in headless Chromium: the console lines it logged, its DOM, and a screenshot.
 fn chromium(page: &Path, screenshot: &Path) -> (Vec<String>, String) {
     let profile = tempfile::tempdir().unwrap();
@@ -135,6 +154,38 @@ fn render_assemble_on_every_example_hands_off_a_cut_a_timeline_and_a_review_page
             (seen["seconds"].as_f64().unwrap() - sum).abs() < 0.1,
             "{name}: {seen} vs {sum}"
         );
+        // The sound: an audio track when any clip has an audio stream, a clip where it has one.
+        let sound: Vec<&str> = clips
+            .iter()
+            .map(|c| if has_audio(c) { "Clip" } else { "Gap" })
+            .collect();
+        let audio: Vec<Vec<&str>> = seen["audio"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| {
+                t.as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|i| i["kind"].as_str().unwrap())
+                    .collect()
+            })
+            .collect();
+        match sound.contains(&"Clip") {
+            true => assert_eq!(audio, [sound], "{name}: {seen}"),
+            false => assert!(audio.is_empty(), "{name}: {seen}"),
+        }
+        // An editor's formats, by OpenTimelineIO's own adapters, read back whole.
+        assert_eq!(
+            seen["converted"]["edl"].as_u64(),
+            Some(clips.len() as u64),
+            "{name}: {seen}"
+        );
+        assert!(
+            seen["converted"]["xml"].as_u64() >= Some(clips.len() as u64),
+            "{name}: {seen}"
+        );
+        assert_eq!(seen["missing"], serde_json::json!([]), "{name}: {seen}");
 
         let shot = shots_dir.join(format!("{}.png", name.trim_end_matches(".yaml")));
         let (console, dom) = chromium(&out.join("review.html"), &shot);
