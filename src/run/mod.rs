@@ -16,8 +16,9 @@ use crate::provider::Provider;
 use crate::record::journal::{self, Journal, Record};
 use crate::record::ledger::Ledger;
 use crate::record::manifest::{ClipRecord, ShotStatus};
-use crate::report::{Event, Reporter};
+mod event;
 use crate::signals::Stop;
+pub(crate) use event::{Event, Reporter};
 
 mod chain;
 pub(crate) mod download;

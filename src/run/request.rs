@@ -3,6 +3,7 @@
 
 use std::sync::Mutex;
 
+use super::Event;
 use super::shared::Before;
 use super::{Runner, Settle, Task};
 use crate::decide::{Fate, uncertain_message};
@@ -10,7 +11,6 @@ use crate::provider::http::Backoff;
 use crate::provider::{Accepted, ClipSource, JobError, JobState, SubmitError};
 use crate::record::journal::{self, Record};
 use crate::record::manifest::{ClipRecord, ShotStatus};
-use crate::report::Event;
 
 /// 429s a submit may meet before the shot gives up (each honours `Retry-After`).
 const MAX_RATE_LIMITED: u32 = 30;

@@ -9,12 +9,12 @@ use std::collections::HashSet;
 use std::sync::Mutex;
 use std::time::Duration;
 
+use super::Event;
 use super::{Runner, Settle, Task, failed};
 use crate::provider::Accepted;
 use crate::record::manifest::ClipRecord;
 use crate::record::store::clips::Indexed;
 use crate::record::store::{Backend, Claim, ClaimRequest, Claimed, Ended, SubmitOnce, TakeStore, Ticket};
-use crate::report::Event;
 
 /// The store, and what this render knows of it.
 pub(crate) struct Shared {
