@@ -1,6 +1,7 @@
-//! The two things a render asks of a store, as traits with two implementations: the object
-//! store ([`Backend`]) and [`LocalOnly`], today's behaviour of one folder on one machine (no
-//! clip found elsewhere, every claim granted at once, nothing written anywhere else).
+//! The storage seam: the two things a render asks of a store, as traits with two
+//! implementations — [`LocalOnly`], the default (one folder on one machine: no clip found
+//! elsewhere, every claim granted at once, nothing written anywhere else), and a team's object
+//! store ([`Backend`]). The runner (`run::Storage`) talks only to these traits.
 
 use async_trait::async_trait;
 use camino::Utf8Path;
@@ -66,10 +67,6 @@ impl SubmitOnce for Backend {
 
 /// One folder on one machine: nothing shared.
 #[derive(Debug, Clone, Copy, Default)]
-#[expect(
-    dead_code,
-    reason = "the runner takes Option<Shared> today; #21 makes LocalOnly its default"
-)]
 pub(crate) struct LocalOnly;
 
 #[async_trait]
