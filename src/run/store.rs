@@ -312,10 +312,27 @@ pub(crate) fn worker(text: &str) -> Option<(usize, usize)> {
 
 #[cfg(test)]
 mod tests {
+    use super::{LocalOnly, Storage, Team};
+    use std::sync::Arc;
+
     #[test]
     fn workers_are_named_i_of_n() {
         assert_eq!(super::worker("2/4"), Some((2, 4)));
         assert_eq!(super::worker("4/4"), None);
         assert_eq!(super::worker("x"), None);
+    }
+
+    #[test]
+    fn worker_i_of_n_starts_its_walk_i_over_n_of_the_way_and_a_local_render_at_the_start() {
+        let mut tasks: Vec<usize> = (0..8).collect();
+        Storage::default().spread(&mut tasks);
+        assert_eq!(tasks, (0..8).collect::<Vec<_>>());
+        let team = Team {
+            worker: Some((1, 4)),
+            ..Team::default()
+        };
+        let local = Arc::new(LocalOnly);
+        Storage::with(local.clone(), local, &team).spread(&mut tasks);
+        assert_eq!(tasks, vec![2, 3, 4, 5, 6, 7, 0, 1]);
     }
 }

@@ -97,3 +97,34 @@ impl SubmitOnce for LocalOnly {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{LocalOnly, SubmitOnce, TakeStore};
+    use crate::record::store::{ClaimRequest, Claimed};
+
+    #[tokio::test]
+    async fn one_folder_finds_no_clip_elsewhere_and_grants_every_claim_at_once() {
+        let req = ClaimRequest {
+            api: "sandbox".into(),
+            request_key: "sha256:00".into(),
+            endpoint: "fal-ai/x".into(),
+            lease: std::time::Duration::from_secs(1),
+            poll: std::time::Duration::from_secs(3600),
+        };
+        assert!(LocalOnly.find("sandbox", "sha256:00").await.unwrap().is_none());
+        for _ in 0..2 {
+            let Ok(Claimed::Submit(mut ticket)) = LocalOnly.claim(&req).await else {
+                panic!("a local claim is granted at once");
+            };
+            assert!(LocalOnly.abandon(&ticket, "not submitted").await.is_ok());
+            let job = super::Accepted {
+                request_id: "r".into(),
+                status_url: None,
+                response_url: None,
+                cancel_url: None,
+            };
+            assert!(LocalOnly.submitted(&mut ticket, &job).await.unwrap());
+        }
+    }
+}
