@@ -13,7 +13,7 @@ use crate::decide::Resume;
 use crate::plan::Plan;
 use crate::provider::{Provider, UploadError, VoiceError};
 use crate::record::journal::{self, Journal, Record};
-use crate::report::{Event, Reporter};
+use crate::run::{Event, Reporter};
 use crate::run::{Slots, Task};
 
 /// Why a local file or a voice could not be made ready.

@@ -16,10 +16,10 @@ use crate::record::ledger::Ledger;
 use crate::record::manifest::{Manifest, RequestRecord, ShotStatus};
 use crate::report::progress::Style;
 use crate::report::{self, Reporter};
-use crate::run::{Runner, Settle, Slots, Task};
+use crate::run::{Runner, Settle, Task};
 use crate::sandbox::Sandbox;
 use crate::settings::{self, Settings};
-use crate::signals::{Signals, Stop};
+use crate::signals::Signals;
 use crate::storyboard::Source;
 
 /// Runs `storyboard render`.
@@ -81,16 +81,16 @@ pub(crate) async fn render(args: RenderArgs) -> Result<i32, Error> {
         settings.style == Style::Json,
         &settings.out,
         &records,
-        runner.stop.level() >= 1,
+        runner.stop().level() >= 1,
         args.sandbox,
     );
-    if runner.stop.signalled() {
+    if runner.stop().signalled() {
         return Err(Error::Interrupted {
             resume: report::hints::resume_command(&args),
             sandbox: args.sandbox,
         });
     }
-    if let Some(refusal) = runner.refused.lock().unwrap_or_else(|e| e.into_inner()).take() {
+    if let Some(refusal) = runner.refusal() {
         return Err(Error::Account(refusal));
     }
     drop(lock);
@@ -125,26 +125,26 @@ fn refuse_unreadable(history: &journal::History) -> Result<(), Error> {
 /// Runs the tasks with the signal handler and the manifest flusher beside them; the final
 /// manifest.
 async fn run(runner: &Arc<Runner>, tasks: Vec<Task>, signals: Signals, cancel: String) -> Result<Manifest, Error> {
-    let signals = tokio::spawn(signals.watch(runner.stop.clone(), runner.reporter.clone(), cancel));
+    let signals = tokio::spawn(signals.watch(runner.stop().clone(), runner.reporter().clone(), cancel));
     let flusher = tokio::spawn({
-        let ledger = runner.ledger.clone();
+        let ledger = runner.ledger().clone();
         async move { ledger.flush_periodically().await }
     });
     runner.clone().run(tasks).await;
     signals.abort();
     flusher.abort();
     select_takes(runner);
-    runner.reporter.finish();
-    let out = &runner.resume.out;
+    runner.reporter().finish();
+    let out = runner.out();
     runner
-        .ledger
+        .ledger()
         .finish(journal::now())
         .and_then(|()| folder::Written::record(out, &["manifest.json"]))
         .map_err(|source| Error::Write {
             path: out.join("manifest.json"),
             source,
         })?;
-    Ok(runner.ledger.snapshot())
+    Ok(runner.ledger().snapshot())
 }
 
 /// Before a paid fal render, fal's live prices for the plan's endpoints when the cached ones
@@ -173,17 +173,17 @@ async fn live_prices(
 
 /// Every shot's selected take at `<id>.mp4`, and the takes in the manifest.
 fn select_takes(runner: &Runner) {
-    let out = &runner.resume.out;
+    let out = runner.out();
     let history = Journal::read(&Journal::path_in(out));
     // The redo requests' final keys (a chained shot's is known once its frames are).
     let redo_labels: std::collections::HashMap<&str, &str> = runner
-        .shots
+        .shots()
         .iter()
         .filter(|s| s.redo.is_some())
         .map(|s| (s.id.as_str(), s.shot.as_str()))
         .collect();
     let redos: Vec<(String, String)> = runner
-        .ledger
+        .ledger()
         .snapshot()
         .requests()
         .filter_map(|r| Some((redo_labels.get(r.label.as_str())?.to_string(), r.request_key.clone())))
@@ -194,10 +194,10 @@ fn select_takes(runner: &Runner) {
     }
     let picks = crate::record::takes::Picks::read(out).unwrap_or_default();
     runner
-        .ledger
+        .ledger()
         .update_shots(|shots| problems = crate::record::takes::apply(out, shots, &history, &picks));
     for p in problems {
-        runner.reporter.event(&report::Event::Notice(format!("warning: {p}")));
+        runner.reporter().event(&report::Event::Notice(format!("warning: {p}")));
     }
 }
 
@@ -229,30 +229,24 @@ fn start(
         source,
     })?;
     let reporter: Arc<dyn Reporter> = Arc::from(report::progress::reporter(settings.style, selected.len(), estimate));
-    let runner = Arc::new(Runner {
+    let runner = Arc::new(Runner::new(crate::run::Parts {
         provider: settings.provider_client(sandbox.map(Sandbox::base_url)),
-        http: crate::provider::http::client(),
+        resume,
+        shots: plan.shots.clone(),
         journal,
         ledger,
         reporter,
-        stop: Stop::default(),
-        uploads: std::sync::Mutex::new(resume.uploads()),
-        resume: Arc::new(resume),
-        shots: Arc::new(plan.shots.clone()),
-        outcomes: Arc::new(Runner::outcomes(plan.shots.len())),
-        slots: Arc::new(Slots::new(settings.concurrency)),
-        on_wire: std::sync::Mutex::default(),
-        probe: tokio::sync::Mutex::new(false),
-        refused: std::sync::Mutex::default(),
-        shared: shared(settings, src)?,
-    });
+        concurrency: settings.concurrency,
+        store: storage(settings, src)?,
+    }));
     Ok(runner)
 }
 
-/// The team's shared store, when `--store` (or `STORYBOARD_STORE`) names one.
-fn shared(settings: &Settings, src: &Source) -> Result<Option<Arc<crate::run::shared::Shared>>, Error> {
+/// Where takes and claims go: this folder only, or the team's store when `--store` (or
+/// `STORYBOARD_STORE`) names one.
+fn storage(settings: &Settings, src: &Source) -> Result<crate::run::Storage, Error> {
     let Some(url) = &settings.store else {
-        return Ok(None);
+        return Ok(crate::run::Storage::default());
     };
     let store = crate::record::store::open(url)?;
     let secs = |var: &str, default: u64| {
@@ -261,13 +255,18 @@ fn shared(settings: &Settings, src: &Source) -> Result<Option<Arc<crate::run::sh
             .and_then(|v| v.parse::<u64>().ok())
             .unwrap_or(default)
     };
-    let lease = std::time::Duration::from_secs(secs("STORYBOARD_STORE_LEASE", 300));
-    let poll = match settings.fast_poll {
-        true => std::time::Duration::from_millis(50),
-        false => std::time::Duration::from_secs(2),
+    let team = crate::run::Team {
+        storyboard: src.stem.clone(),
+        lease: std::time::Duration::from_secs(secs("STORYBOARD_STORE_LEASE", 300)),
+        poll: match settings.fast_poll {
+            true => std::time::Duration::from_millis(50),
+            false => std::time::Duration::from_secs(2),
+        },
+        worker: std::env::var("STORYBOARD_WORKER")
+            .ok()
+            .and_then(|w| crate::run::worker(&w)),
     };
-    let shared = crate::run::shared::Shared::new(store, src.stem.clone(), lease, poll);
-    Ok(Some(Arc::new(shared)))
+    Ok(crate::run::Storage::shared(store, &team))
 }
 
 /// The estimate, the budget, the key and the confirmation: every reason not to start.
@@ -333,17 +332,17 @@ async fn prepare(runner: &Runner, plan: &Plan, src: &Source, decided: Vec<Decide
         is_selected[i] = true;
     }
     let mut tasks = Task::from_decisions(plan, decided);
-    crate::run::shared::spread(&mut tasks, runner.shared.is_some());
+    runner.spread(&mut tasks);
     runner.publish_unselected(&is_selected);
-    crate::prepare::keep_frontals(plan, &runner.resume.out);
+    crate::prepare::keep_frontals(plan, runner.out());
     let prepared = Preparation {
         plan,
-        provider: &runner.provider,
-        resume: &runner.resume,
-        journal: &runner.journal,
+        provider: runner.provider(),
+        resume: runner.resume(),
+        journal: runner.journal(),
         dir: &src.dir,
-        slots: &runner.slots,
-        reporter: runner.reporter.as_ref(),
+        slots: runner.slots(),
+        reporter: runner.reporter().as_ref(),
     }
     .run(&tasks)
     .await;
@@ -352,7 +351,7 @@ async fn prepare(runner: &Runner, plan: &Plan, src: &Source, decided: Vec<Decide
         let failure = prepared.apply(plan, &mut task);
         let input = task.input.clone();
         for i in task.indices() {
-            runner.ledger.update(i, |r| r.input = input.clone());
+            runner.ledger().update(i, |r| r.input = input.clone());
         }
         match failure {
             Some(error) => runner.settle(

@@ -7,7 +7,8 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use super::{Event, Reporter, fit, stderr_line, stdout};
+use super::{fit, stderr_line, stdout};
+use crate::run::{Event, Reporter};
 
 /// How progress is shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

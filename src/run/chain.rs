@@ -43,7 +43,7 @@ impl Runner {
     pub(super) async fn upstream_clips(&self, task: &Task) -> Option<Vec<String>> {
         let mut shas = Vec::new();
         for &u in &task.upstream {
-            let mut rx = self.outcomes[u].subscribe();
+            let mut rx = self.books.watch(u);
             let outcome = rx
                 .wait_for(Option::is_some)
                 .await
@@ -54,7 +54,7 @@ impl Runner {
                 Outcome::Clip(sha) => shas.push(sha),
                 Outcome::NoClip(why) => {
                     let why = format!("`{}` has no clip: {why}", self.shots[u].id);
-                    let how = if self.stop.level() >= 1 {
+                    let how = if self.limits.stop().level() >= 1 {
                         Settle::Pending(format!("not rendered: {why}"))
                     } else {
                         Settle::Skipped(why)
@@ -77,7 +77,7 @@ impl Runner {
         let shot = &self.shots[task.index];
         task.key = shot.key_with_upstream(upstream_sha);
         let (key, input) = (task.key.clone(), task.input.clone());
-        self.ledger.update(task.index, |r| {
+        self.books.update(task.index, |r| {
             r.request_key = key;
             r.input = input;
         });
@@ -138,28 +138,26 @@ impl Runner {
             source,
         })?;
         let sha = crate::digest::sha256_hex(&bytes);
-        if let Some(url) = self.uploads.lock().unwrap_or_else(|e| e.into_inner()).get(&sha) {
-            return Ok(url.clone());
+        if let Some(url) = self.account.uploaded(&sha) {
+            return Ok(url);
         }
         let name = png.file_name().unwrap_or("frame.png").to_owned();
         let url = self
-            .provider
+            .account
+            .provider()
             .upload(bytes, "image/png", &name)
             .await
             .map_err(|source| ChainError::Upload {
                 upstream: upstream.to_owned(),
                 source,
             })?;
-        self.record(Record::Upload {
+        self.books.record(Record::Upload {
             sha256: sha.clone(),
             api: self.resume.namespace.clone(),
             url: url.clone(),
             at: journal::now(),
         });
-        self.uploads
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(sha, url.clone());
+        self.account.remember_upload(sha, url.clone());
         Ok(url)
     }
 }

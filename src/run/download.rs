@@ -56,10 +56,18 @@ pub(crate) async fn download(
     expected: Option<u64>,
     progress: &(dyn Fn(u64, Option<u64>) + Send + Sync),
 ) -> Result<ClipFile, DownloadError> {
+    let fetch = Fetch {
+        http,
+        url,
+        dest,
+        expected,
+        progress,
+    };
+    let fetch = &fetch;
     retry_get(Backoff::GET, move |attempt| async move {
         // Only this download's own earlier attempt is resumed (a part left by a crashed run
         // may be another request's clip).
-        let result = once(http, url, dest, expected, progress, attempt > 1).await;
+        let result = fetch.once(attempt > 1).await;
         // A passing failure keeps what arrived, for the next attempt to resume; a lasting one
         // (or the last attempt) leaves no temporary behind.
         if result
@@ -84,6 +92,15 @@ pub(crate) async fn download(
         }
     })
     .await
+}
+
+/// One download: where from, where to, how large it should be, whom to tell.
+struct Fetch<'a> {
+    http: &'a reqwest::Client,
+    url: &'a str,
+    dest: &'a Utf8Path,
+    expected: Option<u64>,
+    progress: &'a (dyn Fn(u64, Option<u64>) + Send + Sync),
 }
 
 /// One attempt's failure: what happened, and whether another attempt may succeed.
@@ -111,83 +128,96 @@ impl Failure {
     }
 }
 
-async fn once(
-    http: &reqwest::Client,
-    url: &str,
-    dest: &Utf8Path,
-    expected: Option<u64>,
-    progress: &(dyn Fn(u64, Option<u64>) + Send + Sync),
-    resume: bool,
-) -> Result<ClipFile, Failure> {
-    let part = part_path(dest);
-    // What an earlier attempt left is resumed with a Range request where the server allows.
-    let have = match resume {
-        true => tokio::fs::symlink_metadata(&part)
-            .await
-            .ok()
-            .filter(|m| m.is_file())
-            .map_or(0, |m| m.len()),
-        false => 0,
-    };
-    let mut request = http.get(url);
-    if have > 0 {
-        request = request.header(reqwest::header::RANGE, format!("bytes={have}-"));
-    }
-    let resp = request.send().await.map_err(|e| Failure::passing(describe(&e)))?;
-    let code = resp.status().as_u16();
-    let resumed = code == 206 && have > 0 && range_start(resp.headers()) == Some(have);
-    if code != 200 && !resumed {
-        return Err(Failure {
-            reason: format!("HTTP {code}"),
-            retry: retryable_status(code),
-            retry_after: retry_after(resp.headers()),
-        });
-    }
-    let start = if resumed { have } else { 0 };
-    let total = resp.content_length().map(|l| l + start);
-    if let (Some(l), Some(e)) = (total, expected)
-        && l != e
-    {
-        // Retried like a truncation: a CDN edge may still be filling the file.
-        return Err(Failure::passing(format!(
-            "Content-Length {l} differs from the reported file_size {e}"
-        )));
-    }
-    let total = total.or(expected);
-    let (mut file, mut hasher) = open_part(&part, resumed).await?;
-    let mut written = start;
-    let mut last_report = start;
-    let mut body = resp.bytes_stream();
-    while let Some(chunk) = body.next().await {
-        let chunk = chunk.map_err(|e| Failure::passing(format!("{} after {written} bytes", describe(&e))))?;
-        hasher.update(&chunk);
-        file.write_all(&chunk)
-            .await
-            .map_err(|e| Failure::lasting(format!("cannot write {part}: {e}")))?;
-        written += chunk.len() as u64;
-        if written - last_report >= 1 << 20 {
-            last_report = written;
-            progress(written, total);
+impl Fetch<'_> {
+    /// One attempt; `resume`: continue what an earlier attempt of this download left.
+    async fn once(&self, resume: bool) -> Result<ClipFile, Failure> {
+        let part = part_path(self.dest);
+        // What an earlier attempt left is resumed with a Range request where the server allows.
+        let have = match resume {
+            true => tokio::fs::symlink_metadata(&part)
+                .await
+                .ok()
+                .filter(|m| m.is_file())
+                .map_or(0, |m| m.len()),
+            false => 0,
+        };
+        let (resp, start) = self.respond(have).await?;
+        let total = resp.content_length().map(|l| l + start);
+        if let (Some(l), Some(e)) = (total, self.expected)
+            && l != e
+        {
+            // Retried like a truncation: a CDN edge may still be filling the file.
+            return Err(Failure::passing(format!(
+                "Content-Length {l} differs from the reported file_size {e}"
+            )));
         }
+        let total = total.or(self.expected);
+        let (written, sha256) = self.write(resp, &part, start, total).await?;
+        tokio::fs::rename(&part, self.dest)
+            .await
+            .map_err(|e| Failure::lasting(format!("cannot rename {part}: {e}")))?;
+        sync_dir(self.dest);
+        (self.progress)(written, Some(written));
+        Ok(ClipFile {
+            path: self.dest.to_owned(),
+            bytes: written,
+            sha256,
+        })
     }
-    if let Some(t) = total
-        && written != t
-    {
-        return Err(Failure::passing(format!("truncated: got {written} of {t} bytes")));
+
+    /// The answer to a GET (a Range request from `have` when an earlier attempt left bytes),
+    /// and the offset its body starts at.
+    async fn respond(&self, have: u64) -> Result<(reqwest::Response, u64), Failure> {
+        let mut request = self.http.get(self.url);
+        if have > 0 {
+            request = request.header(reqwest::header::RANGE, format!("bytes={have}-"));
+        }
+        let resp = request.send().await.map_err(|e| Failure::passing(describe(&e)))?;
+        let code = resp.status().as_u16();
+        let resumed = code == 206 && have > 0 && range_start(resp.headers()) == Some(have);
+        if code != 200 && !resumed {
+            return Err(Failure {
+                reason: format!("HTTP {code}"),
+                retry: retryable_status(code),
+                retry_after: retry_after(resp.headers()),
+            });
+        }
+        Ok((resp, if resumed { have } else { 0 }))
     }
-    file.flush().await.map_err(|e| Failure::lasting(e.to_string()))?;
-    file.sync_all().await.map_err(|e| Failure::lasting(e.to_string()))?;
-    drop(file);
-    tokio::fs::rename(&part, dest)
-        .await
-        .map_err(|e| Failure::lasting(format!("cannot rename {part}: {e}")))?;
-    sync_dir(dest);
-    progress(written, Some(written));
-    Ok(ClipFile {
-        path: dest.to_owned(),
-        bytes: written,
-        sha256: hex(&hasher.finalize()),
-    })
+
+    /// Streams the body into `part` from offset `start`, hashing as it goes; synced. The
+    /// bytes written in all and the whole file's sha256.
+    async fn write(
+        &self,
+        resp: reqwest::Response,
+        part: &Utf8Path,
+        start: u64,
+        total: Option<u64>,
+    ) -> Result<(u64, String), Failure> {
+        let (mut file, mut hasher) = open_part(part, start > 0).await?;
+        let (mut written, mut last_report) = (start, start);
+        let mut body = resp.bytes_stream();
+        while let Some(chunk) = body.next().await {
+            let chunk = chunk.map_err(|e| Failure::passing(format!("{} after {written} bytes", describe(&e))))?;
+            hasher.update(&chunk);
+            file.write_all(&chunk)
+                .await
+                .map_err(|e| Failure::lasting(format!("cannot write {part}: {e}")))?;
+            written += chunk.len() as u64;
+            if written - last_report >= 1 << 20 {
+                last_report = written;
+                (self.progress)(written, total);
+            }
+        }
+        if let Some(t) = total
+            && written != t
+        {
+            return Err(Failure::passing(format!("truncated: got {written} of {t} bytes")));
+        }
+        file.flush().await.map_err(|e| Failure::lasting(e.to_string()))?;
+        file.sync_all().await.map_err(|e| Failure::lasting(e.to_string()))?;
+        Ok((written, hex(&hasher.finalize())))
+    }
 }
 
 /// The temporary file to write into: the earlier attempt's, appended to (its bytes hashed

@@ -2,27 +2,42 @@
 //! downloaded, or left alone — with at most `concurrency` in flight ([`Slots`], the one
 //! concurrency limit). A failed shot is data, not an early return: [`Runner::settle`] records
 //! each outcome in the ledger, the journal, the events and the outcome board together. The
-//! runner emits events and never prints.
+//! runner emits [`Event`]s and never prints.
+//!
+//! Its shared state is grouped by what it protects: the record of the run ([`Books`]: journal,
+//! ledger, events, outcome board; `books.rs`), the provider side ([`Account`]: the client,
+//! uploaded frames, the first submit alone, the account's refusal; `account.rs`), the limits
+//! ([`Limits`]: slots, the stop level, submits on the wire; `limits.rs`), and the storage seam
+//! ([`Storage`]: takes and submit-once claims, local or a team's; `store.rs`). A request's life
+//! is `request.rs`, chained frames `chain.rs`.
 
 use serde_json::{Map, Value};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
+use std::sync::Arc;
+use tokio::sync::{OwnedSemaphorePermit, watch};
 
 use crate::decide::{Fate, Resume};
 use crate::plan::PlannedShot;
 use crate::provider::Provider;
-use crate::record::journal::{self, Journal, Record};
+use crate::record::journal::Journal;
 use crate::record::ledger::Ledger;
-use crate::record::manifest::{ClipRecord, ShotStatus};
-use crate::report::{Event, Reporter};
+use crate::record::manifest::ClipRecord;
 use crate::signals::Stop;
 
+mod account;
+mod books;
 mod chain;
 pub(crate) mod download;
+mod event;
+mod limits;
 mod request;
-pub(crate) mod shared;
+mod store;
+
+pub(crate) use account::Account;
+pub(crate) use books::Books;
+pub(crate) use event::{Event, Reporter};
+pub(crate) use limits::{Limits, Slots};
+pub(crate) use store::{Storage, Team, worker};
 
 /// One request to make: a shot, and the shots that send the very same request.
 #[derive(Debug, Clone)]
@@ -85,7 +100,7 @@ pub(crate) enum Outcome {
 }
 
 /// Every shot's outcome by plan index; `None` until it is known.
-pub(crate) type Outcomes = Vec<watch::Sender<Option<Outcome>>>;
+type Outcomes = Vec<watch::Sender<Option<Outcome>>>;
 
 /// How a shot settles in this run.
 #[derive(Debug, Clone)]
@@ -123,96 +138,109 @@ pub(crate) enum Settle {
     Skipped(String),
 }
 
-/// The one concurrency limit: `concurrency` permits, lowered for the rest of the run when the
-/// provider rate-limits (never below 1). Uploads before the run take their permits here too.
-pub(crate) struct Slots {
-    semaphore: Arc<Semaphore>,
-    now: AtomicUsize,
-    owed: AtomicUsize,
-}
-
-impl Slots {
-    /// `n` shots in flight at once.
-    pub(crate) fn new(n: usize) -> Slots {
-        Slots {
-            semaphore: Arc::new(Semaphore::new(n.max(1))),
-            now: AtomicUsize::new(n.max(1)),
-            owed: AtomicUsize::new(0),
-        }
-    }
-
-    /// Waits for a free slot.
-    pub(crate) async fn acquire(&self) -> Option<OwnedSemaphorePermit> {
-        self.semaphore.clone().acquire_owned().await.ok()
-    }
-
-    /// Gives a slot back; a lowered limit is paid back with the permits of finishing shots.
-    pub(crate) fn release(&self, permit: OwnedSemaphorePermit) {
-        if self
-            .owed
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-            .is_ok()
-        {
-            permit.forget();
-        } else {
-            drop(permit);
-        }
-    }
-
-    /// Lowers the limit by one (a 429); the new limit, or `None` when it is already 1.
-    fn lower(&self) -> Option<usize> {
-        let now = self
-            .now
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| (n > 1).then(|| n - 1))
-            .ok()?;
-        if self.semaphore.forget_permits(1) == 0 {
-            // Every permit is held: the next shot to finish gives its permit up instead.
-            self.owed.fetch_add(1, Ordering::SeqCst);
-        }
-        Some(now - 1)
-    }
-}
-
-/// Everything the shot tasks share.
+/// Everything the shot tasks share, grouped by what it protects.
 pub(crate) struct Runner {
+    /// The plan's shots (read only).
+    shots: Vec<PlannedShot>,
+    /// The decision table, for chained shots decided once their upstream clips exist (read only).
+    resume: Resume,
+    /// The record of the run: journal, ledger, events, outcome board.
+    books: Books,
+    /// The provider side.
+    account: Account,
+    /// Slots, the stop level, submits on the wire.
+    limits: Limits,
+    /// Takes and submit-once claims: this folder only, or a team's store.
+    store: Storage,
+}
+
+/// What a runner is made of.
+pub(crate) struct Parts {
     /// The provider client.
     pub provider: Provider,
-    /// The HTTP client for downloads.
-    pub http: reqwest::Client,
-    /// The journal.
+    /// The decision table (its uploads are remembered).
+    pub resume: Resume,
+    /// The plan's shots.
+    pub shots: Vec<PlannedShot>,
+    /// The journal, open for appending.
     pub journal: Arc<Journal>,
     /// The manifest.
     pub ledger: Arc<Ledger>,
     /// Where events go.
     pub reporter: Arc<dyn Reporter>,
-    /// Ctrl-C and fatal provider errors.
-    pub stop: Stop,
-    /// The decision table (for chained shots, decided once their upstream clips exist).
-    pub resume: Arc<Resume>,
-    /// The plan's shots.
-    pub shots: Arc<Vec<PlannedShot>>,
-    /// Outcomes by plan index, for chained shots.
-    pub outcomes: Arc<Outcomes>,
-    /// Uploaded frames by content hash.
-    pub uploads: Mutex<HashMap<String, String>>,
-    /// The one concurrency limit.
-    pub slots: Arc<Slots>,
-    /// Tasks whose submit is on the wire (plan index → request key): uncertain if the run
-    /// stops before the answer arrives.
-    pub on_wire: Mutex<HashMap<usize, String>>,
-    /// Whether a submit of this run has been answered: until then one submit goes out alone,
-    /// so a refused key or an empty balance costs one request and one message.
-    pub probe: tokio::sync::Mutex<bool>,
-    /// The provider refused the account (key or balance): the first message, once.
-    pub refused: Mutex<Option<String>>,
-    /// The team's shared store, when the render has one (`--store`).
-    pub shared: Option<Arc<shared::Shared>>,
+    /// Shots in flight at once.
+    pub concurrency: usize,
+    /// Where takes and claims go ([`Storage::default`]: this folder only).
+    pub store: Storage,
 }
 
 impl Runner {
-    /// The board for a plan of `n` shots.
-    pub(crate) fn outcomes(n: usize) -> Outcomes {
-        (0..n).map(|_| watch::channel(None).0).collect()
+    /// A runner with nothing run yet.
+    pub(crate) fn new(parts: Parts) -> Runner {
+        let books = Books::new(parts.journal, parts.ledger, parts.reporter, parts.shots.len());
+        Runner {
+            account: Account::new(parts.provider, parts.resume.uploads()),
+            books,
+            limits: Limits::new(parts.concurrency),
+            shots: parts.shots,
+            resume: parts.resume,
+            store: parts.store,
+        }
+    }
+
+    /// The plan's shots.
+    pub(crate) fn shots(&self) -> &[PlannedShot] {
+        &self.shots
+    }
+
+    /// The decision table.
+    pub(crate) fn resume(&self) -> &Resume {
+        &self.resume
+    }
+
+    /// The output folder.
+    pub(crate) fn out(&self) -> &camino::Utf8Path {
+        &self.resume.out
+    }
+
+    /// The provider client.
+    pub(crate) fn provider(&self) -> &Provider {
+        self.account.provider()
+    }
+
+    /// The journal.
+    pub(crate) fn journal(&self) -> &Journal {
+        self.books.journal()
+    }
+
+    /// The manifest.
+    pub(crate) fn ledger(&self) -> &Arc<Ledger> {
+        self.books.ledger()
+    }
+
+    /// Where events go.
+    pub(crate) fn reporter(&self) -> &Arc<dyn Reporter> {
+        self.books.reporter()
+    }
+
+    /// The stop level.
+    pub(crate) fn stop(&self) -> &Stop {
+        self.limits.stop()
+    }
+
+    /// The one concurrency limit.
+    pub(crate) fn slots(&self) -> &Slots {
+        self.limits.slots()
+    }
+
+    /// The provider's refusal of the account, when it refused (taken out).
+    pub(crate) fn refusal(&self) -> Option<String> {
+        self.account.refusal()
+    }
+
+    /// The order this machine walks the tasks in (worker `i` of `n` starts `i/n` of the way).
+    pub(crate) fn spread(&self, tasks: &mut [Task]) {
+        self.store.spread(tasks);
     }
 
     /// Takes every task to its end; returns when all are settled or the stop level reaches 2.
@@ -239,24 +267,14 @@ impl Runner {
         // Dropping the tasks at the second Ctrl-C aborts them.
         tokio::select! {
             _ = all => {}
-            _ = self.stop.reached(2) => self.cut_off(),
+            _ = self.limits.stop().reached(2) => self.cut_off(),
         }
-    }
-
-    /// Marks a task's submit as on the wire (or answered).
-    fn submitting(&self, task: &Task, on: bool) {
-        let mut wire = self.on_wire.lock().unwrap_or_else(|e| e.into_inner());
-        match on {
-            true => wire.insert(task.index, task.key.clone()),
-            false => wire.remove(&task.index),
-        };
     }
 
     /// The run stopped at once with submits still on the wire: those shots are uncertain (the
     /// request may exist and be billed), and say so.
     fn cut_off(&self) {
-        let wire: Vec<(usize, String)> = self.on_wire.lock().unwrap_or_else(|e| e.into_inner()).drain().collect();
-        for (i, key) in wire {
+        for (i, key) in self.limits.cut_off() {
             let message = crate::decide::uncertain_message("stopped while the submit was on the wire");
             self.settle_one(i, &key, &Settle::Uncertain { attempts: 0, message }, true);
         }
@@ -275,7 +293,7 @@ impl Runner {
                 Some(clip) => Outcome::Clip(clip.sha256),
                 None => Outcome::NoClip("not rendered, and not selected by --only".into()),
             };
-            self.outcomes[i].send_replace(Some(outcome));
+            self.books.post(i, outcome);
         }
     }
 
@@ -301,13 +319,9 @@ impl Runner {
     async fn permit(&self, task: &Task) -> Option<OwnedSemaphorePermit> {
         let following = task.fate.resumes();
         tokio::select! {
-            p = self.slots.acquire() => p,
-            _ = self.stop.reached(1), if !following => None,
+            p = self.limits.slots().acquire() => p,
+            _ = self.limits.stop().reached(1), if !following => None,
         }
-    }
-
-    fn emit(&self, e: Event) {
-        self.reporter.event(&e);
     }
 
     async fn shot(&self, mut task: Task, permit: Option<Option<OwnedSemaphorePermit>>) {
@@ -320,195 +334,15 @@ impl Runner {
             None => self.permit(&task).await,
         };
         let Some(permit) = permit else {
-            self.settle(&task, Settle::Pending(self.stop.reason()));
+            self.settle(&task, Settle::Pending(self.limits.stop().reason()));
             return;
         };
         if !task.upstream.is_empty() && !self.prepare_chain(&mut task, &upstream_sha).await {
-            self.slots.release(permit);
+            self.limits.slots().release(permit);
             return;
         }
         self.request(task).await;
-        self.slots.release(permit);
-    }
-
-    /// Writes a record to the journal; a write failure is worth a note.
-    fn record(&self, r: Record) {
-        if let Err(e) = self.journal.append(&r) {
-            self.emit(Event::Notice(format!(
-                "warning: cannot write the journal {}: {e}",
-                self.journal.path()
-            )));
-        }
-    }
-
-    /// Journals a failure of this request (failures are never cached: the next run submits again).
-    fn record_failed(&self, task: &Task, request_id: Option<String>, error: String) {
-        self.record(Record::Failed {
-            shot: self.shots[task.index].id.clone(),
-            request_key: task.key.clone(),
-            api: self.resume.namespace.clone(),
-            request_id,
-            error,
-            at: journal::now(),
-        });
-    }
-
-    /// Makes a kept clip a take of shot `index` when it is not one yet (a renamed shot, a
-    /// duplicate request, a clip from before takes were kept): journaled like any clip, with
-    /// no cost of its own. A clip outside the store (an older render's `<id>.mp4`) is kept first.
-    fn adopt_take(
-        &self,
-        index: usize,
-        key: &str,
-        clip: &ClipRecord,
-        request_id: Option<String>,
-    ) -> std::io::Result<ClipRecord> {
-        let shot = &self.shots[index].shot;
-        let kept = crate::files::kept_path(&clip.sha256);
-        if clip.path != kept {
-            crate::files::keep(&self.resume.out, &clip.path, &clip.sha256)?;
-        }
-        let clip = ClipRecord {
-            path: kept,
-            ..clip.clone()
-        };
-        if !self.resume.history.has_take(shot, &clip.sha256) {
-            self.record(Record::Done {
-                shot: shot.clone(),
-                request_key: key.to_owned(),
-                api: self.resume.namespace.clone(),
-                request_id,
-                clip: clip.clone(),
-                actual_usd: None,
-                estimated_usd: None,
-                at: journal::now(),
-            });
-        }
-        Ok(clip)
-    }
-
-    /// Records how a task ended for each of its shots — ledger, journal, event and the board
-    /// the chained shots watch — in one place.
-    pub(crate) fn settle(&self, task: &Task, how: Settle) {
-        if let Settle::Done { clip, request_id, cost } = &how {
-            self.record(Record::Done {
-                shot: self.shots[task.index].shot.clone(),
-                request_key: task.key.clone(),
-                api: self.resume.namespace.clone(),
-                request_id: Some(request_id.clone()),
-                clip: clip.clone(),
-                actual_usd: *cost,
-                estimated_usd: self.shots[task.index].estimate.map(|m| m.usd()),
-                at: journal::now(),
-            });
-        }
-        for i in task.indices() {
-            let how = match (&how, i == task.index) {
-                (Settle::Done { clip, request_id, .. }, false) => {
-                    match self.adopt_take(i, &task.key, clip, Some(request_id.clone())) {
-                        Ok(copy) => copy_of(&how, copy),
-                        Err(e) => failed(None, format!("cannot keep the clip: {e}")),
-                    }
-                }
-                _ => how.clone(),
-            };
-            self.settle_one(i, &task.key, &how, i == task.index);
-        }
-    }
-
-    /// One shot's ledger record, event and board entry (`own`: not a copy of another's request).
-    fn settle_one(&self, i: usize, key: &str, how: &Settle, own: bool) {
-        let id = self.shots[i].id.clone();
-        let now = journal::now();
-        let (status, outcome, event) = match how {
-            Settle::Cached(clip) => (
-                ShotStatus::Cached,
-                Outcome::Clip(clip.sha256.clone()),
-                Event::Cached { id },
-            ),
-            Settle::Done { clip, .. } => (
-                ShotStatus::Done,
-                Outcome::Clip(clip.sha256.clone()),
-                Event::Done {
-                    id,
-                    path: format!("{}.mp4", self.shots[i].shot),
-                    bytes: clip.bytes,
-                    estimated_usd: if own {
-                        self.shots[i].estimate.map(|m| m.usd())
-                    } else {
-                        Some(0.0)
-                    },
-                },
-            ),
-            Settle::Failed { error, .. } => (
-                ShotStatus::Failed,
-                Outcome::NoClip(error.clone()),
-                Event::Failed {
-                    id,
-                    error: error.clone(),
-                },
-            ),
-            Settle::Uncertain { message, .. } => (
-                ShotStatus::Uncertain,
-                Outcome::NoClip(message.clone()),
-                Event::Uncertain {
-                    id,
-                    reason: message.clone(),
-                },
-            ),
-            Settle::Pending(reason) => (
-                ShotStatus::Pending,
-                Outcome::NoClip(reason.clone()),
-                Event::Pending {
-                    id,
-                    reason: reason.clone(),
-                },
-            ),
-            Settle::Skipped(why) => (
-                ShotStatus::Skipped,
-                Outcome::NoClip(format!("skipped: {why}")),
-                Event::Skipped {
-                    id,
-                    reason: why.clone(),
-                },
-            ),
-        };
-        self.ledger.update(i, |r| apply(r, status, key, how, now));
-        if let Settle::Cached(_) = how {
-            self.provenance(i, key);
-        }
-        self.emit(event);
-        self.outcomes[i].send_replace(Some(outcome));
-    }
-}
-
-impl Runner {
-    /// The request id of a request whose clip the journal recorded.
-    fn done_request_id(&self, key: &str) -> Option<String> {
-        match self.resume.state(key) {
-            Some(crate::record::journal::KeyState::Done { request_id, .. }) => request_id.clone(),
-            _ => None,
-        }
-    }
-
-    /// A cached shot's record names the request and the input that produced its clip (for a
-    /// chained shot the plan shows placeholders; the journal has what was sent).
-    fn provenance(&self, i: usize, key: &str) {
-        let request_id = self.done_request_id(key);
-        let sent = self
-            .resume
-            .history
-            .sent
-            .get(&(self.resume.namespace.clone(), key.to_owned()));
-        let input = sent.map(|s| s.input.clone());
-        self.ledger.update(i, |r| {
-            if request_id.is_some() {
-                r.request_id = request_id;
-            }
-            if let Some(input) = input {
-                r.input = input;
-            }
-        });
+        self.limits.slots().release(permit);
     }
 }
 
@@ -518,59 +352,5 @@ fn failed(request_id: Option<String>, error: String) -> Settle {
         request_id,
         attempts: 0,
         error,
-    }
-}
-
-/// The same settlement for a copy: its own clip path, and no cost of its own.
-fn copy_of(how: &Settle, clip: ClipRecord) -> Settle {
-    match how {
-        Settle::Done { request_id, cost, .. } => Settle::Done {
-            clip,
-            request_id: request_id.clone(),
-            cost: cost.map(|_| 0.0),
-        },
-        other => other.clone(),
-    }
-}
-
-/// The manifest record of a settled shot.
-fn apply(r: &mut crate::record::manifest::RequestRecord, status: ShotStatus, key: &str, how: &Settle, now: String) {
-    r.status = status;
-    match how {
-        Settle::Cached(clip) => {
-            r.clip = Some(clip.clone());
-            r.request_key = key.to_owned();
-            r.error = None;
-        }
-        Settle::Done { clip, request_id, cost } => {
-            r.clip = Some(clip.clone());
-            r.request_id = Some(request_id.clone());
-            r.actual_usd = *cost;
-            r.completed_at = Some(now);
-            r.error = None;
-        }
-        Settle::Failed {
-            request_id,
-            attempts,
-            error,
-        } => {
-            r.error = Some(error.clone());
-            if *attempts > 0 {
-                r.attempts = *attempts;
-            }
-            if request_id.is_some() {
-                r.request_id = request_id.clone();
-            }
-            r.completed_at = Some(now);
-        }
-        Settle::Uncertain { attempts, message } => {
-            r.error = Some(message.clone());
-            if *attempts > 0 {
-                r.attempts = *attempts;
-                r.completed_at = Some(now);
-            }
-        }
-        Settle::Pending(reason) => r.error = Some(reason.clone()),
-        Settle::Skipped(why) => r.error = Some(format!("skipped: {why}")),
     }
 }

@@ -3,14 +3,14 @@
 
 use std::sync::Mutex;
 
-use super::shared::Before;
+use super::Event;
+use super::store::Before;
 use super::{Runner, Settle, Task};
 use crate::decide::{Fate, uncertain_message};
 use crate::provider::http::Backoff;
 use crate::provider::{Accepted, ClipSource, JobError, JobState, SubmitError};
 use crate::record::journal::{self, Record};
 use crate::record::manifest::{ClipRecord, ShotStatus};
-use crate::report::Event;
 
 /// 429s a submit may meet before the shot gives up (each honours `Retry-After`).
 const MAX_RATE_LIMITED: u32 = 30;
@@ -21,7 +21,7 @@ impl Runner {
         let id = self.shots[task.index].id.clone();
         let job = match task.fate.clone() {
             Fate::Follow(job) | Fate::Fetch(job, _) => {
-                self.emit(Event::Resumed {
+                self.books.emit(Event::Resumed {
                     id,
                     request_id: job.request_id.clone(),
                 });
@@ -32,10 +32,10 @@ impl Runner {
                 Before::Follow(job) => job,
                 Before::Submit(mut ticket) => match self.submit(&task).await {
                     Some(job) => {
-                        self.claim_submitted(ticket.as_mut(), &job).await;
+                        self.claim_submitted(&mut ticket, &job).await;
                         job
                     }
-                    None => return self.claim_unused(ticket, &task).await,
+                    None => return self.claim_unused(&ticket, &task).await,
                 },
             },
         };
@@ -51,41 +51,10 @@ impl Runner {
 
     /// Submits until accepted; `None` when the shot is settled without a job.
     async fn submit(&self, task: &Task) -> Option<Accepted> {
-        let shot = &self.shots[task.index];
-        let (mut attempts, mut rate_limited, mut transient) = (self.resume.attempts(&shot.request_key), 0u32, 0u32);
+        let mut attempts = self.resume.attempts(&self.shots[task.index].request_key);
+        let (mut rate_limited, mut transient) = (0u32, 0u32);
         loop {
-            // Until one submit of this run is answered, submits go out one at a time.
-            let mut probe = Some(self.probe.lock().await);
-            if probe.as_deref().is_some_and(|answered| *answered) {
-                probe = None;
-            }
-            // On the wire from before the intent is written until the answer is journaled; a
-            // stop raised before this point is seen here (SIGTERM waits for what is on the wire).
-            let wire = self.stop.on_wire();
-            if self.stop.level() >= 1 {
-                self.settle(task, Settle::Pending(self.stop.reason()));
-                return None;
-            }
-            self.emit(Event::Submitting { id: shot.id.clone() });
-            if !self.journal_intent(task) {
-                return None;
-            }
-            attempts += 1;
-            self.submitting(task, true);
-            let answer = self
-                .provider
-                .submit(&shot.endpoint, shot.version.as_deref(), &task.input)
-                .await;
-            // The submit counts as on the wire until its answer is journaled.
-            if let Ok(job) = &answer {
-                self.accepted(task, job, attempts);
-            }
-            self.submitting(task, false);
-            drop(wire);
-            if let Some(mut answered) = probe.take() {
-                *answered = !matches!(answer, Err(SubmitError::Fatal(_)));
-            }
-            let error = match answer {
+            let error = match self.submit_once(task, &mut attempts).await? {
                 Ok(job) => return Some(job),
                 Err(e) => e,
             };
@@ -110,14 +79,12 @@ impl Runner {
             };
             if n >= budget {
                 let error = format!("could not submit after {n} tries: {reason}");
-                self.settle(
-                    task,
-                    Settle::Failed {
-                        request_id: None,
-                        attempts,
-                        error,
-                    },
-                );
+                let failed = Settle::Failed {
+                    request_id: None,
+                    attempts,
+                    error,
+                };
+                self.settle(task, failed);
                 return None;
             }
             if !self
@@ -127,6 +94,43 @@ impl Runner {
                 return None;
             }
         }
+    }
+
+    /// One submit, journaled before it goes out; `None` when the shot is settled without one
+    /// (the run is stopping, or the journal cannot take the intent).
+    async fn submit_once(&self, task: &Task, attempts: &mut u32) -> Option<Result<Accepted, SubmitError>> {
+        let shot = &self.shots[task.index];
+        // Until one submit of this run is answered, submits go out one at a time.
+        let mut probe = self.account.probe().await;
+        // On the wire from before the intent is written until the answer is journaled; a
+        // stop raised before this point is seen here (SIGTERM waits for what is on the wire).
+        let stop = self.limits.stop();
+        let wire = stop.on_wire();
+        if stop.level() >= 1 {
+            self.settle(task, Settle::Pending(stop.reason()));
+            return None;
+        }
+        self.books.emit(Event::Submitting { id: shot.id.clone() });
+        if !self.journal_intent(task) {
+            return None;
+        }
+        *attempts += 1;
+        self.limits.on_wire(task.index, &task.key, true);
+        let answer = self
+            .account
+            .provider()
+            .submit(&shot.endpoint, shot.version.as_deref(), &task.input)
+            .await;
+        // The submit counts as on the wire until its answer is journaled.
+        if let Ok(job) = &answer {
+            self.accepted(task, job, *attempts);
+        }
+        self.limits.on_wire(task.index, &task.key, false);
+        drop(wire);
+        if let Some(answered) = probe.as_deref_mut() {
+            *answered = !matches!(answer, Err(SubmitError::Fatal(_)));
+        }
+        Some(answer)
     }
 
     /// Writes the intent to submit; when the journal cannot take it (a full disk), nothing is
@@ -140,24 +144,24 @@ impl Runner {
             input: Some(task.input.clone()),
             at: journal::now(),
         };
-        let Err(e) = self.journal.append_intent(&intent) else {
+        let Err(e) = self.books.journal().append_intent(&intent) else {
             return true;
         };
-        let why = format!("cannot write the journal {} ({e})", self.journal.path());
-        if self.stop.level() == 0 {
-            self.emit(Event::Notice(format!(
+        let why = format!("cannot write the journal {} ({e})", self.books.journal().path());
+        if self.limits.stop().level() == 0 {
+            self.books.emit(Event::Notice(format!(
                 "stopping new submits: {why}; a request that cannot be journaled is never sent. Jobs in flight are still followed; free some space and run render again"
             )));
         }
-        self.stop.raise(1, &format!("not submitted: {why}"));
-        self.settle(task, Settle::Pending(self.stop.reason()));
+        self.limits.stop().raise(1, &format!("not submitted: {why}"));
+        self.settle(task, Settle::Pending(self.limits.stop().reason()));
         false
     }
 
     /// Journals and records an accepted request.
     pub(super) fn accepted(&self, task: &Task, job: &Accepted, attempts: u32) {
         let id = self.shots[task.index].id.clone();
-        self.record(Record::Accepted {
+        self.books.record(Record::Accepted {
             shot: id.clone(),
             request_key: task.key.clone(),
             api: self.resume.namespace.clone(),
@@ -166,7 +170,7 @@ impl Runner {
         });
         let at = journal::now();
         for i in task.indices() {
-            self.ledger.update(i, |r| {
+            self.books.update(i, |r| {
                 r.request_id = Some(job.request_id.clone());
                 r.submitted_at = Some(at.clone());
                 r.attempts = attempts;
@@ -174,7 +178,7 @@ impl Runner {
                 r.error = None;
             });
         }
-        self.emit(Event::Submitted {
+        self.books.emit(Event::Submitted {
             id,
             request_id: job.request_id.clone(),
         });
@@ -192,19 +196,16 @@ impl Runner {
                 // The account, not the shot: nothing was created; this shot and every one after
                 // it stay pending, and the run ends with this one message.
                 self.record_failed(task, None, msg.clone());
-                self.stop.raise(1, "not submitted: the provider refused the account");
-                self.refused
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .get_or_insert(msg);
-                self.settle(task, Settle::Pending(self.stop.reason()));
+                self.limits
+                    .stop()
+                    .raise(1, "not submitted: the provider refused the account");
+                self.account.refuse(msg);
+                self.settle(task, Settle::Pending(self.limits.stop().reason()));
                 return;
             }
             SubmitError::Uncertain(reason) => {
-                if let Some(shared) = &self.shared {
-                    shared.mark_uncertain(&task.key);
-                }
-                self.record(Record::Uncertain {
+                self.store.mark_uncertain(&task.key);
+                self.books.record(Record::Uncertain {
                     shot: id,
                     request_key: task.key.clone(),
                     api: self.resume.namespace.clone(),
@@ -229,15 +230,15 @@ impl Runner {
 
     /// Waits before retrying a submit; `false` (the shot settled as pending) when the run stops.
     async fn wait_to_retry(&self, task: &Task, reason: String, delay: std::time::Duration) -> bool {
-        self.emit(Event::Retrying {
+        self.books.emit(Event::Retrying {
             id: self.shots[task.index].id.clone(),
             reason,
             delay_ms: delay.as_millis() as u64,
         });
         tokio::select! {
             _ = tokio::time::sleep(delay) => true,
-            _ = self.stop.reached(1) => {
-                self.settle(task, Settle::Pending(self.stop.reason()));
+            _ = self.limits.stop().reached(1) => {
+                self.settle(task, Settle::Pending(self.limits.stop().reason()));
                 false
             }
         }
@@ -245,8 +246,8 @@ impl Runner {
 
     /// A 429 lowers the effective concurrency for the rest of the run (never below 1).
     fn slow_down(&self) {
-        if let Some(now) = self.slots.lower() {
-            self.emit(Event::Notice(format!(
+        if let Some(now) = self.limits.slots().lower() {
+            self.books.emit(Event::Notice(format!(
                 "the provider is rate-limiting (429): lowering concurrency to {now} for the rest of the run"
             )));
         }
@@ -260,7 +261,7 @@ impl Runner {
             let mut l = last.lock().unwrap_or_else(|e| e.into_inner());
             if *l != Some(s) {
                 *l = Some(s);
-                self.emit(match s {
+                self.books.emit(match s {
                     JobState::Queued(position) => Event::Queued {
                         id: id.clone(),
                         position,
@@ -270,7 +271,7 @@ impl Runner {
             }
         };
         let endpoint = &self.shots[task.index].endpoint;
-        let source = match self.provider.follow(&job, endpoint, &on_state).await {
+        let source = match self.account.provider().follow(&job, endpoint, &on_state).await {
             Ok(s) => s,
             Err(e) => {
                 if let JobError::Failed(m) | JobError::Gone(m) = &e {
@@ -281,7 +282,7 @@ impl Runner {
         };
         // The clip's URL is journaled before the download: a download that fails now is
         // retried from it by the next render, whatever the queue keeps by then.
-        self.record(Record::Result {
+        self.books.record(Record::Result {
             shot: id,
             request_key: task.key.clone(),
             api: self.resume.namespace.clone(),
@@ -313,13 +314,14 @@ impl Runner {
         let key = task.key.trim_start_matches("sha256:");
         let path = store.join(format!("incoming-{}.mp4", &key[..16.min(key.len())]));
         let progress = |bytes: u64, total: Option<u64>| {
-            self.emit(Event::Downloading {
+            self.books.emit(Event::Downloading {
                 id: id.clone(),
                 bytes,
                 total,
             })
         };
-        let clip = crate::run::download::download(&self.http, &source.url, &path, source.size, &progress).await?;
+        let clip =
+            crate::run::download::download(self.account.http(), &source.url, &path, source.size, &progress).await?;
         let kept = crate::files::kept_path(&clip.sha256);
         crate::run::download::settle_into(&path, &self.resume.out.join(&kept))?;
         let clip = ClipRecord {
@@ -345,7 +347,7 @@ impl Runner {
                 m
             }
             JobError::Gone(m) => {
-                self.record(Record::Gone {
+                self.books.record(Record::Gone {
                     shot: self.shots[task.index].id.clone(),
                     request_key: task.key.clone(),
                     api: self.resume.namespace.clone(),

@@ -104,7 +104,6 @@ impl Ticket {
     }
 
     /// The ticket of a render with no shared store (never written anywhere).
-    #[expect(dead_code, reason = "used by LocalOnly, which the runner does not take yet (#21)")]
     pub(crate) fn unshared(req: &ClaimRequest) -> Ticket {
         Ticket {
             name: String::new(),

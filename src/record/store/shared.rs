@@ -1,6 +1,7 @@
-//! The two things a render asks of a store, as traits with two implementations: the object
-//! store ([`Backend`]) and [`LocalOnly`], today's behaviour of one folder on one machine (no
-//! clip found elsewhere, every claim granted at once, nothing written anywhere else).
+//! The storage seam: the two things a render asks of a store, as traits with two
+//! implementations — [`LocalOnly`], the default (one folder on one machine: no clip found
+//! elsewhere, every claim granted at once, nothing written anywhere else), and a team's object
+//! store ([`Backend`]). The runner (`run::Storage`) talks only to these traits.
 
 use async_trait::async_trait;
 use camino::Utf8Path;
@@ -66,10 +67,6 @@ impl SubmitOnce for Backend {
 
 /// One folder on one machine: nothing shared.
 #[derive(Debug, Clone, Copy, Default)]
-#[expect(
-    dead_code,
-    reason = "the runner takes Option<Shared> today; #21 makes LocalOnly its default"
-)]
 pub(crate) struct LocalOnly;
 
 #[async_trait]
@@ -98,5 +95,36 @@ impl SubmitOnce for LocalOnly {
     }
     async fn ended(&self, _: &str, _: &str, _: &Ended) -> Result<(), StoreError> {
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{LocalOnly, SubmitOnce, TakeStore};
+    use crate::record::store::{ClaimRequest, Claimed};
+
+    #[tokio::test]
+    async fn one_folder_finds_no_clip_elsewhere_and_grants_every_claim_at_once() {
+        let req = ClaimRequest {
+            api: "sandbox".into(),
+            request_key: "sha256:00".into(),
+            endpoint: "fal-ai/x".into(),
+            lease: std::time::Duration::from_secs(1),
+            poll: std::time::Duration::from_secs(3600),
+        };
+        assert!(LocalOnly.find("sandbox", "sha256:00").await.unwrap().is_none());
+        for _ in 0..2 {
+            let Ok(Claimed::Submit(mut ticket)) = LocalOnly.claim(&req).await else {
+                panic!("a local claim is granted at once");
+            };
+            assert!(LocalOnly.abandon(&ticket, "not submitted").await.is_ok());
+            let job = super::Accepted {
+                request_id: "r".into(),
+                status_url: None,
+                response_url: None,
+                cancel_url: None,
+            };
+            assert!(LocalOnly.submitted(&mut ticket, &job).await.unwrap());
+        }
     }
 }

@@ -1,0 +1,338 @@
+//! Where takes are shared and submits claimed, through the storage seam
+//! (`record::store::shared`: [`TakeStore`], [`SubmitOnce`]): [`LocalOnly`] by default (one
+//! folder on one machine: nothing found elsewhere, every claim granted at once), or a team's
+//! store (`--store`, `STORYBOARD_STORE`). Before a submit, a clip any machine published is
+//! fetched ($0, no provider request); a request another machine claimed is followed; otherwise
+//! this machine claims the request key, submits, and writes the request id into the claim. A
+//! claim left without a request id past its lease is settled from the provider's request
+//! history by exact body — never resubmitted blindly. Every verified clip is published by
+//! content. The runner calls the same steps whichever store it has.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use super::{Event, Runner, Settle, Task, failed};
+use crate::provider::Accepted;
+use crate::record::manifest::ClipRecord;
+use crate::record::store::clips::Indexed;
+use crate::record::store::shared::LocalOnly;
+use crate::record::store::{Backend, Claim, ClaimRequest, Claimed, Ended, SubmitOnce, TakeStore, Ticket};
+
+/// The store a render's takes and claims go to, and what this render knows of it.
+pub(crate) struct Storage {
+    /// Clips by content, found by request key.
+    takes: Arc<dyn TakeStore>,
+    /// One submit per request key.
+    claims: Arc<dyn SubmitOnce>,
+    /// The storyboard's name (its file name without the extension), for the index.
+    storyboard: String,
+    /// How long a claimer may take to write the request id (`STORYBOARD_STORE_LEASE`).
+    lease: Duration,
+    /// How often to look at a claim another machine is submitting.
+    poll: Duration,
+    /// This machine is worker `i` of `n` (`STORYBOARD_WORKER`), when the work is divided.
+    worker: Option<(usize, usize)>,
+    /// Request keys whose submit became uncertain here: their claims stay (settled later).
+    uncertain: Mutex<HashSet<String>>,
+}
+
+/// How a team's store is used by one render.
+#[derive(Debug, Clone)]
+pub(crate) struct Team {
+    /// The storyboard's name (its file name without the extension), for the index.
+    pub storyboard: String,
+    /// How long a claimer may take to write the request id (`STORYBOARD_STORE_LEASE`).
+    pub lease: Duration,
+    /// How often to look at a claim another machine is submitting.
+    pub poll: Duration,
+    /// This machine is worker `i` of `n` (`STORYBOARD_WORKER=i/n`).
+    pub worker: Option<(usize, usize)>,
+}
+
+impl Default for Storage {
+    /// One folder on one machine: nothing shared.
+    fn default() -> Storage {
+        let local = Arc::new(LocalOnly);
+        Storage::with(local.clone(), local, &Team::default())
+    }
+}
+
+impl Default for Team {
+    fn default() -> Team {
+        Team {
+            storyboard: String::new(),
+            lease: Duration::from_secs(300),
+            poll: Duration::from_secs(2),
+            worker: None,
+        }
+    }
+}
+
+impl Storage {
+    /// A team's store, shared with other machines.
+    pub(crate) fn shared(store: Backend, team: &Team) -> Storage {
+        let store = Arc::new(store);
+        Storage::with(store.clone(), store, team)
+    }
+
+    fn with(takes: Arc<dyn TakeStore>, claims: Arc<dyn SubmitOnce>, team: &Team) -> Storage {
+        Storage {
+            takes,
+            claims,
+            storyboard: team.storyboard.clone(),
+            lease: team.lease,
+            poll: team.poll,
+            worker: team.worker,
+            uncertain: Mutex::default(),
+        }
+    }
+
+    /// The submit of `key` became uncertain: its claim must stay until the history settles it.
+    pub(super) fn mark_uncertain(&self, key: &str) {
+        self.uncertain
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key.to_owned());
+    }
+
+    fn is_uncertain(&self, key: &str) -> bool {
+        self.uncertain.lock().unwrap_or_else(|e| e.into_inner()).contains(key)
+    }
+
+    /// Worker `i` of `n` (e.g. a Kubernetes Indexed Job's `$JOB_COMPLETION_INDEX/N`) starts
+    /// its walk through the storyboard at its own `i/n` of the way, so the workers claim
+    /// different requests first instead of all following the first ones.
+    pub(super) fn spread<T>(&self, tasks: &mut [T]) {
+        if let Some((i, n)) = self.worker
+            && !tasks.is_empty()
+        {
+            let at = tasks.len() * i / n;
+            tasks.rotate_left(at % tasks.len());
+        }
+    }
+}
+
+/// What to do instead of (or before) a submit.
+pub(super) enum Before {
+    /// The shot is settled (fetched from the store, or failed/stopped).
+    Settled,
+    /// Follow this request (another machine's, or one found in the request history).
+    Follow(Accepted),
+    /// Submit; with the claim to write the request id into.
+    Submit(Box<Ticket>),
+}
+
+impl Runner {
+    /// Before a submit: a clip the store holds is fetched, a request claimed elsewhere is
+    /// followed, else the request key is claimed.
+    pub(super) async fn before_submit(&self, task: &Task) -> Before {
+        if self.fetch_stored(task).await {
+            return Before::Settled;
+        }
+        let req = ClaimRequest {
+            api: self.resume.namespace.clone(),
+            request_key: task.key.clone(),
+            endpoint: self.shots[task.index].endpoint.clone(),
+            lease: self.store.lease,
+            poll: self.store.poll,
+        };
+        let stop = self.limits.stop();
+        let claimed = tokio::select! {
+            c = self.store.claims.claim(&req) => c,
+            _ = stop.reached(1) => {
+                self.settle(task, Settle::Pending(stop.reason()));
+                return Before::Settled;
+            }
+        };
+        match claimed {
+            Ok(Claimed::Submit(ticket)) => Before::Submit(ticket),
+            Ok(Claimed::Follow(job)) => {
+                self.accepted(task, &job, 0);
+                Before::Follow(job)
+            }
+            Ok(Claimed::Finished(_)) if self.fetch_stored(task).await => Before::Settled,
+            Ok(Claimed::Finished(sha)) => {
+                let why = format!(
+                    "the shared store's claim names clip {sha}, which it does not hold whole; run `storyboard store gc` and render again"
+                );
+                self.settle(task, failed(None, why));
+                Before::Settled
+            }
+            Ok(Claimed::Settle(ticket, old)) => self.settle_stale(task, *ticket, *old).await,
+            Err(e) => {
+                self.settle(task, failed(None, format!("{e}; nothing was submitted")));
+                Before::Settled
+            }
+        }
+    }
+
+    /// A clip this request key has in the store, fetched into the folder's takes and settled.
+    async fn fetch_stored(&self, task: &Task) -> bool {
+        let takes = &self.store.takes;
+        let found = match takes.find(&self.resume.namespace, &task.key).await {
+            Ok(Some(found)) => found,
+            Ok(None) => return false,
+            Err(e) => return self.warn(&e, false),
+        };
+        let kept = crate::files::kept_path(&found.sha256);
+        match takes.fetch(&found, &self.resume.out.join(&kept)).await {
+            Ok(true) => {}
+            Ok(false) => return false,
+            Err(e) => return self.warn(&e, false),
+        }
+        let clip = ClipRecord {
+            path: kept,
+            bytes: found.bytes,
+            sha256: found.sha256.clone(),
+            source_url: format!("store:takes/{}.mp4", found.sha256),
+        };
+        let how = match self.adopt_take(task.index, &task.key, &clip, found.request_id.clone()) {
+            Ok(clip) => Settle::Cached(clip),
+            Err(e) => failed(None, format!("cannot keep the clip: {e}")),
+        };
+        self.settle(task, how);
+        true
+    }
+
+    /// A store's failure is a warning (the render goes on); `then` is the answer.
+    fn warn<T>(&self, e: &dyn std::fmt::Display, then: T) -> T {
+        self.books.emit(Event::Notice(format!("warning: {e}")));
+        then
+    }
+
+    /// A claim whose machine died before writing a request id: looked up in the provider's
+    /// request history by its exact body; found → followed; not found → uncertain, nothing sent.
+    async fn settle_stale(&self, task: &Task, mut ticket: Ticket, old: Claim) -> Before {
+        let endpoint = &self.shots[task.index].endpoint;
+        let since = humantime::parse_rfc3339_weak(&old.claimed_at)
+            .map(|t| t - Duration::from_secs(300))
+            .map_or_else(
+                |_| old.claimed_at.clone(),
+                |t| humantime::format_rfc3339_seconds(t).to_string(),
+            );
+        let provider = self.account.provider();
+        let found = provider.find_sent(endpoint, &since, &task.input).await;
+        if let Ok(ids) = &found
+            && let Some(id) = ids.first()
+        {
+            let job = provider.job(endpoint, id);
+            if let Err(e) = self.store.claims.submitted(&mut ticket, &job).await {
+                self.warn(&e, ());
+            }
+            self.books.emit(Event::Notice(format!(
+                "{}: {} claimed this request and stopped before writing its id; found request {id} in the request history: adopted",
+                self.shots[task.index].id, old.owner.host
+            )));
+            self.accepted(task, &job, 0);
+            return Before::Follow(job);
+        }
+        let why = match found {
+            Err(e) => format!("the request history cannot be searched ({e})"),
+            Ok(_) => "it is not in the provider's request history yet".into(),
+        };
+        if self.resume.flags.retry_uncertain {
+            // The user checked (the dashboard) and asked: submit, holding the claim.
+            return Before::Submit(Box::new(ticket));
+        }
+        let message = format!(
+            "{} (pid {}) claimed this request and stopped before writing its id; {why}: nothing is resubmitted by itself. Render again later (the history lists finished requests), or with --retry-uncertain once the dashboard shows no such request",
+            old.owner.host, old.owner.pid
+        );
+        self.store.mark_uncertain(&task.key);
+        self.settle(task, Settle::Uncertain { attempts: 0, message });
+        Before::Settled
+    }
+
+    /// The claimed request was accepted: its id goes into the claim.
+    pub(super) async fn claim_submitted(&self, ticket: &mut Ticket, job: &Accepted) {
+        match self.store.claims.submitted(ticket, job).await {
+            Ok(true) => {}
+            Ok(false) => self.books.emit(Event::Notice(format!(
+                "warning: request {} was accepted after this machine's claim lease ran out; another machine took the claim over (it finds this request in the history)",
+                job.request_id
+            ))),
+            Err(e) => self.warn(&e, ()),
+        }
+    }
+
+    /// The claim of a submit that created nothing is given up (an uncertain one stays).
+    pub(super) async fn claim_unused(&self, ticket: &Ticket, task: &Task) {
+        if self.store.is_uncertain(&task.key) {
+            return;
+        }
+        if let Err(e) = self.store.claims.abandon(ticket, "not submitted").await {
+            self.warn(&e, ());
+        }
+    }
+
+    /// A verified clip goes to the store by content, and its claim points at it.
+    pub(super) async fn publish(&self, task: &Task, job: &Accepted, clip: &ClipRecord) {
+        let entry = Indexed {
+            version: 1,
+            request_key: task.key.clone(),
+            api: self.resume.namespace.clone(),
+            sha256: clip.sha256.clone(),
+            bytes: clip.bytes,
+            shot: self.shots[task.index].id.clone(),
+            storyboard: self.store.storyboard.clone(),
+            request_id: Some(job.request_id.clone()),
+            at: crate::record::journal::now(),
+        };
+        let path = self.resume.out.join(&clip.path);
+        let end = Ended::Clip(clip.sha256.clone());
+        let published = match self.store.takes.publish(&path, &entry).await {
+            Ok(()) => self.store.claims.ended(&entry.api, &task.key, &end).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = published {
+            self.books
+                .emit(Event::Notice(format!("warning: the clip stays local: {e}")));
+        }
+    }
+
+    /// A followed request ended without a clip: its claim frees the key.
+    pub(super) async fn claim_failed(&self, task: &Task, job: &Accepted, error: &str) {
+        let end = Ended::Failed {
+            request_id: job.request_id.clone(),
+            error: error.to_owned(),
+        };
+        if let Err(e) = self.store.claims.ended(&self.resume.namespace, &task.key, &end).await {
+            self.warn(&e, ());
+        }
+    }
+}
+
+/// `i/n` with `i < n` (`STORYBOARD_WORKER`).
+pub(crate) fn worker(text: &str) -> Option<(usize, usize)> {
+    let (i, n) = text.split_once('/')?;
+    let (i, n) = (i.trim().parse::<usize>().ok()?, n.trim().parse::<usize>().ok()?);
+    (n > 0 && i < n).then_some((i, n))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{LocalOnly, Storage, Team};
+    use std::sync::Arc;
+
+    #[test]
+    fn workers_are_named_i_of_n() {
+        assert_eq!(super::worker("2/4"), Some((2, 4)));
+        assert_eq!(super::worker("4/4"), None);
+        assert_eq!(super::worker("x"), None);
+    }
+
+    #[test]
+    fn worker_i_of_n_starts_its_walk_i_over_n_of_the_way_and_a_local_render_at_the_start() {
+        let mut tasks: Vec<usize> = (0..8).collect();
+        Storage::default().spread(&mut tasks);
+        assert_eq!(tasks, (0..8).collect::<Vec<_>>());
+        let team = Team {
+            worker: Some((1, 4)),
+            ..Team::default()
+        };
+        let local = Arc::new(LocalOnly);
+        Storage::with(local.clone(), local, &team).spread(&mut tasks);
+        assert_eq!(tasks, vec![2, 3, 4, 5, 6, 7, 0, 1]);
+    }
+}
