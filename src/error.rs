@@ -160,7 +160,7 @@ pub(crate) enum UsageError {
     #[error("{0} already exist(s): init never overwrites; choose an empty folder (`storyboard init DIR`)")]
     WouldOverwrite(String),
     /// `status DIR` on a folder nothing was rendered into.
-    #[error("{0}: no manifest.json here: nothing has been rendered into this folder")]
+    #[error("{0}: no {m} here: nothing has been rendered into this folder", m = crate::record::folder::layout::MANIFEST)]
     NothingRendered(Utf8PathBuf),
     /// `sandbox --bind` is not an address.
     #[error("--bind `{0}` is not an IP address")]

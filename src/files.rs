@@ -160,28 +160,6 @@ fn replace_through(
     Ok(())
 }
 
-/// Where a clip of this content is kept, relative to the output folder: every verified clip
-/// stays there, so going back to an earlier request costs nothing.
-pub(crate) fn kept_path(sha256: &str) -> Utf8PathBuf {
-    Utf8PathBuf::from(format!(".storyboard/clips/{sha256}.mp4"))
-}
-
-/// Keeps a verified clip (`out/path`, content `sha256`) in the output folder's store: a hard
-/// link where the file system allows, else a copy. Nothing is done when it is kept already.
-pub(crate) fn keep(out: &Utf8Path, path: &Utf8Path, sha256: &str) -> std::io::Result<()> {
-    let kept = out.join(kept_path(sha256));
-    if std::fs::symlink_metadata(&kept).is_ok() {
-        return Ok(());
-    }
-    if let Some(dir) = kept.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    match std::fs::hard_link(out.join(path), &kept) {
-        Ok(()) => Ok(()),
-        Err(_) => copy_clip(&out.join(path), &kept),
-    }
-}
-
 #[cfg(all(test, unix))]
 mod tests {
     use super::*;

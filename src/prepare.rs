@@ -178,7 +178,7 @@ impl Preparation<'_> {
             return out;
         }
         let ns = self.resume.namespace.as_str();
-        let path = self.dir.join(".storyboard").join("voices.json");
+        let path = crate::record::folder::layout::voices(self.dir);
         let mut known: Value = std::fs::read_to_string(&path)
             .ok()
             .and_then(|t| serde_json::from_str(&t).ok())
@@ -203,7 +203,7 @@ impl Preparation<'_> {
                     known[ns] = json!({});
                 }
                 known[ns][&v.sha256] = json!(id);
-                let _ = std::fs::create_dir_all(self.dir.join(".storyboard"));
+                let _ = std::fs::create_dir_all(crate::record::folder::layout::state(self.dir));
                 let text = serde_json::to_string_pretty(&known).unwrap_or_default();
                 let _ = crate::files::write_atomic(&path, text.as_bytes());
             }

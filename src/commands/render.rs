@@ -139,9 +139,9 @@ async fn run(runner: &Arc<Runner>, tasks: Vec<Task>, signals: Signals, cancel: S
     runner
         .ledger
         .finish(journal::now())
-        .and_then(|()| folder::Written::record(out, &["manifest.json"]))
+        .and_then(|()| folder::Written::record(out, &[crate::record::folder::layout::MANIFEST]))
         .map_err(|source| Error::Write {
-            path: out.join("manifest.json"),
+            path: crate::record::folder::layout::manifest(out),
             source,
         })?;
     Ok(runner.ledger.snapshot())
@@ -220,7 +220,7 @@ fn start(
         Some(w) => report::stderr_line(&w),
         None => report::skipped_lines_note(resume.history.skipped),
     }
-    let manifest_path = settings.out.join("manifest.json");
+    let manifest_path = crate::record::folder::layout::manifest(&settings.out);
     let (manifest, locate) = resume.starting_manifest(&src.name, plan, selected, journal::now());
     let estimate = manifest.estimated_usd;
     let ledger = Arc::new(Ledger::new(manifest_path.clone(), manifest, locate));

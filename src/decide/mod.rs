@@ -108,7 +108,7 @@ pub(crate) fn intact_clip(out: &Utf8Path, state: Option<&KeyState>) -> Option<Cl
         return Some(clip.clone());
     }
     // Replaced under its name by a later render: the kept copy (reverting an edit is free).
-    let kept = crate::files::kept_path(&clip.sha256);
+    let kept = crate::record::folder::layout::kept_clip(&clip.sha256);
     digest::verify(&out.join(&kept), clip.bytes, &clip.sha256).then(|| ClipRecord {
         path: kept,
         ..clip.clone()
@@ -362,7 +362,7 @@ mod tests {
     fn resume_with(records: &[Record], flags: Flags) -> (tempfile::TempDir, Resume) {
         let dir = tempfile::tempdir().unwrap();
         let out = Utf8PathBuf::from_path_buf(dir.path().to_owned()).unwrap();
-        std::fs::create_dir_all(out.join(".storyboard")).unwrap();
+        std::fs::create_dir_all(crate::record::folder::layout::state(&out)).unwrap();
         let journal = Journal::open(&Journal::path_in(&out)).unwrap();
         for r in records {
             journal.append(r).unwrap();

@@ -144,7 +144,7 @@ impl Frontal {
             Frontal::Url(u) => u.clone(),
             Frontal::Local { path, sha256 } => {
                 let ext = path.extension().unwrap_or("png").to_ascii_lowercase();
-                format!(".storyboard/cast/{sha256}.{ext}")
+                crate::record::folder::layout::cast_image(sha256, &ext)
             }
         }
     }

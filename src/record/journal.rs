@@ -310,7 +310,8 @@ impl History {
         }
         let lines: Vec<String> = self.damaged_lines.iter().take(20).map(usize::to_string).collect();
         Some(format!(
-            "warning: .storyboard/journal.jsonl: damaged line(s) skipped: line {}; every other record is kept, and requests named there are not sent again without --retry-uncertain",
+            "warning: {}: damaged line(s) skipped: line {}; every other record is kept, and requests named there are not sent again without --retry-uncertain",
+            super::folder::layout::JOURNAL,
             lines.join(", line ")
         ))
     }
@@ -429,7 +430,7 @@ pub(crate) const RESERVE_BYTES: usize = 64 * 1024;
 impl Journal {
     /// The journal's path in an output folder.
     pub(crate) fn path_in(out: &Utf8Path) -> Utf8PathBuf {
-        out.join(".storyboard").join("journal.jsonl")
+        super::folder::layout::journal(out)
     }
 
     /// Reads a journal (missing = empty): a damaged line costs that line only (its request key,
@@ -557,7 +558,8 @@ pub(crate) fn valid_id(id: &str) -> bool {
 /// store (named by its sha256) or a shot's `<id>.mp4`.
 pub(crate) fn valid_clip(path: &Utf8Path, sha256: &str) -> bool {
     let hex = sha256.len() == 64 && sha256.bytes().all(|b| b.is_ascii_hexdigit());
-    hex && (path == crate::files::kept_path(sha256) || path.as_str().strip_suffix(".mp4").is_some_and(valid_id))
+    hex && (path == super::folder::layout::kept_clip(sha256)
+        || path.as_str().strip_suffix(".mp4").is_some_and(valid_id))
 }
 
 /// The request keys a damaged line names (`"request_key":"…"`).
@@ -603,7 +605,7 @@ mod tests {
     #[test]
     fn torn_last_line_is_skipped_and_the_next_record_starts_clean() {
         let dir = tempfile::tempdir().unwrap();
-        let path = Utf8PathBuf::from_path_buf(dir.path().join(".storyboard/journal.jsonl")).unwrap();
+        let path = crate::record::folder::layout::journal(&Utf8PathBuf::from_path_buf(dir.path().to_owned()).unwrap());
         let j = Journal::open(&path).unwrap();
         let intent = Record::Intent {
             shot: "a".into(),
@@ -640,7 +642,7 @@ mod tests {
     #[test]
     fn a_damaged_line_costs_that_line_and_crafted_ids_are_refused() {
         let dir = tempfile::tempdir().unwrap();
-        let path = Utf8PathBuf::from_path_buf(dir.path().join(".storyboard/journal.jsonl")).unwrap();
+        let path = crate::record::folder::layout::journal(&Utf8PathBuf::from_path_buf(dir.path().to_owned()).unwrap());
         let j = Journal::open(&path).unwrap();
         let accepted = |shot: &str, key: &str| Record::Accepted {
             shot: shot.into(),

@@ -93,7 +93,7 @@ pub(crate) type Listing = Vec<(String, String, Option<f64>)>;
 /// Reads the folder's manifest and journal and reports each listed shot, with its takes.
 pub(crate) fn status(out: &Utf8Path, listing: &Listing) -> Vec<ShotState> {
     let history = Journal::read(&Journal::path_in(out));
-    let manifest = Manifest::read(&out.join("manifest.json"));
+    let manifest = Manifest::read(&super::folder::layout::manifest(out));
     let mut states = states(out, listing, &history, manifest.as_ref());
     if let Some(m) = &manifest {
         with_takes(out, m, &history, &mut states);
@@ -114,7 +114,7 @@ fn states(
             let record = manifest.and_then(|m| m.requests().find(|s| s.request_key == *key && s.label == *id));
             let latest = history.latest.get(key).map(|(_, s)| s);
             let clip_state = |clip: &crate::record::manifest::ClipRecord| {
-                let kept = crate::files::kept_path(&clip.sha256);
+                let kept = super::folder::layout::kept_clip(&clip.sha256);
                 if crate::decide::intact_clip(out, latest).is_some() {
                     "verified"
                 } else if out.join(&clip.path).exists() || out.join(kept).exists() {
@@ -241,7 +241,7 @@ pub(crate) fn billing_line(states: &[ShotState]) -> Option<String> {
 /// Each shot of a plan with the request key it was last rendered with (a chained shot's key
 /// depends on its upstream clip: the one in the folder's manifest) and its estimate.
 pub(crate) fn listing_from_plan(plan: &crate::plan::Plan, out: &Utf8Path) -> Listing {
-    let rendered = Manifest::read(&out.join("manifest.json"));
+    let rendered = Manifest::read(&super::folder::layout::manifest(out));
     plan.shots
         .iter()
         .map(|shot| {
@@ -259,7 +259,7 @@ pub(crate) fn listing_from_plan(plan: &crate::plan::Plan, out: &Utf8Path) -> Lis
 
 /// The listing from a manifest (when given a folder).
 pub(crate) fn listing_from_manifest(out: &Utf8Path) -> Option<Listing> {
-    let m = Manifest::read(&out.join("manifest.json"))?;
+    let m = Manifest::read(&super::folder::layout::manifest(out))?;
     Some(
         m.requests()
             .map(|s| (s.label.clone(), s.request_key.clone(), s.estimated_usd))

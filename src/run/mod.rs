@@ -270,7 +270,7 @@ impl Runner {
             let kept = self
                 .resume
                 .own_clip(shot)
-                .filter(|c| crate::files::keep(&self.resume.out, &c.path, &c.sha256).is_ok());
+                .filter(|c| crate::record::folder::keep(&self.resume.out, &c.path, &c.sha256).is_ok());
             let outcome = match kept {
                 Some(clip) => Outcome::Clip(clip.sha256),
                 None => Outcome::NoClip("not rendered, and not selected by --only".into()),
@@ -364,9 +364,9 @@ impl Runner {
         request_id: Option<String>,
     ) -> std::io::Result<ClipRecord> {
         let shot = &self.shots[index].shot;
-        let kept = crate::files::kept_path(&clip.sha256);
+        let kept = crate::record::folder::layout::kept_clip(&clip.sha256);
         if clip.path != kept {
-            crate::files::keep(&self.resume.out, &clip.path, &clip.sha256)?;
+            crate::record::folder::keep(&self.resume.out, &clip.path, &clip.sha256)?;
         }
         let clip = ClipRecord {
             path: kept,

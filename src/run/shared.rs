@@ -116,7 +116,7 @@ impl Runner {
                 return false;
             }
         };
-        let kept = crate::files::kept_path(&found.sha256);
+        let kept = crate::record::folder::layout::kept_clip(&found.sha256);
         let dest = self.resume.out.join(&kept);
         match shared.store.fetch(&found, &dest).await {
             Ok(true) => {}

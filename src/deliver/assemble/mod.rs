@@ -16,7 +16,7 @@ use crate::record::manifest::{Manifest, ShotRecord, ShotStatus};
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum AssembleError {
     /// Nothing was rendered into the folder.
-    #[error("no manifest.json in {0}: render the storyboard first (`storyboard render …`)")]
+    #[error("no {m} in {0}: render the storyboard first (`storyboard render …`)", m = crate::record::folder::layout::MANIFEST)]
     NoManifest(Utf8PathBuf),
     /// `--strict` and some shots are missing.
     #[error("--strict: {} shot(s) have no clip: {}", .0.len(), .0.join("; "))]
@@ -94,8 +94,8 @@ pub(crate) fn name(title: Option<&str>, stem: &str, ids: &[&str]) -> String {
 /// The shots of the folder's manifest with their selected takes (each put at `<id>.mp4` when
 /// `place`); a shot with none is a gap of its planned duration.
 pub(crate) fn segments(out: &Utf8Path, place: bool) -> Result<(Manifest, Vec<Clip>, Vec<String>), AssembleError> {
-    let mut manifest =
-        Manifest::read(&out.join("manifest.json")).ok_or_else(|| AssembleError::NoManifest(out.to_owned()))?;
+    let mut manifest = Manifest::read(&crate::record::folder::layout::manifest(out))
+        .ok_or_else(|| AssembleError::NoManifest(out.to_owned()))?;
     let history = crate::record::journal::Journal::read(&crate::record::journal::Journal::path_in(out));
     let picks = crate::record::takes::Picks::read(out).unwrap_or_default();
     let mut skipped = match place {
@@ -304,7 +304,7 @@ fn cut(out: &Utf8Path, name: &str, clips: &[Clip], copy: bool) -> Result<Utf8Pat
 
 /// The concat demuxer with stream copy: identical codec, size and time base.
 fn stream_copy_args(cmd: &mut Command, out: &Utf8Path, clips: &[Clip]) -> Result<(), CutError> {
-    let list = out.join(".storyboard").join("concat.txt");
+    let list = crate::record::folder::layout::concat_list(out);
     let text: String = clips
         .iter()
         .filter_map(|c| c.rel.as_ref())
@@ -318,7 +318,7 @@ fn stream_copy_args(cmd: &mut Command, out: &Utf8Path, clips: &[Clip]) -> Result
         path: list.clone(),
         source,
     };
-    std::fs::create_dir_all(out.join(".storyboard")).map_err(failed)?;
+    std::fs::create_dir_all(crate::record::folder::layout::state(out)).map_err(failed)?;
     files::create_fresh(&list)
         .and_then(|mut f| std::io::Write::write_all(&mut f, text.as_bytes()))
         .map_err(failed)?;

@@ -24,7 +24,8 @@ pub(crate) enum Change {
 
 /// The folder's manifest, or why there is none.
 fn manifest(out: &Utf8Path) -> Result<Manifest, PickError> {
-    Manifest::read(&out.join("manifest.json")).ok_or_else(|| PickError::NothingRendered(out.to_owned()))
+    Manifest::read(&crate::record::folder::layout::manifest(out))
+        .ok_or_else(|| PickError::NothingRendered(out.to_owned()))
 }
 
 /// Records a change to one shot, puts its selected take at `<id>.mp4` and, when no render
@@ -113,10 +114,10 @@ fn refresh(out: &Utf8Path, history: &History) -> Result<Vec<String>, PickError> 
     let mut m = manifest(out)?;
     let picks = Picks::read(out)?;
     let problems = takes::apply(out, &mut m.shots, history, &picks);
-    let path = out.join("manifest.json");
+    let path = crate::record::folder::layout::manifest(out);
     m.to_bytes()
         .and_then(|bytes| crate::files::write_atomic(&path, &bytes))
-        .and_then(|()| crate::record::folder::Written::record(out, &["manifest.json"]))
+        .and_then(|()| crate::record::folder::Written::record(out, &[crate::record::folder::layout::MANIFEST]))
         .map_err(|source| PickError::Io { path, source })?;
     Ok(problems)
 }
@@ -158,7 +159,9 @@ pub(crate) fn removable(out: &Utf8Path, plan: &Plan) -> Result<Vec<Removable>, P
     let mut out_list: Vec<Removable> = register
         .into_iter()
         .flat_map(|(shot, ts)| ts.into_iter().map(move |t| (shot.clone(), t)))
-        .filter(|(_, t)| !keep.contains(&t.clip.sha256) && t.clip.path == crate::files::kept_path(&t.clip.sha256))
+        .filter(|(_, t)| {
+            !keep.contains(&t.clip.sha256) && t.clip.path == crate::record::folder::layout::kept_clip(&t.clip.sha256)
+        })
         .filter(|(_, t)| seen.insert(t.clip.sha256.clone()))
         .map(|(shot, t)| Removable {
             shot,

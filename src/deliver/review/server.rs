@@ -142,7 +142,7 @@ async fn media(State(r): State<Arc<Review>>, Path(path): Path<String>) -> Respon
     let allowed = path == r.cut
         || (path.ends_with(".mp4") && !path.contains('/') && !path.starts_with('.'))
         || ["clips/", "posters/", "cast/"].iter().any(|d| {
-            path.strip_prefix(".storyboard/")
+            crate::record::folder::layout::in_state(&path)
                 .and_then(|p| p.strip_prefix(d))
                 .is_some_and(|f| !f.contains('/') && f.chars().all(|c| c.is_ascii_alphanumeric() || c == '.'))
         });
@@ -202,7 +202,9 @@ fn open_media(out: &camino::Utf8Path, rel: &str) -> Option<(std::fs::File, u64)>
     let history = crate::record::journal::Journal::read(&crate::record::journal::Journal::path_in(out));
     let wrote = match rel.parent().map(camino::Utf8Path::as_str) {
         Some("") | None => crate::record::folder::Written::read(out).replaceable(out, rel.as_str(), Some(&history)),
-        Some(".storyboard/clips") => rel.file_stem().is_some_and(|sha| history.clip_shas.contains(sha)),
+        Some(d) if crate::record::folder::layout::is_clips(d) => {
+            rel.file_stem().is_some_and(|sha| history.clip_shas.contains(sha))
+        }
         Some(_) => true,
     };
     let path = out.join(rel);

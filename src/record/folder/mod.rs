@@ -1,5 +1,5 @@
 //! The output folder: one render at a time (an advisory lock the OS releases when the holder
-//! dies), one storyboard's (`.storyboard/owner`), and no file in it that storyboard did not
+//! dies), one storyboard's (its owner file), and no file in it that storyboard did not
 //! write is ever overwritten.
 
 use camino::{Utf8Path, Utf8PathBuf};
@@ -11,9 +11,11 @@ use crate::error::{Error, UsageError};
 use crate::plan::Plan;
 use crate::record::journal::History;
 
+pub(crate) mod layout;
+
 /// The folder's state files, created and checked (not a planted link).
 pub(crate) fn prepare(out: &Utf8Path) -> Result<(), Error> {
-    let state = out.join(".storyboard");
+    let state = layout::state(out);
     let failed = |source| Error::Write {
         path: state.clone(),
         source,
@@ -28,7 +30,7 @@ pub(crate) fn prepare(out: &Utf8Path) -> Result<(), Error> {
 
 /// Takes the folder's lock, or says which process holds it.
 pub(crate) fn lock(out: &Utf8Path) -> Result<std::fs::File, Error> {
-    let path = out.join(".storyboard").join("lock");
+    let path = layout::lock(out);
     let mut f = crate::files::no_follow(
         std::fs::OpenOptions::new()
             .create(true)
@@ -68,7 +70,7 @@ pub(crate) fn claim(out: &Utf8Path, storyboard: &Utf8Path) -> Result<(), Error> 
     } else {
         storyboard.canonicalize_utf8().unwrap_or_else(|_| storyboard.to_owned())
     };
-    let path = out.join(".storyboard").join("owner");
+    let path = layout::owner(out);
     let owner = match crate::files::read_limited(&path, MAX_SMALL_BYTES, false) {
         Ok(bytes) => String::from_utf8_lossy(&bytes.unwrap_or_default()).into_owned(),
         Err(e) => return Err(UsageError::State(e.to_string()).into()),
@@ -98,7 +100,7 @@ pub(crate) fn check_foreign(
     clip_names: impl Iterator<Item = String>,
 ) -> Result<(), Error> {
     if !manifest_is_ours(out) {
-        return Err(UsageError::ForeignFile(out.join("manifest.json")).into());
+        return Err(UsageError::ForeignFile(layout::manifest(out)).into());
     }
     let written = Written::read(out);
     for name in clip_names {
@@ -113,9 +115,9 @@ pub(crate) fn check_foreign(
 /// manifest (a render stopped between two of its rewrites leaves one not yet recorded).
 fn manifest_is_ours(out: &Utf8Path) -> bool {
     let written = Written::read(out);
-    let path = out.join("manifest.json");
+    let path = layout::manifest(out);
     std::fs::symlink_metadata(&path).is_err()
-        || written.recorded(out, "manifest.json")
+        || written.recorded(out, layout::MANIFEST)
         || crate::files::read_limited(&path, MAX_STATE_BYTES, false)
             .ok()
             .flatten()
@@ -150,7 +152,7 @@ pub(crate) struct Written {
 
 impl Written {
     fn path(out: &Utf8Path) -> Utf8PathBuf {
-        out.join(".storyboard").join("written.json")
+        layout::written(out)
     }
 
     /// The record (unreadable: empty, so nothing counts as storyboard's).
@@ -200,8 +202,24 @@ impl Written {
             };
         }
         let bytes = serde_json::to_vec_pretty(&w).map_err(std::io::Error::other)?;
-        std::fs::create_dir_all(out.join(".storyboard"))?;
+        std::fs::create_dir_all(layout::state(out))?;
         crate::files::write_atomic(&Written::path(out), &bytes)
+    }
+}
+
+/// Keeps a verified clip (`out/path`, content `sha256`) in the output folder's store: a hard
+/// link where the file system allows, else a copy. Nothing is done when it is kept already.
+pub(crate) fn keep(out: &Utf8Path, path: &Utf8Path, sha256: &str) -> std::io::Result<()> {
+    let kept = out.join(layout::kept_clip(sha256));
+    if std::fs::symlink_metadata(&kept).is_ok() {
+        return Ok(());
+    }
+    if let Some(dir) = kept.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    match std::fs::hard_link(out.join(path), &kept) {
+        Ok(()) => Ok(()),
+        Err(_) => crate::files::copy_clip(&out.join(path), &kept),
     }
 }
 
