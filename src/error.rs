@@ -173,6 +173,19 @@ pub(crate) enum UsageError {
     Faults(String),
 }
 
+impl From<crate::record::folder::FolderError> for Error {
+    fn from(e: crate::record::folder::FolderError) -> Error {
+        use crate::record::folder::FolderError as F;
+        match e {
+            F::Write { path, source } => Error::Write { path, source },
+            F::Locked { out, holder } => Error::Locked { out, holder },
+            F::Owned { out, owner } => UsageError::FolderOwned { out, owner }.into(),
+            F::Foreign(path) => UsageError::ForeignFile(path).into(),
+            F::State(why) => UsageError::State(why).into(),
+        }
+    }
+}
+
 impl Error {
     /// The exit code for this error.
     pub(crate) fn exit_code(&self) -> i32 {

@@ -67,7 +67,7 @@ impl Folder {
     /// The selected shots with their request keys (a chained shot's from the last render).
     pub(crate) fn shots(&self, only: &[String]) -> Result<Vec<(String, String)>, Error> {
         let selected = crate::settings::select(&self.plan, only)?;
-        let mut listing = crate::record::status::listing_from_plan(&self.plan, &self.out);
+        let mut listing = crate::decide::listing_from_plan(&self.plan, &self.out);
         Ok(selected
             .into_iter()
             .map(|i| {

@@ -39,7 +39,7 @@ pub(crate) async fn render(args: RenderArgs) -> Result<i32, Error> {
     if let Some(prices) = live_prices(&args, &settings, &overrides.prices, &plan).await {
         plan = plan::plan(&src, &plan::Overrides { prices, ..overrides }).map_err(Error::BadInput)?;
     }
-    crate::record::takes::add_redos(&mut plan, &settings.out).map_err(UsageError::Picks)?;
+    crate::decide::add_redos(&mut plan, &settings.out).map_err(UsageError::Picks)?;
     let selected = settings::select(&plan, &args.only)?;
 
     // Decide, estimate and confirm before anything is written or sent.
@@ -65,7 +65,11 @@ pub(crate) async fn render(args: RenderArgs) -> Result<i32, Error> {
         resume.history = Journal::read(&journal_path);
     }
     let decided = resume.decide_all(&plan, &selected);
-    folder::check_foreign(&settings.out, &resume.history, folder::clip_names(&plan))?;
+    folder::check_foreign(
+        &settings.out,
+        &resume.history,
+        folder::clip_names(plan.shots.iter().map(|s| s.shot.as_str())),
+    )?;
     let sandbox = Sandbox::rehearsal(args.sandbox).await.map_err(Error::Sandbox)?;
     let signals = Signals::install();
     let runner = start(&settings, resume, &plan, &src, &selected, sandbox.as_ref())?;

@@ -15,7 +15,7 @@ pub(crate) fn status(args: cli::StatusArgs) -> Result<i32, Error> {
     } else {
         let src = Source::load(&args.target)?;
         let plan = plan::plan(&src, &plan::Overrides::default()).map_err(Error::BadInput)?;
-        let listing = status::listing_from_plan(&plan, &plan.output);
+        let listing = crate::decide::listing_from_plan(&plan, &plan.output);
         (plan.output.clone(), listing)
     };
     let states = status::status(&out, &listing);

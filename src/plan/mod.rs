@@ -11,7 +11,6 @@ pub(crate) mod template;
 pub(crate) mod wire;
 
 pub(crate) use build::request_key;
-pub(crate) use expand::check_id;
 
 use camino::Utf8PathBuf;
 use minijinja::Value as TValue;

@@ -224,7 +224,7 @@ impl Manifest {
     pub(crate) fn read(path: &Utf8Path) -> Option<Manifest> {
         let bytes = crate::files::read_limited(path, 64 << 20, false).ok()??;
         let mut m: Manifest = serde_json::from_slice(&bytes).ok()?;
-        if m.shots.iter().any(|s| crate::plan::check_id(&s.id).is_err()) {
+        if m.shots.iter().any(|s| crate::files::check_id(&s.id).is_err()) {
             return None;
         }
         for s in &mut m.shots {

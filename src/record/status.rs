@@ -115,7 +115,7 @@ fn states(
             let latest = history.latest.get(key).map(|(_, s)| s);
             let clip_state = |clip: &crate::record::manifest::ClipRecord| {
                 let kept = super::folder::layout::kept_clip(&clip.sha256);
-                if crate::decide::intact_clip(out, latest).is_some() {
+                if super::folder::intact_clip(out, latest).is_some() {
                     "verified"
                 } else if out.join(&clip.path).exists() || out.join(kept).exists() {
                     "corrupt"
@@ -236,25 +236,6 @@ pub(crate) fn billing_line(states: &[ShotState]) -> Option<String> {
             n => format!(" — {n} differ from their estimate by more than a cent"),
         }
     ))
-}
-
-/// Each shot of a plan with the request key it was last rendered with (a chained shot's key
-/// depends on its upstream clip: the one in the folder's manifest) and its estimate.
-pub(crate) fn listing_from_plan(plan: &crate::plan::Plan, out: &Utf8Path) -> Listing {
-    let rendered = Manifest::read(&super::folder::layout::manifest(out));
-    plan.shots
-        .iter()
-        .map(|shot| {
-            let last = rendered
-                .as_ref()
-                .and_then(|m| m.requests().find(|r| r.label == shot.id));
-            let key = match last {
-                Some(r) if !shot.chain.is_empty() => r.request_key.clone(),
-                _ => shot.request_key.clone(),
-            };
-            (shot.id.clone(), key, shot.estimate.map(crate::facts::cost::Micros::usd))
-        })
-        .collect()
 }
 
 /// The listing from a manifest (when given a folder).

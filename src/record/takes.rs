@@ -251,16 +251,10 @@ pub(crate) fn selected<'a>(takes: &'a [Take], pick: Option<&Pick>, current: &[St
         .max_by_key(|t| t.n)
 }
 
-/// Adds to the plan one request for each shot a redo waits on (`storyboard pick --redo`), as
-/// the folder's journal and picks say.
-pub(crate) fn add_redos(plan: &mut crate::plan::Plan, out: &Utf8Path) -> Result<(), PickError> {
-    let picks = Picks::read(out)?;
-    if picks.shots.values().all(|p| p.redo.is_empty()) {
-        return Ok(());
-    }
-    let history = crate::record::journal::Journal::read(&crate::record::journal::Journal::path_in(out));
-    plan.add_redos(|shot| picks.pending_redo(shot, count(&history, shot)));
-    Ok(())
+/// The take number after which each shot's pending redo (`storyboard pick --redo`) is to be
+/// made, as the picks and the journal say: none when nothing waits.
+pub(crate) fn pending_redo<'a>(picks: &'a Picks, history: &'a History) -> impl Fn(&str) -> Option<u32> + 'a {
+    move |shot| picks.pending_redo(shot, count(history, shot))
 }
 
 /// A redo's new take stays selected after the render that made it (its request is not the

@@ -7,6 +7,7 @@ pub(crate) mod server;
 use camino::{Utf8Path, Utf8PathBuf};
 
 use crate::plan::Plan;
+use crate::record::folder::FolderError;
 use crate::record::journal::{History, Journal};
 use crate::record::manifest::Manifest;
 use crate::record::takes::{self, PickError, Picks};
@@ -174,14 +175,25 @@ pub(crate) fn removable(out: &Utf8Path, plan: &Plan) -> Result<Vec<Removable>, P
     Ok(out_list)
 }
 
+/// Why `clean` stopped.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum CleanError {
+    /// The folder is locked, or a take cannot be removed.
+    #[error(transparent)]
+    Folder(#[from] FolderError),
+    /// The picks cannot be read.
+    #[error(transparent)]
+    Picks(#[from] PickError),
+}
+
 /// Removes the takes [`removable`] lists, while holding the folder's lock (never during a
 /// render); what was removed.
-pub(crate) fn clean(out: &Utf8Path, plan: &Plan) -> Result<Vec<Removable>, crate::error::Error> {
+pub(crate) fn clean(out: &Utf8Path, plan: &Plan) -> Result<Vec<Removable>, CleanError> {
     let _lock = crate::record::folder::lock(out)?;
-    let list = removable(out, plan).map_err(crate::error::UsageError::Picks)?;
+    let list = removable(out, plan)?;
     for r in &list {
         let path = out.join(&r.path);
-        std::fs::remove_file(&path).map_err(|source| crate::error::Error::Write { path, source })?;
+        std::fs::remove_file(&path).map_err(|source| FolderError::Write { path, source })?;
         let clip = r.path.file_stem().unwrap_or_default();
         let _ = std::fs::remove_file(out.join(crate::deliver::assemble::review::poster_path(clip)));
     }

@@ -7,16 +7,49 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::io::Write;
 
-use crate::error::{Error, UsageError};
-use crate::plan::Plan;
 use crate::record::journal::History;
 
 pub(crate) mod layout;
 
+/// Why the folder cannot be used (the command layer turns each into its user-facing error).
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum FolderError {
+    /// A state file or folder cannot be written.
+    #[error("cannot write {path}: {source}")]
+    Write {
+        /// The file or folder.
+        path: Utf8PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Another process holds the folder's lock.
+    #[error("another render (process {holder}) is using {out}")]
+    Locked {
+        /// The output folder.
+        out: Utf8PathBuf,
+        /// The holder's process id as it wrote it.
+        holder: String,
+    },
+    /// Another storyboard owns the folder.
+    #[error("{out} holds the renders of another storyboard ({owner})")]
+    Owned {
+        /// The output folder.
+        out: Utf8PathBuf,
+        /// The storyboard that owns it.
+        owner: String,
+    },
+    /// A file storyboard would replace is the user's.
+    #[error("{0} exists and was not written by storyboard")]
+    Foreign(Utf8PathBuf),
+    /// A state file cannot be trusted (a link, a device, too large).
+    #[error("{0}")]
+    State(String),
+}
+
 /// The folder's state files, created and checked (not a planted link).
-pub(crate) fn prepare(out: &Utf8Path) -> Result<(), Error> {
+pub(crate) fn prepare(out: &Utf8Path) -> Result<(), FolderError> {
     let state = layout::state(out);
-    let failed = |source| Error::Write {
+    let failed = |source| FolderError::Write {
         path: state.clone(),
         source,
     };
@@ -29,7 +62,7 @@ pub(crate) fn prepare(out: &Utf8Path) -> Result<(), Error> {
 }
 
 /// Takes the folder's lock, or says which process holds it.
-pub(crate) fn lock(out: &Utf8Path) -> Result<std::fs::File, Error> {
+pub(crate) fn lock(out: &Utf8Path) -> Result<std::fs::File, FolderError> {
     let path = layout::lock(out);
     let mut f = crate::files::no_follow(
         std::fs::OpenOptions::new()
@@ -39,7 +72,7 @@ pub(crate) fn lock(out: &Utf8Path) -> Result<std::fs::File, Error> {
             .write(true),
     )
     .open(&path)
-    .map_err(|source| Error::Write {
+    .map_err(|source| FolderError::Write {
         path: path.clone(),
         source,
     })?;
@@ -53,18 +86,18 @@ pub(crate) fn lock(out: &Utf8Path) -> Result<std::fs::File, Error> {
         Err(std::fs::TryLockError::WouldBlock) => {
             let holder = read_small(&path);
             let holder = holder.trim();
-            Err(Error::Locked {
+            Err(FolderError::Locked {
                 out: out.to_owned(),
                 holder: if holder.is_empty() { "unknown" } else { holder }.to_owned(),
             })
         }
-        Err(std::fs::TryLockError::Error(source)) => Err(Error::Write { path, source }),
+        Err(std::fs::TryLockError::Error(source)) => Err(FolderError::Write { path, source }),
     }
 }
 
 /// Claims the folder for `storyboard` (its canonical path, or `<stdin>`), or refuses when
 /// another storyboard renders into it: their clips would overwrite each other.
-pub(crate) fn claim(out: &Utf8Path, storyboard: &Utf8Path) -> Result<(), Error> {
+pub(crate) fn claim(out: &Utf8Path, storyboard: &Utf8Path) -> Result<(), FolderError> {
     let me = if storyboard.as_str() == "-" {
         Utf8PathBuf::from("<stdin>")
     } else {
@@ -73,19 +106,18 @@ pub(crate) fn claim(out: &Utf8Path, storyboard: &Utf8Path) -> Result<(), Error> 
     let path = layout::owner(out);
     let owner = match crate::files::read_limited(&path, MAX_SMALL_BYTES, false) {
         Ok(bytes) => String::from_utf8_lossy(&bytes.unwrap_or_default()).into_owned(),
-        Err(e) => return Err(UsageError::State(e.to_string()).into()),
+        Err(e) => return Err(FolderError::State(e.to_string())),
     };
     let owner = owner.trim();
     if owner.is_empty() {
         return crate::files::write_atomic(&path, me.as_str().as_bytes())
-            .map_err(|source| Error::Write { path, source });
+            .map_err(|source| FolderError::Write { path, source });
     }
     if owner != me.as_str() {
-        return Err(UsageError::FolderOwned {
+        return Err(FolderError::Owned {
             out: out.to_owned(),
             owner: owner.to_owned(),
-        }
-        .into());
+        });
     }
     Ok(())
 }
@@ -98,14 +130,14 @@ pub(crate) fn check_foreign(
     out: &Utf8Path,
     history: &History,
     clip_names: impl Iterator<Item = String>,
-) -> Result<(), Error> {
+) -> Result<(), FolderError> {
     if !manifest_is_ours(out) {
-        return Err(UsageError::ForeignFile(layout::manifest(out)).into());
+        return Err(FolderError::Foreign(layout::manifest(out)));
     }
     let written = Written::read(out);
     for name in clip_names {
         if !written.replaceable(out, &name, Some(history)) {
-            return Err(UsageError::ForeignFile(out.join(&name)).into());
+            return Err(FolderError::Foreign(out.join(&name)));
         }
     }
     Ok(())
@@ -223,12 +255,28 @@ pub(crate) fn keep(out: &Utf8Path, path: &Utf8Path, sha256: &str) -> std::io::Re
     }
 }
 
+/// The clip a journal's Done record left, if it is still on disk and intact.
+pub(crate) fn intact_clip(
+    out: &Utf8Path,
+    state: Option<&crate::record::journal::KeyState>,
+) -> Option<crate::record::manifest::ClipRecord> {
+    let Some(crate::record::journal::KeyState::Done { clip, .. }) = state else {
+        return None;
+    };
+    if crate::digest::verify(&out.join(&clip.path), clip.bytes, &clip.sha256) {
+        return Some(clip.clone());
+    }
+    // Replaced under its name by a later render: the kept copy (reverting an edit is free).
+    let kept = layout::kept_clip(&clip.sha256);
+    crate::digest::verify(&out.join(&kept), clip.bytes, &clip.sha256).then(|| crate::record::manifest::ClipRecord {
+        path: kept,
+        ..clip.clone()
+    })
+}
+
 /// The clips a render may write under shots' names: every shot's `<id>.mp4` (its selected
 /// take, put in place at the end of the render).
-pub(crate) fn clip_names(plan: &Plan) -> impl Iterator<Item = String> + '_ {
+pub(crate) fn clip_names<'a>(shots: impl Iterator<Item = &'a str>) -> impl Iterator<Item = String> {
     let mut seen = std::collections::HashSet::new();
-    plan.shots
-        .iter()
-        .filter(move |s| seen.insert(s.shot.as_str()))
-        .map(|s| format!("{}.mp4", s.shot))
+    shots.filter(move |s| seen.insert(*s)).map(|s| format!("{s}.mp4"))
 }
