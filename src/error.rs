@@ -191,7 +191,7 @@ impl Error {
     pub(crate) fn exit_code(&self) -> i32 {
         match self {
             Error::BadInput(_) | Error::Read(_) | Error::Usage(_) => exit::BAD_INPUT,
-            Error::Assemble(AssembleError::NoManifest(_)) => exit::BAD_INPUT,
+            Error::Assemble(AssembleError::NoManifest(_) | AssembleError::Picks(_)) => exit::BAD_INPUT,
             Error::NotConfirmed(_) => exit::NOT_CONFIRMED,
             Error::Interrupted { .. } => exit::INTERRUPTED,
             Error::Account(_) => exit::ACCOUNT,

@@ -8,9 +8,10 @@ use crate::report;
 /// `storyboard clean`.
 pub(crate) fn clean(args: cli::CleanArgs) -> Result<i32, Error> {
     let (_, plan, out) = super::folder_of(&args.file, args.out.as_deref())?;
+    let folder = crate::record::folder::Folder::open(&out);
     let list = match args.dry_run {
-        true => crate::deliver::review::removable(&out, &plan).map_err(UsageError::Picks)?,
-        false => crate::deliver::review::clean(&out, &plan).map_err(|e| match e {
+        true => crate::deliver::review::removable(&folder, &plan).map_err(UsageError::Picks)?,
+        false => crate::deliver::review::clean(&folder, &plan).map_err(|e| match e {
             CleanError::Folder(e) => Error::from(e),
             CleanError::Picks(e) => UsageError::Picks(e).into(),
         })?,

@@ -47,6 +47,7 @@ impl Folder {
         crate::secrets::register(&key);
         crate::record::folder::prepare(&out)?;
         let lock = crate::record::folder::lock(&out)?;
+        let mut folder = crate::record::folder::Folder::open(&out);
         let path = Journal::path_in(&out);
         let journal = Journal::open(&path).map_err(|source| Error::Write {
             path: path.clone(),
@@ -54,7 +55,7 @@ impl Folder {
         })?;
         let provider = Provider::new(plan.provider, &endpoints, key, crate::provider::http::client());
         Ok(Folder {
-            history: Journal::read(&path),
+            history: folder.take_history(),
             plan,
             out,
             namespace,

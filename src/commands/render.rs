@@ -39,15 +39,15 @@ pub(crate) async fn render(args: RenderArgs) -> Result<i32, Error> {
     if let Some(prices) = live_prices(&args, &settings, &overrides.prices, &plan).await {
         plan = plan::plan(&src, &plan::Overrides { prices, ..overrides }).map_err(Error::BadInput)?;
     }
-    crate::decide::add_redos(&mut plan, &settings.out).map_err(UsageError::Picks)?;
+    let mut state = folder::Folder::open(&settings.out);
+    crate::decide::add_redos(&mut plan, &state).map_err(UsageError::Picks)?;
     let selected = settings::select(&plan, &args.only)?;
 
     // Decide, estimate and confirm before anything is written or sent.
-    let journal_path = Journal::path_in(&settings.out);
     let mut resume = Resume {
         out: settings.out.clone(),
         namespace: settings.namespace.clone(),
-        history: Journal::read(&journal_path),
+        history: state.take_history(),
         flags: settings.flags,
     };
     refuse_unreadable(&resume.history)?;
@@ -59,10 +59,10 @@ pub(crate) async fn render(args: RenderArgs) -> Result<i32, Error> {
     folder::prepare(&settings.out)?;
     let lock = folder::lock(&settings.out)?;
     folder::claim(&settings.out, &args.file)?;
-    resume.history = Journal::read(&journal_path);
+    resume.history = state.refreshed();
     refuse_unreadable(&resume.history)?;
     if crate::decide::reconcile::reconcile_before_render(&settings, &plan, &selected, &resume.history).await? {
-        resume.history = Journal::read(&journal_path);
+        resume.history = state.refreshed();
     }
     let decided = resume.decide_all(&plan, &selected);
     folder::check_foreign(
@@ -102,10 +102,11 @@ pub(crate) async fn render(args: RenderArgs) -> Result<i32, Error> {
         .iter()
         .any(|r| !matches!(r.status, ShotStatus::Done | ShotStatus::Cached));
     let assembled = if args.assemble {
+        state.refresh();
         report::assembled(&crate::deliver::assemble::of_plan(
             &plan,
             &src.stem,
-            &settings.out,
+            &state,
             args.strict,
         )?)
     } else {
@@ -178,7 +179,7 @@ async fn live_prices(
 /// Every shot's selected take at `<id>.mp4`, and the takes in the manifest.
 fn select_takes(runner: &Runner) {
     let out = &runner.resume.out;
-    let history = Journal::read(&Journal::path_in(out));
+    let history = folder::Folder::history_now(out);
     // The redo requests' final keys (a chained shot's is known once its frames are).
     let redo_labels: std::collections::HashMap<&str, &str> = runner
         .shots
@@ -196,7 +197,11 @@ fn select_takes(runner: &Runner) {
     if let Err(e) = crate::record::takes::keep_redos(out, &redos, &history) {
         problems.push(e.to_string());
     }
-    let picks = crate::record::takes::Picks::read(out).unwrap_or_default();
+    // Read (and refused when corrupt) before anything was sent; changed since: said, not skipped.
+    let picks = crate::record::takes::Picks::read(out).unwrap_or_else(|e| {
+        problems.push(e.to_string());
+        crate::record::takes::Picks::default()
+    });
     runner
         .ledger
         .update_shots(|shots| problems = crate::record::takes::apply(out, shots, &history, &picks));

@@ -11,11 +11,12 @@ use std::collections::HashMap;
 use crate::facts::cost::Micros;
 use crate::plan::{Plan, PlannedShot};
 use crate::provider::{Accepted, ClipSource};
+use crate::record::folder::Folder;
 use crate::record::folder::intact_clip;
 use crate::record::journal::{History, KeyState};
 use crate::record::manifest::Manifest;
 use crate::record::manifest::{ClipRecord, RequestRecord, ShotStatus};
-use crate::record::takes::{PickError, Picks};
+use crate::record::takes::PickError;
 
 /// What happens to one shot.
 #[derive(Debug, Clone, PartialEq)]
@@ -102,13 +103,12 @@ pub(crate) fn uncertain_message(reason: &str) -> String {
 
 /// Adds to the plan one request for each shot a redo waits on (`storyboard pick --redo`), as
 /// the folder's journal and picks say.
-pub(crate) fn add_redos(plan: &mut Plan, out: &Utf8Path) -> Result<(), PickError> {
-    let picks = Picks::read(out)?;
+pub(crate) fn add_redos(plan: &mut Plan, folder: &Folder) -> Result<(), PickError> {
+    let picks = folder.picks()?;
     if picks.shots.values().all(|p| p.redo.is_empty()) {
         return Ok(());
     }
-    let history = crate::record::journal::Journal::read(&crate::record::journal::Journal::path_in(out));
-    plan.add_redos(crate::record::takes::pending_redo(&picks, &history));
+    plan.add_redos(crate::record::takes::pending_redo(&picks, folder.history()));
     Ok(())
 }
 

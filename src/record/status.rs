@@ -5,7 +5,7 @@
 use camino::Utf8Path;
 use serde_json::{Value, json};
 
-use crate::record::journal::{Journal, KeyState};
+use crate::record::journal::KeyState;
 use crate::record::manifest::{Manifest, ShotStatus};
 
 /// One shot's standing.
@@ -47,8 +47,13 @@ pub(crate) struct TakesState {
 }
 
 /// Fills each state's takes from the folder's manifest, journal and picks.
-fn with_takes(out: &Utf8Path, m: &Manifest, history: &crate::record::journal::History, states: &mut [ShotState]) {
-    let picks = crate::record::takes::Picks::read(out).unwrap_or_default();
+fn with_takes(
+    folder: &super::folder::Folder,
+    m: &Manifest,
+    states: &mut [ShotState],
+) -> Result<(), crate::record::takes::PickError> {
+    let (out, history) = (folder.out(), folder.history());
+    let picks = folder.picks()?;
     let all = crate::record::takes::of_shots(out, &m.shots, history, &picks);
     let by_label: std::collections::HashMap<&str, usize> = m
         .shots
@@ -77,6 +82,7 @@ fn with_takes(out: &Utf8Path, m: &Manifest, history: &crate::record::journal::Hi
             };
         }
     }
+    Ok(())
 }
 
 /// The model family an endpoint id (or Eachlabs slug) belongs to.
@@ -91,14 +97,16 @@ fn family_of(endpoint: &str) -> Option<&'static str> {
 pub(crate) type Listing = Vec<(String, String, Option<f64>)>;
 
 /// Reads the folder's manifest and journal and reports each listed shot, with its takes.
-pub(crate) fn status(out: &Utf8Path, listing: &Listing) -> Vec<ShotState> {
-    let history = Journal::read(&Journal::path_in(out));
-    let manifest = Manifest::read(&super::folder::layout::manifest(out));
-    let mut states = states(out, listing, &history, manifest.as_ref());
+pub(crate) fn status(
+    folder: &super::folder::Folder,
+    listing: &Listing,
+) -> Result<Vec<ShotState>, crate::record::takes::PickError> {
+    let manifest = folder.manifest();
+    let mut states = states(folder.out(), listing, folder.history(), manifest.as_ref());
     if let Some(m) = &manifest {
-        with_takes(out, m, &history, &mut states);
+        with_takes(folder, m, &mut states)?;
     }
-    states
+    Ok(states)
 }
 
 /// Each listed shot's standing.
@@ -189,8 +197,7 @@ fn states(
 }
 
 /// Whether everything in the folder's journal was rendered against the sandbox ($0).
-pub(crate) fn sandbox_only(out: &Utf8Path) -> bool {
-    let history = Journal::read(&Journal::path_in(out));
+pub(crate) fn sandbox_only(history: &crate::record::journal::History) -> bool {
     !history.latest.is_empty() && history.latest.values().all(|(api, _)| api == "sandbox")
 }
 

@@ -7,8 +7,8 @@ pub(crate) mod server;
 use camino::{Utf8Path, Utf8PathBuf};
 
 use crate::plan::Plan;
-use crate::record::folder::FolderError;
-use crate::record::journal::{History, Journal};
+use crate::record::folder::{Folder, FolderError};
+use crate::record::journal::History;
 use crate::record::manifest::Manifest;
 use crate::record::takes::{self, PickError, Picks};
 
@@ -31,7 +31,8 @@ fn manifest(out: &Utf8Path) -> Result<Manifest, PickError> {
 
 /// Records a change to one shot, puts its selected take at `<id>.mp4` and, when no render
 /// holds the folder, brings the manifest up to date; what happened, in a line.
-pub(crate) fn change(out: &Utf8Path, shot: &str, change: Change) -> Result<String, PickError> {
+pub(crate) fn change(folder: &Folder, shot: &str, change: Change) -> Result<String, PickError> {
+    let (out, history) = (folder.out(), folder.history());
     let m = manifest(out)?;
     if !m.shots.iter().any(|s| s.id == shot) {
         let hint = crate::problem::did_you_mean(shot, m.shots.iter().map(|s| s.id.as_str()));
@@ -40,9 +41,8 @@ pub(crate) fn change(out: &Utf8Path, shot: &str, change: Change) -> Result<Strin
             hint,
         });
     }
-    let history = Journal::read(&Journal::path_in(out));
-    let count = takes::count(&history, shot);
-    let kept: Vec<u32> = takes::register(out, &history)
+    let count = takes::count(history, shot);
+    let kept: Vec<u32> = takes::register(out, history)
         .remove(shot)
         .unwrap_or_default()
         .iter()
@@ -62,7 +62,7 @@ pub(crate) fn change(out: &Utf8Path, shot: &str, change: Change) -> Result<Strin
             });
         }
         Change::Take(n) => {
-            check_content(out, &history, shot, *n)?;
+            check_content(out, history, shot, *n)?;
             format!("{shot}: take {n} selected ({shot}.mp4)")
         }
         Change::Redo => format!("{shot}: one new take on the next render (`storyboard plan` shows its price)"),
@@ -84,7 +84,7 @@ pub(crate) fn change(out: &Utf8Path, shot: &str, change: Change) -> Result<Strin
         }
         Ok(())
     })?;
-    let problems = refresh(out, &history)?;
+    let problems = refresh(out, history)?;
     Ok(std::iter::once(said)
         .chain(problems.into_iter().map(|p| format!("warning: {p}")))
         .collect::<Vec<_>>()
@@ -140,10 +140,10 @@ pub(crate) struct Removable {
 /// pick selects; each clip once. Decided from the storyboard, never from the last render's
 /// manifest: a storyboard put back to an earlier version keeps that version's takes. A
 /// chained shot's takes are all kept (its requests depend on frames known only when rendered).
-pub(crate) fn removable(out: &Utf8Path, plan: &Plan) -> Result<Vec<Removable>, PickError> {
-    let history = Journal::read(&Journal::path_in(out));
-    let picks = Picks::read(out)?;
-    let register = takes::register(out, &history);
+pub(crate) fn removable(folder: &Folder, plan: &Plan) -> Result<Vec<Removable>, PickError> {
+    let out = folder.out();
+    let picks = folder.picks()?;
+    let register = takes::register(out, folder.history());
     let mut keep = std::collections::HashSet::new();
     for (shot, ts) in &register {
         let planned: Vec<&crate::plan::PlannedShot> = plan.shots.iter().filter(|s| &s.shot == shot).collect();
@@ -188,9 +188,10 @@ pub(crate) enum CleanError {
 
 /// Removes the takes [`removable`] lists, while holding the folder's lock (never during a
 /// render); what was removed.
-pub(crate) fn clean(out: &Utf8Path, plan: &Plan) -> Result<Vec<Removable>, CleanError> {
+pub(crate) fn clean(folder: &Folder, plan: &Plan) -> Result<Vec<Removable>, CleanError> {
+    let out = folder.out();
     let _lock = crate::record::folder::lock(out)?;
-    let list = removable(out, plan)?;
+    let list = removable(folder, plan)?;
     for r in &list {
         let path = out.join(&r.path);
         std::fs::remove_file(&path).map_err(|source| FolderError::Write { path, source })?;

@@ -8,8 +8,89 @@ use std::collections::BTreeMap;
 use std::io::Write;
 
 use crate::record::journal::History;
+use crate::record::manifest::Manifest;
+use crate::record::takes::{PickError, Picks};
 
 pub(crate) mod layout;
+
+/// The output folder as one command opened it: its journal read once (a command that needs a
+/// newer one — a render after taking the lock, after reconciling, after running — refreshes it
+/// explicitly), its picks and manifest read through here, each bounded and never through a link.
+pub(crate) struct Folder {
+    out: Utf8PathBuf,
+    /// Read when first asked for (a command that never needs it never reads it).
+    history: std::cell::OnceCell<History>,
+}
+
+impl Folder {
+    /// Opens the folder (its journal is read when first asked for; missing: empty).
+    pub(crate) fn open(out: &Utf8Path) -> Folder {
+        Folder {
+            out: out.to_owned(),
+            history: std::cell::OnceCell::new(),
+        }
+    }
+
+    /// The output folder.
+    pub(crate) fn out(&self) -> &Utf8Path {
+        &self.out
+    }
+
+    /// The journal as last read.
+    pub(crate) fn history(&self) -> &History {
+        self.history.get_or_init(|| read_journal(&self.out, "read"))
+    }
+
+    /// The journal as last read, handed over (a later [`Folder::history`] reads it again).
+    pub(crate) fn take_history(&mut self) -> History {
+        self.history.take().unwrap_or_else(|| read_journal(&self.out, "read"))
+    }
+
+    /// Reads the journal again (another process, or this one's runner, appended to it) and
+    /// hands it over.
+    pub(crate) fn refreshed(&mut self) -> History {
+        self.refresh();
+        self.take_history()
+    }
+
+    /// Reads the journal again into the folder (see [`Folder::refreshed`]).
+    pub(crate) fn refresh(&mut self) {
+        self.history = read_journal(&self.out, "refreshed").into();
+    }
+
+    /// The folder as it is now, for a long-lived reader (the review server's each request).
+    pub(crate) fn reopen(out: &Utf8Path) -> Folder {
+        Folder {
+            out: out.to_owned(),
+            history: read_journal(out, "refreshed").into(),
+        }
+    }
+
+    /// The journal as it is now, for a long-lived reader (the review server, a render's end)
+    /// that holds no [`Folder`].
+    pub(crate) fn history_now(out: &Utf8Path) -> History {
+        read_journal(out, "refreshed")
+    }
+
+    /// The picks (none yet: empty); a corrupt picks file is an error naming it.
+    pub(crate) fn picks(&self) -> Result<Picks, PickError> {
+        Picks::read(&self.out)
+    }
+
+    /// The manifest of the last render, if there is a readable one.
+    pub(crate) fn manifest(&self) -> Option<Manifest> {
+        Manifest::read(&layout::manifest(&self.out))
+    }
+}
+
+/// Reads the journal; with `STORYBOARD_DEBUG_STATE_READS` set, says so on stderr (the tests
+/// count the reads of each command: one, plus the refreshes a render names).
+fn read_journal(out: &Utf8Path, how: &str) -> History {
+    if std::env::var_os("STORYBOARD_DEBUG_STATE_READS").is_some() {
+        eprintln!("debug: journal {how}");
+    }
+    crate::record::journal::Journal::read(&layout::journal(out))
+}
 
 /// Why the folder cannot be used (the command layer turns each into its user-facing error).
 #[derive(Debug, thiserror::Error)]
