@@ -15,7 +15,8 @@ pub(crate) fn no_follow(options: &mut OpenOptions) -> &mut OpenOptions {
     options
 }
 
-/// Why a file storyboard reads back (state, `.env`, the watched storyboard) was refused.
+/// Why a file storyboard reads (the storyboard, state, `.env`) was refused: the one
+/// bounded-read error.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum ReadError {
     /// Opening or reading failed.
@@ -34,14 +35,45 @@ pub(crate) enum ReadError {
         /// The file.
         path: Utf8PathBuf,
     },
-    /// Larger than storyboard ever writes or a real film ever needs.
-    #[error("{path} is larger than {limit} bytes, more than storyboard ever needs: move it away")]
+    /// Larger than storyboard ever writes or a real film ever needs (a device like /dev/zero,
+    /// or the wrong file).
+    #[error("{path} is larger than {}, more than storyboard ever needs: is it the right file?", size(*.limit))]
     TooLarge {
         /// The file.
         path: Utf8PathBuf,
         /// The limit.
         limit: u64,
     },
+    /// Not UTF-8 text where text is expected.
+    #[error("{path} is not UTF-8 text: storyboard reads YAML and JSON text files")]
+    NotText {
+        /// The file.
+        path: Utf8PathBuf,
+    },
+}
+
+/// A limit as people say it: whole MiB when it is some, else bytes.
+fn size(bytes: u64) -> String {
+    match bytes % (1 << 20) {
+        0 => format!("{} MiB", bytes >> 20),
+        _ => format!("{bytes} bytes"),
+    }
+}
+
+/// Reads at most `limit` bytes of `input` (and one more, to tell a larger input).
+pub(crate) fn read_to_limit(path: &Utf8Path, input: impl std::io::Read, limit: u64) -> Result<Vec<u8>, ReadError> {
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(&mut input.take(limit + 1), &mut bytes).map_err(|source| ReadError::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    if bytes.len() as u64 > limit {
+        return Err(ReadError::TooLarge {
+            path: path.to_owned(),
+            limit,
+        });
+    }
+    Ok(bytes)
 }
 
 /// Reads a whole file of at most `limit` bytes, refusing anything but a regular file: opened
@@ -77,19 +109,13 @@ pub(crate) fn read_limited(path: &Utf8Path, limit: u64, follow: bool) -> Result<
     if !meta.is_file() {
         return Err(not_regular());
     }
-    let too_large = || ReadError::TooLarge {
-        path: path.to_owned(),
-        limit,
-    };
     if meta.len() > limit {
-        return Err(too_large());
+        return Err(ReadError::TooLarge {
+            path: path.to_owned(),
+            limit,
+        });
     }
-    let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
-    std::io::Read::read_to_end(&mut std::io::Read::take(file, limit + 1), &mut bytes).map_err(io)?;
-    if bytes.len() as u64 > limit {
-        return Err(too_large());
-    }
-    Ok(Some(bytes))
+    read_to_limit(path, file, limit).map(Some)
 }
 
 /// A new, empty file at `path` for writing, created exclusively: whatever stood there (a stale

@@ -179,9 +179,8 @@ impl Preparation<'_> {
         }
         let ns = self.resume.namespace.as_str();
         let path = crate::record::folder::layout::voices(self.dir);
-        let mut known: Value = std::fs::read_to_string(&path)
-            .ok()
-            .and_then(|t| serde_json::from_str(&t).ok())
+        let mut known: Value = crate::record::folder::read_state(&path)
+            .and_then(|b| serde_json::from_slice(&b).ok())
             .unwrap_or_else(|| json!({}));
         for v in self
             .plan

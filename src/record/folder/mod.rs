@@ -244,6 +244,11 @@ pub(crate) const MAX_STATE_BYTES: u64 = 64 << 20;
 /// The longest small state file (owner, lock).
 pub(crate) const MAX_SMALL_BYTES: u64 = 64 << 10;
 
+/// A state file's bytes, bounded and never through a link; `None` when absent or refused.
+pub(crate) fn read_state(path: &Utf8Path) -> Option<Vec<u8>> {
+    crate::files::read_limited(path, MAX_STATE_BYTES, false).ok().flatten()
+}
+
 /// A small state file's text; empty when it cannot be read.
 fn read_small(path: &Utf8Path) -> String {
     let bytes = crate::files::read_limited(path, MAX_SMALL_BYTES, false).ok().flatten();
