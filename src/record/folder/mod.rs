@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::io::Write;
 
-use crate::record::journal::History;
+use crate::record::journal::{History, Journal};
 use crate::record::manifest::Manifest;
 use crate::record::takes::{PickError, Picks};
 
@@ -18,6 +18,8 @@ pub(crate) mod layout;
 /// explicitly), its picks and manifest read through here, each bounded and never through a link.
 pub(crate) struct Folder {
     out: Utf8PathBuf,
+    /// The folder's lock, once [`Folder::hold`] took it (released when the folder is dropped).
+    lock: Option<std::fs::File>,
     /// Read when first asked for (a command that never needs it never reads it).
     history: std::cell::OnceCell<History>,
 }
@@ -27,8 +29,23 @@ impl Folder {
     pub(crate) fn open(out: &Utf8Path) -> Folder {
         Folder {
             out: out.to_owned(),
+            lock: None,
             history: std::cell::OnceCell::new(),
         }
+    }
+
+    /// Holds the folder for writing: its state folder made (never a planted link) and its lock
+    /// taken until the folder is dropped; the journal is read under the lock.
+    pub(crate) fn hold(&mut self) -> Result<(), FolderError> {
+        prepare(&self.out)?;
+        self.lock = Some(lock(&self.out)?);
+        self.history = std::cell::OnceCell::new();
+        Ok(())
+    }
+
+    /// The journal opened for appending (never through a planted link).
+    pub(crate) fn journal(&self) -> Result<Journal, FolderError> {
+        open_journal(&self.out)
     }
 
     /// The output folder.
@@ -62,6 +79,7 @@ impl Folder {
     pub(crate) fn reopen(out: &Utf8Path) -> Folder {
         Folder {
             out: out.to_owned(),
+            lock: None,
             history: read_journal(out, "refreshed").into(),
         }
     }
@@ -83,13 +101,19 @@ impl Folder {
     }
 }
 
+/// The folder's journal opened for appending.
+pub(crate) fn open_journal(out: &Utf8Path) -> Result<Journal, FolderError> {
+    let path = layout::journal(out);
+    Journal::open(&path).map_err(|source| FolderError::Write { path, source })
+}
+
 /// Reads the journal; with `STORYBOARD_DEBUG_STATE_READS` set, says so on stderr (the tests
 /// count the reads of each command: one, plus the refreshes a render names).
 fn read_journal(out: &Utf8Path, how: &str) -> History {
     if std::env::var_os("STORYBOARD_DEBUG_STATE_READS").is_some() {
         eprintln!("debug: journal {how}");
     }
-    crate::record::journal::Journal::read(&layout::journal(out))
+    Journal::read(&layout::journal(out))
 }
 
 /// Why the folder cannot be used (the command layer turns each into its user-facing error).
