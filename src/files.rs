@@ -1,5 +1,7 @@
-//! Durable file writes: temporary names beside the target, fsync, rename, and a synced folder,
-//! so readers see the old file or the new one and never a mix.
+//! Files, a leaf: durable writes (temporary names beside the target, fsync, rename, a synced
+//! folder, so readers see the old file or the new one and never a mix), fresh temporaries,
+//! the one bounded, no-follow reader ([`read_limited`], [`ReadError`]) and the id rule
+//! ([`check_id`]) that ids from a storyboard and ids read back from disk both pass.
 
 use camino::{Utf8Path, Utf8PathBuf};
 use std::fs::{File, OpenOptions};

@@ -1,5 +1,5 @@
-//! `manifest.json`: the record of every clip a render produced (DESIGN §5), written
-//! atomically (temporary file, fsync, rename) after every finished shot.
+//! `manifest.json`: the record of every clip a render produced, written atomically (temporary
+//! file, fsync, rename) by the ledger — at most every 250 ms during a render, and at its end.
 
 use camino::{Utf8Path, Utf8PathBuf};
 use schemars::JsonSchema;

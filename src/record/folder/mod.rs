@@ -1,6 +1,9 @@
-//! The output folder: one render at a time (an advisory lock the OS releases when the holder
-//! dies), one storyboard's (its owner file), and no file in it that storyboard did not
-//! write is ever overwritten.
+//! The owner of the output folder: its layout ([`layout`], the only place that spells a path
+//! in it), the [`Folder`] a command opens once (journal read once, refreshed explicitly;
+//! picks and manifest read through it, bounded and never through a link), its lock (one
+//! render at a time; the OS releases it when the holder dies), its owner file (one
+//! storyboard's), the take store ([`keep`], [`intact_clip`]) and the record of written files
+//! ([`Written`]): no file in the folder that storyboard did not write is ever overwritten.
 
 use camino::{Utf8Path, Utf8PathBuf};
 use serde::{Deserialize, Serialize};
