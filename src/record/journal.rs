@@ -325,6 +325,15 @@ impl History {
         self.keys.get(&(api.to_owned(), key.to_owned()))
     }
 
+    /// An intent: one more attempt at the request, and what was sent (when recorded).
+    fn intent(&mut self, api: &str, key: &str, sent: Option<Sent>) {
+        let id = (api.to_owned(), key.to_owned());
+        *self.attempts.entry(id.clone()).or_default() += 1;
+        if let Some(sent) = sent {
+            self.sent.insert(id, sent);
+        }
+    }
+
     fn apply(&mut self, r: Record) {
         self.note(&r);
         let (api, key, state) = match r {
@@ -336,16 +345,13 @@ impl History {
                 input,
                 at,
             } => {
-                *self.attempts.entry((api.clone(), request_key.clone())).or_default() += 1;
-                if let (Some(endpoint), Some(input)) = (endpoint, input) {
-                    let sent = Sent {
-                        shot,
-                        endpoint,
-                        input,
-                        at,
-                    };
-                    self.sent.insert((api.clone(), request_key.clone()), sent);
-                }
+                let sent = endpoint.zip(input).map(|(endpoint, input)| Sent {
+                    shot,
+                    endpoint,
+                    input,
+                    at,
+                });
+                self.intent(&api, &request_key, sent);
                 (api, request_key, KeyState::Intent)
             }
             Record::Cancelled {

@@ -121,67 +121,12 @@ fn states(
         .map(|(id, key, est)| {
             let record = manifest.and_then(|m| m.requests().find(|s| s.request_key == *key && s.label == *id));
             let latest = history.latest.get(key).map(|(_, s)| s);
-            let clip_state = |clip: &crate::record::manifest::ClipRecord| {
-                let kept = super::folder::layout::kept_clip(&clip.sha256);
-                if super::folder::intact_clip(out, latest).is_some() {
-                    "verified"
-                } else if out.join(&clip.path).exists() || out.join(kept).exists() {
-                    "corrupt"
-                } else {
-                    "missing"
-                }
-            };
             // A sandbox render bills nothing, whatever its emulated billing events said.
             let billed_usd = match history.latest.get(key) {
                 Some((api, KeyState::Done { actual_usd, .. })) if api != "sandbox" => *actual_usd,
                 _ => None,
             };
-            let (state, request_id, clip, reason) = match latest {
-                Some(KeyState::Done { clip, request_id, .. }) => {
-                    let c = clip_state(clip);
-                    let st = if record.is_some_and(|r| r.status == ShotStatus::Cached) {
-                        "cached"
-                    } else {
-                        "done"
-                    };
-                    (
-                        if c == "verified" { st } else { "pending" },
-                        request_id.clone(),
-                        c,
-                        None,
-                    )
-                }
-                Some(KeyState::Accepted(job)) => ("in flight", Some(job.request_id.clone()), "-", None),
-                Some(KeyState::Finished { job, .. }) => (
-                    "in flight",
-                    Some(job.request_id.clone()),
-                    "-",
-                    Some("finished; the clip downloads on the next render".to_owned()),
-                ),
-                Some(KeyState::Failed { error, request_id }) => {
-                    ("failed", request_id.clone(), "-", Some(error.clone()))
-                }
-                Some(KeyState::Gone { request_id, reason }) => {
-                    ("failed", Some(request_id.clone()), "-", Some(reason.clone()))
-                }
-                Some(KeyState::Uncertain(reason)) => ("uncertain", None, "-", Some(reason.clone())),
-                Some(KeyState::Cancelled { request_id }) => (
-                    "cancelled",
-                    Some(request_id.clone()),
-                    "-",
-                    Some("cancelled while queued (not billed); the next render submits it again".into()),
-                ),
-                Some(KeyState::Intent) => (
-                    "uncertain",
-                    None,
-                    "-",
-                    Some("the render stopped while submitting".into()),
-                ),
-                None => match record {
-                    Some(r) if r.status == ShotStatus::Skipped => ("skipped", None, "-", r.error.clone()),
-                    _ => ("pending", None, "-", None),
-                },
-            };
+            let (state, request_id, clip, reason) = standing(out, latest, record);
             ShotState {
                 id: id.clone(),
                 state,
@@ -194,6 +139,67 @@ fn states(
             }
         })
         .collect()
+}
+
+/// A listed shot's standing from its latest journal state (and its manifest record): state,
+/// request id, clip check, reason.
+fn standing(
+    out: &Utf8Path,
+    latest: Option<&KeyState>,
+    record: Option<&crate::record::manifest::RequestRecord>,
+) -> (&'static str, Option<String>, &'static str, Option<String>) {
+    let clip_state = |clip: &crate::record::manifest::ClipRecord| {
+        let kept = super::folder::layout::kept_clip(&clip.sha256);
+        if super::folder::intact_clip(out, latest).is_some() {
+            "verified"
+        } else if out.join(&clip.path).exists() || out.join(kept).exists() {
+            "corrupt"
+        } else {
+            "missing"
+        }
+    };
+    match latest {
+        Some(KeyState::Done { clip, request_id, .. }) => {
+            let c = clip_state(clip);
+            let st = if record.is_some_and(|r| r.status == ShotStatus::Cached) {
+                "cached"
+            } else {
+                "done"
+            };
+            (
+                if c == "verified" { st } else { "pending" },
+                request_id.clone(),
+                c,
+                None,
+            )
+        }
+        Some(KeyState::Accepted(job)) => ("in flight", Some(job.request_id.clone()), "-", None),
+        Some(KeyState::Finished { job, .. }) => (
+            "in flight",
+            Some(job.request_id.clone()),
+            "-",
+            Some("finished; the clip downloads on the next render".to_owned()),
+        ),
+        Some(KeyState::Failed { error, request_id }) => ("failed", request_id.clone(), "-", Some(error.clone())),
+        Some(KeyState::Gone { request_id, reason }) => ("failed", Some(request_id.clone()), "-", Some(reason.clone())),
+        Some(KeyState::Uncertain(reason)) => ("uncertain", None, "-", Some(reason.clone())),
+        Some(KeyState::Cancelled { request_id }) => (
+            "cancelled",
+            Some(request_id.clone()),
+            "-",
+            Some("cancelled while queued (not billed); the next render submits it again".into()),
+        ),
+        Some(KeyState::Intent) => (
+            "uncertain",
+            None,
+            "-",
+            Some("the render stopped while submitting".into()),
+        ),
+        None => match record {
+            Some(r) if r.status == ShotStatus::Skipped => ("skipped", None, "-", r.error.clone()),
+            _ => ("pending", None, "-", None),
+        },
+    }
 }
 
 /// Whether everything in the folder's journal was rendered against the sandbox ($0).
