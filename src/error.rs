@@ -160,7 +160,7 @@ pub(crate) enum UsageError {
     #[error("{0} already exist(s): init never overwrites; choose an empty folder (`storyboard init DIR`)")]
     WouldOverwrite(String),
     /// `status DIR` on a folder nothing was rendered into.
-    #[error("{0}: no manifest.json here: nothing has been rendered into this folder")]
+    #[error("{0}: no {m} here: nothing has been rendered into this folder", m = crate::record::folder::layout::MANIFEST)]
     NothingRendered(Utf8PathBuf),
     /// `sandbox --bind` is not an address.
     #[error("--bind `{0}` is not an IP address")]
@@ -173,12 +173,25 @@ pub(crate) enum UsageError {
     Faults(String),
 }
 
+impl From<crate::record::folder::FolderError> for Error {
+    fn from(e: crate::record::folder::FolderError) -> Error {
+        use crate::record::folder::FolderError as F;
+        match e {
+            F::Write { path, source } => Error::Write { path, source },
+            F::Locked { out, holder } => Error::Locked { out, holder },
+            F::Owned { out, owner } => UsageError::FolderOwned { out, owner }.into(),
+            F::Foreign(path) => UsageError::ForeignFile(path).into(),
+            F::State(why) => UsageError::State(why).into(),
+        }
+    }
+}
+
 impl Error {
     /// The exit code for this error.
     pub(crate) fn exit_code(&self) -> i32 {
         match self {
             Error::BadInput(_) | Error::Read(_) | Error::Usage(_) => exit::BAD_INPUT,
-            Error::Assemble(AssembleError::NoManifest(_)) => exit::BAD_INPUT,
+            Error::Assemble(AssembleError::NoManifest(_) | AssembleError::Picks(_)) => exit::BAD_INPUT,
             Error::NotConfirmed(_) => exit::NOT_CONFIRMED,
             Error::Interrupted { .. } => exit::INTERRUPTED,
             Error::Account(_) => exit::ACCOUNT,

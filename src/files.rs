@@ -1,5 +1,7 @@
-//! Durable file writes: temporary names beside the target, fsync, rename, and a synced folder,
-//! so readers see the old file or the new one and never a mix.
+//! Files, a leaf: durable writes (temporary names beside the target, fsync, rename, a synced
+//! folder, so readers see the old file or the new one and never a mix), fresh temporaries,
+//! the one bounded, no-follow reader ([`read_limited`], [`ReadError`]) and the id rule
+//! ([`check_id`]) that ids from a storyboard and ids read back from disk both pass.
 
 use camino::{Utf8Path, Utf8PathBuf};
 use std::fs::{File, OpenOptions};
@@ -15,7 +17,8 @@ pub(crate) fn no_follow(options: &mut OpenOptions) -> &mut OpenOptions {
     options
 }
 
-/// Why a file storyboard reads back (state, `.env`, the watched storyboard) was refused.
+/// Why a file storyboard reads (the storyboard, state, `.env`) was refused: the one
+/// bounded-read error.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum ReadError {
     /// Opening or reading failed.
@@ -34,14 +37,45 @@ pub(crate) enum ReadError {
         /// The file.
         path: Utf8PathBuf,
     },
-    /// Larger than storyboard ever writes or a real film ever needs.
-    #[error("{path} is larger than {limit} bytes, more than storyboard ever needs: move it away")]
+    /// Larger than storyboard ever writes or a real film ever needs (a device like /dev/zero,
+    /// or the wrong file).
+    #[error("{path} is larger than {}, more than storyboard ever needs: is it the right file?", size(*.limit))]
     TooLarge {
         /// The file.
         path: Utf8PathBuf,
         /// The limit.
         limit: u64,
     },
+    /// Not UTF-8 text where text is expected.
+    #[error("{path} is not UTF-8 text: storyboard reads YAML and JSON text files")]
+    NotText {
+        /// The file.
+        path: Utf8PathBuf,
+    },
+}
+
+/// A limit as people say it: whole MiB when it is some, else bytes.
+fn size(bytes: u64) -> String {
+    match bytes % (1 << 20) {
+        0 => format!("{} MiB", bytes >> 20),
+        _ => format!("{bytes} bytes"),
+    }
+}
+
+/// Reads at most `limit` bytes of `input` (and one more, to tell a larger input).
+pub(crate) fn read_to_limit(path: &Utf8Path, input: impl std::io::Read, limit: u64) -> Result<Vec<u8>, ReadError> {
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(&mut input.take(limit + 1), &mut bytes).map_err(|source| ReadError::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    if bytes.len() as u64 > limit {
+        return Err(ReadError::TooLarge {
+            path: path.to_owned(),
+            limit,
+        });
+    }
+    Ok(bytes)
 }
 
 /// Reads a whole file of at most `limit` bytes, refusing anything but a regular file: opened
@@ -77,19 +111,13 @@ pub(crate) fn read_limited(path: &Utf8Path, limit: u64, follow: bool) -> Result<
     if !meta.is_file() {
         return Err(not_regular());
     }
-    let too_large = || ReadError::TooLarge {
-        path: path.to_owned(),
-        limit,
-    };
     if meta.len() > limit {
-        return Err(too_large());
+        return Err(ReadError::TooLarge {
+            path: path.to_owned(),
+            limit,
+        });
     }
-    let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
-    std::io::Read::read_to_end(&mut std::io::Read::take(file, limit + 1), &mut bytes).map_err(io)?;
-    if bytes.len() as u64 > limit {
-        return Err(too_large());
-    }
-    Ok(Some(bytes))
+    read_to_limit(path, file, limit).map(Some)
 }
 
 /// A new, empty file at `path` for writing, created exclusively: whatever stood there (a stale
@@ -160,25 +188,33 @@ fn replace_through(
     Ok(())
 }
 
-/// Where a clip of this content is kept, relative to the output folder: every verified clip
-/// stays there, so going back to an earlier request costs nothing.
-pub(crate) fn kept_path(sha256: &str) -> Utf8PathBuf {
-    Utf8PathBuf::from(format!(".storyboard/clips/{sha256}.mp4"))
-}
-
-/// Keeps a verified clip (`out/path`, content `sha256`) in the output folder's store: a hard
-/// link where the file system allows, else a copy. Nothing is done when it is kept already.
-pub(crate) fn keep(out: &Utf8Path, path: &Utf8Path, sha256: &str) -> std::io::Result<()> {
-    let kept = out.join(kept_path(sha256));
-    if std::fs::symlink_metadata(&kept).is_ok() {
-        return Ok(());
+/// Shot ids become file names: `[A-Za-z0-9][A-Za-z0-9._-]{0,99}`.
+pub(crate) fn check_id(id: &str) -> Result<(), String> {
+    if id.contains('/') || id.contains('\\') || id.contains("..") {
+        return Err(format!(
+            "`{id}` would leave the output folder: ids become file names, so `/`, `\\` and `..` are not allowed"
+        ));
     }
-    if let Some(dir) = kept.parent() {
-        std::fs::create_dir_all(dir)?;
+    let stem = id.split('.').next().unwrap_or(id).to_ascii_lowercase();
+    let reserved = matches!(stem.as_str(), "con" | "prn" | "aux" | "nul")
+        || (stem.len() == 4
+            && (stem.starts_with("com") || stem.starts_with("lpt"))
+            && stem.as_bytes()[3].is_ascii_digit());
+    if reserved {
+        return Err(format!(
+            "`{id}` is a reserved file name on Windows (CON, PRN, AUX, NUL, COM1–9, LPT1–9, with any extension): choose another id"
+        ));
     }
-    match std::fs::hard_link(out.join(path), &kept) {
-        Ok(()) => Ok(()),
-        Err(_) => copy_clip(&out.join(path), &kept),
+    let mut chars = id.chars();
+    let ok = matches!(chars.next(), Some(c) if c.is_ascii_alphanumeric())
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+        && id.len() <= 100;
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{id}` is not a valid id: ids become file names and must match [A-Za-z0-9][A-Za-z0-9._-]{{0,99}} (tip: `{{{{ var | slug }}}}` turns text into an id-safe word)"
+        ))
     }
 }
 

@@ -178,10 +178,9 @@ impl Preparation<'_> {
             return out;
         }
         let ns = self.resume.namespace.as_str();
-        let path = self.dir.join(".storyboard").join("voices.json");
-        let mut known: Value = std::fs::read_to_string(&path)
-            .ok()
-            .and_then(|t| serde_json::from_str(&t).ok())
+        let path = crate::record::folder::layout::voices(self.dir);
+        let mut known: Value = crate::record::folder::read_state(&path)
+            .and_then(|b| serde_json::from_slice(&b).ok())
             .unwrap_or_else(|| json!({}));
         for v in self
             .plan
@@ -203,7 +202,7 @@ impl Preparation<'_> {
                     known[ns] = json!({});
                 }
                 known[ns][&v.sha256] = json!(id);
-                let _ = std::fs::create_dir_all(self.dir.join(".storyboard"));
+                let _ = std::fs::create_dir_all(crate::record::folder::layout::state(self.dir));
                 let text = serde_json::to_string_pretty(&known).unwrap_or_default();
                 let _ = crate::files::write_atomic(&path, text.as_bytes());
             }

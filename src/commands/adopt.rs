@@ -1,6 +1,6 @@
 //! `storyboard adopt`: a shot follows a request found on the provider's dashboard.
 
-use super::jobs::Folder;
+use super::jobs::Jobs;
 use crate::cli::AdoptArgs;
 use crate::error::{Error, UsageError, exit};
 use crate::plan::{self};
@@ -12,9 +12,9 @@ use crate::storyboard::Source;
 /// provider's dashboard) instead of being submitted.
 pub(crate) fn adopt(args: AdoptArgs) -> Result<i32, Error> {
     check_adopted_id(&args)?;
-    let folder = Folder::open(&args.file, args.out.clone(), &args.keys)?;
+    let jobs = Jobs::open(&args.file, args.out.clone(), &args.keys)?;
     let only = [args.shot.clone()];
-    let (id, key) = folder
+    let (id, key) = jobs
         .shots(&only)?
         .into_iter()
         .next()
@@ -22,12 +22,12 @@ pub(crate) fn adopt(args: AdoptArgs) -> Result<i32, Error> {
             pattern: args.shot.clone(),
             closest: None,
         })?;
-    let plan_shot = folder.plan.shots.iter().find(|s| s.id == id).expect("selected");
-    let job = folder.provider.job(&plan_shot.endpoint, &args.request_id);
-    folder.append(Record::Accepted {
+    let plan_shot = jobs.plan.shots.iter().find(|s| s.id == id).expect("selected");
+    let job = jobs.provider.job(&plan_shot.endpoint, &args.request_id);
+    jobs.append(Record::Accepted {
         shot: id.clone(),
         request_key: key,
-        api: folder.namespace.clone(),
+        api: jobs.namespace.clone(),
         job,
         at: journal::now(),
     })?;

@@ -11,6 +11,7 @@ pub(crate) fn assemble(args: cli::AssembleArgs) -> Result<i32, Error> {
     let src = Source::load(&args.file)?;
     let plan = plan::plan(&src, &plan::Overrides::default()).map_err(Error::BadInput)?;
     let out = args.out.clone().unwrap_or_else(|| plan.output.clone());
-    let result = assemble::of_plan(&plan, &src.stem, &out, args.strict)?;
+    let folder = crate::record::folder::Folder::open(&out);
+    let result = assemble::of_plan(&plan, &src.stem, &folder, args.strict)?;
     Ok(report::assembled(&result))
 }

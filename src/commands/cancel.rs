@@ -1,6 +1,6 @@
 //! `storyboard cancel`: the folder's jobs in flight, cancelled.
 
-use super::jobs::Folder;
+use super::jobs::Jobs;
 use crate::cli::JobsArgs;
 use crate::error::{Error, exit};
 use crate::provider::Cancelled;
@@ -10,20 +10,20 @@ use crate::report;
 /// `storyboard cancel`: every selected job in flight is cancelled; queued ones are journaled as
 /// cancelled (never billed; the next render submits them again).
 pub(crate) async fn cancel(args: JobsArgs) -> Result<i32, Error> {
-    let folder = Folder::open(&args.file, args.out.clone(), &args.keys)?;
+    let jobs = Jobs::open(&args.file, args.out.clone(), &args.keys)?;
     let mut any = false;
-    for (id, key) in folder.shots(&args.only)? {
-        let job = match folder.state(&key) {
+    for (id, key) in jobs.shots(&args.only)? {
+        let job = match jobs.state(&key) {
             Some(KeyState::Accepted(job) | KeyState::Finished { job, .. }) => job.clone(),
             _ => continue,
         };
         any = true;
-        let line = match folder.provider.cancel(&job).await {
+        let line = match jobs.provider.cancel(&job).await {
             Ok(Cancelled::Queued) => {
-                folder.append(Record::Cancelled {
+                jobs.append(Record::Cancelled {
                     shot: id.clone(),
                     request_key: key,
-                    api: folder.namespace.clone(),
+                    api: jobs.namespace.clone(),
                     request_id: job.request_id.clone(),
                     at: journal::now(),
                 })?;

@@ -1,5 +1,5 @@
 //! A storyboard's output folder opened for the jobs already paid for (`cancel`, `reconcile`,
-//! `adopt`): plan, key, provider client, journal, under the folder's lock.
+//! `adopt`): plan, key, provider client and the folder held (lock, journal read under it).
 
 use camino::Utf8PathBuf;
 
@@ -7,26 +7,25 @@ use crate::error::{Error, UsageError};
 use crate::facts::catalog::ProviderKind;
 use crate::plan::{self, Plan};
 use crate::provider::Provider;
-use crate::record::journal::{History, Journal, KeyState, Record};
+use crate::record::folder::Folder;
+use crate::record::journal::{Journal, KeyState, Record};
 use crate::storyboard::Source;
 
-/// A storyboard's output folder opened for the provider, under its lock.
-pub(crate) struct Folder {
+/// A storyboard's jobs: its plan, its provider, its output folder held under the lock.
+pub(crate) struct Jobs {
     pub(crate) plan: Plan,
-    pub(crate) out: Utf8PathBuf,
+    pub(crate) folder: Folder,
     pub(crate) namespace: String,
     pub(crate) provider: Provider,
-    pub(crate) history: History,
     pub(crate) journal: Journal,
-    _lock: std::fs::File,
 }
 
-impl Folder {
+impl Jobs {
     pub(crate) fn open(
         file: &camino::Utf8Path,
         out: Option<Utf8PathBuf>,
         keys: &crate::cli::Keys,
-    ) -> Result<Folder, Error> {
+    ) -> Result<Jobs, Error> {
         let src = Source::load(file)?;
         let plan = plan::plan(&src, &plan::Overrides::default()).map_err(Error::BadInput)?;
         let out = out.unwrap_or_else(|| plan.output.clone());
@@ -45,29 +44,23 @@ impl Folder {
             .into());
         };
         crate::secrets::register(&key);
-        crate::record::folder::prepare(&out)?;
-        let lock = crate::record::folder::lock(&out)?;
-        let path = Journal::path_in(&out);
-        let journal = Journal::open(&path).map_err(|source| Error::Write {
-            path: path.clone(),
-            source,
-        })?;
+        let mut folder = Folder::open(&out);
+        folder.hold()?;
+        let journal = folder.journal()?;
         let provider = Provider::new(plan.provider, &endpoints, key, crate::provider::http::client());
-        Ok(Folder {
-            history: Journal::read(&path),
+        Ok(Jobs {
             plan,
-            out,
+            folder,
             namespace,
             provider,
             journal,
-            _lock: lock,
         })
     }
 
     /// The selected shots with their request keys (a chained shot's from the last render).
     pub(crate) fn shots(&self, only: &[String]) -> Result<Vec<(String, String)>, Error> {
         let selected = crate::settings::select(&self.plan, only)?;
-        let mut listing = crate::record::status::listing_from_plan(&self.plan, &self.out);
+        let mut listing = crate::decide::listing_from_plan(&self.plan, self.folder.out());
         Ok(selected
             .into_iter()
             .map(|i| {
@@ -78,7 +71,7 @@ impl Folder {
     }
 
     pub(crate) fn state(&self, key: &str) -> Option<&KeyState> {
-        self.history.state(&self.namespace, key)
+        self.folder.history().state(&self.namespace, key)
     }
 
     pub(crate) fn append(&self, record: Record) -> Result<(), Error> {

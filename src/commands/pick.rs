@@ -17,8 +17,9 @@ pub(crate) fn pick(args: cli::PickArgs) -> Result<i32, Error> {
     if let Some(note) = args.note {
         changes.push(crate::deliver::review::Change::Note(note));
     }
+    let folder = crate::record::folder::Folder::open(&out);
     for change in changes {
-        let line = crate::deliver::review::change(&out, &args.shot, change).map_err(UsageError::Picks)?;
+        let line = crate::deliver::review::change(&folder, &args.shot, change).map_err(UsageError::Picks)?;
         report::stdout(&format!("{line}\n"));
     }
     Ok(exit::OK)

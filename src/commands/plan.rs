@@ -16,7 +16,7 @@ pub(crate) fn plan(args: cli::PlanArgs) -> Result<i32, Error> {
     let mut plan = plan::plan(&src, &overrides).map_err(Error::BadInput)?;
     // Redos asked for with `pick --redo` are part of what the next render costs.
     let out = plan.output.clone();
-    crate::record::takes::add_redos(&mut plan, &out).map_err(UsageError::Picks)?;
+    crate::decide::add_redos(&mut plan, &crate::record::folder::Folder::open(&out)).map_err(UsageError::Picks)?;
     if args.json {
         report::stdout(&(serde_json::to_string_pretty(&plan.to_json()).unwrap_or_default() + "\n"));
     } else {

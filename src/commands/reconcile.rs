@@ -1,6 +1,6 @@
 //! `storyboard reconcile`: uncertain submits looked up in the provider's request history.
 
-use super::jobs::Folder;
+use super::jobs::Jobs;
 use crate::cli::JobsArgs;
 use crate::decide::reconcile::find_uncertain;
 use crate::error::{Error, exit};
@@ -9,13 +9,13 @@ use crate::report;
 /// `storyboard reconcile`: each uncertain submit is looked up in fal's request history by its
 /// exact input; a match is adopted (followed by the next render, never resubmitted).
 pub(crate) async fn reconcile(args: JobsArgs) -> Result<i32, Error> {
-    let folder = Folder::open(&args.file, args.out.clone(), &args.keys)?;
-    let shots = folder.shots(&args.only)?;
+    let jobs = Jobs::open(&args.file, args.out.clone(), &args.keys)?;
+    let shots = jobs.shots(&args.only)?;
     let found = find_uncertain(
-        &folder.provider,
-        &folder.journal,
-        &folder.history,
-        &folder.namespace,
+        &jobs.provider,
+        &jobs.journal,
+        jobs.folder.history(),
+        &jobs.namespace,
         &shots,
     )
     .await?;

@@ -39,15 +39,15 @@ pub(crate) async fn render(args: RenderArgs) -> Result<i32, Error> {
     if let Some(prices) = live_prices(&args, &settings, &overrides.prices, &plan).await {
         plan = plan::plan(&src, &plan::Overrides { prices, ..overrides }).map_err(Error::BadInput)?;
     }
-    crate::record::takes::add_redos(&mut plan, &settings.out).map_err(UsageError::Picks)?;
+    let mut state = folder::Folder::open(&settings.out);
+    crate::decide::add_redos(&mut plan, &state).map_err(UsageError::Picks)?;
     let selected = settings::select(&plan, &args.only)?;
 
     // Decide, estimate and confirm before anything is written or sent.
-    let journal_path = Journal::path_in(&settings.out);
     let mut resume = Resume {
         out: settings.out.clone(),
         namespace: settings.namespace.clone(),
-        history: Journal::read(&journal_path),
+        history: state.take_history(),
         flags: settings.flags,
     };
     refuse_unreadable(&resume.history)?;
@@ -59,13 +59,17 @@ pub(crate) async fn render(args: RenderArgs) -> Result<i32, Error> {
     folder::prepare(&settings.out)?;
     let lock = folder::lock(&settings.out)?;
     folder::claim(&settings.out, &args.file)?;
-    resume.history = Journal::read(&journal_path);
+    resume.history = state.refreshed();
     refuse_unreadable(&resume.history)?;
     if crate::decide::reconcile::reconcile_before_render(&settings, &plan, &selected, &resume.history).await? {
-        resume.history = Journal::read(&journal_path);
+        resume.history = state.refreshed();
     }
     let decided = resume.decide_all(&plan, &selected);
-    folder::check_foreign(&settings.out, &resume.history, folder::clip_names(&plan))?;
+    folder::check_foreign(
+        &settings.out,
+        &resume.history,
+        folder::clip_names(plan.shots.iter().map(|s| s.shot.as_str())),
+    )?;
     let sandbox = Sandbox::rehearsal(args.sandbox).await.map_err(Error::Sandbox)?;
     let signals = Signals::install();
     let runner = start(&settings, resume, &plan, &src, &selected, sandbox.as_ref())?;
@@ -98,10 +102,11 @@ pub(crate) async fn render(args: RenderArgs) -> Result<i32, Error> {
         .iter()
         .any(|r| !matches!(r.status, ShotStatus::Done | ShotStatus::Cached));
     let assembled = if args.assemble {
+        state.refresh();
         report::assembled(&crate::deliver::assemble::of_plan(
             &plan,
             &src.stem,
-            &settings.out,
+            &state,
             args.strict,
         )?)
     } else {
@@ -139,9 +144,9 @@ async fn run(runner: &Arc<Runner>, tasks: Vec<Task>, signals: Signals, cancel: S
     runner
         .ledger()
         .finish(journal::now())
-        .and_then(|()| folder::Written::record(out, &["manifest.json"]))
+        .and_then(|()| folder::Written::record(out, &[crate::record::folder::layout::MANIFEST]))
         .map_err(|source| Error::Write {
-            path: out.join("manifest.json"),
+            path: crate::record::folder::layout::manifest(out),
             source,
         })?;
     Ok(runner.ledger().snapshot())
@@ -174,7 +179,7 @@ async fn live_prices(
 /// Every shot's selected take at `<id>.mp4`, and the takes in the manifest.
 fn select_takes(runner: &Runner) {
     let out = runner.out();
-    let history = Journal::read(&Journal::path_in(out));
+    let history = folder::Folder::history_now(out);
     // The redo requests' final keys (a chained shot's is known once its frames are).
     let redo_labels: std::collections::HashMap<&str, &str> = runner
         .shots()
@@ -192,7 +197,11 @@ fn select_takes(runner: &Runner) {
     if let Err(e) = crate::record::takes::keep_redos(out, &redos, &history) {
         problems.push(e.to_string());
     }
-    let picks = crate::record::takes::Picks::read(out).unwrap_or_default();
+    // Read (and refused when corrupt) before anything was sent; changed since: said, not skipped.
+    let picks = crate::record::takes::Picks::read(out).unwrap_or_else(|e| {
+        problems.push(e.to_string());
+        crate::record::takes::Picks::default()
+    });
     runner
         .ledger()
         .update_shots(|shots| problems = crate::record::takes::apply(out, shots, &history, &picks));
@@ -220,7 +229,7 @@ fn start(
         Some(w) => report::stderr_line(&w),
         None => report::skipped_lines_note(resume.history.skipped),
     }
-    let manifest_path = settings.out.join("manifest.json");
+    let manifest_path = crate::record::folder::layout::manifest(&settings.out);
     let (manifest, locate) = resume.starting_manifest(&src.name, plan, selected, journal::now());
     let estimate = manifest.estimated_usd;
     let ledger = Arc::new(Ledger::new(manifest_path.clone(), manifest, locate));

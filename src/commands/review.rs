@@ -8,7 +8,7 @@ use crate::report;
 /// `storyboard review`: serves the page until Ctrl-C.
 pub(crate) async fn review(args: cli::ReviewArgs) -> Result<i32, Error> {
     let (src, plan, out) = super::folder_of(&args.file, args.out.as_deref())?;
-    if !out.join("manifest.json").is_file() {
+    if !crate::record::folder::layout::manifest(&out).is_file() {
         return Err(UsageError::Picks(crate::record::takes::PickError::NothingRendered(out)).into());
     }
     let shots: Vec<&str> = plan.shots.iter().map(|s| s.shot.as_str()).collect();

@@ -2,6 +2,7 @@
 
 use crate::cli::{self};
 use crate::error::{Error, UsageError, exit};
+use crate::record::folder::Folder;
 use crate::record::status;
 use crate::storyboard::Source;
 use crate::{plan, report};
@@ -15,11 +16,12 @@ pub(crate) fn status(args: cli::StatusArgs) -> Result<i32, Error> {
     } else {
         let src = Source::load(&args.target)?;
         let plan = plan::plan(&src, &plan::Overrides::default()).map_err(Error::BadInput)?;
-        let listing = status::listing_from_plan(&plan, &plan.output);
+        let listing = crate::decide::listing_from_plan(&plan, &plan.output);
         (plan.output.clone(), listing)
     };
-    let states = status::status(&out, &listing);
-    let sandbox = status::sandbox_only(&out);
+    let folder = Folder::open(&out);
+    let states = status::status(&folder, &listing).map_err(UsageError::Picks)?;
+    let sandbox = status::sandbox_only(folder.history());
     if args.json {
         let json = serde_json::to_string_pretty(&status::to_json(&out, &states, sandbox)).unwrap_or_default();
         report::stdout(&(json + "\n"));

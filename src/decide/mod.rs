@@ -8,13 +8,15 @@ pub(crate) mod reconcile;
 use camino::{Utf8Path, Utf8PathBuf};
 use std::collections::HashMap;
 
-use crate::digest;
 use crate::facts::cost::Micros;
 use crate::plan::{Plan, PlannedShot};
 use crate::provider::{Accepted, ClipSource};
+use crate::record::folder::Folder;
+use crate::record::folder::intact_clip;
 use crate::record::journal::{History, KeyState};
 use crate::record::manifest::Manifest;
 use crate::record::manifest::{ClipRecord, RequestRecord, ShotStatus};
+use crate::record::takes::PickError;
 
 /// What happens to one shot.
 #[derive(Debug, Clone, PartialEq)]
@@ -99,20 +101,34 @@ pub(crate) fn uncertain_message(reason: &str) -> String {
     )
 }
 
-/// The clip a journal's Done record left, if it is still on disk and intact.
-pub(crate) fn intact_clip(out: &Utf8Path, state: Option<&KeyState>) -> Option<ClipRecord> {
-    let Some(KeyState::Done { clip, .. }) = state else {
-        return None;
-    };
-    if digest::verify(&out.join(&clip.path), clip.bytes, &clip.sha256) {
-        return Some(clip.clone());
+/// Adds to the plan one request for each shot a redo waits on (`storyboard pick --redo`), as
+/// the folder's journal and picks say.
+pub(crate) fn add_redos(plan: &mut Plan, folder: &Folder) -> Result<(), PickError> {
+    let picks = folder.picks()?;
+    if picks.shots.values().all(|p| p.redo.is_empty()) {
+        return Ok(());
     }
-    // Replaced under its name by a later render: the kept copy (reverting an edit is free).
-    let kept = crate::files::kept_path(&clip.sha256);
-    digest::verify(&out.join(&kept), clip.bytes, &clip.sha256).then(|| ClipRecord {
-        path: kept,
-        ..clip.clone()
-    })
+    plan.add_redos(crate::record::takes::pending_redo(&picks, folder.history()));
+    Ok(())
+}
+
+/// Each shot of a plan with the request key it was last rendered with (a chained shot's key
+/// depends on its upstream clip: the one in the folder's manifest) and its estimate.
+pub(crate) fn listing_from_plan(plan: &Plan, out: &Utf8Path) -> crate::record::status::Listing {
+    let rendered = Manifest::read(&crate::record::folder::layout::manifest(out));
+    plan.shots
+        .iter()
+        .map(|shot| {
+            let last = rendered
+                .as_ref()
+                .and_then(|m| m.requests().find(|r| r.label == shot.id));
+            let key = match last {
+                Some(r) if !shot.chain.is_empty() => r.request_key.clone(),
+                _ => shot.request_key.clone(),
+            };
+            (shot.id.clone(), key, shot.estimate.map(crate::facts::cost::Micros::usd))
+        })
+        .collect()
 }
 
 impl Resume {
@@ -362,7 +378,7 @@ mod tests {
     fn resume_with(records: &[Record], flags: Flags) -> (tempfile::TempDir, Resume) {
         let dir = tempfile::tempdir().unwrap();
         let out = Utf8PathBuf::from_path_buf(dir.path().to_owned()).unwrap();
-        std::fs::create_dir_all(out.join(".storyboard")).unwrap();
+        std::fs::create_dir_all(crate::record::folder::layout::state(&out)).unwrap();
         let journal = Journal::open(&Journal::path_in(&out)).unwrap();
         for r in records {
             journal.append(r).unwrap();

@@ -114,8 +114,7 @@ pub(crate) async fn reconcile_before_render(
         return Ok(false);
     }
     let provider = settings.provider_client(None);
-    let path = Journal::path_in(&settings.out);
-    let journal = Journal::open(&path).map_err(|source| Error::Write { path, source })?;
+    let journal = crate::record::folder::open_journal(&settings.out)?;
     let found = find_uncertain(&provider, &journal, history, &settings.namespace, &shots).await?;
     for line in &found.lines {
         report::stderr_line(line);

@@ -375,34 +375,10 @@ pub(super) fn cartesian<'v>(axes: &[(&'v str, &'v Vec<Value>)]) -> Vec<Vec<(&'v 
     out
 }
 
-/// Shot ids become file names: `[A-Za-z0-9][A-Za-z0-9._-]{0,99}`.
+/// Shot ids become file names: `[A-Za-z0-9][A-Za-z0-9._-]{0,99}` (the rule is a leaf's, so
+/// ids read back from the output folder are checked by the same one).
 pub(crate) fn check_id(id: &str) -> Result<(), Invalid> {
-    if id.contains('/') || id.contains('\\') || id.contains("..") {
-        return Err(Invalid(format!(
-            "`{id}` would leave the output folder: ids become file names, so `/`, `\\` and `..` are not allowed"
-        )));
-    }
-    let stem = id.split('.').next().unwrap_or(id).to_ascii_lowercase();
-    let reserved = matches!(stem.as_str(), "con" | "prn" | "aux" | "nul")
-        || (stem.len() == 4
-            && (stem.starts_with("com") || stem.starts_with("lpt"))
-            && stem.as_bytes()[3].is_ascii_digit());
-    if reserved {
-        return Err(Invalid(format!(
-            "`{id}` is a reserved file name on Windows (CON, PRN, AUX, NUL, COM1–9, LPT1–9, with any extension): choose another id"
-        )));
-    }
-    let mut chars = id.chars();
-    let ok = matches!(chars.next(), Some(c) if c.is_ascii_alphanumeric())
-        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
-        && id.len() <= 100;
-    if ok {
-        Ok(())
-    } else {
-        Err(Invalid(format!(
-            "`{id}` is not a valid id: ids become file names and must match [A-Za-z0-9][A-Za-z0-9._-]{{0,99}} (tip: `{{{{ var | slug }}}}` turns text into an id-safe word)"
-        )))
-    }
+    crate::files::check_id(id).map_err(Invalid)
 }
 
 #[cfg(test)]

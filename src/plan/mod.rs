@@ -11,7 +11,6 @@ pub(crate) mod template;
 pub(crate) mod wire;
 
 pub(crate) use build::request_key;
-pub(crate) use expand::check_id;
 
 use camino::Utf8PathBuf;
 use minijinja::Value as TValue;
@@ -144,7 +143,7 @@ impl Frontal {
             Frontal::Url(u) => u.clone(),
             Frontal::Local { path, sha256 } => {
                 let ext = path.extension().unwrap_or("png").to_ascii_lowercase();
-                format!(".storyboard/cast/{sha256}.{ext}")
+                crate::record::folder::layout::cast_image(sha256, &ext)
             }
         }
     }

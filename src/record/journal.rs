@@ -9,7 +9,6 @@ use std::collections::HashMap;
 use std::io::Write;
 use std::sync::Mutex;
 
-use crate::provider::{Accepted, ClipSource};
 use crate::record::manifest::ClipRecord;
 
 /// One journal line.
@@ -310,7 +309,8 @@ impl History {
         }
         let lines: Vec<String> = self.damaged_lines.iter().take(20).map(usize::to_string).collect();
         Some(format!(
-            "warning: .storyboard/journal.jsonl: damaged line(s) skipped: line {}; every other record is kept, and requests named there are not sent again without --retry-uncertain",
+            "warning: {}: damaged line(s) skipped: line {}; every other record is kept, and requests named there are not sent again without --retry-uncertain",
+            super::folder::layout::JOURNAL,
             lines.join(", line ")
         ))
     }
@@ -325,6 +325,15 @@ impl History {
         self.keys.get(&(api.to_owned(), key.to_owned()))
     }
 
+    /// An intent: one more attempt at the request, and what was sent (when recorded).
+    fn intent(&mut self, api: &str, key: &str, sent: Option<Sent>) {
+        let id = (api.to_owned(), key.to_owned());
+        *self.attempts.entry(id.clone()).or_default() += 1;
+        if let Some(sent) = sent {
+            self.sent.insert(id, sent);
+        }
+    }
+
     fn apply(&mut self, r: Record) {
         self.note(&r);
         let (api, key, state) = match r {
@@ -336,16 +345,13 @@ impl History {
                 input,
                 at,
             } => {
-                *self.attempts.entry((api.clone(), request_key.clone())).or_default() += 1;
-                if let (Some(endpoint), Some(input)) = (endpoint, input) {
-                    let sent = Sent {
-                        shot,
-                        endpoint,
-                        input,
-                        at,
-                    };
-                    self.sent.insert((api.clone(), request_key.clone()), sent);
-                }
+                let sent = endpoint.zip(input).map(|(endpoint, input)| Sent {
+                    shot,
+                    endpoint,
+                    input,
+                    at,
+                });
+                self.intent(&api, &request_key, sent);
                 (api, request_key, KeyState::Intent)
             }
             Record::Cancelled {
@@ -429,7 +435,7 @@ pub(crate) const RESERVE_BYTES: usize = 64 * 1024;
 impl Journal {
     /// The journal's path in an output folder.
     pub(crate) fn path_in(out: &Utf8Path) -> Utf8PathBuf {
-        out.join(".storyboard").join("journal.jsonl")
+        super::folder::layout::journal(out)
     }
 
     /// Reads a journal (missing = empty): a damaged line costs that line only (its request key,
@@ -550,14 +556,15 @@ pub(crate) const MAX_JOURNAL_BYTES: u64 = 512 << 20;
 /// Whether a shot id read back from a state file is one a storyboard could have: the same rule
 /// as the storyboard's ids (a file name inside the folder).
 pub(crate) fn valid_id(id: &str) -> bool {
-    crate::plan::check_id(id).is_ok()
+    crate::files::check_id(id).is_ok()
 }
 
 /// Whether a clip path read back from a state file is one storyboard writes: its place in the
 /// store (named by its sha256) or a shot's `<id>.mp4`.
 pub(crate) fn valid_clip(path: &Utf8Path, sha256: &str) -> bool {
     let hex = sha256.len() == 64 && sha256.bytes().all(|b| b.is_ascii_hexdigit());
-    hex && (path == crate::files::kept_path(sha256) || path.as_str().strip_suffix(".mp4").is_some_and(valid_id))
+    hex && (path == super::folder::layout::kept_clip(sha256)
+        || path.as_str().strip_suffix(".mp4").is_some_and(valid_id))
 }
 
 /// The request keys a damaged line names (`"request_key":"…"`).
@@ -596,6 +603,48 @@ pub(crate) fn now() -> String {
     humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
 }
 
+/// A job the provider accepted: everything needed to follow it, kept in the journal.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub(crate) struct Accepted {
+    /// The provider's request id.
+    pub request_id: String,
+    /// fal: where to poll.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_url: Option<String>,
+    /// fal: where the result is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response_url: Option<String>,
+    /// fal: where to cancel.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cancel_url: Option<String>,
+}
+
+impl Accepted {
+    /// A job known by its id alone (Eachlabs follows predictions by id).
+    pub(crate) fn by_id(id: &str) -> Accepted {
+        Accepted {
+            request_id: id.to_owned(),
+            status_url: None,
+            response_url: None,
+            cancel_url: None,
+        }
+    }
+}
+
+/// A finished job's clip (journaled the moment it is known, so a failed download can be
+/// retried from it later without asking the queue again).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct ClipSource {
+    /// Where to download it.
+    pub url: String,
+    /// The size the provider reported, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<u64>,
+    /// The cost the provider reported (Eachlabs `metrics.cost`), in USD.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost_usd: Option<f64>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -603,7 +652,7 @@ mod tests {
     #[test]
     fn torn_last_line_is_skipped_and_the_next_record_starts_clean() {
         let dir = tempfile::tempdir().unwrap();
-        let path = Utf8PathBuf::from_path_buf(dir.path().join(".storyboard/journal.jsonl")).unwrap();
+        let path = crate::record::folder::layout::journal(&Utf8PathBuf::from_path_buf(dir.path().to_owned()).unwrap());
         let j = Journal::open(&path).unwrap();
         let intent = Record::Intent {
             shot: "a".into(),
@@ -640,7 +689,7 @@ mod tests {
     #[test]
     fn a_damaged_line_costs_that_line_and_crafted_ids_are_refused() {
         let dir = tempfile::tempdir().unwrap();
-        let path = Utf8PathBuf::from_path_buf(dir.path().join(".storyboard/journal.jsonl")).unwrap();
+        let path = crate::record::folder::layout::journal(&Utf8PathBuf::from_path_buf(dir.path().to_owned()).unwrap());
         let j = Journal::open(&path).unwrap();
         let accepted = |shot: &str, key: &str| Record::Accepted {
             shot: shot.into(),

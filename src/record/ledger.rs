@@ -166,7 +166,7 @@ mod tests {
     #[test]
     fn updates_between_writes_reach_the_file_on_flush_finish_and_drop() {
         let dir = tempfile::tempdir().unwrap();
-        let path = Utf8PathBuf::from_path_buf(dir.path().join("manifest.json")).unwrap();
+        let path = crate::record::folder::layout::manifest(&Utf8PathBuf::from_path_buf(dir.path().to_owned()).unwrap());
         let (m, locate) = manifest();
         assert_eq!(m.shots.len(), 2, "two takes of one shot are one shot");
         let ledger = Ledger::with_interval(path.clone(), m, locate, Duration::from_secs(3600));

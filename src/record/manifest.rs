@@ -1,5 +1,5 @@
-//! `manifest.json`: the record of every clip a render produced (DESIGN §5), written
-//! atomically (temporary file, fsync, rename) after every finished shot.
+//! `manifest.json`: the record of every clip a render produced, written atomically (temporary
+//! file, fsync, rename) by the ledger — at most every 250 ms during a render, and at its end.
 
 use camino::{Utf8Path, Utf8PathBuf};
 use schemars::JsonSchema;
@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 
 /// The manifest of one output folder.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
-#[schemars(title = "manifest", description = "manifest.json written by `storyboard render`")]
+#[schemars(title = "manifest", description = crate::record::folder::layout::MANIFEST_DESCRIPTION)]
 pub(crate) struct Manifest {
     /// Format version (2: shots list their takes; 1 had one record per request).
     pub version: u32,
@@ -224,7 +224,7 @@ impl Manifest {
     pub(crate) fn read(path: &Utf8Path) -> Option<Manifest> {
         let bytes = crate::files::read_limited(path, 64 << 20, false).ok()??;
         let mut m: Manifest = serde_json::from_slice(&bytes).ok()?;
-        if m.shots.iter().any(|s| crate::plan::check_id(&s.id).is_err()) {
+        if m.shots.iter().any(|s| crate::files::check_id(&s.id).is_err()) {
             return None;
         }
         for s in &mut m.shots {
@@ -243,7 +243,7 @@ mod tests {
     #[test]
     fn a_version_1_manifest_is_still_read() {
         let dir = tempfile::tempdir().unwrap();
-        let path = Utf8PathBuf::from_path_buf(dir.path().join("manifest.json")).unwrap();
+        let path = crate::record::folder::layout::manifest(&Utf8PathBuf::from_path_buf(dir.path().to_owned()).unwrap());
         let v1 = r#"{"version":1,"storyboard":"s.yaml","title":null,"generator":"storyboard 0.1.0",
             "started_at":"t","finished_at":"t","estimated_usd":0.7,"shots":[{"id":"a","status":"done",
             "provider":"fal","endpoint":"e","input":{},"request_key":"k","request_id":"r",

@@ -1,4 +1,6 @@
-//! The record of a render: the output folder, the journal, the manifest, takes and picks, the store.
+//! The record of a render: the output folder and its owner (`folder`), the journal, the
+//! manifest and its ledger, takes and picks, status, the shared store. Imports only leaves
+//! (digest, files, facts, secrets): the stages above hand it plain data.
 
 pub(crate) mod folder;
 pub(crate) mod journal;

@@ -5,7 +5,7 @@
 use camino::Utf8Path;
 use serde_json::{Value, json};
 
-use crate::record::journal::{Journal, KeyState};
+use crate::record::journal::KeyState;
 use crate::record::manifest::{Manifest, ShotStatus};
 
 /// One shot's standing.
@@ -47,8 +47,13 @@ pub(crate) struct TakesState {
 }
 
 /// Fills each state's takes from the folder's manifest, journal and picks.
-fn with_takes(out: &Utf8Path, m: &Manifest, history: &crate::record::journal::History, states: &mut [ShotState]) {
-    let picks = crate::record::takes::Picks::read(out).unwrap_or_default();
+fn with_takes(
+    folder: &super::folder::Folder,
+    m: &Manifest,
+    states: &mut [ShotState],
+) -> Result<(), crate::record::takes::PickError> {
+    let (out, history) = (folder.out(), folder.history());
+    let picks = folder.picks()?;
     let all = crate::record::takes::of_shots(out, &m.shots, history, &picks);
     let by_label: std::collections::HashMap<&str, usize> = m
         .shots
@@ -77,6 +82,7 @@ fn with_takes(out: &Utf8Path, m: &Manifest, history: &crate::record::journal::Hi
             };
         }
     }
+    Ok(())
 }
 
 /// The model family an endpoint id (or Eachlabs slug) belongs to.
@@ -91,14 +97,16 @@ fn family_of(endpoint: &str) -> Option<&'static str> {
 pub(crate) type Listing = Vec<(String, String, Option<f64>)>;
 
 /// Reads the folder's manifest and journal and reports each listed shot, with its takes.
-pub(crate) fn status(out: &Utf8Path, listing: &Listing) -> Vec<ShotState> {
-    let history = Journal::read(&Journal::path_in(out));
-    let manifest = Manifest::read(&out.join("manifest.json"));
-    let mut states = states(out, listing, &history, manifest.as_ref());
+pub(crate) fn status(
+    folder: &super::folder::Folder,
+    listing: &Listing,
+) -> Result<Vec<ShotState>, crate::record::takes::PickError> {
+    let manifest = folder.manifest();
+    let mut states = states(folder.out(), listing, folder.history(), manifest.as_ref());
     if let Some(m) = &manifest {
-        with_takes(out, m, &history, &mut states);
+        with_takes(folder, m, &mut states)?;
     }
-    states
+    Ok(states)
 }
 
 /// Each listed shot's standing.
@@ -113,67 +121,12 @@ fn states(
         .map(|(id, key, est)| {
             let record = manifest.and_then(|m| m.requests().find(|s| s.request_key == *key && s.label == *id));
             let latest = history.latest.get(key).map(|(_, s)| s);
-            let clip_state = |clip: &crate::record::manifest::ClipRecord| {
-                let kept = crate::files::kept_path(&clip.sha256);
-                if crate::decide::intact_clip(out, latest).is_some() {
-                    "verified"
-                } else if out.join(&clip.path).exists() || out.join(kept).exists() {
-                    "corrupt"
-                } else {
-                    "missing"
-                }
-            };
             // A sandbox render bills nothing, whatever its emulated billing events said.
             let billed_usd = match history.latest.get(key) {
                 Some((api, KeyState::Done { actual_usd, .. })) if api != "sandbox" => *actual_usd,
                 _ => None,
             };
-            let (state, request_id, clip, reason) = match latest {
-                Some(KeyState::Done { clip, request_id, .. }) => {
-                    let c = clip_state(clip);
-                    let st = if record.is_some_and(|r| r.status == ShotStatus::Cached) {
-                        "cached"
-                    } else {
-                        "done"
-                    };
-                    (
-                        if c == "verified" { st } else { "pending" },
-                        request_id.clone(),
-                        c,
-                        None,
-                    )
-                }
-                Some(KeyState::Accepted(job)) => ("in flight", Some(job.request_id.clone()), "-", None),
-                Some(KeyState::Finished { job, .. }) => (
-                    "in flight",
-                    Some(job.request_id.clone()),
-                    "-",
-                    Some("finished; the clip downloads on the next render".to_owned()),
-                ),
-                Some(KeyState::Failed { error, request_id }) => {
-                    ("failed", request_id.clone(), "-", Some(error.clone()))
-                }
-                Some(KeyState::Gone { request_id, reason }) => {
-                    ("failed", Some(request_id.clone()), "-", Some(reason.clone()))
-                }
-                Some(KeyState::Uncertain(reason)) => ("uncertain", None, "-", Some(reason.clone())),
-                Some(KeyState::Cancelled { request_id }) => (
-                    "cancelled",
-                    Some(request_id.clone()),
-                    "-",
-                    Some("cancelled while queued (not billed); the next render submits it again".into()),
-                ),
-                Some(KeyState::Intent) => (
-                    "uncertain",
-                    None,
-                    "-",
-                    Some("the render stopped while submitting".into()),
-                ),
-                None => match record {
-                    Some(r) if r.status == ShotStatus::Skipped => ("skipped", None, "-", r.error.clone()),
-                    _ => ("pending", None, "-", None),
-                },
-            };
+            let (state, request_id, clip, reason) = standing(out, latest, record);
             ShotState {
                 id: id.clone(),
                 state,
@@ -188,9 +141,69 @@ fn states(
         .collect()
 }
 
+/// A listed shot's standing from its latest journal state (and its manifest record): state,
+/// request id, clip check, reason.
+fn standing(
+    out: &Utf8Path,
+    latest: Option<&KeyState>,
+    record: Option<&crate::record::manifest::RequestRecord>,
+) -> (&'static str, Option<String>, &'static str, Option<String>) {
+    let clip_state = |clip: &crate::record::manifest::ClipRecord| {
+        let kept = super::folder::layout::kept_clip(&clip.sha256);
+        if super::folder::intact_clip(out, latest).is_some() {
+            "verified"
+        } else if out.join(&clip.path).exists() || out.join(kept).exists() {
+            "corrupt"
+        } else {
+            "missing"
+        }
+    };
+    match latest {
+        Some(KeyState::Done { clip, request_id, .. }) => {
+            let c = clip_state(clip);
+            let st = if record.is_some_and(|r| r.status == ShotStatus::Cached) {
+                "cached"
+            } else {
+                "done"
+            };
+            (
+                if c == "verified" { st } else { "pending" },
+                request_id.clone(),
+                c,
+                None,
+            )
+        }
+        Some(KeyState::Accepted(job)) => ("in flight", Some(job.request_id.clone()), "-", None),
+        Some(KeyState::Finished { job, .. }) => (
+            "in flight",
+            Some(job.request_id.clone()),
+            "-",
+            Some("finished; the clip downloads on the next render".to_owned()),
+        ),
+        Some(KeyState::Failed { error, request_id }) => ("failed", request_id.clone(), "-", Some(error.clone())),
+        Some(KeyState::Gone { request_id, reason }) => ("failed", Some(request_id.clone()), "-", Some(reason.clone())),
+        Some(KeyState::Uncertain(reason)) => ("uncertain", None, "-", Some(reason.clone())),
+        Some(KeyState::Cancelled { request_id }) => (
+            "cancelled",
+            Some(request_id.clone()),
+            "-",
+            Some("cancelled while queued (not billed); the next render submits it again".into()),
+        ),
+        Some(KeyState::Intent) => (
+            "uncertain",
+            None,
+            "-",
+            Some("the render stopped while submitting".into()),
+        ),
+        None => match record {
+            Some(r) if r.status == ShotStatus::Skipped => ("skipped", None, "-", r.error.clone()),
+            _ => ("pending", None, "-", None),
+        },
+    }
+}
+
 /// Whether everything in the folder's journal was rendered against the sandbox ($0).
-pub(crate) fn sandbox_only(out: &Utf8Path) -> bool {
-    let history = Journal::read(&Journal::path_in(out));
+pub(crate) fn sandbox_only(history: &crate::record::journal::History) -> bool {
     !history.latest.is_empty() && history.latest.values().all(|(api, _)| api == "sandbox")
 }
 
@@ -238,28 +251,9 @@ pub(crate) fn billing_line(states: &[ShotState]) -> Option<String> {
     ))
 }
 
-/// Each shot of a plan with the request key it was last rendered with (a chained shot's key
-/// depends on its upstream clip: the one in the folder's manifest) and its estimate.
-pub(crate) fn listing_from_plan(plan: &crate::plan::Plan, out: &Utf8Path) -> Listing {
-    let rendered = Manifest::read(&out.join("manifest.json"));
-    plan.shots
-        .iter()
-        .map(|shot| {
-            let last = rendered
-                .as_ref()
-                .and_then(|m| m.requests().find(|r| r.label == shot.id));
-            let key = match last {
-                Some(r) if !shot.chain.is_empty() => r.request_key.clone(),
-                _ => shot.request_key.clone(),
-            };
-            (shot.id.clone(), key, shot.estimate.map(crate::facts::cost::Micros::usd))
-        })
-        .collect()
-}
-
 /// The listing from a manifest (when given a folder).
 pub(crate) fn listing_from_manifest(out: &Utf8Path) -> Option<Listing> {
-    let m = Manifest::read(&out.join("manifest.json"))?;
+    let m = Manifest::read(&super::folder::layout::manifest(out))?;
     Some(
         m.requests()
             .map(|s| (s.label.clone(), s.request_key.clone(), s.estimated_usd))

@@ -70,7 +70,7 @@ pub(crate) fn register(out: &Utf8Path, history: &History) -> HashMap<String, Vec
 /// Where a recorded clip is in the store, when it is there whole (by size; contents are
 /// verified where a clip is used).
 fn stored(out: &Utf8Path, clip: &ClipRecord) -> Option<Utf8PathBuf> {
-    let kept = crate::files::kept_path(&clip.sha256);
+    let kept = super::folder::layout::kept_clip(&clip.sha256);
     [kept, clip.path.clone()]
         .into_iter()
         .find(|p| std::fs::metadata(out.join(p)).is_ok_and(|m| m.is_file() && m.len() == clip.bytes))
@@ -155,7 +155,7 @@ pub(crate) enum PickError {
         have: String,
     },
     /// Nothing was rendered into the folder.
-    #[error("no manifest.json in {0}: render the storyboard first (`storyboard render FILE`)")]
+    #[error("no {m} in {0}: render the storyboard first (`storyboard render FILE`)", m = crate::record::folder::layout::MANIFEST)]
     NothingRendered(Utf8PathBuf),
     /// A selected take could not be put at `<id>.mp4`.
     #[error("{0}")]
@@ -168,7 +168,7 @@ pub(crate) enum PickError {
 impl Picks {
     /// The picks file of an output folder.
     pub(crate) fn path_in(out: &Utf8Path) -> Utf8PathBuf {
-        out.join(".storyboard").join("picks.json")
+        super::folder::layout::picks(out)
     }
 
     /// Reads the picks (none yet: empty); a file that is not a regular file, too large, or
@@ -207,9 +207,9 @@ impl Picks {
             path: path.clone(),
             source,
         };
-        std::fs::create_dir_all(out.join(".storyboard")).map_err(io)?;
+        std::fs::create_dir_all(super::folder::layout::state(out)).map_err(io)?;
         let lock = crate::files::no_follow(std::fs::OpenOptions::new().create(true).truncate(false).write(true))
-            .open(out.join(".storyboard").join("picks.lock"))
+            .open(super::folder::layout::picks_lock(out))
             .map_err(io)?;
         lock.lock().map_err(io)?;
         let mut picks = Picks::read(out)?;
@@ -251,16 +251,10 @@ pub(crate) fn selected<'a>(takes: &'a [Take], pick: Option<&Pick>, current: &[St
         .max_by_key(|t| t.n)
 }
 
-/// Adds to the plan one request for each shot a redo waits on (`storyboard pick --redo`), as
-/// the folder's journal and picks say.
-pub(crate) fn add_redos(plan: &mut crate::plan::Plan, out: &Utf8Path) -> Result<(), PickError> {
-    let picks = Picks::read(out)?;
-    if picks.shots.values().all(|p| p.redo.is_empty()) {
-        return Ok(());
-    }
-    let history = crate::record::journal::Journal::read(&crate::record::journal::Journal::path_in(out));
-    plan.add_redos(|shot| picks.pending_redo(shot, count(&history, shot)));
-    Ok(())
+/// The take number after which each shot's pending redo (`storyboard pick --redo`) is to be
+/// made, as the picks and the journal say: none when nothing waits.
+pub(crate) fn pending_redo<'a>(picks: &'a Picks, history: &'a History) -> impl Fn(&str) -> Option<u32> + 'a {
+    move |shot| picks.pending_redo(shot, count(history, shot))
 }
 
 /// A redo's new take stays selected after the render that made it (its request is not the

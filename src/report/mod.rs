@@ -195,7 +195,7 @@ pub(crate) fn render_end(
         let line = serde_json::json!({
             "state": "summary",
             "at": crate::record::journal::now(),
-            "manifest": out.join("manifest.json"),
+            "manifest": crate::record::folder::layout::manifest(out),
             "counts": summary::counts(records),
         });
         stdout(&format!("{line}\n"));

@@ -448,7 +448,10 @@ pub(crate) fn render_summary(
             format!("${committed:.2} committed this run (estimate)")
         },
     );
-    s.push_str(&format!("clips and manifest: {out}/manifest.json\n"));
+    s.push_str(&format!(
+        "clips and manifest: {}\n",
+        crate::record::folder::layout::manifest(out)
+    ));
     for r in records.iter().filter(|r| r.status == ShotStatus::Failed) {
         s.push_str(&format!(
             "  failed     {}: {}\n",

@@ -102,9 +102,9 @@ impl Runner {
         request_id: Option<String>,
     ) -> std::io::Result<ClipRecord> {
         let shot = &self.shots[index].shot;
-        let kept = crate::files::kept_path(&clip.sha256);
+        let kept = crate::record::folder::layout::kept_clip(&clip.sha256);
         if clip.path != kept {
-            crate::files::keep(&self.resume.out, &clip.path, &clip.sha256)?;
+            crate::record::folder::keep(&self.resume.out, &clip.path, &clip.sha256)?;
         }
         let clip = ClipRecord {
             path: kept,

@@ -108,7 +108,7 @@ impl Runner {
     /// its URL goes into the request body.
     async fn send_frames(&self, task: &mut Task, upstream_sha: &[String]) -> Result<(), ChainError> {
         let shot = &self.shots[task.index];
-        let frames_dir = self.resume.out.join(".storyboard").join("frames");
+        let frames_dir = crate::record::folder::layout::frames(&self.resume.out);
         std::fs::create_dir_all(&frames_dir).map_err(|source| ChainError::Io {
             path: frames_dir.clone(),
             source,
@@ -119,7 +119,7 @@ impl Runner {
             if !png.exists() {
                 // Every clip an outcome names is in the store (rendered into it, or kept there
                 // when cached or not selected).
-                let clip = self.resume.out.join(crate::files::kept_path(sha));
+                let clip = self.resume.out.join(crate::record::folder::layout::kept_clip(sha));
                 let (dest, t) = (png.clone(), c.at);
                 tokio::task::spawn_blocking(move || crate::media::frames::extract(&clip, t, &dest))
                     .await

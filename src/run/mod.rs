@@ -288,7 +288,7 @@ impl Runner {
             let kept = self
                 .resume
                 .own_clip(shot)
-                .filter(|c| crate::files::keep(&self.resume.out, &c.path, &c.sha256).is_ok());
+                .filter(|c| crate::record::folder::keep(&self.resume.out, &c.path, &c.sha256).is_ok());
             let outcome = match kept {
                 Some(clip) => Outcome::Clip(clip.sha256),
                 None => Outcome::NoClip("not rendered, and not selected by --only".into()),

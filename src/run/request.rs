@@ -309,7 +309,7 @@ impl Runner {
         source: &ClipSource,
     ) -> Result<Settle, crate::run::download::DownloadError> {
         let id = self.shots[task.index].id.clone();
-        let store = self.resume.out.join(".storyboard").join("clips");
+        let store = crate::record::folder::layout::clips(&self.resume.out);
         let _ = std::fs::create_dir_all(&store);
         let key = task.key.trim_start_matches("sha256:");
         let path = store.join(format!("incoming-{}.mp4", &key[..16.min(key.len())]));
@@ -322,7 +322,7 @@ impl Runner {
         };
         let clip =
             crate::run::download::download(self.account.http(), &source.url, &path, source.size, &progress).await?;
-        let kept = crate::files::kept_path(&clip.sha256);
+        let kept = crate::record::folder::layout::kept_clip(&clip.sha256);
         crate::run::download::settle_into(&path, &self.resume.out.join(&kept))?;
         let clip = ClipRecord {
             path: kept,

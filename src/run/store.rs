@@ -175,7 +175,7 @@ impl Runner {
             Ok(None) => return false,
             Err(e) => return self.warn(&e, false),
         };
-        let kept = crate::files::kept_path(&found.sha256);
+        let kept = crate::record::folder::layout::kept_clip(&found.sha256);
         match takes.fetch(&found, &self.resume.out.join(&kept)).await {
             Ok(true) => {}
             Ok(false) => return false,

@@ -419,33 +419,8 @@ pub(crate) const MAX_STORYBOARD_BYTES: u64 = 8 << 20;
 /// The deepest `[`/`{` nesting accepted (a storyboard needs three or four levels).
 pub(crate) const MAX_FLOW_DEPTH: usize = 64;
 
-/// The storyboard file cannot be read.
-#[derive(Debug, thiserror::Error)]
-pub(crate) enum ReadError {
-    /// The file (or standard input) could not be read.
-    #[error("cannot read {path}: {source}")]
-    Io {
-        /// The file as given.
-        path: Utf8PathBuf,
-        /// Why.
-        source: std::io::Error,
-    },
-    /// Larger than any storyboard (a device like /dev/zero, or the wrong file).
-    #[error(
-        "{path} is larger than {} MiB, far beyond any film's storyboard: is it the right file? (a storyboard is a YAML text file)",
-        MAX_STORYBOARD_BYTES >> 20
-    )]
-    TooLarge {
-        /// The file as given.
-        path: Utf8PathBuf,
-    },
-    /// Not UTF-8 text.
-    #[error("{path} is not UTF-8 text: a storyboard is a YAML text file")]
-    NotText {
-        /// The file as given.
-        path: Utf8PathBuf,
-    },
-}
+/// The storyboard file cannot be read (the one bounded-read error).
+pub(crate) use crate::files::ReadError;
 
 impl Source {
     /// Reads a storyboard from a file, or standard input for `-`.
@@ -494,20 +469,11 @@ fn without_bom(text: String) -> String {
     }
 }
 
-/// Reads at most [`MAX_STORYBOARD_BYTES`] (and one more, to tell a larger input), as UTF-8.
+/// Reads at most [`MAX_STORYBOARD_BYTES`] as UTF-8: a file, standard input, or a stream
+/// (`<(…)`, a device) — all bounded.
 fn read_bounded(path: &Utf8Path, input: impl std::io::Read) -> Result<String, ReadError> {
-    let mut bytes = Vec::new();
-    std::io::Read::read_to_end(&mut input.take(MAX_STORYBOARD_BYTES + 1), &mut bytes).map_err(|source| {
-        ReadError::Io {
-            path: path.to_owned(),
-            source,
-        }
-    })?;
-    if bytes.len() as u64 > MAX_STORYBOARD_BYTES {
-        return Err(ReadError::TooLarge { path: path.to_owned() });
-    }
-    let text = String::from_utf8(bytes).map_err(|_| ReadError::NotText { path: path.to_owned() })?;
-    Ok(text)
+    let bytes = crate::files::read_to_limit(path, input, MAX_STORYBOARD_BYTES)?;
+    String::from_utf8(bytes).map_err(|_| ReadError::NotText { path: path.to_owned() })
 }
 
 /// The first place where `[`/`{` nesting goes deeper than [`MAX_FLOW_DEPTH`] (the YAML

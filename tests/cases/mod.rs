@@ -19,5 +19,6 @@ mod sandbox;
 mod sandbox_clips;
 mod schemas;
 mod shootout;
+mod state_reads;
 mod store;
 mod takes;

@@ -4,6 +4,7 @@
 pub(crate) mod otio;
 pub(crate) mod review;
 
+use crate::record::folder::Folder;
 use camino::{Utf8Path, Utf8PathBuf};
 use std::process::Command;
 
@@ -16,8 +17,11 @@ use crate::record::manifest::{Manifest, ShotRecord, ShotStatus};
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum AssembleError {
     /// Nothing was rendered into the folder.
-    #[error("no manifest.json in {0}: render the storyboard first (`storyboard render …`)")]
+    #[error("no {m} in {0}: render the storyboard first (`storyboard render …`)", m = crate::record::folder::layout::MANIFEST)]
     NoManifest(Utf8PathBuf),
+    /// The picks file cannot be read (a corrupt picks file is never skipped).
+    #[error(transparent)]
+    Picks(#[from] crate::record::takes::PickError),
     /// `--strict` and some shots are missing.
     #[error("--strict: {} shot(s) have no clip: {}", .0.len(), .0.join("; "))]
     Strict(Vec<String>),
@@ -93,15 +97,17 @@ pub(crate) fn name(title: Option<&str>, stem: &str, ids: &[&str]) -> String {
 
 /// The shots of the folder's manifest with their selected takes (each put at `<id>.mp4` when
 /// `place`); a shot with none is a gap of its planned duration.
-pub(crate) fn segments(out: &Utf8Path, place: bool) -> Result<(Manifest, Vec<Clip>, Vec<String>), AssembleError> {
-    let mut manifest =
-        Manifest::read(&out.join("manifest.json")).ok_or_else(|| AssembleError::NoManifest(out.to_owned()))?;
-    let history = crate::record::journal::Journal::read(&crate::record::journal::Journal::path_in(out));
-    let picks = crate::record::takes::Picks::read(out).unwrap_or_default();
+pub(crate) fn segments(folder: &Folder, place: bool) -> Result<(Manifest, Vec<Clip>, Vec<String>), AssembleError> {
+    let out = folder.out();
+    let mut manifest = folder
+        .manifest()
+        .ok_or_else(|| AssembleError::NoManifest(out.to_owned()))?;
+    let history = folder.history();
+    let picks = folder.picks()?;
     let mut skipped = match place {
-        true => crate::record::takes::apply(out, &mut manifest.shots, &history, &picks),
+        true => crate::record::takes::apply(out, &mut manifest.shots, history, &picks),
         false => {
-            crate::record::takes::fill(out, &mut manifest.shots, &history, &picks);
+            crate::record::takes::fill(out, &mut manifest.shots, history, &picks);
             Vec::new()
         }
     };
@@ -154,16 +160,17 @@ fn gap_reason(rec: &ShotRecord) -> String {
 pub(crate) fn of_plan(
     plan: &crate::plan::Plan,
     stem: &str,
-    out: &Utf8Path,
+    folder: &Folder,
     strict: bool,
 ) -> Result<Assembly, AssembleError> {
     let ids: Vec<&str> = plan.shots.iter().map(|s| s.shot.as_str()).collect();
-    assemble(out, &name(plan.title.as_deref(), stem, &ids), strict)
+    assemble(folder, &name(plan.title.as_deref(), stem, &ids), strict)
 }
 
 /// Builds the cut, the timeline and the review page in `out`.
-pub(crate) fn assemble(out: &Utf8Path, name: &str, strict: bool) -> Result<Assembly, AssembleError> {
-    let (manifest, clips, skipped) = segments(out, true)?;
+pub(crate) fn assemble(folder: &Folder, name: &str, strict: bool) -> Result<Assembly, AssembleError> {
+    let out = folder.out();
+    let (manifest, clips, skipped) = segments(folder, true)?;
     if strict && !skipped.is_empty() {
         return Err(AssembleError::Strict(skipped));
     }
@@ -304,7 +311,7 @@ fn cut(out: &Utf8Path, name: &str, clips: &[Clip], copy: bool) -> Result<Utf8Pat
 
 /// The concat demuxer with stream copy: identical codec, size and time base.
 fn stream_copy_args(cmd: &mut Command, out: &Utf8Path, clips: &[Clip]) -> Result<(), CutError> {
-    let list = out.join(".storyboard").join("concat.txt");
+    let list = crate::record::folder::layout::concat_list(out);
     let text: String = clips
         .iter()
         .filter_map(|c| c.rel.as_ref())
@@ -318,7 +325,7 @@ fn stream_copy_args(cmd: &mut Command, out: &Utf8Path, clips: &[Clip]) -> Result
         path: list.clone(),
         source,
     };
-    std::fs::create_dir_all(out.join(".storyboard")).map_err(failed)?;
+    std::fs::create_dir_all(crate::record::folder::layout::state(out)).map_err(failed)?;
     files::create_fresh(&list)
         .and_then(|mut f| std::io::Write::write_all(&mut f, text.as_bytes()))
         .map_err(failed)?;

@@ -53,7 +53,7 @@ pub(crate) struct View {
 
 /// The poster frame of a take, relative to the output folder, when one was made.
 pub(crate) fn poster_path(sha256: &str) -> String {
-    format!(".storyboard/posters/{sha256}.png")
+    crate::record::folder::layout::poster(sha256)
 }
 
 /// Makes each take's poster frame once (a frame one second in) when ffmpeg is installed; the
@@ -229,7 +229,7 @@ fn cast(cast: &[crate::record::manifest::CastRecord], view: &View) -> String {
         .map(|c| {
             let label = format!("@Element{} {}", c.element, escape(&c.name));
             match c.frontal.as_deref() {
-                Some(f) if f.starts_with(".storyboard/") => format!(
+                Some(f) if crate::record::folder::layout::in_state(f).is_some() => format!(
                     "<figure class=\"member\"><img src=\"{}{}\" alt=\"{}\" width=\"96\"><figcaption>{label}</figcaption></figure>",
                     escape(&view.prefix),
                     escape(f),

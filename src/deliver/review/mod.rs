@@ -7,7 +7,8 @@ pub(crate) mod server;
 use camino::{Utf8Path, Utf8PathBuf};
 
 use crate::plan::Plan;
-use crate::record::journal::{History, Journal};
+use crate::record::folder::{Folder, FolderError};
+use crate::record::journal::History;
 use crate::record::manifest::Manifest;
 use crate::record::takes::{self, PickError, Picks};
 
@@ -24,12 +25,14 @@ pub(crate) enum Change {
 
 /// The folder's manifest, or why there is none.
 fn manifest(out: &Utf8Path) -> Result<Manifest, PickError> {
-    Manifest::read(&out.join("manifest.json")).ok_or_else(|| PickError::NothingRendered(out.to_owned()))
+    Manifest::read(&crate::record::folder::layout::manifest(out))
+        .ok_or_else(|| PickError::NothingRendered(out.to_owned()))
 }
 
 /// Records a change to one shot, puts its selected take at `<id>.mp4` and, when no render
 /// holds the folder, brings the manifest up to date; what happened, in a line.
-pub(crate) fn change(out: &Utf8Path, shot: &str, change: Change) -> Result<String, PickError> {
+pub(crate) fn change(folder: &Folder, shot: &str, change: Change) -> Result<String, PickError> {
+    let (out, history) = (folder.out(), folder.history());
     let m = manifest(out)?;
     if !m.shots.iter().any(|s| s.id == shot) {
         let hint = crate::problem::did_you_mean(shot, m.shots.iter().map(|s| s.id.as_str()));
@@ -38,9 +41,8 @@ pub(crate) fn change(out: &Utf8Path, shot: &str, change: Change) -> Result<Strin
             hint,
         });
     }
-    let history = Journal::read(&Journal::path_in(out));
-    let count = takes::count(&history, shot);
-    let kept: Vec<u32> = takes::register(out, &history)
+    let count = takes::count(history, shot);
+    let kept: Vec<u32> = takes::register(out, history)
         .remove(shot)
         .unwrap_or_default()
         .iter()
@@ -60,7 +62,7 @@ pub(crate) fn change(out: &Utf8Path, shot: &str, change: Change) -> Result<Strin
             });
         }
         Change::Take(n) => {
-            check_content(out, &history, shot, *n)?;
+            check_content(out, history, shot, *n)?;
             format!("{shot}: take {n} selected ({shot}.mp4)")
         }
         Change::Redo => format!("{shot}: one new take on the next render (`storyboard plan` shows its price)"),
@@ -82,7 +84,7 @@ pub(crate) fn change(out: &Utf8Path, shot: &str, change: Change) -> Result<Strin
         }
         Ok(())
     })?;
-    let problems = refresh(out, &history)?;
+    let problems = refresh(out, history)?;
     Ok(std::iter::once(said)
         .chain(problems.into_iter().map(|p| format!("warning: {p}")))
         .collect::<Vec<_>>()
@@ -113,10 +115,10 @@ fn refresh(out: &Utf8Path, history: &History) -> Result<Vec<String>, PickError> 
     let mut m = manifest(out)?;
     let picks = Picks::read(out)?;
     let problems = takes::apply(out, &mut m.shots, history, &picks);
-    let path = out.join("manifest.json");
+    let path = crate::record::folder::layout::manifest(out);
     m.to_bytes()
         .and_then(|bytes| crate::files::write_atomic(&path, &bytes))
-        .and_then(|()| crate::record::folder::Written::record(out, &["manifest.json"]))
+        .and_then(|()| crate::record::folder::Written::record(out, &[crate::record::folder::layout::MANIFEST]))
         .map_err(|source| PickError::Io { path, source })?;
     Ok(problems)
 }
@@ -138,10 +140,10 @@ pub(crate) struct Removable {
 /// pick selects; each clip once. Decided from the storyboard, never from the last render's
 /// manifest: a storyboard put back to an earlier version keeps that version's takes. A
 /// chained shot's takes are all kept (its requests depend on frames known only when rendered).
-pub(crate) fn removable(out: &Utf8Path, plan: &Plan) -> Result<Vec<Removable>, PickError> {
-    let history = Journal::read(&Journal::path_in(out));
-    let picks = Picks::read(out)?;
-    let register = takes::register(out, &history);
+pub(crate) fn removable(folder: &Folder, plan: &Plan) -> Result<Vec<Removable>, PickError> {
+    let out = folder.out();
+    let picks = folder.picks()?;
+    let register = takes::register(out, folder.history());
     let mut keep = std::collections::HashSet::new();
     for (shot, ts) in &register {
         let planned: Vec<&crate::plan::PlannedShot> = plan.shots.iter().filter(|s| &s.shot == shot).collect();
@@ -158,7 +160,9 @@ pub(crate) fn removable(out: &Utf8Path, plan: &Plan) -> Result<Vec<Removable>, P
     let mut out_list: Vec<Removable> = register
         .into_iter()
         .flat_map(|(shot, ts)| ts.into_iter().map(move |t| (shot.clone(), t)))
-        .filter(|(_, t)| !keep.contains(&t.clip.sha256) && t.clip.path == crate::files::kept_path(&t.clip.sha256))
+        .filter(|(_, t)| {
+            !keep.contains(&t.clip.sha256) && t.clip.path == crate::record::folder::layout::kept_clip(&t.clip.sha256)
+        })
         .filter(|(_, t)| seen.insert(t.clip.sha256.clone()))
         .map(|(shot, t)| Removable {
             shot,
@@ -171,14 +175,26 @@ pub(crate) fn removable(out: &Utf8Path, plan: &Plan) -> Result<Vec<Removable>, P
     Ok(out_list)
 }
 
+/// Why `clean` stopped.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum CleanError {
+    /// The folder is locked, or a take cannot be removed.
+    #[error(transparent)]
+    Folder(#[from] FolderError),
+    /// The picks cannot be read.
+    #[error(transparent)]
+    Picks(#[from] PickError),
+}
+
 /// Removes the takes [`removable`] lists, while holding the folder's lock (never during a
 /// render); what was removed.
-pub(crate) fn clean(out: &Utf8Path, plan: &Plan) -> Result<Vec<Removable>, crate::error::Error> {
+pub(crate) fn clean(folder: &Folder, plan: &Plan) -> Result<Vec<Removable>, CleanError> {
+    let out = folder.out();
     let _lock = crate::record::folder::lock(out)?;
-    let list = removable(out, plan).map_err(crate::error::UsageError::Picks)?;
+    let list = removable(folder, plan)?;
     for r in &list {
         let path = out.join(&r.path);
-        std::fs::remove_file(&path).map_err(|source| crate::error::Error::Write { path, source })?;
+        std::fs::remove_file(&path).map_err(|source| FolderError::Write { path, source })?;
         let clip = r.path.file_stem().unwrap_or_default();
         let _ = std::fs::remove_file(out.join(crate::deliver::assemble::review::poster_path(clip)));
     }

@@ -110,7 +110,9 @@ async fn guard(State(r): State<Arc<Review>>, req: Request, next: Next) -> Respon
 /// The page, built afresh from the folder on every load.
 async fn page(State(r): State<Arc<Review>>) -> Response {
     let built = tokio::task::spawn_blocking(move || {
-        let (manifest, clips, _) = crate::deliver::assemble::segments(&r.out, false).map_err(|e| e.to_string())?;
+        let (manifest, clips, _) =
+            crate::deliver::assemble::segments(&crate::record::folder::Folder::reopen(&r.out), false)
+                .map_err(|e| e.to_string())?;
         let view = crate::deliver::assemble::review::View {
             prefix: "media/".into(),
             posters: crate::deliver::assemble::review::make_posters(&r.out, &clips),
@@ -142,7 +144,7 @@ async fn media(State(r): State<Arc<Review>>, Path(path): Path<String>) -> Respon
     let allowed = path == r.cut
         || (path.ends_with(".mp4") && !path.contains('/') && !path.starts_with('.'))
         || ["clips/", "posters/", "cast/"].iter().any(|d| {
-            path.strip_prefix(".storyboard/")
+            crate::record::folder::layout::in_state(&path)
                 .and_then(|p| p.strip_prefix(d))
                 .is_some_and(|f| !f.contains('/') && f.chars().all(|c| c.is_ascii_alphanumeric() || c == '.'))
         });
@@ -199,10 +201,12 @@ fn open_media(out: &camino::Utf8Path, rel: &str) -> Option<(std::fs::File, u64)>
             return None;
         }
     }
-    let history = crate::record::journal::Journal::read(&crate::record::journal::Journal::path_in(out));
+    let history = crate::record::folder::Folder::history_now(out);
     let wrote = match rel.parent().map(camino::Utf8Path::as_str) {
         Some("") | None => crate::record::folder::Written::read(out).replaceable(out, rel.as_str(), Some(&history)),
-        Some(".storyboard/clips") => rel.file_stem().is_some_and(|sha| history.clip_shas.contains(sha)),
+        Some(d) if crate::record::folder::layout::is_clips(d) => {
+            rel.file_stem().is_some_and(|sha| history.clip_shas.contains(sha))
+        }
         Some(_) => true,
     };
     let path = out.join(rel);
@@ -249,7 +253,10 @@ async fn note(State(r): State<Arc<Review>>, axum::Json(b): axum::Json<NoteBody>)
 
 /// One change, through the same code as `storyboard pick`.
 async fn apply(r: Arc<Review>, shot: String, change: Change) -> Response {
-    let done = tokio::task::spawn_blocking(move || super::change(&r.out, &shot, change)).await;
+    let done = tokio::task::spawn_blocking(move || {
+        super::change(&crate::record::folder::Folder::reopen(&r.out), &shot, change)
+    })
+    .await;
     match done {
         Ok(Ok(line)) => (StatusCode::OK, line).into_response(),
         Ok(Err(e)) => (StatusCode::BAD_REQUEST, e.to_string()).into_response(),

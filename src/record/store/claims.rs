@@ -13,7 +13,7 @@ use std::time::{Duration, SystemTime};
 
 use super::backend::{Backend, Version, Written};
 use super::{Owner, StoreError, key_name};
-use crate::provider::Accepted;
+use crate::record::journal::Accepted;
 
 /// Where a claim is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]

@@ -10,7 +10,7 @@ use super::StoreError;
 use super::backend::Backend;
 use super::claims::{self, ClaimRequest, Claimed, Ended, Ticket};
 use super::clips::{self, Indexed};
-use crate::provider::Accepted;
+use crate::record::journal::Accepted;
 
 /// Clips by content, found by request key.
 #[async_trait]

@@ -12,7 +12,7 @@ use super::claims::{self, ClaimRequest, Claimed, Ended};
 use super::clips::{self, Indexed};
 use super::moto::Moto;
 use super::{Backend, open, open_with, picks, status};
-use crate::provider::Accepted;
+use crate::record::journal::Accepted;
 
 /// A store to test, and what keeps it alive.
 struct Fixture {
