@@ -6,10 +6,10 @@ use camino::Utf8PathBuf;
 use crate::deliver::assemble::AssembleError;
 use crate::facts::cost::Refusal;
 use crate::problem::Problem;
-use crate::provider::http::BaseUrlError;
+use crate::settings::SettingsError;
 use crate::storyboard::ReadError;
 
-/// Exit codes (DESIGN §3).
+/// Exit codes.
 pub(crate) mod exit {
     /// All shots done.
     pub(crate) const OK: i32 = 0;
@@ -37,6 +37,9 @@ pub(crate) enum Error {
     /// A command-line value or environment setting is wrong.
     #[error(transparent)]
     Usage(#[from] UsageError),
+    /// A setting (flag, environment, `.env`, storyboard) cannot be used.
+    #[error(transparent)]
+    Settings(#[from] SettingsError),
     /// The estimate is over budget, or the user did not confirm.
     #[error(transparent)]
     NotConfirmed(#[from] Refusal),
@@ -95,46 +98,9 @@ pub(crate) enum UsageError {
     /// `pick`, or the picks a render reads.
     #[error(transparent)]
     Picks(#[from] crate::record::takes::PickError),
-    /// `--concurrency 0`.
-    #[error("--concurrency must be at least 1")]
-    ZeroConcurrency,
-    /// A base URL from the environment.
-    #[error(transparent)]
-    BaseUrl(#[from] BaseUrlError),
-    /// `--max-cost` is not money.
-    #[error("--max-cost {0} is not an amount of dollars")]
-    MaxCost(f64),
-    /// `--only` is not a glob.
-    #[error("--only `{pattern}` is not a valid glob: {reason}")]
-    BadGlob {
-        /// As given.
-        pattern: String,
-        /// The glob crate's words.
-        reason: String,
-    },
-    /// `--only` selects nothing.
-    #[error("--only `{pattern}` matches no shot{}", .closest.as_ref().map(|c| format!(" — did you mean `{c}`?")).unwrap_or_default())]
-    NoMatch {
-        /// As given.
-        pattern: String,
-        /// The nearest shot id.
-        closest: Option<String>,
-    },
     /// Chained shots need ffmpeg.
     #[error("shots that start from another shot's frame need ffmpeg on PATH (on Debian/Ubuntu: apt install ffmpeg)")]
     NeedsFfmpeg,
-    /// A paid render without its provider's key.
-    #[error(
-        "{var} is not set: export your {provider} API key as {var} to render for real, or try `storyboard render {file} --sandbox` (offline, $0) or `storyboard plan {file}` (the estimate)"
-    )]
-    MissingKey {
-        /// `FAL_KEY` or `EACHLABS_API_KEY`.
-        var: &'static str,
-        /// The provider's name.
-        provider: String,
-        /// The storyboard as given.
-        file: Utf8PathBuf,
-    },
     /// The output folder holds another storyboard's renders.
     #[error(
         "{out} holds the renders of another storyboard ({owner}): render this one into its own folder (`output:` in the storyboard, or --out)"
@@ -173,11 +139,20 @@ pub(crate) enum UsageError {
     Faults(String),
 }
 
+impl From<crate::run::launch::WriteError> for Error {
+    fn from(e: crate::run::launch::WriteError) -> Error {
+        Error::Write {
+            path: e.path,
+            source: e.source,
+        }
+    }
+}
+
 impl Error {
     /// The exit code for this error.
     pub(crate) fn exit_code(&self) -> i32 {
         match self {
-            Error::BadInput(_) | Error::Read(_) | Error::Usage(_) => exit::BAD_INPUT,
+            Error::BadInput(_) | Error::Read(_) | Error::Usage(_) | Error::Settings(_) => exit::BAD_INPUT,
             Error::Assemble(AssembleError::NoManifest(_)) => exit::BAD_INPUT,
             Error::NotConfirmed(_) => exit::NOT_CONFIRMED,
             Error::Interrupted { .. } => exit::INTERRUPTED,
@@ -215,7 +190,7 @@ impl Error {
             Error::Write { .. } => {
                 Some("check that the folder is writable and the disk has room; the journal keeps every paid request")
             }
-            Error::Usage(UsageError::NoMatch { .. } | UsageError::BadGlob { .. }) => {
+            Error::Settings(SettingsError::NoMatch { .. } | SettingsError::BadGlob { .. }) => {
                 Some("`storyboard plan FILE` lists the shot ids; --only takes ids or globs, comma-separated")
             }
             Error::Serve { .. } => Some("choose another --port, or --port 0 for any free one"),

@@ -5,35 +5,11 @@
 
 use std::time::Duration;
 
+use crate::provider::Endpoints;
+use crate::report::checks::{Check, Verdict};
+use crate::settings::Keys;
 use camino::Utf8Path;
 use reqwest::header::AUTHORIZATION;
-use serde::Serialize;
-
-use crate::cli::Keys;
-use crate::provider::Endpoints;
-
-/// How a check came out.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub(crate) enum Verdict {
-    /// Ready.
-    Ok,
-    /// Works without it, or could not be told.
-    Warn,
-    /// A paid render would fail.
-    Fail,
-}
-
-/// One line of the doctor's report.
-#[derive(Debug, Clone, Serialize)]
-pub(crate) struct Check {
-    /// What was checked.
-    pub name: String,
-    /// How it came out.
-    pub verdict: Verdict,
-    /// What was found (never a key).
-    pub detail: String,
-}
 
 fn check(name: &str, verdict: Verdict, detail: impl Into<String>) -> Check {
     Check {
@@ -43,11 +19,21 @@ fn check(name: &str, verdict: Verdict, detail: impl Into<String>) -> Check {
     }
 }
 
+/// `storyboard doctor`: the checks, printed; fails when one would stop a paid render.
+pub(crate) async fn doctor(args: crate::cli::DoctorArgs) -> i32 {
+    let checks = examine(&super::keys(&args.keys), &args.file).await;
+    crate::report::checks::doctor(&checks, args.json);
+    match checks.iter().any(|c| c.verdict == Verdict::Fail) {
+        true => crate::error::exit::SHOTS_FAILED,
+        false => crate::error::exit::OK,
+    }
+}
+
 /// Every check, in the order printed. `file` is the storyboard whose folder's `.env` counts.
-pub(crate) async fn examine(keys: &Keys, file: &Utf8Path) -> Vec<Check> {
+async fn examine(keys: &Keys, file: &Utf8Path) -> Vec<Check> {
     let mut checks = Vec::new();
-    let found = crate::settings::keys_for(keys, file);
-    for key in [&found.fal_key, &found.eachlabs_key].into_iter().flatten() {
+    let found = keys.clone().resolve(file);
+    for key in [&found.fal, &found.eachlabs].into_iter().flatten() {
         crate::secrets::register(key);
     }
     let endpoints = match crate::settings::endpoints_from_env() {
@@ -58,8 +44,8 @@ pub(crate) async fn examine(keys: &Keys, file: &Utf8Path) -> Vec<Check> {
         }
     };
     let http = crate::provider::http::client();
-    checks.push(key_present("FAL_KEY", keys.fal_key.is_some(), found.fal_key.is_some()));
-    if let Some(key) = &found.fal_key {
+    checks.push(key_present("FAL_KEY", keys.fal.is_some(), found.fal.is_some()));
+    if let Some(key) = &found.fal {
         let url = format!(
             "{}/v1/models/pricing?endpoint_id=fal-ai/kling-video/v3/pro/text-to-video",
             endpoints.fal_api
@@ -68,10 +54,10 @@ pub(crate) async fn examine(keys: &Keys, file: &Utf8Path) -> Vec<Check> {
     }
     checks.push(key_present(
         "EACHLABS_API_KEY",
-        keys.eachlabs_key.is_some(),
-        found.eachlabs_key.is_some(),
+        keys.eachlabs.is_some(),
+        found.eachlabs.is_some(),
     ));
-    if let Some(key) = &found.eachlabs_key {
+    if let Some(key) = &found.eachlabs {
         let url = format!("{}/v1/executions?limit=1", endpoints.eachlabs);
         checks.push(key_accepted(&http, "EACHLABS_API_KEY accepted", &url, format!("Bearer {key}")).await);
     }
@@ -127,12 +113,12 @@ async fn key_accepted(http: &reqwest::Client, name: &str, url: &str, auth: Strin
 /// Each distinct host answers at all (any HTTP status), without a key. A host that does not is
 /// a failure for a provider whose key is set, else a warning.
 async fn reachable(http: &reqwest::Client, e: &Endpoints, keys: &Keys) -> Vec<Check> {
-    let fal = keys.fal_key.is_some();
+    let fal = keys.fal.is_some();
     let hosts = [
         (&e.fal_queue, fal),
         (&e.fal_storage, fal),
         (&e.fal_api, fal),
-        (&e.eachlabs, keys.eachlabs_key.is_some()),
+        (&e.eachlabs, keys.eachlabs.is_some()),
     ];
     let mut seen = Vec::new();
     let mut checks = Vec::new();

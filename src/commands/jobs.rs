@@ -3,8 +3,7 @@
 
 use camino::Utf8PathBuf;
 
-use crate::error::{Error, UsageError};
-use crate::facts::catalog::ProviderKind;
+use crate::error::Error;
 use crate::plan::{self, Plan};
 use crate::provider::Provider;
 use crate::record::journal::{History, Journal, KeyState, Record};
@@ -30,21 +29,8 @@ impl Folder {
         let src = Source::load(file)?;
         let plan = plan::plan(&src, &plan::Overrides::default()).map_err(Error::BadInput)?;
         let out = out.unwrap_or_else(|| plan.output.clone());
-        let endpoints = crate::settings::endpoints_from_env()?;
-        let crate::cli::Keys { fal_key, eachlabs_key } = crate::settings::keys_for(keys, file);
-        let (key, var, namespace) = match plan.provider {
-            ProviderKind::Fal => (fal_key, "FAL_KEY", endpoints.fal_queue.clone()),
-            ProviderKind::Eachlabs => (eachlabs_key, "EACHLABS_API_KEY", endpoints.eachlabs.clone()),
-        };
-        let Some(key) = key.filter(|k| !k.trim().is_empty()) else {
-            return Err(UsageError::MissingKey {
-                var,
-                provider: plan.provider.to_string(),
-                file: file.to_owned(),
-            }
-            .into());
-        };
-        crate::secrets::register(&key);
+        let access = crate::settings::Access::resolve(super::keys(keys), file, plan.provider, false)?;
+        access.require_key(file)?;
         crate::record::folder::prepare(&out)?;
         let lock = crate::record::folder::lock(&out)?;
         let path = Journal::path_in(&out);
@@ -52,12 +38,12 @@ impl Folder {
             path: path.clone(),
             source,
         })?;
-        let provider = Provider::new(plan.provider, &endpoints, key, crate::provider::http::client());
+        let provider = access.client(None, false);
         Ok(Folder {
             history: Journal::read(&path),
             plan,
             out,
-            namespace,
+            namespace: access.namespace,
             provider,
             journal,
             _lock: lock,

@@ -1,7 +1,7 @@
 //! The report layer: the only code (with `main.rs`) that writes to stdout or stderr.
 
+pub(crate) mod checks;
 pub(crate) mod confirm;
-pub(crate) mod hints;
 pub(crate) mod summary;
 
 use std::io::Write;
@@ -160,27 +160,22 @@ pub(crate) fn open_in_browser(url: &str) {
     }
 }
 
-/// `storyboard doctor`'s report: a line per check (or one JSON document).
-pub(crate) fn doctor(checks: &[crate::commands::doctor::Check], json: bool) {
-    use crate::commands::doctor::Verdict;
-    if json {
-        return stdout(&format!("{}\n", serde_json::json!({ "checks": checks })));
+/// Before a render: the plan table under the settings it will really use (not for `--json`
+/// or `--quiet`), then the estimate line (not for `--json`).
+pub(crate) fn before_render(
+    plan: &crate::plan::Plan,
+    effective: &summary::Effective,
+    style: progress::Style,
+    estimate: &crate::facts::cost::Estimate,
+    (cached, resumed): (usize, usize),
+) {
+    if style.shows_table() {
+        let table = summary::plan_for_render(plan, effective, terminal_width());
+        stderr_fitted(table.trim_end());
     }
-    let mut text = String::new();
-    for c in checks {
-        let mark = match c.verdict {
-            Verdict::Ok => "ok  ",
-            Verdict::Warn => "warn",
-            Verdict::Fail => "FAIL",
-        };
-        text.push_str(&format!("{mark}  {:<26} {}\n", c.name, c.detail));
+    if style != progress::Style::Json {
+        stderr_fitted(&summary::to_render(estimate, cached, resumed, effective.sandbox));
     }
-    let failed = checks.iter().filter(|c| c.verdict == Verdict::Fail).count();
-    text.push_str(&match failed {
-        0 => "ready: nothing above stops a paid render\n".to_owned(),
-        n => format!("{n} problem(s) above would stop a paid render\n"),
-    });
-    stdout(&text);
 }
 
 /// The end of a render: the counts and what to do next, or one JSON line for `--json`.

@@ -51,10 +51,10 @@ pub(crate) struct Effective<'a> {
 }
 
 /// The plan table: one row per shot, then the totals and the budget.
-pub(crate) fn plan(plan: &Plan) -> String {
+pub(crate) fn plan(plan: &Plan, concurrency: usize) -> String {
     plan_table(
         plan,
-        &format!("output {} · concurrency {}", plan.output, plan.concurrency),
+        &format!("output {} · concurrency {concurrency}", plan.output),
         None,
     )
 }

@@ -21,6 +21,7 @@ use crate::signals::Stop;
 
 mod chain;
 pub(crate) mod download;
+pub(crate) mod launch;
 mod request;
 pub(crate) mod shared;
 
