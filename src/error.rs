@@ -149,6 +149,11 @@ impl From<crate::run::launch::WriteError> for Error {
 }
 
 impl Error {
+    /// The run was interrupted: `resume` is the command to copy.
+    pub(crate) fn interrupted(resume: String, sandbox: bool) -> Error {
+        Error::Interrupted { resume, sandbox }
+    }
+
     /// The exit code for this error.
     pub(crate) fn exit_code(&self) -> i32 {
         match self {

@@ -3,15 +3,15 @@
 //! step lives in its own module; this one only wires them.
 
 use crate::cli::RenderArgs;
-use crate::decide::{Decided, Fate, Resume};
+use crate::decide::{Decided, Resume, Tally};
+use crate::deliver::assemble::of_plan;
 use crate::error::{Error, UsageError, exit};
-use crate::facts::catalog::ProviderKind;
-use crate::facts::prices::Prices;
+use crate::facts::{catalog::ProviderKind, prices::Prices};
 use crate::plan::{self, Plan};
 use crate::record::folder;
 use crate::record::journal::{self, Journal};
-use crate::record::manifest::{RequestRecord, ShotStatus};
-use crate::report::{self, summary::Effective};
+use crate::record::manifest::Manifest;
+use crate::report::{self, progress::Style, summary::Effective};
 use crate::run::launch::{self, Launch};
 use crate::sandbox::Sandbox;
 use crate::settings::{self, Settings};
@@ -38,14 +38,12 @@ pub(crate) async fn render(args: RenderArgs) -> Result<i32, Error> {
     let selected = settings::select(&plan, &args.only)?;
 
     // Decide, estimate and confirm before anything is written or sent.
-    let journal_path = Journal::path_in(&settings.out);
     let mut resume = Resume {
         out: settings.out.clone(),
         namespace: settings.access.namespace.clone(),
-        history: Journal::read(&journal_path),
+        history: read_journal(&settings)?,
         flags: settings.flags,
     };
-    refuse_unreadable(&resume.history)?;
     let decided = resume.decide_all(&plan, &selected);
     report::cancelled_note(resume.cancelled(&decided));
     gate(&settings, &plan, &decided)?;
@@ -54,82 +52,51 @@ pub(crate) async fn render(args: RenderArgs) -> Result<i32, Error> {
     folder::prepare(&settings.out)?;
     let lock = folder::lock(&settings.out)?;
     folder::claim(&settings.out, &args.file)?;
-    resume.history = Journal::read(&journal_path);
-    refuse_unreadable(&resume.history)?;
-    let provider = settings.paid_client();
-    if crate::decide::reconcile::reconcile_before_render(provider.as_ref(), &resume, &plan, &selected).await? {
-        resume.history = Journal::read(&journal_path);
+    resume.history = read_journal(&settings)?;
+    let paid = settings.paid_client();
+    if crate::decide::reconcile::reconcile_before_render(paid.as_ref(), &resume, &plan, &selected).await? {
+        resume.history = read_journal(&settings)?;
     }
     let decided = resume.decide_all(&plan, &selected);
     folder::check_foreign(&settings.out, &resume.history, folder::clip_names(&plan))?;
     let sandbox = Sandbox::rehearsal(settings.sandbox).await.map_err(Error::Sandbox)?;
     let signals = Signals::install();
-    let shared = match &settings.store {
-        Some(s) => Some(crate::run::shared::Shared::new(
-            crate::record::store::open(&s.url)?,
-            src.stem.clone(),
-            s.lease,
-            s.poll,
-        )),
-        None => None,
-    };
     let runner = Launch {
         provider: settings.provider_client(sandbox.as_ref().map(Sandbox::base_url)),
         concurrency: settings.concurrency,
         style: settings.style,
-        shared,
+        shared: launch::shared(settings.store.as_ref(), &src.stem)?,
         name: &src.name,
     }
     .runner(resume, &plan, &selected)?;
     let tasks = crate::prepare::tasks(&runner, &plan, &src.dir, decided, &selected).await;
     let manifest = launch::drive(&runner, tasks, signals, args.cancel_command()).await?;
     drop(sandbox);
-    let records: Vec<&RequestRecord> = manifest
-        .requests()
-        .filter(|r| selected.iter().any(|&i| plan.shots[i].id == r.label))
-        .collect();
-    let json = settings.style == report::progress::Style::Json;
-    report::render_end(
-        json,
-        &settings.out,
-        &records,
-        runner.stop.level() >= 1,
-        settings.sandbox,
-    );
+    let failed = summary(&settings, &plan, &selected, &manifest, runner.stop.level() >= 1);
     if runner.stop.signalled() {
-        return Err(Error::Interrupted {
-            resume: args.resume_command(),
-            sandbox: settings.sandbox,
-        });
+        return Err(Error::interrupted(args.resume_command(), settings.sandbox));
     }
     if let Some(refusal) = runner.refused.lock().unwrap_or_else(|e| e.into_inner()).take() {
         return Err(Error::Account(refusal));
     }
     drop(lock);
-    let bad = records
-        .iter()
-        .any(|r| !matches!(r.status, ShotStatus::Done | ShotStatus::Cached));
-    let assembled = match args.assemble {
-        true => report::assembled(&crate::deliver::assemble::of_plan(
-            &plan,
-            &src.stem,
-            &settings.out,
-            args.strict,
-        )?),
-        false => exit::OK,
-    };
-    Ok(if bad { exit::SHOTS_FAILED } else { assembled })
+    let cut = args
+        .assemble
+        .then(|| of_plan(&plan, &src.stem, &settings.out, args.strict));
+    let assembled = cut.transpose()?.map_or(exit::OK, |a| report::assembled(&a));
+    Ok(if failed { exit::SHOTS_FAILED } else { assembled })
 }
 
-/// A journal that cannot be read at all (a link, a device, too large) stops the render before
-/// anything is sent: without it, what was already paid for is unknown.
-fn refuse_unreadable(history: &journal::History) -> Result<(), Error> {
+/// The journal's history. One that cannot be read at all (a link, a device, too large) stops
+/// the render before anything is sent: without it, what was already paid for is unknown.
+fn read_journal(settings: &Settings) -> Result<journal::History, Error> {
+    let history = Journal::read(&Journal::path_in(&settings.out));
     match &history.unreadable {
         Some(why) => Err(UsageError::State(format!(
             "{why} (the journal: without it storyboard cannot tell what was paid for; nothing was sent)"
         ))
         .into()),
-        None => Ok(()),
+        None => Ok(history),
     }
 }
 
@@ -145,27 +112,35 @@ async fn live_prices(settings: &Settings, cached: &Prices, plan: &Plan) -> Optio
 
 /// The estimate, the budget, the key and the confirmation: every reason not to start.
 fn gate(settings: &Settings, plan: &Plan, decided: &[Decided]) -> Result<(), Error> {
-    let renders_chained = |d: &&Decided| !plan.shots[d.index].chain.is_empty() && !matches!(d.fate, Fate::Cached(_));
-    if decided.iter().any(|d| renders_chained(&d)) && !crate::media::frames::available() {
+    let tally = Tally::of(plan, decided);
+    if tally.chained && !crate::media::frames::available() {
         return Err(UsageError::NeedsFfmpeg.into());
     }
-    let submits: Vec<usize> = decided.iter().filter(|d| d.fate.submits()).map(|d| d.index).collect();
-    let estimate = plan.estimate_of(&submits);
-    let resumed = decided.iter().filter(|d| d.fate.resumes()).count();
-    let cached = decided.iter().filter(|d| matches!(d.fate, Fate::Cached(_))).count();
     let effective = Effective {
         out: &settings.out,
         concurrency: settings.concurrency,
         sandbox: settings.sandbox,
         host: settings.access.host(),
     };
-    report::before_render(plan, &effective, settings.style, &estimate, (cached, resumed));
-    settings.money.check(&estimate)?;
-    if settings.money.needs_key(&estimate, resumed) {
+    let counts = (tally.cached, tally.resumed);
+    report::before_render(plan, &effective, settings.style, &tally.estimate, counts);
+    settings.money.check(&tally.estimate)?;
+    if settings.money.needs_key(&tally.estimate, tally.resumed) {
         settings.access.require_key(&settings.file)?;
     }
-    if settings.money.asks(&estimate) {
-        report::confirm::confirm(settings.access.provider, &estimate, settings.money.budget)?;
+    if settings.money.asks(&tally.estimate) {
+        report::confirm::confirm(settings.access.provider, &tally.estimate, settings.money.budget)?;
     }
     Ok(())
+}
+
+/// The end of the render reported for the selected shots; whether any of them failed.
+fn summary(settings: &Settings, plan: &Plan, selected: &[usize], manifest: &Manifest, stopped: bool) -> bool {
+    let labels: std::collections::HashSet<&str> = selected.iter().map(|&i| plan.shots[i].id.as_str()).collect();
+    let records: Vec<_> = manifest
+        .requests()
+        .filter(|r| labels.contains(r.label.as_str()))
+        .collect();
+    let (json, out) = (settings.style == Style::Json, &settings.out);
+    report::render_end(json, out, &records, stopped, settings.sandbox)
 }

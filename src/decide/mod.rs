@@ -81,6 +81,36 @@ pub(crate) struct Resume {
     pub flags: Flags,
 }
 
+/// What the decisions add up to before a render: the estimate of what is submitted, how many
+/// shots resume a paid request, how many are cached, and whether a chained shot renders.
+#[derive(Debug, Clone)]
+pub(crate) struct Tally {
+    /// The cost of the shots submitted.
+    pub estimate: crate::facts::cost::Estimate,
+    /// Shots that follow or fetch a request already paid for.
+    pub resumed: usize,
+    /// Shots whose clip is cached.
+    pub cached: usize,
+    /// A shot that starts from another shot's frame is rendered (needs ffmpeg).
+    pub chained: bool,
+}
+
+impl Tally {
+    /// The tally of `decided`.
+    pub(crate) fn of(plan: &Plan, decided: &[Decided]) -> Tally {
+        let submits: Vec<usize> = decided.iter().filter(|d| d.fate.submits()).map(|d| d.index).collect();
+        let cached = |d: &&Decided| matches!(d.fate, Fate::Cached(_));
+        Tally {
+            estimate: plan.estimate_of(&submits),
+            resumed: decided.iter().filter(|d| d.fate.resumes()).count(),
+            cached: decided.iter().filter(cached).count(),
+            chained: decided
+                .iter()
+                .any(|d| !plan.shots[d.index].chain.is_empty() && !cached(&d)),
+        }
+    }
+}
+
 /// One selected shot's fate and the request key it has (provisional while it awaits upstream).
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Decided {

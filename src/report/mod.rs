@@ -178,14 +178,15 @@ pub(crate) fn before_render(
     }
 }
 
-/// The end of a render: the counts and what to do next, or one JSON line for `--json`.
+/// The end of a render: the counts and what to do next, or one JSON line for `--json`;
+/// whether any of the shots failed.
 pub(crate) fn render_end(
     json: bool,
     out: &camino::Utf8Path,
     records: &[&crate::record::manifest::RequestRecord],
     stopped: bool,
     sandbox: bool,
-) {
+) -> bool {
     if json {
         let line = serde_json::json!({
             "state": "summary",
@@ -197,6 +198,10 @@ pub(crate) fn render_end(
     } else {
         stderr_line(summary::render_summary(records, out, stopped, sandbox).trim_end());
     }
+    use crate::record::manifest::ShotStatus;
+    records
+        .iter()
+        .any(|r| !matches!(r.status, ShotStatus::Done | ShotStatus::Cached))
 }
 
 /// What the runner tells the report layer. The runner never prints.

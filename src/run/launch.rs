@@ -28,6 +28,16 @@ pub(crate) struct WriteError {
     pub source: std::io::Error,
 }
 
+/// The team's shared store for the storyboard `stem`, opened, when the settings name one.
+pub(crate) fn shared(
+    store: Option<&crate::settings::Store>,
+    stem: &str,
+) -> Result<Option<Shared>, crate::record::store::StoreError> {
+    let Some(s) = store else { return Ok(None) };
+    let backend = crate::record::store::open(&s.url)?;
+    Ok(Some(Shared::new(backend, stem.to_owned(), s.lease, s.poll)))
+}
+
 /// What a run starts from, besides the plan and the journal's state.
 pub(crate) struct Launch<'a> {
     /// The provider client.
