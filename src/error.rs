@@ -206,3 +206,57 @@ impl Error {
         }
     }
 }
+
+impl Error {
+    /// Shows the error: JSON lines on stdout for a command asked for JSON, else an `error:`
+    /// line and its `hint:` on stderr.
+    pub(crate) fn report(&self, json: bool) {
+        match json {
+            true => error_json(self),
+            false => error_lines(self),
+        }
+    }
+}
+
+/// A command's error for people: `error: …` (red on a terminal that wants colour) and its
+/// `hint: …` line.
+fn error_lines(e: &Error) {
+    let colour = crate::report::progress::colour_wanted();
+    console::set_colors_enabled_stderr(colour);
+    let label = |text: &'static str, style: console::Style| style.for_stderr().apply_to(text).to_string();
+    crate::report::stderr_line(&format!("{}: {e}", label("error", console::Style::new().red().bold())));
+    if let Some(hint) = e.hint() {
+        crate::report::stderr_line(&format!("{}: {hint}", label("hint", console::Style::new().cyan())));
+    }
+}
+
+/// A command's error as JSON lines on stdout (for `--json`): one object per problem of a bad
+/// storyboard (`file`, `line`, `column`, `shot`, `field`, `message`, `hint`), else one object.
+fn error_json(e: &Error) {
+    let hint = e.hint();
+    let lines: Vec<serde_json::Value> = match e {
+        Error::BadInput(problems) => problems
+            .iter()
+            .map(|p| {
+                serde_json::json!({
+                    "error": "bad_input",
+                    "file": p.file,
+                    "line": p.location.map(|l| l.0),
+                    "column": p.location.map(|l| l.1),
+                    "shot": p.shot,
+                    "field": p.field,
+                    "message": p.message,
+                    "hint": hint,
+                })
+            })
+            .collect(),
+        other => vec![serde_json::json!({
+            "error": "failed",
+            "message": other.to_string(),
+            "hint": hint,
+            "exit_code": other.exit_code(),
+        })],
+    };
+    let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    crate::report::stdout(&text);
+}

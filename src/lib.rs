@@ -31,6 +31,7 @@ pub(crate) mod secrets;
 pub(crate) mod settings;
 pub(crate) mod signals;
 pub(crate) mod storyboard;
+pub(crate) mod style;
 
 // The public surface: what the binary, the tests and the benchmarks use (CONTRIBUTING lists it).
 pub use cli::Cli;
@@ -44,10 +45,7 @@ pub async fn run(cli: Cli) -> i32 {
     match commands::run(cli).await {
         Ok(code) => code,
         Err(e) => {
-            match json {
-                true => report::error_json(&e),
-                false => report::error_lines(&e),
-            }
+            e.report(json);
             e.exit_code()
         }
     }

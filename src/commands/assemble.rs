@@ -12,5 +12,8 @@ pub(crate) fn assemble(args: cli::AssembleArgs) -> Result<i32, Error> {
     let plan = plan::plan(&src, &plan::Overrides::default()).map_err(Error::BadInput)?;
     let out = args.out.clone().unwrap_or_else(|| plan.output.clone());
     let result = assemble::of_plan(&plan, &src.stem, &out, args.strict)?;
-    Ok(report::assembled(&result))
+    Ok(match report::assembled(&result) {
+        true => crate::error::exit::SHOTS_FAILED,
+        false => crate::error::exit::OK,
+    })
 }

@@ -11,7 +11,7 @@ use crate::plan::{self, Plan};
 use crate::record::folder;
 use crate::record::journal::{self, Journal};
 use crate::record::manifest::Manifest;
-use crate::report::{self, progress::Style, summary::Effective};
+use crate::report::{self, summary::Effective};
 use crate::run::launch::{self, Launch};
 use crate::sandbox::Sandbox;
 use crate::settings::{self, Settings};
@@ -83,8 +83,12 @@ pub(crate) async fn render(args: RenderArgs) -> Result<i32, Error> {
     let cut = args
         .assemble
         .then(|| of_plan(&plan, &src.stem, &settings.out, args.strict));
-    let assembled = cut.transpose()?.map_or(exit::OK, |a| report::assembled(&a));
-    Ok(if failed { exit::SHOTS_FAILED } else { assembled })
+    let cut_failed = cut.transpose()?.is_some_and(|a| report::assembled(&a));
+    Ok(if failed || cut_failed {
+        exit::SHOTS_FAILED
+    } else {
+        exit::OK
+    })
 }
 
 /// The journal's history. One that cannot be read at all (a link, a device, too large) stops
@@ -141,6 +145,6 @@ fn summary(settings: &Settings, plan: &Plan, selected: &[usize], manifest: &Mani
         .requests()
         .filter(|r| labels.contains(r.label.as_str()))
         .collect();
-    let (json, out) = (settings.style == Style::Json, &settings.out);
+    let (json, out) = (settings.style == crate::style::Style::Json, &settings.out);
     report::render_end(json, out, &records, stopped, settings.sandbox)
 }

@@ -39,49 +39,6 @@ pub(crate) fn cancelled_note(n: usize) {
     }
 }
 
-/// A command's error for people: `error: …` (red on a terminal that wants colour) and its
-/// `hint: …` line.
-pub(crate) fn error_lines(e: &crate::error::Error) {
-    let colour = progress::colour_wanted();
-    console::set_colors_enabled_stderr(colour);
-    let label = |text: &'static str, style: console::Style| style.for_stderr().apply_to(text).to_string();
-    stderr_line(&format!("{}: {e}", label("error", console::Style::new().red().bold())));
-    if let Some(hint) = e.hint() {
-        stderr_line(&format!("{}: {hint}", label("hint", console::Style::new().cyan())));
-    }
-}
-
-/// A command's error as JSON lines on stdout (for `--json`): one object per problem of a bad
-/// storyboard (`file`, `line`, `column`, `shot`, `field`, `message`, `hint`), else one object.
-pub(crate) fn error_json(e: &crate::error::Error) {
-    let hint = e.hint();
-    let lines: Vec<serde_json::Value> = match e {
-        crate::error::Error::BadInput(problems) => problems
-            .iter()
-            .map(|p| {
-                serde_json::json!({
-                    "error": "bad_input",
-                    "file": p.file,
-                    "line": p.location.map(|l| l.0),
-                    "column": p.location.map(|l| l.1),
-                    "shot": p.shot,
-                    "field": p.field,
-                    "message": p.message,
-                    "hint": hint,
-                })
-            })
-            .collect(),
-        other => vec![serde_json::json!({
-            "error": "failed",
-            "message": other.to_string(),
-            "hint": hint,
-            "exit_code": other.exit_code(),
-        })],
-    };
-    let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
-    stdout(&text);
-}
-
 /// The width of the terminal stderr writes to, when it is one.
 pub(crate) fn terminal_width() -> Option<usize> {
     let term = console::Term::stderr();
@@ -305,15 +262,12 @@ pub(crate) trait Reporter: Send + Sync {
     fn finish(&self) {}
 }
 
-/// What an assembly wrote (and kept) on stderr; its exit code: a cut that failed although clips
-/// exist (and ffmpeg is installed) fails the command.
-pub(crate) fn assembled(result: &crate::deliver::assemble::Assembly) -> i32 {
+/// What an assembly wrote (and kept) on stderr; whether it failed: a cut that failed although
+/// clips exist (and ffmpeg is installed) fails the command.
+pub(crate) fn assembled(result: &crate::deliver::assemble::Assembly) -> bool {
     for line in &result.kept {
         stderr_line(&format!("warning: {line}"));
     }
     stderr_line(summary::assembly(result).trim_end());
-    match (&result.cut, &result.cut_problem) {
-        (None, Some(p)) if !p.contains("not installed") && result.clips > 0 => crate::error::exit::SHOTS_FAILED,
-        _ => crate::error::exit::OK,
-    }
+    matches!((&result.cut, &result.cut_problem), (None, Some(p)) if !p.contains("not installed") && result.clips > 0)
 }

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use super::{Event, Reporter, fit, stderr_line, stdout};
 
-pub(crate) use crate::settings::Style;
+pub(crate) use crate::style::Style;
 
 /// The reporter for a style.
 pub(crate) fn reporter(style: Style, total: usize, estimate_usd: f64) -> Box<dyn Reporter> {

@@ -14,9 +14,9 @@ use crate::provider::Provider;
 use crate::record::journal::{self, Journal};
 use crate::record::ledger::Ledger;
 use crate::record::manifest::Manifest;
-use crate::report::progress::Style;
 use crate::report::{self, Event, Reporter};
 use crate::signals::{Signals, Stop};
+use crate::style::Style;
 
 /// A state file of the run could not be written.
 #[derive(Debug, thiserror::Error)]

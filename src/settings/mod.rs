@@ -8,11 +8,12 @@ mod access;
 mod money;
 
 use camino::Utf8PathBuf;
-use std::io::IsTerminal;
 use std::time::Duration;
 
 pub(crate) use access::{Access, Keys, endpoints_from_env, platform_url};
 pub(crate) use money::Money;
+
+use crate::style::Style;
 
 use crate::decide::Flags;
 use crate::facts::cost::Micros;
@@ -66,39 +67,6 @@ pub(crate) enum SettingsError {
     /// A file a setting names cannot be used (the `.env`, the shared store).
     #[error("{0}")]
     State(String),
-}
-
-/// How progress is shown.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Style {
-    /// Bars on a terminal.
-    Bars,
-    /// One line per state change on stderr.
-    Plain,
-    /// One JSON object per line on stdout.
-    Json,
-    /// Only failures.
-    Quiet,
-}
-
-impl Style {
-    /// `--json`, `--quiet`, bars on a terminal (unless `STORYBOARD_PLAIN`), else plain lines.
-    fn resolve(json: bool, quiet: bool) -> Style {
-        if json {
-            Style::Json
-        } else if quiet {
-            Style::Quiet
-        } else if std::io::stderr().is_terminal() && std::env::var_os("STORYBOARD_PLAIN").is_none() {
-            Style::Bars
-        } else {
-            Style::Plain
-        }
-    }
-
-    /// Whether the plan table and the estimate line are shown before a render.
-    pub(crate) fn shows_table(self) -> bool {
-        !matches!(self, Style::Json | Style::Quiet)
-    }
 }
 
 /// What `storyboard render`'s command line says, as plain values.
