@@ -12,13 +12,13 @@ pub(crate) fn plan(args: cli::PlanArgs) -> Result<i32, Error> {
         compare: None,
     };
     let (_, mut plan) = super::load(&args.file, &overrides)?;
-    let concurrency = crate::settings::concurrency(None, plan.concurrency)?;
+    let concurrency = crate::settings::concurrency(None, &plan)?;
     // Redos asked for with `pick --redo` are part of what the next render costs.
     let out = plan.output.clone();
     crate::record::takes::add_redos(&mut plan, &out).map_err(UsageError::Picks)?;
     if args.json {
         let mut json = plan.to_json();
-        json["concurrency"] = concurrency.into();
+        json["concurrency"] = concurrency.get().into();
         report::stdout(&(serde_json::to_string_pretty(&json).unwrap_or_default() + "\n"));
     } else {
         report::stdout(&report::summary::plan(&plan, concurrency));

@@ -26,7 +26,7 @@ pub(crate) async fn render(args: RenderArgs) -> Result<i32, Error> {
     };
     let (src, mut plan) = super::load(&args.file, &overrides)?;
     if args.dry_run {
-        let concurrency = settings::concurrency(None, plan.concurrency)?;
+        let concurrency = settings::concurrency(None, &plan)?;
         report::stdout(&report::summary::plan(&plan, concurrency));
         return Ok(exit::OK);
     }

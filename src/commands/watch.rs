@@ -52,7 +52,7 @@ fn read_watched(file: &Utf8Path) -> Option<Result<String, String>> {
 fn replan(file: &Utf8Path, text: &str, before: Option<&Plan>) -> Option<Plan> {
     let src = Source::from_file(file, text.to_owned());
     let planned = plan::plan(&src, &plan::Overrides::default()).map_err(Error::BadInput);
-    let planned = planned.and_then(|p| Ok((crate::settings::concurrency(None, p.concurrency)?, p)));
+    let planned = planned.and_then(|p| Ok((crate::settings::concurrency(None, &p)?, p)));
     match planned {
         Ok((concurrency, plan)) => {
             match before {

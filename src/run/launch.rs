@@ -43,7 +43,7 @@ pub(crate) struct Launch<'a> {
     /// The provider client.
     pub provider: Provider,
     /// Shots in flight at once: the one limit's permits.
-    pub concurrency: usize,
+    pub concurrency: std::num::NonZeroUsize,
     /// How progress is shown.
     pub style: Style,
     /// The team's shared store, when there is one.

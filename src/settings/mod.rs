@@ -8,6 +8,7 @@ mod access;
 mod money;
 
 use camino::Utf8PathBuf;
+use std::num::NonZeroUsize;
 use std::time::Duration;
 
 pub(crate) use access::{Access, Keys, endpoints_from_env, platform_url};
@@ -28,7 +29,7 @@ pub(crate) const DEFAULT_CONCURRENCY: u32 = 4;
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum SettingsError {
     /// `--concurrency 0`, or `concurrency: 0` in the storyboard.
-    #[error("{0} must be at least 1")]
+    #[error("{0} must be at least 1 (the number of shots in flight at once)")]
     ZeroConcurrency(String),
     /// A base URL from the environment.
     #[error(transparent)]
@@ -108,7 +109,7 @@ pub(crate) struct Settings {
     /// The storyboard as given (named in messages).
     pub file: Utf8PathBuf,
     /// Shots in flight at once.
-    pub concurrency: usize,
+    pub concurrency: NonZeroUsize,
     /// The output folder.
     pub out: Utf8PathBuf,
     /// The provider, its base URLs, its key and the journal namespace.
@@ -171,7 +172,7 @@ impl Store {
 impl Settings {
     /// Resolves the settings of `storyboard render`.
     pub(crate) fn resolve(f: RenderFlags, plan: &Plan) -> Result<Settings, SettingsError> {
-        let concurrency = concurrency(f.concurrency, plan.concurrency)?;
+        let concurrency = concurrency(f.concurrency, plan)?;
         access::check_dotenv(&f.file)?;
         let access = Access::resolve(f.keys, &f.file, plan.provider, f.sandbox)?;
         let fast_poll = f.sandbox || std::env::var_os("STORYBOARD_FAST_POLL").is_some();
@@ -217,16 +218,14 @@ impl Settings {
 
 /// Shots in flight: `--concurrency`, else the storyboard's `concurrency:`, else
 /// [`DEFAULT_CONCURRENCY`]; zero is refused here, and only here.
-pub(crate) fn concurrency(flag: Option<u32>, storyboard: Option<u32>) -> Result<usize, SettingsError> {
-    let (n, from) = match (flag, storyboard) {
-        (Some(n), _) => (n, "--concurrency"),
-        (None, Some(n)) => (n, "the storyboard's `concurrency:`"),
-        (None, None) => (DEFAULT_CONCURRENCY, "the default concurrency"),
-    };
-    match n {
-        0 => Err(SettingsError::ZeroConcurrency(from.to_owned())),
-        n => Ok(n as usize),
-    }
+pub(crate) fn concurrency(flag: Option<u32>, plan: &Plan) -> Result<NonZeroUsize, SettingsError> {
+    let n = flag.or(plan.concurrency).unwrap_or(DEFAULT_CONCURRENCY);
+    NonZeroUsize::new(n as usize).ok_or_else(|| {
+        SettingsError::ZeroConcurrency(match flag {
+            Some(_) => "--concurrency".to_owned(),
+            None => format!("`concurrency:` in {}", plan.source),
+        })
+    })
 }
 
 /// Which plan indices `--only` selects (all when empty); ids or globs, comma-separated.
