@@ -17,6 +17,7 @@ mod resume_hints;
 mod sandbox;
 mod sandbox_clips;
 mod schemas;
+mod settings;
 mod shootout;
 mod store;
 mod takes;
