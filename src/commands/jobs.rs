@@ -4,10 +4,9 @@
 use camino::Utf8PathBuf;
 
 use crate::error::Error;
-use crate::plan::{self, Plan};
+use crate::plan::Plan;
 use crate::provider::Provider;
 use crate::record::journal::{History, Journal, KeyState, Record};
-use crate::storyboard::Source;
 
 /// A storyboard's output folder opened for the provider, under its lock.
 pub(crate) struct Folder {
@@ -26,9 +25,7 @@ impl Folder {
         out: Option<Utf8PathBuf>,
         keys: &crate::cli::Keys,
     ) -> Result<Folder, Error> {
-        let src = Source::load(file)?;
-        let plan = plan::plan(&src, &plan::Overrides::default()).map_err(Error::BadInput)?;
-        let out = out.unwrap_or_else(|| plan.output.clone());
+        let (_, plan, out) = super::folder_of(file, out.as_deref())?;
         let access = crate::settings::Access::resolve(super::keys(keys), file, plan.provider, false)?;
         access.require_key(file)?;
         crate::record::folder::prepare(&out)?;
