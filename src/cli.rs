@@ -1,4 +1,5 @@
-//! The command line (clap derive). No logic, no I/O.
+//! The command line (clap derive), and the commands printed for the user to copy (the
+//! `render` that resumes, the `cancel` that reaches the same folder). No I/O.
 
 use camino::Utf8PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -442,23 +443,124 @@ pub(crate) enum SchemaKind {
     Manifest,
 }
 
-impl From<ProviderArg> for crate::facts::catalog::ProviderKind {
-    fn from(p: ProviderArg) -> Self {
-        match p {
-            ProviderArg::Fal => crate::facts::catalog::ProviderKind::Fal,
-            ProviderArg::Eachlabs => crate::facts::catalog::ProviderKind::Eachlabs,
+impl RenderArgs {
+    /// The `render` command that resumes this one: the same storyboard, folder, selection,
+    /// provider and gates, without the flags that pay again (`--force`, `--retry-uncertain`,
+    /// `--resubmit-expired`) or only plan (`--dry-run`).
+    pub(crate) fn resume_command(&self) -> String {
+        let mut words = self.command_words("render");
+        if let Some(p) = self.provider {
+            words.extend(["--provider".to_owned(), p.name().to_owned()]);
+        }
+        if let Some(n) = self.concurrency {
+            words.extend(["--concurrency".to_owned(), n.to_string()]);
+        }
+        if let Some(usd) = self.max_cost {
+            words.extend(["--max-cost".to_owned(), usd.to_string()]);
+        }
+        let switches = [
+            (self.sandbox, "--sandbox"),
+            (self.yes, "--yes"),
+            (self.json, "--json"),
+            (self.quiet, "--quiet"),
+            (self.allow_unpriced, "--allow-unpriced"),
+            (self.ignore_budget, "--ignore-budget"),
+            (self.offline, "--offline"),
+            (self.assemble, "--assemble"),
+            (self.strict, "--strict"),
+        ];
+        words.extend(
+            switches
+                .iter()
+                .filter(|(on, _)| *on)
+                .map(|(_, flag)| (*flag).to_owned()),
+        );
+        shell_words(&words)
+    }
+
+    /// The `cancel` command for the jobs this render left in flight (same folder, same
+    /// selection).
+    pub(crate) fn cancel_command(&self) -> String {
+        shell_words(&self.command_words("cancel"))
+    }
+
+    /// `storyboard <command> FILE [--out OUT] [--only …]`.
+    fn command_words(&self, command: &str) -> Vec<String> {
+        let mut words = vec!["storyboard".to_owned(), command.to_owned(), self.file.to_string()];
+        if let Some(out) = &self.out {
+            words.extend(["--out".to_owned(), out.to_string()]);
+        }
+        if !self.only.is_empty() {
+            words.push("--only".to_owned());
+            words.extend(self.only.iter().cloned());
+        }
+        words
+    }
+}
+
+impl ProviderArg {
+    /// The name as typed on the command line.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            ProviderArg::Fal => "fal",
+            ProviderArg::Eachlabs => "eachlabs",
         }
     }
+}
+
+/// Words joined for a POSIX shell, each quoted only when it needs it.
+fn shell_words(words: &[String]) -> String {
+    words
+        .iter()
+        .map(|w| shlex::try_quote(w).map_or_else(|_| w.clone(), |q| q.into_owned()))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::CommandFactory;
+    use clap::{CommandFactory, Parser};
 
     #[test]
     fn cli_is_well_formed() {
         Cli::command().debug_assert();
+    }
+
+    fn render_args(line: &[&str]) -> RenderArgs {
+        match Cli::try_parse_from(line).unwrap().command {
+            Command::Render(a) => a,
+            _ => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn the_resume_command_keeps_folder_and_selection_and_drops_what_pays_again() {
+        let a = render_args(&[
+            "storyboard",
+            "render",
+            "my ad.yaml",
+            "--force",
+            "--out",
+            "renders/ad-emu",
+            "--only",
+            "grind",
+            "pour-*",
+            "--provider",
+            "fal",
+            "--retry-uncertain",
+            "--yes",
+            "-j",
+            "3",
+        ]);
+        assert_eq!(
+            a.resume_command(),
+            "storyboard render 'my ad.yaml' --out renders/ad-emu --only grind 'pour-*' --provider fal --concurrency 3 --yes"
+        );
+        assert_eq!(
+            a.cancel_command(),
+            "storyboard cancel 'my ad.yaml' --out renders/ad-emu --only grind 'pour-*'"
+        );
     }
 }
 

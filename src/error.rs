@@ -6,10 +6,10 @@ use camino::Utf8PathBuf;
 use crate::deliver::assemble::AssembleError;
 use crate::facts::cost::Refusal;
 use crate::problem::Problem;
-use crate::provider::http::BaseUrlError;
+use crate::settings::SettingsError;
 use crate::storyboard::ReadError;
 
-/// Exit codes (DESIGN §3).
+/// Exit codes.
 pub(crate) mod exit {
     /// All shots done.
     pub(crate) const OK: i32 = 0;
@@ -37,6 +37,9 @@ pub(crate) enum Error {
     /// A command-line value or environment setting is wrong.
     #[error(transparent)]
     Usage(#[from] UsageError),
+    /// A setting (flag, environment, `.env`, storyboard) cannot be used.
+    #[error(transparent)]
+    Settings(#[from] SettingsError),
     /// The estimate is over budget, or the user did not confirm.
     #[error(transparent)]
     NotConfirmed(#[from] Refusal),
@@ -95,46 +98,9 @@ pub(crate) enum UsageError {
     /// `pick`, or the picks a render reads.
     #[error(transparent)]
     Picks(#[from] crate::record::takes::PickError),
-    /// `--concurrency 0`.
-    #[error("--concurrency must be at least 1")]
-    ZeroConcurrency,
-    /// A base URL from the environment.
-    #[error(transparent)]
-    BaseUrl(#[from] BaseUrlError),
-    /// `--max-cost` is not money.
-    #[error("--max-cost {0} is not an amount of dollars")]
-    MaxCost(f64),
-    /// `--only` is not a glob.
-    #[error("--only `{pattern}` is not a valid glob: {reason}")]
-    BadGlob {
-        /// As given.
-        pattern: String,
-        /// The glob crate's words.
-        reason: String,
-    },
-    /// `--only` selects nothing.
-    #[error("--only `{pattern}` matches no shot{}", .closest.as_ref().map(|c| format!(" — did you mean `{c}`?")).unwrap_or_default())]
-    NoMatch {
-        /// As given.
-        pattern: String,
-        /// The nearest shot id.
-        closest: Option<String>,
-    },
     /// Chained shots need ffmpeg.
     #[error("shots that start from another shot's frame need ffmpeg on PATH (on Debian/Ubuntu: apt install ffmpeg)")]
     NeedsFfmpeg,
-    /// A paid render without its provider's key.
-    #[error(
-        "{var} is not set: export your {provider} API key as {var} to render for real, or try `storyboard render {file} --sandbox` (offline, $0) or `storyboard plan {file}` (the estimate)"
-    )]
-    MissingKey {
-        /// `FAL_KEY` or `EACHLABS_API_KEY`.
-        var: &'static str,
-        /// The provider's name.
-        provider: String,
-        /// The storyboard as given.
-        file: Utf8PathBuf,
-    },
     /// The output folder holds another storyboard's renders.
     #[error(
         "{out} holds the renders of another storyboard ({owner}): render this one into its own folder (`output:` in the storyboard, or --out)"
@@ -173,6 +139,15 @@ pub(crate) enum UsageError {
     Faults(String),
 }
 
+impl From<crate::run::launch::WriteError> for Error {
+    fn from(e: crate::run::launch::WriteError) -> Error {
+        Error::Write {
+            path: e.path,
+            source: e.source,
+        }
+    }
+}
+
 impl From<crate::record::folder::FolderError> for Error {
     fn from(e: crate::record::folder::FolderError) -> Error {
         use crate::record::folder::FolderError as F;
@@ -187,10 +162,15 @@ impl From<crate::record::folder::FolderError> for Error {
 }
 
 impl Error {
+    /// The run was interrupted: `resume` is the command to copy.
+    pub(crate) fn interrupted(resume: String, sandbox: bool) -> Error {
+        Error::Interrupted { resume, sandbox }
+    }
+
     /// The exit code for this error.
     pub(crate) fn exit_code(&self) -> i32 {
         match self {
-            Error::BadInput(_) | Error::Read(_) | Error::Usage(_) => exit::BAD_INPUT,
+            Error::BadInput(_) | Error::Read(_) | Error::Usage(_) | Error::Settings(_) => exit::BAD_INPUT,
             Error::Assemble(AssembleError::NoManifest(_) | AssembleError::Picks(_)) => exit::BAD_INPUT,
             Error::NotConfirmed(_) => exit::NOT_CONFIRMED,
             Error::Interrupted { .. } => exit::INTERRUPTED,
@@ -228,7 +208,7 @@ impl Error {
             Error::Write { .. } => {
                 Some("check that the folder is writable and the disk has room; the journal keeps every paid request")
             }
-            Error::Usage(UsageError::NoMatch { .. } | UsageError::BadGlob { .. }) => {
+            Error::Settings(SettingsError::NoMatch { .. } | SettingsError::BadGlob { .. }) => {
                 Some("`storyboard plan FILE` lists the shot ids; --only takes ids or globs, comma-separated")
             }
             Error::Serve { .. } => Some("choose another --port, or --port 0 for any free one"),
@@ -238,4 +218,58 @@ impl Error {
             _ => None,
         }
     }
+}
+
+impl Error {
+    /// Shows the error: JSON lines on stdout for a command asked for JSON, else an `error:`
+    /// line and its `hint:` on stderr.
+    pub(crate) fn report(&self, json: bool) {
+        match json {
+            true => error_json(self),
+            false => error_lines(self),
+        }
+    }
+}
+
+/// A command's error for people: `error: …` (red on a terminal that wants colour) and its
+/// `hint: …` line.
+fn error_lines(e: &Error) {
+    let colour = crate::report::progress::colour_wanted();
+    console::set_colors_enabled_stderr(colour);
+    let label = |text: &'static str, style: console::Style| style.for_stderr().apply_to(text).to_string();
+    crate::report::stderr_line(&format!("{}: {e}", label("error", console::Style::new().red().bold())));
+    if let Some(hint) = e.hint() {
+        crate::report::stderr_line(&format!("{}: {hint}", label("hint", console::Style::new().cyan())));
+    }
+}
+
+/// A command's error as JSON lines on stdout (for `--json`): one object per problem of a bad
+/// storyboard (`file`, `line`, `column`, `shot`, `field`, `message`, `hint`), else one object.
+fn error_json(e: &Error) {
+    let hint = e.hint();
+    let lines: Vec<serde_json::Value> = match e {
+        Error::BadInput(problems) => problems
+            .iter()
+            .map(|p| {
+                serde_json::json!({
+                    "error": "bad_input",
+                    "file": p.file,
+                    "line": p.location.map(|l| l.0),
+                    "column": p.location.map(|l| l.1),
+                    "shot": p.shot,
+                    "field": p.field,
+                    "message": p.message,
+                    "hint": hint,
+                })
+            })
+            .collect(),
+        other => vec![serde_json::json!({
+            "error": "failed",
+            "message": other.to_string(),
+            "hint": hint,
+            "exit_code": other.exit_code(),
+        })],
+    };
+    let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    crate::report::stdout(&text);
 }

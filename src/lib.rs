@@ -4,8 +4,10 @@
 //! stage calls) → [`storyboard`] (the YAML) → [`plan`] (expanded, validated, priced requests) →
 //! [`decide`] (what happens to each shot) → [`prepare`] (uploads, voices) → [`run`] (the one
 //! concurrency limit, providers, downloads) → [`record`] (output folder, journal, manifest,
-//! takes, store) → [`deliver`] (cut, timeline, review page). [`facts`] holds what the
-//! providers take and charge; [`report`] prints; the rest are leaves.
+//! takes, store) → [`deliver`] (cut, timeline, review page). [`settings`] resolves a
+//! command's settings once (flags > environment > `.env` > storyboard > default) above the
+//! stages; [`facts`] holds what the providers take and charge; [`report`] prints; [`error`]
+//! wraps every stage's error; the rest are leaves (`style` among them: how progress is shown).
 
 #![warn(unreachable_pub)]
 
@@ -31,6 +33,7 @@ pub(crate) mod secrets;
 pub(crate) mod settings;
 pub(crate) mod signals;
 pub(crate) mod storyboard;
+pub(crate) mod style;
 
 // The public surface: what the binary, the tests and the benchmarks use (CONTRIBUTING lists it).
 pub use cli::Cli;
@@ -44,10 +47,7 @@ pub async fn run(cli: Cli) -> i32 {
     match commands::run(cli).await {
         Ok(code) => code,
         Err(e) => {
-            match json {
-                true => report::error_json(&e),
-                false => report::error_lines(&e),
-            }
+            e.report(json);
             e.exit_code()
         }
     }

@@ -282,6 +282,56 @@ pub(crate) fn keep_frontals(plan: &Plan, out: &camino::Utf8Path) {
     }
 }
 
+/// The tasks of the run, with their local files uploaded and voices created; tasks whose
+/// preparation failed are settled as failed and left out. `dir` is the storyboard's folder.
+pub(crate) async fn tasks(
+    runner: &crate::run::Runner,
+    plan: &Plan,
+    dir: &Utf8Path,
+    decided: Vec<crate::decide::Decided>,
+    selected: &[usize],
+) -> Vec<Task> {
+    let mut is_selected = vec![false; plan.shots.len()];
+    for &i in selected {
+        is_selected[i] = true;
+    }
+    let mut tasks = Task::from_decisions(plan, decided);
+    runner.spread(&mut tasks);
+    runner.publish_unselected(&is_selected);
+    keep_frontals(plan, runner.out());
+    let prepared = Preparation {
+        plan,
+        provider: runner.provider(),
+        resume: runner.resume(),
+        journal: runner.journal(),
+        dir,
+        slots: runner.slots(),
+        reporter: runner.reporter().as_ref(),
+    }
+    .run(&tasks)
+    .await;
+    let mut ready = Vec::with_capacity(tasks.len());
+    for mut task in tasks.drain(..) {
+        let failure = prepared.apply(plan, &mut task);
+        let input = task.input.clone();
+        for i in task.indices() {
+            runner.ledger().update(i, |r| r.input = input.clone());
+        }
+        match failure {
+            Some(error) => runner.settle(
+                &task,
+                crate::run::Settle::Failed {
+                    request_id: None,
+                    attempts: 0,
+                    error,
+                },
+            ),
+            None => ready.push(task),
+        }
+    }
+    ready
+}
+
 #[cfg(test)]
 mod tests {
     use super::unfetchable;

@@ -9,8 +9,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::Notify;
 
-use crate::report::{Event, Reporter};
-
 /// Stop levels: 0 run; 1 submit nothing new (first Ctrl-C, or the provider refused the
 /// account); 2 stop at once.
 #[derive(Clone, Default)]
@@ -123,9 +121,10 @@ impl Signals {
         Signals {}
     }
 
-    /// Watches Ctrl-C and SIGTERM for the whole run (see the module's words).
-    /// `cancel` is the command that cancels the jobs left in flight, said at the second Ctrl-C.
-    pub(crate) async fn watch(self, stop: Stop, reporter: Arc<dyn Reporter>, cancel: String) {
+    /// Watches Ctrl-C and SIGTERM for the whole run (see the module's words); `say` shows
+    /// the user what happens. `cancel` is the command that cancels the jobs left in flight,
+    /// said at the second Ctrl-C.
+    pub(crate) async fn watch(self, stop: Stop, say: impl Fn(String), cancel: String) {
         #[cfg(unix)]
         let (mut interrupt, mut terminate) = (self.interrupt, self.terminate);
         loop {
@@ -143,10 +142,10 @@ impl Signals {
             tokio::select! {
                 _ = interrupted => {
                     if stop.level() == 0 {
-                        reporter.event(&Event::Notice("Ctrl-C: submitting nothing new; in-flight shots finish and download (Ctrl-C again to stop at once)".into()));
+                        say("Ctrl-C: submitting nothing new; in-flight shots finish and download (Ctrl-C again to stop at once)".into());
                         stop.signal(1, "stopped by Ctrl-C before it was submitted");
                     } else {
-                        reporter.event(&Event::Notice(format!("stopping now; in-flight request ids are in the journal: run render again to resume, or `{cancel}` to cancel them")));
+                        say(format!("stopping now; in-flight request ids are in the journal: run render again to resume, or `{cancel}` to cancel them"));
                         stop.signal(2, "interrupted");
                     }
                 }

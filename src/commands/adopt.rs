@@ -2,7 +2,7 @@
 
 use super::jobs::Jobs;
 use crate::cli::AdoptArgs;
-use crate::error::{Error, UsageError, exit};
+use crate::error::{Error, exit};
 use crate::plan::{self};
 use crate::record::journal::{self, Record};
 use crate::report;
@@ -18,7 +18,7 @@ pub(crate) fn adopt(args: AdoptArgs) -> Result<i32, Error> {
         .shots(&only)?
         .into_iter()
         .next()
-        .ok_or_else(|| UsageError::NoMatch {
+        .ok_or_else(|| crate::settings::SettingsError::NoMatch {
             pattern: args.shot.clone(),
             closest: None,
         })?;

@@ -3,13 +3,11 @@
 
 use camino::Utf8PathBuf;
 
-use crate::error::{Error, UsageError};
-use crate::facts::catalog::ProviderKind;
-use crate::plan::{self, Plan};
+use crate::error::Error;
+use crate::plan::Plan;
 use crate::provider::Provider;
 use crate::record::folder::Folder;
 use crate::record::journal::{Journal, KeyState, Record};
-use crate::storyboard::Source;
 
 /// A storyboard's jobs: its plan, its provider, its output folder held under the lock.
 pub(crate) struct Jobs {
@@ -26,32 +24,17 @@ impl Jobs {
         out: Option<Utf8PathBuf>,
         keys: &crate::cli::Keys,
     ) -> Result<Jobs, Error> {
-        let src = Source::load(file)?;
-        let plan = plan::plan(&src, &plan::Overrides::default()).map_err(Error::BadInput)?;
-        let out = out.unwrap_or_else(|| plan.output.clone());
-        let endpoints = crate::settings::endpoints_from_env()?;
-        let crate::cli::Keys { fal_key, eachlabs_key } = crate::settings::keys_for(keys, file);
-        let (key, var, namespace) = match plan.provider {
-            ProviderKind::Fal => (fal_key, "FAL_KEY", endpoints.fal_queue.clone()),
-            ProviderKind::Eachlabs => (eachlabs_key, "EACHLABS_API_KEY", endpoints.eachlabs.clone()),
-        };
-        let Some(key) = key.filter(|k| !k.trim().is_empty()) else {
-            return Err(UsageError::MissingKey {
-                var,
-                provider: plan.provider.to_string(),
-                file: file.to_owned(),
-            }
-            .into());
-        };
-        crate::secrets::register(&key);
+        let (_, plan, out) = super::folder_of(file, out.as_deref())?;
+        let access = crate::settings::Access::resolve(super::keys(keys), file, plan.provider, false)?;
+        access.require_key(file)?;
         let mut folder = Folder::open(&out);
         folder.hold()?;
         let journal = folder.journal()?;
-        let provider = Provider::new(plan.provider, &endpoints, key, crate::provider::http::client());
+        let provider = access.client(None, false);
         Ok(Jobs {
             plan,
             folder,
-            namespace,
+            namespace: access.namespace,
             provider,
             journal,
         })

@@ -21,23 +21,68 @@ pub(crate) mod status;
 pub(crate) mod store;
 pub(crate) mod watch;
 
-use camino::Utf8Path;
+use camino::{Utf8Path, Utf8PathBuf};
 
+use crate::cli::{Cli, Command, ProviderArg};
+use crate::error::Error;
+use crate::facts::catalog::ProviderKind;
+use crate::plan::{Overrides, Plan};
 use crate::storyboard::Source;
 
-/// The storyboard's output folder (`--out` first) and its plan.
-pub(crate) fn folder_of(
-    file: &Utf8Path,
-    out: Option<&Utf8Path>,
-) -> Result<(Source, crate::plan::Plan, camino::Utf8PathBuf), Error> {
+/// The storyboard loaded and planned: the load → plan sequence, written once.
+pub(crate) fn load(file: &Utf8Path, overrides: &Overrides) -> Result<(Source, Plan), Error> {
     let src = Source::load(file)?;
-    let plan = crate::plan::plan(&src, &crate::plan::Overrides::default()).map_err(Error::BadInput)?;
+    let plan = crate::plan::plan(&src, overrides).map_err(Error::BadInput)?;
+    Ok((src, plan))
+}
+
+/// The storyboard, its plan and its output folder (`--out` first).
+pub(crate) fn folder_of(file: &Utf8Path, out: Option<&Utf8Path>) -> Result<(Source, Plan, Utf8PathBuf), Error> {
+    let (src, plan) = load(file, &Overrides::default())?;
     let out = out.map_or_else(|| plan.output.clone(), Utf8Path::to_owned);
     Ok((src, plan, out))
 }
 
-use crate::cli::{Cli, Command};
-use crate::error::{self, Error};
+/// The keys as the settings read them (clap's type stops here).
+pub(crate) fn keys(k: &crate::cli::Keys) -> crate::settings::Keys {
+    crate::settings::Keys {
+        fal: k.fal_key.clone(),
+        eachlabs: k.eachlabs_key.clone(),
+    }
+}
+
+/// The command line as the settings read it (clap's types stop here).
+pub(crate) fn render_flags(args: &crate::cli::RenderArgs) -> crate::settings::RenderFlags {
+    crate::settings::RenderFlags {
+        file: args.file.clone(),
+        out: args.out.clone(),
+        concurrency: args.concurrency,
+        max_cost: args.max_cost,
+        store: args.store.clone(),
+        keys: keys(&args.keys),
+        sandbox: args.sandbox,
+        json: args.json,
+        quiet: args.quiet,
+        yes: args.yes,
+        offline: args.offline,
+        flags: crate::decide::Flags {
+            force: args.force,
+            sandbox: args.sandbox,
+            retry_uncertain: args.retry_uncertain,
+            resubmit_expired: args.resubmit_expired,
+        },
+        ignore_budget: args.ignore_budget,
+        allow_unpriced: args.allow_unpriced,
+    }
+}
+
+/// `--provider` as the planner reads it.
+pub(crate) fn provider(p: Option<ProviderArg>) -> Option<ProviderKind> {
+    p.map(|p| match p {
+        ProviderArg::Fal => ProviderKind::Fal,
+        ProviderArg::Eachlabs => ProviderKind::Eachlabs,
+    })
+}
 
 /// Runs one command; returns the exit code. Callable in-process and more than once.
 pub(crate) async fn run(cli: Cli) -> Result<i32, Error> {
@@ -45,14 +90,7 @@ pub(crate) async fn run(cli: Cli) -> Result<i32, Error> {
         Command::Plan(args) => plan::plan(args),
         Command::Render(args) => render::render(args).await,
         Command::Models(args) => models::models(args).await,
-        Command::Doctor(args) => {
-            let checks = doctor::examine(&args.keys, &args.file).await;
-            crate::report::doctor(&checks, args.json);
-            Ok(match checks.iter().any(|c| c.verdict == doctor::Verdict::Fail) {
-                true => error::exit::SHOTS_FAILED,
-                false => error::exit::OK,
-            })
-        }
+        Command::Doctor(args) => Ok(doctor::doctor(args).await),
         Command::Schema(args) => schema::schema(args),
         Command::Sandbox(args) => sandbox::sandbox(args).await,
         Command::Status(args) => status::status(args),

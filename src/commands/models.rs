@@ -2,7 +2,7 @@
 
 use camino::Utf8Path;
 
-use crate::cli::{self};
+use crate::cli;
 use crate::error::{Error, exit};
 use crate::report;
 
@@ -14,13 +14,13 @@ pub(crate) async fn models(args: cli::ModelsArgs) -> Result<i32, Error> {
             // The key goes to the configured platform URL only: a bad one is an error, not a
             // silent fallback.
             let api = crate::settings::endpoints_from_env()?.fal_api;
-            let keys = crate::settings::keys_for(&args.keys, Utf8Path::new("-"));
-            if let Some(k) = &keys.fal_key {
+            let key = super::keys(&args.keys).resolve(Utf8Path::new("-")).fal;
+            if let Some(k) = &key {
                 crate::secrets::register(k);
             }
             let http = crate::provider::http::client();
             let ids = crate::facts::prices::catalog_ids();
-            crate::facts::prices::refresh(&http, &api, keys.fal_key.as_deref(), &ids)
+            crate::facts::prices::refresh(&http, &api, key.as_deref(), &ids)
                 .await
                 .unwrap_or_else(|e| crate::facts::prices::Prices::table(format!("{e}; the table is used")))
         }

@@ -52,10 +52,11 @@ fn read_watched(file: &Utf8Path) -> Option<Result<String, String>> {
 fn replan(file: &Utf8Path, text: &str, before: Option<&Plan>) -> Option<Plan> {
     let src = Source::from_file(file, text.to_owned());
     let planned = plan::plan(&src, &plan::Overrides::default()).map_err(Error::BadInput);
+    let planned = planned.and_then(|p| Ok((crate::settings::concurrency(None, &p)?, p)));
     match planned {
-        Ok(plan) => {
+        Ok((concurrency, plan)) => {
             match before {
-                None => report::stdout(&report::summary::plan(&plan)),
+                None => report::stdout(&report::summary::plan(&plan, concurrency)),
                 Some(old) => report::stdout(&changes(old, &plan)),
             }
             Some(plan)

@@ -83,6 +83,36 @@ pub(crate) struct Resume {
     pub flags: Flags,
 }
 
+/// What the decisions add up to before a render: the estimate of what is submitted, how many
+/// shots resume a paid request, how many are cached, and whether a chained shot renders.
+#[derive(Debug, Clone)]
+pub(crate) struct Tally {
+    /// The cost of the shots submitted.
+    pub estimate: crate::facts::cost::Estimate,
+    /// Shots that follow or fetch a request already paid for.
+    pub resumed: usize,
+    /// Shots whose clip is cached.
+    pub cached: usize,
+    /// A shot that starts from another shot's frame is rendered (needs ffmpeg).
+    pub chained: bool,
+}
+
+impl Tally {
+    /// The tally of `decided`.
+    pub(crate) fn of(plan: &Plan, decided: &[Decided]) -> Tally {
+        let submits: Vec<usize> = decided.iter().filter(|d| d.fate.submits()).map(|d| d.index).collect();
+        let cached = |d: &&Decided| matches!(d.fate, Fate::Cached(_));
+        Tally {
+            estimate: plan.estimate_of(&submits),
+            resumed: decided.iter().filter(|d| d.fate.resumes()).count(),
+            cached: decided.iter().filter(cached).count(),
+            chained: decided
+                .iter()
+                .any(|d| !plan.shots[d.index].chain.is_empty() && !cached(&d)),
+        }
+    }
+}
+
 /// One selected shot's fate and the request key it has (provisional while it awaits upstream).
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Decided {
@@ -379,12 +409,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let out = Utf8PathBuf::from_path_buf(dir.path().to_owned()).unwrap();
         std::fs::create_dir_all(crate::record::folder::layout::state(&out)).unwrap();
-        let journal = Journal::open(&Journal::path_in(&out)).unwrap();
+        let journal = Journal::open(&crate::record::folder::layout::journal(&out)).unwrap();
         for r in records {
             journal.append(r).unwrap();
         }
         std::fs::write(out.join("a.mp4"), b"clip").unwrap();
-        let history = Journal::read(&Journal::path_in(&out));
+        let history = Journal::read(&crate::record::folder::layout::journal(&out));
         let resume = Resume {
             out,
             namespace: "ns".into(),

@@ -93,29 +93,30 @@ pub(crate) async fn find_uncertain(
 }
 
 /// At the start of a paid render: the selected shots left uncertain by an earlier run are
-/// looked for in the request history (no network when there are none). Whether any was adopted.
+/// looked for in the request history (no network when there are none; no `provider`: a
+/// sandbox render, or no key). Whether any was adopted.
 pub(crate) async fn reconcile_before_render(
-    settings: &crate::settings::Settings,
+    provider: Option<&Provider>,
+    resume: &super::Resume,
     plan: &Plan,
     selected: &[usize],
-    history: &History,
 ) -> Result<bool, Error> {
+    let history = &resume.history;
     let shots: Vec<(String, String)> = selected
         .iter()
         .map(|&i| (plan.shots[i].id.clone(), plan.shots[i].request_key.clone()))
         .filter(|(_, key)| {
             matches!(
-                history.state(&settings.namespace, key),
+                history.state(&resume.namespace, key),
                 Some(KeyState::Intent | KeyState::Uncertain(_))
-            ) && !settings.flags.retry_uncertain
+            ) && !resume.flags.retry_uncertain
         })
         .collect();
-    if shots.is_empty() || settings.flags.sandbox || settings.key.is_none() {
+    let Some(provider) = provider.filter(|_| !shots.is_empty() && !resume.flags.sandbox) else {
         return Ok(false);
-    }
-    let provider = settings.provider_client(None);
-    let journal = crate::record::folder::open_journal(&settings.out)?;
-    let found = find_uncertain(&provider, &journal, history, &settings.namespace, &shots).await?;
+    };
+    let journal = crate::record::folder::open_journal(&resume.out)?;
+    let found = find_uncertain(provider, &journal, history, &resume.namespace, &shots).await?;
     for line in &found.lines {
         report::stderr_line(line);
     }

@@ -210,6 +210,24 @@ pub(crate) fn cached(api: &str) -> Prices {
     }
 }
 
+/// Before a paid fal render: fal's live prices for the `endpoints` (`offline`, no key, or no
+/// answer: the table, said in the note).
+pub(crate) async fn before_render<'a>(
+    endpoints: impl Iterator<Item = &'a str>,
+    api: &str,
+    key: Option<&str>,
+    offline: bool,
+) -> Prices {
+    if offline {
+        return Prices::table("--offline");
+    }
+    let mut ids: Vec<&str> = endpoints.collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let fetched = refresh(&crate::provider::http::client(), api, key, &ids).await;
+    fetched.unwrap_or_else(|e| Prices::table(format!("{e}")))
+}
+
 /// Fetches the live prices of `ids` in one request and caches them (a cache that cannot be
 /// written is no reason to fail: the prices are still used).
 pub(crate) async fn refresh(

@@ -33,9 +33,6 @@ pub(crate) const MAX_TAKES: u32 = 100;
 /// The longest prompt, in characters (Kling's documented limit).
 pub(crate) const MAX_PROMPT_CHARS: usize = 2_500;
 
-/// The default number of shots in flight.
-pub(crate) const DEFAULT_CONCURRENCY: u32 = 4;
-
 /// A value the storyboard gives that cannot be used, with what to write instead.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("{0}")]
@@ -102,8 +99,9 @@ pub(crate) struct Plan {
     pub provider: ProviderKind,
     /// The model family.
     pub family: String,
-    /// Shots in flight at once (from the storyboard, before `--concurrency`).
-    pub concurrency: u32,
+    /// The storyboard's `concurrency:` as written (a runtime setting the plan does not read:
+    /// `settings::concurrency` resolves it).
+    pub concurrency: Option<u32>,
     /// The storyboard's budget.
     pub budget: Option<Micros>,
     /// The team's shared store (`store:`; `--store` overrides).
@@ -504,7 +502,7 @@ impl<'a> Planner<'a> {
         Ok(self.finish(shots, budget))
     }
 
-    /// `version`, `provider`, `model`, `concurrency` and `budget_usd`; the budget when valid.
+    /// `version`, `provider`, `model` and `budget_usd`; the budget when valid.
     fn check_top(&mut self) -> Option<Micros> {
         let sb = self.sb;
         if let Some(v) = sb.version
@@ -535,9 +533,6 @@ impl<'a> Planner<'a> {
                     ),
                 );
             }
-        }
-        if sb.concurrency == Some(0) {
-            self.top("concurrency", "must be at least 1");
         }
         match sb.budget_usd {
             Some(b) => match Micros::from_usd(b) {
@@ -676,7 +671,7 @@ impl<'a> Planner<'a> {
             title: sb.title.clone(),
             provider: self.provider,
             family: self.family.clone(),
-            concurrency: sb.concurrency.unwrap_or(DEFAULT_CONCURRENCY).max(1),
+            concurrency: sb.concurrency,
             budget,
             store: sb.store.clone(),
             output,

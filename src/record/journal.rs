@@ -433,11 +433,6 @@ pub(crate) struct Journal {
 pub(crate) const RESERVE_BYTES: usize = 64 * 1024;
 
 impl Journal {
-    /// The journal's path in an output folder.
-    pub(crate) fn path_in(out: &Utf8Path) -> Utf8PathBuf {
-        super::folder::layout::journal(out)
-    }
-
     /// Reads a journal (missing = empty): a damaged line costs that line only (its request key,
     /// when it can be made out, is remembered as known), a torn last line is skipped, and a
     /// journal that is not a regular file, or too large, is [`History::unreadable`].

@@ -1,7 +1,7 @@
 //! The report layer: the only code (with `main.rs`) that writes to stdout or stderr.
 
+pub(crate) mod checks;
 pub(crate) mod confirm;
-pub(crate) mod hints;
 pub(crate) mod summary;
 
 use std::io::Write;
@@ -37,49 +37,6 @@ pub(crate) fn cancelled_note(n: usize) {
             if n == 1 { "is" } else { "are" }
         ));
     }
-}
-
-/// A command's error for people: `error: …` (red on a terminal that wants colour) and its
-/// `hint: …` line.
-pub(crate) fn error_lines(e: &crate::error::Error) {
-    let colour = progress::colour_wanted();
-    console::set_colors_enabled_stderr(colour);
-    let label = |text: &'static str, style: console::Style| style.for_stderr().apply_to(text).to_string();
-    stderr_line(&format!("{}: {e}", label("error", console::Style::new().red().bold())));
-    if let Some(hint) = e.hint() {
-        stderr_line(&format!("{}: {hint}", label("hint", console::Style::new().cyan())));
-    }
-}
-
-/// A command's error as JSON lines on stdout (for `--json`): one object per problem of a bad
-/// storyboard (`file`, `line`, `column`, `shot`, `field`, `message`, `hint`), else one object.
-pub(crate) fn error_json(e: &crate::error::Error) {
-    let hint = e.hint();
-    let lines: Vec<serde_json::Value> = match e {
-        crate::error::Error::BadInput(problems) => problems
-            .iter()
-            .map(|p| {
-                serde_json::json!({
-                    "error": "bad_input",
-                    "file": p.file,
-                    "line": p.location.map(|l| l.0),
-                    "column": p.location.map(|l| l.1),
-                    "shot": p.shot,
-                    "field": p.field,
-                    "message": p.message,
-                    "hint": hint,
-                })
-            })
-            .collect(),
-        other => vec![serde_json::json!({
-            "error": "failed",
-            "message": other.to_string(),
-            "hint": hint,
-            "exit_code": other.exit_code(),
-        })],
-    };
-    let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
-    stdout(&text);
 }
 
 /// The width of the terminal stderr writes to, when it is one.
@@ -160,37 +117,33 @@ pub(crate) fn open_in_browser(url: &str) {
     }
 }
 
-/// `storyboard doctor`'s report: a line per check (or one JSON document).
-pub(crate) fn doctor(checks: &[crate::commands::doctor::Check], json: bool) {
-    use crate::commands::doctor::Verdict;
-    if json {
-        return stdout(&format!("{}\n", serde_json::json!({ "checks": checks })));
+/// Before a render: the plan table under the settings it will really use (not for `--json`
+/// or `--quiet`), then the estimate line (not for `--json`).
+pub(crate) fn before_render(
+    plan: &crate::plan::Plan,
+    effective: &summary::Effective,
+    style: progress::Style,
+    estimate: &crate::facts::cost::Estimate,
+    (cached, resumed): (usize, usize),
+) {
+    if style.shows_table() {
+        let table = summary::plan_for_render(plan, effective, terminal_width());
+        stderr_fitted(table.trim_end());
     }
-    let mut text = String::new();
-    for c in checks {
-        let mark = match c.verdict {
-            Verdict::Ok => "ok  ",
-            Verdict::Warn => "warn",
-            Verdict::Fail => "FAIL",
-        };
-        text.push_str(&format!("{mark}  {:<26} {}\n", c.name, c.detail));
+    if style != progress::Style::Json {
+        stderr_fitted(&summary::to_render(estimate, cached, resumed, effective.sandbox));
     }
-    let failed = checks.iter().filter(|c| c.verdict == Verdict::Fail).count();
-    text.push_str(&match failed {
-        0 => "ready: nothing above stops a paid render\n".to_owned(),
-        n => format!("{n} problem(s) above would stop a paid render\n"),
-    });
-    stdout(&text);
 }
 
-/// The end of a render: the counts and what to do next, or one JSON line for `--json`.
+/// The end of a render: the counts and what to do next, or one JSON line for `--json`;
+/// whether any of the shots failed.
 pub(crate) fn render_end(
     json: bool,
     out: &camino::Utf8Path,
     records: &[&crate::record::manifest::RequestRecord],
     stopped: bool,
     sandbox: bool,
-) {
+) -> bool {
     if json {
         let line = serde_json::json!({
             "state": "summary",
@@ -202,20 +155,18 @@ pub(crate) fn render_end(
     } else {
         stderr_line(summary::render_summary(records, out, stopped, sandbox).trim_end());
     }
+    use crate::record::manifest::ShotStatus;
+    records
+        .iter()
+        .any(|r| !matches!(r.status, ShotStatus::Done | ShotStatus::Cached))
 }
 
-/// The runner's events and their receiver are the run stage's; the report layer consumes them.
-pub(crate) use crate::run::{Event, Reporter};
-
-/// What an assembly wrote (and kept) on stderr; its exit code: a cut that failed although clips
-/// exist (and ffmpeg is installed) fails the command.
-pub(crate) fn assembled(result: &crate::deliver::assemble::Assembly) -> i32 {
+/// What an assembly wrote (and kept) on stderr; whether it failed: a cut that failed although
+/// clips exist (and ffmpeg is installed) fails the command.
+pub(crate) fn assembled(result: &crate::deliver::assemble::Assembly) -> bool {
     for line in &result.kept {
         stderr_line(&format!("warning: {line}"));
     }
     stderr_line(summary::assembly(result).trim_end());
-    match (&result.cut, &result.cut_problem) {
-        (None, Some(p)) if !p.contains("not installed") && result.clips > 0 => crate::error::exit::SHOTS_FAILED,
-        _ => crate::error::exit::OK,
-    }
+    matches!((&result.cut, &result.cut_problem), (None, Some(p)) if !p.contains("not installed") && result.clips > 0)
 }

@@ -10,18 +10,7 @@ use std::time::{Duration, Instant};
 use super::{fit, stderr_line, stdout};
 use crate::run::{Event, Reporter};
 
-/// How progress is shown.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Style {
-    /// Bars on a terminal.
-    Bars,
-    /// One line per state change on stderr.
-    Plain,
-    /// One JSON object per line on stdout.
-    Json,
-    /// Only failures.
-    Quiet,
-}
+pub(crate) use crate::style::Style;
 
 /// The reporter for a style.
 pub(crate) fn reporter(style: Style, total: usize, estimate_usd: f64) -> Box<dyn Reporter> {

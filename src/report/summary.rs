@@ -43,7 +43,7 @@ pub(crate) struct Effective<'a> {
     /// Output folder (after `--out`).
     pub out: &'a camino::Utf8Path,
     /// Shots in flight (after `--concurrency`).
-    pub concurrency: usize,
+    pub concurrency: std::num::NonZeroUsize,
     /// Against the built-in sandbox ($0) or paid.
     pub sandbox: bool,
     /// Where paid requests go (the provider's base URL).
@@ -51,10 +51,10 @@ pub(crate) struct Effective<'a> {
 }
 
 /// The plan table: one row per shot, then the totals and the budget.
-pub(crate) fn plan(plan: &Plan) -> String {
+pub(crate) fn plan(plan: &Plan, concurrency: std::num::NonZeroUsize) -> String {
     plan_table(
         plan,
-        &format!("output {} · concurrency {}", plan.output, plan.concurrency),
+        &format!("output {} · concurrency {concurrency}", plan.output),
         None,
     )
 }

@@ -21,7 +21,7 @@ pub(crate) struct Limits {
 
 impl Limits {
     /// `concurrency` shots in flight at once, nothing stopped, nothing on the wire.
-    pub(super) fn new(concurrency: usize) -> Limits {
+    pub(super) fn new(concurrency: std::num::NonZeroUsize) -> Limits {
         Limits {
             slots: Slots::new(concurrency),
             stop: Stop::default(),
@@ -63,11 +63,11 @@ pub(crate) struct Slots {
 }
 
 impl Slots {
-    /// `n` shots in flight at once.
-    pub(crate) fn new(n: usize) -> Slots {
+    /// `n` shots in flight at once (never zero: the settings refuse it).
+    pub(crate) fn new(n: std::num::NonZeroUsize) -> Slots {
         Slots {
-            semaphore: Arc::new(Semaphore::new(n.max(1))),
-            now: AtomicUsize::new(n.max(1)),
+            semaphore: Arc::new(Semaphore::new(n.get())),
+            now: AtomicUsize::new(n.get()),
             owed: AtomicUsize::new(0),
         }
     }

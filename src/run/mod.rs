@@ -29,6 +29,7 @@ mod books;
 mod chain;
 pub(crate) mod download;
 mod event;
+pub(crate) mod launch;
 mod limits;
 mod request;
 mod store;
@@ -169,7 +170,7 @@ pub(crate) struct Parts {
     /// Where events go.
     pub reporter: Arc<dyn Reporter>,
     /// Shots in flight at once.
-    pub concurrency: usize,
+    pub concurrency: std::num::NonZeroUsize,
     /// Where takes and claims go ([`Storage::default`]: this folder only).
     pub store: Storage,
 }
