@@ -12,6 +12,7 @@
 #![warn(unreachable_pub)]
 
 pub(crate) mod cli;
+pub(crate) mod clock;
 pub(crate) mod commands;
 pub(crate) mod decide;
 pub(crate) mod deliver;

@@ -55,20 +55,22 @@ pub(crate) async fn render(args: RenderArgs) -> Result<i32, Error> {
     folder::claim(&settings.out, &args.file)?;
     resume.history = readable(state.refreshed())?;
     let paid = settings.paid_client();
-    if crate::decide::reconcile::reconcile_before_render(paid.as_ref(), &resume, &plan, &selected).await? {
+    let found = crate::decide::reconcile::reconcile_before_render(paid.as_ref(), &resume, &plan, &selected).await?;
+    if report::reconciled(found.as_ref()) {
         resume.history = readable(state.refreshed())?;
     }
     let decided = resume.decide_all(&plan, &selected);
     let ids = plan.shots.iter().map(|s| s.shot.as_str());
     folder::check_foreign(&settings.out, &resume.history, folder::clip_names(ids))?;
+    report::journal_note(&resume.history);
     let sandbox = Sandbox::rehearsal(settings.sandbox).await.map_err(Error::Sandbox)?;
     let signals = Signals::install();
     let runner = Launch {
         provider: settings.provider_client(sandbox.as_ref().map(Sandbox::base_url)),
         concurrency: settings.concurrency,
-        style: settings.style,
-        storage: launch::storage(settings.store.as_ref(), &src.stem)?,
+        storage: settings.storage(&src.stem)?,
         name: &src.name,
+        reporter: &|estimate| report::progress::reporter(settings.style, selected.len(), estimate),
     }
     .runner(resume, &plan, &selected)?;
     let tasks = crate::prepare::tasks(&runner, &plan, &src.dir, decided, &selected).await;

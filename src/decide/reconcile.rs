@@ -2,11 +2,10 @@
 //! up in the provider's request history by their exact journaled input; a match is adopted,
 //! nothing is ever resubmitted here.
 
-use crate::error::Error;
 use crate::plan::Plan;
 use crate::provider::Provider;
+use crate::record::folder::FolderError;
 use crate::record::journal::{self, History, Journal, KeyState, Record};
-use crate::report;
 
 /// What reconciling found: one line per uncertain shot, and how many are still unresolved.
 pub(crate) struct Reconciled {
@@ -27,7 +26,7 @@ pub(crate) async fn find_uncertain(
     history: &History,
     namespace: &str,
     shots: &[(String, String)],
-) -> Result<Reconciled, Error> {
+) -> Result<Reconciled, FolderError> {
     let mut out = Reconciled {
         lines: Vec::new(),
         unresolved: 0,
@@ -58,7 +57,7 @@ pub(crate) async fn find_uncertain(
                     job: job.clone(),
                     at: journal::now(),
                 };
-                journal.append(&record).map_err(|source| Error::Write {
+                journal.append(&record).map_err(|source| FolderError::Write {
                     path: journal.path().to_owned(),
                     source,
                 })?;
@@ -94,13 +93,13 @@ pub(crate) async fn find_uncertain(
 
 /// At the start of a paid render: the selected shots left uncertain by an earlier run are
 /// looked for in the request history (no network when there are none; no `provider`: a
-/// sandbox render, or no key). Whether any was adopted.
+/// sandbox render, or no key). What was found, when anything was looked for.
 pub(crate) async fn reconcile_before_render(
     provider: Option<&Provider>,
     resume: &super::Resume,
     plan: &Plan,
     selected: &[usize],
-) -> Result<bool, Error> {
+) -> Result<Option<Reconciled>, FolderError> {
     let history = &resume.history;
     let shots: Vec<(String, String)> = selected
         .iter()
@@ -113,14 +112,12 @@ pub(crate) async fn reconcile_before_render(
         })
         .collect();
     let Some(provider) = provider.filter(|_| !shots.is_empty() && !resume.flags.sandbox) else {
-        return Ok(false);
+        return Ok(None);
     };
     let journal = crate::record::folder::open_journal(&resume.out)?;
-    let found = find_uncertain(provider, &journal, history, &resume.namespace, &shots).await?;
-    for line in &found.lines {
-        report::stderr_line(line);
-    }
-    Ok(found.adopted > 0)
+    find_uncertain(provider, &journal, history, &resume.namespace, &shots)
+        .await
+        .map(Some)
 }
 
 /// An RFC 3339 time `seconds` before `at` (the history's clock may differ a little from ours).

@@ -2,7 +2,6 @@
 //! request body looks like (field names differ between versions), and its list price.
 
 use serde::Serialize;
-use std::fmt;
 
 use crate::facts::cost::rates;
 use crate::facts::cost::{
@@ -10,40 +9,7 @@ use crate::facts::cost::{
     NO_LIST_PRICE, Price,
 };
 
-/// A hosted API that runs the models.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, PartialOrd, Ord)]
-#[serde(rename_all = "lowercase")]
-pub(crate) enum ProviderKind {
-    /// fal.ai queue API.
-    Fal,
-    /// Eachlabs prediction API.
-    Eachlabs,
-}
-
-impl ProviderKind {
-    /// The provider named in a storyboard or on the command line.
-    pub(crate) fn parse(name: &str) -> Option<ProviderKind> {
-        match name {
-            "fal" => Some(ProviderKind::Fal),
-            "eachlabs" => Some(ProviderKind::Eachlabs),
-            _ => None,
-        }
-    }
-
-    /// The name users write.
-    pub(crate) fn name(self) -> &'static str {
-        match self {
-            ProviderKind::Fal => "fal",
-            ProviderKind::Eachlabs => "eachlabs",
-        }
-    }
-}
-
-impl fmt::Display for ProviderKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
+pub(crate) use crate::provider::ProviderKind;
 
 /// What an endpoint does; follows from a shot's inputs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]

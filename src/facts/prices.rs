@@ -266,7 +266,7 @@ pub(crate) async fn refresh(
         .map_err(|e| PriceError::Unreachable(format!("unexpected answer: {e}")))?;
     let cache = Cache {
         api: api.to_owned(),
-        fetched_at: crate::record::journal::now(),
+        fetched_at: crate::clock::now(),
         fetched_unix: now_unix(),
         prices: page.prices.into_iter().map(|p| (p.endpoint_id, p.unit)).collect(),
     };

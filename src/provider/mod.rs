@@ -8,9 +8,11 @@ pub(crate) mod http;
 use serde_json::{Map, Value};
 use std::time::Duration;
 
-use crate::facts::catalog::ProviderKind;
+mod job;
+mod kind;
 
-pub(crate) use crate::record::journal::{Accepted, ClipSource};
+pub(crate) use job::{Accepted, ClipSource};
+pub(crate) use kind::ProviderKind;
 
 /// Why a submit did not give a request id.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

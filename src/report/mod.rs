@@ -170,3 +170,20 @@ pub(crate) fn assembled(result: &crate::deliver::assemble::Assembly) -> bool {
     stderr_line(summary::assembly(result).trim_end());
     matches!((&result.cut, &result.cut_problem), (None, Some(p)) if !p.contains("not installed") && result.clips > 0)
 }
+
+/// What reconciling found, said line by line; whether any request was adopted.
+pub(crate) fn reconciled(found: Option<&crate::decide::reconcile::Reconciled>) -> bool {
+    let Some(found) = found else { return false };
+    for line in &found.lines {
+        stderr_line(line);
+    }
+    found.adopted > 0
+}
+
+/// The journal's damaged lines, if any, before a run starts.
+pub(crate) fn journal_note(history: &crate::record::journal::History) {
+    match history.warning() {
+        Some(w) => stderr_line(&w),
+        None => skipped_lines_note(history.skipped),
+    }
+}

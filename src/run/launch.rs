@@ -6,7 +6,7 @@
 use camino::Utf8PathBuf;
 use std::sync::Arc;
 
-use super::{Event, Parts, Reporter, Runner, Storage, Task, Team};
+use super::{Event, Parts, Reporter, Runner, Storage, Task};
 use crate::decide::Resume;
 use crate::plan::Plan;
 use crate::provider::Provider;
@@ -14,9 +14,7 @@ use crate::record::folder::{self, Folder, layout};
 use crate::record::journal;
 use crate::record::ledger::Ledger;
 use crate::record::manifest::Manifest;
-use crate::report;
 use crate::signals::Signals;
-use crate::style::Style;
 
 /// A state file of the run could not be written.
 #[derive(Debug, thiserror::Error)]
@@ -28,36 +26,18 @@ pub(crate) struct WriteError {
     pub source: std::io::Error,
 }
 
-/// Where takes and claims go for the storyboard `stem`: this folder only, or the team's store
-/// when the settings name one.
-pub(crate) fn storage(
-    store: Option<&crate::settings::Store>,
-    stem: &str,
-) -> Result<Storage, crate::record::store::StoreError> {
-    let Some(s) = store else {
-        return Ok(Storage::default());
-    };
-    let team = Team {
-        storyboard: stem.to_owned(),
-        lease: s.lease,
-        poll: s.poll,
-        worker: std::env::var("STORYBOARD_WORKER").ok().and_then(|w| super::worker(&w)),
-    };
-    Ok(Storage::shared(crate::record::store::open(&s.url)?, &team))
-}
-
 /// What a run starts from, besides the plan and the journal's state.
 pub(crate) struct Launch<'a> {
     /// The provider client.
     pub provider: Provider,
     /// Shots in flight at once: the one limit's permits.
     pub concurrency: std::num::NonZeroUsize,
-    /// How progress is shown.
-    pub style: Style,
     /// Where takes and claims go.
     pub storage: Storage,
     /// The storyboard's name, for the manifest.
     pub name: &'a str,
+    /// The progress reporter for a run of this estimate (USD).
+    pub reporter: &'a dyn Fn(f64) -> Box<dyn Reporter>,
 }
 
 impl Launch<'_> {
@@ -71,10 +51,6 @@ impl Launch<'_> {
                 source: std::io::Error::other(other.to_string()),
             },
         })?);
-        match resume.history.warning() {
-            Some(w) => report::stderr_line(&w),
-            None => report::skipped_lines_note(resume.history.skipped),
-        }
         let manifest_path = layout::manifest(&resume.out);
         let (manifest, locate) = resume.starting_manifest(self.name, plan, selected, journal::now());
         let estimate = manifest.estimated_usd;
@@ -83,7 +59,7 @@ impl Launch<'_> {
             path: manifest_path,
             source,
         })?;
-        let reporter: Arc<dyn Reporter> = Arc::from(report::progress::reporter(self.style, selected.len(), estimate));
+        let reporter: Arc<dyn Reporter> = Arc::from((self.reporter)(estimate));
         Ok(Arc::new(Runner::new(Parts {
             provider: self.provider,
             resume,

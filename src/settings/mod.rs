@@ -205,6 +205,23 @@ impl Settings {
         })
     }
 
+    /// Where takes and claims go for the storyboard `stem`: this folder only, or the team's
+    /// store when one is named (`STORYBOARD_WORKER=i/n` says where this machine starts).
+    pub(crate) fn storage(&self, stem: &str) -> Result<crate::run::Storage, crate::record::store::StoreError> {
+        let Some(s) = &self.store else {
+            return Ok(crate::run::Storage::default());
+        };
+        let team = crate::run::Team {
+            storyboard: stem.to_owned(),
+            lease: s.lease,
+            poll: s.poll,
+            worker: std::env::var("STORYBOARD_WORKER")
+                .ok()
+                .and_then(|w| crate::run::worker(&w)),
+        };
+        Ok(crate::run::Storage::shared(crate::record::store::open(&s.url)?, &team))
+    }
+
     /// The provider client, pointed at the in-process sandbox when there is one.
     pub(crate) fn provider_client(&self, sandbox_url: Option<String>) -> Provider {
         self.access.client(sandbox_url, self.fast_poll)
