@@ -403,33 +403,36 @@ fn write_json(out: &mut Vec<u8>, v: &impl serde::Serialize) {
 fn write_canonical(out: &mut Vec<u8>, m: &Map<String, Value>) {
     let mut keys: Vec<&String> = m.keys().collect();
     keys.sort_unstable();
-    out.push(b'{');
-    for (n, k) in keys.into_iter().enumerate() {
-        if n > 0 {
-            out.push(b',');
-        }
+    write_joined(out, (b'{', b'}'), keys, |out, k| {
         write_json(out, k);
         out.push(b':');
         write_value(out, &m[k]);
-    }
-    out.push(b'}');
+    });
 }
 
 fn write_value(out: &mut Vec<u8>, v: &Value) {
     match v {
         Value::Object(m) => write_canonical(out, m),
-        Value::Array(a) => {
-            out.push(b'[');
-            for (n, item) in a.iter().enumerate() {
-                if n > 0 {
-                    out.push(b',');
-                }
-                write_value(out, item);
-            }
-            out.push(b']');
-        }
+        Value::Array(a) => write_joined(out, (b'[', b']'), a, write_value),
         scalar => write_json(out, scalar),
     }
+}
+
+/// Appends `items` between `open` and `close`, separated by commas.
+fn write_joined<T>(
+    out: &mut Vec<u8>,
+    (open, close): (u8, u8),
+    items: impl IntoIterator<Item = T>,
+    mut each: impl FnMut(&mut Vec<u8>, T),
+) {
+    out.push(open);
+    for (n, item) in items.into_iter().enumerate() {
+        if n > 0 {
+            out.push(b',');
+        }
+        each(out, item);
+    }
+    out.push(close);
 }
 
 /// A price under one of the rules beyond Kling (`cost::rates`), read from the body as sent
