@@ -2,13 +2,14 @@
 //! and its cache key.
 
 use serde_json::{Map, Value, json};
-use std::collections::BTreeMap;
 
+use super::cast::Elements;
+use super::expand::Take;
 use super::resolve::Resolved;
 use super::template::MAX_VOICES;
-use super::{LocalFile, PlannedShot, Planner, Salt, Subst};
+use super::{LocalFile, PlannedShot, Planner, Salt, ShotCtx, Subst};
 use crate::digest::sha256_hex;
-use crate::facts::catalog::{ProviderKind, Voices};
+use crate::facts::catalog::{Kind, ProviderKind, Voices};
 use crate::facts::cost::Micros;
 use crate::storyboard::{ShotSpec, VoiceSpec};
 
@@ -20,92 +21,80 @@ pub(super) struct Prompt {
     pub(super) beats: Vec<String>,
     /// The characters `cast()` named, in `@ElementN` order.
     pub(super) cast: Vec<String>,
+    /// The voices: the shot's `voices:`, then those `voice()` named, in marker order.
+    pub(super) voices: Vec<String>,
+}
+
+/// Where a request goes: provider, endpoint id, Eachlabs version, kind (`None` outside the
+/// catalog).
+struct Target {
+    provider: ProviderKind,
+    endpoint: String,
+    version: Option<String>,
+    kind: Option<Kind>,
+}
+
+/// A shot's request body, built and checked, with what it needs besides the body.
+struct Request {
+    target: Target,
+    input: Map<String, Value>,
+    cast: Vec<String>,
+    voices: Vec<String>,
+    elements: Elements,
 }
 
 impl Planner<'_> {
-    /// One planned shot: its request body, price and cache key; `None` (with problems
-    /// reported) when the body cannot be built.
-    #[allow(clippy::too_many_arguments)]
+    /// One planned shot (`shot` the id of the shot it is a take of): its request body, price
+    /// and cache key; `None` (with problems reported) when the body cannot be built.
     pub(super) fn build(
         &mut self,
-        i: usize,
-        (id, shot): (&str, &str),
-        spec: &ShotSpec,
+        at: ShotCtx<'_>,
+        shot: &str,
         r: &Resolved,
         prompt: Prompt,
-        voices: Vec<String>,
-        take: u32,
-        takes: u32,
+        take: Take,
     ) -> Option<PlannedShot> {
-        let cast = prompt.cast.clone();
-        let elements = self.elements(i, id, r.endpoint, &cast, spec.references.len())?;
-        if elements.voiced && !r.audio {
-            let msg =
-                "a character with a voice needs audio: remove `generate_audio: false`, or the voice from the character";
-            self.shot_problem(i, id, "generate_audio", msg);
-            return None;
-        }
-        let mut input = self.body(i, id, spec, r, prompt, &voices)?;
-        if !elements.body.is_empty() {
-            input.insert("elements".into(), Value::Array(elements.body));
-        }
-        let (provider, endpoint, version, kind) = match (r.endpoint, &r.raw_id) {
-            (Some(ep), _) => (
-                ep.provider,
-                ep.id.to_owned(),
-                ep.version.map(str::to_owned),
-                Some(ep.kind),
-            ),
-            (None, Some(raw)) => (self.provider, raw.clone(), None, None),
-            (None, None) => return None,
-        };
-        if !self.conforms(i, id, spec, (provider, &endpoint), &mut input) {
-            return None;
-        }
-        let voiced = !voices.is_empty() || elements.voiced;
-        let (estimate, price_assumed, price_from) = self.price(spec, r, &input, voiced);
-        let take_no = (takes > 1).then_some(take);
-        let mut voice_samples: Vec<(String, String)> = voices
+        let req = self.request(at, r, prompt)?;
+        let voiced = !req.voices.is_empty() || req.elements.voiced;
+        let (estimate, price_assumed, price_from) = self.price(at.spec, r, &req.input, voiced);
+        let take_no = (take.of > 1).then_some(take.n);
+        let mut voice_samples: Vec<(String, String)> = req
+            .voices
             .iter()
             .enumerate()
             .filter(|(_, v)| self.samples.contains_key(*v))
             .map(|(n, v)| (format!("/voice_ids/{n}"), v.clone()))
             .collect();
-        voice_samples.extend(elements.samples);
+        voice_samples.extend(req.elements.samples);
         let mut local_files = r.local.clone();
-        local_files.extend(elements.local);
+        local_files.extend(req.elements.local);
         let substs = self.substs(&local_files, &voice_samples);
         let salt = Salt {
             take: take_no,
             redo: None,
         };
-        let request_key = request_key(provider, &endpoint, &input, &substs, salt);
-        let index = self.next_index;
-        self.next_index += 1;
-        for c in &r.chain {
-            self.refs
-                .push((index, i, c.shot_field.clone(), c.upstream.clone(), c.at));
-        }
+        let t = req.target;
+        let request_key = request_key(t.provider, &t.endpoint, &req.input, &substs, salt);
         Some(PlannedShot {
-            id: id.to_owned(),
+            id: at.name.to_owned(),
             shot: shot.to_owned(),
             redo: None,
-            spec_index: i,
+            spec_index: at.i,
             take: take_no,
             model: r.endpoint.map(|e| e.family.to_owned()),
-            provider,
-            endpoint,
-            version,
-            kind,
-            input,
+            provider: t.provider,
+            endpoint: t.endpoint,
+            version: t.version,
+            kind: t.kind,
+            input: req.input,
             local_files,
-            cast,
+            cast: req.cast,
             chain: r.chain.clone(),
             voice_samples,
             substs,
             seconds: r.seconds,
             audio: r.audio,
-            voices,
+            voices: req.voices,
             images: r.images,
             estimate,
             price_assumed,
@@ -114,31 +103,68 @@ impl Planner<'_> {
         })
     }
 
+    /// The request body with the shot's characters as elements, checked against the
+    /// endpoint's published input.
+    fn request(&mut self, at: ShotCtx<'_>, r: &Resolved, prompt: Prompt) -> Option<Request> {
+        let Prompt {
+            text,
+            beats,
+            cast,
+            voices,
+        } = prompt;
+        let mut elements = self.elements(at, r.endpoint, &cast, at.spec.references.len())?;
+        if elements.voiced && !r.audio {
+            let msg =
+                "a character with a voice needs audio: remove `generate_audio: false`, or the voice from the character";
+            self.problem(at, "generate_audio", msg);
+            return None;
+        }
+        let mut input = self.body(at, r, (text, beats), &voices)?;
+        if !elements.body.is_empty() {
+            input.insert("elements".into(), Value::Array(std::mem::take(&mut elements.body)));
+        }
+        let target = match (r.endpoint, &r.raw_id) {
+            (Some(ep), _) => Target {
+                provider: ep.provider,
+                endpoint: ep.id.to_owned(),
+                version: ep.version.map(str::to_owned),
+                kind: Some(ep.kind),
+            },
+            (None, Some(raw)) => Target {
+                provider: self.provider,
+                endpoint: raw.clone(),
+                version: None,
+                kind: None,
+            },
+            (None, None) => return None,
+        };
+        self.conforms(at, &target, &mut input).then_some(Request {
+            target,
+            input,
+            cast,
+            voices,
+            elements,
+        })
+    }
+
     /// The body against the provider's published input schema (`wire`), before it is priced,
     /// journaled or sent: each difference a problem at the field (`params.x` when the shot's
     /// `params:` gave it). A body for an endpoint with no snapshot passes.
-    fn conforms(
-        &mut self,
-        i: usize,
-        id: &str,
-        spec: &ShotSpec,
-        (provider, endpoint): (ProviderKind, &str),
-        input: &mut Map<String, Value>,
-    ) -> bool {
+    fn conforms(&mut self, at: ShotCtx<'_>, target: &Target, input: &mut Map<String, Value>) -> bool {
         let body = Value::Object(std::mem::take(input));
-        let found = super::wire::check(provider, endpoint, &body);
+        let found = super::wire::check(target.provider, &target.endpoint, &body);
         if let Value::Object(m) = body {
             *input = m;
         }
         let violations = found.unwrap_or_default();
         for v in &violations {
             let top = v.field.split(['.', '[']).next().unwrap_or_default();
-            let field = if spec.params.contains_key(top) {
+            let field = if at.spec.params.contains_key(top) {
                 format!("params.{}", v.field)
             } else {
                 v.field.clone()
             };
-            self.shot_problem(i, id, &field, v.message.clone());
+            self.problem(at, &field, v.message.clone());
         }
         violations.is_empty()
     }
@@ -160,7 +186,7 @@ impl Planner<'_> {
                 (price, ep.price_assumed, format!("table {}{note}", ep.price.read))
             }
             (None, Some(ep)) => {
-                let (pricing, from) = self.prices.for_endpoint(ep);
+                let (pricing, from) = self.overrides.prices.for_endpoint(ep);
                 let price = pricing.price(secs, r.audio, voices);
                 let table = ep.price.pricing.price(secs, r.audio, voices);
                 let from = match (&from, price, table) {
@@ -176,42 +202,40 @@ impl Planner<'_> {
         }
     }
 
-    /// The request body: the prompt, the resolved parameters and images, the voices, and the
-    /// shot's raw `params` (which may not override a field storyboard sets).
+    /// The request body: the prompt (or beats), the resolved parameters and images, the
+    /// voices, and the shot's raw `params` (which may not override a field storyboard sets).
     fn body(
         &mut self,
-        i: usize,
-        id: &str,
-        spec: &ShotSpec,
+        at: ShotCtx<'_>,
         r: &Resolved,
-        prompt: Prompt,
+        (text, beats): (Option<String>, Vec<String>),
         voices: &[String],
     ) -> Option<Map<String, Value>> {
         let mut input = Map::new();
-        if let Some(p) = prompt.text {
-            let p = self.prompt_text(i, id, "prompt", p, spec.motion.is_some())?;
-            input.insert("prompt".into(), json!(p));
+        if let Some(p) = text {
+            let p = self.prompt_text(at, "prompt", p, at.spec.motion.is_some())?;
+            input.insert("prompt".into(), Value::String(p));
         }
-        if !prompt.beats.is_empty() {
-            let mut beats = Vec::new();
-            for (n, (text, secs)) in prompt.beats.into_iter().zip(&r.beats).enumerate() {
+        if !beats.is_empty() {
+            let mut sent = Vec::with_capacity(beats.len());
+            for (n, (text, secs)) in beats.into_iter().zip(&r.beats).enumerate() {
                 let field = super::BEAT_FIELDS.get(n).copied().unwrap_or("beats");
-                let text = self.prompt_text(i, id, field, text, false)?;
-                beats.push(json!({ "prompt": text, "duration": secs.to_string() }));
+                let text = self.prompt_text(at, field, text, false)?;
+                sent.push(json!({ "prompt": text, "duration": secs.to_string() }));
             }
-            input.insert("multi_prompt".into(), Value::Array(beats));
+            input.insert("multi_prompt".into(), Value::Array(sent));
         }
         for (k, v) in &r.body {
             input.insert(k.clone(), v.clone());
         }
         if !voices.is_empty() {
-            let ids = self.voice_ids(i, id, r, &input, voices)?;
+            let ids = self.voice_ids(at, r, &input, voices)?;
             input.insert("voice_ids".into(), json!(ids));
         }
-        for (k, v) in &spec.params {
+        for (k, v) in &at.spec.params {
             if input.contains_key(k) {
                 let msg = format!("`{k}` is set by storyboard itself: use the shot's own field instead of `params`");
-                self.shot_problem(i, id, &format!("params.{k}"), msg);
+                self.problem(at, &format!("params.{k}"), msg);
                 return None;
             }
             input.insert(k.clone(), v.clone());
@@ -220,16 +244,16 @@ impl Planner<'_> {
     }
 
     /// A rendered prompt that says something and fits Kling's limit.
-    fn prompt_text(&mut self, i: usize, id: &str, field: &str, p: String, may_be_empty: bool) -> Option<String> {
+    fn prompt_text(&mut self, at: ShotCtx<'_>, field: &str, p: String, may_be_empty: bool) -> Option<String> {
         if p.trim().is_empty() && !may_be_empty {
-            self.shot_problem(i, id, field, "the prompt renders to nothing: write what the shot shows");
+            self.problem(at, field, "the prompt renders to nothing: write what the shot shows");
             return None;
         }
         let chars = p.chars().count();
         if chars > super::MAX_PROMPT_CHARS {
             let max = super::MAX_PROMPT_CHARS;
             let msg = format!("the prompt is {chars} characters; Kling takes at most {max}: shorten it");
-            self.shot_problem(i, id, field, msg);
+            self.problem(at, field, msg);
             return None;
         }
         Some(p)
@@ -239,53 +263,26 @@ impl Planner<'_> {
     /// voice stands as `<voice from …>` until it is created).
     fn voice_ids(
         &mut self,
-        i: usize,
-        id: &str,
+        at: ShotCtx<'_>,
         r: &Resolved,
         input: &Map<String, Value>,
         voices: &[String],
     ) -> Option<Vec<String>> {
-        let problem = if voices.len() > MAX_VOICES {
-            format!(
-                "{} voices ({}); Kling takes at most {MAX_VOICES} per shot: split the dialogue across shots",
-                voices.len(),
-                voices.join(", ")
-            )
-        } else if let Some(ep) = r.endpoint.filter(|ep| binds_voices(ep.family)) {
-            let family = ep.family;
-            let which = if ep.voices == Voices::Elements {
-                String::new()
-            } else {
-                format!(
-                    " (on {} only: its {} takes none)",
-                    kinds_binding(family),
-                    ep.kind.name()
-                )
-            };
-            format!(
-                "{family} binds voices to characters (elements){which}, not `voices`: give the character a voice under `cast:` and write `{{{{ cast(\"name\") }}}}` in the prompt, or use `model: kling-v2.6-pro` with a `start_image`"
-            )
-        } else if !r.endpoint.is_some_and(|ep| ep.voices == Voices::Ids) {
-            let ep = r
-                .endpoint
-                .map_or_else(|| r.raw_id.clone().unwrap_or_default(), |e| e.id.to_owned());
-            format!(
-                "`{ep}` takes no voices; only Kling v2.6 pro image-to-video does (give the shot a `start_image`, with `model: kling-v2.6-pro` and `provider: fal`)"
-            )
-        } else if input.get("generate_audio") == Some(&json!(false)) {
-            "voices need audio: remove `generate_audio: false` or the voices".to_owned()
-        } else {
-            let ids = voices
-                .iter()
-                .map(|v| match self.sb.voices.get(v) {
-                    Some(VoiceSpec::Id(id)) => id.clone(),
-                    Some(VoiceSpec::Sample(s)) => format!("<voice from {}>", s.sample),
-                    None => String::new(),
-                })
-                .collect();
-            return Some(ids);
+        let problem = match voice_refusal(r, input, voices) {
+            Some(problem) => problem,
+            None => {
+                let ids = voices
+                    .iter()
+                    .map(|v| match self.sb.voices.get(v) {
+                        Some(VoiceSpec::Id(id)) => id.clone(),
+                        Some(VoiceSpec::Sample(s)) => format!("<voice from {}>", s.sample),
+                        None => String::new(),
+                    })
+                    .collect();
+                return Some(ids);
+            }
         };
-        self.shot_problem(i, id, "voices", problem);
+        self.problem(at, "voices", problem);
         None
     }
 
@@ -302,6 +299,42 @@ impl Planner<'_> {
         });
         files.chain(voices).collect()
     }
+}
+
+/// Why these voices cannot go in `voice_ids` of this request, if they cannot.
+fn voice_refusal(r: &Resolved, input: &Map<String, Value>, voices: &[String]) -> Option<String> {
+    if voices.len() > MAX_VOICES {
+        return Some(format!(
+            "{} voices ({}); Kling takes at most {MAX_VOICES} per shot: split the dialogue across shots",
+            voices.len(),
+            voices.join(", ")
+        ));
+    }
+    if let Some(ep) = r.endpoint.filter(|ep| binds_voices(ep.family)) {
+        let family = ep.family;
+        let which = if ep.voices == Voices::Elements {
+            String::new()
+        } else {
+            format!(
+                " (on {} only: its {} takes none)",
+                kinds_binding(family),
+                ep.kind.name()
+            )
+        };
+        return Some(format!(
+            "{family} binds voices to characters (elements){which}, not `voices`: give the character a voice under `cast:` and write `{{{{ cast(\"name\") }}}}` in the prompt, or use `model: kling-v2.6-pro` with a `start_image`"
+        ));
+    }
+    if !r.endpoint.is_some_and(|ep| ep.voices == Voices::Ids) {
+        let ep = r
+            .endpoint
+            .map_or_else(|| r.raw_id.clone().unwrap_or_default(), |e| e.id.to_owned());
+        return Some(format!(
+            "`{ep}` takes no voices; only Kling v2.6 pro image-to-video does (give the shot a `start_image`, with `model: kling-v2.6-pro` and `provider: fal`)"
+        ));
+    }
+    (input.get("generate_audio") == Some(&json!(false)))
+        .then(|| "voices need audio: remove `generate_audio: false` or the voices".to_owned())
 }
 
 /// Whether some endpoint of the family binds voices through elements.
@@ -321,8 +354,9 @@ fn kinds_binding(family: &str) -> String {
     kinds.join(", ")
 }
 
-/// The cache key (DESIGN §5): sha256 of the canonical JSON of provider + endpoint + input +
-/// take, with local files by content hash instead of path or upload URL.
+/// The cache key: sha256 of the canonical JSON (keys sorted, no spaces) of provider +
+/// endpoint + input + take (+ redo), with local files by content hash instead of path or
+/// upload URL.
 pub(crate) fn request_key(
     provider: ProviderKind,
     endpoint: &str,
@@ -330,28 +364,75 @@ pub(crate) fn request_key(
     substs: &[Subst],
     salt: Salt,
 ) -> String {
-    let mut input = input.clone();
-    for s in substs {
-        super::set_field(&mut input, &s.field, json!(s.value));
-    }
-    let mut doc = json!({ "provider": provider, "endpoint": endpoint, "input": canonical(&Value::Object(input)), "take": salt.take });
+    let substituted;
+    let input = if substs.is_empty() {
+        input
+    } else {
+        let mut copy = input.clone();
+        for s in substs {
+            super::set_field(&mut copy, &s.field, Value::String(s.value.clone()));
+        }
+        substituted = copy;
+        &substituted
+    };
+    // The document's keys, written in sorted order: endpoint, input, provider, redo, take.
+    let mut text = Vec::with_capacity(512);
+    text.extend_from_slice(b"{\"endpoint\":");
+    write_json(&mut text, &endpoint);
+    text.extend_from_slice(b",\"input\":");
+    write_canonical(&mut text, input);
+    text.extend_from_slice(b",\"provider\":");
+    write_json(&mut text, &provider);
     if let Some(redo) = salt.redo {
-        doc["redo"] = json!(redo);
+        text.extend_from_slice(b",\"redo\":");
+        write_json(&mut text, &redo);
     }
-    let text = serde_json::to_string(&canonical(&doc)).unwrap_or_default();
-    format!("sha256:{}", sha256_hex(text.as_bytes()))
+    text.extend_from_slice(b",\"take\":");
+    write_json(&mut text, &salt.take);
+    text.push(b'}');
+    format!("sha256:{}", sha256_hex(&text))
 }
 
-/// The same value with every object's keys sorted (canonical JSON).
-pub(super) fn canonical(v: &Value) -> Value {
+/// Appends `v` as compact JSON.
+fn write_json(out: &mut Vec<u8>, v: &impl serde::Serialize) {
+    // Writing into a Vec cannot fail, and these values always serialize.
+    let _ = serde_json::to_writer(out, v);
+}
+
+/// Appends the object as canonical JSON: every object's keys sorted, no spaces.
+fn write_canonical(out: &mut Vec<u8>, m: &Map<String, Value>) {
+    let mut keys: Vec<&String> = m.keys().collect();
+    keys.sort_unstable();
+    write_joined(out, (b'{', b'}'), keys, |out, k| {
+        write_json(out, k);
+        out.push(b':');
+        write_value(out, &m[k]);
+    });
+}
+
+fn write_value(out: &mut Vec<u8>, v: &Value) {
     match v {
-        Value::Object(m) => {
-            let sorted: BTreeMap<&String, Value> = m.iter().map(|(k, v)| (k, canonical(v))).collect();
-            Value::Object(sorted.into_iter().map(|(k, v)| (k.clone(), v)).collect())
-        }
-        Value::Array(a) => Value::Array(a.iter().map(canonical).collect()),
-        other => other.clone(),
+        Value::Object(m) => write_canonical(out, m),
+        Value::Array(a) => write_joined(out, (b'[', b']'), a, write_value),
+        scalar => write_json(out, scalar),
     }
+}
+
+/// Appends `items` between `open` and `close`, separated by commas.
+fn write_joined<T>(
+    out: &mut Vec<u8>,
+    (open, close): (u8, u8),
+    items: impl IntoIterator<Item = T>,
+    mut each: impl FnMut(&mut Vec<u8>, T),
+) {
+    out.push(open);
+    for (n, item) in items.into_iter().enumerate() {
+        if n > 0 {
+            out.push(b',');
+        }
+        each(out, item);
+    }
+    out.push(close);
 }
 
 /// A price under one of the rules beyond Kling (`cost::rates`), read from the body as sent
@@ -388,6 +469,43 @@ fn rule_price(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::BTreeMap;
+
+    /// The same value with every object's keys sorted (the key's first definition).
+    fn canonical(v: &Value) -> Value {
+        match v {
+            Value::Object(m) => {
+                let sorted: BTreeMap<&String, Value> = m.iter().map(|(k, v)| (k, canonical(v))).collect();
+                Value::Object(sorted.into_iter().map(|(k, v)| (k.clone(), v)).collect())
+            }
+            Value::Array(a) => Value::Array(a.iter().map(canonical).collect()),
+            other => other.clone(),
+        }
+    }
+
+    #[test]
+    fn request_key_is_the_hash_of_the_sorted_document() {
+        let input: Map<String, Value> = serde_json::from_str(
+            r#"{"prompt":"a \"b\" é","duration":"5","x":[{"z":1,"a":2.5}],"cfg_scale":0.5,"generate_audio":true,"n":null}"#,
+        )
+        .unwrap();
+        let e = "fal-ai/kling-video/v2.6/pro/text-to-video";
+        for salt in [
+            Salt::default(),
+            Salt {
+                take: Some(2),
+                redo: Some(3),
+            },
+        ] {
+            let mut doc = json!({ "provider": ProviderKind::Fal, "endpoint": e, "input": canonical(&Value::Object(input.clone())), "take": salt.take });
+            if let Some(redo) = salt.redo {
+                doc["redo"] = json!(redo);
+            }
+            let text = serde_json::to_string(&canonical(&doc)).unwrap();
+            let expected = format!("sha256:{}", sha256_hex(text.as_bytes()));
+            assert_eq!(request_key(ProviderKind::Fal, e, &input, &[], salt), expected);
+        }
+    }
 
     #[test]
     fn request_key_ignores_key_order_and_uses_file_content() {

@@ -1,12 +1,12 @@
 //! The cast: characters defined once (`cast:`), checked once, and sent with every shot whose
-//! prompt names them with `{{ cast("mara") }}` as Kling elements (kling-v3-and-platform.md §2):
+//! prompt names them with `{{ cast("mara") }}` as Kling elements (`../shared/reference/kling-v3-and-platform.md` §2):
 //! `{frontal_image_url, reference_image_urls, video_url, voice_id}`, numbered `@Element1`… in
 //! the order the shot first names them.
 
 use serde_json::{Map, Value, json};
 
 use super::inputs::{Media, Source};
-use super::{Invalid, LocalFile, Planner};
+use super::{Invalid, LocalFile, Planner, ShotCtx};
 use crate::facts::catalog::{CATALOG, Endpoint, Kind};
 use crate::storyboard::{CastMember, VoiceSpec};
 
@@ -130,8 +130,7 @@ impl Planner<'_> {
     /// against its endpoint; `None` (with a problem) when they cannot be sent.
     pub(super) fn elements(
         &mut self,
-        i: usize,
-        id: &str,
+        at: ShotCtx<'_>,
         ep: Option<&Endpoint>,
         names: &[String],
         images: usize,
@@ -146,7 +145,7 @@ impl Planner<'_> {
             return Some(out);
         }
         if let Some(msg) = refusal(ep, names, &self.cast, images) {
-            self.shot_problem(i, id, "prompt", msg);
+            self.problem(at, "prompt", msg);
             return None;
         }
         for (n, name) in names.iter().enumerate() {

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use super::{PlannedShot, Planner};
+use super::{Chain, PlannedShot, Planner};
 
 impl Planner<'_> {
     /// Chained frames: every reference names one existing shot, not itself, with no cycles.
@@ -22,60 +22,70 @@ impl Planner<'_> {
     /// Each reference names another existing shot, and a frame inside its clip; `false` when
     /// one does not.
     fn check_refs(&mut self, shots: &[PlannedShot], index: &HashMap<String, usize>) -> bool {
-        let refs = std::mem::take(&mut self.refs);
         let mut ok = true;
-        for (at_shot, spec, field, upstream, at) in &refs {
-            let me = &shots[*at_shot].id;
-            let field = field.as_str();
-            match index.get(upstream.as_str()) {
-                Some(&u) if shots[u].id == *me => {
-                    ok = false;
-                    self.shot_problem(
-                        *spec,
-                        me,
-                        field,
-                        format!("`{upstream}` is this shot itself: a shot cannot start from its own clip"),
-                    );
-                }
-                Some(&u) => {
-                    if let Some(t) = at
-                        && (*t < 0.0 || *t > shots[u].seconds)
-                    {
-                        ok = false;
-                        self.shot_problem(
-                            *spec,
-                            me,
-                            field,
-                            format!("at {t} s is outside `{upstream}` (0–{} s)", shots[u].seconds),
-                        );
-                    }
-                }
-                None => {
-                    ok = false;
-                    let family: Vec<&str> = shots
-                        .iter()
-                        .filter(|s| {
-                            self.sb.shots[s.spec_index].id.as_deref() == Some(upstream.as_str())
-                                || s.id.starts_with(&format!("{upstream}-"))
-                        })
-                        .map(|s| s.id.as_str())
-                        .collect();
-                    let msg = if family.len() > 1 {
-                        format!(
-                            "`{upstream}` expands to several shots ({}): name one of them, e.g. `after: {}`",
-                            family.join(", "),
-                            family[0]
-                        )
-                    } else {
-                        let ids: Vec<&str> = shots.iter().map(|s| s.id.as_str()).collect();
-                        let hint = crate::problem::did_you_mean(upstream, ids.iter().copied());
-                        format!("no shot `{upstream}`{hint}")
-                    };
-                    self.shot_problem(*spec, me, field, msg);
-                }
+        for shot in shots {
+            for c in &shot.chain {
+                ok &= self.check_ref(shots, index, shot, c);
             }
         }
         ok
+    }
+
+    /// One reference: another existing shot, and a frame inside its clip.
+    fn check_ref(
+        &mut self,
+        shots: &[PlannedShot],
+        index: &HashMap<String, usize>,
+        shot: &PlannedShot,
+        c: &Chain,
+    ) -> bool {
+        let (me, spec, field, upstream) = (&shot.id, shot.spec_index, c.shot_field.as_str(), &c.upstream);
+        match index.get(upstream.as_str()) {
+            Some(&u) if shots[u].id == *me => {
+                self.shot_problem(
+                    spec,
+                    me,
+                    field,
+                    format!("`{upstream}` is this shot itself: a shot cannot start from its own clip"),
+                );
+                false
+            }
+            Some(&u) => match c.at {
+                Some(t) if t < 0.0 || t > shots[u].seconds => {
+                    let msg = format!("at {t} s is outside `{upstream}` (0–{} s)", shots[u].seconds);
+                    self.shot_problem(spec, me, field, msg);
+                    false
+                }
+                _ => true,
+            },
+            None => {
+                let msg = self.no_such_shot(shots, upstream);
+                self.shot_problem(spec, me, field, msg);
+                false
+            }
+        }
+    }
+
+    /// Why `upstream` names no shot: it expands to several, or it is misspelt.
+    fn no_such_shot(&self, shots: &[PlannedShot], upstream: &str) -> String {
+        let family: Vec<&str> = shots
+            .iter()
+            .filter(|s| {
+                self.sb.shots[s.spec_index].id.as_deref() == Some(upstream) || s.id.starts_with(&format!("{upstream}-"))
+            })
+            .map(|s| s.id.as_str())
+            .collect();
+        if family.len() > 1 {
+            format!(
+                "`{upstream}` expands to several shots ({}): name one of them, e.g. `after: {}`",
+                family.join(", "),
+                family[0]
+            )
+        } else {
+            let ids: Vec<&str> = shots.iter().map(|s| s.id.as_str()).collect();
+            let hint = crate::problem::did_you_mean(upstream, ids.iter().copied());
+            format!("no shot `{upstream}`{hint}")
+        }
     }
 
     /// The shots must not wait on each other in a cycle (reported once, at its first shot).

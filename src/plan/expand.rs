@@ -2,53 +2,94 @@
 //! planned shot per combination and take.
 
 use minijinja::Value as TValue;
-use serde_json::{Value, json};
-use std::collections::{BTreeMap, BTreeSet};
+use minijinja::value::merge_maps;
+use serde_json::Value;
+use std::collections::BTreeMap;
 
+use super::build::Prompt;
 use super::resolve::Resolved;
-use super::template::{self, Templates};
-use super::{Invalid, PlannedShot, Planner};
+use super::template::{self, Names, Template, Templates};
+use super::{Invalid, PlannedShot, Planner, Shootout, ShotCtx};
 use crate::storyboard::ShotSpec;
 
-/// A shot's compiled templates, by name.
-struct ShotTemplates {
-    id: Option<String>,
-    prompt: Option<String>,
-    /// The beats' prompt templates (`beats:`), in order.
-    beats: Vec<String>,
+/// What expanding the storyboard carries from shot to shot: the template engine, the names
+/// `voice()`/`cast()` take, the storyboard's `vars` as a template context, and the shots
+/// planned so far.
+pub(super) struct Expansion<'e, 's> {
+    pub(super) templates: &'e Templates<'s>,
+    pub(super) names: Names,
+    pub(super) vars: TValue,
+    pub(super) out: Vec<PlannedShot>,
 }
 
+/// A shot's compiled templates.
+struct ShotTemplates<'e> {
+    id: Option<Template<'e>>,
+    prompt: Option<Template<'e>>,
+    /// The beats' prompt templates (`beats:`), in order.
+    beats: Vec<Template<'e>>,
+}
+
+/// One model of a shot resolved, with its templates: what each of its takes is built from.
+#[derive(Clone, Copy)]
+struct Variant<'v, 'e> {
+    at: ShotCtx<'v>,
+    tmpl: &'v ShotTemplates<'e>,
+    resolved: &'v Resolved,
+}
+
+/// One combination of a shot's matrix: its template context, and the id a shot without
+/// `id:` gets.
+struct Combo {
+    ctx: TValue,
+    fallback_id: String,
+}
+
+/// A take of a shot: its number, and how many the shot has.
+#[derive(Clone, Copy)]
+pub(super) struct Take {
+    pub(super) n: u32,
+    pub(super) of: u32,
+}
+
+/// The axes of a shot's matrix: each variable and its values, in declaration order.
+type Axes<'v> = [(&'v str, &'v Vec<Value>)];
+
 impl<'a> Planner<'a> {
-    /// One storyboard shot expanded into planned shots (matrix × takes), appended to `out`.
-    pub(super) fn expand(
-        &mut self,
-        templates: &mut Templates<'a>,
-        vars: &BTreeMap<String, TValue>,
-        i: usize,
-        spec: &'a ShotSpec,
-        out: &mut Vec<PlannedShot>,
-    ) {
+    /// One storyboard shot expanded into planned shots (matrix × takes), appended to `ex.out`.
+    pub(super) fn expand<'e>(&mut self, ex: &mut Expansion<'e, 'a>, i: usize, spec: &'a ShotSpec) {
         let name = spec.id.clone().unwrap_or_else(|| format!("shots[{i}]"));
+        let at = ShotCtx {
+            i,
+            name: &name,
+            spec,
+            shootout: None,
+        };
         let before = self.problems.len();
-        let axes = self.matrix_axes(i, &name, spec);
-        let tmpl = self.shot_templates(templates, i, &name, spec);
-        let models = self.shootout_models(i, &name, spec);
+        let axes = self.matrix_axes(at);
+        let tmpl = self.shot_templates(ex.templates, at, spec);
+        let models = self.shootout_models(at);
         if models.is_empty() {
-            self.expand_model(templates, vars, (i, &name, spec), (&axes, &tmpl), before, out);
+            self.expand_model(ex, at, (&axes, &tmpl), before);
         }
-        let n = models.len() as u32;
-        for (take, m) in (1..).zip(models) {
-            self.shootout = Some((m, take, n));
-            self.expand_model(templates, vars, (i, &name, spec), (&axes, &tmpl), before, out);
+        let of = models.len() as u32;
+        for (take, model) in (1..).zip(models) {
+            let shootout = Shootout { model, take, of };
+            let at = ShotCtx {
+                shootout: Some(&shootout),
+                ..at
+            };
+            self.expand_model(ex, at, (&axes, &tmpl), before);
         }
-        self.shootout = None;
     }
 
     /// A shoot-out's models: the shot's `models:`, or `--compare`'s for a shot it names; empty
     /// for an ordinary shot. `models` with `model` or `takes` is a problem.
-    fn shootout_models(&mut self, i: usize, name: &str, spec: &ShotSpec) -> Vec<String> {
+    fn shootout_models(&mut self, at: ShotCtx<'_>) -> Vec<String> {
+        let (name, spec) = (at.name, at.spec);
         let named = |s: &String| glob::Pattern::new(s).is_ok_and(|p| p.matches(name));
-        let compared = self.compare.as_ref().filter(|(_, shots)| shots.iter().any(named));
+        let compare = &self.overrides.compare;
+        let compared = compare.as_ref().filter(|(_, shots)| shots.iter().any(named));
         let models = match (compared, &spec.models) {
             (Some((m, _)), _) => m.clone(),
             (None, Some(m)) => m.clone(),
@@ -67,7 +108,7 @@ impl<'a> Planner<'a> {
         };
         match problem {
             Some(m) => {
-                self.shot_problem(i, name, "models", m);
+                self.problem(at, "models", m);
                 Vec::new()
             }
             None => models,
@@ -77,273 +118,234 @@ impl<'a> Planner<'a> {
     /// The shot (or one shoot-out model's take of it) resolved and expanded over its matrix.
     fn expand_model(
         &mut self,
-        templates: &mut Templates<'a>,
-        vars: &BTreeMap<String, TValue>,
-        (i, name, spec): (usize, &str, &'a ShotSpec),
-        (axes, tmpl): (&[(&'a str, &'a Vec<Value>)], &ShotTemplates),
+        ex: &mut Expansion<'_, 'a>,
+        at: ShotCtx<'_>,
+        (axes, tmpl): (&Axes<'_>, &ShotTemplates<'_>),
         before: usize,
-        out: &mut Vec<PlannedShot>,
     ) {
-        let resolved = self.resolve(i, name, spec);
+        let resolved = self.resolve(at);
         if self.problems.len() > before {
             return;
         }
         let Some(resolved) = resolved else { return };
+        let variant = Variant {
+            at,
+            tmpl,
+            resolved: &resolved,
+        };
         let combos = cartesian(axes);
         for (c, combo) in combos.iter().enumerate() {
-            let mut ctx = vars.clone();
-            for (k, v) in combo {
-                ctx.insert((*k).to_owned(), TValue::from(minijinja::value::Serde(v)));
-            }
-            let fallback_id = match combos.len() {
-                1 => format!("shot-{}", i + 1),
-                _ => format!("shot-{}-{}", i + 1, c + 1),
+            let ctx = match combo.is_empty() {
+                true => ex.vars.clone(),
+                false => {
+                    let values = combo
+                        .iter()
+                        .map(|(k, v)| ((*k).to_owned(), TValue::from(minijinja::value::Serde(v))));
+                    merge_maps([ex.vars.clone(), TValue::from(values.collect::<BTreeMap<_, _>>())])
+                }
             };
-            self.takes(templates, &mut ctx, i, spec, tmpl, &resolved, fallback_id, out);
+            let fallback_id = match combos.len() {
+                1 => format!("shot-{}", at.i + 1),
+                _ => format!("shot-{}-{}", at.i + 1, c + 1),
+            };
+            self.takes(ex, variant, &Combo { ctx, fallback_id });
         }
     }
 
     /// The matrix's axes: every value a non-empty list, in declaration order.
-    fn matrix_axes(&mut self, i: usize, name: &str, spec: &'a ShotSpec) -> Vec<(&'a str, &'a Vec<Value>)> {
+    fn matrix_axes<'s>(&mut self, at: ShotCtx<'s>) -> Vec<(&'s str, &'s Vec<Value>)> {
         let mut axes: Vec<(&str, &Vec<Value>)> = Vec::new();
-        for (k, v) in &spec.matrix {
+        for (k, v) in &at.spec.matrix {
             match v.as_array() {
                 Some(list) if !list.is_empty() => axes.push((k, list)),
-                Some(_) => self.shot_problem(
-                    i,
-                    name,
-                    &format!("matrix.{k}"),
-                    "the list is empty: give at least one value",
-                ),
-                None => self.shot_problem(
-                    i,
-                    name,
+                Some(_) => self.problem(at, &format!("matrix.{k}"), "the list is empty: give at least one value"),
+                None => self.problem(
+                    at,
                     &format!("matrix.{k}"),
                     format!("must be a list of values, e.g. `{k}: [a, b]` (got {})", kind_of(v)),
                 ),
             }
         }
-        match spec.takes {
-            Some(0) => self.shot_problem(i, name, "takes", "must be at least 1"),
-            Some(n) if n > super::MAX_TAKES => self.shot_problem(
-                i,
-                name,
+        match at.spec.takes {
+            Some(0) => self.problem(at, "takes", "must be at least 1"),
+            Some(n) if n > super::MAX_TAKES => self.problem(
+                at,
                 "takes",
                 format!("{n} takes: at most {} takes of one shot per render", super::MAX_TAKES),
             ),
             _ => {}
         }
-
         axes
     }
 
     /// The shot's id and prompt templates, compiled and checked for undefined variables once.
-    fn shot_templates(
+    fn shot_templates<'e>(
         &mut self,
-        templates: &mut Templates<'a>,
-        i: usize,
-        name: &str,
+        templates: &'e Templates<'a>,
+        at: ShotCtx<'_>,
         spec: &'a ShotSpec,
-    ) -> ShotTemplates {
-        let mut known: BTreeSet<String> = self.sb.vars.keys().cloned().collect();
-        known.extend(spec.matrix.keys().cloned());
-        known.insert("shot".into());
-        let id_tmpl = match &spec.id {
-            Some(src) => self.compile(templates, "id", src, &known, i, name),
-            None => None,
-        };
+    ) -> ShotTemplates<'e> {
+        let id = spec.id.as_ref().and_then(|src| self.compile(templates, at, "id", src));
         let mut beats = Vec::new();
         for (n, b) in spec.beats.iter().flatten().enumerate() {
             let field: &'static str = super::BEAT_FIELDS.get(n).copied().unwrap_or("beats");
-            if let Some(t) = self.compile(templates, field, &b.prompt, &known, i, name) {
-                beats.push(t);
-            }
+            beats.extend(self.compile(templates, at, field, &b.prompt));
         }
-        let prompt_tmpl = match &spec.prompt {
-            Some(src) => self.compile(templates, "prompt", src, &known, i, name),
-            None => {
-                if spec.motion.is_none() && spec.beats.is_none() {
-                    self.shot_problem(
-                        i,
-                        name,
-                        "prompt",
-                        "missing: every shot needs a prompt (motion-control shots may omit it)",
-                    );
-                }
-                None
-            }
-        };
+        let prompt = spec
+            .prompt
+            .as_ref()
+            .and_then(|src| self.compile(templates, at, "prompt", src));
+        if spec.prompt.is_none() && spec.motion.is_none() && spec.beats.is_none() {
+            self.problem(
+                at,
+                "prompt",
+                "missing: every shot needs a prompt (motion-control shots may omit it)",
+            );
+        }
         for v in &spec.voices {
             if !self.voice_names.contains(v) {
-                self.unknown_voice(i, name, v);
+                self.unknown_voice(at, v);
             }
         }
-
-        ShotTemplates {
-            id: id_tmpl,
-            prompt: prompt_tmpl,
-            beats,
-        }
+        ShotTemplates { id, prompt, beats }
     }
 
     /// One combination's takes: ids and prompts rendered, each take built.
-    #[allow(clippy::too_many_arguments)]
-    fn takes(
-        &mut self,
-        templates: &Templates<'a>,
-        ctx: &mut BTreeMap<String, TValue>,
-        i: usize,
-        spec: &'a ShotSpec,
-        tmpl: &ShotTemplates,
-        resolved: &Resolved,
-        fallback_id: String,
-        out: &mut Vec<PlannedShot>,
-    ) {
-        let name = spec.id.clone().unwrap_or_else(|| format!("shots[{i}]"));
-        let (first, takes) = match &self.shootout {
-            Some((_, take, n)) => (*take, *n),
-            None => (1, spec.takes.unwrap_or(1).max(1)),
+    fn takes(&mut self, ex: &mut Expansion<'_, 'a>, v: Variant<'_, '_>, combo: &Combo) {
+        let (first, last, of) = match v.at.shootout {
+            Some(s) => (s.take, s.take, s.of),
+            None => {
+                let n = v.at.spec.takes.unwrap_or(1).max(1);
+                (1, n, n)
+            }
         };
-        let last = if self.shootout.is_some() { first } else { takes };
-        for take in first..=last {
-            let index = out.len();
-            ctx.insert(
-                "shot".into(),
-                TValue::from(minijinja::value::Serde(json!({ "index": index }))),
-            );
-            let base = match &tmpl.id {
-                Some(t) => match templates.render(t, ctx, &self.voice_names, &[]) {
+        for n in first..=last {
+            self.take(ex, v, combo, Take { n, of });
+        }
+    }
+
+    /// One take: its id and prompt rendered, its request built into `ex.out`.
+    fn take(&mut self, ex: &mut Expansion<'_, 'a>, v: Variant<'_, '_>, combo: &Combo, take: Take) {
+        let index = ex.out.len();
+        let base = match &v.tmpl.id {
+            Some(t) => {
+                let ctx = merge_maps([
+                    combo.ctx.clone(),
+                    minijinja::context! { shot => minijinja::context! { index } },
+                ]);
+                match t.render(&ctx, &ex.names.voices) {
                     Ok((text, _)) => text.trim().to_owned(),
-                    Err(e) => {
-                        self.template_problem(i, &name, "id", &e);
-                        continue;
-                    }
-                },
-                None => fallback_id.clone(),
-            };
-            let id = if takes > 1 {
-                format!("{base}-take{take}")
-            } else {
-                base.clone()
-            };
-            if let Err(m) = check_id(&id) {
-                self.shot_problem(i, &id, "id", m);
-                continue;
+                    Err(e) => return self.template_problem(v.at, "id", &e),
+                }
             }
-            ctx.insert(
-                "shot".into(),
-                TValue::from(minijinja::value::Serde(json!({ "index": index, "id": id }))),
-            );
-            let Some((prompt, voices)) = self.render_prompt(templates, ctx, i, &id, spec, tmpl) else {
-                continue;
-            };
-            if let Some(shot) = self.build(i, (&id, &base), spec, resolved, prompt, voices, take, takes) {
-                out.push(shot);
-            }
+            None => combo.fallback_id.clone(),
+        };
+        let id = match take.of > 1 {
+            true => format!("{base}-take{}", take.n),
+            false => base.clone(),
+        };
+        if let Err(m) = check_id(&id) {
+            return self.problem(v.at.named(&id), "id", m);
+        }
+        let at = v.at.named(&id);
+        let shot = minijinja::context! { index, id => id.as_str() };
+        let ctx = merge_maps([combo.ctx.clone(), minijinja::context! { shot }]);
+        let Some(prompt) = self.render_prompt(ex, Variant { at, ..v }, &ctx) else {
+            return;
+        };
+        if let Some(shot) = self.build(at, &base, v.resolved, prompt, take) {
+            ex.out.push(shot);
         }
     }
 
     /// The shot's prompt (or beats) rendered: `voice()` and `cast()` numbered across them.
-    fn render_prompt(
-        &mut self,
-        templates: &Templates<'a>,
-        ctx: &BTreeMap<String, TValue>,
-        i: usize,
-        id: &str,
-        spec: &ShotSpec,
-        tmpl: &ShotTemplates,
-    ) -> Option<(super::build::Prompt, Vec<String>)> {
+    fn render_prompt(&mut self, ex: &Expansion<'_, 'a>, v: Variant<'_, '_>, ctx: &TValue) -> Option<Prompt> {
         let mut state = template::Rendered {
-            voices: spec.voices.clone(),
+            voices: v.at.spec.voices.clone(),
             ..template::Rendered::default()
         };
         let mut text = None;
-        if let Some(t) = &tmpl.prompt {
-            match templates.render_with_cast(t, ctx, &self.voice_names, &self.cast_names, &state) {
-                Ok(r) => {
-                    text = Some(r.text.clone());
-                    state = r;
-                }
-                Err(e) => {
-                    self.template_problem(i, id, "prompt", &e);
-                    return None;
-                }
-            }
-        }
         let mut beats = Vec::new();
-        for t in &tmpl.beats {
-            match templates.render_with_cast(t, ctx, &self.voice_names, &self.cast_names, &state) {
+        let parts = v
+            .tmpl
+            .prompt
+            .iter()
+            .map(|t| (t, "prompt"))
+            .chain(v.tmpl.beats.iter().map(|t| (t, "beats")));
+        for (t, field) in parts {
+            match t.render_with_cast(ctx, &ex.names, state) {
                 Ok(r) => {
-                    beats.push(r.text.clone());
-                    state = r;
+                    state = template::Rendered {
+                        text: String::new(),
+                        ..r
+                    };
+                    match field {
+                        "prompt" => text = Some(r.text),
+                        _ => beats.push(r.text),
+                    }
                 }
                 Err(e) => {
-                    self.template_problem(i, id, "beats", &e);
+                    self.template_problem(v.at, field, &e);
                     return None;
                 }
             }
         }
-        let prompt = super::build::Prompt {
+        Some(Prompt {
             text,
             beats,
             cast: state.cast,
-        };
-        Some((prompt, state.voices))
+            voices: state.voices,
+        })
     }
 
-    /// Compiles a shot's template as `<field><i>`; its name, when it has no problems.
-    #[allow(clippy::too_many_arguments)]
-    pub(super) fn compile(
+    /// Compiles one of the shot's templates (written at `field`) and checks that it uses only
+    /// variables `vars:`, the matrix or `shot` define; the template, when it has no problems.
+    fn compile<'e>(
         &mut self,
-        templates: &mut Templates<'a>,
+        templates: &'e Templates<'a>,
+        at: ShotCtx<'_>,
         field: &'static str,
         src: &'a str,
-        known: &BTreeSet<String>,
-        i: usize,
-        name: &str,
-    ) -> Option<String> {
-        let tname = format!("{field}{i}");
-        match templates.compile(tname.clone(), src) {
-            Ok(()) => {
-                let missing = templates.check(&tname, known);
+    ) -> Option<Template<'e>> {
+        let sb = self.sb;
+        let known = |v: &str| v == "shot" || sb.vars.contains_key(v) || at.spec.matrix.contains_key(v);
+        match templates.compile(src) {
+            Ok(t) => {
+                let missing = templates.check(&t, known);
                 for e in &missing {
-                    self.template_problem(i, name, field, e);
+                    self.template_problem(at, field, e);
                 }
-                missing.is_empty().then_some(tname)
+                missing.is_empty().then_some(t)
             }
             Err(e) => {
-                self.template_problem(i, name, field, &e);
+                self.template_problem(at, field, &e);
                 None
             }
         }
     }
 
-    pub(super) fn template_problem(&mut self, i: usize, shot: &str, field: &str, e: &template::TemplateError) {
-        let at = e.line.map(|l| format!(" (template line {l})")).unwrap_or_default();
-        let mut msg = format!("{}{at}", e.message);
+    pub(super) fn template_problem(&mut self, at: ShotCtx<'_>, field: &str, e: &template::TemplateError) {
+        let line = e.line.map(|l| format!(" (template line {l})")).unwrap_or_default();
+        let mut msg = format!("{}{line}", e.message);
         if e.message.starts_with("undefined variable") {
             let mut names: Vec<&str> = self.sb.vars.keys().map(String::as_str).collect();
-            names.extend(self.sb.shots[i].matrix.keys().map(String::as_str));
+            names.extend(self.sb.shots[at.i].matrix.keys().map(String::as_str));
             msg.push_str(&format!(
                 "; define it under `vars:` or the shot's `matrix:` (defined: {})",
                 crate::problem::listed(&names)
             ));
         }
-        self.shot_problem(i, shot, field, msg);
+        self.problem(at, field, msg);
     }
 
-    pub(super) fn unknown_voice(&mut self, i: usize, shot: &str, v: &str) {
+    pub(super) fn unknown_voice(&mut self, at: ShotCtx<'_>, v: &str) {
         let names: Vec<&str> = self.voice_names.iter().map(String::as_str).collect();
         let hint = crate::problem::did_you_mean(v, names.iter().copied());
-        self.shot_problem(
-            i,
-            shot,
-            "voices",
-            format!(
-                "unknown voice `{v}`{hint}; define it under `voices:` (defined: {})",
-                crate::problem::listed(&names)
-            ),
+        let msg = format!(
+            "unknown voice `{v}`{hint}; define it under `voices:` (defined: {})",
+            crate::problem::listed(&names)
         );
+        self.problem(at, "voices", msg);
     }
 }
 
@@ -358,7 +360,7 @@ pub(super) fn kind_of(v: &Value) -> &'static str {
     }
 }
 
-pub(super) fn cartesian<'v>(axes: &[(&'v str, &'v Vec<Value>)]) -> Vec<Vec<(&'v str, &'v Value)>> {
+pub(super) fn cartesian<'v>(axes: &Axes<'v>) -> Vec<Vec<(&'v str, &'v Value)>> {
     let mut out: Vec<Vec<(&str, &Value)>> = vec![Vec::new()];
     for (k, values) in axes {
         out = out
@@ -384,6 +386,7 @@ pub(crate) fn check_id(id: &str) -> Result<(), Invalid> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn cartesian_product_keeps_declaration_order() {

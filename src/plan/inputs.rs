@@ -2,23 +2,32 @@
 //! reference, and voice samples.
 
 use camino::{Utf8Path, Utf8PathBuf};
-use serde_json::{Map, Value, json};
+use serde_json::json;
 
-use super::{Chain, Invalid, LocalFile, Planner};
+use super::resolve::Resolved;
+use super::{Chain, Invalid, LocalFile, Planner, ShotCtx};
 use crate::digest::sha256_file;
 use crate::facts::catalog;
 use crate::storyboard::{ImageSpec, Motion};
 
-/// Image inputs: extensions and the largest size (protocol.md §2: Kling images ≤ 10 MB).
+/// Image inputs: extensions and the largest size (`../shared/reference/protocol.md` §2: Kling images ≤ 10 MB).
 const IMAGE_EXTENSIONS: &[&str] = &["jpg", "jpeg", "png", "webp"];
 const IMAGE_MAX_BYTES: u64 = 10 * 1024 * 1024;
-/// Reference videos for motion control: mp4/mov, ≤ 100 MB (protocol.md §2).
+/// Reference videos for motion control: mp4/mov, ≤ 100 MB (`../shared/reference/protocol.md` §2).
 const VIDEO_EXTENSIONS: &[&str] = &["mp4", "mov"];
-/// Kling takes videos up to 100 MB (protocol.md §2); above 90 MiB they go up in parts, as
+/// Kling takes videos up to 100 MB (`../shared/reference/protocol.md` §2); above 90 MiB they go up in parts, as
 /// fal's own JS client sends them. Voice samples are uploaded the same way.
 const UPLOAD_MAX_BYTES: u64 = 100 * 1024 * 1024;
-/// Voice samples for `create-voice` (protocol.md §3: ".mp3/.wav audio or .mp4/.mov video").
+/// Voice samples for `create-voice` (`../shared/reference/protocol.md` §3: ".mp3/.wav audio or .mp4/.mov video").
 const SAMPLE_EXTENSIONS: &[&str] = &["wav", "mp3", "m4a", "mp4", "mov"];
+
+/// Where an input goes: the storyboard field it is written at (problems name it) and the
+/// body field (a name, or a JSON pointer into a list).
+#[derive(Clone, Copy)]
+pub(super) struct Slot<'f> {
+    pub(super) field: &'f str,
+    pub(super) body: &'f str,
+}
 
 /// An image, video or sample input: a URL, or a local file (uploaded once by content).
 #[derive(Debug, Clone, PartialEq)]
@@ -46,59 +55,36 @@ impl Planner<'_> {
         Ok((path, sha))
     }
 
-    pub(super) fn motion(
-        &mut self,
-        i: usize,
-        name: &str,
-        m: &Motion,
-        body: &mut Map<String, Value>,
-        local: &mut Vec<LocalFile>,
-    ) -> f64 {
-        self.media(
-            i,
-            name,
-            "motion.image",
-            "image_url",
-            &m.image,
-            Media::Image,
-            body,
-            local,
-        );
-        self.media(
-            i,
-            name,
-            "motion.video",
-            "video_url",
-            &m.video,
-            Media::Video,
-            body,
-            local,
-        );
+    /// Motion control's image and reference video, orientation and sound; the seconds of the
+    /// output (the reference video's, bounded by what the orientation allows).
+    pub(super) fn motion(&mut self, at: ShotCtx<'_>, m: &Motion, r: &mut Resolved) -> f64 {
+        let image = Slot {
+            field: "motion.image",
+            body: "image_url",
+        };
+        self.media(at, image, &m.image, Media::Image, r);
+        let video = Slot {
+            field: "motion.video",
+            body: "video_url",
+        };
+        self.media(at, video, &m.video, Media::Video, r);
         if !catalog::ORIENTATIONS.contains(&m.orientation.as_str()) {
-            self.shot_problem(
-                i,
-                name,
-                "motion.orientation",
-                format!("`{}` is not allowed (allowed: image, video)", m.orientation),
-            );
+            let msg = format!("`{}` is not allowed (allowed: image, video)", m.orientation);
+            self.problem(at, "motion.orientation", msg);
         }
-        body.insert("character_orientation".into(), json!(m.orientation));
-        body.insert(
+        r.body.insert("character_orientation".into(), json!(m.orientation));
+        r.body.insert(
             "keep_original_sound".into(),
             json!(m.keep_original_sound.unwrap_or(true)),
         );
         let max = catalog::motion_max_seconds(&m.orientation);
         match m.seconds {
             Some(s) if !(3.0..=max).contains(&s) => {
-                self.shot_problem(
-                    i,
-                    name,
-                    "motion.seconds",
-                    format!(
-                        "{s} s is outside 3–{max} s, the reference video length Kling accepts with orientation `{}`",
-                        m.orientation
-                    ),
+                let msg = format!(
+                    "{s} s is outside 3–{max} s, the reference video length Kling accepts with orientation `{}`",
+                    m.orientation
                 );
+                self.problem(at, "motion.seconds", msg);
                 max
             }
             Some(s) => s.ceil(),
@@ -107,60 +93,38 @@ impl Planner<'_> {
     }
 
     /// An image input: a URL or local file, or a frame of another shot (checked once all ids are known).
-    #[allow(clippy::too_many_arguments)]
-    pub(super) fn image(
-        &mut self,
-        i: usize,
-        name: &str,
-        field: &str,
-        body_field: &str,
-        value: &ImageSpec,
-        body: &mut Map<String, Value>,
-        local: &mut Vec<LocalFile>,
-        chain: &mut Vec<Chain>,
-    ) {
-        let (upstream, at) = match value {
-            ImageSpec::Source(s) => return self.media(i, name, field, body_field, s, Media::Image, body, local),
+    pub(super) fn image(&mut self, at: ShotCtx<'_>, slot: Slot<'_>, value: &ImageSpec, r: &mut Resolved) {
+        let (upstream, at_s) = match value {
+            ImageSpec::Source(s) => return self.media(at, slot, s, Media::Image, r),
             ImageSpec::After(a) => (a.after.clone(), None),
             ImageSpec::FrameOf(f) => (f.frame_of.clone(), Some(f.at)),
         };
-        let shown = match at {
+        let shown = match at_s {
             None => format!("<last frame of {upstream}>"),
             Some(t) => format!("<frame of {upstream} at {t} s>"),
         };
-        body.insert(body_field.into(), json!(shown));
-        chain.push(Chain {
-            field: body_field.to_owned(),
-            shot_field: field.to_owned(),
+        r.body.insert(slot.body.into(), json!(shown));
+        r.chain.push(Chain {
+            field: slot.body.to_owned(),
+            shot_field: slot.field.to_owned(),
             upstream,
             upstream_index: usize::MAX,
-            at,
+            at: at_s,
         });
     }
 
     /// A media input: an https URL, or a local file checked and hashed once.
-    #[allow(clippy::too_many_arguments)]
-    pub(super) fn media(
-        &mut self,
-        i: usize,
-        name: &str,
-        field: &str,
-        body_field: &str,
-        value: &str,
-        media: Media,
-        body: &mut Map<String, Value>,
-        local: &mut Vec<LocalFile>,
-    ) {
-        super::set_field(body, body_field, json!(value));
+    pub(super) fn media(&mut self, at: ShotCtx<'_>, slot: Slot<'_>, value: &str, media: Media, r: &mut Resolved) {
+        super::set_field(&mut r.body, slot.body, json!(value));
         match self.source(value, media) {
             Ok(Source::Url(_)) => {}
-            Ok(Source::Local { written, path, sha256 }) => local.push(LocalFile {
-                field: body_field.into(),
+            Ok(Source::Local { written, path, sha256 }) => r.local.push(LocalFile {
+                field: slot.body.into(),
                 written,
                 path,
                 sha256,
             }),
-            Err(m) => self.shot_problem(i, name, field, m),
+            Err(m) => self.problem(at, slot.field, m),
         }
     }
 

@@ -21,7 +21,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use crate::facts::catalog::{self, Kind, ProviderKind};
 use crate::facts::cost::Micros;
 use crate::problem::Problem;
-use crate::storyboard::{self, Source, StoryboardFile, VoiceSpec};
+use crate::storyboard::{self, ShotSpec, Source, StoryboardFile, VoiceSpec};
 use template::Templates;
 
 /// The default model family.
@@ -342,45 +342,99 @@ impl Plan {
         self.shots.iter().map(|s| s.seconds).sum()
     }
 
-    /// The plan as the JSON document `plan --json` prints (DESIGN §3).
-    pub(crate) fn to_json(&self) -> Value {
-        json!({
-            "version": 1,
-            "source": self.source,
-            "title": self.title,
-            "provider": self.provider,
-            "model": self.family,
-            "output": self.output,
-            "concurrency": self.concurrency,
-            "total_usd": self.total(),
-            "total_seconds": self.seconds(),
-            "unpriced": self.unpriced(),
-            "budget_usd": self.budget,
-            "within_budget": self.budget.map(|b| self.unpriced() == 0 && self.total() <= b),
-            "warnings": self.warnings,
-            "voices_to_create": self.voices_to_create.iter().map(|v| json!({
-                "name": v.name, "sample": v.written, "sha256": v.sha256, "estimated_usd": null,
-            })).collect::<Vec<_>>(),
-            "shots": self.shots.iter().map(|s| json!({
-                "id": s.id,
-                "provider": s.provider,
-                "endpoint": s.endpoint,
-                "version": s.version,
-                "kind": s.kind,
-                "input": s.input,
-                "seconds": s.seconds,
-                "audio": s.audio,
-                "voices": s.voices,
-                "images": s.images,
-                "estimated_usd": s.estimate,
-                "price_assumed": s.price_assumed,
-                "price_from": s.price_from,
-                "request_key": if s.chain.is_empty() { json!(s.request_key) } else { Value::Null },
-                "after": s.chain.iter().map(|c| json!({"field": c.field, "shot": c.upstream, "at": c.at})).collect::<Vec<_>>(),
-                "take": s.take,
-                "model": s.model,
-            })).collect::<Vec<_>>(),
-        })
+    /// The plan as the JSON document `plan --json` prints, serialized straight from the plan
+    /// (nothing copied into an intermediate value).
+    pub(crate) fn to_json(&self) -> PlanJson<'_> {
+        let unpriced = self.unpriced();
+        let total = self.total();
+        PlanJson {
+            version: 1,
+            source: &self.source,
+            title: &self.title,
+            provider: self.provider,
+            model: &self.family,
+            output: &self.output,
+            concurrency: self.concurrency,
+            total_usd: total,
+            total_seconds: self.seconds(),
+            unpriced,
+            budget_usd: self.budget,
+            within_budget: self.budget.map(|b| unpriced == 0 && total <= b),
+            warnings: &self.warnings,
+            voices_to_create: self.voices_to_create.iter().map(VoiceJson).collect(),
+            shots: self.shots.iter().map(ShotJson).collect(),
+        }
+    }
+}
+
+/// The document `plan --json` prints (its fields in this order).
+#[derive(Serialize)]
+pub(crate) struct PlanJson<'p> {
+    version: u32,
+    source: &'p str,
+    title: &'p Option<String>,
+    provider: ProviderKind,
+    model: &'p str,
+    output: &'p Utf8PathBuf,
+    concurrency: u32,
+    total_usd: Micros,
+    total_seconds: f64,
+    unpriced: usize,
+    budget_usd: Option<Micros>,
+    within_budget: Option<bool>,
+    warnings: &'p [String],
+    voices_to_create: Vec<VoiceJson<'p>>,
+    shots: Vec<ShotJson<'p>>,
+}
+
+/// A voice to create, as `plan --json` shows it.
+struct VoiceJson<'p>(&'p VoiceToCreate);
+
+impl Serialize for VoiceJson<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let v = self.0;
+        let mut m = s.serialize_map(Some(4))?;
+        m.serialize_entry("name", &v.name)?;
+        m.serialize_entry("sample", &v.written)?;
+        m.serialize_entry("sha256", &v.sha256)?;
+        m.serialize_entry("estimated_usd", &())?;
+        m.end()
+    }
+}
+
+/// A shot as `plan --json` shows it.
+struct ShotJson<'p>(&'p PlannedShot);
+
+impl Serialize for ShotJson<'_> {
+    fn serialize<S: serde::Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let s = self.0;
+        let mut m = ser.serialize_map(Some(18))?;
+        m.serialize_entry("id", &s.id)?;
+        m.serialize_entry("provider", &s.provider)?;
+        m.serialize_entry("endpoint", &s.endpoint)?;
+        m.serialize_entry("version", &s.version)?;
+        m.serialize_entry("kind", &s.kind)?;
+        m.serialize_entry("input", &s.input)?;
+        m.serialize_entry("seconds", &s.seconds)?;
+        m.serialize_entry("audio", &s.audio)?;
+        m.serialize_entry("voices", &s.voices)?;
+        m.serialize_entry("images", &s.images)?;
+        m.serialize_entry("estimated_usd", &s.estimate)?;
+        m.serialize_entry("price_assumed", &s.price_assumed)?;
+        m.serialize_entry("price_from", &s.price_from)?;
+        let key = s.chain.is_empty().then_some(&s.request_key);
+        m.serialize_entry("request_key", &key)?;
+        let after: Vec<Value> = s
+            .chain
+            .iter()
+            .map(|c| json!({"field": c.field, "shot": c.upstream, "at": c.at}))
+            .collect();
+        m.serialize_entry("after", &after)?;
+        m.serialize_entry("take", &s.take)?;
+        m.serialize_entry("model", &s.model)?;
+        m.end()
     }
 }
 
@@ -416,8 +470,9 @@ fn with_value_problems(src: &Source, overrides: &Overrides, broken: storyboard::
 struct Planner<'a> {
     src: &'a Source,
     sb: &'a StoryboardFile,
+    /// The command line's settings (`--provider`, prices, `--compare`).
+    overrides: &'a Overrides,
     provider: ProviderKind,
-    cli_provider: Option<ProviderKind>,
     family: String,
     problems: Vec<Problem>,
     voice_names: BTreeSet<String>,
@@ -427,37 +482,55 @@ struct Planner<'a> {
     cast: BTreeMap<String, cast::Character>,
     /// Sampled voices by name.
     samples: BTreeMap<String, VoiceToCreate>,
-    /// Chained references to check once every id is known: (shot index in the plan, spec, field, upstream, at).
-    refs: Vec<(usize, usize, String, String, Option<f64>)>,
-    /// Index the next built shot will have in the plan.
-    next_index: usize,
     file_hashes: HashMap<Utf8PathBuf, Result<String, Invalid>>,
-    prices: crate::facts::prices::Prices,
-    /// `--compare`: (models, shots).
-    compare: Option<(Vec<String>, Vec<String>)>,
-    /// While a shoot-out expands: the model of this take, and (take, takes).
-    shootout: Option<(String, u32, u32)>,
+}
+
+/// The storyboard shot being planned, as every check of it needs it: where it is, how
+/// problems name it, what it says, and in a shoot-out which model's take is being built.
+#[derive(Clone, Copy)]
+struct ShotCtx<'s> {
+    /// `shots[i]`.
+    i: usize,
+    /// The shot as problems name it: its rendered id once known, else its `id:` as written,
+    /// else `shots[i]`.
+    name: &'s str,
+    /// The shot as written.
+    spec: &'s ShotSpec,
+    /// In a shoot-out: the model of the take being built.
+    shootout: Option<&'s Shootout>,
+}
+
+impl<'s> ShotCtx<'s> {
+    /// The same shot named otherwise (by its rendered id).
+    fn named<'n>(self, name: &'n str) -> ShotCtx<'n>
+    where
+        's: 'n,
+    {
+        ShotCtx { name, ..self }
+    }
+}
+
+/// One take of a shoot-out: its model, its take number, and how many takes (models) there are.
+struct Shootout {
+    model: String,
+    take: u32,
+    of: u32,
 }
 
 impl<'a> Planner<'a> {
-    fn new(src: &'a Source, sb: &'a StoryboardFile, overrides: &Overrides) -> Planner<'a> {
+    fn new(src: &'a Source, sb: &'a StoryboardFile, overrides: &'a Overrides) -> Planner<'a> {
         Planner {
             src,
             sb,
+            overrides,
             provider: overrides.provider.unwrap_or(ProviderKind::Fal),
-            cli_provider: overrides.provider,
             family: DEFAULT_FAMILY.to_owned(),
             problems: Vec::new(),
             voice_names: sb.voices.keys().cloned().collect(),
             cast_names: sb.cast.keys().cloned().collect(),
             cast: BTreeMap::new(),
             samples: BTreeMap::new(),
-            refs: Vec::new(),
-            next_index: 0,
             file_hashes: HashMap::new(),
-            prices: overrides.prices.clone(),
-            compare: overrides.compare.clone(),
-            shootout: None,
         }
     }
 
@@ -474,6 +547,11 @@ impl<'a> Planner<'a> {
             .lines()
             .position(|l| l.starts_with(&format!("{key}:")))
             .map(|i| (i + 1, 1))
+    }
+
+    /// A problem of the shot `at`, at its `field`.
+    fn problem(&mut self, at: ShotCtx<'_>, field: &str, message: impl Into<String>) {
+        self.shot_problem(at.i, at.name, field, message);
     }
 
     fn shot_problem(&mut self, spec: usize, shot: &str, field: &str, message: impl Into<String>) {
@@ -515,7 +593,7 @@ impl<'a> Planner<'a> {
         }
         if let Some(p) = &sb.provider {
             match ProviderKind::parse(p) {
-                Some(k) => self.provider = self.cli_provider.unwrap_or(k),
+                Some(k) => self.provider = self.overrides.provider.unwrap_or(k),
                 None => self.top("provider", format!("unknown provider `{p}` (allowed: fal, eachlabs)")),
             }
         }
@@ -589,18 +667,25 @@ impl<'a> Planner<'a> {
             );
             return Vec::new();
         }
-        let mut templates = Templates::new();
-        let mut shots = Vec::with_capacity(sb.shots.len());
+        let templates = Templates::new();
         let vars: BTreeMap<String, TValue> = sb
             .vars
             .iter()
             .map(|(k, v)| (k.clone(), TValue::from(minijinja::value::Serde(v))))
             .collect();
+        let mut ex = expand::Expansion {
+            templates: &templates,
+            names: template::Names {
+                voices: std::rc::Rc::new(self.voice_names.clone()),
+                cast: std::rc::Rc::new(self.cast_names.clone()),
+            },
+            vars: TValue::from(vars),
+            out: Vec::with_capacity(sb.shots.len()),
+        };
         for (i, spec) in sb.shots.iter().enumerate() {
-            self.expand(&mut templates, &vars, i, spec, &mut shots);
+            self.expand(&mut ex, i, spec);
         }
-
-        shots
+        ex.out
     }
 
     /// How many shots the storyboard expands to, counted before expanding (saturating).
@@ -678,7 +763,7 @@ impl<'a> Planner<'a> {
             shots,
             warnings,
             voices_to_create: self.samples.values().cloned().collect(),
-            price_note: self.prices.note(),
+            price_note: self.overrides.prices.note(),
             frontals: self.frontals(),
         }
     }

@@ -4,8 +4,8 @@
 
 use serde_json::{Map, Value, json};
 
-use super::inputs::Media;
-use super::{Chain, Invalid, LocalFile, Planner};
+use super::inputs::{Media, Slot};
+use super::{Chain, Invalid, LocalFile, Planner, ShotCtx};
 use crate::facts::catalog::{self, Endpoint, Kind, ProviderKind};
 use crate::facts::cost::Micros;
 use crate::storyboard::{Duration, ShotSpec};
@@ -39,16 +39,17 @@ impl Planner<'_> {
 
     /// Everything about a shot that does not depend on its matrix values: the endpoint and
     /// the parameters. Reports problems; `None` when the shot cannot be resolved.
-    pub(super) fn resolve(&mut self, i: usize, name: &str, spec: &ShotSpec) -> Option<Resolved> {
+    pub(super) fn resolve(&mut self, at: ShotCtx<'_>) -> Option<Resolved> {
+        let spec = at.spec;
         if let Some(p) = spec.price_usd
             && Micros::from_usd(p).is_none()
         {
             let msg = format!("{p} is not an amount of dollars: write the price of one render, a number ≥ 0");
-            self.shot_problem(i, name, "price_usd", msg);
+            self.problem(at, "price_usd", msg);
         }
-        let kind = self.shot_kind(i, name, spec);
-        let family = self.shot_model(i, name, spec)?;
-        let ep = match self.choose_endpoint(i, name, spec, &family, kind)? {
+        let kind = self.shot_kind(at);
+        let family = self.shot_model(at)?;
+        let ep = match self.choose_endpoint(at, &family, kind)? {
             EndpointChoice::Known(e) => e,
             EndpointChoice::Raw(id) => return Some(self.raw(spec, id)),
         };
@@ -65,22 +66,21 @@ impl Planner<'_> {
         };
         let mut params = Params {
             planner: self,
-            shot: i,
-            name,
+            at,
             ep,
             set: spec.params(),
         };
         params.all(&mut r);
         params.beats(spec, &mut r);
-        self.images(i, name, spec, ep, &mut r);
-        self.references(i, name, spec, ep, &mut r);
+        self.images(at, ep, &mut r);
+        self.references(at, ep, &mut r);
         Some(r)
     }
 
     /// The shot's model: its own `model:`, else the storyboard's.
-    fn shot_model(&mut self, i: usize, name: &str, spec: &ShotSpec) -> Option<String> {
-        let m = match (&self.shootout, &spec.model) {
-            (Some((m, _, _)), _) => m.clone(),
+    fn shot_model(&mut self, at: ShotCtx<'_>) -> Option<String> {
+        let m = match (at.shootout, &at.spec.model) {
+            (Some(s), _) => s.model.clone(),
             (None, Some(m)) => m.clone(),
             (None, None) => return Some(self.family.clone()),
         };
@@ -93,24 +93,23 @@ impl Planner<'_> {
             "unknown model `{m}`{hint} (allowed: {}; see `storyboard models`)",
             fams.join(", ")
         );
-        self.shot_problem(i, name, "model", msg);
+        self.problem(at, "model", msg);
         None
     }
 
     /// What the shot's inputs make it: motion control, image- or text-to-video.
-    fn shot_kind(&mut self, i: usize, name: &str, spec: &ShotSpec) -> Kind {
+    fn shot_kind(&mut self, at: ShotCtx<'_>) -> Kind {
+        let spec = at.spec;
         if spec.end_image.is_some() && spec.start_image.is_none() {
-            self.shot_problem(
-                i,
-                name,
+            self.problem(
+                at,
                 "end_image",
                 "an end image needs a start image: add `start_image:` (image-to-video), or remove `end_image`",
             );
         }
         if spec.motion.is_some() && (spec.start_image.is_some() || spec.end_image.is_some()) {
-            self.shot_problem(
-                i,
-                name,
+            self.problem(
+                at,
                 "motion",
                 "a motion-control shot takes its image from `motion.image`: remove `start_image`/`end_image`",
             );
@@ -128,22 +127,13 @@ impl Planner<'_> {
 
     /// The endpoint: the shot's own `endpoint:` (in the catalog or not), else the model's
     /// endpoint of this kind.
-    fn choose_endpoint(
-        &mut self,
-        i: usize,
-        name: &str,
-        spec: &ShotSpec,
-        family: &str,
-        kind: Kind,
-    ) -> Option<EndpointChoice> {
+    fn choose_endpoint(&mut self, at: ShotCtx<'_>, family: &str, kind: Kind) -> Option<EndpointChoice> {
+        let spec = at.spec;
         let Some(id) = &spec.endpoint else {
-            let end = spec.end_image.is_some();
-            return self
-                .catalog_endpoint(i, name, family, kind, end)
-                .map(EndpointChoice::Known);
+            return self.catalog_endpoint(at, family, kind).map(EndpointChoice::Known);
         };
         if let Err(m) = check_endpoint_id(id, self.provider) {
-            self.shot_problem(i, name, "endpoint", m);
+            self.problem(at, "endpoint", m);
             return None;
         }
         match catalog::by_id(self.provider, id) {
@@ -154,20 +144,19 @@ impl Planner<'_> {
                     e.kind.name(),
                     kind.name()
                 );
-                self.shot_problem(i, name, "endpoint", msg);
+                self.problem(at, "endpoint", msg);
                 None
             }
             None => {
                 if spec.price_usd.is_none() {
-                    self.shot_problem(
-                        i,
-                        name,
+                    self.problem(
+                        at,
                         "price_usd",
                         format!("endpoint `{id}` is not in the catalog, so its price is unknown: add `price_usd:` (the price of one render)"),
                     );
                 }
                 if spec.start_image.is_some() || spec.end_image.is_some() || spec.motion.is_some() {
-                    self.shot_problem(i, name, "endpoint", format!("endpoint `{id}` is not in the catalog, so storyboard does not know its image fields: pass them under `params:`"));
+                    self.problem(at, "endpoint", format!("endpoint `{id}` is not in the catalog, so storyboard does not know its image fields: pass them under `params:`"));
                 }
                 Some(EndpointChoice::Raw(id.clone()))
             }
@@ -175,14 +164,8 @@ impl Planner<'_> {
     }
 
     /// The model's endpoint for this kind of shot, or a problem naming the models that have one.
-    fn catalog_endpoint(
-        &mut self,
-        i: usize,
-        name: &str,
-        family: &str,
-        kind: Kind,
-        end_image: bool,
-    ) -> Option<&'static Endpoint> {
+    fn catalog_endpoint(&mut self, at: ShotCtx<'_>, family: &str, kind: Kind) -> Option<&'static Endpoint> {
+        let end_image = at.spec.end_image.is_some();
         if let Some(e) = catalog::select_for(family, self.provider, kind, end_image) {
             return Some(e);
         }
@@ -209,7 +192,7 @@ impl Planner<'_> {
                 fams.join(", ")
             )
         };
-        self.shot_problem(i, name, field, advice);
+        self.problem(at, field, advice);
         None
     }
 
@@ -234,7 +217,8 @@ impl Planner<'_> {
 
     /// Reference images (`references:`), sent as `image_urls`: each an https URL or a local
     /// file uploaded before the request (its place in the list kept for the key).
-    fn references(&mut self, i: usize, name: &str, spec: &ShotSpec, ep: &Endpoint, r: &mut Resolved) {
+    fn references(&mut self, at: ShotCtx<'_>, ep: &Endpoint, r: &mut Resolved) {
+        let spec = at.spec;
         if spec.references.is_empty() || !ep.references {
             return;
         }
@@ -243,40 +227,31 @@ impl Planner<'_> {
                 "{} reference images; at most {MAX_REFERENCES} are sent in one request",
                 spec.references.len()
             );
-            self.shot_problem(i, name, "references", msg);
+            self.problem(at, "references", msg);
             return;
         }
         r.body.insert("image_urls".into(), json!(spec.references));
         for (n, value) in spec.references.iter().enumerate() {
             let (field, pointer) = (format!("references[{n}]"), format!("/image_urls/{n}"));
-            self.media(
-                i,
-                name,
-                &field,
-                &pointer,
-                value,
-                Media::Image,
-                &mut r.body,
-                &mut r.local,
-            );
+            let slot = Slot {
+                field: &field,
+                body: &pointer,
+            };
+            self.media(at, slot, value, Media::Image, r);
             r.images += 1;
         }
     }
 
     /// Start and end images, and motion control's inputs.
-    fn images(&mut self, i: usize, name: &str, spec: &ShotSpec, ep: &Endpoint, r: &mut Resolved) {
-        if let (Some(img), Some(field)) = (&spec.start_image, ep.start_image_field) {
+    fn images(&mut self, at: ShotCtx<'_>, ep: &Endpoint, r: &mut Resolved) {
+        let spec = at.spec;
+        if let (Some(img), Some(body)) = (&spec.start_image, ep.start_image_field) {
             r.images += 1;
-            self.image(
-                i,
-                name,
-                "start_image",
-                field,
-                img,
-                &mut r.body,
-                &mut r.local,
-                &mut r.chain,
-            );
+            let slot = Slot {
+                field: "start_image",
+                body,
+            };
+            self.image(at, slot, img, r);
         }
         if spec.end_image.is_some() && spec.start_image.is_some() && ep.end_image_field.is_none() {
             let takers = families_with(|e| e.end_image_field.is_some() && e.provider == ep.provider);
@@ -284,25 +259,20 @@ impl Planner<'_> {
                 "{} takes no end image (`{}`): remove `end_image`, or set `model:` to one that does ({takers})",
                 ep.family, ep.id
             );
-            self.shot_problem(i, name, "end_image", msg);
+            self.problem(at, "end_image", msg);
         }
-        if let (Some(img), Some(field)) = (&spec.end_image, ep.end_image_field)
+        if let (Some(img), Some(body)) = (&spec.end_image, ep.end_image_field)
             && spec.start_image.is_some()
         {
             r.images += 1;
-            self.image(
-                i,
-                name,
-                "end_image",
-                field,
-                img,
-                &mut r.body,
-                &mut r.local,
-                &mut r.chain,
-            );
+            let slot = Slot {
+                field: "end_image",
+                body,
+            };
+            self.image(at, slot, img, r);
         }
         if let Some(m) = &spec.motion {
-            r.seconds = self.motion(i, name, m, &mut r.body, &mut r.local);
+            r.seconds = self.motion(at, m, r);
             r.images += 1;
             r.audio = m.keep_original_sound.unwrap_or(true);
         }
@@ -323,8 +293,7 @@ fn families_with(f: impl Fn(&Endpoint) -> bool) -> String {
 /// The model parameters of one shot, each checked against its endpoint.
 struct Params<'p, 'a> {
     planner: &'p mut Planner<'a>,
-    shot: usize,
-    name: &'p str,
+    at: ShotCtx<'p>,
     ep: &'static Endpoint,
     set: crate::storyboard::Params,
 }
@@ -332,8 +301,9 @@ struct Params<'p, 'a> {
 impl Params<'_, '_> {
     /// duration, aspect_ratio, negative_prompt, cfg_scale and generate_audio, each explicit.
     fn all(&mut self, r: &mut Resolved) {
-        let d = self.planner.sb.defaults.clone();
-        let (ep, s) = (self.ep, self.set.clone());
+        let sb = self.planner.sb;
+        let d = &sb.defaults;
+        let (ep, s) = (self.ep, std::mem::take(&mut self.set));
         let dur = pick(&s.duration, &d.duration);
         if self.takes(
             "duration",
@@ -416,10 +386,10 @@ impl Params<'_, '_> {
     /// `defaults` that is wrong for every model was reported once, at `defaults`).
     fn for_endpoint(&mut self, from: SetIn, field: &str, wrong: Wrong) {
         match from {
-            SetIn::Shot => self.planner.shot_problem(self.shot, self.name, field, wrong.m),
+            SetIn::Shot => self.planner.problem(self.at, field, wrong.m),
             SetIn::Defaults if !wrong.for_every_model => {
                 let msg = format!("`defaults.{field}`: {}; set `{field}:` on this shot", wrong.m.0);
-                self.planner.shot_problem(self.shot, self.name, field, msg);
+                self.planner.problem(self.at, field, msg);
             }
             SetIn::Defaults => {}
         }
@@ -506,7 +476,7 @@ impl Params<'_, '_> {
     }
 
     fn problem(&mut self, field: &str, m: impl Into<String>) {
-        self.planner.shot_problem(self.shot, self.name, field, m.into());
+        self.planner.problem(self.at, field, m.into());
     }
 
     /// Whether the endpoint takes `field`; a shot that sets one it does not take is a problem
@@ -515,7 +485,7 @@ impl Params<'_, '_> {
         if !taken && matches!(set, Some((_, SetIn::Shot))) {
             let (kind, id) = (self.ep.kind.name(), self.ep.id);
             let msg = format!("{kind} ({id}) does not take `{field}`{why}: remove it from the shot");
-            self.planner.shot_problem(self.shot, self.name, field, msg);
+            self.planner.problem(self.at, field, msg);
         }
         taken
     }
@@ -523,7 +493,7 @@ impl Params<'_, '_> {
     /// A bad value is the shot's problem when the shot set it (`defaults` are checked once).
     fn strict(&mut self, from: SetIn, field: &str, m: Invalid) {
         if from == SetIn::Shot {
-            self.planner.shot_problem(self.shot, self.name, field, m);
+            self.planner.problem(self.at, field, m);
         }
     }
 }
@@ -585,7 +555,7 @@ pub(super) fn check_endpoint_id(id: &str, provider: ProviderKind) -> Result<(), 
     }
 }
 
-/// The most beats in one multi-shot (kling-v3-and-platform.md §2).
+/// The most beats in one multi-shot (`../shared/reference/kling-v3-and-platform.md` §2).
 pub(super) const MAX_BEATS: usize = 6;
 /// The most reference images in one request (O3: 7 without a video element; §2).
 pub(super) const MAX_REFERENCES: usize = 7;

@@ -2,14 +2,15 @@
 
 use minijinja::{Environment, ErrorKind, UndefinedBehavior, Value};
 use std::cell::RefCell;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
+use std::rc::Rc;
 
 /// Work one template render may do (minijinja fuel: about one unit per instruction). A prompt
 /// with a loop over a few hundred items uses a few thousand; nested loops over huge ranges
 /// stop here instead of hanging the planner.
 pub(crate) const TEMPLATE_FUEL: u64 = 100_000;
 
-/// Kling accepts at most two voices per task (protocol.md §3, `voice_ids`).
+/// Kling accepts at most two voices per task (`../shared/reference/protocol.md` §3, `voice_ids`).
 pub(crate) const MAX_VOICES: usize = 2;
 
 thread_local! {
@@ -18,11 +19,20 @@ thread_local! {
 }
 
 struct VoiceScope {
-    known: BTreeSet<String>,
+    known: Rc<BTreeSet<String>>,
     used: Vec<String>,
     /// Cast names defined under `cast:`, and those `cast()` was called on (element order).
-    cast_known: BTreeSet<String>,
+    cast_known: Rc<BTreeSet<String>>,
     cast_used: Vec<String>,
+}
+
+/// The names `voice()` and `cast()` accept: the storyboard's voices and characters.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Names {
+    /// Under `voices:`.
+    pub voices: Rc<BTreeSet<String>>,
+    /// Under `cast:`.
+    pub cast: Rc<BTreeSet<String>>,
 }
 
 /// A rendered template: the text, the voices `voice()` numbered and the characters `cast()`
@@ -47,10 +57,16 @@ pub(crate) struct TemplateError {
 }
 
 /// The template engine with the `voice()` helper, for templates borrowed from a storyboard.
+/// Templates are compiled on their own, not kept in the engine: a shot's templates are
+/// dropped once the shot is planned, so planning holds one shot's templates at a time.
 pub(crate) struct Templates<'s> {
     env: Environment<'s>,
     globals: BTreeSet<String>,
 }
+
+/// One compiled template.
+#[derive(Debug)]
+pub(crate) struct Template<'e>(minijinja::Template<'e, 'e>);
 
 impl Default for Templates<'_> {
     fn default() -> Self {
@@ -71,25 +87,23 @@ impl<'s> Templates<'s> {
         Templates { env, globals }
     }
 
-    /// Compiles `source` under `name` (never ending in `.html`/`.json`, which would auto-escape).
-    pub(crate) fn compile(&mut self, name: String, source: &'s str) -> Result<(), TemplateError> {
-        self.env
-            .add_template_owned(name, source)
+    /// Compiles `source` (never auto-escaped).
+    pub(crate) fn compile<'e>(&'e self, source: &'e str) -> Result<Template<'e>, TemplateError> {
+        let env: &'e Environment<'e> = &self.env;
+        env.template_from_str(source)
+            .map(Template)
             .map_err(|e| from_minijinja(&e))
     }
 
-    /// Lists every variable template `name` uses that `known` does not define (with the line
-    /// of its first use), so all undefined variables are reported in one pass.
-    pub(crate) fn check(&self, name: &str, known: &BTreeSet<String>) -> Vec<TemplateError> {
-        let Ok(tmpl) = self.env.get_template(name) else {
-            return Vec::new();
-        };
-        let source = tmpl.source();
-        let mut missing: Vec<String> = tmpl
-            .undeclared_variables(false)
-            .into_iter()
-            .filter(|v| !known.contains(v) && !self.globals.contains(v))
-            .collect();
+    /// Lists every variable template `t` uses that is not `known` (with the line of its first
+    /// use), so all undefined variables are reported in one pass.
+    pub(crate) fn check(&self, t: &Template<'_>, known: impl Fn(&str) -> bool) -> Vec<TemplateError> {
+        let source = t.0.source();
+        let mut missing: Vec<String> =
+            t.0.undeclared_variables(false)
+                .into_iter()
+                .filter(|v| !known(v) && !self.globals.contains(v))
+                .collect();
         missing.sort();
         missing
             .into_iter()
@@ -99,51 +113,40 @@ impl<'s> Templates<'s> {
             })
             .collect()
     }
+}
 
-    /// Renders `source` with `ctx`; returns the text and the voices (names) it called `voice()` on.
+impl Template<'_> {
+    /// Renders with `ctx`; returns the text and the voices (names) it called `voice()` on.
     pub(crate) fn render(
         &self,
-        name: &str,
-        ctx: &BTreeMap<String, Value>,
-        voices: &BTreeSet<String>,
-        preset: &[String],
+        ctx: &Value,
+        voices: &Rc<BTreeSet<String>>,
     ) -> Result<(String, Vec<String>), TemplateError> {
-        let none = Rendered::default();
-        self.render_with_cast(
-            name,
-            ctx,
-            voices,
-            &BTreeSet::new(),
-            &Rendered {
-                voices: preset.to_vec(),
-                ..none
-            },
-        )
-        .map(|r| (r.text, r.voices))
+        let names = Names {
+            voices: Rc::clone(voices),
+            cast: Rc::default(),
+        };
+        self.render_with_cast(ctx, &names, Rendered::default())
+            .map(|r| (r.text, r.voices))
     }
 
     /// Renders with `voice()` and `cast()`, numbering on from what `before` used (the prompt and
     /// beats of one shot share the numbers).
     pub(crate) fn render_with_cast(
         &self,
-        name: &str,
-        ctx: &BTreeMap<String, Value>,
-        voices: &BTreeSet<String>,
-        cast: &BTreeSet<String>,
-        before: &Rendered,
+        ctx: &Value,
+        names: &Names,
+        before: Rendered,
     ) -> Result<Rendered, TemplateError> {
         VOICES.with(|v| {
             *v.borrow_mut() = Some(VoiceScope {
-                known: voices.clone(),
-                used: before.voices.clone(),
-                cast_known: cast.clone(),
-                cast_used: before.cast.clone(),
+                known: Rc::clone(&names.voices),
+                used: before.voices,
+                cast_known: Rc::clone(&names.cast),
+                cast_used: before.cast,
             });
         });
-        let out = self
-            .env
-            .get_template(name)
-            .and_then(|t| t.render(Value::from(minijinja::value::Serde(ctx))));
+        let out = self.0.render(ctx);
         let scope = VOICES.with(|v| v.borrow_mut().take());
         let (voices, cast) = scope.map(|s| (s.used, s.cast_used)).unwrap_or_default();
         match out {
@@ -266,9 +269,9 @@ mod tests {
     fn check_reports_every_undefined_variable_with_its_line() {
         let t = Templates::new();
         let src = "hello {{ a }}\n{{ b }} and {{ c.x }} {{ voice('m') }}";
-        let mut t = t;
-        t.compile("p".into(), src).unwrap();
-        let errs = t.check("p", &known(&["a"]));
+        let p = t.compile(src).unwrap();
+        let defined = known(&["a"]);
+        let errs = t.check(&p, |v| defined.contains(v));
         assert_eq!(
             errs,
             vec![
@@ -287,18 +290,16 @@ mod tests {
     #[test]
     fn voice_markers_number_voices_in_order_of_use() {
         let t = Templates::new();
-        let voices = known(&["mara", "tomas"]);
-        let mut t = t;
-        t.compile(
-            "p".into(),
-            "{{ voice('tomas') }} hi {{ voice('mara') }} {{ voice('tomas') }}",
-        )
-        .unwrap();
-        let (text, used) = t.render("p", &BTreeMap::new(), &voices, &[]).unwrap();
+        let voices = Rc::new(known(&["mara", "tomas"]));
+        let p = t
+            .compile("{{ voice('tomas') }} hi {{ voice('mara') }} {{ voice('tomas') }}")
+            .unwrap();
+        let empty = minijinja::context! {};
+        let (text, used) = p.render(&empty, &voices).unwrap();
         assert_eq!(text, "<<<voice_1>>> hi <<<voice_2>>> <<<voice_1>>>");
         assert_eq!(used, ["tomas", "mara"]);
-        t.compile("bad".into(), "{{ voice('mra') }}").unwrap();
-        let err = t.render("bad", &BTreeMap::new(), &voices, &[]).unwrap_err();
+        let bad = t.compile("{{ voice('mra') }}").unwrap();
+        let err = bad.render(&empty, &voices).unwrap_err();
         assert!(err.message.contains("did you mean `mara`"), "{}", err.message);
     }
 
@@ -310,8 +311,8 @@ mod tests {
 
     #[test]
     fn syntax_errors_carry_the_line() {
-        let mut t = Templates::new();
-        let err = t.compile("p".into(), "ok\n{{ broken").unwrap_err();
+        let t = Templates::new();
+        let err = t.compile("ok\n{{ broken").unwrap_err();
         assert_eq!(err.line, Some(2));
         assert!(err.message.contains("syntax"), "{}", err.message);
     }

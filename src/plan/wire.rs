@@ -112,22 +112,9 @@ fn violations(snap: &Snapshot, endpoint: &str, e: &jsonschema::ValidationError<'
     match &e.kind {
         ValidationErrorKind::AdditionalProperties { unexpected } => unexpected
             .iter()
-            .map(|name| {
-                let known = if at.is_empty() {
-                    snap.fields.iter().map(String::as_str).collect()
-                } else {
-                    Vec::new()
-                };
-                let hint = crate::problem::did_you_mean(name, known.iter().copied());
-                let takes = if at.is_empty() {
-                    format!("; it takes {}", known.join(", "))
-                } else {
-                    String::new()
-                };
-                Violation {
-                    field: join(name),
-                    message: format!("`{endpoint}` takes no field `{name}` {per}{hint}{takes}"),
-                }
+            .map(|name| Violation {
+                field: join(name),
+                message: unknown_field(snap, endpoint, &at, name),
             })
             .collect(),
         ValidationErrorKind::Required { property } => {
@@ -158,6 +145,22 @@ fn violations(snap: &Snapshot, endpoint: &str, e: &jsonschema::ValidationError<'
         }
         _ => one(at.clone(), format!("{e} ({per} of `{endpoint}`)")),
     }
+}
+
+/// What a field the schema does not list is told: a suggestion, and at the top level the
+/// fields the endpoint takes.
+fn unknown_field(snap: &Snapshot, endpoint: &str, at: &str, name: &str) -> String {
+    let per = format!("per its published input ({})", snap.source);
+    let known: Vec<&str> = match at.is_empty() {
+        true => snap.fields.iter().map(String::as_str).collect(),
+        false => Vec::new(),
+    };
+    let hint = crate::problem::did_you_mean(name, known.iter().copied());
+    let takes = match at.is_empty() {
+        true => format!("; it takes {}", known.join(", ")),
+        false => String::new(),
+    };
+    format!("`{endpoint}` takes no field `{name}` {per}{hint}{takes}")
 }
 
 /// A value as a message shows it: strings bare-quoted, the rest as JSON.
