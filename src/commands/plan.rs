@@ -17,8 +17,7 @@ pub(crate) fn plan(args: cli::PlanArgs) -> Result<i32, Error> {
     let out = plan.output.clone();
     crate::decide::add_redos(&mut plan, &crate::record::folder::Folder::open(&out)).map_err(UsageError::Picks)?;
     if args.json {
-        let mut json = plan.to_json();
-        json["concurrency"] = concurrency.get().into();
+        let json = plan.to_json(u32::try_from(concurrency.get()).unwrap_or(u32::MAX));
         report::stdout(&(serde_json::to_string_pretty(&json).unwrap_or_default() + "\n"));
     } else {
         report::stdout(&report::summary::plan(&plan, concurrency));

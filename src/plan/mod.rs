@@ -344,7 +344,9 @@ impl Plan {
 
     /// The plan as the JSON document `plan --json` prints, serialized straight from the plan
     /// (nothing copied into an intermediate value).
-    pub(crate) fn to_json(&self) -> PlanJson<'_> {
+    /// The `plan --json` document; `concurrency` is the resolved setting (flag, storyboard or
+    /// default), which the plan itself does not decide.
+    pub(crate) fn to_json(&self, concurrency: u32) -> PlanJson<'_> {
         let unpriced = self.unpriced();
         let total = self.total();
         PlanJson {
@@ -354,7 +356,7 @@ impl Plan {
             provider: self.provider,
             model: &self.family,
             output: &self.output,
-            concurrency: self.concurrency,
+            concurrency,
             total_usd: total,
             total_seconds: self.seconds(),
             unpriced,
