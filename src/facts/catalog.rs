@@ -1,4 +1,4 @@
-//! The model catalog (DESIGN §2): which endpoint a shot goes to, what each endpoint's
+//! The model catalog (../shared/DESIGN.md §2): which endpoint a shot goes to, what each endpoint's
 //! request body looks like (field names differ between versions), and its list price.
 
 use serde::Serialize;
@@ -203,7 +203,7 @@ const fn fal(family: &'static str, kind: Kind, id: &'static str, price: Price) -
     }
 }
 
-/// Kling 3.0 pro/standard (kling-v3-and-platform.md §1–2, fal-js `KlingVideoV34k*Input`): 3–15 s,
+/// Kling 3.0 pro/standard (../shared/reference/kling-v3-and-platform.md §1–2, fal-js `KlingVideoV34k*Input`): 3–15 s,
 /// `multi_prompt` and `shot_type`, negative prompt and cfg, audio on by default. Elements
 /// (and the voices bound through them) only on image-to-video: the text-to-video input has none.
 const fn v3(family: &'static str, kind: Kind, id: &'static str, price: Price) -> Endpoint {
@@ -353,8 +353,8 @@ const fn ltx(family: &'static str, kind: Kind, id: &'static str, price: Price) -
     }
 }
 
-/// Every endpoint the catalog knows: fields per `reference/` (protocol.md §3 and §4 for v2.x,
-/// kling-v3-and-platform.md for v3 and O3).
+/// Every endpoint the catalog knows: fields per `../shared/reference/` (../shared/reference/protocol.md §3 and §4 for v2.x,
+/// ../shared/reference/kling-v3-and-platform.md for v3 and O3).
 pub(crate) const CATALOG: &[Endpoint] = &[
     Endpoint {
         aspect_ratio: true,
@@ -651,7 +651,7 @@ pub(crate) const CATALOG: &[Endpoint] = &[
         aspect_ratio: true,
         cfg_scale: true,
         generate_audio: Some(true),
-        // DESIGN §2: "as fal (assumed; marked so in the estimate)" — Eachlabs publishes no price.
+        // ../shared/DESIGN.md §2: "as fal (assumed; marked so in the estimate)" — Eachlabs publishes no price.
         price_assumed: true,
         ..fal(
             "kling-v2.6-pro",
@@ -729,7 +729,7 @@ pub(crate) const DEFAULT_ASPECT_RATIO: &str = "16:9";
 pub(crate) const DEFAULT_NEGATIVE_PROMPT: &str = "blur, distort, and low quality";
 /// Default CFG scale.
 pub(crate) const DEFAULT_CFG_SCALE: f64 = 0.5;
-/// Longest motion-control output by orientation (protocol.md §2): video 30 s, image 10 s.
+/// Longest motion-control output by orientation (../shared/reference/protocol.md §2): video 30 s, image 10 s.
 pub(crate) fn motion_max_seconds(orientation: &str) -> f64 {
     if orientation == "image" { 10.0 } else { 30.0 }
 }

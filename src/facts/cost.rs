@@ -186,7 +186,7 @@ pub(crate) struct Price {
 pub(crate) const PRICES_READ: &str = "2026-11-22";
 
 /// Kling v2.6 pro: $0.07/s audio off, $0.14/s audio on, $0.168/s audio on with voice control.
-/// Text-to-video is assumed to share the tiers (protocol.md §3).
+/// Text-to-video is assumed to share the tiers (../shared/reference/protocol.md §3).
 pub(crate) const KLING_V26_PRO: Price = Price {
     pricing: Pricing::PerSecond {
         silent: 70_000,
@@ -213,7 +213,7 @@ pub(crate) const KLING_V25_TURBO_PRO: Price = Price {
 /// Kling 3.0 pro: $0.224/s audio off, $0.336/s audio on, $0.392/s with voice control — the
 /// higher of fal's two published figures. fal's playground page and a learn page say
 /// $0.112/0.168/0.196 ("5s … $0.98"); the model's `llms.txt`, generated from the platform's own
-/// metadata, says $0.224/0.336/0.392 ("5s … will cost $1.96") (kling-v3-and-platform.md §3).
+/// metadata, says $0.224/0.336/0.392 ("5s … will cost $1.96") (../shared/reference/kling-v3-and-platform.md §3).
 /// Until a live price settles it, an estimate must not assume the lower.
 pub(crate) const KLING_V3_PRO: Price = Price {
     pricing: Pricing::PerSecond {
@@ -262,7 +262,7 @@ pub(crate) const KLING_O3_STANDARD_I2V: Price = Price {
     dispute: None,
 };
 
-/// No source gives a figure (kling-v3-and-platform.md §3): unpriced, never $0.
+/// No source gives a figure (../shared/reference/kling-v3-and-platform.md §3): unpriced, never $0.
 pub(crate) const NO_LIST_PRICE: Price = Price {
     pricing: Pricing::Unpriced,
     source: "no published figure found",
@@ -319,7 +319,7 @@ impl Pricing {
 
     /// The rule with a live unit price of `unit` micro-dollars a second. fal's pricing API
     /// gives one `unit_price` per endpoint and no source says which audio tier it is
-    /// (kling-v3-and-platform.md §4 marks its reading as an inference), so the tiers are not
+    /// (../shared/reference/kling-v3-and-platform.md §4 marks its reading as an inference), so the tiers are not
     /// scaled by a ratio: the base tier (audio off; per extra second for a base-plus-extra
     /// rule) is `unit`, and every dearer tier is the table's figure or `unit`, whichever is
     /// higher — an estimate never below what either source says.

@@ -1,4 +1,4 @@
-//! Eachlabs prediction client (protocol.md §4): create, then poll about every 2 s.
+//! Eachlabs prediction client (../shared/reference/protocol.md §4): create, then poll about every 2 s.
 
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE};
 use serde_json::{Map, Value, json};
@@ -68,7 +68,7 @@ impl Eachlabs {
                     )),
                 }
             }
-            // A 429 creates nothing and costs nothing (protocol.md §4).
+            // A 429 creates nothing and costs nothing (../shared/reference/protocol.md §4).
             429 => Err(answer.retry(true)),
             401 | 403 => Err(SubmitError::Fatal(format!(
                 "Eachlabs refused the API key ({}): check EACHLABS_API_KEY",

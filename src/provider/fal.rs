@@ -1,4 +1,4 @@
-//! fal queue client (protocol.md §1): submit to the full endpoint id, then use the URLs the
+//! fal queue client (../shared/reference/protocol.md §1): submit to the full endpoint id, then use the URLs the
 //! server returned; follow on the status stream, falling back to polling; fetch the result the
 //! moment the job completes (fal keeps results only minutes).
 

@@ -71,7 +71,7 @@ pub(crate) enum Cancelled {
 pub(crate) const MAX_HISTORY_PAGES: usize = 200;
 
 /// Whether `id` has the form of a fal request id: a UUID (`8-4-4-4-12` hex digits), as every
-/// id fal's queue returns (protocol.md §1.2).
+/// id fal's queue returns (../shared/reference/protocol.md §1.2).
 pub(crate) fn valid_fal_id(id: &str) -> bool {
     let groups: Vec<&str> = id.split('-').collect();
     groups.len() == 5
@@ -304,7 +304,7 @@ impl Provider {
     }
 
     /// How long an upload stays fetchable: fal, the lifetime each upload asks for (7 days);
-    /// Eachlabs, the 180 days its docs give (protocol.md §4).
+    /// Eachlabs, the 180 days its docs give (../shared/reference/protocol.md §4).
     pub(crate) fn upload_lifetime(&self) -> Duration {
         match self {
             Provider::Fal(_) => fal::UPLOAD_LIFETIME,

@@ -1,4 +1,4 @@
-//! Eachlabs predictions (protocol.md §4) and its presigned upload.
+//! Eachlabs predictions (../shared/reference/protocol.md §4) and its presigned upload.
 
 use axum::body::Body;
 use axum::http::{HeaderMap, Method, Response, StatusCode};
@@ -175,7 +175,7 @@ fn create(state: &Shared, key: String, body: &[u8]) -> Response<Body> {
 /// `GET /v1/executions?model=<slug>&from=<RFC 3339>&limit=&offset=`: the key's predictions,
 /// newest first, `limit` (default 20, at most 100) from `offset`, with `{id, model, status,
 /// execution_cost, created_at}` (no inputs: `GET /v1/prediction/{id}` has them) and `total`
-/// (eachlabs/mintlify-docs `openapi_specs/models.json`, kling-v3-and-platform.md §4).
+/// (eachlabs/mintlify-docs `openapi_specs/models.json`, ../shared/reference/kling-v3-and-platform.md §4).
 fn executions(state: &Shared, key: &str, query: &str) -> Response<Body> {
     let param = |name: &str| {
         url::form_urlencoded::parse(query.as_bytes())

@@ -1,4 +1,4 @@
-//! The fal queue (protocol.md §1) and fal storage upload (§2).
+//! The fal queue (../shared/reference/protocol.md §1) and fal storage upload (§2).
 
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, Method, Response, StatusCode};

@@ -325,7 +325,7 @@ pub(super) fn receive_upload(state: &Shared, token: Option<&str>, headers: &Head
 }
 
 /// How long an upload is kept: `X-Fal-Object-Lifecycle` (fal-js `storage.ts`; the Python
-/// client may send `X-Fal-Object-Lifecycle-Preference`, protocol.md §2) as JSON
+/// client may send `X-Fal-Object-Lifecycle-Preference`, ../shared/reference/protocol.md §2) as JSON
 /// `{"expiration_duration_seconds": N}`, else the account's lifetime. A header that is not
 /// that JSON is refused (422).
 pub(super) fn lifetime(state: &Shared, headers: &HeaderMap) -> Result<Option<Duration>, Box<Response<Body>>> {

@@ -3,7 +3,7 @@
 //! and faults, and request counters (`jobs_by_kind` tells image jobs from video jobs;
 //! `GET /__sandbox/received/{id}` shows the input files an edit request fetched).
 //!
-//! Written from `reference/` (protocol.md); it imports nothing of the client side (no
+//! Written from `../shared/reference/` (../shared/reference/protocol.md); it imports nothing of the client side (no
 //! `plan`, `catalog` or provider types), so the client's wire-format mistakes are not copied.
 
 mod eachlabs;

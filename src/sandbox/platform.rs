@@ -1,4 +1,4 @@
-//! fal's platform API, as much as a client recovering money needs (kling-v3-and-platform.md §4):
+//! fal's platform API, as much as a client recovering money needs (../shared/reference/kling-v3-and-platform.md §4):
 //! `GET /v1/models/requests/by-endpoint` lists an endpoint's *finished* requests (auth
 //! `Authorization: Key …`; 401 without it), with `json_input`/`json_output` under
 //! `expand=payloads`. Requests still queued or running are not listed. Answers are paged
@@ -34,7 +34,7 @@ pub(super) fn handle(state: &Shared, segs: &[&str], query: &str, headers: &Heade
 }
 
 /// The sandbox's own price list: the base tier (audio off) per second of output, from
-/// kling-v3-and-platform.md §3 and protocol.md §3. Endpoints without a published figure are
+/// ../shared/reference/kling-v3-and-platform.md §3 and ../shared/reference/protocol.md §3. Endpoints without a published figure are
 /// not listed (as an unknown endpoint is not).
 fn list_price(endpoint: &str) -> Option<f64> {
     Some(match endpoint {
@@ -80,7 +80,7 @@ fn audio_price(endpoint: &str) -> Option<f64> {
     })
 }
 
-/// `GET /v1/models/billing-events?request_id=<id>` (kling-v3-and-platform.md §4): the request's
+/// `GET /v1/models/billing-events?request_id=<id>` (../shared/reference/kling-v3-and-platform.md §4): the request's
 /// billing events with `output_units`, `unit_price`, `percent_discount` and
 /// `cost_estimate_nano_usd`; 403 for a key without billing scope (`Sandbox::billing_scope`).
 /// The list's envelope is not documented in the reference: `{billing_events, next_cursor,
@@ -266,7 +266,7 @@ impl Page {
 }
 
 /// The `start`..`end` window (RFC 3339; default the last 24 h of the sandbox's clock, even
-/// when `request_id` is given — kling-v3-and-platform.md §4).
+/// when `request_id` is given — ../shared/reference/kling-v3-and-platform.md §4).
 fn window(query: &str, now: SystemTime) -> Result<(SystemTime, SystemTime), BadQuery> {
     let at = |name: &'static str, default: SystemTime| match param(query, name).first() {
         None => Ok(default),

@@ -2,7 +2,7 @@
 //! (`crate::published`: fal-js's `endpoints.ts` types and Eachlabs' model page, snapshotted by
 //! `scripts/snapshot-schemas`) — never from the client's catalog, so a wire-format mistake in
 //! the client is caught here instead of copied. On top of the schema, the rules the published
-//! types state only in words (kling-v3-and-platform.md §2): `prompt` or `multi_prompt`, not both;
+//! types state only in words (../shared/reference/kling-v3-and-platform.md §2): `prompt` or `multi_prompt`, not both;
 //! a multi-shot's durations add up to at most 15 s; one element with a video; O3's "maximum 4
 //! total (elements + reference images) when using video"; URLs where a URL is meant.
 //!
@@ -53,7 +53,7 @@ pub struct Model {
 }
 
 /// Eachlabs publishes no schema for Kling v2.5 turbo text-to-video that is available offline;
-/// its inputs are taken from fal's page for the same model (reference/003: prompt, duration
+/// its inputs are taken from fal's page for the same model (../shared/reference/003: prompt, duration
 /// "5"|"10", aspect_ratio, negative_prompt, cfg_scale 0–1), which the Eachlabs v2.6 page (004)
 /// matches field for field apart from `generate_audio`.
 const EACHLABS_V25_T2V: &str = r#"{"type": "object", "additionalProperties": false, "required": ["prompt"],
@@ -298,7 +298,7 @@ fn urls(loc: &mut Vec<Value>, v: &Value, errs: &mut Vec<Value>) {
     }
 }
 
-/// reference/000: `cfg_scale` is between 0 and 1; `beyond(value, limit)` says it is not.
+/// ../shared/reference/000: `cfg_scale` is between 0 and 1; `beyond(value, limit)` says it is not.
 fn check_cfg(obj: &Map<String, Value>, limit: f64, beyond: fn(f64, f64) -> bool) -> Option<String> {
     let c = obj.get("cfg_scale")?.as_f64()?;
     let side = if limit > 0.0 { "less" } else { "greater" };
