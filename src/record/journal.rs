@@ -336,7 +336,15 @@ impl History {
 
     fn apply(&mut self, r: Record) {
         self.note(&r);
-        let (api, key, state) = match r {
+        if let Some((api, key, state)) = self.key_state(r) {
+            self.latest.insert(key.clone(), (api.clone(), state.clone()));
+            self.keys.insert((api, key), state);
+        }
+    }
+
+    /// What a record says of its request key (api, key, state); an upload says nothing of one.
+    fn key_state(&mut self, r: Record) -> Option<(String, String, KeyState)> {
+        let found = match r {
             Record::Intent {
                 shot,
                 request_key,
@@ -409,11 +417,10 @@ impl History {
             Record::Upload { sha256, api, url, at } => {
                 self.uploaded_at.insert((api.clone(), sha256.clone()), at);
                 self.uploads.insert((api, sha256), url);
-                return;
+                return None;
             }
         };
-        self.latest.insert(key.clone(), (api.clone(), state.clone()));
-        self.keys.insert((api, key), state);
+        Some(found)
     }
 }
 
