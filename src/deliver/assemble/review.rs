@@ -38,7 +38,7 @@ video{width:100%;background:#000;border-radius:4px}.gap{color:#aaa;padding:2rem;
 .failed .badge{background:#e5484d;color:#fff}.uncertain .badge{background:#f5a524;color:#000}\
 .done .badge,.cached .badge,.selected .badge{background:#30a46c;color:#fff}\
 dl{display:grid;grid-template-columns:auto 1fr;gap:.2rem .8rem}dt{color:#888}dd{margin:0;word-break:break-word}\
-.member{display:inline-block;margin:0 .6rem 0 0;text-align:center}.member img{border-radius:4px;display:block}.badge.redo{background:#5b5bd6;color:#fff}.error{color:#ff9592}button{cursor:pointer}textarea{width:100%;min-height:3rem;background:#222;color:#eee}";
+.member{display:inline-block;margin:0 .6rem 0 0;text-align:center}.member img{border-radius:4px;display:block}.badge.redo{background:#5b5bd6;color:#fff}.badge.stale{background:#f5a524;color:#000}.error{color:#ff9592}button{cursor:pointer}textarea{width:100%;min-height:3rem;background:#222;color:#eee}";
 
 /// How the page is seen: as a file beside the clips, or served live by `storyboard review`.
 #[derive(Debug, Clone, Default)]
@@ -163,6 +163,7 @@ fn shot(html: &mut String, c: &Clip, view: &View) {
     html.push_str(&format!(
         "<section class=\"shot {status}\" id=\"shot-{id}\" data-shot=\"{id}\">\n<h2>{id} <span class=\"badge\">{status}</span>{}</h2>\n<div class=\"takes\">\n",
         s.selected_take.map_or(" — no take selected: a gap in the cut".to_owned(), |n| format!(" — take {n}"))
+            + if s.stale { " <span class=\"badge stale\">stale: made from an earlier prompt; in the cut until the current one is rendered</span>" } else { "" }
             + if s.redo { " <span class=\"badge redo\">redo asked: one new take on the next render</span>" } else { "" },
     ));
     if s.takes.is_empty() {

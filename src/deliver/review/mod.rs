@@ -144,12 +144,13 @@ pub(crate) fn removable(folder: &Folder, plan: &Plan) -> Result<Vec<Removable>, 
     let out = folder.out();
     let picks = folder.picks()?;
     let register = takes::register(out, folder.history());
+    let written = crate::record::folder::Written::read(out);
     let mut keep = std::collections::HashSet::new();
     for (shot, ts) in &register {
         let planned: Vec<&crate::plan::PlannedShot> = plan.shots.iter().filter(|s| &s.shot == shot).collect();
         let current: Vec<String> = planned.iter().map(|s| s.request_key.clone()).collect();
         let chained = planned.iter().any(|s| !s.chain.is_empty());
-        let selected = takes::selected(ts, picks.shots.get(shot), &current).map(|t| t.n);
+        let selected = takes::selected(ts, picks.shots.get(shot), &current, takes::placed(&written, shot)).map(|t| t.n);
         for t in ts {
             if chained || Some(t.n) == selected || current.contains(&t.request_key) {
                 keep.insert(t.clip.sha256.clone());
