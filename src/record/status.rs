@@ -353,37 +353,39 @@ pub(crate) fn minute(rfc3339: &str) -> String {
 }
 
 /// Each shot's takes told apart, for `status` below its table: one line per take (`*` marks
-/// the selected one), and a stale selection said plainly.
+/// the selected one) with its prompt version and note below it, and a stale selection said
+/// plainly; every line at most 80 columns.
 pub(crate) fn takes_text(states: &[ShotState]) -> String {
-    let mut text = String::new();
+    let mut lines = Vec::new();
     let mut seen = std::collections::HashSet::new();
     for s in states.iter().filter(|s| !s.takes.lines.is_empty()) {
         if !seen.insert(s.takes.shot.as_str()) {
             continue;
         }
-        text.push_str(&format!("\n{}", s.takes.shot));
+        lines.push(String::new());
+        lines.push(s.takes.shot.clone());
         if s.takes.stale {
-            text.push_str(&format!(
-                " — stale: take {} (an earlier request) stays in the cut until the current one is rendered",
+            lines.push(format!(
+                "  stale: take {} is from an earlier prompt (in the cut until rendered again)",
                 s.takes.selected.unwrap_or_default()
             ));
         }
-        text.push('\n');
         for l in &s.takes.lines {
             let mark = if Some(l.n) == s.takes.selected { '*' } else { ' ' };
-            text.push_str(&format!(
-                "  {mark} take {}  {}  {}  {}  {}  {}\n",
+            lines.push(format!(
+                "  {mark} take {}  {}  {}  {}  {}",
                 l.n,
                 l.model.as_deref().unwrap_or("-"),
                 l.settings,
                 l.usd.map_or("unpriced".into(), |u| format!("${u:.2}")),
                 minute(&l.made),
-                l.version,
             ));
-            if let Some(note) = &l.note {
-                text.push_str(&format!("      note: {note}\n"));
-            }
+            lines.push(format!("      prompt: {}", l.version));
+            lines.extend(l.note.iter().map(|note| format!("      note: {note}")));
         }
     }
-    text
+    lines
+        .iter()
+        .map(|l| crate::record::takes::shorten(l, 80) + "\n")
+        .collect()
 }

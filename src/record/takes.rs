@@ -240,6 +240,43 @@ impl Pick {
         let last = *self.redo.last()?;
         (count <= last).then_some(last)
     }
+
+    /// Picks take `n` of a shot with `count` takes: it holds until the director changes it.
+    pub(crate) fn pick(&mut self, n: u32, count: u32) {
+        self.take = Some(n);
+        self.after = count;
+    }
+
+    /// Asks for one new take on the next render (once: a pending redo is not asked twice).
+    pub(crate) fn ask_redo(&mut self, count: u32) {
+        if self.pending_redo(count).is_none() {
+            self.redo.push(count);
+        }
+    }
+
+    /// Withdraws the pending redo, if one waits (nothing is rendered for it).
+    pub(crate) fn withdraw_redo(&mut self, count: u32) {
+        if self.pending_redo(count).is_some() {
+            self.redo.pop();
+        }
+    }
+
+    /// Keeps a note about take `n` (none: the shot has no take yet); empty text removes it.
+    pub(crate) fn write_note(&mut self, n: Option<u32>, text: &str) {
+        let text = Some(text.trim().to_owned()).filter(|t| !t.is_empty());
+        match (n, text) {
+            (Some(n), Some(text)) => {
+                self.notes.insert(n, text);
+            }
+            (Some(n), None) => {
+                // Clearing a take with no note clears a note written before the shot had a take.
+                if self.notes.remove(&n).is_none() {
+                    self.note = None;
+                }
+            }
+            (None, text) => self.note = text,
+        }
+    }
 }
 
 /// The selected take of a shot (the module's rule): the pick (a kept take), else the newest
@@ -301,9 +338,10 @@ pub(crate) fn keep_redos(out: &Utf8Path, redos: &[(String, String)], history: &H
     }
     Picks::change(out, |p| {
         for (shot, n) in made {
-            let entry = p.shots.entry(shot.to_owned()).or_default();
-            entry.take = Some(n);
-            entry.after = count(history, shot);
+            p.shots
+                .entry(shot.to_owned())
+                .or_default()
+                .pick(n, count(history, shot));
         }
         Ok(())
     })
@@ -500,7 +538,7 @@ fn word_diff(was: &str, now: &str) -> String {
 }
 
 /// `text` cut to `max` characters with an ellipsis.
-fn shorten(text: &str, max: usize) -> String {
+pub(crate) fn shorten(text: &str, max: usize) -> String {
     match text.chars().count() > max {
         true => text.chars().take(max - 1).chain(std::iter::once('…')).collect(),
         false => text.to_owned(),

@@ -65,7 +65,10 @@ async fn a_partial_render_after_an_edit_keeps_every_other_shot_in_the_cut_marked
     assert_eq!(status_row(&file, "grind")["stale"], false, "grind's take is current");
     let o = run(&["status"], &file);
     let said = String::from_utf8_lossy(&o.stdout);
-    assert!(said.contains("order — stale: take 1"), "status says stale:\n{said}");
+    assert!(
+        said.contains("order\n  stale: take 1 is from an earlier prompt"),
+        "status says stale:\n{said}"
+    );
 
     let o = run(&["assemble"], &file);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
@@ -115,4 +118,142 @@ async fn a_partial_render_after_an_edit_keeps_every_other_shot_in_the_cut_marked
         (Some(2), Some(false)),
         "{row}"
     );
+}
+
+/// One shot `a` with the prompt given, and a shot `b`.
+fn two(prompt: &str) -> String {
+    format!(
+        "version: 1\ntitle: Two\noutput: out\nshots:\n  - id: a\n    prompt: {prompt}\n  - id: b\n    prompt: bee\n"
+    )
+}
+
+/// Runs `storyboard pick FILE ARGS…` and expects it to succeed; its output.
+fn pick(file: &Path, args: &[&str]) -> String {
+    let o = run(&[&["pick"][..], args].concat(), file);
+    assert_eq!(o.status.code(), Some(0), "pick {args:?}: {}", text(&o));
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_pick_holds_until_the_director_changes_it_and_a_redos_take_becomes_the_pick() {
+    let t = Test::with(fast()).await;
+    let file = t.storyboard(&two("one"));
+    for p in ["one", "two"] {
+        t.storyboard(&two(p));
+        assert_eq!(t.render(&file, &[]).await.status.code(), Some(0));
+    }
+    assert_eq!(
+        status_row(&file, "a")["selected_take"],
+        2,
+        "the newest take of the current prompt"
+    );
+    pick(&file, &["a", "1"]);
+    t.storyboard(&two("three"));
+    let o = t.render(&file, &[]).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let row = status_row(&file, "a");
+    assert_eq!(row["takes"], serde_json::json!([1, 2, 3]));
+    assert_eq!(
+        row["selected_take"], 1,
+        "take 3 came after the pick: the pick holds: {row}"
+    );
+    assert_eq!(row["stale"], true, "the picked take is from an earlier prompt");
+    pick(&file, &["a", "--redo"]);
+    let o = t.render(&file, &[]).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let row = status_row(&file, "a");
+    assert_eq!(row["selected_take"], 4, "the redo's take is the pick: {row}");
+    let o = t.render(&file, &[]).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(
+        (t.jobs(), status_row(&file, "a")["selected_take"].as_u64()),
+        (5, Some(4))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_note_stays_with_the_take_it_was_written_about() {
+    let t = Test::with(fast()).await;
+    let file = t.storyboard(&two("one"));
+    assert_eq!(t.render(&file, &[]).await.status.code(), Some(0));
+    let said = pick(&file, &["a", "--note", "too dark"]);
+    assert!(said.contains("note kept with take 1"), "{said}");
+    t.storyboard(&two("two"));
+    assert_eq!(t.render(&file, &[]).await.status.code(), Some(0));
+    pick(&file, &["a", "2", "--note", "better"]);
+    let row = status_row(&file, "a");
+    let notes: Vec<(u64, Value)> = row["take_details"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| (d["take"].as_u64().unwrap(), d["note"].clone()))
+        .collect();
+    assert_eq!(
+        notes,
+        [(1, "too dark".into()), (2, "better".into())],
+        "each note with its own take: {row}"
+    );
+    assert_eq!(row["note"], "better", "the shot shows its selected take's note");
+    let takes = shot_record(&t.out(), "a")["takes"].clone();
+    assert_eq!(
+        (takes[0]["note"].as_str(), takes[1]["note"].as_str()),
+        (Some("too dark"), Some("better"))
+    );
+    pick(&file, &["a", "1"]);
+    assert_eq!(
+        status_row(&file, "a")["note"],
+        "too dark",
+        "back to take 1, back to its note"
+    );
+    let o = run(&["status"], &file);
+    let said = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        said.contains("note: too dark") && said.contains("note: better"),
+        "{said}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_redo_can_be_withdrawn_and_then_nothing_is_rendered() {
+    let t = Test::with(fast()).await;
+    let file = t.storyboard(&two("one"));
+    assert_eq!(t.render(&file, &[]).await.status.code(), Some(0));
+    pick(&file, &["a", "--redo"]);
+    assert_eq!(status_row(&file, "a")["redo"], true);
+    let said = pick(&file, &["a", "--no-redo"]);
+    assert!(said.contains("redo withdrawn"), "{said}");
+    assert_eq!(status_row(&file, "a")["redo"], false);
+    let plan = run(&["plan"], &file);
+    let plan = String::from_utf8_lossy(&plan.stdout);
+    assert!(!plan.contains("redo"), "no redo in the estimate:\n{plan}");
+    assert!(pick(&file, &["a", "--no-redo"]).contains("no redo was waiting"));
+    let o = t.render(&file, &[]).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(t.jobs(), 2, "nothing rendered for a withdrawn redo");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn status_tells_takes_apart_by_model_prompt_version_settings_cost_and_time() {
+    let t = Test::with(fast()).await;
+    let file = t.storyboard(&two("a red door"));
+    assert_eq!(t.render(&file, &[]).await.status.code(), Some(0));
+    t.storyboard(&two("a blue door"));
+    assert_eq!(t.render(&file, &[]).await.status.code(), Some(0));
+    let row = status_row(&file, "a");
+    let d = row["take_details"].as_array().unwrap();
+    assert_eq!(d[0]["prompt_version"], "earlier prompt: -red +blue", "{row}");
+    assert_eq!(d[1]["prompt_version"], "current", "{row}");
+    for take in d {
+        assert!(take["model"].as_str().is_some_and(|m| m.contains("kling")), "{take}");
+        assert!(take["settings"].as_str().is_some_and(|s| s.contains("5 s")), "{take}");
+        assert!(take["usd"].as_f64().is_some_and(|u| u > 0.0), "{take}");
+        assert!(take["made_at"].as_str().is_some_and(|m| m.starts_with("20")), "{take}");
+    }
+    let o = run(&["status"], &file);
+    let said = String::from_utf8_lossy(&o.stdout);
+    assert!(said.contains("prompt: earlier prompt: -red +blue"), "{said}");
+    // The takes' lines below the table (the table's own width is the tables' concern).
+    let takes = said.split_once("\na\n").map_or("", |(_, rest)| rest);
+    assert!(takes.contains("* take 2"), "{said}");
+    assert!(takes.lines().all(|l| l.chars().count() <= 80), "{said}");
 }

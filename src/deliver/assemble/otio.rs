@@ -164,3 +164,19 @@ pub(crate) fn timeline(title: &str, clips: &[Clip]) -> String {
     });
     serde_json::to_string_pretty(&doc).unwrap_or_default()
 }
+
+/// What a timeline storyboard wrote put in the cut: each shot's clip sha256 (`None`: a gap),
+/// read back from its video track; `None` when there is no readable timeline.
+pub(crate) fn assembled(path: &camino::Utf8Path) -> Option<Vec<(String, Option<String>)>> {
+    let bytes = crate::files::read_limited(path, crate::record::folder::MAX_STATE_BYTES, false).ok()??;
+    let doc: Value = serde_json::from_slice(&bytes).ok()?;
+    let video = doc["tracks"]["children"].as_array()?.first()?["children"].as_array()?;
+    video
+        .iter()
+        .map(|item| {
+            let meta = &item["metadata"]["storyboard"];
+            let sha = meta["sha256"].as_str().filter(|_| item["OTIO_SCHEMA"] == "Clip.2");
+            Some((meta["shot"].as_str()?.to_owned(), sha.map(str::to_owned)))
+        })
+        .collect()
+}
