@@ -257,3 +257,60 @@ async fn status_tells_takes_apart_by_model_prompt_version_settings_cost_and_time
     assert!(takes.contains("* take 2"), "{said}");
     assert!(takes.lines().all(|l| l.chars().count() <= 80), "{said}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_review_page_groups_takes_by_prompt_version_withdraws_a_redo_and_marks_the_cut_stale() {
+    use crate::common::{root, start_review};
+    if !crate::common::tool_present("chromium") || !crate::common::tool_present("chromedriver") {
+        return;
+    }
+    let Some(py) = crate::common::test_python() else { return };
+    let t = Test::with(fast()).await;
+    let file = t.storyboard(&two("a red door"));
+    assert_eq!(t.render(&file, &[]).await.status.code(), Some(0));
+    t.storyboard(&two("a blue door"));
+    assert_eq!(t.render(&file, &[]).await.status.code(), Some(0));
+    assert_eq!(run(&["assemble"], &file).status.code(), Some(0));
+    let (mut child, url) = start_review(&file);
+    let shots_dir = root().join("target/review-screenshots");
+    std::fs::create_dir_all(&shots_dir).unwrap();
+    let screenshot = shots_dir.join("review-selection.png");
+    let _ = std::fs::remove_file(&screenshot);
+    let shot = screenshot.clone();
+    let o = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(&py)
+            .arg(root().join("tests/conformance/review_browser.py"))
+            .args([std::ffi::OsStr::new(&url), shot.as_os_str()])
+            .args(["a", "1"])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(o.status.success(), "{}", text(&o));
+    let seen: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(seen["console"], serde_json::json!([]), "no console errors: {seen}");
+    assert_eq!(
+        seen["versions"],
+        serde_json::json!(["current prompt", "earlier prompt: -red +blue"]),
+        "takes grouped by prompt version: {seen}"
+    );
+    assert_eq!(
+        (seen["models"].as_u64(), seen["times"].as_u64()),
+        (Some(2), Some(2)),
+        "{seen}"
+    );
+    assert_eq!(seen["redo_shown"], true, "{seen}");
+    assert_eq!(seen["redo_withdrawn"], true, "the redo withdrawn with a click: {seen}");
+    assert_eq!(status_row(&file, "a")["redo"], false, "status agrees: no redo waits");
+    assert_eq!(seen["cut_stale"], true, "take 1 picked after the cut was made: {seen}");
+    assert_eq!(
+        status_row(&file, "a")["note"],
+        "slower, and closer",
+        "the note is take 1's"
+    );
+    let png = std::fs::read(&screenshot).unwrap();
+    assert!(png.starts_with(b"\x89PNG") && png.len() > 10_000, "screenshot");
+}
