@@ -670,4 +670,26 @@ mod tests {
         assert_eq!(picks.pending_redo("s", 4), None);
         assert_eq!(picks.pending_redo("t", 0), None);
     }
+
+    #[test]
+    fn a_takes_version_says_what_changed_from_the_current_request() {
+        let body = |v: serde_json::Value| v.as_object().unwrap().clone();
+        let now = body(serde_json::json!({"prompt": "a blue door", "duration": "5", "aspect_ratio": "16:9"}));
+        assert_eq!(version(Some(&now), &now), "current");
+        let red = body(serde_json::json!({"prompt": "a red door", "duration": "5", "aspect_ratio": "16:9"}));
+        assert_eq!(version(Some(&red), &now), "earlier prompt: -red +blue");
+        let long = body(serde_json::json!({"prompt": "a blue door", "duration": "10", "aspect_ratio": "16:9"}));
+        assert_eq!(
+            version(Some(&long), &now),
+            "current prompt, earlier settings: duration 10→5"
+        );
+        assert_eq!(version(None, &now), "earlier prompt (not journaled)");
+        assert_eq!(settings(Some(&now)), "5 s · 16:9");
+        assert!(
+            version(Some(&body(serde_json::json!({"prompt": "x ".repeat(80)}))), &now)
+                .chars()
+                .count()
+                <= 60
+        );
+    }
 }
