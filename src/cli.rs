@@ -227,7 +227,7 @@ pub(crate) struct AssembleArgs {
 /// `storyboard pick`.
 #[derive(Debug, Args)]
 #[command(override_usage = "storyboard pick <FILE> <SHOT> <TAKE | --redo | --note <NOTE>>")]
-#[command(group(clap::ArgGroup::new("what").required(true).multiple(true).args(["take", "redo", "note"])))]
+#[command(group(clap::ArgGroup::new("what").required(true).multiple(true).args(["take", "redo", "note", "no_redo"])))]
 pub(crate) struct PickArgs {
     /// The storyboard.
     pub file: Utf8PathBuf,
@@ -239,7 +239,10 @@ pub(crate) struct PickArgs {
     /// Render one new take of the shot on the next render (shown in the estimate).
     #[arg(long)]
     pub redo: bool,
-    /// Keep a note on the shot (empty: remove it).
+    /// Withdraw the redo that waits for the next render.
+    #[arg(long, conflicts_with = "redo")]
+    pub no_redo: bool,
+    /// Keep a note about the take given, else the shot's selected take (empty: remove it).
     #[arg(long)]
     pub note: Option<String>,
     /// Output folder (overrides the storyboard's `output:`).

@@ -14,8 +14,13 @@ pub(crate) fn pick(args: cli::PickArgs) -> Result<i32, Error> {
     if args.redo {
         changes.push(crate::deliver::review::Change::Redo);
     }
-    if let Some(note) = args.note {
-        changes.push(crate::deliver::review::Change::Note(note));
+    if args.no_redo {
+        changes.push(crate::deliver::review::Change::NoRedo);
+    }
+    if let Some(text) = args.note {
+        // A note given with a take is about that take; else about the shot's selected take.
+        let take = args.take;
+        changes.push(crate::deliver::review::Change::Note { take, text });
     }
     let folder = crate::record::folder::Folder::open(&out);
     for change in changes {

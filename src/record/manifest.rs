@@ -66,6 +66,11 @@ pub(crate) struct ShotRecord {
     pub takes: Vec<TakeRecord>,
     /// The selected take's number; `null` when the shot has no clip (a gap in the cut).
     pub selected_take: Option<u32>,
+    /// The selected take was made from an earlier request than the one the storyboard asks
+    /// for now (an edited prompt or setting not rendered yet, or a pick of an earlier take):
+    /// it stays in the cut, marked stale.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub stale: bool,
     /// The planned duration in seconds (a shot with no clip is a gap this long in the cut).
     #[serde(default)]
     pub seconds: f64,
@@ -119,6 +124,9 @@ pub(crate) struct TakeRecord {
     /// Made by the built-in sandbox (not a real clip).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub sandbox: bool,
+    /// The director's note about this take (`storyboard pick SHOT N --note`, the review page).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 /// One request of a render.
@@ -193,6 +201,7 @@ pub(crate) fn group(requests: Vec<(String, RequestRecord)>) -> (Vec<ShotRecord>,
                     more: Vec::new(),
                     takes: Vec::new(),
                     selected_take: None,
+                    stale: false,
                     seconds: 0.0,
                     voices: Vec::new(),
                     cast: Vec::new(),

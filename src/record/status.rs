@@ -44,6 +44,60 @@ pub(crate) struct TakesState {
     pub note: Option<String>,
     /// Each kept take's number with the endpoint and model family that made it (shoot-outs).
     pub made_by: Vec<(u32, Option<String>, Option<&'static str>)>,
+    /// The selected take was made from an earlier request than the current one (it stays in
+    /// the cut until the current request has a take).
+    pub stale: bool,
+    /// Each kept take, told apart.
+    pub lines: Vec<TakeLine>,
+}
+
+/// One take, told apart from the shot's others.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct TakeLine {
+    /// Take number.
+    pub n: u32,
+    /// The model family that made it, else its endpoint.
+    pub model: Option<String>,
+    /// Its prompt version against the current request (`current`, or what changed).
+    pub version: String,
+    /// Its settings in a few words.
+    pub settings: String,
+    /// What it cost: billed when known, else its estimate.
+    pub usd: Option<f64>,
+    /// When it was made (RFC 3339).
+    pub made: String,
+    /// The director's note about it.
+    pub note: Option<String>,
+}
+
+/// Each take of a shot, told apart against the shot's current request.
+pub(crate) fn take_lines(
+    shot: &crate::record::manifest::ShotRecord,
+    t: &crate::record::takes::ShotTakes,
+    history: &crate::record::journal::History,
+) -> Vec<TakeLine> {
+    t.takes
+        .iter()
+        .map(|take| {
+            let rec = crate::record::takes::record(take, history, t.note_of(take.n));
+            let version = crate::record::takes::version(rec.input.as_ref(), &shot.request.input);
+            TakeLine {
+                n: take.n,
+                model: rec
+                    .endpoint
+                    .as_deref()
+                    .map(|e| family_of(e).map_or(e.to_owned(), str::to_owned)),
+                version: match t.current.contains(&take.request_key) {
+                    true => "current".into(),
+                    false => version,
+                },
+                settings: crate::record::takes::settings(rec.input.as_ref()),
+                usd: rec.actual_usd.or(rec.estimated_usd),
+                made: rec.created_at,
+                note: rec.note,
+            }
+        })
+        .collect()
 }
 
 /// Fills each state's takes from the folder's manifest, journal and picks.
@@ -73,7 +127,9 @@ fn with_takes(
                 numbers: t.takes.iter().map(|t| t.n).collect(),
                 selected: t.selected,
                 redo: t.redo_pending(history, &shot.id),
-                note: t.pick.note.clone(),
+                note: t.note().cloned(),
+                stale: t.stale,
+                lines: take_lines(shot, t, history),
                 made_by: shot
                     .takes
                     .iter()
@@ -274,10 +330,62 @@ pub(crate) fn to_json(out: &Utf8Path, states: &[ShotState], sandbox: bool) -> Va
             "reason": s.reason, "estimated_usd": s.estimated_usd, "billed_usd": s.billed_usd,
             "billed_differs": bill_differs(s),
             "shot": s.takes.shot, "takes": s.takes.numbers, "selected_take": s.takes.selected,
-            "redo": s.takes.redo, "note": s.takes.note,
+            "redo": s.takes.redo, "note": s.takes.note, "stale": s.takes.stale,
+            "take_details": s.takes.lines.iter().map(line_json).collect::<Vec<_>>(),
             "take_models": s.takes.made_by.iter().map(|(n, endpoint, model)| {
                 json!({"take": n, "endpoint": endpoint, "model": model})
             }).collect::<Vec<_>>(),
         })).collect::<Vec<_>>(),
     })
+}
+
+/// One take's line as JSON.
+fn line_json(l: &TakeLine) -> Value {
+    json!({"take": l.n, "model": l.model, "prompt_version": l.version, "settings": l.settings,
+        "usd": l.usd, "made_at": l.made, "note": l.note})
+}
+
+/// When a take was made, to the minute (`2026-11-30 15:40`).
+pub(crate) fn minute(rfc3339: &str) -> String {
+    rfc3339
+        .get(..16)
+        .map_or_else(|| rfc3339.to_owned(), |s| s.replace('T', " "))
+}
+
+/// Each shot's takes told apart, for `status` below its table: one line per take (`*` marks
+/// the selected one) with its prompt version and note below it, and a stale selection said
+/// plainly; every line at most 80 columns.
+pub(crate) fn takes_text(states: &[ShotState]) -> String {
+    let mut lines = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for s in states.iter().filter(|s| !s.takes.lines.is_empty()) {
+        if !seen.insert(s.takes.shot.as_str()) {
+            continue;
+        }
+        lines.push(String::new());
+        lines.push(s.takes.shot.clone());
+        if s.takes.stale {
+            lines.push(format!(
+                "  stale: take {} is from an earlier prompt (in the cut until rendered again)",
+                s.takes.selected.unwrap_or_default()
+            ));
+        }
+        for l in &s.takes.lines {
+            let mark = if Some(l.n) == s.takes.selected { '*' } else { ' ' };
+            lines.push(format!(
+                "  {mark} take {}  {}  {}  {}  {}",
+                l.n,
+                l.model.as_deref().unwrap_or("-"),
+                l.settings,
+                l.usd.map_or("unpriced".into(), |u| format!("${u:.2}")),
+                minute(&l.made),
+            ));
+            lines.push(format!("      prompt: {}", l.version));
+            lines.extend(l.note.iter().map(|note| format!("      note: {note}")));
+        }
+    }
+    lines
+        .iter()
+        .map(|l| crate::record::takes::shorten(l, 80) + "\n")
+        .collect()
 }

@@ -2,10 +2,13 @@
 //! output folder's store), the director's picks, redos and notes (`.storyboard/picks.json`),
 //! and the one rule that says which take is a shot's selected take.
 //!
-//! The rule: a pick holds until a newer take of that shot is rendered; otherwise the selected
-//! take is the newest take whose request is the shot's current one (what the storyboard asks
-//! for now, a redo included). So editing a prompt and rendering selects the new clip, and
-//! putting the prompt back selects the first clip again, for free.
+//! The rule ([`selected`]): a pick holds until the director changes it (a redo's take becomes
+//! the pick, since the director asked for it); else the newest take whose request is the
+//! shot's current one (what the storyboard asks for now), so editing a prompt and rendering
+//! selects the new clip, and putting the prompt back selects the first clip again, for free;
+//! else — the current request has no take yet — the take last put at `<id>.mp4`, else the
+//! newest take. A shot never loses its clip while it has a take: a take made from an earlier
+//! request is kept and marked stale ([`is_stale`]).
 
 use camino::{Utf8Path, Utf8PathBuf};
 use serde::{Deserialize, Serialize};
@@ -93,16 +96,21 @@ pub(crate) struct Pick {
     /// The picked take.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub take: Option<u32>,
-    /// How many takes the shot had when it was picked: a newer take ends the pick.
+    /// How many takes the shot had when it was picked (a record: a newer take never ends a
+    /// pick).
     #[serde(default)]
     pub after: u32,
     /// Each redo asked for, by the number of takes the shot had then; the last one is pending
     /// until the shot has a newer take.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub redo: Vec<u32>,
-    /// A note.
+    /// A note about the shot written before it had a take (notes about a take are in
+    /// `notes`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// Notes by take number: a note stays with the take it was written about.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub notes: BTreeMap<u32, String>,
 }
 
 /// `.storyboard/picks.json`.
@@ -232,23 +240,76 @@ impl Pick {
         let last = *self.redo.last()?;
         (count <= last).then_some(last)
     }
+
+    /// Picks take `n` of a shot with `count` takes: it holds until the director changes it.
+    pub(crate) fn pick(&mut self, n: u32, count: u32) {
+        self.take = Some(n);
+        self.after = count;
+    }
+
+    /// Asks for one new take on the next render (once: a pending redo is not asked twice).
+    pub(crate) fn ask_redo(&mut self, count: u32) {
+        if self.pending_redo(count).is_none() {
+            self.redo.push(count);
+        }
+    }
+
+    /// Withdraws the pending redo, if one waits (nothing is rendered for it).
+    pub(crate) fn withdraw_redo(&mut self, count: u32) {
+        if self.pending_redo(count).is_some() {
+            self.redo.pop();
+        }
+    }
+
+    /// Keeps a note about take `n` (none: the shot has no take yet); empty text removes it.
+    pub(crate) fn write_note(&mut self, n: Option<u32>, text: &str) {
+        let text = Some(text.trim().to_owned()).filter(|t| !t.is_empty());
+        match (n, text) {
+            (Some(n), Some(text)) => {
+                self.notes.insert(n, text);
+            }
+            (Some(n), None) => {
+                // Clearing a take with no note clears a note written before the shot had a take.
+                if self.notes.remove(&n).is_none() {
+                    self.note = None;
+                }
+            }
+            (None, text) => self.note = text,
+        }
+    }
 }
 
-/// The selected take of a shot: the pick while no newer take exists, else the newest take
-/// whose request key is one of `current`.
-pub(crate) fn selected<'a>(takes: &'a [Take], pick: Option<&Pick>, current: &[String]) -> Option<&'a Take> {
-    let newest = takes.iter().map(|t| t.n).max().unwrap_or(0);
-    if let Some(p) = pick
-        && let Some(n) = p.take
-        && p.after >= newest
-        && let Some(t) = takes.iter().find(|t| t.n == n)
-    {
-        return Some(t);
-    }
-    takes
-        .iter()
-        .filter(|t| current.contains(&t.request_key))
-        .max_by_key(|t| t.n)
+/// The selected take of a shot (the module's rule): the pick (a kept take), else the newest
+/// take whose request key is one of `current`, else the take whose clip storyboard last put at
+/// `<id>.mp4` (`placed`: its sha256), else the newest take. `None` only when no take is kept.
+pub(crate) fn selected<'a>(
+    takes: &'a [Take],
+    pick: Option<&Pick>,
+    current: &[String],
+    placed: Option<&str>,
+) -> Option<&'a Take> {
+    let picked = pick.and_then(|p| p.take).and_then(|n| takes.iter().find(|t| t.n == n));
+    picked
+        .or_else(|| {
+            takes
+                .iter()
+                .filter(|t| current.contains(&t.request_key))
+                .max_by_key(|t| t.n)
+        })
+        .or_else(|| placed.and_then(|sha| takes.iter().find(|t| t.clip.sha256 == sha)))
+        .or_else(|| takes.iter().max_by_key(|t| t.n))
+}
+
+/// Whether a take was made from an earlier request than the shot's `current` ones (an edited
+/// prompt or setting): it stays selected until the current request has a take, marked stale.
+pub(crate) fn is_stale(take: &Take, current: &[String]) -> bool {
+    !current.contains(&take.request_key)
+}
+
+/// The sha256 of the clip storyboard last put at `<shot>.mp4`, as its record of written
+/// files says.
+pub(crate) fn placed<'a>(written: &'a crate::record::folder::Written, shot: &str) -> Option<&'a str> {
+    written.content(&format!("{shot}.mp4"))
 }
 
 /// The take number after which each shot's pending redo (`storyboard pick --redo`) is to be
@@ -277,9 +338,10 @@ pub(crate) fn keep_redos(out: &Utf8Path, redos: &[(String, String)], history: &H
     }
     Picks::change(out, |p| {
         for (shot, n) in made {
-            let entry = p.shots.entry(shot.to_owned()).or_default();
-            entry.take = Some(n);
-            entry.after = count(history, shot);
+            p.shots
+                .entry(shot.to_owned())
+                .or_default()
+                .pick(n, count(history, shot));
         }
         Ok(())
     })
@@ -292,7 +354,11 @@ pub(crate) struct ShotTakes {
     pub takes: Vec<Take>,
     /// The selected take's number.
     pub selected: Option<u32>,
-    /// The pick, redo and note.
+    /// The selected take was made from an earlier request than the current one.
+    pub stale: bool,
+    /// The shot's current request keys.
+    pub current: Vec<String>,
+    /// The pick, redo and notes.
     pub pick: Pick,
 }
 
@@ -306,12 +372,23 @@ impl ShotTakes {
     pub(crate) fn redo_pending(&self, history: &History, shot: &str) -> bool {
         !self.pick.redo.is_empty() && self.pick.pending_redo(count(history, shot)).is_some()
     }
+
+    /// The note about take `n`.
+    pub(crate) fn note_of(&self, n: u32) -> Option<&String> {
+        self.pick.notes.get(&n)
+    }
+
+    /// The note shown for the shot: its selected take's, else one written before it had a take.
+    pub(crate) fn note(&self) -> Option<&String> {
+        self.selected.and_then(|n| self.note_of(n)).or(self.pick.note.as_ref())
+    }
 }
 
 /// Each shot's takes and selection, for a manifest's shots (in its order): the current
 /// requests are the manifest's (a redo included).
 pub(crate) fn of_shots(out: &Utf8Path, shots: &[ShotRecord], history: &History, picks: &Picks) -> Vec<ShotTakes> {
     let mut register = register(out, history);
+    let written = crate::record::folder::Written::read(out);
     shots
         .iter()
         .map(|s| {
@@ -321,14 +398,21 @@ pub(crate) fn of_shots(out: &Utf8Path, shots: &[ShotRecord], history: &History, 
                 .map(|r| r.request_key.clone())
                 .collect();
             let pick = picks.shots.get(&s.id).cloned().unwrap_or_default();
-            let selected = selected(&takes, Some(&pick), &current).map(|t| t.n);
-            ShotTakes { takes, selected, pick }
+            let chosen = selected(&takes, Some(&pick), &current, placed(&written, &s.id));
+            let (selected, stale) = (chosen.map(|t| t.n), chosen.is_some_and(|t| is_stale(t, &current)));
+            ShotTakes {
+                takes,
+                selected,
+                stale,
+                current,
+                pick,
+            }
         })
         .collect()
 }
 
 /// The manifest's record of a take (the input and endpoint from the journal's intent).
-pub(crate) fn record(take: &Take, history: &History) -> TakeRecord {
+pub(crate) fn record(take: &Take, history: &History, note: Option<&String>) -> TakeRecord {
     let sent = history.sent.get(&(take.api.clone(), take.request_key.clone()));
     TakeRecord {
         take: take.n,
@@ -341,19 +425,124 @@ pub(crate) fn record(take: &Take, history: &History) -> TakeRecord {
         actual_usd: take.actual_usd,
         created_at: take.created_at.clone(),
         sandbox: take.api == "sandbox",
+        note: note.cloned(),
     }
 }
 
-/// Fills each shot's takes, selected take and note; each shot's takes as they stand.
+/// Fills each shot's takes, selected take (stale or not) and notes; each shot's takes as they
+/// stand.
 pub(crate) fn fill(out: &Utf8Path, shots: &mut [ShotRecord], history: &History, picks: &Picks) -> Vec<ShotTakes> {
     let all = of_shots(out, shots, history, picks);
     for (rec, st) in shots.iter_mut().zip(&all) {
-        rec.takes = st.takes.iter().map(|t| record(t, history)).collect();
+        rec.takes = st.takes.iter().map(|t| record(t, history, st.note_of(t.n))).collect();
         rec.selected_take = st.selected;
-        rec.note = st.pick.note.clone();
+        rec.stale = st.stale;
+        rec.note = st.note().cloned();
         rec.redo = st.redo_pending(history, &rec.id);
     }
     all
+}
+
+/// The body fields that tell takes' settings apart, with how each is shown.
+const SETTINGS: [(&str, &str); 5] = [
+    ("duration", "s"),
+    ("aspect_ratio", ""),
+    ("resolution", ""),
+    ("mode", ""),
+    ("generate_audio", "audio"),
+];
+
+/// A body's prompt (the beats joined, for a multi-prompt body).
+fn prompt_of(input: &serde_json::Map<String, serde_json::Value>) -> String {
+    match input.get("multi_prompt").and_then(|b| b.as_array()) {
+        Some(beats) => beats
+            .iter()
+            .filter_map(|b| b.get("prompt")?.as_str())
+            .collect::<Vec<_>>()
+            .join(" / "),
+        None => input.get("prompt").and_then(|p| p.as_str()).unwrap_or("").to_owned(),
+    }
+}
+
+/// A take's settings in a few words: `5 s · 16:9 · audio`.
+pub(crate) fn settings(input: Option<&serde_json::Map<String, serde_json::Value>>) -> String {
+    let Some(input) = input else { return "-".into() };
+    let shown: Vec<String> = SETTINGS
+        .iter()
+        .filter_map(|(field, unit)| {
+            let v = input.get(*field)?;
+            Some(match (v, *unit) {
+                (serde_json::Value::Bool(true), "audio") => "audio".to_owned(),
+                (serde_json::Value::Bool(false), "audio") => "no audio".to_owned(),
+                (serde_json::Value::String(s), "s") => format!("{s} s"),
+                (v, "s") => format!("{v} s"),
+                (serde_json::Value::String(s), _) => s.clone(),
+                (v, _) => v.to_string(),
+            })
+        })
+        .collect();
+    if shown.is_empty() {
+        "-".into()
+    } else {
+        shown.join(" · ")
+    }
+}
+
+/// A take's prompt version against the shot's current request: `current`, or what changed
+/// (`earlier prompt: -red +blue`, `current prompt, earlier settings: duration 5→10`), at most
+/// about 60 characters.
+pub(crate) fn version(
+    take: Option<&serde_json::Map<String, serde_json::Value>>,
+    current: &serde_json::Map<String, serde_json::Value>,
+) -> String {
+    let Some(take) = take else {
+        return "earlier prompt (not journaled)".into();
+    };
+    let (was, now) = (prompt_of(take), prompt_of(current));
+    let mut said = if was == now {
+        "current".to_owned()
+    } else {
+        format!("earlier prompt: {}", word_diff(&was, &now))
+    };
+    let changed: Vec<String> = SETTINGS
+        .iter()
+        .filter(|(f, _)| take.get(*f) != current.get(*f))
+        .map(|(f, _)| {
+            let show = |v: Option<&serde_json::Value>| {
+                v.map_or("-".into(), |v| v.as_str().map_or(v.to_string(), str::to_owned))
+            };
+            format!("{f} {}→{}", show(take.get(*f)), show(current.get(*f)))
+        })
+        .collect();
+    if !changed.is_empty() {
+        said = match said.as_str() {
+            "current" => format!("current prompt, earlier settings: {}", changed.join(", ")),
+            _ => format!("{said}; {}", changed.join(", ")),
+        };
+    }
+    shorten(&said, 60)
+}
+
+/// The words of `was` missing from `now` (`-word`) and the words `now` added (`+word`).
+fn word_diff(was: &str, now: &str) -> String {
+    let words = |s: &str| s.split_whitespace().map(str::to_owned).collect::<Vec<_>>();
+    let (a, b) = (words(was), words(now));
+    let gone = a.iter().filter(|w| !b.contains(w)).map(|w| format!("-{w}"));
+    let came = b.iter().filter(|w| !a.contains(w)).map(|w| format!("+{w}"));
+    let diff: Vec<String> = gone.chain(came).collect();
+    if diff.is_empty() {
+        "word order".into()
+    } else {
+        diff.join(" ")
+    }
+}
+
+/// `text` cut to `max` characters with an ellipsis.
+pub(crate) fn shorten(text: &str, max: usize) -> String {
+    match text.chars().count() > max {
+        true => text.chars().take(max - 1).chain(std::iter::once('…')).collect(),
+        false => text.to_owned(),
+    }
 }
 
 /// [`fill`], and each selected take put at `<id>.mp4` (a shot with none has no `<id>.mp4`);
@@ -434,26 +623,37 @@ mod tests {
     }
 
     #[test]
-    fn a_pick_holds_until_a_newer_take_and_then_the_current_request_wins() {
+    fn a_pick_holds_and_the_selection_never_disappears_while_a_take_exists() {
         let takes = vec![take(1, "a"), take(2, "b"), take(3, "a")];
         let current = vec!["a".to_owned()];
-        let n = |p: Option<&Pick>, cur: &[String]| selected(&takes, p, cur).map(|t| t.n);
-        assert_eq!(n(None, &current), Some(3), "the newest of the current request");
-        assert_eq!(n(None, &["b".to_owned()]), Some(2));
-        assert_eq!(n(None, &["c".to_owned()]), None, "nothing rendered for this request");
+        let n = |p: Option<&Pick>, cur: &[String], placed: Option<&str>| selected(&takes, p, cur, placed).map(|t| t.n);
+        assert_eq!(n(None, &current, None), Some(3), "the newest of the current request");
+        assert_eq!(n(None, &["b".to_owned()], None), Some(2));
+        let edited = ["c".to_owned()];
+        assert_eq!(
+            n(None, &edited, Some("1")),
+            Some(1),
+            "no take of `c` yet: the one in place"
+        );
+        assert_eq!(n(None, &edited, None), Some(3), "nothing placed: the newest");
+        assert!(is_stale(&takes[0], &edited) && !is_stale(&takes[2], &current));
+        assert_eq!(selected(&[], None, &current, None), None, "no take: nothing");
         let held = Pick {
             take: Some(2),
-            after: 3,
+            after: 2,
             ..Pick::default()
         };
-        assert_eq!(n(Some(&held), &current), Some(2), "picked after take 3");
-        let stale = Pick {
-            after: 2,
-            ..held.clone()
-        };
-        assert_eq!(n(Some(&stale), &current), Some(3), "take 3 came after the pick");
+        assert_eq!(
+            n(Some(&held), &current, None),
+            Some(2),
+            "take 3 came after: the pick holds"
+        );
         let gone = Pick { take: Some(9), ..held };
-        assert_eq!(n(Some(&gone), &current), Some(3), "a removed take is not selected");
+        assert_eq!(
+            n(Some(&gone), &current, None),
+            Some(3),
+            "a removed take is not selected"
+        );
     }
 
     #[test]
@@ -469,5 +669,27 @@ mod tests {
         assert_eq!(picks.pending_redo("s", 3), Some(3));
         assert_eq!(picks.pending_redo("s", 4), None);
         assert_eq!(picks.pending_redo("t", 0), None);
+    }
+
+    #[test]
+    fn a_takes_version_says_what_changed_from_the_current_request() {
+        let body = |v: serde_json::Value| v.as_object().unwrap().clone();
+        let now = body(serde_json::json!({"prompt": "a blue door", "duration": "5", "aspect_ratio": "16:9"}));
+        assert_eq!(version(Some(&now), &now), "current");
+        let red = body(serde_json::json!({"prompt": "a red door", "duration": "5", "aspect_ratio": "16:9"}));
+        assert_eq!(version(Some(&red), &now), "earlier prompt: -red +blue");
+        let long = body(serde_json::json!({"prompt": "a blue door", "duration": "10", "aspect_ratio": "16:9"}));
+        assert_eq!(
+            version(Some(&long), &now),
+            "current prompt, earlier settings: duration 10→5"
+        );
+        assert_eq!(version(None, &now), "earlier prompt (not journaled)");
+        assert_eq!(settings(Some(&now)), "5 s · 16:9");
+        assert!(
+            version(Some(&body(serde_json::json!({"prompt": "x ".repeat(80)}))), &now)
+                .chars()
+                .count()
+                <= 60
+        );
     }
 }

@@ -519,6 +519,7 @@ pub(crate) fn status(out: &camino::Utf8Path, states: &[crate::record::status::Sh
         }
     ));
     text.extend(crate::record::status::billing_line(states));
+    text.push_str(&crate::record::status::takes_text(states));
     text
 }
 

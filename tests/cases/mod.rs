@@ -18,6 +18,7 @@ mod resume_hints;
 mod sandbox;
 mod sandbox_clips;
 mod schemas;
+mod selection;
 mod settings;
 mod shootout;
 mod state_reads;

@@ -1,7 +1,8 @@
 """Drives the live review page in headless Chromium through WebDriver (Debian's chromedriver):
 loads the URL `storyboard review` printed, clicks "pick take N" of a shot, waits for the page
-to show that take selected, writes a note and asks for a redo with the page's buttons, takes a
-screenshot, and prints what the browser logged as JSON.
+to show that take selected, writes a note, asks for a redo and withdraws it with the page's
+buttons, takes a screenshot, and prints as JSON what the browser logged and what the page showed
+(takes, prompt-version groups, models and times shown, the stale-cut mark).
 
 usage: review_browser.py URL SCREENSHOT SHOT TAKE
 """
@@ -58,13 +59,34 @@ try:
         redo_badge = reloaded.until(lambda d: not _alive(old) and d.find_elements(By.CSS_SELECTOR, badge))
     except TimeoutException:
         redo_badge = []
+    # The redo withdrawn with the page's own button.
+    redo_withdrawn = False
+    if redo_badge:
+        old = driver.find_element(By.TAG_NAME, "main")
+        driver.find_element(By.CSS_SELECTOR, f'button[data-no-redo="{shot}"]').click()
+        try:
+            redo_withdrawn = reloaded.until(lambda d: not _alive(old) and not d.find_elements(By.CSS_SELECTOR, badge))
+        except TimeoutException:
+            redo_withdrawn = False
     logs += driver.get_log("browser")
+    section = f'section[data-shot="{shot}"]'
+    versions = [v.find_element(By.TAG_NAME, "h3").text
+                for v in driver.find_elements(By.CSS_SELECTOR, f"{section} div.version")]
+    # The whole page in the screenshot, from the cut at the top.
+    height = driver.execute_script("return document.documentElement.scrollHeight")
+    driver.set_window_size(1280, min(max(height, 800), 4000))
+    driver.execute_script("window.scrollTo(0, 0)")
     driver.save_screenshot(screenshot)
     print(json.dumps({
         "console": [entry["message"] for entry in logs if entry["level"] in ("SEVERE", "WARNING")],
         "title": driver.title,
         "takes": len(driver.find_elements(By.CSS_SELECTOR, "figure.take")),
         "redo_shown": len(redo_badge) == 1,
+        "redo_withdrawn": bool(redo_withdrawn),
+        "versions": versions,
+        "models": len(driver.find_elements(By.CSS_SELECTOR, f"{section} figure.take .model")),
+        "times": len(driver.find_elements(By.CSS_SELECTOR, f"{section} figure.take time")),
+        "cut_stale": len(driver.find_elements(By.CSS_SELECTOR, ".cut .cut-stale")) == 1,
     }))
 finally:
     driver.quit()

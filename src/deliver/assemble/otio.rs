@@ -77,6 +77,7 @@ fn item(c: &Clip) -> Value {
         "prompt": take.and_then(|t| t.input.as_ref()?.get("prompt").cloned()).or_else(|| c.record.request.input.get("prompt").cloned()),
         "request_id": take.and_then(|t| t.request_id.clone()),
         "sha256": take.map(|t| t.clip.sha256.clone()),
+        "stale": c.record.stale,
     }});
     let Some(rel) = &c.rel else {
         let why = format!("no clip for shot {} ({:?})", c.record.id, c.record.request.status).to_lowercase();
@@ -103,7 +104,7 @@ fn item(c: &Clip) -> Value {
         "name": c.record.id,
         "source_range": range(c.duration, r),
         "effects": [],
-        "markers": [],
+        "markers": stale_marker(c, r),
         "enabled": true,
         "media_references": {"DEFAULT_MEDIA": {
             "OTIO_SCHEMA": "ExternalReference.1",
@@ -115,6 +116,27 @@ fn item(c: &Clip) -> Value {
         }},
         "active_media_reference_key": "DEFAULT_MEDIA",
     })
+}
+
+/// A stale take's marker (made from an earlier request than the storyboard's current one: in
+/// the cut until the current request is rendered); none for a current take.
+fn stale_marker(c: &Clip, r: f64) -> Vec<Value> {
+    if !c.record.stale {
+        return Vec::new();
+    }
+    let why = format!(
+        "stale: take {} of shot {} was made from an earlier prompt or settings; render the shot to replace it",
+        c.record.selected_take.unwrap_or_default(),
+        c.record.id
+    );
+    vec![json!({
+        "OTIO_SCHEMA": "Marker.2",
+        "metadata": {"storyboard": {"stale": true}},
+        "name": "stale",
+        "marked_range": range(c.duration, r),
+        "color": "ORANGE",
+        "comment": why,
+    })]
 }
 
 /// The timeline document (clip paths relative to the timeline's own folder, the output folder).
@@ -141,4 +163,20 @@ pub(crate) fn timeline(title: &str, clips: &[Clip]) -> String {
         },
     });
     serde_json::to_string_pretty(&doc).unwrap_or_default()
+}
+
+/// What a timeline storyboard wrote put in the cut: each shot's clip sha256 (`None`: a gap),
+/// read back from its video track; `None` when there is no readable timeline.
+pub(crate) fn assembled(path: &camino::Utf8Path) -> Option<Vec<(String, Option<String>)>> {
+    let bytes = crate::files::read_limited(path, crate::record::folder::MAX_STATE_BYTES, false).ok()??;
+    let doc: Value = serde_json::from_slice(&bytes).ok()?;
+    let video = doc["tracks"]["children"].as_array()?.first()?["children"].as_array()?;
+    video
+        .iter()
+        .map(|item| {
+            let meta = &item["metadata"]["storyboard"];
+            let sha = meta["sha256"].as_str().filter(|_| item["OTIO_SCHEMA"] == "Clip.2");
+            Some((meta["shot"].as_str()?.to_owned(), sha.map(str::to_owned)))
+        })
+        .collect()
 }

@@ -38,7 +38,7 @@ video{width:100%;background:#000;border-radius:4px}.gap{color:#aaa;padding:2rem;
 .failed .badge{background:#e5484d;color:#fff}.uncertain .badge{background:#f5a524;color:#000}\
 .done .badge,.cached .badge,.selected .badge{background:#30a46c;color:#fff}\
 dl{display:grid;grid-template-columns:auto 1fr;gap:.2rem .8rem}dt{color:#888}dd{margin:0;word-break:break-word}\
-.member{display:inline-block;margin:0 .6rem 0 0;text-align:center}.member img{border-radius:4px;display:block}.badge.redo{background:#5b5bd6;color:#fff}.error{color:#ff9592}button{cursor:pointer}textarea{width:100%;min-height:3rem;background:#222;color:#eee}";
+.member{display:inline-block;margin:0 .6rem 0 0;text-align:center}.member img{border-radius:4px;display:block}.badge.redo{background:#5b5bd6;color:#fff}.badge.stale{background:#f5a524;color:#000}.version h3{font-size:.95rem;color:#bbb;margin:.6rem 0 0}.note{color:#ffd479;margin:.3rem 0 0}.error{color:#ff9592}button{cursor:pointer}textarea{width:100%;min-height:3rem;background:#222;color:#eee}";
 
 /// How the page is seen: as a file beside the clips, or served live by `storyboard review`.
 #[derive(Debug, Clone, Default)]
@@ -49,6 +49,25 @@ pub(crate) struct View {
     pub posters: std::collections::HashSet<String>,
     /// Served live: the token its requests carry (and the buttons to pick, redo and note).
     pub token: Option<String>,
+    /// The selection changed after the cut was assembled (the cut shows other takes).
+    pub cut_stale: bool,
+}
+
+/// Whether the cut `cut` (`<name>.mp4`) shows other takes than the shots' selected ones now,
+/// as its timeline (`<name>.otio`, written with it) says; false when there is no timeline.
+pub(crate) fn cut_stale(out: &Utf8Path, cut: &str, clips: &[Clip]) -> bool {
+    let timeline = out.join(cut).with_extension("otio");
+    let Some(assembled) = super::otio::assembled(&timeline) else {
+        return false;
+    };
+    let now: Vec<(String, Option<String>)> = clips
+        .iter()
+        .map(|c| {
+            let sha = c.rel.as_ref().and_then(|_| c.take()).map(|t| t.clip.sha256.clone());
+            (c.record.id.clone(), sha)
+        })
+        .collect();
+    assembled != now
 }
 
 /// The poster frame of a take, relative to the output folder, when one was made.
@@ -90,8 +109,14 @@ pub(crate) fn page(title: &str, manifest: &Manifest, clips: &[Clip], cut: Option
         gen = escape(&manifest.generator),
     );
     if let Some(cut) = cut {
+        let stale = match view.cut_stale {
+            true => {
+                " <span class=\"badge stale cut-stale\">stale: the selection changed after the cut was assembled; `storyboard assemble` makes it again</span>"
+            }
+            false => "",
+        };
         html.push_str(&format!(
-            "<section class=\"cut\"><h2>The cut</h2><video controls preload=\"metadata\" src=\"{}{}\"></video></section>\n",
+            "<section class=\"cut\"><h2>The cut{stale}</h2><video controls preload=\"metadata\" src=\"{}{}\"></video></section>\n",
             escape(&view.prefix),
             escape(cut)
         ));
@@ -160,19 +185,36 @@ fn shot(html: &mut String, c: &Clip, view: &View) {
     let s = &c.record;
     let status = format!("{:?}", s.request.status).to_lowercase();
     let id = escape(&s.id);
+    let withdraw = match live && s.redo {
+        true => format!(" <button data-no-redo=\"{id}\">withdraw the redo</button>"),
+        false => String::new(),
+    };
     html.push_str(&format!(
-        "<section class=\"shot {status}\" id=\"shot-{id}\" data-shot=\"{id}\">\n<h2>{id} <span class=\"badge\">{status}</span>{}</h2>\n<div class=\"takes\">\n",
+        "<section class=\"shot {status}\" id=\"shot-{id}\" data-shot=\"{id}\">\n<h2>{id} <span class=\"badge\">{status}</span>{}{withdraw}</h2>\n",
         s.selected_take.map_or(" — no take selected: a gap in the cut".to_owned(), |n| format!(" — take {n}"))
+            + if s.stale { " <span class=\"badge stale\">stale: made from an earlier prompt; in the cut until the current one is rendered</span>" } else { "" }
             + if s.redo { " <span class=\"badge redo\">redo asked: one new take on the next render</span>" } else { "" },
     ));
     if s.takes.is_empty() {
         html.push_str(&format!("<div class=\"gap\">no clip yet ({} s gap)</div>\n", s.seconds));
     }
-    for t in &s.takes {
-        let label = take_label(s, t);
-        take(html, (&s.id, &label), t, s.selected_take == Some(t.take), view);
+    for (version, group) in versions(s) {
+        let label = match version.as_str() {
+            "current" => "current prompt".to_owned(),
+            v => v.to_owned(),
+        };
+        html.push_str(&format!(
+            "<div class=\"version\" data-version=\"{}\"><h3>{}</h3>\n<div class=\"takes\">\n",
+            escape(&version),
+            escape(&label)
+        ));
+        for t in group {
+            let label = take_label(s, t);
+            take(html, (&s.id, &label), t, s.selected_take == Some(t.take), view);
+        }
+        html.push_str("</div></div>\n");
     }
-    html.push_str("</div>\n<dl>\n");
+    html.push_str("<dl>\n");
     let mut row = |k: &str, v: String| html.push_str(&format!("<dt>{k}</dt><dd>{v}</dd>\n"));
     row("prompt", escape(&prompt(c)));
     let input = c.take().and_then(|t| t.input.as_ref()).unwrap_or(&s.request.input);
@@ -209,15 +251,18 @@ fn shot(html: &mut String, c: &Clip, view: &View) {
     {
         row("error", format!("<span class=\"error\">{}</span>", escape(e)));
     }
+    let about = s
+        .selected_take
+        .map_or("note".to_owned(), |n| format!("note on take {n}"));
     match (live, &s.note) {
         (true, note) => row(
-            "note",
+            &about,
             format!(
                 "<textarea data-note=\"{id}\">{}</textarea><button data-save-note=\"{id}\">save note</button> <button data-redo=\"{id}\">redo (one new take on the next render)</button>",
                 escape(note.as_deref().unwrap_or(""))
             ),
         ),
-        (false, Some(note)) => row("note", escape(note)),
+        (false, Some(note)) => row(&about, escape(note)),
         (false, None) => {}
     }
     html.push_str("</dl>\n</section>\n");
@@ -241,6 +286,29 @@ fn cast(cast: &[crate::record::manifest::CastRecord], view: &View) -> String {
         })
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// A shot's takes grouped by prompt version (`current` first, then the earlier ones, the
+/// newest first), each group oldest take first.
+fn versions(s: &crate::record::manifest::ShotRecord) -> Vec<(String, Vec<&TakeRecord>)> {
+    let current: Vec<&str> = std::iter::once(&s.request)
+        .chain(&s.more)
+        .map(|r| r.request_key.as_str())
+        .collect();
+    let mut groups: Vec<(String, Vec<&TakeRecord>)> = Vec::new();
+    for t in &s.takes {
+        let version = match current.contains(&t.request_key.as_str()) {
+            true => "current".to_owned(),
+            false => crate::record::takes::version(t.input.as_ref(), &s.request.input),
+        };
+        match groups.iter_mut().find(|(v, _)| *v == version) {
+            Some((_, g)) => g.push(t),
+            None => groups.push((version, vec![t])),
+        }
+    }
+    let newest = |g: &[&TakeRecord]| g.iter().map(|t| t.take).max().unwrap_or(0);
+    groups.sort_by_key(|(v, g)| (v != "current", std::cmp::Reverse(newest(g))));
+    groups
 }
 
 /// What tells a shoot-out's takes apart: the model that made the take (its catalog family, else
@@ -276,15 +344,20 @@ fn take(html: &mut String, (shot, label): (&str, &str), t: &TakeRecord, selected
         false => String::new(),
     };
     html.push_str(&format!(
-        "<figure class=\"{class}\" data-take=\"{}\">\n<video controls preload=\"none\"{poster} src=\"{}{}\"></video>\n<figcaption>{label}take {}{} · {}{}</figcaption>\n",
+        "<figure class=\"{class}\" data-take=\"{}\">\n<video controls preload=\"none\"{poster} src=\"{}{}\"></video>\n<figcaption>{label}take {}{} · <span class=\"settings\">{}</span> · {} · <time>{}</time>{}</figcaption>\n",
         t.take,
         escape(&view.prefix),
         escape(t.clip.path.as_str()),
         t.take,
         if selected { " <span class=\"badge\">selected</span>" } else { "" },
-        t.estimated_usd.map_or("unpriced".into(), |e| format!("${e:.2}")),
+        escape(&crate::record::takes::settings(t.input.as_ref())),
+        t.actual_usd.or(t.estimated_usd).map_or("unpriced".into(), |e| format!("${e:.2}")),
+        escape(&crate::record::status::minute(&t.created_at)),
         if t.sandbox { " · sandbox" } else { "" },
     ));
+    if let Some(note) = &t.note {
+        html.push_str(&format!("<p class=\"note\">note: {}</p>\n", escape(note)));
+    }
     if live && !selected {
         html.push_str(&format!(
             "<button data-pick=\"{}\" data-take=\"{}\">pick take {}</button>\n",
@@ -300,7 +373,7 @@ fn take(html: &mut String, (shot, label): (&str, &str), t: &TakeRecord, selected
 fn script(token: &str) -> String {
     let token = serde_json::to_string(token).unwrap_or_default();
     format!(
-        "<script>\nconst TOKEN = {token};\nasync function send(path, body) {{\n  const r = await fetch(path, {{method: 'POST', headers: {{'content-type': 'application/json', 'x-storyboard-token': TOKEN}}, body: JSON.stringify(body)}});\n  if (!r.ok) {{ alert(await r.text()); return; }}\n  location.reload();\n}}\nfor (const b of document.querySelectorAll('[data-pick]')) b.addEventListener('click', () => send('/api/pick', {{shot: b.dataset.pick, take: Number(b.dataset.take)}}));\nfor (const b of document.querySelectorAll('[data-redo]')) b.addEventListener('click', () => send('/api/redo', {{shot: b.dataset.redo}}));\nfor (const b of document.querySelectorAll('[data-save-note]')) b.addEventListener('click', () => {{\n  const shot = b.dataset.saveNote;\n  const text = document.querySelector(`textarea[data-note=\"${{CSS.escape(shot)}}\"]`).value;\n  send('/api/note', {{shot, note: text}});\n}});\n</script>\n"
+        "<script>\nconst TOKEN = {token};\nasync function send(path, body) {{\n  const r = await fetch(path, {{method: 'POST', headers: {{'content-type': 'application/json', 'x-storyboard-token': TOKEN}}, body: JSON.stringify(body)}});\n  if (!r.ok) {{ alert(await r.text()); return; }}\n  location.reload();\n}}\nfor (const b of document.querySelectorAll('[data-pick]')) b.addEventListener('click', () => send('/api/pick', {{shot: b.dataset.pick, take: Number(b.dataset.take)}}));\nfor (const b of document.querySelectorAll('[data-redo]')) b.addEventListener('click', () => send('/api/redo', {{shot: b.dataset.redo}}));\nfor (const b of document.querySelectorAll('[data-no-redo]')) b.addEventListener('click', () => send('/api/no-redo', {{shot: b.dataset.noRedo}}));\nfor (const b of document.querySelectorAll('[data-save-note]')) b.addEventListener('click', () => {{\n  const shot = b.dataset.saveNote;\n  const text = document.querySelector(`textarea[data-note=\"${{CSS.escape(shot)}}\"]`).value;\n  send('/api/note', {{shot, note: text}});\n}});\n</script>\n"
     )
 }
 

@@ -19,8 +19,15 @@ pub(crate) enum Change {
     Take(u32),
     /// Render one new take on the next render.
     Redo,
-    /// Keep this note (empty: none).
-    Note(String),
+    /// Withdraw the redo waiting for the next render.
+    NoRedo,
+    /// Keep this note about a take (none: the selected take; empty text: remove it).
+    Note {
+        /// The take it is about.
+        take: Option<u32>,
+        /// The note.
+        text: String,
+    },
 }
 
 /// The folder's manifest, or why there is none.
@@ -34,53 +41,50 @@ fn manifest(out: &Utf8Path) -> Result<Manifest, PickError> {
 pub(crate) fn change(folder: &Folder, shot: &str, change: Change) -> Result<String, PickError> {
     let (out, history) = (folder.out(), folder.history());
     let m = manifest(out)?;
-    if !m.shots.iter().any(|s| s.id == shot) {
+    let Some(index) = m.shots.iter().position(|s| s.id == shot) else {
         let hint = crate::problem::did_you_mean(shot, m.shots.iter().map(|s| s.id.as_str()));
         return Err(PickError::NoShot {
             shot: shot.to_owned(),
             hint,
         });
-    }
+    };
     let count = takes::count(history, shot);
-    let kept: Vec<u32> = takes::register(out, history)
-        .remove(shot)
-        .unwrap_or_default()
-        .iter()
-        .map(|t| t.n)
-        .collect();
+    let now = takes::of_shots(out, &m.shots[index..=index], history, &folder.picks()?).remove(0);
+    let kept: Vec<u32> = now.takes.iter().map(|t| t.n).collect();
+    let no_take = |n: u32| PickError::NoTake {
+        shot: shot.to_owned(),
+        take: n,
+        have: match kept.is_empty() {
+            true => "none".into(),
+            false => kept.iter().map(u32::to_string).collect::<Vec<_>>().join(", "),
+        },
+    };
     let said = match &change {
-        Change::Take(n) if !kept.contains(n) => {
-            let have: Vec<String> = kept.iter().map(u32::to_string).collect();
-            return Err(PickError::NoTake {
-                shot: shot.to_owned(),
-                take: *n,
-                have: if have.is_empty() {
-                    "none".into()
-                } else {
-                    have.join(", ")
-                },
-            });
-        }
+        Change::Take(n) | Change::Note { take: Some(n), .. } if !kept.contains(n) => return Err(no_take(*n)),
         Change::Take(n) => {
             check_content(out, history, shot, *n)?;
             format!("{shot}: take {n} selected ({shot}.mp4)")
         }
         Change::Redo => format!("{shot}: one new take on the next render (`storyboard plan` shows its price)"),
-        Change::Note(text) if text.chars().count() > takes::MAX_NOTE_CHARS => {
+        Change::NoRedo if now.redo_pending(history, shot) => {
+            format!("{shot}: redo withdrawn (nothing new on the next render)")
+        }
+        Change::NoRedo => format!("{shot}: no redo was waiting"),
+        Change::Note { text, .. } if text.chars().count() > takes::MAX_NOTE_CHARS => {
             return Err(PickError::LongNote(text.chars().count()));
         }
-        Change::Note(_) => format!("{shot}: note kept"),
+        Change::Note { take, .. } => match take.or(now.selected) {
+            Some(n) => format!("{shot}: note kept with take {n}"),
+            None => format!("{shot}: note kept (the shot has no take yet)"),
+        },
     };
     Picks::change(out, |p| {
         let entry = p.shots.entry(shot.to_owned()).or_default();
         match change {
-            Change::Take(n) => {
-                entry.take = Some(n);
-                entry.after = count;
-            }
-            Change::Redo if entry.pending_redo(count).is_some() => {}
-            Change::Redo => entry.redo.push(count),
-            Change::Note(text) => entry.note = Some(text.trim().to_owned()).filter(|t| !t.is_empty()),
+            Change::Take(n) => entry.pick(n, count),
+            Change::Redo => entry.ask_redo(count),
+            Change::NoRedo => entry.withdraw_redo(count),
+            Change::Note { take, text } => entry.write_note(take.or(now.selected), &text),
         }
         Ok(())
     })?;
@@ -144,12 +148,13 @@ pub(crate) fn removable(folder: &Folder, plan: &Plan) -> Result<Vec<Removable>, 
     let out = folder.out();
     let picks = folder.picks()?;
     let register = takes::register(out, folder.history());
+    let written = crate::record::folder::Written::read(out);
     let mut keep = std::collections::HashSet::new();
     for (shot, ts) in &register {
         let planned: Vec<&crate::plan::PlannedShot> = plan.shots.iter().filter(|s| &s.shot == shot).collect();
         let current: Vec<String> = planned.iter().map(|s| s.request_key.clone()).collect();
         let chained = planned.iter().any(|s| !s.chain.is_empty());
-        let selected = takes::selected(ts, picks.shots.get(shot), &current).map(|t| t.n);
+        let selected = takes::selected(ts, picks.shots.get(shot), &current, takes::placed(&written, shot)).map(|t| t.n);
         for t in ts {
             if chained || Some(t.n) == selected || current.contains(&t.request_key) {
                 keep.insert(t.clip.sha256.clone());

@@ -55,6 +55,7 @@ pub(crate) fn router(review: Arc<Review>) -> Router {
         .route("/api/pick", post(pick))
         .route("/api/redo", post(redo))
         .route("/api/note", post(note))
+        .route("/api/no-redo", post(no_redo))
         .route("/media/{*path}", get(media))
         .layer(middleware::from_fn_with_state(review.clone(), guard))
         .with_state(review)
@@ -117,6 +118,7 @@ async fn page(State(r): State<Arc<Review>>) -> Response {
             prefix: "media/".into(),
             posters: crate::deliver::assemble::review::make_posters(&r.out, &clips),
             token: Some(r.token.clone()),
+            cut_stale: crate::deliver::assemble::review::cut_stale(&r.out, &r.cut, &clips),
         };
         let cut = r.out.join(&r.cut).is_file().then_some(r.cut.as_str());
         let html = crate::deliver::assemble::review::page(&r.title, &manifest, &clips, cut, &view);
@@ -237,6 +239,9 @@ struct ShotBody {
 struct NoteBody {
     shot: String,
     note: String,
+    /// The take the note is about (none: the shot's selected take).
+    #[serde(default)]
+    take: Option<u32>,
 }
 
 async fn pick(State(r): State<Arc<Review>>, axum::Json(b): axum::Json<PickBody>) -> Response {
@@ -248,7 +253,15 @@ async fn redo(State(r): State<Arc<Review>>, axum::Json(b): axum::Json<ShotBody>)
 }
 
 async fn note(State(r): State<Arc<Review>>, axum::Json(b): axum::Json<NoteBody>) -> Response {
-    apply(r, b.shot, Change::Note(b.note)).await
+    let change = Change::Note {
+        take: b.take,
+        text: b.note,
+    };
+    apply(r, b.shot, change).await
+}
+
+async fn no_redo(State(r): State<Arc<Review>>, axum::Json(b): axum::Json<ShotBody>) -> Response {
+    apply(r, b.shot, Change::NoRedo).await
 }
 
 /// One change, through the same code as `storyboard pick`.

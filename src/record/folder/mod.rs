@@ -328,6 +328,11 @@ impl Written {
         legacy || self.files.get(name) == Some(&sha) || history.is_some_and(|h| h.clip_shas.contains(&sha))
     }
 
+    /// The sha256 of what storyboard last wrote at `name`, when it recorded one.
+    pub(crate) fn content(&self, name: &str) -> Option<&str> {
+        self.files.get(name).map(String::as_str)
+    }
+
     /// Whether `name` holds what storyboard recorded writing there (no legacy allowance).
     fn recorded(&self, out: &Utf8Path, name: &str) -> bool {
         let path = out.join(name);
