@@ -7,6 +7,7 @@ use crate::common::{Moto, SandboxConfig, Test, files_below, open_store, storyboa
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Stdio};
+use std::time::Duration;
 
 const SHOTS: usize = 12;
 
@@ -18,9 +19,15 @@ struct Team {
 }
 
 fn team(name: &str) -> Option<Team> {
+    team_on(name, Duration::ZERO)
+}
+
+/// [`team`], the store taking `slow_put` between checking a conditional write and making it.
+fn team_on(name: &str, slow_put: Duration) -> Option<Team> {
     let python = crate::common::test_python()?;
     let test = Test::blocking(SandboxConfig::fast());
-    let moto = Moto::start(&python).expect("moto[server] in the test venv (scripts/test installs it)");
+    let moto =
+        Moto::start_with(&python, None, slow_put).expect("moto[server] in the test venv (scripts/test installs it)");
     test.block_on(moto.bucket("films")).unwrap();
     let shots: String = (0..SHOTS)
         .map(|i| format!("  - id: s{i}\n    prompt: {name} shot {i}\n    duration: 3\n"))
@@ -101,6 +108,22 @@ fn ok(out: &std::process::Output, who: &str) {
 #[test]
 fn two_machines_render_one_film_at_once_for_twelve_jobs_and_a_third_pays_nothing() {
     let Some(t) = team("two") else { return };
+    two_machines_pay_once(&t);
+}
+
+/// The flake of #27 (13 jobs for 12 under load): moto checked `If-None-Match: *` and then wrote,
+/// so two machines creating one claim in that window both held it and both submitted. A slow
+/// store widens the window to 50 ms on every write: without atomic conditional writes both
+/// machines take the first shots' claims every time.
+#[test]
+fn two_machines_on_a_slow_store_still_submit_each_request_once() {
+    let Some(t) = team_on("slow", Duration::from_millis(50)) else {
+        return;
+    };
+    two_machines_pay_once(&t);
+}
+
+fn two_machines_pay_once(t: &Team) {
     let (a, b) = (t.spawn("a", "300"), t.spawn("b", "300"));
     let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
     ok(&a, "a");

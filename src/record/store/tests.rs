@@ -124,7 +124,7 @@ async fn many_claims_of_one_key_make_one_submit_and_the_rest_follow_it() {
             .unwrap();
         assert!(matches!(
             claims::claim(&store, &request("k1")).await.unwrap(),
-            Claimed::Finished(sha) if sha == "abc"
+            Claimed::Finished(sha, Some(job)) if sha == "abc" && job.request_id == "req-1"
         ));
     }
 }
