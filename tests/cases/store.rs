@@ -74,22 +74,25 @@ impl Team {
             .unwrap()
     }
 
-    /// `storyboard cancel` in folder `out`.
-    fn cancel(&self, out: &str) -> std::process::Output {
+    /// `storyboard <args>` against the team's sandbox and store (`STORYBOARD_STORE` names it).
+    fn command(&self, args: &[&str]) -> std::process::Command {
         let url = self.test.sb().base_url();
-        std::process::Command::new(assert_cmd::cargo::cargo_bin("storyboard"))
-            .args(["cancel"])
-            .arg(&self.file)
-            .arg("--out")
-            .arg(self.test.path().join(out))
+        let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("storyboard"));
+        cmd.args(args)
+            .current_dir(self.test.path())
             .env("NO_COLOR", "1")
             .env("FAL_KEY", "team-key")
             .env("STORYBOARD_FAL_URL", &url)
             .env("STORYBOARD_FAL_API_URL", &url)
-            .env_remove("STORYBOARD_STORE")
-            .envs(self.moto.env())
-            .output()
-            .unwrap()
+            .env("STORYBOARD_STORE", "s3://films/team")
+            .envs(self.moto.env());
+        cmd
+    }
+
+    /// `storyboard cancel` in folder `out`.
+    fn cancel(&self, out: &str) -> std::process::Output {
+        let file = self.file.to_string_lossy();
+        self.command(&["cancel", &file, "--out", out]).output().unwrap()
     }
 
     /// Runs `f` on the team's store.
@@ -329,4 +332,50 @@ fn cancel_in_a_folder_that_follows_another_machines_jobs_leaves_them_alone() {
     kill(a);
     let out = t.cancel("a");
     assert_eq!(t.requests("cancel"), 4, "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn two_machines_picking_different_shots_at_once_both_keep_their_picks_in_both_folders() {
+    let Some(t) = team_on("picks", Duration::from_millis(50)) else {
+        return;
+    };
+    let (a, b) = (t.spawn("a", "300"), t.spawn("b", "300"));
+    ok(&a.wait_with_output().unwrap(), "a");
+    ok(&b.wait_with_output().unwrap(), "b");
+    let file = t.file.to_string_lossy().into_owned();
+    let picks: Vec<std::process::Child> = [
+        ("a", vec!["s0", "1"]),
+        ("b", vec!["s1", "1"]),
+        ("a", vec!["s2", "--note", "warmer"]),
+        ("b", vec!["s3", "--note", "slower"]),
+        ("a", vec!["s4", "--redo"]),
+        ("b", vec!["s5", "--redo"]),
+    ]
+    .into_iter()
+    .map(|(out, args)| {
+        let mut all = vec!["pick", file.as_str()];
+        all.extend(args);
+        all.extend(["--out", out]);
+        t.command(&all).stdout(Stdio::null()).spawn().unwrap()
+    })
+    .collect();
+    for p in picks {
+        assert!(p.wait_with_output().unwrap().status.success());
+    }
+    for out in ["a", "b"] {
+        let status = t.command(&["status", out, "--json"]).output().unwrap();
+        let v: Value = serde_json::from_slice(&status.stdout).unwrap();
+        let shot = |i: usize| &v["shots"][i];
+        assert_eq!(
+            (shot(0)["selected_take"].clone(), shot(1)["selected_take"].clone()),
+            (1.into(), 1.into()),
+            "{out}: {v}"
+        );
+        assert_eq!(
+            (shot(2)["note"].clone(), shot(3)["note"].clone()),
+            ("warmer".into(), "slower".into()),
+            "{out}: {v}"
+        );
+        assert!(shot(4)["redo"] == true && shot(5)["redo"] == true, "{out}: {v}");
+    }
 }

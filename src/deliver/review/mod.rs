@@ -10,6 +10,7 @@ use crate::plan::Plan;
 use crate::record::folder::{Folder, FolderError};
 use crate::record::journal::History;
 use crate::record::manifest::Manifest;
+use crate::record::store::picks::TeamPicks;
 use crate::record::takes::{self, PickError, Picks};
 
 /// What the director says of a shot.
@@ -29,9 +30,15 @@ fn manifest(out: &Utf8Path) -> Result<Manifest, PickError> {
         .ok_or_else(|| PickError::NothingRendered(out.to_owned()))
 }
 
-/// Records a change to one shot, puts its selected take at `<id>.mp4` and, when no render
-/// holds the folder, brings the manifest up to date; what happened, in a line.
-pub(crate) fn change(folder: &Folder, shot: &str, change: Change) -> Result<String, PickError> {
+/// Records a change to one shot (in the team's picks too, when there is a store), puts its
+/// selected take at `<id>.mp4` and, when no render holds the folder, brings the manifest up to
+/// date; what happened, in a line.
+pub(crate) fn change(
+    folder: &Folder,
+    shot: &str,
+    change: Change,
+    team: Option<&TeamPicks>,
+) -> Result<String, PickError> {
     let (out, history) = (folder.out(), folder.history());
     let m = manifest(out)?;
     if !m.shots.iter().any(|s| s.id == shot) {
@@ -71,11 +78,11 @@ pub(crate) fn change(folder: &Folder, shot: &str, change: Change) -> Result<Stri
         }
         Change::Note(_) => format!("{shot}: note kept"),
     };
-    Picks::change(out, |p| {
+    let apply = |p: &mut Picks| {
         let entry = p.shots.entry(shot.to_owned()).or_default();
-        match change {
+        match &change {
             Change::Take(n) => {
-                entry.take = Some(n);
+                entry.take = Some(*n);
                 entry.after = count;
             }
             Change::Redo if entry.pending_redo(count).is_some() => {}
@@ -83,7 +90,11 @@ pub(crate) fn change(folder: &Folder, shot: &str, change: Change) -> Result<Stri
             Change::Note(text) => entry.note = Some(text.trim().to_owned()).filter(|t| !t.is_empty()),
         }
         Ok(())
-    })?;
+    };
+    match team {
+        Some(team) => team.change(out, apply)?.0,
+        None => Picks::change(out, apply)?,
+    }
     let problems = refresh(out, history)?;
     Ok(std::iter::once(said)
         .chain(problems.into_iter().map(|p| format!("warning: {p}")))
