@@ -70,6 +70,12 @@ impl World {
         if let Some(store) = run.store {
             cmd.args(["--store", store]);
         }
+        if run.processes > 1 {
+            // Each worker starts its walk at its own share (as a Kubernetes Indexed Job's would):
+            // without it both walk from the first shot and a follower's slot waits on the
+            // other's job.
+            cmd.env("STORYBOARD_WORKER", format!("{i}/{}", run.processes));
+        }
         cmd.spawn().expect("storyboard binary")
     }
 

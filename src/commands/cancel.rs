@@ -1,4 +1,5 @@
-//! `storyboard cancel`: the folder's jobs in flight, cancelled.
+//! `storyboard cancel`: the folder's jobs in flight, cancelled (its own: a request another
+//! machine submitted and this folder only followed is left to that machine).
 
 use super::jobs::Jobs;
 use crate::cli::JobsArgs;
@@ -18,6 +19,13 @@ pub(crate) async fn cancel(args: JobsArgs) -> Result<i32, Error> {
             _ => continue,
         };
         any = true;
+        if jobs.folder.history().followed.contains(&job.request_id) {
+            report::stderr_line(&format!(
+                "{id} (request {}): another machine's request, followed from the team's store: not cancelled here (cancel it in the folder that submitted it)",
+                job.request_id
+            ));
+            continue;
+        }
         let line = match jobs.provider.cancel(&job).await {
             Ok(Cancelled::Queued) => {
                 jobs.append(Record::Cancelled {

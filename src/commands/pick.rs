@@ -2,11 +2,15 @@
 
 use crate::cli::{self};
 use crate::error::{Error, UsageError, exit};
+use crate::record::store::picks::TeamPicks;
+use crate::record::takes::PickError;
 use crate::report;
 
 /// `storyboard pick`.
 pub(crate) fn pick(args: cli::PickArgs) -> Result<i32, Error> {
-    let (_, _, out) = super::folder_of(&args.file, args.out.as_deref())?;
+    let (src, plan, out) = super::folder_of(&args.file, args.out.as_deref())?;
+    let team = TeamPicks::named(plan.store.as_deref(), &src.stem)
+        .map_err(|e| UsageError::Picks(PickError::Shared(e.to_string())))?;
     let mut changes = Vec::new();
     if let Some(n) = args.take {
         changes.push(crate::deliver::review::Change::Take(n));
@@ -24,7 +28,8 @@ pub(crate) fn pick(args: cli::PickArgs) -> Result<i32, Error> {
     }
     let folder = crate::record::folder::Folder::open(&out);
     for change in changes {
-        let line = crate::deliver::review::change(&folder, &args.shot, change).map_err(UsageError::Picks)?;
+        let line =
+            crate::deliver::review::change(&folder, &args.shot, change, team.as_ref()).map_err(UsageError::Picks)?;
         report::stdout(&format!("{line}\n"));
     }
     Ok(exit::OK)

@@ -59,6 +59,20 @@ pub(crate) enum Record {
         /// When.
         at: String,
     },
+    /// Another machine's request, followed by this folder's render (its claim in the team's
+    /// store, or the request history): resumed like an accepted one, never cancelled from here.
+    Followed {
+        /// Shot id.
+        shot: String,
+        /// The request key.
+        request_key: String,
+        /// Which API.
+        api: String,
+        /// How to follow it.
+        job: Accepted,
+        /// When.
+        at: String,
+    },
     /// The job finished and its clip's URL is known (journaled before the download, so a failed
     /// download is retried from it instead of asking the queue, whose result expires).
     Result {
@@ -242,6 +256,8 @@ pub(crate) struct History {
     pub requested: std::collections::HashSet<String>,
     /// Every clip recorded, in the order they were (the takes are read from these).
     pub done: Vec<DoneRow>,
+    /// Request ids of other machines' requests this folder followed (never cancelled here).
+    pub followed: std::collections::HashSet<String>,
     /// (shot, clip sha256) of every clip recorded.
     pub shot_clips: std::collections::HashSet<(String, String)>,
 }
@@ -297,6 +313,10 @@ impl History {
             }
             Record::Accepted { shot, .. } => {
                 self.requested.insert(shot.clone());
+            }
+            Record::Followed { shot, job, .. } => {
+                self.requested.insert(shot.clone());
+                self.followed.insert(job.request_id.clone());
             }
             _ => {}
         }
@@ -369,6 +389,9 @@ impl History {
                 ..
             } => (api, request_key, KeyState::Cancelled { request_id }),
             Record::Accepted {
+                request_key, api, job, ..
+            }
+            | Record::Followed {
                 request_key, api, job, ..
             } => (api, request_key, KeyState::Accepted(job)),
             Record::Result {
@@ -591,6 +614,7 @@ impl Record {
             Record::Intent { shot, .. }
             | Record::Cancelled { shot, .. }
             | Record::Accepted { shot, .. }
+            | Record::Followed { shot, .. }
             | Record::Result { shot, .. }
             | Record::Uncertain { shot, .. }
             | Record::Failed { shot, .. }

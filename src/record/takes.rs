@@ -171,6 +171,9 @@ pub(crate) enum PickError {
     /// The note is too long.
     #[error("the note is {0} characters; at most {MAX_NOTE_CHARS} are kept")]
     LongNote(usize),
+    /// The team's picks in the shared store could not be read or changed.
+    #[error("the team's picks: {0}")]
+    Shared(String),
 }
 
 impl Picks {

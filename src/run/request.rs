@@ -160,15 +160,36 @@ impl Runner {
 
     /// Journals and records an accepted request.
     pub(super) fn accepted(&self, task: &Task, job: &Accepted, attempts: u32) {
+        self.took(task, job, attempts, false);
+    }
+
+    /// Journals and records a request this run follows: its own (accepted), or another
+    /// machine's (`followed`: found in the shared store's claim or its request history).
+    pub(super) fn took(&self, task: &Task, job: &Accepted, attempts: u32, followed: bool) {
         let id = self.shots[task.index].id.clone();
-        self.books.record(Record::Accepted {
-            shot: id.clone(),
-            request_key: task.key.clone(),
-            api: self.resume.namespace.clone(),
-            job: job.clone(),
-            at: journal::now(),
+        let (shot, request_key, api, at) = (
+            id.clone(),
+            task.key.clone(),
+            self.resume.namespace.clone(),
+            journal::now(),
+        );
+        let job_ = job.clone();
+        self.books.record(match followed {
+            false => Record::Accepted {
+                shot,
+                request_key,
+                api,
+                job: job_,
+                at: at.clone(),
+            },
+            true => Record::Followed {
+                shot,
+                request_key,
+                api,
+                job: job_,
+                at: at.clone(),
+            },
         });
-        let at = journal::now();
         for i in task.indices() {
             self.books.update(i, |r| {
                 r.request_id = Some(job.request_id.clone());

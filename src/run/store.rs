@@ -147,14 +147,13 @@ impl Runner {
         };
         match claimed {
             Ok(Claimed::Submit(ticket)) => Before::Submit(ticket),
-            Ok(Claimed::Follow(job)) => {
-                self.accepted(task, &job, 0);
-                Before::Follow(job)
-            }
-            Ok(Claimed::Finished(_)) if self.fetch_stored(task).await => Before::Settled,
-            Ok(Claimed::Finished(sha)) => {
+            Ok(Claimed::Follow(job)) => self.follow_theirs(task, job),
+            Ok(Claimed::Finished(..)) if self.fetch_stored(task).await => Before::Settled,
+            // The claim names the request: its result is downloaded (a new bill never).
+            Ok(Claimed::Finished(_, Some(job))) => self.follow_theirs(task, job),
+            Ok(Claimed::Finished(sha, None)) => {
                 let why = format!(
-                    "the shared store's claim names clip {sha}, which it does not hold whole; run `storyboard store gc` and render again"
+                    "the shared store's claim names clip {sha} but neither holds it whole nor names its request; run `storyboard store gc` and render again"
                 );
                 self.settle(task, failed(None, why));
                 Before::Settled
@@ -165,6 +164,13 @@ impl Runner {
                 Before::Settled
             }
         }
+    }
+
+    /// Another machine's request, followed here: journaled as followed (this folder's
+    /// `cancel` leaves it alone; the next render here follows it again).
+    fn follow_theirs(&self, task: &Task, job: Accepted) -> Before {
+        self.took(task, &job, 0, true);
+        Before::Follow(job)
     }
 
     /// A clip this request key has in the store, fetched into the folder's takes and settled.
@@ -224,8 +230,7 @@ impl Runner {
                 "{}: {} claimed this request and stopped before writing its id; found request {id} in the request history: adopted",
                 self.shots[task.index].id, old.owner.host
             )));
-            self.accepted(task, &job, 0);
-            return Before::Follow(job);
+            return self.follow_theirs(task, job);
         }
         let why = match found {
             Err(e) => format!("the request history cannot be searched ({e})"),

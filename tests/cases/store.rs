@@ -7,6 +7,7 @@ use crate::common::{Moto, SandboxConfig, Test, files_below, open_store, storyboa
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Stdio};
+use std::time::Duration;
 
 const SHOTS: usize = 12;
 
@@ -18,9 +19,19 @@ struct Team {
 }
 
 fn team(name: &str) -> Option<Team> {
+    team_on(name, Duration::ZERO)
+}
+
+/// [`team`], the store taking `slow_put` between checking a conditional write and making it.
+fn team_on(name: &str, slow_put: Duration) -> Option<Team> {
+    team_with(name, slow_put, SandboxConfig::fast())
+}
+
+fn team_with(name: &str, slow_put: Duration, config: SandboxConfig) -> Option<Team> {
     let python = crate::common::test_python()?;
-    let test = Test::blocking(SandboxConfig::fast());
-    let moto = Moto::start(&python).expect("moto[server] in the test venv (scripts/test installs it)");
+    let test = Test::blocking(config);
+    let moto =
+        Moto::start_with(&python, None, slow_put).expect("moto[server] in the test venv (scripts/test installs it)");
     test.block_on(moto.bucket("films")).unwrap();
     let shots: String = (0..SHOTS)
         .map(|i| format!("  - id: s{i}\n    prompt: {name} shot {i}\n    duration: 3\n"))
@@ -63,6 +74,33 @@ impl Team {
             .unwrap()
     }
 
+    /// `storyboard <args>` against the team's sandbox and store (`STORYBOARD_STORE` names it).
+    fn command(&self, args: &[&str]) -> std::process::Command {
+        let url = self.test.sb().base_url();
+        let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("storyboard"));
+        cmd.args(args)
+            .current_dir(self.test.path())
+            .env("NO_COLOR", "1")
+            .env("FAL_KEY", "team-key")
+            .env("STORYBOARD_FAL_URL", &url)
+            .env("STORYBOARD_FAL_API_URL", &url)
+            .env("STORYBOARD_STORE", "s3://films/team")
+            .envs(self.moto.env());
+        cmd
+    }
+
+    /// `storyboard cancel` in folder `out`.
+    fn cancel(&self, out: &str) -> std::process::Output {
+        let file = self.file.to_string_lossy();
+        self.command(&["cancel", &file, "--out", out]).output().unwrap()
+    }
+
+    /// Runs `f` on the team's store.
+    fn store<T>(&self, f: impl AsyncFnOnce(&storyboard::store::Backend) -> T) -> T {
+        let store = open_store("s3://films/team", self.moto.env().into_iter()).unwrap();
+        self.test.block_on(f(&store))
+    }
+
     fn render(&self, out: &str) -> std::process::Output {
         self.spawn(out, "300").wait_with_output().unwrap()
     }
@@ -73,6 +111,11 @@ impl Team {
             Value::Object(m) => m.values().filter_map(Value::as_u64).sum(),
             v => v.as_u64().unwrap_or(0),
         }
+    }
+
+    /// How many requests of one kind the sandbox answered.
+    fn requests(&self, kind: &str) -> u64 {
+        self.test.sb().stats()["requests"][kind].as_u64().unwrap_or(0)
     }
 
     fn clips(&self, out: &str) -> Vec<Vec<u8>> {
@@ -101,6 +144,22 @@ fn ok(out: &std::process::Output, who: &str) {
 #[test]
 fn two_machines_render_one_film_at_once_for_twelve_jobs_and_a_third_pays_nothing() {
     let Some(t) = team("two") else { return };
+    two_machines_pay_once(&t);
+}
+
+/// The flake of #27 (13 jobs for 12 under load): moto checked `If-None-Match: *` and then wrote,
+/// so two machines creating one claim in that window both held it and both submitted. A slow
+/// store widens the window to 50 ms on every write: without atomic conditional writes both
+/// machines take the first shots' claims every time.
+#[test]
+fn two_machines_on_a_slow_store_still_submit_each_request_once() {
+    let Some(t) = team_on("slow", Duration::from_millis(50)) else {
+        return;
+    };
+    two_machines_pay_once(&t);
+}
+
+fn two_machines_pay_once(t: &Team) {
     let (a, b) = (t.spawn("a", "300"), t.spawn("b", "300"));
     let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
     ok(&a, "a");
@@ -125,20 +184,8 @@ fn two_machines_render_one_film_at_once_for_twelve_jobs_and_a_third_pays_nothing
 fn a_machine_killed_mid_run_leaves_its_requests_to_the_other_with_no_second_job() {
     let Some(t) = team("kill") else { return };
     let mut a = t.spawn("a", "1");
-    let events = BufReader::new(a.stdout.take().unwrap()).lines();
-    let mut submitted = 0;
-    for line in events {
-        let v: Value = serde_json::from_str(&line.unwrap()).unwrap_or(Value::Null);
-        if v["state"] == "submitted" {
-            submitted += 1;
-            if submitted == 3 {
-                break;
-            }
-        }
-    }
-    // SAFETY: kill(2) on our own child's pid.
-    unsafe { libc::kill(a.id() as libc::pid_t, libc::SIGKILL) };
-    a.wait().unwrap();
+    until_submitted(&mut a, 3);
+    kill(a);
     let b = t.spawn("b", "1").wait_with_output().unwrap();
     if !b.status.success() {
         // A claim a was killed holding before its submit left: not in the request history, so
@@ -212,4 +259,123 @@ fn a_claim_left_without_a_request_id_past_its_lease_is_adopted_from_the_history(
         "adopted, not submitted again"
     );
     assert_eq!(t.clips("b"), t.clips("a"));
+}
+
+/// Reads events from a render until `n` requests were submitted (its own or followed).
+fn until_submitted(child: &mut Child, n: usize) {
+    let events = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut submitted = 0;
+    for line in events {
+        let v: Value = serde_json::from_str(&line.unwrap()).unwrap_or(Value::Null);
+        submitted += usize::from(v["state"] == "submitted");
+        if submitted == n {
+            return;
+        }
+    }
+    panic!("the render ended after {submitted} submitted requests");
+}
+
+fn kill(mut child: Child) {
+    // SAFETY: kill(2) on our own child's pid.
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGKILL) };
+    child.wait().unwrap();
+}
+
+#[test]
+fn a_finished_claim_whose_clip_left_the_store_is_followed_for_its_result_not_paid_again() {
+    let Some(t) = team("gone-clip") else { return };
+    ok(&t.render("a"), "a");
+    t.store(async |store| {
+        for take in store.list("takes").await.unwrap() {
+            store.delete(&take.name).await.unwrap();
+        }
+    });
+    let b = t.render("b");
+    ok(&b, "b");
+    assert_eq!(t.stat("jobs_created_total"), SHOTS as u64, "no second job");
+    assert_eq!(t.clips("b"), t.clips("a"), "the finished requests' results, downloaded");
+    let journal = std::fs::read_to_string(t.test.path().join("b/.storyboard/journal.jsonl")).unwrap();
+    assert_eq!(journal.matches("\"event\":\"followed\"").count(), SHOTS, "{journal}");
+    assert!(!journal.contains("\"event\":\"accepted\""), "none of b's own");
+}
+
+#[test]
+fn cancel_in_a_folder_that_follows_another_machines_jobs_leaves_them_alone() {
+    let queued = SandboxConfig {
+        queue_time: Duration::from_secs(3600),
+        ..SandboxConfig::fast()
+    };
+    let Some(t) = team_with("cancel", Duration::ZERO, queued) else {
+        return;
+    };
+    let mut a = t.spawn("a", "300");
+    until_submitted(&mut a, 4);
+    // b follows a's four requests once their claims name them.
+    let named = async |store: &storyboard::store::Backend| {
+        let mut n = 0;
+        for claim in store.list("claims").await.unwrap() {
+            let (bytes, _) = store.get(&claim.name).await.unwrap().unwrap();
+            n += usize::from(String::from_utf8_lossy(&bytes).contains("request_id"));
+        }
+        n
+    };
+    while t.store(named) < 4 {
+        std::thread::yield_now();
+    }
+    let mut b = t.spawn("b", "300");
+    until_submitted(&mut b, 4);
+    kill(b);
+    let out = t.cancel("b");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.matches("not cancelled here").count(), 4, "{err}");
+    assert_eq!(t.requests("cancel"), 0, "b cancelled none of a's jobs");
+    kill(a);
+    let out = t.cancel("a");
+    assert_eq!(t.requests("cancel"), 4, "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn two_machines_picking_different_shots_at_once_both_keep_their_picks_in_both_folders() {
+    let Some(t) = team_on("picks", Duration::from_millis(50)) else {
+        return;
+    };
+    let (a, b) = (t.spawn("a", "300"), t.spawn("b", "300"));
+    ok(&a.wait_with_output().unwrap(), "a");
+    ok(&b.wait_with_output().unwrap(), "b");
+    let file = t.file.to_string_lossy().into_owned();
+    let picks: Vec<std::process::Child> = [
+        ("a", vec!["s0", "1"]),
+        ("b", vec!["s1", "1"]),
+        ("a", vec!["s2", "--note", "warmer"]),
+        ("b", vec!["s3", "--note", "slower"]),
+        ("a", vec!["s4", "--redo"]),
+        ("b", vec!["s5", "--redo"]),
+    ]
+    .into_iter()
+    .map(|(out, args)| {
+        let mut all = vec!["pick", file.as_str()];
+        all.extend(args);
+        all.extend(["--out", out]);
+        t.command(&all).stdout(Stdio::null()).spawn().unwrap()
+    })
+    .collect();
+    for p in picks {
+        assert!(p.wait_with_output().unwrap().status.success());
+    }
+    for out in ["a", "b"] {
+        let status = t.command(&["status", out, "--json"]).output().unwrap();
+        let v: Value = serde_json::from_slice(&status.stdout).unwrap();
+        let shot = |i: usize| &v["shots"][i];
+        assert_eq!(
+            (shot(0)["selected_take"].clone(), shot(1)["selected_take"].clone()),
+            (1.into(), 1.into()),
+            "{out}: {v}"
+        );
+        assert_eq!(
+            (shot(2)["note"].clone(), shot(3)["note"].clone()),
+            ("warmer".into(), "slower".into()),
+            "{out}: {v}"
+        );
+        assert!(shot(4)["redo"] == true && shot(5)["redo"] == true, "{out}: {v}");
+    }
 }

@@ -10,6 +10,7 @@ use crate::plan::Plan;
 use crate::record::folder::{Folder, FolderError};
 use crate::record::journal::History;
 use crate::record::manifest::Manifest;
+use crate::record::store::picks::TeamPicks;
 use crate::record::takes::{self, PickError, Picks};
 
 /// What the director says of a shot.
@@ -36,9 +37,15 @@ fn manifest(out: &Utf8Path) -> Result<Manifest, PickError> {
         .ok_or_else(|| PickError::NothingRendered(out.to_owned()))
 }
 
-/// Records a change to one shot, puts its selected take at `<id>.mp4` and, when no render
-/// holds the folder, brings the manifest up to date; what happened, in a line.
-pub(crate) fn change(folder: &Folder, shot: &str, change: Change) -> Result<String, PickError> {
+/// Records a change to one shot (in the team's picks too, when there is a store), puts its
+/// selected take at `<id>.mp4` and, when no render holds the folder, brings the manifest up to
+/// date; what happened, in a line.
+pub(crate) fn change(
+    folder: &Folder,
+    shot: &str,
+    change: Change,
+    team: Option<&TeamPicks>,
+) -> Result<String, PickError> {
     let (out, history) = (folder.out(), folder.history());
     let m = manifest(out)?;
     let Some(index) = m.shots.iter().position(|s| s.id == shot) else {
@@ -78,16 +85,20 @@ pub(crate) fn change(folder: &Folder, shot: &str, change: Change) -> Result<Stri
             None => format!("{shot}: note kept (the shot has no take yet)"),
         },
     };
-    Picks::change(out, |p| {
+    let apply = |p: &mut Picks| {
         let entry = p.shots.entry(shot.to_owned()).or_default();
-        match change {
-            Change::Take(n) => entry.pick(n, count),
+        match &change {
+            Change::Take(n) => entry.pick(*n, count),
             Change::Redo => entry.ask_redo(count),
             Change::NoRedo => entry.withdraw_redo(count),
-            Change::Note { take, text } => entry.write_note(take.or(now.selected), &text),
+            Change::Note { take, text } => entry.write_note(take.or(now.selected), text),
         }
         Ok(())
-    })?;
+    };
+    match team {
+        Some(team) => team.change(out, apply)?.0,
+        None => Picks::change(out, apply)?,
+    }
     let problems = refresh(out, history)?;
     Ok(std::iter::once(said)
         .chain(problems.into_iter().map(|p| format!("warning: {p}")))

@@ -21,6 +21,9 @@ use std::sync::Arc;
 
 use super::Change;
 
+/// The team's picks, and how to warn that they cannot be read.
+pub(crate) type Team = (crate::record::store::picks::TeamPicks, fn(&str));
+
 /// What the server knows.
 #[derive(Debug)]
 pub(crate) struct Review {
@@ -34,6 +37,9 @@ pub(crate) struct Review {
     pub token: String,
     /// The address it listens on.
     pub addr: SocketAddr,
+    /// The team's picks, when the storyboard names a shared store, and how to warn that they
+    /// cannot be read.
+    pub team: Option<Team>,
 }
 
 /// A random token: 128 bits from the operating system.
@@ -111,6 +117,12 @@ async fn guard(State(r): State<Arc<Review>>, req: Request, next: Next) -> Respon
 /// The page, built afresh from the folder on every load.
 async fn page(State(r): State<Arc<Review>>) -> Response {
     let built = tokio::task::spawn_blocking(move || {
+        // The team's picks as they are now (a warning on the page's console when unreachable).
+        if let Some((team, warn)) = &r.team
+            && let Err(e) = team.pull(&r.out)
+        {
+            warn(&format!("warning: {e}; showing this folder's picks"));
+        }
         let (manifest, clips, _) =
             crate::deliver::assemble::segments(&crate::record::folder::Folder::reopen(&r.out), false)
                 .map_err(|e| e.to_string())?;
@@ -267,7 +279,12 @@ async fn no_redo(State(r): State<Arc<Review>>, axum::Json(b): axum::Json<ShotBod
 /// One change, through the same code as `storyboard pick`.
 async fn apply(r: Arc<Review>, shot: String, change: Change) -> Response {
     let done = tokio::task::spawn_blocking(move || {
-        super::change(&crate::record::folder::Folder::reopen(&r.out), &shot, change)
+        super::change(
+            &crate::record::folder::Folder::reopen(&r.out),
+            &shot,
+            change,
+            r.team.as_ref().map(|t| &t.0),
+        )
     })
     .await;
     match done {
@@ -280,8 +297,8 @@ async fn apply(r: Arc<Review>, shot: String, change: Change) -> Response {
 /// Serves until Ctrl-C; `ready` gets the URL to print once the port is bound.
 pub(crate) async fn serve(
     out: Utf8PathBuf,
-    title: String,
-    cut: String,
+    (title, cut): (String, String),
+    team: Option<Team>,
     port: u16,
     ready: impl FnOnce(&str),
 ) -> std::io::Result<()> {
@@ -293,6 +310,7 @@ pub(crate) async fn serve(
         title,
         token: token(),
         addr,
+        team,
     });
     ready(&format!("http://{addr}/?token={}", review.token));
     axum::serve(listener, router(review))

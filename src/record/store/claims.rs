@@ -124,8 +124,9 @@ pub(crate) enum Claimed {
     Settle(Box<Ticket>, Box<Claim>),
     /// Another machine's request: follow it.
     Follow(Accepted),
-    /// Finished elsewhere: its clip's sha256.
-    Finished(String),
+    /// Finished elsewhere: its clip's sha256, and the request it came from (when the claim
+    /// names it: followed for its result when the clip is not in the store whole).
+    Finished(String, Option<Accepted>),
 }
 
 fn object(api: &str, key: &str) -> String {
@@ -170,15 +171,21 @@ pub(crate) async fn claim(store: &Backend, req: &ClaimRequest) -> Result<Claimed
     let name = object(&req.api, &req.request_key);
     loop {
         let mine = fresh(req);
-        if let Written::Done(version) = store.create(&name, encode(&mine)).await? {
+        let body = encode(&mine);
+        if let Written::Done(version) = store.create(&name, body.clone()).await? {
             return Ok(Claimed::Submit(Ticket::held(name, mine, version)));
         }
         let Some((bytes, version)) = store.get(&name).await? else {
             continue;
         };
+        if bytes == body {
+            // This very create went through and its answer was lost (the client retried it
+            // and met the object; the bytes hold a random nonce): the claim is held.
+            return Ok(Claimed::Submit(Ticket::held(name, mine, version)));
+        }
         let theirs = decode(&name, &bytes)?;
         match (&theirs.state, &theirs.job, &theirs.sha256) {
-            (ClaimState::Done, _, Some(sha)) => return Ok(Claimed::Finished(sha.clone())),
+            (ClaimState::Done, job, Some(sha)) => return Ok(Claimed::Finished(sha.clone(), job.clone())),
             (ClaimState::Failed, _, _) => {
                 if let Written::Done(version) = store.update(&name, encode(&mine), &version).await? {
                     return Ok(Claimed::Submit(Ticket::held(name, mine, version)));
@@ -201,14 +208,18 @@ pub(crate) async fn submitted(store: &Backend, ticket: &mut Ticket, job: &Accept
     let mut next = ticket.claim.clone();
     next.state = ClaimState::Submitted;
     next.job = Some(job.clone());
-    match store.update(&ticket.name, encode(&next), &ticket.version).await? {
-        Written::Done(version) => {
-            ticket.claim = next;
-            ticket.version = version;
-            Ok(true)
-        }
-        Written::Lost => Ok(false),
-    }
+    let body = encode(&next);
+    let version = match store.update(&ticket.name, body.clone(), &ticket.version).await? {
+        Written::Done(version) => version,
+        // Lost, or written with its answer lost (the client retried and met its own write).
+        Written::Lost => match store.get(&ticket.name).await? {
+            Some((bytes, version)) if bytes == body => version,
+            _ => return Ok(false),
+        },
+    };
+    ticket.claim = next;
+    ticket.version = version;
+    Ok(true)
 }
 
 /// Gives a claim up without a request (nothing was submitted): the next machine may claim it.

@@ -1,21 +1,21 @@
 //! One picks document per storyboard (`picks/<storyboard>.json`), changed by compare-and-swap
 //! on its version and retried on conflict, so two directors picking different shots at the same
 //! time both keep their picks. The document's type is the caller's (`takes::Picks`).
-#![cfg_attr(
-    not(test),
-    expect(
-        dead_code,
-        reason = "shared picks are not wired to `pick` and the review page yet (#27)"
-    )
-)]
+//!
+//! [`TeamPicks`] wires it to an output folder: `pick` and the review page change the team's
+//! document and then the folder's picks file to it; `status`, `review` and `assemble` first
+//! bring the folder's file to the team's document ([`TeamPicks::pull`]). Take numbers are the
+//! folder's (folders rendered from one store number a shot's takes in the order they got them).
 
 use bytes::Bytes;
+use camino::Utf8Path;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::time::Duration;
 
 use super::StoreError;
 use super::backend::{Backend, Version, Written};
+use crate::record::takes::{PickError, Picks};
 
 /// Conflicts tolerated before giving up (each waits a little, jittered).
 const TRIES: u32 = 50;
@@ -78,4 +78,85 @@ where
         what: "change",
         why: format!("{TRIES} writers in a row changed it first; try again"),
     })
+}
+
+/// The team's picks of one storyboard, for an output folder.
+#[derive(Debug, Clone)]
+pub(crate) struct TeamPicks {
+    store: Backend,
+    storyboard: String,
+}
+
+impl TeamPicks {
+    /// The team's picks when a store is named (`STORYBOARD_STORE`, else the storyboard's
+    /// `store:`), for the storyboard `stem`.
+    pub(crate) fn named(storyboard_store: Option<&str>, stem: &str) -> Result<Option<TeamPicks>, StoreError> {
+        let env = std::env::var("STORYBOARD_STORE").ok().filter(|s| !s.is_empty());
+        let Some(url) = env.as_deref().or(storyboard_store) else {
+            return Ok(None);
+        };
+        Ok(Some(TeamPicks {
+            store: super::open(url)?,
+            storyboard: stem.to_owned(),
+        }))
+    }
+
+    /// Brings the folder's picks file to the team's document; a team with none yet starts
+    /// from this folder's picks.
+    pub(crate) fn pull(&self, out: &Utf8Path) -> Result<(), PickError> {
+        let team: Picks = on_own_runtime(read(&self.store, &self.storyboard)).map_err(shared)?;
+        let team = match team.version {
+            0 => self.change(out, |_| Ok(()))?.1,
+            _ => team,
+        };
+        Picks::change(out, |p| {
+            *p = team;
+            Ok(())
+        })
+    }
+
+    /// Changes the team's document by compare-and-swap (`f` runs again after a conflict), then
+    /// the folder's picks file to it; `f`'s answer, and the document written.
+    pub(crate) fn change<T: Send>(
+        &self,
+        out: &Utf8Path,
+        mut f: impl FnMut(&mut Picks) -> Result<T, PickError> + Send,
+    ) -> Result<(T, Picks), PickError> {
+        let local = Picks::read(out)?;
+        let (answer, team) = on_own_runtime(change(&self.store, &self.storyboard, |doc: &mut Picks| {
+            if doc.version == 0 {
+                *doc = local.clone();
+            }
+            let answer = f(doc)?;
+            doc.version = 1;
+            Ok::<_, PickError>((answer, doc.clone()))
+        }))
+        .map_err(shared)??;
+        let written = team.clone();
+        Picks::change(out, |p| {
+            *p = written;
+            Ok(())
+        })?;
+        Ok((answer, team))
+    }
+}
+
+fn shared(e: StoreError) -> PickError {
+    PickError::Shared(e.to_string())
+}
+
+/// Runs `fut` to its end on a runtime of its own (the commands that change picks are not
+/// async, and may run on a runtime's thread).
+fn on_own_runtime<T: Send>(fut: impl Future<Output = T> + Send) -> T {
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map(|rt| rt.block_on(fut))
+        })
+        .join()
+    })
+    .unwrap_or_else(|e| std::panic::resume_unwind(e))
+    .unwrap_or_else(|e| panic!("cannot start a runtime for the shared store: {e}"))
 }

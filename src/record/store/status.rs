@@ -1,5 +1,5 @@
 //! `storyboard store status` (objects, bytes, takes per storyboard, claims by state) and
-//! `storyboard store gc` (clips no index entry names, claims of requests that failed).
+//! `storyboard store gc` (clips nothing names; claims are never removed).
 
 use serde::Serialize;
 use std::collections::{BTreeMap, HashSet};
@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 
 use super::StoreError;
 use super::backend::{Backend, Listed};
-use super::claims::{Claim, ClaimState};
+use super::claims::Claim;
 use super::clips::Indexed;
 
 /// What a store holds.
@@ -100,17 +100,17 @@ pub(crate) struct Garbage {
 }
 
 /// What gc removes: clips no index entry or claim names (a publish that died between the
-/// clip and its index; nothing can find them), and claims of requests that failed (the next
-/// render claims the key afresh either way), both when older than [`GC_MIN_AGE`]. Claims in flight and finished ones stay: they are
-/// what stops a second bill. Removes them unless `dry_run`.
+/// clip and its index; nothing can find them) when older than [`GC_MIN_AGE`], each named again
+/// by nothing in a fresh read of the index and the claims just before it goes. Claims are never
+/// removed: a store has no delete-if-unchanged, and a failed claim deleted just as another
+/// machine claimed it again would let a third submit the same request (a failed claim is
+/// claimed afresh by compare-and-swap anyway). Removes them unless `dry_run`.
 pub(crate) async fn gc(store: &Backend, dry_run: bool) -> Result<Vec<Garbage>, StoreError> {
-    let claims = claims(store).await?;
-    let mut named: HashSet<String> = index(store).await?.into_iter().map(|e| e.sha256).collect();
-    named.extend(claims.iter().filter_map(|(_, c)| c.sha256.clone()));
+    let first = named(store).await?;
     let (mut out, now) = (Vec::new(), SystemTime::now());
     for o in store.list("takes").await? {
         let sha = o.name.trim_start_matches("takes/").trim_end_matches(".mp4");
-        if !named.contains(sha) && old(&o, now) {
+        if !first.contains(sha) && old(&o, now) {
             out.push(Garbage {
                 object: o.name,
                 bytes: o.bytes,
@@ -118,19 +118,19 @@ pub(crate) async fn gc(store: &Backend, dry_run: bool) -> Result<Vec<Garbage>, S
             });
         }
     }
-    for (o, claim) in claims {
-        if claim.state == ClaimState::Failed && old(&o, now) {
-            out.push(Garbage {
-                object: o.name,
-                bytes: 0,
-                why: "the claim of a request that failed or was never sent",
-            });
-        }
-    }
     if !dry_run {
+        let again = named(store).await?;
+        out.retain(|g| !again.contains(g.object.trim_start_matches("takes/").trim_end_matches(".mp4")));
         for g in &out {
             store.delete(&g.object).await?;
         }
     }
     Ok(out)
+}
+
+/// Every clip an index entry or a claim names.
+async fn named(store: &Backend) -> Result<HashSet<String>, StoreError> {
+    let mut named: HashSet<String> = index(store).await?.into_iter().map(|e| e.sha256).collect();
+    named.extend(claims(store).await?.into_iter().filter_map(|(_, c)| c.sha256));
+    Ok(named)
 }

@@ -124,7 +124,7 @@ async fn many_claims_of_one_key_make_one_submit_and_the_rest_follow_it() {
             .unwrap();
         assert!(matches!(
             claims::claim(&store, &request("k1")).await.unwrap(),
-            Claimed::Finished(sha) if sha == "abc"
+            Claimed::Finished(sha, Some(job)) if sha == "abc" && job.request_id == "req-1"
         ));
     }
 }
@@ -251,4 +251,32 @@ fn urls_that_cannot_work_are_refused_with_the_fix() {
     assert!(e.contains("not a folder"), "{e}");
     let e = open("ftp://x/y").unwrap_err().to_string();
     assert!(e.contains("s3://bucket/prefix"), "{e}");
+}
+
+#[tokio::test]
+async fn gc_removes_an_old_clip_nothing_names_and_never_a_claim() {
+    let f = folder();
+    let s = &f.store;
+    let Claimed::Submit(ticket) = claims::claim(s, &request("k9")).await.unwrap() else {
+        panic!()
+    };
+    claims::abandon(s, &ticket, "not submitted").await.unwrap();
+    s.create("takes/0123.mp4", Bytes::from("orphan")).await.unwrap();
+    let two_hours_ago = std::time::SystemTime::now() - Duration::from_secs(7200);
+    for name in [
+        format!("claims/{}.json", super::key_name("sandbox", "sha256:k9")),
+        "takes/0123.mp4".into(),
+    ] {
+        let file = std::fs::File::options()
+            .write(true)
+            .open(f._dir.path().join(name))
+            .unwrap();
+        file.set_modified(two_hours_ago).unwrap();
+    }
+    let removed = status::gc(s, false).await.unwrap();
+    let names: Vec<&str> = removed.iter().map(|g| g.object.as_str()).collect();
+    assert_eq!(names, ["takes/0123.mp4"]);
+    assert!(s.get("takes/0123.mp4").await.unwrap().is_none());
+    let claim = claims::read(s, "sandbox", "sha256:k9").await.unwrap().unwrap();
+    assert_eq!(claim.state, super::claims::ClaimState::Failed, "a failed claim stays");
 }
