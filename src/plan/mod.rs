@@ -5,6 +5,8 @@ mod build;
 mod cast;
 mod chains;
 mod expand;
+#[allow(dead_code)] // the planner uses it from `frame:` (next commit)
+pub(crate) mod frames;
 mod inputs;
 mod resolve;
 pub(crate) mod template;
