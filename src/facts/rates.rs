@@ -468,30 +468,6 @@ impl ImageRule {
             exactness: Exactness::Exact,
         })
     }
-
-    /// For `storyboard models`: `$0.08 per image at 1K; …`.
-    pub(crate) fn describe(self) -> String {
-        let usd = |m: u64| Micros(m).to_string();
-        match self {
-            ImageRule::PerImage([(_, flat)]) => format!("{} per image", usd(*flat)),
-            ImageRule::PerImage(tiers) => tiers
-                .iter()
-                .map(|(r, p)| format!("{r} {} per image", usd(*p)))
-                .collect::<Vec<_>>()
-                .join("; "),
-            ImageRule::Megapixels {
-                first,
-                extra,
-                per_input,
-            } => {
-                let edit = match per_input {
-                    0 => String::new(),
-                    n => format!(", + {} per reference-image megapixel", usd(n)),
-                };
-                format!("{} first megapixel, {} each further{edit}", usd(first), usd(extra))
-            }
-        }
-    }
 }
 
 const NANO_BANANA_2: ImageRule =
@@ -585,7 +561,6 @@ mod tests {
             Micros(105_000)
         );
         assert!(FLUX2_PRO_PRICE.dispute.is_some() && NANO_BANANA_2_PRICE.dispute.is_none());
-        assert_eq!(nb.describe().split("; ").count(), 4);
     }
 
     fn ask(seconds: Option<u64>, resolution: &str, audio: bool) -> Ask<'_> {

@@ -1,13 +1,58 @@
 //! Frames first (issue #25): a frame's request to an image endpoint — its body, checked against
 //! the endpoint's published input schema like a video body, and its exact price.
 
+use serde::Serialize;
 use serde_json::{Map, Value, json};
 
-use crate::facts::catalog::{ImageEndpoint, ImageShape, named_size};
+use super::inputs::Source;
+use super::{LocalFile, Planner, Salt, ShotCtx, request_key};
+use crate::facts::catalog::{self, Endpoint, ImageEndpoint, ImageShape, named_size};
 use crate::facts::cost::rates::{Exactness, ImageAsk};
 use crate::facts::cost::{Micros, rates::ImagePrice};
 use crate::plan::wire;
 use crate::provider::ProviderKind;
+use crate::storyboard::FrameSpec;
+
+/// The image family a frame uses when it names none.
+pub(crate) const DEFAULT_FRAME_MODEL: &str = "nano-banana-2";
+
+/// A shot's frame once its endpoint is known: what to ask the image model, and the video body
+/// field the frame fills.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct ResolvedFrame {
+    /// `frame:` over `defaults.frame`.
+    pub(super) spec: FrameSpec,
+    /// The image family.
+    pub(super) model: String,
+    /// The frame's aspect ratio.
+    pub(super) aspect: String,
+    /// The video's start image field (`start_image_url`, `image_url`…).
+    pub(super) field: &'static str,
+}
+
+/// A shot's frame request: planned like a video request (body, price, key), rendered first.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct PlannedFrame {
+    /// The image family.
+    pub model: String,
+    /// The fal endpoint id.
+    pub endpoint: String,
+    /// The exact request body (local cast images shown by the path as written).
+    pub input: Map<String, Value>,
+    /// Local files to upload (cast images), with their content hashes.
+    pub local_files: Vec<LocalFile>,
+    /// The characters whose images it edits, in image order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub cast: Vec<String>,
+    /// The list price of the frame.
+    pub estimate: Micros,
+    /// Where the price came from.
+    pub price_from: String,
+    /// The frame request's cache key.
+    pub request_key: String,
+    /// The video body field the frame fills.
+    pub field: String,
+}
 
 /// What a frame asks of its image endpoint.
 #[derive(Debug, Clone, PartialEq)]
@@ -19,8 +64,8 @@ pub(crate) struct FrameAsk<'a> {
     /// `resolution:` as written (`None`: the endpoint's default).
     pub resolution: Option<&'a str>,
     /// Reference images (the cast's frontal and reference images), as sent; their pixel sizes
-    /// for megapixel prices.
-    pub images: &'a [(String, (u64, u64))],
+    /// for megapixel prices where known.
+    pub images: &'a [(String, Option<(u64, u64)>)],
 }
 
 /// A frame's request: the body, its price and where that comes from.
@@ -63,7 +108,9 @@ pub(crate) fn request(e: &ImageEndpoint, ask: &FrameAsk<'_>) -> Result<FrameRequ
     let Value::Object(input) = body else {
         unreachable!("built as an object")
     };
-    let inputs: Vec<(u64, u64)> = ask.images.iter().map(|(_, px)| *px).collect();
+    // A reference image's size is not read: priced at the most an input counts (4 MP).
+    let unread = e.edit && ask.images.iter().any(|(_, px)| px.is_none());
+    let inputs: Vec<(u64, u64)> = ask.images.iter().map(|(_, px)| px.unwrap_or((2048, 2048))).collect();
     let resolution = ask.resolution.or(e.resolutions.first().copied()).unwrap_or("");
     let quote = e.price.rule.quote(&ImageAsk {
         resolution,
@@ -72,10 +119,19 @@ pub(crate) fn request(e: &ImageEndpoint, ask: &FrameAsk<'_>) -> Result<FrameRequ
     });
     let quote = quote.map_err(|why| ("resolution".to_owned(), format!("`{}`: {why}", e.id)))?;
     debug_assert_eq!(quote.exactness, Exactness::Exact);
+    let mut from = price_from(&e.price);
+    if unread
+        && matches!(
+            e.price.rule,
+            crate::facts::cost::rates::ImageRule::Megapixels { per_input: 1.., .. }
+        )
+    {
+        from.push_str("; upper bound: each reference image priced at 4 MP");
+    }
     Ok(FrameRequest {
         input,
         estimate: quote.amount,
-        price_from: price_from(&e.price),
+        price_from: from,
     })
 }
 
@@ -118,6 +174,159 @@ fn shape(
     }
 }
 
+impl Planner<'_> {
+    /// The shot's frame: its own `frame:` over `defaults.frame`, or `defaults.frame` for a shot
+    /// that has no first frame of its own (`start_image`, `references`, `motion`, `endpoint`).
+    pub(super) fn shot_frame(&mut self, at: ShotCtx<'_>) -> Option<FrameSpec> {
+        let spec = at.spec;
+        let own = spec.start_image.is_some()
+            || spec.motion.is_some()
+            || !spec.references.is_empty()
+            || spec.endpoint.is_some();
+        let defaults = self.sb.defaults.frame.as_ref();
+        match (&spec.frame, defaults) {
+            (Some(_), _) if own => {
+                let msg = "the shot already gives its first frame (`start_image`, `references`, `motion` or `endpoint`): remove `frame:` or that field";
+                self.problem(at, "frame", msg);
+                None
+            }
+            (Some(f), d) => Some(f.over(d.unwrap_or(&FrameSpec::default()))),
+            (None, Some(d)) if !own => Some(d.clone()),
+            _ => None,
+        }
+    }
+
+    /// The frame's model and aspect checked, and its place in the video body taken.
+    pub(super) fn frame_slot(
+        &mut self,
+        at: ShotCtx<'_>,
+        ep: &Endpoint,
+        spec: FrameSpec,
+        r: &mut super::resolve::Resolved,
+    ) -> Option<ResolvedFrame> {
+        let model = spec.model.clone().unwrap_or_else(|| DEFAULT_FRAME_MODEL.to_owned());
+        let families = catalog::image_families();
+        if !families.contains(&model.as_str()) {
+            let hint = crate::problem::did_you_mean(&model, families.iter().copied());
+            let msg = format!("unknown image model `{model}`{hint} (allowed: {})", families.join(", "));
+            self.problem(at, "frame.model", msg);
+            return None;
+        }
+        let d = &self.sb.defaults;
+        let aspect = [&spec.aspect_ratio, &at.spec.aspect_ratio, &d.aspect_ratio]
+            .into_iter()
+            .find_map(|a| a.clone())
+            .unwrap_or_else(|| catalog::DEFAULT_ASPECT_RATIO.to_owned());
+        if let Err(m) = super::resolve::check_aspect(&aspect) {
+            self.problem(at, "frame.aspect_ratio", m);
+            return None;
+        }
+        let field = ep.start_image_field?;
+        r.body.insert(field.into(), json!("<frame>"));
+        r.images += 1;
+        Some(ResolvedFrame {
+            spec,
+            model,
+            aspect,
+            field,
+        })
+    }
+
+    /// The frame request of one take: its prompt (the frame's own, else the shot's; `cast()`
+    /// names "the character in image N"), the cast's images for an edit, body, price and key.
+    pub(super) fn frame(
+        &mut self,
+        at: ShotCtx<'_>,
+        f: &ResolvedFrame,
+        text: &str,
+        cast: &[String],
+    ) -> Option<PlannedFrame> {
+        let (images, local) = self.cast_images(at, cast)?;
+        let prompt = name_images(text, cast, &images);
+        let e = catalog::select_image(&f.model, !images.is_empty())?;
+        let sent: Vec<(String, Option<(u64, u64)>)> = images.iter().map(|(u, _, _)| (u.clone(), None)).collect();
+        let ask = FrameAsk {
+            prompt: &prompt,
+            aspect: &f.aspect,
+            resolution: f.spec.resolution.as_deref(),
+            images: &sent,
+        };
+        let req = match request(e, &ask) {
+            Ok(r) => r,
+            Err((field, msg)) => {
+                let field = if field == "image_urls" {
+                    "frame".to_owned()
+                } else {
+                    format!("frame.{field}")
+                };
+                self.problem(at, &field, msg);
+                return None;
+            }
+        };
+        let substs = self.substs(&local, &[]);
+        let key = request_key(ProviderKind::Fal, e.id, &req.input, &substs, Salt::default());
+        Some(PlannedFrame {
+            model: f.model.clone(),
+            endpoint: e.id.to_owned(),
+            input: req.input,
+            local_files: local,
+            cast: cast.to_vec(),
+            estimate: req.estimate,
+            price_from: req.price_from,
+            request_key: key,
+            field: f.field.to_owned(),
+        })
+    }
+
+    /// The images of the characters a frame names, in order (frontal, then references):
+    /// (as sent, character, first image number) and the local files among them.
+    fn cast_images(&mut self, at: ShotCtx<'_>, cast: &[String]) -> Option<(Vec<CastImage>, Vec<LocalFile>)> {
+        let (mut images, mut local) = (Vec::new(), Vec::new());
+        for name in cast {
+            let c = self.cast.get(name)?;
+            if c.frontal.is_none() {
+                let msg = format!(
+                    "`{name}` is given by a video: a frame edits images, so give the character a `frontal:` image"
+                );
+                self.problem(at, "frame.prompt", msg);
+                return None;
+            }
+            for src in c.frontal.iter().chain(&c.references) {
+                let n = images.len();
+                let sent = match src {
+                    Source::Url(u) => u.clone(),
+                    Source::Local { written, path, sha256 } => {
+                        local.push(LocalFile {
+                            field: format!("/image_urls/{n}"),
+                            written: written.clone(),
+                            path: path.clone(),
+                            sha256: sha256.clone(),
+                        });
+                        written.clone()
+                    }
+                };
+                images.push((sent, name.clone(), n + 1));
+            }
+        }
+        Some((images, local))
+    }
+}
+
+/// One image of a character a frame edits: as sent, the character, its 1-based number.
+type CastImage = (String, String, usize);
+
+/// `@ElementK` (what `cast()` writes for video) → "the character in image N", N the first of
+/// that character's images.
+fn name_images(text: &str, cast: &[String], images: &[CastImage]) -> String {
+    let mut out = text.to_owned();
+    for (k, name) in cast.iter().enumerate().rev() {
+        if let Some((_, _, n)) = images.iter().find(|(_, c, _)| c == name) {
+            out = out.replace(&format!("@Element{}", k + 1), &format!("the character in image {n}"));
+        }
+    }
+    out
+}
+
 /// `table 2026-11-30 (source)`, with the dispute where the figure is not fal's own.
 fn price_from(p: &ImagePrice) -> String {
     match p.dispute {
@@ -131,7 +340,11 @@ mod tests {
     use super::*;
     use crate::facts::catalog::{IMAGE_CATALOG, select_image};
 
-    fn ask<'a>(aspect: &'a str, resolution: Option<&'a str>, images: &'a [(String, (u64, u64))]) -> FrameAsk<'a> {
+    fn ask<'a>(
+        aspect: &'a str,
+        resolution: Option<&'a str>,
+        images: &'a [(String, Option<(u64, u64)>)],
+    ) -> FrameAsk<'a> {
         FrameAsk {
             prompt: "a lighthouse at dusk",
             aspect,
@@ -143,7 +356,7 @@ mod tests {
     /// Every image row builds a body its published schema accepts, for every aspect a shot has.
     #[test]
     fn every_image_endpoint_gets_a_body_its_schema_takes() {
-        let refs = vec![("https://example.com/a.png".to_owned(), (1024, 1024))];
+        let refs = [("https://example.com/a.png".to_owned(), Some((1024, 1024)))];
         for e in IMAGE_CATALOG {
             for aspect in ["16:9", "9:16", "1:1"] {
                 let images = if e.edit { &refs[..] } else { &[] };
@@ -165,7 +378,7 @@ mod tests {
         assert_eq!(bad.0, "resolution");
         assert!(bad.1.contains("0.5K"), "{}", bad.1);
         let flux = select_image("flux-2-pro", true).unwrap();
-        let refs = vec![("https://example.com/a.png".to_owned(), (2048, 2048))];
+        let refs = [("https://example.com/a.png".to_owned(), Some((2048, 2048)))];
         let r = request(flux, &ask("16:9", None, &refs)).unwrap();
         assert_eq!(r.input["image_size"], "landscape_16_9");
         assert_eq!(r.estimate, Micros(30_000 + 4 * 15_000));
