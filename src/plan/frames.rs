@@ -205,11 +205,11 @@ impl Planner<'_> {
         r: &mut super::resolve::Resolved,
     ) -> Option<ResolvedFrame> {
         let model = spec.model.clone().unwrap_or_else(|| DEFAULT_FRAME_MODEL.to_owned());
-        let families = catalog::image_families();
-        if !families.contains(&model.as_str()) {
-            let hint = crate::problem::did_you_mean(&model, families.iter().copied());
-            let msg = format!("unknown image model `{model}`{hint} (allowed: {})", families.join(", "));
-            self.problem(at, "frame.model", msg);
+        if let Err(msg) = check_image_model(&model) {
+            // `defaults.frame.model` was reported once, at `defaults`.
+            if at.spec.frame.as_ref().is_some_and(|f| f.model.is_some()) {
+                self.problem(at, "frame.model", msg);
+            }
             return None;
         }
         let d = &self.sb.defaults;
@@ -325,6 +325,19 @@ fn name_images(text: &str, cast: &[String], images: &[CastImage]) -> String {
         }
     }
     out
+}
+
+/// An image family of the catalog, or what to write instead.
+pub(super) fn check_image_model(model: &str) -> Result<(), String> {
+    let families = catalog::image_families();
+    if families.contains(&model) {
+        return Ok(());
+    }
+    let hint = crate::problem::did_you_mean(model, families.iter().copied());
+    Err(format!(
+        "unknown image model `{model}`{hint} (allowed: {})",
+        families.join(", ")
+    ))
 }
 
 /// `table 2026-11-30 (source)`, with the dispute where the figure is not fal's own.

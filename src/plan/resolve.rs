@@ -35,6 +35,11 @@ impl Planner<'_> {
         {
             self.top("defaults.cfg_scale", m);
         }
+        if let Some(m) = d.frame.as_ref().and_then(|f| f.model.as_ref())
+            && let Err(msg) = super::frames::check_image_model(m)
+        {
+            self.top("defaults.frame.model", msg);
+        }
     }
 
     /// Everything about a shot that does not depend on its matrix values: the endpoint and
@@ -184,6 +189,8 @@ impl Planner<'_> {
         }
         let field = match kind {
             Kind::MotionControl => "motion",
+            // A shot with a frame (and no start image) is image-to-video because of its frame.
+            Kind::ImageToVideo if at.spec.start_image.is_none() => "frame",
             Kind::ImageToVideo => "start_image",
             Kind::ReferenceToVideo => "references",
             Kind::TextToVideo => "model",

@@ -165,6 +165,14 @@ fn bad_frames_are_refused_at_the_field() {
         &["frame", "already gives its first frame"],
     );
     refuses(
+        "version: 1\ndefaults:\n  frame: { model: seedream }\nshots:\n  - { id: a, prompt: x, start_image: 'https://example.com/a.png' }\n",
+        &["defaults.frame.model", "did you mean `seedream-4.5`"],
+    );
+    refuses(
+        "version: 1\nmodel: kling-v3-turbo-pro\ndefaults:\n  frame: {}\nshots:\n  - { id: a, prompt: x }\n",
+        &["field `frame`", "no image-to-video endpoint"],
+    );
+    refuses(
         &format!("{head}  - {{ id: a, prompt: x, frame: {{ prompt: '{{{{ nope }}}}' }} }}\n"),
         &["frame.prompt", "undefined variable"],
     );
