@@ -677,10 +677,15 @@ pub(crate) const CATALOG: &[Endpoint] = &[
 
 /// The model families, in catalog order.
 pub(crate) fn families() -> Vec<&'static str> {
+    distinct(CATALOG.iter().map(|e| e.family))
+}
+
+/// Each name once, in first-seen order.
+fn distinct(names: impl Iterator<Item = &'static str>) -> Vec<&'static str> {
     let mut out: Vec<&'static str> = Vec::new();
-    for e in CATALOG {
-        if !out.contains(&e.family) {
-            out.push(e.family);
+    for n in names {
+        if !out.contains(&n) {
+            out.push(n);
         }
     }
     out
@@ -712,6 +717,126 @@ pub(crate) fn select_for(
 /// A catalog endpoint by id (for the `endpoint:` escape hatch).
 pub(crate) fn by_id(provider: ProviderKind, id: &str) -> Option<&'static Endpoint> {
     CATALOG.iter().find(|e| e.provider == provider && e.id == id)
+}
+
+/// How an image endpoint takes the frame's shape.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ImageShape {
+    /// `aspect_ratio` (`16:9`…) and `resolution` (`0.5K`/`1K`/`2K`/`4K`) (Nano Banana 2).
+    AspectRatio,
+    /// `image_size`, one of fal's named sizes (`landscape_16_9`…) (Seedream 4.5, FLUX.2).
+    NamedSize,
+}
+
+/// One image endpoint (issue #25; fields from fal-js's types, docs/frames-research.md):
+/// a frame's request goes here, one image a request so that takes journal and bill one by one.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ImageEndpoint {
+    /// Model family (`nano-banana-2`), as `frame: model:` names it.
+    pub family: &'static str,
+    /// fal endpoint id.
+    pub id: &'static str,
+    /// Takes reference images (`image_urls`, required): used for frames of shots with a cast.
+    pub edit: bool,
+    /// How it takes the frame's shape.
+    pub shape: ImageShape,
+    /// The `resolution` values it takes (empty: none); the first is its default.
+    pub resolutions: &'static [&'static str],
+    /// Takes `num_images` (always sent as 1).
+    pub num_images: bool,
+    /// Takes `output_format` (always sent as `png`: lossless for the video's start image).
+    pub output_format: bool,
+    /// List price.
+    pub price: rates::ImagePrice,
+}
+
+const NB_RESOLUTIONS: &[&str] = &["1K", "0.5K", "2K", "4K"];
+
+const fn image(family: &'static str, id: &'static str, edit: bool, price: rates::ImagePrice) -> ImageEndpoint {
+    ImageEndpoint {
+        family,
+        id,
+        edit,
+        shape: ImageShape::NamedSize,
+        resolutions: &[],
+        num_images: false,
+        output_format: false,
+        price,
+    }
+}
+
+const fn nano_banana(id: &'static str, edit: bool, price: rates::ImagePrice) -> ImageEndpoint {
+    ImageEndpoint {
+        shape: ImageShape::AspectRatio,
+        resolutions: NB_RESOLUTIONS,
+        num_images: true,
+        output_format: true,
+        ..image("nano-banana-2", id, edit, price)
+    }
+}
+
+/// Every image endpoint frames use: text-to-image, and edit for frames with reference images.
+pub(crate) const IMAGE_CATALOG: &[ImageEndpoint] = &[
+    nano_banana("fal-ai/nano-banana-2", false, rates::NANO_BANANA_2_PRICE),
+    nano_banana("fal-ai/nano-banana-2/edit", true, rates::NANO_BANANA_2_EDIT_PRICE),
+    ImageEndpoint {
+        num_images: true,
+        ..image(
+            "seedream-4.5",
+            "fal-ai/bytedance/seedream/v4.5/text-to-image",
+            false,
+            rates::SEEDREAM_45_PRICE,
+        )
+    },
+    ImageEndpoint {
+        num_images: true,
+        ..image(
+            "seedream-4.5",
+            "fal-ai/bytedance/seedream/v4.5/edit",
+            true,
+            rates::SEEDREAM_45_EDIT_PRICE,
+        )
+    },
+    ImageEndpoint {
+        output_format: true,
+        ..image("flux-2-pro", "fal-ai/flux-2-pro", false, rates::FLUX2_PRO_PRICE)
+    },
+    ImageEndpoint {
+        output_format: true,
+        ..image(
+            "flux-2-pro",
+            "fal-ai/flux-2-pro/edit",
+            true,
+            rates::FLUX2_PRO_EDIT_PRICE,
+        )
+    },
+];
+
+/// The image model families, in catalog order.
+pub(crate) fn image_families() -> Vec<&'static str> {
+    distinct(IMAGE_CATALOG.iter().map(|e| e.family))
+}
+
+/// The image endpoint of a family: its edit endpoint when the frame has reference images.
+pub(crate) fn select_image(family: &str, edit: bool) -> Option<&'static ImageEndpoint> {
+    IMAGE_CATALOG.iter().find(|e| e.family == family && e.edit == edit)
+}
+
+/// fal's named image sizes for the aspect ratios a shot has, and their pixel sizes.
+const NAMED_SIZES: &[(&str, &str, (u64, u64))] = &[
+    ("16:9", "landscape_16_9", (1024, 576)),
+    ("9:16", "portrait_16_9", (576, 1024)),
+    ("1:1", "square_hd", (1024, 1024)),
+    ("4:3", "landscape_4_3", (1024, 768)),
+    ("3:4", "portrait_4_3", (768, 1024)),
+];
+
+/// The named `image_size` and its pixels for an aspect ratio (`None` for one fal names no size for).
+pub(crate) fn named_size(aspect: &str) -> Option<(&'static str, (u64, u64))> {
+    NAMED_SIZES
+        .iter()
+        .find(|(a, _, _)| *a == aspect)
+        .map(|(_, n, px)| (*n, *px))
 }
 
 /// The longest duration any endpoint renders (a value beyond it is wrong for every model):
@@ -854,5 +979,41 @@ mod tests {
             checked += 1;
         }
         assert_eq!(checked, CATALOG.len() - 1);
+    }
+
+    /// Every image row agrees with its published input schema: the fields it sends are there,
+    /// an edit row's `image_urls` is, and a text-to-image row takes none.
+    #[test]
+    fn every_image_row_matches_its_published_schema() {
+        for e in IMAGE_CATALOG {
+            let text = crate::published::schema(true, e.id).unwrap_or_else(|| panic!("no snapshot for {}", e.id));
+            let doc: serde_json::Value = serde_json::from_str(text).unwrap();
+            let has = |f: &str| doc["properties"].get(f).is_some();
+            let id = e.id;
+            assert!(has("prompt") && has("seed"), "{id}");
+            assert_eq!(has("image_urls"), e.edit, "{id}: image_urls");
+            assert_eq!(has("aspect_ratio"), e.shape == ImageShape::AspectRatio, "{id}");
+            assert_eq!(has("image_size"), e.shape == ImageShape::NamedSize, "{id}");
+            assert_eq!(has("num_images"), e.num_images, "{id}: num_images");
+            assert_eq!(has("output_format"), e.output_format, "{id}: output_format");
+            let published: Vec<&str> = doc["properties"]["resolution"]["enum"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|v| v.as_str())
+                .collect();
+            for r in e.resolutions {
+                assert!(published.contains(r), "{id}: resolution {r}");
+            }
+            if e.shape == ImageShape::NamedSize {
+                let text = doc["properties"]["image_size"].to_string();
+                for (aspect, ..) in NAMED_SIZES {
+                    assert!(text.contains(named_size(aspect).unwrap().0), "{id}: {aspect}");
+                }
+            }
+        }
+        assert_eq!(image_families(), ["nano-banana-2", "seedream-4.5", "flux-2-pro"]);
+        assert_eq!(select_image("flux-2-pro", true).unwrap().id, "fal-ai/flux-2-pro/edit");
+        assert!(select_image("kling-v3-pro", false).is_none());
     }
 }

@@ -395,9 +395,173 @@ impl Rule {
     }
 }
 
+/// How an image endpoint is priced (issue #25; docs/frames-research.md has the quotes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ImageRule {
+    /// Per image by `resolution` (Nano Banana 2: $0.08 at 1K, × 0.75 / 1.5 / 2 at 0.5K / 2K /
+    /// 4K); one entry: a flat price whatever the size (Seedream 4.5).
+    PerImage(&'static [(&'static str, u64)]),
+    /// Per output megapixel, rounded up (1 MP = 1024 × 1024): the first, then each further one;
+    /// an edit adds `per_input` for each megapixel of each reference image (each rounded up
+    /// separately, at least 1, at most 4: larger inputs are resized to 4 MP) (FLUX.2 [pro]).
+    Megapixels {
+        /// The first output megapixel.
+        first: u64,
+        /// Each further output megapixel.
+        extra: u64,
+        /// Each megapixel of each reference image (0 for text-to-image).
+        per_input: u64,
+    },
+}
+
+/// What a frame asks of an image rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ImageAsk<'a> {
+    /// The `resolution` sent (per-image rules with several entries).
+    pub resolution: &'a str,
+    /// The output's pixel size (megapixel rules).
+    pub pixels: (u64, u64),
+    /// The reference images' pixel sizes (megapixel edit rules).
+    pub inputs: &'a [(u64, u64)],
+}
+
+/// An image endpoint's list price with its source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ImagePrice {
+    /// The rule.
+    pub rule: ImageRule,
+    /// Where the figures come from.
+    pub source: &'static str,
+    /// When they were read (YYYY-MM-DD).
+    pub read: &'static str,
+    /// Where the figure is not fal's own: what the plan says beside the price.
+    pub dispute: Option<&'static str>,
+}
+
+/// Whole megapixels of a `w × h` image, rounded up, at least 1.
+fn megapixels(w: u64, h: u64) -> u64 {
+    w.saturating_mul(h).div_ceil(1024 * 1024).max(1)
+}
+
+impl ImageRule {
+    /// The price of one image.
+    pub(crate) fn quote(self, ask: &ImageAsk<'_>) -> Result<Quote, NoPrice> {
+        let amount = match self {
+            ImageRule::PerImage([(_, flat)]) => *flat,
+            ImageRule::PerImage(tiers) => tiers
+                .iter()
+                .find(|(r, _)| *r == ask.resolution)
+                .map(|(_, p)| *p)
+                .ok_or_else(|| NoPrice::Resolution(ask.resolution.to_owned()))?,
+            ImageRule::Megapixels {
+                first,
+                extra,
+                per_input,
+            } => {
+                let out = megapixels(ask.pixels.0, ask.pixels.1);
+                let inputs: u64 = ask.inputs.iter().map(|(w, h)| megapixels(*w, *h).min(4)).sum();
+                first + extra.saturating_mul(out - 1) + per_input.saturating_mul(inputs)
+            }
+        };
+        Ok(Quote {
+            amount: Micros(amount),
+            exactness: Exactness::Exact,
+        })
+    }
+}
+
+const NANO_BANANA_2: ImageRule =
+    ImageRule::PerImage(&[("0.5K", 60_000), ("1K", 80_000), ("2K", 120_000), ("4K", 160_000)]);
+const SEEDREAM_45: ImageRule = ImageRule::PerImage(&[("", 40_000)]);
+const FLUX2_DISPUTE: &str = "unconfirmed on fal: BFL's own page and third parties (fal's flux-2-pro page was not found); a live price settles it";
+
+const fn image(rule: ImageRule, source: &'static str, dispute: Option<&'static str>) -> ImagePrice {
+    ImagePrice {
+        rule,
+        source,
+        read: READ,
+        dispute,
+    }
+}
+
+/// Nano Banana 2 edit: "$0.08 per image … 2K and 4K … 1.5 times and 2 times … 0.5K … 0.75 times".
+pub(crate) const NANO_BANANA_2_EDIT_PRICE: ImagePrice = image(
+    NANO_BANANA_2,
+    "https://fal.ai/models/fal-ai/nano-banana-2/edit/llms.txt",
+    None,
+);
+/// Nano Banana 2 text-to-image: its own page was not in the sources; the edit page's figures.
+pub(crate) const NANO_BANANA_2_PRICE: ImagePrice = image(
+    NANO_BANANA_2,
+    "https://fal.ai/models/fal-ai/nano-banana-2/edit/llms.txt (the edit endpoint's page; this endpoint's own page was not in the sources)",
+    None,
+);
+/// Seedream 4.5 text-to-image: "Your request will cost $0.04 per image".
+pub(crate) const SEEDREAM_45_PRICE: ImagePrice = image(
+    SEEDREAM_45,
+    "https://fal.ai/models/fal-ai/bytedance/seedream/v4.5/text-to-image/playground",
+    None,
+);
+/// Seedream 4.5 edit: fal's page had no price in the sources; a price index lists $0.04/image.
+pub(crate) const SEEDREAM_45_EDIT_PRICE: ImagePrice = image(
+    SEEDREAM_45,
+    "https://fal.ai/models/fal-ai/bytedance/seedream/v4.5/text-to-image/playground (the text-to-image page; infr.sh lists the edit endpoint at $0.04/image)",
+    None,
+);
+/// FLUX.2 [pro]: "$0.03 first MP + $0.015/extra MP" (BFL's pricing page, a fal-model table).
+pub(crate) const FLUX2_PRO_PRICE: ImagePrice = image(
+    ImageRule::Megapixels {
+        first: 30_000,
+        extra: 15_000,
+        per_input: 0,
+    },
+    "https://docs.bfl.ai/quick_start/pricing.md (FLUX.2 [pro] from $0.03, megapixel-based); $0.03 first MP + $0.015 each further as skillspool lists fal's",
+    Some(FLUX2_DISPUTE),
+);
+/// FLUX.2 [pro] edit: the output as text-to-image, + $0.015 per reference-image megapixel.
+pub(crate) const FLUX2_PRO_EDIT_PRICE: ImagePrice = image(
+    ImageRule::Megapixels {
+        first: 30_000,
+        extra: 15_000,
+        per_input: 15_000,
+    },
+    "https://docs.bfl.ai/quick_start/pricing.md (FLUX.2 [pro] editing from $0.045); + $0.015 per input MP as lumenfall lists fal-ai/flux-2-pro/edit",
+    Some(FLUX2_DISPUTE),
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// docs/frames-research.md's worked examples: Nano Banana 2 at 2K = $0.12 (1.5 × $0.08);
+    /// Seedream flat $0.04; FLUX.2 [pro] 1920×1080 = 2 MP = $0.045 (the research doc's "2.07 MP
+    /// → 3 MP = $0.06" counts 10⁶ pixels a megapixel; fal's flux-2-flex page counts 1024² and
+    /// calls 1920×1080 "2 megapixels": fal wins); an edit with a 1024×1024 and
+    /// a 4096×8192 reference adds 1 + 4 (capped) MP × $0.015.
+    #[test]
+    fn image_rules_match_the_research_examples() {
+        let ask = |resolution, pixels, inputs| ImageAsk {
+            resolution,
+            pixels,
+            inputs,
+        };
+        let nb = NANO_BANANA_2_EDIT_PRICE.rule;
+        assert_eq!(nb.quote(&ask("2K", (0, 0), &[])).unwrap().amount, Micros(120_000));
+        assert_eq!(nb.quote(&ask("0.5K", (0, 0), &[])).unwrap().amount, Micros(60_000));
+        assert_eq!(nb.quote(&ask("8K", (0, 0), &[])), Err(NoPrice::Resolution("8K".into())));
+        let sd = SEEDREAM_45_PRICE.rule;
+        assert_eq!(sd.quote(&ask("4K", (4096, 4096), &[])).unwrap().amount, Micros(40_000));
+        let flux = FLUX2_PRO_PRICE.rule;
+        assert_eq!(flux.quote(&ask("", (1920, 1080), &[])).unwrap().amount, Micros(45_000));
+        assert_eq!(flux.quote(&ask("", (1024, 576), &[])).unwrap().amount, Micros(30_000));
+        let edit = FLUX2_PRO_EDIT_PRICE.rule;
+        let refs = [(1024, 1024), (4096, 4096 * 2)];
+        assert_eq!(
+            edit.quote(&ask("", (1024, 576), &refs)).unwrap().amount,
+            Micros(105_000)
+        );
+        assert!(FLUX2_PRO_PRICE.dispute.is_some() && NANO_BANANA_2_PRICE.dispute.is_none());
+    }
 
     fn ask(seconds: Option<u64>, resolution: &str, audio: bool) -> Ask<'_> {
         Ask {

@@ -100,6 +100,7 @@ impl Planner<'_> {
             price_assumed,
             price_from,
             request_key,
+            frame: None,
         })
     }
 
@@ -288,7 +289,7 @@ impl Planner<'_> {
 
     /// What the cache key uses instead of paths and placeholders: local files and voice
     /// samples by content hash.
-    fn substs(&self, local: &[LocalFile], voice_samples: &[(String, String)]) -> Vec<Subst> {
+    pub(super) fn substs(&self, local: &[LocalFile], voice_samples: &[(String, String)]) -> Vec<Subst> {
         let files = local.iter().map(|f| Subst {
             field: f.field.clone(),
             value: format!("sha256:{}", f.sha256),

@@ -28,6 +28,8 @@ struct ShotTemplates<'e> {
     prompt: Option<Template<'e>>,
     /// The beats' prompt templates (`beats:`), in order.
     beats: Vec<Template<'e>>,
+    /// The frame's prompt template (`frame.prompt`, or `defaults.frame.prompt`).
+    frame: Option<Template<'e>>,
 }
 
 /// One model of a shot resolved, with its templates: what each of its takes is built from.
@@ -207,7 +209,19 @@ impl<'a> Planner<'a> {
                 self.unknown_voice(at, v);
             }
         }
-        ShotTemplates { id, prompt, beats }
+        let frame_src = spec.frame.as_ref().and_then(|f| f.prompt.as_ref()).or_else(|| {
+            let own = spec.frame.is_none() && (spec.start_image.is_some() || spec.motion.is_some());
+            let d = self.sb.defaults.frame.as_ref();
+            d.and_then(|f| f.prompt.as_ref())
+                .filter(|_| !own && spec.references.is_empty())
+        });
+        let frame = frame_src.and_then(|src| self.compile(templates, at, "frame.prompt", src));
+        ShotTemplates {
+            id,
+            prompt,
+            beats,
+            frame,
+        }
     }
 
     /// One combination's takes: ids and prompts rendered, each take built.
@@ -253,8 +267,51 @@ impl<'a> Planner<'a> {
         let Some(prompt) = self.render_prompt(ex, Variant { at, ..v }, &ctx) else {
             return;
         };
-        if let Some(shot) = self.build(at, &base, v.resolved, prompt, take) {
-            ex.out.push(shot);
+        let frame_prompt = match &v.resolved.frame {
+            Some(_) => match self.frame_prompt(ex, Variant { at, ..v }, &ctx, &prompt) {
+                Some(p) => Some(p),
+                None => return,
+            },
+            None => None,
+        };
+        let Some(mut shot) = self.build(at, &base, v.resolved, prompt, take) else {
+            return;
+        };
+        if let (Some(f), Some((text, cast))) = (&v.resolved.frame, frame_prompt) {
+            let Some(frame) = self.frame(at, f, &text, &cast) else {
+                return;
+            };
+            shot.with_frame(frame);
+        }
+        ex.out.push(shot);
+    }
+
+    /// The frame's prompt rendered (its own template, else the shot's prompt) and the
+    /// characters it names, in order.
+    fn frame_prompt(
+        &mut self,
+        ex: &Expansion<'_, 'a>,
+        v: Variant<'_, '_>,
+        ctx: &TValue,
+        prompt: &Prompt,
+    ) -> Option<(String, Vec<String>)> {
+        match (&v.tmpl.frame, &prompt.text) {
+            (Some(t), _) => match t.render_with_cast(ctx, &ex.names, template::Rendered::default()) {
+                Ok(r) => Some((r.text, r.cast)),
+                Err(e) => {
+                    self.template_problem(v.at, "frame.prompt", &e);
+                    None
+                }
+            },
+            (None, Some(text)) => Some((text.clone(), prompt.cast.clone())),
+            (None, None) => {
+                self.problem(
+                    v.at,
+                    "frame.prompt",
+                    "the shot has no single prompt: write the frame's `prompt:`",
+                );
+                None
+            }
         }
     }
 

@@ -5,6 +5,7 @@ mod build;
 mod cast;
 mod chains;
 mod expand;
+pub(crate) mod frames;
 mod inputs;
 mod resolve;
 pub(crate) mod template;
@@ -256,6 +257,9 @@ pub(crate) struct PlannedShot {
     pub price_from: String,
     /// The cache key: sha256 of provider + endpoint + input + take (local files by content).
     pub request_key: String,
+    /// Its first frame, made by an image model before it (`frame:`); the video's start image.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub frame: Option<frames::PlannedFrame>,
 }
 
 impl PlannedShot {
@@ -271,6 +275,17 @@ impl PlannedShot {
             });
         }
         request_key(self.provider, &self.endpoint, &self.input, &substs, self.salt())
+    }
+
+    /// Its frame attached: the video's key covers the frame's request (at render, the frame's
+    /// bytes).
+    pub(crate) fn with_frame(&mut self, frame: frames::PlannedFrame) {
+        self.substs.push(Subst {
+            field: frame.field.clone(),
+            value: format!("frame-request:{}", frame.request_key),
+        });
+        self.request_key = request_key(self.provider, &self.endpoint, &self.input, &self.substs, self.salt());
+        self.frame = Some(frame);
     }
 
     /// What sets this request apart from the same body: its take, its redo.
@@ -317,9 +332,24 @@ impl Plan {
         self.shots.extend(extra);
     }
 
-    /// Sum of the priced shots.
+    /// Sum of the priced shots and their frames.
     pub(crate) fn total(&self) -> Micros {
+        self.video_total() + self.frames_total()
+    }
+
+    /// Sum of the priced video requests.
+    pub(crate) fn video_total(&self) -> Micros {
         self.shots.iter().filter_map(|s| s.estimate).sum()
+    }
+
+    /// The distinct frame requests (takes of one shot share their frame), in plan order.
+    pub(crate) fn frames(&self) -> Vec<&frames::PlannedFrame> {
+        distinct_frames(self.shots.iter())
+    }
+
+    /// Sum of the frame requests.
+    pub(crate) fn frames_total(&self) -> Micros {
+        self.frames().iter().map(|f| f.estimate).sum()
     }
 
     /// How many shots have no price.
@@ -332,7 +362,11 @@ impl Plan {
     pub(crate) fn estimate_of(&self, indices: &[usize]) -> crate::facts::cost::Estimate {
         crate::facts::cost::Estimate {
             shots: indices.len(),
-            spend: indices.iter().filter_map(|&i| self.shots[i].estimate).sum(),
+            spend: indices.iter().filter_map(|&i| self.shots[i].estimate).sum::<Micros>()
+                + distinct_frames(indices.iter().map(|&i| &self.shots[i]))
+                    .iter()
+                    .map(|f| f.estimate)
+                    .sum(),
             unpriced: indices.iter().filter(|&&i| self.shots[i].estimate.is_none()).count(),
         }
     }
@@ -367,6 +401,15 @@ impl Plan {
             shots: self.shots.iter().map(ShotJson).collect(),
         }
     }
+}
+
+/// The frames of these shots, each request once.
+fn distinct_frames<'p>(shots: impl Iterator<Item = &'p PlannedShot>) -> Vec<&'p frames::PlannedFrame> {
+    let mut seen = BTreeSet::new();
+    shots
+        .filter_map(|s| s.frame.as_ref())
+        .filter(|f| seen.insert(f.request_key.as_str()))
+        .collect()
 }
 
 /// The document `plan --json` prints (its fields in this order).
@@ -436,6 +479,9 @@ impl Serialize for ShotJson<'_> {
         m.serialize_entry("after", &after)?;
         m.serialize_entry("take", &s.take)?;
         m.serialize_entry("model", &s.model)?;
+        if let Some(f) = &s.frame {
+            m.serialize_entry("frame", f)?;
+        }
         m.end()
     }
 }

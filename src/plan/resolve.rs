@@ -35,6 +35,11 @@ impl Planner<'_> {
         {
             self.top("defaults.cfg_scale", m);
         }
+        if let Some(m) = d.frame.as_ref().and_then(|f| f.model.as_ref())
+            && let Err(msg) = super::frames::check_image_model(m)
+        {
+            self.top("defaults.frame.model", msg);
+        }
     }
 
     /// Everything about a shot that does not depend on its matrix values: the endpoint and
@@ -47,7 +52,11 @@ impl Planner<'_> {
             let msg = format!("{p} is not an amount of dollars: write the price of one render, a number ≥ 0");
             self.problem(at, "price_usd", msg);
         }
-        let kind = self.shot_kind(at);
+        let frame = self.shot_frame(at);
+        let kind = match frame {
+            Some(_) => Kind::ImageToVideo,
+            None => self.shot_kind(at),
+        };
         let family = self.shot_model(at)?;
         let ep = match self.choose_endpoint(at, &family, kind)? {
             EndpointChoice::Known(e) => e,
@@ -63,17 +72,26 @@ impl Planner<'_> {
             images: 0,
             local: Vec::new(),
             beats: Vec::new(),
+            frame: None,
         };
+        let mut set = spec.params();
+        if frame.is_some() {
+            // The shot's aspect ratio is the frame's: image-to-video follows the image.
+            set.aspect_ratio = None;
+        }
         let mut params = Params {
             planner: self,
             at,
             ep,
-            set: spec.params(),
+            set,
         };
         params.all(&mut r);
         params.beats(spec, &mut r);
         self.images(at, ep, &mut r);
         self.references(at, ep, &mut r);
+        if let Some(f) = frame {
+            r.frame = self.frame_slot(at, ep, f, &mut r);
+        }
         Some(r)
     }
 
@@ -171,6 +189,8 @@ impl Planner<'_> {
         }
         let field = match kind {
             Kind::MotionControl => "motion",
+            // A shot with a frame (and no start image) is image-to-video because of its frame.
+            Kind::ImageToVideo if at.spec.start_image.is_none() => "frame",
             Kind::ImageToVideo => "start_image",
             Kind::ReferenceToVideo => "references",
             Kind::TextToVideo => "model",
@@ -212,6 +232,7 @@ impl Planner<'_> {
             images: 0,
             local: Vec::new(),
             beats: Vec::new(),
+            frame: None,
         }
     }
 
@@ -521,6 +542,8 @@ pub(super) struct Resolved {
     pub(super) audio: bool,
     pub(super) images: usize,
     pub(super) local: Vec<LocalFile>,
+    /// The shot's first frame, made by an image model first (`frame:`).
+    pub(super) frame: Option<super::frames::ResolvedFrame>,
 }
 
 pub(super) fn pick<'v, T>(shot: &'v Option<T>, defaults: &'v Option<T>) -> Option<(&'v T, SetIn)> {

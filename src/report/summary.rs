@@ -126,6 +126,41 @@ fn plan_row(i: usize, s: &crate::plan::PlannedShot) -> Vec<String> {
     ]
 }
 
+/// The table's rows: each shot, after its frame's row when it has one (a frame shared by takes
+/// once, before the first).
+fn plan_rows(plan: &Plan) -> Vec<Vec<String>> {
+    let mut seen = std::collections::BTreeSet::new();
+    let mut rows = Vec::new();
+    for (i, s) in plan.shots.iter().enumerate() {
+        if let Some(f) = &s.frame
+            && seen.insert(f.request_key.as_str())
+        {
+            rows.push(frame_row(&s.shot, f));
+        }
+        rows.push(plan_row(i, s));
+    }
+    rows
+}
+
+/// A frame's row: `shot frame`, its image endpoint, the cast images it edits, its price.
+fn frame_row(shot: &str, f: &crate::plan::frames::PlannedFrame) -> Vec<String> {
+    let images = f.input.get("image_urls").and_then(|v| v.as_array()).map_or(0, Vec::len);
+    vec![
+        String::new(),
+        format!("{shot} frame"),
+        f.endpoint.strip_prefix("fal-ai/").unwrap_or(&f.endpoint).to_owned(),
+        "-".into(),
+        "-".into(),
+        match f.cast.is_empty() {
+            true => "-".into(),
+            false => format!("cast: {}", f.cast.join(",")),
+        },
+        images.to_string(),
+        f.estimate.to_string(),
+        f.price_from.clone(),
+    ]
+}
+
 fn plan_table(plan: &Plan, settings: &str, width: Option<usize>) -> String {
     let mut out = String::new();
     let title = plan.title.as_deref().unwrap_or("(untitled)");
@@ -136,7 +171,7 @@ fn plan_table(plan: &Plan, settings: &str, width: Option<usize>) -> String {
         "provider {} · model {}{sep}{settings}\n\n",
         plan.provider, plan.family
     ));
-    let rows: Vec<Vec<String>> = plan.shots.iter().enumerate().map(|(i, s)| plan_row(i, s)).collect();
+    let rows = plan_rows(plan);
     let header = [
         "#",
         "shot",
@@ -195,6 +230,16 @@ pub(crate) fn totals(plan: &Plan) -> String {
         format_seconds(plan.seconds()),
         plan.total()
     );
+    let frames = plan.frames();
+    if !frames.is_empty() {
+        out.push_str(&format!(
+            " (frames {} · video {}; {} frame{})",
+            plan.frames_total(),
+            plan.video_total(),
+            frames.len(),
+            if frames.len() == 1 { "" } else { "s" }
+        ));
+    }
     let unpriced = plan.unpriced();
     if unpriced > 0 {
         out.push_str(&format!(

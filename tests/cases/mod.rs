@@ -5,6 +5,7 @@ mod crash;
 mod doctor;
 mod families;
 mod first_hour;
+mod frames;
 mod frames_sandbox;
 mod history;
 mod hostile;
