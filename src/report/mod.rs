@@ -3,6 +3,7 @@
 pub(crate) mod checks;
 pub(crate) mod confirm;
 pub(crate) mod summary;
+pub(crate) mod table;
 
 use std::io::Write;
 
