@@ -53,11 +53,15 @@ impl Reporter for Json {
                 path,
                 bytes,
                 estimated_usd,
+                take,
+                sha256,
                 ..
             } => {
                 v["path"] = json!(path);
                 v["bytes"] = json!(bytes);
                 v["estimated_usd"] = json!(estimated_usd);
+                v["take"] = json!(take);
+                v["sha256"] = json!(sha256);
             }
             Event::Failed { error, .. } => v["error"] = json!(error),
             Event::Uncertain { reason, .. } | Event::Pending { reason, .. } | Event::Skipped { reason, .. } => {

@@ -17,6 +17,18 @@ pub(crate) struct Effective<'a> {
     pub sandbox: bool,
     /// Where paid requests go (the provider's base URL).
     pub host: &'a str,
+    /// Names in the `.env` beside the storyboard that are not keys (ignored).
+    pub dotenv_ignored: &'a [String],
+}
+
+/// The line naming the `.env` variables that are ignored (never their values), if any.
+pub(crate) fn dotenv_ignored(names: &[String]) -> Option<String> {
+    (!names.is_empty()).then(|| {
+        format!(
+            "note: ignored in the .env beside the storyboard: {} (only FAL_KEY and EACHLABS_API_KEY are read from it; export other settings in the environment)",
+            names.join(", ")
+        )
+    })
 }
 
 /// The plan table: one row per shot, then the totals and the budget.

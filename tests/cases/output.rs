@@ -207,3 +207,97 @@ fn in_a_pseudo_terminal_of_80_columns_plan_and_models_fit() {
     assert_fits(&models, 80);
     assert!(models.contains("v3/pro/image-to-video"), "{models}");
 }
+
+/// A two-shot storyboard for the render checks.
+const TWO: &str = "version: 1\noutput: out\nshots:\n  - id: a\n    prompt: a\n  - id: b\n    prompt: b\n";
+
+fn events(stdout: &[u8]) -> Vec<Value> {
+    text(stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn render_json_has_an_estimate_first_and_done_events_with_take_and_sha256() {
+    let t = Test::with(fast()).await;
+    let file = t.storyboard(TWO);
+    let o = t.render(&file, &["--json"]).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let ev = events(&o.stdout);
+    let first = ev
+        .iter()
+        .position(|e| e["state"] == "estimate")
+        .expect("an estimate event");
+    let submit = ev
+        .iter()
+        .position(|e| e["state"] == "submitting" || e["state"] == "submitted")
+        .unwrap();
+    assert!(first < submit, "the estimate comes before the first submit: {ev:?}");
+    let est = &ev[first];
+    assert_eq!(
+        (est["shots"].as_u64(), est["cached"].as_u64()),
+        (Some(2), Some(0)),
+        "{est}"
+    );
+    assert!(
+        est["estimated_usd"].as_f64().unwrap() > 0.0 && est["sandbox"] == false,
+        "{est}"
+    );
+    let done: Vec<&Value> = ev.iter().filter(|e| e["state"] == "done").collect();
+    assert_eq!(done.len(), 2, "{ev:?}");
+    let manifest = t.manifest();
+    for d in done {
+        assert_eq!(d["take"], 1, "{d}");
+        let sha = d["sha256"].as_str().unwrap();
+        assert_eq!(sha.len(), 64, "{d}");
+        let shot = manifest["shots"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["id"] == d["shot"])
+            .unwrap();
+        assert!(
+            shot.to_string().contains(sha),
+            "the manifest's clip has the sha256: {shot}"
+        );
+    }
+    // A second take of `a` (a redo) is take 2.
+    let o = t.run("pick", &file, &["a", "--redo"]).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let o = t.render(&file, &["--json"]).await;
+    let ev = events(&o.stdout);
+    let a = ev
+        .iter()
+        .find(|e| e["state"] == "done" && e["shot"] == "a redo")
+        .unwrap_or_else(|| panic!("a rendered again: {ev:?}"));
+    assert_eq!(a["take"], 2, "{ev:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_render_says_what_to_run_next_and_names_ignored_dotenv_variables() {
+    let t = Test::with(fast()).await;
+    let file = t.storyboard(TWO);
+    t.write(
+        ".env",
+        "FAL_KEY=not-this-one\nSTORYBOARD_FAL_URL=https://elsewhere.example\nSECRET_TOKEN=hunter2value\n",
+    );
+    let o = t.render(&file, &[]).await;
+    let err = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    let next = format!(
+        "next: storyboard review {f} / storyboard assemble {f}",
+        f = file.display()
+    );
+    assert!(err.lines().any(|l| l == next), "{err}");
+    let note: Vec<&str> = err.lines().filter(|l| l.contains("ignored in the .env")).collect();
+    assert_eq!(note.len(), 1, "{err}");
+    assert!(
+        note[0].contains("SECRET_TOKEN, STORYBOARD_FAL_URL") && !note[0].contains("FAL_KEY,"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("hunter2value") && !err.contains("elsewhere.example"),
+        "values never shown: {err}"
+    );
+    // With --json the events are all there is on stdout: no `next:` line.
+    let o = t.render(&file, &["--json"]).await;
+    assert!(!text(&o.stdout).contains("next:") && !text(&o.stderr).contains("next:"));
+}
