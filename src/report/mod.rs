@@ -174,7 +174,13 @@ pub(crate) fn render_end(
         });
         stdout(&format!("{line}\n"));
     } else {
-        stderr_line(summary::render_summary(records, out, stopped, sandbox).trim_end());
+        let width = terminal_width().unwrap_or(usize::MAX);
+        for line in summary::render_summary(records, out, stopped, sandbox)
+            .trim_end()
+            .lines()
+        {
+            stderr_line(table::wrap(line, width, 2).trim_end());
+        }
         let clips = records
             .iter()
             .any(|r| matches!(r.status, ShotStatus::Done | ShotStatus::Cached));

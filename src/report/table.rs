@@ -150,21 +150,23 @@ pub(crate) fn widest(text: &str) -> usize {
     text.lines().map(measure).max().unwrap_or(0)
 }
 
-/// Prose wrapped at spaces to `width`, later lines indented by `indent` spaces; a word longer
-/// than a line stays whole on a line of its own.
+/// Prose wrapped at spaces to `width`, its own leading spaces kept and later lines indented
+/// by `indent` more; a word longer than a line stays whole on a line of its own.
 pub(crate) fn wrap(text: &str, width: usize, indent: usize) -> String {
+    let lead = text.len() - text.trim_start_matches(' ').len();
     let mut out = String::new();
-    let mut line = String::new();
+    let mut line = " ".repeat(lead);
+    let mut empty = true;
     for word in text.split(' ').filter(|w| !w.is_empty()) {
-        let room = measure(&line) + usize::from(!line.trim().is_empty()) + measure(word);
-        if !line.trim().is_empty() && room > width {
+        if !empty && measure(&line) + 1 + measure(word) > width {
             out.push_str(line.trim_end());
             out.push('\n');
-            line = " ".repeat(indent);
-        } else if !line.trim().is_empty() {
+            line = " ".repeat(lead + indent);
+        } else if !empty {
             line.push(' ');
         }
         line.push_str(word);
+        empty = false;
     }
     out.push_str(line.trim_end());
     out.push('\n');

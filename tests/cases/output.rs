@@ -301,3 +301,104 @@ async fn a_render_says_what_to_run_next_and_names_ignored_dotenv_variables() {
     let o = t.render(&file, &["--json"]).await;
     assert!(!text(&o.stdout).contains("next:") && !text(&o.stderr).contains("next:"));
 }
+
+/// The screen a terminal of `cols` columns shows after `output` (enough of a VT100 for
+/// indicatif: `\r`, `\n`, deferred wrap, cursor up/down/column, erase line/below; colours ignored).
+fn screen(output: &str, cols: usize) -> Vec<String> {
+    let (mut lines, mut row, mut col, mut wrap) = (vec![vec![' '; cols]], 0usize, 0usize, false);
+    let mut chars = output.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\r' => (col, wrap) = (0, false),
+            '\n' => (row, wrap) = (row + 1, false),
+            '\u{1b}' if chars.peek() == Some(&'[') => {
+                chars.next();
+                let mut params = String::new();
+                let end = loop {
+                    match chars.next() {
+                        Some(c) if c.is_ascii_alphabetic() || c == '~' => break c,
+                        Some(c) => params.push(c),
+                        None => break ' ',
+                    }
+                };
+                let n = params.trim_start_matches('?').parse::<usize>().unwrap_or(1).max(1);
+                wrap = false;
+                match end {
+                    'A' => row = row.saturating_sub(n),
+                    'B' => row += n,
+                    'G' => col = n - 1,
+                    'K' if params == "2" => lines[row] = vec![' '; cols],
+                    'K' => lines[row][col..].fill(' '),
+                    'J' => lines.truncate(row + 1),
+                    _ => {}
+                }
+            }
+            c if !c.is_control() => {
+                if wrap {
+                    (row, col, wrap) = (row + 1, 0, false);
+                }
+                while lines.len() <= row {
+                    lines.push(vec![' '; cols]);
+                }
+                lines[row][col] = c;
+                col += 1;
+                if col == cols {
+                    (col, wrap) = (cols - 1, true);
+                }
+            }
+            _ => {}
+        }
+        while lines.len() <= row {
+            lines.push(vec![' '; cols]);
+        }
+    }
+    lines
+        .iter()
+        .map(|l| l.iter().collect::<String>().trim_end().to_owned())
+        .collect()
+}
+
+#[test]
+fn ctrl_c_in_a_terminal_of_80_columns_leaves_no_spinner_or_bar_on_screen() {
+    let Some(python) = crate::common::test_python() else {
+        return;
+    };
+    let t = Test::new();
+    let shots: String = (0..6)
+        .map(|i| format!("  - id: shot{i}\n    prompt: take {i}\n"))
+        .collect();
+    let file = t.storyboard(&format!("version: 1\noutput: out\nconcurrency: 2\nshots:\n{shots}"));
+    let o = std::process::Command::new(python)
+        .arg(root().join("tests/conformance/pty_render.py"))
+        .arg(assert_cmd::cargo::cargo_bin("storyboard"))
+        .arg(&file)
+        .args(["80", "24", "interrupt"])
+        .env_remove("NO_COLOR")
+        .env_remove("FAL_KEY")
+        .env("TERM", "xterm-256color")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let shown = screen(v["output"].as_str().unwrap(), 80);
+    let all = shown.join("\n");
+    assert!(
+        all.contains("Ctrl-C") && all.contains("pending"),
+        "stopped by Ctrl-C:\n{all}"
+    );
+    let spinner = |l: &String| l.chars().any(|c| ('\u{2800}'..='\u{28ff}').contains(&c));
+    let stale: Vec<&String> = shown
+        .iter()
+        .filter(|l| spinner(l) || (l.contains(" of $") && l.contains(" rendered")))
+        .collect();
+    assert!(stale.is_empty(), "stale live lines {stale:?} on the screen:\n{all}");
+    let summary = shown.iter().position(|l| l.contains(" done · ")).unwrap();
+    let stopped: Vec<&String> = shown[summary..]
+        .iter()
+        .filter(|l| l.contains("stopped early"))
+        .collect();
+    assert!(
+        stopped.iter().all(|l| l.starts_with("  stopped early")) && !shown.iter().any(|l| l == ")"),
+        "the summary's lines wrap at spaces, not mid-word:\n{all}"
+    );
+}
