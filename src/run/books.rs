@@ -68,13 +68,15 @@ impl Books {
 
     /// Journals a clip of `shot` (a `Done` record) and, in the same step, counts it as the
     /// shot's next take: numbers follow the journal's order even when takes end together.
-    pub(super) fn record_take(&self, shot: &str, sha256: &str, r: Record) {
+    pub(super) fn record_take(&self, r: Record) {
         let mut new = self.new_takes.lock().unwrap_or_else(|p| p.into_inner());
-        self.record(r);
-        let shas = new.entry(shot.to_owned()).or_default();
-        if !shas.iter().any(|s| s == sha256) {
-            shas.push(sha256.to_owned());
+        if let Record::Done { shot, clip, .. } = &r {
+            let shas = new.entry(shot.clone()).or_default();
+            if !shas.contains(&clip.sha256) {
+                shas.push(clip.sha256.clone());
+            }
         }
+        self.record(r);
     }
 
     /// The number of `shot`'s take with this content: from the journal read at the start,
@@ -145,20 +147,16 @@ impl Runner {
             ..clip.clone()
         };
         if !self.resume.history.has_take(shot, &clip.sha256) {
-            self.books.record_take(
-                shot,
-                &clip.sha256,
-                Record::Done {
-                    shot: shot.clone(),
-                    request_key: key.to_owned(),
-                    api: self.resume.namespace.clone(),
-                    request_id,
-                    clip: clip.clone(),
-                    actual_usd: None,
-                    estimated_usd: None,
-                    at: journal::now(),
-                },
-            );
+            self.books.record_take(Record::Done {
+                shot: shot.clone(),
+                request_key: key.to_owned(),
+                api: self.resume.namespace.clone(),
+                request_id,
+                clip: clip.clone(),
+                actual_usd: None,
+                estimated_usd: None,
+                at: journal::now(),
+            });
         }
         Ok(clip)
     }
@@ -167,21 +165,16 @@ impl Runner {
     /// the chained shots watch — in one place.
     pub(crate) fn settle(&self, task: &Task, how: Settle) {
         if let Settle::Done { clip, request_id, cost } = &how {
-            let shot = &self.shots[task.index].shot;
-            self.books.record_take(
-                shot,
-                &clip.sha256,
-                Record::Done {
-                    shot: shot.clone(),
-                    request_key: task.key.clone(),
-                    api: self.resume.namespace.clone(),
-                    request_id: Some(request_id.clone()),
-                    clip: clip.clone(),
-                    actual_usd: *cost,
-                    estimated_usd: self.shots[task.index].estimate.map(|m| m.usd()),
-                    at: journal::now(),
-                },
-            );
+            self.books.record_take(Record::Done {
+                shot: self.shots[task.index].shot.clone(),
+                request_key: task.key.clone(),
+                api: self.resume.namespace.clone(),
+                request_id: Some(request_id.clone()),
+                clip: clip.clone(),
+                actual_usd: *cost,
+                estimated_usd: self.shots[task.index].estimate.map(|m| m.usd()),
+                at: journal::now(),
+            });
         }
         for i in task.indices() {
             let how = match (&how, i == task.index) {
