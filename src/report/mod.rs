@@ -54,6 +54,20 @@ pub(crate) fn fit(line: &str) -> String {
     }
 }
 
+/// Prose folded at spaces to the width of the terminal stderr writes to (unchanged off a
+/// terminal): said whole, never cut.
+pub(crate) fn fold(text: &str) -> String {
+    match terminal_width() {
+        Some(width) => text
+            .lines()
+            .map(|l| table::wrap(l, width, 2))
+            .collect::<String>()
+            .trim_end()
+            .to_owned(),
+        None => text.to_owned(),
+    }
+}
+
 /// Writes lines to stderr; on a terminal each is cut to its width (tables and headers are
 /// never wrapped). Errors and notices use [`stderr_line`], which never cuts.
 pub(crate) fn stderr_fitted(text: &str) {
@@ -138,7 +152,7 @@ pub(crate) fn before_render(
         stderr_fitted(table.trim_end());
     }
     if style != progress::Style::Json {
-        stderr_fitted(&summary::to_render(estimate, cached, resumed, effective.sandbox));
+        stderr_line(&fold(&summary::to_render(estimate, cached, resumed, effective.sandbox)));
         return;
     }
     let line = serde_json::json!({

@@ -281,7 +281,7 @@ impl Bars {
 impl Reporter for Bars {
     fn event(&self, e: &Event) {
         if let Event::Notice(m) = e {
-            let _ = self.multi.println(fit(&crate::secrets::redact(m)));
+            let _ = self.multi.println(super::fold(&crate::secrets::redact(m)));
             return;
         }
         let Some(id) = e.shot() else { return };

@@ -392,6 +392,11 @@ fn ctrl_c_in_a_terminal_of_80_columns_leaves_no_spinner_or_bar_on_screen() {
         .filter(|l| spinner(l) || (l.contains(" of $") && l.contains(" rendered")))
         .collect();
     assert!(stale.is_empty(), "stale live lines {stale:?} on the screen:\n{all}");
+    let words = shown.join(" ").split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        words.contains("(Ctrl-C again to stop at once)") && words.contains("sandbox: $0, nothing is billed"),
+        "the Ctrl-C notice and the estimate line are folded, never cut:\n{all}"
+    );
     let summary = shown.iter().position(|l| l.contains(" done · ")).unwrap();
     let stopped: Vec<&String> = shown[summary..]
         .iter()
