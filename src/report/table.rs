@@ -62,10 +62,13 @@ pub(crate) fn fit(cols: &[Col], rows: &[Vec<String>], width: usize) -> Fitted {
     let mut order: Vec<usize> = (0..cols.len()).filter(|&i| cols[i].drop.is_some()).collect();
     order.sort_by_key(|&i| cols[i].drop);
     let mut hidden = vec![false; cols.len()];
-    let mut order = order.into_iter();
+    let mut order = order.into_iter().peekable();
     loop {
         let text = layout(cols, rows, &hidden, (width, false));
-        if widest(&text) <= width {
+        // The next column to drop goes rather than wrap: a low-priority cell is not worth
+        // three lines per row.
+        let next_wraps = order.peek().is_some_and(|&i| wraps(cols, rows, &hidden, (width, i)));
+        if widest(&text) <= width && !next_wraps {
             return Fitted {
                 text,
                 dropped: dropped(cols, &hidden),
@@ -104,15 +107,30 @@ fn widths(cols: &[Col], rows: &[Vec<String>], hidden: &[bool], (width, split): (
         .map(|i| if cols[i].whole { widest(i) } else { 0 })
         .collect();
     let fixed: usize = (0..cols.len()).filter(|&i| !hidden[i]).map(|i| out[i]).sum();
-    let mut left = width.saturating_sub(1 + 2 * shown + fixed);
     let mut text: Vec<usize> = (0..cols.len()).filter(|&i| !hidden[i] && !cols[i].whole).collect();
-    text.sort_by_key(|&i| widest(i));
+    // Each text column gets its longest word (1 when words may split), then the room left is
+    // shared out, the columns that need least extra served first.
+    let least = |i: usize| if split { 1 } else { word(i) };
+    let needs: usize = text.iter().map(|&i| least(i)).sum();
+    let mut left = width.saturating_sub(1 + 2 * shown + fixed + needs);
+    text.sort_by_key(|&i| widest(i).saturating_sub(least(i)));
     for (n, &i) in text.iter().enumerate() {
-        let share = left / (text.len() - n);
-        out[i] = widest(i).min(share).max(if split { 1 } else { word(i) });
-        left = left.saturating_sub(out[i]);
+        let extra = widest(i).saturating_sub(least(i)).min(left / (text.len() - n));
+        out[i] = least(i) + extra;
+        left -= extra;
     }
     out
+}
+
+/// Whether column `i` wraps when laid out in `width` columns.
+fn wraps(cols: &[Col], rows: &[Vec<String>], hidden: &[bool], (width, i): (usize, usize)) -> bool {
+    let widest_cell = std::iter::once(cols[i].head)
+        .chain(rows.iter().map(|r| r[i].as_str()))
+        .flat_map(str::lines)
+        .map(measure)
+        .max()
+        .unwrap_or(0);
+    widths(cols, rows, hidden, (width, false))[i] < widest_cell
 }
 
 /// One layout in `width` columns (words `split` or not), hidden columns left out.
@@ -240,6 +258,15 @@ mod tests {
             "{}",
             f.text
         );
+    }
+
+    #[test]
+    fn a_low_priority_column_is_dropped_rather_than_wrapped() {
+        let mut rows = rows();
+        rows[0][3] = "a long low-priority cell that would wrap".into();
+        let f = fit(&COLS, &rows, 60);
+        assert_eq!(f.dropped, ["low"], "{}", f.text);
+        assert_eq!(f.text.lines().count(), 3, "{}", f.text);
     }
 
     #[test]
