@@ -30,7 +30,7 @@ pub(crate) async fn models(args: cli::ModelsArgs) -> Result<i32, Error> {
         let json = serde_json::to_string_pretty(&report::summary::models_json(&prices)).unwrap_or_default();
         report::stdout(&(json + "\n"));
     } else {
-        report::stdout(&report::summary::models(&prices));
+        report::stdout(&report::summary::models(&prices, report::table::stdout_width()));
     }
     Ok(exit::OK)
 }

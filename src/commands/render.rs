@@ -133,6 +133,7 @@ fn gate(settings: &Settings, plan: &Plan, decided: &[Decided]) -> Result<(), Err
         concurrency: settings.concurrency,
         sandbox: settings.sandbox,
         host: settings.access.host(),
+        dotenv_ignored: &settings.access.dotenv_ignored,
     };
     let counts = (tally.cached, tally.resumed);
     report::before_render(plan, &effective, settings.style, &tally.estimate, counts);
@@ -154,5 +155,9 @@ fn summary(settings: &Settings, plan: &Plan, selected: &[usize], manifest: &Mani
         .filter(|r| labels.contains(r.label.as_str()))
         .collect();
     let (json, out) = (settings.style == crate::style::Style::Json, &settings.out);
-    report::render_end(json, out, &records, stopped, settings.sandbox)
+    let next = report::Next {
+        file: &settings.file,
+        out: (*out != plan.output).then_some(out.as_path()),
+    };
+    report::render_end(json, out, &records, (stopped, settings.sandbox), &next)
 }

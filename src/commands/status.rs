@@ -30,7 +30,12 @@ pub(crate) fn status(args: cli::StatusArgs) -> Result<i32, Error> {
         let json = serde_json::to_string_pretty(&status::to_json(&out, &states, sandbox)).unwrap_or_default();
         report::stdout(&(json + "\n"));
     } else {
-        report::stdout(&report::summary::status(&out, &states, sandbox));
+        report::stdout(&report::summary::status(
+            &out,
+            &states,
+            sandbox,
+            report::table::stdout_width(),
+        ));
     }
     Ok(exit::OK)
 }

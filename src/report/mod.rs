@@ -3,6 +3,7 @@
 pub(crate) mod checks;
 pub(crate) mod confirm;
 pub(crate) mod summary;
+pub(crate) mod table;
 
 use std::io::Write;
 
@@ -53,6 +54,20 @@ pub(crate) fn fit(line: &str) -> String {
     }
 }
 
+/// Prose folded at spaces to the width of the terminal stderr writes to (unchanged off a
+/// terminal): said whole, never cut.
+pub(crate) fn fold(text: &str) -> String {
+    match terminal_width() {
+        Some(width) => text
+            .lines()
+            .map(|l| table::wrap(l, width, 2))
+            .collect::<String>()
+            .trim_end()
+            .to_owned(),
+        None => text.to_owned(),
+    }
+}
+
 /// Writes lines to stderr; on a terminal each is cut to its width (tables and headers are
 /// never wrapped). Errors and notices use [`stderr_line`], which never cuts.
 pub(crate) fn stderr_fitted(text: &str) {
@@ -75,6 +90,8 @@ pub(crate) fn sandbox_ready(base: &str) {
 }
 
 pub(crate) mod progress;
+
+use crate::record::manifest::ShotStatus;
 
 /// The program that opens a URL in a browser here, or why there is none (no display on Linux:
 /// `xdg-open` would fail without a word).
@@ -118,7 +135,8 @@ pub(crate) fn open_in_browser(url: &str) {
 }
 
 /// Before a render: the plan table under the settings it will really use (not for `--json`
-/// or `--quiet`), then the estimate line (not for `--json`).
+/// or `--quiet`), then the estimate line (for `--json`, an `estimate` event on stdout, before
+/// any submit).
 pub(crate) fn before_render(
     plan: &crate::plan::Plan,
     effective: &summary::Effective,
@@ -126,23 +144,40 @@ pub(crate) fn before_render(
     estimate: &crate::facts::cost::Estimate,
     (cached, resumed): (usize, usize),
 ) {
+    if let Some(line) = summary::dotenv_ignored(effective.dotenv_ignored) {
+        stderr_line(&line);
+    }
     if style.shows_table() {
         let table = summary::plan_for_render(plan, effective, terminal_width());
         stderr_fitted(table.trim_end());
     }
     if style != progress::Style::Json {
-        stderr_fitted(&summary::to_render(estimate, cached, resumed, effective.sandbox));
+        stderr_line(&fold(&summary::to_render(estimate, cached, resumed, effective.sandbox)));
+        return;
     }
+    let line = serde_json::json!({
+        "state": "estimate",
+        "at": crate::record::journal::now(),
+        "shots": estimate.shots,
+        "estimated_usd": estimate.spend,
+        "unpriced": estimate.unpriced,
+        "cached": cached,
+        "resumed": resumed,
+        "sandbox": effective.sandbox,
+        "output": effective.out,
+    });
+    stdout(&format!("{line}\n"));
 }
 
-/// The end of a render: the counts and what to do next, or one JSON line for `--json`;
-/// whether any of the shots failed.
+/// The end of a render: the counts and what to do next (`next:` the review and assemble
+/// commands of `next`, when a clip exists and the run was not stopped), or one JSON line for
+/// `--json`; whether any of the shots failed.
 pub(crate) fn render_end(
     json: bool,
     out: &camino::Utf8Path,
     records: &[&crate::record::manifest::RequestRecord],
-    stopped: bool,
-    sandbox: bool,
+    (stopped, sandbox): (bool, bool),
+    next: &Next,
 ) -> bool {
     if json {
         let line = serde_json::json!({
@@ -153,12 +188,47 @@ pub(crate) fn render_end(
         });
         stdout(&format!("{line}\n"));
     } else {
-        stderr_line(summary::render_summary(records, out, stopped, sandbox).trim_end());
+        let width = terminal_width().unwrap_or(usize::MAX);
+        for line in summary::render_summary(records, out, stopped, sandbox)
+            .trim_end()
+            .lines()
+        {
+            stderr_line(table::wrap(line, width, 2).trim_end());
+        }
+        let clips = records
+            .iter()
+            .any(|r| matches!(r.status, ShotStatus::Done | ShotStatus::Cached));
+        if clips && !stopped {
+            stderr_line(&next.line());
+        }
     }
-    use crate::record::manifest::ShotStatus;
     records
         .iter()
         .any(|r| !matches!(r.status, ShotStatus::Done | ShotStatus::Cached))
+}
+
+/// What to run after a render: the storyboard, and the output folder when `--out` moved it.
+pub(crate) struct Next<'a> {
+    /// The storyboard file as given.
+    pub file: &'a camino::Utf8Path,
+    /// `--out`, when it differs from the storyboard's `output:`.
+    pub out: Option<&'a camino::Utf8Path>,
+}
+
+impl Next<'_> {
+    /// `next: storyboard review FILE / storyboard assemble FILE`, quoted to copy.
+    pub(crate) fn line(&self) -> String {
+        let mut words = vec![self.file.as_str()];
+        if let Some(out) = self.out {
+            words.extend(["--out", out.as_str()]);
+        }
+        let args: Vec<String> = words
+            .iter()
+            .map(|w| shlex::try_quote(w).map_or_else(|_| (*w).to_owned(), |q| q.into_owned()))
+            .collect();
+        let args = args.join(" ");
+        format!("next: storyboard review {args} / storyboard assemble {args}")
+    }
 }
 
 /// What an assembly wrote (and kept) on stderr; whether it failed: a cut that failed although

@@ -53,11 +53,15 @@ impl Reporter for Json {
                 path,
                 bytes,
                 estimated_usd,
+                take,
+                sha256,
                 ..
             } => {
                 v["path"] = json!(path);
                 v["bytes"] = json!(bytes);
                 v["estimated_usd"] = json!(estimated_usd);
+                v["take"] = json!(take);
+                v["sha256"] = json!(sha256);
             }
             Event::Failed { error, .. } => v["error"] = json!(error),
             Event::Uncertain { reason, .. } | Event::Pending { reason, .. } | Event::Skipped { reason, .. } => {
@@ -159,6 +163,9 @@ struct Bars {
     shots: Mutex<HashMap<String, (ProgressBar, Instant)>>,
     tally: Mutex<Tally>,
     estimate: f64,
+    /// Set by `finish` (the run is over or stopping): no new live line is drawn after it, so
+    /// a late event cannot leave a spinner behind under the summary.
+    finished: std::sync::atomic::AtomicBool,
 }
 
 /// What the overall line says.
@@ -180,7 +187,11 @@ pub(crate) fn colour_wanted() -> bool {
 impl Bars {
     fn new(total: usize, estimate: f64) -> Bars {
         console::set_colors_enabled_stderr(colour_wanted());
-        let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
+        Bars::drawn_to(ProgressDrawTarget::stderr(), total, estimate)
+    }
+
+    fn drawn_to(target: ProgressDrawTarget, total: usize, estimate: f64) -> Bars {
+        let multi = MultiProgress::with_draw_target(target);
         let overall = multi.add(ProgressBar::new(total as u64));
         overall.set_style(
             ProgressStyle::with_template("{bar:20} {pos}/{len} shots · {wide_msg}")
@@ -193,6 +204,7 @@ impl Bars {
             shots: Mutex::new(HashMap::new()),
             tally: Mutex::new(Tally::default()),
             estimate,
+            finished: std::sync::atomic::AtomicBool::new(false),
         };
         bars.refresh(&bars.tally.lock().unwrap_or_else(|p| p.into_inner()));
         bars
@@ -269,12 +281,14 @@ impl Bars {
 impl Reporter for Bars {
     fn event(&self, e: &Event) {
         if let Event::Notice(m) = e {
-            let _ = self.multi.println(fit(&crate::secrets::redact(m)));
+            let _ = self.multi.println(super::fold(&crate::secrets::redact(m)));
             return;
         }
         let Some(id) = e.shot() else { return };
         if !e.is_final() {
-            self.line(id).set_message(describe(e));
+            if !self.finished.load(std::sync::atomic::Ordering::SeqCst) {
+                self.line(id).set_message(describe(e));
+            }
             return;
         }
         let started = self.shots.lock().unwrap_or_else(|p| p.into_inner()).remove(id);
@@ -302,10 +316,59 @@ impl Reporter for Bars {
     }
 
     fn finish(&self) {
+        self.finished.store(true, std::sync::atomic::Ordering::SeqCst);
         for (_, (bar, _)) in self.shots.lock().unwrap_or_else(|p| p.into_inner()).drain() {
             bar.finish_and_clear();
         }
         // The summary below says how the run ended; no bar is left half-drawn above it.
         self.overall.finish_and_clear();
+    }
+}
+
+/// A run that ends without `finish` (an error, a stop before the runner ran) still clears
+/// its live lines.
+impl Drop for Bars {
+    fn drop(&mut self) {
+        self.finish();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn running(id: &str) -> Event {
+        Event::Running { id: id.to_owned() }
+    }
+
+    #[test]
+    fn after_finish_no_live_line_is_drawn_and_every_spinner_is_cleared() {
+        let bars = Bars::drawn_to(ProgressDrawTarget::hidden(), 3, 2.1);
+        bars.event(&running("a"));
+        bars.event(&running("b"));
+        let spinners: Vec<ProgressBar> = bars.shots.lock().unwrap().values().map(|(b, _)| b.clone()).collect();
+        assert_eq!(spinners.len(), 2);
+        bars.finish();
+        assert!(
+            spinners.iter().all(ProgressBar::is_finished),
+            "Ctrl-C clears the live lines"
+        );
+        assert!(bars.overall.is_finished());
+        // An event arriving while the run stops draws no new spinner.
+        bars.event(&running("c"));
+        bars.event(&Event::Queued {
+            id: "a".into(),
+            position: Some(1),
+        });
+        assert!(bars.shots.lock().unwrap().is_empty(), "no spinner after the stop");
+    }
+
+    #[test]
+    fn a_reporter_dropped_without_finish_clears_its_spinners() {
+        let bars = Bars::drawn_to(ProgressDrawTarget::hidden(), 1, 0.7);
+        bars.event(&running("a"));
+        let spinner = bars.shots.lock().unwrap()["a"].0.clone();
+        drop(bars);
+        assert!(spinner.is_finished());
     }
 }

@@ -5,38 +5,7 @@ use crate::facts::cost::{Micros, Pricing};
 use crate::plan::Plan;
 use serde_json::{Value, json};
 
-/// Lays out rows in columns; `right` marks right-aligned columns.
-pub(crate) fn table(header: &[&str], rows: &[Vec<String>], right: &[bool]) -> String {
-    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
-    for row in rows {
-        for (i, cell) in row.iter().enumerate() {
-            widths[i] = widths[i].max(cell.chars().count());
-        }
-    }
-    let line = |cells: Vec<&str>| -> String {
-        let mut out = String::from(" ");
-        for (i, c) in cells.iter().enumerate() {
-            let pad = widths[i] - c.chars().count();
-            out.push(' ');
-            if right.get(i).copied().unwrap_or(false) {
-                out.push_str(&" ".repeat(pad));
-                out.push_str(c);
-            } else {
-                out.push_str(c);
-                if i + 1 < cells.len() {
-                    out.push_str(&" ".repeat(pad));
-                }
-            }
-            out.push(' ');
-        }
-        out.trim_end().to_owned() + "\n"
-    };
-    let mut out = line(header.to_vec());
-    for row in rows {
-        out.push_str(&line(row.iter().map(String::as_str).collect()));
-    }
-    out
-}
+use super::table::{Col, fit, wrap};
 
 /// The settings a render will really use, for the header above the estimate.
 pub(crate) struct Effective<'a> {
@@ -48,6 +17,18 @@ pub(crate) struct Effective<'a> {
     pub sandbox: bool,
     /// Where paid requests go (the provider's base URL).
     pub host: &'a str,
+    /// Names in the `.env` beside the storyboard that are not keys (ignored).
+    pub dotenv_ignored: &'a [String],
+}
+
+/// The line naming the `.env` variables that are ignored (never their values), if any.
+pub(crate) fn dotenv_ignored(names: &[String]) -> Option<String> {
+    (!names.is_empty()).then(|| {
+        format!(
+            "note: ignored in the .env beside the storyboard: {} (only FAL_KEY and EACHLABS_API_KEY are read from it; export other settings in the environment)",
+            names.join(", ")
+        )
+    })
 }
 
 /// The plan table: one row per shot, then the totals and the budget.
@@ -55,13 +36,13 @@ pub(crate) fn plan(plan: &Plan, concurrency: std::num::NonZeroUsize) -> String {
     plan_table(
         plan,
         &format!("output {} · concurrency {concurrency}", plan.output),
-        None,
+        Some(super::table::stdout_width()),
     )
 }
 
 /// The plan table under the header of a render: the effective folder, concurrency and mode;
-/// narrowed to `width` columns when given (a terminal) by shortening the text columns, so the
-/// price column always shows.
+/// fitted to `width` columns when given (a terminal): text wraps, low-priority columns drop,
+/// ids and prices stay whole.
 pub(crate) fn plan_for_render(plan: &Plan, e: &Effective, width: Option<usize>) -> String {
     let mode = if e.sandbox {
         "sandbox: $0, nothing billed".to_owned()
@@ -75,16 +56,14 @@ pub(crate) fn plan_for_render(plan: &Plan, e: &Effective, width: Option<usize>) 
     )
 }
 
-/// Shortens the cells of text column `col` (with `…`) by `over` characters, as far as `min`.
-fn narrow(rows: &mut [Vec<String>], col: usize, over: usize, min: usize) -> usize {
-    let widest = rows.iter().map(|r| r[col].chars().count()).max().unwrap_or(0);
-    let keep = widest.saturating_sub(over).max(min);
-    for row in rows.iter_mut() {
-        if row[col].chars().count() > keep {
-            row[col] = row[col].chars().take(keep.saturating_sub(1)).collect::<String>() + "…";
-        }
+/// A price source's dispute, when it has one: the cell says "(disputed)" and the dispute
+/// goes to a note under the table.
+fn undisputed(from: &str, endpoint: &str) -> (String, Option<&'static str>) {
+    let dispute = CATALOG.iter().find(|e| e.id == endpoint).and_then(|e| e.price.dispute);
+    match dispute {
+        Some(d) if from.contains(&format!("({d})")) => (from.replace(&format!("({d})"), "(disputed)"), Some(d)),
+        _ => (from.to_owned(), None),
     }
-    widest.saturating_sub(keep)
 }
 
 /// One shot's row of the plan table.
@@ -101,28 +80,21 @@ fn plan_row(i: usize, s: &crate::plan::PlannedShot) -> Vec<String> {
         if s.audio { "on" } else { "off" }.to_owned(),
         match (s.voices.is_empty(), s.cast.is_empty()) {
             (true, true) => "-".to_owned(),
-            (false, _) => s.voices.join(","),
-            (true, false) => format!("cast: {}", s.cast.join(",")),
+            (false, _) => s.voices.join(", "),
+            (true, false) => format!("cast: {}", s.cast.join(", ")),
         },
         if s.chain.is_empty() {
             s.images.to_string()
         } else {
-            format!(
-                "{}←{}",
-                s.images,
-                s.chain
-                    .iter()
-                    .map(|c| c.upstream.as_str())
-                    .collect::<Vec<_>>()
-                    .join(",")
-            )
+            let upstream: Vec<&str> = s.chain.iter().map(|c| c.upstream.as_str()).collect();
+            format!("{}←{}", s.images, upstream.join(", "))
         },
         match s.estimate {
             Some(m) if s.price_assumed => format!("~{m}"),
             Some(m) => m.to_string(),
             None => "unpriced".to_owned(),
         },
-        s.price_from.clone(),
+        undisputed(&s.price_from, &s.endpoint).0,
     ]
 }
 
@@ -161,62 +133,87 @@ fn frame_row(shot: &str, f: &crate::plan::frames::PlannedFrame) -> Vec<String> {
     ]
 }
 
+/// The plan table's columns: ids and prices whole; price source, images, endpoint, audio and
+/// voices dropped in that order when wrapping is not enough.
+const PLAN_COLUMNS: [Col; 9] = [
+    Col::whole("#").right(),
+    Col::whole("shot"),
+    Col::text("endpoint").drop(3),
+    Col::whole("sec").right(),
+    Col::text("audio").drop(4),
+    Col::text("voices/cast").drop(5),
+    Col::text("images").right().drop(2),
+    Col::whole("est. USD").right(),
+    Col::text("price from").drop(1),
+];
+
+/// A note naming the columns a table left out to fit.
+fn dropped_note(dropped: &[String], width: usize) -> String {
+    if dropped.is_empty() {
+        return String::new();
+    }
+    wrap(
+        &format!(
+            "not shown at {width} columns: {} (`--json` has every field)",
+            dropped.join(", ")
+        ),
+        width,
+        2,
+    )
+}
+
+/// Notes about disputed prices, one line each, under a table.
+fn dispute_notes(disputes: impl Iterator<Item = &'static str>, width: usize) -> String {
+    let mut seen: Vec<&str> = Vec::new();
+    let mut out = String::new();
+    for d in disputes {
+        if !seen.contains(&d) {
+            seen.push(d);
+            out.push_str(&wrap(&format!("(disputed) {d}"), width, 2));
+        }
+    }
+    out
+}
+
 fn plan_table(plan: &Plan, settings: &str, width: Option<usize>) -> String {
     let mut out = String::new();
     let title = plan.title.as_deref().unwrap_or("(untitled)");
-    out.push_str(&format!("{title} — {}\n", plan.source));
-    // Under a render (a width given) the settings get their own line, so they are never cut.
+    let w = width.unwrap_or(usize::MAX);
+    out.push_str(&wrap(&format!("{title} — {}", plan.source), w, 2));
+    // Fitted to a width, the settings get their own line.
     let sep = if width.is_some() { "\n" } else { " · " };
-    out.push_str(&format!(
-        "provider {} · model {}{sep}{settings}\n\n",
-        plan.provider, plan.family
-    ));
-    let rows = plan_rows(plan);
-    let header = [
-        "#",
-        "shot",
-        "endpoint",
-        "sec",
-        "audio",
-        "voices/cast",
-        "images",
-        "est. USD",
-        "price from",
-    ];
-    let right = [true, false, false, true, false, false, true, true, false];
-    let mut rows = rows;
-    if let Some(width) = width {
-        let widest = |rows: &[Vec<String>]| {
-            table(&header, rows, &right)
-                .lines()
-                .map(|l| l.chars().count())
-                .max()
-                .unwrap_or(0)
-        };
-        // Endpoint first, then voices, then the shot id: the numbers stay whole.
-        for (col, min) in [(8, 10), (2, 10), (5, 6), (1, 10)] {
-            let over = widest(&rows).saturating_sub(width);
-            if over > 0 {
-                narrow(&mut rows, col, over, min);
-            }
-        }
+    let head = format!("provider {} · model {}{sep}{settings}", plan.provider, plan.family);
+    for line in head.lines() {
+        out.push_str(&wrap(line, w, 2));
     }
-    out.push_str(&table(&header, &rows, &right));
     out.push('\n');
-    out.push_str(&totals(plan));
-    out.push_str(&plan.price_note);
+    let fitted = fit(&PLAN_COLUMNS, &plan_rows(plan), w);
+    out.push_str(&fitted.text);
+    out.push_str(&dispute_notes(
+        plan.shots
+            .iter()
+            .filter_map(|s| undisputed(&s.price_from, &s.endpoint).1),
+        w,
+    ));
+    out.push_str(&dropped_note(&fitted.dropped, w));
     out.push('\n');
+    let mut prose = totals(plan);
+    prose.push_str(&plan.price_note);
+    prose.push('\n');
     if plan.shots.iter().any(|s| s.price_assumed) {
-        out.push_str("~ price assumed from fal's list price (the provider publishes none)\n");
+        prose.push_str("~ price assumed from fal's list price (the provider publishes none)\n");
     }
     for v in &plan.voices_to_create {
-        out.push_str(&format!(
+        prose.push_str(&format!(
             "voice to create: {} from {} (unpriced: fal lists no price for create-voice)\n",
             v.name, v.written
         ));
     }
-    for w in &plan.warnings {
-        out.push_str(&format!("warning: {w}\n"));
+    for warning in &plan.warnings {
+        prose.push_str(&format!("warning: {warning}\n"));
+    }
+    for line in prose.lines() {
+        out.push_str(&wrap(line, w, 2));
     }
     out
 }
@@ -338,56 +335,102 @@ fn inputs(e: &crate::facts::catalog::Endpoint) -> String {
     }
 }
 
-/// The catalog as a table, grouped by family (the family named on its first row); each price
-/// from the table (with its date) or live, and each family's price sources below.
-pub(crate) fn models(live: &crate::facts::prices::Prices) -> String {
-    let mut sources: Vec<(&str, &str)> = Vec::new();
-    let rows: Vec<Vec<String>> = CATALOG
-        .iter()
-        .enumerate()
-        .map(|(n, e)| {
-            let (pricing, from) = live.for_endpoint(e);
-            let first = n == 0 || CATALOG[n - 1].family != e.family || CATALOG[n - 1].provider != e.provider;
-            if !sources.contains(&(e.family, e.price.source)) {
-                sources.push((e.family, e.price.source));
-            }
-            vec![
-                if first { e.family.to_owned() } else { String::new() },
-                e.provider.to_string(),
-                e.kind.name().to_owned(),
-                e.short().to_owned(),
-                inputs(e),
-                e.durations.describe(),
-                features(e),
-                format!(
-                    "{}{}",
-                    price_text(pricing),
-                    if e.price_assumed { " (assumed from fal)" } else { "" }
-                ),
-                from.to_string(),
-                schema_text(e),
-            ]
-        })
-        .collect();
-    let head = [
-        "model",
-        "provider",
-        "kind",
-        "endpoint",
-        "inputs",
-        "seconds",
-        "takes",
-        "price",
-        "price from",
-        "checked against",
+/// The models table's columns: the endpoint whole; the schema, inputs, takes, kind and price
+/// source dropped in that order when wrapping is not enough.
+const MODEL_COLUMNS: [Col; 8] = [
+    Col::whole("model / endpoint"),
+    Col::text("kind").drop(4),
+    Col::text("inputs").drop(2),
+    Col::text("sec"),
+    Col::text("takes").drop(3),
+    Col::text("price"),
+    Col::text("price from").drop(5),
+    Col::text("checked against").drop(1),
+];
+
+/// One endpoint's row of the models table, and its price's dispute.
+fn model_row(e: &Endpoint, live: &crate::facts::prices::Prices) -> (Vec<String>, Option<&'static str>) {
+    let (pricing, from) = live.for_endpoint(e);
+    let (from, dispute) = undisputed(&from.to_string(), e.id);
+    let assumed = if e.price_assumed { " (assumed from fal)" } else { "" };
+    let row = vec![
+        format!("  {}", e.short()),
+        e.kind.name().to_owned(),
+        inputs(e),
+        seconds_cell(e.durations),
+        features(e),
+        format!("{}{assumed}", price_text(pricing)),
+        from,
+        schema_text(e),
     ];
-    let mut out = table(&head, &rows, &[]);
-    out.push_str("\nprice sources:\n");
-    for (family, source) in sources {
-        out.push_str(&format!("  {family}: {source}\n"));
+    (row, dispute)
+}
+
+/// The catalog as a table fitted to `width`, grouped by family (a row naming the family and
+/// its provider above its endpoints); each price from the table (with its date) or live, and
+/// each family's price sources below when they fit.
+pub(crate) fn models(live: &crate::facts::prices::Prices, width: usize) -> String {
+    let mut sources: Vec<(&str, &str)> = Vec::new();
+    let mut disputes = Vec::new();
+    let mut rows: Vec<Vec<String>> = Vec::new();
+    for (n, e) in CATALOG.iter().enumerate() {
+        if n == 0 || CATALOG[n - 1].family != e.family || CATALOG[n - 1].provider != e.provider {
+            let mut heading = vec![String::new(); MODEL_COLUMNS.len()];
+            heading[0] = format!("{} · {}", e.family, e.provider);
+            rows.push(heading);
+        }
+        if !sources.contains(&(e.family, e.price.source)) {
+            sources.push((e.family, e.price.source));
+        }
+        let (row, dispute) = model_row(e, live);
+        rows.push(row);
+        disputes.extend(dispute);
     }
-    out.push_str(&format!("\n{}\n", live.note()));
+    let fitted = fit(&MODEL_COLUMNS, &rows, width);
+    let mut out = fitted.text;
+    out.push_str(&dispute_notes(disputes.into_iter(), width));
+    out.push_str(&dropped_note(&fitted.dropped, width));
+    let listed: String = sources
+        .iter()
+        .map(|(family, source)| wrap(&format!("  {family}: {source}"), width, 4))
+        .collect();
+    if super::table::widest(&listed) <= width {
+        out.push_str("\nprice sources:\n");
+        out.push_str(&listed);
+    } else {
+        out.push_str(&wrap(
+            &format!("\nprice sources: their addresses are wider than {width} columns; `storyboard models --json` gives each (price_source)"),
+            width,
+            2,
+        ));
+    }
+    out.push('\n');
+    out.push_str(&wrap(&live.note(), width, 2));
     out
+}
+
+/// The durations an endpoint accepts, short: `5, 10`, `3-15`, `-`.
+fn seconds_cell(d: crate::facts::catalog::Durations) -> String {
+    use crate::facts::catalog::Durations;
+    match d {
+        Durations::Range { min, max } => format!("{min}-{max}"),
+        Durations::None => "-".to_owned(),
+        Durations::Only(_) => allowed_seconds(d)
+            .iter()
+            .map(u64::to_string)
+            .collect::<Vec<_>>()
+            .join(", "),
+    }
+}
+
+/// The durations an endpoint accepts, in whole seconds (empty: it takes none).
+fn allowed_seconds(d: crate::facts::catalog::Durations) -> Vec<u64> {
+    use crate::facts::catalog::Durations;
+    match d {
+        Durations::None => Vec::new(),
+        Durations::Only(list) => list.to_vec(),
+        Durations::Range { min, max } => (min..=max).collect(),
+    }
 }
 
 /// The catalog as JSON.
@@ -413,7 +456,7 @@ pub(crate) fn models_json(live: &crate::facts::prices::Prices) -> Value {
                     "kind": e.kind,
                     "endpoint": e.id,
                     "version": e.version,
-                    "seconds": e.durations.describe(),
+                    "seconds": allowed_seconds(e.durations),
                     "inputs": inputs(e),
                     "takes": features(e),
                     "price": pricing,
@@ -521,8 +564,26 @@ pub(crate) fn render_summary(
     s
 }
 
-/// `storyboard status` as a table.
-pub(crate) fn status(out: &camino::Utf8Path, states: &[crate::record::status::ShotState], sandbox: bool) -> String {
+/// The status table's columns: shot ids and money whole; the clip check, the billed amount
+/// and the request id dropped in that order when wrapping is not enough.
+const STATUS_COLUMNS: [Col; 8] = [
+    Col::whole("shot"),
+    Col::text("state"),
+    Col::whole("request").drop(3),
+    Col::text("clip").drop(1),
+    Col::whole("est. USD").right(),
+    Col::whole("billed").right().drop(2),
+    Col::text("takes"),
+    Col::text("note"),
+];
+
+/// `storyboard status` as a table fitted to `width`.
+pub(crate) fn status(
+    out: &camino::Utf8Path,
+    states: &[crate::record::status::ShotState],
+    sandbox: bool,
+    width: usize,
+) -> String {
     let rows: Vec<Vec<String>> = states
         .iter()
         .map(|s| {
@@ -538,17 +599,14 @@ pub(crate) fn status(out: &camino::Utf8Path, states: &[crate::record::status::Sh
             ]
         })
         .collect();
-    let mut text = format!("{out}\n\n");
-    text.push_str(&table(
-        &[
-            "shot", "state", "request", "clip", "est. USD", "billed", "takes", "note",
-        ],
-        &rows,
-        &[false, false, false, false, true, true, false, false],
-    ));
+    let mut text = wrap(out.as_str(), width, 2);
+    text.push('\n');
+    let fitted = fit(&STATUS_COLUMNS, &rows, width);
+    text.push_str(&fitted.text);
+    text.push_str(&dropped_note(&fitted.dropped, width));
     let n = |st: &str| states.iter().filter(|s| s.state == st).count();
-    text.push_str(&format!(
-        "\n{} done · {} cached · {} in flight · {} failed · {} uncertain · {} skipped · {} pending — ${:.2} {}\n",
+    let counts = format!(
+        "{} done · {} cached · {} in flight · {} failed · {} uncertain · {} skipped · {} pending — ${:.2} {}",
         n("done"),
         n("cached"),
         n("in flight"),
@@ -562,8 +620,12 @@ pub(crate) fn status(out: &camino::Utf8Path, states: &[crate::record::status::Sh
         } else {
             "committed"
         }
-    ));
-    text.extend(crate::record::status::billing_line(states));
+    );
+    text.push('\n');
+    text.push_str(&wrap(&counts, width, 2));
+    if let Some(line) = crate::record::status::billing_line(states) {
+        text.push_str(&wrap(line.trim_end(), width, 2));
+    }
     text.push_str(&crate::record::status::takes_text(states));
     text
 }

@@ -19,6 +19,9 @@ pub(crate) struct Books {
     ledger: Arc<Ledger>,
     reporter: Arc<dyn Reporter>,
     board: Outcomes,
+    /// Each shot's clips journaled as new takes in this run, in journal order (the numbers
+    /// after the takes the journal had when the run started).
+    new_takes: std::sync::Mutex<std::collections::HashMap<String, Vec<String>>>,
 }
 
 impl Books {
@@ -29,6 +32,7 @@ impl Books {
             ledger,
             reporter,
             board: (0..shots).map(|_| watch::channel(None).0).collect(),
+            new_takes: std::sync::Mutex::default(),
         }
     }
 
@@ -60,6 +64,38 @@ impl Books {
                 self.journal.path()
             )));
         }
+    }
+
+    /// Journals a clip of `shot` (a `Done` record) and, in the same step, counts it as the
+    /// shot's next take: numbers follow the journal's order even when takes end together.
+    pub(super) fn record_take(&self, r: Record) {
+        let mut new = self.new_takes.lock().unwrap_or_else(|p| p.into_inner());
+        if let Record::Done { shot, clip, .. } = &r {
+            let shas = new.entry(shot.clone()).or_default();
+            if !shas.contains(&clip.sha256) {
+                shas.push(clip.sha256.clone());
+            }
+        }
+        self.record(r);
+    }
+
+    /// The number of `shot`'s take with this content: from the journal read at the start,
+    /// else counted on from this run's new takes.
+    pub(super) fn take_number(&self, history: &journal::History, shot: &str, sha256: &str) -> Option<u32> {
+        let mut before: Vec<&str> = Vec::new();
+        for r in history.done.iter().filter(|r| r.shot == shot) {
+            if !before.contains(&r.clip.sha256.as_str()) {
+                before.push(&r.clip.sha256);
+            }
+        }
+        let n = match before.iter().position(|s| *s == sha256) {
+            Some(at) => at,
+            None => {
+                let new = self.new_takes.lock().unwrap_or_else(|p| p.into_inner());
+                before.len() + new.get(shot)?.iter().position(|s| s == sha256)?
+            }
+        };
+        u32::try_from(n + 1).ok()
     }
 
     /// Shot `i`'s manifest record.
@@ -111,7 +147,7 @@ impl Runner {
             ..clip.clone()
         };
         if !self.resume.history.has_take(shot, &clip.sha256) {
-            self.books.record(Record::Done {
+            self.books.record_take(Record::Done {
                 shot: shot.clone(),
                 request_key: key.to_owned(),
                 api: self.resume.namespace.clone(),
@@ -129,7 +165,7 @@ impl Runner {
     /// the chained shots watch — in one place.
     pub(crate) fn settle(&self, task: &Task, how: Settle) {
         if let Settle::Done { clip, request_id, cost } = &how {
-            self.books.record(Record::Done {
+            self.books.record_take(Record::Done {
                 shot: self.shots[task.index].shot.clone(),
                 request_key: task.key.clone(),
                 api: self.resume.namespace.clone(),
@@ -187,6 +223,10 @@ impl Runner {
                     } else {
                         Some(0.0)
                     },
+                    take: self
+                        .books
+                        .take_number(&self.resume.history, &self.shots[i].shot, &clip.sha256),
+                    sha256: clip.sha256.clone(),
                 },
             ),
             Settle::Failed { error, .. } => (

@@ -23,12 +23,15 @@ pub(crate) enum Event {
     Downloading { id: String, bytes: u64, total: Option<u64> },
     /// Retrying after a failure that created nothing.
     Retrying { id: String, reason: String, delay_ms: u64 },
-    /// Rendered and verified.
+    /// Rendered and verified: the clip is take `take` of its shot (numbered as `status`,
+    /// `pick` and the review page number them), with its content's sha256.
     Done {
         id: String,
         path: String,
         bytes: u64,
         estimated_usd: Option<f64>,
+        take: Option<u32>,
+        sha256: String,
     },
     /// Failed.
     Failed { id: String, error: String },

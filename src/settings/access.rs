@@ -42,6 +42,9 @@ pub(crate) struct Access {
     pub key: Option<String>,
     /// The journal namespace: `sandbox`, or the provider's base URL.
     pub namespace: String,
+    /// The names in the `.env` beside the storyboard other than the two keys: ignored (their
+    /// values are never read into anything nor printed).
+    pub dotenv_ignored: Vec<String>,
 }
 
 impl Access {
@@ -68,6 +71,7 @@ impl Access {
             endpoints,
             key: key.filter(|k| !k.trim().is_empty()),
             namespace,
+            dotenv_ignored: dotenv_ignored(file),
         })
     }
 
@@ -138,6 +142,26 @@ fn dotenv_key(dir: &Utf8Path, var: &str) -> Option<String> {
         .find(|(k, _)| k == var)
         .map(|(_, v)| v)
         .filter(|v| !v.trim().is_empty())
+}
+
+/// The two names read from a `.env`.
+const DOTENV_KEYS: [&str; 2] = ["FAL_KEY", "EACHLABS_API_KEY"];
+
+/// The names in the `.env` beside the storyboard `file` other than the two keys, sorted: a
+/// `.env` that travels with someone else's storyboard redirects nothing (no base URL, no
+/// setting), and the user is told what was left alone.
+pub(crate) fn dotenv_ignored(file: &Utf8Path) -> Vec<String> {
+    let Ok(Some(bytes)) = dotenv(&storyboard_dir(file)) else {
+        return Vec::new();
+    };
+    let mut names: Vec<String> = dotenvy::from_read_iter(std::io::Cursor::new(bytes))
+        .flatten()
+        .map(|(name, _)| name)
+        .filter(|name| !DOTENV_KEYS.contains(&name.as_str()))
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    names
 }
 
 /// The longest `.env` read: a few keys never come near it.

@@ -11,6 +11,7 @@ mod history;
 mod hostile;
 mod hostile_state;
 mod models;
+mod output;
 mod plan;
 mod plan_errors;
 mod providers;

@@ -33,6 +33,9 @@ pub fn storyboard() -> Command {
         cmd.env_remove(var);
     }
     cmd.env("NO_COLOR", "1");
+    // Off a terminal the tables fit COLUMNS (else 80): tests read every column unless they
+    // ask for a width themselves (tests/cases/output.rs).
+    cmd.env("COLUMNS", "1000");
     // Live prices fetched from test sandboxes are cached here, never in the user's cache.
     cmd.env("XDG_CACHE_HOME", root().join("target/test-cache"));
     cmd
