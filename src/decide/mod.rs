@@ -374,7 +374,10 @@ impl<'a> ChainKeys<'a> {
             return k.clone();
         }
         let shot = &self.plan.shots[i];
-        let key = if shot.chain.is_empty() {
+        let key = if let Some(f) = &shot.frame {
+            // Known once the frame is kept: it stands for the frame's bytes.
+            intact_clip(&self.resume.out, self.resume.state(&f.request_key)).map(|c| shot.key_with_frame(&c.sha256))
+        } else if shot.chain.is_empty() {
             Some(shot.request_key.clone())
         } else {
             let upstream: Vec<usize> = shot.chain.iter().map(|c| c.upstream_index).collect();
