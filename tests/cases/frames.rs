@@ -260,6 +260,11 @@ async fn frames_render_first_and_the_videos_start_from_their_bytes() {
         );
         assert!(sent.starts_with(b"\x89PNG"), "a PNG frame");
     }
+    let status = crate::common::text(&t.run("status", &file, &[]).await);
+    assert!(
+        status.contains(" 0 pending"),
+        "status knows the framed shots are rendered: {status}"
+    );
     let again = t.render(&file, &[]).await;
     assert_eq!(again.status.code(), Some(0), "{}", stderr(&again));
     assert_eq!(kinds(&t), (2, 2), "a re-render makes no job");
