@@ -122,11 +122,6 @@ pub(crate) enum UsageError {
     /// `init --model` names no family that can start the starter storyboard.
     #[error("{0}")]
     InitModel(String),
-    /// Shots with `frame:` are planned and priced, but this version does not render them yet.
-    #[error(
-        "{0} shot(s) have `frame:` (frames first): `plan` prices them, but rendering frames is not built yet; remove `frame:` (and `defaults.frame`) to render; nothing was sent"
-    )]
-    FramesNotRendered(usize),
     /// `init` would overwrite files.
     #[error("{0} already exist(s): init never overwrites; choose an empty folder (`storyboard init DIR`)")]
     WouldOverwrite(String),

@@ -25,10 +25,6 @@ pub(crate) async fn render(args: RenderArgs) -> Result<i32, Error> {
         compare: plan::Overrides::compare(&args.compare, &args.only),
     };
     let (src, mut plan) = super::load(&args.file, &overrides)?;
-    let framed = plan.shots.iter().filter(|s| s.frame.is_some()).count();
-    if framed > 0 && !args.dry_run {
-        return Err(UsageError::FramesNotRendered(framed).into());
-    }
     if args.dry_run {
         let concurrency = settings::concurrency(None, &plan)?;
         report::stdout(&report::summary::plan(&plan, concurrency));

@@ -143,7 +143,8 @@ pub(crate) fn add_redos(plan: &mut Plan, folder: &Folder) -> Result<(), PickErro
 }
 
 /// Each shot of a plan with the request key it was last rendered with (a chained shot's key
-/// depends on its upstream clip: the one in the folder's manifest) and its estimate.
+/// depends on its upstream clip, a framed shot's on its frame: the one in the folder's manifest)
+/// and its estimate.
 pub(crate) fn listing_from_plan(plan: &Plan, out: &Utf8Path) -> crate::record::status::Listing {
     let rendered = Manifest::read(&crate::record::folder::layout::manifest(out));
     plan.shots
@@ -153,7 +154,7 @@ pub(crate) fn listing_from_plan(plan: &Plan, out: &Utf8Path) -> crate::record::s
                 .as_ref()
                 .and_then(|m| m.requests().find(|r| r.label == shot.id));
             let key = match last {
-                Some(r) if !shot.chain.is_empty() => r.request_key.clone(),
+                Some(r) if !shot.chain.is_empty() || shot.frame.is_some() => r.request_key.clone(),
                 _ => shot.request_key.clone(),
             };
             (shot.id.clone(), key, shot.estimate.map(crate::facts::cost::Micros::usd))
@@ -374,7 +375,10 @@ impl<'a> ChainKeys<'a> {
             return k.clone();
         }
         let shot = &self.plan.shots[i];
-        let key = if shot.chain.is_empty() {
+        let key = if let Some(f) = &shot.frame {
+            // Known once the frame is kept: it stands for the frame's bytes.
+            intact_clip(&self.resume.out, self.resume.state(&f.request_key)).map(|c| shot.key_with_frame(&c.sha256))
+        } else if shot.chain.is_empty() {
             Some(shot.request_key.clone())
         } else {
             let upstream: Vec<usize> = shot.chain.iter().map(|c| c.upstream_index).collect();

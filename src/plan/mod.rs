@@ -288,6 +288,16 @@ impl PlannedShot {
         self.frame = Some(frame);
     }
 
+    /// The cache key once the frame is rendered: the frame stands for its bytes' sha256, so a
+    /// new frame re-renders the video and the same frame never does.
+    pub(crate) fn key_with_frame(&self, frame_sha: &str) -> String {
+        let mut substs = self.substs.clone();
+        for s in substs.iter_mut().filter(|s| s.value.starts_with("frame-request:")) {
+            s.value = format!("frame:sha256:{frame_sha}");
+        }
+        request_key(self.provider, &self.endpoint, &self.input, &substs, self.salt())
+    }
+
     /// What sets this request apart from the same body: its take, its redo.
     pub(crate) fn salt(&self) -> Salt {
         Salt {

@@ -251,6 +251,16 @@ impl Provider {
         }
     }
 
+    /// Follows a fal job until it finishes and returns its result as JSON (a frame's image).
+    pub(crate) async fn follow_json(&self, job: &Accepted) -> Result<Value, JobError> {
+        self.check_id(&job.request_id)
+            .map_err(|e| JobError::Failed(e.to_string()))?;
+        match self {
+            Provider::Fal(p) => p.follow_json(job, &|_| {}).await,
+            Provider::Eachlabs(_) => Err(JobError::Failed("frames are rendered on fal only".into())),
+        }
+    }
+
     /// A request id (from the journal, a history or the user) has this provider's form: nothing
     /// else is put into a URL sent with the key.
     pub(crate) fn check_id(&self, id: &str) -> Result<(), BadRequestId> {

@@ -589,6 +589,7 @@ pub(crate) fn valid_id(id: &str) -> bool {
 pub(crate) fn valid_clip(path: &Utf8Path, sha256: &str) -> bool {
     let hex = sha256.len() == 64 && sha256.bytes().all(|b| b.is_ascii_hexdigit());
     hex && (path == super::folder::layout::kept_clip(sha256)
+        || path == super::folder::layout::kept_frame(sha256)
         || path.as_str().strip_suffix(".mp4").is_some_and(valid_id))
 }
 

@@ -12,7 +12,7 @@ use crate::record::journal::{self, Record};
 
 /// Why a chained shot's frames could not be sent.
 #[derive(Debug, thiserror::Error)]
-enum ChainError {
+pub(super) enum ChainError {
     /// A frame file or its folder.
     #[error("cannot use {path}: {source}")]
     Io {
@@ -74,8 +74,14 @@ impl Runner {
             self.settle(task, failed(None, e.to_string()));
             return false;
         }
-        let shot = &self.shots[task.index];
-        task.key = shot.key_with_upstream(upstream_sha);
+        let key = self.shots[task.index].key_with_upstream(upstream_sha);
+        self.rekey(task, key)
+    }
+
+    /// The shot's final key and body recorded; the shot decided again when its fate waited for
+    /// them. `false`: the shot is settled, nothing left to do.
+    pub(super) fn rekey(&self, task: &mut Task, key: String) -> bool {
+        task.key = key;
         let (key, input) = (task.key.clone(), task.input.clone());
         self.books.update(task.index, |r| {
             r.request_key = key;
@@ -132,7 +138,7 @@ impl Runner {
     }
 
     /// The URL of an uploaded frame: remembered by content hash, else uploaded and journaled.
-    async fn frame_url(&self, png: &Utf8Path, upstream: &str) -> Result<String, ChainError> {
+    pub(super) async fn frame_url(&self, png: &Utf8Path, upstream: &str) -> Result<String, ChainError> {
         let bytes = std::fs::read(png).map_err(|source| ChainError::Io {
             path: png.to_owned(),
             source,

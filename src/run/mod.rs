@@ -29,6 +29,7 @@ mod books;
 mod chain;
 pub(crate) mod download;
 mod event;
+mod frame;
 pub(crate) mod launch;
 mod limits;
 mod request;
@@ -66,7 +67,7 @@ impl Task {
         for d in decided {
             let shot = &plan.shots[d.index];
             let sends = d.fate.runs();
-            if sends && shot.chain.is_empty() {
+            if sends && shot.chain.is_empty() && shot.frame.is_none() {
                 if let Some(&leader) = leaders.get(&d.key) {
                     tasks[leader].copies.push(d.index);
                     continue;
@@ -153,6 +154,8 @@ pub(crate) struct Runner {
     limits: Limits,
     /// Takes and submit-once claims: this folder only, or a team's store.
     store: Storage,
+    /// Each frame request of this run, rendered once for every take that starts from it.
+    frames: frame::Frames,
 }
 
 /// What a runner is made of.
@@ -186,6 +189,7 @@ impl Runner {
             shots: parts.shots,
             resume: parts.resume,
             store: parts.store,
+            frames: frame::Frames::default(),
         }
     }
 
@@ -338,7 +342,12 @@ impl Runner {
             self.settle(&task, Settle::Pending(self.limits.stop().reason()));
             return;
         };
-        if !task.upstream.is_empty() && !self.prepare_chain(&mut task, &upstream_sha).await {
+        let ready = if self.shots[task.index].frame.is_some() {
+            self.prepare_frame(&mut task).await
+        } else {
+            task.upstream.is_empty() || self.prepare_chain(&mut task, &upstream_sha).await
+        };
+        if !ready {
             self.limits.slots().release(permit);
             return;
         }

@@ -2,9 +2,9 @@
 //! is planned — a frame request per shot (its own key, body, exact price) whose frame is the
 //! video's start image — and the plan shows frames and videos apart. The bodies the planner
 //! builds are sent to the sandbox over real HTTP, which checks them against fal's published
-//! schemas. Rendering frames is not built yet: `render` refuses with exit 2 and sends nothing.
+//! schemas. `render` renders each frame first, then its video from the frame's bytes.
 
-use crate::common::{Test, fast, files_below, stderr, storyboard};
+use crate::common::{Test, fast, files_below, sha256_hex, stderr, storyboard};
 use serde_json::{Value, json};
 use std::time::Duration;
 
@@ -218,19 +218,77 @@ async fn the_planned_frame_bodies_are_accepted_over_http() {
     assert_eq!(t.sb().stats()["jobs_by_kind"]["video"].as_u64().unwrap_or(0), 0);
 }
 
-/// Rendering frames is not built yet: a render of a storyboard with frames is refused before
-/// anything is sent or written.
+/// FOUR's header, two shots of its own, rendered into `out`.
+fn two_shots() -> String {
+    let head = FOUR.split("shots:").next().unwrap();
+    format!(
+        "{head}output: ./out\nshots:\n  - {{ id: one, prompt: \"A lighthouse at dusk\" }}\n  - {{ id: two, prompt: \"Waves breaking\", frame: {{ prompt: \"Waves on rocks\" }} }}\n"
+    )
+}
+
+/// (image jobs, video jobs) the sandbox created.
+fn kinds(t: &Test) -> (u64, u64) {
+    let s = t.sb().stats();
+    let n = |k: &str| s["jobs_by_kind"][k].as_u64().unwrap_or(0);
+    (n("image"), n("video"))
+}
+
+/// Two shots with frames over real HTTP: each frame rendered first, then its video submitted
+/// with the frame's bytes uploaded as the start image; a re-render makes no job; editing one
+/// frame prompt re-renders exactly that shot's frame and video.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn render_refuses_frames_until_they_are_built() {
+async fn frames_render_first_and_the_videos_start_from_their_bytes() {
     let t = Test::with(fast()).await;
-    let file = t.storyboard(FOUR);
+    let two = two_shots();
+    let file = t.storyboard(&two);
     let out = t.render(&file, &[]).await;
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(kinds(&t), (2, 2));
+    let m = t.manifest();
+    let frames = t.out().join(".storyboard/frames");
+    for shot in m["shots"].as_array().unwrap() {
+        let url = shot["input"]["start_image_url"].as_str().unwrap();
+        assert!(url.starts_with(&format!("{}/files/uploads/", t.url())), "{url}");
+        let sent = reqwest::get(url).await.unwrap().bytes().await.unwrap();
+        let sha = sha256_hex(&sent);
+        let take = frames.join(format!("frame-{sha}.png"));
+        assert_eq!(
+            std::fs::read(&take).unwrap(),
+            sent.to_vec(),
+            "{}: the upload is the frame take",
+            shot["id"]
+        );
+        assert!(sent.starts_with(b"\x89PNG"), "a PNG frame");
+    }
+    let status = crate::common::text(&t.run("status", &file, &[]).await);
     assert!(
-        stderr(&out).contains("rendering frames is not built yet"),
-        "{}",
-        stderr(&out)
+        status.contains(" 0 pending"),
+        "status knows the framed shots are rendered: {status}"
     );
-    assert_eq!(t.jobs(), 0);
-    assert!(!t.out().exists());
+    let again = t.render(&file, &[]).await;
+    assert_eq!(again.status.code(), Some(0), "{}", stderr(&again));
+    assert_eq!(kinds(&t), (2, 2), "a re-render makes no job");
+    t.storyboard(&two.replace("Waves on rocks", "Waves on the pier"));
+    let edited = t.render(&file, &[]).await;
+    assert_eq!(edited.status.code(), Some(0), "{}", stderr(&edited));
+    assert_eq!(kinds(&t), (3, 3), "only the edited shot's frame and video");
+}
+
+/// A frame submit whose answer is lost (the job was created) is never sent again by itself:
+/// its shot fails and says how to retry, the next render pays for nothing, and
+/// `--retry-uncertain` sends it again. A 503 before any job is created is simply asked again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frame_submit_with_a_lost_answer_is_not_paid_twice() {
+    let t = Test::with(crate::common::fast_faults("submit_503=1, submit_drop=1")).await;
+    let file = t.storyboard(&two_shots());
+    let out = t.render(&file, &[]).await;
+    assert_ne!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--retry-uncertain"), "{}", stderr(&out));
+    assert_eq!(kinds(&t), (2, 1), "the dropped frame was created; one video");
+    let again = t.render(&file, &[]).await;
+    assert_ne!(again.status.code(), Some(0), "{}", stderr(&again));
+    assert_eq!(kinds(&t), (2, 1), "nothing is paid twice");
+    let retried = t.render(&file, &["--retry-uncertain"]).await;
+    assert_eq!(retried.status.code(), Some(0), "{}", stderr(&retried));
+    assert_eq!(kinds(&t), (3, 2));
 }

@@ -71,6 +71,12 @@ pub(crate) fn frames(out: &Utf8Path) -> Utf8PathBuf {
     state(out).join("frames")
 }
 
+/// Where a frame made by an image model (frames first) is kept, by content, relative to the
+/// output folder.
+pub(crate) fn kept_frame(sha256: &str) -> Utf8PathBuf {
+    Utf8PathBuf::from(format!("{STATE}/frames/frame-{sha256}.png"))
+}
+
 /// The take store: every verified clip, by content.
 pub(crate) fn clips(out: &Utf8Path) -> Utf8PathBuf {
     state(out).join("clips")

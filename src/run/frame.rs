@@ -1,0 +1,195 @@
+//! Frames first (#25): a shot's frame rendered before its video — journaled like any request,
+//! kept by content, never paid twice — then uploaded as the video's start image; the video's
+//! key covers the frame's bytes.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use serde_json::Value;
+use tokio::sync::OnceCell;
+
+use super::{Runner, Task, failed};
+use crate::decide::Fate;
+use crate::plan::frames::PlannedFrame;
+use crate::provider::http::Backoff;
+use crate::provider::{Accepted, SubmitError};
+use crate::record::journal::{self, Record};
+use crate::record::manifest::ClipRecord;
+
+/// Each frame request of a run (by request key), rendered once.
+pub(super) type Frames = Mutex<HashMap<String, Arc<OnceCell<Result<ClipRecord, String>>>>>;
+
+impl Runner {
+    /// Renders (or finds) the shot's frame, uploads it as the start image and settles the key.
+    /// `false`: the shot is settled, nothing left to do.
+    pub(super) async fn prepare_frame(&self, task: &mut Task) -> bool {
+        let shot = &self.shots[task.index];
+        let Some(frame) = shot.frame.clone() else {
+            return true;
+        };
+        let cell = {
+            let mut frames = self.frames.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            frames.entry(frame.request_key.clone()).or_default().clone()
+        };
+        let clip = cell.get_or_init(|| self.frame_take(&shot.id, &frame)).await.clone();
+        let sent = match clip {
+            Ok(clip) => {
+                let png = self.resume.out.join(&clip.path);
+                self.frame_url(&png, &shot.id)
+                    .await
+                    .map(|url| (url, clip.sha256))
+                    .map_err(|e| e.to_string())
+            }
+            Err(e) => Err(e),
+        };
+        match sent {
+            Ok((url, sha)) => {
+                task.input.insert(frame.field.clone(), Value::String(url));
+                let key = shot.key_with_frame(&sha);
+                self.rekey(task, key)
+            }
+            Err(e) => {
+                self.settle(task, failed(None, format!("the frame: {e}")));
+                false
+            }
+        }
+    }
+
+    /// The frame's take: kept from an earlier run, its paid job followed, else rendered now;
+    /// an earlier submit whose outcome is unknown is never sent again by itself.
+    async fn frame_take(&self, shot: &str, frame: &PlannedFrame) -> Result<ClipRecord, String> {
+        let fshot = format!("{shot}.frame");
+        let job = match self.resume.decide(&frame.request_key) {
+            Fate::Cached(clip) => return Ok(clip),
+            Fate::Follow(job) | Fate::Fetch(job, _) => job,
+            Fate::Uncertain(why) | Fate::Gone(why) => return Err(why),
+            Fate::Submit | Fate::AwaitsUpstream => self.submit_frame(&fshot, frame).await?,
+        };
+        let failed = |error: String| {
+            self.books.record(Record::Failed {
+                shot: fshot.clone(),
+                request_key: frame.request_key.clone(),
+                api: self.resume.namespace.clone(),
+                request_id: Some(job.request_id.clone()),
+                error: error.clone(),
+                at: journal::now(),
+            });
+            error
+        };
+        let result = self
+            .account
+            .provider()
+            .follow_json(&job)
+            .await
+            .map_err(|e| failed(e.to_string()))?;
+        let url = result
+            .pointer("/images/0/url")
+            .and_then(Value::as_str)
+            .ok_or_else(|| failed(format!("`{}` answered without images[0].url", frame.endpoint)))?;
+        let clip = self.keep_frame(&frame.request_key, url).await?;
+        self.books.record(Record::Done {
+            shot: fshot,
+            request_key: frame.request_key.clone(),
+            api: self.resume.namespace.clone(),
+            request_id: Some(job.request_id.clone()),
+            clip: clip.clone(),
+            actual_usd: None,
+            estimated_usd: Some(frame.estimate.usd()),
+            at: journal::now(),
+        });
+        Ok(clip)
+    }
+
+    /// Submits a frame request (its cast images uploaded), journaled before it goes out.
+    async fn submit_frame(&self, fshot: &str, frame: &PlannedFrame) -> Result<Accepted, String> {
+        let mut input = frame.input.clone();
+        for f in &frame.local_files {
+            let url = self.frame_url(&f.path, fshot).await.map_err(|e| e.to_string())?;
+            if let Some(slot) = input
+                .get_mut("image_urls")
+                .and_then(|v| v.pointer_mut(&f.field["/image_urls".len()..]))
+            {
+                *slot = Value::String(url);
+            }
+        }
+        let (request_key, api) = (frame.request_key.clone(), self.resume.namespace.clone());
+        let intent = Record::Intent {
+            shot: fshot.to_owned(),
+            request_key: request_key.clone(),
+            api: api.clone(),
+            endpoint: Some(frame.endpoint.clone()),
+            input: Some(input.clone()),
+            at: journal::now(),
+        };
+        self.books
+            .journal()
+            .append_intent(&intent)
+            .map_err(|e| format!("cannot write the journal: {e}"))?;
+        let provider = self.account.provider();
+        let mut tries = 0;
+        let answer = loop {
+            tries += 1;
+            match provider.submit(&frame.endpoint, None, &input).await {
+                // Certainly nothing was created: asked again after the provider's delay.
+                Err(SubmitError::Retry { retry_after, .. }) if tries < Backoff::SUBMIT.attempts => {
+                    tokio::time::sleep(Backoff::SUBMIT.delay(tries, retry_after)).await;
+                }
+                answer => break answer,
+            }
+        };
+        let job = answer.map_err(|e| self.frame_refused(fshot, &request_key, e))?;
+        self.books.record(Record::Accepted {
+            shot: fshot.to_owned(),
+            request_key,
+            api,
+            job: job.clone(),
+            at: journal::now(),
+        });
+        Ok(job)
+    }
+
+    /// A frame submit without a job, journaled: an unknown outcome is never sent again by
+    /// itself; a request certainly not created is sent again by the next render.
+    fn frame_refused(&self, fshot: &str, request_key: &str, e: SubmitError) -> String {
+        let (reason, at, api) = (e.to_string(), journal::now(), self.resume.namespace.clone());
+        let (shot, request_key) = (fshot.to_owned(), request_key.to_owned());
+        if let SubmitError::Uncertain(_) = e {
+            self.books.record(Record::Uncertain {
+                shot,
+                request_key,
+                api,
+                reason: reason.clone(),
+                at,
+            });
+            return crate::decide::uncertain_message(&reason);
+        }
+        self.books.record(Record::Failed {
+            shot,
+            request_key,
+            api,
+            request_id: None,
+            error: reason.clone(),
+            at,
+        });
+        reason
+    }
+
+    /// Downloads a frame into the folder's frames, named by its content.
+    async fn keep_frame(&self, key: &str, url: &str) -> Result<ClipRecord, String> {
+        let dir = crate::record::folder::layout::frames(&self.resume.out);
+        std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {dir}: {e}"))?;
+        let key = key.trim_start_matches("sha256:");
+        let part = dir.join(format!("incoming-{}.png", &key[..16.min(key.len())]));
+        let got = crate::run::download::download(self.account.http(), url, &part, None, &|_, _| {})
+            .await
+            .map_err(|e| e.reason)?;
+        let path = crate::record::folder::layout::kept_frame(&got.sha256);
+        crate::run::download::settle_into(&part, &self.resume.out.join(&path)).map_err(|e| e.reason)?;
+        Ok(ClipRecord {
+            path,
+            bytes: got.bytes,
+            sha256: got.sha256,
+            source_url: url.to_owned(),
+        })
+    }
+}
