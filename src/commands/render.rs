@@ -9,7 +9,6 @@ use crate::error::{Error, UsageError, exit};
 use crate::facts::{catalog::ProviderKind, prices::Prices};
 use crate::plan::{self, Plan};
 use crate::record::folder;
-use crate::record::journal;
 use crate::record::manifest::Manifest;
 use crate::report::{self, summary::Effective};
 use crate::run::launch::{self, Launch};
@@ -42,7 +41,7 @@ pub(crate) async fn render(args: RenderArgs) -> Result<i32, Error> {
     let mut resume = Resume {
         out: settings.out.clone(),
         namespace: settings.access.namespace.clone(),
-        history: readable(state.take_history())?,
+        history: folder::readable(state.take_history())?,
         flags: settings.flags,
     };
     let decided = resume.decide_all(&plan, &selected);
@@ -53,11 +52,11 @@ pub(crate) async fn render(args: RenderArgs) -> Result<i32, Error> {
     folder::prepare(&settings.out)?;
     let lock = folder::lock(&settings.out)?;
     folder::claim(&settings.out, &args.file)?;
-    resume.history = readable(state.refreshed())?;
+    resume.history = folder::readable(state.refreshed())?;
     let paid = settings.paid_client();
     let found = crate::decide::reconcile::reconcile_before_render(paid.as_ref(), &resume, &plan, &selected).await?;
     if report::reconciled(found.as_ref()) {
-        resume.history = readable(state.refreshed())?;
+        resume.history = folder::readable(state.refreshed())?;
     }
     let decided = resume.decide_all(&plan, &selected);
     let ids = plan.shots.iter().map(|s| s.shot.as_str());
@@ -94,18 +93,6 @@ pub(crate) async fn render(args: RenderArgs) -> Result<i32, Error> {
     } else {
         exit::OK
     })
-}
-
-/// A journal that cannot be read at all (a link, a device, too large) stops the render before
-/// anything is sent: without it, what was already paid for is unknown.
-fn readable(history: journal::History) -> Result<journal::History, Error> {
-    match &history.unreadable {
-        Some(why) => Err(UsageError::State(format!(
-            "{why} (the journal: without it storyboard cannot tell what was paid for; nothing was sent)"
-        ))
-        .into()),
-        None => Ok(history),
-    }
 }
 
 /// Before a paid fal render, fal's live prices when the cached ones are not fresh.

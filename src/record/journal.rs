@@ -356,6 +356,11 @@ impl History {
 
     fn apply(&mut self, r: Record) {
         self.note(&r);
+        if let Record::Upload { sha256, api, url, at } = r {
+            self.uploaded_at.insert((api.clone(), sha256.clone()), at);
+            self.uploads.insert((api, sha256), url);
+            return;
+        }
         if let Some((api, key, state)) = self.key_state(r) {
             self.latest.insert(key.clone(), (api.clone(), state.clone()));
             self.keys.insert((api, key), state);
@@ -437,11 +442,7 @@ impl History {
                 reason,
                 ..
             } => (api, request_key, KeyState::Gone { request_id, reason }),
-            Record::Upload { sha256, api, url, at } => {
-                self.uploaded_at.insert((api.clone(), sha256.clone()), at);
-                self.uploads.insert((api, sha256), url);
-                return None;
-            }
+            Record::Upload { .. } => return None,
         };
         Some(found)
     }

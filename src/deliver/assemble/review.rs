@@ -198,22 +198,7 @@ fn shot(html: &mut String, c: &Clip, view: &View) {
     if s.takes.is_empty() {
         html.push_str(&format!("<div class=\"gap\">no clip yet ({} s gap)</div>\n", s.seconds));
     }
-    for (version, group) in versions(s) {
-        let label = match version.as_str() {
-            "current" => "current prompt".to_owned(),
-            v => v.to_owned(),
-        };
-        html.push_str(&format!(
-            "<div class=\"version\" data-version=\"{}\"><h3>{}</h3>\n<div class=\"takes\">\n",
-            escape(&version),
-            escape(&label)
-        ));
-        for t in group {
-            let label = take_label(s, t);
-            take(html, (&s.id, &label), t, s.selected_take == Some(t.take), view);
-        }
-        html.push_str("</div></div>\n");
-    }
+    take_groups(html, s, view);
     html.push_str("<dl>\n");
     let mut row = |k: &str, v: String| html.push_str(&format!("<dt>{k}</dt><dd>{v}</dd>\n"));
     row("prompt", escape(&prompt(c)));
@@ -266,6 +251,26 @@ fn shot(html: &mut String, c: &Clip, view: &View) {
         (false, None) => {}
     }
     html.push_str("</dl>\n</section>\n");
+}
+
+/// A shot's takes, grouped by prompt version (the current prompt first).
+fn take_groups(html: &mut String, s: &crate::record::manifest::ShotRecord, view: &View) {
+    for (version, group) in versions(s) {
+        let label = match version.as_str() {
+            "current" => "current prompt".to_owned(),
+            v => v.to_owned(),
+        };
+        html.push_str(&format!(
+            "<div class=\"version\" data-version=\"{}\"><h3>{}</h3>\n<div class=\"takes\">\n",
+            escape(&version),
+            escape(&label)
+        ));
+        for t in group {
+            let label = take_label(s, t);
+            take(html, (&s.id, &label), t, s.selected_take == Some(t.take), view);
+        }
+        html.push_str("</div></div>\n");
+    }
 }
 
 /// The characters of a shot: each frontal image (a kept copy) with its name and element.

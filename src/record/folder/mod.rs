@@ -104,6 +104,17 @@ impl Folder {
     }
 }
 
+/// The journal's history, unless it cannot be read at all (a link, a device, too large): then a
+/// render stops before anything is sent, since what was already paid for is unknown.
+pub(crate) fn readable(history: History) -> Result<History, FolderError> {
+    match &history.unreadable {
+        Some(why) => Err(FolderError::State(format!(
+            "{why} (the journal: without it storyboard cannot tell what was paid for; nothing was sent)"
+        ))),
+        None => Ok(history),
+    }
+}
+
 /// The folder's journal opened for appending.
 pub(crate) fn open_journal(out: &Utf8Path) -> Result<Journal, FolderError> {
     let path = layout::journal(out);
