@@ -138,7 +138,10 @@ fn describe_raw(e: &Event) -> String {
         Event::Retrying { reason, delay_ms, .. } => {
             format!("retrying in {:.1} s ({reason})", *delay_ms as f64 / 1000.0)
         }
-        Event::Done { path, bytes, .. } => format!("done → {path} ({:.1} MB)", *bytes as f64 / 1e6),
+        Event::Done { path, bytes, take, .. } => {
+            let take = take.map_or(String::new(), |n| format!(", take {n}"));
+            format!("done → {path}{take} ({:.1} MB)", *bytes as f64 / 1e6)
+        }
         Event::Failed { error, .. } => format!("FAILED: {error}"),
         Event::Uncertain { reason, .. } => format!("UNCERTAIN: {reason}"),
         Event::Pending { reason, .. } => format!("not rendered: {reason}"),
@@ -251,8 +254,15 @@ impl Bars {
     /// The line a finished shot leaves behind.
     fn finished_line(&self, e: &Event, id: &str, took: Option<Duration>) -> Option<String> {
         let secs = took.map_or(String::new(), |d| format!("{:>4}s", d.as_secs()));
-        // Ids in one column, as in the live lines below (20 wide, cut when longer).
-        let id = console::pad_str(id, 20, console::Alignment::Left, Some("…"));
+        // A finished take is named as the director knows it (`grind take 3`, not the request's
+        // `grind-take3` label); ids in one column, as in the live lines below (20 wide).
+        let label = match e {
+            Event::Done {
+                path, take: Some(n), ..
+            } => format!("{} take {n}", path.strip_suffix(".mp4").unwrap_or(path)),
+            _ => id.to_owned(),
+        };
+        let id = console::pad_str(&label, 20, console::Alignment::Left, Some("…"));
         let line = match e {
             Event::Done {
                 path, estimated_usd, ..
@@ -361,6 +371,28 @@ mod tests {
             position: Some(1),
         });
         assert!(bars.shots.lock().unwrap().is_empty(), "no spinner after the stop");
+    }
+
+    #[test]
+    fn a_finished_take_is_named_by_its_shot_and_take_number() {
+        let bars = Bars::drawn_to(ProgressDrawTarget::hidden(), 1, 0.7);
+        let done = |take| Event::Done {
+            id: "grind-take3".into(),
+            path: "grind.mp4".into(),
+            bytes: 1_000_000,
+            estimated_usd: Some(0.7),
+            take,
+            sha256: "ab".into(),
+        };
+        let line = bars.finished_line(&done(Some(3)), "grind-take3", None).unwrap();
+        assert!(line.contains("grind take 3"), "{line}");
+        assert!(!line.contains("grind-take3"), "{line}");
+        let line = bars.finished_line(&done(None), "grind-take3", None).unwrap();
+        assert!(
+            line.contains("grind-take3"),
+            "without a take number, the request's label: {line}"
+        );
+        assert!(describe(&done(Some(3))).contains("grind.mp4, take 3"));
     }
 
     #[test]
