@@ -192,7 +192,7 @@ fn shot(html: &mut String, c: &Clip, view: &View) {
     html.push_str(&format!(
         "<section class=\"shot {status}\" id=\"shot-{id}\" data-shot=\"{id}\">\n<h2>{id} <span class=\"badge\">{status}</span>{}{withdraw}</h2>\n",
         s.selected_take.map_or(" — no take selected: a gap in the cut".to_owned(), |n| format!(" — take {n}"))
-            + if s.stale { " <span class=\"badge stale\">stale: made from an earlier prompt; in the cut until the current one is rendered</span>" } else { "" }
+            + stale_badge(s)
             + if s.redo { " <span class=\"badge redo\">redo asked: one new take on the next render</span>" } else { "" },
     ));
     if s.takes.is_empty() {
@@ -251,6 +251,27 @@ fn shot(html: &mut String, c: &Clip, view: &View) {
         (false, None) => {}
     }
     html.push_str("</dl>\n</section>\n");
+}
+
+/// The badge of a selected take made from an earlier prompt: kept in the cut until the current
+/// prompt has a take, or held there by the director's pick when it has one.
+fn stale_badge(s: &crate::record::manifest::ShotRecord) -> &'static str {
+    let current: Vec<&str> = std::iter::once(&s.request)
+        .chain(&s.more)
+        .map(|r| r.request_key.as_str())
+        .collect();
+    match (
+        s.stale,
+        s.takes.iter().any(|t| current.contains(&t.request_key.as_str())),
+    ) {
+        (false, _) => "",
+        (true, false) => {
+            " <span class=\"badge stale\">stale: made from an earlier prompt; in the cut until the current one is rendered</span>"
+        }
+        (true, true) => {
+            " <span class=\"badge stale\">stale: made from an earlier prompt, kept in the cut by your pick</span>"
+        }
+    }
 }
 
 /// A shot's takes, grouped by prompt version (the current prompt first).
