@@ -260,7 +260,7 @@ async fn status_tells_takes_apart_by_model_prompt_version_settings_cost_and_time
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_review_page_groups_takes_by_prompt_version_withdraws_a_redo_and_marks_the_cut_stale() {
-    use crate::common::{root, start_review};
+    use crate::common::{review_in_browser, start_review};
     if !crate::common::tool_present("chromium") || !crate::common::tool_present("chromedriver") {
         return;
     }
@@ -272,26 +272,7 @@ async fn the_review_page_groups_takes_by_prompt_version_withdraws_a_redo_and_mar
     assert_eq!(t.render(&file, &[]).await.status.code(), Some(0));
     assert_eq!(run(&["assemble"], &file).status.code(), Some(0));
     let (mut child, url) = start_review(&file);
-    let shots_dir = root().join("target/review-screenshots");
-    std::fs::create_dir_all(&shots_dir).unwrap();
-    let screenshot = shots_dir.join("review-selection.png");
-    let _ = std::fs::remove_file(&screenshot);
-    let shot = screenshot.clone();
-    let o = tokio::task::spawn_blocking(move || {
-        std::process::Command::new(&py)
-            .arg(root().join("tests/conformance/review_browser.py"))
-            .args([std::ffi::OsStr::new(&url), shot.as_os_str()])
-            .args(["a", "1"])
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
-    let _ = child.kill();
-    let _ = child.wait();
-    assert!(o.status.success(), "{}", text(&o));
-    let seen: Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(seen["console"], serde_json::json!([]), "no console errors: {seen}");
+    let seen = review_in_browser(&py, &url, &mut child, ("review-selection", "a", "1")).await;
     assert_eq!(
         seen["versions"],
         serde_json::json!(["current prompt", "earlier prompt: -red +blue"]),
@@ -311,6 +292,4 @@ async fn the_review_page_groups_takes_by_prompt_version_withdraws_a_redo_and_mar
         "slower, and closer",
         "the note is take 1's"
     );
-    let png = std::fs::read(&screenshot).unwrap();
-    assert!(png.starts_with(b"\x89PNG") && png.len() > 10_000, "screenshot");
 }

@@ -278,3 +278,35 @@ pub fn wait_measured(mut child: std::process::Child, secs: u64) -> Option<(std::
     };
     (!dog.done()).then_some((out, usage.ru_maxrss as u64))
 }
+
+/// Drives the live review page at `url` in headless Chromium (`review_browser.py`): picks take
+/// `take` of `shot`, saves `target/review-screenshots/<name>.png` (a PNG, looked at by a person),
+/// then stops the review server `child`. What the page showed; the script must succeed and the
+/// page log nothing to the console.
+pub async fn review_in_browser(
+    py: &str,
+    url: &str,
+    child: &mut std::process::Child,
+    (name, shot, take): (&str, &str, &str),
+) -> serde_json::Value {
+    let dir = root().join("target/review-screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    let screenshot = dir.join(format!("{name}.png"));
+    let _ = std::fs::remove_file(&screenshot);
+    let mut cmd = std::process::Command::new(py);
+    cmd.arg(root().join("tests/conformance/review_browser.py"))
+        .arg(url)
+        .arg(&screenshot)
+        .args([shot, take]);
+    let o = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(o.status.success(), "{}", text(&o));
+    let seen: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(seen["console"], serde_json::json!([]), "no console errors: {seen}");
+    let png = std::fs::read(&screenshot).unwrap();
+    assert!(png.starts_with(b"\x89PNG") && png.len() > 10_000, "screenshot");
+    seen
+}
