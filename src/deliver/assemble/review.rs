@@ -256,10 +256,7 @@ fn shot(html: &mut String, c: &Clip, view: &View) {
 /// The badge of a selected take made from an earlier prompt: kept in the cut until the current
 /// prompt has a take, or held there by the director's pick when it has one.
 fn stale_badge(s: &crate::record::manifest::ShotRecord) -> &'static str {
-    let current: Vec<&str> = std::iter::once(&s.request)
-        .chain(&s.more)
-        .map(|r| r.request_key.as_str())
-        .collect();
+    let current = current_keys(s);
     match (
         s.stale,
         s.takes.iter().any(|t| current.contains(&t.request_key.as_str())),
@@ -314,13 +311,18 @@ fn cast(cast: &[crate::record::manifest::CastRecord], view: &View) -> String {
         .join(" ")
 }
 
+/// The request keys the storyboard asks for now for this shot (its request and its takes').
+fn current_keys(s: &crate::record::manifest::ShotRecord) -> Vec<&str> {
+    std::iter::once(&s.request)
+        .chain(&s.more)
+        .map(|r| r.request_key.as_str())
+        .collect()
+}
+
 /// A shot's takes grouped by prompt version (`current` first, then the earlier ones, the
 /// newest first), each group oldest take first.
 fn versions(s: &crate::record::manifest::ShotRecord) -> Vec<(String, Vec<&TakeRecord>)> {
-    let current: Vec<&str> = std::iter::once(&s.request)
-        .chain(&s.more)
-        .map(|r| r.request_key.as_str())
-        .collect();
+    let current = current_keys(s);
     let mut groups: Vec<(String, Vec<&TakeRecord>)> = Vec::new();
     for t in &s.takes {
         let version = match current.contains(&t.request_key.as_str()) {
