@@ -1,8 +1,8 @@
 //! `storyboard watch FILE`: the storyboard re-planned on every save; sends nothing.
 
-use camino::Utf8Path;
+use camino::{Utf8Path, Utf8PathBuf};
 use std::collections::BTreeMap;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use crate::cli::WatchArgs;
 use crate::error::{Error, exit};
@@ -17,14 +17,19 @@ use crate::storyboard::Source;
 pub(crate) async fn watch(args: WatchArgs) -> Result<i32, Error> {
     let mut last_text: Option<Result<String, String>> = None;
     let mut last: Option<Plan> = None;
+    let mut inputs = Inputs::default();
     // One listener for the whole watch: a Ctrl-C arriving while the file is read is not lost.
     let ctrl_c = tokio::signal::ctrl_c();
     tokio::pin!(ctrl_c);
     loop {
         let now = read_watched(&args.file);
-        if now.is_some() && now != last_text {
+        let files_changed = inputs.changed();
+        if now.is_some() && (now != last_text || files_changed) {
             match &now {
-                Some(Ok(text)) => last = replan(&args.file, text, last.as_ref()).or(last),
+                Some(Ok(text)) => {
+                    last = replan(&args.file, text, last.as_ref()).or(last);
+                    inputs = Inputs::of(last.as_ref());
+                }
                 Some(Err(e)) => report::stdout(&format!("{e}\n(waiting for the next save)\n")),
                 None => {}
             }
@@ -35,6 +40,47 @@ pub(crate) async fn watch(args: WatchArgs) -> Result<i32, Error> {
             _ = &mut ctrl_c => return Ok(exit::OK),
         }
     }
+}
+
+/// The local files the last plan read (start and end images, cast images, voice samples), each
+/// with its length and modification time: a replaced image re-plans like an edited line.
+#[derive(Default)]
+struct Inputs(BTreeMap<Utf8PathBuf, Option<(u64, SystemTime)>>);
+
+impl Inputs {
+    fn of(plan: Option<&Plan>) -> Self {
+        let Some(plan) = plan else { return Self::default() };
+        let shots = plan.shots.iter().flat_map(|s| {
+            let frame = s.frame.iter().flat_map(|f| &f.local_files);
+            s.local_files.iter().chain(frame).map(|f| f.path.clone())
+        });
+        let voices = plan.voices_to_create.iter().map(|v| v.path.clone());
+        let frontals = plan.frontals.values().filter_map(|f| match f {
+            plan::Frontal::Local { path, .. } => Some(path.clone()),
+            plan::Frontal::Url(_) => None,
+        });
+        Self(
+            shots
+                .chain(voices)
+                .chain(frontals)
+                .map(|p| {
+                    let s = stamp(&p);
+                    (p, s)
+                })
+                .collect(),
+        )
+    }
+
+    /// Whether any of the files changed (or appeared, or went) since the plan read them.
+    fn changed(&self) -> bool {
+        self.0.iter().any(|(path, was)| stamp(path) != *was)
+    }
+}
+
+fn stamp(path: &Utf8Path) -> Option<(u64, SystemTime)> {
+    std::fs::metadata(path)
+        .ok()
+        .and_then(|m| Some((m.len(), m.modified().ok()?)))
 }
 
 /// The watched file's text (`None` while it is missing, mid-save): a regular file (through a

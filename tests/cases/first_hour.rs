@@ -2,7 +2,7 @@
 //! settings, the sandbox rehearses the money rules, `plan --check` fails a script over budget,
 //! `status` does not call sandbox money "committed".
 
-use crate::common::{SandboxConfig, Test, storyboard, write};
+use crate::common::{SandboxConfig, Test, root, storyboard, write};
 
 const OVER_BUDGET: &str =
     "version: 1\noutput: out\nbudget_usd: 1\nshots:\n  - id: a\n    prompt: a\n  - id: b\n    prompt: b\n";
@@ -185,6 +185,49 @@ fn watch_reports_an_edited_prompt_and_the_new_estimate() {
     );
     let estimate = changes.last().unwrap();
     assert!(estimate.contains("estimate: $2.80 (+$1.40) for 3 shots"), "{estimate}");
+}
+
+#[test]
+fn watch_re_plans_when_a_start_image_is_replaced() {
+    use std::io::{BufRead, BufReader};
+    let t = Test::new();
+    let image = |name: &str| std::fs::read(root().join(format!("examples/cast/{name}.png"))).unwrap();
+    std::fs::write(t.path().join("first.png"), image("mara-front")).unwrap();
+    let file = t.storyboard(
+        "version: 1\nshots:\n  - id: a\n    prompt: a harbour\n    start_image: ./first.png\n  - id: b\n    prompt: a boat\n",
+    );
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("storyboard"))
+        .arg("watch")
+        .arg(&file)
+        .args(["--interval-ms", "30"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut wait_for = |needle: &str| -> Vec<String> {
+        let mut seen = Vec::new();
+        for line in lines.by_ref() {
+            let line = line.unwrap();
+            let done = line.contains(needle);
+            seen.push(line);
+            if done {
+                break;
+            }
+        }
+        seen
+    };
+    wait_for("total:");
+    // The storyboard's text is unchanged: only the picture behind `./first.png` is another one.
+    std::fs::write(t.path().join("first.png"), image("tomas-front")).unwrap();
+    let changes = wait_for("estimate:");
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(changes.iter().any(|l| l.starts_with("~ a (edited")), "{changes:?}");
+    assert!(
+        !changes.iter().any(|l| l.contains(" b (")),
+        "b did not change: {changes:?}"
+    );
 }
 
 #[test]
