@@ -232,14 +232,15 @@ impl Error {
 }
 
 /// A command's error for people: `error: …` (red on a terminal that wants colour) and its
-/// `hint: …` line.
+/// `hint: …` line, each folded at spaces on a terminal (never cut mid-word).
 fn error_lines(e: &Error) {
     let colour = crate::report::progress::colour_wanted();
     console::set_colors_enabled_stderr(colour);
     let label = |text: &'static str, style: console::Style| style.for_stderr().apply_to(text).to_string();
-    crate::report::stderr_line(&format!("{}: {e}", label("error", console::Style::new().red().bold())));
+    let line = |text: String| crate::report::stderr_line(&crate::report::fold(&text));
+    line(format!("{}: {e}", label("error", console::Style::new().red().bold())));
     if let Some(hint) = e.hint() {
-        crate::report::stderr_line(&format!("{}: {hint}", label("hint", console::Style::new().cyan())));
+        line(format!("{}: {hint}", label("hint", console::Style::new().cyan())));
     }
 }
 

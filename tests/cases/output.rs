@@ -178,6 +178,14 @@ async fn status_fits_80_columns_after_a_render_of_nine_takes() {
 /// `storyboard ARGS` in a pseudo-terminal of 80×24 (util-linux `script`), with `COLUMNS=200`
 /// in the environment: the terminal's width wins. None when `script` is not installed.
 fn in_a_terminal(args: &str) -> Option<String> {
+    let (code, screen) = in_a_terminal_exiting(args)?;
+    assert_eq!(code, Some(0), "{screen}");
+    Some(screen)
+}
+
+/// [`in_a_terminal`] for a command that may fail: its exit code and what the terminal showed
+/// (stdout and stderr both).
+fn in_a_terminal_exiting(args: &str) -> Option<(Option<i32>, String)> {
     let bin = assert_cmd::cargo::cargo_bin("storyboard");
     let line = format!("stty cols 80 rows 24; exec {} {args}", bin.display());
     let o = std::process::Command::new("script")
@@ -186,8 +194,31 @@ fn in_a_terminal(args: &str) -> Option<String> {
         .env("NO_COLOR", "1")
         .output()
         .ok()?;
-    assert!(o.status.success(), "{}", text(&o.stderr));
-    Some(text(&o.stdout).replace('\r', ""))
+    Some((o.status.code(), text(&o.stdout).replace('\r', "")))
+}
+
+#[test]
+fn in_a_pseudo_terminal_of_80_columns_an_error_and_its_hint_fold_between_words() {
+    let t = Test::new();
+    let file = t.storyboard("version: 1\nshots:\n  - id: a\n    prompt: a harbour at dawn\n    duration: 7\n");
+    let Some((code, screen)) = in_a_terminal_exiting(&format!("plan {}", file.display())) else {
+        assert!(
+            std::env::var_os("STORYBOARD_REQUIRE_TOOLS").is_none(),
+            "script(1) is required"
+        );
+        return;
+    };
+    assert_eq!(code, Some(2), "{screen}");
+    assert_fits(&screen, 80);
+    // Joined back at the folds, the hint reads whole: no word was cut in two.
+    let hint = screen.split("hint: ").nth(1).expect("a hint line");
+    let joined = hint.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        joined.starts_with(
+            "nothing was sent and nothing written; fix what is named above and run the command again (planning is free)"
+        ),
+        "{screen}"
+    );
 }
 
 #[test]
