@@ -69,7 +69,13 @@ async fn wait_done(status_url: &str) -> Value {
 
 #[tokio::test]
 async fn submit_status_result_follow_the_queue_protocol() {
-    let sb = start(SandboxConfig::fast()).await;
+    // The job waits a second in the queue: the checks of a job not yet done run well inside it,
+    // even on a loaded machine (with fast()'s 20 ms it once finished first).
+    let sb = start(SandboxConfig {
+        queue_time: Duration::from_secs(1),
+        ..SandboxConfig::fast()
+    })
+    .await;
     let r = submit(
         &sb,
         T2V,
