@@ -1,6 +1,6 @@
 //! sha256 digests, as lower-case hex: request keys, clip checks, uploads by content.
 
-use camino::{Utf8Path, Utf8PathBuf};
+use camino::Utf8Path;
 use sha2::{Digest, Sha256};
 
 /// sha256 of a file's content, hex.
@@ -37,31 +37,41 @@ pub(crate) fn verify(path: &Utf8Path, bytes: u64, sha256: &str) -> bool {
     }
 }
 
-/// The sha256 of a file, hashed once per path, size and modification time in this process.
+/// The sha256 of a file, hashed once per file (device and inode: a hard link of a hashed file
+/// is the same file), size and modification time in this process.
 pub(crate) fn file_sha256(path: &Utf8Path) -> Option<String> {
-    type Seen = std::collections::HashMap<(Utf8PathBuf, u64, std::time::SystemTime), String>;
-    static HASHED: std::sync::Mutex<Option<Seen>> = std::sync::Mutex::new(None);
     let meta = std::fs::metadata(path).ok()?;
-    let Ok(modified) = meta.modified() else {
+    let Some(key) = identity(&meta) else {
         return sha256_file(path).ok();
     };
-    let key = (path.to_owned(), meta.len(), modified);
-    let known = HASHED
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .get_or_insert_with(Default::default)
-        .get(&key)
-        .cloned();
-    if known.is_some() {
-        return known;
+    if let Some(known) = hashed().get(&key).cloned() {
+        return Some(known);
     }
     let h = sha256_file(path).ok()?;
-    HASHED
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .get_or_insert_with(Default::default)
-        .insert(key, h.clone());
+    hashed().insert(key, h.clone());
     Some(h)
+}
+
+/// Remembers the sha256 of the file at `path`, measured as it was written (a download hashes
+/// its bytes as they stream): later checks of the file, or of a hard link to it, read nothing.
+pub(crate) fn remember(path: &Utf8Path, sha256: &str) {
+    if let Some(key) = std::fs::metadata(path).ok().and_then(|m| identity(&m)) {
+        hashed().insert(key, sha256.to_owned());
+    }
+}
+
+/// Which file, in which state: device, inode, size and modification time.
+type Identity = (u64, u64, u64, std::time::SystemTime);
+
+fn identity(meta: &std::fs::Metadata) -> Option<Identity> {
+    use std::os::unix::fs::MetadataExt;
+    Some((meta.dev(), meta.ino(), meta.len(), meta.modified().ok()?))
+}
+
+fn hashed() -> std::sync::MutexGuard<'static, std::collections::HashMap<Identity, String>> {
+    static HASHED: std::sync::LazyLock<std::sync::Mutex<std::collections::HashMap<Identity, String>>> =
+        std::sync::LazyLock::new(Default::default);
+    HASHED.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 #[cfg(test)]

@@ -553,10 +553,19 @@ pub(crate) fn shorten(text: &str, max: usize) -> String {
 pub(crate) fn apply(out: &Utf8Path, shots: &mut [ShotRecord], history: &History, picks: &Picks) -> Vec<String> {
     let all = fill(out, shots, history, picks);
     let mut problems = Vec::new();
+    // The record of written files is read once and written once for the whole folder (one
+    // write per clip made the end of a 2,000-shot render quadratic).
+    let mut written = crate::record::folder::Written::read(out);
+    let mut changed = Vec::new();
     for (rec, st) in shots.iter().zip(&all) {
-        if let Err(e) = place(out, &rec.id, st.selected_take(), history) {
-            problems.push(format!("cannot put the selected take at {}.mp4: {e}", rec.id));
+        match place(out, &rec.id, st.selected_take(), history, &written) {
+            Ok(true) => changed.push(format!("{}.mp4", rec.id)),
+            Ok(false) => {}
+            Err(e) => problems.push(format!("cannot put the selected take at {}.mp4: {e}", rec.id)),
         }
+    }
+    if let Err(e) = written.record_all(out, changed.iter().map(String::as_str)) {
+        problems.push(format!("cannot record the clips placed: {e}"));
     }
     problems
 }
@@ -564,21 +573,27 @@ pub(crate) fn apply(out: &Utf8Path, shots: &mut [ShotRecord], history: &History,
 /// Puts `take` at `<id>.mp4` (a hard link to the store where the file system allows, else a
 /// copy, swapped in whole) once its content is verified; with no take, removes a `<id>.mp4`
 /// storyboard wrote. A file storyboard did not write there is the user's: never replaced or
-/// removed.
-pub(crate) fn place(out: &Utf8Path, id: &str, take: Option<&Take>, history: &History) -> std::io::Result<()> {
+/// removed. Whether `<id>.mp4` changed (the caller records it in `written`).
+fn place(
+    out: &Utf8Path,
+    id: &str,
+    take: Option<&Take>,
+    history: &History,
+    written: &crate::record::folder::Written,
+) -> std::io::Result<bool> {
     let name = format!("{id}.mp4");
     let own = out.join(&name);
-    let ours = crate::record::folder::Written::read(out).replaceable(out, &name, Some(history));
+    let ours = written.replaceable(out, &name, Some(history));
     let Some(take) = take else {
         if !ours || std::fs::symlink_metadata(&own).is_err() {
-            return Ok(());
+            return Ok(false);
         }
         std::fs::remove_file(&own)?;
-        return crate::record::folder::Written::record(out, &[&name]);
+        return Ok(true);
     };
     let kept = out.join(&take.clip.path);
     if crate::digest::verify(&own, take.clip.bytes, &take.clip.sha256) {
-        return Ok(());
+        return Ok(false);
     }
     if !ours {
         return Err(std::io::Error::other(
@@ -600,7 +615,7 @@ pub(crate) fn place(out: &Utf8Path, id: &str, take: Option<&Take>, history: &His
     } else {
         crate::files::copy_clip(&kept, &own)?;
     }
-    crate::record::folder::Written::record(out, &[&name])
+    Ok(true)
 }
 
 #[cfg(test)]

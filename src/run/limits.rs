@@ -77,6 +77,16 @@ impl Slots {
         self.semaphore.clone().acquire_owned().await.ok()
     }
 
+    /// Gives back the slot `held` holds, if it still holds one (a shot frees its slot as soon
+    /// as the provider's job has ended, before its clip downloads: the provider's concurrency
+    /// never waits on this machine's disk or network).
+    pub(crate) fn free(&self, held: &Held) {
+        let permit = held.0.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(permit) = permit {
+            self.release(permit);
+        }
+    }
+
     /// Gives a slot back; a lowered limit is paid back with the permits of finishing shots.
     pub(crate) fn release(&self, permit: OwnedSemaphorePermit) {
         if self
@@ -101,5 +111,16 @@ impl Slots {
             self.owed.fetch_add(1, Ordering::SeqCst);
         }
         Some(now - 1)
+    }
+}
+
+/// A shot's slot, given back once ([`Slots::free`]): when its provider job ends, or when the shot
+/// ends without one.
+pub(crate) struct Held(Mutex<Option<OwnedSemaphorePermit>>);
+
+impl Held {
+    /// Holds `permit` until it is freed.
+    pub(crate) fn new(permit: OwnedSemaphorePermit) -> Held {
+        Held(Mutex::new(Some(permit)))
     }
 }

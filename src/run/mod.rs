@@ -351,8 +351,9 @@ impl Runner {
             self.limits.slots().release(permit);
             return;
         }
-        self.request(task).await;
-        self.limits.slots().release(permit);
+        let held = limits::Held::new(permit);
+        self.request(task, &held).await;
+        self.limits.slots().free(&held);
     }
 }
 

@@ -4,6 +4,7 @@
 use std::sync::Mutex;
 
 use super::Event;
+use super::limits::Held;
 use super::store::Before;
 use super::{Runner, Settle, Task};
 use crate::decide::{Fate, uncertain_message};
@@ -16,8 +17,9 @@ use crate::record::manifest::{ClipRecord, ShotStatus};
 const MAX_RATE_LIMITED: u32 = 30;
 
 impl Runner {
-    /// Submits (or follows) the task's request and takes it to its end.
-    pub(super) async fn request(&self, task: Task) {
+    /// Submits (or follows) the task's request and takes it to its end; `held` (the shot's slot)
+    /// is freed as soon as no provider job of the shot runs.
+    pub(super) async fn request(&self, task: Task, held: &Held) {
         let id = self.shots[task.index].id.clone();
         let job = match task.fate.clone() {
             Fate::Follow(job) | Fate::Fetch(job, _) => {
@@ -41,12 +43,13 @@ impl Runner {
         };
         // A job that finished in an earlier run: its journaled clip URL first (the CDN file
         // outlives the queue's result), then the queue and the request history.
-        if let Fate::Fetch(_, source) = &task.fate
-            && let Ok(settle) = self.download(&task, &job, source).await
-        {
-            return self.settle(&task, settle);
+        if let Fate::Fetch(_, source) = &task.fate {
+            self.limits.slots().free(held);
+            if let Ok(settle) = self.download(&task, &job, source).await {
+                return self.settle(&task, settle);
+            }
         }
-        self.follow(&task, job).await;
+        self.follow(&task, job, held).await;
     }
 
     /// Submits until accepted; `None` when the shot is settled without a job.
@@ -274,8 +277,9 @@ impl Runner {
         }
     }
 
-    /// Follows an accepted job, downloads its clip and settles the shot.
-    async fn follow(&self, task: &Task, job: Accepted) {
+    /// Follows an accepted job, frees the shot's slot once the job has ended, downloads its clip
+    /// and settles the shot.
+    async fn follow(&self, task: &Task, job: Accepted, held: &Held) {
         let id = self.shots[task.index].id.clone();
         let last = Mutex::new(None::<JobState>);
         let on_state = |s: JobState| {
@@ -292,7 +296,9 @@ impl Runner {
             }
         };
         let endpoint = &self.shots[task.index].endpoint;
-        let source = match self.account.provider().follow(&job, endpoint, &on_state).await {
+        let followed = self.account.provider().follow(&job, endpoint, &on_state).await;
+        self.limits.slots().free(held);
+        let source = match followed {
             Ok(s) => s,
             Err(e) => {
                 if let JobError::Failed(m) | JobError::Gone(m) = &e {
@@ -345,6 +351,8 @@ impl Runner {
             crate::run::download::download(self.account.http(), &source.url, &path, source.size, &progress).await?;
         let kept = crate::record::folder::layout::kept_clip(&clip.sha256);
         crate::run::download::settle_into(&path, &self.resume.out.join(&kept))?;
+        // Hashed as it streamed: the checks at the end of the run read nothing again.
+        crate::digest::remember(&self.resume.out.join(&kept), &clip.sha256);
         let clip = ClipRecord {
             path: kept,
             bytes: clip.bytes,

@@ -353,16 +353,31 @@ impl Written {
 
     /// Records the content of `name` as written by storyboard (none there: forgets it).
     pub(crate) fn record(out: &Utf8Path, names: &[&str]) -> std::io::Result<()> {
-        let mut w = Written::read(out);
+        Written::read(out).record_all(out, names.iter().copied())
+    }
+
+    /// Records the content of each of `names` in this record and writes it (once; nothing when
+    /// `names` is empty).
+    pub(crate) fn record_all<'a>(
+        &mut self,
+        out: &Utf8Path,
+        names: impl IntoIterator<Item = &'a str>,
+    ) -> std::io::Result<()> {
+        let mut any = false;
         for name in names {
             let path = out.join(name);
             let regular = std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_file());
             match regular.then(|| crate::digest::file_sha256(&path)).flatten() {
-                Some(sha) => w.files.insert((*name).to_owned(), sha),
-                None => w.files.remove(*name),
+                Some(sha) => self.files.insert(name.to_owned(), sha),
+                None => self.files.remove(name),
             };
+            any = true;
         }
-        let bytes = serde_json::to_vec_pretty(&w).map_err(std::io::Error::other)?;
+        if !any {
+            return Ok(());
+        }
+        self.legacy = false;
+        let bytes = serde_json::to_vec_pretty(&*self).map_err(std::io::Error::other)?;
         std::fs::create_dir_all(layout::state(out))?;
         crate::files::write_atomic(&Written::path(out), &bytes)
     }
