@@ -77,6 +77,24 @@ fn hashed() -> std::sync::MutexGuard<'static, std::collections::HashMap<Identity
 #[cfg(test)]
 mod tests {
     use super::*;
+    use camino::Utf8PathBuf;
+
+    #[test]
+    fn a_hard_link_of_a_hashed_file_is_not_read_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let kept = Utf8PathBuf::from_path_buf(dir.path().join("kept.mp4")).unwrap();
+        std::fs::write(&kept, b"clip bytes").unwrap();
+        // A remembered digest (here deliberately not the content's) is what the link answers:
+        // proof that neither path was read.
+        remember(&kept, "remembered");
+        let link = kept.with_file_name("shot.mp4");
+        std::fs::hard_link(&kept, &link).unwrap();
+        assert_eq!(file_sha256(&link).as_deref(), Some("remembered"));
+        // Another file with the same bytes is hashed.
+        let copy = kept.with_file_name("copy.mp4");
+        std::fs::copy(&kept, &copy).unwrap();
+        assert_eq!(file_sha256(&copy), Some(sha256_hex(b"clip bytes")));
+    }
 
     #[test]
     fn verify_rereads_a_file_that_changed_since_it_was_hashed() {
