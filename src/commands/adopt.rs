@@ -12,7 +12,8 @@ use crate::storyboard::Source;
 /// provider's dashboard) instead of being submitted.
 pub(crate) fn adopt(args: AdoptArgs) -> Result<i32, Error> {
     check_adopted_id(&args)?;
-    let jobs = Jobs::open(&args.file, args.out.clone(), &args.keys)?;
+    let mut jobs = Jobs::open(&args.file, args.out.clone(), &args.keys)?;
+    jobs.need_key()?;
     let only = [args.shot.clone()];
     let (id, key) = jobs
         .shots(&only)?

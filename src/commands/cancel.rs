@@ -11,7 +11,13 @@ use crate::report;
 /// `storyboard cancel`: every selected job in flight is cancelled; queued ones are journaled as
 /// cancelled (never billed; the next render submits them again).
 pub(crate) async fn cancel(args: JobsArgs) -> Result<i32, Error> {
-    let jobs = Jobs::open(&args.file, args.out.clone(), &args.keys)?;
+    // A folder never rendered into (a mistyped --out) is said so, and not created.
+    let (_, _, out) = super::folder_of(&args.file, args.out.as_deref())?;
+    if !crate::record::folder::layout::state(&out).is_dir() {
+        report::stderr_line(&format!("nothing was rendered in {out}: nothing to cancel"));
+        return Ok(exit::OK);
+    }
+    let mut jobs = Jobs::open(&args.file, args.out.clone(), &args.keys)?;
     let mut any = false;
     for (id, key) in jobs.shots(&args.only)? {
         let job = match jobs.state(&key) {
@@ -19,6 +25,7 @@ pub(crate) async fn cancel(args: JobsArgs) -> Result<i32, Error> {
             _ => continue,
         };
         any = true;
+        jobs.need_key()?;
         if jobs.folder.history().followed.contains(&job.request_id) {
             report::stderr_line(&format!(
                 "{id} (request {}): another machine's request, followed from the team's store: not cancelled here (cancel it in the folder that submitted it)",
@@ -47,7 +54,7 @@ pub(crate) async fn cancel(args: JobsArgs) -> Result<i32, Error> {
         report::stderr_line(&format!("{id} (request {}): {line}", job.request_id));
     }
     if !any {
-        report::stderr_line("no job in flight in this folder: nothing to cancel");
+        report::stderr_line(&format!("no job in flight in {}: nothing to cancel", jobs.folder.out()));
     }
     Ok(exit::OK)
 }

@@ -16,6 +16,9 @@ pub(crate) struct Jobs {
     pub(crate) namespace: String,
     pub(crate) provider: Provider,
     pub(crate) journal: Journal,
+    /// Why no provider call can be made (no key), if so: asked by [`Jobs::need_key`] only once
+    /// a job needs the provider, so a folder with nothing in flight needs no key.
+    missing_key: Option<crate::settings::SettingsError>,
 }
 
 impl Jobs {
@@ -26,7 +29,7 @@ impl Jobs {
     ) -> Result<Jobs, Error> {
         let (_, plan, out) = super::folder_of(file, out.as_deref())?;
         let access = crate::settings::Access::resolve(super::keys(keys), file, plan.provider, false)?;
-        access.require_key(file)?;
+        let missing_key = access.require_key(file).err();
         let mut folder = Folder::open(&out);
         folder.hold()?;
         let journal = folder.journal()?;
@@ -37,7 +40,13 @@ impl Jobs {
             namespace: access.namespace,
             provider,
             journal,
+            missing_key,
         })
+    }
+
+    /// The provider's key is set (else the error that says how to set it).
+    pub(crate) fn need_key(&mut self) -> Result<(), Error> {
+        self.missing_key.take().map_or(Ok(()), |e| Err(e.into()))
     }
 
     /// The selected shots with their request keys (a chained shot's from the last render).

@@ -9,7 +9,8 @@ use crate::report;
 /// `storyboard reconcile`: each uncertain submit is looked up in fal's request history by its
 /// exact input; a match is adopted (followed by the next render, never resubmitted).
 pub(crate) async fn reconcile(args: JobsArgs) -> Result<i32, Error> {
-    let jobs = Jobs::open(&args.file, args.out.clone(), &args.keys)?;
+    let mut jobs = Jobs::open(&args.file, args.out.clone(), &args.keys)?;
+    jobs.need_key()?;
     let shots = jobs.shots(&args.only)?;
     let found = find_uncertain(
         &jobs.provider,
