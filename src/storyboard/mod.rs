@@ -4,6 +4,9 @@
 //! one run, not just the first.
 
 pub(crate) mod schema;
+mod spans;
+
+pub(crate) use spans::At;
 
 use camino::{Utf8Path, Utf8PathBuf};
 use schemars::JsonSchema;
@@ -462,6 +465,8 @@ pub(crate) struct Source {
     pub stem: String,
     /// The text.
     pub text: String,
+    /// Where each node of the text is written, indexed when first asked.
+    spans: std::sync::OnceLock<spans::Spans>,
 }
 
 /// The largest storyboard file read (far beyond any film's: a 10,000-shot storyboard with
@@ -491,6 +496,7 @@ impl Source {
                 dir: ".".into(),
                 stem: "stdin".into(),
                 text: without_bom(text),
+                spans: std::sync::OnceLock::new(),
             });
         }
         Ok(Source::from_file(path, text))
@@ -508,6 +514,21 @@ impl Source {
             dir,
             stem: path.file_stem().unwrap_or("storyboard").to_owned(),
             text,
+            spans: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// Where the node at `path` is written (`cast.sam.references`, `shots[3].prompt`): the line
+    /// and column of its key or list item, else of its closest written ancestor.
+    pub(crate) fn locate(&self, path: &str) -> Option<At> {
+        self.spans.get_or_init(|| spans::Spans::of(&self.text)).locate(path)
+    }
+
+    /// Where field `field` of `shots[spec]` is written (see [`Source::locate`]).
+    pub(crate) fn locate_in_shot(&self, spec: usize, field: &str) -> Option<At> {
+        match field {
+            "" => self.locate(&format!("shots[{spec}]")),
+            _ => self.locate(&format!("shots[{spec}].{field}")),
         }
     }
 }
@@ -898,66 +919,6 @@ impl<'de, T: Deserialize<'de>> Visitor<'de> for PickSeq<T> {
     }
 }
 
-/// Where a shot's field is written: the line and column of its key (`motion.seconds` → the
-/// `seconds:` inside the shot), else the shot's own line. `None` when the shot is not found.
-pub(crate) fn field_location(text: &str, index: usize, field: &str) -> Option<(usize, usize)> {
-    let start = shot_line(text, index)?;
-    let lines: Vec<&str> = text.lines().collect();
-    let first = lines.get(start - 1)?;
-    let item_indent = first.len() - first.trim_start().len();
-    let key = field.rsplit('.').next().unwrap_or(field);
-    let key = key.split('[').next().unwrap_or(key);
-    for (n, line) in lines.iter().enumerate().skip(start - 1) {
-        let trimmed = line.trim_start();
-        let indent = line.len() - trimmed.len();
-        if n + 1 > start && !trimmed.is_empty() && !trimmed.starts_with('#') && indent <= item_indent {
-            break;
-        }
-        let body = trimmed.strip_prefix("- ").unwrap_or(trimmed);
-        if !key.is_empty() && body.starts_with(&format!("{key}:")) {
-            let col = line.len() - body.len() + 1;
-            return Some((n + 1, col));
-        }
-    }
-    Some((start, item_indent + 1))
-}
-
-/// Finds the 1-based line where `shots[index]` starts, for messages about a shot's values.
-/// Best effort: block-style lists (the common case); `None` when it cannot tell.
-pub(crate) fn shot_line(text: &str, index: usize) -> Option<usize> {
-    let mut lines = text.lines().enumerate();
-    let mut indent = None;
-    for (_, line) in lines.by_ref() {
-        if line.trim_end() == "shots:" || line.starts_with("shots:") && line.trim_end().ends_with(':') {
-            break;
-        }
-    }
-    let mut count = 0;
-    for (n, line) in lines {
-        let trimmed = line.trim_start();
-        if trimmed.is_empty() || trimmed.starts_with('#') {
-            continue;
-        }
-        let ind = line.len() - trimmed.len();
-        if !trimmed.starts_with('-') {
-            if ind == 0 {
-                return None;
-            }
-            continue;
-        }
-        match indent {
-            None => indent = Some(ind),
-            Some(i) if ind != i => continue,
-            _ => {}
-        }
-        if count == index {
-            return Some(n + 1);
-        }
-        count += 1;
-    }
-    None
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1003,13 +964,5 @@ mod tests {
         assert_eq!(p.len(), 2, "{p:?}");
         assert!(p[0].to_string().contains("t.yaml:3:"));
         assert!(p[1].to_string().contains("t.yaml:6:"));
-    }
-
-    #[test]
-    fn shot_line_finds_block_items() {
-        let text = "version: 1\nshots:\n  - id: a\n    prompt: x\n\n  - id: b\n    matrix:\n      - 1\n";
-        assert_eq!(shot_line(text, 0), Some(3));
-        assert_eq!(shot_line(text, 1), Some(6));
-        assert_eq!(shot_line(text, 2), None);
     }
 }
