@@ -224,7 +224,8 @@ impl<'a> Planner<'a> {
         }
     }
 
-    /// One combination's takes: ids and prompts rendered, each take built.
+    /// One combination's takes: ids and prompts rendered, each take built. The takes differ
+    /// only in their number: a problem in one is reported once, not once per take.
     fn takes(&mut self, ex: &mut Expansion<'_, 'a>, v: Variant<'_, '_>, combo: &Combo) {
         let (first, last, of) = match v.at.shootout {
             Some(s) => (s.take, s.take, s.of),
@@ -233,8 +234,12 @@ impl<'a> Planner<'a> {
                 (1, n, n)
             }
         };
+        let before = self.problems.len();
         for n in first..=last {
             self.take(ex, v, combo, Take { n, of });
+            if self.problems.len() > before {
+                return;
+            }
         }
     }
 
@@ -264,11 +269,16 @@ impl<'a> Planner<'a> {
         let at = v.at.named(&id);
         let shot = minijinja::context! { index, id => id.as_str() };
         let ctx = merge_maps([combo.ctx.clone(), minijinja::context! { shot }]);
-        let Some(prompt) = self.render_prompt(ex, Variant { at, ..v }, &ctx) else {
+        // A prompt's problem is the shot's, whichever take met it: named by the shot's id.
+        let said = Variant {
+            at: v.at.named(&base),
+            ..v
+        };
+        let Some(prompt) = self.render_prompt(ex, said, &ctx) else {
             return;
         };
         let frame_prompt = match &v.resolved.frame {
-            Some(_) => match self.frame_prompt(ex, Variant { at, ..v }, &ctx, &prompt) {
+            Some(_) => match self.frame_prompt(ex, said, &ctx, &prompt) {
                 Some(p) => Some(p),
                 None => return,
             },

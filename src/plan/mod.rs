@@ -681,9 +681,10 @@ impl<'a> Planner<'a> {
         let sb = self.sb;
         for (name, v) in &sb.voices {
             match v {
-                VoiceSpec::Id(id) if id.trim().is_empty() => {
-                    self.top("voices", format!("voice `{name}` has an empty voice id"))
-                }
+                VoiceSpec::Id(id) if id.trim().is_empty() => self.top(
+                    &format!("voices.{name}"),
+                    "the voice id is empty: write a Kling voice id or `{ sample: ./voice.wav }`",
+                ),
                 VoiceSpec::Id(_) => {}
                 VoiceSpec::Sample(sample) => match self.check_sample(&sample.sample) {
                     Ok((path, sha256)) => {
@@ -697,7 +698,7 @@ impl<'a> Planner<'a> {
                             },
                         );
                     }
-                    Err(m) => self.top("voices", format!("voice `{name}`: {m}")),
+                    Err(m) => self.top(&format!("voices.{name}"), format!("voice `{name}`: {m}")),
                 },
             }
         }
