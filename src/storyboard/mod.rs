@@ -5,6 +5,7 @@
 
 pub(crate) mod schema;
 mod spans;
+mod usd;
 
 pub(crate) use spans::At;
 
@@ -43,9 +44,9 @@ pub(crate) struct StoryboardFile<S = Vec<ShotSpec>> {
     #[serde(default)]
     #[schemars(range(min = 1))]
     pub concurrency: Option<u32>,
-    /// `render` refuses to start when the estimate exceeds this many USD.
-    #[serde(default)]
-    #[schemars(range(min = 0))]
+    /// `render` refuses to start when the estimate exceeds this many USD (`12`, `12.50`, `"$12"`).
+    #[serde(default, deserialize_with = "usd::usd")]
+    #[schemars(schema_with = "usd::usd_schema")]
     pub budget_usd: Option<f64>,
     /// A store shared by the team's machines: `s3://bucket/prefix` (S3, R2, MinIO, … with
     /// `AWS_ENDPOINT_URL`) or `file:///shared/folder`. Clips rendered on any machine are fetched
@@ -321,9 +322,10 @@ pub(crate) struct ShotSpec {
     /// Escape hatch: raw input fields added to the request body.
     #[serde(default, deserialize_with = "unique_keys")]
     pub params: Map<String, Value>,
-    /// Price of one render of this shot in USD, for endpoints without a known price.
-    #[serde(default)]
-    #[schemars(range(min = 0))]
+    /// Price of one render of this shot in USD, for endpoints without a known price (`0.84`,
+    /// `"$0.84"`).
+    #[serde(default, deserialize_with = "usd::usd")]
+    #[schemars(schema_with = "usd::usd_schema")]
     pub price_usd: Option<f64>,
     /// Seconds: 5 or 10 on Kling v2.x, 3 to 15 on Kling 3.0 / O3.
     #[serde(default)]
@@ -766,6 +768,13 @@ fn collect_problems(src: &Source, first: serde_yaml::Error) -> Broken {
 /// "did you mean" for unknown fields.
 fn yaml_problem(src: &Source, e: &serde_yaml::Error) -> Problem {
     let loc = e.location().map(|l| (l.line(), l.column()));
+    let scanning = e.to_string().contains("while scanning");
+    if let Some(tab) = loc
+        .filter(|_| scanning)
+        .and_then(|(line, _)| tab_indent(&src.text, line))
+    {
+        return Problem::in_file(&src.name, Some(tab), TAB);
+    }
     let mut msg = e.to_string();
     // The location is carried separately; drop it from the text.
     if let Some(i) = msg.find(" at line ") {
@@ -793,6 +802,16 @@ fn yaml_problem(src: &Source, e: &serde_yaml::Error) -> Problem {
         msg
     };
     Problem::in_file(&src.name, loc, msg)
+}
+
+/// What a tab in the indentation is called.
+const TAB: &str = "a tab character indents this line; YAML indents with spaces — replace the tab with spaces";
+
+/// The line and column of the tab in the indentation of `line` (1-based), if it has one.
+fn tab_indent(text: &str, line: usize) -> Option<(usize, usize)> {
+    let l = text.lines().nth(line.checked_sub(1)?)?;
+    let indent = &l[..l.len() - l.trim_start().len()];
+    indent.find('\t').map(|col| (line, indent[..col].chars().count() + 1))
 }
 
 /// `invalid type: integer `99999…` as u128, expected u32` → `99999… is too large here
