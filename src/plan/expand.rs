@@ -83,6 +83,18 @@ impl<'a> Planner<'a> {
             };
             self.expand_model(ex, at, (&axes, &tmpl), before);
         }
+        self.drop_echoes(before);
+    }
+
+    /// The shot's problems from `from` on, each once: the same problem met by several of its
+    /// matrix combinations (or shoot-out models) is reported at the first.
+    fn drop_echoes(&mut self, from: usize) {
+        let mut seen = std::collections::HashSet::new();
+        let mut k = 0;
+        self.problems.retain(|p| {
+            k += 1;
+            k <= from || seen.insert((p.field.clone(), p.message.clone()))
+        });
     }
 
     /// A shoot-out's models: the shot's `models:`, or `--compare`'s for a shot it names; empty

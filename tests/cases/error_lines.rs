@@ -166,3 +166,14 @@ fn a_money_field_says_plainly_what_it_wants() {
     assert_eq!(line_of(&err, "a list is not"), 5, "{err}");
     assert!(!err.contains("invalid type") && !err.contains("expected f64"), "{err}");
 }
+
+#[test]
+fn a_problem_met_by_every_matrix_combination_is_reported_once() {
+    let yaml = CAST.replace(
+        r#"    prompt: '{{ cast("sam") }} orders'"#,
+        "    prompt: '{{ cast(\"marra\") }} orders {{ drink }}'\n    matrix:\n      drink: [tea, coffee, water]",
+    );
+    let err = refused(&format!("{yaml}    references: [./cast/mara-left.png]\n"));
+    assert_eq!(line_of(&err, "unknown cast member `marra`"), 5, "{err}");
+    assert_eq!(problems(&err), 1, "{err}");
+}
