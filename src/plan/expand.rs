@@ -403,8 +403,15 @@ impl<'a> Planner<'a> {
         }
     }
 
+    /// A template's problem: at its own line when the template is a literal block
+    /// (`prompt: |`), else at its field, naming the template's line.
     pub(super) fn template_problem(&mut self, at: ShotCtx<'_>, field: &str, e: &template::TemplateError) {
-        let line = e.line.map(|l| format!(" (template line {l})")).unwrap_or_default();
+        let path = format!("shots[{}].{field}", at.i);
+        let exact = e.line.and_then(|l| self.src.locate_text_line(&path, l));
+        let line = match (exact, e.line) {
+            (None, Some(l)) => format!(" (template line {l})"),
+            _ => String::new(),
+        };
         let mut msg = format!("{}{line}", e.message);
         if e.message.starts_with("undefined variable") {
             let mut names: Vec<&str> = self.sb.vars.keys().map(String::as_str).collect();
@@ -414,7 +421,15 @@ impl<'a> Planner<'a> {
                 crate::problem::listed(&names)
             ));
         }
-        self.problem(at, field, msg);
+        match exact {
+            Some(place) => {
+                let p = crate::problem::Problem::in_shot(&self.src.name, Some(place), at.i, at.name, field, msg);
+                if !self.problems.contains(&p) {
+                    self.problems.push(p);
+                }
+            }
+            None => self.problem(at, field, msg),
+        }
     }
 
     pub(super) fn unknown_voice(&mut self, at: ShotCtx<'_>, v: &str) {

@@ -523,7 +523,17 @@ impl Source {
     /// Where the node at `path` is written (`cast.sam.references`, `shots[3].prompt`): the line
     /// and column of its key or list item, else of its closest written ancestor.
     pub(crate) fn locate(&self, path: &str) -> Option<At> {
-        self.spans.get_or_init(|| spans::Spans::of(&self.text)).locate(path)
+        self.spans().locate(path)
+    }
+
+    fn spans(&self) -> &spans::Spans {
+        self.spans.get_or_init(|| spans::Spans::of(&self.text))
+    }
+
+    /// Where line `line` of the text at `path` is written, when that text is a literal block
+    /// (`prompt: |`) whose lines are the file's; `None` otherwise.
+    pub(crate) fn locate_text_line(&self, path: &str, line: usize) -> Option<At> {
+        self.spans().text_line(path, line)
     }
 
     /// Where field `field` of `shots[spec]` is written (see [`Source::locate`]).

@@ -4,7 +4,7 @@
 //! parser that keeps every node's position (`saphyr-parser`). Problems found in the values
 //! are reported at their own node with it, never at a line found by searching the text.
 
-use saphyr_parser::{Event, Parser};
+use saphyr_parser::{Event, Parser, ScalarStyle};
 use std::collections::HashMap;
 
 /// A 1-based line and column.
@@ -14,6 +14,9 @@ pub(crate) type At = (usize, usize);
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Spans {
     at: HashMap<String, At>,
+    /// Where the text of each literal block scalar (`prompt: |`) starts: its lines are the
+    /// file's lines, so a template's line N is the file's line there + N - 1.
+    literal: HashMap<String, At>,
 }
 
 /// A collection being read: its path, and the key awaiting its value (a mapping) or the
@@ -45,7 +48,17 @@ impl Spans {
             let Ok((event, span)) = event else { break };
             b.event(event, (span.start.line(), span.start.col() + 1));
         }
-        Spans { at: b.at }
+        Spans {
+            at: b.at,
+            literal: b.literal,
+        }
+    }
+
+    /// Where line `line` (1-based) of the text at `path` is written, when that text is a
+    /// literal block (`prompt: |`), whose lines are the file's; `None` otherwise.
+    pub(crate) fn text_line(&self, path: &str, line: usize) -> Option<At> {
+        let (first, col) = *self.literal.get(path)?;
+        Some((first + line.checked_sub(1)?, col))
     }
 
     /// Where `path` is written: its own node, else its closest written ancestor (a field the
@@ -70,15 +83,18 @@ fn parent(path: &str) -> Option<&str> {
 #[derive(Default)]
 struct Builder {
     at: HashMap<String, At>,
+    literal: HashMap<String, At>,
     stack: Vec<Frame>,
 }
 
 impl Builder {
     fn event(&mut self, event: Event<'_>, at: At) {
         match event {
-            Event::Scalar(v, ..) => {
-                let role = self.node(Some(&v), at);
-                if let Role::Value(_) = role {
+            Event::Scalar(v, style, ..) => {
+                if let Role::Value(path) = self.node(Some(&v), at) {
+                    if style == ScalarStyle::Literal {
+                        self.literal.insert(path, at);
+                    }
                     self.value_done();
                 }
             }
@@ -191,6 +207,14 @@ shots:
         assert_eq!(s.locate("shots[1].id"), Some((13, 7)));
         assert_eq!(s.locate("shots[1].references[1]"), Some((16, 11)));
         assert_eq!(s.locate("shots[1].prompt"), Some((17, 7)));
+    }
+
+    #[test]
+    fn a_literal_blocks_lines_are_the_files() {
+        let s = Spans::of(TEXT);
+        assert_eq!(s.text_line("shots[1].prompt", 1), Some((18, 9)));
+        assert_eq!(s.text_line("shots[1].prompt", 2), Some((19, 9)));
+        assert_eq!(s.text_line("shots[0].prompt", 1), None, "a plain scalar");
     }
 
     #[test]

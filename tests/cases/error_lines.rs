@@ -177,3 +177,15 @@ fn a_problem_met_by_every_matrix_combination_is_reported_once() {
     assert_eq!(line_of(&err, "unknown cast member `marra`"), 5, "{err}");
     assert_eq!(problems(&err), 1, "{err}");
 }
+
+#[test]
+fn a_template_problem_in_a_literal_block_is_at_its_own_line() {
+    let yaml =
+        "version: 1\nshots:\n  - id: a\n    prompt: |\n      a quiet bar,\n      {{ mood }} light\n      and rain\n";
+    let err = refused(yaml);
+    assert_eq!(line_of(&err, "undefined variable `mood`"), 6, "{err}");
+    assert!(
+        !err.contains("template line"),
+        "the file's line is the template's: {err}"
+    );
+}
