@@ -250,7 +250,24 @@ impl<'a> Planner<'a> {
         for n in first..=last {
             self.take(ex, v, combo, Take { n, of });
             if self.problems.len() > before {
+                if v.at.shootout.is_none() {
+                    self.name_by_shot(before, n);
+                }
                 return;
+            }
+        }
+    }
+
+    /// Problems from `from` on, met by take `n` of a shot whose takes differ only in their
+    /// number, are the shot's: `sip`, not `sip-take1` (a problem with the take's id excepted).
+    fn name_by_shot(&mut self, from: usize, n: u32) {
+        let suffix = format!("-take{n}");
+        for p in &mut self.problems[from..] {
+            if p.field.as_deref() == Some("id") {
+                continue;
+            }
+            if let Some(base) = p.shot.as_deref().and_then(|s| s.strip_suffix(&suffix)) {
+                p.shot = Some(base.to_owned());
             }
         }
     }
