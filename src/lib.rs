@@ -66,13 +66,7 @@ pub mod store {
 pub mod bench {
     /// Plans `text` as the storyboard `name`; the number of shots, or of problems.
     pub fn plan_shots(name: &str, text: String) -> Result<usize, usize> {
-        let stem = name.trim_end_matches(".yaml").to_owned();
-        let src = crate::storyboard::Source {
-            name: name.into(),
-            dir: ".".into(),
-            stem,
-            text,
-        };
+        let src = crate::storyboard::Source::from_file(camino::Utf8Path::new(name), text);
         crate::plan::plan(&src, &crate::plan::Overrides::default())
             .map(|p| p.shots.len())
             .map_err(|problems| problems.len())

@@ -88,7 +88,8 @@ impl Planner<'_> {
             .and_then(|f| self.checked(&at("frontal"), f, Media::Image));
         let references = refs
             .iter()
-            .filter_map(|r| self.checked(&at("references"), r, Media::Image))
+            .enumerate()
+            .filter_map(|(k, r)| self.checked(&at(&format!("references[{k}]")), r, Media::Image))
             .collect();
         let video = m
             .video

@@ -58,12 +58,23 @@ impl Planner<'_> {
                 }
                 _ => true,
             },
+            None if self.failed(shots, upstream) => false,
             None => {
                 let msg = self.no_such_shot(shots, upstream);
                 self.shot_problem(spec, me, field, msg);
                 false
             }
         }
+    }
+
+    /// Whether `upstream` names a shot of the storyboard that failed to plan (its problem is
+    /// reported at its own definition; saying "no shot" here would only echo it).
+    fn failed(&self, shots: &[PlannedShot], upstream: &str) -> bool {
+        let named = |id: &str| upstream == id || upstream.starts_with(&format!("{id}-"));
+        self.sb.shots.iter().enumerate().any(|(i, spec)| {
+            spec.id.as_deref().is_some_and(named)
+                && (self.problems.iter().any(|p| p.spec == Some(i)) || !shots.iter().any(|s| s.spec_index == i))
+        })
     }
 
     /// Why `upstream` names no shot: it expands to several, or it is misspelt.

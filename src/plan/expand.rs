@@ -83,6 +83,18 @@ impl<'a> Planner<'a> {
             };
             self.expand_model(ex, at, (&axes, &tmpl), before);
         }
+        self.drop_echoes(before);
+    }
+
+    /// The shot's problems from `from` on, each once: the same problem met by several of its
+    /// matrix combinations (or shoot-out models) is reported at the first.
+    fn drop_echoes(&mut self, from: usize) {
+        let mut seen = std::collections::HashSet::new();
+        let mut k = 0;
+        self.problems.retain(|p| {
+            k += 1;
+            k <= from || seen.insert((p.field.clone(), p.message.clone()))
+        });
     }
 
     /// A shoot-out's models: the shot's `models:`, or `--compare`'s for a shot it names; empty
@@ -224,7 +236,8 @@ impl<'a> Planner<'a> {
         }
     }
 
-    /// One combination's takes: ids and prompts rendered, each take built.
+    /// One combination's takes: ids and prompts rendered, each take built. The takes differ
+    /// only in their number: a problem in one is reported once, not once per take.
     fn takes(&mut self, ex: &mut Expansion<'_, 'a>, v: Variant<'_, '_>, combo: &Combo) {
         let (first, last, of) = match v.at.shootout {
             Some(s) => (s.take, s.take, s.of),
@@ -233,8 +246,29 @@ impl<'a> Planner<'a> {
                 (1, n, n)
             }
         };
+        let before = self.problems.len();
         for n in first..=last {
             self.take(ex, v, combo, Take { n, of });
+            if self.problems.len() > before {
+                if v.at.shootout.is_none() {
+                    self.name_by_shot(before, n);
+                }
+                return;
+            }
+        }
+    }
+
+    /// Problems from `from` on, met by take `n` of a shot whose takes differ only in their
+    /// number, are the shot's: `sip`, not `sip-take1` (a problem with the take's id excepted).
+    fn name_by_shot(&mut self, from: usize, n: u32) {
+        let suffix = format!("-take{n}");
+        for p in &mut self.problems[from..] {
+            if p.field.as_deref() == Some("id") {
+                continue;
+            }
+            if let Some(base) = p.shot.as_deref().and_then(|s| s.strip_suffix(&suffix)) {
+                p.shot = Some(base.to_owned());
+            }
         }
     }
 
@@ -264,11 +298,16 @@ impl<'a> Planner<'a> {
         let at = v.at.named(&id);
         let shot = minijinja::context! { index, id => id.as_str() };
         let ctx = merge_maps([combo.ctx.clone(), minijinja::context! { shot }]);
-        let Some(prompt) = self.render_prompt(ex, Variant { at, ..v }, &ctx) else {
+        // A prompt's problem is the shot's, whichever take met it: named by the shot's id.
+        let said = Variant {
+            at: v.at.named(&base),
+            ..v
+        };
+        let Some(prompt) = self.render_prompt(ex, said, &ctx) else {
             return;
         };
         let frame_prompt = match &v.resolved.frame {
-            Some(_) => match self.frame_prompt(ex, Variant { at, ..v }, &ctx, &prompt) {
+            Some(_) => match self.frame_prompt(ex, said, &ctx, &prompt) {
                 Some(p) => Some(p),
                 None => return,
             },
@@ -381,8 +420,15 @@ impl<'a> Planner<'a> {
         }
     }
 
+    /// A template's problem: at its own line when the template is a literal block
+    /// (`prompt: |`), else at its field, naming the template's line.
     pub(super) fn template_problem(&mut self, at: ShotCtx<'_>, field: &str, e: &template::TemplateError) {
-        let line = e.line.map(|l| format!(" (template line {l})")).unwrap_or_default();
+        let path = format!("shots[{}].{field}", at.i);
+        let exact = e.line.and_then(|l| self.src.locate_text_line(&path, l));
+        let line = match (exact, e.line) {
+            (None, Some(l)) => format!(" (template line {l})"),
+            _ => String::new(),
+        };
         let mut msg = format!("{}{line}", e.message);
         if e.message.starts_with("undefined variable") {
             let mut names: Vec<&str> = self.sb.vars.keys().map(String::as_str).collect();
@@ -392,7 +438,15 @@ impl<'a> Planner<'a> {
                 crate::problem::listed(&names)
             ));
         }
-        self.problem(at, field, msg);
+        match exact {
+            Some(place) => {
+                let p = crate::problem::Problem::in_shot(&self.src.name, Some(place), at.i, at.name, field, msg);
+                if !self.problems.contains(&p) {
+                    self.problems.push(p);
+                }
+            }
+            None => self.problem(at, field, msg),
+        }
     }
 
     pub(super) fn unknown_voice(&mut self, at: ShotCtx<'_>, v: &str) {

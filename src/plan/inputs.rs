@@ -158,8 +158,13 @@ impl Planner<'_> {
             )));
         }
         let meta = std::fs::metadata(&path).map_err(|_| {
+            // `./a.png` in a storyboard in `.` was looked for as `a.png`, not `././a.png`.
+            let shown: Utf8PathBuf = path
+                .components()
+                .filter(|c| *c != camino::Utf8Component::CurDir)
+                .collect();
             Invalid(format!(
-                "local file `{value}` does not exist (looked for {path}); paths are relative to the storyboard's folder"
+                "local file `{value}` does not exist (looked for {shown}); paths are relative to the storyboard's folder"
             ))
         })?;
         if !meta.is_file() {

@@ -595,16 +595,7 @@ impl<'a> Planner<'a> {
     fn top(&mut self, field: &str, message: impl Into<String>) {
         let msg = format!("`{field}`: {}", message.into());
         self.problems
-            .push(Problem::in_file(&self.src.name, self.top_line(field), msg));
-    }
-
-    fn top_line(&self, field: &str) -> Option<(usize, usize)> {
-        let key = field.split('.').next().unwrap_or(field);
-        self.src
-            .text
-            .lines()
-            .position(|l| l.starts_with(&format!("{key}:")))
-            .map(|i| (i + 1, 1))
+            .push(Problem::in_file(&self.src.name, self.src.locate(field), msg));
     }
 
     /// A problem of the shot `at`, at its `field`.
@@ -613,7 +604,7 @@ impl<'a> Planner<'a> {
     }
 
     fn shot_problem(&mut self, spec: usize, shot: &str, field: &str, message: impl Into<String>) {
-        let at = storyboard::field_location(&self.src.text, spec, field);
+        let at = self.src.locate_in_shot(spec, field);
         let p = Problem::in_shot(&self.src.name, at, spec, shot, field, message);
         if !self.problems.contains(&p) {
             self.problems.push(p);
@@ -690,9 +681,10 @@ impl<'a> Planner<'a> {
         let sb = self.sb;
         for (name, v) in &sb.voices {
             match v {
-                VoiceSpec::Id(id) if id.trim().is_empty() => {
-                    self.top("voices", format!("voice `{name}` has an empty voice id"))
-                }
+                VoiceSpec::Id(id) if id.trim().is_empty() => self.top(
+                    &format!("voices.{name}"),
+                    "the voice id is empty: write a Kling voice id or `{ sample: ./voice.wav }`",
+                ),
                 VoiceSpec::Id(_) => {}
                 VoiceSpec::Sample(sample) => match self.check_sample(&sample.sample) {
                     Ok((path, sha256)) => {
@@ -706,7 +698,7 @@ impl<'a> Planner<'a> {
                             },
                         );
                     }
-                    Err(m) => self.top("voices", format!("voice `{name}`: {m}")),
+                    Err(m) => self.top(&format!("voices.{name}"), format!("voice `{name}`: {m}")),
                 },
             }
         }

@@ -95,14 +95,19 @@ impl Planner<'_> {
         Some(r)
     }
 
-    /// The shot's model: its own `model:`, else the storyboard's.
+    /// The shot's model: its own `model:`, else the storyboard's. `None` when the storyboard's
+    /// is unknown (reported once at `model:`; the shot's checks would be about a model never
+    /// chosen).
     fn shot_model(&mut self, at: ShotCtx<'_>) -> Option<String> {
+        let fams = catalog::families();
         let m = match (at.shootout, &at.spec.model) {
             (Some(s), _) => s.model.clone(),
             (None, Some(m)) => m.clone(),
-            (None, None) => return Some(self.family.clone()),
+            (None, None) => {
+                let top_unknown = self.sb.model.as_deref().is_some_and(|m| !fams.contains(&m));
+                return (!top_unknown).then(|| self.family.clone());
+            }
         };
-        let fams = catalog::families();
         if fams.contains(&m.as_str()) {
             return Some(m.clone());
         }

@@ -4,6 +4,10 @@
 //! one run, not just the first.
 
 pub(crate) mod schema;
+mod spans;
+mod usd;
+
+pub(crate) use spans::At;
 
 use camino::{Utf8Path, Utf8PathBuf};
 use schemars::JsonSchema;
@@ -40,9 +44,9 @@ pub(crate) struct StoryboardFile<S = Vec<ShotSpec>> {
     #[serde(default)]
     #[schemars(range(min = 1))]
     pub concurrency: Option<u32>,
-    /// `render` refuses to start when the estimate exceeds this many USD.
-    #[serde(default)]
-    #[schemars(range(min = 0))]
+    /// `render` refuses to start when the estimate exceeds this many USD (`12`, `12.50`, `"$12"`).
+    #[serde(default, deserialize_with = "usd::usd")]
+    #[schemars(schema_with = "usd::usd_schema")]
     pub budget_usd: Option<f64>,
     /// A store shared by the team's machines: `s3://bucket/prefix` (S3, R2, MinIO, … with
     /// `AWS_ENDPOINT_URL`) or `file:///shared/folder`. Clips rendered on any machine are fetched
@@ -318,9 +322,10 @@ pub(crate) struct ShotSpec {
     /// Escape hatch: raw input fields added to the request body.
     #[serde(default, deserialize_with = "unique_keys")]
     pub params: Map<String, Value>,
-    /// Price of one render of this shot in USD, for endpoints without a known price.
-    #[serde(default)]
-    #[schemars(range(min = 0))]
+    /// Price of one render of this shot in USD, for endpoints without a known price (`0.84`,
+    /// `"$0.84"`).
+    #[serde(default, deserialize_with = "usd::usd")]
+    #[schemars(schema_with = "usd::usd_schema")]
     pub price_usd: Option<f64>,
     /// Seconds: 5 or 10 on Kling v2.x, 3 to 15 on Kling 3.0 / O3.
     #[serde(default)]
@@ -462,6 +467,8 @@ pub(crate) struct Source {
     pub stem: String,
     /// The text.
     pub text: String,
+    /// Where each node of the text is written, indexed when first asked.
+    spans: std::sync::OnceLock<spans::Spans>,
 }
 
 /// The largest storyboard file read (far beyond any film's: a 10,000-shot storyboard with
@@ -491,6 +498,7 @@ impl Source {
                 dir: ".".into(),
                 stem: "stdin".into(),
                 text: without_bom(text),
+                spans: std::sync::OnceLock::new(),
             });
         }
         Ok(Source::from_file(path, text))
@@ -508,6 +516,31 @@ impl Source {
             dir,
             stem: path.file_stem().unwrap_or("storyboard").to_owned(),
             text,
+            spans: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// Where the node at `path` is written (`cast.sam.references`, `shots[3].prompt`): the line
+    /// and column of its key or list item, else of its closest written ancestor.
+    pub(crate) fn locate(&self, path: &str) -> Option<At> {
+        self.spans().locate(path)
+    }
+
+    fn spans(&self) -> &spans::Spans {
+        self.spans.get_or_init(|| spans::Spans::of(&self.text))
+    }
+
+    /// Where line `line` of the text at `path` is written, when that text is a literal block
+    /// (`prompt: |`) whose lines are the file's; `None` otherwise.
+    pub(crate) fn locate_text_line(&self, path: &str, line: usize) -> Option<At> {
+        self.spans().text_line(path, line)
+    }
+
+    /// Where field `field` of `shots[spec]` is written (see [`Source::locate`]).
+    pub(crate) fn locate_in_shot(&self, spec: usize, field: &str) -> Option<At> {
+        match field {
+            "" => self.locate(&format!("shots[{spec}]")),
+            _ => self.locate(&format!("shots[{spec}].{field}")),
         }
     }
 }
@@ -745,6 +778,13 @@ fn collect_problems(src: &Source, first: serde_yaml::Error) -> Broken {
 /// "did you mean" for unknown fields.
 fn yaml_problem(src: &Source, e: &serde_yaml::Error) -> Problem {
     let loc = e.location().map(|l| (l.line(), l.column()));
+    let scanning = e.to_string().contains("while scanning");
+    if let Some(tab) = loc
+        .filter(|_| scanning)
+        .and_then(|(line, _)| tab_indent(&src.text, line))
+    {
+        return Problem::in_file(&src.name, Some(tab), TAB);
+    }
     let mut msg = e.to_string();
     // The location is carried separately; drop it from the text.
     if let Some(i) = msg.find(" at line ") {
@@ -772,6 +812,16 @@ fn yaml_problem(src: &Source, e: &serde_yaml::Error) -> Problem {
         msg
     };
     Problem::in_file(&src.name, loc, msg)
+}
+
+/// What a tab in the indentation is called.
+const TAB: &str = "a tab character indents this line; YAML indents with spaces — replace the tab with spaces";
+
+/// The line and column of the tab in the indentation of `line` (1-based), if it has one.
+fn tab_indent(text: &str, line: usize) -> Option<(usize, usize)> {
+    let l = text.lines().nth(line.checked_sub(1)?)?;
+    let indent = &l[..l.len() - l.trim_start().len()];
+    indent.find('\t').map(|col| (line, indent[..col].chars().count() + 1))
 }
 
 /// `invalid type: integer `99999…` as u128, expected u32` → `99999… is too large here
@@ -898,66 +948,6 @@ impl<'de, T: Deserialize<'de>> Visitor<'de> for PickSeq<T> {
     }
 }
 
-/// Where a shot's field is written: the line and column of its key (`motion.seconds` → the
-/// `seconds:` inside the shot), else the shot's own line. `None` when the shot is not found.
-pub(crate) fn field_location(text: &str, index: usize, field: &str) -> Option<(usize, usize)> {
-    let start = shot_line(text, index)?;
-    let lines: Vec<&str> = text.lines().collect();
-    let first = lines.get(start - 1)?;
-    let item_indent = first.len() - first.trim_start().len();
-    let key = field.rsplit('.').next().unwrap_or(field);
-    let key = key.split('[').next().unwrap_or(key);
-    for (n, line) in lines.iter().enumerate().skip(start - 1) {
-        let trimmed = line.trim_start();
-        let indent = line.len() - trimmed.len();
-        if n + 1 > start && !trimmed.is_empty() && !trimmed.starts_with('#') && indent <= item_indent {
-            break;
-        }
-        let body = trimmed.strip_prefix("- ").unwrap_or(trimmed);
-        if !key.is_empty() && body.starts_with(&format!("{key}:")) {
-            let col = line.len() - body.len() + 1;
-            return Some((n + 1, col));
-        }
-    }
-    Some((start, item_indent + 1))
-}
-
-/// Finds the 1-based line where `shots[index]` starts, for messages about a shot's values.
-/// Best effort: block-style lists (the common case); `None` when it cannot tell.
-pub(crate) fn shot_line(text: &str, index: usize) -> Option<usize> {
-    let mut lines = text.lines().enumerate();
-    let mut indent = None;
-    for (_, line) in lines.by_ref() {
-        if line.trim_end() == "shots:" || line.starts_with("shots:") && line.trim_end().ends_with(':') {
-            break;
-        }
-    }
-    let mut count = 0;
-    for (n, line) in lines {
-        let trimmed = line.trim_start();
-        if trimmed.is_empty() || trimmed.starts_with('#') {
-            continue;
-        }
-        let ind = line.len() - trimmed.len();
-        if !trimmed.starts_with('-') {
-            if ind == 0 {
-                return None;
-            }
-            continue;
-        }
-        match indent {
-            None => indent = Some(ind),
-            Some(i) if ind != i => continue,
-            _ => {}
-        }
-        if count == index {
-            return Some(n + 1);
-        }
-        count += 1;
-    }
-    None
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1003,13 +993,5 @@ mod tests {
         assert_eq!(p.len(), 2, "{p:?}");
         assert!(p[0].to_string().contains("t.yaml:3:"));
         assert!(p[1].to_string().contains("t.yaml:6:"));
-    }
-
-    #[test]
-    fn shot_line_finds_block_items() {
-        let text = "version: 1\nshots:\n  - id: a\n    prompt: x\n\n  - id: b\n    matrix:\n      - 1\n";
-        assert_eq!(shot_line(text, 0), Some(3));
-        assert_eq!(shot_line(text, 1), Some(6));
-        assert_eq!(shot_line(text, 2), None);
     }
 }

@@ -3,6 +3,7 @@ mod cast;
 mod continuity;
 mod crash;
 mod doctor;
+mod error_lines;
 mod families;
 mod first_hour;
 mod frames;
