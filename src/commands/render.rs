@@ -42,7 +42,7 @@ pub(crate) async fn render(args: RenderArgs) -> Result<i32, Error> {
         out: settings.out.clone(),
         namespace: settings.access.namespace.clone(),
         history: folder::readable(state.take_history())?,
-        flags: settings.flags,
+        flags: sandbox_flags(&settings),
     };
     let decided = resume.decide_all(&plan, &selected);
     report::cancelled_note(resume.cancelled(&decided));
@@ -62,7 +62,8 @@ pub(crate) async fn render(args: RenderArgs) -> Result<i32, Error> {
     let ids = plan.shots.iter().map(|s| s.shot.as_str());
     folder::check_foreign(&settings.out, &resume.history, folder::clip_names(ids))?;
     report::journal_note(&resume.history);
-    let sandbox = Sandbox::rehearsal(settings.sandbox).await.map_err(Error::Sandbox)?;
+    let kept_in = settings.sandbox.then(|| folder::layout::sandbox(&settings.out));
+    let sandbox = Sandbox::rehearsal(kept_in.as_deref()).await.map_err(Error::Sandbox)?;
     let signals = Signals::install();
     let runner = Launch {
         provider: settings.provider_client(sandbox.as_ref().map(Sandbox::base_url)),
@@ -93,6 +94,18 @@ pub(crate) async fn render(args: RenderArgs) -> Result<i32, Error> {
     } else {
         exit::OK
     })
+}
+
+/// The flags the journal is read with. Under `--sandbox`, when an earlier render kept its
+/// sandbox's jobs in the folder, they are followed like a provider's (not submitted again),
+/// and a submit whose answer was lost is sent again (it costs $0).
+fn sandbox_flags(settings: &Settings) -> crate::decide::Flags {
+    let kept = settings.sandbox && Sandbox::kept_in(&folder::layout::sandbox(&settings.out));
+    crate::decide::Flags {
+        sandbox: settings.sandbox && !kept,
+        retry_uncertain: settings.flags.retry_uncertain || kept,
+        ..settings.flags
+    }
 }
 
 /// Before a paid fal render, fal's live prices when the cached ones are not fresh.

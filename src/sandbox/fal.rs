@@ -199,6 +199,8 @@ fn submit(
             received,
         },
     );
+    super::kept::taken(&mut inner, &id);
+    state.keep(&mut inner);
     if inner.fault(&cfg.faults, Fault::SubmitDrop) {
         // The job exists (and would be billed); the answer never arrives.
         return dropped_connection();
@@ -441,6 +443,7 @@ fn result(state: &Shared, app: &str, id: &str) -> Response<Body> {
     {
         job.finished = true;
         inner.job_finished();
+        state.keep(&mut inner);
         if !cancelled {
             inner
                 .result_latency_ms
@@ -492,6 +495,7 @@ fn cancel(state: &Shared, app: &str, id: &str) -> Response<Body> {
     if let Some(job) = inner.jobs.get_mut(id) {
         job.cancelled = true;
     }
+    state.keep(&mut inner);
     json_response(StatusCode::ACCEPTED, json!({"status": "CANCELLATION_REQUESTED"}))
 }
 

@@ -15,7 +15,7 @@ fn at_sandbox(cmd: &mut Command, url: &str) {
 }
 
 /// The backticked command in `text` that starts with `start`.
-fn quoted<'a>(text: &'a str, start: &str) -> &'a str {
+pub(super) fn quoted<'a>(text: &'a str, start: &str) -> &'a str {
     let from = text
         .find(&format!("`{start}"))
         .unwrap_or_else(|| panic!("no `{start} in {text}"))

@@ -1,0 +1,156 @@
+//! `render --sandbox` can be resumed: the built-in sandbox keeps its jobs in the output folder
+//! (`.storyboard/sandbox/`), so a re-run after Ctrl-C follows the jobs already submitted instead
+//! of submitting them again, as against a real provider.
+
+use std::io::Read;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use super::resume_hints::quoted;
+use crate::common::{Sandbox, Test, Watchdog, sha256_hex};
+use serde_json::Value;
+
+/// The kept sandbox's state file, when it is there and whole.
+fn kept_state(out: &Path) -> Option<Value> {
+    let text = std::fs::read(out.join(".storyboard/sandbox/state.json")).ok()?;
+    serde_json::from_slice(&text).ok()
+}
+
+/// The kept jobs, in submit order.
+fn kept_jobs(out: &Path) -> Vec<Value> {
+    kept_state(out)
+        .and_then(|s| s["jobs"].as_array().cloned())
+        .unwrap_or_default()
+}
+
+/// `storyboard` in `dir` with no key and no provider URL (the built-in sandbox needs neither).
+fn storyboard_in(dir: &Path) -> Command {
+    let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("storyboard"));
+    cmd.current_dir(dir).env("NO_COLOR", "1").env("COLUMNS", "1000");
+    for var in [
+        "FAL_KEY",
+        "EACHLABS_API_KEY",
+        "STORYBOARD_FAL_URL",
+        "STORYBOARD_FAL_API_URL",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd
+}
+
+/// Six shots, four rendered at a time.
+fn six_shots(t: &Test) {
+    let shots: String = (0..6)
+        .map(|i| format!("  - id: s{i}\n    prompt: shot number {i}\n"))
+        .collect();
+    t.write("ad.yaml", &format!("version: 1\nshots:\n{shots}"));
+}
+
+/// Starts `render ad.yaml --sandbox --out OUT -j 4`, waits until the kept sandbox holds four
+/// jobs, then presses Ctrl-C twice (stop at once); the render's stderr.
+fn interrupted_after_four_submits(t: &Test, out: &str) -> String {
+    let mut child = storyboard_in(t.path())
+        .args(["render", "ad.yaml", "--sandbox", "--out", out, "-j", "4", "--yes"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let dog = Watchdog::new(child.id(), 60);
+    // Polls the sandbox's state file (the test's only waiting; nothing is asserted on time).
+    while kept_jobs(&t.path().join(out)).len() < 4 {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    for _ in 0..2 {
+        // SAFETY: kill(2) on our own child's pid.
+        unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let mut err = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    assert_eq!(child.wait().unwrap().code(), Some(130), "{err}");
+    assert!(!dog.done(), "the render hung after Ctrl-C");
+    err
+}
+
+/// The clip of each shot in `out` (`s0.mp4` …), by shot id.
+fn clips(out: &Path) -> Vec<(String, Vec<u8>)> {
+    (0..6)
+        .map(|i| {
+            let name = format!("s{i}");
+            let bytes = std::fs::read(out.join(format!("{name}.mp4"))).unwrap_or_default();
+            (name, bytes)
+        })
+        .collect()
+}
+
+#[test]
+fn a_sandbox_render_interrupted_after_four_submits_resumes_them_without_new_jobs() {
+    let t = Test::new();
+    six_shots(&t);
+    let err = interrupted_after_four_submits(&t, "emu");
+    let out = t.path().join("emu");
+    let first: Vec<Value> = kept_jobs(&out);
+    assert_eq!(first.len(), 4, "{first:?}");
+    let resume = quoted(&err, "storyboard render");
+    assert!(resume.contains("--sandbox") && resume.contains("--out emu"), "{resume}");
+
+    // The hint, run as printed (through a shell, as a user pastes it).
+    let bin = assert_cmd::cargo::cargo_bin("storyboard");
+    let path = format!(
+        "{}:{}",
+        bin.parent().unwrap().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let mut sh = Command::new("sh");
+    sh.current_dir(t.path())
+        .env("NO_COLOR", "1")
+        .env("COLUMNS", "1000")
+        .env("PATH", path);
+    sh.env_remove("FAL_KEY").env_remove("STORYBOARD_FAL_URL");
+    let o = sh.args(["-c", resume]).output().unwrap();
+    let text = crate::common::text(&o);
+    assert_eq!(o.status.code(), Some(0), "{text}");
+    assert!(text.contains(&format!("{} resumed", first.len())), "{text}");
+
+    // Every shot rendered once: the first run's jobs were followed, not submitted again.
+    let jobs = kept_jobs(&out);
+    assert_eq!(jobs.len(), 6, "one job per shot: {jobs:#?}");
+    let again: Vec<&Value> = jobs.iter().filter(|j| j["start"] == 2).collect();
+    assert_eq!(again.len(), 6 - first.len(), "{jobs:#?}");
+    for j in &first {
+        assert!(
+            jobs.iter()
+                .any(|k| k["request_id"] == j["request_id"] && k["start"] == 1),
+            "{j} kept"
+        );
+        assert!(!again.iter().any(|k| k["input"] == j["input"]), "{j} submitted again");
+    }
+    same_clips_as_the_sandbox_serves(&out);
+}
+
+/// Each clip on disk is byte for byte the clip the sandbox serves for the shot's request (the
+/// sandbox, started again from the folder, serves the same bytes), and its manifest sha256.
+fn same_clips_as_the_sandbox_serves(out: &Path) {
+    let manifest: Value = serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let dir = camino::Utf8PathBuf::from_path_buf(out.join(".storyboard/sandbox")).unwrap();
+    let sandbox: Sandbox = rt.block_on(Sandbox::rehearsal(Some(&dir))).unwrap().unwrap();
+    for (shot, bytes) in clips(out) {
+        let record = manifest["shots"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["id"] == shot.as_str())
+            .unwrap();
+        let id = record["request_id"].as_str().unwrap();
+        let url = format!("{}/files/{id}/output.mp4", sandbox.base_url());
+        let served = rt.block_on(async { reqwest::get(&url).await.unwrap().bytes().await.unwrap() });
+        assert!(!bytes.is_empty(), "{shot}.mp4 written");
+        assert_eq!(
+            sha256_hex(&bytes),
+            sha256_hex(&served),
+            "{shot}.mp4 is the clip of {id}"
+        );
+    }
+}
