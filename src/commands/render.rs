@@ -74,7 +74,7 @@ pub(crate) async fn render(args: RenderArgs) -> Result<i32, Error> {
     }
     .runner(resume, &plan, &selected)?;
     let tasks = crate::prepare::tasks(&runner, &plan, &src.dir, decided, &selected).await;
-    let manifest = launch::drive(&runner, tasks, signals, args.cancel_command()).await?;
+    let manifest = launch::drive(&runner, (tasks.now, tasks.later), signals, args.cancel_command()).await?;
     drop(sandbox);
     let failed = summary(&settings, &plan, &selected, &manifest, runner.stop().level() >= 1);
     if runner.stop().signalled() {

@@ -24,7 +24,8 @@ pub(super) enum Phase {
 pub(super) fn phase(state: &Shared, job: &Job, now: Instant) -> Phase {
     let el = now.saturating_duration_since(job.created);
     let cfg = &state.config;
-    if job.cancelled || el >= job.starts + cfg.job_time {
+    let held = matches!(job.outcome, Outcome::Voice(_)) && state.voices_held.load(std::sync::atomic::Ordering::SeqCst);
+    if job.cancelled || (el >= job.starts + cfg.job_time && !held) {
         Phase::Completed
     } else if el >= job.starts {
         Phase::InProgress

@@ -159,6 +159,7 @@ impl Sandbox {
             }),
             clips: files::ClipCache::default(),
             keeper,
+            voices_held: std::sync::atomic::AtomicBool::new(false),
             port: addr.port(),
         });
         let app = Router::new()
@@ -201,6 +202,12 @@ impl Sandbox {
             .lock()
             .prices
             .insert(endpoint.to_owned(), (usd, unit.to_owned()));
+    }
+
+    /// Holds every voice creation (`create-voice`) in progress until released: a slow voice,
+    /// for tests of what runs meanwhile.
+    pub fn hold_voices(&self, held: bool) {
+        self.state.voices_held.store(held, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// Whether keys have billing scope: without it, `GET /v1/models/billing-events` answers 403
@@ -265,6 +272,8 @@ struct Shared {
     clips: files::ClipCache,
     /// Where `render --sandbox` keeps the jobs and uploads (`None`: in memory only).
     keeper: Option<kept::Keeper>,
+    /// Voice creations stay in progress while set (`Sandbox::hold_voices`).
+    voices_held: std::sync::atomic::AtomicBool,
     /// The port it listens on.
     port: u16,
 }

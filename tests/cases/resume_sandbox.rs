@@ -50,7 +50,7 @@ fn six_shots(t: &Test) {
 /// Starts `render ad.yaml --sandbox --out OUT -j 4`, waits until the kept sandbox holds four
 /// jobs, then presses Ctrl-C twice (stop at once); the render's stderr.
 fn interrupted_after_four_submits(t: &Test, out: &str) -> String {
-    let mut child = storyboard_in(t.path())
+    let child = storyboard_in(t.path())
         .args(["render", "ad.yaml", "--sandbox", "--out", out, "-j", "4", "--yes"])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -66,11 +66,23 @@ fn interrupted_after_four_submits(t: &Test, out: &str) -> String {
         unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
         std::thread::sleep(Duration::from_millis(100));
     }
+    let (code, err) = ended(child, dog);
+    assert_eq!(code, Some(130), "{err}");
+    err
+}
+
+/// How a child ended: its exit code and stderr; a hang (the watchdog killed it) fails.
+fn ended(mut child: std::process::Child, dog: Watchdog) -> (Option<i32>, String) {
     let mut err = String::new();
     child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
-    assert_eq!(child.wait().unwrap().code(), Some(130), "{err}");
-    assert!(!dog.done(), "the render hung after Ctrl-C");
-    err
+    let code = child.wait().unwrap().code();
+    assert!(!dog.done(), "it hung: {err}");
+    (code, err)
+}
+
+/// `.storyboard/voices.json` beside the storyboard.
+fn voices_json(t: &Test) -> Value {
+    serde_json::from_slice(&std::fs::read(t.path().join(".storyboard/voices.json")).unwrap()).unwrap()
 }
 
 /// The clip of each shot in `out` (`s0.mp4` …), by shot id.
@@ -153,4 +165,130 @@ fn same_clips_as_the_sandbox_serves(out: &Path) {
             "{shot}.mp4 is the clip of {id}"
         );
     }
+}
+
+/// One shot with a voice (mara's, created from a sample) and three without.
+const VOICED: &str = r#"version: 1
+model: kling-v3-pro
+output: out
+voices:
+  mara: { sample: ./mara.mp3 }
+cast:
+  mara:
+    frontal: https://example.com/mara.png
+    references: [https://example.com/mara-left.png]
+    voice: mara
+shots:
+  - id: talk
+    prompt: '{{ cast("mara") }} says hello'
+    start_image: https://example.com/bench.png
+  - id: u1
+    prompt: an empty street
+    start_image: https://example.com/bench.png
+  - id: u2
+    prompt: a tram passes
+    start_image: https://example.com/bench.png
+  - id: u3
+    prompt: rain on the window
+    start_image: https://example.com/bench.png
+"#;
+
+const CREATE_VOICE: &str = "fal-ai/kling-video/create-voice";
+
+/// A folder with mara's sample and the storyboard `yaml`, against a sandbox holding voices.
+fn voiced_folder(yaml: &str) -> Test {
+    let t = Test::blocking(crate::common::fast());
+    std::fs::copy(
+        crate::common::root().join("examples/voices/mara.mp3"),
+        t.path().join("mara.mp3"),
+    )
+    .unwrap();
+    t.write("v.yaml", yaml);
+    t.sb().hold_voices(true);
+    t
+}
+
+/// `render v.yaml` against the test's sandbox, started.
+fn spawn_render(t: &Test) -> std::process::Child {
+    let mut cmd = storyboard_in(t.path());
+    cmd.args(["render", "v.yaml", "--yes", "-j", "4"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    super::resume_hints::at_sandbox(&mut cmd, &t.url());
+    cmd.spawn().unwrap()
+}
+
+/// Polls the sandbox's counters until `until` holds; panics if the render ends first.
+fn wait_for(t: &Test, child: &mut std::process::Child, until: impl Fn(&Value) -> bool) -> Value {
+    loop {
+        let stats = t.sb().stats();
+        if until(&stats) {
+            return stats;
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("the render ended ({status}) first: {stats}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn shots_without_a_voice_are_submitted_while_the_voice_is_created() {
+    let t = voiced_folder(VOICED);
+    let mut child = spawn_render(&t);
+    let dog = Watchdog::new(child.id(), 60);
+    // While the voice creation is held, the three shots without a voice are submitted.
+    let stats = wait_for(&t, &mut child, |s| s["jobs_by_kind"]["video"] == 3);
+    assert_eq!(stats["jobs_created"][CREATE_VOICE], 1, "{stats}");
+    t.sb().hold_voices(false);
+    let (code, err) = ended(child, dog);
+    assert_eq!(code, Some(0), "{err}");
+    let stats = t.sb().stats();
+    assert_eq!(stats["jobs_by_kind"]["video"], 4, "{stats}");
+    assert_eq!(stats["jobs_created"][CREATE_VOICE], 1, "{stats}");
+    let m = crate::common::manifest(&t.path().join("out"));
+    let talk = m["shots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == "talk")
+        .unwrap();
+    let voice = talk["input"]["elements"][0]["voice_id"].as_str().unwrap_or_default();
+    assert!(voice.starts_with("vc_"), "the created voice was sent: {talk}");
+    // The journal agrees: the voiced shot was submitted after the three others.
+    let journal = std::fs::read_to_string(t.path().join("out/.storyboard/journal.jsonl")).unwrap();
+    let accepted: Vec<String> = journal
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|r| r["event"] == "accepted")
+        .map(|r| r["shot"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(accepted.last().map(String::as_str), Some("talk"), "{journal}");
+}
+
+#[test]
+fn ctrl_c_during_a_voice_creation_stops_at_once_and_the_voice_is_never_paid_twice() {
+    let one: String = VOICED.lines().take(14).map(|l| format!("{l}\n")).collect();
+    let t = voiced_folder(&one);
+    let mut child = spawn_render(&t);
+    let dog = Watchdog::new(child.id(), 60);
+    wait_for(&t, &mut child, |s| s["jobs_created"][CREATE_VOICE] == 1);
+    // SAFETY: kill(2) on our own child's pid.
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
+    // It ends while the voice is still held: it did not wait for the creation.
+    let (code, err) = ended(child, dog);
+    assert_eq!(code, Some(130), "{err}");
+    assert!(err.contains("Ctrl-C"), "{err}");
+    let voices = voices_json(&t);
+    assert!(voices["in_flight"].to_string().contains("request_id"), "{voices}");
+
+    // The next render follows the creation job instead of paying for another one.
+    t.sb().hold_voices(false);
+    let again = spawn_render(&t);
+    let dog = Watchdog::new(again.id(), 60);
+    let (code, err) = ended(again, dog);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(t.sb().stats()["jobs_created"][CREATE_VOICE], 1, "the voice, once");
+    let voices = voices_json(&t);
+    assert!(!voices["in_flight"].to_string().contains("request_id"), "{voices}");
 }
