@@ -62,7 +62,7 @@ pub(crate) enum Error {
         holder: String,
     },
     /// The run was interrupted; `resume` is the exact command that resumes it, and `sandbox`
-    /// says it rendered against the built-in sandbox (whose jobs the folder keeps).
+    /// says the built-in emulator (and the jobs it held) ended with this process.
     #[error("interrupted")]
     Interrupted {
         /// The command to copy.
@@ -190,7 +190,7 @@ impl Error {
         if let Error::Interrupted { resume, sandbox } = self {
             return Some(std::borrow::Cow::Owned(if *sandbox {
                 format!(
-                    "run `{resume}` to resume: the sandbox's jobs are kept in the folder and followed, never submitted twice ($0)"
+                    "run `{resume}` to resume (the built-in sandbox ended with this process: its jobs are submitted again, for $0)"
                 )
             } else {
                 format!("run `{resume}` to resume: jobs already submitted are followed, never paid twice")

@@ -78,7 +78,10 @@ pub(crate) async fn render(args: RenderArgs) -> Result<i32, Error> {
     drop(sandbox);
     let failed = summary(&settings, &plan, &selected, &manifest, runner.stop().level() >= 1);
     if runner.stop().signalled() {
-        return Err(Error::interrupted(args.resume_command(), settings.sandbox));
+        return Err(Error::interrupted(
+            args.resume_command(),
+            settings.sandbox && !sandbox_keeps(&settings),
+        ));
     }
     if let Some(refusal) = runner.refusal() {
         return Err(Error::Account(refusal));
@@ -96,11 +99,17 @@ pub(crate) async fn render(args: RenderArgs) -> Result<i32, Error> {
     })
 }
 
+/// Whether the built-in sandbox keeps its jobs in the folder for the next render: its fal
+/// jobs (Eachlabs predictions, which it files by API key, are not kept).
+fn sandbox_keeps(settings: &Settings) -> bool {
+    settings.sandbox && settings.access.provider == ProviderKind::Fal
+}
+
 /// The flags the journal is read with. Under `--sandbox`, when an earlier render kept its
 /// sandbox's jobs in the folder, they are followed like a provider's (not submitted again),
 /// and a submit whose answer was lost is sent again (it costs $0).
 fn sandbox_flags(settings: &Settings) -> crate::decide::Flags {
-    let kept = settings.sandbox && Sandbox::kept_in(&folder::layout::sandbox(&settings.out));
+    let kept = sandbox_keeps(settings) && Sandbox::kept_in(&folder::layout::sandbox(&settings.out));
     crate::decide::Flags {
         sandbox: settings.sandbox && !kept,
         retry_uncertain: settings.flags.retry_uncertain || kept,

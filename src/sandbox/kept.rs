@@ -127,7 +127,7 @@ impl Keeper {
             let Some(bytes) = &u.bytes else { continue };
             let path = self.upload(token);
             if !path.is_file() {
-                crate::files::write_atomic(&path, bytes)?;
+                write_exact(&path, bytes)?;
             }
             uploads.push(KeptUpload {
                 token: token.clone(),
@@ -168,6 +168,18 @@ impl Keeper {
         }
         Ok(())
     }
+}
+
+/// Writes an upload's bytes exactly (synced, renamed into place: whole or absent).
+fn write_exact(path: &Utf8Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let tmp = path.with_extension("part");
+    let mut f = std::fs::File::create(&tmp)?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, path)?;
+    crate::files::sync_dir(path);
+    Ok(())
 }
 
 /// A job as kept (`None` for one the sandbox did not take itself: seeded history).
@@ -246,4 +258,74 @@ fn restore_job(inner: &mut Inner, j: KeptJob) {
 pub(super) fn taken(inner: &mut Inner, id: &str) {
     let start = inner.start.max(1);
     inner.kept.insert(id.to_owned(), (ms(SystemTime::now()), start));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn kept_jobs_and_uploads_come_back_as_they_were_and_as_old_as_they_are() {
+        let dir = tempfile::tempdir().unwrap();
+        let dir = Utf8PathBuf::from_path_buf(dir.path().join("sandbox")).unwrap();
+        let keeper = Keeper::new(&dir);
+        let endpoint = "fal-ai/kling-video/v2.6/pro/text-to-video";
+        let input = json!({"prompt": "a kept job", "duration": "5"});
+        let mut inner = Inner {
+            start: 1,
+            ..Inner::default()
+        };
+        let id = "11111111-2222-4333-a444-555555555555";
+        let job = Job {
+            app: "fal-ai/kling-video".into(),
+            endpoint: endpoint.into(),
+            input: input.clone(),
+            created: Instant::now().checked_sub(Duration::from_secs(5)).unwrap(),
+            created_wall: SystemTime::now(),
+            starts: Duration::from_millis(300),
+            outcome: Outcome::Clip(super::super::files::ClipSpec::from_input(&input, endpoint, false)),
+            cancelled: true,
+            finished: false,
+            received: Vec::new(),
+        };
+        inner.jobs.insert(id.into(), job);
+        taken(&mut inner, id);
+        let upload = Upload {
+            content_type: "image/png".into(),
+            bytes: Some(bytes::Bytes::from_static(b"png bytes")),
+            ..Upload::default()
+        };
+        inner.uploads.insert("tok".into(), upload);
+        inner.uploads.insert("empty".into(), Upload::default());
+        keeper.save(&inner, 4242).unwrap();
+        assert!(Keeper::exists(&dir));
+
+        let snapshot = keeper.load().unwrap();
+        assert_eq!(
+            (snapshot.port, snapshot.jobs.len(), snapshot.uploads.len()),
+            (4242, 1, 1)
+        );
+        let mut again = Inner::default();
+        keeper.restore(snapshot, &mut again).unwrap();
+        let back = &again.jobs[id];
+        assert_eq!(
+            (back.endpoint.as_str(), &back.input, back.cancelled),
+            (endpoint, &input, true)
+        );
+        assert!(matches!(&back.outcome, Outcome::Clip(spec) if spec.title == "a kept job"));
+        assert_eq!(again.uploads["tok"].bytes.as_deref(), Some(&b"png bytes"[..]));
+        assert_eq!(again.start, 2, "the second start of the sandbox");
+        // Submitted "now" when taken: restored as at least that old, never younger than zero.
+        assert!(back.created <= Instant::now());
+    }
+
+    #[test]
+    fn a_damaged_state_is_refused_with_how_to_start_afresh() {
+        let dir = tempfile::tempdir().unwrap();
+        let dir = Utf8PathBuf::from_path_buf(dir.path().to_path_buf()).unwrap();
+        std::fs::write(dir.join(STATE), b"{not json").unwrap();
+        let e = Keeper::new(&dir).load().unwrap_err().to_string();
+        assert!(e.contains("damaged") && e.contains("delete the folder"), "{e}");
+    }
 }

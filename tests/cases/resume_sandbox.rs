@@ -39,12 +39,18 @@ fn storyboard_in(dir: &Path) -> Command {
     cmd
 }
 
-/// Six shots, four rendered at a time.
+/// Six shots, four rendered at a time; the last starts from a local image (uploaded once, by
+/// the first run, and sent by the second).
 fn six_shots(t: &Test) {
     let shots: String = (0..6)
         .map(|i| format!("  - id: s{i}\n    prompt: shot number {i}\n"))
         .collect();
-    t.write("ad.yaml", &format!("version: 1\nshots:\n{shots}"));
+    let frame = crate::common::root().join("examples/cast/mara-front.png");
+    std::fs::copy(frame, t.path().join("frame.png")).unwrap();
+    t.write(
+        "ad.yaml",
+        &format!("version: 1\nshots:\n{shots}    start_image: ./frame.png\n"),
+    );
 }
 
 /// Starts `render ad.yaml --sandbox --out OUT -j 4`, waits until the kept sandbox holds four
@@ -165,6 +171,16 @@ fn same_clips_as_the_sandbox_serves(out: &Path) {
             "{shot}.mp4 is the clip of {id}"
         );
     }
+    // The image uploaded by the first run (once: the second sent the URL it journaled) is
+    // still served as uploaded.
+    let uploads = kept_state(out).map(|s| s["uploads"].clone()).unwrap_or_default();
+    assert_eq!(uploads.as_array().map(Vec::len), Some(1), "{uploads}");
+    let s5 = &manifest["shots"][5]["input"]["start_image_url"];
+    let url = s5.as_str().unwrap_or_default();
+    assert!(url.starts_with(&sandbox.base_url()), "{s5}");
+    let served = rt.block_on(async { reqwest::get(url).await.unwrap().bytes().await.unwrap() });
+    let local = std::fs::read(out.parent().unwrap().join("frame.png")).unwrap();
+    assert_eq!(sha256_hex(&served), sha256_hex(&local), "{url}");
 }
 
 /// One shot with a voice (mara's, created from a sample) and three without.
