@@ -107,12 +107,14 @@ fn sandbox_keeps(settings: &Settings) -> bool {
 
 /// The flags the journal is read with. Under `--sandbox`, when an earlier render kept its
 /// sandbox's jobs in the folder, they are followed like a provider's (not submitted again),
-/// and a submit whose answer was lost is sent again (it costs $0).
+/// and a submit whose answer was lost, or a job the sandbox no longer has, is sent again (it
+/// costs $0).
 fn sandbox_flags(settings: &Settings) -> crate::decide::Flags {
     let kept = sandbox_keeps(settings) && Sandbox::kept_in(&folder::layout::sandbox(&settings.out));
     crate::decide::Flags {
         sandbox: settings.sandbox && !kept,
         retry_uncertain: settings.flags.retry_uncertain || kept,
+        resubmit_expired: settings.flags.resubmit_expired || kept,
         ..settings.flags
     }
 }

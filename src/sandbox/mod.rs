@@ -125,7 +125,8 @@ impl Sandbox {
         {
             let mut inner = sandbox.state.lock();
             keeper.restore(snapshot, &mut inner)?;
-            keeper.save(&inner, sandbox.addr.port())?;
+            // A folder that cannot take it (a full disk) only costs the next render's resume.
+            sandbox.state.keep(&mut inner);
         }
         Ok(Some(sandbox))
     }
