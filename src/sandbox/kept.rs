@@ -146,7 +146,7 @@ impl Keeper {
             uploads,
         };
         let text = serde_json::to_vec_pretty(&snapshot).map_err(std::io::Error::other)?;
-        crate::files::write_atomic(&self.state(), &text)
+        write_exact(&self.state(), &text)
     }
 
     /// Puts the kept jobs and uploads back into `inner` (a new start of the sandbox).
@@ -170,7 +170,7 @@ impl Keeper {
     }
 }
 
-/// Writes an upload's bytes exactly (synced, renamed into place: whole or absent).
+/// Writes a file exactly (synced, renamed into place: whole or absent).
 fn write_exact(path: &Utf8Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     let tmp = path.with_extension("part");
@@ -178,7 +178,10 @@ fn write_exact(path: &Utf8Path, bytes: &[u8]) -> std::io::Result<()> {
     f.write_all(bytes)?;
     f.sync_all()?;
     std::fs::rename(&tmp, path)?;
-    crate::files::sync_dir(path);
+    // The rename made durable (the sandbox imports nothing of the client side, `files` included).
+    if let Some(dir) = path.parent() {
+        std::fs::File::open(dir)?.sync_all()?;
+    }
     Ok(())
 }
 
