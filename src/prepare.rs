@@ -8,8 +8,8 @@
 mod voices;
 
 use camino::{Utf8Path, Utf8PathBuf};
-use futures::StreamExt;
 use futures::stream::LocalBoxStream;
+use futures::{FutureExt, StreamExt};
 use serde_json::json;
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
@@ -279,6 +279,18 @@ fn ready_or_failed(runner: &crate::run::Runner, task: Task, failure: Option<Stri
     None
 }
 
+/// Says, when the run stops before voice `name` is created, that the creation is kept for the
+/// next render (once per voice); no task.
+async fn told_when_stopped(runner: &crate::run::Runner, name: String, voice: voices::Voice) -> Option<Task> {
+    tokio::select! {
+        _ = voice => {}
+        _ = runner.stop().reached(1) => runner.reporter().event(&Event::Notice(format!(
+            "voice `{name}` was still being created: the next render follows that creation (kept with the storyboard's voices), never paying for it twice"
+        ))),
+    }
+    None
+}
+
 /// Waits for the voices a task needs, then puts them in; `None` when the run stops first.
 async fn when_voiced(
     runner: &crate::run::Runner,
@@ -374,10 +386,13 @@ pub(crate) async fn tasks<'a>(
     );
     let mut now = Vec::with_capacity(tasks.len());
     let later = futures::stream::FuturesUnordered::new();
+    for (name, voice) in prepared.voices.iter().filter(|(_, v)| v.peek().is_none()) {
+        later.push(told_when_stopped(runner, name.clone(), voice.clone()).boxed_local());
+    }
     for mut task in tasks.drain(..) {
         let failure = prepared.apply(plan, &mut task);
         if failure.is_none() && !prepared.awaited(plan, &task).is_empty() {
-            later.push(when_voiced(runner, plan, prepared.clone(), task));
+            later.push(when_voiced(runner, plan, prepared.clone(), task).boxed_local());
             continue;
         }
         now.extend(ready_or_failed(runner, task, failure));

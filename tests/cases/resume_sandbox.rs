@@ -295,6 +295,7 @@ fn ctrl_c_during_a_voice_creation_stops_at_once_and_the_voice_is_never_paid_twic
     let (code, err) = ended(child, dog);
     assert_eq!(code, Some(130), "{err}");
     assert!(err.contains("Ctrl-C"), "{err}");
+    assert!(err.contains("voice `mara` was still being created"), "{err}");
     let voices = voices_json(&t);
     assert!(voices["in_flight"].to_string().contains("request_id"), "{voices}");
 
