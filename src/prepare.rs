@@ -1,13 +1,18 @@
 //! Preparation before the run: the local files the shots to submit need are uploaded once each
 //! (remembered across runs by content hash), and voices given as samples are created once
-//! (remembered in `.storyboard/voices.json` beside the storyboard). Uploads take their slots
-//! from the runner's one limit. Each task's request body gets the URLs and voice ids; a task
-//! whose file or voice failed is settled as failed.
+//! (remembered in `.storyboard/voices.json` beside the storyboard: `voices`), alongside the
+//! run: shots that need no voice start at once, a shot that needs one waits for its own.
+//! Uploads take their slots from the runner's one limit. Each task's request body gets the URLs
+//! and voice ids; a task whose file or voice failed is settled as failed.
+
+mod voices;
 
 use camino::{Utf8Path, Utf8PathBuf};
-use futures::StreamExt;
-use serde_json::{Value, json};
+use futures::stream::LocalBoxStream;
+use futures::{FutureExt, StreamExt};
+use serde_json::json;
 use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
 
 use crate::decide::Resume;
 use crate::plan::Plan;
@@ -36,12 +41,16 @@ pub(crate) enum PrepareError {
     /// The voice could not be created.
     #[error(transparent)]
     Voice(#[from] VoiceError),
+    /// The voice creation ended before it was submitted (the run stopping) or abnormally.
+    #[error("voice creation ended: {0}")]
+    Ended(String),
 }
 
-/// What preparation found: by content hash the uploaded URL, by voice name the voice id.
+/// What preparation found: by content hash the uploaded URL, by voice name the voice id (known,
+/// or being created).
 pub(crate) struct Prepared {
     uploads: HashMap<String, Result<String, PrepareError>>,
-    voices: HashMap<String, Result<String, PrepareError>>,
+    voices: HashMap<String, voices::Voice>,
 }
 
 /// Everything preparation needs.
@@ -60,10 +69,12 @@ pub(crate) struct Preparation<'a> {
     pub slots: &'a Slots,
     /// Notices.
     pub reporter: &'a dyn Reporter,
+    /// The stop level (a voice creation is not submitted once the run is stopping).
+    pub stop: &'a crate::signals::Stop,
 }
 
 impl Preparation<'_> {
-    /// Uploads and voices for the tasks that will submit.
+    /// Uploads, and voices started, for the tasks that will submit.
     pub(crate) async fn run(&self, tasks: &[Task]) -> Prepared {
         let needed: Vec<usize> = tasks
             .iter()
@@ -72,7 +83,7 @@ impl Preparation<'_> {
             .collect();
         Prepared {
             uploads: self.upload_local_files(&needed).await,
-            voices: self.create_voices(&needed).await,
+            voices: self.start_voices(&needed),
         }
     }
 
@@ -104,7 +115,7 @@ impl Preparation<'_> {
         let results: Vec<(String, Result<String, PrepareError>)> = futures::stream::iter(todo)
             .map(|(sha, path)| async move {
                 let _slot = self.slots.acquire().await;
-                let result = self.upload_file(&sha, &path).await;
+                let result = upload(self.provider, &sha, &path).await;
                 (sha, result)
             })
             .buffer_unordered(usize::MAX)
@@ -152,75 +163,63 @@ impl Preparation<'_> {
             .is_some_and(|age| age + margin < self.provider.upload_lifetime())
     }
 
-    /// Uploads a local file whose content is still the `sha` planned; its URL.
-    async fn upload_file(&self, sha: &str, path: &Utf8Path) -> Result<String, PrepareError> {
-        let bytes = tokio::fs::read(path).await.map_err(|e| PrepareError::Read {
-            path: path.to_owned(),
-            reason: e.to_string(),
-        })?;
-        if crate::digest::sha256_hex(&bytes) != sha {
-            return Err(PrepareError::Changed(path.to_owned()));
-        }
-        let name = path.file_name().unwrap_or("upload.bin");
-        Ok(self.provider.upload(bytes, content_type(path), name).await?)
-    }
-
-    /// Voices given as samples: each created once (fal `create-voice`), remembered by the
-    /// sample's content hash in `.storyboard/voices.json` beside the storyboard, so later runs
-    /// and other storyboards in the same folder reuse it. By voice name: the voice id, or why not.
-    async fn create_voices(&self, needed: &[usize]) -> HashMap<String, Result<String, PrepareError>> {
-        let mut out = HashMap::new();
+    /// Voices given as samples: each created once (fal `create-voice`) in a task of its own,
+    /// remembered by the sample's content hash in `.storyboard/voices.json` beside the
+    /// storyboard, so later runs and other storyboards in the same folder reuse it. By voice
+    /// name: the voice, known or being created.
+    fn start_voices(&self, needed: &[usize]) -> HashMap<String, voices::Voice> {
         let wanted: BTreeSet<&str> = needed
             .iter()
             .flat_map(|&i| self.plan.shots[i].voice_samples.iter().map(|(_, name)| name.as_str()))
             .collect();
-        if wanted.is_empty() {
-            return out;
-        }
-        let ns = self.resume.namespace.as_str();
-        let path = crate::record::folder::layout::voices(self.dir);
-        let mut known: Value = crate::record::folder::read_state(&path)
-            .and_then(|b| serde_json::from_slice(&b).ok())
-            .unwrap_or_else(|| json!({}));
+        let book = Arc::new(voices::VoiceBook::new(self.dir, &self.resume.namespace));
+        let mut out = HashMap::new();
         for v in self
             .plan
             .voices_to_create
             .iter()
             .filter(|v| wanted.contains(v.name.as_str()))
         {
-            if let Some(id) = known[ns][&v.sha256].as_str() {
-                out.insert(v.name.clone(), Ok(id.to_owned()));
-                continue;
-            }
-            self.reporter.event(&Event::Notice(format!(
-                "creating voice `{}` from {}",
-                v.name, v.written
-            )));
-            let created = self.create_voice(&v.sha256, &v.path).await;
-            if let Ok(id) = &created {
-                if !known[ns].is_object() {
-                    known[ns] = json!({});
+            let voice = match book.known(&v.sha256) {
+                Some(id) => voices::ready(Ok(id)),
+                None => {
+                    self.reporter.event(&Event::Notice(format!(
+                        "creating voice `{}` from {} (shots without it start meanwhile)",
+                        v.name, v.written
+                    )));
+                    voices::Creation {
+                        book: book.clone(),
+                        provider: self.provider.clone(),
+                        stop: self.stop.clone(),
+                        sha: v.sha256.clone(),
+                        sample: v.path.clone(),
+                    }
+                    .spawn()
                 }
-                known[ns][&v.sha256] = json!(id);
-                let _ = std::fs::create_dir_all(crate::record::folder::layout::state(self.dir));
-                let text = serde_json::to_string_pretty(&known).unwrap_or_default();
-                let _ = crate::files::write_atomic(&path, text.as_bytes());
-            }
-            out.insert(v.name.clone(), created);
+            };
+            out.insert(v.name.clone(), voice);
         }
         out
     }
+}
 
-    /// Uploads the sample (still the content planned) and creates the voice from it.
-    async fn create_voice(&self, sha: &str, sample: &Utf8Path) -> Result<String, PrepareError> {
-        let url = self.upload_file(sha, sample).await?;
-        Ok(self.provider.create_voice(&url).await?)
+/// Uploads a local file whose content is still the `sha` planned; its URL.
+async fn upload(provider: &Provider, sha: &str, path: &Utf8Path) -> Result<String, PrepareError> {
+    let bytes = tokio::fs::read(path).await.map_err(|e| PrepareError::Read {
+        path: path.to_owned(),
+        reason: e.to_string(),
+    })?;
+    if crate::digest::sha256_hex(&bytes) != sha {
+        return Err(PrepareError::Changed(path.to_owned()));
     }
+    let name = path.file_name().unwrap_or("upload.bin");
+    Ok(provider.upload(bytes, content_type(path), name).await?)
 }
 
 impl Prepared {
-    /// Puts the URLs and voice ids into a task's request body; the first failure, if any.
-    pub(crate) fn apply(&self, plan: &Plan, task: &mut Task) -> Option<String> {
+    /// Puts the URLs and the voice ids known by now into a task's request body; the first
+    /// failure, if any.
+    fn apply(&self, plan: &Plan, task: &mut Task) -> Option<String> {
         let shot = &plan.shots[task.index];
         let mut failure = None;
         for f in &shot.local_files {
@@ -231,13 +230,85 @@ impl Prepared {
             }
         }
         for (field, name) in &shot.voice_samples {
-            match self.voices.get(name) {
+            match self.voices.get(name).and_then(|v| v.peek()) {
                 Some(Ok(id)) => crate::plan::set_field(&mut task.input, field, json!(id)),
                 Some(Err(e)) => failure = Some(format!("voice `{name}` could not be created: {e}")),
                 None => {}
             }
         }
         failure
+    }
+
+    /// The voices still being created that a task to submit waits for (none: it starts now).
+    fn awaited(&self, plan: &Plan, task: &Task) -> Vec<voices::Voice> {
+        if !task.fate.submits() {
+            return Vec::new();
+        }
+        let names = plan.shots[task.index].voice_samples.iter().map(|(_, name)| name);
+        names
+            .filter_map(|name| self.voices.get(name))
+            .filter(|v| v.peek().is_none())
+            .cloned()
+            .collect()
+    }
+}
+
+/// The tasks of the run: those that can start now, and those that start as the voices they
+/// wait for are created (a task the run stops before its voice is ready is settled as not
+/// submitted, the voice creation going on and kept for the next render).
+pub(crate) struct Ready<'a> {
+    /// Tasks that start now.
+    pub now: Vec<Task>,
+    /// Tasks whose voices are being created, as each becomes ready.
+    pub later: LocalBoxStream<'a, Task>,
+}
+
+/// A task whose inputs are in place: its body recorded in the ledger; settled as failed when
+/// `failure` says a file or voice could not be made ready, else returned to run.
+fn ready_or_failed(runner: &crate::run::Runner, task: Task, failure: Option<String>) -> Option<Task> {
+    for i in task.indices() {
+        runner.ledger().update(i, |r| r.input = task.input.clone());
+    }
+    let Some(error) = failure else { return Some(task) };
+    let failed = crate::run::Settle::Failed {
+        request_id: None,
+        attempts: 0,
+        error,
+    };
+    runner.settle(&task, failed);
+    None
+}
+
+/// Says, when the run stops before voice `name` is created, that the creation is kept for the
+/// next render (once per voice); no task.
+async fn told_when_stopped(runner: &crate::run::Runner, name: String, voice: voices::Voice) -> Option<Task> {
+    tokio::select! {
+        _ = voice => {}
+        _ = runner.stop().reached(1) => runner.reporter().event(&Event::Notice(format!(
+            "voice `{name}` was still being created: the next render follows that creation (kept with the storyboard's voices), never paying for it twice"
+        ))),
+    }
+    None
+}
+
+/// Waits for the voices a task needs, then puts them in; `None` when the run stops first.
+async fn when_voiced(
+    runner: &crate::run::Runner,
+    plan: &Plan,
+    prepared: std::rc::Rc<Prepared>,
+    mut task: Task,
+) -> Option<Task> {
+    let awaited = prepared.awaited(plan, &task);
+    let stop = runner.stop();
+    tokio::select! {
+        _ = futures::future::join_all(awaited) => {
+            let failure = prepared.apply(plan, &mut task);
+            ready_or_failed(runner, task, failure)
+        }
+        _ = stop.reached(1) => {
+            runner.settle(&task, crate::run::Settle::Pending(stop.reason()));
+            None
+        }
     }
 }
 
@@ -282,15 +353,15 @@ pub(crate) fn keep_frontals(plan: &Plan, out: &camino::Utf8Path) {
     }
 }
 
-/// The tasks of the run, with their local files uploaded and voices created; tasks whose
-/// preparation failed are settled as failed and left out. `dir` is the storyboard's folder.
-pub(crate) async fn tasks(
-    runner: &crate::run::Runner,
-    plan: &Plan,
+/// The tasks of the run, with their local files uploaded and their voices started; tasks
+/// whose preparation failed are settled as failed and left out. `dir` is the storyboard's folder.
+pub(crate) async fn tasks<'a>(
+    runner: &'a crate::run::Runner,
+    plan: &'a Plan,
     dir: &Utf8Path,
     decided: Vec<crate::decide::Decided>,
     selected: &[usize],
-) -> Vec<Task> {
+) -> Ready<'a> {
     let mut is_selected = vec![false; plan.shots.len()];
     for &i in selected {
         is_selected[i] = true;
@@ -299,37 +370,37 @@ pub(crate) async fn tasks(
     runner.spread(&mut tasks);
     runner.publish_unselected(&is_selected);
     keep_frontals(plan, runner.out());
-    let prepared = Preparation {
-        plan,
-        provider: runner.provider(),
-        resume: runner.resume(),
-        journal: runner.journal(),
-        dir,
-        slots: runner.slots(),
-        reporter: runner.reporter().as_ref(),
+    let prepared = std::rc::Rc::new(
+        Preparation {
+            plan,
+            provider: runner.provider(),
+            resume: runner.resume(),
+            journal: runner.journal(),
+            dir,
+            slots: runner.slots(),
+            reporter: runner.reporter().as_ref(),
+            stop: runner.stop(),
+        }
+        .run(&tasks)
+        .await,
+    );
+    let mut now = Vec::with_capacity(tasks.len());
+    let later = futures::stream::FuturesUnordered::new();
+    for (name, voice) in prepared.voices.iter().filter(|(_, v)| v.peek().is_none()) {
+        later.push(told_when_stopped(runner, name.clone(), voice.clone()).boxed_local());
     }
-    .run(&tasks)
-    .await;
-    let mut ready = Vec::with_capacity(tasks.len());
     for mut task in tasks.drain(..) {
         let failure = prepared.apply(plan, &mut task);
-        let input = task.input.clone();
-        for i in task.indices() {
-            runner.ledger().update(i, |r| r.input = input.clone());
+        if failure.is_none() && !prepared.awaited(plan, &task).is_empty() {
+            later.push(when_voiced(runner, plan, prepared.clone(), task).boxed_local());
+            continue;
         }
-        match failure {
-            Some(error) => runner.settle(
-                &task,
-                crate::run::Settle::Failed {
-                    request_id: None,
-                    attempts: 0,
-                    error,
-                },
-            ),
-            None => ready.push(task),
-        }
+        now.extend(ready_or_failed(runner, task, failure));
     }
-    ready
+    Ready {
+        now,
+        later: later.filter_map(futures::future::ready).boxed_local(),
+    }
 }
 
 #[cfg(test)]

@@ -42,7 +42,7 @@ pub(crate) async fn render(args: RenderArgs) -> Result<i32, Error> {
         out: settings.out.clone(),
         namespace: settings.access.namespace.clone(),
         history: folder::readable(state.take_history())?,
-        flags: settings.flags,
+        flags: sandbox_flags(&settings),
     };
     let decided = resume.decide_all(&plan, &selected);
     report::cancelled_note(resume.cancelled(&decided));
@@ -62,7 +62,8 @@ pub(crate) async fn render(args: RenderArgs) -> Result<i32, Error> {
     let ids = plan.shots.iter().map(|s| s.shot.as_str());
     folder::check_foreign(&settings.out, &resume.history, folder::clip_names(ids))?;
     report::journal_note(&resume.history);
-    let sandbox = Sandbox::rehearsal(settings.sandbox).await.map_err(Error::Sandbox)?;
+    let kept_in = settings.sandbox.then(|| folder::layout::sandbox(&settings.out));
+    let sandbox = Sandbox::rehearsal(kept_in.as_deref()).await.map_err(Error::Sandbox)?;
     let signals = Signals::install();
     let runner = Launch {
         provider: settings.provider_client(sandbox.as_ref().map(Sandbox::base_url)),
@@ -73,11 +74,14 @@ pub(crate) async fn render(args: RenderArgs) -> Result<i32, Error> {
     }
     .runner(resume, &plan, &selected)?;
     let tasks = crate::prepare::tasks(&runner, &plan, &src.dir, decided, &selected).await;
-    let manifest = launch::drive(&runner, tasks, signals, args.cancel_command()).await?;
+    let manifest = launch::drive(&runner, (tasks.now, tasks.later), signals, args.cancel_command()).await?;
     drop(sandbox);
     let failed = summary(&settings, &plan, &selected, &manifest, runner.stop().level() >= 1);
     if runner.stop().signalled() {
-        return Err(Error::interrupted(args.resume_command(), settings.sandbox));
+        return Err(Error::interrupted(
+            args.resume_command(),
+            settings.sandbox && !sandbox_keeps(&settings),
+        ));
     }
     if let Some(refusal) = runner.refusal() {
         return Err(Error::Account(refusal));
@@ -93,6 +97,26 @@ pub(crate) async fn render(args: RenderArgs) -> Result<i32, Error> {
     } else {
         exit::OK
     })
+}
+
+/// Whether the built-in sandbox keeps its jobs in the folder for the next render: its fal
+/// jobs (Eachlabs predictions, which it files by API key, are not kept).
+fn sandbox_keeps(settings: &Settings) -> bool {
+    settings.sandbox && settings.access.provider == ProviderKind::Fal
+}
+
+/// The flags the journal is read with. Under `--sandbox`, when an earlier render kept its
+/// sandbox's jobs in the folder, they are followed like a provider's (not submitted again),
+/// and a submit whose answer was lost, or a job the sandbox no longer has, is sent again (it
+/// costs $0).
+fn sandbox_flags(settings: &Settings) -> crate::decide::Flags {
+    let kept = sandbox_keeps(settings) && Sandbox::kept_in(&folder::layout::sandbox(&settings.out));
+    crate::decide::Flags {
+        sandbox: settings.sandbox && !kept,
+        retry_uncertain: settings.flags.retry_uncertain || kept,
+        resubmit_expired: settings.flags.resubmit_expired || kept,
+        ..settings.flags
+    }
 }
 
 /// Before a paid fal render, fal's live prices when the cached ones are not fresh.

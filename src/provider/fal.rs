@@ -316,15 +316,19 @@ impl Fal {
         output.map_err(|why| JobError::Gone(format!("{gone}; fal's request history ({}): {why}", self.api)))
     }
 
-    /// Creates a Kling voice from an uploaded sample (`fal-ai/kling-video/create-voice`).
-    pub(crate) async fn create_voice(&self, voice_url: &str) -> Result<String, VoiceError> {
+    /// Submits the creation of a Kling voice from an uploaded sample
+    /// (`fal-ai/kling-video/create-voice`); follow it with [`Fal::voice_id`].
+    pub(crate) async fn submit_voice(&self, voice_url: &str) -> Result<Accepted, VoiceError> {
         let mut input = Map::new();
         input.insert("voice_url".into(), json!(voice_url));
-        let job = self
-            .submit("fal-ai/kling-video/create-voice", &input)
+        self.submit("fal-ai/kling-video/create-voice", &input)
             .await
-            .map_err(VoiceError::Submit)?;
-        let v = self.follow_json(&job, &|_| {}).await.map_err(VoiceError::Job)?;
+            .map_err(VoiceError::Submit)
+    }
+
+    /// Follows a voice creation to its voice id.
+    pub(crate) async fn voice_id(&self, job: &Accepted) -> Result<String, VoiceError> {
+        let v = self.follow_json(job, &|_| {}).await.map_err(VoiceError::Job)?;
         v["voice_id"].as_str().map(str::to_owned).ok_or(VoiceError::NoVoiceId)
     }
 

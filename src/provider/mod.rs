@@ -305,10 +305,21 @@ impl Provider {
         }
     }
 
-    /// Creates a voice from an uploaded sample (fal only); returns its voice id.
-    pub(crate) async fn create_voice(&self, voice_url: &str) -> Result<String, VoiceError> {
+    /// Submits the creation of a voice from an uploaded sample (fal only): the job to follow
+    /// with [`Provider::voice_id`] (kept meanwhile, so it is never paid twice).
+    pub(crate) async fn submit_voice(&self, voice_url: &str) -> Result<Accepted, VoiceError> {
         match self {
-            Provider::Fal(p) => p.create_voice(voice_url).await,
+            Provider::Fal(p) => p.submit_voice(voice_url).await,
+            Provider::Eachlabs(_) => Err(VoiceError::Unsupported),
+        }
+    }
+
+    /// Follows a voice creation to its voice id.
+    pub(crate) async fn voice_id(&self, job: &Accepted) -> Result<String, VoiceError> {
+        self.check_id(&job.request_id)
+            .map_err(|e| VoiceError::Job(JobError::Failed(e.to_string())))?;
+        match self {
+            Provider::Fal(p) => p.voice_id(job).await,
             Provider::Eachlabs(_) => Err(VoiceError::Unsupported),
         }
     }

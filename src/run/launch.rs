@@ -4,6 +4,8 @@
 //! take put in place and the final manifest written.
 
 use camino::Utf8PathBuf;
+use futures::StreamExt;
+use futures::stream::LocalBoxStream;
 use std::sync::Arc;
 
 use super::{Event, Parts, Reporter, Runner, Storage, Task};
@@ -74,11 +76,12 @@ impl Launch<'_> {
 }
 
 /// Runs the tasks with the signal handler and the manifest flusher beside them, puts every
-/// shot's selected take in place; the final manifest, written. `cancel` is the command the
+/// shot's selected take in place; the final manifest, written. `tasks` start now, `later` as
+/// they become ready (shots waiting for their voices), alongside. `cancel` is the command the
 /// second Ctrl-C names.
 pub(crate) async fn drive(
     runner: &Arc<Runner>,
-    tasks: Vec<Task>,
+    (tasks, later): (Vec<Task>, LocalBoxStream<'_, Task>),
     signals: Signals,
     cancel: String,
 ) -> Result<Manifest, WriteError> {
@@ -89,7 +92,8 @@ pub(crate) async fn drive(
         let ledger = runner.ledger().clone();
         async move { ledger.flush_periodically().await }
     });
-    runner.clone().run(tasks).await;
+    let later = later.for_each_concurrent(None, |task| runner.clone().run(vec![task]));
+    futures::join!(runner.clone().run(tasks), later);
     signals.abort();
     flusher.abort();
     select_takes(runner);

@@ -24,7 +24,8 @@ pub(super) enum Phase {
 pub(super) fn phase(state: &Shared, job: &Job, now: Instant) -> Phase {
     let el = now.saturating_duration_since(job.created);
     let cfg = &state.config;
-    if job.cancelled || el >= job.starts + cfg.job_time {
+    let held = matches!(job.outcome, Outcome::Voice(_)) && state.voices_held.load(std::sync::atomic::Ordering::SeqCst);
+    if job.cancelled || (el >= job.starts + cfg.job_time && !held) {
         Phase::Completed
     } else if el >= job.starts {
         Phase::InProgress
@@ -199,6 +200,8 @@ fn submit(
             received,
         },
     );
+    super::kept::taken(&mut inner, &id);
+    state.keep(&mut inner);
     if inner.fault(&cfg.faults, Fault::SubmitDrop) {
         // The job exists (and would be billed); the answer never arrives.
         return dropped_connection();
@@ -441,6 +444,7 @@ fn result(state: &Shared, app: &str, id: &str) -> Response<Body> {
     {
         job.finished = true;
         inner.job_finished();
+        state.keep(&mut inner);
         if !cancelled {
             inner
                 .result_latency_ms
@@ -492,6 +496,7 @@ fn cancel(state: &Shared, app: &str, id: &str) -> Response<Body> {
     if let Some(job) = inner.jobs.get_mut(id) {
         job.cancelled = true;
     }
+    state.keep(&mut inner);
     json_response(StatusCode::ACCEPTED, json!({"status": "CANCELLATION_REQUESTED"}))
 }
 

@@ -321,6 +321,7 @@ pub(super) fn receive_upload(state: &Shared, token: Option<&str>, headers: &Head
         );
     }
     upload.bytes = Some(body);
+    state.keep(&mut inner);
     json_response(StatusCode::OK, json!({}))
 }
 
@@ -424,6 +425,7 @@ pub(super) fn complete(state: &Shared, token: &str, body: &[u8]) -> Response<Bod
     }
     upload.bytes = Some(Bytes::from(whole));
     upload.parts = None;
+    state.keep(&mut inner);
     json_response(StatusCode::OK, json!({}))
 }
 

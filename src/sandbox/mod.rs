@@ -11,6 +11,7 @@ mod fal;
 pub mod faults;
 mod files;
 mod images;
+mod kept;
 mod platform;
 pub mod schemas;
 
@@ -18,6 +19,7 @@ use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, Method, Response, StatusCode, Uri};
+use camino::Utf8Path;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
@@ -104,20 +106,47 @@ pub struct Sandbox {
 }
 
 impl Sandbox {
-    /// Starts the sandbox on `addr` (use port 0 for any free port).
-    /// The in-process sandbox of `render --sandbox` on a free loopback port (none when `wanted`
-    /// is false).
-    pub async fn rehearsal(wanted: bool) -> std::io::Result<Option<Sandbox>> {
-        match wanted {
-            true => Sandbox::start(([127, 0, 0, 1], 0).into(), SandboxConfig::rehearsal())
-                .await
-                .map(Some),
-            false => Ok(None),
+    /// The in-process sandbox of `render --sandbox` (none when `kept_in` is `None`), keeping
+    /// its jobs and uploads in the folder `kept_in`: an earlier render's jobs there are taken
+    /// back (still running in sandbox time) on the loopback port they were served from, else
+    /// on a free port.
+    pub async fn rehearsal(kept_in: Option<&Utf8Path>) -> std::io::Result<Option<Sandbox>> {
+        let Some(dir) = kept_in else { return Ok(None) };
+        let keeper = kept::Keeper::new(dir);
+        let snapshot = keeper.load()?;
+        let listener = match tokio::net::TcpListener::bind(("127.0.0.1", snapshot.port)).await {
+            Ok(l) => l,
+            Err(e) if snapshot.jobs.is_empty() && snapshot.uploads.is_empty() => {
+                tokio::net::TcpListener::bind(("127.0.0.1", 0)).await.map_err(|_| e)?
+            }
+            Err(e) => return Err(std::io::Error::new(e.kind(), port_taken(dir, snapshot.port, &e))),
+        };
+        let sandbox = Sandbox::serve(listener, SandboxConfig::rehearsal(), Some(keeper.clone()))?;
+        {
+            let mut inner = sandbox.state.lock();
+            keeper.restore(snapshot, &mut inner)?;
+            // A folder that cannot take it (a full disk) only costs the next render's resume.
+            sandbox.state.keep(&mut inner);
         }
+        Ok(Some(sandbox))
     }
 
+    /// Whether an earlier `render --sandbox` kept its sandbox's jobs in the folder `dir`.
+    pub fn kept_in(dir: &Utf8Path) -> bool {
+        kept::Keeper::exists(dir)
+    }
+
+    /// Starts the sandbox on `addr` (use port 0 for any free port); it keeps nothing.
     pub async fn start(addr: SocketAddr, config: SandboxConfig) -> std::io::Result<Sandbox> {
         let listener = tokio::net::TcpListener::bind(addr).await?;
+        Sandbox::serve(listener, config, None)
+    }
+
+    fn serve(
+        listener: tokio::net::TcpListener,
+        config: SandboxConfig,
+        keeper: Option<kept::Keeper>,
+    ) -> std::io::Result<Sandbox> {
         let addr = listener.local_addr()?;
         let seed = config.faults.seed;
         let state = Arc::new(Shared {
@@ -126,9 +155,13 @@ impl Sandbox {
             inner: Mutex::new(Inner {
                 rng: fastrand::Rng::with_seed(seed),
                 billing_scope: true,
+                start: 1,
                 ..Inner::default()
             }),
             clips: files::ClipCache::default(),
+            keeper,
+            voices_held: std::sync::atomic::AtomicBool::new(false),
+            port: addr.port(),
         });
         let app = Router::new()
             .fallback(dispatch)
@@ -170,6 +203,12 @@ impl Sandbox {
             .lock()
             .prices
             .insert(endpoint.to_owned(), (usd, unit.to_owned()));
+    }
+
+    /// Holds every voice creation (`create-voice`) in progress until released: a slow voice,
+    /// for tests of what runs meanwhile.
+    pub fn hold_voices(&self, held: bool) {
+        self.state.voices_held.store(held, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// Whether keys have billing scope: without it, `GET /v1/models/billing-events` answers 403
@@ -216,6 +255,15 @@ impl Drop for Sandbox {
     }
 }
 
+/// Why the port an earlier render's sandbox served from cannot be reused.
+fn port_taken(dir: &Utf8Path, port: u16, e: &std::io::Error) -> String {
+    format!(
+        "the sandbox of the interrupted render served its jobs on 127.0.0.1:{port}, which is taken now ({e}): \
+         free that port and run the same command again to follow them, or delete {dir} to start the sandbox afresh \
+         (its jobs are then submitted again, for $0)"
+    )
+}
+
 /// State shared by the handlers.
 struct Shared {
     base: String,
@@ -223,11 +271,27 @@ struct Shared {
     inner: Mutex<Inner>,
     /// The clips made most recently, by job id (a clip is made once, not on every request).
     clips: files::ClipCache,
+    /// Where `render --sandbox` keeps the jobs and uploads (`None`: in memory only).
+    keeper: Option<kept::Keeper>,
+    /// Voice creations stay in progress while set (`Sandbox::hold_voices`).
+    voices_held: std::sync::atomic::AtomicBool,
+    /// The port it listens on.
+    port: u16,
 }
 
 impl Shared {
     fn lock(&self) -> MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Writes the jobs and uploads down when they are kept (called, lock held, after each
+    /// change); a failure to write is counted in the stats (`keep_failures`).
+    fn keep(&self, inner: &mut Inner) {
+        if let Some(keeper) = &self.keeper
+            && keeper.save(inner, self.port).is_err()
+        {
+            inner.count("keep_failures");
+        }
     }
 }
 
@@ -320,6 +384,10 @@ struct Inner {
     /// Whether keys may read billing events (`Sandbox::billing_scope`; a key without the scope
     /// gets 403 there).
     billing_scope: bool,
+    /// Which start of a kept sandbox this is (1 for the first; see `kept`).
+    start: u32,
+    /// Jobs this sandbox took (and keeps): submit time (ms since the epoch) and start.
+    kept: HashMap<String, (u64, u32)>,
 }
 
 impl Inner {

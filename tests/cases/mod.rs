@@ -18,6 +18,7 @@ mod plan_errors;
 mod providers;
 mod render;
 mod resume_hints;
+mod resume_sandbox;
 mod sandbox;
 mod sandbox_clips;
 mod schemas;

@@ -9,13 +9,13 @@ use crate::common::{Test, timed};
 use serde_json::Value;
 
 /// Environment that points every base URL at the sandbox at `url`.
-fn at_sandbox(cmd: &mut Command, url: &str) {
+pub(super) fn at_sandbox(cmd: &mut Command, url: &str) {
     cmd.env("FAL_KEY", "k").env("STORYBOARD_FAST_POLL", "1");
     cmd.envs(crate::common::sandbox_urls(url));
 }
 
 /// The backticked command in `text` that starts with `start`.
-fn quoted<'a>(text: &'a str, start: &str) -> &'a str {
+pub(super) fn quoted<'a>(text: &'a str, start: &str) -> &'a str {
     let from = text
         .find(&format!("`{start}"))
         .unwrap_or_else(|| panic!("no `{start} in {text}"))

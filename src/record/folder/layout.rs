@@ -61,6 +61,12 @@ pub(crate) fn voices(out: &Utf8Path) -> Utf8PathBuf {
     state(out).join("voices.json")
 }
 
+/// Where the built-in sandbox of `render --sandbox` keeps its jobs and uploads between
+/// renders of the folder (so a re-run after Ctrl-C follows them).
+pub(crate) fn sandbox(out: &Utf8Path) -> Utf8PathBuf {
+    state(out).join("sandbox")
+}
+
 /// ffmpeg's concat list for the cut.
 pub(crate) fn concat_list(out: &Utf8Path) -> Utf8PathBuf {
     state(out).join("concat.txt")
