@@ -350,7 +350,7 @@ const MODEL_COLUMNS: [Col; 8] = [
 
 /// One endpoint's row of the models table, and its price's dispute.
 fn model_row(e: &Endpoint, live: &crate::facts::prices::Prices) -> (Vec<String>, Option<&'static str>) {
-    let (pricing, from) = live.for_endpoint(e);
+    let (pricing, from) = live.usable(e);
     let (from, dispute) = undisputed(&from.to_string(), e.id);
     let assumed = if e.price_assumed { " (assumed from fal)" } else { "" };
     let row = vec![
@@ -439,7 +439,7 @@ pub(crate) fn models_json(live: &crate::facts::prices::Prices) -> Value {
         CATALOG
             .iter()
             .map(|e| {
-                let (p, from) = live.for_endpoint(e);
+                let (p, from) = live.usable(e);
                 let pricing = match p {
                     Pricing::PerSecond { silent, audio, voices } => json!({
                         "per_second_usd": { "audio_off": Micros(silent), "audio_on": audio.map(Micros), "audio_with_voices": voices.map(Micros) }

@@ -3,6 +3,7 @@ mod cast;
 mod continuity;
 mod crash;
 mod doctor;
+mod facts_live;
 mod families;
 mod first_hour;
 mod frames;
