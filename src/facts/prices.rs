@@ -263,8 +263,10 @@ fn now_unix() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
-/// Fresh cached prices for this platform, or the table and why.
+/// Fresh cached prices for this platform, or the table and why. (The live schemas cached for
+/// it are loaded too: `facts::schemas`.)
 pub(crate) fn cached(api: &str) -> Prices {
+    crate::facts::schemas::load(api);
     let cache = cache_path()
         .and_then(|p| std::fs::read(p).ok())
         .and_then(|b| serde_json::from_slice::<Cache>(&b).ok())

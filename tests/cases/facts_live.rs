@@ -78,3 +78,79 @@ async fn an_estimate_too_large_to_sum_is_an_error_naming_the_shots() {
     assert_eq!(t.sb().stats()["jobs_created_total"], 0, "nothing sent");
     assert!(!t.out().exists(), "nothing written");
 }
+
+const O3_R2V: &str = "fal-ai/kling-video/o3/pro/reference-to-video";
+
+/// `models --refresh` fetches every fal endpoint's input schema from fal's model API over HTTP
+/// (`expand=openapi-3.0`, ≤ 50 ids a request, following `next_cursor` across the sandbox's
+/// pages of 10), caches them beside the prices with the date, and the planner checks bodies
+/// against them: fal narrowing v3 pro's durations to 5 and 10 refuses a 15 s shot that the
+/// committed snapshot allows. A document without its input is refused once, keeping the
+/// snapshot.
+#[tokio::test(flavor = "multi_thread")]
+async fn models_refresh_fetches_schemas_live_and_the_planner_checks_against_them() {
+    let t = Test::with(fast()).await;
+    let url = format!("{}/v1/models?endpoint_id={V3_PRO}&expand=openapi-3.0", t.url());
+    let mut doc = crate::common::get_json(&url, "").await["models"][0]["openapi"].clone();
+    let input =
+        doc["paths"][format!("/{V3_PRO}")]["post"]["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+            .as_str()
+            .unwrap()
+            .trim_start_matches("#/components/schemas/")
+            .to_owned();
+    doc["components"]["schemas"][&input]["properties"]["duration"]["enum"] = serde_json::json!(["5", "10"]);
+    t.sb().set_model_document(V3_PRO, doc);
+    t.sb()
+        .set_model_document(O3_R2V, serde_json::json!({"openapi": "3.0.4", "paths": {}}));
+    let file = t.storyboard(
+        "version: 1\nmodel: kling-v3-pro\noutput: out\nshots:\n  - id: a\n    prompt: x\n    duration: 15\n",
+    );
+    let file = file.to_str().unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let o = priced(&t.url(), cache.path(), &["plan", file, "--json"]).await;
+    assert_eq!(o.status.code(), Some(0), "the snapshot allows 15 s: {}", stderr(&o));
+
+    let o = priced(&t.url(), cache.path(), &["models", "--refresh"]).await;
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    let refused = format!("fal's live schema for {O3_R2V} is refused");
+    assert_eq!(out.matches(&refused).count(), 1, "said once: {out}");
+    assert!(out.contains("endpoints checked against fal's live schemas"), "{out}");
+    let pages = t.sb().stats()["requests"]["models"].as_u64().unwrap();
+    assert!(pages >= 5, "{pages} pages: the answer's pages were followed");
+    let cached: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(cache.path().join("storyboard/schemas.json")).unwrap()).unwrap();
+    assert_eq!(cached["api"], serde_json::json!(t.url()));
+    assert!(
+        cached["fetched_at"].as_str().unwrap().starts_with("20"),
+        "{}",
+        cached["fetched_at"]
+    );
+    assert!(cached["schemas"].get(V3_PRO).is_some() && cached["schemas"].get(O3_R2V).is_none());
+
+    let o = priced(&t.url(), cache.path(), &["models", "--json"]).await;
+    let models: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let source = |id: &str| {
+        let m = models.as_array().unwrap().iter().find(|m| m["endpoint"] == id).unwrap();
+        m["schema"]["source"].as_str().unwrap().to_owned()
+    };
+    assert!(
+        source(V3_PRO).starts_with("fal model API, fetched 20"),
+        "{}",
+        source(V3_PRO)
+    );
+    assert!(
+        source(O3_R2V).starts_with("fal-js "),
+        "the snapshot kept: {}",
+        source(O3_R2V)
+    );
+
+    let o = priced(&t.url(), cache.path(), &["plan", file]).await;
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("duration") && err.contains("fal model API, fetched"),
+        "{err}"
+    );
+    assert_eq!(t.sb().stats()["jobs_created_total"], 0);
+}
