@@ -154,3 +154,48 @@ async fn models_refresh_fetches_schemas_live_and_the_planner_checks_against_them
     );
     assert_eq!(t.sb().stats()["jobs_created_total"], 0);
 }
+
+/// `models` at 80 columns: one block per family (its name and provider, then its price and
+/// schema, then each endpoint with what it takes), every line within 80 columns, every catalog
+/// endpoint's whole id first on its line, and under half the 356 lines the table took.
+#[test]
+fn models_at_80_columns_is_one_short_block_per_family() {
+    let o = crate::common::storyboard()
+        .arg("models")
+        .env("COLUMNS", "80")
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(out.lines().count() < 178, "{} lines:\n{out}", out.lines().count());
+    for line in out.lines() {
+        assert!(console::measure_text_width(line) <= 80, "{line:?}");
+    }
+    let json = crate::common::storyboard().args(["models", "--json"]).output().unwrap();
+    let models: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    for m in models.as_array().unwrap() {
+        let id = m["endpoint"].as_str().unwrap();
+        let short = id.strip_prefix("fal-ai/kling-video/").unwrap_or(id);
+        let heading = format!("{} · {}", m["model"].as_str().unwrap(), m["provider"].as_str().unwrap());
+        let lines: Vec<&str> = out.lines().collect();
+        let block = lines
+            .iter()
+            .position(|l| *l == heading)
+            .unwrap_or_else(|| panic!("{heading}:\n{out}"));
+        let row = lines[block..]
+            .iter()
+            .position(|l| l.split_whitespace().next() == Some(short));
+        let row = row.unwrap_or_else(|| panic!("{id} in its family's block:\n{out}")) + block;
+        assert!(
+            lines[row..=row + 1].concat().contains("inputs:"),
+            "{id}: {}",
+            lines[row]
+        );
+    }
+    let v3 = out.lines().skip_while(|l| *l != "kling-v3-pro · fal").nth(1).unwrap();
+    assert!(
+        v3.starts_with("  price $0.224/s audio off") && v3.contains("table"),
+        "{v3}"
+    );
+    assert!(out.contains("  schema snapshot 2026-11-30 (fal-js @381105e)"), "{out}");
+}

@@ -171,7 +171,13 @@ async fn live_prices_in_another_unit_are_ignored_with_one_message() {
         let message = format!("fal's live price for {V3_PRO} is ignored");
         assert_eq!(out.matches(&message).count(), 1, "{out}");
         assert!(out.contains(why), "{out}");
-        let row = out.lines().find(|l| l.contains(" v3/pro/text-to-video ")).unwrap();
+        // The endpoint's own price line, under it (v3 pro's image-to-video is priced live).
+        let lines: Vec<&str> = out.lines().collect();
+        let at = lines
+            .iter()
+            .position(|l| l.starts_with("  v3/pro/text-to-video "))
+            .unwrap();
+        let row = lines[at + 1];
         assert!(
             row.contains("$0.224/s audio off") && row.contains("table"),
             "the table's price: {row}"
