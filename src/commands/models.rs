@@ -1,36 +1,69 @@
-//! `storyboard models`: the catalog and its prices.
+//! `storyboard models`: the catalog, its prices and the schemas its bodies are checked against.
 
 use camino::Utf8Path;
 
 use crate::cli;
 use crate::error::{Error, exit};
+use crate::facts::{prices, schemas};
 use crate::report;
 
-/// `storyboard models`: the catalog, priced from fresh live prices when there are some
-/// (`--refresh` fetches them now).
+/// `storyboard models`: the catalog, priced from fresh live prices when there are some and
+/// checked against fal's live schemas when they are cached (`--refresh` fetches both now).
 pub(crate) async fn models(args: cli::ModelsArgs) -> Result<i32, Error> {
-    let prices = match args.refresh {
-        true => {
-            // The key goes to the configured platform URL only: a bad one is an error, not a
-            // silent fallback.
-            let api = crate::settings::endpoints_from_env()?.fal_api;
-            let key = super::keys(&args.keys).resolve(Utf8Path::new("-")).fal;
-            if let Some(k) = &key {
-                crate::secrets::register(k);
-            }
-            let http = crate::provider::http::client();
-            let ids = crate::facts::prices::catalog_ids();
-            crate::facts::prices::refresh(&http, &api, key.as_deref(), &ids)
-                .await
-                .unwrap_or_else(|e| crate::facts::prices::Prices::table(format!("{e}; the table is used")))
-        }
-        false => crate::facts::prices::cached(&crate::settings::platform_url()),
+    let (prices, schema_note) = match args.refresh {
+        true => refresh(&args).await?,
+        false => (prices::cached(&crate::settings::platform_url()), None),
     };
     if args.json {
         let json = serde_json::to_string_pretty(&report::summary::models_json(&prices)).unwrap_or_default();
         report::stdout(&(json + "\n"));
     } else {
-        report::stdout(&report::summary::models(&prices, report::table::stdout_width()));
+        let width = report::table::stdout_width();
+        let mut out = report::summary::models(&prices, width);
+        out.push_str(&report::table::wrap(&schema_line(schema_note), width, 2));
+        report::stdout(&out);
     }
     Ok(exit::OK)
+}
+
+/// Fetches fal's live prices and input schemas of the catalog's fal endpoints and caches them;
+/// the prices, and what the schema fetch says (each refused schema once).
+async fn refresh(args: &cli::ModelsArgs) -> Result<(prices::Prices, Option<String>), Error> {
+    // The key goes to the configured platform URL only: a bad one is an error, not a
+    // silent fallback.
+    let api = crate::settings::endpoints_from_env()?.fal_api;
+    let key = super::keys(&args.keys).resolve(Utf8Path::new("-")).fal;
+    if let Some(k) = &key {
+        crate::secrets::register(k);
+    }
+    let http = crate::provider::http::client();
+    let ids = prices::catalog_ids();
+    let live = prices::refresh(&http, &api, key.as_deref(), &ids)
+        .await
+        .unwrap_or_else(|e| prices::Prices::table(format!("{e}; the table is used")));
+    let note = match schemas::refresh(&http, &api, key.as_deref(), &ids).await {
+        Ok(f) => f.refused.join("\n"),
+        Err(e) => format!("{e}; the committed snapshots are used"),
+    };
+    schemas::load(&api);
+    Ok((live, Some(note).filter(|n| !n.is_empty())))
+}
+
+/// How many endpoints are checked against a live schema, and what a refresh said about them.
+fn schema_line(note: Option<String>) -> String {
+    let live: Vec<&str> = crate::facts::catalog::CATALOG
+        .iter()
+        .filter(|e| crate::plan::wire::snapshot(e.provider, e.id).is_some_and(|s| s.live))
+        .map(|e| e.id)
+        .collect();
+    let mut line = match live.len() {
+        0 => "schemas: the committed snapshots (`storyboard models --refresh` fetches fal's live ones)".to_owned(),
+        n => format!(
+            "schemas: {n} endpoints checked against fal's live schemas, the rest against the committed snapshots"
+        ),
+    };
+    if let Some(n) = note {
+        line = format!("{n}\n{line}");
+    }
+    line + "\n"
 }

@@ -19,9 +19,16 @@ impl Micros {
     }
 
     /// The sum, or `None` when it would not fit (never a wrap).
-    #[cfg(test)]
     pub(crate) fn checked_add(self, rhs: Micros) -> Option<Micros> {
         self.0.checked_add(rhs.0).map(Micros)
+    }
+
+    /// The sum of `amounts`, or `None` when it would not fit in [`MAX_TOTAL`].
+    pub(crate) fn checked_sum(amounts: impl IntoIterator<Item = Micros>) -> Option<Micros> {
+        amounts
+            .into_iter()
+            .try_fold(Micros(0), Micros::checked_add)
+            .filter(|t| *t <= MAX_TOTAL)
     }
 
     /// As a JSON number of dollars (for the plan and manifest documents).
@@ -32,8 +39,9 @@ impl Micros {
 
 impl Add for Micros {
     type Output = Micros;
-    /// Saturating: a sum too large for 64 bits is the largest amount (which no budget covers),
-    /// never a wrap to a small one.
+    /// Saturating, as a last guard only: every amount a plan sums was checked when it was
+    /// planned (each price by [`Pricing::price`], the plan's total within [`MAX_TOTAL`], which
+    /// leaves room for every redo and sub-total), so no sum of a plan reaches the limit.
     fn add(self, rhs: Micros) -> Micros {
         Micros(self.0.saturating_add(rhs.0))
     }
@@ -43,6 +51,16 @@ impl Add for Micros {
 /// it (the dearest tier in the catalog is Kling 3.0 pro with voices, $0.392/s); a live price
 /// above it is a broken answer, ignored with a message, never used.
 pub(crate) const MAX_PER_SECOND: Micros = Micros(100_000_000);
+
+/// The largest total a plan may estimate: a quarter of what 64-bit micro-dollars hold
+/// (about $4.6 trillion), so a plan's sums (with every shot redone, and its frames) never
+/// reach the limit. A plan over it is an error naming its dearest shots, never a wrap.
+pub(crate) const MAX_TOTAL: Micros = Micros(u64::MAX / 4);
+
+/// A price too large to compute in 64-bit micro-dollars.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the price overflows 64-bit micro-dollars")]
+pub(crate) struct Overflow;
 
 impl Sum for Micros {
     fn sum<I: Iterator<Item = Micros>>(iter: I) -> Micros {
@@ -271,40 +289,47 @@ pub(crate) const NO_LIST_PRICE: Price = Price {
 };
 
 impl Pricing {
-    /// The price of one clip of `seconds` (whole seconds), or `None` when unpriced.
-    pub(crate) fn price(self, seconds: u64, audio: bool, voices: bool) -> Option<Micros> {
-        match self {
+    /// The price of one clip of `seconds` (whole seconds), `None` when unpriced; checked: a
+    /// product or sum that does not fit is [`Overflow`], never a wrap or a saturated amount.
+    pub(crate) fn price(self, seconds: u64, audio: bool, voices: bool) -> Result<Option<Micros>, Overflow> {
+        let amount = match self {
             Pricing::PerSecond {
                 silent,
                 audio: with_audio,
                 voices: with_voices,
             } => {
                 let rate = match (audio, voices) {
-                    (true, true) => with_voices?,
-                    (true, false) => with_audio?,
-                    (false, _) => silent,
+                    (true, true) => with_voices,
+                    (true, false) => with_audio,
+                    (false, _) => Some(silent),
                 };
-                Some(Micros(rate.saturating_mul(seconds)))
+                let Some(rate) = rate else { return Ok(None) };
+                rate.checked_mul(seconds)
             }
             Pricing::BasePlusExtra {
                 base_seconds,
                 base,
                 per_extra_second,
-            } => Some(Micros(base.saturating_add(
-                per_extra_second.saturating_mul(seconds.saturating_sub(base_seconds)),
-            ))),
-            Pricing::Rule(rule) => rule
-                .quote(&rates::Ask {
+            } => per_extra_second
+                .checked_mul(seconds.saturating_sub(base_seconds))
+                .and_then(|extra| extra.checked_add(base)),
+            Pricing::Rule(rule) => {
+                let ask = rates::Ask {
                     seconds: Some(seconds),
                     max_seconds: seconds,
                     resolution: rule.default_resolution(),
                     audio,
                     aspect: None,
-                })
-                .ok()
-                .map(|q| q.amount),
-            Pricing::Unpriced => None,
-        }
+                };
+                return match rule.quote(&ask) {
+                    Ok(q) => Ok(Some(q.amount)),
+                    Err(rates::NoPrice::Overflow) => Err(Overflow),
+                    Err(_) => Ok(None),
+                };
+            }
+            Pricing::Unpriced => return Ok(None),
+        };
+        amount.map(|m| Some(Micros(m))).ok_or(Overflow)
     }
 
     /// The base tier's price per second (what a live unit price replaces), if priced.
@@ -332,6 +357,7 @@ impl Pricing {
             },
             Pricing::BasePlusExtra { base_seconds, base, .. } => Pricing::BasePlusExtra {
                 base_seconds,
+                // `unit` is below MAX_PER_SECOND (prices::refusal), so this cannot reach the limit.
                 base: base.max(unit.saturating_mul(base_seconds)),
                 per_extra_second: unit,
             },
@@ -355,19 +381,28 @@ mod tests {
     #[test]
     fn list_prices_match_the_published_examples() {
         let p = |price: Price| price.pricing;
-        assert_eq!(p(KLING_V26_PRO).price(5, true, false), Some(Micros(700_000)));
-        assert_eq!(p(KLING_V26_PRO).price(10, true, true), Some(Micros(1_680_000)));
-        assert_eq!(p(KLING_V26_PRO).price(5, false, false), Some(Micros(350_000)));
-        assert_eq!(p(KLING_V25_TURBO_PRO).price(5, false, false), Some(Micros(350_000)));
-        assert_eq!(p(KLING_V25_TURBO_PRO).price(10, false, false), Some(Micros(700_000)));
-        assert_eq!(Pricing::Unpriced.price(10, true, true), None);
+        assert_eq!(p(KLING_V26_PRO).price(5, true, false).unwrap(), Some(Micros(700_000)));
+        assert_eq!(p(KLING_V26_PRO).price(10, true, true).unwrap(), Some(Micros(1_680_000)));
+        assert_eq!(p(KLING_V26_PRO).price(5, false, false).unwrap(), Some(Micros(350_000)));
+        assert_eq!(
+            p(KLING_V25_TURBO_PRO).price(5, false, false).unwrap(),
+            Some(Micros(350_000))
+        );
+        assert_eq!(
+            p(KLING_V25_TURBO_PRO).price(10, false, false).unwrap(),
+            Some(Micros(700_000))
+        );
+        assert_eq!(Pricing::Unpriced.price(10, true, true).unwrap(), None);
         // The figures: v3 pro 12 s with audio; v3 standard 15 s silent; v3 pro 5 s
         // with voice control (llms.txt's $1.96, the higher of fal's two figures).
-        assert_eq!(p(KLING_V3_PRO).price(12, true, false), Some(Micros(4_032_000)));
-        assert_eq!(p(KLING_V3_STANDARD).price(15, false, false), Some(Micros(1_260_000)));
-        assert_eq!(p(KLING_V3_PRO).price(5, true, true), Some(Micros(1_960_000)));
+        assert_eq!(p(KLING_V3_PRO).price(12, true, false).unwrap(), Some(Micros(4_032_000)));
         assert_eq!(
-            p(KLING_O3_STANDARD_I2V).price(5, true, true),
+            p(KLING_V3_STANDARD).price(15, false, false).unwrap(),
+            Some(Micros(1_260_000))
+        );
+        assert_eq!(p(KLING_V3_PRO).price(5, true, true).unwrap(), Some(Micros(1_960_000)));
+        assert_eq!(
+            p(KLING_O3_STANDARD_I2V).price(5, true, true).unwrap(),
             None,
             "no voice tier: unpriced"
         );
@@ -376,23 +411,23 @@ mod tests {
     #[test]
     fn a_live_unit_price_sets_the_base_tier_and_never_lowers_a_dearer_one() {
         let live = KLING_V26_PRO.pricing.with_live_unit(84_000);
-        assert_eq!(live.price(5, false, false), Some(Micros(420_000)));
+        assert_eq!(live.price(5, false, false).unwrap(), Some(Micros(420_000)));
         assert_eq!(
-            live.price(5, true, false),
+            live.price(5, true, false).unwrap(),
             Some(Micros(700_000)),
             "the table's audio tier"
         );
         let high = KLING_V26_PRO.pricing.with_live_unit(150_000);
         assert_eq!(
-            high.price(5, true, false),
+            high.price(5, true, false).unwrap(),
             Some(Micros(750_000)),
             "never below the base"
         );
-        assert_eq!(high.price(10, true, true), Some(Micros(1_680_000)));
+        assert_eq!(high.price(10, true, true).unwrap(), Some(Micros(1_680_000)));
         let turbo = KLING_V25_TURBO_PRO.pricing.with_live_unit(35_000);
-        assert_eq!(turbo.price(10, false, false), Some(Micros(525_000)));
+        assert_eq!(turbo.price(10, false, false).unwrap(), Some(Micros(525_000)));
         assert_eq!(
-            Pricing::Unpriced.with_live_unit(1).price(2, false, false),
+            Pricing::Unpriced.with_live_unit(1).price(2, false, false).unwrap(),
             Some(Micros(2))
         );
     }
@@ -406,7 +441,25 @@ mod tests {
             audio: None,
             voices: None,
         };
-        assert_eq!(absurd.price(5, false, false), Some(Micros(u64::MAX)));
+        assert_eq!(
+            absurd.price(5, false, false),
+            Err(Overflow),
+            "an error, not a saturated amount"
+        );
+        let turbo = Pricing::BasePlusExtra {
+            base_seconds: 5,
+            base: u64::MAX - 1,
+            per_extra_second: 1,
+        };
+        assert_eq!(turbo.price(6, false, false), Ok(Some(Micros(u64::MAX))));
+        assert_eq!(turbo.price(7, false, false), Err(Overflow));
+        assert_eq!(Micros::checked_sum([MAX_TOTAL, Micros(0)]), Some(MAX_TOTAL));
+        assert_eq!(
+            Micros::checked_sum([MAX_TOTAL, Micros(1)]),
+            None,
+            "over the plan's ceiling"
+        );
+        assert_eq!(Micros::checked_sum([Micros(u64::MAX), Micros(1)]), None);
     }
 
     #[test]

@@ -3,3 +3,5 @@
 pub(crate) mod catalog;
 pub(crate) mod cost;
 pub(crate) mod prices;
+pub(crate) mod schemas;
+pub(crate) mod data;

@@ -4,8 +4,11 @@
 //! cache folder (`$XDG_CACHE_HOME/storyboard/prices.json`, else `~/.cache/storyboard/`).
 //!
 //! A live price is used only when its `unit` is the catalog's (seconds of output: `second`,
-//! `video_second`), its currency USD, and it is below [`MAX_PER_SECOND`]; any other is ignored
-//! with one message naming the endpoint (the table prices it). The live `unit_price` sets the
+//! `video_second`) and its currency USD; any other is ignored with one message naming the
+//! endpoint (the table prices it). A live price above [`MAX_PER_SECOND`] is no price at all
+//! but a broken answer: a plan that would use it is refused ([`Absurd`], exit 2) naming the
+//! endpoint, the figure and where it came from — never priced by the table in silence, never
+//! multiplied into a wrapped or saturated estimate. The live `unit_price` sets the
 //! audio-off tier; no source says which tier it is, so the dearer tiers are never scaled by a
 //! ratio: each is the table's figure or the live one, whichever is higher
 //! ([`Pricing::with_live_unit`]). A live price higher or lower than the table is used, and the
@@ -73,9 +76,30 @@ pub(crate) struct Prices {
     pub live: Option<Cache>,
     /// Why the table is used (said once), when it is.
     pub why_table: Option<String>,
-    /// Live prices not used, one message each naming the endpoint (another unit or currency,
-    /// or above the ceiling).
+    /// Live prices not used, one message each naming the endpoint (another unit or currency).
     pub ignored: Vec<String>,
+    /// Live prices above [`MAX_PER_SECOND`], by endpoint: a plan using one is refused.
+    pub absurd: BTreeMap<String, f64>,
+}
+
+/// A live price above [`MAX_PER_SECOND`] for an endpoint a plan uses.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error(
+    "fal's live price for {endpoint} is ${usd} per second (fal's pricing API at {api}, fetched {fetched_at}): above {cap}/s, more than any video model costs, so no estimate is made with it and nothing is sent. Run `storyboard models --refresh` to ask fal again, or delete {cache} to plan with the catalog's table"
+)]
+pub(crate) struct Absurd {
+    /// The endpoint id.
+    pub endpoint: String,
+    /// The live figure (USD per second).
+    pub usd: f64,
+    /// The platform API that answered it.
+    pub api: String,
+    /// When.
+    pub fetched_at: String,
+    /// The ceiling.
+    pub cap: crate::facts::cost::Micros,
+    /// The cache file holding it.
+    pub cache: String,
 }
 
 /// Fetching live prices failed.
@@ -96,16 +120,23 @@ impl Prices {
             live: None,
             why_table: Some(why.into()),
             ignored: Vec::new(),
+            absurd: BTreeMap::new(),
         }
     }
 
     /// Live prices from `cache`, each checked first: one not priced per second of output in
-    /// USD, or above [`MAX_PER_SECOND`], is dropped with one message naming its endpoint.
+    /// USD is dropped with one message naming its endpoint; one above [`MAX_PER_SECOND`] is
+    /// kept aside, refusing any plan that uses it.
     pub(crate) fn live(mut cache: Cache) -> Prices {
         let mut ignored = Vec::new();
+        let mut absurd = BTreeMap::new();
         cache.prices.retain(|id, u| match refusal(u) {
             None => true,
-            Some(why) => {
+            Some(Refusal::Absurd) => {
+                absurd.insert(id.clone(), u.unit_price);
+                false
+            }
+            Some(Refusal::Other(why)) => {
                 ignored.push(format!(
                     "fal's live price for {id} is ignored ({why}); the table prices it"
                 ));
@@ -116,12 +147,37 @@ impl Prices {
             live: Some(cache),
             why_table: None,
             ignored,
+            absurd,
         }
     }
 
+    /// The refusal of `endpoint`'s live price, when fal answered one above the ceiling.
+    pub(crate) fn absurd(&self, endpoint: &str) -> Option<Absurd> {
+        let usd = *self.absurd.get(endpoint)?;
+        let cache = self.live.as_ref()?;
+        Some(Absurd {
+            endpoint: endpoint.to_owned(),
+            usd,
+            api: cache.api.clone(),
+            fetched_at: cache.fetched_at.clone(),
+            cap: MAX_PER_SECOND,
+            cache: cache_path().map_or_else(|| "the price cache".to_owned(), |p| p.to_string()),
+        })
+    }
+
     /// An endpoint's pricing and where it came from: live when a usable live price exists
-    /// (USD, per second, below the ceiling), else the table.
-    pub(crate) fn for_endpoint(&self, e: &Endpoint) -> (Pricing, From) {
+    /// (USD, per second, below the ceiling), else the table; [`Absurd`] when fal's live price
+    /// is above the ceiling.
+    pub(crate) fn for_endpoint(&self, e: &Endpoint) -> Result<(Pricing, From), Absurd> {
+        if let Some(absurd) = self.absurd(e.id).filter(|_| e.provider == ProviderKind::Fal) {
+            return Err(absurd);
+        }
+        Ok(self.usable(e))
+    }
+
+    /// What `models` lists for an endpoint: as [`Prices::for_endpoint`], but the table where
+    /// fal's live price is above the ceiling (the note says so).
+    pub(crate) fn usable(&self, e: &Endpoint) -> (Pricing, From) {
         let table = (e.price.pricing, From::Table(e.price.read, e.price.dispute));
         // A rule by resolution, video or token: fal's one unit price cannot replace it.
         if matches!(e.price.pricing, crate::facts::cost::Pricing::Rule(_)) {
@@ -130,7 +186,7 @@ impl Prices {
         let Some(cache) = self.live.as_ref().filter(|_| e.provider == ProviderKind::Fal) else {
             return table;
         };
-        let Some(unit) = cache.prices.get(e.id).filter(|u| refusal(u).is_none()) else {
+        let Some(unit) = cache.prices.get(e.id) else {
             return table;
         };
         let micros = (unit.unit_price * 1e6).round() as u64;
@@ -144,6 +200,11 @@ impl Prices {
     pub(crate) fn note(&self) -> String {
         let mut lines = vec![self.source_line()];
         lines.extend(self.ignored.iter().cloned());
+        lines.extend(self.absurd.iter().map(|(id, usd)| {
+            format!(
+                "fal's live price for {id} is ${usd} per second, above {MAX_PER_SECOND}/s: a plan using it is refused"
+            )
+        }));
         lines.join("\n")
     }
 
@@ -163,25 +224,30 @@ impl Prices {
     }
 }
 
+/// Why a live unit price is not used.
+enum Refusal {
+    /// Above [`MAX_PER_SECOND`]: a broken answer, refusing the plan.
+    Absurd,
+    /// Another unit or currency, or not a number: the table prices it.
+    Other(String),
+}
+
 /// Why a live unit price cannot be used, if it cannot. Every catalog endpoint is priced per
 /// second of output (the table's unit), so only that unit, in USD, below the ceiling.
-fn refusal(u: &LiveUnit) -> Option<String> {
+fn refusal(u: &LiveUnit) -> Option<Refusal> {
     if !u.currency.eq_ignore_ascii_case("USD") {
-        return Some(format!("in {}, not USD", u.currency));
+        return Some(Refusal::Other(format!("in {}, not USD", u.currency)));
     }
     if !matches!(u.unit.as_str(), "second" | "seconds" | "video_second" | "video_seconds") {
-        return Some(format!("per {}, where the catalog prices per second of output", u.unit));
+        return Some(Refusal::Other(format!(
+            "per {}, where the catalog prices per second of output",
+            u.unit
+        )));
     }
     if !u.unit_price.is_finite() || u.unit_price < 0.0 {
-        return Some(format!("{} is not a price", u.unit_price));
+        return Some(Refusal::Other(format!("{} is not a price", u.unit_price)));
     }
-    if u.unit_price * 1e6 > MAX_PER_SECOND.0 as f64 {
-        return Some(format!(
-            "${} per second is above {}/s, more than any video model costs",
-            u.unit_price, MAX_PER_SECOND
-        ));
-    }
-    None
+    (u.unit_price * 1e6 > MAX_PER_SECOND.0 as f64).then_some(Refusal::Absurd)
 }
 
 /// The cache file's path.
@@ -197,8 +263,10 @@ fn now_unix() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
-/// Fresh cached prices for this platform, or the table and why.
+/// Fresh cached prices for this platform, or the table and why. (The live schemas cached for
+/// it are loaded too: `facts::schemas`.)
 pub(crate) fn cached(api: &str) -> Prices {
+    crate::facts::schemas::load(api);
     let cache = cache_path()
         .and_then(|p| std::fs::read(p).ok())
         .and_then(|b| serde_json::from_slice::<Cache>(&b).ok())

@@ -48,6 +48,9 @@ pub(crate) enum NoPrice {
     /// A per-video rule with several buckets and no duration asked.
     #[error("the price depends on the duration, and none was given")]
     NoDuration,
+    /// The product does not fit in 64-bit micro-dollars.
+    #[error("the price overflows 64-bit micro-dollars")]
+    Overflow,
 }
 
 /// One resolution's prices per second (micro-dollars).
@@ -109,7 +112,7 @@ fn per_second(tiers: &[Tier], ask: &Ask<'_>) -> Result<Quote, NoPrice> {
     let rate = if ask.audio { tier.audio } else { tier.silent };
     let (seconds, exactness) = seconds_or_bound(ask);
     Ok(Quote {
-        amount: Micros(rate.saturating_mul(seconds)),
+        amount: Micros(rate.checked_mul(seconds).ok_or(NoPrice::Overflow)?),
         exactness,
     })
 }
@@ -166,10 +169,11 @@ fn tokens(nano_per_1000: u64, ask: &Ask<'_>) -> Result<Quote, NoPrice> {
     // nano = w·h·s·24/1024 tokens × nano_per_1000 / 1000; micro-dollars rounded up.
     let nano = [h, seconds, 24, nano_per_1000]
         .into_iter()
-        .fold(u128::from(w), |acc, x| acc.saturating_mul(u128::from(x)));
+        .try_fold(u128::from(w), |acc, x| acc.checked_mul(u128::from(x)))
+        .ok_or(NoPrice::Overflow)?;
     let micros = nano.div_ceil(1024 * 1000 * 1000);
     Ok(Quote {
-        amount: Micros(u64::try_from(micros).unwrap_or(u64::MAX)),
+        amount: Micros(u64::try_from(micros).map_err(|_| NoPrice::Overflow)?),
         exactness,
     })
 }
@@ -460,7 +464,10 @@ impl ImageRule {
             } => {
                 let out = megapixels(ask.pixels.0, ask.pixels.1);
                 let inputs: u64 = ask.inputs.iter().map(|(w, h)| megapixels(*w, *h).min(4)).sum();
-                first + extra.saturating_mul(out - 1) + per_input.saturating_mul(inputs)
+                [extra.checked_mul(out - 1), per_input.checked_mul(inputs)]
+                    .into_iter()
+                    .try_fold(first, |sum, part| sum.checked_add(part?))
+                    .ok_or(NoPrice::Overflow)?
             }
         };
         Ok(Quote {
@@ -656,7 +663,7 @@ mod tests {
         let rule = rule(std);
         assert_eq!(rule.quote(&ask(Some(8), "768p", true)), Err(NoPrice::Duration(8)));
         assert_eq!(rule.quote(&ask(None, "768p", true)), Err(NoPrice::NoDuration));
-        assert_eq!(Pricing::Rule(rule).price(10, true, false), Some(Micros(560_000)));
+        assert_eq!(Pricing::Rule(rule).price(10, true, false), Ok(Some(Micros(560_000))));
         assert_eq!(Pricing::Rule(rule).unit(), None, "no live unit replaces a rule");
         let pro = quote(
             "fal-ai/minimax/hailuo-2.3/pro/text-to-video",
@@ -703,7 +710,7 @@ mod tests {
     }
 
     #[test]
-    fn token_prices_round_up_and_never_wrap() {
+    fn token_prices_round_up_and_overflow_is_an_error() {
         let rule = Rule::Tokens { nano_per_1000: 1 };
         assert_eq!(
             rule.quote(&ask(Some(1), "480p", false)).unwrap().amount,
@@ -714,13 +721,14 @@ mod tests {
             nano_per_1000: u64::MAX,
         };
         assert_eq!(
-            absurd.quote(&ask(Some(u64::MAX), "4k", false)).unwrap().amount,
-            Micros(u64::MAX)
+            absurd.quote(&ask(Some(u64::MAX), "4k", false)).unwrap_err(),
+            NoPrice::Overflow,
+            "an error, never a wrap or a saturated amount"
         );
         let tiers = Rule::PerSecondByResolution(VEO);
         assert_eq!(
-            tiers.quote(&ask(Some(u64::MAX), "4k", true)).unwrap().amount,
-            Micros(u64::MAX)
+            tiers.quote(&ask(Some(u64::MAX), "4k", true)).unwrap_err(),
+            NoPrice::Overflow
         );
     }
 }

@@ -11,7 +11,7 @@ use super::{LocalFile, PlannedShot, Planner, Salt, ShotCtx, Subst};
 use crate::digest::sha256_hex;
 use crate::facts::catalog::{Kind, ProviderKind, Voices};
 use crate::facts::cost::Micros;
-use crate::storyboard::{ShotSpec, VoiceSpec};
+use crate::storyboard::VoiceSpec;
 
 /// A shot's rendered prompt: one text, or the beats of a multi-shot.
 pub(super) struct Prompt {
@@ -56,7 +56,7 @@ impl Planner<'_> {
     ) -> Option<PlannedShot> {
         let req = self.request(at, r, prompt)?;
         let voiced = !req.voices.is_empty() || req.elements.voiced;
-        let (estimate, price_assumed, price_from) = self.price(at.spec, r, &req.input, voiced);
+        let (estimate, price_assumed, price_from) = self.price(at, r, &req.input, voiced)?;
         let take_no = (take.of > 1).then_some(take.n);
         let mut voice_samples: Vec<(String, String)> = req
             .voices
@@ -171,25 +171,43 @@ impl Planner<'_> {
     }
 
     /// One shot's price, whether it is assumed, and where it came from (a live price says how
-    /// far it is from the table's).
+    /// far it is from the table's); `None` (a problem reported) when fal's live price is above
+    /// the ceiling or the price overflows.
     fn price(
-        &self,
-        spec: &ShotSpec,
+        &mut self,
+        at: ShotCtx<'_>,
         r: &Resolved,
         input: &Map<String, Value>,
         voices: bool,
-    ) -> (Option<Micros>, bool, String) {
+    ) -> Option<(Option<Micros>, bool, String)> {
         let secs = r.seconds.ceil() as u64;
-        match (spec.price_usd, r.endpoint) {
-            (Some(p), _) => (Micros::from_usd(p), false, "price_usd".into()),
+        let overflow = |ep: &crate::facts::catalog::Endpoint, from: &dyn std::fmt::Display| {
+            format!(
+                "the price of {secs} s on {} (prices: {from}) overflows 64-bit micro-dollars: no estimate is made and nothing is sent; check the price source",
+                ep.id
+            )
+        };
+        match (at.spec.price_usd, r.endpoint) {
+            (Some(p), _) => Some((Micros::from_usd(p), false, "price_usd".into())),
             (None, Some(ep)) if matches!(ep.price.pricing, crate::facts::cost::Pricing::Rule(_)) => {
                 let (price, note) = rule_price(ep.price.pricing, secs, r.audio, input);
-                (price, ep.price_assumed, format!("table {}{note}", ep.price.read))
+                Some((price, ep.price_assumed, format!("table {}{note}", ep.price.read)))
             }
             (None, Some(ep)) => {
-                let (pricing, from) = self.overrides.prices.for_endpoint(ep);
-                let price = pricing.price(secs, r.audio, voices);
-                let table = ep.price.pricing.price(secs, r.audio, voices);
+                let (pricing, from) = match self.overrides.prices.for_endpoint(ep) {
+                    Ok(p) => p,
+                    Err(absurd) => {
+                        self.problem(at, "model", absurd.to_string());
+                        return None;
+                    }
+                };
+                let (Ok(price), Ok(table)) = (
+                    pricing.price(secs, r.audio, voices),
+                    ep.price.pricing.price(secs, r.audio, voices),
+                ) else {
+                    self.problem(at, "duration", overflow(ep, &from));
+                    return None;
+                };
                 let from = match (&from, price, table) {
                     (crate::facts::prices::From::Live(_), Some(live), Some(t)) if live != t => {
                         let sign = if live > t { "+" } else { "-" };
@@ -197,9 +215,9 @@ impl Planner<'_> {
                     }
                     _ => from.to_string(),
                 };
-                (price, ep.price_assumed, from)
+                Some((price, ep.price_assumed, from))
             }
-            (None, None) => (None, false, "price_usd".into()),
+            (None, None) => Some((None, false, "price_usd".into())),
         }
     }
 

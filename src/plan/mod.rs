@@ -623,6 +623,7 @@ impl<'a> Planner<'a> {
         let mut shots = self.expand_all();
         self.check_chains(&mut shots);
         self.check_unique_ids(&shots);
+        self.check_total(&shots);
         if !self.problems.is_empty() {
             return Err(self.problems);
         }
@@ -781,6 +782,34 @@ impl<'a> Planner<'a> {
                 ),
             );
         }
+    }
+
+    /// The plan's estimate (shots and frames) within [`crate::facts::cost::MAX_TOTAL`], so no
+    /// later sum of it (a selection, a redo, the manifest's total) can wrap or saturate; over it
+    /// is a problem naming the dearest shots, their endpoints and price sources.
+    fn check_total(&mut self, shots: &[PlannedShot]) {
+        let frames = distinct_frames(shots.iter()).into_iter().map(|f| f.estimate);
+        if Micros::checked_sum(shots.iter().filter_map(|s| s.estimate).chain(frames)).is_some() {
+            return;
+        }
+        let mut dear: Vec<&PlannedShot> = shots.iter().filter(|s| s.estimate.is_some()).collect();
+        dear.sort_by_key(|s| std::cmp::Reverse(s.estimate));
+        let named: Vec<String> = dear
+            .iter()
+            .take(3)
+            .map(|s| {
+                let each = s.estimate.unwrap_or_default();
+                format!("`{}` {each} on {} (price: {})", s.id, s.endpoint, s.price_from)
+            })
+            .collect();
+        self.top(
+            "shots",
+            format!(
+                "the estimate overflows: the shots add up to more than {} (the most a plan can sum), so no total is made and nothing is sent; the dearest: {}. Check their `price_usd`, `takes` and the price source",
+                crate::facts::cost::MAX_TOTAL,
+                named.join(", ")
+            ),
+        );
     }
 
     /// The plan of a storyboard without problems.

@@ -13,8 +13,13 @@ use crate::facts::catalog::ProviderKind;
 /// A compiled snapshot: its validator, the type it was taken from, the fields it takes.
 pub(crate) struct Snapshot {
     validator: Validator,
-    /// Where it comes from, in a few words (`fal-js KlingVideoV3ProTextToVideoInput @381105e`).
+    /// Where it comes from, in a few words (`fal-js KlingVideoV3ProTextToVideoInput @381105e`,
+    /// `fal model API, fetched …`).
     pub source: String,
+    /// Fetched live from fal's model API (not the committed snapshot).
+    pub live: bool,
+    /// The day it was taken (the snapshot's `x-source.date`, the fetch's date).
+    pub date: String,
     /// The top-level fields, in the snapshot's order.
     pub fields: Vec<String>,
     /// The required top-level fields.
@@ -43,10 +48,22 @@ static CELLS: LazyLock<Cells> = LazyLock::new(|| {
     fal.chain(each).collect()
 });
 
-/// The published schema of an endpoint, compiled once; `None` when there is no snapshot.
+/// The published schema of an endpoint, compiled once: fal's live one when `models --refresh`
+/// cached it for this platform (`facts::schemas`), else the committed snapshot; `None` when
+/// there is neither.
 pub(crate) fn snapshot(provider: ProviderKind, endpoint: &str) -> Option<&'static Snapshot> {
     let (_, id, text, cell) = CELLS.iter().find(|c| c.0 == provider && c.1 == endpoint)?;
-    Some(cell.get_or_init(|| compile(id, text)))
+    Some(cell.get_or_init(|| live(provider, id).unwrap_or_else(|| compile(id, text))))
+}
+
+/// fal's live input schema of `id`, when one is cached and compiles (checked when fetched).
+fn live(provider: ProviderKind, id: &str) -> Option<Snapshot> {
+    let (doc, fetched_at) = crate::facts::schemas::live(id).filter(|_| provider == ProviderKind::Fal)?;
+    let validator = jsonschema::validator_for(doc).ok()?;
+    let mut s = described(validator, doc, format!("fal model API, fetched {fetched_at}"));
+    s.live = true;
+    s.date = fetched_at.chars().take(10).collect();
+    Some(s)
 }
 
 fn compile(id: &str, text: &str) -> Snapshot {
@@ -59,6 +76,12 @@ fn compile(id: &str, text: &str) -> Snapshot {
         (_, _, Some(page)) => format!("Eachlabs model page ({page})"),
         _ => "published schema".to_owned(),
     };
+    let mut s = described(validator, &doc, source);
+    s.date = src["date"].as_str().unwrap_or_default().to_owned();
+    s
+}
+
+fn described(validator: Validator, doc: &Value, source: String) -> Snapshot {
     let names = |v: &Value| -> Vec<String> {
         match v {
             Value::Object(m) => m.keys().cloned().collect(),
@@ -71,6 +94,8 @@ fn compile(id: &str, text: &str) -> Snapshot {
         source,
         fields: names(&doc["properties"]),
         required: names(&doc["required"]),
+        live: false,
+        date: String::new(),
     }
 }
 

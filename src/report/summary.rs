@@ -317,11 +317,6 @@ fn features(e: &crate::facts::catalog::Endpoint) -> String {
     f.join(", ")
 }
 
-/// The published schema an endpoint's bodies are checked against at plan time, in a few words.
-fn schema_text(e: &crate::facts::catalog::Endpoint) -> String {
-    crate::plan::wire::snapshot(e.provider, e.id).map_or_else(|| "none (not checked)".to_owned(), |s| s.source.clone())
-}
-
 /// The image inputs an endpoint takes, by their body field names (`image_url + end_image_url`).
 fn inputs(e: &crate::facts::catalog::Endpoint) -> String {
     let mut f: Vec<&str> = [e.start_image_field, e.end_image_field].into_iter().flatten().collect();
@@ -335,78 +330,136 @@ fn inputs(e: &crate::facts::catalog::Endpoint) -> String {
     }
 }
 
-/// The models table's columns: the endpoint whole; the schema, inputs, takes, kind and price
-/// source dropped in that order when wrapping is not enough.
-const MODEL_COLUMNS: [Col; 8] = [
-    Col::whole("model / endpoint"),
-    Col::text("kind").drop(4),
-    Col::text("inputs").drop(2),
-    Col::text("sec"),
-    Col::text("takes").drop(3),
-    Col::text("price"),
-    Col::text("price from").drop(5),
-    Col::text("checked against").drop(1),
-];
-
-/// One endpoint's row of the models table, and its price's dispute.
-fn model_row(e: &Endpoint, live: &crate::facts::prices::Prices) -> (Vec<String>, Option<&'static str>) {
-    let (pricing, from) = live.for_endpoint(e);
+/// An endpoint's price and where it came from, as the models listing says them, and its
+/// price's dispute.
+fn price_lines(e: &Endpoint, live: &crate::facts::prices::Prices) -> (String, Option<&'static str>) {
+    let (pricing, from) = live.usable(e);
     let (from, dispute) = undisputed(&from.to_string(), e.id);
-    let assumed = if e.price_assumed { " (assumed from fal)" } else { "" };
-    let row = vec![
-        format!("  {}", e.short()),
-        e.kind.name().to_owned(),
-        inputs(e),
-        seconds_cell(e.durations),
-        features(e),
-        format!("{}{assumed}", price_text(pricing)),
-        from,
-        schema_text(e),
-    ];
-    (row, dispute)
+    let assumed = if e.price_assumed { ", assumed from fal" } else { "" };
+    (format!("{} · {from}{assumed}", price_text(pricing)), dispute)
 }
 
-/// The catalog as a table fitted to `width`, grouped by family (a row naming the family and
-/// its provider above its endpoints); each price from the table (with its date) or live, and
-/// each family's price sources below when they fit.
+/// The schema an endpoint's bodies are checked against, short: the snapshot and its date, or
+/// the live fetch and its date (`--json` names the type).
+fn schema_short(e: &Endpoint) -> String {
+    match crate::plan::wire::snapshot(e.provider, e.id) {
+        None => "none (bodies not checked)".to_owned(),
+        Some(s) if s.live => format!("live from fal's model API, {}", s.date),
+        Some(s) => {
+            let from = match s.source.strip_prefix("fal-js ") {
+                Some(rest) => format!("fal-js {}", rest.rsplit(' ').next().unwrap_or(rest)),
+                None => s.source.clone(),
+            };
+            format!("snapshot {} ({from})", s.date)
+        }
+    }
+}
+
+/// One endpoint's line: its id, seconds, inputs and what else it takes.
+fn endpoint_line(e: &Endpoint) -> String {
+    let kind = e.kind.name();
+    let kind = if e.id.contains(kind) {
+        String::new()
+    } else {
+        format!("{kind} · ")
+    };
+    let secs = match seconds_cell(e.durations).as_str() {
+        "-" => "no duration".to_owned(),
+        s => format!("{s} s"),
+    };
+    let takes = match features(e) {
+        f if f.is_empty() => String::new(),
+        f => format!(" · takes {f}"),
+    };
+    format!("  {} · {kind}{secs} · inputs: {}{takes}", e.short(), inputs(e))
+}
+
+/// A labelled line of a family block (`  price $0.07/s …`), wrapped under its text.
+fn labelled(label: &str, text: &str, indent: &str, width: usize) -> String {
+    wrap(&format!("{indent}{label} {text}"), width, label.len() + 1)
+}
+
+/// One family's block: its name and provider, then its price and schema when every endpoint
+/// shares them, then each endpoint (with its own price or schema when they differ).
+fn family_block(
+    family: &[&Endpoint],
+    live: &crate::facts::prices::Prices,
+    width: usize,
+) -> (String, Vec<&'static str>) {
+    let first = family[0];
+    let mut out = format!("{} · {}\n", first.family, first.provider);
+    let prices: Vec<(String, Option<&'static str>)> = family.iter().map(|e| price_lines(e, live)).collect();
+    let schemas: Vec<String> = family.iter().map(|e| schema_short(e)).collect();
+    let shared_price = prices.iter().all(|p| p.0 == prices[0].0);
+    let shared_schema = schemas.iter().all(|s| *s == schemas[0]);
+    if shared_price {
+        out.push_str(&labelled("price", &prices[0].0, "  ", width));
+    }
+    if shared_schema {
+        out.push_str(&labelled("schema", &schemas[0], "  ", width));
+    }
+    for (n, e) in family.iter().enumerate() {
+        out.push_str(&wrap(&endpoint_line(e), width, 4));
+        if !shared_price {
+            out.push_str(&labelled("price", &prices[n].0, "    ", width));
+        }
+        if !shared_schema {
+            out.push_str(&labelled("schema", &schemas[n], "    ", width));
+        }
+    }
+    (out, prices.into_iter().filter_map(|p| p.1).collect())
+}
+
+/// The catalog as stacked blocks fitted to `width`, one per family (its endpoints, what each
+/// takes, its price with source and date, the schema its bodies are checked against); the
+/// disputes, the price sources when they fit, and where prices come from below.
 pub(crate) fn models(live: &crate::facts::prices::Prices, width: usize) -> String {
     let mut sources: Vec<(&str, &str)> = Vec::new();
     let mut disputes = Vec::new();
-    let mut rows: Vec<Vec<String>> = Vec::new();
-    for (n, e) in CATALOG.iter().enumerate() {
-        if n == 0 || CATALOG[n - 1].family != e.family || CATALOG[n - 1].provider != e.provider {
-            let mut heading = vec![String::new(); MODEL_COLUMNS.len()];
-            heading[0] = format!("{} · {}", e.family, e.provider);
-            rows.push(heading);
+    let mut out = String::new();
+    let mut start = 0;
+    for n in 1..=CATALOG.len() {
+        let ends = n == CATALOG.len()
+            || CATALOG[n].family != CATALOG[start].family
+            || CATALOG[n].provider != CATALOG[start].provider;
+        if !ends {
+            continue;
         }
-        if !sources.contains(&(e.family, e.price.source)) {
-            sources.push((e.family, e.price.source));
+        let family: Vec<&Endpoint> = CATALOG[start..n].iter().collect();
+        for e in &family {
+            if !sources.contains(&(e.family, e.price.source)) {
+                sources.push((e.family, e.price.source));
+            }
         }
-        let (row, dispute) = model_row(e, live);
-        rows.push(row);
-        disputes.extend(dispute);
+        let (block, disputed) = family_block(&family, live, width);
+        out.push_str(&block);
+        disputes.extend(disputed);
+        start = n;
     }
-    let fitted = fit(&MODEL_COLUMNS, &rows, width);
-    let mut out = fitted.text;
     out.push_str(&dispute_notes(disputes.into_iter(), width));
-    out.push_str(&dropped_note(&fitted.dropped, width));
+    out.push_str(&price_sources(&sources, width));
+    out.push('\n');
+    out.push_str(&wrap(&live.note(), width, 2));
+    out
+}
+
+/// The families' price sources, one line each, when their addresses fit `width`.
+fn price_sources(sources: &[(&str, &str)], width: usize) -> String {
     let listed: String = sources
         .iter()
         .map(|(family, source)| wrap(&format!("  {family}: {source}"), width, 4))
         .collect();
     if super::table::widest(&listed) <= width {
-        out.push_str("\nprice sources:\n");
-        out.push_str(&listed);
+        format!("\nprice sources:\n{listed}")
     } else {
-        out.push_str(&wrap(
-            &format!("\nprice sources: their addresses are wider than {width} columns; `storyboard models --json` gives each (price_source)"),
+        wrap(
+            &format!(
+                "\nprice sources: their addresses are wider than {width} columns; `storyboard models --json` gives each (price_source)"
+            ),
             width,
             2,
-        ));
+        )
     }
-    out.push('\n');
-    out.push_str(&wrap(&live.note(), width, 2));
-    out
 }
 
 /// The durations an endpoint accepts, short: `5, 10`, `3-15`, `-`.
@@ -439,7 +492,7 @@ pub(crate) fn models_json(live: &crate::facts::prices::Prices) -> Value {
         CATALOG
             .iter()
             .map(|e| {
-                let (p, from) = live.for_endpoint(e);
+                let (p, from) = live.usable(e);
                 let pricing = match p {
                     Pricing::PerSecond { silent, audio, voices } => json!({
                         "per_second_usd": { "audio_off": Micros(silent), "audio_on": audio.map(Micros), "audio_with_voices": voices.map(Micros) }

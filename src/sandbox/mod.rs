@@ -211,6 +211,12 @@ impl Sandbox {
         self.state.voices_held.store(held, std::sync::atomic::Ordering::SeqCst);
     }
 
+    /// Makes the model API (`GET /v1/models?…&expand=openapi-3.0`) answer `openapi` as the
+    /// document of `endpoint` (a schema change, or a broken document, at fal).
+    pub fn set_model_document(&self, endpoint: &str, openapi: Value) {
+        self.state.lock().documents.insert(endpoint.to_owned(), openapi);
+    }
+
     /// Whether keys have billing scope: without it, `GET /v1/models/billing-events` answers 403
     /// (an inference-only key at fal).
     pub fn billing_scope(&self, allowed: bool) {
@@ -376,6 +382,9 @@ struct Inner {
     next_id: u64,
     /// Prices told by a test (`Sandbox::set_price`): USD per unit, over the sandbox's own list.
     prices: HashMap<String, (f64, String)>,
+    /// OpenAPI documents told by a test (`Sandbox::set_model_document`), over the ones the
+    /// model API builds from the snapshots.
+    documents: HashMap<String, Value>,
     /// How far the sandbox's wall clock is ahead of the machine's (`Sandbox::advance_clock`):
     /// every request already made is that much older.
     clock: Duration,

@@ -18,6 +18,10 @@ use super::{Job, Outcome, Shared, json_response};
 
 /// Routes `/v1/models/…`.
 pub(super) fn handle(state: &Shared, segs: &[&str], query: &str, headers: &HeaderMap) -> Response<Body> {
+    // Model search: "Authentication: Optional" (fal's docs).
+    if segs.is_empty() {
+        return models(state, query);
+    }
     if !authorized(state, headers) {
         state.lock().count("platform_unauthorized");
         return unauthorized();
@@ -206,6 +210,90 @@ fn pricing(state: &Shared, query: &str) -> Response<Body> {
         StatusCode::OK,
         json!({"prices": prices, "next_cursor": null, "has_more": false}),
     )
+}
+
+/// How many models a page of the model API holds when each carries its OpenAPI document
+/// (fal: "Actual maximum depends on query type and expansion parameters"): small, so a
+/// client must follow `next_cursor`.
+const MODELS_PER_PAGE: usize = 10;
+
+/// `GET /v1/models?endpoint_id=a&endpoint_id=b…[&expand=openapi-3.0][&cursor=…]` (find mode,
+/// 1–50 ids): `{models: [{endpoint_id, metadata, openapi?}], next_cursor, has_more}`, each
+/// document built from the endpoint's committed snapshot ([`openapi`]); ids it does not serve
+/// are left out. List and search modes are not served (422 naming `endpoint_id`).
+fn models(state: &Shared, query: &str) -> Response<Body> {
+    let ids = param(query, "endpoint_id");
+    if ids.is_empty() || ids.len() > 50 {
+        return bad_query((
+            "endpoint_id",
+            "1 to 50 endpoint ids (the sandbox serves find mode only)",
+        ));
+    }
+    let expand = param(query, "expand").iter().any(|e| e == "openapi-3.0");
+    let page: usize = match param(query, "cursor").first().map(|c| c.parse::<usize>()) {
+        None => 0,
+        Some(Ok(n)) => n,
+        Some(Err(_)) => return bad_query(("cursor", "not a cursor this API gave")),
+    };
+    let mut inner = state.lock();
+    inner.count("models");
+    let known: Vec<(&String, &str)> = ids
+        .iter()
+        .filter_map(|id| {
+            let (_, text) = crate::published::FAL.iter().find(|(k, _)| k == id)?;
+            Some((id, *text))
+        })
+        .collect();
+    let per_page = if expand { MODELS_PER_PAGE } else { 50 };
+    let listed: Vec<Value> = known
+        .iter()
+        .skip(page * per_page)
+        .take(per_page)
+        .map(|(id, text)| {
+            let mut m = json!({"endpoint_id": id, "metadata": {"display_name": id, "status": "active"}});
+            if expand {
+                m["openapi"] = inner.documents.get(*id).cloned().unwrap_or_else(|| openapi(id, text));
+            }
+            m
+        })
+        .collect();
+    let more = known.len() > (page + 1) * per_page;
+    json_response(
+        StatusCode::OK,
+        json!({"models": listed, "next_cursor": more.then(|| (page + 1).to_string()), "has_more": more}),
+    )
+}
+
+/// An endpoint's OpenAPI 3.0 document as fal's model API serves it, built from the committed
+/// snapshot: `POST /{id}` takes the input type (a `$ref` into `components.schemas`, where the
+/// snapshot's `$defs` go too), and the result is the output type (`x-output`).
+pub(crate) fn openapi(id: &str, snapshot: &str) -> Value {
+    let text = snapshot.replace("\"#/$defs/", "\"#/components/schemas/");
+    let Ok(Value::Object(mut input)) = serde_json::from_str::<Value>(&text) else {
+        return json!({});
+    };
+    let source = input.remove("x-source").unwrap_or_default();
+    let output = input.remove("x-output").unwrap_or_else(|| json!({"type": "object"}));
+    input.remove("$schema");
+    input.remove("title");
+    let mut schemas = match input.remove("$defs") {
+        Some(Value::Object(defs)) => defs,
+        _ => serde_json::Map::new(),
+    };
+    let name = source["type"].as_str().unwrap_or("Input").to_owned();
+    schemas.insert(name.clone(), Value::Object(input));
+    schemas.insert(format!("{name}Output"), output);
+    let body = json!({"required": true, "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{name}")}}}});
+    let result = json!({"200": {"description": "The result", "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{name}Output")}}}}});
+    json!({
+        "openapi": "3.0.4",
+        "info": {"title": id, "version": "1.0.0", "x-fal-metadata": {"endpointId": id}},
+        "paths": {
+            format!("/{id}"): {"post": {"requestBody": body, "responses": {"200": {"description": "Queued"}}}},
+            format!("/{id}/requests/{{request_id}}"): {"get": {"responses": result}},
+        },
+        "components": {"schemas": schemas},
+    })
 }
 
 /// The query's values for `name` (repeated or comma-separated).

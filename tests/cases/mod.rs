@@ -4,6 +4,7 @@ mod continuity;
 mod crash;
 mod doctor;
 mod error_lines;
+mod facts_live;
 mod families;
 mod first_hour;
 mod frames;
