@@ -5,10 +5,10 @@ use serde::Serialize;
 use std::collections::{BTreeMap, HashSet};
 use std::time::{Duration, SystemTime};
 
-use super::StoreError;
 use super::backend::{Backend, Listed};
 use super::claims::Claim;
 use super::clips::Indexed;
+use super::{StoreError, key_name};
 
 /// What a store holds.
 #[derive(Debug, Default, Serialize)]
@@ -133,4 +133,15 @@ async fn named(store: &Backend) -> Result<HashSet<String>, StoreError> {
     let mut named: HashSet<String> = index(store).await?.into_iter().map(|e| e.sha256).collect();
     named.extend(claims(store).await?.into_iter().filter_map(|(_, c)| c.sha256));
     Ok(named)
+}
+
+/// Of `keys`, those whose clip the store holds under one of the API namespaces `apis` (one
+/// listing of `index/`): a render anywhere fetches them for $0, with no provider request.
+pub(crate) async fn indexed(store: &Backend, apis: &[String], keys: &[String]) -> Result<HashSet<String>, StoreError> {
+    let names: HashSet<String> = store.list("index").await?.into_iter().map(|o| o.name).collect();
+    let held = |key: &String| {
+        apis.iter()
+            .any(|api| names.contains(&format!("index/{}.json", key_name(api, key))))
+    };
+    Ok(keys.iter().filter(|k| held(k)).cloned().collect())
 }
