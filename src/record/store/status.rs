@@ -100,7 +100,8 @@ pub(crate) struct Garbage {
 }
 
 /// What gc removes: clips no index entry or claim names (a publish that died between the
-/// clip and its index; nothing can find them) when older than [`GC_MIN_AGE`], each named again
+/// clip and its index; nothing can find them) and staged uploads (`uploads/…`, a streamed
+/// publish that died before its copy) when older than [`GC_MIN_AGE`], each clip named again
 /// by nothing in a fresh read of the index and the claims just before it goes. Claims are never
 /// removed: a store has no delete-if-unchanged, and a failed claim deleted just as another
 /// machine claimed it again would let a third submit the same request (a failed claim is
@@ -115,6 +116,15 @@ pub(crate) async fn gc(store: &Backend, dry_run: bool) -> Result<Vec<Garbage>, S
                 object: o.name,
                 bytes: o.bytes,
                 why: "no index entry or claim names this clip",
+            });
+        }
+    }
+    for o in store.list("uploads").await? {
+        if old(&o, now) {
+            out.push(Garbage {
+                object: o.name,
+                bytes: o.bytes,
+                why: "a staged upload whose publish died before copying it into place",
             });
         }
     }

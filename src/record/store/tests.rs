@@ -262,10 +262,17 @@ async fn gc_removes_an_old_clip_nothing_names_and_never_a_claim() {
     };
     claims::abandon(s, &ticket, "not submitted").await.unwrap();
     s.create("takes/0123.mp4", Bytes::from("orphan")).await.unwrap();
+    s.create("uploads/takes_4567.mp4-00ff", Bytes::from("staged"))
+        .await
+        .unwrap();
+    s.create("uploads/takes_89ab.mp4-00ff", Bytes::from("staging now"))
+        .await
+        .unwrap();
     let two_hours_ago = std::time::SystemTime::now() - Duration::from_secs(7200);
     for name in [
         format!("claims/{}.json", super::key_name("sandbox", "sha256:k9")),
         "takes/0123.mp4".into(),
+        "uploads/takes_4567.mp4-00ff".into(),
     ] {
         let file = std::fs::File::options()
             .write(true)
@@ -275,7 +282,11 @@ async fn gc_removes_an_old_clip_nothing_names_and_never_a_claim() {
     }
     let removed = status::gc(s, false).await.unwrap();
     let names: Vec<&str> = removed.iter().map(|g| g.object.as_str()).collect();
-    assert_eq!(names, ["takes/0123.mp4"]);
+    assert_eq!(names, ["takes/0123.mp4", "uploads/takes_4567.mp4-00ff"]);
+    assert!(
+        s.size("uploads/takes_89ab.mp4-00ff").await.unwrap().is_some(),
+        "a young one stays"
+    );
     assert!(s.get("takes/0123.mp4").await.unwrap().is_none());
     let claim = claims::read(s, "sandbox", "sha256:k9").await.unwrap().unwrap();
     assert_eq!(claim.state, super::claims::ClaimState::Failed, "a failed claim stays");
