@@ -22,33 +22,67 @@ pub(crate) fn status(args: cli::StatusArgs) -> Result<i32, Error> {
         let team = TeamPicks::named(plan.store.as_deref(), &src.stem);
         (plan.output.clone(), listing, team)
     };
-    pull(team, &out);
+    let team = pull(team, &out);
     let folder = Folder::open(&out);
     let states = status::status(&folder, &listing).map_err(UsageError::Picks)?;
     let sandbox = status::sandbox_only(folder.history());
+    let shared = team.map(|t| in_team_store(&t, &folder, &listing)).unwrap_or_default();
     if args.json {
-        let json = serde_json::to_string_pretty(&status::to_json(&out, &states, sandbox)).unwrap_or_default();
-        report::stdout(&(json + "\n"));
+        let mut json = status::to_json(&out, &states, sandbox);
+        json["in_team_store"] = serde_json::json!(shared);
+        report::stdout(&(serde_json::to_string_pretty(&json).unwrap_or_default() + "\n"));
     } else {
-        report::stdout(&report::summary::status(
-            &out,
-            &states,
-            sandbox,
-            report::table::stdout_width(),
-        ));
+        let mut text = report::summary::status(&out, &states, sandbox, report::table::stdout_width());
+        for shot in &shared {
+            text.push_str(&format!(
+                "  {shot}: a take in the team store — `storyboard render` fetches it for $0, no provider request\n"
+            ));
+        }
+        report::stdout(&text);
     }
     Ok(exit::OK)
 }
 
+/// The listed shots whose current request has no take in this folder but one in the team's
+/// store (under any API namespace this machine could render against); a store that cannot be
+/// reached is a warning.
+fn in_team_store(team: &TeamPicks, folder: &Folder, listing: &status::Listing) -> Vec<String> {
+    let done: std::collections::HashSet<&str> = folder.history().done.iter().map(|r| r.request_key.as_str()).collect();
+    let missing: Vec<String> = listing
+        .iter()
+        .filter(|(_, key, _)| !done.contains(key.as_str()))
+        .map(|(_, key, _)| key.clone())
+        .collect();
+    let mut apis = vec!["sandbox".to_owned()];
+    if let Ok(e) = crate::settings::endpoints_from_env() {
+        apis.extend([e.fal_queue, e.eachlabs]);
+    }
+    match team.in_store(&apis, &missing) {
+        Ok(held) => listing
+            .iter()
+            .filter(|(_, key, _)| held.contains(key))
+            .map(|(shot, _, _)| shot.clone())
+            .collect(),
+        Err(e) => {
+            report::stderr_line(&format!("warning: {e}; takes in the team store are not listed"));
+            Vec::new()
+        }
+    }
+}
+
 /// The team's picks brought into the folder first, when there is a store (a store that cannot
 /// be reached is a warning: the folder's own picks are shown).
-pub(crate) fn pull(team: Result<Option<TeamPicks>, crate::record::store::StoreError>, out: &camino::Utf8Path) {
+pub(crate) fn pull(
+    team: Result<Option<TeamPicks>, crate::record::store::StoreError>,
+    out: &camino::Utf8Path,
+) -> Option<TeamPicks> {
     let pulled = team
         .map_err(|e| e.to_string())
-        .and_then(|t| t.map_or(Ok(()), |t| t.pull(out).map_err(|e| e.to_string())));
-    if let Err(e) = pulled {
+        .and_then(|t| t.map_or(Ok(None), |t| t.pull(out).map(|()| Some(t)).map_err(|e| e.to_string())));
+    pulled.unwrap_or_else(|e| {
         report::stderr_line(&format!("warning: {e}; showing this folder's picks"));
-    }
+        None
+    })
 }
 
 /// The stem of the storyboard a folder was rendered from (its manifest says).

@@ -28,4 +28,5 @@ mod settings;
 mod shootout;
 mod state_reads;
 mod store;
+mod store_retry;
 mod takes;

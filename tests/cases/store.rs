@@ -379,3 +379,29 @@ fn two_machines_picking_different_shots_at_once_both_keep_their_picks_in_both_fo
         assert!(shot(4)["redo"] == true && shot(5)["redo"] == true, "{out}: {v}");
     }
 }
+
+#[test]
+fn status_lists_the_takes_the_team_store_holds_that_this_folder_has_not() {
+    let Some(t) = team("status") else { return };
+    ok(&t.render("a"), "a");
+    let file = t.file.to_string_lossy().into_owned();
+    // A folder that never rendered (the storyboard's own, renders/film).
+    let out = t.command(&["status", &file]).output().unwrap();
+    ok(&out, "status");
+    let text = String::from_utf8_lossy(&out.stdout);
+    for i in 0..SHOTS {
+        assert!(
+            text.contains(&format!("s{i}: a take in the team store")),
+            "s{i} listed as in the team store:\n{text}"
+        );
+    }
+    assert!(text.contains("for $0"), "{text}");
+    let json = t.command(&["status", &file, "--json"]).output().unwrap();
+    let json: Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(json["in_team_store"].as_array().map(Vec::len), Some(SHOTS));
+    // The folder that made them lists none.
+    let a = t.test.path().join("a");
+    let out = t.command(&["status", &a.to_string_lossy()]).output().unwrap();
+    ok(&out, "status a");
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("team store"));
+}

@@ -8,8 +8,10 @@ use bytes::Bytes;
 use camino::{Utf8Path, Utf8PathBuf};
 use futures::StreamExt;
 use object_store::path::Path;
-use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload, UpdateVersion};
+use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload, UpdateVersion, WriteMultipart};
+use sha2::{Digest, Sha256};
 use std::sync::Arc;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::StoreError;
 
@@ -183,13 +185,149 @@ impl Backend {
         Ok(out)
     }
 
-    /// Copies a local file into the store (create-if-absent: a clip is never replaced).
-    pub async fn create_from_file(&self, name: &str, file: &Utf8Path) -> Result<Written, StoreError> {
-        let bytes = std::fs::read(file).map_err(|source| StoreError::Io {
-            path: file.to_owned(),
-            source,
-        })?;
-        self.create(name, Bytes::from(bytes)).await
+    /// Where a streamed upload is staged before its conditional copy (`uploads/…`).
+    fn staging(&self, name: &str) -> String {
+        format!("uploads/{}-{:016x}", name.replace('/', "_"), fastrand::u64(..))
+    }
+
+    fn io(path: &Utf8Path) -> impl FnOnce(std::io::Error) -> StoreError {
+        let path = path.to_owned();
+        move |source| StoreError::Io { path, source }
+    }
+
+    /// Copies a local file into the store, create-if-absent (a clip is never replaced),
+    /// streamed and checked against `sha256` as it goes: a file of at most [`CHUNK`] bytes is
+    /// one conditional PUT (one chunk in memory); a larger one streams in parts of [`CHUNK`]
+    /// to `uploads/…` (a multipart upload cannot be conditional on S3's PUT path) and is then
+    /// copied to `name` only if absent (S3: a one-part copy completed with `If-None-Match: *`;
+    /// a shared folder: a hard link), the staged object removed either way.
+    pub async fn create_from_file(&self, name: &str, file: &Utf8Path, sha256: &str) -> Result<Written, StoreError> {
+        let mut f = tokio::fs::File::open(file).await.map_err(Self::io(file))?;
+        let size = f.metadata().await.map_err(Self::io(file))?.len();
+        if size <= CHUNK as u64 {
+            let mut bytes = Vec::with_capacity(size as usize);
+            f.read_to_end(&mut bytes).await.map_err(Self::io(file))?;
+            if crate::digest::sha256_hex(&bytes) != sha256 {
+                return Err(changed(file));
+            }
+            return self.create(name, Bytes::from(bytes)).await;
+        }
+        let staged = self.staging(name);
+        let uploaded = self.upload(&staged, f, file, sha256).await;
+        let copied = match uploaded {
+            Ok(()) => self.copy_if_absent(&staged, name).await,
+            Err(e) => Err(e),
+        };
+        self.delete(&staged).await?;
+        copied
+    }
+
+    /// Streams `f` to `staged` in parts, hashing as it reads; a different sha256 aborts it.
+    async fn upload(
+        &self,
+        staged: &str,
+        mut f: tokio::fs::File,
+        file: &Utf8Path,
+        sha256: &str,
+    ) -> Result<(), StoreError> {
+        let upload = self
+            .inner
+            .put_multipart(&self.path(staged))
+            .await
+            .map_err(|e| self.failed(staged, "write", e))?;
+        let mut parts = WriteMultipart::new_with_chunk_size(upload, CHUNK);
+        let mut hash = Sha256::new();
+        let mut buf = vec![0u8; 1 << 20];
+        loop {
+            let n = match f.read(&mut buf).await {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) => {
+                    let _ = parts.abort().await;
+                    return Err(Self::io(file)(e));
+                }
+            };
+            hash.update(&buf[..n]);
+            parts.write(&buf[..n]);
+            if let Err(e) = parts.wait_for_capacity(2).await {
+                let _ = parts.abort().await;
+                return Err(self.failed(staged, "write", e));
+            }
+        }
+        if crate::digest::hex(&hash.finalize()) != sha256 {
+            let _ = parts.abort().await;
+            return Err(changed(file));
+        }
+        parts.finish().await.map_err(|e| self.failed(staged, "write", e))?;
+        Ok(())
+    }
+
+    async fn copy_if_absent(&self, from: &str, to: &str) -> Result<Written, StoreError> {
+        match self.inner.copy_if_not_exists(&self.path(from), &self.path(to)).await {
+            Ok(()) => Ok(Written::Done(Version::default())),
+            Err(object_store::Error::AlreadyExists { .. } | object_store::Error::Precondition { .. }) => {
+                Ok(Written::Lost)
+            }
+            Err(e) => Err(self.failed(to, "write", e)),
+        }
+    }
+
+    /// Streams the object to `dest` through `.<dest>.part`, checked by size and sha256 as it
+    /// goes, renamed into place only when both match. `false` (and no file, not even the
+    /// temporary) when the object is absent or is not those bytes.
+    pub async fn get_to_file(&self, name: &str, dest: &Utf8Path, bytes: u64, sha256: &str) -> Result<bool, StoreError> {
+        let got = match self.inner.get(&self.path(name)).await {
+            Ok(g) if g.meta.size == bytes => g,
+            Ok(_) | Err(object_store::Error::NotFound { .. }) => return Ok(false),
+            Err(e) => return Err(self.failed(name, "read", e)),
+        };
+        let part = crate::files::part_path(dest);
+        let file = crate::files::create_fresh(&part).map_err(Self::io(&part))?;
+        let streamed = self
+            .stream_into(got.into_stream(), tokio::fs::File::from_std(file), name, &part)
+            .await;
+        match streamed {
+            Ok((n, hash)) if n == bytes && hash == sha256 => {
+                std::fs::rename(&part, dest).map_err(Self::io(dest))?;
+                crate::files::sync_dir(dest);
+                Ok(true)
+            }
+            other => {
+                let _ = std::fs::remove_file(&part);
+                other.map(|_| false)
+            }
+        }
+    }
+
+    /// Writes the stream to `file`, hashing it; its length and sha256.
+    async fn stream_into(
+        &self,
+        mut stream: futures::stream::BoxStream<'static, object_store::Result<Bytes>>,
+        mut file: tokio::fs::File,
+        name: &str,
+        part: &Utf8Path,
+    ) -> Result<(u64, String), StoreError> {
+        let (mut n, mut hash) = (0u64, Sha256::new());
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| self.failed(name, "read", e))?;
+            hash.update(&chunk);
+            n += chunk.len() as u64;
+            file.write_all(&chunk).await.map_err(Self::io(part))?;
+        }
+        file.sync_all().await.map_err(Self::io(part))?;
+        Ok((n, crate::digest::hex(&hash.finalize())))
+    }
+}
+
+/// Clips up to this size go to the store in one conditional PUT (the only create-if-absent
+/// write of new bytes S3 offers; this much is held in memory); larger ones stream in parts of
+/// this size (S3's parts must be at least 5 MiB).
+pub(crate) const CHUNK: usize = 8 << 20;
+
+fn changed(file: &Utf8Path) -> StoreError {
+    StoreError::Io {
+        path: file.to_owned(),
+        source: std::io::Error::other("the clip changed while it was being published: not the bytes its name says"),
     }
 }
 

@@ -50,11 +50,11 @@ pub(crate) async fn publish(store: &Backend, clip: &Utf8Path, entry: &Indexed) -
         // Absent (or a partial object a crashed writer left on a store without atomic puts).
         // Lost: another machine published it meanwhile (whole: puts are atomic); only a
         // damaged object of another size is replaced.
-        if store.create_from_file(&take, clip).await? == Written::Lost
+        if store.create_from_file(&take, clip, &entry.sha256).await? == Written::Lost
             && store.size(&take).await?.is_some_and(|n| n != entry.bytes)
         {
             store.delete(&take).await?;
-            store.create_from_file(&take, clip).await?;
+            store.create_from_file(&take, clip, &entry.sha256).await?;
         }
     }
     let body = serde_json::to_vec_pretty(entry).unwrap_or_default();
@@ -78,30 +78,14 @@ pub(crate) async fn lookup(store: &Backend, api: &str, key: &str) -> Result<Opti
         })
 }
 
-/// Downloads `takes/<sha256>.mp4` to `dest` (atomically), verified by size and sha256; `false`
+/// Streams `takes/<sha256>.mp4` to `dest` (atomically), verified by size and sha256 as it comes; `false`
 /// when the store has no such clip (or a damaged one: it is not used).
 pub(crate) async fn fetch(store: &Backend, sha256: &str, bytes: u64, dest: &Utf8Path) -> Result<bool, StoreError> {
-    let Some((body, _)) = store.get(&take_object(sha256)).await? else {
-        return Ok(false);
-    };
-    if body.len() as u64 != bytes || crate::digest::sha256_hex(&body) != sha256 {
-        return Ok(false);
-    }
     if let Some(dir) = dest.parent() {
         std::fs::create_dir_all(dir).map_err(|source| StoreError::Io {
             path: dir.to_owned(),
             source,
         })?;
     }
-    let part = crate::files::part_path(dest);
-    let io = |source| StoreError::Io {
-        path: dest.to_owned(),
-        source,
-    };
-    let mut file = crate::files::create_fresh(&part).map_err(io)?;
-    std::io::Write::write_all(&mut file, &body).map_err(io)?;
-    file.sync_all().map_err(io)?;
-    std::fs::rename(&part, dest).map_err(io)?;
-    crate::files::sync_dir(dest);
-    Ok(true)
+    store.get_to_file(&take_object(sha256), dest, bytes, sha256).await
 }

@@ -122,6 +122,11 @@ fn s3(url: &url::Url, env: impl Iterator<Item = (String, String)>) -> Result<Bac
         options.push(("aws_allow_http".into(), "true".into()));
     }
     options.push(("aws_conditional_put".into(), "etag".into()));
+    // A streamed clip is staged, then copied only if absent: on S3 a one-part copy completed
+    // with `If-None-Match: *`. A store that spells it otherwise (R2: a header) may say so.
+    if !options.iter().any(|(k, _)| k == "aws_copy_if_not_exists") {
+        options.push(("aws_copy_if_not_exists".into(), "multipart".into()));
+    }
     let (store, prefix) = object_store::parse_url_opts(url, options)?;
     Ok(Backend::new(Arc::from(store), prefix, None))
 }

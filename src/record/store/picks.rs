@@ -101,6 +101,16 @@ impl TeamPicks {
         }))
     }
 
+    /// Of `keys`, those with a take in the team's store under one of `apis`
+    /// ([`super::status::indexed`]).
+    pub(crate) fn in_store(
+        &self,
+        apis: &[String],
+        keys: &[String],
+    ) -> Result<std::collections::HashSet<String>, StoreError> {
+        on_own_runtime(super::status::indexed(&self.store, apis, keys))
+    }
+
     /// Brings the folder's picks file to the team's document; a team with none yet starts
     /// from this folder's picks.
     pub(crate) fn pull(&self, out: &Utf8Path) -> Result<(), PickError> {

@@ -5,10 +5,10 @@ use serde::Serialize;
 use std::collections::{BTreeMap, HashSet};
 use std::time::{Duration, SystemTime};
 
-use super::StoreError;
 use super::backend::{Backend, Listed};
 use super::claims::Claim;
 use super::clips::Indexed;
+use super::{StoreError, key_name};
 
 /// What a store holds.
 #[derive(Debug, Default, Serialize)]
@@ -100,7 +100,8 @@ pub(crate) struct Garbage {
 }
 
 /// What gc removes: clips no index entry or claim names (a publish that died between the
-/// clip and its index; nothing can find them) when older than [`GC_MIN_AGE`], each named again
+/// clip and its index; nothing can find them) and staged uploads (`uploads/…`, a streamed
+/// publish that died before its copy) when older than [`GC_MIN_AGE`], each clip named again
 /// by nothing in a fresh read of the index and the claims just before it goes. Claims are never
 /// removed: a store has no delete-if-unchanged, and a failed claim deleted just as another
 /// machine claimed it again would let a third submit the same request (a failed claim is
@@ -115,6 +116,15 @@ pub(crate) async fn gc(store: &Backend, dry_run: bool) -> Result<Vec<Garbage>, S
                 object: o.name,
                 bytes: o.bytes,
                 why: "no index entry or claim names this clip",
+            });
+        }
+    }
+    for o in store.list("uploads").await? {
+        if old(&o, now) {
+            out.push(Garbage {
+                object: o.name,
+                bytes: o.bytes,
+                why: "a staged upload whose publish died before copying it into place",
             });
         }
     }
@@ -133,4 +143,15 @@ async fn named(store: &Backend) -> Result<HashSet<String>, StoreError> {
     let mut named: HashSet<String> = index(store).await?.into_iter().map(|e| e.sha256).collect();
     named.extend(claims(store).await?.into_iter().filter_map(|(_, c)| c.sha256));
     Ok(named)
+}
+
+/// Of `keys`, those whose clip the store holds under one of the API namespaces `apis` (one
+/// listing of `index/`): a render anywhere fetches them for $0, with no provider request.
+pub(crate) async fn indexed(store: &Backend, apis: &[String], keys: &[String]) -> Result<HashSet<String>, StoreError> {
+    let names: HashSet<String> = store.list("index").await?.into_iter().map(|o| o.name).collect();
+    let held = |key: &String| {
+        apis.iter()
+            .any(|api| names.contains(&format!("index/{}.json", key_name(api, key))))
+    };
+    Ok(keys.iter().filter(|k| held(k)).cloned().collect())
 }

@@ -262,10 +262,17 @@ async fn gc_removes_an_old_clip_nothing_names_and_never_a_claim() {
     };
     claims::abandon(s, &ticket, "not submitted").await.unwrap();
     s.create("takes/0123.mp4", Bytes::from("orphan")).await.unwrap();
+    s.create("uploads/takes_4567.mp4-00ff", Bytes::from("staged"))
+        .await
+        .unwrap();
+    s.create("uploads/takes_89ab.mp4-00ff", Bytes::from("staging now"))
+        .await
+        .unwrap();
     let two_hours_ago = std::time::SystemTime::now() - Duration::from_secs(7200);
     for name in [
         format!("claims/{}.json", super::key_name("sandbox", "sha256:k9")),
         "takes/0123.mp4".into(),
+        "uploads/takes_4567.mp4-00ff".into(),
     ] {
         let file = std::fs::File::options()
             .write(true)
@@ -275,8 +282,49 @@ async fn gc_removes_an_old_clip_nothing_names_and_never_a_claim() {
     }
     let removed = status::gc(s, false).await.unwrap();
     let names: Vec<&str> = removed.iter().map(|g| g.object.as_str()).collect();
-    assert_eq!(names, ["takes/0123.mp4"]);
+    assert_eq!(names, ["takes/0123.mp4", "uploads/takes_4567.mp4-00ff"]);
+    assert!(
+        s.size("uploads/takes_89ab.mp4-00ff").await.unwrap().is_some(),
+        "a young one stays"
+    );
     assert!(s.get("takes/0123.mp4").await.unwrap().is_none());
     let claim = claims::read(s, "sandbox", "sha256:k9").await.unwrap().unwrap();
     assert_eq!(claim.state, super::claims::ClaimState::Failed, "a failed claim stays");
+}
+
+#[tokio::test]
+async fn a_clip_larger_than_a_chunk_streams_both_ways_byte_for_byte_and_once() {
+    for f in both().await {
+        let s = &f.store;
+        let dir = Utf8PathBuf::from_path_buf(f._dir.path().join("big")).unwrap();
+        std::fs::create_dir_all(&dir).unwrap();
+        let clip = dir.join("clip.mp4");
+        let body: Vec<u8> = (0..super::backend::CHUNK * 2 + 12_345)
+            .map(|i| (i * 31 % 251) as u8)
+            .collect();
+        std::fs::write(&clip, &body).unwrap();
+        let sha = crate::digest::sha256_hex(&body);
+        let take = clips::take_object(&sha);
+        // Bytes that are not the name's: refused before anything is stored.
+        assert!(s.create_from_file(&take, &clip, &"0".repeat(64)).await.is_err());
+        assert_eq!(s.size(&take).await.unwrap(), None);
+        assert!(matches!(
+            s.create_from_file(&take, &clip, &sha).await.unwrap(),
+            Written::Done(_)
+        ));
+        assert_eq!(s.create_from_file(&take, &clip, &sha).await.unwrap(), Written::Lost);
+        assert!(s.list("uploads").await.unwrap().is_empty(), "staged uploads removed");
+        let dest = dir.join("fetched/arrival.mp4");
+        std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
+        assert!(s.get_to_file(&take, &dest, body.len() as u64, &sha).await.unwrap());
+        assert!(std::fs::read(&dest).unwrap() == body, "round-trips byte for byte");
+        // An object whose bytes are not its name's sha256 (same size) is refused: no file,
+        // no temporary left beside it.
+        let wrong = dir.join("fetched/wrong.mp4");
+        let other = "f".repeat(64);
+        assert!(!s.get_to_file(&take, &wrong, body.len() as u64, &other).await.unwrap());
+        assert!(!wrong.exists() && !crate::files::part_path(&wrong).exists());
+        assert!(!s.get_to_file(&take, &wrong, 5, &sha).await.unwrap(), "wrong size");
+        assert!(!wrong.exists());
+    }
 }
