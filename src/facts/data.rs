@@ -196,12 +196,17 @@ fn endpoint(f: &Family<'static>, r: &Row<'static>) -> Endpoint {
         aspect_ratio: on("aspect_ratio", t.aspect_ratio, "aspect_ratio"),
         negative_prompt: on("negative_prompt", t.negative_prompt, "negative_prompt"),
         cfg_scale: on("cfg_scale", t.cfg_scale, "cfg_scale"),
-        generate_audio: t.audio.as_ref().map(|a| on("audio", Some(a.field), "generate_audio") && a.default),
+        generate_audio: t
+            .audio
+            .as_ref()
+            .map(|a| on("audio", Some(a.field), "generate_audio") && a.default),
         voices: match t.voices {
             None => Voices::None,
             Some("voice_ids") => Voices::Ids,
             Some("elements[].voice_id") => Voices::Elements,
-            Some(other) => fail(&format!("`voices` is `voice_ids` or `elements[].voice_id`, not `{other}`")),
+            Some(other) => fail(&format!(
+                "`voices` is `voice_ids` or `elements[].voice_id`, not `{other}`"
+            )),
         },
         multi_prompt: on("beats", t.beats, "multi_prompt"),
         shot_type: on("shot_type", t.shot_type, "shot_type"),
@@ -216,9 +221,14 @@ fn endpoint(f: &Family<'static>, r: &Row<'static>) -> Endpoint {
 }
 
 fn kind(name: &str) -> Option<Kind> {
-    [Kind::TextToVideo, Kind::ImageToVideo, Kind::ReferenceToVideo, Kind::MotionControl]
-        .into_iter()
-        .find(|k| k.name() == name)
+    [
+        Kind::TextToVideo,
+        Kind::ImageToVideo,
+        Kind::ReferenceToVideo,
+        Kind::MotionControl,
+    ]
+    .into_iter()
+    .find(|k| k.name() == name)
 }
 
 fn format(name: &str) -> Option<DurationFormat> {
@@ -262,7 +272,11 @@ mod tests {
             id: e.id,
             kind: e.kind.name(),
             version: e.version,
-            price: PRICES.iter().find(|(_, p)| *p == e.price).map(|(n, _)| *n).expect("a named price"),
+            price: PRICES
+                .iter()
+                .find(|(_, p)| *p == e.price)
+                .map(|(n, _)| *n)
+                .expect("a named price"),
             price_assumed: e.price_assumed,
             takes: Concepts {
                 prompt: "prompt",
@@ -300,7 +314,11 @@ mod tests {
     fn file(endpoints: &[Endpoint], about: Vec<&'static str>) -> String {
         let mut families: Vec<Family<'static>> = Vec::new();
         for e in endpoints {
-            let provider = if e.provider == ProviderKind::Fal { "fal" } else { "eachlabs" };
+            let provider = if e.provider == ProviderKind::Fal {
+                "fal"
+            } else {
+                "eachlabs"
+            };
             match families.last_mut() {
                 Some(f) if f.family == e.family && f.provider == provider => f.endpoints.push(row(e)),
                 _ => families.push(Family {

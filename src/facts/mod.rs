@@ -2,6 +2,6 @@
 
 pub(crate) mod catalog;
 pub(crate) mod cost;
+pub(crate) mod data;
 pub(crate) mod prices;
 pub(crate) mod schemas;
-pub(crate) mod data;

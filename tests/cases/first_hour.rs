@@ -137,24 +137,31 @@ fn init_writes_a_starter_that_plans_and_refuses_a_second_time() {
     assert!(String::from_utf8_lossy(&again.stderr).contains("never overwrites"));
 }
 
-#[test]
-fn watch_reports_an_edited_prompt_and_the_new_estimate() {
-    use std::io::{BufRead, BufReader};
-    let t = Test::new();
-    let v1 = "version: 1\nshots:\n  - id: a\n    prompt: a harbour\n  - id: b\n    prompt: a boat\n";
-    let file = t.storyboard(v1);
-    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("storyboard"))
-        .arg("watch")
-        .arg(&file)
-        .args(["--interval-ms", "30"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut wait_for = |needle: &str| -> Vec<String> {
+/// `storyboard watch FILE` running, its output read line by line; stopped when dropped.
+struct Watch {
+    child: std::process::Child,
+    lines: std::io::Lines<std::io::BufReader<std::process::ChildStdout>>,
+}
+
+impl Watch {
+    fn start(file: &std::path::Path) -> Watch {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("storyboard"))
+            .arg("watch")
+            .arg(file)
+            .args(["--interval-ms", "30"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+        Watch { child, lines }
+    }
+
+    /// The lines printed up to and including the first that contains `needle`.
+    fn wait_for(&mut self, needle: &str) -> Vec<String> {
         let mut seen = Vec::new();
-        for line in lines.by_ref() {
+        for line in self.lines.by_ref() {
             let line = line.unwrap();
             let done = line.contains(needle);
             seen.push(line);
@@ -163,7 +170,23 @@ fn watch_reports_an_edited_prompt_and_the_new_estimate() {
             }
         }
         seen
-    };
+    }
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn watch_reports_an_edited_prompt_and_the_new_estimate() {
+    let t = Test::new();
+    let v1 = "version: 1\nshots:\n  - id: a\n    prompt: a harbour\n  - id: b\n    prompt: a boat\n";
+    let file = t.storyboard(v1);
+    let mut watch = Watch::start(&file);
+    let mut wait_for = |needle: &str| watch.wait_for(needle);
     let first = wait_for("total:");
     assert!(first.iter().any(|l| l.contains("$1.40")), "{first:?}");
     // An edited prompt and a third shot (10 s, audio on: $1.40).
@@ -172,8 +195,6 @@ fn watch_reports_an_edited_prompt_and_the_new_estimate() {
         v1.replace("a boat", "a red boat")
     ));
     let changes = wait_for("estimate:");
-    let _ = child.kill();
-    let _ = child.wait();
     assert!(changes.iter().any(|l| l.starts_with("~ b (edited")), "{changes:?}");
     assert!(
         changes.iter().any(|l| l.starts_with("+ c (added, $1.40)")),
@@ -189,40 +210,18 @@ fn watch_reports_an_edited_prompt_and_the_new_estimate() {
 
 #[test]
 fn watch_re_plans_when_a_start_image_is_replaced() {
-    use std::io::{BufRead, BufReader};
     let t = Test::new();
     let image = |name: &str| std::fs::read(root().join(format!("examples/cast/{name}.png"))).unwrap();
     std::fs::write(t.path().join("first.png"), image("mara-front")).unwrap();
     let file = t.storyboard(
         "version: 1\nshots:\n  - id: a\n    prompt: a harbour\n    start_image: ./first.png\n  - id: b\n    prompt: a boat\n",
     );
-    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("storyboard"))
-        .arg("watch")
-        .arg(&file)
-        .args(["--interval-ms", "30"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut wait_for = |needle: &str| -> Vec<String> {
-        let mut seen = Vec::new();
-        for line in lines.by_ref() {
-            let line = line.unwrap();
-            let done = line.contains(needle);
-            seen.push(line);
-            if done {
-                break;
-            }
-        }
-        seen
-    };
+    let mut watch = Watch::start(&file);
+    let mut wait_for = |needle: &str| watch.wait_for(needle);
     wait_for("total:");
     // The storyboard's text is unchanged: only the picture behind `./first.png` is another one.
     std::fs::write(t.path().join("first.png"), image("tomas-front")).unwrap();
     let changes = wait_for("estimate:");
-    let _ = child.kill();
-    let _ = child.wait();
     assert!(changes.iter().any(|l| l.starts_with("~ a (edited")), "{changes:?}");
     assert!(
         !changes.iter().any(|l| l.contains(" b (")),
