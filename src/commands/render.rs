@@ -3,7 +3,7 @@
 //! step lives in its own module; this one only wires them.
 
 use crate::cli::RenderArgs;
-use crate::decide::{Decided, Resume, Tally};
+use crate::decide::{Decided, Resume, Tally, frames::FrameChoice};
 use crate::deliver::assemble::of_plan;
 use crate::error::{Error, UsageError, exit};
 use crate::facts::{catalog::ProviderKind, prices::Prices};
@@ -38,10 +38,13 @@ pub(crate) async fn render(args: RenderArgs) -> Result<i32, Error> {
     let selected = settings::select(&plan, &args.only)?;
 
     // Decide, estimate and confirm before anything is written or sent.
+    let history = folder::readable(state.take_history())?;
+    let approve = plan.approve_frames || args.approve.is_some();
     let mut resume = Resume {
         out: settings.out.clone(),
         namespace: settings.access.namespace.clone(),
-        history: folder::readable(state.take_history())?,
+        frames: FrameChoice::read(&settings.out, &plan, &history, approve).map_err(UsageError::Picks)?,
+        history,
         flags: settings.flags,
     };
     let decided = resume.decide_all(&plan, &selected);
@@ -72,10 +75,14 @@ pub(crate) async fn render(args: RenderArgs) -> Result<i32, Error> {
         reporter: &|estimate| report::progress::reporter(settings.style, selected.len(), estimate),
     }
     .runner(resume, &plan, &selected)?;
+    let waiting = waiting_frames(&plan, &decided);
     let tasks = crate::prepare::tasks(&runner, &plan, &src.dir, decided, &selected).await;
     let manifest = launch::drive(&runner, tasks, signals, args.cancel_command()).await?;
     drop(sandbox);
     let failed = summary(&settings, &plan, &selected, &manifest, runner.stop().level() >= 1);
+    if let Some(note) = report::summary::frames_waiting(&settings.file, &waiting) {
+        report::stderr_fitted(&note);
+    }
     if runner.stop().signalled() {
         return Err(Error::interrupted(args.resume_command(), settings.sandbox));
     }
@@ -143,4 +150,15 @@ fn summary(settings: &Settings, plan: &Plan, selected: &[usize], manifest: &Mani
         out: (*out != plan.output).then_some(out.as_path()),
     };
     report::render_end(json, out, &records, (stopped, settings.sandbox), &next)
+}
+
+/// The shots whose videos wait for a frame pick (`approve: frames`), each once.
+fn waiting_frames<'p>(plan: &'p Plan, decided: &[Decided]) -> Vec<&'p str> {
+    let mut shots: Vec<&str> = decided
+        .iter()
+        .filter(|d| d.fate == crate::decide::Fate::AwaitsPick)
+        .map(|d| plan.shots[d.index].shot.as_str())
+        .collect();
+    shots.dedup();
+    shots
 }

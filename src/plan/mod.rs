@@ -107,6 +107,8 @@ pub(crate) struct Plan {
     pub budget: Option<Micros>,
     /// The team's shared store (`store:`; `--store` overrides).
     pub store: Option<String>,
+    /// `approve: frames`: videos wait for their frames to be picked.
+    pub approve_frames: bool,
     /// The output folder (resolved against the storyboard's folder).
     pub output: Utf8PathBuf,
     /// The shots in storyboard order.
@@ -378,6 +380,19 @@ impl Plan {
                     .map(|f| f.estimate)
                     .sum(),
             unpriced: indices.iter().filter(|&&i| self.shots[i].estimate.is_none()).count(),
+        }
+    }
+
+    /// What rendering these videos and these shots' frames spends (by plan index): a frame
+    /// already kept is not paid again.
+    pub(crate) fn estimate_split(&self, videos: &[usize], frames: &[usize]) -> crate::facts::cost::Estimate {
+        let frames = distinct_frames(frames.iter().map(|&i| &self.shots[i]));
+        crate::facts::cost::Estimate {
+            // Requests submitted: a frame-only render still sends (and pays for) its frames.
+            shots: videos.len() + frames.len(),
+            spend: videos.iter().filter_map(|&i| self.shots[i].estimate).sum::<Micros>()
+                + frames.iter().map(|f| f.estimate).sum(),
+            unpriced: videos.iter().filter(|&&i| self.shots[i].estimate.is_none()).count(),
         }
     }
 
@@ -817,6 +832,7 @@ impl<'a> Planner<'a> {
             concurrency: sb.concurrency,
             budget,
             store: sb.store.clone(),
+            approve_frames: sb.approve.is_some(),
             output,
             shots,
             warnings,

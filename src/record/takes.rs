@@ -90,6 +90,12 @@ pub(crate) fn count(history: &History, shot: &str) -> u32 {
     u32::try_from(shas.len()).unwrap_or(u32::MAX)
 }
 
+/// The journal's (and the picks') name of a shot's frame takes (frames first, #25): they are
+/// takes like a video's, numbered and picked by the same rules.
+pub(crate) fn frame_id(shot: &str) -> String {
+    format!("{shot}.frame")
+}
+
 /// What the director said of one shot.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub(crate) struct Pick {

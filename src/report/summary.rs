@@ -508,6 +508,20 @@ pub(crate) fn counts(records: &[&crate::record::manifest::RequestRecord]) -> Val
     Value::Object(m)
 }
 
+/// `approve: frames`: how many shots' frames wait for a pick before their videos are made, and
+/// the commands that pick them (`None`: none waits).
+pub(crate) fn frames_waiting(file: &camino::Utf8Path, shots: &[&str]) -> Option<String> {
+    let first = shots.first()?;
+    Some(format!(
+        "{n} frame{s} {wait} for a pick before {their} video{s} {is} made (approve: frames):\n  storyboard review {file}\n  storyboard pick {file} {first} --frame N\nthen render again: only the picked frames are animated\n",
+        n = shots.len(),
+        s = if shots.len() == 1 { "" } else { "s" },
+        their = if shots.len() == 1 { "its" } else { "their" },
+        is = if shots.len() == 1 { "is" } else { "are" },
+        wait = if shots.len() == 1 { "waits" } else { "wait" },
+    ))
+}
+
 /// The end of a render: counts, money, and what to do about uncertain or failed shots.
 pub(crate) fn render_summary(
     records: &[&crate::record::manifest::RequestRecord],

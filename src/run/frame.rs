@@ -31,7 +31,18 @@ impl Runner {
             let mut frames = self.frames.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
             frames.entry(frame.request_key.clone()).or_default().clone()
         };
-        let clip = cell.get_or_init(|| self.frame_take(&shot.id, &frame)).await.clone();
+        let clip = match self.resume.frames.of(&shot.shot) {
+            Some(picked) => Ok(picked.clone()),
+            None => cell.get_or_init(|| self.frame_take(&shot.shot, &frame)).await.clone(),
+        };
+        if task.fate == Fate::AwaitsPick && clip.is_ok() {
+            let why = format!(
+                "its frame waits for a pick (`storyboard review FILE`, `storyboard pick FILE {} --frame N`)",
+                shot.shot
+            );
+            self.settle(task, super::Settle::Pending(why));
+            return false;
+        }
         let sent = match clip {
             Ok(clip) => {
                 let png = self.resume.out.join(&clip.path);
@@ -63,7 +74,7 @@ impl Runner {
             Fate::Cached(clip) => return Ok(clip),
             Fate::Follow(job) | Fate::Fetch(job, _) => job,
             Fate::Uncertain(why) | Fate::Gone(why) => return Err(why),
-            Fate::Submit | Fate::AwaitsUpstream => self.submit_frame(&fshot, frame).await?,
+            Fate::Submit | Fate::AwaitsUpstream | Fate::AwaitsPick => self.submit_frame(&fshot, frame).await?,
         };
         let failed = |error: String| {
             self.books.record(Record::Failed {
