@@ -79,8 +79,15 @@ pub(crate) async fn render(args: RenderArgs) -> Result<i32, Error> {
     let tasks = crate::prepare::tasks(&runner, &plan, &src.dir, decided, &selected).await;
     let manifest = launch::drive(&runner, tasks, signals, args.cancel_command()).await?;
     drop(sandbox);
-    let failed = summary(&settings, &plan, &selected, &manifest, runner.stop().level() >= 1);
-    if let Some(note) = report::summary::frames_waiting(&settings.file, &waiting) {
+    let failed = summary(
+        &settings,
+        &plan,
+        &selected,
+        &manifest,
+        runner.stop().level() >= 1,
+        &waiting,
+    );
+    if let Some(note) = report::summary::frames_waiting(&settings.file, &waiting.1) {
         report::stderr_fitted(&note);
     }
     if runner.stop().signalled() {
@@ -137,12 +144,23 @@ fn gate(settings: &Settings, plan: &Plan, decided: &[Decided]) -> Result<(), Err
     Ok(())
 }
 
-/// The end of the render reported for the selected shots; whether any of them failed.
-fn summary(settings: &Settings, plan: &Plan, selected: &[usize], manifest: &Manifest, stopped: bool) -> bool {
+/// The end of the render reported for the selected shots; whether any of them failed (a video
+/// that waits for its frame's pick has not).
+fn summary(
+    settings: &Settings,
+    plan: &Plan,
+    selected: &[usize],
+    manifest: &Manifest,
+    stopped: bool,
+    waiting: &Waiting<'_>,
+) -> bool {
     let labels: std::collections::HashSet<&str> = selected.iter().map(|&i| plan.shots[i].id.as_str()).collect();
+    let held = |r: &&crate::record::manifest::RequestRecord| {
+        !stopped && r.status == crate::record::manifest::ShotStatus::Pending && waiting.0.contains(&r.label.as_str())
+    };
     let records: Vec<_> = manifest
         .requests()
-        .filter(|r| labels.contains(r.label.as_str()))
+        .filter(|r| labels.contains(r.label.as_str()) && !held(r))
         .collect();
     let (json, out) = (settings.style == crate::style::Style::Json, &settings.out);
     let next = report::Next {
@@ -152,13 +170,18 @@ fn summary(settings: &Settings, plan: &Plan, selected: &[usize], manifest: &Mani
     report::render_end(json, out, &records, (stopped, settings.sandbox), &next)
 }
 
-/// The shots whose videos wait for a frame pick (`approve: frames`), each once.
-fn waiting_frames<'p>(plan: &'p Plan, decided: &[Decided]) -> Vec<&'p str> {
+/// The requests whose videos wait for a frame pick (`approve: frames`), and their shots once.
+type Waiting<'p> = (Vec<&'p str>, Vec<&'p str>);
+
+/// The requests whose videos wait for a frame pick, and their shots (each once).
+fn waiting_frames<'p>(plan: &'p Plan, decided: &[Decided]) -> Waiting<'p> {
+    let waits = |d: &&Decided| d.fate == crate::decide::Fate::AwaitsPick;
+    let labels = decided.iter().filter(waits).map(|d| plan.shots[d.index].id.as_str());
     let mut shots: Vec<&str> = decided
         .iter()
-        .filter(|d| d.fate == crate::decide::Fate::AwaitsPick)
+        .filter(waits)
         .map(|d| plan.shots[d.index].shot.as_str())
         .collect();
     shots.dedup();
-    shots
+    (labels.collect(), shots)
 }

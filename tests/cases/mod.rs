@@ -6,6 +6,7 @@ mod doctor;
 mod families;
 mod first_hour;
 mod frames;
+mod frames_gate;
 mod frames_sandbox;
 mod history;
 mod hostile;

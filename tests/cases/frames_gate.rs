@@ -1,0 +1,138 @@
+//! Frames first (#25), the approval gate over real HTTP against the sandbox: with
+//! `approve: frames` a render makes the frames only; `pick --frame N` chooses the frame each
+//! video animates (the sandbox receives exactly that frame's bytes); picking another frame
+//! re-renders only that shot's video, and putting the pick back costs nothing.
+
+use crate::common::{Test, fast, sha256_hex, stderr};
+use serde_json::Value;
+
+/// Four shots with frames and the gate: Nano Banana 2 at 1K ($0.08 a frame), Kling v2.6 pro
+/// image-to-video 5 s without audio ($0.35 a video).
+const GATED: &str = r#"
+version: 1
+model: kling-v2.6-pro
+approve: frames
+output: ./out
+defaults:
+  duration: 5
+  generate_audio: false
+  frame:
+    model: nano-banana-2
+shots:
+  - { id: one, prompt: "A lighthouse at dusk" }
+  - { id: two, prompt: "Waves breaking", frame: { prompt: "Waves on rocks" } }
+  - { id: three, prompt: "A gull" }
+  - { id: four, prompt: "A boat" }
+"#;
+
+/// (image jobs, video jobs) the sandbox created.
+fn kinds(t: &Test) -> (u64, u64) {
+    let s = t.sb().stats();
+    let n = |k: &str| s["jobs_by_kind"][k].as_u64().unwrap_or(0);
+    (n("image"), n("video"))
+}
+
+/// The sha256 of each frame take of `shot`, in take order, as the journal recorded them.
+fn frame_takes(t: &Test, shot: &str) -> Vec<String> {
+    let journal = std::fs::read_to_string(t.out().join(".storyboard/journal.jsonl")).unwrap();
+    let mut shas: Vec<String> = Vec::new();
+    for line in journal.lines() {
+        let r: Value = serde_json::from_str(line).unwrap();
+        let sha = r["clip"]["sha256"].as_str().map(str::to_owned);
+        if r["shot"] == format!("{shot}.frame") && r["event"] == "done" && !shas.contains(sha.as_ref().unwrap()) {
+            shas.push(sha.unwrap());
+        }
+    }
+    shas
+}
+
+/// The sha256 of the start image the sandbox holds for each shot's video (fetched from the
+/// sandbox's upload store, not read from the client's files).
+async fn sent_frames(t: &Test) -> Vec<(String, String)> {
+    let mut sent = Vec::new();
+    for shot in t.manifest()["shots"].as_array().unwrap() {
+        let url = shot["input"]["start_image_url"].as_str().unwrap();
+        assert!(url.starts_with(&format!("{}/files/uploads/", t.url())), "{url}");
+        let bytes = reqwest::get(url).await.unwrap().bytes().await.unwrap();
+        sent.push((shot["id"].as_str().unwrap().to_owned(), sha256_hex(&bytes)));
+    }
+    sent
+}
+
+async fn ok(t: &Test, cmd: &str, file: &std::path::Path, args: &[&str]) -> String {
+    let out = if cmd == "render" {
+        t.render(file, args).await
+    } else {
+        t.run(cmd, file, args).await
+    };
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{cmd} {args:?}: {}",
+        crate::common::text(&out)
+    );
+    format!("{}{}", String::from_utf8_lossy(&out.stdout), stderr(&out))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_gate_renders_frames_then_animates_exactly_the_picked_ones() {
+    let t = Test::with(fast()).await;
+    let file = t.storyboard(GATED);
+    let first = ok(&t, "render", &file, &[]).await;
+    assert_eq!(kinds(&t), (4, 0), "frames only: no video job");
+    assert!(
+        first.contains("to render: 4 shots for $0.32"),
+        "the frames alone: {first}"
+    );
+    assert!(first.contains("4 frames wait for a pick"), "{first}");
+    assert!(
+        first.contains("storyboard pick ") && first.contains(" --frame N"),
+        "{first}"
+    );
+    assert!(first.contains("storyboard review "), "{first}");
+
+    // A second frame of `two` (its prompt edited): still no video.
+    let file = t.storyboard(&GATED.replace("Waves on rocks", "Waves on the pier"));
+    ok(&t, "render", &file, &[]).await;
+    assert_eq!(kinds(&t), (5, 0));
+    let two = frame_takes(&t, "two");
+    assert_eq!(two.len(), 2, "two frame takes: {two:?}");
+
+    // Frame 1 of `two` (not the newest) and each other shot's only frame.
+    ok(&t, "pick", &file, &["two", "--frame", "1"]).await;
+    for shot in ["one", "three", "four"] {
+        ok(&t, "pick", &file, &[shot, "--frame", "1"]).await;
+    }
+    let videos = ok(&t, "render", &file, &[]).await;
+    assert_eq!(kinds(&t), (5, 4), "four videos, no frame again");
+    assert!(videos.contains("to render: 4 shots for $1.40"), "videos only: {videos}");
+    assert!(!videos.contains("wait for a pick"), "{videos}");
+    for (shot, sha) in sent_frames(&t).await {
+        assert_eq!(sha, frame_takes(&t, &shot)[0], "{shot} animates its picked frame");
+    }
+
+    // Another frame for `two`: only its video; back to frame 1: nothing at all.
+    ok(&t, "pick", &file, &["two", "--frame", "2"]).await;
+    let changed = ok(&t, "render", &file, &[]).await;
+    assert_eq!(kinds(&t), (5, 5), "one video: {changed}");
+    let sent = sent_frames(&t).await;
+    assert_eq!(sent[1], ("two".to_owned(), two[1].clone()));
+    ok(&t, "pick", &file, &["two", "--frame", "1"]).await;
+    let back = ok(&t, "render", &file, &[]).await;
+    assert_eq!(kinds(&t), (5, 5), "reverting the pick is free: {back}");
+    assert_eq!(sent_frames(&t).await[1], ("two".to_owned(), two[0].clone()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn picking_a_frame_take_that_does_not_exist_is_refused() {
+    let t = Test::with(fast()).await;
+    let file = t.storyboard(GATED);
+    ok(&t, "render", &file, &[]).await;
+    let out = t.run("pick", &file, &["one", "--frame", "3"]).await;
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("`one.frame` has no take 3 (takes: 1)"),
+        "{}",
+        stderr(&out)
+    );
+}
