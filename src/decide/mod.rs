@@ -147,6 +147,8 @@ pub(crate) fn add_redos(plan: &mut Plan, folder: &Folder) -> Result<(), PickErro
         return Ok(());
     }
     plan.add_redos(crate::record::takes::pending_redo(&picks, folder.history()));
+    let frames = crate::record::takes::pending_redo(&picks, folder.history());
+    plan.add_frame_redos(|shot| frames(&crate::record::takes::frame_id(shot)));
     Ok(())
 }
 

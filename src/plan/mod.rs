@@ -284,8 +284,16 @@ impl PlannedShot {
     pub(crate) fn with_frame(&mut self, frame: frames::PlannedFrame) {
         self.substs.push(Subst {
             field: frame.field.clone(),
-            value: format!("frame-request:{}", frame.request_key),
+            value: "frame-request:".into(),
         });
+        self.reframe(frame);
+    }
+
+    /// Its frame request replaced (a frame redo): the video's key covers the new request.
+    pub(crate) fn reframe(&mut self, frame: frames::PlannedFrame) {
+        for s in self.substs.iter_mut().filter(|s| s.value.starts_with("frame-request:")) {
+            s.value = format!("frame-request:{}", frame.request_key);
+        }
         self.request_key = request_key(self.provider, &self.endpoint, &self.input, &self.substs, self.salt());
         self.frame = Some(frame);
     }
@@ -342,6 +350,21 @@ impl Plan {
             }
         }
         self.shots.extend(extra);
+    }
+
+    /// Asks each framed shot with a frame redo pending (`storyboard pick --redo-frame`; by shot
+    /// id: the number of frame takes it had then) for one new frame take.
+    pub(crate) fn add_frame_redos(&mut self, pending: impl Fn(&str) -> Option<u32>) {
+        for shot in &mut self.shots {
+            let redone = shot
+                .frame
+                .as_ref()
+                .zip(pending(&shot.shot))
+                .map(|(f, after)| f.redone(after));
+            if let Some(frame) = redone {
+                shot.reframe(frame);
+            }
+        }
     }
 
     /// Sum of the priced shots and their frames.

@@ -136,3 +136,37 @@ async fn picking_a_frame_take_that_does_not_exist_is_refused() {
         stderr(&out)
     );
 }
+
+/// Without the gate one render does both; `--redo-frame` asks one new frame take (priced,
+/// then animated and kept selected); picking the first frame back costs nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frame_redo_makes_a_new_frame_take_and_its_video() {
+    let t = Test::with(fast()).await;
+    let one = GATED
+        .replace("approve: frames\n", "")
+        .split("  - { id: two")
+        .next()
+        .unwrap()
+        .to_owned();
+    let file = t.storyboard(&one);
+    ok(&t, "render", &file, &[]).await;
+    assert_eq!(kinds(&t), (1, 1), "no gate: the frame, then its video");
+    let said = ok(&t, "pick", &file, &["one", "--redo-frame"]).await;
+    assert!(said.contains("one new frame take on the next render"), "{said}");
+    let redo = ok(&t, "render", &file, &[]).await;
+    assert!(
+        redo.contains("to render: 2 shots for $0.43"),
+        "a frame and its video: {redo}"
+    );
+    assert_eq!(kinds(&t), (2, 2));
+    let takes = frame_takes(&t, "one");
+    assert_eq!(takes.len(), 2);
+    assert_eq!(sent_frames(&t).await[0].1, takes[1], "the redo's frame is animated");
+    ok(&t, "render", &file, &[]).await;
+    assert_eq!(kinds(&t), (2, 2), "the redo's frame stays selected");
+    assert_eq!(sent_frames(&t).await[0].1, takes[1]);
+    ok(&t, "pick", &file, &["one", "--frame", "1"]).await;
+    let back = ok(&t, "render", &file, &[]).await;
+    assert_eq!(kinds(&t), (2, 2), "the first video is a kept take: {back}");
+    assert_eq!(sent_frames(&t).await[0].1, takes[0]);
+}
