@@ -39,11 +39,11 @@ pub(crate) async fn render(args: RenderArgs) -> Result<i32, Error> {
 
     // Decide, estimate and confirm before anything is written or sent.
     let history = folder::readable(state.take_history())?;
-    let approve = plan.approve_frames || args.approve.is_some();
+    plan.approve_frames |= args.approve.is_some();
     let mut resume = Resume {
         out: settings.out.clone(),
         namespace: settings.access.namespace.clone(),
-        frames: FrameChoice::read(&settings.out, &plan, &history, approve).map_err(UsageError::Picks)?,
+        frames: FrameChoice::read(&settings.out, &plan, &history, plan.approve_frames).map_err(UsageError::Picks)?,
         history,
         flags: settings.flags,
     };

@@ -236,6 +236,9 @@ pub(crate) fn totals(plan: &Plan) -> String {
             frames.len(),
             if frames.len() == 1 { "" } else { "s" }
         ));
+        if plan.approve_frames {
+            out.push_str("\napprove: frames — a render makes the frames; each video waits for its frame's pick (`storyboard pick FILE SHOT --frame N`)");
+        }
     }
     let unpriced = plan.unpriced();
     if unpriced > 0 {

@@ -78,6 +78,12 @@ async fn ok(t: &Test, cmd: &str, file: &std::path::Path, args: &[&str]) -> Strin
 async fn the_gate_renders_frames_then_animates_exactly_the_picked_ones() {
     let t = Test::with(fast()).await;
     let file = t.storyboard(GATED);
+    let plan = ok(&t, "plan", &file, &[]).await;
+    assert!(
+        plan.contains("(frames $0.32 · video $1.40; 4 frames)"),
+        "both priced: {plan}"
+    );
+    assert!(plan.contains("each video waits for its frame's"), "{plan}");
     let first = ok(&t, "render", &file, &[]).await;
     assert_eq!(kinds(&t), (4, 0), "frames only: no video job");
     assert!(
@@ -110,6 +116,14 @@ async fn the_gate_renders_frames_then_animates_exactly_the_picked_ones() {
     for (shot, sha) in sent_frames(&t).await {
         assert_eq!(sha, frame_takes(&t, &shot)[0], "{shot} animates its picked frame");
     }
+    let m = t.manifest();
+    let rec = &m["shots"][1];
+    assert_eq!(rec["id"], "two");
+    assert_eq!(rec["frames"].as_array().unwrap().len(), 2, "{rec}");
+    assert_eq!(rec["selected_frame"], 1, "{rec}");
+    assert_eq!(rec["frames"][0]["clip"]["sha256"], two[0].as_str());
+    assert_eq!(rec["takes"][0]["frame"]["take"], 1, "the video names its frame: {rec}");
+    assert_eq!(rec["takes"][0]["frame"]["sha256"], two[0].as_str());
 
     // Another frame for `two`: only its video; back to frame 1: nothing at all.
     ok(&t, "pick", &file, &["two", "--frame", "2"]).await;
