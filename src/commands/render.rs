@@ -87,7 +87,11 @@ pub(crate) async fn render(args: RenderArgs) -> Result<i32, Error> {
         runner.stop().level() >= 1,
         &waiting,
     );
-    if let Some(note) = report::summary::frames_waiting(&settings.file, &waiting.1) {
+    let frames = report::summary::frames_made(&manifest, settings.sandbox);
+    for note in frames
+        .into_iter()
+        .chain(report::summary::frames_waiting(&settings.file, &waiting.1))
+    {
         report::stderr_fitted(&note);
     }
     if runner.stop().signalled() {

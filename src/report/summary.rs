@@ -511,6 +511,28 @@ pub(crate) fn counts(records: &[&crate::record::manifest::RequestRecord]) -> Val
     Value::Object(m)
 }
 
+/// The frames made this render and what they cost (`None`: none was made): the videos' money
+/// line leaves them out.
+pub(crate) fn frames_made(m: &crate::record::manifest::Manifest, sandbox: bool) -> Option<String> {
+    let made: Vec<&crate::record::manifest::TakeRecord> = m
+        .shots
+        .iter()
+        .flat_map(|s| &s.frames)
+        .filter(|f| f.created_at >= m.started_at)
+        .collect();
+    if made.is_empty() {
+        return None;
+    }
+    let usd: f64 = made.iter().filter_map(|f| f.actual_usd.or(f.estimated_usd)).sum();
+    let money = if sandbox {
+        "sandbox: nothing billed".to_owned()
+    } else {
+        format!("${usd:.2} committed (estimate)")
+    };
+    let n = made.len();
+    Some(format!("frames: {n} made this run · {money}\n"))
+}
+
 /// `approve: frames`: how many shots' frames wait for a pick before their videos are made, and
 /// the commands that pick them (`None`: none waits).
 pub(crate) fn frames_waiting(file: &camino::Utf8Path, shots: &[&str]) -> Option<String> {

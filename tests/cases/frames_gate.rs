@@ -96,6 +96,9 @@ async fn the_gate_renders_frames_then_animates_exactly_the_picked_ones() {
         "{first}"
     );
     assert!(first.contains("storyboard review "), "{first}");
+    assert!(first.contains("frames: 4 made this run"), "{first}");
+    let status = ok(&t, "status", &file, &[]).await;
+    assert!(status.contains("  frames: *1 (* animated;"), "{status}");
 
     // A second frame of `two` (its prompt edited): still no video.
     let file = t.storyboard(&GATED.replace("Waves on rocks", "Waves on the pier"));
@@ -109,6 +112,21 @@ async fn the_gate_renders_frames_then_animates_exactly_the_picked_ones() {
     for shot in ["one", "three", "four"] {
         ok(&t, "pick", &file, &[shot, "--frame", "1"]).await;
     }
+    let status = t.run("status", &file, &["--json"]).await;
+    let json: Value = serde_json::from_slice(&status.stdout).unwrap();
+    let two_state = json["shots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == "two")
+        .unwrap();
+    assert_eq!(two_state["selected_frame"], 1, "{two_state}");
+    assert_eq!(two_state["frames"].as_array().unwrap().len(), 2, "{two_state}");
+    assert_eq!(
+        (json["frames_usd"].as_f64().unwrap() * 100.0).round(),
+        40.0,
+        "five frames: {json}"
+    );
     let videos = ok(&t, "render", &file, &[]).await;
     assert_eq!(kinds(&t), (5, 4), "four videos, no frame again");
     assert!(videos.contains("to render: 4 shots for $1.40"), "videos only: {videos}");

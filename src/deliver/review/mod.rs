@@ -102,7 +102,11 @@ pub(crate) fn change(
         Some(team) => team.change(out, apply)?.0,
         None => Picks::change(out, apply)?,
     }
-    let problems = refresh(out, history)?;
+    said_with(said, refresh(out, history)?)
+}
+
+/// What a change did, in a line, and the problems met bringing the folder up to date.
+fn said_with(said: String, problems: Vec<String>) -> Result<String, PickError> {
     Ok(std::iter::once(said)
         .chain(problems.into_iter().map(|p| format!("warning: {p}")))
         .collect::<Vec<_>>()
@@ -160,7 +164,7 @@ fn change_frame(folder: &Folder, shot: &str, change: Change, team: Option<&TeamP
         Some(team) => team.change(out, apply)?.0,
         None => Picks::change(out, apply)?,
     }
-    Ok(said)
+    said_with(said, refresh(out, history)?)
 }
 
 /// A picked take's clip must still be what storyboard kept (its sha256), not only its size.
