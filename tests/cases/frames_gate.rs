@@ -202,3 +202,46 @@ async fn a_frame_redo_makes_a_new_frame_take_and_its_video() {
     assert_eq!(kinds(&t), (2, 2), "the first video is a kept take: {back}");
     assert_eq!(sent_frames(&t).await[0].1, takes[0]);
 }
+
+/// A cast shot's frame is an edit of the cast's images: the sandbox fetched exactly the
+/// uploaded frontal and reference images (their bytes), in order, for the frame request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cast_shot_frame_request_carries_the_cast_images() {
+    let t = Test::with(fast()).await;
+    std::fs::create_dir_all(t.path().join("cast")).unwrap();
+    let mut shas = Vec::new();
+    for f in ["mara-front", "mara-left"] {
+        let bytes = std::fs::read(crate::common::root().join(format!("examples/cast/{f}.png"))).unwrap();
+        std::fs::write(t.path().join(format!("cast/{f}.png")), &bytes).unwrap();
+        shas.push(sha256_hex(&bytes));
+    }
+    let file = t.storyboard(
+        r#"
+version: 1
+model: kling-v3-pro
+approve: frames
+output: ./out
+cast:
+  mara: { frontal: ./cast/mara-front.png, references: [./cast/mara-left.png] }
+shots:
+  - id: meet
+    prompt: '{{ cast("mara") }} opens the door'
+    duration: 5
+    generate_audio: false
+    frame: { model: nano-banana-2 }
+"#,
+    );
+    ok(&t, "render", &file, &[]).await;
+    assert_eq!(kinds(&t), (1, 0));
+    let frame = &t.manifest()["shots"][0]["frames"][0];
+    let id = frame["request_id"].as_str().unwrap();
+    let got = t.sb().received(id).unwrap();
+    assert_eq!(got["endpoint"], "fal-ai/nano-banana-2/edit", "{got}");
+    let fetched: Vec<&str> = got["received"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["sha256"].as_str().unwrap())
+        .collect();
+    assert_eq!(fetched, shas, "the cast's frontal, then its reference: {got}");
+}
