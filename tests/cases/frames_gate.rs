@@ -59,6 +59,26 @@ async fn sent_frames(t: &Test) -> Vec<(String, String)> {
     sent
 }
 
+/// GATED without the gate, its shots before `stop`.
+fn ungated_before(stop: &str) -> String {
+    let head = GATED.replace("approve: frames\n", "");
+    head.split(&format!("  - {{ id: {stop}")).next().unwrap().to_owned()
+}
+
+/// `status --json`, and the state of shot `id` in it.
+async fn status_of(t: &Test, file: &std::path::Path, id: &str) -> (Value, Value) {
+    let status = t.run("status", file, &["--json"]).await;
+    let json: Value = serde_json::from_slice(&status.stdout).unwrap();
+    let shot = json["shots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == id)
+        .unwrap()
+        .clone();
+    (json, shot)
+}
+
 async fn ok(t: &Test, cmd: &str, file: &std::path::Path, args: &[&str]) -> String {
     let out = if cmd == "render" {
         t.render(file, args).await
@@ -112,14 +132,7 @@ async fn the_gate_renders_frames_then_animates_exactly_the_picked_ones() {
     for shot in ["one", "three", "four"] {
         ok(&t, "pick", &file, &[shot, "--frame", "1"]).await;
     }
-    let status = t.run("status", &file, &["--json"]).await;
-    let json: Value = serde_json::from_slice(&status.stdout).unwrap();
-    let two_state = json["shots"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["id"] == "two")
-        .unwrap();
+    let (json, two_state) = status_of(&t, &file, "two").await;
     assert_eq!(two_state["selected_frame"], 1, "{two_state}");
     assert_eq!(two_state["frames"].as_array().unwrap().len(), 2, "{two_state}");
     assert_eq!(
@@ -174,13 +187,7 @@ async fn picking_a_frame_take_that_does_not_exist_is_refused() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_frame_redo_makes_a_new_frame_take_and_its_video() {
     let t = Test::with(fast()).await;
-    let one = GATED
-        .replace("approve: frames\n", "")
-        .split("  - { id: two")
-        .next()
-        .unwrap()
-        .to_owned();
-    let file = t.storyboard(&one);
+    let file = t.storyboard(&ungated_before("two"));
     ok(&t, "render", &file, &[]).await;
     assert_eq!(kinds(&t), (1, 1), "no gate: the frame, then its video");
     let said = ok(&t, "pick", &file, &["one", "--redo-frame"]).await;
@@ -244,4 +251,53 @@ shots:
         .map(|r| r["sha256"].as_str().unwrap())
         .collect();
     assert_eq!(fetched, shas, "the cast's frontal, then its reference: {got}");
+}
+
+/// The review page shows each frame take as an image above the videos; a click picks one
+/// (through the same code as `pick --frame`) and `status` shows it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_director_picks_a_frame_on_the_review_page_in_chromium() {
+    if !crate::common::tool_present("chromium") || !crate::common::tool_present("chromedriver") {
+        return;
+    }
+    let Some(py) = crate::common::test_python() else { return };
+    let t = Test::with(fast()).await;
+    let file = t.storyboard(&ungated_before("three"));
+    ok(&t, "render", &file, &[]).await;
+    ok(&t, "pick", &file, &["two", "--redo-frame"]).await;
+    ok(&t, "render", &file, &[]).await;
+    assert_eq!(kinds(&t), (3, 3));
+    let (mut child, url) = crate::common::start_review(&file);
+    let dir = crate::common::root().join("target/review-screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    let shot = dir.join("review-frames.png");
+    let mut cmd = std::process::Command::new(&py);
+    cmd.arg(crate::common::root().join("tests/conformance/review_frames_browser.py"))
+        .arg(&url)
+        .arg(&shot)
+        .args(["two", "1"]);
+    let o = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(o.status.success(), "{}", crate::common::text(&o));
+    let seen: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(seen["console"], serde_json::json!([]), "no console errors: {seen}");
+    assert_eq!(seen["frames"], 3, "one frame of one, two of two: {seen}");
+    assert!(
+        seen["widths"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|w| w.as_u64().unwrap() > 0),
+        "{seen}"
+    );
+    assert_eq!(seen["selected"], 1, "{seen}");
+    assert!(std::fs::read(&shot).unwrap().starts_with(b"\x89PNG"));
+    let two = status_of(&t, &file, "two").await.1;
+    assert_eq!(
+        two["selected_frame"], 1,
+        "status shows the frame picked in the browser: {two}"
+    );
 }
