@@ -75,7 +75,7 @@ pub(crate) async fn render(args: RenderArgs) -> Result<i32, Error> {
         reporter: &|estimate| report::progress::reporter(settings.style, selected.len(), estimate),
     }
     .runner(resume, &plan, &selected)?;
-    let waiting = waiting_frames(&plan, &decided);
+    let waiting = crate::decide::frames::waiting(&plan, &decided);
     let tasks = crate::prepare::tasks(&runner, &plan, &src.dir, decided, &selected).await;
     let manifest = launch::drive(&runner, tasks, signals, args.cancel_command()).await?;
     drop(sandbox);
@@ -156,7 +156,7 @@ fn summary(
     selected: &[usize],
     manifest: &Manifest,
     stopped: bool,
-    waiting: &Waiting<'_>,
+    waiting: &crate::decide::frames::Waiting<'_>,
 ) -> bool {
     let labels: std::collections::HashSet<&str> = selected.iter().map(|&i| plan.shots[i].id.as_str()).collect();
     let held = |r: &&crate::record::manifest::RequestRecord| {
@@ -172,20 +172,4 @@ fn summary(
         out: (*out != plan.output).then_some(out.as_path()),
     };
     report::render_end(json, out, &records, (stopped, settings.sandbox), &next)
-}
-
-/// The requests whose videos wait for a frame pick (`approve: frames`), and their shots once.
-type Waiting<'p> = (Vec<&'p str>, Vec<&'p str>);
-
-/// The requests whose videos wait for a frame pick, and their shots (each once).
-fn waiting_frames<'p>(plan: &'p Plan, decided: &[Decided]) -> Waiting<'p> {
-    let waits = |d: &&Decided| d.fate == crate::decide::Fate::AwaitsPick;
-    let labels = decided.iter().filter(waits).map(|d| plan.shots[d.index].id.as_str());
-    let mut shots: Vec<&str> = decided
-        .iter()
-        .filter(waits)
-        .map(|d| plan.shots[d.index].shot.as_str())
-        .collect();
-    shots.dedup();
-    (labels.collect(), shots)
 }

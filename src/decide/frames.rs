@@ -54,3 +54,19 @@ impl FrameChoice {
         self.gate && shot.frame.is_some() && !self.picked.contains_key(&shot.shot)
     }
 }
+
+/// The requests whose videos wait for a frame pick (`approve: frames`), and their shots once.
+pub(crate) type Waiting<'p> = (Vec<&'p str>, Vec<&'p str>);
+
+/// The requests whose videos wait for a frame pick, and their shots (each once).
+pub(crate) fn waiting<'p>(plan: &'p Plan, decided: &[super::Decided]) -> Waiting<'p> {
+    let waits = |d: &&super::Decided| d.fate == crate::decide::Fate::AwaitsPick;
+    let labels = decided.iter().filter(waits).map(|d| plan.shots[d.index].id.as_str());
+    let mut shots: Vec<&str> = decided
+        .iter()
+        .filter(waits)
+        .map(|d| plan.shots[d.index].shot.as_str())
+        .collect();
+    shots.dedup();
+    (labels.collect(), shots)
+}
