@@ -152,6 +152,9 @@ pub(crate) struct RenderArgs {
     /// Render only these shot ids (globs allowed, e.g. 'portrait-*').
     #[arg(long, num_args = 1..)]
     pub only: Vec<String>,
+    /// `frames`: render the frames and animate only the picked ones (as `approve: frames`).
+    #[arg(long, value_enum)]
+    pub approve: Option<crate::storyboard::Approve>,
     /// A shoot-out of the `--only` shots: one take per model, each priced on its own line
     /// (comma-separated model families, e.g. `--compare kling-v3-pro,veo3.1`).
     #[arg(long, value_delimiter = ',', requires = "only")]
@@ -226,8 +229,10 @@ pub(crate) struct AssembleArgs {
 
 /// `storyboard pick`.
 #[derive(Debug, Args)]
-#[command(override_usage = "storyboard pick <FILE> <SHOT> <TAKE | --redo | --note <NOTE>>")]
-#[command(group(clap::ArgGroup::new("what").required(true).multiple(true).args(["take", "redo", "note", "no_redo"])))]
+#[command(
+    override_usage = "storyboard pick <FILE> <SHOT> <TAKE | --redo | --frame <N> | --redo-frame | --note <NOTE>>"
+)]
+#[command(group(clap::ArgGroup::new("what").required(true).multiple(true).args(["take", "redo", "note", "no_redo", "frame", "redo_frame"])))]
 pub(crate) struct PickArgs {
     /// The storyboard.
     pub file: Utf8PathBuf,
@@ -242,6 +247,12 @@ pub(crate) struct PickArgs {
     /// Withdraw the redo that waits for the next render.
     #[arg(long, conflicts_with = "redo")]
     pub no_redo: bool,
+    /// The frame take to animate (frames first: the number `storyboard status` shows).
+    #[arg(long, conflicts_with_all = ["take", "redo", "no_redo"])]
+    pub frame: Option<u32>,
+    /// Render one new frame take of the shot on the next render.
+    #[arg(long, conflicts_with_all = ["take", "redo", "no_redo", "frame"])]
+    pub redo_frame: bool,
     /// Keep a note about the take given, else the shot's selected take (empty: remove it).
     #[arg(long)]
     pub note: Option<String>,

@@ -18,6 +18,12 @@ pub(crate) fn pick(args: cli::PickArgs) -> Result<i32, Error> {
     if args.redo {
         changes.push(crate::deliver::review::Change::Redo);
     }
+    if let Some(n) = args.frame {
+        changes.push(crate::deliver::review::Change::Frame(n));
+    }
+    if args.redo_frame {
+        changes.push(crate::deliver::review::Change::RedoFrame);
+    }
     if args.no_redo {
         changes.push(crate::deliver::review::Change::NoRedo);
     }

@@ -3,7 +3,7 @@
 //! step lives in its own module; this one only wires them.
 
 use crate::cli::RenderArgs;
-use crate::decide::{Decided, Resume, Tally};
+use crate::decide::{Decided, Resume, Tally, frames::FrameChoice};
 use crate::deliver::assemble::of_plan;
 use crate::error::{Error, UsageError, exit};
 use crate::facts::{catalog::ProviderKind, prices::Prices};
@@ -38,10 +38,13 @@ pub(crate) async fn render(args: RenderArgs) -> Result<i32, Error> {
     let selected = settings::select(&plan, &args.only)?;
 
     // Decide, estimate and confirm before anything is written or sent.
+    let history = folder::readable(state.take_history())?;
+    plan.approve_frames |= args.approve.is_some();
     let mut resume = Resume {
         out: settings.out.clone(),
         namespace: settings.access.namespace.clone(),
-        history: folder::readable(state.take_history())?,
+        frames: FrameChoice::read(&settings.out, &plan, &history, plan.approve_frames).map_err(UsageError::Picks)?,
+        history,
         flags: sandbox_flags(&settings),
     };
     let decided = resume.decide_all(&plan, &selected);
@@ -73,10 +76,25 @@ pub(crate) async fn render(args: RenderArgs) -> Result<i32, Error> {
         reporter: &|estimate| report::progress::reporter(settings.style, selected.len(), estimate),
     }
     .runner(resume, &plan, &selected)?;
+    let waiting = crate::decide::frames::waiting(&plan, &decided);
     let tasks = crate::prepare::tasks(&runner, &plan, &src.dir, decided, &selected).await;
     let manifest = launch::drive(&runner, (tasks.now, tasks.later), signals, args.cancel_command()).await?;
     drop(sandbox);
-    let failed = summary(&settings, &plan, &selected, &manifest, runner.stop().level() >= 1);
+    let failed = summary(
+        &settings,
+        &plan,
+        &selected,
+        &manifest,
+        runner.stop().level() >= 1,
+        &waiting,
+    );
+    let frames = report::summary::frames_made(&manifest, settings.sandbox);
+    for note in frames
+        .into_iter()
+        .chain(report::summary::frames_waiting(&settings.file, &waiting.1))
+    {
+        report::stderr_fitted(&note);
+    }
     if runner.stop().signalled() {
         return Err(Error::interrupted(
             args.resume_command(),
@@ -154,12 +172,23 @@ fn gate(settings: &Settings, plan: &Plan, decided: &[Decided]) -> Result<(), Err
     Ok(())
 }
 
-/// The end of the render reported for the selected shots; whether any of them failed.
-fn summary(settings: &Settings, plan: &Plan, selected: &[usize], manifest: &Manifest, stopped: bool) -> bool {
+/// The end of the render reported for the selected shots; whether any of them failed (a video
+/// that waits for its frame's pick has not).
+fn summary(
+    settings: &Settings,
+    plan: &Plan,
+    selected: &[usize],
+    manifest: &Manifest,
+    stopped: bool,
+    waiting: &crate::decide::frames::Waiting<'_>,
+) -> bool {
     let labels: std::collections::HashSet<&str> = selected.iter().map(|&i| plan.shots[i].id.as_str()).collect();
+    let held = |r: &&crate::record::manifest::RequestRecord| {
+        !stopped && r.status == crate::record::manifest::ShotStatus::Pending && waiting.0.contains(&r.label.as_str())
+    };
     let records: Vec<_> = manifest
         .requests()
-        .filter(|r| labels.contains(r.label.as_str()))
+        .filter(|r| labels.contains(r.label.as_str()) && !held(r))
         .collect();
     let (json, out) = (settings.style == crate::style::Style::Json, &settings.out);
     let next = report::Next {

@@ -3,6 +3,7 @@
 //! request keys need their upstream clips, are decided by the same [`Resume::decide`] once those
 //! clips exist.
 
+pub(crate) mod frames;
 pub(crate) mod reconcile;
 
 use camino::{Utf8Path, Utf8PathBuf};
@@ -36,6 +37,8 @@ pub(crate) enum Fate {
     Gone(String),
     /// A chained shot whose upstream clip is rendered in this run: decided once it exists.
     AwaitsUpstream,
+    /// `approve: frames`: its frame is rendered (when missing) and its video waits for a pick.
+    AwaitsPick,
 }
 
 impl Fate {
@@ -52,7 +55,7 @@ impl Fate {
 
     /// Whether the runner has work to do for it (the rest are settled as they stand).
     pub(crate) fn runs(&self) -> bool {
-        self.submits() || self.resumes()
+        self.submits() || self.resumes() || *self == Fate::AwaitsPick
     }
 }
 
@@ -81,6 +84,8 @@ pub(crate) struct Resume {
     pub history: History,
     /// How to read it.
     pub flags: Flags,
+    /// The frames the videos animate.
+    pub frames: frames::FrameChoice,
 }
 
 /// What the decisions add up to before a render: the estimate of what is submitted, how many
@@ -101,9 +106,12 @@ impl Tally {
     /// The tally of `decided`.
     pub(crate) fn of(plan: &Plan, decided: &[Decided]) -> Tally {
         let submits: Vec<usize> = decided.iter().filter(|d| d.fate.submits()).map(|d| d.index).collect();
+        // A frame is paid when it is not kept yet: its video's key waits for it.
+        let framed = |d: &&Decided| matches!(d.fate, Fate::AwaitsUpstream | Fate::AwaitsPick);
+        let frames: Vec<usize> = decided.iter().filter(framed).map(|d| d.index).collect();
         let cached = |d: &&Decided| matches!(d.fate, Fate::Cached(_));
         Tally {
-            estimate: plan.estimate_of(&submits),
+            estimate: plan.estimate_split(&submits, &frames),
             resumed: decided.iter().filter(|d| d.fate.resumes()).count(),
             cached: decided.iter().filter(cached).count(),
             chained: decided
@@ -139,6 +147,8 @@ pub(crate) fn add_redos(plan: &mut Plan, folder: &Folder) -> Result<(), PickErro
         return Ok(());
     }
     plan.add_redos(crate::record::takes::pending_redo(&picks, folder.history()));
+    let frames = crate::record::takes::pending_redo(&picks, folder.history());
+    plan.add_frame_redos(|shot| frames(&crate::record::takes::frame_id(shot)));
     Ok(())
 }
 
@@ -217,6 +227,11 @@ impl Resume {
         selected
             .iter()
             .map(|&index| match keys.key(index) {
+                _ if self.frames.waits(&plan.shots[index]) => Decided {
+                    index,
+                    fate: Fate::AwaitsPick,
+                    key: plan.shots[index].request_key.clone(),
+                },
                 None => Decided {
                     index,
                     fate: Fate::AwaitsUpstream,
@@ -375,7 +390,9 @@ impl<'a> ChainKeys<'a> {
             return k.clone();
         }
         let shot = &self.plan.shots[i];
-        let key = if let Some(f) = &shot.frame {
+        let key = if let Some(picked) = self.resume.frames.of(&shot.shot).filter(|_| shot.frame.is_some()) {
+            Some(shot.key_with_frame(&picked.sha256))
+        } else if let Some(f) = &shot.frame {
             // Known once the frame is kept: it stands for the frame's bytes.
             intact_clip(&self.resume.out, self.resume.state(&f.request_key)).map(|c| shot.key_with_frame(&c.sha256))
         } else if shot.chain.is_empty() {
@@ -424,6 +441,7 @@ mod tests {
             namespace: "ns".into(),
             history,
             flags,
+            frames: frames::FrameChoice::default(),
         };
         (dir, resume)
     }

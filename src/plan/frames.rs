@@ -5,7 +5,7 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use super::inputs::Source;
-use super::{LocalFile, Planner, Salt, ShotCtx, request_key};
+use super::{LocalFile, Planner, Salt, ShotCtx, Subst, request_key};
 use crate::facts::catalog::{self, Endpoint, ImageEndpoint, ImageShape, named_size};
 use crate::facts::cost::rates::{Exactness, ImageAsk};
 use crate::facts::cost::{Micros, rates::ImagePrice};
@@ -52,6 +52,28 @@ pub(crate) struct PlannedFrame {
     pub request_key: String,
     /// The video body field the frame fills.
     pub field: String,
+    /// A new frame take asked for (`storyboard pick --redo-frame`): the number of frame takes
+    /// the shot had then.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redo: Option<u32>,
+    /// The key's substitutions (local files by content).
+    #[serde(skip)]
+    pub substs: Vec<Subst>,
+}
+
+impl PlannedFrame {
+    /// The same frame asked again: one new frame take, a new request key.
+    pub(crate) fn redone(&self, after: u32) -> PlannedFrame {
+        let salt = Salt {
+            take: None,
+            redo: Some(after),
+        };
+        PlannedFrame {
+            request_key: request_key(ProviderKind::Fal, &self.endpoint, &self.input, &self.substs, salt),
+            redo: Some(after),
+            ..self.clone()
+        }
+    }
 }
 
 /// What a frame asks of its image endpoint.
@@ -275,6 +297,8 @@ impl Planner<'_> {
             price_from: req.price_from,
             request_key: key,
             field: f.field.to_owned(),
+            redo: None,
+            substs,
         })
     }
 

@@ -107,6 +107,8 @@ pub(crate) struct Plan {
     pub budget: Option<Micros>,
     /// The team's shared store (`store:`; `--store` overrides).
     pub store: Option<String>,
+    /// `approve: frames`: videos wait for their frames to be picked.
+    pub approve_frames: bool,
     /// The output folder (resolved against the storyboard's folder).
     pub output: Utf8PathBuf,
     /// The shots in storyboard order.
@@ -282,8 +284,16 @@ impl PlannedShot {
     pub(crate) fn with_frame(&mut self, frame: frames::PlannedFrame) {
         self.substs.push(Subst {
             field: frame.field.clone(),
-            value: format!("frame-request:{}", frame.request_key),
+            value: "frame-request:".into(),
         });
+        self.reframe(frame);
+    }
+
+    /// Its frame request replaced (a frame redo): the video's key covers the new request.
+    pub(crate) fn reframe(&mut self, frame: frames::PlannedFrame) {
+        for s in self.substs.iter_mut().filter(|s| s.value.starts_with("frame-request:")) {
+            s.value = format!("frame-request:{}", frame.request_key);
+        }
         self.request_key = request_key(self.provider, &self.endpoint, &self.input, &self.substs, self.salt());
         self.frame = Some(frame);
     }
@@ -342,6 +352,21 @@ impl Plan {
         self.shots.extend(extra);
     }
 
+    /// Asks each framed shot with a frame redo pending (`storyboard pick --redo-frame`; by shot
+    /// id: the number of frame takes it had then) for one new frame take.
+    pub(crate) fn add_frame_redos(&mut self, pending: impl Fn(&str) -> Option<u32>) {
+        for shot in &mut self.shots {
+            let redone = shot
+                .frame
+                .as_ref()
+                .zip(pending(&shot.shot))
+                .map(|(f, after)| f.redone(after));
+            if let Some(frame) = redone {
+                shot.reframe(frame);
+            }
+        }
+    }
+
     /// Sum of the priced shots and their frames.
     pub(crate) fn total(&self) -> Micros {
         self.video_total() + self.frames_total()
@@ -378,6 +403,19 @@ impl Plan {
                     .map(|f| f.estimate)
                     .sum(),
             unpriced: indices.iter().filter(|&&i| self.shots[i].estimate.is_none()).count(),
+        }
+    }
+
+    /// What rendering these videos and these shots' frames spends (by plan index): a frame
+    /// already kept is not paid again.
+    pub(crate) fn estimate_split(&self, videos: &[usize], frames: &[usize]) -> crate::facts::cost::Estimate {
+        let frames = distinct_frames(frames.iter().map(|&i| &self.shots[i]));
+        crate::facts::cost::Estimate {
+            // Requests submitted: a frame-only render still sends (and pays for) its frames.
+            shots: videos.len() + frames.len(),
+            spend: videos.iter().filter_map(|&i| self.shots[i].estimate).sum::<Micros>()
+                + frames.iter().map(|f| f.estimate).sum(),
+            unpriced: videos.iter().filter(|&&i| self.shots[i].estimate.is_none()).count(),
         }
     }
 
@@ -838,6 +876,7 @@ impl<'a> Planner<'a> {
             concurrency: sb.concurrency,
             budget,
             store: sb.store.clone(),
+            approve_frames: sb.approve.is_some(),
             output,
             shots,
             warnings,

@@ -86,6 +86,22 @@ pub(crate) struct ShotRecord {
     /// A redo waits for the next render (`storyboard pick --redo`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub redo: bool,
+    /// Frames first: every frame take the shot has had whose image is kept, oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub frames: Vec<TakeRecord>,
+    /// The frame take its next video animates: the pick (`storyboard pick --frame N`), else the
+    /// newest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub selected_frame: Option<u32>,
+}
+
+/// The frame a video take was made from (frames first).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+pub(crate) struct FrameOf {
+    /// Its frame take number.
+    pub take: u32,
+    /// The frame image's sha256.
+    pub sha256: String,
 }
 
 /// A character of a shot.
@@ -127,6 +143,9 @@ pub(crate) struct TakeRecord {
     /// The director's note about this take (`storyboard pick SHOT N --note`, the review page).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// The frame take this video was made from (frames first), when the journal tells.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frame: Option<FrameOf>,
 }
 
 /// One request of a render.
@@ -207,6 +226,8 @@ pub(crate) fn group(requests: Vec<(String, RequestRecord)>) -> (Vec<ShotRecord>,
                     cast: Vec::new(),
                     note: None,
                     redo: false,
+                    frames: Vec::new(),
+                    selected_frame: None,
                 });
             }
         }

@@ -49,6 +49,10 @@ pub(crate) struct TakesState {
     pub stale: bool,
     /// Each kept take, told apart.
     pub lines: Vec<TakeLine>,
+    /// Frames first: each kept frame take's number and what it cost (billed, else estimated).
+    pub frames: Vec<(u32, Option<f64>)>,
+    /// The frame take the shot's next video animates.
+    pub selected_frame: Option<u32>,
 }
 
 /// One take, told apart from the shot's others.
@@ -130,6 +134,12 @@ fn with_takes(
                 note: t.note().cloned(),
                 stale: t.stale,
                 lines: take_lines(shot, t, history),
+                frames: shot
+                    .frames
+                    .iter()
+                    .map(|f| (f.take, f.actual_usd.or(f.estimated_usd)))
+                    .collect(),
+                selected_frame: shot.selected_frame,
                 made_by: shot
                     .takes
                     .iter()
@@ -265,11 +275,22 @@ pub(crate) fn sandbox_only(history: &crate::record::journal::History) -> bool {
 
 /// Money committed: shots the provider accepted (in flight or finished), by estimate.
 pub(crate) fn committed(states: &[ShotState]) -> f64 {
-    states
+    let videos = states
         .iter()
         .filter(|s| s.request_id.is_some() && s.state != "cached")
         .filter_map(|s| s.estimated_usd)
-        .fold(0.0, |a, b| a + b)
+        .fold(0.0, |a, b| a + b);
+    videos + frames_usd(states)
+}
+
+/// What every shot's kept frame takes cost (each shot once).
+pub(crate) fn frames_usd(states: &[ShotState]) -> f64 {
+    let mut seen = std::collections::HashSet::new();
+    states
+        .iter()
+        .filter(|s| seen.insert(s.takes.shot.as_str()))
+        .flat_map(|s| s.takes.frames.iter().filter_map(|(_, usd)| *usd))
+        .sum()
 }
 
 /// Whether a shot's bill differs from its estimate by more than a cent.
@@ -324,6 +345,7 @@ pub(crate) fn to_json(out: &Utf8Path, states: &[ShotState], sandbox: bool) -> Va
         "sandbox": sandbox,
         "committed_usd": if sandbox { 0.0 } else { committed(states) },
         "estimated_usd": committed(states),
+        "frames_usd": frames_usd(states),
         "billed_usd": states.iter().filter_map(|s| s.billed_usd).reduce(|a, b| a + b),
         "shots": states.iter().map(|s| json!({
             "id": s.id, "state": s.state, "request_id": s.request_id, "clip": s.clip,
@@ -332,6 +354,8 @@ pub(crate) fn to_json(out: &Utf8Path, states: &[ShotState], sandbox: bool) -> Va
             "shot": s.takes.shot, "takes": s.takes.numbers, "selected_take": s.takes.selected,
             "redo": s.takes.redo, "note": s.takes.note, "stale": s.takes.stale,
             "take_details": s.takes.lines.iter().map(line_json).collect::<Vec<_>>(),
+            "frames": s.takes.frames.iter().map(|(n, usd)| json!({"take": n, "usd": usd})).collect::<Vec<_>>(),
+            "selected_frame": s.takes.selected_frame,
             "take_models": s.takes.made_by.iter().map(|(n, endpoint, model)| {
                 json!({"take": n, "endpoint": endpoint, "model": model})
             }).collect::<Vec<_>>(),
@@ -358,7 +382,10 @@ pub(crate) fn minute(rfc3339: &str) -> String {
 pub(crate) fn takes_text(states: &[ShotState]) -> String {
     let mut lines = Vec::new();
     let mut seen = std::collections::HashSet::new();
-    for s in states.iter().filter(|s| !s.takes.lines.is_empty()) {
+    for s in states
+        .iter()
+        .filter(|s| !s.takes.lines.is_empty() || !s.takes.frames.is_empty())
+    {
         if !seen.insert(s.takes.shot.as_str()) {
             continue;
         }
@@ -368,6 +395,22 @@ pub(crate) fn takes_text(states: &[ShotState]) -> String {
             lines.push(format!(
                 "  stale: take {} is from an earlier prompt (in the cut until rendered again)",
                 s.takes.selected.unwrap_or_default()
+            ));
+        }
+        if !s.takes.frames.is_empty() {
+            let frames: Vec<String> = s
+                .takes
+                .frames
+                .iter()
+                .map(|(n, _)| match Some(*n) == s.takes.selected_frame {
+                    true => format!("*{n}"),
+                    false => n.to_string(),
+                })
+                .collect();
+            lines.push(format!(
+                "  frames: {} (* animated; `storyboard pick FILE {} --frame N`)",
+                frames.join(" "),
+                s.takes.shot
             ));
         }
         for l in &s.takes.lines {

@@ -90,6 +90,12 @@ pub(crate) fn count(history: &History, shot: &str) -> u32 {
     u32::try_from(shas.len()).unwrap_or(u32::MAX)
 }
 
+/// The journal's (and the picks') name of a shot's frame takes (frames first, #25): they are
+/// takes like a video's, numbered and picked by the same rules.
+pub(crate) fn frame_id(shot: &str) -> String {
+    format!("{shot}.frame")
+}
+
 /// What the director said of one shot.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub(crate) struct Pick {
@@ -429,6 +435,42 @@ pub(crate) fn record(take: &Take, history: &History, note: Option<&String>) -> T
         created_at: take.created_at.clone(),
         sandbox: take.api == "sandbox",
         note: note.cloned(),
+        frame: None,
+    }
+}
+
+/// Frames first: each shot's frame takes and selected frame (the pick, else the newest), and
+/// the frame each video take was made from (its start image's upload, by content).
+fn fill_frames(out: &Utf8Path, shots: &mut [ShotRecord], history: &History, picks: &Picks) {
+    let mut register = register(out, history);
+    let by_url: HashMap<&str, &str> = history
+        .uploads
+        .iter()
+        .map(|((_, sha), url)| (url.as_str(), sha.as_str()))
+        .collect();
+    for rec in shots {
+        let id = frame_id(&rec.id);
+        let frames = register.remove(&id).unwrap_or_default();
+        let pick = picks.shots.get(&id);
+        rec.selected_frame = selected(&frames, pick, &[], None).map(|t| t.n);
+        rec.frames = frames
+            .iter()
+            .map(|t| record(t, history, pick.and_then(|p| p.notes.get(&t.n))))
+            .collect();
+        for take in &mut rec.takes {
+            let sent = take
+                .input
+                .iter()
+                .flat_map(|i| i.values())
+                .filter_map(serde_json::Value::as_str);
+            let sha = sent.filter_map(|url| by_url.get(url)).next();
+            take.frame = sha
+                .and_then(|sha| frames.iter().find(|f| f.clip.sha256 == *sha))
+                .map(|f| crate::record::manifest::FrameOf {
+                    take: f.n,
+                    sha256: f.clip.sha256.clone(),
+                });
+        }
     }
 }
 
@@ -443,6 +485,7 @@ pub(crate) fn fill(out: &Utf8Path, shots: &mut [ShotRecord], history: &History, 
         rec.note = st.note().cloned();
         rec.redo = st.redo_pending(history, &rec.id);
     }
+    fill_frames(out, shots, history, picks);
     all
 }
 

@@ -236,6 +236,9 @@ pub(crate) fn totals(plan: &Plan) -> String {
             frames.len(),
             if frames.len() == 1 { "" } else { "s" }
         ));
+        if plan.approve_frames {
+            out.push_str("\napprove: frames — a render makes the frames; each video waits for its frame's pick (`storyboard pick FILE SHOT --frame N`)");
+        }
     }
     let unpriced = plan.unpriced();
     if unpriced > 0 {
@@ -559,6 +562,42 @@ pub(crate) fn counts(records: &[&crate::record::manifest::RequestRecord]) -> Val
         m.insert(k, serde_json::json!(n));
     }
     Value::Object(m)
+}
+
+/// The frames made this render and what they cost (`None`: none was made): the videos' money
+/// line leaves them out.
+pub(crate) fn frames_made(m: &crate::record::manifest::Manifest, sandbox: bool) -> Option<String> {
+    let made: Vec<&crate::record::manifest::TakeRecord> = m
+        .shots
+        .iter()
+        .flat_map(|s| &s.frames)
+        .filter(|f| f.created_at >= m.started_at)
+        .collect();
+    if made.is_empty() {
+        return None;
+    }
+    let usd: f64 = made.iter().filter_map(|f| f.actual_usd.or(f.estimated_usd)).sum();
+    let money = if sandbox {
+        "sandbox: nothing billed".to_owned()
+    } else {
+        format!("${usd:.2} committed (estimate)")
+    };
+    let n = made.len();
+    Some(format!("frames: {n} made this run · {money}\n"))
+}
+
+/// `approve: frames`: how many shots' frames wait for a pick before their videos are made, and
+/// the commands that pick them (`None`: none waits).
+pub(crate) fn frames_waiting(file: &camino::Utf8Path, shots: &[&str]) -> Option<String> {
+    let first = shots.first()?;
+    Some(format!(
+        "{n} frame{s} {wait} for a pick before {their} video{s} {is} made (approve: frames):\n  storyboard review {file}\n  storyboard pick {file} {first} --frame N\nthen render again: only the picked frames are animated\n",
+        n = shots.len(),
+        s = if shots.len() == 1 { "" } else { "s" },
+        their = if shots.len() == 1 { "its" } else { "their" },
+        is = if shots.len() == 1 { "is" } else { "are" },
+        wait = if shots.len() == 1 { "waits" } else { "wait" },
+    ))
 }
 
 /// The end of a render: counts, money, and what to do about uncertain or failed shots.

@@ -106,7 +106,7 @@ impl Runner {
                 false
             }
             // `decide` never answers this; a key known now is final.
-            Fate::AwaitsUpstream => true,
+            Fate::AwaitsUpstream | Fate::AwaitsPick => true,
         }
     }
 

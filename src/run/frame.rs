@@ -31,7 +31,18 @@ impl Runner {
             let mut frames = self.frames.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
             frames.entry(frame.request_key.clone()).or_default().clone()
         };
-        let clip = cell.get_or_init(|| self.frame_take(&shot.id, &frame)).await.clone();
+        let clip = match self.resume.frames.of(&shot.shot) {
+            Some(picked) => Ok(picked.clone()),
+            None => cell.get_or_init(|| self.frame_take(&shot.shot, &frame)).await.clone(),
+        };
+        if task.fate == Fate::AwaitsPick && clip.is_ok() {
+            let why = format!(
+                "its frame waits for a pick (`storyboard review FILE`, `storyboard pick FILE {} --frame N`)",
+                shot.shot
+            );
+            self.settle(task, super::Settle::Pending(why));
+            return false;
+        }
         let sent = match clip {
             Ok(clip) => {
                 let png = self.resume.out.join(&clip.path);
@@ -58,12 +69,12 @@ impl Runner {
     /// The frame's take: kept from an earlier run, its paid job followed, else rendered now;
     /// an earlier submit whose outcome is unknown is never sent again by itself.
     async fn frame_take(&self, shot: &str, frame: &PlannedFrame) -> Result<ClipRecord, String> {
-        let fshot = format!("{shot}.frame");
+        let fshot = crate::record::takes::frame_id(shot);
         let job = match self.resume.decide(&frame.request_key) {
             Fate::Cached(clip) => return Ok(clip),
             Fate::Follow(job) | Fate::Fetch(job, _) => job,
             Fate::Uncertain(why) | Fate::Gone(why) => return Err(why),
-            Fate::Submit | Fate::AwaitsUpstream => self.submit_frame(&fshot, frame).await?,
+            Fate::Submit | Fate::AwaitsUpstream | Fate::AwaitsPick => self.submit_frame(&fshot, frame).await?,
         };
         let failed = |error: String| {
             self.books.record(Record::Failed {
@@ -88,7 +99,7 @@ impl Runner {
             .ok_or_else(|| failed(format!("`{}` answered without images[0].url", frame.endpoint)))?;
         let clip = self.keep_frame(&frame.request_key, url).await?;
         self.books.record(Record::Done {
-            shot: fshot,
+            shot: fshot.clone(),
             request_key: frame.request_key.clone(),
             api: self.resume.namespace.clone(),
             request_id: Some(job.request_id.clone()),
@@ -97,6 +108,16 @@ impl Runner {
             estimated_usd: Some(frame.estimate.usd()),
             at: journal::now(),
         });
+        if frame.redo.is_some() {
+            // The redo's frame stays selected once its request is no longer pending.
+            let (out, key) = (&self.resume.out, frame.request_key.clone());
+            let history = crate::record::folder::Folder::history_now(out);
+            if let Err(e) = crate::record::takes::keep_redos(out, &[(fshot, key)], &history) {
+                self.books
+                    .reporter()
+                    .event(&super::Event::Notice(format!("warning: {e}")));
+            }
+        }
         Ok(clip)
     }
 

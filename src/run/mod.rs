@@ -314,7 +314,7 @@ impl Runner {
                 message: message.clone(),
             },
             Fate::Gone(msg) => failed(None, msg.clone()),
-            Fate::Submit | Fate::Follow(_) | Fate::Fetch(..) | Fate::AwaitsUpstream => return,
+            Fate::Submit | Fate::Follow(_) | Fate::Fetch(..) | Fate::AwaitsUpstream | Fate::AwaitsPick => return,
         };
         self.settle(task, how);
     }

@@ -19,6 +19,14 @@ use std::fmt;
 
 use crate::problem::Problem;
 
+/// What a render waits for the director to approve (`approve:`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum Approve {
+    /// Frames: no video is submitted before its frame is picked.
+    Frames,
+}
+
 /// A storyboard (format version 1): shots with prompt templates, images, voices and settings.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -54,6 +62,10 @@ pub(crate) struct StoryboardFile<S = Vec<ShotSpec>> {
     /// `AWS_*` environment variables, never from this file. `--store` overrides.
     #[serde(default)]
     pub store: Option<String>,
+    /// `frames`: `render` renders every shot's frame and animates only the frames picked with
+    /// `storyboard pick FILE SHOT --frame N` (or on the review page).
+    #[serde(default)]
+    pub approve: Option<Approve>,
     /// Output folder, relative to this file's folder; default `renders/<file stem>`.
     #[serde(default)]
     #[schemars(with = "Option<String>")]

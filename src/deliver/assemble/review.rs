@@ -38,7 +38,7 @@ video{width:100%;background:#000;border-radius:4px}.gap{color:#aaa;padding:2rem;
 .failed .badge{background:#e5484d;color:#fff}.uncertain .badge{background:#f5a524;color:#000}\
 .done .badge,.cached .badge,.selected .badge{background:#30a46c;color:#fff}\
 dl{display:grid;grid-template-columns:auto 1fr;gap:.2rem .8rem}dt{color:#888}dd{margin:0;word-break:break-word}\
-.member{display:inline-block;margin:0 .6rem 0 0;text-align:center}.member img{border-radius:4px;display:block}.badge.redo{background:#5b5bd6;color:#fff}.badge.stale{background:#f5a524;color:#000}.version h3{font-size:.95rem;color:#bbb;margin:.6rem 0 0}.note{color:#ffd479;margin:.3rem 0 0}.error{color:#ff9592}button{cursor:pointer}textarea{width:100%;min-height:3rem;background:#222;color:#eee}";
+.member{display:inline-block;margin:0 .6rem 0 0;text-align:center}.member img{border-radius:4px;display:block}.badge.redo{background:#5b5bd6;color:#fff}.frames figure{display:inline-block;vertical-align:top;margin:0 .6rem .6rem 0}.frame img{display:block;border-radius:4px}.frame.selected img{outline:3px solid #5b5bd6}.badge.stale{background:#f5a524;color:#000}.version h3{font-size:.95rem;color:#bbb;margin:.6rem 0 0}.note{color:#ffd479;margin:.3rem 0 0}.error{color:#ff9592}button{cursor:pointer}textarea{width:100%;min-height:3rem;background:#222;color:#eee}";
 
 /// How the page is seen: as a file beside the clips, or served live by `storyboard review`.
 #[derive(Debug, Clone, Default)]
@@ -198,6 +198,7 @@ fn shot(html: &mut String, c: &Clip, view: &View) {
     if s.takes.is_empty() {
         html.push_str(&format!("<div class=\"gap\">no clip yet ({} s gap)</div>\n", s.seconds));
     }
+    frames(html, s, view);
     take_groups(html, s, view);
     html.push_str("<dl>\n");
     let mut row = |k: &str, v: String| html.push_str(&format!("<dt>{k}</dt><dd>{v}</dd>\n"));
@@ -289,6 +290,42 @@ fn take_groups(html: &mut String, s: &crate::record::manifest::ShotRecord, view:
         }
         html.push_str("</div></div>\n");
     }
+}
+
+/// Frames first: the shot's frame takes as a row of images above its video takes, the one its
+/// next video animates marked; on the live page, pick and redo buttons.
+fn frames(html: &mut String, s: &crate::record::manifest::ShotRecord, view: &View) {
+    if s.frames.is_empty() {
+        return;
+    }
+    let (live, id) = (view.token.is_some(), escape(&s.id));
+    html.push_str("<div class=\"frames\"><h3>frames</h3>\n<div class=\"takes\">\n");
+    for f in &s.frames {
+        let selected = s.selected_frame == Some(f.take);
+        html.push_str(&format!(
+            "<figure class=\"frame{}\" data-frame=\"{n}\"><img width=\"240\" alt=\"frame {n}\" src=\"{}{}\"><figcaption>frame {n}{} · {}</figcaption>",
+            if selected { " selected" } else { "" },
+            escape(&view.prefix),
+            escape(f.clip.path.as_str()),
+            if selected { " <span class=\"badge\">animated</span>" } else { "" },
+            f.actual_usd.or(f.estimated_usd).map_or("unpriced".into(), |e| format!("${e:.2}")),
+            n = f.take,
+        ));
+        if live && !selected {
+            html.push_str(&format!(
+                "<button data-pick-frame=\"{id}\" data-frame=\"{0}\">pick frame {0}</button>",
+                f.take
+            ));
+        }
+        html.push_str("</figure>\n");
+    }
+    html.push_str("</div>\n");
+    if live {
+        html.push_str(&format!(
+            "<button data-redo-frame=\"{id}\">new frame (on the next render)</button>\n"
+        ));
+    }
+    html.push_str("</div>\n");
 }
 
 /// The characters of a shot: each frontal image (a kept copy) with its name and element.
@@ -401,7 +438,7 @@ fn take(html: &mut String, (shot, label): (&str, &str), t: &TakeRecord, selected
 fn script(token: &str) -> String {
     let token = serde_json::to_string(token).unwrap_or_default();
     format!(
-        "<script>\nconst TOKEN = {token};\nasync function send(path, body) {{\n  const r = await fetch(path, {{method: 'POST', headers: {{'content-type': 'application/json', 'x-storyboard-token': TOKEN}}, body: JSON.stringify(body)}});\n  if (!r.ok) {{ alert(await r.text()); return; }}\n  location.reload();\n}}\nfor (const b of document.querySelectorAll('[data-pick]')) b.addEventListener('click', () => send('/api/pick', {{shot: b.dataset.pick, take: Number(b.dataset.take)}}));\nfor (const b of document.querySelectorAll('[data-redo]')) b.addEventListener('click', () => send('/api/redo', {{shot: b.dataset.redo}}));\nfor (const b of document.querySelectorAll('[data-no-redo]')) b.addEventListener('click', () => send('/api/no-redo', {{shot: b.dataset.noRedo}}));\nfor (const b of document.querySelectorAll('[data-save-note]')) b.addEventListener('click', () => {{\n  const shot = b.dataset.saveNote;\n  const text = document.querySelector(`textarea[data-note=\"${{CSS.escape(shot)}}\"]`).value;\n  send('/api/note', {{shot, note: text}});\n}});\n</script>\n"
+        "<script>\nconst TOKEN = {token};\nasync function send(path, body) {{\n  const r = await fetch(path, {{method: 'POST', headers: {{'content-type': 'application/json', 'x-storyboard-token': TOKEN}}, body: JSON.stringify(body)}});\n  if (!r.ok) {{ alert(await r.text()); return; }}\n  location.reload();\n}}\nfor (const b of document.querySelectorAll('[data-pick]')) b.addEventListener('click', () => send('/api/pick', {{shot: b.dataset.pick, take: Number(b.dataset.take)}}));\nfor (const b of document.querySelectorAll('[data-pick-frame]')) b.addEventListener('click', () => send('/api/pick-frame', {{shot: b.dataset.pickFrame, take: Number(b.dataset.frame)}}));\nfor (const b of document.querySelectorAll('[data-redo-frame]')) b.addEventListener('click', () => send('/api/redo-frame', {{shot: b.dataset.redoFrame}}));\nfor (const b of document.querySelectorAll('[data-redo]')) b.addEventListener('click', () => send('/api/redo', {{shot: b.dataset.redo}}));\nfor (const b of document.querySelectorAll('[data-no-redo]')) b.addEventListener('click', () => send('/api/no-redo', {{shot: b.dataset.noRedo}}));\nfor (const b of document.querySelectorAll('[data-save-note]')) b.addEventListener('click', () => {{\n  const shot = b.dataset.saveNote;\n  const text = document.querySelector(`textarea[data-note=\"${{CSS.escape(shot)}}\"]`).value;\n  send('/api/note', {{shot, note: text}});\n}});\n</script>\n"
     )
 }
 

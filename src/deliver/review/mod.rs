@@ -29,6 +29,10 @@ pub(crate) enum Change {
         /// The note.
         text: String,
     },
+    /// Animate this frame take (frames first).
+    Frame(u32),
+    /// Render one new frame take on the next render.
+    RedoFrame,
 }
 
 /// The folder's manifest, or why there is none.
@@ -48,13 +52,10 @@ pub(crate) fn change(
 ) -> Result<String, PickError> {
     let (out, history) = (folder.out(), folder.history());
     let m = manifest(out)?;
-    let Some(index) = m.shots.iter().position(|s| s.id == shot) else {
-        let hint = crate::problem::did_you_mean(shot, m.shots.iter().map(|s| s.id.as_str()));
-        return Err(PickError::NoShot {
-            shot: shot.to_owned(),
-            hint,
-        });
-    };
+    let index = shot_index(&m, shot)?;
+    if matches!(change, Change::Frame(_) | Change::RedoFrame) {
+        return change_frame(folder, shot, change, team);
+    }
     let count = takes::count(history, shot);
     let now = takes::of_shots(out, &m.shots[index..=index], history, &folder.picks()?).remove(0);
     let kept: Vec<u32> = now.takes.iter().map(|t| t.n).collect();
@@ -77,6 +78,7 @@ pub(crate) fn change(
             format!("{shot}: redo withdrawn (nothing new on the next render)")
         }
         Change::NoRedo => format!("{shot}: no redo was waiting"),
+        Change::Frame(_) | Change::RedoFrame => unreachable!("a frame change is made by change_frame"),
         Change::Note { text, .. } if text.chars().count() > takes::MAX_NOTE_CHARS => {
             return Err(PickError::LongNote(text.chars().count()));
         }
@@ -92,6 +94,7 @@ pub(crate) fn change(
             Change::Redo => entry.ask_redo(count),
             Change::NoRedo => entry.withdraw_redo(count),
             Change::Note { take, text } => entry.write_note(take.or(now.selected), text),
+            Change::Frame(_) | Change::RedoFrame => {}
         }
         Ok(())
     };
@@ -99,11 +102,69 @@ pub(crate) fn change(
         Some(team) => team.change(out, apply)?.0,
         None => Picks::change(out, apply)?,
     }
-    let problems = refresh(out, history)?;
+    said_with(said, refresh(out, history)?)
+}
+
+/// What a change did, in a line, and the problems met bringing the folder up to date.
+fn said_with(said: String, problems: Vec<String>) -> Result<String, PickError> {
     Ok(std::iter::once(said)
         .chain(problems.into_iter().map(|p| format!("warning: {p}")))
         .collect::<Vec<_>>()
         .join("\n"))
+}
+
+/// Where a shot is in the manifest, or which shot id was meant.
+fn shot_index(m: &Manifest, shot: &str) -> Result<usize, PickError> {
+    m.shots
+        .iter()
+        .position(|s| s.id == shot)
+        .ok_or_else(|| PickError::NoShot {
+            shot: shot.to_owned(),
+            hint: crate::problem::did_you_mean(shot, m.shots.iter().map(|s| s.id.as_str())),
+        })
+}
+
+/// A frame pick or a frame redo (frames first, #25): kept in the picks under `<shot>.frame` by
+/// the same rules as a video take's; the next render animates the picked frame.
+fn change_frame(folder: &Folder, shot: &str, change: Change, team: Option<&TeamPicks>) -> Result<String, PickError> {
+    let (out, history) = (folder.out(), folder.history());
+    let id = takes::frame_id(shot);
+    let count = takes::count(history, &id);
+    let kept: Vec<u32> = takes::register(out, history)
+        .remove(&id)
+        .unwrap_or_default()
+        .iter()
+        .map(|t| t.n)
+        .collect();
+    let said = match change {
+        Change::Frame(n) if !kept.contains(&n) => {
+            let have = kept.iter().map(u32::to_string).collect::<Vec<_>>().join(", ");
+            let have = if have.is_empty() { "none".to_owned() } else { have };
+            return Err(PickError::NoTake {
+                shot: id,
+                take: n,
+                have,
+            });
+        }
+        Change::Frame(n) => {
+            check_content(out, history, &id, n)?;
+            format!("{shot}: frame take {n} selected (the next render animates it)")
+        }
+        _ => format!("{shot}: one new frame take on the next render (`storyboard plan` shows its price)"),
+    };
+    let apply = |p: &mut Picks| {
+        let entry = p.shots.entry(id.clone()).or_default();
+        match change {
+            Change::Frame(n) => entry.pick(n, count),
+            _ => entry.ask_redo(count),
+        }
+        Ok(())
+    };
+    match team {
+        Some(team) => team.change(out, apply)?.0,
+        None => Picks::change(out, apply)?,
+    }
+    said_with(said, refresh(out, history)?)
 }
 
 /// A picked take's clip must still be what storyboard kept (its sha256), not only its size.

@@ -62,6 +62,8 @@ pub(crate) fn router(review: Arc<Review>) -> Router {
         .route("/api/redo", post(redo))
         .route("/api/note", post(note))
         .route("/api/no-redo", post(no_redo))
+        .route("/api/pick-frame", post(pick_frame))
+        .route("/api/redo-frame", post(redo_frame))
         .route("/media/{*path}", get(media))
         .layer(middleware::from_fn_with_state(review.clone(), guard))
         .with_state(review)
@@ -157,10 +159,10 @@ async fn page(State(r): State<Arc<Review>>) -> Response {
 async fn media(State(r): State<Arc<Review>>, Path(path): Path<String>) -> Response {
     let allowed = path == r.cut
         || (path.ends_with(".mp4") && !path.contains('/') && !path.starts_with('.'))
-        || ["clips/", "posters/", "cast/"].iter().any(|d| {
+        || ["clips/", "posters/", "cast/", "frames/"].iter().any(|d| {
             crate::record::folder::layout::in_state(&path)
                 .and_then(|p| p.strip_prefix(d))
-                .is_some_and(|f| !f.contains('/') && f.chars().all(|c| c.is_ascii_alphanumeric() || c == '.'))
+                .is_some_and(|f| f.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-'))
         });
     if !allowed || path.contains("..") {
         return StatusCode::NOT_FOUND.into_response();
@@ -270,6 +272,14 @@ async fn note(State(r): State<Arc<Review>>, axum::Json(b): axum::Json<NoteBody>)
         text: b.note,
     };
     apply(r, b.shot, change).await
+}
+
+async fn pick_frame(State(r): State<Arc<Review>>, axum::Json(b): axum::Json<PickBody>) -> Response {
+    apply(r, b.shot, Change::Frame(b.take)).await
+}
+
+async fn redo_frame(State(r): State<Arc<Review>>, axum::Json(b): axum::Json<ShotBody>) -> Response {
+    apply(r, b.shot, Change::RedoFrame).await
 }
 
 async fn no_redo(State(r): State<Arc<Review>>, axum::Json(b): axum::Json<ShotBody>) -> Response {

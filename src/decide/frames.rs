@@ -1,0 +1,72 @@
+//! Frames first (#25): which frame each framed shot's video animates, decided before the run
+//! from the director's picks — a picked frame take, else the frame of the shot's current frame
+//! request (rendered first when missing) — and whether videos wait for a pick (`approve: frames`).
+
+use camino::Utf8Path;
+use std::collections::HashMap;
+
+use crate::plan::Plan;
+use crate::record::journal::History;
+use crate::record::manifest::ClipRecord;
+use crate::record::takes::{PickError, Picks, frame_id};
+
+/// The frames a render animates.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct FrameChoice {
+    /// `approve: frames` (or `--approve frames`): no video before its frame is picked.
+    pub gate: bool,
+    /// The picked frame take of each shot (by shot id) whose pick is kept and intact.
+    pub picked: HashMap<String, ClipRecord>,
+}
+
+impl FrameChoice {
+    /// The frames picked for the plan's framed shots, from the folder's picks and journal.
+    pub(crate) fn read(out: &Utf8Path, plan: &Plan, history: &History, gate: bool) -> Result<FrameChoice, PickError> {
+        let mut choice = FrameChoice {
+            gate,
+            picked: HashMap::new(),
+        };
+        if plan.shots.iter().all(|s| s.frame.is_none()) {
+            return Ok(choice);
+        }
+        let picks = Picks::read(out)?;
+        let takes = crate::record::takes::register(out, history);
+        for shot in plan.shots.iter().filter(|s| s.frame.is_some()) {
+            let id = frame_id(&shot.shot);
+            let n = picks.shots.get(&id).and_then(|p| p.take);
+            let take = n.and_then(|n| takes.get(&id)?.iter().find(|t| t.n == n));
+            if let Some(t) = take
+                && crate::digest::verify(&out.join(&t.clip.path), t.clip.bytes, &t.clip.sha256)
+            {
+                choice.picked.insert(shot.shot.clone(), t.clip.clone());
+            }
+        }
+        Ok(choice)
+    }
+
+    /// The picked frame of a shot.
+    pub(crate) fn of(&self, shot: &str) -> Option<&ClipRecord> {
+        self.picked.get(shot)
+    }
+
+    /// Whether the shot's video waits for a frame pick.
+    pub(crate) fn waits(&self, shot: &crate::plan::PlannedShot) -> bool {
+        self.gate && shot.frame.is_some() && !self.picked.contains_key(&shot.shot)
+    }
+}
+
+/// The requests whose videos wait for a frame pick (`approve: frames`), and their shots once.
+pub(crate) type Waiting<'p> = (Vec<&'p str>, Vec<&'p str>);
+
+/// The requests whose videos wait for a frame pick, and their shots (each once).
+pub(crate) fn waiting<'p>(plan: &'p Plan, decided: &[super::Decided]) -> Waiting<'p> {
+    let waits = |d: &&super::Decided| d.fate == crate::decide::Fate::AwaitsPick;
+    let labels = decided.iter().filter(waits).map(|d| plan.shots[d.index].id.as_str());
+    let mut shots: Vec<&str> = decided
+        .iter()
+        .filter(waits)
+        .map(|d| plan.shots[d.index].shot.as_str())
+        .collect();
+    shots.dedup();
+    (labels.collect(), shots)
+}
