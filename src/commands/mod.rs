@@ -7,6 +7,7 @@ pub(crate) mod cancel;
 pub(crate) mod clean;
 pub(crate) mod completions;
 pub(crate) mod doctor;
+mod gate;
 pub(crate) mod init;
 pub(crate) mod jobs;
 pub(crate) mod models;

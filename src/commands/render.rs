@@ -3,14 +3,13 @@
 //! step lives in its own module; this one only wires them.
 
 use crate::cli::RenderArgs;
-use crate::decide::{Decided, Resume, Tally, frames::FrameChoice};
+use crate::decide::{Resume, frames::FrameChoice};
 use crate::deliver::assemble::of_plan;
 use crate::error::{Error, UsageError, exit};
-use crate::facts::{catalog::ProviderKind, prices::Prices};
 use crate::plan::{self, Plan};
 use crate::record::folder;
 use crate::record::manifest::Manifest;
-use crate::report::{self, summary::Effective};
+use crate::report;
 use crate::run::launch::{self, Launch};
 use crate::sandbox::Sandbox;
 use crate::settings::{self, Settings};
@@ -30,7 +29,7 @@ pub(crate) async fn render(args: RenderArgs) -> Result<i32, Error> {
         return Ok(exit::OK);
     }
     let settings = Settings::resolve(super::render_flags(&args), &plan)?;
-    if let Some(prices) = live_prices(&settings, &overrides.prices, &plan).await {
+    if let Some(prices) = super::gate::live_prices(&settings, &overrides.prices, &plan).await {
         (_, plan) = super::load(&args.file, &plan::Overrides { prices, ..overrides })?;
     }
     let mut state = folder::Folder::open(&settings.out);
@@ -45,11 +44,11 @@ pub(crate) async fn render(args: RenderArgs) -> Result<i32, Error> {
         namespace: settings.access.namespace.clone(),
         frames: FrameChoice::read(&settings.out, &plan, &history, plan.approve_frames).map_err(UsageError::Picks)?,
         history,
-        flags: sandbox_flags(&settings),
+        flags: super::gate::sandbox_flags(&settings),
     };
     let decided = resume.decide_all(&plan, &selected);
     report::cancelled_note(resume.cancelled(&decided));
-    gate(&settings, &plan, &decided)?;
+    super::gate::gate(&settings, &plan, &decided)?;
 
     // From here on, files are written: lock the folder, then decide again under the lock.
     folder::prepare(&settings.out)?;
@@ -98,7 +97,7 @@ pub(crate) async fn render(args: RenderArgs) -> Result<i32, Error> {
     if runner.stop().signalled() {
         return Err(Error::interrupted(
             args.resume_command(),
-            settings.sandbox && !sandbox_keeps(&settings),
+            settings.sandbox && !super::gate::sandbox_keeps(&settings),
         ));
     }
     if let Some(refusal) = runner.refusal() {
@@ -115,61 +114,6 @@ pub(crate) async fn render(args: RenderArgs) -> Result<i32, Error> {
     } else {
         exit::OK
     })
-}
-
-/// Whether the built-in sandbox keeps its jobs in the folder for the next render: its fal
-/// jobs (Eachlabs predictions, which it files by API key, are not kept).
-fn sandbox_keeps(settings: &Settings) -> bool {
-    settings.sandbox && settings.access.provider == ProviderKind::Fal
-}
-
-/// The flags the journal is read with. Under `--sandbox`, when an earlier render kept its
-/// sandbox's jobs in the folder, they are followed like a provider's (not submitted again),
-/// and a submit whose answer was lost, or a job the sandbox no longer has, is sent again (it
-/// costs $0).
-fn sandbox_flags(settings: &Settings) -> crate::decide::Flags {
-    let kept = sandbox_keeps(settings) && Sandbox::kept_in(&folder::layout::sandbox(&settings.out));
-    crate::decide::Flags {
-        sandbox: settings.sandbox && !kept,
-        retry_uncertain: settings.flags.retry_uncertain || kept,
-        resubmit_expired: settings.flags.resubmit_expired || kept,
-        ..settings.flags
-    }
-}
-
-/// Before a paid fal render, fal's live prices when the cached ones are not fresh.
-async fn live_prices(settings: &Settings, cached: &Prices, plan: &Plan) -> Option<Prices> {
-    if settings.sandbox || settings.access.provider != ProviderKind::Fal || cached.live.is_some() {
-        return None;
-    }
-    let (api, key) = (&settings.access.endpoints.fal_api, settings.access.key.as_deref());
-    let ids = plan.shots.iter().map(|s| s.endpoint.as_str());
-    Some(crate::facts::prices::before_render(ids, api, key, settings.offline).await)
-}
-
-/// The estimate, the budget, the key and the confirmation: every reason not to start.
-fn gate(settings: &Settings, plan: &Plan, decided: &[Decided]) -> Result<(), Error> {
-    let tally = Tally::of(plan, decided);
-    if tally.chained && !crate::media::frames::available() {
-        return Err(UsageError::NeedsFfmpeg.into());
-    }
-    let effective = Effective {
-        out: &settings.out,
-        concurrency: settings.concurrency,
-        sandbox: settings.sandbox,
-        host: settings.access.host(),
-        dotenv_ignored: &settings.access.dotenv_ignored,
-    };
-    let counts = (tally.cached, tally.resumed);
-    report::before_render(plan, &effective, settings.style, &tally.estimate, counts);
-    settings.money.check(&tally.estimate)?;
-    if settings.money.needs_key(&tally.estimate, tally.resumed) {
-        settings.access.require_key(&settings.file)?;
-    }
-    if settings.money.asks(&tally.estimate) {
-        report::confirm::confirm(settings.access.provider, &tally.estimate, settings.money.budget)?;
-    }
-    Ok(())
 }
 
 /// The end of the render reported for the selected shots; whether any of them failed (a video
