@@ -283,6 +283,11 @@ async fn the_review_page_groups_takes_by_prompt_version_withdraws_a_redo_and_mar
         (Some(2), Some(2)),
         "{seen}"
     );
+    assert_eq!(
+        seen["together"],
+        serde_json::json!({"takes": 2, "playing": true, "in_step": true, "muted": [false, true]}),
+        "the takes played side by side, in step with the first, its sound only: {seen}"
+    );
     assert_eq!(seen["redo_shown"], true, "{seen}");
     assert_eq!(seen["redo_withdrawn"], true, "the redo withdrawn with a click: {seen}");
     assert_eq!(status_row(&file, "a")["redo"], false, "status agrees: no redo waits");

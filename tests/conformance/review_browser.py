@@ -1,5 +1,6 @@
 """Drives the live review page in headless Chromium through WebDriver (Debian's chromedriver):
-loads the URL `storyboard review` printed, clicks "pick take N" of a shot, waits for the page
+loads the URL `storyboard review` printed, plays the shot's takes side by side (the first take
+seeked, the others follow), clicks "pick take N" of a shot, waits for the page
 to show that take selected, writes a note, asks for a redo and withdraws it with the page's
 buttons, takes a screenshot, and prints as JSON what the browser logged and what the page showed
 (takes, prompt-version groups, models and times shown, the stale-cut mark).
@@ -27,6 +28,33 @@ def _alive(element):
     except Exception:
         return False
 
+def _together(driver, shot):
+    """Clicks "play the takes side by side" of the shot (when it has one): waits until every take
+    plays, then seeks the first take and waits until the others follow it. What it saw."""
+    buttons = driver.find_elements(By.CSS_SELECTOR, f'button[data-together="{shot}"]')
+    if not buttons:
+        return None
+    buttons[0].click()
+    videos = f'section[data-shot="{shot}"] figure.take video'
+    times = f"return [...document.querySelectorAll('{videos}')].map(v => [v.paused, v.currentTime])"
+    wait = WebDriverWait(driver, 30)
+    try:
+        wait.until(lambda d: all(not paused and t > 0.2 for paused, t in d.execute_script(times)))
+        playing = True
+    except TimeoutException:
+        playing = False
+    driver.execute_script(f"document.querySelector('{videos}').currentTime = 2.5")
+    try:
+        wait.until(lambda d: (lambda ts: max(t for _, t in ts) - min(t for _, t in ts) < 0.3
+                              and min(t for _, t in ts) >= 2.5)(d.execute_script(times)))
+        in_step = True
+    except TimeoutException:
+        in_step = False
+    muted = driver.execute_script(f"return [...document.querySelectorAll('{videos}')].map(v => v.muted)")
+    driver.execute_script(f"document.querySelector('{videos}').pause()")
+    return {"takes": len(muted), "playing": playing, "in_step": in_step, "muted": muted}
+
+
 options = webdriver.ChromeOptions()
 options.binary_location = "/usr/bin/chromium"
 for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1280,1600",
@@ -38,6 +66,7 @@ try:
     driver.set_page_load_timeout(60)
     driver.get(url)
     logs = driver.get_log("browser")
+    together = _together(driver, shot)
     button = driver.find_element(By.CSS_SELECTOR, f'button[data-pick="{shot}"][data-take="{take}"]')
     button.click()
     selected = f'section[data-shot="{shot}"] figure.take.selected[data-take="{take}"]'
@@ -87,6 +116,7 @@ try:
         "models": len(driver.find_elements(By.CSS_SELECTOR, f"{section} figure.take .model")),
         "times": len(driver.find_elements(By.CSS_SELECTOR, f"{section} figure.take time")),
         "cut_stale": len(driver.find_elements(By.CSS_SELECTOR, ".cut .cut-stale")) == 1,
+        "together": together,
     }))
 finally:
     driver.quit()

@@ -38,7 +38,7 @@ video{width:100%;background:#000;border-radius:4px}.gap{color:#aaa;padding:2rem;
 .failed .badge{background:#e5484d;color:#fff}.uncertain .badge{background:#f5a524;color:#000}\
 .done .badge,.cached .badge,.selected .badge{background:#30a46c;color:#fff}\
 dl{display:grid;grid-template-columns:auto 1fr;gap:.2rem .8rem}dt{color:#888}dd{margin:0;word-break:break-word}\
-.member{display:inline-block;margin:0 .6rem 0 0;text-align:center}.member img{border-radius:4px;display:block}.badge.redo{background:#5b5bd6;color:#fff}.frames figure{display:inline-block;vertical-align:top;margin:0 .6rem .6rem 0}.frame img{display:block;border-radius:4px}.frame.selected img{outline:3px solid #5b5bd6}.badge.stale{background:#f5a524;color:#000}.version h3{font-size:.95rem;color:#bbb;margin:.6rem 0 0}.note{color:#ffd479;margin:.3rem 0 0}.error{color:#ff9592}button{cursor:pointer}textarea{width:100%;min-height:3rem;background:#222;color:#eee}";
+.member{display:inline-block;margin:0 .6rem 0 0;text-align:center}.member img{border-radius:4px;display:block}.badge.redo{background:#5b5bd6;color:#fff}.frames figure{display:inline-block;vertical-align:top;margin:0 .6rem .6rem 0}.frame img{display:block;border-radius:4px}.frame.selected img{outline:3px solid #5b5bd6}.badge.stale{background:#f5a524;color:#000}.version h3{font-size:.95rem;color:#bbb;margin:.6rem 0 0}.note{color:#ffd479;margin:.3rem 0 0}.error{color:#ff9592}.together .version{display:inline-block;vertical-align:top;margin-right:.6rem}button{cursor:pointer}textarea{width:100%;min-height:3rem;background:#222;color:#eee}";
 
 /// How the page is seen: as a file beside the clips, or served live by `storyboard review`.
 #[derive(Debug, Clone, Default)]
@@ -126,6 +126,7 @@ pub(crate) fn page(title: &str, manifest: &Manifest, clips: &[Clip], cut: Option
         shot(&mut html, c, view);
     }
     html.push_str("</main>\n");
+    html.push_str(TOGETHER);
     if let Some(token) = &view.token {
         html.push_str(&script(token));
     }
@@ -199,6 +200,11 @@ fn shot(html: &mut String, c: &Clip, view: &View) {
         html.push_str(&format!("<div class=\"gap\">no clip yet ({} s gap)</div>\n", s.seconds));
     }
     frames(html, s, view);
+    if s.takes.len() >= 2 {
+        html.push_str(&format!(
+            "<p><button data-together=\"{id}\">play the takes side by side, in sync</button></p>\n"
+        ));
+    }
     take_groups(html, s, view);
     html.push_str("<dl>\n");
     let mut row = |k: &str, v: String| html.push_str(&format!("<dt>{k}</dt><dd>{v}</dd>\n"));
@@ -433,6 +439,12 @@ fn take(html: &mut String, (shot, label): (&str, &str), t: &TakeRecord, selected
     }
     html.push_str("</figure>\n");
 }
+
+/// Side-by-side playback of a shot's takes (the static page too): the button starts every take
+/// of the shot from the start at once, the first one's sound only; seeking, pausing or playing
+/// the first take does the same to the others, and a take that drifts more than 0.15 s from it
+/// is put back in step.
+const TOGETHER: &str = "<script>\nfor (const b of document.querySelectorAll('[data-together]')) b.addEventListener('click', () => {\n  const section = document.querySelector(`section[data-shot=\"${CSS.escape(b.dataset.together)}\"]`);\n  const [lead, ...rest] = section.querySelectorAll('figure.take video');\n  section.classList.add('together');\n  const follow = () => { for (const v of rest) { if (Math.abs(v.currentTime - lead.currentTime) > 0.15) v.currentTime = lead.currentTime; if (lead.paused !== v.paused) lead.paused ? v.pause() : v.play(); } };\n  if (!lead.dataset.leads) { lead.dataset.leads = '1'; for (const e of ['play', 'pause', 'seeked', 'timeupdate']) lead.addEventListener(e, follow); }\n  for (const v of [lead, ...rest]) { v.preload = 'auto'; v.muted = v !== lead; v.currentTime = 0; v.play(); }\n});\n</script>\n";
 
 /// The live page's script: each button posts to the server with the token, then reloads.
 fn script(token: &str) -> String {
