@@ -294,6 +294,10 @@ async fn a_director_picks_a_frame_on_the_review_page_in_chromium() {
         "{seen}"
     );
     assert_eq!(seen["selected"], 1, "{seen}");
+    assert!(
+        seen["summary"].as_str().unwrap().contains("frames $0.24"),
+        "the page's money line counts the three frames paid: {seen}"
+    );
     assert!(std::fs::read(&shot).unwrap().starts_with(b"\x89PNG"));
     let two = status_of(&t, &file, "two").await.1;
     assert_eq!(

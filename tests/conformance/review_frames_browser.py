@@ -49,6 +49,7 @@ try:
         "frames": len(driver.find_elements(By.CSS_SELECTOR, "figure.frame")),
         "widths": loaded,
         "selected": len(driver.find_elements(By.CSS_SELECTOR, selected)),
+        "summary": driver.find_element(By.CSS_SELECTOR, "p.summary").text,
     }))
 finally:
     driver.quit()

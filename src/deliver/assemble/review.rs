@@ -138,9 +138,16 @@ pub(crate) fn page(title: &str, manifest: &Manifest, clips: &[Clip], cut: Option
 fn money(clips: &[Clip]) -> String {
     let est: f64 = clips.iter().filter_map(|c| cost(c).0).sum();
     let actual: f64 = clips.iter().filter_map(|c| cost(c).1).sum();
-    match actual > 0.0 {
+    // Every frame take was paid for (frames first), whichever one a video animates.
+    let frames = clips.iter().flat_map(|c| &c.record.frames);
+    let frames: f64 = frames.filter_map(|f| f.actual_usd.or(f.estimated_usd)).sum();
+    let videos = match actual > 0.0 {
         true => format!("estimated ${est:.2} · reported ${actual:.2}"),
         false => format!("estimated ${est:.2}"),
+    };
+    match frames > 0.0 {
+        true => format!("{videos} · frames ${frames:.2}"),
+        false => videos,
     }
 }
 
