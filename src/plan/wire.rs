@@ -56,11 +56,17 @@ pub(crate) fn snapshot(provider: ProviderKind, endpoint: &str) -> Option<&'stati
     Some(cell.get_or_init(|| live(provider, id).unwrap_or_else(|| compile(id, text))))
 }
 
-/// fal's live input schema of `id`, when one is cached and compiles (checked when fetched).
+/// The provider's live input schema of `id` (fal's or Eachlabs'), when one is cached and compiles (checked when fetched).
 fn live(provider: ProviderKind, id: &str) -> Option<Snapshot> {
-    let (doc, fetched_at) = crate::facts::schemas::live(id).filter(|_| provider == ProviderKind::Fal)?;
+    let eachlabs = provider == ProviderKind::Eachlabs;
+    let (doc, fetched_at) = crate::facts::schemas::live(eachlabs, id)?;
     let validator = jsonschema::validator_for(doc).ok()?;
-    let mut s = described(validator, doc, format!("fal model API, fetched {fetched_at}"));
+    let api = if eachlabs {
+        "Eachlabs model API"
+    } else {
+        "fal model API"
+    };
+    let mut s = described(validator, doc, format!("{api}, fetched {fetched_at}"));
     s.live = true;
     s.date = fetched_at.chars().take(10).collect();
     Some(s)
