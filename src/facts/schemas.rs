@@ -7,6 +7,12 @@
 //! platform in use. A live document whose input schema cannot be found or compiled is refused
 //! (said once) and the snapshot kept.
 //!
+//! Eachlabs the same way: `GET {eachlabs}/v1/model?slug=<slug>` (public, no key:
+//! protocol.md §4) answers the model with its `request_schema` (a JSON Schema object, the
+//! shape of our `schemas/eachlabs/*.json` snapshot); fetched by `models --refresh` when
+//! Eachlabs is configured, cached in `eachlabs-schemas.json` beside fal's with the Eachlabs URL
+//! and the date, closed at the top the same way, and refused the same way.
+//!
 //! The input schema is the one the document's `POST /{endpoint id}` takes (its `$ref` into
 //! `components.schemas`), with the document's `components` beside it so references resolve.
 //! Where fal's document leaves `additionalProperties` open at the top, storyboard closes it:
@@ -343,5 +349,28 @@ mod tests {
                 .unwrap_err()
                 .contains("does not compile")
         );
+    }
+
+    #[test]
+    fn eachlabs_request_schema_is_closed_and_a_bad_one_refused_with_why() {
+        let answer = json!({"slug": "m", "request_schema": {"type": "object", "properties": {"duration": {"type": "string", "enum": ["5"]}}}});
+        let v = jsonschema::validator_for(&eachlabs_input_schema(&answer).unwrap()).unwrap();
+        assert!(v.is_valid(&json!({"duration": "5"})));
+        assert!(!v.is_valid(&json!({"duration": "10"})));
+        assert!(
+            !v.is_valid(&json!({"duration": "5", "extra": 1})),
+            "closed to unlisted fields"
+        );
+        for (bad, why) in [
+            (json!({"slug": "m"}), "no `request_schema`"),
+            (json!({"request_schema": "x"}), "not an object"),
+            (json!({"request_schema": {"type": "object"}}), "lists no properties"),
+            (
+                json!({"request_schema": {"type": "object", "properties": {"p": {"type": 7}}}}),
+                "does not compile",
+            ),
+        ] {
+            assert!(eachlabs_input_schema(&bad).unwrap_err().contains(why), "{bad}");
+        }
     }
 }
