@@ -73,10 +73,18 @@ static LOADED_EACHLABS: OnceLock<Option<Cache>> = OnceLock::new();
 /// Eachlabs URL in use (a cache of another platform, or none, leaves the snapshots in use).
 pub(crate) fn load(api: &str) {
     LOADED.get_or_init(|| read_cache(cache_path(), api));
-    LOADED_EACHLABS.get_or_init(|| {
-        let each = crate::settings::endpoints_from_env().ok()?.eachlabs;
-        read_cache(eachlabs_cache_path(), &each)
-    });
+    LOADED_EACHLABS.get_or_init(|| read_cache(eachlabs_cache_path(), &eachlabs_url()?));
+}
+
+/// The Eachlabs base URL in use, as `settings::endpoints_from_env` resolves it (read here so
+/// `facts` does not import `settings`); `None` when it is not a usable URL.
+fn eachlabs_url() -> Option<String> {
+    let name = "STORYBOARD_EACHLABS_URL";
+    let url = std::env::var(name)
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .unwrap_or_else(|| crate::provider::Endpoints::default().eachlabs);
+    crate::provider::http::check_base_url(name, &url).ok()
 }
 
 fn read_cache(path: Option<Utf8PathBuf>, api: &str) -> Option<Cache> {
