@@ -7,6 +7,12 @@
 //! platform in use. A live document whose input schema cannot be found or compiled is refused
 //! (said once) and the snapshot kept.
 //!
+//! Eachlabs the same way: `GET {eachlabs}/v1/model?slug=<slug>` (public, no key:
+//! protocol.md §4) answers the model with its `request_schema` (a JSON Schema object, the
+//! shape of our `schemas/eachlabs/*.json` snapshot); fetched by `models --refresh` when
+//! Eachlabs is configured, cached in `eachlabs-schemas.json` beside fal's with the Eachlabs URL
+//! and the date, closed at the top the same way, and refused the same way.
+//!
 //! The input schema is the one the document's `POST /{endpoint id}` takes (its `$ref` into
 //! `components.schemas`), with the document's `components` beside it so references resolve.
 //! Where fal's document leaves `additionalProperties` open at the top, storyboard closes it:
@@ -55,23 +61,103 @@ pub(crate) fn cache_path() -> Option<Utf8PathBuf> {
     Some(crate::facts::prices::cache_path()?.with_file_name("schemas.json"))
 }
 
-static LOADED: OnceLock<Option<Cache>> = OnceLock::new();
-
-/// Reads the cache once per process, for the platform at `api` (a cache of another platform,
-/// or none, leaves the snapshots in use).
-pub(crate) fn load(api: &str) {
-    LOADED.get_or_init(|| {
-        cache_path()
-            .and_then(|p| std::fs::read(p).ok())
-            .and_then(|b| serde_json::from_slice::<Cache>(&b).ok())
-            .filter(|c| c.api == api)
-    });
+/// Eachlabs' cache file: the request schemas one Eachlabs API served (beside fal's).
+pub(crate) fn eachlabs_cache_path() -> Option<Utf8PathBuf> {
+    Some(crate::facts::prices::cache_path()?.with_file_name("eachlabs-schemas.json"))
 }
 
-/// The live input schema of `endpoint` and when it was fetched, when the loaded cache has one.
-pub(crate) fn live(endpoint: &str) -> Option<(&'static Value, &'static str)> {
-    let cache = LOADED.get()?.as_ref()?;
+static LOADED: OnceLock<Option<Cache>> = OnceLock::new();
+static LOADED_EACHLABS: OnceLock<Option<Cache>> = OnceLock::new();
+
+/// Reads the caches once per process: fal's for the platform at `api`, Eachlabs' for the
+/// Eachlabs URL in use (a cache of another platform, or none, leaves the snapshots in use).
+pub(crate) fn load(api: &str) {
+    LOADED.get_or_init(|| read_cache(cache_path(), api));
+    LOADED_EACHLABS.get_or_init(|| read_cache(eachlabs_cache_path(), &eachlabs_url()?));
+}
+
+/// The Eachlabs base URL in use, as `settings::endpoints_from_env` resolves it (read here so
+/// `facts` does not import `settings`); `None` when it is not a usable URL.
+fn eachlabs_url() -> Option<String> {
+    let name = "STORYBOARD_EACHLABS_URL";
+    let url = std::env::var(name)
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .unwrap_or_else(|| crate::provider::Endpoints::default().eachlabs);
+    crate::provider::http::check_base_url(name, &url).ok()
+}
+
+fn read_cache(path: Option<Utf8PathBuf>, api: &str) -> Option<Cache> {
+    path.and_then(|p| std::fs::read(p).ok())
+        .and_then(|b| serde_json::from_slice::<Cache>(&b).ok())
+        .filter(|c| c.api == api)
+}
+
+fn write_cache(path: Option<Utf8PathBuf>, cache: &Cache) {
+    // A cache that cannot be written is no reason to fail.
+    if let Some(path) = path {
+        let _ = path.parent().map(std::fs::create_dir_all);
+        let _ = serde_json::to_vec(cache).map(|b| crate::files::write_atomic(&path, &b));
+    }
+}
+
+/// The live input schema of `endpoint` and when it was fetched, when the loaded cache of its
+/// provider has one.
+pub(crate) fn live(eachlabs: bool, endpoint: &str) -> Option<(&'static Value, &'static str)> {
+    let cache = if eachlabs { &LOADED_EACHLABS } else { &LOADED };
+    let cache = cache.get()?.as_ref()?;
     Some((cache.schemas.get(endpoint)?, cache.fetched_at.as_str()))
+}
+
+/// Eachlabs' `request_schema` from its `GET /v1/model?slug=` answer, closed to unlisted fields;
+/// why not, when it cannot be used.
+pub(crate) fn eachlabs_input_schema(answer: &Value) -> Result<Value, String> {
+    let mut schema = answer
+        .get("request_schema")
+        .ok_or("its answer has no `request_schema`")?
+        .clone();
+    let Value::Object(top) = &mut schema else {
+        return Err("its request schema is not an object".to_owned());
+    };
+    if top.get("type").and_then(Value::as_str) != Some("object") || !top.contains_key("properties") {
+        return Err("its request schema lists no properties".to_owned());
+    }
+    top.entry("additionalProperties").or_insert(json!(false));
+    jsonschema::validator_for(&schema).map_err(|e| format!("its request schema does not compile: {e}"))?;
+    Ok(schema)
+}
+
+/// Fetches `GET {api}/v1/model?slug=` for each of `slugs` (public: no key), keeps the request
+/// schemas that parse and compile and caches them. A slug whose answer fails or whose schema
+/// is refused is said once and not cached (its committed snapshot, if any, stays in use); the
+/// other slugs are still fetched.
+pub(crate) async fn refresh_eachlabs(http: &reqwest::Client, api: &str, slugs: &[&str]) -> Fetched {
+    let mut schemas = BTreeMap::new();
+    let mut refused = Vec::new();
+    for slug in slugs {
+        let mut q = url::form_urlencoded::Serializer::new(String::new());
+        q.append_pair("slug", slug);
+        let url = format!("{}/v1/model?{}", api.trim_end_matches('/'), q.finish());
+        let schema = match get_json::<Value>(http, &url, None).await {
+            Ok(answer) => eachlabs_input_schema(&answer),
+            Err(SchemaError::Unreachable(why)) => Err(format!("Eachlabs' model API did not answer: {why}")),
+        };
+        match schema {
+            Ok(s) => {
+                schemas.insert((*slug).to_owned(), s);
+            }
+            Err(why) => refused.push(format!(
+                "Eachlabs' live schema for {slug} is refused ({why}); its committed snapshot, if any, is used"
+            )),
+        }
+    }
+    let cache = Cache {
+        api: api.to_owned(),
+        fetched_at: crate::clock::now(),
+        schemas,
+    };
+    write_cache(eachlabs_cache_path(), &cache);
+    Fetched { cache, refused }
 }
 
 /// The input schema of `endpoint` in its OpenAPI document, with the document's components
@@ -162,10 +248,7 @@ pub(crate) async fn refresh(
         fetched_at: crate::clock::now(),
         schemas,
     };
-    if let Some(path) = cache_path() {
-        let _ = path.parent().map(std::fs::create_dir_all);
-        let _ = serde_json::to_vec(&cache).map(|b| crate::files::write_atomic(&path, &b));
-    }
+    write_cache(cache_path(), &cache);
     Ok(Fetched { cache, refused })
 }
 
@@ -201,7 +284,15 @@ async fn fetch_all(
 
 async fn fetch_page(http: &reqwest::Client, api: &str, key: Option<&str>, query: &str) -> Result<Page, SchemaError> {
     let url = format!("{}/v1/models?{query}", api.trim_end_matches('/'));
-    let mut req = http.get(&url).timeout(Duration::from_secs(30));
+    get_json(http, &url, key).await
+}
+
+async fn get_json<T: serde::de::DeserializeOwned>(
+    http: &reqwest::Client,
+    url: &str,
+    key: Option<&str>,
+) -> Result<T, SchemaError> {
+    let mut req = http.get(url).timeout(Duration::from_secs(30));
     // Optional for this API ("grants higher rate limits", fal's docs).
     if let Some(k) = key {
         req = req.header("Authorization", format!("Key {k}"));
@@ -266,5 +357,28 @@ mod tests {
                 .unwrap_err()
                 .contains("does not compile")
         );
+    }
+
+    #[test]
+    fn eachlabs_request_schema_is_closed_and_a_bad_one_refused_with_why() {
+        let answer = json!({"slug": "m", "request_schema": {"type": "object", "properties": {"duration": {"type": "string", "enum": ["5"]}}}});
+        let v = jsonschema::validator_for(&eachlabs_input_schema(&answer).unwrap()).unwrap();
+        assert!(v.is_valid(&json!({"duration": "5"})));
+        assert!(!v.is_valid(&json!({"duration": "10"})));
+        assert!(
+            !v.is_valid(&json!({"duration": "5", "extra": 1})),
+            "closed to unlisted fields"
+        );
+        for (bad, why) in [
+            (json!({"slug": "m"}), "no `request_schema`"),
+            (json!({"request_schema": "x"}), "not an object"),
+            (json!({"request_schema": {"type": "object"}}), "lists no properties"),
+            (
+                json!({"request_schema": {"type": "object", "properties": {"p": {"type": 7}}}}),
+                "does not compile",
+            ),
+        ] {
+            assert!(eachlabs_input_schema(&bad).unwrap_err().contains(why), "{bad}");
+        }
     }
 }

@@ -16,7 +16,7 @@ pub(crate) struct Snapshot {
     /// Where it comes from, in a few words (`fal-js KlingVideoV3ProTextToVideoInput @381105e`,
     /// `fal model API, fetched …`).
     pub source: String,
-    /// Fetched live from fal's model API (not the committed snapshot).
+    /// Fetched live from the provider's model API (not the committed snapshot).
     pub live: bool,
     /// The day it was taken (the snapshot's `x-source.date`, the fetch's date).
     pub date: String,
@@ -48,19 +48,25 @@ static CELLS: LazyLock<Cells> = LazyLock::new(|| {
     fal.chain(each).collect()
 });
 
-/// The published schema of an endpoint, compiled once: fal's live one when `models --refresh`
-/// cached it for this platform (`facts::schemas`), else the committed snapshot; `None` when
-/// there is neither.
+/// The published schema of an endpoint, compiled once: the provider's live one (fal's or
+/// Eachlabs') when `models --refresh` cached it for the URL in use (`facts::schemas`), else
+/// the committed snapshot; `None` when there is neither.
 pub(crate) fn snapshot(provider: ProviderKind, endpoint: &str) -> Option<&'static Snapshot> {
     let (_, id, text, cell) = CELLS.iter().find(|c| c.0 == provider && c.1 == endpoint)?;
     Some(cell.get_or_init(|| live(provider, id).unwrap_or_else(|| compile(id, text))))
 }
 
-/// fal's live input schema of `id`, when one is cached and compiles (checked when fetched).
+/// The provider's live input schema of `id` (fal's or Eachlabs'), when one is cached and compiles (checked when fetched).
 fn live(provider: ProviderKind, id: &str) -> Option<Snapshot> {
-    let (doc, fetched_at) = crate::facts::schemas::live(id).filter(|_| provider == ProviderKind::Fal)?;
+    let eachlabs = provider == ProviderKind::Eachlabs;
+    let (doc, fetched_at) = crate::facts::schemas::live(eachlabs, id)?;
     let validator = jsonschema::validator_for(doc).ok()?;
-    let mut s = described(validator, doc, format!("fal model API, fetched {fetched_at}"));
+    let api = if eachlabs {
+        "Eachlabs model API"
+    } else {
+        "fal model API"
+    };
+    let mut s = described(validator, doc, format!("{api}, fetched {fetched_at}"));
     s.live = true;
     s.date = fetched_at.chars().take(10).collect();
     Some(s)

@@ -347,7 +347,11 @@ fn price_lines(e: &Endpoint, live: &crate::facts::prices::Prices) -> (String, Op
 fn schema_short(e: &Endpoint) -> String {
     match crate::plan::wire::snapshot(e.provider, e.id) {
         None => "none (bodies not checked)".to_owned(),
-        Some(s) if s.live => format!("live from fal's model API, {}", s.date),
+        Some(s) if s.live => format!(
+            "live from {}, {}",
+            s.source.split(", fetched").next().unwrap_or_default(),
+            s.date
+        ),
         Some(s) => {
             let from = match s.source.strip_prefix("fal-js ") {
                 Some(rest) => format!("fal-js {}", rest.rsplit(' ').next().unwrap_or(rest)),

@@ -40,6 +40,9 @@ pub(super) fn handle(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Response<Body> {
+    if let (&Method::GET, ["model"]) = (method, segs) {
+        return model(state, query);
+    }
     let Some(key) = key(state, headers) else {
         state.lock().count("unauthorized");
         return error(StatusCode::UNAUTHORIZED, "Invalid or missing API key");
@@ -52,6 +55,27 @@ pub(super) fn handle(
         (&Method::POST, ["upload", "presign"]) => presign(state, body),
         _ => error(StatusCode::NOT_FOUND, "Not found"),
     }
+}
+
+/// `GET /v1/model?slug=` (public, no key: protocol.md §4): the model with its `request_schema`,
+/// from the published snapshot, or the document a test told (`Sandbox::set_model_document`).
+fn model(state: &Shared, query: &str) -> Response<Body> {
+    state.lock().count("model");
+    let slug = url::form_urlencoded::parse(query.as_bytes())
+        .find(|(k, _)| k == "slug")
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default();
+    if let Some(doc) = state.lock().documents.get(&slug).cloned() {
+        return json_response(StatusCode::OK, doc);
+    }
+    let Some((_, text)) = crate::published::EACHLABS.iter().find(|(id, _)| *id == slug) else {
+        return error(StatusCode::NOT_FOUND, "Model not found");
+    };
+    let schema: Value = serde_json::from_str(text).unwrap_or_default();
+    json_response(
+        StatusCode::OK,
+        json!({"title": slug, "slug": slug, "version": "0.0.1", "request_schema": schema}),
+    )
 }
 
 /// List price of a prediction, reported as `metrics.cost` (Eachlabs model pages).

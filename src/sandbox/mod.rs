@@ -217,6 +217,12 @@ impl Sandbox {
         self.state.lock().documents.insert(endpoint.to_owned(), openapi);
     }
 
+    /// Makes Eachlabs' `GET /v1/model?slug=` answer `answer` (the whole body, `request_schema`
+    /// and all) for `slug`: a schema change, or a broken document, at Eachlabs.
+    pub fn set_eachlabs_model(&self, slug: &str, answer: Value) {
+        self.state.lock().documents.insert(slug.to_owned(), answer);
+    }
+
     /// Whether keys have billing scope: without it, `GET /v1/models/billing-events` answers 403
     /// (an inference-only key at fal).
     pub fn billing_scope(&self, allowed: bool) {

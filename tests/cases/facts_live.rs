@@ -155,6 +155,101 @@ async fn models_refresh_fetches_schemas_live_and_the_planner_checks_against_them
     assert_eq!(t.sb().stats()["jobs_created_total"], 0);
 }
 
+const EACH_V26: &str = "kling-v2-6-pro-text-to-video";
+
+/// `priced`, with Eachlabs configured at the sandbox too (`STORYBOARD_EACHLABS_URL`; no
+/// Eachlabs key: its model API is public).
+async fn priced_each(api: &str, cache: &std::path::Path, args: &[&str]) -> std::process::Output {
+    let mut c = crate::common::storyboard();
+    c.args(args).env("XDG_CACHE_HOME", cache).env("FAL_KEY", "k");
+    for var in [
+        "STORYBOARD_FAL_URL",
+        "STORYBOARD_FAL_API_URL",
+        "STORYBOARD_FAL_STORAGE_URL",
+        "STORYBOARD_EACHLABS_URL",
+    ] {
+        c.env(var, api);
+    }
+    tokio::task::spawn_blocking(move || c.output().unwrap()).await.unwrap()
+}
+
+/// The schema source `models --json` names for `id`.
+fn schema_source(o: &std::process::Output, id: &str) -> String {
+    let models: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let m = models.as_array().unwrap().iter().find(|m| m["endpoint"] == id).unwrap();
+    m["schema"]["source"].as_str().unwrap().to_owned()
+}
+
+/// `models --refresh` with Eachlabs configured fetches `GET /v1/model?slug=` (public, no key)
+/// for each Eachlabs slug over HTTP from the sandbox (which serves its published snapshot) and
+/// caches its `request_schema` beside fal's with the date. A document without a
+/// `request_schema` is refused once and the snapshot kept; Eachlabs narrowing v2.6 pro's
+/// durations to "5" then refuses a 10 s shot (`provider: eachlabs`) the snapshot allows.
+#[tokio::test(flavor = "multi_thread")]
+async fn models_refresh_fetches_eachlabs_request_schemas_and_the_planner_checks_against_them() {
+    let t = Test::with(fast()).await;
+    let served = crate::common::get_json(&format!("{}/v1/model?slug={EACH_V26}", t.url()), "").await;
+    assert_eq!(
+        served["request_schema"]["properties"]["duration"]["enum"],
+        serde_json::json!(["5", "10"]),
+        "the sandbox serves the published snapshot without a key: {served}"
+    );
+    let file = t.storyboard(
+        "version: 1\nprovider: eachlabs\noutput: out\nshots:\n  - id: a\n    prompt: x\n    duration: 10\n",
+    );
+    let file = file.to_str().unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let cached = |c: &std::path::Path| -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(c.join("storyboard/eachlabs-schemas.json")).unwrap()).unwrap()
+    };
+
+    t.sb()
+        .set_eachlabs_model(EACH_V26, serde_json::json!({"slug": EACH_V26, "version": "0.0.1"}));
+    let o = priced_each(&t.url(), cache.path(), &["models", "--refresh"]).await;
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    let refused = format!("Eachlabs' live schema for {EACH_V26} is refused (its answer has no `request_schema`)");
+    assert_eq!(out.matches(&refused).count(), 1, "said once: {out}");
+    assert!(cached(cache.path())["schemas"].get(EACH_V26).is_none());
+    let o = priced_each(&t.url(), cache.path(), &["models", "--json"]).await;
+    let kept = schema_source(&o, EACH_V26);
+    assert!(kept.starts_with("Eachlabs model page"), "the snapshot kept: {kept}");
+    let o = priced_each(&t.url(), cache.path(), &["plan", file, "--json"]).await;
+    assert_eq!(o.status.code(), Some(0), "the snapshot allows 10 s: {}", stderr(&o));
+
+    let mut narrowed = served.clone();
+    narrowed["request_schema"]["properties"]["duration"]["enum"] = serde_json::json!(["5"]);
+    t.sb().set_eachlabs_model(EACH_V26, narrowed);
+    let o = priced_each(&t.url(), cache.path(), &["models", "--refresh"]).await;
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(out.contains("1 against Eachlabs' live schemas"), "{out}");
+    let c = cached(cache.path());
+    assert_eq!(c["api"], serde_json::json!(t.url()));
+    assert!(
+        c["fetched_at"].as_str().unwrap().starts_with("20"),
+        "{}",
+        c["fetched_at"]
+    );
+    assert_eq!(
+        c["schemas"][EACH_V26]["properties"]["duration"]["enum"],
+        serde_json::json!(["5"])
+    );
+    assert!(t.sb().stats()["requests"]["model"].as_u64().unwrap() >= 2);
+    let o = priced_each(&t.url(), cache.path(), &["models", "--json"]).await;
+    let live = schema_source(&o, EACH_V26);
+    assert!(live.starts_with("Eachlabs model API, fetched 20"), "{live}");
+
+    let o = priced_each(&t.url(), cache.path(), &["plan", file]).await;
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("duration") && err.contains("Eachlabs model API, fetched"),
+        "{err}"
+    );
+    assert_eq!(t.sb().stats()["jobs_created_total"], 0, "nothing sent");
+}
+
 /// `models` at 80 columns: one block per family (its name and provider, then its price and
 /// schema, then each endpoint with what it takes), every line within 80 columns, every catalog
 /// endpoint's whole id first on its line, and under half the 356 lines the table took.
