@@ -58,7 +58,7 @@ pub(super) fn handle(
 }
 
 /// `GET /v1/model?slug=` (public, no key: protocol.md §4): the model with its `request_schema`,
-/// from the published snapshot, or the document a test told (`Sandbox::set_model_document`).
+/// from the published snapshot, or the document a test told (`Sandbox::set_eachlabs_model`).
 fn model(state: &Shared, query: &str) -> Response<Body> {
     state.lock().count("model");
     let slug = url::form_urlencoded::parse(query.as_bytes())
