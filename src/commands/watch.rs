@@ -27,8 +27,12 @@ pub(crate) async fn watch(args: WatchArgs) -> Result<i32, Error> {
         if now.is_some() && (now != last_text || files_changed) {
             match &now {
                 Some(Ok(text)) => {
-                    last = replan(&args.file, text, last.as_ref()).or(last);
-                    inputs = Inputs::of(last.as_ref());
+                    // A plan that fails keeps the files as last looked at: not re-planned until
+                    // one of them, or the text, changes again.
+                    if let Some(plan) = replan(&args.file, text, last.as_ref()) {
+                        inputs = Inputs::of(Some(&plan));
+                        last = Some(plan);
+                    }
                 }
                 Some(Err(e)) => report::stdout(&format!("{e}\n(waiting for the next save)\n")),
                 None => {}
@@ -43,41 +47,52 @@ pub(crate) async fn watch(args: WatchArgs) -> Result<i32, Error> {
 }
 
 /// The local files the last plan read (start and end images, cast images, voice samples), each
-/// with its length and modification time: a replaced image re-plans like an edited line.
+/// with the sha256 the plan used: a replaced image re-plans like an edited line. A file is hashed
+/// again only when its length or modification time moved since it was last looked at.
 #[derive(Default)]
-struct Inputs(BTreeMap<Utf8PathBuf, Option<(u64, SystemTime)>>);
+struct Inputs(BTreeMap<Utf8PathBuf, (String, Option<Stamp>)>);
+
+/// A file's length and modification time, or `None` when it is missing.
+type Stamp = Option<(u64, SystemTime)>;
 
 impl Inputs {
     fn of(plan: Option<&Plan>) -> Self {
         let Some(plan) = plan else { return Self::default() };
         let shots = plan.shots.iter().flat_map(|s| {
             let frame = s.frame.iter().flat_map(|f| &f.local_files);
-            s.local_files.iter().chain(frame).map(|f| f.path.clone())
+            s.local_files
+                .iter()
+                .chain(frame)
+                .map(|f| (f.path.clone(), f.sha256.clone()))
         });
-        let voices = plan.voices_to_create.iter().map(|v| v.path.clone());
+        let voices = plan.voices_to_create.iter().map(|v| (v.path.clone(), v.sha256.clone()));
         let frontals = plan.frontals.values().filter_map(|f| match f {
-            plan::Frontal::Local { path, .. } => Some(path.clone()),
+            plan::Frontal::Local { path, sha256 } => Some((path.clone(), sha256.clone())),
             plan::Frontal::Url(_) => None,
         });
         Self(
             shots
                 .chain(voices)
                 .chain(frontals)
-                .map(|p| {
-                    let s = stamp(&p);
-                    (p, s)
-                })
+                .map(|(p, sha)| (p, (sha, None)))
                 .collect(),
         )
     }
 
-    /// Whether any of the files changed (or appeared, or went) since the plan read them.
-    fn changed(&self) -> bool {
-        self.0.iter().any(|(path, was)| stamp(path) != *was)
+    /// Whether any of the files now differs from what the plan read, or went (said once).
+    fn changed(&mut self) -> bool {
+        self.0.iter_mut().any(|(path, (sha, seen))| {
+            let now = stamp(path);
+            if *seen == Some(now) {
+                return false;
+            }
+            *seen = Some(now);
+            now.is_none() || crate::digest::sha256_file(path).ok().as_ref() != Some(sha)
+        })
     }
 }
 
-fn stamp(path: &Utf8Path) -> Option<(u64, SystemTime)> {
+fn stamp(path: &Utf8Path) -> Stamp {
     std::fs::metadata(path)
         .ok()
         .and_then(|m| Some((m.len(), m.modified().ok()?)))
