@@ -865,7 +865,7 @@ impl<'a> Planner<'a> {
         }
         let output = match &sb.output {
             Some(o) if o.is_absolute() => o.clone(),
-            Some(o) => self.src.dir.join(o),
+            Some(o) => without_dots(&self.src.dir.join(o)),
             None => self.src.dir.join("renders").join(&self.src.stem),
         };
         Plan {
@@ -884,5 +884,35 @@ impl<'a> Planner<'a> {
             price_note: self.overrides.prices.note(),
             frontals: self.frontals(),
         }
+    }
+}
+
+/// A path without its `.` components (`examples/./renders` → `examples/renders`), as messages
+/// print it; `..` is kept (a link may stand before it).
+fn without_dots(path: &camino::Utf8Path) -> Utf8PathBuf {
+    let kept: Utf8PathBuf = path
+        .components()
+        .filter(|c| !matches!(c, camino::Utf8Component::CurDir))
+        .collect();
+    if kept.as_str().is_empty() {
+        Utf8PathBuf::from(".")
+    } else {
+        kept
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::without_dots;
+    use camino::Utf8Path;
+
+    #[test]
+    fn an_output_folder_is_printed_without_dot_components() {
+        let clean = |p: &str| without_dots(Utf8Path::new(p)).to_string();
+        assert_eq!(clean("examples/./renders/ad"), "examples/renders/ad");
+        assert_eq!(clean("./renders"), "renders");
+        assert_eq!(clean("."), ".");
+        assert_eq!(clean("a/../b"), "a/../b", "`..` is kept");
+        assert_eq!(clean("/abs/./x"), "/abs/x");
     }
 }
