@@ -12,12 +12,12 @@ use crate::report;
 /// cancelled (never billed; the next render submits them again).
 pub(crate) async fn cancel(args: JobsArgs) -> Result<i32, Error> {
     // A folder never rendered into (a mistyped --out) is said so, and not created.
-    let (_, _, out) = super::folder_of(&args.file, args.out.as_deref())?;
+    let (_, plan, out) = super::folder_of(&args.file, args.out.as_deref())?;
     if !crate::record::folder::layout::state(&out).is_dir() {
         report::stderr_line(&format!("nothing was rendered in {out}: nothing to cancel"));
         return Ok(exit::OK);
     }
-    let mut jobs = Jobs::open(&args.file, args.out.clone(), &args.keys)?;
+    let mut jobs = Jobs::open_at(&args.file, plan, out, &args.keys)?;
     let mut any = false;
     for (id, key) in jobs.shots(&args.only)? {
         let job = match jobs.state(&key) {

@@ -28,6 +28,16 @@ impl Jobs {
         keys: &crate::cli::Keys,
     ) -> Result<Jobs, Error> {
         let (_, plan, out) = super::folder_of(file, out.as_deref())?;
+        Jobs::open_at(file, plan, out, keys)
+    }
+
+    /// [`Jobs::open`] for a storyboard already planned, its output folder `out`.
+    pub(crate) fn open_at(
+        file: &camino::Utf8Path,
+        plan: Plan,
+        out: Utf8PathBuf,
+        keys: &crate::cli::Keys,
+    ) -> Result<Jobs, Error> {
         let access = crate::settings::Access::resolve(super::keys(keys), file, plan.provider, false)?;
         let missing_key = access.require_key(file).err();
         let mut folder = Folder::open(&out);

@@ -234,16 +234,20 @@ fn cancel_names_the_folder_it_read_and_needs_no_key_when_nothing_is_in_flight() 
     let t = Test::new();
     let file = t.storyboard("version: 1\nshots:\n  - id: a\n    prompt: a harbour\n");
     let typo = t.path().join("renders/ad-emmu");
-    let o = storyboard()
-        .arg("cancel")
-        .arg(&file)
-        .arg("--out")
-        .arg(&typo)
-        .env_remove("FAL_KEY")
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(0), "{err}");
+    let cancel = || {
+        let o = storyboard()
+            .arg("cancel")
+            .arg(&file)
+            .arg("--out")
+            .arg(&typo)
+            .env_remove("FAL_KEY")
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr).into_owned();
+        assert_eq!(o.status.code(), Some(0), "{err}");
+        err
+    };
+    let err = cancel();
     assert!(
         err.contains(&format!("nothing was rendered in {}", typo.display())),
         "{err}"
@@ -251,16 +255,7 @@ fn cancel_names_the_folder_it_read_and_needs_no_key_when_nothing_is_in_flight() 
     assert!(!typo.exists(), "a mistyped --out is not created");
     // A folder rendered into, with nothing in flight: named too, still no key needed.
     std::fs::create_dir_all(typo.join(".storyboard")).unwrap();
-    let o = storyboard()
-        .arg("cancel")
-        .arg(&file)
-        .arg("--out")
-        .arg(&typo)
-        .env_remove("FAL_KEY")
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(0), "{err}");
+    let err = cancel();
     assert!(
         err.contains(&format!("no job in flight in {}", typo.display())),
         "{err}"
