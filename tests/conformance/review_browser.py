@@ -11,8 +11,7 @@ usage: review_browser.py URL SCREENSHOT SHOT TAKE
 import json
 import sys
 
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
+from browser import chromium, whole_page_screenshot
 from selenium.webdriver.common.by import By
 from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
 from selenium.webdriver.support.ui import WebDriverWait
@@ -55,15 +54,8 @@ def _together(driver, shot):
     return {"takes": len(muted), "playing": playing, "in_step": in_step, "muted": muted}
 
 
-options = webdriver.ChromeOptions()
-options.binary_location = "/usr/bin/chromium"
-for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1280,1600",
-            "--no-first-run", "--disable-background-networking", "--disable-component-update"):
-    options.add_argument(arg)
-options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-driver = webdriver.Chrome(options=options, service=Service("/usr/bin/chromedriver"))
+driver = chromium()
 try:
-    driver.set_page_load_timeout(60)
     driver.get(url)
     logs = driver.get_log("browser")
     together = _together(driver, shot)
@@ -102,10 +94,7 @@ try:
     versions = [v.find_element(By.TAG_NAME, "h3").text
                 for v in driver.find_elements(By.CSS_SELECTOR, f"{section} div.version")]
     # The whole page in the screenshot, from the cut at the top.
-    height = driver.execute_script("return document.documentElement.scrollHeight")
-    driver.set_window_size(1280, min(max(height, 800), 4000))
-    driver.execute_script("window.scrollTo(0, 0)")
-    driver.save_screenshot(screenshot)
+    whole_page_screenshot(driver, screenshot)
     print(json.dumps({
         "console": [entry["message"] for entry in logs if entry["level"] in ("SEVERE", "WARNING")],
         "title": driver.title,

@@ -9,23 +9,15 @@ usage: review_frames_browser.py URL SCREENSHOT SHOT FRAME
 import json
 import sys
 
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
+from browser import chromium, whole_page_screenshot
 from selenium.webdriver.common.by import By
 from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.support.ui import WebDriverWait
 
 url, screenshot, shot, frame = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
 
-options = webdriver.ChromeOptions()
-options.binary_location = "/usr/bin/chromium"
-for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1280,1600",
-            "--no-first-run", "--disable-background-networking", "--disable-component-update"):
-    options.add_argument(arg)
-options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-driver = webdriver.Chrome(options=options, service=Service("/usr/bin/chromedriver"))
+driver = chromium()
 try:
-    driver.set_page_load_timeout(60)
     driver.get(url)
     logs = driver.get_log("browser")
     images = f'section[data-shot="{shot}"] figure.frame img'
@@ -40,10 +32,7 @@ try:
     wait = WebDriverWait(driver, 30, ignored_exceptions=(StaleElementReferenceException,))
     wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, selected))
     logs += driver.get_log("browser")
-    height = driver.execute_script("return document.documentElement.scrollHeight")
-    driver.set_window_size(1280, min(max(height, 800), 4000))
-    driver.execute_script("window.scrollTo(0, 0)")
-    driver.save_screenshot(screenshot)
+    whole_page_screenshot(driver, screenshot)
     print(json.dumps({
         "console": [entry["message"] for entry in logs if entry["level"] in ("SEVERE", "WARNING")],
         "frames": len(driver.find_elements(By.CSS_SELECTOR, "figure.frame")),
