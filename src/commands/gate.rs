@@ -1,7 +1,7 @@
 //! What `render` settles before it starts: live prices, the journal's flags under the kept
 //! sandbox, and the gate (estimate, budget, key, confirmation).
 
-use crate::decide::{Decided, Tally};
+use crate::decide::{Decided, Resume, Tally};
 use crate::error::{Error, UsageError};
 use crate::facts::{catalog::ProviderKind, prices::Prices};
 use crate::plan::Plan;
@@ -41,8 +41,8 @@ pub(super) async fn live_prices(settings: &Settings, cached: &Prices, plan: &Pla
 }
 
 /// The estimate, the budget, the key and the confirmation: every reason not to start.
-pub(super) fn gate(settings: &Settings, plan: &Plan, decided: &[Decided]) -> Result<(), Error> {
-    let tally = Tally::of(plan, decided);
+pub(super) fn gate(settings: &Settings, plan: &Plan, decided: &[Decided], resume: &Resume) -> Result<(), Error> {
+    let tally = Tally::of(plan, decided, resume);
     if tally.chained && !crate::media::frames::available() {
         return Err(UsageError::NeedsFfmpeg.into());
     }

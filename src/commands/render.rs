@@ -48,7 +48,7 @@ pub(crate) async fn render(args: RenderArgs) -> Result<i32, Error> {
     };
     let decided = resume.decide_all(&plan, &selected);
     report::cancelled_note(resume.cancelled(&decided));
-    super::gate::gate(&settings, &plan, &decided)?;
+    super::gate::gate(&settings, &plan, &decided, &resume)?;
 
     // From here on, files are written: lock the folder, then decide again under the lock.
     folder::prepare(&settings.out)?;

@@ -10,6 +10,7 @@ use camino::{Utf8Path, Utf8PathBuf};
 use std::collections::HashMap;
 
 use crate::facts::cost::Micros;
+use crate::plan::frames::PlannedFrame;
 use crate::plan::{Plan, PlannedShot};
 use crate::provider::{Accepted, ClipSource};
 use crate::record::folder::Folder;
@@ -104,14 +105,11 @@ pub(crate) struct Tally {
 
 impl Tally {
     /// The tally of `decided`.
-    pub(crate) fn of(plan: &Plan, decided: &[Decided]) -> Tally {
+    pub(crate) fn of(plan: &Plan, decided: &[Decided], resume: &Resume) -> Tally {
         let submits: Vec<usize> = decided.iter().filter(|d| d.fate.submits()).map(|d| d.index).collect();
-        // A frame is paid when it is not kept yet: its video's key waits for it.
-        let framed = |d: &&Decided| matches!(d.fate, Fate::AwaitsUpstream | Fate::AwaitsPick);
-        let frames: Vec<usize> = decided.iter().filter(framed).map(|d| d.index).collect();
         let cached = |d: &&Decided| matches!(d.fate, Fate::Cached(_));
         Tally {
-            estimate: plan.estimate_split(&submits, &frames),
+            estimate: plan.estimate_split(&submits, &resume.frames_to_pay(plan, decided)),
             resumed: decided.iter().filter(|d| d.fate.resumes()).count(),
             cached: decided.iter().filter(cached).count(),
             chained: decided
@@ -246,6 +244,25 @@ impl Resume {
             .collect()
     }
 
+    /// The frame requests this render pays for: a shot's frame when its video waits for it
+    /// (not kept yet, or not picked under `approve: frames`) and its other frame takes
+    /// (`frame: {takes: N}`), each once and only when neither kept nor already submitted.
+    pub(crate) fn frames_to_pay<'p>(&self, plan: &'p Plan, decided: &[Decided]) -> Vec<&'p PlannedFrame> {
+        let mut seen = std::collections::HashSet::new();
+        let mut pay = Vec::new();
+        for d in decided {
+            let shot = &plan.shots[d.index];
+            let waits = matches!(d.fate, Fate::AwaitsUpstream | Fate::AwaitsPick);
+            let first = shot.frame.iter().filter(|_| waits);
+            for f in first.chain(&shot.more_frames) {
+                if seen.insert(f.request_key.as_str()) && matches!(self.decide(&f.request_key), Fate::Submit) {
+                    pay.push(f);
+                }
+            }
+        }
+        pay
+    }
+
     /// The clip of a shot's own request, when it is kept (shots not selected by `--only`: their
     /// dependents need to know whether it exists).
     pub(crate) fn own_clip(&self, shot: &PlannedShot) -> Option<ClipRecord> {
@@ -263,6 +280,7 @@ impl Resume {
             endpoint: shot.endpoint.clone(),
             input: shot.input.clone(),
             request_key: shot.request_key.clone(),
+            frame_request_key: shot.frame.as_ref().map(|f| f.request_key.clone()),
             request_id: None,
             estimated_usd: shot.estimate.map(Micros::usd),
             actual_usd: None,

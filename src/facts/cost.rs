@@ -92,6 +92,8 @@ impl Serialize for Micros {
 pub(crate) struct Estimate {
     /// Shots that will be submitted (new bills).
     pub shots: usize,
+    /// Frames (frames first) that will be submitted besides them (new bills).
+    pub frames: usize,
     /// The sum of their known prices.
     pub spend: Micros,
     /// How many of them have no known price.
@@ -136,6 +138,21 @@ pub(crate) enum Refusal {
 }
 
 impl Estimate {
+    /// Whether anything is submitted (and paid for): a shot or a frame.
+    pub(crate) fn submits(&self) -> bool {
+        self.shots + self.frames > 0
+    }
+
+    /// What is sent: `3 shots`, `3 shots + 6 frames`, `6 frames`.
+    pub(crate) fn requests(&self) -> String {
+        let plural = |n: usize, what: &str| format!("{n} {what}{}", if n == 1 { "" } else { "s" });
+        match (self.shots, self.frames) {
+            (s, 0) => plural(s, "shot"),
+            (0, f) => plural(f, "frame"),
+            (s, f) => format!("{} + {}", plural(s, "shot"), plural(f, "frame")),
+        }
+    }
+
     /// The budget gate: every priced shot within `limit`, and no unpriced one unless allowed.
     pub(crate) fn check_budget(&self, limit: Option<Micros>, allow_unpriced: bool) -> Result<(), Refusal> {
         let Some(limit) = limit else { return Ok(()) };

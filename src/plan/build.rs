@@ -101,6 +101,7 @@ impl Planner<'_> {
             price_from,
             request_key,
             frame: None,
+            more_frames: Vec::new(),
         })
     }
 

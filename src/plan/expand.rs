@@ -320,6 +320,8 @@ impl<'a> Planner<'a> {
             let Some(frame) = self.frame(at, f, &text, &cast) else {
                 return;
             };
+            let n = f.spec.takes.unwrap_or(1);
+            shot.more_frames = (2..=n).map(|k| frame.taken(k)).collect();
             shot.with_frame(frame);
         }
         ex.out.push(shot);

@@ -56,6 +56,10 @@ pub(crate) struct PlannedFrame {
     /// the shot had then.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub redo: Option<u32>,
+    /// Its take of `frame: {takes: N}` (2…N; the first has none, so adding `takes` keeps the
+    /// frame already made).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub take: Option<u32>,
     /// The key's substitutions (local files by content).
     #[serde(skip)]
     pub substs: Vec<Subst>,
@@ -64,13 +68,25 @@ pub(crate) struct PlannedFrame {
 impl PlannedFrame {
     /// The same frame asked again: one new frame take, a new request key.
     pub(crate) fn redone(&self, after: u32) -> PlannedFrame {
-        let salt = Salt {
+        self.salted(Salt {
             take: None,
             redo: Some(after),
-        };
+        })
+    }
+
+    /// Take `n` of `frame: {takes: N}`: the same body, its own request key.
+    pub(crate) fn taken(&self, n: u32) -> PlannedFrame {
+        self.salted(Salt {
+            take: Some(n),
+            redo: None,
+        })
+    }
+
+    fn salted(&self, salt: Salt) -> PlannedFrame {
         PlannedFrame {
             request_key: request_key(ProviderKind::Fal, &self.endpoint, &self.input, &self.substs, salt),
-            redo: Some(after),
+            redo: salt.redo,
+            take: salt.take,
             ..self.clone()
         }
     }
@@ -206,6 +222,9 @@ impl Planner<'_> {
             || !spec.references.is_empty()
             || spec.endpoint.is_some();
         let defaults = self.sb.defaults.frame.as_ref();
+        if let Some(Err(msg)) = spec.frame.as_ref().and_then(|f| f.takes).map(check_takes) {
+            self.problem(at, "frame.takes", msg);
+        }
         match (&spec.frame, defaults) {
             (Some(_), _) if own => {
                 let msg = "the shot already gives its first frame (`start_image`, `references`, `motion` or `endpoint`): remove `frame:` or that field";
@@ -298,6 +317,7 @@ impl Planner<'_> {
             request_key: key,
             field: f.field.to_owned(),
             redo: None,
+            take: None,
             substs,
         })
     }
@@ -362,6 +382,18 @@ pub(super) fn check_image_model(model: &str) -> Result<(), String> {
         "unknown image model `{model}`{hint} (allowed: {})",
         families.join(", ")
     ))
+}
+
+/// `frame: {takes: N}` within 1…[`super::MAX_FRAME_TAKES`], or what to write instead.
+pub(super) fn check_takes(n: u32) -> Result<(), String> {
+    match n {
+        0 => Err("must be at least 1 (the frames to make and choose from)".into()),
+        n if n > super::MAX_FRAME_TAKES => Err(format!(
+            "{n} frame takes: at most {} frames of one shot per render; pick among them, then ask more with `storyboard pick FILE SHOT --redo-frame`",
+            super::MAX_FRAME_TAKES
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// `table 2026-11-30 (source)`, with the dispute where the figure is not fal's own.

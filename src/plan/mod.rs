@@ -31,6 +31,8 @@ pub(crate) const DEFAULT_FAMILY: &str = "kling-v2.6-pro";
 pub(crate) const MAX_SHOTS: u64 = 10_000;
 /// The most takes of one shot in one storyboard.
 pub(crate) const MAX_TAKES: u32 = 100;
+/// The most frame takes of one shot (`frame: {takes: N}`).
+pub(crate) const MAX_FRAME_TAKES: u32 = 20;
 /// The longest prompt, in characters (Kling's documented limit).
 pub(crate) const MAX_PROMPT_CHARS: usize = 2_500;
 
@@ -262,6 +264,8 @@ pub(crate) struct PlannedShot {
     /// Its first frame, made by an image model before it (`frame:`); the video's start image.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub frame: Option<frames::PlannedFrame>,
+    /// Frame takes 2…N of `frame: {takes: N}`: rendered beside the first, to pick from.
+    pub more_frames: Vec<frames::PlannedFrame>,
 }
 
 impl PlannedShot {
@@ -397,6 +401,7 @@ impl Plan {
     pub(crate) fn estimate_of(&self, indices: &[usize]) -> crate::facts::cost::Estimate {
         crate::facts::cost::Estimate {
             shots: indices.len(),
+            frames: distinct_frames(indices.iter().map(|&i| &self.shots[i])).len(),
             spend: indices.iter().filter_map(|&i| self.shots[i].estimate).sum::<Micros>()
                 + distinct_frames(indices.iter().map(|&i| &self.shots[i]))
                     .iter()
@@ -406,13 +411,16 @@ impl Plan {
         }
     }
 
-    /// What rendering these videos and these shots' frames spends (by plan index): a frame
-    /// already kept is not paid again.
-    pub(crate) fn estimate_split(&self, videos: &[usize], frames: &[usize]) -> crate::facts::cost::Estimate {
-        let frames = distinct_frames(frames.iter().map(|&i| &self.shots[i]));
+    /// What rendering these videos (by plan index) and these frame requests spends (the
+    /// caller leaves out frames already kept).
+    pub(crate) fn estimate_split(
+        &self,
+        videos: &[usize],
+        frames: &[&frames::PlannedFrame],
+    ) -> crate::facts::cost::Estimate {
         crate::facts::cost::Estimate {
-            // Requests submitted: a frame-only render still sends (and pays for) its frames.
-            shots: videos.len() + frames.len(),
+            shots: videos.len(),
+            frames: frames.len(),
             spend: videos.iter().filter_map(|&i| self.shots[i].estimate).sum::<Micros>()
                 + frames.iter().map(|f| f.estimate).sum(),
             unpriced: videos.iter().filter(|&&i| self.shots[i].estimate.is_none()).count(),
@@ -455,7 +463,7 @@ impl Plan {
 fn distinct_frames<'p>(shots: impl Iterator<Item = &'p PlannedShot>) -> Vec<&'p frames::PlannedFrame> {
     let mut seen = BTreeSet::new();
     shots
-        .filter_map(|s| s.frame.as_ref())
+        .flat_map(|s| s.frame.iter().chain(&s.more_frames))
         .filter(|f| seen.insert(f.request_key.as_str()))
         .collect()
 }
@@ -529,6 +537,9 @@ impl Serialize for ShotJson<'_> {
         m.serialize_entry("model", &s.model)?;
         if let Some(f) = &s.frame {
             m.serialize_entry("frame", f)?;
+        }
+        if !s.more_frames.is_empty() {
+            m.serialize_entry("frame_takes", &s.more_frames)?;
         }
         m.end()
     }

@@ -40,6 +40,9 @@ impl Planner<'_> {
         {
             self.top("defaults.frame.model", msg);
         }
+        if let Some(Err(msg)) = d.frame.as_ref().and_then(|f| f.takes).map(super::frames::check_takes) {
+            self.top("defaults.frame.takes", msg);
+        }
     }
 
     /// Everything about a shot that does not depend on its matrix values: the endpoint and

@@ -139,6 +139,7 @@ mod tests {
             endpoint: "e".into(),
             input: Default::default(),
             request_key: format!("k{i}"),
+            frame_request_key: None,
             request_id: None,
             estimated_usd: None,
             actual_usd: None,

@@ -90,7 +90,8 @@ pub(crate) struct ShotRecord {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub frames: Vec<TakeRecord>,
     /// The frame take its next video animates: the pick (`storyboard pick --frame N`), else the
-    /// newest.
+    /// newest of its frame request (`frame_request_key`; with `frame: {takes: N}` the first of
+    /// the N), else the newest.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selected_frame: Option<u32>,
 }
@@ -165,6 +166,10 @@ pub(crate) struct RequestRecord {
     pub input: Map<String, Value>,
     /// The cache key: `sha256:` of provider + endpoint + input + take.
     pub request_key: String,
+    /// Frames first: the frame request whose image the video animates unless another frame
+    /// take is picked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frame_request_key: Option<String>,
     /// The provider's request id, once accepted.
     pub request_id: Option<String>,
     /// Estimated USD; `null` when unpriced.

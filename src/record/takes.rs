@@ -452,7 +452,11 @@ fn fill_frames(out: &Utf8Path, shots: &mut [ShotRecord], history: &History, pick
         let id = frame_id(&rec.id);
         let frames = register.remove(&id).unwrap_or_default();
         let pick = picks.shots.get(&id);
-        rec.selected_frame = selected(&frames, pick, &[], None).map(|t| t.n);
+        let current: Vec<String> = std::iter::once(&rec.request)
+            .chain(&rec.more)
+            .filter_map(|r| r.frame_request_key.clone())
+            .collect();
+        rec.selected_frame = selected(&frames, pick, &current, None).map(|t| t.n);
         rec.frames = frames
             .iter()
             .map(|t| record(t, history, pick.and_then(|p| p.notes.get(&t.n))))

@@ -17,11 +17,10 @@ pub(crate) fn confirm(provider: ProviderKind, estimate: &Estimate, budget: Optio
         };
     }
     let mut err = std::io::stderr();
-    let n = estimate.shots;
     let _ = write!(
         err,
-        "Render {n} shot{} for {}{} on {provider}? [y/N] ",
-        if n == 1 { "" } else { "s" },
+        "Render {} for {}{} on {provider}? [y/N] ",
+        estimate.requests(),
         estimate.spend,
         unpriced_suffix(estimate.unpriced),
     );

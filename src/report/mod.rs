@@ -159,6 +159,7 @@ pub(crate) fn before_render(
         "state": "estimate",
         "at": crate::record::journal::now(),
         "shots": estimate.shots,
+        "frames": estimate.frames,
         "estimated_usd": estimate.spend,
         "unpriced": estimate.unpriced,
         "cached": cached,

@@ -107,19 +107,24 @@ fn plan_rows(plan: &Plan) -> Vec<Vec<String>> {
         if let Some(f) = &s.frame
             && seen.insert(f.request_key.as_str())
         {
-            rows.push(frame_row(&s.shot, f));
+            rows.push(frame_row(&s.shot, f, 1 + s.more_frames.len()));
         }
         rows.push(plan_row(i, s));
     }
     rows
 }
 
-/// A frame's row: `shot frame`, its image endpoint, the cast images it edits, its price.
-fn frame_row(shot: &str, f: &crate::plan::frames::PlannedFrame) -> Vec<String> {
+/// A shot's frames' row: `shot frame` (`shot frames ×3` for `frame: {takes: 3}`), the image
+/// endpoint, the cast images each edits, the price of them all.
+fn frame_row(shot: &str, f: &crate::plan::frames::PlannedFrame, n: usize) -> Vec<String> {
     let images = f.input.get("image_urls").and_then(|v| v.as_array()).map_or(0, Vec::len);
+    let price = crate::facts::cost::Micros::checked_sum(std::iter::repeat_n(f.estimate, n));
     vec![
         String::new(),
-        format!("{shot} frame"),
+        match n {
+            1 => format!("{shot} frame"),
+            n => format!("{shot} frames ×{n}"),
+        },
         f.endpoint.strip_prefix("fal-ai/").unwrap_or(&f.endpoint).to_owned(),
         "-".into(),
         "-".into(),
@@ -128,7 +133,7 @@ fn frame_row(shot: &str, f: &crate::plan::frames::PlannedFrame) -> Vec<String> {
             false => format!("cast: {}", f.cast.join(",")),
         },
         images.to_string(),
-        f.estimate.to_string(),
+        price.map_or_else(|| "-".into(), |p| p.to_string()),
         f.price_from.clone(),
     ]
 }
@@ -541,9 +546,8 @@ pub(crate) fn to_render(
     sandbox: bool,
 ) -> String {
     format!(
-        "to render: {} shot{} for {}{} · {cached} cached · {resumed} resumed{}",
-        estimate.shots,
-        if estimate.shots == 1 { "" } else { "s" },
+        "to render: {} for {}{} · {cached} cached · {resumed} resumed{}",
+        estimate.requests(),
         estimate.spend,
         super::confirm::unpriced_suffix(estimate.unpriced),
         if sandbox {
@@ -595,7 +599,7 @@ pub(crate) fn frames_made(m: &crate::record::manifest::Manifest, sandbox: bool) 
 pub(crate) fn frames_waiting(file: &camino::Utf8Path, shots: &[&str]) -> Option<String> {
     let first = shots.first()?;
     Some(format!(
-        "{n} frame{s} {wait} for a pick before {their} video{s} {is} made (approve: frames):\n  storyboard review {file}\n  storyboard pick {file} {first} --frame N\nthen render again: only the picked frames are animated\n",
+        "{n} shot{s} {wait} for a frame pick before {their} video{s} {is} made (approve: frames):\n  storyboard review {file}\n  storyboard pick {file} {first} --frame N\nthen render again: only the picked frames are animated\n",
         n = shots.len(),
         s = if shots.len() == 1 { "" } else { "s" },
         their = if shots.len() == 1 { "its" } else { "their" },

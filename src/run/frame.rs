@@ -66,6 +66,44 @@ impl Runner {
         }
     }
 
+    /// Frame takes 2…N of the task's shot (`frame: {takes: N}`): each not yet in this run is
+    /// rendered beside the shot's video, once, in a slot of its own.
+    pub(super) fn more_frames(self: &Arc<Self>, task: &Task, running: &mut tokio::task::JoinSet<()>) {
+        let shot = &self.shots[task.index];
+        for frame in &shot.more_frames {
+            let cell = {
+                let mut frames = self.frames.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                if frames.contains_key(&frame.request_key) {
+                    continue;
+                }
+                frames.entry(frame.request_key.clone()).or_default().clone()
+            };
+            let (me, id, frame) = (self.clone(), shot.shot.clone(), frame.clone());
+            running.spawn(async move { me.more_frame(&id, &frame, &cell).await });
+        }
+    }
+
+    /// One more frame take: kept already, or rendered (a failure is said and leaves the
+    /// shot's video alone). Once the run is stopping, only a frame already submitted goes on.
+    async fn more_frame(&self, shot: &str, frame: &PlannedFrame, cell: &OnceCell<Result<ClipRecord, String>>) {
+        let fate = self.resume.decide(&frame.request_key);
+        if let Fate::Cached(_) = fate {
+            return;
+        }
+        let permit = tokio::select! {
+            p = self.limits.slots().acquire() => p,
+            _ = self.limits.stop().reached(1), if !fate.resumes() => None,
+        };
+        let Some(_slot) = permit else {
+            return;
+        };
+        if let Err(e) = cell.get_or_init(|| self.frame_take(shot, frame)).await {
+            let take = frame.take.unwrap_or(1);
+            let line = format!("warning: frame take {take} of {shot} was not made: {e}");
+            self.books.reporter().event(&super::Event::Notice(line));
+        }
+    }
+
     /// The frame's take: kept from an earlier run, its paid job followed, else rendered now;
     /// an earlier submit whose outcome is unknown is never sent again by itself.
     async fn frame_take(&self, shot: &str, frame: &PlannedFrame) -> Result<ClipRecord, String> {

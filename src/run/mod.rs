@@ -253,6 +253,7 @@ impl Runner {
         let all = async {
             let mut running = tokio::task::JoinSet::new();
             for task in tasks {
+                self.more_frames(&task, &mut running);
                 if !task.fate.runs() {
                     self.settle_known(&task);
                     continue;

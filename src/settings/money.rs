@@ -33,11 +33,11 @@ impl Money {
 
     /// Whether the provider's key is needed: a paid render that submits or follows anything.
     pub(crate) fn needs_key(&self, estimate: &Estimate, resumed: usize) -> bool {
-        self.paid && (estimate.shots > 0 || resumed > 0)
+        self.paid && (estimate.submits() || resumed > 0)
     }
 
     /// Whether to ask for confirmation before submitting `estimate`.
     pub(crate) fn asks(&self, estimate: &Estimate) -> bool {
-        self.ask && estimate.shots > 0
+        self.ask && estimate.submits()
     }
 }

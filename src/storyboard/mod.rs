@@ -151,6 +151,10 @@ pub(crate) struct FrameSpec {
     /// Nano Banana 2's `resolution`: `0.5K`, `1K` (default), `2K` or `4K`.
     #[serde(default)]
     pub resolution: Option<String>,
+    /// How many frames to make to choose from (default 1). The video animates the first
+    /// until another is picked (`storyboard pick FILE SHOT --frame N`).
+    #[serde(default)]
+    pub takes: Option<u32>,
 }
 
 impl FrameSpec {
@@ -162,6 +166,7 @@ impl FrameSpec {
             model: or(&self.model, &defaults.model),
             aspect_ratio: or(&self.aspect_ratio, &defaults.aspect_ratio),
             resolution: or(&self.resolution, &defaults.resolution),
+            takes: self.takes.or(defaults.takes),
         }
     }
 }

@@ -47,11 +47,15 @@ fn frame_takes(t: &Test, shot: &str) -> Vec<String> {
 }
 
 /// The sha256 of the start image the sandbox holds for each shot's video (fetched from the
-/// sandbox's upload store, not read from the client's files).
+/// sandbox's upload store, not read from the client's files); shots whose video waits for a
+/// frame pick are left out.
 async fn sent_frames(t: &Test) -> Vec<(String, String)> {
     let mut sent = Vec::new();
     for shot in t.manifest()["shots"].as_array().unwrap() {
         let url = shot["input"]["start_image_url"].as_str().unwrap();
+        if url == "<frame>" {
+            continue;
+        }
         assert!(url.starts_with(&format!("{}/files/uploads/", t.url())), "{url}");
         let bytes = reqwest::get(url).await.unwrap().bytes().await.unwrap();
         sent.push((shot["id"].as_str().unwrap().to_owned(), sha256_hex(&bytes)));
@@ -107,10 +111,10 @@ async fn the_gate_renders_frames_then_animates_exactly_the_picked_ones() {
     let first = ok(&t, "render", &file, &[]).await;
     assert_eq!(kinds(&t), (4, 0), "frames only: no video job");
     assert!(
-        first.contains("to render: 4 shots for $0.32"),
+        first.contains("to render: 4 frames for $0.32"),
         "the frames alone: {first}"
     );
-    assert!(first.contains("4 frames wait for a pick"), "{first}");
+    assert!(first.contains("4 shots wait for a frame pick"), "{first}");
     assert!(
         first.contains("storyboard pick ") && first.contains(" --frame N"),
         "{first}"
@@ -143,7 +147,7 @@ async fn the_gate_renders_frames_then_animates_exactly_the_picked_ones() {
     let videos = ok(&t, "render", &file, &[]).await;
     assert_eq!(kinds(&t), (5, 4), "four videos, no frame again");
     assert!(videos.contains("to render: 4 shots for $1.40"), "videos only: {videos}");
-    assert!(!videos.contains("wait for a pick"), "{videos}");
+    assert!(!videos.contains("wait for a frame pick"), "{videos}");
     for (shot, sha) in sent_frames(&t).await {
         assert_eq!(sha, frame_takes(&t, &shot)[0], "{shot} animates its picked frame");
     }
@@ -194,7 +198,7 @@ async fn a_frame_redo_makes_a_new_frame_take_and_its_video() {
     assert!(said.contains("one new frame take on the next render"), "{said}");
     let redo = ok(&t, "render", &file, &[]).await;
     assert!(
-        redo.contains("to render: 2 shots for $0.43"),
+        redo.contains("to render: 1 shot + 1 frame for $0.43"),
         "a frame and its video: {redo}"
     );
     assert_eq!(kinds(&t), (2, 2));
@@ -304,4 +308,76 @@ async fn a_director_picks_a_frame_on_the_review_page_in_chromium() {
         two["selected_frame"], 1,
         "status shows the frame picked in the browser: {two}"
     );
+}
+
+/// `frame: {takes: 3}` makes three frames of a shot to choose from (priced exactly, frames
+/// only under the gate); the video animates the picked one; asking a fourth pays for that
+/// frame alone, and the videos already made stay.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn frame_takes_give_several_frames_to_pick_from_and_a_new_one_pays_only_itself() {
+    let t = Test::with(fast()).await;
+    let three = GATED
+        .replace("    model: nano-banana-2\n", "    model: nano-banana-2\n    takes: 3\n")
+        .split("  - { id: three")
+        .next()
+        .unwrap()
+        .to_owned();
+    let file = t.storyboard(&three);
+    let plan = ok(&t, "plan", &file, &[]).await;
+    assert!(plan.contains("one frames ×3") && plan.contains("$0.24"), "{plan}");
+    assert!(plan.contains("(frames $0.48 · video $0.70; 6 frames)"), "{plan}");
+    let first = ok(&t, "render", &file, &[]).await;
+    assert!(first.contains("to render: 6 frames for $0.48"), "{first}");
+    assert_eq!(kinds(&t), (6, 0), "three frames of each shot, no video");
+    let one = frame_takes(&t, "one");
+    assert_eq!(one.len(), 3, "three distinct frames: {one:?}");
+    let (_, state) = status_of(&t, &file, "one").await;
+    assert_eq!(state["frames"].as_array().unwrap().len(), 3, "{state}");
+    // Until a pick, the frame of the shot's own frame request (takes are numbered as they
+    // arrive, so not always take 1).
+    let rec = t.manifest()["shots"][0].clone();
+    let own = rec["frames"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["request_key"] == rec["frame_request_key"])
+        .unwrap_or_else(|| panic!("the frame request's take: {rec}"))["take"]
+        .clone();
+    assert_eq!(state["selected_frame"], own, "{state}");
+
+    ok(&t, "pick", &file, &["one", "--frame", "3"]).await;
+    let video = ok(&t, "render", &file, &[]).await;
+    assert!(video.contains("to render: 1 shot for $0.35"), "{video}");
+    assert_eq!(kinds(&t), (6, 1), "only the picked shot's video");
+    assert_eq!(sent_frames(&t).await[0], ("one".to_owned(), one[2].clone()));
+
+    let four = t.storyboard(&three.replace("takes: 3", "takes: 4"));
+    let more = ok(&t, "render", &four, &[]).await;
+    assert!(more.contains("to render: 2 frames for $0.16"), "{more}");
+    assert_eq!(kinds(&t), (8, 1), "the fourth frames only");
+    assert_eq!(frame_takes(&t, "one").len(), 4);
+    assert_eq!(
+        sent_frames(&t).await[0],
+        ("one".to_owned(), one[2].clone()),
+        "the pick holds"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn frame_takes_out_of_range_are_refused_at_their_line() {
+    let t = Test::with(fast()).await;
+    for (takes, says) in [("0", "must be at least 1"), ("21", "at most 20 frames of one shot")] {
+        let file = t.storyboard(&GATED.replace(
+            "frame: { prompt: \"Waves on rocks\" }",
+            &format!("frame: {{ prompt: \"Waves on rocks\", takes: {takes} }}"),
+        ));
+        let out = t.run("plan", &file, &[]).await;
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(
+            err.contains(":13:") && err.contains("frame.takes") && err.contains(says),
+            "{err}"
+        );
+    }
+    assert_eq!(kinds(&t), (0, 0));
 }
