@@ -212,6 +212,20 @@ async fn a_frame_redo_makes_a_new_frame_take_and_its_video() {
     let back = ok(&t, "render", &file, &[]).await;
     assert_eq!(kinds(&t), (2, 2), "the first video is a kept take: {back}");
     assert_eq!(sent_frames(&t).await[0].1, takes[0]);
+
+    // The redo's video picked, then the first frame: the video pick is let go, so the cut
+    // shows the first frame's video again (kept: $0).
+    ok(&t, "pick", &file, &["one", "2"]).await;
+    let said = ok(&t, "pick", &file, &["one", "--frame", "1"]).await;
+    assert!(
+        said.contains("the pick of video take 2 (made from another frame) is let go"),
+        "{said}"
+    );
+    ok(&t, "render", &file, &[]).await;
+    assert_eq!(kinds(&t), (2, 2));
+    let rec = &t.manifest()["shots"][0];
+    assert_eq!(rec["selected_take"], 1, "{rec}");
+    assert_eq!(rec["takes"][0]["frame"]["take"], 1, "{rec}");
 }
 
 /// A cast shot's frame is an edit of the cast's images: the sandbox fetched exactly the

@@ -152,7 +152,16 @@ fn change_frame(folder: &Folder, shot: &str, change: Change, team: Option<&TeamP
         }
         _ => format!("{shot}: one new frame take on the next render (`storyboard plan` shows its price)"),
     };
+    let other = match change {
+        Change::Frame(n) => video_from_another_frame(out, shot, n),
+        _ => None,
+    };
     let apply = |p: &mut Picks| {
+        if let Some(v) = other
+            && let Some(pick) = p.shots.get_mut(shot).filter(|pick| pick.take == Some(v))
+        {
+            pick.take = None;
+        }
         let entry = p.shots.entry(id.clone()).or_default();
         match change {
             Change::Frame(n) => entry.pick(n, count),
@@ -164,7 +173,21 @@ fn change_frame(folder: &Folder, shot: &str, change: Change, team: Option<&TeamP
         Some(team) => team.change(out, apply)?.0,
         None => Picks::change(out, apply)?,
     }
+    let said = match other {
+        Some(v) => format!("{said}; the pick of video take {v} (made from another frame) is let go"),
+        None => said,
+    };
     said_with(said, refresh(out, history)?)
+}
+
+/// The shot's picked video take when it was made from a frame other than frame take `n`: a
+/// frame pick lets it go, so the next render shows the video of the picked frame.
+fn video_from_another_frame(out: &Utf8Path, shot: &str, n: u32) -> Option<u32> {
+    let m = Manifest::read(&crate::record::folder::layout::manifest(out))?;
+    let rec = m.shots.iter().find(|s| s.id == shot)?;
+    let picked = Picks::read(out).ok()?.shots.get(shot)?.take?;
+    let take = rec.takes.iter().find(|t| t.take == picked)?;
+    take.frame.as_ref().filter(|f| f.take != n).map(|_| picked)
 }
 
 /// A picked take's clip must still be what storyboard kept (its sha256), not only its size.
