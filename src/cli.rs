@@ -230,9 +230,9 @@ pub(crate) struct AssembleArgs {
 /// `storyboard pick`.
 #[derive(Debug, Args)]
 #[command(
-    override_usage = "storyboard pick <FILE> <SHOT> <TAKE | --redo | --frame <N> | --redo-frame | --note <NOTE>>"
+    override_usage = "storyboard pick <FILE> <SHOT> <TAKE | --redo | --frame <N> | --redo-frame | --end-frame <N> | --redo-end-frame | --note <NOTE>>"
 )]
-#[command(group(clap::ArgGroup::new("what").required(true).multiple(true).args(["take", "redo", "note", "no_redo", "frame", "redo_frame"])))]
+#[command(group(clap::ArgGroup::new("what").required(true).multiple(true).args(["take", "redo", "note", "no_redo", "frame", "redo_frame", "end_frame", "redo_end_frame"])))]
 pub(crate) struct PickArgs {
     /// The storyboard.
     pub file: Utf8PathBuf,
@@ -253,6 +253,12 @@ pub(crate) struct PickArgs {
     /// Render one new frame take of the shot on the next render.
     #[arg(long, conflicts_with_all = ["take", "redo", "no_redo", "frame"])]
     pub redo_frame: bool,
+    /// The end frame take the video ends on (`end_frame:`).
+    #[arg(long, conflicts_with_all = ["take", "redo", "no_redo"])]
+    pub end_frame: Option<u32>,
+    /// Render one new end frame take of the shot on the next render.
+    #[arg(long, conflicts_with_all = ["take", "redo", "no_redo", "end_frame"])]
+    pub redo_end_frame: bool,
     /// Keep a note about the take given, else the shot's selected take (empty: remove it).
     #[arg(long)]
     pub note: Option<String>,

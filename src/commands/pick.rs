@@ -3,7 +3,7 @@
 use crate::cli::{self};
 use crate::error::{Error, UsageError, exit};
 use crate::record::store::picks::TeamPicks;
-use crate::record::takes::PickError;
+use crate::record::takes::{Edge, PickError};
 use crate::report;
 
 /// `storyboard pick`.
@@ -18,11 +18,16 @@ pub(crate) fn pick(args: cli::PickArgs) -> Result<i32, Error> {
     if args.redo {
         changes.push(crate::deliver::review::Change::Redo);
     }
-    if let Some(n) = args.frame {
-        changes.push(crate::deliver::review::Change::Frame(n));
-    }
-    if args.redo_frame {
-        changes.push(crate::deliver::review::Change::RedoFrame);
+    for (edge, n, redo) in [
+        (Edge::Start, args.frame, args.redo_frame),
+        (Edge::End, args.end_frame, args.redo_end_frame),
+    ] {
+        if let Some(n) = n {
+            changes.push(crate::deliver::review::Change::Frame(edge, n));
+        }
+        if redo {
+            changes.push(crate::deliver::review::Change::RedoFrame(edge));
+        }
     }
     if args.no_redo {
         changes.push(crate::deliver::review::Change::NoRedo);

@@ -59,7 +59,7 @@ impl Inputs {
     fn of(plan: Option<&Plan>) -> Self {
         let Some(plan) = plan else { return Self::default() };
         let shots = plan.shots.iter().flat_map(|s| {
-            let frame = s.frame.iter().flat_map(|f| &f.local_files);
+            let frame = s.edge_frames().chain(&s.more_frames).flat_map(|f| &f.local_files);
             s.local_files
                 .iter()
                 .chain(frame)

@@ -1,6 +1,7 @@
-//! Frames first (#25): which frame each framed shot's video animates, decided before the run
-//! from the director's picks — a picked frame take, else the frame of the shot's current frame
-//! request (rendered first when missing) — and whether videos wait for a pick (`approve: frames`).
+//! Frames first (#25): which frames each framed shot's video is made from, decided before the
+//! run from the director's picks — a picked frame take (first frame or end frame), else the
+//! frame of the shot's current frame request (rendered first when missing) — and whether videos
+//! wait for a pick (`approve: frames`).
 
 use camino::Utf8Path;
 use std::collections::HashMap;
@@ -8,14 +9,15 @@ use std::collections::HashMap;
 use crate::plan::Plan;
 use crate::record::journal::History;
 use crate::record::manifest::ClipRecord;
-use crate::record::takes::{PickError, Picks, frame_id};
+use crate::record::takes::{Edge, PickError, Picks};
 
 /// The frames a render animates.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct FrameChoice {
-    /// `approve: frames` (or `--approve frames`): no video before its frame is picked.
+    /// `approve: frames` (or `--approve frames`): no video before its frames are picked.
     pub gate: bool,
-    /// The picked frame take of each shot (by shot id) whose pick is kept and intact.
+    /// The picked frame takes whose picks are kept and intact, by the frame's takes' id
+    /// (`<shot>.frame`, `<shot>.end_frame`).
     pub picked: HashMap<String, ClipRecord>,
 }
 
@@ -26,32 +28,40 @@ impl FrameChoice {
             gate,
             picked: HashMap::new(),
         };
-        if plan.shots.iter().all(|s| s.frame.is_none()) {
+        if !plan.shots.iter().any(|s| s.framed()) {
             return Ok(choice);
         }
         let picks = Picks::read(out)?;
         let takes = crate::record::takes::register(out, history);
-        for shot in plan.shots.iter().filter(|s| s.frame.is_some()) {
-            let id = frame_id(&shot.shot);
-            let n = picks.shots.get(&id).and_then(|p| p.take);
-            let take = n.and_then(|n| takes.get(&id)?.iter().find(|t| t.n == n));
-            if let Some(t) = take
-                && crate::digest::verify(&out.join(&t.clip.path), t.clip.bytes, &t.clip.sha256)
-            {
-                choice.picked.insert(shot.shot.clone(), t.clip.clone());
+        let redo = crate::record::takes::pending_redo(&picks, history);
+        for shot in &plan.shots {
+            for f in shot.edge_frames() {
+                let id = f.edge.id(&shot.shot);
+                // A frame redo asked after a pick: the redo's frame is animated.
+                let n = picks
+                    .shots
+                    .get(&id)
+                    .and_then(|p| p.take)
+                    .filter(|_| redo(&id).is_none());
+                let take = n.and_then(|n| takes.get(&id)?.iter().find(|t| t.n == n));
+                if let Some(t) = take
+                    && crate::digest::verify(&out.join(&t.clip.path), t.clip.bytes, &t.clip.sha256)
+                {
+                    choice.picked.insert(id, t.clip.clone());
+                }
             }
         }
         Ok(choice)
     }
 
-    /// The picked frame of a shot.
-    pub(crate) fn of(&self, shot: &str) -> Option<&ClipRecord> {
-        self.picked.get(shot)
+    /// The picked first frame or end frame of a shot.
+    pub(crate) fn of(&self, shot: &str, edge: Edge) -> Option<&ClipRecord> {
+        self.picked.get(&edge.id(shot))
     }
 
-    /// Whether the shot's video waits for a frame pick.
+    /// Whether the shot's video waits for a frame pick (each of its frames is picked).
     pub(crate) fn waits(&self, shot: &crate::plan::PlannedShot) -> bool {
-        self.gate && shot.frame.is_some() && !self.picked.contains_key(&shot.shot)
+        self.gate && shot.edge_frames().any(|f| self.of(&shot.shot, f.edge).is_none())
     }
 }
 

@@ -145,8 +145,7 @@ pub(crate) fn add_redos(plan: &mut Plan, folder: &Folder) -> Result<(), PickErro
         return Ok(());
     }
     plan.add_redos(crate::record::takes::pending_redo(&picks, folder.history()));
-    let frames = crate::record::takes::pending_redo(&picks, folder.history());
-    plan.add_frame_redos(|shot| frames(&crate::record::takes::frame_id(shot)));
+    plan.add_frame_redos(crate::record::takes::pending_redo(&picks, folder.history()));
     Ok(())
 }
 
@@ -162,7 +161,7 @@ pub(crate) fn listing_from_plan(plan: &Plan, out: &Utf8Path) -> crate::record::s
                 .as_ref()
                 .and_then(|m| m.requests().find(|r| r.label == shot.id));
             let key = match last {
-                Some(r) if !shot.chain.is_empty() || shot.frame.is_some() => r.request_key.clone(),
+                Some(r) if !shot.chain.is_empty() || shot.framed() => r.request_key.clone(),
                 _ => shot.request_key.clone(),
             };
             (shot.id.clone(), key, shot.estimate.map(crate::facts::cost::Micros::usd))
@@ -244,6 +243,21 @@ impl Resume {
             .collect()
     }
 
+    /// The sha256 of each frame a framed shot's video is made from, by its video body field:
+    /// the picked frame take, else the kept frame of the shot's frame request; `None` while
+    /// one is not kept.
+    pub(crate) fn frame_shas<'p>(&self, shot: &'p PlannedShot) -> Option<Vec<(&'p str, String)>> {
+        shot.edge_frames()
+            .map(|f| {
+                let sha = match self.frames.of(&shot.shot, f.edge) {
+                    Some(picked) => picked.sha256.clone(),
+                    None => intact_clip(&self.out, self.state(&f.request_key))?.sha256,
+                };
+                Some((f.field.as_str(), sha))
+            })
+            .collect()
+    }
+
     /// The frame requests this render pays for: a shot's frame when its video waits for it
     /// (not kept yet, or not picked under `approve: frames`) and its other frame takes
     /// (`frame: {takes: N}`), each once and only when neither kept nor already submitted.
@@ -253,7 +267,10 @@ impl Resume {
         for d in decided {
             let shot = &plan.shots[d.index];
             let waits = matches!(d.fate, Fate::AwaitsUpstream | Fate::AwaitsPick);
-            let first = shot.frame.iter().filter(|_| waits);
+            // A picked frame is not rendered again.
+            let first = shot
+                .edge_frames()
+                .filter(|f| waits && self.frames.of(&shot.shot, f.edge).is_none());
             for f in first.chain(&shot.more_frames) {
                 if seen.insert(f.request_key.as_str()) && matches!(self.decide(&f.request_key), Fate::Submit) {
                     pay.push(f);
@@ -281,6 +298,7 @@ impl Resume {
             input: shot.input.clone(),
             request_key: shot.request_key.clone(),
             frame_request_key: shot.frame.as_ref().map(|f| f.request_key.clone()),
+            end_frame_request_key: shot.end_frame.as_ref().map(|f| f.request_key.clone()),
             request_id: None,
             estimated_usd: shot.estimate.map(Micros::usd),
             actual_usd: None,
@@ -408,11 +426,9 @@ impl<'a> ChainKeys<'a> {
             return k.clone();
         }
         let shot = &self.plan.shots[i];
-        let key = if let Some(picked) = self.resume.frames.of(&shot.shot).filter(|_| shot.frame.is_some()) {
-            Some(shot.key_with_frame(&picked.sha256))
-        } else if let Some(f) = &shot.frame {
-            // Known once the frame is kept: it stands for the frame's bytes.
-            intact_clip(&self.resume.out, self.resume.state(&f.request_key)).map(|c| shot.key_with_frame(&c.sha256))
+        let key = if shot.framed() {
+            // Known once the frames are kept: each stands for its bytes.
+            self.resume.frame_shas(shot).map(|shas| shot.key_with_frames(&shas))
         } else if shot.chain.is_empty() {
             Some(shot.request_key.clone())
         } else {

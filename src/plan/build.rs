@@ -71,7 +71,7 @@ impl Planner<'_> {
         let substs = self.substs(&local_files, &voice_samples);
         let salt = Salt {
             take: take_no,
-            redo: None,
+            ..Salt::default()
         };
         let t = req.target;
         let request_key = request_key(t.provider, &t.endpoint, &req.input, &substs, salt);
@@ -101,6 +101,7 @@ impl Planner<'_> {
             price_from,
             request_key,
             frame: None,
+            end_frame: None,
             more_frames: Vec::new(),
         })
     }
@@ -395,9 +396,13 @@ pub(crate) fn request_key(
         substituted = copy;
         &substituted
     };
-    // The document's keys, written in sorted order: endpoint, input, provider, redo, take.
+    // The document's keys, written in sorted order: end, endpoint, input, provider, redo, take.
     let mut text = Vec::with_capacity(512);
-    text.extend_from_slice(b"{\"endpoint\":");
+    if salt.end {
+        text.extend_from_slice(b"{\"end\":true,\"endpoint\":");
+    } else {
+        text.extend_from_slice(b"{\"endpoint\":");
+    }
     write_json(&mut text, &endpoint);
     text.extend_from_slice(b",\"input\":");
     write_canonical(&mut text, input);
@@ -515,6 +520,7 @@ mod tests {
             Salt {
                 take: Some(2),
                 redo: Some(3),
+                end: false,
             },
         ] {
             let mut doc = json!({ "provider": ProviderKind::Fal, "endpoint": e, "input": canonical(&Value::Object(input.clone())), "take": salt.take });
@@ -545,7 +551,7 @@ mod tests {
                 &[],
                 Salt {
                     take: Some(1),
-                    redo: None
+                    ..Salt::default()
                 }
             )
         );

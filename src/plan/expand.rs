@@ -7,6 +7,7 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 
 use super::build::Prompt;
+use super::frames::Edge;
 use super::resolve::Resolved;
 use super::template::{self, Names, Template, Templates};
 use super::{Invalid, PlannedShot, Planner, Shootout, ShotCtx};
@@ -30,6 +31,8 @@ struct ShotTemplates<'e> {
     beats: Vec<Template<'e>>,
     /// The frame's prompt template (`frame.prompt`, or `defaults.frame.prompt`).
     frame: Option<Template<'e>>,
+    /// The end frame's prompt template (`end_frame.prompt`, or `defaults.end_frame.prompt`).
+    end_frame: Option<Template<'e>>,
 }
 
 /// One model of a shot resolved, with its templates: what each of its takes is built from.
@@ -228,11 +231,17 @@ impl<'a> Planner<'a> {
                 .filter(|_| !own && spec.references.is_empty())
         });
         let frame = frame_src.and_then(|src| self.compile(templates, at, "frame.prompt", src));
+        let end_src = spec.end_frame.as_ref().and_then(|f| {
+            let d = self.sb.defaults.end_frame.as_ref();
+            f.prompt.as_ref().or_else(|| d.and_then(|d| d.prompt.as_ref()))
+        });
+        let end_frame = end_src.and_then(|src| self.compile(templates, at, "end_frame.prompt", src));
         ShotTemplates {
             id,
             prompt,
             beats,
             frame,
+            end_frame,
         }
     }
 
@@ -306,41 +315,50 @@ impl<'a> Planner<'a> {
         let Some(prompt) = self.render_prompt(ex, said, &ctx) else {
             return;
         };
-        let frame_prompt = match &v.resolved.frame {
-            Some(_) => match self.frame_prompt(ex, said, &ctx, &prompt) {
-                Some(p) => Some(p),
+        let mut prompts = Vec::new();
+        for f in &v.resolved.frames {
+            match self.frame_prompt(ex, said, &ctx, &prompt, f.edge) {
+                Some(p) => prompts.push(p),
                 None => return,
-            },
-            None => None,
-        };
+            }
+        }
         let Some(mut shot) = self.build(at, &base, v.resolved, prompt, take) else {
             return;
         };
-        if let (Some(f), Some((text, cast))) = (&v.resolved.frame, frame_prompt) {
+        for (f, (text, cast)) in v.resolved.frames.iter().zip(prompts) {
             let Some(frame) = self.frame(at, f, &text, &cast) else {
                 return;
             };
             let n = f.spec.takes.unwrap_or(1);
-            shot.more_frames = (2..=n).map(|k| frame.taken(k)).collect();
+            shot.more_frames.extend((2..=n).map(|k| frame.taken(k)));
             shot.with_frame(frame);
         }
         ex.out.push(shot);
     }
 
-    /// The frame's prompt rendered (its own template, else the shot's prompt) and the
-    /// characters it names, in order.
+    /// The frame's prompt rendered (its own template, else — a first frame — the shot's prompt)
+    /// and the characters it names, in order.
     fn frame_prompt(
         &mut self,
         ex: &Expansion<'_, 'a>,
         v: Variant<'_, '_>,
         ctx: &TValue,
         prompt: &Prompt,
+        edge: Edge,
     ) -> Option<(String, Vec<String>)> {
-        match (&v.tmpl.frame, &prompt.text) {
+        let own = match edge {
+            Edge::Start => &v.tmpl.frame,
+            // Without a template, `shot_end_frame` reported the missing prompt.
+            Edge::End => match &v.tmpl.end_frame {
+                None => return None,
+                t => t,
+            },
+        };
+        match (own, &prompt.text) {
             (Some(t), _) => match t.render_with_cast(ctx, &ex.names, template::Rendered::default()) {
                 Ok(r) => Some((r.text, r.cast)),
                 Err(e) => {
-                    self.template_problem(v.at, "frame.prompt", &e);
+                    self.template_problem(v.at, &format!("{}.prompt", edge.field()), &e);
                     None
                 }
             },

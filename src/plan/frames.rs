@@ -11,6 +11,7 @@ use crate::facts::cost::rates::{Exactness, ImageAsk};
 use crate::facts::cost::{Micros, rates::ImagePrice};
 use crate::plan::wire;
 use crate::provider::ProviderKind;
+pub(crate) use crate::record::takes::Edge;
 use crate::storyboard::FrameSpec;
 
 /// The image family a frame uses when it names none.
@@ -20,19 +21,24 @@ pub(crate) const DEFAULT_FRAME_MODEL: &str = "nano-banana-2";
 /// field the frame fills.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct ResolvedFrame {
-    /// `frame:` over `defaults.frame`.
+    /// The first frame or the end frame.
+    pub(super) edge: Edge,
+    /// `frame:` over `defaults.frame` (`end_frame:` over `defaults.end_frame`).
     pub(super) spec: FrameSpec,
     /// The image family.
     pub(super) model: String,
     /// The frame's aspect ratio.
     pub(super) aspect: String,
-    /// The video's start image field (`start_image_url`, `image_url`…).
+    /// The video's image field it fills (`start_image_url`, `image_url`, `end_image_url`…).
     pub(super) field: &'static str,
 }
 
 /// A shot's frame request: planned like a video request (body, price, key), rendered first.
 #[derive(Debug, Clone, Serialize)]
 pub(crate) struct PlannedFrame {
+    /// The video's first frame, or its end frame (`"edge": "end"`).
+    #[serde(skip_serializing_if = "Edge::is_start")]
+    pub edge: Edge,
     /// The image family.
     pub model: String,
     /// The fal endpoint id.
@@ -71,6 +77,7 @@ impl PlannedFrame {
         self.salted(Salt {
             take: None,
             redo: Some(after),
+            end: self.edge == Edge::End,
         })
     }
 
@@ -79,6 +86,7 @@ impl PlannedFrame {
         self.salted(Salt {
             take: Some(n),
             redo: None,
+            end: self.edge == Edge::End,
         })
     }
 
@@ -237,19 +245,53 @@ impl Planner<'_> {
         }
     }
 
+    /// The shot's end frame: its own `end_frame:` over `defaults.end_frame`, then over
+    /// `defaults.frame`'s model, aspect ratio and resolution. `framed`: the shot has a first
+    /// frame made by an image model.
+    pub(super) fn shot_end_frame(&mut self, at: ShotCtx<'_>, framed: bool) -> Option<FrameSpec> {
+        let spec = at.spec;
+        let own = spec.end_frame.as_ref()?;
+        if let Some(Err(msg)) = own.takes.map(check_takes) {
+            self.problem(at, "end_frame.takes", msg);
+        }
+        let d = &self.sb.defaults;
+        let looks = d.frame.as_ref().map(|f| FrameSpec {
+            prompt: None,
+            takes: None,
+            ..f.clone()
+        });
+        let inherited = d.end_frame.clone().unwrap_or_default().over(&looks.unwrap_or_default());
+        let merged = own.over(&inherited);
+        let problem = if !framed && spec.start_image.is_none() {
+            "an end frame needs a first frame: add `frame:` or `start_image:`, or remove `end_frame`"
+        } else if spec.end_image.is_some() {
+            "the shot already gives its end image (`end_image`): remove `end_frame:` or `end_image`"
+        } else if merged.prompt.is_none() {
+            "an end frame needs its own `prompt:` (how the shot ends)"
+        } else {
+            return Some(merged);
+        };
+        self.problem(at, "end_frame", problem);
+        None
+    }
+
     /// The frame's model and aspect checked, and its place in the video body taken.
     pub(super) fn frame_slot(
         &mut self,
         at: ShotCtx<'_>,
         ep: &Endpoint,
-        spec: FrameSpec,
+        (edge, spec): (Edge, FrameSpec),
         r: &mut super::resolve::Resolved,
     ) -> Option<ResolvedFrame> {
         let model = spec.model.clone().unwrap_or_else(|| DEFAULT_FRAME_MODEL.to_owned());
+        let own = match edge {
+            Edge::Start => &at.spec.frame,
+            Edge::End => &at.spec.end_frame,
+        };
         if let Err(msg) = check_image_model(&model) {
-            // `defaults.frame.model` was reported once, at `defaults`.
-            if at.spec.frame.as_ref().is_some_and(|f| f.model.is_some()) {
-                self.problem(at, "frame.model", msg);
+            // A model from `defaults` was reported once, at `defaults`.
+            if own.as_ref().is_some_and(|f| f.model.is_some()) {
+                self.problem(at, &format!("{}.model", edge.field()), msg);
             }
             return None;
         }
@@ -259,18 +301,35 @@ impl Planner<'_> {
             .find_map(|a| a.clone())
             .unwrap_or_else(|| catalog::DEFAULT_ASPECT_RATIO.to_owned());
         if let Err(m) = super::resolve::check_aspect(&aspect) {
-            self.problem(at, "frame.aspect_ratio", m);
+            self.problem(at, &format!("{}.aspect_ratio", edge.field()), m);
             return None;
         }
-        let field = ep.start_image_field?;
-        r.body.insert(field.into(), json!("<frame>"));
+        let field = match edge {
+            Edge::Start => ep.start_image_field?,
+            Edge::End => self.end_field(at, ep)?,
+        };
+        r.body.insert(field.into(), json!(format!("<{}>", edge.words())));
         r.images += 1;
         Some(ResolvedFrame {
+            edge,
             spec,
             model,
             aspect,
             field,
         })
+    }
+
+    /// The video endpoint's end image field, or a problem naming the models that have one.
+    fn end_field(&mut self, at: ShotCtx<'_>, ep: &Endpoint) -> Option<&'static str> {
+        if ep.end_image_field.is_none() {
+            let takers = super::resolve::families_with(|e| e.end_image_field.is_some() && e.provider == ep.provider);
+            let msg = format!(
+                "{} takes no end image (`{}`): remove `end_frame`, or set `model:` to one that does ({takers})",
+                ep.family, ep.id
+            );
+            self.problem(at, "end_frame", msg);
+        }
+        ep.end_image_field
     }
 
     /// The frame request of one take: its prompt (the frame's own, else the shot's; `cast()`
@@ -282,7 +341,7 @@ impl Planner<'_> {
         text: &str,
         cast: &[String],
     ) -> Option<PlannedFrame> {
-        let (images, local) = self.cast_images(at, cast)?;
+        let (images, local) = self.cast_images(at, f.edge, cast)?;
         let prompt = name_images(text, cast, &images);
         let e = catalog::select_image(&f.model, !images.is_empty())?;
         let sent: Vec<(String, Option<(u64, u64)>)> = images.iter().map(|(u, _, _)| (u.clone(), None)).collect();
@@ -296,17 +355,22 @@ impl Planner<'_> {
             Ok(r) => r,
             Err((field, msg)) => {
                 let field = if field == "image_urls" {
-                    "frame".to_owned()
+                    f.edge.field().to_owned()
                 } else {
-                    format!("frame.{field}")
+                    format!("{}.{field}", f.edge.field())
                 };
                 self.problem(at, &field, msg);
                 return None;
             }
         };
         let substs = self.substs(&local, &[]);
-        let key = request_key(ProviderKind::Fal, e.id, &req.input, &substs, Salt::default());
+        let salt = Salt {
+            end: f.edge == Edge::End,
+            ..Salt::default()
+        };
+        let key = request_key(ProviderKind::Fal, e.id, &req.input, &substs, salt);
         Some(PlannedFrame {
+            edge: f.edge,
             model: f.model.clone(),
             endpoint: e.id.to_owned(),
             input: req.input,
@@ -324,7 +388,12 @@ impl Planner<'_> {
 
     /// The images of the characters a frame names, in order (frontal, then references):
     /// (as sent, character, first image number) and the local files among them.
-    fn cast_images(&mut self, at: ShotCtx<'_>, cast: &[String]) -> Option<(Vec<CastImage>, Vec<LocalFile>)> {
+    fn cast_images(
+        &mut self,
+        at: ShotCtx<'_>,
+        edge: Edge,
+        cast: &[String],
+    ) -> Option<(Vec<CastImage>, Vec<LocalFile>)> {
         let (mut images, mut local) = (Vec::new(), Vec::new());
         for name in cast {
             let c = self.cast.get(name)?;
@@ -332,7 +401,7 @@ impl Planner<'_> {
                 let msg = format!(
                     "`{name}` is given by a video: a frame edits images, so give the character a `frontal:` image"
                 );
-                self.problem(at, "frame.prompt", msg);
+                self.problem(at, &format!("{}.prompt", edge.field()), msg);
                 return None;
             }
             for src in c.frontal.iter().chain(&c.references) {

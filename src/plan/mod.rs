@@ -264,7 +264,11 @@ pub(crate) struct PlannedShot {
     /// Its first frame, made by an image model before it (`frame:`); the video's start image.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub frame: Option<frames::PlannedFrame>,
-    /// Frame takes 2…N of `frame: {takes: N}`: rendered beside the first, to pick from.
+    /// Its end frame, made by an image model before it (`end_frame:`); the video's end image.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub end_frame: Option<frames::PlannedFrame>,
+    /// Frame takes 2…N of `frame: {takes: N}` (and of `end_frame:`): rendered beside the
+    /// first, to pick from.
     pub more_frames: Vec<frames::PlannedFrame>,
 }
 
@@ -283,8 +287,8 @@ impl PlannedShot {
         request_key(self.provider, &self.endpoint, &self.input, &substs, self.salt())
     }
 
-    /// Its frame attached: the video's key covers the frame's request (at render, the frame's
-    /// bytes).
+    /// A frame attached (its first or end frame): the video's key covers the frame's request
+    /// (at render, the frame's bytes).
     pub(crate) fn with_frame(&mut self, frame: frames::PlannedFrame) {
         self.substs.push(Subst {
             field: frame.field.clone(),
@@ -293,21 +297,36 @@ impl PlannedShot {
         self.reframe(frame);
     }
 
-    /// Its frame request replaced (a frame redo): the video's key covers the new request.
+    /// A frame request replaced (a frame redo): the video's key covers the new request.
     pub(crate) fn reframe(&mut self, frame: frames::PlannedFrame) {
-        for s in self.substs.iter_mut().filter(|s| s.value.starts_with("frame-request:")) {
+        for s in self.substs.iter_mut().filter(|s| s.field == frame.field) {
             s.value = format!("frame-request:{}", frame.request_key);
         }
         self.request_key = request_key(self.provider, &self.endpoint, &self.input, &self.substs, self.salt());
-        self.frame = Some(frame);
+        match frame.edge {
+            frames::Edge::Start => self.frame = Some(frame),
+            frames::Edge::End => self.end_frame = Some(frame),
+        }
     }
 
-    /// The cache key once the frame is rendered: the frame stands for its bytes' sha256, so a
-    /// new frame re-renders the video and the same frame never does.
-    pub(crate) fn key_with_frame(&self, frame_sha: &str) -> String {
+    /// Its first frame, then its end frame: the frames its video is made from.
+    pub(crate) fn edge_frames(&self) -> impl Iterator<Item = &frames::PlannedFrame> {
+        self.frame.iter().chain(&self.end_frame)
+    }
+
+    /// Whether a frame is made for it by an image model first.
+    pub(crate) fn framed(&self) -> bool {
+        self.frame.is_some() || self.end_frame.is_some()
+    }
+
+    /// The cache key once its frames are rendered: each frame (by its video body field) stands
+    /// for its bytes' sha256, so a new frame re-renders the video and the same frame never does.
+    pub(crate) fn key_with_frames(&self, frame_shas: &[(&str, String)]) -> String {
         let mut substs = self.substs.clone();
         for s in substs.iter_mut().filter(|s| s.value.starts_with("frame-request:")) {
-            s.value = format!("frame:sha256:{frame_sha}");
+            if let Some((_, sha)) = frame_shas.iter().find(|(field, _)| *field == s.field) {
+                s.value = format!("frame:sha256:{sha}");
+            }
         }
         request_key(self.provider, &self.endpoint, &self.input, &substs, self.salt())
     }
@@ -317,6 +336,7 @@ impl PlannedShot {
         Salt {
             take: self.take,
             redo: self.redo,
+            end: false,
         }
     }
 
@@ -338,6 +358,8 @@ pub(crate) struct Salt {
     pub take: Option<u32>,
     /// The redo.
     pub redo: Option<u32>,
+    /// An end frame's request (`end_frame:`): never the same request as the first frame's.
+    pub end: bool,
 }
 
 impl Plan {
@@ -356,16 +378,16 @@ impl Plan {
         self.shots.extend(extra);
     }
 
-    /// Asks each framed shot with a frame redo pending (`storyboard pick --redo-frame`; by shot
-    /// id: the number of frame takes it had then) for one new frame take.
+    /// Asks each framed shot with a frame redo pending (`storyboard pick --redo-frame`; by the
+    /// frame's takes' id, `<shot>.frame` or `<shot>.end_frame`: the number of frame takes it
+    /// had then) for one new frame take.
     pub(crate) fn add_frame_redos(&mut self, pending: impl Fn(&str) -> Option<u32>) {
         for shot in &mut self.shots {
-            let redone = shot
-                .frame
-                .as_ref()
-                .zip(pending(&shot.shot))
-                .map(|(f, after)| f.redone(after));
-            if let Some(frame) = redone {
+            let redone: Vec<_> = shot
+                .edge_frames()
+                .filter_map(|f| pending(&f.edge.id(&shot.shot)).map(|after| f.redone(after)))
+                .collect();
+            for frame in redone {
                 shot.reframe(frame);
             }
         }
@@ -463,7 +485,7 @@ impl Plan {
 fn distinct_frames<'p>(shots: impl Iterator<Item = &'p PlannedShot>) -> Vec<&'p frames::PlannedFrame> {
     let mut seen = BTreeSet::new();
     shots
-        .flat_map(|s| s.frame.iter().chain(&s.more_frames))
+        .flat_map(|s| s.edge_frames().chain(&s.more_frames))
         .filter(|f| seen.insert(f.request_key.as_str()))
         .collect()
 }
@@ -537,6 +559,9 @@ impl Serialize for ShotJson<'_> {
         m.serialize_entry("model", &s.model)?;
         if let Some(f) = &s.frame {
             m.serialize_entry("frame", f)?;
+        }
+        if let Some(f) = &s.end_frame {
+            m.serialize_entry("end_frame", f)?;
         }
         if !s.more_frames.is_empty() {
             m.serialize_entry("frame_takes", &s.more_frames)?;

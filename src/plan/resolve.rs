@@ -4,6 +4,7 @@
 
 use serde_json::{Map, Value, json};
 
+use super::frames::Edge;
 use super::inputs::{Media, Slot};
 use super::{Chain, Invalid, LocalFile, Planner, ShotCtx};
 use crate::facts::catalog::{self, Endpoint, Kind, ProviderKind};
@@ -35,13 +36,15 @@ impl Planner<'_> {
         {
             self.top("defaults.cfg_scale", m);
         }
-        if let Some(m) = d.frame.as_ref().and_then(|f| f.model.as_ref())
-            && let Err(msg) = super::frames::check_image_model(m)
-        {
-            self.top("defaults.frame.model", msg);
-        }
-        if let Some(Err(msg)) = d.frame.as_ref().and_then(|f| f.takes).map(super::frames::check_takes) {
-            self.top("defaults.frame.takes", msg);
+        for (name, f) in [("frame", &d.frame), ("end_frame", &d.end_frame)] {
+            if let Some(m) = f.as_ref().and_then(|f| f.model.as_ref())
+                && let Err(msg) = super::frames::check_image_model(m)
+            {
+                self.top(&format!("defaults.{name}.model"), msg);
+            }
+            if let Some(Err(msg)) = f.as_ref().and_then(|f| f.takes).map(super::frames::check_takes) {
+                self.top(&format!("defaults.{name}.takes"), msg);
+            }
         }
     }
 
@@ -56,6 +59,7 @@ impl Planner<'_> {
             self.problem(at, "price_usd", msg);
         }
         let frame = self.shot_frame(at);
+        let end = self.shot_end_frame(at, frame.is_some());
         let kind = match frame {
             Some(_) => Kind::ImageToVideo,
             None => self.shot_kind(at),
@@ -75,7 +79,7 @@ impl Planner<'_> {
             images: 0,
             local: Vec::new(),
             beats: Vec::new(),
-            frame: None,
+            frames: Vec::new(),
         };
         let mut set = spec.params();
         if frame.is_some() {
@@ -90,11 +94,14 @@ impl Planner<'_> {
         };
         params.all(&mut r);
         params.beats(spec, &mut r);
-        self.images(at, ep, &mut r);
+        self.images(at, ep, frame.is_some(), &mut r);
         self.references(at, ep, &mut r);
-        if let Some(f) = frame {
-            r.frame = self.frame_slot(at, ep, f, &mut r);
-        }
+        let specs = [frame.map(|f| (Edge::Start, f)), end.map(|f| (Edge::End, f))];
+        r.frames = specs
+            .into_iter()
+            .flatten()
+            .filter_map(|f| self.frame_slot(at, ep, f, &mut r))
+            .collect();
         Some(r)
     }
 
@@ -191,7 +198,7 @@ impl Planner<'_> {
 
     /// The model's endpoint for this kind of shot, or a problem naming the models that have one.
     fn catalog_endpoint(&mut self, at: ShotCtx<'_>, family: &str, kind: Kind) -> Option<&'static Endpoint> {
-        let end_image = at.spec.end_image.is_some();
+        let end_image = at.spec.end_image.is_some() || at.spec.end_frame.is_some();
         if let Some(e) = catalog::select_for(family, self.provider, kind, end_image) {
             return Some(e);
         }
@@ -240,7 +247,7 @@ impl Planner<'_> {
             images: 0,
             local: Vec::new(),
             beats: Vec::new(),
-            frame: None,
+            frames: Vec::new(),
         }
     }
 
@@ -271,8 +278,9 @@ impl Planner<'_> {
         }
     }
 
-    /// Start and end images, and motion control's inputs.
-    fn images(&mut self, at: ShotCtx<'_>, ep: &Endpoint, r: &mut Resolved) {
+    /// Start and end images, and motion control's inputs. `framed`: the start image is a frame
+    /// made first (`frame:`), so an `end_image` goes with it.
+    fn images(&mut self, at: ShotCtx<'_>, ep: &Endpoint, framed: bool, r: &mut Resolved) {
         let spec = at.spec;
         if let (Some(img), Some(body)) = (&spec.start_image, ep.start_image_field) {
             r.images += 1;
@@ -282,7 +290,8 @@ impl Planner<'_> {
             };
             self.image(at, slot, img, r);
         }
-        if spec.end_image.is_some() && spec.start_image.is_some() && ep.end_image_field.is_none() {
+        let started = spec.start_image.is_some() || framed;
+        if spec.end_image.is_some() && started && ep.end_image_field.is_none() {
             let takers = families_with(|e| e.end_image_field.is_some() && e.provider == ep.provider);
             let msg = format!(
                 "{} takes no end image (`{}`): remove `end_image`, or set `model:` to one that does ({takers})",
@@ -291,7 +300,7 @@ impl Planner<'_> {
             self.problem(at, "end_image", msg);
         }
         if let (Some(img), Some(body)) = (&spec.end_image, ep.end_image_field)
-            && spec.start_image.is_some()
+            && started
         {
             r.images += 1;
             let slot = Slot {
@@ -309,7 +318,7 @@ impl Planner<'_> {
 }
 
 /// The families (deduplicated, in catalog order) with an endpoint that satisfies `f`.
-fn families_with(f: impl Fn(&Endpoint) -> bool) -> String {
+pub(super) fn families_with(f: impl Fn(&Endpoint) -> bool) -> String {
     let mut out: Vec<&str> = Vec::new();
     for e in catalog::CATALOG.iter().filter(|e| f(e)) {
         if !out.contains(&e.family) {
@@ -550,8 +559,9 @@ pub(super) struct Resolved {
     pub(super) audio: bool,
     pub(super) images: usize,
     pub(super) local: Vec<LocalFile>,
-    /// The shot's first frame, made by an image model first (`frame:`).
-    pub(super) frame: Option<super::frames::ResolvedFrame>,
+    /// The frames made by an image model first: the first (`frame:`), then the end frame
+    /// (`end_frame:`).
+    pub(super) frames: Vec<super::frames::ResolvedFrame>,
 }
 
 pub(super) fn pick<'v, T>(shot: &'v Option<T>, defaults: &'v Option<T>) -> Option<(&'v T, SetIn)> {

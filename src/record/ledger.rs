@@ -140,6 +140,7 @@ mod tests {
             input: Default::default(),
             request_key: format!("k{i}"),
             frame_request_key: None,
+            end_frame_request_key: None,
             request_id: None,
             estimated_usd: None,
             actual_usd: None,

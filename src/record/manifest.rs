@@ -94,6 +94,12 @@ pub(crate) struct ShotRecord {
     /// the N), else the newest.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selected_frame: Option<u32>,
+    /// The end frame takes likewise (`end_frame:`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub end_frames: Vec<TakeRecord>,
+    /// The end frame take its next video ends on, by the same rule as `selected_frame`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub selected_end_frame: Option<u32>,
 }
 
 /// The frame a video take was made from (frames first).
@@ -147,6 +153,9 @@ pub(crate) struct TakeRecord {
     /// The frame take this video was made from (frames first), when the journal tells.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub frame: Option<FrameOf>,
+    /// The end frame take it ends on (`end_frame:`), likewise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_frame: Option<FrameOf>,
 }
 
 /// One request of a render.
@@ -170,6 +179,9 @@ pub(crate) struct RequestRecord {
     /// take is picked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub frame_request_key: Option<String>,
+    /// The end frame request likewise (`end_frame:`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_frame_request_key: Option<String>,
     /// The provider's request id, once accepted.
     pub request_id: Option<String>,
     /// Estimated USD; `null` when unpriced.
@@ -233,6 +245,8 @@ pub(crate) fn group(requests: Vec<(String, RequestRecord)>) -> (Vec<ShotRecord>,
                     redo: false,
                     frames: Vec::new(),
                     selected_frame: None,
+                    end_frames: Vec::new(),
+                    selected_end_frame: None,
                 });
             }
         }

@@ -53,6 +53,10 @@ pub(crate) struct TakesState {
     pub frames: Vec<(u32, Option<f64>)>,
     /// The frame take the shot's next video animates.
     pub selected_frame: Option<u32>,
+    /// The end frame takes likewise (`end_frame:`).
+    pub end_frames: Vec<(u32, Option<f64>)>,
+    /// The end frame take the shot's next video ends on.
+    pub selected_end_frame: Option<u32>,
 }
 
 /// One take, told apart from the shot's others.
@@ -134,12 +138,10 @@ fn with_takes(
                 note: t.note().cloned(),
                 stale: t.stale,
                 lines: take_lines(shot, t, history),
-                frames: shot
-                    .frames
-                    .iter()
-                    .map(|f| (f.take, f.actual_usd.or(f.estimated_usd)))
-                    .collect(),
+                frames: shot.frames.iter().map(frame_cost).collect(),
                 selected_frame: shot.selected_frame,
+                end_frames: shot.end_frames.iter().map(frame_cost).collect(),
+                selected_end_frame: shot.selected_end_frame,
                 made_by: shot
                     .takes
                     .iter()
@@ -283,13 +285,24 @@ pub(crate) fn committed(states: &[ShotState]) -> f64 {
     videos + frames_usd(states)
 }
 
-/// What every shot's kept frame takes cost (each shot once).
+/// A frame take's number and what it cost (billed, else estimated).
+fn frame_cost(f: &crate::record::manifest::TakeRecord) -> (u32, Option<f64>) {
+    (f.take, f.actual_usd.or(f.estimated_usd))
+}
+
+/// What every shot's kept frame takes (first and end) cost (each shot once).
 pub(crate) fn frames_usd(states: &[ShotState]) -> f64 {
     let mut seen = std::collections::HashSet::new();
     states
         .iter()
         .filter(|s| seen.insert(s.takes.shot.as_str()))
-        .flat_map(|s| s.takes.frames.iter().filter_map(|(_, usd)| *usd))
+        .flat_map(|s| {
+            s.takes
+                .frames
+                .iter()
+                .chain(&s.takes.end_frames)
+                .filter_map(|(_, usd)| *usd)
+        })
         .sum()
 }
 
@@ -356,6 +369,8 @@ pub(crate) fn to_json(out: &Utf8Path, states: &[ShotState], sandbox: bool) -> Va
             "take_details": s.takes.lines.iter().map(line_json).collect::<Vec<_>>(),
             "frames": s.takes.frames.iter().map(|(n, usd)| json!({"take": n, "usd": usd})).collect::<Vec<_>>(),
             "selected_frame": s.takes.selected_frame,
+            "end_frames": s.takes.end_frames.iter().map(|(n, usd)| json!({"take": n, "usd": usd})).collect::<Vec<_>>(),
+            "selected_end_frame": s.takes.selected_end_frame,
             "take_models": s.takes.made_by.iter().map(|(n, endpoint, model)| {
                 json!({"take": n, "endpoint": endpoint, "model": model})
             }).collect::<Vec<_>>(),
@@ -384,7 +399,7 @@ pub(crate) fn takes_text(states: &[ShotState]) -> String {
     let mut seen = std::collections::HashSet::new();
     for s in states
         .iter()
-        .filter(|s| !s.takes.lines.is_empty() || !s.takes.frames.is_empty())
+        .filter(|s| !s.takes.lines.is_empty() || !s.takes.frames.is_empty() || !s.takes.end_frames.is_empty())
     {
         if !seen.insert(s.takes.shot.as_str()) {
             continue;
@@ -397,20 +412,29 @@ pub(crate) fn takes_text(states: &[ShotState]) -> String {
                 s.takes.selected.unwrap_or_default()
             ));
         }
-        if !s.takes.frames.is_empty() {
-            let frames: Vec<String> = s
-                .takes
-                .frames
+        let t = &s.takes;
+        let rows = [
+            ("frames", &t.frames, t.selected_frame, "animated", "--frame"),
+            (
+                "end frames",
+                &t.end_frames,
+                t.selected_end_frame,
+                "ends on",
+                "--end-frame",
+            ),
+        ];
+        for (what, frames, selected, mark, flag) in rows.into_iter().filter(|r| !r.1.is_empty()) {
+            let numbers: Vec<String> = frames
                 .iter()
-                .map(|(n, _)| match Some(*n) == s.takes.selected_frame {
+                .map(|(n, _)| match Some(*n) == selected {
                     true => format!("*{n}"),
                     false => n.to_string(),
                 })
                 .collect();
             lines.push(format!(
-                "  frames: {} (* animated; `storyboard pick FILE {} --frame N`)",
-                frames.join(" "),
-                s.takes.shot
+                "  {what}: {} (* {mark}; `storyboard pick FILE {} {flag} N`)",
+                numbers.join(" "),
+                t.shot
             ));
         }
         for l in &s.takes.lines {

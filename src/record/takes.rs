@@ -90,10 +90,50 @@ pub(crate) fn count(history: &History, shot: &str) -> u32 {
     u32::try_from(shas.len()).unwrap_or(u32::MAX)
 }
 
-/// The journal's (and the picks') name of a shot's frame takes (frames first, #25): they are
-/// takes like a video's, numbered and picked by the same rules.
-pub(crate) fn frame_id(shot: &str) -> String {
-    format!("{shot}.frame")
+/// Which end of a shot's video a frame is (frames first, #25): its first frame (`frame:`, the
+/// video's start image) or its last (`end_frame:`, the end image). Frame takes are takes like a
+/// video's, numbered and picked by the same rules, under the shot's id and the frame's field
+/// ([`Edge::id`]: `<shot>.frame`, `<shot>.end_frame`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum Edge {
+    /// `frame:`
+    #[default]
+    Start,
+    /// `end_frame:`
+    End,
+}
+
+impl Edge {
+    /// Both, start first.
+    pub(crate) const BOTH: [Edge; 2] = [Edge::Start, Edge::End];
+
+    /// The journal's and the picks' name of the shot's takes of this frame (`<shot>.frame`,
+    /// `<shot>.end_frame`).
+    pub(crate) fn id(self, shot: &str) -> String {
+        format!("{shot}.{}", self.field())
+    }
+
+    /// The storyboard field (`frame`, `end_frame`).
+    pub(crate) fn field(self) -> &'static str {
+        match self {
+            Edge::Start => "frame",
+            Edge::End => "end_frame",
+        }
+    }
+
+    /// In a sentence: `frame`, `end frame`.
+    pub(crate) fn words(self) -> &'static str {
+        match self {
+            Edge::Start => "frame",
+            Edge::End => "end frame",
+        }
+    }
+
+    /// Whether it is the start (serde's `skip_serializing_if`).
+    pub(crate) fn is_start(&self) -> bool {
+        *self == Edge::Start
+    }
 }
 
 /// What the director said of one shot.
@@ -436,11 +476,13 @@ pub(crate) fn record(take: &Take, history: &History, note: Option<&String>) -> T
         sandbox: take.api == "sandbox",
         note: note.cloned(),
         frame: None,
+        end_frame: None,
     }
 }
 
-/// Frames first: each shot's frame takes and selected frame (the pick, else the newest), and
-/// the frame each video take was made from (its start image's upload, by content).
+/// Frames first: each shot's frame takes and selected frame (the pick, else the newest of its
+/// frame request, else the newest), its end frames likewise, and the frames each video take was
+/// made from (its images' uploads, by content).
 fn fill_frames(out: &Utf8Path, shots: &mut [ShotRecord], history: &History, picks: &Picks) {
     let mut register = register(out, history);
     let by_url: HashMap<&str, &str> = history
@@ -449,31 +491,44 @@ fn fill_frames(out: &Utf8Path, shots: &mut [ShotRecord], history: &History, pick
         .map(|((_, sha), url)| (url.as_str(), sha.as_str()))
         .collect();
     for rec in shots {
-        let id = frame_id(&rec.id);
-        let frames = register.remove(&id).unwrap_or_default();
-        let pick = picks.shots.get(&id);
-        let current: Vec<String> = std::iter::once(&rec.request)
-            .chain(&rec.more)
-            .filter_map(|r| r.frame_request_key.clone())
-            .collect();
-        rec.selected_frame = selected(&frames, pick, &current, None).map(|t| t.n);
-        rec.frames = frames
-            .iter()
-            .map(|t| record(t, history, pick.and_then(|p| p.notes.get(&t.n))))
-            .collect();
-        for take in &mut rec.takes {
-            let sent = take
-                .input
+        for edge in Edge::BOTH {
+            let id = edge.id(&rec.id);
+            let frames = register.remove(&id).unwrap_or_default();
+            let pick = picks.shots.get(&id);
+            let current: Vec<String> = std::iter::once(&rec.request)
+                .chain(&rec.more)
+                .filter_map(|r| match edge {
+                    Edge::Start => r.frame_request_key.clone(),
+                    Edge::End => r.end_frame_request_key.clone(),
+                })
+                .collect();
+            let selected = selected(&frames, pick, &current, None).map(|t| t.n);
+            let records = frames
                 .iter()
-                .flat_map(|i| i.values())
-                .filter_map(serde_json::Value::as_str);
-            let sha = sent.filter_map(|url| by_url.get(url)).next();
-            take.frame = sha
-                .and_then(|sha| frames.iter().find(|f| f.clip.sha256 == *sha))
-                .map(|f| crate::record::manifest::FrameOf {
-                    take: f.n,
-                    sha256: f.clip.sha256.clone(),
-                });
+                .map(|t| record(t, history, pick.and_then(|p| p.notes.get(&t.n))))
+                .collect();
+            match edge {
+                Edge::Start => (rec.selected_frame, rec.frames) = (selected, records),
+                Edge::End => (rec.selected_end_frame, rec.end_frames) = (selected, records),
+            }
+            for take in &mut rec.takes {
+                let sent = take
+                    .input
+                    .iter()
+                    .flat_map(|i| i.values())
+                    .filter_map(serde_json::Value::as_str);
+                let made_from = sent
+                    .filter_map(|url| by_url.get(url))
+                    .find_map(|sha| frames.iter().find(|f| f.clip.sha256 == *sha))
+                    .map(|f| crate::record::manifest::FrameOf {
+                        take: f.n,
+                        sha256: f.clip.sha256.clone(),
+                    });
+                match edge {
+                    Edge::Start => take.frame = made_from,
+                    Edge::End => take.end_frame = made_from,
+                }
+            }
         }
     }
 }

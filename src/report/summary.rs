@@ -104,26 +104,25 @@ fn plan_rows(plan: &Plan) -> Vec<Vec<String>> {
     let mut seen = std::collections::BTreeSet::new();
     let mut rows = Vec::new();
     for (i, s) in plan.shots.iter().enumerate() {
-        if let Some(f) = &s.frame
-            && seen.insert(f.request_key.as_str())
-        {
-            rows.push(frame_row(&s.shot, f, 1 + s.more_frames.len()));
+        for f in s.edge_frames().filter(|f| seen.insert(f.request_key.as_str())) {
+            let n = 1 + s.more_frames.iter().filter(|m| m.edge == f.edge).count();
+            rows.push(frame_row(&s.shot, f, n));
         }
         rows.push(plan_row(i, s));
     }
     rows
 }
 
-/// A shot's frames' row: `shot frame` (`shot frames ×3` for `frame: {takes: 3}`), the image
-/// endpoint, the cast images each edits, the price of them all.
+/// A shot's frames' row: `shot frame` (`shot frames ×3` for `frame: {takes: 3}`, `shot end
+/// frame`), the image endpoint, the cast images each edits, the price of them all.
 fn frame_row(shot: &str, f: &crate::plan::frames::PlannedFrame, n: usize) -> Vec<String> {
     let images = f.input.get("image_urls").and_then(|v| v.as_array()).map_or(0, Vec::len);
     let price = crate::facts::cost::Micros::checked_sum(std::iter::repeat_n(f.estimate, n));
     vec![
         String::new(),
         match n {
-            1 => format!("{shot} frame"),
-            n => format!("{shot} frames ×{n}"),
+            1 => format!("{shot} {}", f.edge.words()),
+            n => format!("{shot} {}s ×{n}", f.edge.words()),
         },
         f.endpoint.strip_prefix("fal-ai/").unwrap_or(&f.endpoint).to_owned(),
         "-".into(),
@@ -578,7 +577,7 @@ pub(crate) fn frames_made(m: &crate::record::manifest::Manifest, sandbox: bool) 
     let made: Vec<&crate::record::manifest::TakeRecord> = m
         .shots
         .iter()
-        .flat_map(|s| &s.frames)
+        .flat_map(|s| s.frames.iter().chain(&s.end_frames))
         .filter(|f| f.created_at >= m.started_at)
         .collect();
     if made.is_empty() {

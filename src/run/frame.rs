@@ -20,57 +20,75 @@ use crate::record::manifest::ClipRecord;
 pub(super) type Frames = Mutex<HashMap<String, Arc<OnceCell<Result<ClipRecord, String>>>>>;
 
 impl Runner {
-    /// Renders (or finds) the shot's frame, uploads it as the start image and settles the key.
-    /// `false`: the shot is settled, nothing left to do.
+    /// Renders (or finds) the shot's frames (first, then end), uploads them as its start and
+    /// end images and settles the key. `false`: the shot is settled, nothing left to do.
     pub(super) async fn prepare_frame(&self, task: &mut Task) -> bool {
         let shot = &self.shots[task.index];
-        let Some(frame) = shot.frame.clone() else {
-            return true;
-        };
-        let cell = {
-            let mut frames = self.frames.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            frames.entry(frame.request_key.clone()).or_default().clone()
-        };
-        let clip = match self.resume.frames.of(&shot.shot) {
-            Some(picked) => Ok(picked.clone()),
-            None => cell.get_or_init(|| self.frame_take(&shot.shot, &frame)).await.clone(),
-        };
-        if task.fate == Fate::AwaitsPick && clip.is_ok() {
+        let mut made = Vec::new();
+        for frame in shot.edge_frames() {
+            match self.edge_frame(&shot.shot, frame).await {
+                Ok(clip) => made.push((frame, clip)),
+                Err(e) => {
+                    self.settle(task, failed(None, format!("the {}: {e}", frame.edge.words())));
+                    return false;
+                }
+            }
+        }
+        if task.fate == Fate::AwaitsPick {
+            let edge = shot
+                .edge_frames()
+                .map(|f| f.edge)
+                .find(|&e| self.resume.frames.of(&shot.shot, e).is_none())
+                .unwrap_or_default();
+            let flag = format!("--{}", edge.field().replace('_', "-"));
             let why = format!(
-                "its frame waits for a pick (`storyboard review FILE`, `storyboard pick FILE {} --frame N`)",
+                "its {} waits for a pick (`storyboard review FILE`, `storyboard pick FILE {} {flag} N`)",
+                edge.words(),
                 shot.shot
             );
             self.settle(task, super::Settle::Pending(why));
             return false;
         }
-        let sent = match clip {
-            Ok(clip) => {
-                let png = self.resume.out.join(&clip.path);
-                self.frame_url(&png, &shot.id)
-                    .await
-                    .map(|url| (url, clip.sha256))
-                    .map_err(|e| e.to_string())
-            }
-            Err(e) => Err(e),
-        };
-        match sent {
-            Ok((url, sha)) => {
-                task.input.insert(frame.field.clone(), Value::String(url));
-                let key = shot.key_with_frame(&sha);
-                self.rekey(task, key)
-            }
-            Err(e) => {
-                self.settle(task, failed(None, format!("the frame: {e}")));
-                false
+        let mut shas = Vec::new();
+        for (frame, clip) in made {
+            match self.frame_url(&self.resume.out.join(&clip.path), &shot.id).await {
+                Ok(url) => {
+                    task.input.insert(frame.field.clone(), Value::String(url));
+                    shas.push((frame.field.as_str(), clip.sha256));
+                }
+                Err(e) => {
+                    self.settle(task, failed(None, format!("the {}: {e}", frame.edge.words())));
+                    return false;
+                }
             }
         }
+        let key = shot.key_with_frames(&shas);
+        self.rekey(task, key)
     }
 
-    /// Frame takes 2…N of the task's shot (`frame: {takes: N}`): each not yet in this run is
-    /// rendered beside the shot's video, once, in a slot of its own.
+    /// A frame the shot's video is made from: the picked take, else its request's frame
+    /// (rendered once per run, whoever asks first).
+    async fn edge_frame(&self, shot: &str, frame: &PlannedFrame) -> Result<ClipRecord, String> {
+        if let Some(picked) = self.resume.frames.of(shot, frame.edge) {
+            return Ok(picked.clone());
+        }
+        let cell = {
+            let mut frames = self.frames.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            frames.entry(frame.request_key.clone()).or_default().clone()
+        };
+        cell.get_or_init(|| self.frame_take(shot, frame)).await.clone()
+    }
+
+    /// Frame takes 2…N of the task's shot (`frame: {takes: N}`) and its end frame (unless
+    /// picked): each not yet in this run is rendered beside the shot's video, once, in a slot
+    /// of its own (the video takes an end frame from here when it is done first).
     pub(super) fn more_frames(self: &Arc<Self>, task: &Task, running: &mut tokio::task::JoinSet<()>) {
         let shot = &self.shots[task.index];
-        for frame in &shot.more_frames {
+        let end = shot
+            .end_frame
+            .iter()
+            .filter(|f| self.resume.frames.of(&shot.shot, f.edge).is_none());
+        for frame in end.chain(&shot.more_frames) {
             let cell = {
                 let mut frames = self.frames.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
                 if frames.contains_key(&frame.request_key) {
@@ -98,8 +116,8 @@ impl Runner {
             return;
         };
         if let Err(e) = cell.get_or_init(|| self.frame_take(shot, frame)).await {
-            let take = frame.take.unwrap_or(1);
-            let line = format!("warning: frame take {take} of {shot} was not made: {e}");
+            let (take, what) = (frame.take.unwrap_or(1), frame.edge.words());
+            let line = format!("warning: {what} take {take} of {shot} was not made: {e}");
             self.books.reporter().event(&super::Event::Notice(line));
         }
     }
@@ -107,7 +125,7 @@ impl Runner {
     /// The frame's take: kept from an earlier run, its paid job followed, else rendered now;
     /// an earlier submit whose outcome is unknown is never sent again by itself.
     async fn frame_take(&self, shot: &str, frame: &PlannedFrame) -> Result<ClipRecord, String> {
-        let fshot = crate::record::takes::frame_id(shot);
+        let fshot = frame.edge.id(shot);
         let job = match self.resume.decide(&frame.request_key) {
             Fate::Cached(clip) => return Ok(clip),
             Fate::Follow(job) | Fate::Fetch(job, _) => job,

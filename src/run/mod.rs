@@ -67,7 +67,7 @@ impl Task {
         for d in decided {
             let shot = &plan.shots[d.index];
             let sends = d.fate.runs();
-            if sends && shot.chain.is_empty() && shot.frame.is_none() {
+            if sends && shot.chain.is_empty() && !shot.framed() {
                 if let Some(&leader) = leaders.get(&d.key) {
                     tasks[leader].copies.push(d.index);
                     continue;
@@ -343,7 +343,7 @@ impl Runner {
             self.settle(&task, Settle::Pending(self.limits.stop().reason()));
             return;
         };
-        let ready = if self.shots[task.index].frame.is_some() {
+        let ready = if self.shots[task.index].framed() {
             self.prepare_frame(&mut task).await
         } else {
             task.upstream.is_empty() || self.prepare_chain(&mut task, &upstream_sha).await

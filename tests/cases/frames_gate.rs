@@ -26,7 +26,7 @@ shots:
 "#;
 
 /// (image jobs, video jobs) the sandbox created.
-fn kinds(t: &Test) -> (u64, u64) {
+pub(crate) fn kinds(t: &Test) -> (u64, u64) {
     let s = t.sb().stats();
     let n = |k: &str| s["jobs_by_kind"][k].as_u64().unwrap_or(0);
     (n("image"), n("video"))
@@ -83,7 +83,8 @@ async fn status_of(t: &Test, file: &std::path::Path, id: &str) -> (Value, Value)
     (json, shot)
 }
 
-async fn ok(t: &Test, cmd: &str, file: &std::path::Path, args: &[&str]) -> String {
+/// Runs a command that must succeed; its stdout and stderr.
+pub(crate) async fn ok(t: &Test, cmd: &str, file: &std::path::Path, args: &[&str]) -> String {
     let out = if cmd == "render" {
         t.render(file, args).await
     } else {

@@ -8,6 +8,7 @@ mod facts_live;
 mod families;
 mod first_hour;
 mod frames;
+mod frames_end;
 mod frames_gate;
 mod frames_sandbox;
 mod history;

@@ -8,6 +8,7 @@
 use camino::Utf8Path;
 
 use crate::record::manifest::{Manifest, ShotStatus, TakeRecord};
+use crate::record::takes::Edge;
 
 use super::Clip;
 
@@ -139,7 +140,9 @@ fn money(clips: &[Clip]) -> String {
     let est: f64 = clips.iter().filter_map(|c| cost(c).0).sum();
     let actual: f64 = clips.iter().filter_map(|c| cost(c).1).sum();
     // Every frame take was paid for (frames first), whichever one a video animates.
-    let frames = clips.iter().flat_map(|c| &c.record.frames);
+    let frames = clips
+        .iter()
+        .flat_map(|c| c.record.frames.iter().chain(&c.record.end_frames));
     let frames: f64 = frames.filter_map(|f| f.actual_usd.or(f.estimated_usd)).sum();
     let videos = match actual > 0.0 {
         true => format!("estimated ${est:.2} · reported ${actual:.2}"),
@@ -306,39 +309,49 @@ fn take_groups(html: &mut String, s: &crate::record::manifest::ShotRecord, view:
 }
 
 /// Frames first: the shot's frame takes as a row of images above its video takes, the one its
-/// next video animates marked; on the live page, pick and redo buttons.
+/// next video animates marked, then its end frames likewise; on the live page, pick and redo
+/// buttons.
 fn frames(html: &mut String, s: &crate::record::manifest::ShotRecord, view: &View) {
-    if s.frames.is_empty() {
-        return;
-    }
-    let (live, id) = (view.token.is_some(), escape(&s.id));
-    html.push_str("<div class=\"frames\"><h3>frames</h3>\n<div class=\"takes\">\n");
-    for f in &s.frames {
-        let selected = s.selected_frame == Some(f.take);
+    let rows = [
+        (Edge::Start, &s.frames, s.selected_frame, "animated"),
+        (Edge::End, &s.end_frames, s.selected_end_frame, "ends the video"),
+    ];
+    for (edge, frames, selected, mark) in rows.into_iter().filter(|r| !r.1.is_empty()) {
+        let (live, id, what) = (view.token.is_some(), escape(&s.id), edge.words());
+        let edge_attr = match edge {
+            Edge::Start => String::new(),
+            Edge::End => " data-edge=\"end\"".to_owned(),
+        };
         html.push_str(&format!(
-            "<figure class=\"frame{}\" data-frame=\"{n}\"><img width=\"240\" alt=\"frame {n}\" src=\"{}{}\"><figcaption>frame {n}{} · {}</figcaption>",
-            if selected { " selected" } else { "" },
-            escape(&view.prefix),
-            escape(f.clip.path.as_str()),
-            if selected { " <span class=\"badge\">animated</span>" } else { "" },
-            f.actual_usd.or(f.estimated_usd).map_or("unpriced".into(), |e| format!("${e:.2}")),
-            n = f.take,
+            "<div class=\"frames\"><h3>{what}s</h3>\n<div class=\"takes\">\n"
         ));
-        if live && !selected {
+        for f in frames {
+            let chosen = selected == Some(f.take);
             html.push_str(&format!(
-                "<button data-pick-frame=\"{id}\" data-frame=\"{0}\">pick frame {0}</button>",
-                f.take
+                "<figure class=\"frame{}\" data-frame=\"{n}\"{edge_attr}><img width=\"240\" alt=\"{what} {n}\" src=\"{}{}\"><figcaption>{what} {n}{} · {}</figcaption>",
+                if chosen { " selected" } else { "" },
+                escape(&view.prefix),
+                escape(f.clip.path.as_str()),
+                if chosen { format!(" <span class=\"badge\">{mark}</span>") } else { String::new() },
+                f.actual_usd.or(f.estimated_usd).map_or("unpriced".into(), |e| format!("${e:.2}")),
+                n = f.take,
+            ));
+            if live && !chosen {
+                html.push_str(&format!(
+                    "<button data-pick-frame=\"{id}\" data-frame=\"{0}\"{edge_attr}>pick {what} {0}</button>",
+                    f.take
+                ));
+            }
+            html.push_str("</figure>\n");
+        }
+        html.push_str("</div>\n");
+        if live {
+            html.push_str(&format!(
+                "<button data-redo-frame=\"{id}\"{edge_attr}>new {what} (on the next render)</button>\n"
             ));
         }
-        html.push_str("</figure>\n");
+        html.push_str("</div>\n");
     }
-    html.push_str("</div>\n");
-    if live {
-        html.push_str(&format!(
-            "<button data-redo-frame=\"{id}\">new frame (on the next render)</button>\n"
-        ));
-    }
-    html.push_str("</div>\n");
 }
 
 /// The characters of a shot: each frontal image (a kept copy) with its name and element.
@@ -457,7 +470,7 @@ const TOGETHER: &str = "<script>\nfor (const b of document.querySelectorAll('[da
 fn script(token: &str) -> String {
     let token = serde_json::to_string(token).unwrap_or_default();
     format!(
-        "<script>\nconst TOKEN = {token};\nasync function send(path, body) {{\n  const r = await fetch(path, {{method: 'POST', headers: {{'content-type': 'application/json', 'x-storyboard-token': TOKEN}}, body: JSON.stringify(body)}});\n  if (!r.ok) {{ alert(await r.text()); return; }}\n  location.reload();\n}}\nfor (const b of document.querySelectorAll('[data-pick]')) b.addEventListener('click', () => send('/api/pick', {{shot: b.dataset.pick, take: Number(b.dataset.take)}}));\nfor (const b of document.querySelectorAll('[data-pick-frame]')) b.addEventListener('click', () => send('/api/pick-frame', {{shot: b.dataset.pickFrame, take: Number(b.dataset.frame)}}));\nfor (const b of document.querySelectorAll('[data-redo-frame]')) b.addEventListener('click', () => send('/api/redo-frame', {{shot: b.dataset.redoFrame}}));\nfor (const b of document.querySelectorAll('[data-redo]')) b.addEventListener('click', () => send('/api/redo', {{shot: b.dataset.redo}}));\nfor (const b of document.querySelectorAll('[data-no-redo]')) b.addEventListener('click', () => send('/api/no-redo', {{shot: b.dataset.noRedo}}));\nfor (const b of document.querySelectorAll('[data-save-note]')) b.addEventListener('click', () => {{\n  const shot = b.dataset.saveNote;\n  const text = document.querySelector(`textarea[data-note=\"${{CSS.escape(shot)}}\"]`).value;\n  send('/api/note', {{shot, note: text}});\n}});\n</script>\n"
+        "<script>\nconst TOKEN = {token};\nasync function send(path, body) {{\n  const r = await fetch(path, {{method: 'POST', headers: {{'content-type': 'application/json', 'x-storyboard-token': TOKEN}}, body: JSON.stringify(body)}});\n  if (!r.ok) {{ alert(await r.text()); return; }}\n  location.reload();\n}}\nfor (const b of document.querySelectorAll('[data-pick]')) b.addEventListener('click', () => send('/api/pick', {{shot: b.dataset.pick, take: Number(b.dataset.take)}}));\nfor (const b of document.querySelectorAll('[data-pick-frame]')) b.addEventListener('click', () => send('/api/pick-frame', {{shot: b.dataset.pickFrame, take: Number(b.dataset.frame), edge: b.dataset.edge || 'start'}}));\nfor (const b of document.querySelectorAll('[data-redo-frame]')) b.addEventListener('click', () => send('/api/redo-frame', {{shot: b.dataset.redoFrame, edge: b.dataset.edge || 'start'}}));\nfor (const b of document.querySelectorAll('[data-redo]')) b.addEventListener('click', () => send('/api/redo', {{shot: b.dataset.redo}}));\nfor (const b of document.querySelectorAll('[data-no-redo]')) b.addEventListener('click', () => send('/api/no-redo', {{shot: b.dataset.noRedo}}));\nfor (const b of document.querySelectorAll('[data-save-note]')) b.addEventListener('click', () => {{\n  const shot = b.dataset.saveNote;\n  const text = document.querySelector(`textarea[data-note=\"${{CSS.escape(shot)}}\"]`).value;\n  send('/api/note', {{shot, note: text}});\n}});\n</script>\n"
     )
 }
 

@@ -11,7 +11,7 @@ use crate::record::folder::{Folder, FolderError};
 use crate::record::journal::History;
 use crate::record::manifest::Manifest;
 use crate::record::store::picks::TeamPicks;
-use crate::record::takes::{self, PickError, Picks};
+use crate::record::takes::{self, Edge, PickError, Picks};
 
 /// What the director says of a shot.
 #[derive(Debug, Clone, PartialEq)]
@@ -29,10 +29,10 @@ pub(crate) enum Change {
         /// The note.
         text: String,
     },
-    /// Animate this frame take (frames first).
-    Frame(u32),
+    /// Animate this frame take (frames first): a first frame, or an end frame.
+    Frame(Edge, u32),
     /// Render one new frame take on the next render.
-    RedoFrame,
+    RedoFrame(Edge),
 }
 
 /// The folder's manifest, or why there is none.
@@ -53,7 +53,7 @@ pub(crate) fn change(
     let (out, history) = (folder.out(), folder.history());
     let m = manifest(out)?;
     let index = shot_index(&m, shot)?;
-    if matches!(change, Change::Frame(_) | Change::RedoFrame) {
+    if matches!(change, Change::Frame(..) | Change::RedoFrame(_)) {
         return change_frame(folder, shot, change, team);
     }
     let count = takes::count(history, shot);
@@ -78,7 +78,7 @@ pub(crate) fn change(
             format!("{shot}: redo withdrawn (nothing new on the next render)")
         }
         Change::NoRedo => format!("{shot}: no redo was waiting"),
-        Change::Frame(_) | Change::RedoFrame => unreachable!("a frame change is made by change_frame"),
+        Change::Frame(..) | Change::RedoFrame(_) => unreachable!("a frame change is made by change_frame"),
         Change::Note { text, .. } if text.chars().count() > takes::MAX_NOTE_CHARS => {
             return Err(PickError::LongNote(text.chars().count()));
         }
@@ -94,7 +94,7 @@ pub(crate) fn change(
             Change::Redo => entry.ask_redo(count),
             Change::NoRedo => entry.withdraw_redo(count),
             Change::Note { take, text } => entry.write_note(take.or(now.selected), text),
-            Change::Frame(_) | Change::RedoFrame => {}
+            Change::Frame(..) | Change::RedoFrame(_) => {}
         }
         Ok(())
     };
@@ -124,11 +124,16 @@ fn shot_index(m: &Manifest, shot: &str) -> Result<usize, PickError> {
         })
 }
 
-/// A frame pick or a frame redo (frames first, #25): kept in the picks under `<shot>.frame` by
-/// the same rules as a video take's; the next render animates the picked frame.
+/// A frame pick or a frame redo (frames first, #25): kept in the picks under `<shot>.frame`
+/// (`<shot>.end_frame`) by the same rules as a video take's; the next render animates the
+/// picked frame.
 fn change_frame(folder: &Folder, shot: &str, change: Change, team: Option<&TeamPicks>) -> Result<String, PickError> {
     let (out, history) = (folder.out(), folder.history());
-    let id = takes::frame_id(shot);
+    let edge = match change {
+        Change::Frame(edge, _) | Change::RedoFrame(edge) => edge,
+        _ => Edge::Start,
+    };
+    let (id, what) = (edge.id(shot), edge.words());
     let count = takes::count(history, &id);
     let kept: Vec<u32> = takes::register(out, history)
         .remove(&id)
@@ -137,7 +142,7 @@ fn change_frame(folder: &Folder, shot: &str, change: Change, team: Option<&TeamP
         .map(|t| t.n)
         .collect();
     let said = match change {
-        Change::Frame(n) if !kept.contains(&n) => {
+        Change::Frame(_, n) if !kept.contains(&n) => {
             let have = kept.iter().map(u32::to_string).collect::<Vec<_>>().join(", ");
             let have = if have.is_empty() { "none".to_owned() } else { have };
             return Err(PickError::NoTake {
@@ -146,14 +151,14 @@ fn change_frame(folder: &Folder, shot: &str, change: Change, team: Option<&TeamP
                 have,
             });
         }
-        Change::Frame(n) => {
+        Change::Frame(_, n) => {
             check_content(out, history, &id, n)?;
-            format!("{shot}: frame take {n} selected (the next render animates it)")
+            format!("{shot}: {what} take {n} selected (the next render animates it)")
         }
-        _ => format!("{shot}: one new frame take on the next render (`storyboard plan` shows its price)"),
+        _ => format!("{shot}: one new {what} take on the next render (`storyboard plan` shows its price)"),
     };
     let other = match change {
-        Change::Frame(n) => video_from_another_frame(out, shot, n),
+        Change::Frame(edge, n) => video_from_another_frame(out, shot, edge, n),
         _ => None,
     };
     let apply = |p: &mut Picks| {
@@ -164,7 +169,7 @@ fn change_frame(folder: &Folder, shot: &str, change: Change, team: Option<&TeamP
         }
         let entry = p.shots.entry(id.clone()).or_default();
         match change {
-            Change::Frame(n) => entry.pick(n, count),
+            Change::Frame(_, n) => entry.pick(n, count),
             _ => entry.ask_redo(count),
         }
         Ok(())
@@ -174,20 +179,24 @@ fn change_frame(folder: &Folder, shot: &str, change: Change, team: Option<&TeamP
         None => Picks::change(out, apply)?,
     }
     let said = match other {
-        Some(v) => format!("{said}; the pick of video take {v} (made from another frame) is let go"),
+        Some(v) => format!("{said}; the pick of video take {v} (made from another {what}) is let go"),
         None => said,
     };
     said_with(said, refresh(out, history)?)
 }
 
-/// The shot's picked video take when it was made from a frame other than frame take `n`: a
-/// frame pick lets it go, so the next render shows the video of the picked frame.
-fn video_from_another_frame(out: &Utf8Path, shot: &str, n: u32) -> Option<u32> {
+/// The shot's picked video take when it was made from a frame (at `edge`) other than frame
+/// take `n`: a frame pick lets it go, so the next render shows the video of the picked frame.
+fn video_from_another_frame(out: &Utf8Path, shot: &str, edge: Edge, n: u32) -> Option<u32> {
     let m = Manifest::read(&crate::record::folder::layout::manifest(out))?;
     let rec = m.shots.iter().find(|s| s.id == shot)?;
     let picked = Picks::read(out).ok()?.shots.get(shot)?.take?;
     let take = rec.takes.iter().find(|t| t.take == picked)?;
-    take.frame.as_ref().filter(|f| f.take != n).map(|_| picked)
+    let made_from = match edge {
+        Edge::Start => &take.frame,
+        Edge::End => &take.end_frame,
+    };
+    made_from.as_ref().filter(|f| f.take != n).map(|_| picked)
 }
 
 /// A picked take's clip must still be what storyboard kept (its sha256), not only its size.

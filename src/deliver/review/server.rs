@@ -20,6 +20,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use super::Change;
+use crate::record::takes::Edge;
 
 /// The team's picks, and how to warn that they cannot be read.
 pub(crate) type Team = (crate::record::store::picks::TeamPicks, fn(&str));
@@ -242,11 +243,17 @@ fn open_media(out: &camino::Utf8Path, rel: &str) -> Option<(std::fs::File, u64)>
 struct PickBody {
     shot: String,
     take: u32,
+    /// A frame pick's frame: `start` (the default) or `end`.
+    #[serde(default)]
+    edge: Edge,
 }
 
 #[derive(Debug, Deserialize)]
 struct ShotBody {
     shot: String,
+    /// A frame redo's frame: `start` (the default) or `end`.
+    #[serde(default)]
+    edge: Edge,
 }
 
 #[derive(Debug, Deserialize)]
@@ -275,11 +282,11 @@ async fn note(State(r): State<Arc<Review>>, axum::Json(b): axum::Json<NoteBody>)
 }
 
 async fn pick_frame(State(r): State<Arc<Review>>, axum::Json(b): axum::Json<PickBody>) -> Response {
-    apply(r, b.shot, Change::Frame(b.take)).await
+    apply(r, b.shot, Change::Frame(b.edge, b.take)).await
 }
 
 async fn redo_frame(State(r): State<Arc<Review>>, axum::Json(b): axum::Json<ShotBody>) -> Response {
-    apply(r, b.shot, Change::RedoFrame).await
+    apply(r, b.shot, Change::RedoFrame(b.edge)).await
 }
 
 async fn no_redo(State(r): State<Arc<Review>>, axum::Json(b): axum::Json<ShotBody>) -> Response {
