@@ -161,3 +161,46 @@ async fn an_end_frame_chooses_the_models_first_last_endpoint_and_an_end_image_go
         "https://example.com/open.png"
     );
 }
+
+/// The review page shows the end frames as a second row; a click picks one (through the same
+/// code as `pick --end-frame`) and `status` shows it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_director_picks_an_end_frame_on_the_review_page_in_chromium() {
+    if !crate::common::tool_present("chromium") || !crate::common::tool_present("chromedriver") {
+        return;
+    }
+    let Some(py) = crate::common::test_python() else { return };
+    let t = Test::with(fast()).await;
+    let file = t.storyboard(&DOOR.replace("approve: frames\n", ""));
+    ok(&t, "render", &file, &[]).await;
+    ok(&t, "pick", &file, &["door", "--redo-end-frame"]).await;
+    ok(&t, "render", &file, &[]).await;
+    assert_eq!(kinds(&t), (3, 2), "no gate: the frames, then the videos");
+    let (mut child, url) = crate::common::start_review(&file);
+    let dir = crate::common::root().join("target/review-screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    let shot = dir.join("review-end-frames.png");
+    let mut cmd = std::process::Command::new(&py);
+    cmd.arg(crate::common::root().join("tests/conformance/review_frames_browser.py"))
+        .arg(&url)
+        .arg(&shot)
+        .args(["door", "1", "end"]);
+    let o = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(o.status.success(), "{}", crate::common::text(&o));
+    let seen: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(seen["console"], serde_json::json!([]), "no console errors: {seen}");
+    assert_eq!(seen["frames"], 3, "one first frame, two end frames: {seen}");
+    assert_eq!(seen["selected"], 1, "{seen}");
+    let status = t.run("status", &file, &["--json"]).await;
+    let json: Value = serde_json::from_slice(&status.stdout).unwrap();
+    let door = &json["shots"][0];
+    assert_eq!(
+        door["selected_end_frame"], 1,
+        "status shows the end frame picked in the browser: {door}"
+    );
+    assert_eq!(door["selected_frame"], 1, "the first frame untouched: {door}");
+}
