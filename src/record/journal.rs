@@ -232,8 +232,10 @@ pub(crate) struct History {
     pub keys: HashMap<(String, String), KeyState>,
     /// Submit attempts by (api, request key).
     pub attempts: HashMap<(String, String), u32>,
-    /// Uploads by (api, sha256).
+    /// Uploads by (api, sha256): the latest.
     pub uploads: HashMap<(String, String), String>,
+    /// Every upload's URL (a file uploaded again keeps its earlier URLs): its sha256.
+    pub uploaded: HashMap<String, String>,
     /// When each of those was uploaded (RFC 3339), by (api, sha256).
     pub uploaded_at: HashMap<(String, String), String>,
     /// By request key alone (whichever API wrote last): for `storyboard status`.
@@ -358,6 +360,7 @@ impl History {
         self.note(&r);
         if let Record::Upload { sha256, api, url, at } = r {
             self.uploaded_at.insert((api.clone(), sha256.clone()), at);
+            self.uploaded.insert(url.clone(), sha256.clone());
             self.uploads.insert((api, sha256), url);
             return;
         }
@@ -668,6 +671,28 @@ mod tests {
         let h = Journal::read(&path);
         assert_eq!(h.state("x", "k"), Some(&KeyState::Accepted(job)));
         assert_eq!(h.attempts[&("x".to_owned(), "k".to_owned())], 1);
+    }
+
+    #[test]
+    fn a_file_uploaded_again_keeps_its_earlier_urls() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = crate::record::folder::layout::journal(&Utf8PathBuf::from_path_buf(dir.path().to_owned()).unwrap());
+        let j = Journal::open(&path).unwrap();
+        for url in ["https://u/1.png", "https://u/2.png"] {
+            let (sha256, api, url, at) = ("ab".into(), "x".into(), url.into(), now());
+            j.append(&Record::Upload { sha256, api, url, at }).unwrap();
+        }
+        let h = Journal::read(&path);
+        assert_eq!(
+            h.uploads[&("x".to_owned(), "ab".to_owned())],
+            "https://u/2.png",
+            "the latest is sent"
+        );
+        assert_eq!(
+            h.uploaded["https://u/1.png"], "ab",
+            "an older take's URL still names its file"
+        );
+        assert_eq!(h.uploaded["https://u/2.png"], "ab");
     }
 
     #[test]

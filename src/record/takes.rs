@@ -485,11 +485,7 @@ pub(crate) fn record(take: &Take, history: &History, note: Option<&String>) -> T
 /// made from (its images' uploads, by content).
 fn fill_frames(out: &Utf8Path, shots: &mut [ShotRecord], history: &History, picks: &Picks) {
     let mut register = register(out, history);
-    let by_url: HashMap<&str, &str> = history
-        .uploads
-        .iter()
-        .map(|((_, sha), url)| (url.as_str(), sha.as_str()))
-        .collect();
+    let by_url = &history.uploaded;
     for rec in shots {
         for edge in Edge::BOTH {
             let id = edge.id(&rec.id);
