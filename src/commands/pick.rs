@@ -32,10 +32,17 @@ pub(crate) fn pick(args: cli::PickArgs) -> Result<i32, Error> {
     if args.no_redo {
         changes.push(crate::deliver::review::Change::NoRedo);
     }
-    if let Some(text) = args.note {
+    let frame = [(Edge::Start, args.frame), (Edge::End, args.end_frame)]
+        .into_iter()
+        .find_map(|(edge, n)| Some((edge, n?)));
+    match (args.note, frame) {
+        // A note given with a frame take is about that frame take.
+        (Some(text), Some((edge, n))) if args.take.is_none() => {
+            changes.push(crate::deliver::review::Change::FrameNote(edge, n, text));
+        }
         // A note given with a take is about that take; else about the shot's selected take.
-        let take = args.take;
-        changes.push(crate::deliver::review::Change::Note { take, text });
+        (Some(text), _) => changes.push(crate::deliver::review::Change::Note { take: args.take, text }),
+        (None, _) => {}
     }
     let folder = crate::record::folder::Folder::open(&out);
     for change in changes {

@@ -102,6 +102,22 @@ async fn an_end_frame_is_made_picked_and_sent_as_the_end_image() {
     let back = ok(&t, "render", &file, &[]).await;
     assert_eq!(kinds(&t), (3, 2), "the first video is a kept take: {back}");
     assert_eq!(sent(&t, "end_image_url").await, ends[0]);
+
+    // Notes stay with the frame take they are about.
+    let said = ok(
+        &t,
+        "pick",
+        &file,
+        &["door", "--end-frame", "2", "--note", "the garden is right"],
+    )
+    .await;
+    assert!(said.contains("note kept with end frame take 2"), "{said}");
+    ok(&t, "pick", &file, &["door", "--frame", "1", "--note", "too dark"]).await;
+    ok(&t, "assemble", &file, &[]).await;
+    let rec = &t.manifest()["shots"][0];
+    assert_eq!(rec["end_frames"][1]["note"], "the garden is right", "{rec}");
+    assert_eq!(rec["frames"][0]["note"], "too dark", "{rec}");
+    assert!(rec["end_frames"][0].get("note").is_none(), "{rec}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -336,6 +336,9 @@ fn frames(html: &mut String, s: &crate::record::manifest::ShotRecord, view: &Vie
                 f.actual_usd.or(f.estimated_usd).map_or("unpriced".into(), |e| format!("${e:.2}")),
                 n = f.take,
             ));
+            if let Some(note) = &f.note {
+                html.push_str(&format!("<p class=\"note\">{}</p>", escape(note)));
+            }
             if live && !chosen {
                 html.push_str(&format!(
                     "<button data-pick-frame=\"{id}\" data-frame=\"{0}\"{edge_attr}>pick {what} {0}</button>",

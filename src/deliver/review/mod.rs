@@ -33,6 +33,8 @@ pub(crate) enum Change {
     Frame(Edge, u32),
     /// Render one new frame take on the next render.
     RedoFrame(Edge),
+    /// Keep this note about a frame take (empty text: remove it).
+    FrameNote(Edge, u32, String),
 }
 
 /// The folder's manifest, or why there is none.
@@ -53,7 +55,7 @@ pub(crate) fn change(
     let (out, history) = (folder.out(), folder.history());
     let m = manifest(out)?;
     let index = shot_index(&m, shot)?;
-    if matches!(change, Change::Frame(..) | Change::RedoFrame(_)) {
+    if matches!(change, Change::Frame(..) | Change::RedoFrame(_) | Change::FrameNote(..)) {
         return change_frame(folder, shot, change, team);
     }
     let count = takes::count(history, shot);
@@ -78,7 +80,9 @@ pub(crate) fn change(
             format!("{shot}: redo withdrawn (nothing new on the next render)")
         }
         Change::NoRedo => format!("{shot}: no redo was waiting"),
-        Change::Frame(..) | Change::RedoFrame(_) => unreachable!("a frame change is made by change_frame"),
+        Change::Frame(..) | Change::RedoFrame(_) | Change::FrameNote(..) => {
+            unreachable!("a frame change is made by change_frame")
+        }
         Change::Note { text, .. } if text.chars().count() > takes::MAX_NOTE_CHARS => {
             return Err(PickError::LongNote(text.chars().count()));
         }
@@ -94,7 +98,7 @@ pub(crate) fn change(
             Change::Redo => entry.ask_redo(count),
             Change::NoRedo => entry.withdraw_redo(count),
             Change::Note { take, text } => entry.write_note(take.or(now.selected), text),
-            Change::Frame(..) | Change::RedoFrame(_) => {}
+            Change::Frame(..) | Change::RedoFrame(_) | Change::FrameNote(..) => {}
         }
         Ok(())
     };
@@ -130,7 +134,7 @@ fn shot_index(m: &Manifest, shot: &str) -> Result<usize, PickError> {
 fn change_frame(folder: &Folder, shot: &str, change: Change, team: Option<&TeamPicks>) -> Result<String, PickError> {
     let (out, history) = (folder.out(), folder.history());
     let edge = match change {
-        Change::Frame(edge, _) | Change::RedoFrame(edge) => edge,
+        Change::Frame(edge, _) | Change::RedoFrame(edge) | Change::FrameNote(edge, ..) => edge,
         _ => Edge::Start,
     };
     let (id, what) = (edge.id(shot), edge.words());
@@ -142,7 +146,7 @@ fn change_frame(folder: &Folder, shot: &str, change: Change, team: Option<&TeamP
         .map(|t| t.n)
         .collect();
     let said = match change {
-        Change::Frame(_, n) if !kept.contains(&n) => {
+        Change::Frame(_, n) | Change::FrameNote(_, n, _) if !kept.contains(&n) => {
             let have = kept.iter().map(u32::to_string).collect::<Vec<_>>().join(", ");
             let have = if have.is_empty() { "none".to_owned() } else { have };
             return Err(PickError::NoTake {
@@ -155,6 +159,10 @@ fn change_frame(folder: &Folder, shot: &str, change: Change, team: Option<&TeamP
             check_content(out, history, &id, n)?;
             format!("{shot}: {what} take {n} selected (the next render animates it)")
         }
+        Change::FrameNote(_, _, ref text) if text.chars().count() > takes::MAX_NOTE_CHARS => {
+            return Err(PickError::LongNote(text.chars().count()));
+        }
+        Change::FrameNote(_, n, _) => format!("{shot}: note kept with {what} take {n}"),
         _ => format!("{shot}: one new {what} take on the next render (`storyboard plan` shows its price)"),
     };
     let other = match change {
@@ -168,8 +176,9 @@ fn change_frame(folder: &Folder, shot: &str, change: Change, team: Option<&TeamP
             pick.take = None;
         }
         let entry = p.shots.entry(id.clone()).or_default();
-        match change {
-            Change::Frame(_, n) => entry.pick(n, count),
+        match &change {
+            Change::Frame(_, n) => entry.pick(*n, count),
+            Change::FrameNote(_, n, text) => entry.write_note(Some(*n), text),
             _ => entry.ask_redo(count),
         }
         Ok(())
