@@ -360,7 +360,6 @@ impl Runner {
             source_url: source.url.clone(),
         };
         self.publish(task, job, &clip).await;
-        self.number_takes(task, &clip.sha256).await;
         Ok(Settle::Done {
             clip,
             request_id: job.request_id.clone(),

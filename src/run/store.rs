@@ -210,6 +210,7 @@ impl Runner {
             sha256: found.sha256.clone(),
             source_url: format!("store:takes/{}.mp4", found.sha256),
         };
+        self.numbered_in(task, &found);
         self.number_takes(task, &found.sha256).await;
         let how = match self.adopt_take(task.index, &task.key, &clip, found.request_id.clone()) {
             Ok(clip) => Settle::Cached(clip),
@@ -289,8 +290,10 @@ impl Runner {
         }
     }
 
-    /// A verified clip goes to the store by content, and its claim points at it.
+    /// A verified clip goes to the store by content (numbered first: its index entry carries
+    /// the number), and its claim points at it.
     pub(super) async fn publish(&self, task: &Task, job: &Accepted, clip: &ClipRecord) {
+        self.number_takes(task, &clip.sha256).await;
         let entry = Indexed {
             version: 1,
             request_key: task.key.clone(),
@@ -300,6 +303,7 @@ impl Runner {
             shot: self.shots[task.index].id.clone(),
             storyboard: self.store.storyboard.clone(),
             request_id: Some(job.request_id.clone()),
+            take: self.store.take_of(&self.shots[task.index].shot, &clip.sha256),
             at: crate::record::journal::now(),
         };
         let path = self.resume.out.join(&clip.path);
@@ -311,6 +315,18 @@ impl Runner {
         if let Err(e) = published {
             self.books
                 .emit(Event::Notice(format!("warning: the clip stays local: {e}")));
+        }
+    }
+
+    /// The number an index entry carries, for the shot of `task` it was published for (no
+    /// request needed to number that take).
+    fn numbered_in(&self, task: &Task, found: &Indexed) {
+        let Some(n) = found.take.filter(|_| found.storyboard == self.store.storyboard) else {
+            return;
+        };
+        if let Some(i) = task.indices().find(|i| self.shots[*i].id == found.shot) {
+            let mut numbers = self.store.numbers.lock().unwrap_or_else(|e| e.into_inner());
+            numbers.insert((self.shots[i].shot.clone(), found.sha256.clone()), n);
         }
     }
 

@@ -188,6 +188,7 @@ async fn a_published_clip_is_found_by_its_key_and_fetched_verified() {
             shot: "arrival".into(),
             storyboard: "reunion".into(),
             request_id: Some("r".into()),
+            take: Some(1),
             at: crate::record::journal::now(),
         };
         assert!(clips::lookup(s, "sandbox", "sha256:k3").await.unwrap().is_none());
