@@ -111,7 +111,7 @@ impl Team {
     }
 
     /// Runs `f` on the team's store.
-    fn store<T>(&self, f: impl AsyncFnOnce(&storyboard::store::Backend) -> T) -> T {
+    pub(super) fn store<T>(&self, f: impl AsyncFnOnce(&storyboard::store::Backend) -> T) -> T {
         let store = open_store("s3://films/team", self.moto.env().into_iter()).unwrap();
         self.test.block_on(f(&store))
     }

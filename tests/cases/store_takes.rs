@@ -134,6 +134,21 @@ fn a_folder_that_gets_the_takes_in_another_order_numbers_them_as_the_store_does(
     let (order_a, order_b) = (journal_order(&t, "a"), journal_order(&t, "b"));
     assert_eq!(order_b[0], order_a[2], "b got the takes in another order");
     assert_eq!(numbers(&t, "a"), numbers(&t, "b"), "yet numbers them alike");
+    // Each clip's index entry carries its number (a fetch numbers it with no request).
+    let carried = t.store(async |store| {
+        let mut carried = BTreeMap::new();
+        for o in store.list("index").await.unwrap() {
+            let (bytes, _) = store.get(&o.name).await.unwrap().unwrap();
+            let entry: Value = serde_json::from_slice(&bytes).unwrap();
+            carried.insert(entry["sha256"].as_str().unwrap().to_owned(), entry["take"].as_u64());
+        }
+        carried
+    });
+    let by_sha = numbers(&t, "a")
+        .into_iter()
+        .map(|((_, sha), n)| (sha, Some(n)))
+        .collect();
+    assert_eq!(carried, by_sha);
     // A redo made in a is take 4 in b too, fetched from the store.
     let file = t.file.to_string_lossy().into_owned();
     ok(
@@ -159,4 +174,39 @@ fn a_folder_that_gets_the_takes_in_another_order_numbers_them_as_the_store_does(
     assert_eq!(na, nb);
     let pulled = status(&t, "b");
     assert_eq!(pulled["shots"][0]["redo"], false, "the redo is b's take 4: {pulled}");
+}
+
+#[tokio::test]
+async fn a_store_that_cannot_number_takes_leaves_them_numbered_in_journal_order_with_one_warning() {
+    let t = crate::common::Test::with(crate::common::fast()).await;
+    let store = t.path().join("team");
+    std::fs::create_dir_all(&store).unwrap();
+    // `numbers/` cannot be made: every numbering fails; the clips are still shared.
+    std::fs::write(store.join("numbers"), "not a folder").unwrap();
+    let file = t.storyboard(
+        "version: 1\noutput: out\nshots:\n  - id: hero\n    prompt: the hero turns\n    duration: 5\n    takes: 3\n",
+    );
+    let url = url::Url::from_directory_path(&store).unwrap().to_string();
+    let out = t.render(&file, &["--store", &url]).await;
+    let err = crate::common::stderr(&out);
+    assert!(out.status.success(), "{err}");
+    assert_eq!(
+        err.matches("numbered in this folder's order").count(),
+        1,
+        "one warning: {err}"
+    );
+    assert_eq!(t.jobs(), 3);
+    let m = t.manifest();
+    let taken: Vec<u64> = m["shots"][0]["takes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|take| take["take"].as_u64().unwrap())
+        .collect();
+    assert_eq!(taken, [1, 2, 3], "{m}");
+    let journal = std::fs::read_to_string(t.out().join(".storyboard/journal.jsonl")).unwrap();
+    assert_eq!(journal.matches("\"event\":\"done\"").count(), 3, "every clip journaled");
+    assert!(!journal.contains("\"take\":"), "no number recorded: {journal}");
+    let index = std::fs::read_dir(store.join("index")).unwrap().count();
+    assert_eq!(index, 3, "the clips were published all the same");
 }
