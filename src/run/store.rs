@@ -210,8 +210,10 @@ impl Runner {
             sha256: found.sha256.clone(),
             source_url: format!("store:takes/{}.mp4", found.sha256),
         };
+        // The shot's take (a fetched clip is not copied to the task's other shots).
         self.numbered_in(task, &found);
-        self.number_takes(task, &found.sha256).await;
+        let shot = &self.shots[task.index].shot;
+        self.number_take(shot, &task.key, &found.sha256).await;
         let how = match self.adopt_take(task.index, &task.key, &clip, found.request_id.clone()) {
             Ok(clip) => Settle::Cached(clip),
             Err(e) => failed(None, format!("cannot keep the clip: {e}")),
