@@ -20,7 +20,8 @@ use crate::record::manifest::{ClipRecord, ShotRecord, TakeRecord};
 /// One clip a shot has had.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Take {
-    /// Take number: 1, 2, … in the order the shot's clips were made.
+    /// Take number: 1, 2, … in the order the shot's clips were made; with a team's store, the
+    /// store's number (the same clip has the same number in every folder: [`register`]).
     pub n: u32,
     /// Which API made it (`sandbox` or a base URL).
     pub api: String,
