@@ -8,7 +8,9 @@
 //!   divide the work).
 //!
 //! It prints each makespan, the ratio to the baseline measured in the same run, the jobs the
-//! sandbox created (exactly one per shot) and the store's requests per clip (moto's request log).
+//! sandbox created (exactly one per shot) and the store's requests per clip (moto's request log),
+//! of which those numbering takes (`numbers/…`: one per clip for the machine that numbers it
+//! first, two for each other machine that gets it).
 //!
 //! Run: `cargo bench --bench store` (after `bash scripts/test` once, which creates the Python
 //! virtualenv with moto; without it the benchmark says so and stops). Under `cargo test` (no
@@ -79,15 +81,19 @@ impl World {
         cmd.spawn().expect("storyboard binary")
     }
 
-    /// Lines of moto's request log so far (one per S3 request).
-    fn store_requests(&self) -> usize {
-        std::fs::read_to_string(&self.log)
-            .map(|t| t.lines().filter(|l| l.contains(" HTTP/1.1\"")).count())
-            .unwrap_or(0)
+    /// Lines of moto's request log so far (one per S3 request): all, and those numbering takes
+    /// (`numbers/…`). An answer of 4xx is logged in colour (`HTTP/1.1\x1b[0m"`): counted too.
+    fn store_requests(&self) -> (usize, usize) {
+        let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let lines = log.lines().filter(|l| l.contains(" HTTP/1.1"));
+        lines.fold((0, 0), |(all, numbering), l| {
+            (all + 1, numbering + usize::from(l.contains("/numbers/")))
+        })
     }
 
-    /// Runs `run` to the end: (makespan, jobs the sandbox created, store requests).
-    fn measure(&self, run: &Run) -> (Duration, u64, usize) {
+    /// Runs `run` to the end: (makespan, jobs the sandbox created, store requests: all, and
+    /// those numbering takes).
+    fn measure(&self, run: &Run) -> (Duration, u64, (usize, usize)) {
         let (jobs0, store0) = (self.jobs(), self.store_requests());
         let t = Instant::now();
         let children: Vec<Child> = (0..run.processes).map(|i| self.spawn(run, i)).collect();
@@ -100,7 +106,12 @@ impl World {
                 String::from_utf8_lossy(&out.stderr)
             );
         }
-        (t.elapsed(), self.jobs() - jobs0, self.store_requests() - store0)
+        let store = self.store_requests();
+        (
+            t.elapsed(),
+            self.jobs() - jobs0,
+            (store.0 - store0.0, store.1 - store0.1),
+        )
     }
 
     fn jobs(&self) -> u64 {
@@ -174,17 +185,18 @@ fn main() {
     );
     let mut baseline = None;
     for run in &runs {
-        let (t, jobs, requests) = world.measure(run);
+        let (t, jobs, (requests, numbering)) = world.measure(run);
         assert_eq!(jobs, shots as u64, "{}: exactly one job per shot", run.name);
         let base = *baseline.get_or_insert(t);
         println!(
-            "{:<14} {} × concurrency {:>2}: {:>6.2} s  ({:.2}× the baseline)  jobs {jobs}  store requests per clip {:.1}",
+            "{:<14} {} × concurrency {:>2}: {:>6.2} s  ({:.2}× the baseline)  jobs {jobs}  store requests per clip {:.1} (numbering takes {:.1})",
             run.name,
             run.processes,
             run.concurrency,
             t.as_secs_f64(),
             t.as_secs_f64() / base.as_secs_f64(),
             requests as f64 / shots as f64,
+            numbering as f64 / shots as f64,
         );
     }
 }

@@ -541,6 +541,7 @@ mod tests {
                 },
                 actual_usd: None,
                 estimated_usd: None,
+                take: None,
                 at,
             },
         }

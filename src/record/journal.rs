@@ -120,6 +120,10 @@ pub(crate) enum Record {
         /// The estimate it was rendered at (`None` for a clip placed from another shot's request).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         estimated_usd: Option<f64>,
+        /// The take number the team's store gave this clip (the same clip has the same number
+        /// in every folder sharing the store); `None`: numbered in journal order.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        take: Option<u32>,
         /// When.
         at: String,
     },
@@ -281,6 +285,8 @@ pub(crate) struct DoneRow {
     pub actual_usd: Option<f64>,
     /// The estimate.
     pub estimated_usd: Option<f64>,
+    /// The team store's take number, when it gave one.
+    pub take: Option<u32>,
     /// When.
     pub at: String,
 }
@@ -298,6 +304,7 @@ impl History {
                 clip,
                 actual_usd,
                 estimated_usd,
+                take,
                 at,
             } => {
                 self.clip_shas.insert(clip.sha256.clone());
@@ -310,6 +317,7 @@ impl History {
                     clip: clip.clone(),
                     actual_usd: *actual_usd,
                     estimated_usd: *estimated_usd,
+                    take: *take,
                     at: at.clone(),
                 });
             }

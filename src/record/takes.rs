@@ -14,13 +14,14 @@ use camino::{Utf8Path, Utf8PathBuf};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use crate::record::journal::History;
+use crate::record::journal::{DoneRow, History};
 use crate::record::manifest::{ClipRecord, ShotRecord, TakeRecord};
 
 /// One clip a shot has had.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Take {
-    /// Take number: 1, 2, … in the order the shot's clips were made.
+    /// Take number: 1, 2, … in the order the shot's clips were made; with a team's store, the
+    /// store's number (the same clip has the same number in every folder: [`register`]).
     pub n: u32,
     /// Which API made it (`sandbox` or a base URL).
     pub api: String,
@@ -38,36 +39,68 @@ pub(crate) struct Take {
     pub created_at: String,
 }
 
-/// Every shot's takes, from the journal, numbered per shot; a take whose clip is no longer in
-/// the store (removed by `clean`) keeps its number and is left out.
+/// Every shot's takes, from the journal, numbered per shot ([`numbered`]); a take whose clip
+/// is no longer in the store (removed by `clean`) keeps its number and is left out.
 pub(crate) fn register(out: &Utf8Path, history: &History) -> HashMap<String, Vec<Take>> {
-    let mut seen: HashSet<(String, String)> = HashSet::new();
-    let mut takes: HashMap<String, Vec<Take>> = HashMap::new();
-    let mut numbers: HashMap<String, u32> = HashMap::new();
+    let mut by_shot: HashMap<&str, Vec<&DoneRow>> = HashMap::new();
     for row in &history.done {
-        if !seen.insert((row.shot.clone(), row.clip.sha256.clone())) {
-            continue;
+        by_shot.entry(&row.shot).or_default().push(row);
+    }
+    let mut takes: HashMap<String, Vec<Take>> = HashMap::new();
+    for (shot, rows) in by_shot {
+        for (row, n) in numbered(&rows) {
+            let Some(path) = stored(out, &row.clip) else {
+                continue;
+            };
+            takes.entry(shot.to_owned()).or_default().push(Take {
+                n,
+                api: row.api.clone(),
+                request_key: row.request_key.clone(),
+                request_id: row.request_id.clone(),
+                clip: ClipRecord {
+                    path,
+                    ..row.clip.clone()
+                },
+                estimated_usd: row.estimated_usd,
+                actual_usd: row.actual_usd,
+                created_at: row.at.clone(),
+            });
         }
-        let n = numbers.entry(row.shot.clone()).or_default();
-        *n += 1;
-        let Some(path) = stored(out, &row.clip) else {
-            continue;
-        };
-        takes.entry(row.shot.clone()).or_default().push(Take {
-            n: *n,
-            api: row.api.clone(),
-            request_key: row.request_key.clone(),
-            request_id: row.request_id.clone(),
-            clip: ClipRecord {
-                path,
-                ..row.clip.clone()
-            },
-            estimated_usd: row.estimated_usd,
-            actual_usd: row.actual_usd,
-            created_at: row.at.clone(),
-        });
     }
     takes
+}
+
+/// One shot's takes (its `Done` rows, journal order) numbered, oldest first, one per clip: a
+/// clip with a number from the team's store (`take`, on any of its rows) keeps it; the others
+/// are numbered 1, 2, … in journal order, skipping the numbers the store gave (no two takes
+/// of a shot share a number; a store number met twice is kept by its first clip only).
+/// Without a team store no row has a number: the journal's order, as always.
+fn numbered<'a>(rows: &[&'a DoneRow]) -> Vec<(&'a DoneRow, u32)> {
+    let mut clips: Vec<(&DoneRow, Option<u32>)> = Vec::new();
+    for row in rows {
+        match clips.iter_mut().find(|(r, _)| r.clip.sha256 == row.clip.sha256) {
+            Some((_, n)) => *n = n.or(row.take),
+            None => clips.push((row, row.take)),
+        }
+    }
+    let mut used: HashSet<u32> = HashSet::new();
+    for (_, n) in &mut clips {
+        *n = n.filter(|n| *n > 0 && used.insert(*n));
+    }
+    let mut next = 0;
+    clips
+        .into_iter()
+        .map(|(row, n)| {
+            let n = n.unwrap_or_else(|| {
+                next += 1;
+                while used.contains(&next) {
+                    next += 1;
+                }
+                next
+            });
+            (row, n)
+        })
+        .collect()
 }
 
 /// Where a recorded clip is in the store, when it is there whole (by size; contents are
@@ -79,15 +112,13 @@ fn stored(out: &Utf8Path, clip: &ClipRecord) -> Option<Utf8PathBuf> {
         .find(|p| std::fs::metadata(out.join(p)).is_ok_and(|m| m.is_file() && m.len() == clip.bytes))
 }
 
-/// The number of takes a shot has had (removed ones included).
+/// The number of takes a shot has had (removed ones included): its highest take number, so
+/// that in folders sharing a team's store, where a folder may lack some of a shot's takes, a
+/// redo asked after take `n` is pending in every folder until it has a take numbered above `n`.
+/// Without a team store, the count of its clips.
 pub(crate) fn count(history: &History, shot: &str) -> u32 {
-    let shas: HashSet<&str> = history
-        .done
-        .iter()
-        .filter(|r| r.shot == shot)
-        .map(|r| r.clip.sha256.as_str())
-        .collect();
-    u32::try_from(shas.len()).unwrap_or(u32::MAX)
+    let rows: Vec<&DoneRow> = history.done.iter().filter(|r| r.shot == shot).collect();
+    numbered(&rows).into_iter().map(|(_, n)| n).max().unwrap_or(0)
 }
 
 /// Which end of a shot's video a frame is (frames first, #25): its first frame (`frame:`, the
@@ -770,6 +801,69 @@ mod tests {
             Some(3),
             "a removed take is not selected"
         );
+    }
+
+    fn done(shot: &str, sha: &str, take: Option<u32>) -> DoneRow {
+        DoneRow {
+            shot: shot.into(),
+            api: "sandbox".into(),
+            request_key: format!("key-{sha}"),
+            request_id: None,
+            clip: ClipRecord {
+                path: format!("{sha}.mp4").into(),
+                bytes: 1,
+                sha256: sha.into(),
+                source_url: String::new(),
+            },
+            actual_usd: None,
+            estimated_usd: None,
+            take,
+            at: String::new(),
+        }
+    }
+
+    fn numbers_of(rows: &[DoneRow]) -> Vec<(&str, u32)> {
+        let rows: Vec<&DoneRow> = rows.iter().collect();
+        numbered(&rows)
+            .into_iter()
+            .map(|(r, n)| (r.clip.sha256.as_str(), n))
+            .collect()
+    }
+
+    #[test]
+    fn store_numbers_hold_and_the_other_takes_fill_the_free_numbers_in_journal_order() {
+        let plain = [done("s", "a", None), done("s", "b", None), done("s", "a", None)];
+        assert_eq!(numbers_of(&plain), [("a", 1), ("b", 2)], "no store: journal order");
+        let mixed = [
+            done("s", "a", None),
+            done("s", "b", Some(1)),
+            done("s", "c", Some(3)),
+            done("s", "d", None),
+            done("s", "e", None),
+            done("s", "a", Some(5)),
+            done("s", "f", Some(3)),
+        ];
+        assert_eq!(
+            numbers_of(&mixed),
+            [("a", 5), ("b", 1), ("c", 3), ("d", 2), ("e", 4), ("f", 6)],
+            "a number on any row of a clip holds; a number taken twice is the first clip's"
+        );
+        let history = History {
+            done: mixed.to_vec(),
+            ..History::default()
+        };
+        assert_eq!(count(&history, "s"), 6, "the highest number");
+        let gaps = History {
+            done: vec![done("s", "x", Some(4))],
+            ..History::default()
+        };
+        assert_eq!(count(&gaps, "s"), 4, "a folder lacking takes 1-3 still counts to 4");
+        assert_eq!(count(&gaps, "t"), 0);
+        let dir = tempfile::tempdir().unwrap();
+        let out = Utf8Path::from_path(dir.path()).unwrap();
+        std::fs::write(out.join("x.mp4"), "x").unwrap();
+        let register = register(out, &gaps);
+        assert_eq!(register["s"].iter().map(|t| t.n).collect::<Vec<_>>(), [4]);
     }
 
     #[test]

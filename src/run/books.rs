@@ -155,6 +155,7 @@ impl Runner {
                 clip: clip.clone(),
                 actual_usd: None,
                 estimated_usd: None,
+                take: self.store.take_of(shot, &clip.sha256),
                 at: journal::now(),
             });
         }
@@ -173,6 +174,7 @@ impl Runner {
                 clip: clip.clone(),
                 actual_usd: *cost,
                 estimated_usd: self.shots[task.index].estimate.map(|m| m.usd()),
+                take: self.store.take_of(&self.shots[task.index].shot, &clip.sha256),
                 at: journal::now(),
             });
         }
@@ -223,9 +225,10 @@ impl Runner {
                     } else {
                         Some(0.0)
                     },
-                    take: self
-                        .books
-                        .take_number(&self.resume.history, &self.shots[i].shot, &clip.sha256),
+                    take: self.store.take_of(&self.shots[i].shot, &clip.sha256).or_else(|| {
+                        self.books
+                            .take_number(&self.resume.history, &self.shots[i].shot, &clip.sha256)
+                    }),
                     sha256: clip.sha256.clone(),
                 },
             ),

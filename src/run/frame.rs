@@ -154,6 +154,7 @@ impl Runner {
             .and_then(Value::as_str)
             .ok_or_else(|| failed(format!("`{}` answered without images[0].url", frame.endpoint)))?;
         let clip = self.keep_frame(&frame.request_key, url).await?;
+        let take = self.number_take(&fshot, &frame.request_key, &clip.sha256).await;
         self.books.record(Record::Done {
             shot: fshot.clone(),
             request_key: frame.request_key.clone(),
@@ -162,6 +163,7 @@ impl Runner {
             clip: clip.clone(),
             actual_usd: None,
             estimated_usd: Some(frame.estimate.usd()),
+            take,
             at: journal::now(),
         });
         if frame.redo.is_some() {

@@ -8,7 +8,8 @@
 //! history by exact body — never resubmitted blindly. Every verified clip is published by
 //! content. The runner calls the same steps whichever store it has.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -16,6 +17,7 @@ use super::{Event, Runner, Settle, Task, failed};
 use crate::provider::Accepted;
 use crate::record::manifest::ClipRecord;
 use crate::record::store::clips::Indexed;
+use crate::record::store::numbers::TakeOf;
 use crate::record::store::shared::LocalOnly;
 use crate::record::store::{Backend, Claim, ClaimRequest, Claimed, Ended, SubmitOnce, TakeStore, Ticket};
 
@@ -35,6 +37,12 @@ pub(crate) struct Storage {
     worker: Option<(usize, usize)>,
     /// Request keys whose submit became uncertain here: their claims stay (settled later).
     uncertain: Mutex<HashSet<String>>,
+    /// Take numbers the team's store gave: by (shot, sha256).
+    numbers: Mutex<HashMap<(String, String), u32>>,
+    /// The store's numbers read so far, by shot (number → sha256; they never change).
+    known: Mutex<HashMap<String, HashMap<u32, String>>>,
+    /// Numbering failed once (said once; the takes are numbered in journal order).
+    unnumbered: AtomicBool,
 }
 
 /// How a team's store is used by one render.
@@ -85,7 +93,16 @@ impl Storage {
             poll: team.poll,
             worker: team.worker,
             uncertain: Mutex::default(),
+            numbers: Mutex::default(),
+            known: Mutex::default(),
+            unnumbered: AtomicBool::new(false),
         }
+    }
+
+    /// The number the team's store gave `shot`'s take with this clip in this render, if any.
+    pub(super) fn take_of(&self, shot: &str, sha256: &str) -> Option<u32> {
+        let numbers = self.numbers.lock().unwrap_or_else(|e| e.into_inner());
+        numbers.get(&(shot.to_owned(), sha256.to_owned())).copied()
     }
 
     /// The submit of `key` became uncertain: its claim must stay until the history settles it.
@@ -193,6 +210,10 @@ impl Runner {
             sha256: found.sha256.clone(),
             source_url: format!("store:takes/{}.mp4", found.sha256),
         };
+        // The shot's take (a fetched clip is not copied to the task's other shots).
+        self.numbered_in(task, &found);
+        let shot = &self.shots[task.index].shot;
+        self.number_take(shot, &task.key, &found.sha256).await;
         let how = match self.adopt_take(task.index, &task.key, &clip, found.request_id.clone()) {
             Ok(clip) => Settle::Cached(clip),
             Err(e) => failed(None, format!("cannot keep the clip: {e}")),
@@ -271,8 +292,10 @@ impl Runner {
         }
     }
 
-    /// A verified clip goes to the store by content, and its claim points at it.
+    /// A verified clip goes to the store by content (numbered first: its index entry carries
+    /// the number), and its claim points at it.
     pub(super) async fn publish(&self, task: &Task, job: &Accepted, clip: &ClipRecord) {
+        self.number_takes(task, &clip.sha256).await;
         let entry = Indexed {
             version: 1,
             request_key: task.key.clone(),
@@ -282,6 +305,7 @@ impl Runner {
             shot: self.shots[task.index].id.clone(),
             storyboard: self.store.storyboard.clone(),
             request_id: Some(job.request_id.clone()),
+            take: self.store.take_of(&self.shots[task.index].shot, &clip.sha256),
             at: crate::record::journal::now(),
         };
         let path = self.resume.out.join(&clip.path);
@@ -294,6 +318,66 @@ impl Runner {
             self.books
                 .emit(Event::Notice(format!("warning: the clip stays local: {e}")));
         }
+    }
+
+    /// The number an index entry carries, for the shot of `task` it was published for (no
+    /// request needed to number that take).
+    fn numbered_in(&self, task: &Task, found: &Indexed) {
+        let Some(n) = found.take.filter(|_| found.storyboard == self.store.storyboard) else {
+            return;
+        };
+        if let Some(i) = task.indices().find(|i| self.shots[*i].id == found.shot) {
+            let mut numbers = self.store.numbers.lock().unwrap_or_else(|e| e.into_inner());
+            numbers.insert((self.shots[i].shot.clone(), found.sha256.clone()), n);
+        }
+    }
+
+    /// The team's numbers for this clip as a take of each shot of `task` (a request two shots
+    /// share is a take of both), remembered for their `Done` records ([`Storage::take_of`]).
+    pub(super) async fn number_takes(&self, task: &Task, sha256: &str) {
+        for i in task.indices() {
+            self.number_take(&self.shots[i].shot, &task.key, sha256).await;
+        }
+    }
+
+    /// The team's number of `shot`'s take with this clip; `None` without a team store, or
+    /// when the store fails (one warning a render: the take is numbered in journal order).
+    pub(super) async fn number_take(&self, shot: &str, key: &str, sha256: &str) -> Option<u32> {
+        let store = &self.store;
+        if let Some(n) = store.take_of(shot, sha256) {
+            return Some(n);
+        }
+        let mut known = {
+            let known = store.known.lock().unwrap_or_else(|e| e.into_inner());
+            known.get(shot).cloned().unwrap_or_default()
+        };
+        let take = TakeOf {
+            storyboard: &store.storyboard,
+            shot,
+            sha256,
+            request_key: key,
+        };
+        let numbered = store.takes.number(&take, &mut known).await;
+        store
+            .known
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(shot.to_owned())
+            .or_default()
+            .extend(known);
+        let n = match numbered {
+            Ok(n) => n?,
+            Err(e) if !store.unnumbered.swap(true, Ordering::Relaxed) => {
+                return self.warn(
+                    &format!("{e}; takes made now are numbered in this folder's order"),
+                    None,
+                );
+            }
+            Err(_) => return None,
+        };
+        let mut numbers = store.numbers.lock().unwrap_or_else(|e| e.into_inner());
+        numbers.insert((shot.to_owned(), sha256.to_owned()), n);
+        Some(n)
     }
 
     /// A followed request ended without a clip: its claim frees the key.

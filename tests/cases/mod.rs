@@ -31,4 +31,5 @@ mod shootout;
 mod state_reads;
 mod store;
 mod store_retry;
+mod store_takes;
 mod takes;

@@ -12,10 +12,10 @@ use std::time::Duration;
 const SHOTS: usize = 12;
 
 /// One sandbox, one store (a bucket in a fresh moto), a 12-shot storyboard.
-struct Team {
-    test: Test,
+pub(super) struct Team {
+    pub(super) test: Test,
     moto: Moto,
-    file: std::path::PathBuf,
+    pub(super) file: std::path::PathBuf,
 }
 
 fn team(name: &str) -> Option<Team> {
@@ -28,14 +28,19 @@ fn team_on(name: &str, slow_put: Duration) -> Option<Team> {
 }
 
 fn team_with(name: &str, slow_put: Duration, config: SandboxConfig) -> Option<Team> {
+    let shots: String = (0..SHOTS)
+        .map(|i| format!("  - id: s{i}\n    prompt: {name} shot {i}\n    duration: 3\n"))
+        .collect();
+    team_of(&shots, slow_put, config)
+}
+
+/// One sandbox, one store, and `film.yaml` with these shots (YAML list items) in the store.
+pub(super) fn team_of(shots: &str, slow_put: Duration, config: SandboxConfig) -> Option<Team> {
     let python = crate::common::test_python()?;
     let test = Test::blocking(config);
     let moto =
         Moto::start_with(&python, None, slow_put).expect("moto[server] in the test venv (scripts/test installs it)");
     test.block_on(moto.bucket("films")).unwrap();
-    let shots: String = (0..SHOTS)
-        .map(|i| format!("  - id: s{i}\n    prompt: {name} shot {i}\n    duration: 3\n"))
-        .collect();
     let file = test.write(
         "film.yaml",
         &format!("version: 1\nmodel: kling-v3-standard\nstore: s3://films/team\nshots:\n{shots}"),
@@ -45,20 +50,30 @@ fn team_with(name: &str, slow_put: Duration, config: SandboxConfig) -> Option<Te
 
 impl Team {
     /// `render` into `out` (the storyboard names the team's store), events as JSON lines on stdout.
-    fn spawn(&self, out: &str, lease: &str) -> Child {
+    pub(super) fn spawn(&self, out: &str, lease: &str) -> Child {
         self.spawn_with(out, lease, &[])
     }
 
     fn spawn_with(&self, out: &str, lease: &str, extra: &[&str]) -> Child {
+        self.spawn_file(&self.file, out, lease, extra)
+    }
+
+    /// `render FILE` into `out` (4 at a time unless `extra` says `--concurrency`).
+    pub(super) fn spawn_file(&self, file: &std::path::Path, out: &str, lease: &str, extra: &[&str]) -> Child {
         let url = self.test.sb().base_url();
+        let concurrency: &[&str] = match extra.contains(&"--concurrency") {
+            true => &[],
+            false => &["--concurrency", "4"],
+        };
         std::process::Command::new(assert_cmd::cargo::cargo_bin("storyboard"))
             .env_remove("EACHLABS_API_KEY")
             .env("NO_COLOR", "1")
             .env("XDG_CACHE_HOME", crate::common::root().join("target/test-cache"))
             .arg("render")
-            .arg(&self.file)
-            .args(["--yes", "--json", "--offline", "--concurrency", "4", "--out"])
+            .arg(file)
+            .args(["--yes", "--json", "--offline", "--out"])
             .arg(self.test.path().join(out))
+            .args(concurrency)
             .args(extra)
             .env("FAL_KEY", "team-key")
             .env("STORYBOARD_FAL_URL", &url)
@@ -75,7 +90,7 @@ impl Team {
     }
 
     /// `storyboard <args>` against the team's sandbox and store (`STORYBOARD_STORE` names it).
-    fn command(&self, args: &[&str]) -> std::process::Command {
+    pub(super) fn command(&self, args: &[&str]) -> std::process::Command {
         let url = self.test.sb().base_url();
         let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("storyboard"));
         cmd.args(args)
@@ -96,7 +111,7 @@ impl Team {
     }
 
     /// Runs `f` on the team's store.
-    fn store<T>(&self, f: impl AsyncFnOnce(&storyboard::store::Backend) -> T) -> T {
+    pub(super) fn store<T>(&self, f: impl AsyncFnOnce(&storyboard::store::Backend) -> T) -> T {
         let store = open_store("s3://films/team", self.moto.env().into_iter()).unwrap();
         self.test.block_on(f(&store))
     }
@@ -105,7 +120,7 @@ impl Team {
         self.spawn(out, "300").wait_with_output().unwrap()
     }
 
-    fn stat(&self, key: &str) -> u64 {
+    pub(super) fn stat(&self, key: &str) -> u64 {
         let stats = self.test.sb().stats();
         match &stats[key] {
             Value::Object(m) => m.values().filter_map(Value::as_u64).sum(),
@@ -126,7 +141,7 @@ impl Team {
     }
 }
 
-fn ok(out: &std::process::Output, who: &str) {
+pub(super) fn ok(out: &std::process::Output, who: &str) {
     assert!(
         out.status.success(),
         "{who}: exit {:?}\n{}\n{}",

@@ -29,6 +29,10 @@ pub(crate) struct Indexed {
     /// The provider's request id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
+    /// Its take number as a take of `shot` in `storyboard` (`numbers/…`), so that a machine
+    /// fetching it for the same shot needs no request to number it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub take: Option<u32>,
     /// When it was published (RFC 3339).
     pub at: String,
 }

@@ -7,7 +7,9 @@
 //! - `index/<api>-<key>.json`: request key → the clip's sha256 (a render anywhere fetches it: $0);
 //! - `claims/<api>-<key>.json`: one submit per request key across machines (create-if-absent,
 //!   then compare-and-swap on its version: the request id, then the clip or the failure);
-//! - `picks/<storyboard>.json`: the director's picks and notes (compare-and-swap, retried).
+//! - `picks/<storyboard>.json`: the director's picks and notes (compare-and-swap, retried);
+//! - `numbers/<storyboard>/<shot>/<n>.json`: which clip is take `n` of a shot (create-if-absent;
+//!   the same clip has the same take number in every folder).
 //!
 //! Credentials come from the provider's usual environment variables (`AWS_ACCESS_KEY_ID`,
 //! `AWS_SECRET_ACCESS_KEY`, `AWS_REGION`, `AWS_ENDPOINT_URL`, …), read by `object_store`; the
@@ -19,6 +21,7 @@ pub(crate) mod claims;
 pub(crate) mod clips;
 
 pub(crate) mod moto;
+pub(crate) mod numbers;
 pub(crate) mod picks;
 pub(crate) mod shared;
 pub(crate) mod status;
@@ -155,6 +158,14 @@ fn local(url: &url::Url) -> Result<Backend, String> {
 pub(crate) fn key_name(api: &str, request_key: &str) -> String {
     let api = crate::digest::sha256_hex(api.as_bytes());
     format!("{}-{}", &api[..12], request_key.trim_start_matches("sha256:"))
+}
+
+/// A storyboard's name in the store's object names (its picks document, its take numbers).
+pub(crate) fn board_name(storyboard: &str) -> String {
+    match storyboard.replace(['/', '\\'], "_") {
+        name if name.is_empty() => "_".into(),
+        name => name,
+    }
 }
 
 /// Who this process is, for claims: host, pid, a random id (never a secret).

@@ -4,8 +4,12 @@
 //!
 //! [`TeamPicks`] wires it to an output folder: `pick` and the review page change the team's
 //! document and then the folder's picks file to it; `status`, `review` and `assemble` first
-//! bring the folder's file to the team's document ([`TeamPicks::pull`]). Take numbers are the
-//! folder's (folders rendered from one store number a shot's takes in the order they got them).
+//! bring the folder's file to the team's document ([`TeamPicks::pull`]). Picks name takes by
+//! number, and take numbers are the team's: the store numbers every take a folder gets from a
+//! render, a followed request or the store itself (`super::numbers`, recorded on its `Done`
+//! line), so take 2 of a shot is the same clip in every folder. A take a folder had before it
+//! shared a store, or made while the store failed, is numbered in the folder's journal order
+//! in the numbers the store's takes leave free (`takes::register`).
 
 use bytes::Bytes;
 use camino::Utf8Path;
@@ -22,7 +26,7 @@ const TRIES: u32 = 50;
 
 /// The object of a storyboard's picks.
 pub(crate) fn object(storyboard: &str) -> String {
-    format!("picks/{}.json", storyboard.replace(['/', '\\'], "_"))
+    format!("picks/{}.json", super::board_name(storyboard))
 }
 
 async fn current<T: DeserializeOwned + Default>(

@@ -10,7 +10,9 @@ use super::StoreError;
 use super::backend::Backend;
 use super::claims::{self, ClaimRequest, Claimed, Ended, Ticket};
 use super::clips::{self, Indexed};
+use super::numbers::{self, TakeOf};
 use crate::record::journal::Accepted;
+use std::collections::HashMap;
 
 /// Clips by content, found by request key.
 #[async_trait]
@@ -21,6 +23,9 @@ pub(crate) trait TakeStore: Send + Sync {
     async fn fetch(&self, found: &Indexed, dest: &Utf8Path) -> Result<bool, StoreError>;
     /// Publishes a verified clip under its request key.
     async fn publish(&self, clip: &Utf8Path, entry: &Indexed) -> Result<(), StoreError>;
+    /// The team's number of a take (`None`: no team; the folder numbers it in journal order).
+    /// `known`: this shot's numbers read before (number → sha256), extended.
+    async fn number(&self, take: &TakeOf<'_>, known: &mut HashMap<u32, String>) -> Result<Option<u32>, StoreError>;
 }
 
 /// One submit per request key.
@@ -46,6 +51,9 @@ impl TakeStore for Backend {
     }
     async fn publish(&self, clip: &Utf8Path, entry: &Indexed) -> Result<(), StoreError> {
         clips::publish(self, clip, entry).await
+    }
+    async fn number(&self, take: &TakeOf<'_>, known: &mut HashMap<u32, String>) -> Result<Option<u32>, StoreError> {
+        numbers::number(self, take, known).await.map(Some)
     }
 }
 
@@ -79,6 +87,9 @@ impl TakeStore for LocalOnly {
     }
     async fn publish(&self, _: &Utf8Path, _: &Indexed) -> Result<(), StoreError> {
         Ok(())
+    }
+    async fn number(&self, _: &TakeOf<'_>, _: &mut HashMap<u32, String>) -> Result<Option<u32>, StoreError> {
+        Ok(None)
     }
 }
 

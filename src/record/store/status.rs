@@ -32,7 +32,7 @@ pub(crate) struct Summary {
 /// Reads every object's size, the index entries and the claims.
 pub(crate) async fn summarize(store: &Backend) -> Result<Summary, StoreError> {
     let mut s = Summary::default();
-    for dir in ["takes", "index", "claims", "picks"] {
+    for dir in ["takes", "index", "claims", "picks", "numbers"] {
         for o in store.list(dir).await? {
             s.objects += 1;
             s.bytes += o.bytes;

@@ -3,7 +3,7 @@
 
 use bytes::Bytes;
 use camino::Utf8PathBuf;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,7 +11,7 @@ use super::backend::Written;
 use super::claims::{self, ClaimRequest, Claimed, Ended};
 use super::clips::{self, Indexed};
 use super::moto::Moto;
-use super::{Backend, open, open_with, picks, status};
+use super::{Backend, numbers, open, open_with, picks, status};
 use crate::record::journal::Accepted;
 
 /// A store to test, and what keeps it alive.
@@ -188,6 +188,7 @@ async fn a_published_clip_is_found_by_its_key_and_fetched_verified() {
             shot: "arrival".into(),
             storyboard: "reunion".into(),
             request_id: Some("r".into()),
+            take: Some(1),
             at: crate::record::journal::now(),
         };
         assert!(clips::lookup(s, "sandbox", "sha256:k3").await.unwrap().is_none());
@@ -238,6 +239,74 @@ async fn concurrent_picks_of_different_shots_all_survive() {
         }
         let doc: BTreeMap<String, u32> = picks::read(&store, "reunion").await.unwrap();
         assert_eq!(doc.len(), 12, "{doc:?}");
+    }
+}
+
+/// Numbers `shas` as takes of one shot, each on a walker of its own (a folder of its own),
+/// all at once; the number each got.
+async fn number_all(store: &Backend, shas: &[String]) -> Vec<u32> {
+    let tasks: Vec<_> = shas
+        .iter()
+        .map(|sha| {
+            let (store, sha) = (store.clone(), sha.clone());
+            tokio::spawn(async move {
+                let take = numbers::TakeOf {
+                    storyboard: "reunion",
+                    shot: "s1",
+                    sha256: &sha,
+                    request_key: "sha256:00",
+                };
+                numbers::number(&store, &take, &mut HashMap::new()).await.unwrap()
+            })
+        })
+        .collect();
+    let mut out = Vec::new();
+    for t in tasks {
+        out.push(t.await.unwrap());
+    }
+    out
+}
+
+#[tokio::test]
+async fn takes_numbered_at_once_by_many_folders_get_one_number_each_everywhere() {
+    for f in both().await {
+        let shas: Vec<String> = (0..6).map(|i| format!("{i:064x}")).collect();
+        // Two folders each number the same six clips, in opposite orders, all at once.
+        let mut twice: Vec<String> = shas.iter().chain(shas.iter().rev()).cloned().collect();
+        twice.rotate_left(3);
+        let got = number_all(&f.store, &twice).await;
+        let by_sha: HashMap<&String, u32> = twice.iter().zip(got.iter().copied()).collect();
+        for (sha, n) in twice.iter().zip(&got) {
+            assert_eq!(by_sha[sha], *n, "one clip, one number: {twice:?} → {got:?}");
+        }
+        let mut numbers: Vec<u32> = by_sha.values().copied().collect();
+        numbers.sort_unstable();
+        assert_eq!(numbers, (1..=6).collect::<Vec<_>>(), "six clips, numbers 1..=6");
+        // A walker that read the numbers before asks the store nothing again.
+        let mut known: HashMap<u32, String> = by_sha.iter().map(|(s, n)| (*n, (*s).clone())).collect();
+        let take = numbers::TakeOf {
+            storyboard: "reunion",
+            shot: "s1",
+            sha256: &shas[5],
+            request_key: "sha256:00",
+        };
+        assert_eq!(
+            numbers::number(&f.store, &take, &mut known).await.unwrap(),
+            by_sha[&shas[5]]
+        );
+        let seventh = format!("{:064x}", 7);
+        let take = numbers::TakeOf {
+            sha256: &seventh,
+            ..take
+        };
+        assert_eq!(numbers::number(&f.store, &take, &mut known).await.unwrap(), 7);
+        let listed = f.store.list("numbers").await.unwrap();
+        assert_eq!(listed.len(), 7, "{listed:?}");
+        assert!(listed[0].name.starts_with("numbers/reunion/s1/"), "{listed:?}");
+        assert!(
+            status::gc(&f.store, true).await.unwrap().is_empty(),
+            "numbers are never garbage"
+        );
     }
 }
 
