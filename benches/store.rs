@@ -199,4 +199,8 @@ fn main() {
             numbering as f64 / shots as f64,
         );
     }
+    // The request log kept for a closer look (`STORYBOARD_BENCH_MOTO_LOG=/tmp/moto.log`).
+    if let Some(keep) = std::env::var_os("STORYBOARD_BENCH_MOTO_LOG") {
+        std::fs::copy(&world.log, keep).expect("copy moto's log");
+    }
 }

@@ -31,10 +31,15 @@ impl Runner {
             }
             _ => match self.before_submit(&task).await {
                 Before::Settled => return,
-                Before::Follow(job) => job,
+                // Another machine's job runs in its slot, not one of ours: ours goes to the
+                // next shot while this one follows it.
+                Before::Follow(job) => {
+                    self.limits.slots().free(held);
+                    job
+                }
                 Before::Submit(mut ticket) => match self.submit(&task).await {
                     Some(job) => {
-                        self.claim_submitted(&mut ticket, &job).await;
+                        self.claim_submitted(&task.key, &mut ticket, &job).await;
                         job
                     }
                     None => return self.claim_unused(&ticket, &task).await,

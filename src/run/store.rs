@@ -43,6 +43,9 @@ pub(crate) struct Storage {
     known: Mutex<HashMap<String, HashMap<u32, String>>>,
     /// Numbering failed once (said once; the takes are numbered in journal order).
     unnumbered: AtomicBool,
+    /// The claims this machine holds, by request key, at the version it last wrote (ending
+    /// one then needs no read).
+    tickets: Mutex<HashMap<String, Ticket>>,
 }
 
 /// How a team's store is used by one render.
@@ -96,6 +99,7 @@ impl Storage {
             numbers: Mutex::default(),
             known: Mutex::default(),
             unnumbered: AtomicBool::new(false),
+            tickets: Mutex::new(HashMap::new()),
         }
     }
 
@@ -270,10 +274,14 @@ impl Runner {
         Before::Settled
     }
 
-    /// The claimed request was accepted: its id goes into the claim.
-    pub(super) async fn claim_submitted(&self, ticket: &mut Ticket, job: &Accepted) {
+    /// The claimed request was accepted: its id goes into the claim (kept with its version, to
+    /// end the claim without reading it).
+    pub(super) async fn claim_submitted(&self, key: &str, ticket: &mut Ticket, job: &Accepted) {
         match self.store.claims.submitted(ticket, job).await {
-            Ok(true) => {}
+            Ok(true) => {
+                let mut tickets = self.store.tickets.lock().unwrap_or_else(|e| e.into_inner());
+                tickets.insert(key.to_owned(), ticket.clone());
+            }
             Ok(false) => self.books.emit(Event::Notice(format!(
                 "warning: request {} was accepted after this machine's claim lease ran out; another machine took the claim over (it finds this request in the history)",
                 job.request_id
@@ -311,7 +319,10 @@ impl Runner {
         let path = self.resume.out.join(&clip.path);
         let end = Ended::Clip(clip.sha256.clone());
         let published = match self.store.takes.publish(&path, &entry).await {
-            Ok(()) => self.store.claims.ended(&entry.api, &task.key, &end).await,
+            Ok(()) => {
+                let mine = self.own_ticket(&task.key);
+                self.store.claims.ended(&entry.api, &task.key, &end, mine).await
+            }
             Err(e) => Err(e),
         };
         if let Err(e) = published {
@@ -380,13 +391,24 @@ impl Runner {
         Some(n)
     }
 
+    /// This machine's claim of a request key, taken out (a claim is ended once).
+    fn own_ticket(&self, key: &str) -> Option<Ticket> {
+        self.store.tickets.lock().unwrap_or_else(|e| e.into_inner()).remove(key)
+    }
+
     /// A followed request ended without a clip: its claim frees the key.
     pub(super) async fn claim_failed(&self, task: &Task, job: &Accepted, error: &str) {
         let end = Ended::Failed {
             request_id: job.request_id.clone(),
             error: error.to_owned(),
         };
-        if let Err(e) = self.store.claims.ended(&self.resume.namespace, &task.key, &end).await {
+        let mine = self.own_ticket(&task.key);
+        if let Err(e) = self
+            .store
+            .claims
+            .ended(&self.resume.namespace, &task.key, &end, mine)
+            .await
+        {
             self.warn(&e, ());
         }
     }

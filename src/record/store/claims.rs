@@ -247,33 +247,58 @@ pub(crate) enum Ended {
 
 /// Records the end of a request in its claim (by whichever machine saw it end), retrying the
 /// compare-and-swap when another machine wrote in between.
-pub(crate) async fn ended(store: &Backend, api: &str, key: &str, end: &Ended) -> Result<(), StoreError> {
+pub(crate) async fn ended(
+    store: &Backend,
+    api: &str,
+    key: &str,
+    end: &Ended,
+    mut mine: Option<Ticket>,
+) -> Result<(), StoreError> {
     let name = object(api, key);
     for _ in 0..20 {
-        let Some((bytes, version)) = store.get(&name).await? else {
-            return Ok(());
+        // This process's own claim at the version it wrote: trusted only by a write that
+        // succeeds (another machine may have written since; then the claim is read).
+        let known = mine.take().filter(|t| t.name == name);
+        let trusted = known.is_none();
+        let (claim, version) = match known {
+            Some(t) => (t.claim, t.version),
+            None => match store.get(&name).await? {
+                Some((bytes, version)) => (decode(&name, &bytes)?, version),
+                None => return Ok(()),
+            },
         };
-        let mut claim = decode(&name, &bytes)?;
-        match end {
-            Ended::Clip(sha) if claim.sha256.as_ref() == Some(sha) => return Ok(()),
-            Ended::Clip(sha) => {
-                claim.state = ClaimState::Done;
-                claim.sha256 = Some(sha.clone());
+        let Some(next) = ending(claim, end) else {
+            if trusted {
+                return Ok(());
             }
-            Ended::Failed { request_id, error } => {
-                let same = claim.job.as_ref().is_some_and(|j| &j.request_id == request_id);
-                if !same || claim.state != ClaimState::Submitted {
-                    return Ok(());
-                }
-                claim.state = ClaimState::Failed;
-                claim.error = Some(error.clone());
-            }
-        }
-        if store.update(&name, encode(&claim), &version).await? != Written::Lost {
+            continue;
+        };
+        if store.update(&name, encode(&next), &version).await? != Written::Lost {
             return Ok(());
         }
     }
     Ok(())
+}
+
+/// The claim once the request ended as `end`; `None` when there is nothing to write (the clip
+/// is already there; a failure of another request than the claim's).
+fn ending(mut claim: Claim, end: &Ended) -> Option<Claim> {
+    match end {
+        Ended::Clip(sha) if claim.sha256.as_ref() == Some(sha) => return None,
+        Ended::Clip(sha) => {
+            claim.state = ClaimState::Done;
+            claim.sha256 = Some(sha.clone());
+        }
+        Ended::Failed { request_id, error } => {
+            let same = claim.job.as_ref().is_some_and(|j| &j.request_id == request_id);
+            if !same || claim.state != ClaimState::Submitted {
+                return None;
+            }
+            claim.state = ClaimState::Failed;
+            claim.error = Some(error.clone());
+        }
+    }
+    Some(claim)
 }
 
 /// The claim of a request key, if any.

@@ -50,10 +50,13 @@ fn index_object(api: &str, key: &str) -> String {
 /// request key stays its clip).
 pub(crate) async fn publish(store: &Backend, clip: &Utf8Path, entry: &Indexed) -> Result<(), StoreError> {
     let take = take_object(&entry.sha256);
-    if store.size(&take).await? != Some(entry.bytes) {
-        // Absent (or a partial object a crashed writer left on a store without atomic puts).
-        // Lost: another machine published it meanwhile (whole: puts are atomic); only a
-        // damaged object of another size is replaced.
+    // A clip of one part is sent at once (a conditional PUT that finds it there costs what a
+    // HEAD would); a larger one is looked for first, so it is not streamed for nothing.
+    let small = entry.bytes <= super::backend::CHUNK as u64;
+    if small || store.size(&take).await? != Some(entry.bytes) {
+        // Lost: another machine published it meanwhile (whole: puts are atomic), or a crashed
+        // writer left a partial object on a store without atomic puts: only a damaged object
+        // of another size is replaced.
         if store.create_from_file(&take, clip, &entry.sha256).await? == Written::Lost
             && store.size(&take).await?.is_some_and(|n| n != entry.bytes)
         {

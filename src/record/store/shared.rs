@@ -38,7 +38,9 @@ pub(crate) trait SubmitOnce: Send + Sync {
     /// The claim is given up with nothing submitted.
     async fn abandon(&self, ticket: &Ticket, why: &str) -> Result<(), StoreError>;
     /// The request ended (a clip, or a failure).
-    async fn ended(&self, api: &str, key: &str, end: &Ended) -> Result<(), StoreError>;
+    /// `mine`: this process's ticket of the claim, when it holds one (written from its version,
+    /// without reading the claim first).
+    async fn ended(&self, api: &str, key: &str, end: &Ended, mine: Option<Ticket>) -> Result<(), StoreError>;
 }
 
 #[async_trait]
@@ -68,8 +70,8 @@ impl SubmitOnce for Backend {
     async fn abandon(&self, ticket: &Ticket, why: &str) -> Result<(), StoreError> {
         claims::abandon(self, ticket, why).await
     }
-    async fn ended(&self, api: &str, key: &str, end: &Ended) -> Result<(), StoreError> {
-        claims::ended(self, api, key, end).await
+    async fn ended(&self, api: &str, key: &str, end: &Ended, mine: Option<Ticket>) -> Result<(), StoreError> {
+        claims::ended(self, api, key, end, mine).await
     }
 }
 
@@ -104,7 +106,7 @@ impl SubmitOnce for LocalOnly {
     async fn abandon(&self, _: &Ticket, _: &str) -> Result<(), StoreError> {
         Ok(())
     }
-    async fn ended(&self, _: &str, _: &str, _: &Ended) -> Result<(), StoreError> {
+    async fn ended(&self, _: &str, _: &str, _: &Ended, _: Option<Ticket>) -> Result<(), StoreError> {
         Ok(())
     }
 }

@@ -105,21 +105,24 @@ async fn many_claims_of_one_key_make_one_submit_and_the_rest_follow_it() {
                                 .await
                                 .unwrap()
                         );
-                        "submit".to_owned()
+                        ("submit".to_owned(), Some(*t))
                     }
-                    Claimed::Follow(job) => job.request_id,
+                    Claimed::Follow(job) => (job.request_id, None),
                     other => panic!("{other:?}"),
                 }
             }));
         }
-        let mut seen = Vec::new();
+        let (mut seen, mut mine) = (Vec::new(), None);
         for t in tasks {
-            seen.push(t.await.unwrap());
+            let (said, ticket) = t.await.unwrap();
+            seen.push(said);
+            mine = mine.or(ticket);
         }
         seen.sort();
         assert_eq!(seen.iter().filter(|s| *s == "submit").count(), 1, "{seen:?}");
         assert_eq!(seen.iter().filter(|s| *s == "req-1").count(), 7, "{seen:?}");
-        claims::ended(&store, "sandbox", "sha256:k1", &Ended::Clip("abc".into()))
+        // Ended from the claimer's ticket (its version: no read).
+        claims::ended(&store, "sandbox", "sha256:k1", &Ended::Clip("abc".into()), mine)
             .await
             .unwrap();
         assert!(matches!(
@@ -162,7 +165,10 @@ async fn a_claim_past_its_lease_without_a_request_is_taken_over_to_be_settled() 
             request_id: "found".into(),
             error: "content policy".into(),
         };
-        claims::ended(s, "sandbox", "sha256:k2", &failed).await.unwrap();
+        // Ended from the dead machine's stale ticket: its old version loses, the claim is read.
+        claims::ended(s, "sandbox", "sha256:k2", &failed, Some(*dead.clone()))
+            .await
+            .unwrap();
         assert!(matches!(
             claims::claim(s, &request("k2")).await.unwrap(),
             Claimed::Submit(_)
