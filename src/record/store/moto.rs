@@ -5,15 +5,18 @@
 //! condition, then writes, so two creates of one object that meet in that window both succeed
 //! (two machines would both hold one claim and both submit). Real S3 decides conditional writes
 //! atomically; so that the tests' store does too, moto is started through [`LAUNCHER`], which
-//! serves one conditional write (or delete) at a time. `slow_put` widens the window between moto's check and its
-//! write (a loaded machine), so that a store without that guarantee fails every time.
+//! serves one conditional write (or delete) of an object at a time (per object, as S3 decides
+//! them: writes of different objects still run side by side). `slow_put` widens the window
+//! between moto's check and its write (a loaded machine), so that a store without that guarantee
+//! fails every time.
 
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// Starts `moto.server` with every conditional write (`If-None-Match`, `If-Match`) and delete
-/// served under one lock (conditional writes become atomic, as S3's are; reads stay parallel); `STORYBOARD_MOTO_SLOW_PUT` (seconds) sleeps inside `put_object` between
+/// of one object served under that object's lock (conditional writes become atomic, as S3's
+/// are; reads and other objects' writes stay parallel); `STORYBOARD_MOTO_SLOW_PUT` (seconds) sleeps inside `put_object` between
 /// its `If-None-Match`/`If-Match` check and the write (moto computes the checksum there).
 const LAUNCHER: &str = r#"
 import os, sys, threading, time
@@ -26,11 +29,15 @@ if slow > 0:
         time.sleep(slow)
         return checksum(self, headers)
     responses.S3Response._get_checksum = slowed
-one_at_a_time = threading.Lock()
+locks = {}
+guard = threading.Lock()
+def one_at_a_time(path):
+    with guard:
+        return locks.setdefault(path, threading.Lock())
 serve = app.DomainDispatcherApplication.__call__
 def serial(self, environ, start_response):
     if environ.get("HTTP_IF_NONE_MATCH") or environ.get("HTTP_IF_MATCH") or environ.get("REQUEST_METHOD") == "DELETE":
-        with one_at_a_time:
+        with one_at_a_time(environ.get("PATH_INFO", "")):
             return serve(self, environ, start_response)
     return serve(self, environ, start_response)
 if os.environ.get("STORYBOARD_MOTO_RACY") != "1":
