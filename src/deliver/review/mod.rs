@@ -61,16 +61,10 @@ pub(crate) fn change(
     let count = takes::count(history, shot);
     let now = takes::of_shots(out, &m.shots[index..=index], history, &folder.picks()?).remove(0);
     let kept: Vec<u32> = now.takes.iter().map(|t| t.n).collect();
-    let no_take = |n: u32| PickError::NoTake {
-        shot: shot.to_owned(),
-        take: n,
-        have: match kept.is_empty() {
-            true => "none".into(),
-            false => kept.iter().map(u32::to_string).collect::<Vec<_>>().join(", "),
-        },
-    };
     let said = match &change {
-        Change::Take(n) | Change::Note { take: Some(n), .. } if !kept.contains(n) => return Err(no_take(*n)),
+        Change::Take(n) | Change::Note { take: Some(n), .. } if !kept.contains(n) => {
+            return Err(missing_take(shot, *n, &kept));
+        }
         Change::Take(n) => {
             check_content(out, history, shot, *n)?;
             format!("{shot}: take {n} selected ({shot}.mp4)")
@@ -139,21 +133,11 @@ fn change_frame(folder: &Folder, shot: &str, change: Change, team: Option<&TeamP
     };
     let (id, what) = (edge.id(shot), edge.words());
     let count = takes::count(history, &id);
-    let kept: Vec<u32> = takes::register(out, history)
-        .remove(&id)
-        .unwrap_or_default()
-        .iter()
-        .map(|t| t.n)
-        .collect();
+    let registered = takes::register(out, history).remove(&id).unwrap_or_default();
+    let kept: Vec<u32> = registered.iter().map(|t| t.n).collect();
     let said = match change {
         Change::Frame(_, n) | Change::FrameNote(_, n, _) if !kept.contains(&n) => {
-            let have = kept.iter().map(u32::to_string).collect::<Vec<_>>().join(", ");
-            let have = if have.is_empty() { "none".to_owned() } else { have };
-            return Err(PickError::NoTake {
-                shot: id,
-                take: n,
-                have,
-            });
+            return Err(missing_take(&id, n, &kept));
         }
         Change::Frame(_, n) => {
             check_content(out, history, &id, n)?;
@@ -192,6 +176,16 @@ fn change_frame(folder: &Folder, shot: &str, change: Change, team: Option<&TeamP
         None => said,
     };
     said_with(said, refresh(out, history)?)
+}
+
+/// There is no take `n` of `shot` (its kept takes named).
+fn missing_take(shot: &str, n: u32, kept: &[u32]) -> PickError {
+    let have = kept.iter().map(u32::to_string).collect::<Vec<_>>().join(", ");
+    PickError::NoTake {
+        shot: shot.to_owned(),
+        take: n,
+        have: if have.is_empty() { "none".to_owned() } else { have },
+    }
 }
 
 /// The shot's picked video take when it was made from a frame (at `edge`) other than frame
