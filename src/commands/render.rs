@@ -61,6 +61,7 @@ pub(crate) async fn render(args: RenderArgs) -> Result<i32, Error> {
         resume.history = folder::readable(state.refreshed())?;
     }
     let decided = resume.decide_all(&plan, &selected);
+    let fresh = resume.frames_not_kept(&plan);
     let ids = plan.shots.iter().map(|s| s.shot.as_str());
     folder::check_foreign(&settings.out, &resume.history, folder::clip_names(ids))?;
     report::journal_note(&resume.history);
@@ -87,7 +88,7 @@ pub(crate) async fn render(args: RenderArgs) -> Result<i32, Error> {
         runner.stop().level() >= 1,
         &waiting,
     );
-    let frames = report::summary::frames_made(&manifest, settings.sandbox);
+    let frames = report::summary::frames_made(&manifest, &fresh, settings.sandbox);
     for note in frames
         .into_iter()
         .chain(report::summary::frames_waiting(&settings.file, &waiting.1))

@@ -258,6 +258,17 @@ impl Resume {
             .collect()
     }
 
+    /// The request keys of the plan's frames not kept when the render starts (the frames it
+    /// may make).
+    pub(crate) fn frames_not_kept(&self, plan: &Plan) -> std::collections::HashSet<String> {
+        let kept = |f: &&PlannedFrame| matches!(self.decide(&f.request_key), Fate::Cached(_));
+        plan.frames()
+            .into_iter()
+            .filter(|f| !kept(f))
+            .map(|f| f.request_key.clone())
+            .collect()
+    }
+
     /// The frame requests this render pays for: a shot's frame when its video waits for it
     /// (not kept yet, or not picked under `approve: frames`) and its other frame takes
     /// (`frame: {takes: N}`), each once and only when neither kept nor already submitted.

@@ -572,13 +572,17 @@ pub(crate) fn counts(records: &[&crate::record::manifest::RequestRecord]) -> Val
 }
 
 /// The frames made this render and what they cost (`None`: none was made): the videos' money
-/// line leaves them out.
-pub(crate) fn frames_made(m: &crate::record::manifest::Manifest, sandbox: bool) -> Option<String> {
+/// line leaves them out. `fresh`: the frame requests not kept when the render started.
+pub(crate) fn frames_made(
+    m: &crate::record::manifest::Manifest,
+    fresh: &std::collections::HashSet<String>,
+    sandbox: bool,
+) -> Option<String> {
     let made: Vec<&crate::record::manifest::TakeRecord> = m
         .shots
         .iter()
         .flat_map(|s| s.frames.iter().chain(&s.end_frames))
-        .filter(|f| f.created_at >= m.started_at)
+        .filter(|f| fresh.contains(&f.request_key) && f.created_at >= m.started_at)
         .collect();
     if made.is_empty() {
         return None;

@@ -82,6 +82,10 @@ async fn an_end_frame_is_made_picked_and_sent_as_the_end_image() {
     let redo = ok(&t, "render", &file, &[]).await;
     assert!(redo.contains("to render: 1 frame for $0.08"), "{redo}");
     assert!(redo.contains("its end frame waits for a pick"), "{redo}");
+    assert!(
+        redo.contains("frames: 1 made this run"),
+        "the new end frame only: {redo}"
+    );
     assert_eq!(kinds(&t), (3, 1));
     let animated = ok(&t, "render", &file, &[]).await;
     assert!(
