@@ -250,6 +250,7 @@ impl Runner {
 
     /// Takes every task to its end; returns when all are settled or the stop level reaches 2.
     pub(crate) async fn run(self: Arc<Self>, tasks: Vec<Task>) {
+        let keys = self.others_shares(&tasks);
         let all = async {
             let mut running = tokio::task::JoinSet::new();
             for task in tasks {
@@ -270,9 +271,16 @@ impl Runner {
             }
             while running.join_next().await.is_some() {}
         };
+        // The other workers' clips fetched meanwhile (a worker split only); it never ends the
+        // run: once done it waits for the walk.
+        let ahead = async {
+            self.fetch_ahead(keys).await;
+            std::future::pending::<()>().await
+        };
         // Dropping the tasks at the second Ctrl-C aborts them.
         tokio::select! {
             _ = all => {}
+            _ = ahead => {}
             _ = self.limits.stop().reached(2) => self.cut_off(),
         }
     }

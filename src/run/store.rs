@@ -46,6 +46,9 @@ pub(crate) struct Storage {
     /// The claims this machine holds, by request key, at the version it last wrote (ending
     /// one then needs no read).
     tickets: Mutex<HashMap<String, Ticket>>,
+    /// Clips being fetched into the folder, by request key: each fetched once even when this
+    /// worker's walk and [`Runner::fetch_ahead`] want it at the same time (`None`: not there).
+    ahead: Mutex<HashMap<String, Arc<tokio::sync::OnceCell<Option<Indexed>>>>>,
 }
 
 /// How a team's store is used by one render.
@@ -100,6 +103,7 @@ impl Storage {
             known: Mutex::default(),
             unnumbered: AtomicBool::new(false),
             tickets: Mutex::new(HashMap::new()),
+            ahead: Mutex::new(HashMap::new()),
         }
     }
 
@@ -196,18 +200,18 @@ impl Runner {
 
     /// A clip this request key has in the store, fetched into the folder's takes and settled.
     async fn fetch_stored(&self, task: &Task) -> bool {
-        let takes = &self.store.takes;
-        let found = match takes.find(&self.resume.namespace, &task.key).await {
-            Ok(Some(found)) => found,
-            Ok(None) => return false,
-            Err(e) => return self.warn(&e, false),
+        let cell = self.fetch_cell(&task.key);
+        let fetched = cell.get_or_init(|| self.fetch_clip(&task.key)).await.clone();
+        // Taken: a later look (after a claim says the request ended) fetches afresh.
+        self.store
+            .ahead
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&task.key);
+        let Some(found) = fetched else {
+            return false;
         };
         let kept = crate::record::folder::layout::kept_clip(&found.sha256);
-        match takes.fetch(&found, &self.resume.out.join(&kept)).await {
-            Ok(true) => {}
-            Ok(false) => return false,
-            Err(e) => return self.warn(&e, false),
-        }
         let clip = ClipRecord {
             path: kept,
             bytes: found.bytes,
@@ -224,6 +228,71 @@ impl Runner {
         };
         self.settle(task, how);
         true
+    }
+
+    /// Worker `i` of `n`: the clips the other workers' shares (`keys`, in this walk's order)
+    /// publish are fetched into the folder while this worker's own share runs — one listing of
+    /// the index a second (or each poll, when polling is faster), a few downloads at a time — so that its walk, when it gets there,
+    /// finds them here instead of downloading them all at its end. Settles nothing; ends when
+    /// every one is fetched, the store fails, or the run stops.
+    pub(super) async fn fetch_ahead(&self, mut keys: Vec<String>) {
+        use futures::StreamExt;
+        let api = self.resume.namespace.clone();
+        while !keys.is_empty() && self.limits.stop().level() == 0 {
+            let Ok(there) = self.store.takes.indexed(&api, &keys).await else {
+                return;
+            };
+            keys.retain(|k| !there.contains(k));
+            let fetches = futures::stream::iter(there).map(|key| self.fetch_one_ahead(key));
+            fetches.buffer_unordered(4).collect::<Vec<()>>().await;
+            tokio::time::sleep(self.store.poll.min(Duration::from_secs(1))).await;
+        }
+    }
+
+    /// One clip of another worker's share into the folder's takes (nothing settled).
+    async fn fetch_one_ahead(&self, key: String) {
+        let cell = self.fetch_cell(&key);
+        cell.get_or_init(|| self.fetch_clip(&key)).await;
+    }
+
+    /// The fetch of a request key's clip, shared by whoever wants it first.
+    fn fetch_cell(&self, key: &str) -> Arc<tokio::sync::OnceCell<Option<Indexed>>> {
+        let mut ahead = self.store.ahead.lock().unwrap_or_else(|e| e.into_inner());
+        ahead.entry(key.to_owned()).or_default().clone()
+    }
+
+    /// The clip the store has for a request key, in the folder's takes (downloaded unless it
+    /// is there intact); `None` when the store has none or it could not be fetched (said).
+    async fn fetch_clip(&self, key: &str) -> Option<Indexed> {
+        let takes = &self.store.takes;
+        let found = match takes.find(&self.resume.namespace, key).await {
+            Ok(found) => found?,
+            Err(e) => return self.warn(&e, None),
+        };
+        let dest = self
+            .resume
+            .out
+            .join(crate::record::folder::layout::kept_clip(&found.sha256));
+        if crate::digest::verify(&dest, found.bytes, &found.sha256) {
+            return Some(found);
+        }
+        match takes.fetch(&found, &dest).await {
+            Ok(true) => Some(found),
+            Ok(false) => None,
+            Err(e) => self.warn(&e, None),
+        }
+    }
+
+    /// The request keys of the other workers' shares, in this worker's walk order (none
+    /// without a worker split): what [`Runner::fetch_ahead`] looks for.
+    pub(super) fn others_shares(&self, tasks: &[Task]) -> Vec<String> {
+        let Some((_, n)) = self.store.worker.filter(|(_, n)| *n > 1) else {
+            return Vec::new();
+        };
+        let own = tasks.len().div_ceil(n);
+        let plain =
+            |t: &&Task| t.fate == crate::decide::Fate::Submit && t.upstream.is_empty() && !self.shots[t.index].framed();
+        tasks.iter().skip(own).filter(plain).map(|t| t.key.clone()).collect()
     }
 
     /// A store's failure is a warning (the render goes on); `then` is the answer.

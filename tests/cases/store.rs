@@ -60,13 +60,18 @@ impl Team {
 
     /// `render FILE` into `out` (4 at a time unless `extra` says `--concurrency`).
     pub(super) fn spawn_file(&self, file: &std::path::Path, out: &str, lease: &str, extra: &[&str]) -> Child {
+        self.render_command(file, out, lease, extra).spawn().unwrap()
+    }
+
+    /// The command [`Team::spawn_file`] runs.
+    fn render_command(&self, file: &std::path::Path, out: &str, lease: &str, extra: &[&str]) -> std::process::Command {
         let url = self.test.sb().base_url();
         let concurrency: &[&str] = match extra.contains(&"--concurrency") {
             true => &[],
             false => &["--concurrency", "4"],
         };
-        std::process::Command::new(assert_cmd::cargo::cargo_bin("storyboard"))
-            .env_remove("EACHLABS_API_KEY")
+        let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("storyboard"));
+        cmd.env_remove("EACHLABS_API_KEY")
             .env("NO_COLOR", "1")
             .env("XDG_CACHE_HOME", crate::common::root().join("target/test-cache"))
             .arg("render")
@@ -84,9 +89,8 @@ impl Team {
             .env("STORYBOARD_STORE_LEASE", lease)
             .envs(self.moto.env())
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap()
+            .stderr(Stdio::piped());
+        cmd
     }
 
     /// `storyboard <args>` against the team's sandbox and store (`STORYBOARD_STORE` names it).
@@ -193,6 +197,30 @@ fn two_machines_pay_once(t: &Team) {
     assert_eq!(t.stat("requests"), requests, "no provider request at all for c");
     assert_eq!(t.stat("jobs_created_total"), SHOTS as u64);
     assert_eq!(t.clips("c"), clips);
+}
+
+/// Two workers (`STORYBOARD_WORKER` 0/2 and 1/2) each start on their own half; each fetches the
+/// other's clips from the store as they are published, and both folders end with every clip,
+/// one job per request, without a warning.
+#[test]
+fn two_workers_divide_a_film_and_each_folder_ends_with_every_clip() {
+    let Some(t) = team("workers") else { return };
+    let spawn = |out: &str, i: usize| {
+        let mut cmd = t.render_command(&t.file, out, "300", &[]);
+        cmd.env("STORYBOARD_WORKER", format!("{i}/2")).spawn().unwrap()
+    };
+    let (a, b) = (spawn("a", 0), spawn("b", 1));
+    let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+    ok(&a, "a");
+    ok(&b, "b");
+    assert_eq!(t.stat("jobs_created_total"), SHOTS as u64, "one job per request");
+    let clips = t.clips("a");
+    assert!(clips.iter().all(|c| c.len() > 1000), "every clip in a");
+    assert_eq!(clips, t.clips("b"), "b holds the very same bytes");
+    for (out, who) in [(&a, "a"), (&b, "b")] {
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!err.contains("warning"), "{who}: {err}");
+    }
 }
 
 #[test]

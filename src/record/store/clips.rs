@@ -46,6 +46,16 @@ fn index_object(api: &str, key: &str) -> String {
     format!("index/{}.json", key_name(api, key))
 }
 
+/// Which of `keys` (request keys of `api`) have a clip in the store: one listing of the index.
+pub(crate) async fn indexed(store: &Backend, api: &str, keys: &[String]) -> Result<Vec<String>, StoreError> {
+    let listed: std::collections::HashSet<String> = store.list("index").await?.into_iter().map(|l| l.name).collect();
+    Ok(keys
+        .iter()
+        .filter(|k| listed.contains(&index_object(api, k)))
+        .cloned()
+        .collect())
+}
+
 /// Publishes a verified clip and its index entry (both create-if-absent: the first clip of a
 /// request key stays its clip).
 pub(crate) async fn publish(store: &Backend, clip: &Utf8Path, entry: &Indexed) -> Result<(), StoreError> {

@@ -23,6 +23,8 @@ pub(crate) trait TakeStore: Send + Sync {
     async fn fetch(&self, found: &Indexed, dest: &Utf8Path) -> Result<bool, StoreError>;
     /// Publishes a verified clip under its request key.
     async fn publish(&self, clip: &Utf8Path, entry: &Indexed) -> Result<(), StoreError>;
+    /// Which of these request keys have a clip (one listing, not a read each).
+    async fn indexed(&self, api: &str, keys: &[String]) -> Result<Vec<String>, StoreError>;
     /// The team's number of a take (`None`: no team; the folder numbers it in journal order).
     /// `known`: this shot's numbers read before (number → sha256), extended.
     async fn number(&self, take: &TakeOf<'_>, known: &mut HashMap<u32, String>) -> Result<Option<u32>, StoreError>;
@@ -53,6 +55,9 @@ impl TakeStore for Backend {
     }
     async fn publish(&self, clip: &Utf8Path, entry: &Indexed) -> Result<(), StoreError> {
         clips::publish(self, clip, entry).await
+    }
+    async fn indexed(&self, api: &str, keys: &[String]) -> Result<Vec<String>, StoreError> {
+        clips::indexed(self, api, keys).await
     }
     async fn number(&self, take: &TakeOf<'_>, known: &mut HashMap<u32, String>) -> Result<Option<u32>, StoreError> {
         numbers::number(self, take, known).await.map(Some)
@@ -89,6 +94,9 @@ impl TakeStore for LocalOnly {
     }
     async fn publish(&self, _: &Utf8Path, _: &Indexed) -> Result<(), StoreError> {
         Ok(())
+    }
+    async fn indexed(&self, _: &str, _: &[String]) -> Result<Vec<String>, StoreError> {
+        Ok(Vec::new())
     }
     async fn number(&self, _: &TakeOf<'_>, _: &mut HashMap<u32, String>) -> Result<Option<u32>, StoreError> {
         Ok(None)
