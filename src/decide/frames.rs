@@ -37,14 +37,16 @@ impl FrameChoice {
         for shot in &plan.shots {
             for f in shot.edge_frames() {
                 let id = f.edge.id(&shot.shot);
+                let pick = picks.shots.get(&id);
                 // A frame redo asked after a pick: the redo's frame is animated.
-                let n = picks
-                    .shots
-                    .get(&id)
-                    .and_then(|p| p.take)
-                    .filter(|_| redo(&id).is_none());
+                let n = pick.and_then(|p| p.take).filter(|_| redo(&id).is_none());
                 let take = n.and_then(|n| takes.get(&id)?.iter().find(|t| t.n == n));
-                if let Some(t) = take
+                // A pick of a frame the storyboard no longer asks for (an edited frame prompt,
+                // aspect ratio, model…) is let go: the new frame is made.
+                let current = current_keys(shot, f, pick.map_or(&[][..], |p| &p.redo));
+                let all = takes.get(&id).map_or(&[][..], Vec::as_slice);
+                if let (Some(t), Some(p)) = (take, pick)
+                    && crate::record::takes::frame_pick_holds(t, p, all, &current)
                     && crate::digest::verify(&out.join(&t.clip.path), t.clip.bytes, &t.clip.sha256)
                 {
                     choice.picked.insert(id, t.clip.clone());
@@ -63,6 +65,17 @@ impl FrameChoice {
     pub(crate) fn waits(&self, shot: &crate::plan::PlannedShot) -> bool {
         self.gate && shot.edge_frames().any(|f| self.of(&shot.shot, f.edge).is_none())
     }
+}
+
+/// The request keys of a shot's frame (at `f`'s edge) the storyboard asks for now: the frame,
+/// its other takes, and each redo asked for it.
+fn current_keys(shot: &crate::plan::PlannedShot, f: &crate::plan::frames::PlannedFrame, redos: &[u32]) -> Vec<String> {
+    let takes = shot.more_frames.iter().filter(|m| m.edge == f.edge);
+    let redone = redos.iter().map(|&after| f.redone(after).request_key);
+    std::iter::once(f.request_key.clone())
+        .chain(takes.map(|m| m.request_key.clone()))
+        .chain(redone)
+        .collect()
 }
 
 /// The requests whose videos wait for a frame pick (`approve: frames`), and their shots once.

@@ -277,7 +277,8 @@ impl Resume {
         let mut pay = Vec::new();
         for d in decided {
             let shot = &plan.shots[d.index];
-            let waits = matches!(d.fate, Fate::AwaitsUpstream | Fate::AwaitsPick);
+            // `--force` makes the shot's frames again too.
+            let waits = self.flags.force || matches!(d.fate, Fate::AwaitsUpstream | Fate::AwaitsPick);
             // A picked frame is not rendered again.
             let first = shot
                 .edge_frames()

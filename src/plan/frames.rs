@@ -12,7 +12,7 @@ use crate::facts::cost::{Micros, rates::ImagePrice};
 use crate::plan::wire;
 use crate::provider::ProviderKind;
 pub(crate) use crate::record::takes::Edge;
-use crate::storyboard::FrameSpec;
+use crate::storyboard::{FrameSpec, ImageSpec};
 
 /// The image family a frame uses when it names none.
 pub(crate) const DEFAULT_FRAME_MODEL: &str = "nano-banana-2";
@@ -264,6 +264,8 @@ impl Planner<'_> {
         let merged = own.over(&inherited);
         let problem = if !framed && spec.start_image.is_none() {
             "an end frame needs a first frame: add `frame:` or `start_image:`, or remove `end_frame`"
+        } else if matches!(spec.start_image, Some(ImageSpec::After(_) | ImageSpec::FrameOf(_))) {
+            "an end frame with a start image taken from another shot (`after:`, `frame_of:`) is not supported: give the shot `frame:` or an image file as `start_image`, or remove `end_frame`"
         } else if spec.end_image.is_some() {
             "the shot already gives its end image (`end_image`): remove `end_frame:` or `end_image`"
         } else if merged.prompt.is_none() {

@@ -380,6 +380,19 @@ pub(crate) fn selected<'a>(
         .or_else(|| takes.iter().max_by_key(|t| t.n))
 }
 
+/// Whether a frame pick still holds: the picked take is of a request the storyboard asks for now
+/// (`current`), or was picked knowing every take of those (a frame prompt edited after the pick
+/// lets it go: the new frame is made and animated; an earlier frame picked back after the edit
+/// holds).
+pub(crate) fn frame_pick_holds(picked: &Take, pick: &Pick, takes: &[Take], current: &[String]) -> bool {
+    if current.contains(&picked.request_key) {
+        return true;
+    }
+    let mut now = takes.iter().filter(|t| current.contains(&t.request_key));
+    let first = now.next();
+    first.is_some_and(|t| t.n <= pick.after) && now.all(|t| t.n <= pick.after)
+}
+
 /// Whether a take was made from an earlier request than the shot's `current` ones (an edited
 /// prompt or setting): it stays selected until the current request has a take, marked stale.
 pub(crate) fn is_stale(take: &Take, current: &[String]) -> bool {
@@ -529,7 +542,11 @@ fn fill_frames(out: &Utf8Path, shots: &mut [ShotRecord], history: &History, pick
                     Edge::End => r.end_frame_request_key.clone(),
                 })
                 .collect();
-            let selected = selected(&frames, pick, &current, None).map(|t| t.n);
+            let holds = |p: &&Pick| {
+                let picked = p.take.and_then(|n| frames.iter().find(|t| t.n == n));
+                picked.is_some_and(|t| frame_pick_holds(t, p, &frames, &current))
+            };
+            let selected = selected(&frames, pick.filter(holds), &current, None).map(|t| t.n);
             let records = frames
                 .iter()
                 .map(|t| record(t, history, pick.and_then(|p| p.notes.get(&t.n))))

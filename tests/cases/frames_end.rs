@@ -147,6 +147,14 @@ async fn an_end_frame_the_shot_cannot_send_is_refused_at_its_line() {
             ),
             "the shot already gives its end image",
         ),
+        (
+            DOOR.replace(
+                "  - id: door\n",
+                "  - { id: hall, prompt: \"A hallway\" }\n  - id: door\n    start_image: { after: hall }\n",
+            )
+            .replace("    frame: { prompt: \"A closed wooden door in a dim hallway\" }\n", ""),
+            "a start image taken from another shot",
+        ),
     ];
     for (yaml, says) in cases {
         let file = t.storyboard(&yaml);

@@ -396,3 +396,30 @@ async fn frame_takes_out_of_range_are_refused_at_their_line() {
     }
     assert_eq!(kinds(&t), (0, 0));
 }
+
+/// A frame picked, then its prompt edited: the pick is let go, the new frame is made and
+/// animated (what `plan` priced); picking the first frame back afterwards holds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frame_edited_after_its_pick_is_made_and_animated_and_the_old_one_can_be_picked_back() {
+    let t = Test::with(fast()).await;
+    let file = t.storyboard(&ungated_before("two"));
+    ok(&t, "render", &file, &[]).await;
+    ok(&t, "pick", &file, &["one", "--frame", "1"]).await;
+    let edited = t.storyboard(&ungated_before("two").replace("A lighthouse at dusk", "A lighthouse at night"));
+    let plan = ok(&t, "plan", &edited, &[]).await;
+    assert!(plan.contains("$0.43"), "{plan}");
+    let render = ok(&t, "render", &edited, &[]).await;
+    assert!(
+        render.contains("to render: 1 shot + 1 frame for $0.43"),
+        "render agrees with plan: {render}"
+    );
+    assert_eq!(kinds(&t), (2, 2));
+    let frames = frame_takes(&t, "one");
+    assert_eq!(sent_frames(&t).await[0].1, frames[1], "the edited frame is animated");
+    ok(&t, "pick", &edited, &["one", "--frame", "1"]).await;
+    // The shot's prompt changed too (the frame's is the shot's): one new video of frame 1.
+    let back = ok(&t, "render", &edited, &[]).await;
+    assert!(back.contains("to render: 1 shot for $0.35"), "no frame again: {back}");
+    assert_eq!(kinds(&t), (2, 3));
+    assert_eq!(sent_frames(&t).await[0].1, frames[0], "the picked first frame holds");
+}
