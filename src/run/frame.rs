@@ -76,7 +76,34 @@ impl Runner {
             let mut frames = self.frames.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
             frames.entry(frame.request_key.clone()).or_default().clone()
         };
-        cell.get_or_init(|| self.frame_take(shot, frame)).await.clone()
+        let clip = cell.get_or_init(|| self.frame_take(shot, frame)).await.clone()?;
+        self.share_frame(shot, frame, &clip);
+        Ok(clip)
+    }
+
+    /// A frame request two shots share (the same body) is made once, journaled under the shot
+    /// that asked first: the other shot gets it as a take of its own too (nothing paid, no
+    /// estimate), so it can be listed and picked there.
+    fn share_frame(&self, shot: &str, frame: &PlannedFrame, clip: &ClipRecord) {
+        let fshot = frame.edge.id(shot);
+        let key = (fshot.clone(), frame.request_key.clone());
+        let journaled = |r: &&crate::record::journal::DoneRow| r.shot == key.0 && r.request_key == key.1;
+        let mut done = self.frames_done.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if done.contains(&key) || self.resume.history.done.iter().any(|r| journaled(&r)) {
+            return;
+        }
+        done.insert(key);
+        self.books.record(Record::Done {
+            shot: fshot,
+            request_key: frame.request_key.clone(),
+            api: self.resume.namespace.clone(),
+            request_id: None,
+            clip: clip.clone(),
+            actual_usd: None,
+            estimated_usd: None,
+            take: None,
+            at: journal::now(),
+        });
     }
 
     /// Frame takes 2…N of the task's shot (`frame: {takes: N}`) and its end frame (unless
@@ -155,6 +182,8 @@ impl Runner {
             .ok_or_else(|| failed(format!("`{}` answered without images[0].url", frame.endpoint)))?;
         let clip = self.keep_frame(&frame.request_key, url).await?;
         let take = self.number_take(&fshot, &frame.request_key, &clip.sha256).await;
+        let journaled = (fshot.clone(), frame.request_key.clone());
+        self.frames_done.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(journaled);
         self.books.record(Record::Done {
             shot: fshot.clone(),
             request_key: frame.request_key.clone(),

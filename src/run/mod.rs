@@ -156,6 +156,8 @@ pub(crate) struct Runner {
     store: Storage,
     /// Each frame request of this run, rendered once for every take that starts from it.
     frames: frame::Frames,
+    /// (frame takes' id, request key) of the frames journaled as done in this run.
+    frames_done: std::sync::Mutex<std::collections::HashSet<(String, String)>>,
 }
 
 /// What a runner is made of.
@@ -190,6 +192,7 @@ impl Runner {
             resume: parts.resume,
             store: parts.store,
             frames: frame::Frames::default(),
+            frames_done: std::sync::Mutex::default(),
         }
     }
 

@@ -423,3 +423,25 @@ async fn a_frame_edited_after_its_pick_is_made_and_animated_and_the_old_one_can_
     assert_eq!(kinds(&t), (2, 3));
     assert_eq!(sent_frames(&t).await[0].1, frames[0], "the picked first frame holds");
 }
+
+/// Two shots whose frames are the same request (one frame prompt for both): the frame is made
+/// and paid once, and each shot lists it and can pick it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_shots_sharing_a_frame_request_both_list_it_and_pick_it() {
+    let t = Test::with(fast()).await;
+    let shared = GATED
+        .replace("    model: nano-banana-2\n", "    model: nano-banana-2\n    prompt: \"A harbour\"\n")
+        .replace(", frame: { prompt: \"Waves on rocks\" }", "");
+    let file = t.storyboard(&shared.split("  - { id: three").next().unwrap());
+    let first = ok(&t, "render", &file, &[]).await;
+    assert!(first.contains("to render: 1 frame for $0.08"), "{first}");
+    assert_eq!(kinds(&t), (1, 0));
+    for shot in ["one", "two"] {
+        let said = ok(&t, "pick", &file, &[shot, "--frame", "1"]).await;
+        assert!(said.contains("frame take 1 selected"), "{said}");
+    }
+    ok(&t, "render", &file, &[]).await;
+    assert_eq!(kinds(&t), (1, 2), "both videos from the one frame");
+    let (json, _) = status_of(&t, &file, "two").await;
+    assert_eq!((json["frames_usd"].as_f64().unwrap() * 100.0).round(), 8.0, "paid once: {json}");
+}
