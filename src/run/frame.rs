@@ -88,7 +88,10 @@ impl Runner {
         let fshot = frame.edge.id(shot);
         let key = (fshot.clone(), frame.request_key.clone());
         let journaled = |r: &&crate::record::journal::DoneRow| r.shot == key.0 && r.request_key == key.1;
-        let mut done = self.frames_done.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut done = self
+            .frames_done
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if done.contains(&key) || self.resume.history.done.iter().any(|r| journaled(&r)) {
             return;
         }
@@ -183,7 +186,10 @@ impl Runner {
         let clip = self.keep_frame(&frame.request_key, url).await?;
         let take = self.number_take(&fshot, &frame.request_key, &clip.sha256).await;
         let journaled = (fshot.clone(), frame.request_key.clone());
-        self.frames_done.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(journaled);
+        self.frames_done
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(journaled);
         self.books.record(Record::Done {
             shot: fshot.clone(),
             request_key: frame.request_key.clone(),

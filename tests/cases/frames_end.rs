@@ -122,6 +122,23 @@ async fn an_end_frame_is_made_picked_and_sent_as_the_end_image() {
     assert_eq!(rec["end_frames"][1]["note"], "the garden is right", "{rec}");
     assert_eq!(rec["frames"][0]["note"], "too dark", "{rec}");
     assert!(rec["end_frames"][0].get("note").is_none(), "{rec}");
+
+    // A shot without an end frame refuses end frame picks and redos, writing nothing.
+    let plain = t.storyboard(
+        &DOOR
+            .replace("approve: frames\n", "")
+            .replace("shots:\n", "shots:\n  - { id: plain, prompt: \"A cat\" }\n"),
+    );
+    ok(&t, "render", &plain, &[]).await;
+    let picks = std::fs::read(t.out().join(".storyboard/picks.json")).unwrap();
+    let refused = t.run("pick", &plain, &["plain", "--redo-end-frame"]).await;
+    assert_eq!(refused.status.code(), Some(2), "{}", stderr(&refused));
+    assert!(
+        stderr(&refused).contains("shot `plain` has no `end_frame:`"),
+        "{}",
+        stderr(&refused)
+    );
+    assert_eq!(std::fs::read(t.out().join(".storyboard/picks.json")).unwrap(), picks);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -430,7 +430,10 @@ async fn a_frame_edited_after_its_pick_is_made_and_animated_and_the_old_one_can_
 async fn two_shots_sharing_a_frame_request_both_list_it_and_pick_it() {
     let t = Test::with(fast()).await;
     let shared = GATED
-        .replace("    model: nano-banana-2\n", "    model: nano-banana-2\n    prompt: \"A harbour\"\n")
+        .replace(
+            "    model: nano-banana-2\n",
+            "    model: nano-banana-2\n    prompt: \"A harbour\"\n",
+        )
         .replace(", frame: { prompt: \"Waves on rocks\" }", "");
     let file = t.storyboard(&shared.split("  - { id: three").next().unwrap());
     let first = ok(&t, "render", &file, &[]).await;
@@ -443,5 +446,9 @@ async fn two_shots_sharing_a_frame_request_both_list_it_and_pick_it() {
     ok(&t, "render", &file, &[]).await;
     assert_eq!(kinds(&t), (1, 2), "both videos from the one frame");
     let (json, _) = status_of(&t, &file, "two").await;
-    assert_eq!((json["frames_usd"].as_f64().unwrap() * 100.0).round(), 8.0, "paid once: {json}");
+    assert_eq!(
+        (json["frames_usd"].as_f64().unwrap() * 100.0).round(),
+        8.0,
+        "paid once: {json}"
+    );
 }

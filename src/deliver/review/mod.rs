@@ -55,7 +55,8 @@ pub(crate) fn change(
     let (out, history) = (folder.out(), folder.history());
     let m = manifest(out)?;
     let index = shot_index(&m, shot)?;
-    if matches!(change, Change::Frame(..) | Change::RedoFrame(_) | Change::FrameNote(..)) {
+    if let Change::Frame(edge, _) | Change::RedoFrame(edge) | Change::FrameNote(edge, ..) = change {
+        has_frame(&m.shots[index], edge)?;
         return change_frame(folder, shot, change, team);
     }
     let count = takes::count(history, shot);
@@ -176,6 +177,27 @@ fn change_frame(folder: &Folder, shot: &str, change: Change, team: Option<&TeamP
         None => said,
     };
     said_with(said, refresh(out, history)?)
+}
+
+/// A frame change needs the shot to have that frame (`frame:`, `end_frame:`) — or frame takes.
+fn has_frame(rec: &crate::record::manifest::ShotRecord, edge: Edge) -> Result<(), PickError> {
+    let asked = std::iter::once(&rec.request).chain(&rec.more).any(|r| match edge {
+        Edge::Start => r.frame_request_key.is_some(),
+        Edge::End => r.end_frame_request_key.is_some(),
+    });
+    let kept = match edge {
+        Edge::Start => !rec.frames.is_empty(),
+        Edge::End => !rec.end_frames.is_empty(),
+    };
+    if asked || kept {
+        return Ok(());
+    }
+    Err(PickError::Place(format!(
+        "shot `{}` has no `{field}:` (no {} of it is made by an image model): add `{field}:` to the shot and render, or pick its video takes",
+        rec.id,
+        edge.words(),
+        field = edge.field()
+    )))
 }
 
 /// There is no take `n` of `shot` (its kept takes named).
