@@ -435,7 +435,7 @@ async fn two_shots_sharing_a_frame_request_both_list_it_and_pick_it() {
             "    model: nano-banana-2\n    prompt: \"A harbour\"\n",
         )
         .replace(", frame: { prompt: \"Waves on rocks\" }", "");
-    let file = t.storyboard(&shared.split("  - { id: three").next().unwrap());
+    let file = t.storyboard(shared.split("  - { id: three").next().unwrap());
     let first = ok(&t, "render", &file, &[]).await;
     assert!(first.contains("to render: 1 frame for $0.08"), "{first}");
     assert_eq!(kinds(&t), (1, 0));
