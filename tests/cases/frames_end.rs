@@ -2,7 +2,7 @@
 //! like the first frame, picked and redone the same way (`pick --end-frame N`,
 //! `--redo-end-frame`), and sent as the video's end image (checked from the sandbox's uploads).
 
-use super::frames_gate::{kinds, ok};
+use super::frames_gate::{kinds, ok, pick_in_browser, status_of};
 use crate::common::{Test, fast, sha256_hex, stderr};
 use serde_json::Value;
 
@@ -221,28 +221,12 @@ async fn a_director_picks_an_end_frame_on_the_review_page_in_chromium() {
     ok(&t, "pick", &file, &["door", "--redo-end-frame"]).await;
     ok(&t, "render", &file, &[]).await;
     assert_eq!(kinds(&t), (3, 2), "no gate: the frames, then the videos");
-    let (mut child, url) = crate::common::start_review(&file);
-    let dir = crate::common::root().join("target/review-screenshots");
-    std::fs::create_dir_all(&dir).unwrap();
-    let shot = dir.join("review-end-frames.png");
-    let mut cmd = std::process::Command::new(&py);
-    cmd.arg(crate::common::root().join("tests/conformance/review_frames_browser.py"))
-        .arg(&url)
-        .arg(&shot)
-        .args(["door", "1", "end"]);
-    let o = tokio::task::spawn_blocking(move || cmd.output().unwrap())
-        .await
-        .unwrap();
-    let _ = child.kill();
-    let _ = child.wait();
-    assert!(o.status.success(), "{}", crate::common::text(&o));
-    let seen: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let (seen, shot) = pick_in_browser(&py, &file, "review-end-frames.png", &["door", "1", "end"]).await;
     assert_eq!(seen["console"], serde_json::json!([]), "no console errors: {seen}");
     assert_eq!(seen["frames"], 3, "one first frame, two end frames: {seen}");
     assert_eq!(seen["selected"], 1, "{seen}");
-    let status = t.run("status", &file, &["--json"]).await;
-    let json: Value = serde_json::from_slice(&status.stdout).unwrap();
-    let door = &json["shots"][0];
+    assert!(std::fs::read(&shot).unwrap().starts_with(b"\x89PNG"));
+    let door = &status_of(&t, &file, "door").await.1;
     assert_eq!(
         door["selected_end_frame"], 1,
         "status shows the end frame picked in the browser: {door}"

@@ -70,7 +70,7 @@ fn ungated_before(stop: &str) -> String {
 }
 
 /// `status --json`, and the state of shot `id` in it.
-async fn status_of(t: &Test, file: &std::path::Path, id: &str) -> (Value, Value) {
+pub(crate) async fn status_of(t: &Test, file: &std::path::Path, id: &str) -> (Value, Value) {
     let status = t.run("status", file, &["--json"]).await;
     let json: Value = serde_json::from_slice(&status.stdout).unwrap();
     let shot = json["shots"]
@@ -286,22 +286,7 @@ async fn a_director_picks_a_frame_on_the_review_page_in_chromium() {
     ok(&t, "pick", &file, &["two", "--redo-frame"]).await;
     ok(&t, "render", &file, &[]).await;
     assert_eq!(kinds(&t), (3, 3));
-    let (mut child, url) = crate::common::start_review(&file);
-    let dir = crate::common::root().join("target/review-screenshots");
-    std::fs::create_dir_all(&dir).unwrap();
-    let shot = dir.join("review-frames.png");
-    let mut cmd = std::process::Command::new(&py);
-    cmd.arg(crate::common::root().join("tests/conformance/review_frames_browser.py"))
-        .arg(&url)
-        .arg(&shot)
-        .args(["two", "1"]);
-    let o = tokio::task::spawn_blocking(move || cmd.output().unwrap())
-        .await
-        .unwrap();
-    let _ = child.kill();
-    let _ = child.wait();
-    assert!(o.status.success(), "{}", crate::common::text(&o));
-    let seen: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let (seen, shot) = pick_in_browser(&py, &file, "review-frames.png", &["two", "1"]).await;
     assert_eq!(seen["console"], serde_json::json!([]), "no console errors: {seen}");
     assert_eq!(seen["frames"], 3, "one frame of one, two of two: {seen}");
     assert!(
@@ -323,6 +308,33 @@ async fn a_director_picks_a_frame_on_the_review_page_in_chromium() {
         two["selected_frame"], 1,
         "status shows the frame picked in the browser: {two}"
     );
+}
+
+/// Serves the review page of `file`, runs `review_frames_browser.py` in headless Chromium with
+/// `args` (SHOT FRAME [end]), the screenshot at `target/review-screenshots/<name>`; what the
+/// browser saw, and the screenshot's path.
+pub(crate) async fn pick_in_browser(
+    py: &str,
+    file: &std::path::Path,
+    name: &str,
+    args: &[&str],
+) -> (Value, std::path::PathBuf) {
+    let (mut child, url) = crate::common::start_review(file);
+    let dir = crate::common::root().join("target/review-screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    let shot = dir.join(name);
+    let mut cmd = std::process::Command::new(py);
+    cmd.arg(crate::common::root().join("tests/conformance/review_frames_browser.py"))
+        .arg(&url)
+        .arg(&shot)
+        .args(args);
+    let o = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(o.status.success(), "{}", crate::common::text(&o));
+    (serde_json::from_slice(&o.stdout).unwrap(), shot)
 }
 
 /// `frame: {takes: 3}` makes three frames of a shot to choose from (priced exactly, frames
