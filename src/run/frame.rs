@@ -72,13 +72,18 @@ impl Runner {
         if let Some(picked) = self.resume.frames.of(shot, frame.edge) {
             return Ok(picked.clone());
         }
-        let cell = {
-            let mut frames = self.frames.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            frames.entry(frame.request_key.clone()).or_default().clone()
-        };
+        let (cell, _) = self.frame_cell(&frame.request_key);
         let clip = cell.get_or_init(|| self.frame_take(shot, frame)).await.clone()?;
         self.share_frame(shot, frame, &clip);
         Ok(clip)
+    }
+
+    /// The render of a frame request in this run (rendered once, whoever asks first), and
+    /// whether this asked first.
+    fn frame_cell(&self, key: &str) -> (Arc<OnceCell<Result<ClipRecord, String>>>, bool) {
+        let mut frames = self.frames.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let new = !frames.contains_key(key);
+        (frames.entry(key.to_owned()).or_default().clone(), new)
     }
 
     /// A frame request two shots share (the same body) is made once, journaled under the shot
@@ -86,16 +91,15 @@ impl Runner {
     /// estimate), so it can be listed and picked there.
     fn share_frame(&self, shot: &str, frame: &PlannedFrame, clip: &ClipRecord) {
         let fshot = frame.edge.id(shot);
-        let key = (fshot.clone(), frame.request_key.clone());
-        let journaled = |r: &&crate::record::journal::DoneRow| r.shot == key.0 && r.request_key == key.1;
+        let key = (fshot.clone(), clip.sha256.clone());
         let mut done = self
             .frames_done
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if done.contains(&key) || self.resume.history.done.iter().any(|r| journaled(&r)) {
+        // Already this shot's take: journaled by an earlier render, or in this one.
+        if self.resume.history.shot_clips.contains(&key) || !done.insert(key) {
             return;
         }
-        done.insert(key);
         self.books.record(Record::Done {
             shot: fshot,
             request_key: frame.request_key.clone(),
@@ -119,13 +123,10 @@ impl Runner {
             .iter()
             .filter(|f| self.resume.frames.of(&shot.shot, f.edge).is_none());
         for frame in end.chain(&shot.more_frames) {
-            let cell = {
-                let mut frames = self.frames.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-                if frames.contains_key(&frame.request_key) {
-                    continue;
-                }
-                frames.entry(frame.request_key.clone()).or_default().clone()
-            };
+            let (cell, new) = self.frame_cell(&frame.request_key);
+            if !new {
+                continue;
+            }
             let (me, id, frame) = (self.clone(), shot.shot.clone(), frame.clone());
             running.spawn(async move { me.more_frame(&id, &frame, &cell).await });
         }
@@ -185,7 +186,7 @@ impl Runner {
             .ok_or_else(|| failed(format!("`{}` answered without images[0].url", frame.endpoint)))?;
         let clip = self.keep_frame(&frame.request_key, url).await?;
         let take = self.number_take(&fshot, &frame.request_key, &clip.sha256).await;
-        let journaled = (fshot.clone(), frame.request_key.clone());
+        let journaled = (fshot.clone(), clip.sha256.clone());
         self.frames_done
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)

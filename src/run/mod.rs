@@ -156,7 +156,7 @@ pub(crate) struct Runner {
     store: Storage,
     /// Each frame request of this run, rendered once for every take that starts from it.
     frames: frame::Frames,
-    /// (frame takes' id, request key) of the frames journaled as done in this run.
+    /// (frame takes' id, sha256) of the frames journaled as done in this run.
     frames_done: std::sync::Mutex<std::collections::HashSet<(String, String)>>,
 }
 

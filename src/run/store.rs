@@ -232,8 +232,9 @@ impl Runner {
 
     /// Worker `i` of `n`: the clips the other workers' shares (`keys`, in this walk's order)
     /// publish are fetched into the folder while this worker's own share runs — one listing of
-    /// the index a second (or each poll, when polling is faster), a few downloads at a time — so that its walk, when it gets there,
-    /// finds them here instead of downloading them all at its end. Settles nothing; ends when
+    /// the index a second (or each poll, when polling is faster), a few downloads at a time —
+    /// so that its walk, when it gets there, finds them here instead of downloading them all at
+    /// its end. Settles nothing; ends when
     /// every one is fetched, the store fails, or the run stops.
     pub(super) async fn fetch_ahead(&self, mut keys: Vec<String>) {
         use futures::StreamExt;
