@@ -6,6 +6,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::record::takes::Edge;
+
 /// The manifest of one output folder.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[schemars(title = "manifest", description = crate::record::folder::layout::MANIFEST_DESCRIPTION)]
@@ -213,6 +215,37 @@ pub(crate) struct ClipRecord {
     pub sha256: String,
     /// Where it was downloaded from.
     pub source_url: String,
+}
+
+/// One end of a shot's frames (frames first): the first frame's fields or the end frame's.
+impl ShotRecord {
+    /// Its frame takes at `edge`, and the one selected.
+    pub(crate) fn frames_at(&self, edge: Edge) -> (&[TakeRecord], Option<u32>) {
+        match edge {
+            Edge::Start => (&self.frames, self.selected_frame),
+            Edge::End => (&self.end_frames, self.selected_end_frame),
+        }
+    }
+
+    /// The frame requests at `edge` of its requests (the render's current ones).
+    pub(crate) fn frame_keys(&self, edge: Edge) -> impl Iterator<Item = &String> {
+        std::iter::once(&self.request)
+            .chain(&self.more)
+            .filter_map(move |r| match edge {
+                Edge::Start => r.frame_request_key.as_ref(),
+                Edge::End => r.end_frame_request_key.as_ref(),
+            })
+    }
+}
+
+impl TakeRecord {
+    /// The frame take at `edge` this video take was made from.
+    pub(crate) fn made_from(&self, edge: Edge) -> Option<&FrameOf> {
+        match edge {
+            Edge::Start => self.frame.as_ref(),
+            Edge::End => self.end_frame.as_ref(),
+        }
+    }
 }
 
 /// Groups a render's requests (in plan order, each with its shot id) into shots, in order of

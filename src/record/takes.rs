@@ -535,13 +535,7 @@ fn fill_frames(out: &Utf8Path, shots: &mut [ShotRecord], history: &History, pick
             let id = edge.id(&rec.id);
             let frames = register.remove(&id).unwrap_or_default();
             let pick = picks.shots.get(&id);
-            let current: Vec<String> = std::iter::once(&rec.request)
-                .chain(&rec.more)
-                .filter_map(|r| match edge {
-                    Edge::Start => r.frame_request_key.clone(),
-                    Edge::End => r.end_frame_request_key.clone(),
-                })
-                .collect();
+            let current: Vec<String> = rec.frame_keys(edge).cloned().collect();
             let holds = |p: &&Pick| {
                 let picked = p.take.and_then(|n| frames.iter().find(|t| t.n == n));
                 picked.is_some_and(|t| frame_pick_holds(t, p, &frames, &current))

@@ -312,11 +312,11 @@ fn take_groups(html: &mut String, s: &crate::record::manifest::ShotRecord, view:
 /// next video animates marked, then its end frames likewise; on the live page, pick and redo
 /// buttons.
 fn frames(html: &mut String, s: &crate::record::manifest::ShotRecord, view: &View) {
-    let rows = [
-        (Edge::Start, &s.frames, s.selected_frame, "animated"),
-        (Edge::End, &s.end_frames, s.selected_end_frame, "ends the video"),
-    ];
-    for (edge, frames, selected, mark) in rows.into_iter().filter(|r| !r.1.is_empty()) {
+    for (edge, mark) in [(Edge::Start, "animated"), (Edge::End, "ends the video")] {
+        let (frames, selected) = s.frames_at(edge);
+        if frames.is_empty() {
+            continue;
+        }
         let (live, id, what) = (view.token.is_some(), escape(&s.id), edge.words());
         let edge_attr = match edge {
             Edge::Start => String::new(),

@@ -181,15 +181,7 @@ fn change_frame(folder: &Folder, shot: &str, change: Change, team: Option<&TeamP
 
 /// A frame change needs the shot to have that frame (`frame:`, `end_frame:`) — or frame takes.
 fn has_frame(rec: &crate::record::manifest::ShotRecord, edge: Edge) -> Result<(), PickError> {
-    let asked = std::iter::once(&rec.request).chain(&rec.more).any(|r| match edge {
-        Edge::Start => r.frame_request_key.is_some(),
-        Edge::End => r.end_frame_request_key.is_some(),
-    });
-    let kept = match edge {
-        Edge::Start => !rec.frames.is_empty(),
-        Edge::End => !rec.end_frames.is_empty(),
-    };
-    if asked || kept {
+    if rec.frame_keys(edge).next().is_some() || !rec.frames_at(edge).0.is_empty() {
         return Ok(());
     }
     Err(PickError::Place(format!(
@@ -217,11 +209,7 @@ fn video_from_another_frame(out: &Utf8Path, shot: &str, edge: Edge, n: u32) -> O
     let rec = m.shots.iter().find(|s| s.id == shot)?;
     let picked = Picks::read(out).ok()?.shots.get(shot)?.take?;
     let take = rec.takes.iter().find(|t| t.take == picked)?;
-    let made_from = match edge {
-        Edge::Start => &take.frame,
-        Edge::End => &take.end_frame,
-    };
-    made_from.as_ref().filter(|f| f.take != n).map(|_| picked)
+    take.made_from(edge).filter(|f| f.take != n).map(|_| picked)
 }
 
 /// A picked take's clip must still be what storyboard kept (its sha256), not only its size.
